@@ -54,6 +54,32 @@
    None of the options changes the layout of a public struct, so translation
    units built with different options can be linked together.
 
+   EXTENSIONS (beyond libminiasync: new names; the compatible API keeps its
+   meaning). Every mover (sync, threads, DSA, and user-written ones through
+   the generic paths) supports all of them.
+   - Deadlines: runtime_wait_for(r, fut, timeout_ns) and
+     runtime_wait_multiple_for(r, futs, n, timeout_ns) return 0 when all
+     completed, ETIMEDOUT when the (relative, monotonic) time ran out; the
+     futures keep their state and can be waited on again later.
+   - Wait-any: runtime_wait_any(r, futs, n) returns the index of a complete
+     future; runtime_wait_any_for(..., timeout_ns) also SIZE_MAX on timeout.
+     The other futures keep their state.
+   - Join-all: future_join_all(futs, n) is a future that completes when all
+     n children have; run it on a runtime or make it a chain entry.
+   - Cancellation: vdm_cancel(&fut) cancels an operation that has not
+     started (returns 0: it completes with VDM_ERROR_CANCELLED and nothing
+     is written), else says EINPROGRESS (it started: wait for it) or
+     EALREADY. It is also how a future that will never be waited on is
+     given up without leaking the mover's capacity.
+   - Error-aware chains: FUTURE_CHAIN_INIT_STOP_ON_ERROR(&chain) instead of
+     FUTURE_CHAIN_INIT makes the chain stop at the first entry whose vdm
+     result is not VDM_SUCCESS; future_chain_result(&chain.base) gives it.
+   - vdm_result_str(result): a short description of every result.
+   A wait that returns with futures pending (timeout, wait-any) polls them
+   once more with a NULL notifier so that they drop the runtime's waker;
+   futures of user-written movers that keep a waker past that need the
+   runtime to outlive them.
+
    WHAT IT DOES NOT DO
    - It is not an event loop for I/O: futures are polled, nothing is
      scheduled behind your back except the movers' own worker threads.
@@ -79,6 +105,7 @@
 #endif
 #endif
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -450,6 +477,151 @@ masync__chain_has_property(void *future, enum future_property property)
 #define FUTURE_CHAIN_INIT(futurep)                                            \
 	FUTURE_INIT_EXT(futurep, masync__chain_task, masync__chain_has_property)
 
+/* Extension: an error-aware chain. Like FUTURE_CHAIN_INIT, but the chain
+ * stops at the first entry whose result is not VDM_SUCCESS and completes at
+ * once: that entry's map is not called, later entries are neither
+ * initialised nor run, and the chain's own output is left as the maps
+ * before it wrote it. future_chain_result() returns that entry's result.
+ * An entry has a result when it is a vdm future or itself an error-aware
+ * chain (which fails with the result of its failed entry, so nested
+ * error-aware chains stop together); other entries (user futures,
+ * join-all) count as successful. A plain FUTURE_CHAIN_INIT chain runs
+ * every entry whatever their results, as in libminiasync. */
+#define FUTURE_CHAIN_INIT_STOP_ON_ERROR(futurep)                              \
+	do {                                                                   \
+		FUTURE_CHAIN_INIT(futurep);                                    \
+		(futurep)->base.context.masync__flags = (uint16_t)(            \
+			(futurep)->base.context.masync__flags |                \
+			MASYNC__CTX_STOP_ON_ERROR);                            \
+	} while (0)
+
+/* private: result of the entry an error-aware chain stopped at, else 0 */
+static inline int
+masync__chain_failed_result(struct future_context *ctx)
+{
+	struct masync__chain_pos pos;
+	size_t off = 0;
+
+	while (masync__chain_at(ctx, &pos, &off))
+		if (pos.entry->flags & MASYNC__CHAIN_FAILED)
+			return masync__vdm_context_result(&pos.fut->context);
+	return 0;
+}
+
+/* future_chain_result() is declared with the vdm results, below. */
+
+/* ---- join-all (extension) -----------------------------------------------
+ * future_join_all(futs, nfuts) makes a future that completes when all of
+ * its child futures have completed. It is a future like any other: give it
+ * to a runtime, poll it, or make it an entry of a chain. */
+struct future_join_all_data {
+	struct future **futs; /* the children; must stay put while in use */
+	size_t nfuts;
+};
+
+struct future_join_all_output {
+	size_t ncomplete; /* children complete after the last poll */
+};
+
+FUTURE(future_join_all_future, struct future_join_all_data,
+	struct future_join_all_output);
+
+/* Polls every pending child, those with FUTURE_PROPERTY_ASYNC first, each
+ * with its own copy of the caller's notifier (NULL stays NULL). Reports
+ * WAKER when every child left pending took the waker (so the caller's
+ * waker may be called once per such child), POLLER when exactly one child
+ * is left and it gave a poller word, else NONE. */
+static inline enum future_state
+masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
+{
+	struct future_join_all_data *d = (struct future_join_all_data *)
+		future_context_get_data(ctx);
+	struct future_join_all_output *out = (struct future_join_all_output *)
+		future_context_get_output(ctx);
+	struct future_notifier last;
+	size_t i, last_idx = SIZE_MAX, pend_idx = SIZE_MAX, pending = 0;
+	int pass, all_wakers = 1;
+
+	memset(&last, 0, sizeof(last));
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < d->nfuts; i++) {
+			struct future *f = d->futs[i];
+			struct future_notifier c;
+
+			if (f->context.state == FUTURE_STATE_COMPLETE)
+				continue;
+			if (future_has_property(f, FUTURE_PROPERTY_ASYNC) !=
+					!pass)
+				continue;
+			if (n == NULL) {
+				future_poll(f, NULL);
+				continue;
+			}
+			c = *n;
+			if (future_poll(f, &c) == FUTURE_STATE_COMPLETE)
+				continue;
+			if (c.notifier_used != FUTURE_NOTIFIER_WAKER)
+				all_wakers = 0;
+			last = c;
+			last_idx = i;
+		}
+	}
+	for (i = 0; i < d->nfuts; i++)
+		if (d->futs[i]->context.state != FUTURE_STATE_COMPLETE &&
+				pending++ == 0)
+			pend_idx = i;
+	out->ncomplete = d->nfuts - pending;
+	if (pending == 0)
+		return FUTURE_STATE_COMPLETE;
+	if (n != NULL) {
+		if (pending == 1 && last_idx == pend_idx &&
+				last.notifier_used == FUTURE_NOTIFIER_POLLER) {
+			n->poller = last.poller;
+			n->notifier_used = FUTURE_NOTIFIER_POLLER;
+		} else if (all_wakers) {
+			n->notifier_used = FUTURE_NOTIFIER_WAKER;
+		}
+	}
+	return FUTURE_STATE_RUNNING;
+}
+
+/* A join-all has a property when one of its pending children has it. */
+static inline int
+masync__join_all_has_property(void *future, enum future_property property)
+{
+	struct future_join_all_data *d = (struct future_join_all_data *)
+		future_context_get_data(&((struct future *)future)->context);
+	size_t i;
+
+	for (i = 0; i < d->nfuts; i++)
+		if (d->futs[i]->context.state != FUTURE_STATE_COMPLETE &&
+				future_has_property(d->futs[i], property))
+			return 1;
+	return 0;
+}
+
+/* Returns an idle join-all future over futs[0 .. nfuts-1] (nfuts == 0:
+ * it completes on its first poll). The array and the children are used by
+ * pointer: they must stay valid and in place until it is complete, and
+ * nobody else may poll the children meanwhile (after it completes they are
+ * all complete; read their outputs as usual). output.ncomplete counts the
+ * complete children. The children's results are not inspected: a failed
+ * vdm child is complete like a successful one.
+ * Thread safety: one poller at a time, like every future; the children's
+ * movers may complete them from any thread. */
+static inline struct future_join_all_future
+future_join_all(struct future **futs, size_t nfuts)
+{
+	struct future_join_all_future f;
+
+	memset(&f, 0, sizeof(f));
+	f.data.futs = futs;
+	f.data.nfuts = nfuts;
+	FUTURE_INIT_EXT(&f, masync__join_all_task,
+		masync__join_all_has_property);
+	return f;
+}
+
 /* ======================================================================== */
 /* >>runtime — waits for futures in the calling thread                      */
 /* ======================================================================== */
@@ -461,7 +633,12 @@ struct runtime;
 MINIASYNC_API struct runtime *runtime_new(void);
 
 /* Frees the runtime. Nobody may be waiting on it, and no pending future may
- * still hold its waker (futures waited to completion never do).
+ * still hold its waker. Futures waited to completion never do; nor do
+ * futures left pending by a wait that returned early (timeout, wait-any)
+ * when they are vdm futures of the built-in movers, chains or join-alls of
+ * such: see runtime_wait_for. A future of a user-written mover or task
+ * that keeps a waker past a poll with a NULL notifier must be complete (or
+ * never woken) before its runtime is deleted.
  * Thread safety: not with any other call on the same runtime. */
 MINIASYNC_API void runtime_delete(struct runtime *runtime);
 
@@ -477,6 +654,46 @@ MINIASYNC_API void runtime_wait(struct runtime *runtime, struct future *fut);
  * `futs` is never reordered. Futures complete on entry count as done. */
 MINIASYNC_API void runtime_wait_multiple(struct runtime *runtime,
 	struct future *futs[], size_t nfuts);
+
+/* ---- extensions: deadlines and wait-any ----
+ * Timeouts are relative, in nanoseconds of the monotonic clock; 0 means
+ * "poll once", UINT64_MAX means no limit. They are checked between polling
+ * passes, so one poll that runs long (a big operation on the sync mover)
+ * can overrun them. While waiting these calls sleep like runtime_wait.
+ * When one of them returns with futures still pending, those futures keep
+ * their state (they may be waited on, polled, or cancelled with vdm_cancel
+ * later), and each of them that was polled during the wait is polled once
+ * more with a NULL notifier, which makes the built-in movers (and chains
+ * and join-alls of their futures) drop the runtime's waker. That last poll
+ * may itself complete a future. A user-written mover or future that keeps
+ * the waker past a NULL-notifier poll may call it later: such a runtime
+ * must outlive those futures.
+ * Thread safety: as runtime_wait; each future is used by one waiter. */
+
+/* Waits for `fut` at most `timeout_ns`. Returns 0 when it is complete,
+ * ETIMEDOUT when the time ran out first. */
+MINIASYNC_API int runtime_wait_for(struct runtime *runtime,
+	struct future *fut, uint64_t timeout_ns);
+
+/* Waits for all `nfuts` futures (as runtime_wait_multiple) at most
+ * `timeout_ns`. Returns 0 when every one is complete (also nfuts == 0),
+ * ETIMEDOUT when the time ran out first; the futures that completed stay
+ * complete, the others keep their state. */
+MINIASYNC_API int runtime_wait_multiple_for(struct runtime *runtime,
+	struct future *futs[], size_t nfuts, uint64_t timeout_ns);
+
+/* Waits until at least one of the `nfuts` futures is complete and returns
+ * the index of a complete one (the lowest complete on entry, if any); the
+ * others keep their state. A pass stops at the first future that
+ * completes, so later futures in the array may not have been polled (and a
+ * sync-mover future not run). Returns SIZE_MAX when nfuts == 0. */
+MINIASYNC_API size_t runtime_wait_any(struct runtime *runtime,
+	struct future *futs[], size_t nfuts);
+
+/* runtime_wait_any for at most `timeout_ns`: returns the index of a
+ * complete future, or SIZE_MAX when the time ran out (or nfuts == 0). */
+MINIASYNC_API size_t runtime_wait_any_for(struct runtime *runtime,
+	struct future *futs[], size_t nfuts, uint64_t timeout_ns);
 
 /* ======================================================================== */
 /* >>vdm — the virtual data mover interface (libminiasync's vdm.h)          */
@@ -667,14 +884,30 @@ masync__vdm_task(struct future_context *context, struct future_notifier *n)
 	return state;
 }
 
-/* private: 0 when the vdm future succeeded (or is not a vdm future) */
+/* private: 0 when the vdm future succeeded (or is not a vdm future); for
+ * an error-aware chain, the result of the entry it stopped at */
 static inline int
 masync__vdm_context_result(struct future_context *ctx)
 {
+	if (ctx->masync__flags & MASYNC__CTX_STOP_ON_ERROR)
+		return masync__chain_failed_result(ctx);
 	if (!(ctx->masync__flags & MASYNC__CTX_VDM))
 		return 0;
 	return (int)((struct vdm_operation_output *)
 		future_context_get_output(ctx))->result;
+}
+
+/* Extension (chain section): the result an error-aware chain (made with
+ * FUTURE_CHAIN_INIT_STOP_ON_ERROR) stopped with: the result of its first
+ * entry that did not succeed (for a nested error-aware chain entry, the
+ * result that stopped it). VDM_SUCCESS when no entry failed, when the
+ * chain is still running towards its end, or for a plain chain.
+ * Thread safety: not while the chain is being polled. */
+static inline enum vdm_operation_result
+future_chain_result(struct future *chain)
+{
+	return (enum vdm_operation_result)masync__chain_failed_result(
+		&chain->context);
 }
 
 /* private: argument checks shared by every mover, user-written ones too */
@@ -787,8 +1020,68 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
 		masync__vdm_validate(vdm, dest, NULL, n, flags, 0));
 }
 
+/* Extension: cancels an operation that has not started yet.
+ * Returns
+ *   0           cancelled: the future is now COMPLETE with output.result
+ *               VDM_ERROR_CANCELLED (output.output zeroed); nothing was or
+ *               will be written, and the mover's per-operation state and
+ *               capacity are released;
+ *   EINPROGRESS the operation has already started (or finished on the
+ *               mover): it cannot be stopped; keep polling (waiting on) the
+ *               future until it completes, as usual;
+ *   EALREADY    the future is already complete (also one born complete by
+ *               an error); nothing changes;
+ *   EINVAL      fut is NULL.
+ * Cancelling is also how a future that will never be waited on is given
+ * up: a created but never polled future holds mover capacity (a queue
+ * slot, per-operation state) until it completes or is cancelled, and a
+ * never-polled future is always cancelled (0).
+ * Built-in movers (sync, threads, DSA): an idle future, or a running one
+ * still waiting in the mover's queue, is cancelled; the race with a worker
+ * picking the operation up is resolved inside the mover, so exactly one of
+ * "cancelled, nothing written" and EINPROGRESS holds. User-written movers
+ * (struct vdm filled by the program): an idle future is cancelled by
+ * releasing its state with op_delete (the operation never started; its
+ * output is then overwritten); a running one gives EINPROGRESS.
+ * Thread safety: any thread, but not at the same time as a poll of the
+ * same future (one user of a future at a time); the mover's own threads may
+ * run concurrently. */
+static inline int
+vdm_cancel(struct vdm_operation_future *fut)
+{
+	struct vdm_operation_data *data;
+	struct vdm *vdm;
+	int started;
+
+	if (fut == NULL)
+		return EINVAL;
+	if (fut->base.context.state == FUTURE_STATE_COMPLETE)
+		return EALREADY;
+	data = &fut->data;
+	vdm = data->vdm;
+	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
+			((struct masync__vdm_ext *)(void *)vdm)->cancel != NULL) {
+		started = ((struct masync__vdm_ext *)(void *)vdm)->cancel(
+			data->data, &data->operation);
+	} else if (fut->base.context.state == FUTURE_STATE_IDLE) {
+		vdm->op_delete(data->data, &data->operation, &fut->output);
+		started = 0;
+	} else {
+		started = 1;
+	}
+	if (started)
+		return EINPROGRESS;
+	data->data = NULL; /* the state is gone */
+	fut->output.type = data->operation.type;
+	fut->output.result = VDM_ERROR_CANCELLED;
+	memset(&fut->output.output, 0, sizeof(fut->output.output));
+	fut->base.context.state = FUTURE_STATE_COMPLETE;
+	return 0;
+}
+
 /* A short description of a result ("success", "out of memory", ...);
- * never NULL, also for values this version does not know. */
+ * never NULL, also for values this version does not know.
+ * Thread safety: any thread (returns a string constant). */
 MINIASYNC_API const char *vdm_result_str(enum vdm_operation_result result);
 
 /* ======================================================================== */
@@ -875,7 +1168,9 @@ struct data_mover_dsa_config {
 	size_t capacity;     /* operations in flight; 0 = from the WQ size */
 	enum future_notifier_type desired_notifier; /* NONE(0) = WAKER */
 	size_t cpu_threshold; /* smaller operations run on the CPU; 0 = none */
-	uint64_t reserved[4];
+	uint64_t timeout_ns;  /* a descriptor unanswered this long fails the
+	                       * operation with VDM_ERROR_TIMEOUT; 0 = 5 s */
+	uint64_t reserved[3];
 };
 
 /* Why the last data_mover_dsa_new() in this thread failed. */
@@ -936,6 +1231,23 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #define MASYNC__X86 1
 #include <cpuid.h>
 #include <emmintrin.h>
+#endif
+#ifdef MINIASYNC_DSA
+#include <accel-config/libaccel_config.h>
+#include <fcntl.h>
+#include <linux/idxd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 02000000
+#endif
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0x8000
+#endif
 #endif
 
 #ifdef __cplusplus
@@ -1723,15 +2035,40 @@ masync__runtime_idle(struct runtime *rt, uint64_t gen,
 	MASYNC__FSUB(&rt->waiters, 1, seq_cst);
 }
 
+/* A wait returns early (timeout, wait-any) while futures are pending: poll
+ * each once with no notifier, so that the built-in movers drop the waker
+ * that points at the runtime. Returns how many are still pending; *first
+ * gets the lowest index of a complete future (SIZE_MAX: none). */
+static size_t
+masync__runtime_release(struct future **futs, size_t n, size_t *first)
+{
+	size_t i, pending = 0;
+
+	*first = SIZE_MAX;
+	for (i = 0; i < n; i++) {
+		if (futs[i]->context.state != FUTURE_STATE_COMPLETE &&
+				future_poll(futs[i], NULL) !=
+				FUTURE_STATE_COMPLETE)
+			pending++;
+		else if (*first == SIZE_MAX)
+			*first = i;
+	}
+	return pending;
+}
+
 /* Polls until all (or, with `any`, one) of the futures are complete, or the
- * monotonic `deadline` passes. Returns the index of a completed future for
- * `any`, else 0; SIZE_MAX on timeout. */
+ * monotonic `deadline` (0 = none) passes. Returns the index of a completed
+ * future for `any`, else 0; SIZE_MAX on timeout. With `any`, the first
+ * pass polls with no notifier: a future that completes in it ends the wait
+ * before any waker was handed out, so futures later in the array are left
+ * untouched. Any later early return drops the wakers again. */
 static size_t
 masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 	int any, uint64_t deadline)
 {
 	unsigned backoff = 0;
-	size_t i;
+	int probe = any;
+	size_t i, first;
 
 	if (any)
 		for (i = 0; i < n; i++)
@@ -1760,16 +2097,22 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 				nt.waker.data = rt;
 				nt.waker.wake = masync__runtime_wake;
 				before = f->context.state;
-				after = future_poll(f, &nt);
+				after = future_poll(f, probe ? NULL : &nt);
 				if (after == FUTURE_STATE_COMPLETE) {
-					if (any)
+					if (any) {
+						if (!probe)
+							masync__runtime_release(
+								futs, n, &first);
 						return i;
+					}
 					progress = 1;
 					continue;
 				}
 				if (after != before)
 					progress = 1;
 				pending++;
+				if (probe)
+					continue;
 				if (nt.notifier_used == FUTURE_NOTIFIER_POLLER &&
 						nt.poller.ptr_to_monitor != NULL &&
 						w.npollers <
@@ -1786,14 +2129,32 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 		}
 		if (pending == 0)
 			return 0;
-		if (progress) {
+		if (deadline != 0 && masync__now_ns() >= deadline) {
+			if (probe)
+				return SIZE_MAX; /* no waker handed out */
+			pending = masync__runtime_release(futs, n, &first);
+			if (any)
+				return first;
+			return pending == 0 ? 0 : SIZE_MAX;
+		}
+		if (progress || probe) {
+			probe = 0;
 			backoff = 0;
 			continue;
 		}
-		if (deadline != 0 && masync__now_ns() >= deadline)
-			return SIZE_MAX;
 		masync__runtime_idle(rt, gen, &w, &backoff, deadline);
 	}
+}
+
+/* monotonic deadline `timeout_ns` from now; 0 (none) for "no limit" */
+static uint64_t
+masync__deadline(uint64_t timeout_ns)
+{
+	uint64_t now = masync__now_ns();
+
+	if (timeout_ns >= UINT64_MAX - now)
+		return 0;
+	return now + timeout_ns == 0 ? 1 : now + timeout_ns;
 }
 
 MINIASYNC_API void
@@ -1807,6 +2168,40 @@ MINIASYNC_API void
 runtime_wait(struct runtime *runtime, struct future *fut)
 {
 	masync__runtime_run(runtime, &fut, 1, 0, 0);
+}
+
+MINIASYNC_API int
+runtime_wait_multiple_for(struct runtime *runtime, struct future *futs[],
+	size_t nfuts, uint64_t timeout_ns)
+{
+	return masync__runtime_run(runtime, futs, nfuts, 0,
+		masync__deadline(timeout_ns)) == SIZE_MAX ? ETIMEDOUT : 0;
+}
+
+MINIASYNC_API int
+runtime_wait_for(struct runtime *runtime, struct future *fut,
+	uint64_t timeout_ns)
+{
+	return runtime_wait_multiple_for(runtime, &fut, 1, timeout_ns);
+}
+
+MINIASYNC_API size_t
+runtime_wait_any(struct runtime *runtime, struct future *futs[],
+	size_t nfuts)
+{
+	if (nfuts == 0)
+		return SIZE_MAX;
+	return masync__runtime_run(runtime, futs, nfuts, 1, 0);
+}
+
+MINIASYNC_API size_t
+runtime_wait_any_for(struct runtime *runtime, struct future *futs[],
+	size_t nfuts, uint64_t timeout_ns)
+{
+	if (nfuts == 0)
+		return SIZE_MAX;
+	return masync__runtime_run(runtime, futs, nfuts, 1,
+		masync__deadline(timeout_ns));
 }
 
 /* ======================================================================== */
@@ -2533,23 +2928,72 @@ data_mover_threads_set_memset_fn(struct data_mover_threads *dmt,
 /* ======================================================================== */
 /* >>dsa — the Intel DSA mover                                              */
 /* ======================================================================== */
-#ifndef MINIASYNC_DSA
 
 static MASYNC__THREAD_LOCAL enum data_mover_dsa_error masync__dsa_err;
+static MASYNC__THREAD_LOCAL char masync__dsa_msg[200];
+
+static struct data_mover_dsa *
+masync__dsa_fail(enum data_mover_dsa_error e, int err, const char *detail)
+{
+	static const char *const what[] = {
+		"no error",
+		("DSA support not compiled in (build with MINIASYNC_DSA and "
+			"link -laccel-config)"),
+		"no enabled DSA device",
+		"no enabled user work queue fits the request",
+		"no permission to open the work queue",
+		"the device has no PASID (shared virtual memory) enabled",
+		"the dedicated work queue is already in use",
+		"out of memory",
+		"invalid configuration",
+		"libaccel-config failed",
+	};
+	const char *w = (unsigned)e < sizeof(what) / sizeof(what[0]) ?
+		what[e] : "unknown error";
+
+	masync__dsa_err = e;
+	if (detail != NULL && detail[0] != '\0') {
+		size_t lw = strlen(w), ld = strlen(detail);
+
+		if (lw > sizeof(masync__dsa_msg) - 4)
+			lw = sizeof(masync__dsa_msg) - 4;
+		memcpy(masync__dsa_msg, w, lw);
+		memcpy(masync__dsa_msg + lw, ": ", 2);
+		if (ld > sizeof(masync__dsa_msg) - lw - 3)
+			ld = sizeof(masync__dsa_msg) - lw - 3;
+		memcpy(masync__dsa_msg + lw + 2, detail, ld);
+		masync__dsa_msg[lw + 2 + ld] = '\0';
+	} else {
+		size_t lw = strlen(w);
+
+		if (lw > sizeof(masync__dsa_msg) - 1)
+			lw = sizeof(masync__dsa_msg) - 1;
+		memcpy(masync__dsa_msg, w, lw);
+		masync__dsa_msg[lw] = '\0';
+	}
+	errno = err;
+	return NULL;
+}
+
+MINIASYNC_API enum data_mover_dsa_error
+data_mover_dsa_last_error(void)
+{
+	return masync__dsa_err;
+}
+
+MINIASYNC_API const char *
+data_mover_dsa_last_error_str(void)
+{
+	return masync__dsa_msg[0] != '\0' ? masync__dsa_msg : "no error";
+}
+
+#ifndef MINIASYNC_DSA
 
 MINIASYNC_API struct data_mover_dsa *
 data_mover_dsa_new(const struct data_mover_dsa_config *config)
 {
 	(void)config;
-	masync__dsa_err = DATA_MOVER_DSA_E_NOT_BUILT;
-	errno = ENOTSUP;
-	return NULL;
-}
-
-MINIASYNC_API struct data_mover_dsa *
-data_mover_dsa_default(void)
-{
-	return data_mover_dsa_new(NULL);
+	return masync__dsa_fail(DATA_MOVER_DSA_E_NOT_BUILT, ENOTSUP, NULL);
 }
 
 MINIASYNC_API struct vdm *
@@ -2565,21 +3009,1204 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	(void)dmd;
 }
 
-MINIASYNC_API enum data_mover_dsa_error
-data_mover_dsa_last_error(void)
+#else /* MINIASYNC_DSA */
+
+#define MASYNC__DSA_SYSFS "/sys/bus/dsa/devices/"
+#define MASYNC__DSA_GENCAP_BOF (1ull << 0)
+#define MASYNC__DSA_GENCAP_OVERLAP (1ull << 1)
+#define MASYNC__DSA_GENCAP_CC_MEM (1ull << 2)
+#define MASYNC__DSA_GENCAP_CC_FLUSH (1ull << 3)
+#define MASYNC__DSA_GENCAP_DRDBK (1ull << 8)
+#define MASYNC__DSA_DEFAULT_TIMEOUT_NS 5000000000ull
+#define MASYNC__DSA_DEFAULT_CAPACITY 4096u
+#define MASYNC__DSA_ENQCMD_RETRIES 64u
+#define MASYNC__DSA_MAX_FAULTS 64u /* resubmissions per part, then CPU */
+
+enum masync__dsa_phase {
+	MASYNC__DSA_NEW,
+	MASYNC__DSA_RUNNING,
+	MASYNC__DSA_DONE,
+};
+
+struct masync__dsa_op {
+	struct masync__pool_link link; /* first: the pool's free list */
+	struct masync__signal sig;     /* waker hand-off with the monitor */
+	struct data_mover_dsa *d;
+	struct vdm_operation op;
+	enum vdm_operation_result result;
+	MASYNC__A(uint32_t) phase;
+	int submitted;     /* a descriptor is in the device */
+	int need_submit;   /* the next descriptor could not be queued yet */
+	int resume;        /* resubmit the rest of the current part */
+	int descending;    /* overlapping move with dst > src: top part first */
+	int no_batch;
+	int lost;          /* the device never answered: never reuse */
+	unsigned faults;
+	unsigned batch_parts; /* > 0: the descriptor in flight is a batch */
+	size_t n, done, part_max;
+	size_t p_off, p_len;  /* the part in flight */
+	size_t r_off, r_len;  /* what is left of it after page faults */
+	uint64_t submit_ns;
+	unsigned char *batch; /* batch_max descriptors, then their records */
+	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
+	int armed;
+	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
+	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
+};
+
+struct data_mover_dsa {
+	struct masync__vdm_ext ext;
+	int fd;
+	unsigned char *portal; /* NULL: submit with write() */
+	int dedicated;
+	int use_enqcmd;
+	unsigned wq_size;
+	uint32_t max_xfer;
+	unsigned max_batch;    /* < 2: no batches */
+	uint64_t gencap;
+	uint32_t base_flags;
+	int cc_mem, cc_flush, drdbk, overlap_ok;
+	enum future_notifier_type notifier;
+	size_t cpu_threshold;
+	uint64_t timeout_ns;
+	size_t capacity;
+	MASYNC__ALIGNAS(64) MASYNC__A(long) credits;
+	MASYNC__A(uint32_t) slot;
+	MASYNC__A(size_t) live;
+	struct masync__pool pool;
+	int have_monitor;
+	thrd_t monitor;
+	mtx_t mlock;
+	cnd_t mcond;
+	int mstop;
+	struct masync__dsa_op *armed;
+	char path[128];
+	char dev[32];
+	char wq[32];
+};
+
+/* ---- discovery ---------------------------------------------------------- */
+
+static void
+masync__dsa_quiet_log(struct accfg_ctx *ctx, int priority, const char *file,
+	int line, const char *fn, const char *format, va_list args)
 {
-	return masync__dsa_err;
+	(void)ctx, (void)priority, (void)file, (void)line, (void)fn;
+	(void)format, (void)args;
 }
 
-MINIASYNC_API const char *
-data_mover_dsa_last_error_str(void)
+static int
+masync__dsa_read_file(const char *dir, const char *name, char *buf,
+	size_t len)
 {
-	return masync__dsa_err == DATA_MOVER_DSA_OK ? "no error" :
-		"DSA support not compiled in (build with MINIASYNC_DSA and "
-		"link -laccel-config)";
+	char path[192];
+	ssize_t r;
+	int fd;
+
+	if (strlen(dir) + strlen(name) + sizeof(MASYNC__DSA_SYSFS) + 2 >
+			sizeof(path))
+		return -1;
+	strcpy(path, MASYNC__DSA_SYSFS);
+	strcat(path, dir);
+	strcat(path, "/");
+	strcat(path, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, len - 1);
+	close(fd);
+	if (r < 0)
+		return -1;
+	buf[r] = '\0';
+	return 0;
 }
 
-#endif /* !MINIASYNC_DSA */
+/* A sysfs attribute as a number; -1 when missing or malformed. */
+static int
+masync__dsa_read_num(const char *dir, const char *name,
+	unsigned long long *v, int base)
+{
+	char buf[64], *end;
+
+	if (masync__dsa_read_file(dir, name, buf, sizeof(buf)) != 0)
+		return -1;
+	errno = 0;
+	*v = strtoull(buf, &end, base);
+	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n'))
+		return -1;
+	return 0;
+}
+
+/* The NUMA node of the CPU we run on, or -1. */
+static int
+masync__dsa_my_node(void)
+{
+	char buf[1024], path[96], *p;
+	int fd, field, cpu = -1, node;
+	ssize_t r;
+
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	buf[r] = '\0';
+	p = strrchr(buf, ')'); /* the command name may contain spaces */
+	if (p == NULL)
+		return -1;
+	for (field = 2; *p != '\0' && field < 39; p++)
+		if (*p == ' ')
+			field++;
+	cpu = atoi(p);
+	for (node = 0; node < 64; node++) {
+		struct stat st;
+
+		snprintf(path, sizeof(path),
+			"/sys/devices/system/cpu/cpu%d/node%d", cpu, node);
+		if (stat(path, &st) == 0)
+			return node;
+	}
+	return -1;
+}
+
+struct masync__dsa_cand {
+	char path[128], dev[32], wq[32];
+	int dedicated, numa, bof;
+	unsigned size, max_batch;
+	uint32_t max_xfer;
+	uint64_t gencap;
+};
+
+#define MASYNC__DSA_MAX_CANDS 64
+
+static mtx_t masync__dsa_lock;
+static once_flag masync__dsa_once = ONCE_FLAG_INIT;
+
+static void
+masync__dsa_lock_init(void)
+{
+	mtx_init(&masync__dsa_lock, mtx_plain);
+}
+
+static int
+masync__dsa_str_ok(const char *s, size_t max)
+{
+	return s != NULL && s[0] != '\0' && strlen(s) < max;
+}
+
+/* Lists the enabled user WQs that fit `cfg`, best first. libaccel-config
+ * is not thread-safe and trusts sysfs: enumerate under a global lock and
+ * check the files it would crash on before asking it. */
+static int
+masync__dsa_discover(const struct data_mover_dsa_config *cfg,
+	struct masync__dsa_cand *c, int max, enum data_mover_dsa_error *why,
+	char *detail, size_t dlen)
+{
+	struct accfg_ctx *ctx = NULL;
+	struct accfg_device *dev;
+	struct accfg_wq *wq;
+	int n = 0, saw_dev = 0, saw_pasidless = 0;
+	int pref = cfg->numa_node > 0 ? cfg->numa_node - 1 :
+		masync__dsa_my_node();
+
+	*why = DATA_MOVER_DSA_E_NO_DEVICE;
+	call_once(&masync__dsa_once, masync__dsa_lock_init);
+	mtx_lock(&masync__dsa_lock);
+	if (accfg_new(&ctx) != 0 || ctx == NULL) {
+		mtx_unlock(&masync__dsa_lock);
+		*why = DATA_MOVER_DSA_E_LIBRARY;
+		return 0;
+	}
+	accfg_set_log_fn(ctx, masync__dsa_quiet_log);
+	accfg_device_foreach(ctx, dev) {
+		const char *dname = accfg_device_get_devname(dev);
+		unsigned long long pasid = 0, v;
+		uint64_t gencap;
+
+		if (!masync__dsa_str_ok(dname, sizeof(c->dev)) ||
+				strncmp(dname, "dsa", 3) != 0)
+			continue;
+		if (accfg_device_get_type(dev) != ACCFG_DEVICE_DSA)
+			continue;
+		if (cfg->device != NULL && strcmp(cfg->device, dname) != 0)
+			continue;
+		if (accfg_device_get_state(dev) != ACCFG_DEVICE_ENABLED) {
+			snprintf(detail, dlen, "%s is not enabled", dname);
+			continue;
+		}
+		saw_dev = 1;
+		/* libaccel-config answers "enabled" even when the file says
+		 * 0: read it ourselves */
+		if (masync__dsa_read_num(dname, "pasid_enabled", &pasid, 0) != 0 ||
+				pasid != 1) {
+			saw_pasidless = 1;
+			snprintf(detail, dlen, "%s has pasid_enabled != 1",
+				dname);
+			continue;
+		}
+		/* sysfs prints it in hex; unknown = no optional feature */
+		gencap = masync__dsa_read_num(dname, "gen_cap", &v, 16) == 0 ?
+			v : 0;
+		accfg_wq_foreach(dev, wq) {
+			const char *wname = accfg_wq_get_devname(wq);
+			struct masync__dsa_cand *k;
+			unsigned long long size, xfer, batch;
+			char buf[32];
+			int mode, bof;
+
+			if (n >= max || !masync__dsa_str_ok(wname, sizeof(c->wq)))
+				continue;
+			if (cfg->wq != NULL && strcmp(cfg->wq, wname) != 0)
+				continue;
+			/* a missing type or mode file crashes the library */
+			if (masync__dsa_read_file(wname, "type", buf,
+					sizeof(buf)) != 0 ||
+					masync__dsa_read_file(wname, "mode",
+					buf, sizeof(buf)) != 0)
+				continue;
+			if (accfg_wq_get_state(wq) != ACCFG_WQ_ENABLED ||
+					accfg_wq_get_type(wq) != ACCFG_WQT_USER)
+				continue;
+			mode = (int)accfg_wq_get_mode(wq);
+			if (mode != ACCFG_WQ_SHARED && mode != ACCFG_WQ_DEDICATED)
+				continue;
+			if ((cfg->mode == DATA_MOVER_DSA_WQ_DEDICATED &&
+					mode != ACCFG_WQ_DEDICATED) ||
+					(cfg->mode == DATA_MOVER_DSA_WQ_SHARED &&
+					mode != ACCFG_WQ_SHARED))
+				continue;
+			/* numeric getters return -errno as unsigned: check */
+			size = accfg_wq_get_size(wq);
+			xfer = accfg_wq_get_max_transfer_size(wq);
+			batch = accfg_wq_get_max_batch_size(wq);
+			bof = accfg_wq_get_block_on_fault(wq);
+			if (size == 0 || size > 4096)
+				continue;
+			if (xfer == 0 || xfer > (1ull << 31)) {
+				xfer = gencap ? 1ull << ((gencap >> 16) & 0x1f)
+					: 0;
+				if (xfer < 4096)
+					continue;
+			}
+			if (batch > 4096)
+				batch = 0;
+			k = &c[n];
+			memset(k, 0, sizeof(*k));
+			if (accfg_wq_get_user_dev_path(wq, k->path,
+					sizeof(k->path)) != 0 ||
+					k->path[0] != '/')
+				continue;
+			strcpy(k->dev, dname);
+			strcpy(k->wq, wname);
+			k->dedicated = mode == ACCFG_WQ_DEDICATED;
+			k->numa = accfg_device_get_numa_node(dev);
+			k->bof = bof == 1 && (gencap & MASYNC__DSA_GENCAP_BOF);
+			k->size = (unsigned)size;
+			k->max_xfer = (uint32_t)(xfer > 0x80000000ull ?
+				0x80000000ull : xfer);
+			k->max_batch = (unsigned)batch;
+			k->gencap = gencap;
+			n++;
+		}
+	}
+	accfg_unref(ctx);
+	mtx_unlock(&masync__dsa_lock);
+	if (n == 0) {
+		*why = saw_pasidless ? DATA_MOVER_DSA_E_NO_PASID :
+			saw_dev ? DATA_MOVER_DSA_E_NO_WQ :
+			DATA_MOVER_DSA_E_NO_DEVICE;
+		return 0;
+	}
+	/* the caller's NUMA node first, then dedicated WQs, then size */
+	{
+		int i, j;
+
+		for (i = 1; i < n; i++) {
+			struct masync__dsa_cand t = c[i];
+
+			for (j = i; j > 0; j--) {
+				struct masync__dsa_cand *p = &c[j - 1];
+				int tp = t.numa == pref, pp = p->numa == pref;
+
+				if (tp < pp || (tp == pp && (t.dedicated <
+						p->dedicated || (t.dedicated ==
+						p->dedicated &&
+						t.size <= p->size))))
+					break;
+				c[j] = *p;
+			}
+			c[j] = t;
+		}
+	}
+	return n;
+}
+
+/* ---- submission --------------------------------------------------------- */
+
+
+static void
+masync__movdir64b(void *portal, const void *desc)
+{
+#ifdef MASYNC__X86
+	__asm__ __volatile__("movdir64b (%1), %0"
+		: : "r"(portal), "r"(desc) : "memory");
+#else
+	(void)portal, (void)desc;
+#endif
+}
+
+/* 0 when the shared WQ accepted the descriptor */
+static int
+masync__enqcmd(void *portal, const void *desc)
+{
+#ifdef MASYNC__X86
+	unsigned char retry;
+
+	__asm__ __volatile__("enqcmd (%2), %1\n\tsetz %0"
+		: "=q"(retry) : "r"(portal), "r"(desc) : "cc", "memory");
+	return retry;
+#else
+	(void)portal, (void)desc;
+	return 1;
+#endif
+}
+
+static uint8_t
+masync__dsa_status(struct dsa_completion_record *c)
+{
+	return MASYNC__LOAD((MASYNC__A(uint8_t) *)(void *)&c->status,
+		acquire);
+}
+
+/* A release store: the device (or the emulator's acquire load) then sees
+ * the buffers and descriptors written before it. */
+static void
+masync__dsa_clear(struct dsa_completion_record *c)
+{
+	MASYNC__STORE((MASYNC__A(uint8_t) *)(void *)&c->status, 0, release);
+}
+
+/* 0 submitted, 1 busy (try again later), -1 refused */
+static int
+masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_op *o)
+{
+	if (d->dedicated) {
+		/* MOVDIR64B into a full dedicated WQ is silently dropped:
+		 * never have more descriptors in flight than it has room */
+		if (MASYNC__FSUB(&d->credits, 1, acquire) <= 0) {
+			MASYNC__FADD(&d->credits, 1, relaxed);
+			return 1;
+		}
+	}
+	MASYNC__FENCE(seq_cst); /* records and buffers before the doorbell */
+#ifdef MASYNC__X86
+	_mm_sfence();
+#endif
+	if (d->portal != NULL && d->dedicated) {
+		uint32_t s = MASYNC__FADD(&d->slot, 1, relaxed) & 63u;
+
+		masync__movdir64b(d->portal + s * 64u, &o->desc);
+		return 0;
+	}
+	if (d->portal != NULL) {
+		unsigned i;
+
+		for (i = 0; i < MASYNC__DSA_ENQCMD_RETRIES; i++) {
+			if (masync__enqcmd(d->portal, &o->desc) == 0)
+				return 0;
+			MASYNC__PAUSE();
+		}
+		return 1;
+	}
+	for (;;) {
+		ssize_t r = write(d->fd, &o->desc, sizeof(o->desc));
+
+		if (r == (ssize_t)sizeof(o->desc))
+			return 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (d->dedicated)
+			MASYNC__FADD(&d->credits, 1, relaxed);
+		return r < 0 && (errno == EAGAIN || errno == EBUSY) ? 1 : -1;
+	}
+}
+
+static void
+masync__dsa_credit(struct data_mover_dsa *d)
+{
+	if (d->dedicated)
+		MASYNC__FADD(&d->credits, 1, release);
+}
+
+static void
+masync__dsa_fill(struct data_mover_dsa *d, struct masync__dsa_op *o,
+	struct dsa_hw_desc *desc, struct dsa_completion_record *comp,
+	size_t off, size_t len)
+{
+	struct masync__op_args a = masync__args(&o->op);
+	uint32_t flags = d->base_flags;
+	int nt = (a.flags & VDM_F_NO_CACHE_HINT) != 0;
+	int durable = (a.flags & VDM_F_MEM_DURABLE) != 0;
+
+	memset(desc, 0, sizeof(*desc));
+	desc->completion_addr = (uint64_t)(uintptr_t)comp;
+	desc->xfer_size = (uint32_t)len;
+	desc->dst_addr = (uint64_t)(uintptr_t)((unsigned char *)a.dst + off);
+	switch (o->op.type) {
+	case VDM_OPERATION_MEMCPY:
+	case VDM_OPERATION_MEMMOVE:
+		desc->opcode = DSA_OPCODE_MEMMOVE;
+		desc->src_addr = (uint64_t)(uintptr_t)
+			((const unsigned char *)a.src + off);
+		break;
+	case VDM_OPERATION_MEMSET:
+		desc->opcode = DSA_OPCODE_MEMFILL;
+		desc->pattern = 0x0101010101010101ull * (uint8_t)a.c;
+		break;
+	case VDM_OPERATION_FLUSH:
+		desc->opcode = DSA_OPCODE_CFLUSH;
+		if (d->cc_flush && !nt)
+			flags |= IDXD_OP_FLAG_CC; /* write back, keep lines */
+		desc->flags = flags;
+		return;
+	}
+	if (durable && d->drdbk)
+		flags |= IDXD_OP_FLAG_DRDBK;
+	else if (d->cc_mem && !nt && !durable)
+		flags |= IDXD_OP_FLAG_CC; /* leave the data in the LLC */
+	desc->flags = flags;
+}
+
+/* Plans (unless resuming) and submits the next descriptor of `o`. */
+static int
+masync__dsa_submit_next(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+	size_t left = o->n - o->done;
+	int r;
+
+	if (!o->resume) {
+		o->batch_parts = 0;
+		if (!o->descending && !o->no_batch && d->max_batch >= 2 &&
+				d->portal != NULL && left > o->part_max) {
+			size_t parts = (left + o->part_max - 1) / o->part_max;
+			unsigned i;
+
+			if (parts > d->max_batch)
+				parts = d->max_batch;
+			if (o->batch == NULL)
+				o->batch = (unsigned char *)
+					masync__zalloc_aligned((size_t)
+					d->max_batch * (64 + 32));
+			if (o->batch != NULL) {
+				struct dsa_hw_desc *list =
+					(struct dsa_hw_desc *)(void *)o->batch;
+				struct dsa_completion_record *recs =
+					(struct dsa_completion_record *)(void *)
+					(o->batch + (size_t)d->max_batch * 64);
+				size_t off = o->done;
+
+				for (i = 0; i < parts; i++) {
+					size_t len = o->n - off < o->part_max ?
+						o->n - off : o->part_max;
+
+					masync__dsa_clear(&recs[i]);
+					masync__dsa_fill(d, o, &list[i], &recs[i],
+						off, len);
+					off += len;
+				}
+				o->batch_parts = (unsigned)parts;
+				o->p_off = o->done;
+				o->p_len = off - o->done;
+				memset(&o->desc, 0, sizeof(o->desc));
+				o->desc.opcode = DSA_OPCODE_BATCH;
+				o->desc.flags = IDXD_OP_FLAG_CRAV |
+					IDXD_OP_FLAG_RCR;
+				o->desc.desc_list_addr =
+					(uint64_t)(uintptr_t)list;
+				o->desc.desc_count = (uint32_t)parts;
+				o->desc.completion_addr =
+					(uint64_t)(uintptr_t)&o->comp;
+			}
+		}
+		if (o->batch_parts == 0) {
+			o->p_len = left < o->part_max ? left : o->part_max;
+			o->p_off = o->descending ? left - o->p_len : o->done;
+			o->r_off = o->p_off;
+			o->r_len = o->p_len;
+			o->faults = 0;
+		}
+	}
+	if (o->batch_parts == 0)
+		masync__dsa_fill(d, o, &o->desc, &o->comp, o->r_off, o->r_len);
+	masync__dsa_clear(&o->comp);
+	r = masync__dsa_submit(d, o);
+	if (r == 0) {
+		o->submitted = 1;
+		o->need_submit = 0;
+		o->resume = 0;
+		o->submit_ns = masync__now_ns();
+	} else {
+		o->need_submit = 1; /* keeps o->resume for the retry */
+	}
+	return r;
+}
+
+/* ---- completion --------------------------------------------------------- */
+
+static void
+masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
+{
+	struct data_mover_dsa *d = o->d;
+
+	if (n == NULL)
+		return;
+	if (d->notifier == FUTURE_NOTIFIER_POLLER) {
+		n->poller.ptr_to_monitor = (uint64_t *)(void *)&o->comp;
+		n->notifier_used = FUTURE_NOTIFIER_POLLER;
+		return;
+	}
+	if (d->notifier != FUTURE_NOTIFIER_WAKER || !d->have_monitor)
+		return;
+	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
+	mtx_lock(&d->mlock);
+	if (!o->armed) {
+		o->armed = 1;
+		o->aprev = NULL;
+		o->anext = d->armed;
+		if (d->armed != NULL)
+			d->armed->aprev = o;
+		d->armed = o;
+		cnd_signal(&d->mcond);
+	}
+	mtx_unlock(&d->mlock);
+}
+
+static void
+masync__dsa_unlink(struct data_mover_dsa *d, struct masync__dsa_op *o)
+{
+	if (o->aprev != NULL)
+		o->aprev->anext = o->anext;
+	else
+		d->armed = o->anext;
+	if (o->anext != NULL)
+		o->anext->aprev = o->aprev;
+	o->aprev = o->anext = NULL;
+	o->armed = 0;
+}
+
+/* After this, the monitor neither calls nor will call o's waker. */
+static void
+masync__dsa_disarm(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+
+	if (!d->have_monitor)
+		return;
+	mtx_lock(&d->mlock); /* the monitor kicks wakers holding it */
+	if (o->armed)
+		masync__dsa_unlink(d, o);
+	mtx_unlock(&d->mlock);
+	masync__signal_register(&o->sig, NULL, FUTURE_NOTIFIER_WAKER, NULL);
+}
+
+/* Calls the waker of every armed operation whose record was written. */
+static int
+masync__dsa_monitor(void *arg)
+{
+	struct data_mover_dsa *d = (struct data_mover_dsa *)arg;
+	unsigned idle = 0;
+
+	mtx_lock(&d->mlock);
+	while (!d->mstop) {
+		struct masync__dsa_op *o, *next;
+		int fired = 0;
+
+		if (d->armed == NULL) {
+			cnd_wait(&d->mcond, &d->mlock);
+			idle = 0;
+			continue;
+		}
+		for (o = d->armed; o != NULL; o = next) {
+			next = o->anext;
+			if (masync__dsa_status(&o->comp) != 0) {
+				masync__dsa_unlink(d, o);
+				masync__signal_kick(&o->sig);
+				fired = 1;
+			}
+		}
+		if (fired) {
+			idle = 0;
+			continue;
+		}
+		mtx_unlock(&d->mlock);
+		/* no UMWAIT wake-up without waitpkg: spin, then nap */
+		if (++idle < 256) {
+			MASYNC__PAUSE();
+		} else {
+			struct timespec ts = {0, 0};
+
+			ts.tv_nsec = idle < 1024 ? 2000 : 50000;
+			thrd_sleep(&ts, NULL);
+		}
+		mtx_lock(&d->mlock);
+	}
+	mtx_unlock(&d->mlock);
+	return 0;
+}
+
+/* Reads one byte of a page, or adds zero to one, so the OS maps it. */
+static void
+masync__dsa_touch(uint64_t addr, int write)
+{
+	if (addr == 0)
+		return;
+	if (write)
+		MASYNC__FADD((MASYNC__A(unsigned char) *)(uintptr_t)addr, 0,
+			relaxed);
+	else
+		(void)*(volatile const unsigned char *)(uintptr_t)addr;
+}
+
+/* Finishes [off, off+len) of the operation on the CPU. */
+static void
+masync__dsa_cpu_part(struct masync__dsa_op *o, size_t off, size_t len)
+{
+	struct masync__op_args a = masync__args(&o->op);
+
+	masync__cpu_op(o->op.type == VDM_OPERATION_MEMCPY ?
+		VDM_OPERATION_MEMMOVE : o->op.type,
+		(unsigned char *)a.dst + off,
+		a.src ? (const unsigned char *)a.src + off : NULL,
+		a.c, len, a.flags);
+}
+
+static enum vdm_operation_result
+masync__dsa_error(uint8_t st)
+{
+	switch (st) {
+	case DSA_COMP_BAD_OPCODE:
+	case DSA_COMP_INVALID_FLAGS:
+	case DSA_COMP_NOZERO_RESERVE:
+	case DSA_COMP_DESC_CNT_ERANGE:
+	case DSA_COMP_DESCLIST_ALIGN:
+	case DSA_COMP_CRA_ALIGN:
+	case DSA_COMP_ADDR_ALIGN:
+	case DSA_COMP_PRIV_BAD:
+		return VDM_ERROR_DSA_INVALID;
+	case DSA_COMP_PAGE_FAULT_IR:
+	case DSA_COMP_CRA_XLAT:
+	case DSA_COMP_TRANSLATION_FAIL:
+		return VDM_ERROR_DSA_PAGE_FAULT;
+	default:
+		return VDM_ERROR_DSA_HARDWARE;
+	}
+}
+
+static void
+masync__dsa_finish(struct masync__dsa_op *o, enum vdm_operation_result r)
+{
+	struct masync__op_args a = masync__args(&o->op);
+
+	/* durability without destination readback: write back ourselves */
+	if (r == VDM_SUCCESS && (a.flags & VDM_F_MEM_DURABLE) &&
+			!o->d->drdbk && o->op.type != VDM_OPERATION_FLUSH)
+		masync__flush(a.dst, a.n, 0);
+	o->result = r;
+	MASYNC__STORE(&o->phase, MASYNC__DSA_DONE, release);
+}
+
+/* The single descriptor in flight finished with status `st`. */
+static void
+masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
+{
+	struct dsa_completion_record *c = &o->comp;
+	uint8_t code = st & DSA_COMP_STATUS_MASK;
+
+	switch (code) {
+	case DSA_COMP_SUCCESS:
+	case DSA_COMP_SUCCESS_PRED:
+		o->done += o->p_len;
+		break;
+	case DSA_COMP_PAGE_FAULT_NOBOF: {
+		size_t k = c->bytes_completed;
+
+		if (k > o->r_len)
+			k = o->r_len;
+		if (c->result == 1) { /* descending: the top is done */
+			o->r_len -= k;
+		} else {
+			o->r_off += k;
+			o->r_len -= k;
+		}
+		masync__dsa_touch(c->fault_addr,
+			(st & DSA_COMP_STATUS_WRITE) != 0);
+		if (++o->faults > MASYNC__DSA_MAX_FAULTS) {
+			masync__dsa_cpu_part(o, o->r_off, o->r_len);
+			o->done += o->p_len;
+		} else {
+			o->resume = 1; /* the rest of this part, same place */
+		}
+		break;
+	}
+	case DSA_COMP_XFER_ERANGE:
+		if (o->r_len == o->p_len && o->part_max > 4096) {
+			o->part_max /= 2; /* plan this part again, smaller */
+			o->part_max &= ~(size_t)4095;
+		} else {
+			masync__dsa_cpu_part(o, o->r_off, o->r_len);
+			o->done += o->p_len;
+		}
+		break;
+	case DSA_COMP_OVERLAP_BUFFERS:
+		masync__dsa_cpu_part(o, o->r_off, o->r_len);
+		o->done += o->p_len;
+		break;
+	default:
+		masync__dsa_finish(o, masync__dsa_error(code));
+		return;
+	}
+	if (o->done >= o->n)
+		masync__dsa_finish(o, VDM_SUCCESS);
+	else
+		o->need_submit = 1;
+}
+
+/* The batch in flight finished with status `st`: parts that did not
+ * complete on the device are finished on the CPU (as Intel DTO does). */
+static void
+masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
+{
+	struct data_mover_dsa *d = o->d;
+	struct dsa_completion_record *recs = (struct dsa_completion_record *)
+		(void *)(o->batch + (size_t)d->max_batch * 64);
+	uint8_t code = st & DSA_COMP_STATUS_MASK;
+	unsigned i;
+
+	if (code != DSA_COMP_SUCCESS && code != DSA_COMP_BATCH_FAIL &&
+			code != DSA_COMP_BATCH_PAGE_FAULT) {
+		if (code == DSA_COMP_DESC_CNT_ERANGE ||
+				code == DSA_COMP_DESCLIST_ALIGN ||
+				code == DSA_COMP_INVALID_FLAGS ||
+				code == DSA_COMP_BAD_OPCODE) {
+			o->no_batch = 1; /* the WQ takes no batches like this */
+			o->need_submit = 1;
+			return;
+		}
+		masync__dsa_finish(o, masync__dsa_error(code));
+		return;
+	}
+	if (code != DSA_COMP_SUCCESS) {
+		size_t off = o->p_off;
+
+		for (i = 0; i < o->batch_parts; i++) {
+			size_t len = o->n - off < o->part_max ?
+				o->n - off : o->part_max;
+			uint8_t s = masync__dsa_status(&recs[i]);
+			uint8_t sc = s & DSA_COMP_STATUS_MASK;
+			size_t k = 0;
+
+			if (sc == DSA_COMP_SUCCESS || sc == DSA_COMP_SUCCESS_PRED) {
+				off += len;
+				continue;
+			}
+			if (sc == DSA_COMP_PAGE_FAULT_NOBOF) {
+				k = recs[i].bytes_completed;
+				if (k > len)
+					k = len;
+			} else if (sc != 0 && sc != DSA_COMP_XFER_ERANGE &&
+					sc != DSA_COMP_OVERLAP_BUFFERS) {
+				masync__dsa_finish(o, masync__dsa_error(sc));
+				return;
+			}
+			masync__dsa_cpu_part(o, off + k, len - k);
+			off += len;
+		}
+	}
+	o->done += o->p_len;
+	if (o->done >= o->n)
+		masync__dsa_finish(o, VDM_SUCCESS);
+	else
+		o->need_submit = 1;
+}
+
+/* Drives the operation as far as it goes without waiting. `notify`: this
+ * poll handed over its notifier (register it / drop it when NULL). */
+static enum future_state
+masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
+	int notify)
+{
+	struct data_mover_dsa *d = o->d;
+
+	for (;;) {
+		uint8_t st;
+
+		if (MASYNC__LOAD(&o->phase, acquire) == MASYNC__DSA_DONE) {
+			masync__dsa_disarm(o);
+			return FUTURE_STATE_COMPLETE;
+		}
+		if (o->need_submit) {
+			int r = masync__dsa_submit_next(o);
+
+			if (r < 0) {
+				masync__dsa_finish(o, VDM_ERROR_DSA_INVALID);
+				continue;
+			}
+			if (r > 0) /* no room: poll again, nothing will wake */
+				return FUTURE_STATE_RUNNING;
+		}
+		st = masync__dsa_status(&o->comp);
+		if (st == 0) {
+			if (masync__now_ns() - o->submit_ns > d->timeout_ns) {
+				o->lost = 1; /* the device may still write */
+				masync__dsa_finish(o, VDM_ERROR_TIMEOUT);
+				continue;
+			}
+			if (notify) {
+				if (n != NULL)
+					masync__dsa_arm(o, n);
+				else
+					masync__dsa_disarm(o);
+			}
+			return FUTURE_STATE_RUNNING;
+		}
+		o->submitted = 0;
+		masync__dsa_credit(d);
+		if (o->batch_parts != 0)
+			masync__dsa_batch_done(o, st);
+		else
+			masync__dsa_single_done(o, st);
+	}
+}
+
+/* ---- the vdm interface ---------------------------------------------------- */
+
+static void *
+masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
+{
+	struct data_mover_dsa *d = (struct data_mover_dsa *)(void *)vdm;
+	struct masync__dsa_op *o;
+
+	(void)type;
+	if (MASYNC__FADD(&d->live, 1, relaxed) >= d->capacity) {
+		MASYNC__FSUB(&d->live, 1, relaxed);
+		return NULL;
+	}
+	o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
+	if (o == NULL) {
+		MASYNC__FSUB(&d->live, 1, relaxed);
+		return NULL;
+	}
+	o->d = d;
+	masync__signal_reset(&o->sig);
+	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
+	o->result = VDM_SUCCESS;
+	o->submitted = o->need_submit = o->resume = 0;
+	o->lost = o->armed = 0;
+	o->aprev = o->anext = NULL;
+	o->batch = NULL;
+	o->batch_parts = 0;
+	return o;
+}
+
+static void
+masync__dsa_release(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+
+	masync__dsa_disarm(o);
+	if (o->lost)
+		return; /* the device may still write into it: keep it */
+	masync__free_aligned(o->batch);
+	o->batch = NULL;
+	MASYNC__FSUB(&d->live, 1, relaxed);
+	masync__pool_put(&d->pool, o);
+}
+
+static int
+masync__dsa_op_start(void *data, const struct vdm_operation *operation,
+	struct future_notifier *n)
+{
+	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
+	struct data_mover_dsa *d = o->d;
+	struct masync__op_args a = masync__args(operation);
+	int overlap = operation->type != VDM_OPERATION_MEMSET &&
+		operation->type != VDM_OPERATION_FLUSH &&
+		masync__overlaps(a.dst, a.src, a.n);
+	int r;
+
+	o->op = *operation;
+	o->n = a.n;
+	o->done = 0;
+	o->part_max = d->max_xfer;
+	o->descending = overlap && (uintptr_t)a.dst > (uintptr_t)a.src;
+	o->no_batch = 0;
+	o->resume = 0;
+	o->faults = 0;
+	if (a.n == 0 || a.n < d->cpu_threshold || (overlap && !d->overlap_ok)) {
+		/* tiny, empty, or an overlap the device cannot do */
+		masync__dsa_cpu_part(o, 0, a.n);
+		masync__dsa_finish(o, VDM_SUCCESS);
+		return 0;
+	}
+	r = masync__dsa_submit_next(o);
+	if (r > 0) {
+		o->need_submit = 0;
+		return -1; /* queue full: stay idle, poll again */
+	}
+	if (r < 0) {
+		masync__dsa_finish(o, VDM_ERROR_DSA_INVALID);
+		return 0;
+	}
+	MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
+	if (n != NULL)
+		masync__dsa_arm(o, n);
+	return 0;
+}
+
+static enum future_state
+masync__dsa_op_check(void *data, const struct vdm_operation *operation)
+{
+	(void)operation;
+	return masync__dsa_progress((struct masync__dsa_op *)data, NULL, 0);
+}
+
+static enum future_state
+masync__dsa_op_check_ext(void *data, const struct vdm_operation *operation,
+	struct future_notifier *n)
+{
+	(void)operation;
+	return masync__dsa_progress((struct masync__dsa_op *)data, n, 1);
+}
+
+static void
+masync__dsa_op_delete(void *data, const struct vdm_operation *operation,
+	struct vdm_operation_output *output)
+{
+	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
+
+	masync__output(operation, o->result, output);
+	masync__dsa_release(o);
+}
+
+static int
+masync__dsa_op_cancel(void *data, const struct vdm_operation *operation)
+{
+	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
+
+	(void)operation;
+	if (MASYNC__LOAD(&o->phase, acquire) != MASYNC__DSA_NEW)
+		return 1; /* a descriptor cannot be taken back */
+	masync__dsa_release(o);
+	return 0;
+}
+
+static int
+masync__dsa_has_property(void *future, enum future_property property)
+{
+	(void)future;
+	return property == FUTURE_PROPERTY_ASYNC;
+}
+
+static int
+masync__dsa_open(struct data_mover_dsa *d, const struct masync__dsa_cand *k,
+	enum data_mover_dsa_error *why)
+{
+	unsigned cpu = masync__cpu();
+	void *p;
+
+	d->fd = open(k->path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0) {
+		*why = errno == EBUSY ? DATA_MOVER_DSA_E_WQ_BUSY :
+			(errno == EACCES || errno == EPERM) ?
+			DATA_MOVER_DSA_E_PERMISSION : DATA_MOVER_DSA_E_NO_WQ;
+		return -1;
+	}
+	d->portal = NULL;
+	/* the portal needs the submission instruction; without either, or
+	 * when the kernel refuses the mapping (EPERM), use write() */
+	if ((k->dedicated && (cpu & MASYNC__CPU_MOVDIR64B)) ||
+			(!k->dedicated && (cpu & MASYNC__CPU_ENQCMD))) {
+		p = mmap(NULL, 4096, PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			d->fd, 0);
+		if (p != MAP_FAILED)
+			d->portal = (unsigned char *)p;
+	}
+	d->dedicated = k->dedicated;
+	d->use_enqcmd = !k->dedicated && d->portal != NULL;
+	d->wq_size = k->size;
+	d->max_xfer = k->max_xfer;
+	d->max_batch = k->max_batch;
+	d->gencap = k->gencap;
+	d->base_flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR |
+		(k->bof ? IDXD_OP_FLAG_BOF : 0);
+	d->cc_mem = (k->gencap & MASYNC__DSA_GENCAP_CC_MEM) != 0;
+	d->cc_flush = (k->gencap & MASYNC__DSA_GENCAP_CC_FLUSH) != 0;
+	d->drdbk = (k->gencap & MASYNC__DSA_GENCAP_DRDBK) != 0;
+	d->overlap_ok = (k->gencap & MASYNC__DSA_GENCAP_OVERLAP) != 0;
+	strcpy(d->path, k->path);
+	strcpy(d->dev, k->dev);
+	strcpy(d->wq, k->wq);
+	return 0;
+}
+
+MINIASYNC_API struct data_mover_dsa *
+data_mover_dsa_new(const struct data_mover_dsa_config *config)
+{
+	struct data_mover_dsa_config cfg;
+	struct masync__dsa_cand *cands;
+	struct data_mover_dsa *d;
+	enum data_mover_dsa_error why = DATA_MOVER_DSA_E_NO_WQ;
+	char detail[192] = "";
+	int n, i, err = ENODEV;
+
+	if (config != NULL)
+		cfg = *config;
+	else
+		memset(&cfg, 0, sizeof(cfg));
+	if ((unsigned)cfg.mode > DATA_MOVER_DSA_WQ_SHARED ||
+			(unsigned)cfg.desired_notifier >
+			FUTURE_NOTIFIER_POLLER || cfg.numa_node < 0 ||
+			(cfg.device != NULL && !masync__dsa_str_ok(cfg.device,
+			32)) || (cfg.wq != NULL &&
+			!masync__dsa_str_ok(cfg.wq, 32)))
+		return masync__dsa_fail(DATA_MOVER_DSA_E_INVALID, EINVAL,
+			NULL);
+	cands = (struct masync__dsa_cand *)masync__zalloc(
+		MASYNC__DSA_MAX_CANDS * sizeof(*cands));
+	d = (struct data_mover_dsa *)masync__zalloc_aligned(sizeof(*d));
+	if (cands == NULL || d == NULL) {
+		MINIASYNC_FREE(cands);
+		masync__free_aligned(d);
+		return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM,
+			NULL);
+	}
+	n = masync__dsa_discover(&cfg, cands, MASYNC__DSA_MAX_CANDS, &why,
+		detail, sizeof(detail));
+	for (i = 0; i < n; i++) {
+		if (masync__dsa_open(d, &cands[i], &why) == 0)
+			break;
+		err = errno;
+		snprintf(detail, sizeof(detail), "%s: %s", cands[i].path,
+			strerror(err));
+	}
+	MINIASYNC_FREE(cands);
+	if (i >= n) {
+		masync__free_aligned(d);
+		if (why == DATA_MOVER_DSA_E_LIBRARY)
+			err = EIO;
+		else if (why == DATA_MOVER_DSA_E_NO_PASID)
+			err = ENOTSUP;
+		return masync__dsa_fail(why, err, detail);
+	}
+	d->notifier = cfg.desired_notifier == FUTURE_NOTIFIER_NONE ?
+		FUTURE_NOTIFIER_WAKER : cfg.desired_notifier;
+	d->cpu_threshold = cfg.cpu_threshold;
+	d->timeout_ns = cfg.timeout_ns ? cfg.timeout_ns :
+		MASYNC__DSA_DEFAULT_TIMEOUT_NS;
+	d->capacity = cfg.capacity ? cfg.capacity :
+		MASYNC__DSA_DEFAULT_CAPACITY;
+	MASYNC__INIT(&d->credits, (long)d->wq_size);
+	MASYNC__INIT(&d->slot, 0);
+	MASYNC__INIT(&d->live, 0);
+	d->ext.base.op_new = masync__dsa_op_new;
+	d->ext.base.op_delete = masync__dsa_op_delete;
+	d->ext.base.op_start = masync__dsa_op_start;
+	d->ext.base.op_check = masync__dsa_op_check;
+	d->ext.base.capabilities = VDM_F_VALID_FLAGS | MASYNC__CAP_EXT;
+	d->ext.base.has_property = masync__dsa_has_property;
+	d->ext.check = masync__dsa_op_check_ext;
+	d->ext.cancel = masync__dsa_op_cancel;
+	if (masync__pool_init(&d->pool, sizeof(struct masync__dsa_op),
+			d->capacity) != 0)
+		goto fail;
+	if (mtx_init(&d->mlock, mtx_plain) != thrd_success)
+		goto fail_pool;
+	if (cnd_init(&d->mcond) != thrd_success)
+		goto fail_lock;
+	if (d->notifier == FUTURE_NOTIFIER_WAKER) {
+		if (thrd_create(&d->monitor, masync__dsa_monitor, d) !=
+				thrd_success)
+			goto fail_cond;
+		d->have_monitor = 1;
+	}
+	masync__dsa_err = DATA_MOVER_DSA_OK;
+	masync__dsa_msg[0] = '\0';
+	return d;
+fail_cond:
+	cnd_destroy(&d->mcond);
+fail_lock:
+	mtx_destroy(&d->mlock);
+fail_pool:
+	masync__pool_fini(&d->pool);
+fail:
+	if (d->portal != NULL)
+		munmap(d->portal, 4096);
+	close(d->fd);
+	masync__free_aligned(d);
+	return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM, NULL);
+}
+
+MINIASYNC_API struct vdm *
+data_mover_dsa_get_vdm(struct data_mover_dsa *dmd)
+{
+	return dmd == NULL ? NULL : &dmd->ext.base;
+}
+
+MINIASYNC_API void
+data_mover_dsa_delete(struct data_mover_dsa *dmd)
+{
+	uint32_t c, i, nchunks;
+
+	if (dmd == NULL)
+		return;
+	/* the device must not write into freed records: wait for every
+	 * descriptor still in flight (bounded by the timeout) */
+	nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
+	for (c = 0; c < nchunks; c++) {
+		for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
+			struct masync__dsa_op *o = (struct masync__dsa_op *)
+				(void *)masync__pool_elem(&dmd->pool,
+				(c << MASYNC__POOL_CHUNK_SHIFT) | i);
+			uint64_t t0 = masync__now_ns();
+
+			while (o->d == dmd && o->submitted && !o->lost &&
+					masync__dsa_status(&o->comp) == 0 &&
+					masync__now_ns() - t0 <
+					dmd->timeout_ns)
+				thrd_yield();
+			if (o->d == dmd && o->batch != NULL && !o->lost &&
+					masync__dsa_status(&o->comp) != 0) {
+				masync__free_aligned(o->batch);
+				o->batch = NULL;
+			}
+		}
+	}
+	if (dmd->have_monitor) {
+		mtx_lock(&dmd->mlock);
+		dmd->mstop = 1;
+		cnd_signal(&dmd->mcond);
+		mtx_unlock(&dmd->mlock);
+		thrd_join(dmd->monitor, NULL);
+	}
+	cnd_destroy(&dmd->mcond);
+	mtx_destroy(&dmd->mlock);
+	masync__pool_fini(&dmd->pool);
+	if (dmd->portal != NULL)
+		munmap(dmd->portal, 4096);
+	close(dmd->fd);
+	masync__free_aligned(dmd);
+}
+
+#endif /* MINIASYNC_DSA */
+
+MINIASYNC_API struct data_mover_dsa *
+data_mover_dsa_default(void)
+{
+	return data_mover_dsa_new(NULL);
+}
 
 #ifdef __cplusplus
 }
