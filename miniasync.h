@@ -99,7 +99,12 @@
 
 #ifndef MINIASYNC_API
 #ifdef MINIASYNC_STATIC
+/* a private copy: the functions a program does not call are no warning */
+#if defined(__GNUC__) || defined(__clang__)
+#define MINIASYNC_API static __attribute__((unused))
+#else
 #define MINIASYNC_API static
+#endif
 #else
 #define MINIASYNC_API extern
 #endif
@@ -1227,6 +1232,16 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #include <time.h>
 #include <threads.h>
 #include <unistd.h>
+#if defined(__SANITIZE_THREAD__)
+#define MASYNC__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MASYNC__TSAN 1
+#endif
+#endif
+#ifdef MASYNC__TSAN
+#include <pthread.h>
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #define MASYNC__X86 1
 #include <cpuid.h>
@@ -1242,6 +1257,7 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 02000000
 #endif
@@ -1283,6 +1299,88 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 extern "C" {
 #else
 #define MASYNC__THREAD_LOCAL _Thread_local
+#endif
+
+/* ======================================================================== */
+/* >>cthreads — C11 threads, seen by ThreadSanitizer                         */
+/* ======================================================================== */
+/* glibc >= 2.34 implements <threads.h> with internal calls that bypass the
+ * pthread interceptors of ThreadSanitizer: it then misses every lock and
+ * crashes in threads it never saw start. Under TSan the same objects are
+ * driven through pthreads (glibc's thrd_t, mtx_t and cnd_t are pthread's). */
+#ifdef MASYNC__TSAN
+struct masync__tramp {
+	thrd_start_t fn;
+	void *arg;
+};
+
+static void *
+masync__tramp_run(void *p)
+{
+	struct masync__tramp t = *(struct masync__tramp *)p;
+
+	MINIASYNC_FREE(p);
+	return (void *)(intptr_t)t.fn(t.arg);
+}
+
+static int
+masync__thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
+{
+	struct masync__tramp *tr =
+		(struct masync__tramp *)MINIASYNC_MALLOC(sizeof(*tr));
+
+	if (tr == NULL)
+		return thrd_nomem;
+	tr->fn = fn;
+	tr->arg = arg;
+	if (pthread_create((pthread_t *)(void *)t, NULL, masync__tramp_run,
+			tr) != 0) {
+		MINIASYNC_FREE(tr);
+		return thrd_error;
+	}
+	return thrd_success;
+}
+#define MASYNC__PT_RET(x) ((x) == 0 ? thrd_success : thrd_error)
+#define MASYNC__PT_MTX(m) ((pthread_mutex_t *)(void *)(m))
+#define MASYNC__PT_CND(c) ((pthread_cond_t *)(void *)(c))
+static inline int masync__thrd_join(thrd_t t, int *res)
+{ (void)res; return MASYNC__PT_RET(pthread_join((pthread_t)t, NULL)); }
+static inline int masync__mtx_init(mtx_t *m, int type)
+{ (void)type; return MASYNC__PT_RET(pthread_mutex_init(MASYNC__PT_MTX(m), NULL)); }
+static inline int masync__mtx_lock(mtx_t *m)
+{ return MASYNC__PT_RET(pthread_mutex_lock(MASYNC__PT_MTX(m))); }
+static inline int masync__mtx_unlock(mtx_t *m)
+{ return MASYNC__PT_RET(pthread_mutex_unlock(MASYNC__PT_MTX(m))); }
+static inline void masync__mtx_destroy(mtx_t *m)
+{ pthread_mutex_destroy(MASYNC__PT_MTX(m)); }
+static inline int masync__cnd_init(cnd_t *c)
+{ return MASYNC__PT_RET(pthread_cond_init(MASYNC__PT_CND(c), NULL)); }
+static inline int masync__cnd_signal(cnd_t *c)
+{ return MASYNC__PT_RET(pthread_cond_signal(MASYNC__PT_CND(c))); }
+static inline int masync__cnd_broadcast(cnd_t *c)
+{ return MASYNC__PT_RET(pthread_cond_broadcast(MASYNC__PT_CND(c))); }
+static inline int masync__cnd_wait(cnd_t *c, mtx_t *m)
+{ return MASYNC__PT_RET(pthread_cond_wait(MASYNC__PT_CND(c), MASYNC__PT_MTX(m))); }
+static inline int masync__cnd_timedwait(cnd_t *c, mtx_t *m, const struct timespec *ts)
+{ return MASYNC__PT_RET(pthread_cond_timedwait(MASYNC__PT_CND(c), MASYNC__PT_MTX(m), ts)); }
+static inline void masync__cnd_destroy(cnd_t *c)
+{ pthread_cond_destroy(MASYNC__PT_CND(c)); }
+static inline void masync__call_once(once_flag *f, void (*fn)(void))
+{ pthread_once((pthread_once_t *)(void *)f, fn); }
+#else
+#define masync__thrd_create thrd_create
+#define masync__thrd_join thrd_join
+#define masync__mtx_init mtx_init
+#define masync__mtx_lock mtx_lock
+#define masync__mtx_unlock mtx_unlock
+#define masync__mtx_destroy mtx_destroy
+#define masync__cnd_init cnd_init
+#define masync__cnd_signal cnd_signal
+#define masync__cnd_broadcast cnd_broadcast
+#define masync__cnd_wait cnd_wait
+#define masync__cnd_timedwait cnd_timedwait
+#define masync__cnd_destroy cnd_destroy
+#define masync__call_once call_once
 #endif
 
 /* ======================================================================== */
@@ -1810,7 +1908,7 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 		MASYNC__POOL_CHUNK);
 	if (p->max_chunks == 0 || p->max_chunks > MASYNC__POOL_MAX_CHUNKS)
 		p->max_chunks = MASYNC__POOL_MAX_CHUNKS;
-	return mtx_init(&p->grow_lock, mtx_plain) == thrd_success ? 0 : -1;
+	return masync__mtx_init(&p->grow_lock, mtx_plain) == thrd_success ? 0 : -1;
 }
 
 static void
@@ -1820,7 +1918,7 @@ masync__pool_fini(struct masync__pool *p)
 
 	for (i = 0; i < n; i++)
 		masync__free_aligned(p->chunks[i]);
-	mtx_destroy(&p->grow_lock);
+	masync__mtx_destroy(&p->grow_lock);
 }
 
 static struct masync__pool_link *
@@ -1850,7 +1948,7 @@ masync__pool_grow(struct masync__pool *p)
 	unsigned char *chunk;
 	int ret = 0;
 
-	mtx_lock(&p->grow_lock);
+	masync__mtx_lock(&p->grow_lock);
 	n = MASYNC__LOAD(&p->nchunks, relaxed);
 	if ((uint32_t)MASYNC__LOAD(&p->head, acquire) != 0)
 		goto out; /* another thread refilled it */
@@ -1874,7 +1972,7 @@ masync__pool_grow(struct masync__pool *p)
 		masync__pool_put(p, l);
 	}
 out:
-	mtx_unlock(&p->grow_lock);
+	masync__mtx_unlock(&p->grow_lock);
 	return ret;
 }
 
@@ -1930,9 +2028,9 @@ masync__runtime_wake(void *data)
 
 	MASYNC__FADD(&rt->gen, 1, seq_cst);
 	if (MASYNC__LOAD(&rt->waiters, seq_cst) != 0) {
-		mtx_lock(&rt->lock);
-		cnd_broadcast(&rt->cond);
-		mtx_unlock(&rt->lock);
+		masync__mtx_lock(&rt->lock);
+		masync__cnd_broadcast(&rt->cond);
+		masync__mtx_unlock(&rt->lock);
 	}
 }
 
@@ -1945,13 +2043,13 @@ runtime_new(void)
 		return NULL;
 	MASYNC__INIT(&rt->gen, 0);
 	MASYNC__INIT(&rt->waiters, 0);
-	if (mtx_init(&rt->lock, mtx_plain) != thrd_success) {
+	if (masync__mtx_init(&rt->lock, mtx_plain) != thrd_success) {
 		MINIASYNC_FREE(rt);
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (cnd_init(&rt->cond) != thrd_success) {
-		mtx_destroy(&rt->lock);
+	if (masync__cnd_init(&rt->cond) != thrd_success) {
+		masync__mtx_destroy(&rt->lock);
 		MINIASYNC_FREE(rt);
 		errno = ENOMEM;
 		return NULL;
@@ -1964,8 +2062,8 @@ runtime_delete(struct runtime *runtime)
 {
 	if (runtime == NULL)
 		return;
-	cnd_destroy(&runtime->cond);
-	mtx_destroy(&runtime->lock);
+	masync__cnd_destroy(&runtime->cond);
+	masync__mtx_destroy(&runtime->lock);
 	MINIASYNC_FREE(runtime);
 }
 
@@ -2028,10 +2126,10 @@ masync__runtime_idle(struct runtime *rt, uint64_t gen,
 	}
 	MASYNC__FADD(&rt->waiters, 1, seq_cst);
 	ts = masync__utc_after(ns);
-	mtx_lock(&rt->lock);
+	masync__mtx_lock(&rt->lock);
 	if (!masync__watch_fired(rt, gen, w))
-		cnd_timedwait(&rt->cond, &rt->lock, &ts);
-	mtx_unlock(&rt->lock);
+		masync__cnd_timedwait(&rt->cond, &rt->lock, &ts);
+	masync__mtx_unlock(&rt->lock);
 	MASYNC__FSUB(&rt->waiters, 1, seq_cst);
 }
 
@@ -2437,11 +2535,12 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op)
 {
 	if (masync__ring_push(d, op) != 0)
 		return -1;
-	MASYNC__FENCE(seq_cst); /* pairs with the fence in the worker */
-	if (MASYNC__LOAD(&d->idle, relaxed) != 0) {
-		mtx_lock(&d->lock);
-		cnd_signal(&d->cond);
-		mtx_unlock(&d->lock);
+	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
+	 * worker's increment or the worker sees the pushed operation */
+	if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
+		masync__mtx_lock(&d->lock);
+		masync__cnd_signal(&d->cond);
+		masync__mtx_unlock(&d->lock);
 	}
 	return 0;
 }
@@ -2471,17 +2570,17 @@ masync__thr_room(struct data_mover_threads *d)
 	struct masync__thr_op *op;
 
 	MASYNC__FADD(&d->room_gen, 1, release);
-	MASYNC__FENCE(seq_cst);
-	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0)
+	/* pairs with the RMW in masync__thr_op_start */
+	if (MASYNC__FADD(&d->nblocked, 0, acq_rel) == 0)
 		return;
-	mtx_lock(&d->blocked_lock);
+	masync__mtx_lock(&d->blocked_lock);
 	op = d->bhead;
 	if (op != NULL) {
 		masync__blocked_unlink(d, op);
 		/* kick under the list lock so op cannot be freed meanwhile */
 		masync__signal_kick(&op->sig);
 	}
-	mtx_unlock(&d->blocked_lock);
+	masync__mtx_unlock(&d->blocked_lock);
 }
 
 static void
@@ -2590,13 +2689,12 @@ masync__thr_worker(void *arg)
 			continue;
 		}
 		spins = 0;
-		MASYNC__FADD(&d->idle, 1, relaxed);
-		MASYNC__FENCE(seq_cst); /* pairs with masync__thr_enqueue */
-		mtx_lock(&d->lock);
+		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_enqueue */
+		masync__mtx_lock(&d->lock);
 		while (!masync__ring_nonempty(d) &&
 				!MASYNC__LOAD(&d->stop, acquire))
-			cnd_wait(&d->cond, &d->lock);
-		mtx_unlock(&d->lock);
+			masync__cnd_wait(&d->cond, &d->lock);
+		masync__mtx_unlock(&d->lock);
 		MASYNC__FSUB(&d->idle, 1, relaxed);
 	}
 }
@@ -2672,7 +2770,7 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	/* queue full: wait for room as a blocked operation, then retry once
 	 * so a slot freed in between is not missed */
 	MASYNC__STORE(&op->phase, MASYNC__PH_NEW, relaxed);
-	mtx_lock(&d->blocked_lock);
+	masync__mtx_lock(&d->blocked_lock);
 	if (!op->blocked) {
 		op->blocked = 1;
 		op->bprev = d->btail;
@@ -2684,17 +2782,17 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		d->btail = op;
 		MASYNC__FADD(&d->nblocked, 1, relaxed);
 	}
-	mtx_unlock(&d->blocked_lock);
+	masync__mtx_unlock(&d->blocked_lock);
 	if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
 		n->poller.ptr_to_monitor =
 			(uint64_t *)(void *)&d->room_gen;
-	MASYNC__FENCE(seq_cst); /* pairs with masync__thr_room */
+	MASYNC__FADD(&d->nblocked, 0, acq_rel); /* pairs with thr_room */
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	queued = masync__thr_enqueue(d, op) == 0;
 	if (queued) {
-		mtx_lock(&d->blocked_lock);
+		masync__mtx_lock(&d->blocked_lock);
 		masync__blocked_unlink(d, op);
-		mtx_unlock(&d->blocked_lock);
+		masync__mtx_unlock(&d->blocked_lock);
 		if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
 			n->poller.ptr_to_monitor =
 				(uint64_t *)(void *)&op->sig.word;
@@ -2737,9 +2835,9 @@ masync__thr_release(struct masync__thr_op *op)
 	struct data_mover_threads *d = op->dmt;
 
 	if (op->blocked) {
-		mtx_lock(&d->blocked_lock);
+		masync__mtx_lock(&d->blocked_lock);
 		masync__blocked_unlink(d, op);
-		mtx_unlock(&d->blocked_lock);
+		masync__mtx_unlock(&d->blocked_lock);
 	}
 	masync__thr_unref(op);
 }
@@ -2759,16 +2857,29 @@ static int
 masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 {
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
+	struct data_mover_threads *d = op->dmt;
 	uint32_t ph = MASYNC__PH_NEW;
 
 	(void)operation;
-	if (!MASYNC__CAS(&op->phase, &ph, MASYNC__PH_DONE, acq_rel)) {
-		ph = MASYNC__PH_QUEUED;
+	/* strong CAS: a spurious failure must not read as "started" */
+	if (!MASYNC__NS atomic_compare_exchange_strong_explicit(&op->phase,
+			&ph, MASYNC__PH_DONE, MASYNC__MO(acq_rel),
+			MASYNC__MO(acquire))) {
 		/* still in the queue: the worker will skip it */
-		if (!MASYNC__CAS(&op->phase, &ph, MASYNC__PH_DONE, acq_rel))
+		if (ph != MASYNC__PH_QUEUED ||
+				!MASYNC__NS atomic_compare_exchange_strong_explicit(
+				&op->phase, &ph, MASYNC__PH_DONE,
+				MASYNC__MO(acq_rel), MASYNC__MO(acquire)))
 			return 1;
 	}
-	masync__thr_release(op);
+	/* Take the list lock even when op->blocked reads 0: the worker that
+	 * freed a slot unlinks a blocked operation and then kicks its waker
+	 * under this lock, so the operation must not go back to the pool (nor
+	 * the cancel return) before that kick is over. */
+	masync__mtx_lock(&d->blocked_lock);
+	masync__blocked_unlink(d, op);
+	masync__mtx_unlock(&d->blocked_lock);
+	masync__thr_unref(op);
 	return 0;
 }
 
@@ -2824,14 +2935,14 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		MASYNC__INIT(&d->cells[i].seq, i);
 	if (masync__pool_init(&d->pool, sizeof(struct masync__thr_op), 0))
 		goto fail_mem;
-	if (mtx_init(&d->lock, mtx_plain) != thrd_success)
+	if (masync__mtx_init(&d->lock, mtx_plain) != thrd_success)
 		goto fail_pool;
-	if (mtx_init(&d->blocked_lock, mtx_plain) != thrd_success)
+	if (masync__mtx_init(&d->blocked_lock, mtx_plain) != thrd_success)
 		goto fail_lock;
-	if (cnd_init(&d->cond) != thrd_success)
+	if (masync__cnd_init(&d->cond) != thrd_success)
 		goto fail_blocked;
 	for (i = 0; i < nthreads; i++) {
-		if (thrd_create(&d->threads[i], masync__thr_worker, d) !=
+		if (masync__thrd_create(&d->threads[i], masync__thr_worker, d) !=
 				thrd_success) {
 			d->nthreads = i;
 			data_mover_threads_delete(d);
@@ -2841,9 +2952,9 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	}
 	return d;
 fail_blocked:
-	mtx_destroy(&d->blocked_lock);
+	masync__mtx_destroy(&d->blocked_lock);
 fail_lock:
-	mtx_destroy(&d->lock);
+	masync__mtx_destroy(&d->lock);
 fail_pool:
 	masync__pool_fini(&d->pool);
 fail_mem:
@@ -2881,18 +2992,18 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	/* workers drain what is queued, then see `stop` on an empty queue */
 	while (masync__ring_nonempty(dmt))
 		thrd_yield();
-	mtx_lock(&dmt->lock);
+	masync__mtx_lock(&dmt->lock);
 	MASYNC__STORE(&dmt->stop, 1, release);
-	cnd_broadcast(&dmt->cond);
-	mtx_unlock(&dmt->lock);
+	masync__cnd_broadcast(&dmt->cond);
+	masync__mtx_unlock(&dmt->lock);
 	for (i = 0; i < dmt->nthreads; i++)
-		thrd_join(dmt->threads[i], NULL);
+		masync__thrd_join(dmt->threads[i], NULL);
 	/* anything pushed meanwhile (helper entries of split operations) */
 	while ((op = masync__ring_pop(dmt)) != NULL)
 		masync__thr_execute(dmt, op);
-	cnd_destroy(&dmt->cond);
-	mtx_destroy(&dmt->blocked_lock);
-	mtx_destroy(&dmt->lock);
+	masync__cnd_destroy(&dmt->cond);
+	masync__mtx_destroy(&dmt->blocked_lock);
+	masync__mtx_destroy(&dmt->lock);
 	masync__pool_fini(&dmt->pool);
 	MINIASYNC_FREE(dmt->threads);
 	masync__free_aligned(dmt->cells);
@@ -3047,6 +3158,7 @@ struct masync__dsa_op {
 	size_t p_off, p_len;  /* the part in flight */
 	size_t r_off, r_len;  /* what is left of it after page faults */
 	uint64_t submit_ns;
+	uint64_t busy_ns;     /* since when there is no room (0: not waiting) */
 	unsigned char *batch; /* batch_max descriptors, then their records */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
 	int armed;
@@ -3187,13 +3299,54 @@ static once_flag masync__dsa_once = ONCE_FLAG_INIT;
 static void
 masync__dsa_lock_init(void)
 {
-	mtx_init(&masync__dsa_lock, mtx_plain);
+	masync__mtx_init(&masync__dsa_lock, mtx_plain);
 }
 
 static int
 masync__dsa_str_ok(const char *s, size_t max)
 {
 	return s != NULL && s[0] != '\0' && strlen(s) < max;
+}
+
+/* libaccel-config 3.5.3 crashes (strdup(NULL)) while listing a device's
+ * WQs when one of them has a missing or empty `type` or `mode` file: check
+ * every wq* directory of the device before letting it list them. */
+static int
+masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
+{
+	char path[192], buf[32];
+	DIR *dir;
+	struct dirent *e;
+	int ok = 1;
+
+	if (strlen(dname) + sizeof(MASYNC__DSA_SYSFS) > sizeof(path))
+		return 0;
+	strcpy(path, MASYNC__DSA_SYSFS);
+	strcat(path, dname);
+	dir = opendir(path);
+	if (dir == NULL)
+		return 0;
+	while (ok && (e = readdir(dir)) != NULL) {
+		char sub[128];
+
+		if (strncmp(e->d_name, "wq", 2) != 0 ||
+				strlen(dname) + strlen(e->d_name) + 2 >
+				sizeof(sub))
+			continue;
+		strcpy(sub, dname);
+		strcat(sub, "/");
+		strcat(sub, e->d_name);
+		if (masync__dsa_read_file(sub, "type", buf, sizeof(buf)) != 0 ||
+				buf[0] == '\0' || masync__dsa_read_file(sub,
+				"mode", buf, sizeof(buf)) != 0 ||
+				buf[0] == '\0') {
+			snprintf(detail, dlen, "%s has no readable type or "
+				"mode file (skipped)", sub);
+			ok = 0;
+		}
+	}
+	closedir(dir);
+	return ok;
 }
 
 /* Lists the enabled user WQs that fit `cfg`, best first. libaccel-config
@@ -3212,10 +3365,10 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 		masync__dsa_my_node();
 
 	*why = DATA_MOVER_DSA_E_NO_DEVICE;
-	call_once(&masync__dsa_once, masync__dsa_lock_init);
-	mtx_lock(&masync__dsa_lock);
+	masync__call_once(&masync__dsa_once, masync__dsa_lock_init);
+	masync__mtx_lock(&masync__dsa_lock);
 	if (accfg_new(&ctx) != 0 || ctx == NULL) {
-		mtx_unlock(&masync__dsa_lock);
+		masync__mtx_unlock(&masync__dsa_lock);
 		*why = DATA_MOVER_DSA_E_LIBRARY;
 		return 0;
 	}
@@ -3249,6 +3402,8 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 		/* sysfs prints it in hex; unknown = no optional feature */
 		gencap = masync__dsa_read_num(dname, "gen_cap", &v, 16) == 0 ?
 			v : 0;
+		if (!masync__dsa_wqs_sane(dname, detail, dlen))
+			continue;
 		accfg_wq_foreach(dev, wq) {
 			const char *wname = accfg_wq_get_devname(wq);
 			struct masync__dsa_cand *k;
@@ -3312,7 +3467,7 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 		}
 	}
 	accfg_unref(ctx);
-	mtx_unlock(&masync__dsa_lock);
+	masync__mtx_unlock(&masync__dsa_lock);
 	if (n == 0) {
 		*why = saw_pasidless ? DATA_MOVER_DSA_E_NO_PASID :
 			saw_dev ? DATA_MOVER_DSA_E_NO_WQ :
@@ -3400,9 +3555,8 @@ masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_op *o)
 			return 1;
 		}
 	}
-	MASYNC__FENCE(seq_cst); /* records and buffers before the doorbell */
 #ifdef MASYNC__X86
-	_mm_sfence();
+	_mm_sfence(); /* records and buffers before the doorbell */
 #endif
 	if (d->portal != NULL && d->dedicated) {
 		uint32_t s = MASYNC__FADD(&d->slot, 1, relaxed) & 63u;
@@ -3548,8 +3702,20 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 		o->need_submit = 0;
 		o->resume = 0;
 		o->submit_ns = masync__now_ns();
+		o->busy_ns = 0;
 	} else {
 		o->need_submit = 1; /* keeps o->resume for the retry */
+		if (r > 0) {
+			uint64_t now = masync__now_ns();
+
+			/* no room for timeout_ns (credits held by a device
+			 * that stopped answering, a shared WQ that keeps
+			 * refusing): give up rather than wait forever */
+			if (o->busy_ns == 0)
+				o->busy_ns = now | 1;
+			else if (now - o->busy_ns > d->timeout_ns)
+				r = 2;
+		}
 	}
 	return r;
 }
@@ -3571,7 +3737,7 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 	if (d->notifier != FUTURE_NOTIFIER_WAKER || !d->have_monitor)
 		return;
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
-	mtx_lock(&d->mlock);
+	masync__mtx_lock(&d->mlock);
 	if (!o->armed) {
 		o->armed = 1;
 		o->aprev = NULL;
@@ -3579,9 +3745,9 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		if (d->armed != NULL)
 			d->armed->aprev = o;
 		d->armed = o;
-		cnd_signal(&d->mcond);
+		masync__cnd_signal(&d->mcond);
 	}
-	mtx_unlock(&d->mlock);
+	masync__mtx_unlock(&d->mlock);
 }
 
 static void
@@ -3605,10 +3771,10 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 
 	if (!d->have_monitor)
 		return;
-	mtx_lock(&d->mlock); /* the monitor kicks wakers holding it */
+	masync__mtx_lock(&d->mlock); /* the monitor kicks wakers holding it */
 	if (o->armed)
 		masync__dsa_unlink(d, o);
-	mtx_unlock(&d->mlock);
+	masync__mtx_unlock(&d->mlock);
 	masync__signal_register(&o->sig, NULL, FUTURE_NOTIFIER_WAKER, NULL);
 }
 
@@ -3619,13 +3785,13 @@ masync__dsa_monitor(void *arg)
 	struct data_mover_dsa *d = (struct data_mover_dsa *)arg;
 	unsigned idle = 0;
 
-	mtx_lock(&d->mlock);
+	masync__mtx_lock(&d->mlock);
 	while (!d->mstop) {
 		struct masync__dsa_op *o, *next;
 		int fired = 0;
 
 		if (d->armed == NULL) {
-			cnd_wait(&d->mcond, &d->mlock);
+			masync__cnd_wait(&d->mcond, &d->mlock);
 			idle = 0;
 			continue;
 		}
@@ -3641,7 +3807,7 @@ masync__dsa_monitor(void *arg)
 			idle = 0;
 			continue;
 		}
-		mtx_unlock(&d->mlock);
+		masync__mtx_unlock(&d->mlock);
 		/* no UMWAIT wake-up without waitpkg: spin, then nap */
 		if (++idle < 256) {
 			MASYNC__PAUSE();
@@ -3651,9 +3817,9 @@ masync__dsa_monitor(void *arg)
 			ts.tv_nsec = idle < 1024 ? 2000 : 50000;
 			thrd_sleep(&ts, NULL);
 		}
-		mtx_lock(&d->mlock);
+		masync__mtx_lock(&d->mlock);
 	}
-	mtx_unlock(&d->mlock);
+	masync__mtx_unlock(&d->mlock);
 	return 0;
 }
 
@@ -3675,6 +3841,9 @@ static void
 masync__dsa_cpu_part(struct masync__dsa_op *o, size_t off, size_t len)
 {
 	struct masync__op_args a = masync__args(&o->op);
+
+	if (len == 0)
+		return; /* the buffers may be NULL */
 
 	masync__cpu_op(o->op.type == VDM_OPERATION_MEMCPY ?
 		VDM_OPERATION_MEMMOVE : o->op.type,
@@ -3850,8 +4019,10 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 		if (o->need_submit) {
 			int r = masync__dsa_submit_next(o);
 
-			if (r < 0) {
-				masync__dsa_finish(o, VDM_ERROR_DSA_INVALID);
+			if (r < 0 || r > 1) {
+				o->need_submit = 0;
+				masync__dsa_finish(o, r < 0 ?
+					VDM_ERROR_DSA_INVALID : VDM_ERROR_BUSY);
 				continue;
 			}
 			if (r > 0) /* no room: poll again, nothing will wake */
@@ -3861,6 +4032,10 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 		if (st == 0) {
 			if (masync__now_ns() - o->submit_ns > d->timeout_ns) {
 				o->lost = 1; /* the device may still write */
+				/* ... but count no queue entry on it: a device
+				 * that lost descriptors must not leave a
+				 * dedicated WQ without credits for good */
+				masync__dsa_credit(d);
 				masync__dsa_finish(o, VDM_ERROR_TIMEOUT);
 				continue;
 			}
@@ -3905,6 +4080,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;
 	o->lost = o->armed = 0;
+	o->busy_ns = 0;
 	o->aprev = o->anext = NULL;
 	o->batch = NULL;
 	o->batch_parts = 0;
@@ -3942,7 +4118,9 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 	o->done = 0;
 	o->part_max = d->max_xfer;
 	o->descending = overlap && (uintptr_t)a.dst > (uintptr_t)a.src;
-	o->no_batch = 0;
+	/* the members of a batch may run in any order or at once: an
+	 * overlapping move goes part by part */
+	o->no_batch = overlap;
 	o->resume = 0;
 	o->faults = 0;
 	if (a.n == 0 || a.n < d->cpu_threshold || (overlap && !d->overlap_ok)) {
@@ -3952,12 +4130,14 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		return 0;
 	}
 	r = masync__dsa_submit_next(o);
-	if (r > 0) {
+	if (r == 1) {
 		o->need_submit = 0;
 		return -1; /* queue full: stay idle, poll again */
 	}
-	if (r < 0) {
-		masync__dsa_finish(o, VDM_ERROR_DSA_INVALID);
+	if (r != 0) {
+		o->need_submit = 0;
+		masync__dsa_finish(o, r < 0 ? VDM_ERROR_DSA_INVALID :
+			VDM_ERROR_BUSY);
 		return 0;
 	}
 	MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
@@ -4122,12 +4302,12 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	if (masync__pool_init(&d->pool, sizeof(struct masync__dsa_op),
 			d->capacity) != 0)
 		goto fail;
-	if (mtx_init(&d->mlock, mtx_plain) != thrd_success)
+	if (masync__mtx_init(&d->mlock, mtx_plain) != thrd_success)
 		goto fail_pool;
-	if (cnd_init(&d->mcond) != thrd_success)
+	if (masync__cnd_init(&d->mcond) != thrd_success)
 		goto fail_lock;
 	if (d->notifier == FUTURE_NOTIFIER_WAKER) {
-		if (thrd_create(&d->monitor, masync__dsa_monitor, d) !=
+		if (masync__thrd_create(&d->monitor, masync__dsa_monitor, d) !=
 				thrd_success)
 			goto fail_cond;
 		d->have_monitor = 1;
@@ -4136,9 +4316,9 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	masync__dsa_msg[0] = '\0';
 	return d;
 fail_cond:
-	cnd_destroy(&d->mcond);
+	masync__cnd_destroy(&d->mcond);
 fail_lock:
-	mtx_destroy(&d->mlock);
+	masync__mtx_destroy(&d->mlock);
 fail_pool:
 	masync__pool_fini(&d->pool);
 fail:
@@ -4185,14 +4365,14 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 		}
 	}
 	if (dmd->have_monitor) {
-		mtx_lock(&dmd->mlock);
+		masync__mtx_lock(&dmd->mlock);
 		dmd->mstop = 1;
-		cnd_signal(&dmd->mcond);
-		mtx_unlock(&dmd->mlock);
-		thrd_join(dmd->monitor, NULL);
+		masync__cnd_signal(&dmd->mcond);
+		masync__mtx_unlock(&dmd->mlock);
+		masync__thrd_join(dmd->monitor, NULL);
 	}
-	cnd_destroy(&dmd->mcond);
-	mtx_destroy(&dmd->mlock);
+	masync__cnd_destroy(&dmd->mcond);
+	masync__mtx_destroy(&dmd->mlock);
 	masync__pool_fini(&dmd->pool);
 	if (dmd->portal != NULL)
 		munmap(dmd->portal, 4096);

@@ -1,0 +1,1779 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dsa_emu.c -- test-only Intel DSA device emulator, see dsa_emu.h.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "dsa_emu.h"
+
+#include <linux/idxd.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EMU_SYSFS_BUS "/sys/bus/dsa"
+#define EMU_SYSFS_DEVICES "/sys/bus/dsa/devices"
+#define EMU_DEV_DIR "/dev/dsa"
+#define PORTAL_SIZE 4096u
+#define NSLOTS (PORTAL_SIZE / 64u)
+#define PAGE 4096ULL
+#define MAX_FAULTS 32
+#define MAX_DEVICES 64
+#define MAX_WQS_PER_DEV 64
+
+/* busy polling of the portal for this long after the last activity */
+#define ACTIVE_WINDOW_NS (100ULL * 1000 * 1000)
+#define IDLE_SLEEP_NS (50ULL * 1000)
+
+#ifndef IDXD_OP_FLAG_CRSTS
+#define IDXD_OP_FLAG_CRSTS 0x0020
+#endif
+#ifndef IDXD_OP_FLAG_DSTS
+#define IDXD_OP_FLAG_DSTS 0x8000
+#endif
+
+_Static_assert(sizeof(struct dsa_hw_desc) == 64, "descriptor size");
+_Static_assert(sizeof(struct dsa_completion_record) == 32, "completion record size");
+
+struct qent {
+	struct dsa_hw_desc d;
+	uint64_t ready_ns;
+	int swallow;
+};
+
+struct emu_wq {
+	struct dsa_emu *emu;
+	unsigned index, dev, id;
+	char path[64];
+	char sysfs[128];
+	int shared, fifo, bof, disabled;
+	unsigned size, max_batch;
+	uint32_t max_xfer;
+	const char *type, *name;
+
+	int fd;
+	uint64_t *portal;	/* emulator's own mapping of the portal file */
+	pthread_t thr;
+	int thr_started;
+	unsigned delay_us;	/* __atomic */
+	int paused;		/* __atomic */
+
+	/* owned by the WQ thread */
+	struct qent *q;
+	unsigned qhead, qcount;
+	uint64_t last_ready;
+	unsigned next_slot;
+	unsigned char fbuf[64];
+	size_t fhave;
+
+	struct dsa_emu_stats st; /* under emu->lock */
+	uint64_t last_seq;	/* under emu->lock: when last_* were set */
+	int publishing;		/* under emu->lock: counted, record not yet written */
+};
+
+struct emu_fault {
+	struct dsa_emu_fault f;
+	int remaining; /* < 0: unlimited */
+	unsigned skip;
+	int active;
+};
+
+struct dsa_emu {
+	unsigned ndev, nwq_per, nwq;
+	uint64_t gen_cap;
+	unsigned version;
+	int fault_nonresident;
+	struct emu_wq *wqs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct emu_fault faults[MAX_FAULTS];
+	int stop; /* __atomic */
+	uint64_t seq; /* under lock */
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_running;
+static int g_ns_entered;
+
+/* ------------------------------------------------------------------ */
+/* helpers */
+
+static void emu_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void
+emu_err(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("dsa_emu: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void
+set_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	if (!why || !whylen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void
+sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL) };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static int
+write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t r = write(fd, data + off, len - off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		off += (size_t)r;
+	}
+	return close(fd);
+}
+
+static int attr(const char *dir, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int
+attr(const char *dir, const char *name, const char *fmt, ...)
+{
+	char path[PATH_MAX], buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 1) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	buf[n++] = '\n';
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (write_file(path, buf, (size_t)n)) {
+		emu_err("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int
+rm_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void
+rm_rf(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st))
+		return;
+	if (S_ISDIR(st.st_mode))
+		nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	else
+		unlink(path);
+}
+
+/*
+ * libaccel-config 3.5.3 leaks (scandir() lists, strdup()ed strings) on every
+ * accfg_new()/accfg_unref(): keep LeakSanitizer quiet about them.  Weak, so a
+ * test program may define its own.  With clang's static sanitizer runtime a
+ * weak __lsan_default_options may lose against the runtime's own: then LSan
+ * prints a "Suppressions used" summary; a strong definition in the test
+ * program (or LSAN_OPTIONS=print_suppressions=0) silences it.
+ */
+__attribute__((weak, used)) const char *__lsan_default_suppressions(void);
+__attribute__((weak, used)) const char *
+__lsan_default_suppressions(void)
+{
+	return "leak:libaccel-config.so\nleak:__scandir64_tail\nleak:scandir\n";
+}
+__attribute__((weak, used)) const char *__lsan_default_options(void);
+__attribute__((weak, used)) const char *
+__lsan_default_options(void)
+{
+	return "print_suppressions=0";
+}
+
+/* ------------------------------------------------------------------ */
+/* namespace */
+
+struct submount {
+	char path[PATH_MAX];
+	int fd;
+};
+
+/* unescape the octal escapes of /proc/self/mountinfo in place */
+static void
+unescape_mnt(char *s)
+{
+	char *d = s;
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/* the mount points below /dev that are not below another one */
+static int
+dev_submounts(struct submount **out, size_t *nout)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -1;
+	struct submount *v = NULL;
+	size_t n = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		char mp[PATH_MAX];
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		unescape_mnt(mp);
+		if (strncmp(mp, "/dev/", 5) != 0)
+			continue;
+		int skip = 0;
+		for (size_t i = 0; i < n && !skip; i++) {
+			size_t l = strlen(v[i].path);
+			if (strcmp(v[i].path, mp) == 0 ||
+			    (strncmp(v[i].path, mp, l) == 0 && mp[l] == '/'))
+				skip = 1;
+		}
+		if (skip)
+			continue;
+		/* drop entries below the new one */
+		size_t l = strlen(mp);
+		for (size_t i = 0; i < n;) {
+			if (strncmp(v[i].path, mp, l) == 0 && v[i].path[l] == '/')
+				v[i] = v[--n];
+			else
+				i++;
+		}
+		struct submount *nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			free(line);
+			fclose(f);
+			errno = ENOMEM;
+			return -1;
+		}
+		v = nv;
+		snprintf(v[n].path, sizeof(v[n].path), "%s", mp);
+		v[n].fd = -1;
+		n++;
+	}
+	free(line);
+	fclose(f);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+static int
+threads_of_self(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	if (!f)
+		return -1;
+	char line[256];
+	int n = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+int
+dsa_emu_enter_namespace(char *why, size_t whylen)
+{
+	if (why && whylen)
+		why[0] = '\0';
+	if (g_ns_entered)
+		return 0;
+
+	if (unshare(CLONE_NEWNS)) {
+		int e = errno;
+		int thr = threads_of_self();
+		set_why(why, whylen, "unshare(CLONE_NEWNS): %s%s", strerror(e),
+			e == EPERM ? " (needs root / CAP_SYS_ADMIN)"
+			: (e == EINVAL && thr > 1) ? " (process already has several threads)" : "");
+		return -1;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		set_why(why, whylen, "making mounts private: %s", strerror(errno));
+		return -1;
+	}
+	if (mount("dsa_emu_sys", "/sys/bus", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=16m")) {
+		set_why(why, whylen, "mounting tmpfs on /sys/bus: %s", strerror(errno));
+		return -1;
+	}
+
+	/*
+	 * /dev: overlay with lower = the current /dev, upper and work dirs on a
+	 * tmpfs stacked on /dev itself (reached through /proc/self/fd, so no
+	 * directory outside is needed).  The overlay does not show submounts
+	 * of the lower /dev (pts, shm, mqueue...): bind them again.
+	 */
+	struct submount *subs = NULL;
+	size_t nsubs = 0;
+	int olddev = -1, tmpdev = -1, ret = -1;
+	if (dev_submounts(&subs, &nsubs)) {
+		set_why(why, whylen, "reading /proc/self/mountinfo: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < nsubs; i++)
+		subs[i].fd = open(subs[i].path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+	olddev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (olddev < 0) {
+		set_why(why, whylen, "open /dev: %s", strerror(errno));
+		goto out;
+	}
+	if (mount("dsa_emu_dev", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=16m")) {
+		set_why(why, whylen, "mounting tmpfs on /dev: %s", strerror(errno));
+		goto out;
+	}
+	if (mkdir("/dev/upper", 0755) || mkdir("/dev/work", 0755)) {
+		set_why(why, whylen, "mkdir in the /dev tmpfs: %s", strerror(errno));
+		goto out;
+	}
+	tmpdev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tmpdev < 0) {
+		set_why(why, whylen, "open /dev tmpfs: %s", strerror(errno));
+		goto out;
+	}
+	char opts[256];
+	snprintf(opts, sizeof(opts),
+		 "lowerdir=/proc/self/fd/%d,upperdir=/proc/self/fd/%d/upper,workdir=/proc/self/fd/%d/work",
+		 olddev, tmpdev, tmpdev);
+	if (mount("dsa_emu_overlay", "/dev", "overlay", MS_NOSUID, opts)) {
+		set_why(why, whylen, "mounting an overlay on /dev: %s", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < nsubs; i++) {
+		char src[64];
+		if (subs[i].fd < 0)
+			continue;
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", subs[i].fd);
+		if (mount(src, subs[i].path, NULL, MS_BIND | MS_REC, NULL)) {
+			set_why(why, whylen, "re-binding %s on the /dev overlay: %s", subs[i].path,
+				strerror(errno));
+			goto out;
+		}
+	}
+	g_ns_entered = 1;
+	ret = 0;
+out:
+	for (size_t i = 0; i < nsubs; i++)
+		if (subs[i].fd >= 0)
+			close(subs[i].fd);
+	free(subs);
+	if (olddev >= 0)
+		close(olddev);
+	if (tmpdev >= 0)
+		close(tmpdev);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* memory checks */
+
+/*
+ * Scan [a, a + n) page by page: *first = offset (from a, >= 0) of the first
+ * byte of the first bad page (n if none), *last_end = offset just past the
+ * last bad page (0 if none).  Bad = unmapped, or not resident if nonres.
+ */
+static void
+scan_range(uint64_t a, uint64_t n, int nonres, uint64_t *first, uint64_t *last_end)
+{
+	*first = n;
+	*last_end = 0;
+	if (n == 0)
+		return;
+	uint64_t n_all = n;
+	if (a + n < a) { /* wraps: everything from the wrap point on is bad */
+		n = 0 - a;
+		*first = n;
+		*last_end = n_all;
+	}
+	uint64_t start = a & ~(PAGE - 1);
+	uint64_t end = a + n;
+	unsigned char vec[512];
+	for (uint64_t p = start; p < end;) {
+		uint64_t chunk = end - p;
+		if (chunk > sizeof(vec) * PAGE)
+			chunk = sizeof(vec) * PAGE;
+		uint64_t npages = (chunk + PAGE - 1) / PAGE;
+		int r = mincore((void *)(uintptr_t)p, (size_t)(npages * PAGE), vec);
+		for (uint64_t i = 0; i < npages; i++) {
+			uint64_t pg = p + i * PAGE;
+			int bad;
+			if (r == 0) {
+				bad = nonres && !(vec[i] & 1);
+			} else {
+				unsigned char v1;
+				int r1 = mincore((void *)(uintptr_t)pg, (size_t)PAGE, &v1);
+				bad = r1 != 0 || (nonres && !(v1 & 1));
+			}
+			if (!bad)
+				continue;
+			uint64_t off0 = pg > a ? pg - a : 0;
+			uint64_t off1 = pg + PAGE - a;
+			if (off1 > n)
+				off1 = n;
+			if (off0 < *first)
+				*first = off0;
+			if (off1 > *last_end)
+				*last_end = off1;
+		}
+		p += npages * PAGE;
+	}
+}
+
+static int
+mapped(uint64_t a, uint64_t n)
+{
+	uint64_t f, l;
+	scan_range(a, n, 0, &f, &l);
+	return f == n;
+}
+
+/* ------------------------------------------------------------------ */
+/* faults and stats */
+
+enum stage { STAGE_INTAKE, STAGE_EXEC };
+
+static int
+fault_applies(const struct dsa_hw_desc *d, enum dsa_emu_fault_kind k, enum stage stage)
+{
+	switch (k) {
+	case DSA_EMU_FAULT_DROP:
+	case DSA_EMU_FAULT_NO_COMPLETION:
+	case DSA_EMU_FAULT_DELAY:
+		return stage == STAGE_INTAKE;
+	case DSA_EMU_FAULT_XFER_SIZE:
+	case DSA_EMU_FAULT_INVALID_FLAGS:
+	case DSA_EMU_FAULT_STATUS:
+		return stage == STAGE_EXEC;
+	case DSA_EMU_FAULT_PAGE_READ:
+	case DSA_EMU_FAULT_PAGE_WRITE:
+		return stage == STAGE_EXEC && d->xfer_size > 0 &&
+		       (d->opcode == DSA_OPCODE_MEMMOVE || d->opcode == DSA_OPCODE_MEMFILL ||
+			d->opcode == DSA_OPCODE_CFLUSH);
+	case DSA_EMU_FAULT_BATCH_LIST:
+		return stage == STAGE_EXEC && d->opcode == DSA_OPCODE_BATCH;
+	default:
+		return 0;
+	}
+}
+
+/* called with emu->lock held */
+static int
+fault_take_locked(struct emu_wq *w, const struct dsa_hw_desc *d, enum stage stage,
+		  struct dsa_emu_fault *out)
+{
+	struct dsa_emu *emu = w->emu;
+	for (int i = 0; i < MAX_FAULTS; i++) {
+		struct emu_fault *f = &emu->faults[i];
+		if (!f->active || !fault_applies(d, f->f.kind, stage))
+			continue;
+		if (f->f.op_mask && (d->opcode >= 64 || !(f->f.op_mask & (1ULL << d->opcode))))
+			continue;
+		if (f->f.wq_mask && (w->index >= 32 || !(f->f.wq_mask & (1u << w->index))))
+			continue;
+		if (f->skip) {
+			f->skip--;
+			continue;
+		}
+		*out = f->f;
+		if (f->remaining > 0 && --f->remaining == 0)
+			f->active = 0;
+		w->st.faults_injected++;
+		return 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* execution */
+
+struct rec {
+	uint8_t status;
+	uint8_t result;
+	uint32_t bytes;
+	uint64_t fault_addr;
+	uint32_t invalid_flags;
+};
+
+static uint32_t
+invalid_flag_bits(const struct emu_wq *w, unsigned op, uint32_t flags)
+{
+	uint64_t gc = w->emu->gen_cap;
+	int v2 = w->emu->version >= 0x200;
+	uint32_t ok = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR | IDXD_OP_FLAG_RCI | IDXD_OP_FLAG_CR_TCS;
+	uint32_t bof = ((gc & 1) && w->bof) ? IDXD_OP_FLAG_BOF : 0;
+	if (v2)
+		ok |= IDXD_OP_FLAG_CRSTS;
+	switch (op) {
+	case DSA_OPCODE_NOOP:
+		ok |= IDXD_OP_FLAG_FENCE | bof;
+		break;
+	case DSA_OPCODE_DRAIN:
+		ok |= bof | 0x30000; /* readback address 1 / 2 valid */
+		break;
+	case DSA_OPCODE_BATCH:
+		ok |= bof | IDXD_OP_FLAG_ADDR1_TCS;
+		break;
+	case DSA_OPCODE_MEMMOVE:
+	case DSA_OPCODE_MEMFILL:
+		ok |= IDXD_OP_FLAG_FENCE | bof | IDXD_OP_FLAG_ADDR1_TCS | IDXD_OP_FLAG_ADDR2_TCS |
+		      IDXD_OP_FLAG_STORD;
+		if (gc & (1u << 2))
+			ok |= IDXD_OP_FLAG_CC;
+		if (gc & (1u << 8))
+			ok |= IDXD_OP_FLAG_DRDBK;
+		if (v2)
+			ok |= IDXD_OP_FLAG_DSTS;
+		break;
+	case DSA_OPCODE_CFLUSH:
+		ok |= IDXD_OP_FLAG_FENCE | bof | IDXD_OP_FLAG_ADDR1_TCS | IDXD_OP_FLAG_ADDR2_TCS;
+		if (gc & (1u << 3))
+			ok |= IDXD_OP_FLAG_CC;
+		break;
+	default:
+		break;
+	}
+	return flags & ~ok;
+}
+
+/* bytes 38..63 of these descriptors are reserved */
+static int
+reserved_nonzero(const struct dsa_hw_desc *d)
+{
+	const unsigned char *b = (const unsigned char *)d;
+	for (int i = 38; i < 64; i++)
+		if (b[i])
+			return 1;
+	return 0;
+}
+
+/* bytes done before an injected fault on the side starting at b */
+static uint64_t
+inj_done(const struct dsa_emu_fault *f, uint64_t b, uint64_t n, int desc)
+{
+	uint64_t want = f->bytes_done;
+	if (want >= n)
+		want = n - 1;
+	if (f->exact)
+		return want;
+	if (!desc) {
+		uint64_t pa = (b + want) & ~(PAGE - 1);
+		return pa > b ? pa - b : 0;
+	}
+	uint64_t s = (b + n - want + PAGE - 1) & ~(PAGE - 1);
+	return s < b + n ? b + n - s : 0;
+}
+
+static void
+stat_add_bytes(struct emu_wq *w, uint64_t n, int blocked, int pf)
+{
+	pthread_mutex_lock(&w->emu->lock);
+	w->st.bytes += n;
+	w->st.faults_blocked += (uint64_t)blocked;
+	w->st.page_faults += (uint64_t)pf;
+	pthread_mutex_unlock(&w->emu->lock);
+}
+
+/*
+ * Common part of MEMMOVE / MEMFILL / CFLUSH: find the first page fault
+ * (natural or injected).  The read side is src (MEMMOVE only, has_src), the
+ * other side is dst (a write side unless CFLUSH).  Returns the bytes done
+ * (from the start, or from the top if desc); when < n, *wr says whether the
+ * fault is on the write side and *faddr is the page of the next byte.
+ */
+static uint64_t
+fault_point(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_fault *inj,
+	    int has_src, uint64_t src, uint64_t dst, uint64_t n, int desc, int dst_is_write,
+	    int *wr, uint64_t *faddr, int *blocked)
+{
+	int nonres = w->emu->fault_nonresident && !(d->flags & IDXD_OP_FLAG_BOF);
+	uint64_t done = n, base = dst, f1, l1, t;
+	*blocked = 0;
+	*wr = 0;
+	if (has_src) {
+		scan_range(src, n, nonres, &f1, &l1);
+		t = desc ? n - l1 : f1;
+		if (t < done) {
+			done = t;
+			base = src;
+			*wr = 0;
+		}
+	}
+	scan_range(dst, n, nonres, &f1, &l1);
+	t = desc ? n - l1 : f1;
+	if (t < done) {
+		done = t;
+		base = dst;
+		*wr = dst_is_write;
+	}
+	if (inj && (inj->kind == DSA_EMU_FAULT_PAGE_READ || inj->kind == DSA_EMU_FAULT_PAGE_WRITE)) {
+		if (d->flags & IDXD_OP_FLAG_BOF) {
+			*blocked = 1; /* the device waits for the fault to be resolved */
+		} else {
+			int rd = inj->kind == DSA_EMU_FAULT_PAGE_READ && has_src;
+			uint64_t b = rd ? src : dst;
+			t = inj_done(inj, b, n, desc);
+			if (t < done) {
+				done = t;
+				base = b;
+				*wr = rd ? 0 : d->opcode == DSA_OPCODE_MEMFILL ? 1
+					: inj->kind == DSA_EMU_FAULT_PAGE_WRITE;
+			}
+		}
+	}
+	if (done < n)
+		*faddr = desc ? ((base + n - done - 1) & ~(PAGE - 1)) : ((base + done) & ~(PAGE - 1));
+	return done;
+}
+
+static void
+exec_memmove(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_fault *inj,
+	     struct rec *r)
+{
+	uint64_t src = d->src_addr, dst = d->dst_addr, n = d->xfer_size;
+	int overlap = src < dst + n && dst < src + n;
+	if (overlap && !(w->emu->gen_cap & 2)) {
+		r->status = DSA_COMP_OVERLAP_BUFFERS;
+		return;
+	}
+	int desc = overlap && dst > src;
+	int wr = 0, blocked;
+	uint64_t faddr = 0;
+	uint64_t done = fault_point(w, d, inj, 1, src, dst, n, desc, 1, &wr, &faddr, &blocked);
+	if (done) {
+		if (!desc)
+			memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, (size_t)done);
+		else
+			memmove((void *)(uintptr_t)(dst + n - done),
+				(const void *)(uintptr_t)(src + n - done), (size_t)done);
+	}
+	r->result = (uint8_t)desc;
+	if (done < n) {
+		r->status = DSA_COMP_PAGE_FAULT_NOBOF | (wr ? DSA_COMP_STATUS_WRITE : 0);
+		r->bytes = (uint32_t)done;
+		r->fault_addr = faddr;
+	} else {
+		r->status = DSA_COMP_SUCCESS;
+	}
+	stat_add_bytes(w, done, blocked, done < n);
+}
+
+static void
+fill_pattern(unsigned char *dst, uint64_t n, uint64_t pattern)
+{
+	unsigned char pat[8];
+	memcpy(pat, &pattern, 8);
+	int same = 1;
+	for (int i = 1; i < 8; i++)
+		same &= pat[i] == pat[0];
+	if (same) {
+		memset(dst, pat[0], (size_t)n);
+		return;
+	}
+	uint64_t k = n < 8 ? n : 8;
+	memcpy(dst, pat, (size_t)k);
+	while (k < n) {
+		uint64_t c = k < n - k ? k : n - k;
+		memcpy(dst + k, dst, (size_t)c);
+		k += c;
+	}
+}
+
+static void
+exec_memfill(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_fault *inj,
+	     struct rec *r)
+{
+	uint64_t dst = d->dst_addr, n = d->xfer_size;
+	int wr = 1, blocked;
+	uint64_t faddr = 0;
+	uint64_t done = fault_point(w, d, inj, 0, 0, dst, n, 0, 1, &wr, &faddr, &blocked);
+	(void)wr;
+	if (done)
+		fill_pattern((unsigned char *)(uintptr_t)dst, done, d->pattern);
+	if (done < n) {
+		r->status = DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE;
+		r->bytes = (uint32_t)done;
+		r->fault_addr = faddr;
+	} else {
+		r->status = DSA_COMP_SUCCESS;
+	}
+	stat_add_bytes(w, done, blocked, done < n);
+}
+
+static void
+exec_cflush(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_fault *inj,
+	    struct rec *r)
+{
+	uint64_t dst = d->dst_addr, n = d->xfer_size;
+	int wr = 0, blocked;
+	uint64_t faddr = 0;
+	uint64_t done = fault_point(w, d, inj, 0, 0, dst, n, 0, 0, &wr, &faddr, &blocked);
+	if (done < n) {
+		r->status = DSA_COMP_PAGE_FAULT_NOBOF | (wr ? DSA_COMP_STATUS_WRITE : 0);
+		r->bytes = (uint32_t)done;
+		r->fault_addr = faddr;
+	} else {
+		r->status = DSA_COMP_SUCCESS;
+	}
+	stat_add_bytes(w, done, blocked, done < n);
+}
+
+static int exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch,
+			    int *rejected);
+
+static void
+exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_fault *inj,
+	   struct rec *r)
+{
+	uint32_t cnt = d->desc_count;
+	uint64_t list = d->desc_list_addr;
+	if (cnt < 2 || cnt > w->max_batch) {
+		r->status = DSA_COMP_DESC_CNT_ERANGE;
+		return;
+	}
+	if (list & 63) {
+		r->status = DSA_COMP_DESCLIST_ALIGN;
+		return;
+	}
+	uint64_t first_bad, l;
+	scan_range(list, (uint64_t)cnt * 64, 0, &first_bad, &l);
+	uint32_t stop_at = cnt;
+	uint64_t faddr = 0;
+	if (first_bad < (uint64_t)cnt * 64) {
+		stop_at = (uint32_t)(first_bad / 64);
+		faddr = (list + first_bad) & ~(PAGE - 1);
+	}
+	if (inj && inj->kind == DSA_EMU_FAULT_BATCH_LIST) {
+		uint32_t at = inj->bytes_done < cnt ? inj->bytes_done : cnt - 1;
+		if (at < stop_at) {
+			stop_at = at;
+			faddr = (list + (uint64_t)at * 64) & ~(PAGE - 1);
+		}
+	}
+	uint32_t ok = 0;
+	int failed = 0;
+	uint32_t i;
+	for (i = 0; i < stop_at; i++) {
+		struct dsa_hw_desc sub;
+		memcpy(&sub, (const void *)(uintptr_t)(list + (uint64_t)i * 64), sizeof(sub));
+		if ((sub.flags & IDXD_OP_FLAG_FENCE) && failed)
+			break; /* the rest is abandoned */
+		int rej = 0;
+		int st = exec_with_record(w, &sub, 1, &rej);
+		if (st == DSA_COMP_SUCCESS || st == DSA_COMP_SUCCESS_PRED)
+			ok++;
+		else
+			failed = 1;
+	}
+	r->bytes = ok;
+	if (stop_at < cnt && i == stop_at) {
+		r->status = DSA_COMP_BATCH_PAGE_FAULT;
+		r->fault_addr = faddr;
+		pthread_mutex_lock(&w->emu->lock);
+		w->st.page_faults++;
+		pthread_mutex_unlock(&w->emu->lock);
+	} else {
+		r->status = failed ? DSA_COMP_BATCH_FAIL : DSA_COMP_SUCCESS;
+	}
+}
+
+static void
+execute(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, struct rec *r)
+{
+	unsigned op = d->opcode;
+	uint32_t flags = d->flags;
+	memset(r, 0, sizeof(*r));
+
+	pthread_mutex_lock(&w->emu->lock);
+	w->st.ops[op & 0xff]++;
+	if (in_batch)
+		w->st.batch_members++;
+	w->st.last_flags = flags;
+	w->last_seq = ++w->emu->seq;
+	w->st.last_opcode = (uint8_t)op;
+	w->st.last_xfer_size = d->xfer_size;
+	w->st.flags_or |= flags;
+	w->st.flag_cc += !!(flags & IDXD_OP_FLAG_CC);
+	w->st.flag_drdbk += !!(flags & IDXD_OP_FLAG_DRDBK);
+	w->st.flag_bof += !!(flags & IDXD_OP_FLAG_BOF);
+	w->st.flag_fence += !!(flags & IDXD_OP_FLAG_FENCE);
+	struct dsa_emu_fault inj;
+	int have_inj = fault_take_locked(w, d, STAGE_EXEC, &inj);
+	pthread_mutex_unlock(&w->emu->lock);
+
+	if (have_inj) {
+		switch (inj.kind) {
+		case DSA_EMU_FAULT_XFER_SIZE:
+			r->status = DSA_COMP_XFER_ERANGE;
+			return;
+		case DSA_EMU_FAULT_INVALID_FLAGS:
+			r->status = DSA_COMP_INVALID_FLAGS;
+			r->invalid_flags = (inj.invalid_flags ? inj.invalid_flags : flags) & 0xffffff;
+			return;
+		case DSA_EMU_FAULT_STATUS:
+			r->status = inj.status;
+			r->bytes = inj.bytes_done;
+			r->fault_addr = inj.fault_addr;
+			return;
+		default:
+			break;
+		}
+	}
+
+	switch (op) {
+	case DSA_OPCODE_NOOP:
+	case DSA_OPCODE_DRAIN:
+	case DSA_OPCODE_MEMMOVE:
+	case DSA_OPCODE_MEMFILL:
+	case DSA_OPCODE_CFLUSH:
+	case DSA_OPCODE_BATCH:
+		break;
+	default:
+		r->status = DSA_COMP_BAD_OPCODE;
+		return;
+	}
+	if (in_batch && (op == DSA_OPCODE_BATCH || op == DSA_OPCODE_DRAIN)) {
+		r->status = DSA_COMP_BAD_OPCODE;
+		return;
+	}
+	uint32_t bad = invalid_flag_bits(w, op, flags);
+	if (bad) {
+		r->status = DSA_COMP_INVALID_FLAGS;
+		r->invalid_flags = bad & 0xffffff;
+		return;
+	}
+	if (op != DSA_OPCODE_DRAIN && reserved_nonzero(d)) {
+		r->status = DSA_COMP_NOZERO_RESERVE;
+		return;
+	}
+	const struct dsa_emu_fault *pinj = have_inj ? &inj : NULL;
+	switch (op) {
+	case DSA_OPCODE_NOOP:
+	case DSA_OPCODE_DRAIN:
+		/* in-order single engine: everything before is complete */
+		r->status = DSA_COMP_SUCCESS;
+		return;
+	case DSA_OPCODE_BATCH:
+		exec_batch(w, d, pinj, r);
+		return;
+	default:
+		break;
+	}
+	if (d->xfer_size == 0 || d->xfer_size > w->max_xfer) {
+		r->status = DSA_COMP_XFER_ERANGE;
+		return;
+	}
+	if (op == DSA_OPCODE_MEMMOVE)
+		exec_memmove(w, d, pinj, r);
+	else if (op == DSA_OPCODE_MEMFILL)
+		exec_memfill(w, d, pinj, r);
+	else
+		exec_cflush(w, d, pinj, r);
+}
+
+static void
+write_record(uint64_t ca, const struct rec *r)
+{
+	struct dsa_completion_record *cr = (struct dsa_completion_record *)(uintptr_t)ca;
+	cr->result = r->result;
+	cr->bytes_completed = r->bytes;
+	cr->fault_addr = r->fault_addr;
+	if ((r->status & DSA_COMP_STATUS_MASK) == DSA_COMP_INVALID_FLAGS)
+		cr->invalid_flags = r->invalid_flags;
+	/* status last, release: the client polls it with acquire loads */
+	__atomic_store_n(&cr->status, r->status, __ATOMIC_RELEASE);
+}
+
+/*
+ * Validate the completion record address, execute, write the record.  The
+ * statistics are updated before the status store, so a client that saw its
+ * completion also sees it counted.  Returns the status (0 if the descriptor
+ * could not be executed: *rejected).  Top-level descriptors are counted as
+ * processed here.
+ */
+static int
+exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, int *rejected)
+{
+	struct dsa_emu *emu = w->emu;
+	uint64_t ca = d->completion_addr;
+	*rejected = 0;
+	if (!(d->flags & IDXD_OP_FLAG_CRAV) || ca == 0 || (ca & 31) || !mapped(ca, 32)) {
+		/* hardware would report a software error: nothing to complete */
+		*rejected = 1;
+		pthread_mutex_lock(&emu->lock);
+		w->st.last_flags = d->flags;
+		w->last_seq = ++emu->seq;
+		w->st.last_opcode = (uint8_t)d->opcode;
+		w->st.flags_or |= d->flags;
+		if (!in_batch) {
+			w->st.rejected++;
+			w->st.processed++;
+			w->st.inflight = w->qcount;
+			pthread_cond_broadcast(&emu->cond);
+		}
+		pthread_mutex_unlock(&emu->lock);
+		return 0;
+	}
+	/* pairs with the client's release store of status = 0 before submission */
+	uint8_t before = __atomic_load_n(&((struct dsa_completion_record *)(uintptr_t)ca)->status,
+					 __ATOMIC_ACQUIRE);
+	struct rec r;
+	execute(w, d, in_batch, &r);
+	int write = (d->flags & IDXD_OP_FLAG_RCR) || r.status != DSA_COMP_SUCCESS;
+	pthread_mutex_lock(&emu->lock);
+	if (before)
+		w->st.cr_not_zero++;
+	if (write)
+		w->st.last_status = r.status;
+	if (!in_batch) {
+		w->st.completed++;
+		if (r.status != DSA_COMP_SUCCESS && r.status != DSA_COMP_SUCCESS_PRED)
+			w->st.errors++;
+		w->st.processed++;
+		w->st.inflight = w->qcount;
+		w->publishing = write;
+		if (!write)
+			pthread_cond_broadcast(&emu->cond);
+	}
+	pthread_mutex_unlock(&emu->lock);
+	if (write) {
+		write_record(ca, &r);
+		if (!in_batch) {
+			pthread_mutex_lock(&emu->lock);
+			w->publishing = 0;
+			pthread_cond_broadcast(&emu->cond);
+			pthread_mutex_unlock(&emu->lock);
+		}
+	}
+	return r.status;
+}
+
+static void
+execute_top(struct emu_wq *w, const struct qent *e)
+{
+	struct dsa_emu *emu = w->emu;
+	if (e->swallow) {
+		pthread_mutex_lock(&emu->lock);
+		w->st.swallowed++;
+		w->st.processed++;
+		w->st.inflight = w->qcount;
+		pthread_cond_broadcast(&emu->cond);
+		pthread_mutex_unlock(&emu->lock);
+		return;
+	}
+	int rej;
+	exec_with_record(w, &e->d, 0, &rej);
+}
+
+/* a descriptor arrives at the WQ */
+static void
+accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
+{
+	struct dsa_emu *emu = w->emu;
+	struct dsa_emu_fault f;
+	uint64_t *disp = NULL;
+
+	pthread_mutex_lock(&emu->lock);
+	w->st.received++;
+	int have = fault_take_locked(w, d, STAGE_INTAKE, &f);
+	if (have && f.kind == DSA_EMU_FAULT_DROP)
+		disp = &w->st.dropped;
+	else if (via_write && d->opcode == DSA_OPCODE_BATCH && emu->version < 0x200)
+		disp = &w->st.rejected; /* the kernel's write() refuses batches on DSA 1.0 */
+	else if (!via_write && w->shared)
+		disp = &w->st.rejected; /* MOVDIR64B to a shared WQ: discarded (SWERR) */
+	else if (w->qcount >= w->size)
+		disp = &w->st.dropped; /* queue full: the portal write is lost */
+	if (disp) {
+		(*disp)++;
+		w->st.processed++;
+		pthread_cond_broadcast(&emu->cond);
+		pthread_mutex_unlock(&emu->lock);
+		return;
+	}
+	pthread_mutex_unlock(&emu->lock);
+
+	uint64_t now = now_ns();
+	uint64_t delay = (uint64_t)__atomic_load_n(&w->delay_us, __ATOMIC_RELAXED);
+	if (have && f.kind == DSA_EMU_FAULT_DELAY)
+		delay += f.delay_us;
+	uint64_t start = w->last_ready > now ? w->last_ready : now;
+	struct qent *e = &w->q[(w->qhead + w->qcount) % w->size];
+	e->d = *d;
+	e->ready_ns = start + delay * 1000;
+	e->swallow = have && f.kind == DSA_EMU_FAULT_NO_COMPLETION;
+	w->last_ready = e->ready_ns;
+	w->qcount++;
+
+	pthread_mutex_lock(&emu->lock);
+	w->st.inflight = w->qcount;
+	if (w->qcount > w->st.max_inflight)
+		w->st.max_inflight = w->qcount;
+	pthread_mutex_unlock(&emu->lock);
+}
+
+static int
+process_ready(struct emu_wq *w)
+{
+	int n = 0;
+	if (__atomic_load_n(&w->paused, __ATOMIC_ACQUIRE))
+		return 0;
+	while (w->qcount) {
+		struct qent *e = &w->q[w->qhead];
+		if (e->ready_ns > now_ns())
+			break;
+		struct qent cur = *e;
+		w->qhead = (w->qhead + 1) % w->size;
+		w->qcount--;
+		execute_top(w, &cur);
+		n++;
+		if (__atomic_load_n(&w->emu->stop, __ATOMIC_ACQUIRE))
+			break;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* intake */
+
+static void
+read_slot(uint64_t *slot, uint64_t v[8])
+{
+	for (int i = 0; i < 8; i++)
+		v[i] = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+}
+
+static int
+intake_portal(struct emu_wq *w)
+{
+	int got = 0;
+	for (unsigned i = 0; i < NSLOTS; i++) {
+		unsigned s = (w->next_slot + i) % NSLOTS;
+		uint64_t *slot = w->portal + (size_t)s * 8;
+		if (__atomic_load_n(&slot[1], __ATOMIC_RELAXED) == 0)
+			continue;
+		for (int attempt = 0; attempt < 1000; attempt++) {
+			uint64_t a[8], b[8];
+			read_slot(slot, a);
+			/* re-read until two reads agree */
+			for (int k = 0; k < 1000; k++) {
+				cpu_relax();
+				read_slot(slot, b);
+				if (memcmp(a, b, sizeof(a)) == 0)
+					break;
+				memcpy(a, b, sizeof(a));
+			}
+			if (a[1] == 0)
+				break;
+			uint64_t exp = a[1];
+			/* consume: clear completion_addr unless the slot was rewritten meanwhile */
+			if (!__atomic_compare_exchange_n(&slot[1], &exp, 0, 0, __ATOMIC_ACQ_REL,
+							 __ATOMIC_RELAXED))
+				continue;
+			struct dsa_hw_desc d;
+			memcpy(&d, a, sizeof(d));
+			accept_desc(w, &d, 0);
+			w->next_slot = (s + 1) % NSLOTS;
+			got++;
+			break;
+		}
+	}
+	return got;
+}
+
+static int
+intake_fifo(struct emu_wq *w)
+{
+	int got = 0;
+	for (;;) {
+		ssize_t r = read(w->fd, w->fbuf + w->fhave, sizeof(w->fbuf) - w->fhave);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* EAGAIN */
+		}
+		if (r == 0)
+			break;
+		w->fhave += (size_t)r;
+		if (w->fhave == sizeof(w->fbuf)) {
+			struct dsa_hw_desc d;
+			memcpy(&d, w->fbuf, sizeof(d));
+			w->fhave = 0;
+			accept_desc(w, &d, 1);
+			got++;
+		}
+	}
+	return got;
+}
+
+static void *
+wq_thread(void *arg)
+{
+	struct emu_wq *w = arg;
+	struct dsa_emu *emu = w->emu;
+	uint64_t last_activity = now_ns();
+	unsigned spins = 0;
+
+	while (!__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
+		int got = w->fifo ? intake_fifo(w) : intake_portal(w);
+		int done = process_ready(w);
+		uint64_t now = now_ns();
+		if (got || done) {
+			last_activity = now;
+			spins = 0;
+			continue;
+		}
+		int waiting = w->qcount && !__atomic_load_n(&w->paused, __ATOMIC_ACQUIRE);
+		uint64_t wait_ns = 0;
+		if (waiting) {
+			uint64_t ready = w->q[w->qhead].ready_ns;
+			wait_ns = ready > now ? ready - now : 0;
+		}
+		if (w->fifo) {
+			struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
+			uint64_t t = waiting ? wait_ns : 20ULL * 1000 * 1000;
+			struct timespec ts = { (time_t)(t / 1000000000ULL), (long)(t % 1000000000ULL) };
+			ppoll(&pfd, 1, &ts, NULL);
+			continue;
+		}
+		/* mmap portal: poll busily while active, the client gives no signal */
+		if (waiting && wait_ns > 100000) {
+			sleep_ns(wait_ns - 50000 < 50000 ? wait_ns - 50000 : 50000);
+		} else if (++spins < 64 || waiting) {
+			cpu_relax();
+		} else if (now - last_activity < ACTIVE_WINDOW_NS) {
+			sched_yield();
+		} else {
+			sleep_ns(IDLE_SLEEP_NS);
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* sysfs tree */
+
+static int
+tri(int v, int dflt)
+{
+	return v > 0 ? 1 : v < 0 ? 0 : dflt;
+}
+
+static int
+build_device(struct dsa_emu *emu, const struct dsa_emu_config *cfg, unsigned dev)
+{
+	char dir[128], sub[PATH_MAX];
+	snprintf(dir, sizeof(dir), EMU_SYSFS_DEVICES "/dsa%u", dev);
+	if (mkdir_p(dir, 0755)) {
+		emu_err("mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	unsigned total_size = 0;
+	for (unsigned i = 0; i < emu->nwq_per; i++)
+		total_size += emu->wqs[dev * emu->nwq_per + i].size;
+	unsigned max_wqs = emu->nwq_per > 8 ? emu->nwq_per : 8;
+	unsigned max_wq_size = total_size > 128 ? total_size : 128;
+	int numa = cfg->numa_nodes ? cfg->numa_nodes[dev] : cfg->numa_node;
+	uint64_t gc = emu->gen_cap;
+	int rc = 0;
+	rc |= attr(dir, "cmd_status", "0");
+	rc |= attr(dir, "state", "%s", cfg->device_disabled ? "disabled" : "enabled");
+	rc |= attr(dir, "max_groups", "4");
+	rc |= attr(dir, "max_work_queues", "%u", max_wqs);
+	rc |= attr(dir, "max_engines", "4");
+	rc |= attr(dir, "max_work_queues_size", "%u", max_wq_size);
+	rc |= attr(dir, "numa_node", "%d", numa);
+	rc |= attr(dir, "ims_size", "2048");
+	rc |= attr(dir, "max_batch_size", "1024");
+	rc |= attr(dir, "max_transfer_size", "2147483648");
+	rc |= attr(dir, "gen_cap", "0x%llx", (unsigned long long)gc);
+	rc |= attr(dir, "configurable", "1");
+	rc |= attr(dir, "pasid_enabled", "%d", cfg->pasid_disabled ? 0 : 1);
+	rc |= attr(dir, "max_read_buffers", "96");
+	rc |= attr(dir, "read_buffer_limit", "0");
+	rc |= attr(dir, "cdev_major", "239");
+	rc |= attr(dir, "version", "0x%x", emu->version);
+	rc |= attr(dir, "clients", "0");
+	/* what the emulator implements: NOOP BATCH DRAIN MEMMOVE MEMFILL, CFLUSH (0x20) */
+	rc |= attr(dir, "op_cap",
+		   "00000000,00000000,00000000,00000000,00000000,00000000,00000001,0000001f");
+	rc |= attr(dir, "errors",
+		   "0x0000000000000000 0x0000000000000000 0x0000000000000000 0x0000000000000000");
+	if (rc)
+		return -1;
+
+	/* one group with all WQs and 4 engines */
+	snprintf(sub, sizeof(sub), "%s/group%u.0", dir, dev);
+	if (mkdir_p(sub, 0755))
+		return -1;
+	char wql[4096] = "", engl[256] = "";
+	size_t off = 0;
+	for (unsigned i = 0; i < emu->nwq_per && off < sizeof(wql) - 32; i++)
+		off += (size_t)snprintf(wql + off, sizeof(wql) - off, "%swq%u.%u", i ? " " : "", dev, i);
+	snprintf(engl, sizeof(engl), "engine%u.0 engine%u.1 engine%u.2 engine%u.3", dev, dev, dev,
+		 dev);
+	rc |= attr(sub, "work_queues", "%s", wql);
+	rc |= attr(sub, "engines", "%s", engl);
+	rc |= attr(sub, "read_buffers_reserved", "0");
+	rc |= attr(sub, "read_buffers_allowed", "96");
+	rc |= attr(sub, "use_read_buffer_limit", "0");
+	rc |= attr(sub, "traffic_class_a", "1");
+	rc |= attr(sub, "traffic_class_b", "1");
+	for (unsigned e = 0; e < 4; e++) {
+		snprintf(sub, sizeof(sub), "%s/engine%u.%u", dir, dev, e);
+		if (mkdir_p(sub, 0755))
+			return -1;
+		rc |= attr(sub, "group_id", "0");
+	}
+	if (rc)
+		return -1;
+
+	for (unsigned i = 0; i < emu->nwq_per; i++) {
+		struct emu_wq *w = &emu->wqs[dev * emu->nwq_per + i];
+		if (mkdir_p(w->sysfs, 0755))
+			return -1;
+		rc |= attr(w->sysfs, "group_id", "0");
+		rc |= attr(w->sysfs, "size", "%u", w->size);
+		rc |= attr(w->sysfs, "priority", "10");
+		rc |= attr(w->sysfs, "block_on_fault", "%d", w->bof);
+		rc |= attr(w->sysfs, "mode", "%s", w->shared ? "shared" : "dedicated");
+		rc |= attr(w->sysfs, "state", "%s", w->disabled ? "disabled" : "enabled");
+		rc |= attr(w->sysfs, "cdev_minor", "%u", w->index);
+		rc |= attr(w->sysfs, "type", "%s", w->type);
+		rc |= attr(w->sysfs, "name", "%s", w->name);
+		rc |= attr(w->sysfs, "driver_name", "%s", strcmp(w->type, "kernel") ? "user" : "dmaengine");
+		rc |= attr(w->sysfs, "threshold", "%u", w->shared ? w->size : 0);
+		rc |= attr(w->sysfs, "max_batch_size", "%u", w->max_batch);
+		rc |= attr(w->sysfs, "max_transfer_size", "%u", w->max_xfer);
+		rc |= attr(w->sysfs, "ats_disable", "0");
+		rc |= attr(w->sysfs, "prs_disable", "0");
+		rc |= attr(w->sysfs, "clients", "0");
+		rc |= attr(w->sysfs, "occupancy", "0");
+		rc |= attr(w->sysfs, "enqcmds_retries", "0");
+		if (rc)
+			return -1;
+	}
+
+	/* the bus lists WQs, groups and engines too (as links) */
+	for (unsigned i = 0; i < emu->nwq_per; i++) {
+		char l[PATH_MAX], t[128];
+		snprintf(l, sizeof(l), EMU_SYSFS_DEVICES "/wq%u.%u", dev, i);
+		snprintf(t, sizeof(t), "dsa%u/wq%u.%u", dev, dev, i);
+		if (symlink(t, l))
+			return -1;
+	}
+	return 0;
+}
+
+static int
+apply_override(const char *file, const char *value)
+{
+	char path[PATH_MAX];
+	if (!file || !*file) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (file[0] == '/')
+		snprintf(path, sizeof(path), "%s", file);
+	else
+		snprintf(path, sizeof(path), EMU_SYSFS_DEVICES "/%s", file);
+	if (!value) {
+		struct stat st;
+		if (lstat(path, &st))
+			return -1;
+		rm_rf(path);
+		return 0;
+	}
+	return write_file(path, value, strlen(value));
+}
+
+int
+dsa_emu_sysfs_set(struct dsa_emu *emu, const char *file, const char *value)
+{
+	(void)emu;
+	return apply_override(file, value);
+}
+
+static int
+create_portal(struct emu_wq *w)
+{
+	if (w->fifo) {
+		if (mkfifo(w->path, 0666)) {
+			emu_err("mkfifo %s: %s", w->path, strerror(errno));
+			return -1;
+		}
+		/* O_RDWR: never blocks, never sees EOF when clients close */
+		w->fd = open(w->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (w->fd < 0) {
+			emu_err("open %s: %s", w->path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	w->fd = open(w->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (w->fd < 0) {
+		emu_err("create %s: %s", w->path, strerror(errno));
+		return -1;
+	}
+	if (ftruncate(w->fd, PORTAL_SIZE)) {
+		emu_err("ftruncate %s: %s", w->path, strerror(errno));
+		return -1;
+	}
+	void *p = mmap(NULL, PORTAL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, w->fd, 0);
+	if (p == MAP_FAILED) {
+		emu_err("mmap %s: %s", w->path, strerror(errno));
+		return -1;
+	}
+	w->portal = p;
+	return 0;
+}
+
+static void
+teardown(struct dsa_emu *emu)
+{
+	__atomic_store_n(&emu->stop, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < emu->nwq; i++) {
+		struct emu_wq *w = &emu->wqs[i];
+		if (w->thr_started)
+			pthread_join(w->thr, NULL);
+	}
+	for (unsigned i = 0; i < emu->nwq; i++) {
+		struct emu_wq *w = &emu->wqs[i];
+		if (w->portal)
+			munmap(w->portal, PORTAL_SIZE);
+		if (w->fd >= 0)
+			close(w->fd);
+		free(w->q);
+	}
+	rm_rf(EMU_SYSFS_BUS);
+	rm_rf(EMU_DEV_DIR);
+	pthread_cond_destroy(&emu->cond);
+	pthread_mutex_destroy(&emu->lock);
+	free(emu->wqs);
+	free(emu);
+}
+
+struct dsa_emu *
+dsa_emu_start(const struct dsa_emu_config *cfg_in)
+{
+	static const struct dsa_emu_config zero;
+	const struct dsa_emu_config *cfg = cfg_in ? cfg_in : &zero;
+
+	if (!g_ns_entered) {
+		emu_err("dsa_emu_enter_namespace() was not called");
+		errno = EPERM;
+		return NULL;
+	}
+	pthread_mutex_lock(&g_lock);
+	if (g_running) {
+		pthread_mutex_unlock(&g_lock);
+		emu_err("an emulator is already running");
+		errno = EBUSY;
+		return NULL;
+	}
+	g_running = 1;
+	pthread_mutex_unlock(&g_lock);
+
+	struct dsa_emu *emu = calloc(1, sizeof(*emu));
+	if (!emu)
+		goto fail_nomem;
+	pthread_mutex_init(&emu->lock, NULL);
+	pthread_cond_init(&emu->cond, NULL);
+	emu->ndev = cfg->ndevices ? cfg->ndevices : 1;
+	emu->nwq_per = cfg->nwqs ? cfg->nwqs : 1;
+	if (emu->ndev > MAX_DEVICES || emu->nwq_per > MAX_WQS_PER_DEV) {
+		emu_err("too many devices / WQs");
+		free(emu);
+		errno = EINVAL;
+		goto fail_unlock;
+	}
+	emu->nwq = emu->ndev * emu->nwq_per;
+	emu->gen_cap = cfg->gen_cap == DSA_EMU_GEN_CAP_NONE ? 0
+		       : cfg->gen_cap ? cfg->gen_cap : DSA_EMU_GEN_CAP_SPR;
+	emu->version = cfg->version ? cfg->version : 0x100;
+	emu->fault_nonresident = cfg->fault_nonresident;
+	emu->wqs = calloc(emu->nwq, sizeof(*emu->wqs));
+	if (!emu->wqs) {
+		free(emu);
+		goto fail_nomem;
+	}
+	for (unsigned i = 0; i < emu->nwq; i++) {
+		struct emu_wq *w = &emu->wqs[i];
+		const struct dsa_emu_wq_config *wc = cfg->wqs ? &cfg->wqs[i] : NULL;
+		static const struct dsa_emu_wq_config wzero;
+		if (!wc)
+			wc = &wzero;
+		w->emu = emu;
+		w->fd = -1;
+		w->index = i;
+		w->dev = i / emu->nwq_per;
+		w->id = i % emu->nwq_per;
+		w->shared = tri(wc->shared, !!cfg->shared);
+		w->fifo = tri(wc->fifo, cfg->fifo > 0 ? 1 : cfg->fifo < 0 ? 0 : w->shared);
+		w->size = wc->wq_size ? wc->wq_size : cfg->wq_size ? cfg->wq_size : 32;
+		w->max_xfer = wc->max_transfer_size ? wc->max_transfer_size
+			      : cfg->max_transfer_size ? cfg->max_transfer_size : 2u << 20;
+		w->max_batch = wc->max_batch_size ? wc->max_batch_size
+			       : cfg->max_batch_size ? cfg->max_batch_size : 32;
+		w->bof = tri(wc->block_on_fault, !!cfg->block_on_fault);
+		w->disabled = tri(wc->disabled, !!cfg->wq_disabled);
+		w->type = wc->type ? wc->type : cfg->wq_type ? cfg->wq_type : "user";
+		w->name = wc->name ? wc->name : cfg->wq_name ? cfg->wq_name : "dsa_emu";
+		w->delay_us = cfg->delay_us;
+		snprintf(w->path, sizeof(w->path), EMU_DEV_DIR "/wq%u.%u", w->dev, w->id);
+		snprintf(w->sysfs, sizeof(w->sysfs), EMU_SYSFS_DEVICES "/dsa%u/wq%u.%u", w->dev,
+			 w->dev, w->id);
+		w->q = calloc(w->size, sizeof(*w->q));
+		if (!w->q) {
+			errno = ENOMEM;
+			goto fail;
+		}
+	}
+
+	/* a previous run may have left something behind */
+	rm_rf(EMU_SYSFS_BUS);
+	rm_rf(EMU_DEV_DIR);
+	if (mkdir_p(EMU_SYSFS_DEVICES, 0755) || mkdir_p(EMU_SYSFS_BUS "/drivers/idxd", 0755) ||
+	    mkdir_p(EMU_SYSFS_BUS "/drivers/user", 0755) || mkdir_p(EMU_DEV_DIR, 0755)) {
+		emu_err("creating the tree: %s", strerror(errno));
+		goto fail;
+	}
+	for (unsigned d = 0; d < emu->ndev; d++)
+		if (build_device(emu, cfg, d))
+			goto fail;
+	for (unsigned i = 0; i < emu->nwq; i++)
+		if (create_portal(&emu->wqs[i]))
+			goto fail;
+	if (cfg->override_file && apply_override(cfg->override_file, cfg->override_value)) {
+		emu_err("override %s: %s", cfg->override_file, strerror(errno));
+		goto fail;
+	}
+	for (unsigned i = 0; i < cfg->noverrides; i++) {
+		if (apply_override(cfg->overrides[i].file, cfg->overrides[i].value)) {
+			emu_err("override %s: %s", cfg->overrides[i].file, strerror(errno));
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < emu->nwq; i++) {
+		struct emu_wq *w = &emu->wqs[i];
+		int e = pthread_create(&w->thr, NULL, wq_thread, w);
+		if (e) {
+			errno = e;
+			emu_err("pthread_create: %s", strerror(e));
+			goto fail;
+		}
+		w->thr_started = 1;
+	}
+	return emu;
+
+fail: {
+	int e = errno;
+	teardown(emu);
+	errno = e;
+	goto fail_unlock;
+}
+fail_nomem:
+	errno = ENOMEM;
+fail_unlock: {
+	int e = errno;
+	pthread_mutex_lock(&g_lock);
+	g_running = 0;
+	pthread_mutex_unlock(&g_lock);
+	errno = e;
+	return NULL;
+}
+}
+
+void
+dsa_emu_stop(struct dsa_emu *emu)
+{
+	if (!emu)
+		return;
+	teardown(emu);
+	pthread_mutex_lock(&g_lock);
+	g_running = 0;
+	pthread_mutex_unlock(&g_lock);
+}
+
+unsigned
+dsa_emu_nwqs(const struct dsa_emu *emu)
+{
+	return emu ? emu->nwq : 0;
+}
+
+const char *
+dsa_emu_wq_path(const struct dsa_emu *emu, unsigned wq)
+{
+	return emu && wq < emu->nwq ? emu->wqs[wq].path : NULL;
+}
+
+const char *
+dsa_emu_wq_sysfs(const struct dsa_emu *emu, unsigned wq)
+{
+	return emu && wq < emu->nwq ? emu->wqs[wq].sysfs : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* control */
+
+int
+dsa_emu_inject(struct dsa_emu *emu, const struct dsa_emu_fault *f)
+{
+	if (!emu || !f || f->kind == DSA_EMU_FAULT_NONE) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&emu->lock);
+	for (int i = 0; i < MAX_FAULTS; i++) {
+		struct emu_fault *s = &emu->faults[i];
+		if (s->active)
+			continue;
+		s->f = *f;
+		s->remaining = f->count == 0 ? 1 : f->count;
+		s->skip = f->skip;
+		s->active = 1;
+		pthread_mutex_unlock(&emu->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&emu->lock);
+	errno = ENOSPC;
+	return -1;
+}
+
+void
+dsa_emu_clear_faults(struct dsa_emu *emu)
+{
+	if (!emu)
+		return;
+	pthread_mutex_lock(&emu->lock);
+	for (int i = 0; i < MAX_FAULTS; i++)
+		emu->faults[i].active = 0;
+	pthread_mutex_unlock(&emu->lock);
+}
+
+unsigned
+dsa_emu_faults_pending(struct dsa_emu *emu)
+{
+	unsigned n = 0;
+	if (!emu)
+		return 0;
+	pthread_mutex_lock(&emu->lock);
+	for (int i = 0; i < MAX_FAULTS; i++)
+		n += emu->faults[i].active ? 1u : 0u;
+	pthread_mutex_unlock(&emu->lock);
+	return n;
+}
+
+void
+dsa_emu_set_delay(struct dsa_emu *emu, int wq, unsigned delay_us)
+{
+	if (!emu)
+		return;
+	for (unsigned i = 0; i < emu->nwq; i++)
+		if (wq < 0 || (unsigned)wq == i)
+			__atomic_store_n(&emu->wqs[i].delay_us, delay_us, __ATOMIC_RELAXED);
+}
+
+void
+dsa_emu_pause(struct dsa_emu *emu, int wq, int on)
+{
+	if (!emu)
+		return;
+	for (unsigned i = 0; i < emu->nwq; i++)
+		if (wq < 0 || (unsigned)wq == i)
+			__atomic_store_n(&emu->wqs[i].paused, on ? 1 : 0, __ATOMIC_RELEASE);
+}
+
+void
+dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!emu)
+		return;
+	pthread_mutex_lock(&emu->lock);
+	if (wq >= 0) {
+		if ((unsigned)wq < emu->nwq)
+			*out = emu->wqs[wq].st;
+		pthread_mutex_unlock(&emu->lock);
+		return;
+	}
+	uint64_t best = 0;
+	for (unsigned i = 0; i < emu->nwq; i++) {
+		const struct dsa_emu_stats *s = &emu->wqs[i].st;
+		out->received += s->received;
+		out->processed += s->processed;
+		out->completed += s->completed;
+		out->errors += s->errors;
+		out->dropped += s->dropped;
+		out->swallowed += s->swallowed;
+		out->rejected += s->rejected;
+		out->faults_injected += s->faults_injected;
+		out->faults_blocked += s->faults_blocked;
+		out->page_faults += s->page_faults;
+		out->cr_not_zero += s->cr_not_zero;
+		for (int k = 0; k < 256; k++)
+			out->ops[k] += s->ops[k];
+		out->batch_members += s->batch_members;
+		out->bytes += s->bytes;
+		out->flag_cc += s->flag_cc;
+		out->flag_drdbk += s->flag_drdbk;
+		out->flag_bof += s->flag_bof;
+		out->flag_fence += s->flag_fence;
+		out->flags_or |= s->flags_or;
+		out->inflight += s->inflight;
+		if (s->max_inflight > out->max_inflight)
+			out->max_inflight = s->max_inflight;
+		if (emu->wqs[i].last_seq > best) {
+			best = emu->wqs[i].last_seq;
+			out->last_flags = s->last_flags;
+			out->last_opcode = s->last_opcode;
+			out->last_status = s->last_status;
+			out->last_xfer_size = s->last_xfer_size;
+		}
+	}
+	pthread_mutex_unlock(&emu->lock);
+}
+
+void
+dsa_emu_reset_stats(struct dsa_emu *emu)
+{
+	if (!emu)
+		return;
+	pthread_mutex_lock(&emu->lock);
+	for (unsigned i = 0; i < emu->nwq; i++) {
+		struct dsa_emu_stats *s = &emu->wqs[i].st;
+		unsigned inflight = s->inflight;
+		memset(s, 0, sizeof(*s));
+		s->inflight = inflight;
+		emu->wqs[i].last_seq = 0;
+	}
+	pthread_mutex_unlock(&emu->lock);
+}
+
+int
+dsa_emu_wait_processed(struct dsa_emu *emu, uint64_t n, unsigned timeout_ms)
+{
+	if (!emu)
+		return -1;
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	int ret = 0;
+	pthread_mutex_lock(&emu->lock);
+	for (;;) {
+		uint64_t sum = 0;
+		int busy = 0;
+		for (unsigned i = 0; i < emu->nwq; i++) {
+			sum += emu->wqs[i].st.processed;
+			busy |= emu->wqs[i].publishing;
+		}
+		if (sum >= n && !busy)
+			break;
+		if (pthread_cond_timedwait(&emu->cond, &emu->lock, &dl) == ETIMEDOUT) {
+			ret = -1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&emu->lock);
+	return ret;
+}

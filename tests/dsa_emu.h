@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dsa_emu.h -- test-only emulator of an Intel DSA device (see shared/docs/DSA.md §7).
+ *
+ * In a private mount namespace the emulator builds a fake sysfs tree under
+ * /sys/bus/dsa (a tmpfs hides the real /sys/bus) that libaccel-config 3.5.3
+ * lists as enabled DSA devices with user WQs, and creates /dev/dsa/wqD.W on an
+ * overlay of /dev: a 4 KiB regular file (portal for MOVDIR64B into a MAP_SHARED
+ * mapping) or a FIFO (the write() submission path).  One thread per WQ takes
+ * descriptors from the portal / FIFO and executes them on the process' own
+ * memory, writing completion records like the device does.
+ *
+ * Usage:
+ *	char why[256];
+ *	if (dsa_emu_enter_namespace(why, sizeof(why))) { printf("SKIP: %s\n", why); return 77; }
+ *	struct dsa_emu_config cfg = {0};            // all zero = defaults
+ *	struct dsa_emu *emu = dsa_emu_start(&cfg);
+ *	... client discovers /dev/dsa/wq0.0 with libaccel-config and submits ...
+ *	dsa_emu_stop(emu);
+ *
+ * Client requirements the emulator relies on (real hardware does not need them):
+ *  - completion_addr != 0 and CRAV set: a mmap-portal slot is "written" when
+ *    its completion_addr qword is non-zero (the emulator clears it when taking
+ *    the descriptor).
+ *  - portal writes of one WQ should rotate the 64-byte offset (as SPDK does)
+ *    when several descriptors are submitted back to back: a client always
+ *    using offset 0 can overwrite a descriptor the emulator thread has not read
+ *    yet (a real portal has no such memory).  The emulator polls busily to make
+ *    this unlikely, but it cannot be excluded.
+ *  - ThreadSanitizer: the MOVDIR64B store is invisible to TSan, so the
+ *    emulator gets its happens-before edge by an acquire load of the
+ *    completion record's status byte before executing a descriptor: the
+ *    client must reset status with an atomic store of release (or seq_cst)
+ *    order before submitting, and poll it with acquire loads.  The write()
+ *    path is covered by TSan's file-descriptor synchronisation.
+ *
+ * All functions except dsa_emu_enter_namespace() are thread-safe.
+ * Only one emulator may run at a time in a process.
+ */
+#ifndef DSA_EMU_H
+#define DSA_EMU_H 1
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Enter a private mount namespace: unshare(CLONE_NEWNS), make all mounts
+ * private, mount a tmpfs over /sys/bus and an overlay (lower = /dev, upper and
+ * work on a private tmpfs) over /dev; submounts of /dev (pts, shm, ...) are
+ * bound again on top.  Must be called while the process is single-threaded
+ * (unshare(CLONE_NEWNS) fails with EINVAL otherwise).  Idempotent.
+ * Returns 0, or -1 with a human-readable reason in why (the caller should
+ * then skip: exit 77).
+ */
+int dsa_emu_enter_namespace(char *why, size_t whylen);
+
+/* gen_cap value meaning "really 0" (0 in the config means the default). */
+#define DSA_EMU_GEN_CAP_NONE UINT64_MAX
+/* default GENCAP of a Sapphire Rapids DSA 1.0 device */
+#define DSA_EMU_GEN_CAP_SPR 0x40915f0107ULL
+
+/* One sysfs file to replace (value != NULL) or delete (value == NULL). */
+struct dsa_emu_sysfs_override {
+	/* relative to /sys/bus/dsa/devices (e.g. "dsa0/wq0.0/mode") or absolute */
+	const char *file;
+	const char *value; /* written as is, no newline added; NULL = delete */
+};
+
+/*
+ * Per-WQ settings; every zero field inherits the device-wide value.
+ * Tri-state ints: 0 = inherit, > 0 = yes, < 0 = no.
+ */
+struct dsa_emu_wq_config {
+	int shared;		/* mode shared (> 0) or dedicated (< 0) */
+	int fifo;		/* FIFO (> 0) or regular mmap-able file (< 0) */
+	unsigned wq_size;
+	uint32_t max_transfer_size;
+	unsigned max_batch_size;
+	int block_on_fault;
+	int disabled;		/* state "disabled" (> 0) or "enabled" (< 0) */
+	const char *type;	/* "user", "kernel", "mdev", ... */
+	const char *name;
+};
+
+/* Zero-initialised = 1 device dsa0 with 1 dedicated, enabled user WQ wq0.0. */
+struct dsa_emu_config {
+	unsigned ndevices;		/* 0 = 1: dsa0, dsa1, ... */
+	unsigned nwqs;			/* WQs per device, 0 = 1: wqD.0, wqD.1, ... */
+	int shared;			/* mode "shared" instead of "dedicated" */
+	/*
+	 * 0 = default: regular 4 KiB file (mmap portal) for a dedicated WQ,
+	 * FIFO (write() path) for a shared WQ (ENQCMD cannot run here);
+	 * > 0 = FIFO; < 0 = regular file even for a shared WQ (descriptors
+	 * stored there are discarded and counted as rejected, as hardware
+	 * discards MOVDIR64B to a shared WQ).
+	 */
+	int fifo;
+	unsigned wq_size;		/* 0 = 32 */
+	uint32_t max_transfer_size;	/* WQ max, 0 = 2 MiB */
+	unsigned max_batch_size;	/* WQ max, 0 = 32 */
+	uint64_t gen_cap;		/* 0 = DSA_EMU_GEN_CAP_SPR */
+	unsigned version;		/* 0 = 0x100 (DSA 1.0) */
+	int block_on_fault;		/* WQ block_on_fault attribute */
+	int pasid_disabled;		/* device pasid_enabled = 0 */
+	int device_disabled;		/* device state "disabled" */
+	int wq_disabled;		/* WQ state "disabled" */
+	const char *wq_type;		/* NULL = "user" */
+	const char *wq_name;		/* NULL = "dsa_emu" */
+	int numa_node;			/* for every device ... */
+	const int *numa_nodes;		/* ... or per device ([ndevices]) */
+	const struct dsa_emu_wq_config *wqs; /* optional, [ndevices * nwqs] */
+	unsigned delay_us;		/* processing time per descriptor */
+	/*
+	 * Real hardware without block-on-fault faults on pages not present in
+	 * the page tables (e.g. never touched): emulate that with mincore()
+	 * (the default only faults on unmapped addresses, so memory bugs still
+	 * show up as faults rather than crashes of the emulator).
+	 */
+	int fault_nonresident;
+	const char *override_file;	/* single override, as in overrides[] */
+	const char *override_value;
+	const struct dsa_emu_sysfs_override *overrides;
+	unsigned noverrides;
+};
+
+struct dsa_emu;
+
+/*
+ * Build the sysfs tree and the /dev/dsa node(s), start one thread per WQ.
+ * Needs dsa_emu_enter_namespace() first.  Returns NULL (errno set, reason on
+ * stderr) on failure.
+ */
+struct dsa_emu *dsa_emu_start(const struct dsa_emu_config *cfg);
+
+/* Stop the threads and remove /sys/bus/dsa and /dev/dsa.  NULL is ok. */
+void dsa_emu_stop(struct dsa_emu *emu);
+
+/* WQs are indexed 0 .. n-1 in device order: index = dev * nwqs + wq. */
+unsigned dsa_emu_nwqs(const struct dsa_emu *emu);
+const char *dsa_emu_wq_path(const struct dsa_emu *emu, unsigned wq);  /* /dev/dsa/wqD.W */
+const char *dsa_emu_wq_sysfs(const struct dsa_emu *emu, unsigned wq); /* /sys/bus/dsa/devices/dsaD/wqD.W */
+
+/*
+ * Replace (value != NULL, written as is) or delete (value == NULL) a sysfs
+ * file, path relative to /sys/bus/dsa/devices or absolute.  0 or -1 (errno).
+ * Deleting dsaD/wqD.W/type or .../mode (or leaving them empty) makes
+ * libaccel-config 3.5.3 crash (SIGSEGV) while it lists the WQs, see DSA.md.
+ */
+int dsa_emu_sysfs_set(struct dsa_emu *emu, const char *file, const char *value);
+
+/* ---- fault injection ---- */
+
+enum dsa_emu_fault_kind {
+	DSA_EMU_FAULT_NONE = 0,
+	/*
+	 * Partial completion with a page fault (status 3, DSA_COMP_PAGE_FAULT_NOBOF):
+	 * READ faults on the source, WRITE on the destination (status | 0x80).
+	 * MEMMOVE, MEMFILL (always a write fault), CFLUSH (destination).
+	 * If the descriptor has BOF set, the fault is "resolved" and it succeeds.
+	 */
+	DSA_EMU_FAULT_PAGE_READ,
+	DSA_EMU_FAULT_PAGE_WRITE,
+	DSA_EMU_FAULT_XFER_SIZE,	/* status 0x13, nothing done */
+	DSA_EMU_FAULT_INVALID_FLAGS,	/* status 0x11, invalid_flags reported */
+	DSA_EMU_FAULT_STATUS,		/* any status / bytes_completed / fault_addr */
+	DSA_EMU_FAULT_NO_COMPLETION,	/* consumed, never completed (device stops answering) */
+	DSA_EMU_FAULT_DROP,		/* silently dropped at the portal (as if queue full) */
+	DSA_EMU_FAULT_DELAY,		/* extra processing time for this descriptor */
+	DSA_EMU_FAULT_BATCH_LIST,	/* BATCH: page fault reading the list (status 6) */
+};
+
+#define DSA_EMU_OP(op) (1ULL << (op)) /* for op_mask; DSA opcodes are <= 0x20 */
+
+struct dsa_emu_fault {
+	enum dsa_emu_fault_kind kind;
+	uint64_t op_mask;	/* 0 = any descriptor the kind applies to; else DSA_EMU_OP(x) | ... */
+	unsigned wq_mask;	/* 0 = any WQ; bit i = WQ index i */
+	int count;		/* descriptors to affect: 0 = 1, < 0 = until cleared */
+	unsigned skip;		/* let this many matching descriptors pass first */
+	/*
+	 * PAGE_*: bytes done before the fault (ascending: from the start,
+	 * descending memmove: from the top).  Unless exact, it is moved to the
+	 * page boundary of the faulting side at or below (ascending) that
+	 * point, as hardware does.  Clamped below the transfer size.
+	 * STATUS: bytes_completed to report.  BATCH_LIST: descriptors
+	 * executed before the fault.
+	 */
+	uint32_t bytes_done;
+	int exact;
+	uint8_t status;		/* STATUS: status byte to write */
+	uint64_t fault_addr;	/* STATUS: fault_addr to write */
+	uint32_t invalid_flags;	/* INVALID_FLAGS: bits to report, 0 = the descriptor's flags */
+	unsigned delay_us;	/* DELAY */
+};
+
+/* Arm a fault; several may be armed (first match wins).  Returns 0 or -1 (full). */
+int dsa_emu_inject(struct dsa_emu *emu, const struct dsa_emu_fault *f);
+/* Disarm all faults. */
+void dsa_emu_clear_faults(struct dsa_emu *emu);
+/* Number of armed faults that still have descriptors to affect. */
+unsigned dsa_emu_faults_pending(struct dsa_emu *emu);
+
+/* Processing time per descriptor, wq = index or -1 for all. */
+void dsa_emu_set_delay(struct dsa_emu *emu, int wq, unsigned delay_us);
+/*
+ * Pause (on != 0) / resume execution; a paused WQ still takes descriptors
+ * from its portal until wq_size are in flight and drops the rest, so a test
+ * can fill the queue deterministically.  wq = index or -1 for all.
+ */
+void dsa_emu_pause(struct dsa_emu *emu, int wq, int on);
+
+/* ---- statistics ---- */
+
+struct dsa_emu_stats {
+	uint64_t received;	/* top-level descriptors taken from portal / FIFO */
+	uint64_t processed;	/* received and disposed of in any way below */
+	uint64_t completed;	/* top-level descriptors whose record was written (or RCR=0 success) */
+	uint64_t errors;	/* ... of them with status != success */
+	uint64_t dropped;	/* dropped: queue full or DROP fault */
+	uint64_t swallowed;	/* NO_COMPLETION fault: consumed, no record */
+	uint64_t rejected;	/* no CRAV / bad record address / batch via write() on
+				 * DSA 1.0 / MOVDIR64B to a shared WQ: nothing written */
+	uint64_t faults_injected; /* faults that hit a descriptor (incl. batch members) */
+	uint64_t faults_blocked;  /* page faults resolved because of BOF */
+	uint64_t page_faults;	/* completions with status 3 (injected or real) */
+	uint64_t cr_not_zero;	/* completion status was not 0 when executed */
+	uint64_t ops[256];	/* executed descriptors per opcode, incl. batch members */
+	uint64_t batch_members;	/* descriptors executed inside batches */
+	uint64_t bytes;		/* bytes moved / filled / flushed */
+	uint64_t flag_cc, flag_drdbk, flag_bof, flag_fence; /* descriptors seen with these flags */
+	uint32_t flags_or;	/* OR of all descriptor flags seen */
+	uint32_t last_flags;	/* flags of the last descriptor executed */
+	uint8_t last_opcode;
+	uint8_t last_status;	/* status of the last completion written */
+	uint32_t last_xfer_size;
+	unsigned inflight;	/* in flight now */
+	unsigned max_inflight;	/* max in flight observed on one WQ */
+};
+
+/* wq = index or -1 for the sum over all WQs (max_inflight: max; last_*: most recent). */
+void dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out);
+void dsa_emu_reset_stats(struct dsa_emu *emu);
+/*
+ * Wait until at least n top-level descriptors were processed (sum over all
+ * WQs, since start / reset) and their completion records, if any, written.
+ * Statistics are updated before a completion record's status is stored, so a
+ * client that saw a completion also sees it counted.  0, or -1 after timeout_ms.
+ */
+int dsa_emu_wait_processed(struct dsa_emu *emu, uint64_t n, unsigned timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DSA_EMU_H */
