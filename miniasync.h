@@ -117,9 +117,13 @@
 
 #ifdef __cplusplus
 #define MASYNC__ALIGNAS(n) alignas(n)
+#define MASYNC__ALIGNOF(t) alignof(t)
+#define MASYNC__STATIC_ASSERT(c, msg) static_assert(c, msg)
 extern "C" {
 #else
 #define MASYNC__ALIGNAS(n) _Alignas(n)
+#define MASYNC__ALIGNOF(t) _Alignof(t)
+#define MASYNC__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -258,6 +262,9 @@ future_has_property(struct future *fut, enum future_property property)
 		struct future base;                                            \
 		data_type data;                                                \
 		output_type output;                                            \
+		MASYNC__STATIC_ASSERT(MASYNC__ALIGNOF(data_type) <= 256 &&     \
+			MASYNC__ALIGNOF(output_type) <= 256,                   \
+			"future data and output may not need alignment > 256"); \
 	}
 
 /* private: record sizes and padding of a FUTURE()-declared struct */
@@ -327,10 +334,17 @@ struct future_chain_entry {
 	uint64_t masync__size;
 };
 
+/* Entries follow each other without padding only while no future needs
+ * more than the header's 16-byte alignment. */
+#define MASYNC__CHAIN_ALIGN_CHECK(future_type)                                 \
+	MASYNC__STATIC_ASSERT(MASYNC__ALIGNOF(future_type) <= 16,              \
+		"a chained future may not need alignment above 16 bytes")
+
 #define FUTURE_CHAIN_ENTRY(future_type, name)                                 \
 	struct {                                                               \
 		struct future_chain_entry entry;                               \
 		future_type fut;                                               \
+		MASYNC__CHAIN_ALIGN_CHECK(future_type);                        \
 	} name
 
 /* The last entry; the chain's data struct may have members after it. */
@@ -339,6 +353,7 @@ struct future_chain_entry {
 		struct future_chain_entry entry;                               \
 		future_type fut;                                               \
 		uint8_t masync__last[16];                                      \
+		MASYNC__CHAIN_ALIGN_CHECK(future_type);                        \
 	} name
 
 /* private: entries are 16-byte aligned, so a plain entry ends in less than
@@ -858,7 +873,8 @@ struct masync__vdm_ext {
 static inline int
 vdm_is_supported(struct vdm *vdm, unsigned capability)
 {
-	capability &= ~MASYNC__CAP_EXT;
+	if (capability & MASYNC__CAP_EXT)
+		return 0; /* a private bit of the built-in movers, no capability */
 	return (vdm->capabilities & capability) == capability;
 }
 
@@ -1433,7 +1449,13 @@ masync__now_ns(void)
 {
 	struct timespec ts;
 
+#ifdef CLOCK_MONOTONIC
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+#else
+	/* strict ISO C without POSIX declarations (no -pthread): the wall
+	 * clock is the only one there is */
+	timespec_get(&ts, TIME_UTC);
+#endif
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -1760,6 +1782,24 @@ vdm_result_str(enum vdm_operation_result result)
 #define MASYNC__S_LOCK 1u
 #define MASYNC__S_DONE 2u
 
+/* helgrind and drd cannot see the ordering C11 atomics give. Defining
+ * MINIASYNC_VALGRIND (needs the valgrind headers) annotates it:
+ * MASYNC__HB(p) goes before a release that publishes data, MASYNC__HA(p)
+ * after the acquire that saw it, and MASYNC__UNTRACKED(p, n) turns the
+ * race checks off for words that are only ever accessed atomically. The
+ * annotations cost a few instructions outside valgrind; without the
+ * macro they are nothing. */
+#ifdef MINIASYNC_VALGRIND
+#include <valgrind/helgrind.h>
+#define MASYNC__HB(p) ANNOTATE_HAPPENS_BEFORE(p)
+#define MASYNC__HA(p) ANNOTATE_HAPPENS_AFTER(p)
+#define MASYNC__UNTRACKED(p, n) VALGRIND_HG_DISABLE_CHECKING(p, n)
+#else
+#define MASYNC__HB(p) ((void)0)
+#define MASYNC__HA(p) ((void)0)
+#define MASYNC__UNTRACKED(p, n) ((void)0)
+#endif
+
 struct masync__signal {
 	MASYNC__A(uint64_t) word;
 	struct future_waker waker;
@@ -1791,13 +1831,23 @@ masync__signal_lock(struct masync__signal *s)
 	for (;;) {
 		if (!(w & MASYNC__S_LOCK)) {
 			if (MASYNC__CAS(&s->word, &w, w | MASYNC__S_LOCK,
-					acquire))
+					acquire)) {
+				MASYNC__HA(s);
 				return w;
+			}
 		} else {
 			masync__spin_pause(&spins);
 			w = MASYNC__LOAD(&s->word, relaxed);
 		}
 	}
+}
+
+/* Releases the lock, leaving `w` (without the LOCK bit) in the word. */
+static void
+masync__signal_unlock(struct masync__signal *s, uint64_t w)
+{
+	MASYNC__HB(s);
+	MASYNC__STORE(&s->word, w, release);
 }
 
 /* Non-zero once complete and no wake call is in progress. */
@@ -1813,12 +1863,13 @@ masync__signal_done(struct masync__signal *s)
 		masync__spin_pause(&spins);
 		w = MASYNC__LOAD(&s->word, acquire);
 	}
+	MASYNC__HA(s);
 	return 1;
 }
 
 /* Hands the poller's notifier to the operation. Returns non-zero when the
- * operation is already complete (nothing registered). A NULL notifier
- * drops an earlier waker. */
+ * operation is already complete (nothing registered). A NULL notifier (or
+ * one with no wake function) drops an earlier waker. */
 static int
 masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	enum future_notifier_type mode, uint64_t *poll_word)
@@ -1835,13 +1886,13 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 		return masync__signal_done(s);
 	w = masync__signal_lock(s);
 	done = (w & MASYNC__S_DONE) != 0;
-	if (n == NULL || done) {
+	if (n == NULL || done || n->waker.wake == NULL) {
 		s->waker.wake = NULL;
 	} else {
 		s->waker = n->waker;
 		n->notifier_used = FUTURE_NOTIFIER_WAKER;
 	}
-	MASYNC__STORE(&s->word, w, release);
+	masync__signal_unlock(s, w);
 	return done;
 }
 
@@ -1856,7 +1907,7 @@ masync__signal_kick(struct masync__signal *s)
 	s->waker.wake = NULL;
 	if (wk.wake != NULL)
 		wk.wake(wk.data);
-	MASYNC__STORE(&s->word, w, release);
+	masync__signal_unlock(s, w);
 }
 
 static void
@@ -1867,10 +1918,12 @@ masync__signal_complete(struct masync__signal *s)
 	masync__signal_lock(s);
 	wk = s->waker;
 	s->waker.wake = NULL;
+	/* the result is visible before the waker runs */
+	MASYNC__HB(s);
 	MASYNC__STORE(&s->word, MASYNC__S_DONE | MASYNC__S_LOCK, release);
 	if (wk.wake != NULL)
 		wk.wake(wk.data);
-	MASYNC__STORE(&s->word, MASYNC__S_DONE, release);
+	masync__signal_unlock(s, MASYNC__S_DONE);
 }
 
 /* ======================================================================== */
@@ -1904,6 +1957,10 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 		~(size_t)(MASYNC__CACHELINE - 1);
 	MASYNC__INIT(&p->head, 0);
 	MASYNC__INIT(&p->nchunks, 0);
+	MASYNC__UNTRACKED(&p->head, sizeof(p->head));
+	MASYNC__UNTRACKED(&p->nchunks, sizeof(p->nchunks));
+	/* each entry is written once, before the head publishes it */
+	MASYNC__UNTRACKED(p->chunks, sizeof(p->chunks));
 	p->max_chunks = (uint32_t)((max_elems + MASYNC__POOL_CHUNK - 1) /
 		MASYNC__POOL_CHUNK);
 	if (p->max_chunks == 0 || p->max_chunks > MASYNC__POOL_MAX_CHUNKS)
@@ -1935,6 +1992,7 @@ masync__pool_put(struct masync__pool *p, void *elem)
 	struct masync__pool_link *l = (struct masync__pool_link *)elem;
 	uint64_t h = MASYNC__LOAD(&p->head, relaxed), nh;
 
+	MASYNC__HB(l);
 	do {
 		MASYNC__STORE(&l->next, (uint32_t)h, relaxed);
 		nh = ((h >> 32) + 1) << 32 | (uint64_t)(l->index + 1);
@@ -1968,6 +2026,7 @@ masync__pool_grow(struct masync__pool *p)
 		struct masync__pool_link *l = (struct masync__pool_link *)
 			(void *)(chunk + (size_t)i * p->elem_size);
 		MASYNC__INIT(&l->next, 0);
+		MASYNC__UNTRACKED(&l->next, sizeof(l->next));
 		l->index = (n << MASYNC__POOL_CHUNK_SHIFT) | i;
 		masync__pool_put(p, l);
 	}
@@ -2000,8 +2059,10 @@ masync__pool_get(struct masync__pool *p)
 
 			if (MASYNC__NS atomic_compare_exchange_weak_explicit(
 					&p->head, &h, nh, MASYNC__MO(acquire),
-					MASYNC__MO(acquire)))
+					MASYNC__MO(acquire))) {
+				MASYNC__HA(l);
 				return l;
+			}
 		}
 	}
 }
@@ -2168,6 +2229,7 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 	int probe = any;
 	size_t i, first;
 
+	MINIASYNC_ASSERT(rt != NULL && (futs != NULL || n == 0));
 	if (any)
 		for (i = 0; i < n; i++)
 			if (futs[i]->context.state == FUTURE_STATE_COMPLETE)
@@ -2397,6 +2459,24 @@ data_mover_sync_delete(struct data_mover_sync *dms)
 /* >>threads — the thread-pool mover                                        */
 /* ======================================================================== */
 #ifndef MINIASYNC_NO_THREADS
+/* How it works
+ * - op_new takes a per-operation state from the mover's pool (never from a
+ *   thread-local cache): a future may be polled by any thread, also after
+ *   the thread that made it exited.
+ * - The first poll queues the state in a bounded MPMC ring (D. Vyukov's
+ *   algorithm) of ringbuf_size slots. Workers pop, run, and complete the
+ *   operation through its signal (>>signal): the waker is called / the
+ *   poller word changes after the result is visible.
+ * - Full ring: the poll leaves the future idle and puts the state on the
+ *   blocked list; each slot a worker frees wakes the first blocked
+ *   operation not woken yet, whose next poll queues it. A state stays on
+ *   the list until it is queued or released, so delete can still run it.
+ * - Operations of at least 2 * MASYNC__THR_SPLIT_MIN bytes are cut into
+ *   chunks; the worker that pops one queues helper entries for the other
+ *   workers, and whoever finishes the last chunk completes it.
+ * - Idle workers spin MASYNC__THR_WORKER_SPINS polls, then sleep on a
+ *   condition variable; a push wakes one only when one sleeps.
+ * Tuning (2-core KVM guest, bench/bench.c): see the defaults below. */
 
 #define MASYNC__THR_MAX_THREADS 1024u
 #define MASYNC__THR_MAX_RING (1u << 24)
@@ -2421,9 +2501,11 @@ struct masync__thr_op {
 	size_t nchunks, chunk;
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
-	/* waiting for queue room; guarded by dmt->blocked_lock */
+	/* waiting for queue room: on the blocked list (written only by the
+	 * future's owner, under dmt->blocked_lock) and woken since it last
+	 * blocked (under dmt->blocked_lock) */
 	struct masync__thr_op *bprev, *bnext;
-	int blocked;
+	int blocked, kicked;
 };
 
 struct masync__ring_cell {
@@ -2446,13 +2528,15 @@ struct data_mover_threads {
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) enq_pos;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) deq_pos;
 	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) room_gen; /* POLLER word */
-	MASYNC__A(uint32_t) nblocked;
+	MASYNC__A(uint32_t) nblocked; /* blocked and not woken yet */
 	MASYNC__A(uint32_t) idle;  /* workers asleep or about to be */
 	MASYNC__A(int) stop;
 	mtx_t lock;                /* worker sleep */
 	cnd_t cond;
+	/* the blocked list: bkick is its first operation not woken yet (all
+	 * before it were woken, all from it on were not) */
 	mtx_t blocked_lock;
-	struct masync__thr_op *bhead, *btail;
+	struct masync__thr_op *bhead, *btail, *bkick;
 };
 
 static size_t
@@ -2462,6 +2546,9 @@ masync__ring_index(const struct data_mover_threads *d, size_t pos)
 		pos % d->cap;
 }
 
+/* Sequence numbers are doubled: a cell is free for position p at 2p and
+ * holds p's entry at 2p + 1. (Vyukov's p / p + 1 / p + cap cannot tell
+ * "full" from "free" when cap is 1.) */
 static int
 masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op)
 {
@@ -2471,12 +2558,14 @@ masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op)
 		struct masync__ring_cell *c =
 			&d->cells[masync__ring_index(d, pos)];
 		size_t seq = MASYNC__LOAD(&c->seq, acquire);
-		intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+		intptr_t dif = (intptr_t)(seq - 2 * pos);
 
 		if (dif == 0) {
 			if (MASYNC__CAS(&d->enq_pos, &pos, pos + 1, relaxed)) {
+				MASYNC__HA(c);
 				c->op = op;
-				MASYNC__STORE(&c->seq, pos + 1, release);
+				MASYNC__HB(c);
+				MASYNC__STORE(&c->seq, 2 * pos + 1, release);
 				return 0;
 			}
 		} else if (dif < 0) {
@@ -2496,13 +2585,17 @@ masync__ring_pop(struct data_mover_threads *d)
 		struct masync__ring_cell *c =
 			&d->cells[masync__ring_index(d, pos)];
 		size_t seq = MASYNC__LOAD(&c->seq, acquire);
-		intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
+		intptr_t dif = (intptr_t)(seq - (2 * pos + 1));
 
 		if (dif == 0) {
 			if (MASYNC__CAS(&d->deq_pos, &pos, pos + 1, relaxed)) {
-				struct masync__thr_op *op = c->op;
+				struct masync__thr_op *op;
 
-				MASYNC__STORE(&c->seq, pos + d->cap, release);
+				MASYNC__HA(c);
+				op = c->op;
+				MASYNC__HB(c);
+				MASYNC__STORE(&c->seq, 2 * (pos + d->cap),
+					release);
 				return op;
 			}
 		} else if (dif < 0) {
@@ -2519,14 +2612,21 @@ masync__ring_nonempty(struct data_mover_threads *d)
 	size_t pos = MASYNC__LOAD(&d->deq_pos, acquire);
 	struct masync__ring_cell *c = &d->cells[masync__ring_index(d, pos)];
 
-	return MASYNC__LOAD(&c->seq, acquire) == pos + 1;
+	return MASYNC__LOAD(&c->seq, acquire) == 2 * pos + 1;
 }
 
 static void
 masync__thr_unref(struct masync__thr_op *op)
 {
-	if (MASYNC__FSUB(&op->refs, 1, acq_rel) == 1)
+	uint32_t refs;
+
+	MASYNC__HB(&op->refs);
+	refs = MASYNC__FSUB(&op->refs, 1, acq_rel);
+	MINIASYNC_ASSERT(refs > 0); /* a reference dropped twice */
+	if (refs == 1) {
+		MASYNC__HA(&op->refs);
 		masync__pool_put(&op->dmt->pool, op);
+	}
 }
 
 /* Pushes and, if a worker sleeps, wakes one. */
@@ -2545,11 +2645,44 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op)
 	return 0;
 }
 
+/* Queues an operation that is not in the ring. */
+static int
+masync__thr_submit(struct data_mover_threads *d, struct masync__thr_op *op)
+{
+	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
+	if (masync__thr_enqueue(d, op) == 0)
+		return 0;
+	MASYNC__STORE(&op->phase, MASYNC__PH_NEW, relaxed);
+	return -1;
+}
+
+/* The blocked list; all under d->blocked_lock. */
+static void
+masync__blocked_append(struct data_mover_threads *d, struct masync__thr_op *op)
+{
+	op->bprev = d->btail;
+	op->bnext = NULL;
+	if (d->btail != NULL)
+		d->btail->bnext = op;
+	else
+		d->bhead = op;
+	d->btail = op;
+	if (d->bkick == NULL)
+		d->bkick = op;
+	op->blocked = 1;
+	op->kicked = 0;
+	MASYNC__FADD(&d->nblocked, 1, relaxed);
+}
+
 static void
 masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 {
 	if (!op->blocked)
 		return;
+	if (d->bkick == op)
+		d->bkick = op->bnext;
+	if (!op->kicked)
+		MASYNC__FSUB(&d->nblocked, 1, relaxed);
 	if (op->bprev != NULL)
 		op->bprev->bnext = op->bnext;
 	else
@@ -2560,10 +2693,11 @@ masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 		d->btail = op->bprev;
 	op->bprev = op->bnext = NULL;
 	op->blocked = 0;
-	MASYNC__FSUB(&d->nblocked, 1, relaxed);
+	op->kicked = 0;
 }
 
-/* A queue slot was freed: wake the longest-waiting blocked operation. */
+/* A queue slot was freed: wake the first blocked operation not woken yet.
+ * It stays on the list (its owner's next poll queues it). */
 static void
 masync__thr_room(struct data_mover_threads *d)
 {
@@ -2574,10 +2708,13 @@ masync__thr_room(struct data_mover_threads *d)
 	if (MASYNC__FADD(&d->nblocked, 0, acq_rel) == 0)
 		return;
 	masync__mtx_lock(&d->blocked_lock);
-	op = d->bhead;
+	op = d->bkick;
 	if (op != NULL) {
-		masync__blocked_unlink(d, op);
-		/* kick under the list lock so op cannot be freed meanwhile */
+		d->bkick = op->bnext;
+		op->kicked = 1;
+		MASYNC__FSUB(&d->nblocked, 1, relaxed);
+		/* under the list lock: the owner unlinks op (under this lock)
+		 * before the state can go back to the pool */
 		masync__signal_kick(&op->sig);
 	}
 	masync__mtx_unlock(&d->blocked_lock);
@@ -2602,7 +2739,8 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op)
 		size_t off = i * op->chunk;
 		size_t len = a.n - off < op->chunk ? a.n - off : op->chunk;
 		unsigned char *dst = (unsigned char *)a.dst + off;
-		const unsigned char *src = (const unsigned char *)a.src + off;
+		const unsigned char *src = a.src == NULL ? NULL :
+			(const unsigned char *)a.src + off;
 		unsigned fl = (unsigned)a.flags;
 
 		switch (op->op.type) {
@@ -2634,9 +2772,14 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op)
 		}
 		mine++;
 	}
-	if (mine != 0 && MASYNC__FADD(&op->chunks_done, mine, acq_rel) +
-			mine == op->nchunks)
+	if (mine == 0)
+		return;
+	MASYNC__HB(&op->chunks_done);
+	if (MASYNC__FADD(&op->chunks_done, mine, acq_rel) + mine ==
+			op->nchunks) {
+		MASYNC__HA(&op->chunks_done);
 		masync__thr_finish(op);
+	}
 }
 
 static void
@@ -2709,6 +2852,12 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	(void)type;
 	if (op == NULL)
 		return NULL;
+	/* words that are only ever accessed atomically */
+	MASYNC__UNTRACKED(&op->refs, sizeof(op->refs));
+	MASYNC__UNTRACKED(&op->phase, sizeof(op->phase));
+	MASYNC__UNTRACKED(&op->sig.word, sizeof(op->sig.word));
+	MASYNC__UNTRACKED(&op->next_chunk, sizeof(op->next_chunk));
+	MASYNC__UNTRACKED(&op->chunks_done, sizeof(op->chunks_done));
 	MASYNC__STORE(&op->refs, 1, relaxed);
 	MASYNC__STORE(&op->phase, MASYNC__PH_NEW, relaxed);
 	masync__signal_reset(&op->sig);
@@ -2716,6 +2865,7 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	op->result = VDM_SUCCESS;
 	op->bprev = op->bnext = NULL;
 	op->blocked = 0;
+	op->kicked = 0;
 	return op;
 }
 
@@ -2749,7 +2899,6 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 {
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 	struct data_mover_threads *d = op->dmt;
-	int queued;
 
 	op->op = *operation;
 	masync__thr_plan(d, op);
@@ -2759,48 +2908,37 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
 		return 0;
 	}
-	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
-	MASYNC__FADD(&op->refs, 1, relaxed);
+	MASYNC__FADD(&op->refs, 1, relaxed); /* the queue's reference */
 	/* register before the push: the worker may finish at once */
 	masync__signal_register(&op->sig, n, d->notifier,
 		(uint64_t *)(void *)&op->sig.word);
-	if (masync__thr_enqueue(d, op) == 0)
-		return 0;
-
-	/* queue full: wait for room as a blocked operation, then retry once
-	 * so a slot freed in between is not missed */
-	MASYNC__STORE(&op->phase, MASYNC__PH_NEW, relaxed);
-	masync__mtx_lock(&d->blocked_lock);
-	if (!op->blocked) {
-		op->blocked = 1;
-		op->bprev = d->btail;
-		op->bnext = NULL;
-		if (d->btail != NULL)
-			d->btail->bnext = op;
-		else
-			d->bhead = op;
-		d->btail = op;
-		MASYNC__FADD(&d->nblocked, 1, relaxed);
+	if (masync__thr_submit(d, op) != 0) {
+		/* Full. Go on the blocked list (keeping the place of an
+		 * earlier poll that was not woken yet), then try once more:
+		 * a worker that freed a slot before it could see this
+		 * operation on the list is seen by the retry instead. */
+		masync__mtx_lock(&d->blocked_lock);
+		if (op->kicked)
+			masync__blocked_unlink(d, op);
+		if (!op->blocked)
+			masync__blocked_append(d, op);
+		masync__mtx_unlock(&d->blocked_lock);
+		/* an RMW, not a fence: pairs with the one in thr_room */
+		MASYNC__FADD(&d->nblocked, 0, acq_rel);
+		if (masync__thr_submit(d, op) != 0) {
+			MASYNC__FSUB(&op->refs, 1, relaxed);
+			if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
+				n->poller.ptr_to_monitor =
+					(uint64_t *)(void *)&d->room_gen;
+			return -1; /* stays idle; a later poll queues it */
+		}
 	}
-	masync__mtx_unlock(&d->blocked_lock);
-	if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
-		n->poller.ptr_to_monitor =
-			(uint64_t *)(void *)&d->room_gen;
-	MASYNC__FADD(&d->nblocked, 0, acq_rel); /* pairs with thr_room */
-	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
-	queued = masync__thr_enqueue(d, op) == 0;
-	if (queued) {
+	if (op->blocked) {
 		masync__mtx_lock(&d->blocked_lock);
 		masync__blocked_unlink(d, op);
 		masync__mtx_unlock(&d->blocked_lock);
-		if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
-			n->poller.ptr_to_monitor =
-				(uint64_t *)(void *)&op->sig.word;
-		return 0;
 	}
-	MASYNC__STORE(&op->phase, MASYNC__PH_NEW, relaxed);
-	MASYNC__FSUB(&op->refs, 1, relaxed);
-	return -1;
+	return 0;
 }
 
 static enum future_state
@@ -2829,6 +2967,9 @@ masync__thr_op_check(void *data, const struct vdm_operation *operation)
 		FUTURE_STATE_RUNNING;
 }
 
+/* Drops the future's reference. A state on the blocked list is unlinked
+ * first, under the list lock, which also waits out a worker kicking it;
+ * one that is not on the list cannot be kicked any more. */
 static void
 masync__thr_release(struct masync__thr_op *op)
 {
@@ -2857,7 +2998,6 @@ static int
 masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 {
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
-	struct data_mover_threads *d = op->dmt;
 	uint32_t ph = MASYNC__PH_NEW;
 
 	(void)operation;
@@ -2872,14 +3012,7 @@ masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 				MASYNC__MO(acq_rel), MASYNC__MO(acquire)))
 			return 1;
 	}
-	/* Take the list lock even when op->blocked reads 0: the worker that
-	 * freed a slot unlinks a blocked operation and then kicks its waker
-	 * under this lock, so the operation must not go back to the pool (nor
-	 * the cancel return) before that kick is over. */
-	masync__mtx_lock(&d->blocked_lock);
-	masync__blocked_unlink(d, op);
-	masync__mtx_unlock(&d->blocked_lock);
-	masync__thr_unref(op);
+	masync__thr_release(op);
 	return 0;
 }
 
@@ -2926,13 +3059,21 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->nblocked, 0);
 	MASYNC__INIT(&d->idle, 0);
 	MASYNC__INIT(&d->stop, 0);
+	MASYNC__UNTRACKED(&d->enq_pos, sizeof(d->enq_pos));
+	MASYNC__UNTRACKED(&d->deq_pos, sizeof(d->deq_pos));
+	MASYNC__UNTRACKED(&d->room_gen, sizeof(d->room_gen));
+	MASYNC__UNTRACKED(&d->nblocked, sizeof(d->nblocked));
+	MASYNC__UNTRACKED(&d->idle, sizeof(d->idle));
+	MASYNC__UNTRACKED(&d->stop, sizeof(d->stop));
 	d->cells = (struct masync__ring_cell *)masync__zalloc_aligned(
 		ringbuf_size * sizeof(*d->cells));
 	d->threads = (thrd_t *)masync__zalloc(nthreads * sizeof(thrd_t));
 	if (d->cells == NULL || d->threads == NULL)
 		goto fail_mem;
-	for (i = 0; i < ringbuf_size; i++)
-		MASYNC__INIT(&d->cells[i].seq, i);
+	for (i = 0; i < ringbuf_size; i++) {
+		MASYNC__INIT(&d->cells[i].seq, 2 * i);
+		MASYNC__UNTRACKED(&d->cells[i].seq, sizeof(d->cells[i].seq));
+	}
 	if (masync__pool_init(&d->pool, sizeof(struct masync__thr_op), 0))
 		goto fail_mem;
 	if (masync__mtx_init(&d->lock, mtx_plain) != thrd_success)
@@ -2989,6 +3130,20 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 
 	if (dmt == NULL)
 		return;
+	/* operations a poll left waiting for queue room were handed over
+	 * too: queue them (their owners are not polling any more) */
+	for (;;) {
+		masync__mtx_lock(&dmt->blocked_lock);
+		op = dmt->bhead;
+		if (op != NULL)
+			masync__blocked_unlink(dmt, op);
+		masync__mtx_unlock(&dmt->blocked_lock);
+		if (op == NULL)
+			break;
+		MASYNC__FADD(&op->refs, 1, relaxed);
+		while (masync__thr_submit(dmt, op) != 0)
+			thrd_yield();
+	}
 	/* workers drain what is queued, then see `stop` on an empty queue */
 	while (masync__ring_nonempty(dmt))
 		thrd_yield();
@@ -3623,14 +3778,14 @@ masync__dsa_fill(struct data_mover_dsa *d, struct masync__dsa_op *o,
 		desc->opcode = DSA_OPCODE_CFLUSH;
 		if (d->cc_flush && !nt)
 			flags |= IDXD_OP_FLAG_CC; /* write back, keep lines */
-		desc->flags = flags;
+		desc->flags = flags & 0xffffffu;
 		return;
 	}
 	if (durable && d->drdbk)
 		flags |= IDXD_OP_FLAG_DRDBK;
 	else if (d->cc_mem && !nt && !durable)
 		flags |= IDXD_OP_FLAG_CC; /* leave the data in the LLC */
-	desc->flags = flags;
+	desc->flags = flags & 0xffffffu; /* a 24-bit field */
 }
 
 /* Plans (unless resuming) and submits the next descriptor of `o`. */

@@ -1,0 +1,426 @@
+/* bench.c - miniasync benchmarks, public API only.
+ *
+ * Prints one line per scenario: `name value unit`, each value the median
+ * of REPS repetitions, and checks the content of what it copies (exit 1 on
+ * a mismatch). Uses only the public API of libminiasync, so the same file
+ * measures the original library too: build it with -DBENCH_LIBMINIASYNC
+ * and link -lminiasync.
+ *
+ * Run: meson test -C build --benchmark -v   (or build/bench/bench)
+ *
+ * Scenarios
+ *   sync_memcpy_64B / _4KiB   create + poll to completion on the sync mover
+ *   sync_chain2_64B           a chain of two 64 B sync copies
+ *   sync_runtime_wait_64B     runtime_wait on a 64 B sync copy, and the
+ *   runtime_wait_overhead     difference to polling it directly
+ *   threads_batch_*           64 x 4 KiB memcpy per batch on a 2-worker
+ *                             mover and on the default mover, waited with
+ *                             runtime_wait_multiple or by busy polling
+ *   batch_default_vs_2w_*     default / 2-worker throughput
+ *   memcpy_64MiB_plain        plain memcpy of 64 MiB, single thread
+ *   memcpy_64MiB_threads      the same buffers on the default mover
+ *   memcpy_64MiB_speedup      threads GB/s / plain GB/s
+ *   roundtrip_64B_p50 / _p99  create + runtime_wait of one 64 B copy on an
+ *                             otherwise idle default mover
+ */
+#define _POSIX_C_SOURCE 200809L
+#ifdef BENCH_LIBMINIASYNC
+#include <libminiasync.h>
+#else
+#define MINIASYNC_IMPLEMENTATION
+#include "miniasync.h"
+#endif
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REPS 7
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "bench: %s\n", what);
+	exit(1);
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double
+percentile(double *v, size_t n, double p)
+{
+	size_t i;
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+static void
+report(const char *name, double value, const char *unit)
+{
+	printf("%-34s %12.3f %s\n", name, value, unit);
+	fflush(stdout);
+}
+
+static void
+fill(unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 131u + seed * 7u + (i >> 9));
+}
+
+static void
+check(int ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "bench: content check failed: %s\n", what);
+		exit(1);
+	}
+}
+
+static int
+succeeded(struct vdm_operation_future *f)
+{
+	return FUTURE_OUTPUT(f)->result == VDM_SUCCESS;
+}
+
+static void
+busy_poll(struct future *f)
+{
+	while (future_poll(f, NULL) != FUTURE_STATE_COMPLETE)
+		;
+}
+
+/* ---- the sync mover ------------------------------------------------------ */
+static double
+sync_copy_ns(struct vdm *vdm, size_t n, unsigned iters)
+{
+	unsigned char *src = xmalloc(n), *dst = xmalloc(n);
+	double v[REPS];
+	unsigned r, i;
+
+	fill(src, n, 1);
+	for (r = 0; r < REPS; r++) {
+		uint64_t t0;
+
+		memset(dst, 0, n);
+		t0 = now_ns();
+		for (i = 0; i < iters; i++) {
+			struct vdm_operation_future f =
+				vdm_memcpy(vdm, dst, src, n, 0);
+
+			busy_poll(FUTURE_AS_RUNNABLE(&f));
+			if (!succeeded(&f))
+				die("sync memcpy failed");
+		}
+		v[r] = (double)(now_ns() - t0) / iters;
+		check(memcmp(dst, src, n) == 0, "sync memcpy");
+	}
+	free(src);
+	free(dst);
+	return median(v, REPS);
+}
+
+struct chain2_data {
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, first);
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, second);
+};
+
+struct chain2_output {
+	void *dest;
+};
+
+FUTURE(chain2_fut, struct chain2_data, struct chain2_output);
+
+static void
+chain2_map(struct future_context *lhs, struct future_context *rhs, void *arg)
+{
+	struct vdm_operation_output *o =
+		(struct vdm_operation_output *)future_context_get_output(lhs);
+	struct chain2_output *out =
+		(struct chain2_output *)future_context_get_output(rhs);
+
+	(void)arg;
+	out->dest = o->output.memcpy.dest;
+}
+
+/* a -> b, then b -> c */
+static double
+sync_chain2_ns(struct vdm *vdm, unsigned iters)
+{
+	unsigned char a[64], b[64], c[64];
+	double v[REPS];
+	unsigned r, i;
+
+	fill(a, sizeof(a), 3);
+	for (r = 0; r < REPS; r++) {
+		uint64_t t0;
+
+		memset(c, 0, sizeof(c));
+		t0 = now_ns();
+		for (i = 0; i < iters; i++) {
+			struct chain2_fut f;
+
+			FUTURE_CHAIN_ENTRY_INIT(&f.data.first,
+				vdm_memcpy(vdm, b, a, sizeof(a), 0), NULL,
+				NULL);
+			FUTURE_CHAIN_ENTRY_INIT(&f.data.second,
+				vdm_memcpy(vdm, c, b, sizeof(b), 0),
+				chain2_map, NULL);
+			FUTURE_CHAIN_INIT(&f);
+			busy_poll(FUTURE_AS_RUNNABLE(&f));
+			if (FUTURE_OUTPUT(&f)->dest != c)
+				die("chain output");
+		}
+		v[r] = (double)(now_ns() - t0) / iters;
+		check(memcmp(a, c, sizeof(a)) == 0, "chain");
+	}
+	return median(v, REPS);
+}
+
+static double
+sync_runtime_wait_ns(struct vdm *vdm, struct runtime *rt, unsigned iters)
+{
+	unsigned char src[64], dst[64];
+	double v[REPS];
+	unsigned r, i;
+
+	fill(src, sizeof(src), 5);
+	for (r = 0; r < REPS; r++) {
+		uint64_t t0;
+
+		memset(dst, 0, sizeof(dst));
+		t0 = now_ns();
+		for (i = 0; i < iters; i++) {
+			struct vdm_operation_future f =
+				vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+
+			runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+			if (!succeeded(&f))
+				die("sync memcpy failed");
+		}
+		v[r] = (double)(now_ns() - t0) / iters;
+		check(memcmp(dst, src, sizeof(src)) == 0, "runtime_wait");
+	}
+	return median(v, REPS);
+}
+
+/* ---- batches on the threads mover --------------------------------------- */
+#define BATCH 64
+#define BSIZE 4096
+
+/* ops/s for batches of 64 x 4 KiB; wait = runtime_wait_multiple, else
+ * busy polling of every future until all are complete */
+static double
+batch_ops_per_s(struct vdm *vdm, struct runtime *rt, int wait)
+{
+	unsigned char *src = xmalloc(2 * BATCH * BSIZE);
+	unsigned char *dst = xmalloc(BATCH * BSIZE);
+	struct vdm_operation_future f[BATCH];
+	struct future *fp[BATCH];
+	double v[REPS];
+	unsigned r, k, b;
+	const unsigned nbatches = 400;
+
+	fill(src, 2 * BATCH * BSIZE, 7);
+	memset(dst, 0, BATCH * BSIZE);
+	for (r = 0; r < REPS + 1; r++) { /* the first is a warm-up */
+		uint64_t spent = 0;
+
+		for (b = 0; b < nbatches; b++) {
+			unsigned char *s = src + (size_t)(b % 2) * BATCH * BSIZE;
+			uint64_t t0 = now_ns();
+
+			for (k = 0; k < BATCH; k++) {
+				f[k] = vdm_memcpy(vdm, dst + (size_t)k * BSIZE,
+					s + (size_t)k * BSIZE, BSIZE, 0);
+				fp[k] = FUTURE_AS_RUNNABLE(&f[k]);
+			}
+			if (wait) {
+				runtime_wait_multiple(rt, fp, BATCH);
+			} else {
+				unsigned left = BATCH;
+
+				while (left > 0) {
+					left = 0;
+					for (k = 0; k < BATCH; k++)
+						left += future_poll(fp[k],
+							NULL) !=
+							FUTURE_STATE_COMPLETE;
+				}
+			}
+			spent += now_ns() - t0;
+			for (k = 0; k < BATCH; k++)
+				if (!succeeded(&f[k]))
+					die("threads memcpy failed");
+			check(memcmp(dst, s, BATCH * BSIZE) == 0, "batch");
+		}
+		if (r > 0)
+			v[r - 1] = (double)nbatches * BATCH * 1e9 /
+				(double)spent;
+	}
+	free(src);
+	free(dst);
+	return median(v, REPS);
+}
+
+/* ---- 64 MiB -------------------------------------------------------------- */
+static void
+big_copy(struct vdm *vdm, struct runtime *rt)
+{
+	const size_t n = (size_t)64 << 20;
+	unsigned char *src = xmalloc(n), *dst = xmalloc(n);
+	double plain[REPS], thr[REPS], ratio[REPS];
+	unsigned r;
+
+	fill(src, n, 11);
+	memset(dst, 0, n); /* fault the pages in */
+	memcpy(dst, src, n);
+	for (r = 0; r < REPS + 1; r++) {
+		struct vdm_operation_future f;
+		uint64_t t0, t1, t2;
+
+		/* the same start for both: dst zeroed, src just read */
+		memset(dst, 0, n);
+		t0 = now_ns();
+		memcpy(dst, src, n);
+		t1 = now_ns();
+		check(memcmp(dst, src, n) == 0, "plain memcpy");
+		memset(dst, 0, n);
+		f = vdm_memcpy(vdm, dst, src, n, 0);
+		t2 = now_ns();
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		t2 = now_ns() - t2;
+		if (!succeeded(&f))
+			die("64 MiB memcpy failed");
+		check(memcmp(dst, src, n) == 0, "64 MiB on the mover");
+		if (r == 0)
+			continue; /* warm-up */
+		plain[r - 1] = (double)n / (double)(t1 - t0);
+		thr[r - 1] = (double)n / (double)t2;
+		ratio[r - 1] = thr[r - 1] / plain[r - 1];
+	}
+	report("memcpy_64MiB_plain", median(plain, REPS), "GB/s");
+	report("memcpy_64MiB_threads", median(thr, REPS), "GB/s");
+	report("memcpy_64MiB_speedup", median(ratio, REPS), "x");
+	free(src);
+	free(dst);
+}
+
+/* ---- round trip ---------------------------------------------------------- */
+static void
+round_trip(struct vdm *vdm, struct runtime *rt)
+{
+	enum { N = 5000 };
+	static double lat[N];
+	double p50[REPS], p99[REPS];
+	unsigned char src[64], dst[64];
+	unsigned r, i;
+
+	fill(src, sizeof(src), 13);
+	for (r = 0; r < REPS + 1; r++) {
+		for (i = 0; i < N; i++) {
+			struct vdm_operation_future f;
+			uint64_t t0;
+
+			dst[0] = dst[63] = (unsigned char)~src[0];
+			t0 = now_ns();
+			f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+			runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+			lat[i] = (double)(now_ns() - t0) / 1e3;
+			if (!succeeded(&f) || dst[0] != src[0] ||
+					dst[63] != src[63])
+				die("round trip content");
+		}
+		if (r == 0)
+			continue;
+		p50[r - 1] = percentile(lat, N, 0.5);
+		p99[r - 1] = percentile(lat, N, 0.99);
+	}
+	report("roundtrip_64B_p50", median(p50, REPS), "us");
+	report("roundtrip_64B_p99", median(p99, REPS), "us");
+}
+
+int
+main(void)
+{
+	struct runtime *rt = runtime_new();
+	struct data_mover_sync *dms = data_mover_sync_new();
+	struct data_mover_threads *two =
+		data_mover_threads_new(2, 128, FUTURE_NOTIFIER_WAKER);
+	struct data_mover_threads *def = data_mover_threads_default();
+	struct vdm *sync_vdm, *two_vdm, *def_vdm;
+	double busy, rw, w2, wd, b2, bd;
+
+	if (rt == NULL || dms == NULL || two == NULL || def == NULL)
+		die("cannot create the runtime or the movers");
+	sync_vdm = data_mover_sync_get_vdm(dms);
+	two_vdm = data_mover_threads_get_vdm(two);
+	def_vdm = data_mover_threads_get_vdm(def);
+
+	busy = sync_copy_ns(sync_vdm, 64, 200000);
+	report("sync_memcpy_64B", busy, "ns/op");
+	report("sync_memcpy_4KiB", sync_copy_ns(sync_vdm, 4096, 100000),
+		"ns/op");
+	report("sync_chain2_64B", sync_chain2_ns(sync_vdm, 200000), "ns");
+	rw = sync_runtime_wait_ns(sync_vdm, rt, 200000);
+	report("sync_runtime_wait_64B", rw, "ns/op");
+	report("runtime_wait_overhead", rw - busy, "ns");
+
+	w2 = batch_ops_per_s(two_vdm, rt, 1);
+	report("threads_batch_2w_wait", w2, "ops/s");
+	wd = batch_ops_per_s(def_vdm, rt, 1);
+	report("threads_batch_default_wait", wd, "ops/s");
+	b2 = batch_ops_per_s(two_vdm, rt, 0);
+	report("threads_batch_2w_busy", b2, "ops/s");
+	bd = batch_ops_per_s(def_vdm, rt, 0);
+	report("threads_batch_default_busy", bd, "ops/s");
+	report("batch_default_vs_2w_wait", wd / w2, "x");
+	report("batch_default_vs_2w_busy", bd / b2, "x");
+	data_mover_threads_delete(two);
+
+	big_copy(def_vdm, rt);
+	round_trip(def_vdm, rt);
+
+	data_mover_threads_delete(def);
+	data_mover_sync_delete(dms);
+	runtime_delete(rt);
+	return 0;
+}

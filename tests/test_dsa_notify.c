@@ -1,0 +1,372 @@
+/* test_dsa_notify.c - the DSA mover's notifiers, polled by hand with a
+ * struct future_notifier and through the runtime: WAKER (the default, also
+ * for desired_notifier NONE): notifier_used says WAKER and the waker is
+ * called once the device wrote the completion record, also after a page
+ * fault made the mover resubmit; a poll with a NULL notifier drops it.
+ * POLLER (config.desired_notifier): notifier_used says POLLER and
+ * ptr_to_monitor points at a word that changes when the device completes.
+ * No notifier at all (FUTURE_BUSY_POLL). Then chains of DSA futures: an
+ * error-aware chain (FUTURE_CHAIN_INIT_STOP_ON_ERROR) stops at an injected
+ * DSA failure (invalid flags: VDM_ERROR_DSA_INVALID) and later entries do
+ * not run; a plain chain runs them all. */
+#include "test_dsa_util.h"
+
+static struct runtime *rt;
+
+#define N 16384
+
+struct counter {
+	atomic_int calls;
+};
+
+static void
+count_wake(void *data)
+{
+	atomic_fetch_add(&((struct counter *)data)->calls, 1);
+}
+
+static int
+wait_calls(struct counter *c, int n, unsigned ms)
+{
+	uint64_t t0 = td_now_ns();
+
+	while (atomic_load(&c->calls) < n) {
+		if (td_now_ns() - t0 > (uint64_t)ms * 1000000u)
+			return 0;
+		td_sleep_us(100);
+	}
+	return 1;
+}
+
+static void
+test_waker(enum future_notifier_type desired)
+{
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	unsigned char *a = td_alloc(N), *b = td_alloc(N);
+	struct vdm_operation_future f;
+	struct future_notifier nt;
+	struct counter cnt;
+	struct dsa_emu_fault fl;
+	int k;
+
+	td_begin(desired == FUTURE_NOTIFIER_NONE ?
+		"WAKER for desired_notifier NONE (the default)" :
+		"WAKER (desired_notifier WAKER)");
+	emu = td_emu(NULL);
+	mc.desired_notifier = desired;
+	d = td_mover(&mc);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(a, N, 1);
+	for (k = 0; k < 3; k++) {
+		/* k = 1: a page fault in between; k = 2: a NULL poll */
+		memset(b, 0, N);
+		atomic_init(&cnt.calls, 0);
+		memset(&nt, 0, sizeof(nt));
+		nt.waker.data = &cnt;
+		nt.waker.wake = count_wake;
+		dsa_emu_set_delay(emu, -1, 20000 * td_slow());
+		if (k == 1) {
+			memset(&fl, 0, sizeof(fl));
+			fl.kind = DSA_EMU_FAULT_PAGE_WRITE;
+			fl.bytes_done = 4096;
+			td_inject(emu, &fl);
+		}
+		f = vdm_memcpy(vdm, b, a, N, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
+			FUTURE_STATE_RUNNING);
+		CHECK(nt.notifier_used == FUTURE_NOTIFIER_WAKER);
+		if (k == 2) {
+			/* drop the waker: it is not called any more */
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+				FUTURE_STATE_RUNNING);
+			CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+			td_sleep_us(20000);
+			CHECK_EQ(atomic_load(&cnt.calls), 0);
+			CHECK_RES(td_busy(&f), VDM_SUCCESS);
+			CHECK_EQ(atomic_load(&cnt.calls), 0);
+			CHECK_PATTERN(b, N, 0, 1);
+			break;
+		}
+		CHECK(wait_calls(&cnt, 1, 5000));
+		if (k == 1) {
+			/* it resubmitted the rest: poll, wait for the waker */
+			for (;;) {
+				int seen = atomic_load(&cnt.calls);
+
+				if (future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
+						FUTURE_STATE_COMPLETE)
+					break;
+				CHECK(nt.notifier_used ==
+					FUTURE_NOTIFIER_WAKER);
+				CHECK(wait_calls(&cnt, seen + 1, 5000));
+			}
+		} else {
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
+				FUTURE_STATE_COMPLETE);
+		}
+		CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_SUCCESS);
+		CHECK_PATTERN(b, N, 0, 1);
+		td_sleep_us(5000);
+		CHECK(atomic_load(&cnt.calls) <= 3);
+		td_settle(emu);
+		dsa_emu_reset_stats(emu);
+	}
+	dsa_emu_set_delay(emu, -1, 0);
+
+	/* and through the runtime, many at once */
+	{
+		enum { M = 32 };
+		struct vdm_operation_future fs[M];
+		struct future *ff[M];
+		int i;
+
+		memset(b, 0, N);
+		for (i = 0; i < M; i++) {
+			fs[i] = vdm_memset(vdm, b + i * (N / M), i, N / M, 0);
+			ff[i] = FUTURE_AS_RUNNABLE(&fs[i]);
+		}
+		dsa_emu_set_delay(emu, -1, 100);
+		runtime_wait_multiple(rt, ff, M);
+		for (i = 0; i < M; i++) {
+			CHECK_RES(FUTURE_OUTPUT(&fs[i])->result, VDM_SUCCESS);
+			CHECK_BYTES(b + i * (N / M), N / M, i);
+		}
+		dsa_emu_set_delay(emu, -1, 0);
+	}
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(a);
+	td_free(b);
+}
+
+/* noinline: named in test_dsa_tsan.supp */
+static __attribute__((noinline)) uint64_t
+td_poll_word(uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void
+test_poller(void)
+{
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	unsigned char *a = td_alloc(N), *b = td_alloc(N);
+	struct vdm_operation_future f;
+	struct future_notifier nt;
+	int k;
+
+	td_begin("POLLER (desired_notifier POLLER), polled by hand");
+	emu = td_emu(NULL);
+	mc.desired_notifier = FUTURE_NOTIFIER_POLLER;
+	d = td_mover(&mc);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(a, N, 2);
+	for (k = 0; k < 4; k++) {
+		uint64_t seen, t0;
+		int polls = 0;
+
+		memset(b, 0, N);
+		dsa_emu_set_delay(emu, -1, 10000 * td_slow());
+		if (k == 1) { /* a page fault: the same word is watched */
+			struct dsa_emu_fault fl;
+
+			memset(&fl, 0, sizeof(fl));
+			fl.kind = DSA_EMU_FAULT_PAGE_READ;
+			fl.bytes_done = 8192;
+			td_inject(emu, &fl);
+		}
+		f = k == 2 ? vdm_memset(vdm, b, 0x42, N, 0) :
+			vdm_memcpy(vdm, b, a, N, 0);
+		for (;;) {
+			memset(&nt, 0, sizeof(nt));
+			nt.waker.wake = count_wake; /* must not be used */
+			if (future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
+					FUTURE_STATE_COMPLETE)
+				break;
+			polls++;
+			CHECK(nt.notifier_used == FUTURE_NOTIFIER_POLLER);
+			CHECK(nt.poller.ptr_to_monitor != NULL);
+			CHECK(((uintptr_t)nt.poller.ptr_to_monitor & 7) == 0);
+			/* the word changes when polling again helps */
+			seen = td_poll_word(nt.poller.ptr_to_monitor);
+			t0 = td_now_ns();
+			while (td_poll_word(nt.poller.ptr_to_monitor) == seen) {
+				CHECK(td_now_ns() - t0 < 5000000000ull);
+				__builtin_ia32_pause();
+			}
+		}
+		dsa_emu_set_delay(emu, -1, 0);
+		CHECK(polls >= 1);
+		CHECK(polls <= 3);
+		CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_SUCCESS);
+		if (k == 2)
+			CHECK_BYTES(b, N, 0x42);
+		else
+			CHECK_PATTERN(b, N, 0, 2);
+		if (k == 3) { /* runtime_wait watches the word itself */
+			memset(b, 0, N);
+			dsa_emu_set_delay(emu, -1, 5000);
+			f = vdm_memcpy(vdm, b, a, N, 0);
+			CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+			CHECK_PATTERN(b, N, 0, 2);
+		}
+	}
+	dsa_emu_set_delay(emu, -1, 0);
+	td_begin("POLLER: many at once through the runtime");
+	{
+		enum { M = 24 };
+		struct vdm_operation_future fs[M];
+		struct future *ff[M];
+		int i;
+
+		dsa_emu_set_delay(emu, -1, 200);
+		for (i = 0; i < M; i++) {
+			fs[i] = vdm_memset(vdm, b + i * 512, i + 1, 512, 0);
+			ff[i] = FUTURE_AS_RUNNABLE(&fs[i]);
+		}
+		runtime_wait_multiple(rt, ff, M);
+		for (i = 0; i < M; i++)
+			CHECK_BYTES(b + i * 512, 512, i + 1);
+		dsa_emu_set_delay(emu, -1, 0);
+	}
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(a);
+	td_free(b);
+}
+
+static void
+test_no_notifier(void)
+{
+	static const enum future_notifier_type kinds[] = {
+		FUTURE_NOTIFIER_NONE, FUTURE_NOTIFIER_WAKER,
+		FUTURE_NOTIFIER_POLLER };
+	struct dsa_emu *emu = td_emu(NULL);
+	unsigned char *a = td_alloc(N), *b = td_alloc(N);
+	size_t i;
+
+	td_begin("no notifier: FUTURE_BUSY_POLL on every kind of mover");
+	td_pattern(a, N, 3);
+	dsa_emu_set_delay(emu, -1, 2000);
+	for (i = 0; i < 3; i++) {
+		struct data_mover_dsa_config mc = {0};
+		struct data_mover_dsa *d;
+		struct vdm_operation_future f;
+
+		mc.desired_notifier = kinds[i];
+		d = td_mover(&mc);
+		memset(b, 0, N);
+		f = vdm_memcpy(data_mover_dsa_get_vdm(d), b, a, N, 0);
+		CHECK_RES(td_busy(&f), VDM_SUCCESS);
+		CHECK_PATTERN(b, N, 0, 3);
+		data_mover_dsa_delete(d);
+	}
+	dsa_emu_stop(emu);
+	td_free(a);
+	td_free(b);
+}
+
+/* ---- chains ---------------------------------------------------------- */
+
+struct three_ops_data {
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, first);
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, second);
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, third);
+};
+
+struct three_ops_output {
+	int unused;
+};
+
+FUTURE(three_ops_future, struct three_ops_data, struct three_ops_output);
+
+static void
+test_chain(void)
+{
+	struct dsa_emu *emu = td_emu(NULL);
+	struct data_mover_dsa *d = td_mover(NULL);
+	struct vdm *vdm = data_mover_dsa_get_vdm(d);
+	unsigned char *a = td_alloc(N), *b = td_alloc(N), *c = td_alloc(N);
+	struct three_ops_future ch;
+	struct dsa_emu_fault fl;
+	struct dsa_emu_stats s;
+	int stop;
+
+	for (stop = 1; stop >= 0; stop--) {
+		td_begin(stop ? "error-aware chain stops at a DSA failure" :
+			"a plain chain runs every entry");
+		td_pattern(a, N, 4);
+		memset(b, 0, N);
+		memset(c, 0x33, N);
+		memset(&fl, 0, sizeof(fl));
+		fl.kind = DSA_EMU_FAULT_INVALID_FLAGS;
+		fl.skip = 1; /* the second descriptor */
+		dsa_emu_reset_stats(emu);
+		td_inject(emu, &fl);
+		memset(&ch, 0, sizeof(ch));
+		FUTURE_CHAIN_ENTRY_INIT(&ch.data.first,
+			vdm_memcpy(vdm, b, a, N / 2, 0), NULL, NULL);
+		FUTURE_CHAIN_ENTRY_INIT(&ch.data.second,
+			vdm_memcpy(vdm, b + N / 2, a + N / 2, N / 2, 0), NULL,
+			NULL);
+		FUTURE_CHAIN_ENTRY_INIT(&ch.data.third,
+			vdm_memset(vdm, c, 0, N, 0), NULL, NULL);
+		if (stop)
+			FUTURE_CHAIN_INIT_STOP_ON_ERROR(&ch);
+		else
+			FUTURE_CHAIN_INIT(&ch);
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&ch));
+		CHECK(FUTURE_STATE(&ch.base) == FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&ch.data.first.fut)->result,
+			VDM_SUCCESS);
+		CHECK_PATTERN(b, N / 2, 0, 4);
+		CHECK_RES(FUTURE_OUTPUT(&ch.data.second.fut)->result,
+			VDM_ERROR_DSA_INVALID);
+		CHECK_BYTES(b + N / 2, N / 2, 0);
+		s = td_stats(emu);
+		if (stop) {
+			CHECK_RES(future_chain_result(FUTURE_AS_RUNNABLE(&ch)),
+				VDM_ERROR_DSA_INVALID);
+			CHECK(FUTURE_STATE(&ch.data.third.fut.base) ==
+				FUTURE_STATE_IDLE);
+			CHECK_BYTES(c, N, 0x33);
+			CHECK_EQ(s.received, 2);
+			/* the entry that never ran still holds its state */
+			CHECK_EQ(vdm_cancel(&ch.data.third.fut), 0);
+		} else {
+			CHECK_RES(future_chain_result(FUTURE_AS_RUNNABLE(&ch)),
+				VDM_SUCCESS);
+			CHECK_RES(FUTURE_OUTPUT(&ch.data.third.fut)->result,
+				VDM_SUCCESS);
+			CHECK_BYTES(c, N, 0);
+			CHECK_EQ(s.received, 3);
+		}
+	}
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(a);
+	td_free(b);
+	td_free(c);
+}
+
+int
+main(void)
+{
+	td_enter("test_dsa_notify");
+	rt = runtime_new();
+	CHECK(rt != NULL);
+	test_waker(FUTURE_NOTIFIER_NONE);
+	test_waker(FUTURE_NOTIFIER_WAKER);
+	test_poller();
+	test_no_notifier();
+	test_chain();
+	runtime_delete(rt);
+	td_log("test_dsa_notify: all passed\n");
+	return 0;
+}

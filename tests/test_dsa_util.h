@@ -1,0 +1,374 @@
+/* test_dsa_util.h - helpers shared by the DSA mover tests (test_dsa_*.c).
+ *
+ * Each test is one translation unit that includes this file (which emits
+ * the implementation) and is linked with dsa_emu.c, the test-only DSA
+ * emulator. main() must call td_enter() first, before any thread exists:
+ * it enters a private mount namespace or exits 77 (skip) saying why.
+ * CHECK() fails the test with file:line; exit 0 pass, 1 fail, 77 skip. */
+#ifndef TEST_DSA_UTIL_H
+#define TEST_DSA_UTIL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#define MINIASYNC_IMPLEMENTATION
+#include "miniasync.h"
+
+#include "dsa_emu.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <threads.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MINIASYNC_DSA
+#error "the DSA tests need MINIASYNC_DSA (meson -Ddsa=enabled)"
+#endif
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			td_fail(__FILE__, __LINE__, #cond, NULL);              \
+	} while (0)
+
+/* compares two unsigned values and prints both on failure */
+#define CHECK_EQ(a, b)                                                         \
+	do {                                                                   \
+		unsigned long long td_a_ = (unsigned long long)(a);            \
+		unsigned long long td_b_ = (unsigned long long)(b);            \
+		if (td_a_ != td_b_) {                                          \
+			char td_m_[96];                                        \
+			snprintf(td_m_, sizeof(td_m_),                         \
+				"%llu (0x%llx) != %llu (0x%llx)", td_a_,       \
+				td_a_, td_b_, td_b_);                          \
+			td_fail(__FILE__, __LINE__, #a " == " #b, td_m_);      \
+		}                                                              \
+	} while (0)
+
+/* a vdm result, printed by name on failure */
+#define CHECK_RES(res, want)                                                   \
+	do {                                                                   \
+		enum vdm_operation_result td_r_ = (res);                       \
+		if (td_r_ != (want))                                           \
+			td_fail(__FILE__, __LINE__, #res " == " #want,         \
+				vdm_result_str(td_r_));                        \
+	} while (0)
+
+static const char *td_case = "";
+
+static inline void
+td_fail(const char *file, int line, const char *what, const char *extra)
+{
+	fprintf(stderr, "%s:%d: [%s] check failed: %s%s%s\n", file, line,
+		td_case, what, extra ? ": " : "", extra ? extra : "");
+	fflush(stderr);
+	exit(1);
+}
+
+static inline void
+td_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+/* names the group of checks that follows (shown on failure) */
+static inline void
+td_begin(const char *name)
+{
+	td_case = name;
+	td_log("-- %s\n", name);
+}
+
+static inline uint64_t
+td_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void
+td_sleep_us(unsigned us)
+{
+	struct timespec ts;
+
+	ts.tv_sec = us / 1000000u;
+	ts.tv_nsec = (long)(us % 1000000u) * 1000;
+	thrd_sleep(&ts, NULL);
+}
+
+/* ---- how slow is this run? -------------------------------------------- */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TD_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define TD_SANITIZED 1
+#endif
+#endif
+#ifndef TD_SANITIZED
+#define TD_SANITIZED 0
+#endif
+
+/* under valgrind (LD_PRELOAD holds its vgpreload objects) */
+static inline int
+td_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
+/* 1 normally, larger when every instruction is slow */
+static inline unsigned
+td_slow(void)
+{
+	return td_valgrind() ? 8 : TD_SANITIZED ? 2 : 1;
+}
+
+/* ---- namespace, emulator, mover ------------------------------------------ */
+
+/* Must be the first call of main(): no thread may exist yet. */
+static inline void
+td_enter(const char *prog)
+{
+	char why[256];
+
+	if (dsa_emu_enter_namespace(why, sizeof(why)) != 0) {
+		printf("SKIP %s: cannot emulate a DSA device: %s\n", prog, why);
+		fflush(stdout);
+		exit(77);
+	}
+}
+
+/* Starts the emulator. Under valgrind the mover cannot use MOVDIR64B
+ * (valgrind's CPUID hides it) and falls back to write(), which on the
+ * emulator's regular-file portal would land past its 4 KiB after 64
+ * descriptors: there a dedicated WQ gets a FIFO unless the test asked
+ * for a regular file (fifo < 0). */
+static inline struct dsa_emu *
+td_emu(const struct dsa_emu_config *cfg_in)
+{
+	struct dsa_emu_config cfg;
+	struct dsa_emu *emu;
+
+	if (cfg_in != NULL)
+		cfg = *cfg_in;
+	else
+		memset(&cfg, 0, sizeof(cfg));
+	if (td_valgrind() && cfg.fifo == 0)
+		cfg.fifo = 1;
+	emu = dsa_emu_start(&cfg);
+
+	if (emu == NULL) {
+		fprintf(stderr, "[%s] dsa_emu_start failed: %s\n", td_case,
+			strerror(errno));
+		exit(1);
+	}
+	return emu;
+}
+
+static inline struct data_mover_dsa *
+td_mover(const struct data_mover_dsa_config *cfg)
+{
+	struct data_mover_dsa *d = data_mover_dsa_new(cfg);
+
+	if (d == NULL) {
+		fprintf(stderr, "[%s] data_mover_dsa_new failed: %d: %s\n",
+			td_case, (int)data_mover_dsa_last_error(),
+			data_mover_dsa_last_error_str());
+		exit(1);
+	}
+	return d;
+}
+
+/* white box: does the mover submit through a mapped portal (MOVDIR64B)
+ * rather than write()? Batches are only used then. */
+static inline int
+td_portal(struct data_mover_dsa *d)
+{
+	return d->portal != NULL;
+}
+
+/* Waits until the emulator has disposed of every descriptor it took (its
+ * statistics are updated just after the completion record is written). */
+static inline void
+td_settle(struct dsa_emu *emu)
+{
+	uint64_t t0 = td_now_ns();
+	struct dsa_emu_stats s;
+
+	for (;;) {
+		dsa_emu_get_stats(emu, -1, &s);
+		if (s.processed >= s.received)
+			return;
+		if (td_now_ns() - t0 > 10000000000ull) {
+			fprintf(stderr, "[%s] emulator does not settle: "
+				"received %" PRIu64 " processed %" PRIu64 "\n",
+				td_case, s.received, s.processed);
+			exit(1);
+		}
+		td_sleep_us(100);
+	}
+}
+
+static inline struct dsa_emu_stats
+td_stats(struct dsa_emu *emu)
+{
+	struct dsa_emu_stats s;
+
+	td_settle(emu);
+	dsa_emu_get_stats(emu, -1, &s);
+	return s;
+}
+
+static inline void
+td_inject(struct dsa_emu *emu, const struct dsa_emu_fault *f)
+{
+	if (dsa_emu_inject(emu, f) != 0) {
+		fprintf(stderr, "[%s] dsa_emu_inject failed\n", td_case);
+		exit(1);
+	}
+}
+
+/* ---- buffers -------------------------------------------------------------- */
+
+/* Page-aligned, with `guard` extra bytes before and after the returned
+ * range (filled with 0xee, see td_guards_ok). Free with td_free. */
+#define TD_GUARD 4096u
+
+static inline unsigned char *
+td_alloc(size_t n)
+{
+	size_t total = n + 2 * TD_GUARD;
+	unsigned char *p = (unsigned char *)aligned_alloc(4096,
+		(total + 4095) & ~(size_t)4095);
+
+	if (p == NULL) {
+		fprintf(stderr, "[%s] out of memory (%zu)\n", td_case, n);
+		exit(1);
+	}
+	memset(p, 0xee, total);
+	return p + TD_GUARD;
+}
+
+static inline void
+td_free(unsigned char *p)
+{
+	if (p != NULL)
+		free(p - TD_GUARD);
+}
+
+static inline int
+td_guards_ok(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i <= TD_GUARD; i++)
+		if (p[-(ptrdiff_t)i] != 0xee)
+			return 0;
+	for (i = 0; i < TD_GUARD; i++)
+		if (p[n + i] != 0xee)
+			return 0;
+	return 1;
+}
+
+/* a byte pattern that differs at every offset and per seed */
+static inline unsigned char
+td_byte(size_t i, unsigned seed)
+{
+	uint64_t x = (uint64_t)i * 0x9e3779b97f4a7c15ull + seed * 0x632be5abu;
+
+	x ^= x >> 29;
+	return (unsigned char)(x ^ (x >> 13) ^ (i >> 12));
+}
+
+static inline void
+td_pattern(unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = td_byte(i, seed);
+}
+
+/* index of the first byte of p that is not pattern(seed) at base+i; n if ok */
+static inline size_t
+td_pattern_diff(const unsigned char *p, size_t n, size_t base, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != td_byte(base + i, seed))
+			return i;
+	return n;
+}
+
+static inline size_t
+td_byte_diff(const unsigned char *p, size_t n, unsigned char c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != c)
+			return i;
+	return n;
+}
+
+#define CHECK_PATTERN(p, n, base, seed)                                        \
+	do {                                                                   \
+		size_t td_d_ = td_pattern_diff((p), (n), (base), (seed));      \
+		if (td_d_ != (size_t)(n)) {                                    \
+			char td_m_[64];                                        \
+			snprintf(td_m_, sizeof(td_m_),                         \
+				"first bad byte at %zu of %zu", td_d_,         \
+				(size_t)(n));                                  \
+			td_fail(__FILE__, __LINE__, "pattern of " #p, td_m_);  \
+		}                                                              \
+	} while (0)
+
+#define CHECK_BYTES(p, n, c)                                                   \
+	do {                                                                   \
+		size_t td_d_ = td_byte_diff((p), (n), (unsigned char)(c));     \
+		if (td_d_ != (size_t)(n)) {                                    \
+			char td_m_[64];                                        \
+			snprintf(td_m_, sizeof(td_m_),                         \
+				"first bad byte at %zu of %zu", td_d_,         \
+				(size_t)(n));                                  \
+			td_fail(__FILE__, __LINE__, #p " == " #c, td_m_);      \
+		}                                                              \
+	} while (0)
+
+/* ---- running futures ------------------------------------------------------ */
+
+static inline enum vdm_operation_result
+td_wait(struct runtime *r, struct vdm_operation_future *f)
+{
+	runtime_wait(r, FUTURE_AS_RUNNABLE(f));
+	CHECK(FUTURE_STATE(&f->base) == FUTURE_STATE_COMPLETE);
+	return FUTURE_OUTPUT(f)->result;
+}
+
+static inline enum vdm_operation_result
+td_busy(struct vdm_operation_future *f)
+{
+	FUTURE_BUSY_POLL(f);
+	return FUTURE_OUTPUT(f)->result;
+}
+
+#endif /* TEST_DSA_UTIL_H */

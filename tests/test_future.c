@@ -1,0 +1,563 @@
+/* test_future.c - the future API of miniasync.h (API.md section 2):
+ * types, enum values, FUTURE / FUTURE_INIT* / FUTURE_AS_RUNNABLE /
+ * FUTURE_OUTPUT / FUTURE_DATA / FUTURE_STATE / FUTURE_BUSY_POLL /
+ * FUTURE_WAKER_WAKE, future_poll, future_has_property(_default),
+ * future_context_get_data/output/size (also with over-aligned data and
+ * output types), statement macros inside if/else, futures moved in memory.
+ * Prints one line per check group; exits 0 (pass) or 1 (fail). */
+#define MINIASYNC_IMPLEMENTATION
+#include "miniasync.h"
+
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "  %s:%d: check failed: %s\n",         \
+				__FILE__, __LINE__, #cond);                    \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+static void
+run_group(const char *name, void (*fn)(void))
+{
+	int before = failures;
+
+	fn();
+	printf("%s %s\n", failures == before ? "ok  " : "FAIL", name);
+	fflush(stdout);
+}
+
+/* ---- a counting future ------------------------------------------------- */
+
+struct count_data {
+	int polls_needed;
+	int polls;
+	int use_waker;
+	struct future_notifier *seen_notifier;
+	int used_on_entry; /* notifier_used the task saw, -1 for NULL */
+	struct future_waker saved;
+	void *seen_data_ptr, *seen_output_ptr;
+};
+
+struct count_output {
+	int result;
+};
+
+FUTURE(count_future, struct count_data, struct count_output);
+
+static enum future_state
+count_task(struct future_context *ctx, struct future_notifier *n)
+{
+	struct count_data *d = (struct count_data *)future_context_get_data(ctx);
+	struct count_output *o =
+		(struct count_output *)future_context_get_output(ctx);
+
+	d->polls++;
+	d->seen_notifier = n;
+	d->used_on_entry = n == NULL ? -1 : (int)n->notifier_used;
+	d->seen_data_ptr = d;
+	d->seen_output_ptr = o;
+	if (d->use_waker && n != NULL) {
+		d->saved = n->waker;
+		n->notifier_used = FUTURE_NOTIFIER_WAKER;
+	}
+	if (d->polls >= d->polls_needed) {
+		o->result = d->polls * 10;
+		return FUTURE_STATE_COMPLETE;
+	}
+	return FUTURE_STATE_RUNNING;
+}
+
+static void *prop_seen_future;
+
+static int
+async_prop(void *future, enum future_property property)
+{
+	prop_seen_future = future;
+	return property == FUTURE_PROPERTY_ASYNC;
+}
+
+static struct count_future
+count_future_new(int polls_needed)
+{
+	struct count_future f;
+
+	memset(&f, 0, sizeof(f));
+	FUTURE_INIT(&f, count_task);
+	f.data.polls_needed = polls_needed;
+	return f;
+}
+
+/* ---- groups ------------------------------------------------------------ */
+
+static int wake_calls;
+static void *wake_data_seen;
+
+static void
+test_wake(void *data)
+{
+	wake_calls++;
+	wake_data_seen = data;
+}
+
+static void
+group_types(void)
+{
+	/* enum values fixed by the API (libminiasync's numbering) */
+	CHECK(FUTURE_STATE_IDLE == 0);
+	CHECK(FUTURE_STATE_COMPLETE == 1);
+	CHECK(FUTURE_STATE_RUNNING == 2);
+	CHECK(FUTURE_NOTIFIER_NONE == 0);
+	CHECK(FUTURE_NOTIFIER_WAKER == 1);
+	CHECK(FUTURE_NOTIFIER_POLLER == 2);
+	CHECK(FUTURE_PROPERTY_ASYNC == 0);
+
+	/* every member and typedef programs use */
+	struct future_context ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.data_size = 1;
+	ctx.output_size = 2;
+	ctx.state = FUTURE_STATE_RUNNING;
+	CHECK(future_context_get_size(&ctx) == 3);
+
+	future_waker_wake_fn wf = test_wake;
+	struct future_waker w;
+	w.data = &ctx;
+	w.wake = wf;
+	uint64_t word = 0;
+	struct future_poller p;
+	p.ptr_to_monitor = &word;
+	struct future_notifier n;
+	memset(&n, 0, sizeof(n));
+	n.waker = w;
+	n.poller = p;
+	n.notifier_used = FUTURE_NOTIFIER_POLLER;
+	CHECK(n.poller.ptr_to_monitor == &word);
+	CHECK(n.waker.data == &ctx);
+
+	future_task_fn tf = count_task;
+	future_has_property_fn hf = future_has_property_default;
+	future_map_fn mf = NULL;
+	future_init_fn inf = NULL;
+	struct future fut;
+	memset(&fut, 0, sizeof(fut));
+	fut.task = tf;
+	fut.has_property = hf;
+	fut.context = ctx;
+	CHECK(fut.context.state == FUTURE_STATE_RUNNING);
+	CHECK(mf == NULL && inf == NULL);
+
+	/* FUTURE(): members base, data, output in that order */
+	struct count_future cf;
+	CHECK((void *)&cf == (void *)&cf.base);
+	CHECK((char *)&cf.data > (char *)&cf.base);
+	CHECK((char *)&cf.output > (char *)&cf.data);
+	CHECK(sizeof(cf.data) == sizeof(struct count_data));
+	CHECK(sizeof(cf.output) == sizeof(struct count_output));
+}
+
+static void
+group_init(void)
+{
+	struct count_future f;
+
+	memset(&f, 0xA5, sizeof(f));
+	FUTURE_INIT(&f, count_task);
+	CHECK(f.base.task == count_task);
+	CHECK(f.base.has_property == future_has_property_default);
+	CHECK(f.base.context.state == FUTURE_STATE_IDLE);
+	CHECK(f.base.context.data_size == sizeof(struct count_data));
+	CHECK(f.base.context.output_size == sizeof(struct count_output));
+	CHECK(future_context_get_data(&f.base.context) == (void *)&f.data);
+	CHECK(future_context_get_output(&f.base.context) == (void *)&f.output);
+	CHECK(future_context_get_size(&f.base.context) ==
+		sizeof(struct count_data) + sizeof(struct count_output));
+
+	memset(&f, 0x5A, sizeof(f));
+	FUTURE_INIT_EXT(&f, count_task, async_prop);
+	CHECK(f.base.task == count_task);
+	CHECK(f.base.has_property == async_prop);
+	CHECK(f.base.context.state == FUTURE_STATE_IDLE);
+	CHECK(future_context_get_data(&f.base.context) == (void *)&f.data);
+	CHECK(future_context_get_output(&f.base.context) == (void *)&f.output);
+
+	memset(&f, 0x33, sizeof(f));
+	FUTURE_INIT_COMPLETE(&f);
+	CHECK(f.base.context.state == FUTURE_STATE_COMPLETE);
+	CHECK(f.base.context.data_size == sizeof(struct count_data));
+	CHECK(f.base.context.output_size == sizeof(struct count_output));
+	CHECK(future_context_get_data(&f.base.context) == (void *)&f.data);
+	CHECK(future_context_get_output(&f.base.context) == (void *)&f.output);
+	/* born complete: polling never calls a task, no property */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(future_has_property(FUTURE_AS_RUNNABLE(&f),
+		FUTURE_PROPERTY_ASYNC) == 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(&f)) == FUTURE_STATE_COMPLETE);
+}
+
+static void
+group_accessors(void)
+{
+	struct count_future f = count_future_new(1);
+
+	CHECK(FUTURE_AS_RUNNABLE(&f) == &f.base);
+	CHECK(FUTURE_DATA(&f) == &f.data);
+	CHECK(FUTURE_OUTPUT(&f) == &f.output);
+	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(&f)) == FUTURE_STATE_IDLE);
+	FUTURE_DATA(&f)->polls_needed = 2;
+	CHECK(f.data.polls_needed == 2);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(&f)) == FUTURE_STATE_RUNNING);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(&f)) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&f)->result == 20);
+	/* the task saw exactly this future's data and output */
+	CHECK(f.data.seen_data_ptr == (void *)&f.data);
+	CHECK(f.data.seen_output_ptr == (void *)&f.output);
+}
+
+static void
+group_poll(void)
+{
+	struct count_future f = count_future_new(3);
+	struct future_notifier n;
+
+	/* NULL notifier reaches the task as NULL */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(f.data.polls == 1);
+	CHECK(f.data.seen_notifier == NULL);
+	CHECK(f.data.used_on_entry == -1);
+
+	/* a notifier is passed through, notifier_used reset to NONE */
+	memset(&n, 0, sizeof(n));
+	n.notifier_used = FUTURE_NOTIFIER_POLLER;
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) == FUTURE_STATE_RUNNING);
+	CHECK(f.data.polls == 2);
+	CHECK(f.data.seen_notifier == &n);
+	CHECK(f.data.used_on_entry == FUTURE_NOTIFIER_NONE);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_NONE);
+
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(f.data.polls == 3);
+	CHECK(f.output.result == 30);
+
+	/* complete stays complete; the task is not called again */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(f.data.polls == 3);
+	CHECK(f.output.result == 30);
+}
+
+static void
+group_waker(void)
+{
+	struct count_future f = count_future_new(2);
+	struct future_notifier n;
+	int token = 0;
+
+	f.data.use_waker = 1;
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &token;
+	n.waker.wake = test_wake;
+	wake_calls = 0;
+	wake_data_seen = NULL;
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) == FUTURE_STATE_RUNNING);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	CHECK(f.data.saved.wake == test_wake);
+	CHECK(f.data.saved.data == &token);
+	CHECK(wake_calls == 0);
+	FUTURE_WAKER_WAKE(&f.data.saved);
+	CHECK(wake_calls == 1);
+	CHECK(wake_data_seen == &token);
+	FUTURE_WAKER_WAKE(&n.waker);
+	CHECK(wake_calls == 2);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) ==
+		FUTURE_STATE_COMPLETE);
+}
+
+static void
+group_busy_poll(void)
+{
+	struct count_future f = count_future_new(7);
+
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.data.polls == 7);
+	CHECK(f.data.seen_notifier == NULL);
+	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(&f)) == FUTURE_STATE_COMPLETE);
+	CHECK(f.output.result == 70);
+	/* on a complete future: no poll */
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.data.polls == 7);
+}
+
+static void
+group_property(void)
+{
+	struct count_future f = count_future_new(1), g = count_future_new(1);
+	int dummy = 0;
+
+	CHECK(future_has_property(FUTURE_AS_RUNNABLE(&f),
+		FUTURE_PROPERTY_ASYNC) == 0);
+	CHECK(future_has_property_default(&f, FUTURE_PROPERTY_ASYNC) == 0);
+	CHECK(future_has_property_default(&dummy, FUTURE_PROPERTY_ASYNC) == 0);
+	CHECK(future_has_property_default(NULL, FUTURE_PROPERTY_ASYNC) == 0);
+
+	FUTURE_INIT_EXT(&g, count_task, async_prop);
+	g.data.polls_needed = 1;
+	prop_seen_future = NULL;
+	CHECK(future_has_property(FUTURE_AS_RUNNABLE(&g),
+		FUTURE_PROPERTY_ASYNC) != 0);
+	/* the property function receives the struct future pointer */
+	CHECK(prop_seen_future == (void *)FUTURE_AS_RUNNABLE(&g));
+	CHECK(future_has_property(FUTURE_AS_RUNNABLE(&g),
+		(enum future_property)1) == 0);
+
+	g.base.has_property = NULL; /* like a future born complete */
+	CHECK(future_has_property(FUTURE_AS_RUNNABLE(&g),
+		FUTURE_PROPERTY_ASYNC) == 0);
+}
+
+/* ---- over-aligned data / output -------------------------------------- */
+
+struct al64_data {
+	alignas(64) uint8_t bytes[3];
+};
+struct al128_output {
+	alignas(128) uint32_t v;
+	uint8_t tail[5];
+};
+struct small_data {
+	uint8_t b;
+};
+struct al256_data {
+	alignas(256) uint16_t w;
+};
+struct al32_output {
+	alignas(32) uint64_t q[3];
+};
+
+FUTURE(al_future, struct al64_data, struct al128_output);
+FUTURE(al_future2, struct small_data, struct al128_output);
+FUTURE(al_future3, struct al256_data, struct al32_output);
+
+static void *al_seen_data, *al_seen_output;
+static size_t al_seen_size;
+
+static enum future_state
+al_task(struct future_context *ctx, struct future_notifier *n)
+{
+	struct al64_data *d = (struct al64_data *)future_context_get_data(ctx);
+	struct al128_output *o =
+		(struct al128_output *)future_context_get_output(ctx);
+
+	(void)n;
+	al_seen_data = d;
+	al_seen_output = o;
+	al_seen_size = future_context_get_size(ctx);
+	o->v = 0x11223344u + d->bytes[0] + d->bytes[2];
+	memset(o->tail, 0xEE, sizeof(o->tail));
+	return FUTURE_STATE_COMPLETE;
+}
+
+static enum future_state
+al2_task(struct future_context *ctx, struct future_notifier *n)
+{
+	struct small_data *d = (struct small_data *)future_context_get_data(ctx);
+	struct al128_output *o =
+		(struct al128_output *)future_context_get_output(ctx);
+
+	(void)n;
+	al_seen_data = d;
+	al_seen_output = o;
+	al_seen_size = future_context_get_size(ctx);
+	o->v = d->b * 3u;
+	return FUTURE_STATE_COMPLETE;
+}
+
+static enum future_state
+al3_task(struct future_context *ctx, struct future_notifier *n)
+{
+	struct al256_data *d = (struct al256_data *)future_context_get_data(ctx);
+	struct al32_output *o =
+		(struct al32_output *)future_context_get_output(ctx);
+
+	(void)n;
+	al_seen_data = d;
+	al_seen_output = o;
+	al_seen_size = future_context_get_size(ctx);
+	o->q[0] = d->w;
+	o->q[2] = (uint64_t)d->w << 32;
+	return FUTURE_STATE_COMPLETE;
+}
+
+static void
+group_overaligned(void)
+{
+	struct al_future f;
+	struct al_future2 f2;
+	struct al_future3 f3;
+
+	memset(&f, 0, sizeof(f));
+	FUTURE_INIT(&f, al_task);
+	f.data.bytes[0] = 1;
+	f.data.bytes[2] = 2;
+	CHECK(future_context_get_data(&f.base.context) == (void *)&f.data);
+	CHECK(future_context_get_output(&f.base.context) == (void *)&f.output);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(al_seen_data == (void *)&f.data);
+	CHECK(al_seen_output == (void *)&f.output);
+	CHECK(al_seen_size == sizeof(f.data) + sizeof(f.output));
+	CHECK(f.output.v == 0x11223344u + 3);
+	CHECK(f.output.tail[0] == 0xEE && f.output.tail[4] == 0xEE);
+
+	memset(&f2, 0, sizeof(f2));
+	FUTURE_INIT(&f2, al2_task);
+	f2.data.b = 7;
+	CHECK(future_context_get_data(&f2.base.context) == (void *)&f2.data);
+	CHECK(future_context_get_output(&f2.base.context) ==
+		(void *)&f2.output);
+	FUTURE_BUSY_POLL(&f2);
+	CHECK(al_seen_output == (void *)&f2.output);
+	CHECK(f2.output.v == 21);
+
+	memset(&f3, 0, sizeof(f3));
+	FUTURE_INIT(&f3, al3_task);
+	f3.data.w = 0xBEEF;
+	CHECK(future_context_get_data(&f3.base.context) == (void *)&f3.data);
+	CHECK(future_context_get_output(&f3.base.context) ==
+		(void *)&f3.output);
+	FUTURE_BUSY_POLL(&f3);
+	CHECK(al_seen_data == (void *)&f3.data);
+	CHECK(al_seen_output == (void *)&f3.output);
+	CHECK(al_seen_size == sizeof(f3.data) + sizeof(f3.output));
+	CHECK(f3.output.q[0] == 0xBEEF);
+	CHECK(f3.output.q[2] == (uint64_t)0xBEEF << 32);
+
+	/* born complete keeps the layout too */
+	memset(&f3, 0, sizeof(f3));
+	FUTURE_INIT_COMPLETE(&f3);
+	CHECK(future_context_get_output(&f3.base.context) ==
+		(void *)&f3.output);
+}
+
+static void
+group_statement_macros(void)
+{
+	struct count_future f;
+	struct future_waker w;
+	int flag, token = 0;
+
+	memset(&f, 0, sizeof(f));
+	w.data = &token;
+	w.wake = test_wake;
+	/* each statement-like macro is one statement under if / else */
+	for (flag = 0; flag < 2; flag++) {
+		wake_calls = 0;
+		if (flag)
+			FUTURE_INIT(&f, count_task);
+		else
+			FUTURE_INIT_COMPLETE(&f);
+		CHECK(f.base.context.state ==
+			(flag ? FUTURE_STATE_IDLE : FUTURE_STATE_COMPLETE));
+		CHECK(f.base.task == (flag ? count_task : NULL));
+
+		if (!flag)
+			FUTURE_INIT_EXT(&f, count_task, async_prop);
+		else
+			FUTURE_INIT_EXT(&f, count_task, NULL);
+		CHECK(f.base.has_property == (flag ? NULL : async_prop));
+		CHECK(f.base.context.state == FUTURE_STATE_IDLE);
+
+		f.data.polls = 0;
+		f.data.polls_needed = 2;
+		if (flag)
+			FUTURE_BUSY_POLL(&f);
+		else
+			FUTURE_WAKER_WAKE(&w);
+		CHECK(f.data.polls == (flag ? 2 : 0));
+		CHECK(wake_calls == !flag);
+
+		if (flag)
+			FUTURE_WAKER_WAKE(&w);
+		else
+			FUTURE_BUSY_POLL(&f);
+		CHECK(f.data.polls == 2);
+		CHECK(wake_calls == 1);
+	}
+}
+
+static void
+group_moved(void)
+{
+	/* a future may be moved in memory between polls */
+	struct count_future *a = (struct count_future *)malloc(sizeof(*a));
+	struct count_future *b = (struct count_future *)malloc(sizeof(*b));
+	struct al_future *x = (struct al_future *)aligned_alloc(128,
+		sizeof(*x));
+	struct al_future *y = (struct al_future *)aligned_alloc(128,
+		sizeof(*y));
+
+	if (!a || !b || !x || !y) {
+		CHECK(!"out of memory");
+		free(a);
+		free(b);
+		free(x);
+		free(y);
+		return;
+	}
+	*a = count_future_new(3);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(a), NULL) == FUTURE_STATE_RUNNING);
+	memcpy(b, a, sizeof(*a));
+	memset(a, 0xDD, sizeof(*a));
+	free(a);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(b), NULL) == FUTURE_STATE_RUNNING);
+	CHECK(b->data.seen_data_ptr == (void *)&b->data);
+	FUTURE_BUSY_POLL(b);
+	CHECK(b->data.polls == 3);
+	CHECK(b->output.result == 30);
+	CHECK(b->data.seen_output_ptr == (void *)&b->output);
+	free(b);
+
+	memset(x, 0, sizeof(*x));
+	FUTURE_INIT(x, al_task);
+	x->data.bytes[0] = 5;
+	memcpy(y, x, sizeof(*x));
+	free(x);
+	FUTURE_BUSY_POLL(y);
+	CHECK(al_seen_data == (void *)&y->data);
+	CHECK(al_seen_output == (void *)&y->output);
+	CHECK(y->output.v == 0x11223344u + 5);
+	free(y);
+}
+
+int
+main(void)
+{
+	run_group("future types and enum values", group_types);
+	run_group("FUTURE_INIT / _EXT / _COMPLETE", group_init);
+	run_group("FUTURE_AS_RUNNABLE / DATA / OUTPUT / STATE", group_accessors);
+	run_group("future_poll and notifier pass-through", group_poll);
+	run_group("WAKER and FUTURE_WAKER_WAKE", group_waker);
+	run_group("FUTURE_BUSY_POLL", group_busy_poll);
+	run_group("future_has_property(_default)", group_property);
+	run_group("over-aligned data and output", group_overaligned);
+	run_group("statement macros inside if/else", group_statement_macros);
+	run_group("futures moved in memory between polls", group_moved);
+	return failures != 0;
+}

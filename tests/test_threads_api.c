@@ -1,0 +1,312 @@
+/* test_threads_api.c - constructor arguments, the vdm interface, custom
+ * operation functions, and how large operations are split.
+ *
+ * - data_mover_threads_new rejects nthreads 0 or > 1024, ringbuf 0 or
+ *   huge, and unknown notifiers with NULL + EINVAL; get_vdm / delete /
+ *   set_*_fn accept NULL; the default mover works.
+ * - capabilities and FUTURE_PROPERTY_ASYNC; invalid operation arguments
+ *   give a future born complete with VDM_ERROR_INVALID_ARGUMENT.
+ * - custom memcpy / memmove / memset functions are called with the
+ *   operation's flags and produce the result; NULL restores the built-in
+ *   ones; flush never calls them.
+ * - a 64 MiB copy on 2 workers is split into chunks that run at the same
+ *   time on two threads; a 64 KiB copy is one call. */
+#include "test_threads_util.h"
+
+static void
+test_bad_args(void)
+{
+	struct vdm_operation_future f;
+	char buf[16];
+
+	errno = 0;
+	CHECK(data_mover_threads_new(0, 16, FUTURE_NOTIFIER_NONE) == NULL);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(data_mover_threads_new(1, 0, FUTURE_NOTIFIER_NONE) == NULL);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(data_mover_threads_new(1, SIZE_MAX, FUTURE_NOTIFIER_NONE) ==
+		NULL);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(data_mover_threads_new(1, (size_t)1 << 40,
+		FUTURE_NOTIFIER_WAKER) == NULL);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(data_mover_threads_new(SIZE_MAX, 16, FUTURE_NOTIFIER_NONE) ==
+		NULL);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(data_mover_threads_new(100000, 16, FUTURE_NOTIFIER_NONE) ==
+		NULL);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(data_mover_threads_new(1, 16, (enum future_notifier_type)7) ==
+		NULL);
+	CHECK(errno == EINVAL);
+
+	CHECK(data_mover_threads_get_vdm(NULL) == NULL);
+	data_mover_threads_delete(NULL);
+	data_mover_threads_set_memcpy_fn(NULL, NULL);
+	data_mover_threads_set_memmove_fn(NULL, NULL);
+	data_mover_threads_set_memset_fn(NULL, NULL);
+
+	/* a NULL mover: the future is born complete with the error */
+	f = vdm_memcpy(NULL, buf, buf + 8, 8, 0);
+	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(&f)) == FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f) == VDM_ERROR_INVALID_ARGUMENT);
+	tt_log("bad arguments ok\n");
+}
+
+static void
+test_invalid_ops(struct data_mover_threads *dmt, struct runtime *rt)
+{
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	char a[64], b[64];
+	struct vdm_operation_future fs[7];
+	size_t i;
+
+	fs[0] = vdm_memcpy(vdm, NULL, b, 8, 0);
+	fs[1] = vdm_memcpy(vdm, a, NULL, 8, 0);
+	fs[2] = vdm_memmove(vdm, a, b, 8, 1u << 7);
+	fs[3] = vdm_memset(vdm, NULL, 0, 1, 0);
+	fs[4] = vdm_flush(vdm, a, 8, ~(uint64_t)0);
+	fs[5] = vdm_memcpy(vdm, (void *)(UINTPTR_MAX - 4), b, 8, 0);
+	fs[6] = vdm_memset(vdm, a, 0, 8, (uint64_t)1 << 40);
+	for (i = 0; i < 7; i++) {
+		struct future *f = FUTURE_AS_RUNNABLE(&fs[i]);
+
+		CHECK(FUTURE_STATE(f) == FUTURE_STATE_COMPLETE);
+		CHECK(tt_result(&fs[i]) == VDM_ERROR_INVALID_ARGUMENT);
+		runtime_wait(rt, f); /* returns at once */
+		CHECK(future_poll(f, NULL) == FUTURE_STATE_COMPLETE);
+	}
+	/* n == 0 needs no buffers at all */
+	fs[0] = vdm_memcpy(vdm, NULL, NULL, 0, 0);
+	fs[1] = vdm_memset(vdm, NULL, 1, 0, VDM_F_MEM_DURABLE);
+	for (i = 0; i < 2; i++) {
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&fs[i]));
+		CHECK(tt_result(&fs[i]) == VDM_SUCCESS);
+	}
+	tt_log("invalid operation arguments ok\n");
+}
+
+static void
+test_interface(struct data_mover_threads *dmt)
+{
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	char a[8] = "abcdefg", b[8];
+	struct vdm_operation_future f;
+
+	CHECK(vdm != NULL);
+	CHECK(vdm_is_supported(vdm, VDM_F_MEM_DURABLE));
+	CHECK(vdm_is_supported(vdm, VDM_F_NO_CACHE_HINT));
+	CHECK(vdm_is_supported(vdm, VDM_F_VALID_FLAGS));
+	CHECK(!vdm_is_supported(vdm, VDM_F_VALID_FLAGS | (1u << 5)));
+	f = vdm_memcpy(vdm, b, a, sizeof(a), 0);
+	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(&f)) == FUTURE_STATE_IDLE);
+	CHECK(future_has_property(FUTURE_AS_RUNNABLE(&f),
+		FUTURE_PROPERTY_ASYNC));
+	CHECK(FUTURE_DATA(&f)->vdm == vdm);
+	CHECK(FUTURE_DATA(&f)->operation.type == VDM_OPERATION_MEMCPY);
+	CHECK(FUTURE_DATA(&f)->operation.data.memcpy.n == sizeof(a));
+	tt_busy_wait(&f, 10000);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	/* complete futures stay complete */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	tt_log("vdm interface ok\n");
+}
+
+/* ---- custom functions -------------------------------------------------- */
+static atomic_uint cpy_calls, mov_calls, set_calls;
+static atomic_uint last_flags;
+
+static void *
+my_memcpy(void *d, const void *s, size_t n, unsigned flags)
+{
+	atomic_fetch_add(&cpy_calls, 1);
+	atomic_store(&last_flags, flags);
+	return memcpy(d, s, n);
+}
+
+static void *
+my_memmove(void *d, const void *s, size_t n, unsigned flags)
+{
+	atomic_fetch_add(&mov_calls, 1);
+	atomic_store(&last_flags, flags);
+	return memmove(d, s, n);
+}
+
+static void *
+my_memset(void *d, int c, size_t n, unsigned flags)
+{
+	atomic_fetch_add(&set_calls, 1);
+	atomic_store(&last_flags, flags);
+	/* a visible mark: fill with c ^ 0xff instead */
+	return memset(d, c ^ 0xff, n);
+}
+
+static void
+test_custom_fns(struct runtime *rt)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	unsigned char a[300], b[300];
+	struct vdm_operation_future f;
+
+	CHECK(dmt != NULL);
+	data_mover_threads_set_memcpy_fn(dmt, my_memcpy);
+	data_mover_threads_set_memmove_fn(dmt, my_memmove);
+	data_mover_threads_set_memset_fn(dmt, my_memset);
+
+	tt_fill(a, sizeof(a), 5);
+	f = vdm_memcpy(vdm, b, a, sizeof(a), VDM_F_MEM_DURABLE);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(atomic_load(&cpy_calls) == 1);
+	CHECK(atomic_load(&last_flags) == VDM_F_MEM_DURABLE);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+
+	f = vdm_memmove(vdm, a + 10, a, 200, VDM_F_NO_CACHE_HINT);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(atomic_load(&mov_calls) == 1);
+	CHECK(atomic_load(&last_flags) == VDM_F_NO_CACHE_HINT);
+	CHECK(memcmp(a + 10, b, 200) == 0);
+
+	f = vdm_memset(vdm, b, 0x0f, 100, VDM_F_VALID_FLAGS);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(atomic_load(&set_calls) == 1);
+	CHECK(atomic_load(&last_flags) == VDM_F_VALID_FLAGS);
+	CHECK(tt_verify_byte(b, 100, 0xf0) == SIZE_MAX);
+
+	/* flush has no custom function */
+	f = vdm_flush(vdm, b, sizeof(b), 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(atomic_load(&cpy_calls) + atomic_load(&mov_calls) +
+		atomic_load(&set_calls) == 3);
+
+	/* NULL puts the built-in functions back */
+	data_mover_threads_set_memset_fn(dmt, NULL);
+	f = vdm_memset(vdm, b, 0x0f, 100, 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(atomic_load(&set_calls) == 1);
+	CHECK(tt_verify_byte(b, 100, 0x0f) == SIZE_MAX);
+	data_mover_threads_delete(dmt);
+	tt_log("custom functions ok\n");
+}
+
+/* ---- splitting --------------------------------------------------------- */
+static atomic_uint split_calls, split_inside, split_overlap;
+
+/* Counts calls; the first call waits (up to 5 s) for a second call to be
+ * running at the same time, which only happens if chunks run in parallel. */
+static void *
+split_memcpy(void *d, const void *s, size_t n, unsigned flags)
+{
+	unsigned k = atomic_fetch_add(&split_calls, 1);
+	uint64_t end = tt_now_ns() + 5000000000u;
+
+	(void)flags;
+	if (atomic_fetch_add(&split_inside, 1) > 0)
+		atomic_store(&split_overlap, 1);
+	if (k == 0)
+		while (!atomic_load(&split_overlap) && tt_now_ns() < end)
+			tt_sleep_us(100);
+	memcpy(d, s, n);
+	atomic_fetch_sub(&split_inside, 1);
+	return d;
+}
+
+static void
+test_split(struct runtime *rt)
+{
+	size_t big = TT_ON_VALGRIND() ? (8u << 20) : (64u << 20);
+	unsigned char *a = (unsigned char *)tt_xmalloc(big);
+	unsigned char *b = (unsigned char *)tt_xmalloc(big);
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	struct vdm_operation_future f;
+
+	CHECK(dmt != NULL);
+	data_mover_threads_set_memcpy_fn(dmt, split_memcpy);
+	tt_fill(a, big, 9);
+	memset(b, 0, big);
+	f = vdm_memcpy(vdm, b, a, big, 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(memcmp(a, b, big) == 0);
+	tt_log("%zu MiB copy: %u chunks, parallel %u\n", big >> 20,
+		atomic_load(&split_calls), atomic_load(&split_overlap));
+	CHECK(atomic_load(&split_calls) > 1);
+	CHECK(atomic_load(&split_overlap) == 1);
+
+	/* small operations are one call */
+	atomic_store(&split_calls, 0);
+	f = vdm_memcpy(vdm, b, a, 65536, 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(atomic_load(&split_calls) == 1);
+	CHECK(memcmp(a, b, 65536) == 0);
+	data_mover_threads_delete(dmt);
+
+	/* one worker: never split */
+	dmt = data_mover_threads_new(1, 16, FUTURE_NOTIFIER_WAKER);
+	CHECK(dmt != NULL);
+	vdm = data_mover_threads_get_vdm(dmt);
+	data_mover_threads_set_memcpy_fn(dmt, my_memcpy);
+	atomic_store(&cpy_calls, 0);
+	f = vdm_memcpy(vdm, a, b, big, 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(atomic_load(&cpy_calls) == 1);
+	data_mover_threads_delete(dmt);
+	free(a);
+	free(b);
+	tt_log("splitting ok\n");
+}
+
+static void
+test_default(struct runtime *rt)
+{
+	struct data_mover_threads *dmt = data_mover_threads_default();
+	char a[100], b[100];
+	struct vdm_operation_future f;
+
+	CHECK(dmt != NULL);
+	tt_fill(a, sizeof(a), 3);
+	f = vdm_memcpy(data_mover_threads_get_vdm(dmt), b, a, sizeof(a), 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	data_mover_threads_delete(dmt);
+	/* the compat names of older releases */
+	CHECK(sizeof(struct vdm_memcpy_future) == sizeof(f));
+	CHECK(sizeof(struct vdm_operation_data) == 64);
+	tt_log("default mover ok\n");
+}
+
+int
+main(void)
+{
+	struct runtime *rt;
+	struct data_mover_threads *dmt;
+
+	tt_valgrind_setup();
+	rt = tt_runtime_new();
+	CHECK(rt != NULL);
+	test_bad_args();
+	dmt = data_mover_threads_new(2, 4, FUTURE_NOTIFIER_WAKER);
+	CHECK(dmt != NULL);
+	test_interface(dmt);
+	test_invalid_ops(dmt, rt);
+	data_mover_threads_delete(dmt);
+	test_custom_fns(rt);
+	test_split(rt);
+	test_default(rt);
+	runtime_delete(rt);
+	return 0;
+}

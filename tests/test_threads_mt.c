@@ -1,0 +1,299 @@
+/* test_threads_mt.c - futures and threads.
+ *
+ * - Futures created on a thread that exits before they are polled, and
+ *   futures first polled on a thread that exits before they complete, are
+ *   finished on another thread (no thread-local per-operation state).
+ * - Several submitter threads create and wait on one mover at once, with
+ *   their own runtimes and with a shared one, under back-pressure.
+ * - data_mover_threads_delete with work in flight (held at a gate, split
+ *   operations, operations waiting for queue room) completes all of it,
+ *   calling each waker once, before it returns. */
+#include "test_threads_util.h"
+
+#define SZ 512
+
+/* ---- created on a thread that exits ------------------------------------ */
+struct maker {
+	struct vdm *vdm;
+	struct vdm_operation_future *f;
+	unsigned char (*src)[SZ], (*dst)[SZ];
+	unsigned n;
+	int poll_once;
+};
+
+static int
+maker_main(void *arg)
+{
+	struct maker *m = (struct maker *)arg;
+	unsigned i;
+
+	for (i = 0; i < m->n; i++) {
+		tt_fill(m->src[i], SZ, i + 100);
+		m->f[i] = vdm_memcpy(m->vdm, m->dst[i], m->src[i], SZ, 0);
+		if (m->poll_once)
+			future_poll(FUTURE_AS_RUNNABLE(&m->f[i]), NULL);
+	}
+	return 0; /* the thread ends with the futures pending */
+}
+
+/* a thread that polls each future once with its own runtime's waker
+ * dropped again, then exits */
+static int
+poll_once_main(void *arg)
+{
+	struct maker *m = (struct maker *)arg;
+	unsigned i;
+
+	for (i = 0; i < m->n; i++)
+		future_poll(FUTURE_AS_RUNNABLE(&m->f[i]), NULL);
+	return 0;
+}
+
+static void
+test_thread_exits(struct runtime *rt, enum future_notifier_type type)
+{
+	enum { N = 64 };
+	struct data_mover_threads *dmt = data_mover_threads_new(2, 8, type);
+	static struct vdm_operation_future f[N];
+	static unsigned char src[N][SZ], dst[N][SZ];
+	struct future *fp[N];
+	struct maker m;
+	int round;
+	unsigned i;
+	tt_thread t;
+
+	CHECK(dmt != NULL);
+	for (round = 0; round < 3; round++) {
+		memset(dst, 0, sizeof(dst));
+		m.vdm = data_mover_threads_get_vdm(dmt);
+		m.f = f;
+		m.src = src;
+		m.dst = dst;
+		m.n = N;
+		m.poll_once = round == 1;
+		CHECK(tt_thread_start(&t, maker_main, &m) == 0);
+		CHECK(tt_thread_join(t) == 0);
+		if (round == 2) {
+			/* made here, first polled by a thread that exits */
+			CHECK(tt_thread_start(&t, poll_once_main, &m) == 0);
+			CHECK(tt_thread_join(t) == 0);
+		}
+		for (i = 0; i < N; i++)
+			fp[i] = FUTURE_AS_RUNNABLE(&f[i]);
+		runtime_wait_multiple(rt, fp, N);
+		for (i = 0; i < N; i++) {
+			CHECK(tt_result(&f[i]) == VDM_SUCCESS);
+			CHECK(tt_verify(dst[i], SZ, i + 100) == SIZE_MAX);
+		}
+	}
+	data_mover_threads_delete(dmt);
+	tt_log("futures outliving their thread, notifier %d ok\n", (int)type);
+}
+
+/* ---- many submitters ---------------------------------------------------- */
+struct submitter {
+	struct vdm *vdm;
+	struct runtime *shared; /* NULL: own runtime */
+	unsigned id, nops;
+	unsigned long done;
+};
+
+static int
+submitter_main(void *arg)
+{
+	enum { B = 16 };
+	struct submitter *s = (struct submitter *)arg;
+	struct runtime *rt = s->shared ? s->shared : tt_runtime_new();
+	struct vdm_operation_future f[B];
+	struct future *fp[B];
+	unsigned char src[B][SZ], dst[B][SZ];
+	unsigned i, k, round = 0;
+
+	CHECK(rt != NULL);
+	for (k = 0; k < B; k++)
+		tt_fill(src[k], SZ, s->id * 1000 + k);
+	for (i = 0; i < s->nops; round++) {
+		unsigned nb = s->nops - i < B ? s->nops - i : B;
+
+		for (k = 0; k < nb; k++) {
+			size_t n = 1 + (i + k) * 37u % SZ;
+
+			memset(dst[k], 0, n);
+			if ((i + k) % 5 == 4)
+				f[k] = vdm_memset(s->vdm, dst[k], (int)k, n, 0);
+			else if ((i + k) % 5 == 3)
+				f[k] = vdm_memmove(s->vdm, dst[k], src[k], n,
+					0);
+			else
+				f[k] = vdm_memcpy(s->vdm, dst[k], src[k], n, 0);
+			fp[k] = FUTURE_AS_RUNNABLE(&f[k]);
+		}
+		switch (round % 3) {
+		case 0:
+			runtime_wait_multiple(rt, fp, nb);
+			break;
+		case 1:
+			for (k = 0; k < nb; k++)
+				runtime_wait(rt, fp[k]);
+			break;
+		default:
+			for (k = 0; k < nb; k++)
+				tt_busy_wait(&f[k], 20000);
+			break;
+		}
+		for (k = 0; k < nb; k++) {
+			size_t n = 1 + (i + k) * 37u % SZ;
+
+			CHECK(tt_result(&f[k]) == VDM_SUCCESS);
+			if ((i + k) % 5 == 4)
+				CHECK(tt_verify_byte(dst[k], n, (int)k) ==
+					SIZE_MAX);
+			else
+				CHECK(memcmp(dst[k], src[k], n) == 0);
+		}
+		i += nb;
+		s->done += nb;
+	}
+	if (s->shared == NULL)
+		runtime_delete(rt);
+	return 0;
+}
+
+static void
+test_submitters(size_t nthreads, size_t ring, enum future_notifier_type type,
+	unsigned nsub, unsigned per, int shared_rt)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(nthreads, ring, type);
+	struct runtime *shared = shared_rt ? tt_runtime_new() : NULL;
+	struct submitter s[8];
+	tt_thread t[8];
+	unsigned i;
+	unsigned long total = 0;
+	uint64_t t0 = tt_now_ns();
+
+	CHECK(dmt != NULL && nsub <= 8);
+	for (i = 0; i < nsub; i++) {
+		s[i].vdm = data_mover_threads_get_vdm(dmt);
+		s[i].shared = shared;
+		s[i].id = i;
+		s[i].nops = per;
+		s[i].done = 0;
+		CHECK(tt_thread_start(&t[i], submitter_main, &s[i]) == 0);
+	}
+	for (i = 0; i < nsub; i++) {
+		CHECK(tt_thread_join(t[i]) == 0);
+		total += s[i].done;
+	}
+	CHECK(total == (unsigned long)nsub * per);
+	data_mover_threads_delete(dmt);
+	if (shared)
+		runtime_delete(shared);
+	tt_log("%u submitters x %zu workers, queue %zu, notifier %d%s: "
+		"%lu ops in %.0f ms\n", nsub, nthreads, ring, (int)type,
+		shared_rt ? ", shared runtime" : "", total,
+		(tt_now_ns() - t0) / 1e6);
+}
+
+/* ---- delete with work in flight --------------------------------------- */
+struct deleter {
+	struct data_mover_threads *dmt;
+	atomic_int done;
+};
+
+static int
+deleter_main(void *arg)
+{
+	struct deleter *d = (struct deleter *)arg;
+
+	data_mover_threads_delete(d->dmt);
+	atomic_store(&d->done, 1);
+	return 0;
+}
+
+static void
+test_delete_in_flight(int gate, size_t ring)
+{
+	enum { N = 40 };
+	size_t big = TT_ON_VALGRIND() ? (4u << 20) : (16u << 20);
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, ring, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	static struct vdm_operation_future f[N + 1];
+	static struct tt_waker w[N + 1];
+	static unsigned char src[N][SZ], dst[N][SZ];
+	unsigned char *bsrc = (unsigned char *)tt_xmalloc(big);
+	unsigned char *bdst = (unsigned char *)tt_xmalloc(big);
+	struct deleter d;
+	unsigned i, queued = 0;
+	tt_thread t;
+
+	CHECK(dmt != NULL);
+	if (gate) {
+		tt_gate_install(dmt);
+		tt_gate_reset(0);
+	}
+	memset(dst, 0, sizeof(dst));
+	memset(bdst, 0, big);
+	tt_fill(bsrc, big, 7);
+	for (i = 0; i <= N; i++) {
+		struct future_notifier nt;
+
+		tt_waker_init(&w[i]);
+		nt = tt_notifier(&w[i]);
+		if (i == N) {
+			f[i] = vdm_memcpy(vdm, bdst, bsrc, big, 0);
+		} else {
+			tt_fill(src[i], SZ, i);
+			f[i] = vdm_memcpy(vdm, dst[i], src[i], SZ, 0);
+		}
+		/* polled once: queued, or waiting for queue room */
+		queued += future_poll(FUTURE_AS_RUNNABLE(&f[i]), &nt) !=
+			FUTURE_STATE_IDLE;
+	}
+	d.dmt = dmt;
+	atomic_init(&d.done, 0);
+	CHECK(tt_thread_start(&t, deleter_main, &d) == 0);
+	if (gate) {
+		tt_sleep_us(50000);
+		CHECK(atomic_load(&d.done) == 0); /* still waiting for work */
+		atomic_store(&tt_the_gate.open, 1);
+	}
+	CHECK(tt_thread_join(t) == 0);
+	CHECK(atomic_load(&d.done) == 1);
+	/* after delete: every operation ran, each waker was called once */
+	for (i = 0; i < N; i++) {
+		CHECK(tt_verify(dst[i], SZ, i) == SIZE_MAX);
+		CHECK(atomic_load(&w[i].calls) == 1);
+	}
+	CHECK(memcmp(bsrc, bdst, big) == 0);
+	CHECK(atomic_load(&w[N].calls) == 1);
+	free(bsrc);
+	free(bdst);
+	tt_log("delete with work in flight (gate %d, queue %zu, %u queued) "
+		"ok\n", gate, ring, queued);
+}
+
+int
+main(void)
+{
+	struct runtime *rt;
+	unsigned per = 20000 / tt_slowdown();
+
+	tt_valgrind_setup();
+	rt = tt_runtime_new();
+	CHECK(rt != NULL);
+	test_thread_exits(rt, FUTURE_NOTIFIER_WAKER);
+	test_thread_exits(rt, FUTURE_NOTIFIER_POLLER);
+	test_thread_exits(rt, FUTURE_NOTIFIER_NONE);
+	test_submitters(2, 16, FUTURE_NOTIFIER_WAKER, 4, per, 0);
+	test_submitters(3, 4, FUTURE_NOTIFIER_POLLER, 3, per / 2, 0);
+	test_submitters(2, 8, FUTURE_NOTIFIER_NONE, 2, per / 2, 0);
+	test_submitters(2, 4, FUTURE_NOTIFIER_WAKER, 4, per / 2, 1);
+	test_delete_in_flight(1, 64);
+	test_delete_in_flight(0, 64);
+	test_delete_in_flight(1, 4);
+	test_delete_in_flight(0, 2);
+	runtime_delete(rt);
+	return 0;
+}
