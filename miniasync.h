@@ -379,7 +379,9 @@ struct future_chain_entry {
 	} while (0)
 
 /* The future is built by init_fn(&entry->fut, chain context, init_arg)
- * right before the chain first needs it. */
+ * right before the chain first needs it, so it can use results of earlier
+ * entries (through the chain context). It runs after the previous entry's
+ * map: whatever that map wrote into this entry is replaced by init. */
 #define FUTURE_CHAIN_ENTRY_LAZY_INIT(entry_ptr, init_fn, init_arg_v, map_fn,  \
 		map_arg_v)                                                     \
 	do {                                                                   \
@@ -1459,6 +1461,21 @@ masync__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* For timeouts of milliseconds and more: CLOCK_MONOTONIC_COARSE costs a
+ * few ns where CLOCK_MONOTONIC costs ~90 ns on some VMs. */
+static inline uint64_t
+masync__coarse_ns(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#else
+	return masync__now_ns();
+#endif
+}
+
 /* absolute TIME_UTC deadline `ns` from now, for cnd_timedwait */
 static struct timespec
 masync__utc_after(uint64_t ns)
@@ -2503,9 +2520,10 @@ struct masync__thr_op {
 	MASYNC__A(size_t) chunks_done;
 	/* waiting for queue room: on the blocked list (written only by the
 	 * future's owner, under dmt->blocked_lock) and woken since it last
-	 * blocked (under dmt->blocked_lock) */
+	 * blocked (written under dmt->blocked_lock) */
 	struct masync__thr_op *bprev, *bnext;
-	int blocked, kicked;
+	int blocked;
+	MASYNC__A(int) kicked;
 };
 
 struct masync__ring_cell {
@@ -2670,7 +2688,7 @@ masync__blocked_append(struct data_mover_threads *d, struct masync__thr_op *op)
 	if (d->bkick == NULL)
 		d->bkick = op;
 	op->blocked = 1;
-	op->kicked = 0;
+	MASYNC__STORE(&op->kicked, 0, relaxed);
 	MASYNC__FADD(&d->nblocked, 1, relaxed);
 }
 
@@ -2681,7 +2699,7 @@ masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 		return;
 	if (d->bkick == op)
 		d->bkick = op->bnext;
-	if (!op->kicked)
+	if (!MASYNC__LOAD(&op->kicked, relaxed))
 		MASYNC__FSUB(&d->nblocked, 1, relaxed);
 	if (op->bprev != NULL)
 		op->bprev->bnext = op->bnext;
@@ -2693,7 +2711,7 @@ masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 		d->btail = op->bprev;
 	op->bprev = op->bnext = NULL;
 	op->blocked = 0;
-	op->kicked = 0;
+	MASYNC__STORE(&op->kicked, 0, relaxed);
 }
 
 /* A queue slot was freed: wake the first blocked operation not woken yet.
@@ -2711,7 +2729,7 @@ masync__thr_room(struct data_mover_threads *d)
 	op = d->bkick;
 	if (op != NULL) {
 		d->bkick = op->bnext;
-		op->kicked = 1;
+		MASYNC__STORE(&op->kicked, 1, relaxed);
 		MASYNC__FSUB(&d->nblocked, 1, relaxed);
 		/* under the list lock: the owner unlinks op (under this lock)
 		 * before the state can go back to the pool */
@@ -2865,7 +2883,8 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	op->result = VDM_SUCCESS;
 	op->bprev = op->bnext = NULL;
 	op->blocked = 0;
-	op->kicked = 0;
+	MASYNC__UNTRACKED(&op->kicked, sizeof(op->kicked));
+	MASYNC__STORE(&op->kicked, 0, relaxed);
 	return op;
 }
 
@@ -2913,15 +2932,26 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	masync__signal_register(&op->sig, n, d->notifier,
 		(uint64_t *)(void *)&op->sig.word);
 	if (masync__thr_submit(d, op) != 0) {
-		/* Full. Go on the blocked list (keeping the place of an
-		 * earlier poll that was not woken yet), then try once more:
-		 * a worker that freed a slot before it could see this
-		 * operation on the list is seen by the retry instead. */
+		/* Full. Already on the blocked list and not woken since:
+		 * every slot freed meanwhile woke an operation ahead of this
+		 * one, and the waker just registered is called when its turn
+		 * comes (a kick after the registration sees it; one before it
+		 * set `kicked` first). Nothing to do but wait. */
+		if (op->blocked && !MASYNC__LOAD(&op->kicked, relaxed)) {
+			MASYNC__FSUB(&op->refs, 1, relaxed);
+			if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
+				n->poller.ptr_to_monitor =
+					(uint64_t *)(void *)&d->room_gen;
+			return -1;
+		}
+		/* Go on the blocked list (again, at the end, if it was
+		 * woken), then try once more: a worker that freed a slot
+		 * before it could see this operation on the list is seen by
+		 * the retry instead. */
 		masync__mtx_lock(&d->blocked_lock);
-		if (op->kicked)
+		if (op->blocked)
 			masync__blocked_unlink(d, op);
-		if (!op->blocked)
-			masync__blocked_append(d, op);
+		masync__blocked_append(d, op);
 		masync__mtx_unlock(&d->blocked_lock);
 		/* an RMW, not a fence: pairs with the one in thr_room */
 		MASYNC__FADD(&d->nblocked, 0, acq_rel);
@@ -3856,12 +3886,12 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 		o->submitted = 1;
 		o->need_submit = 0;
 		o->resume = 0;
-		o->submit_ns = masync__now_ns();
+		o->submit_ns = masync__coarse_ns();
 		o->busy_ns = 0;
 	} else {
 		o->need_submit = 1; /* keeps o->resume for the retry */
 		if (r > 0) {
-			uint64_t now = masync__now_ns();
+			uint64_t now = masync__coarse_ns();
 
 			/* no room for timeout_ns (credits held by a device
 			 * that stopped answering, a shared WQ that keeps
@@ -4185,7 +4215,8 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 		}
 		st = masync__dsa_status(&o->comp);
 		if (st == 0) {
-			if (masync__now_ns() - o->submit_ns > d->timeout_ns) {
+			if (masync__coarse_ns() - o->submit_ns >
+					d->timeout_ns) {
 				o->lost = 1; /* the device may still write */
 				/* ... but count no queue entry on it: a device
 				 * that lost descriptors must not leave a

@@ -6,6 +6,9 @@
  *   submit   CPU ns per vdm_memcpy() create + first poll (= the descriptor
  *            is written to the portal / the FIFO) of 4 KiB, device paused,
  *            32 at a time (the emulator's portal has 64 slots)
+ *   reap     CPU ns of the poll that finds the completion record written
+ *            and completes the future (the device has finished them all);
+ *            submit + reap is the least CPU an operation costs
  *   qd1      per completed 4 KiB memcpy, one at a time: FUTURE_BUSY_POLL,
  *            runtime_wait with WAKER (the default), runtime_wait with POLLER
  *   qd32     the same with 32 operations in flight (runtime_wait_multiple)
@@ -59,12 +62,13 @@ bench_submit(struct dsa_emu *emu, struct vdm *vdm, const char *name,
 	struct vdm_operation_future f[QD];
 	struct future *ff[QD];
 	struct runtime *rt = runtime_new();
-	uint64_t cpu = 0, wall = 0;
+	uint64_t cpu = 0, wall = 0, reap = 0;
 	int r, i;
 
 	for (r = 0; r < rounds; r++) {
 		uint64_t c0, w0;
 
+		dsa_emu_reset_stats(emu);
 		dsa_emu_pause(emu, -1, 1);
 		c0 = ns_of(CLOCK_THREAD_CPUTIME_ID);
 		w0 = ns_of(CLOCK_MONOTONIC);
@@ -78,6 +82,14 @@ bench_submit(struct dsa_emu *emu, struct vdm *vdm, const char *name,
 		cpu += ns_of(CLOCK_THREAD_CPUTIME_ID) - c0;
 		wall += ns_of(CLOCK_MONOTONIC) - w0;
 		dsa_emu_pause(emu, -1, 0);
+		if (dsa_emu_wait_processed(emu, QD, 10000) != 0)
+			die("the emulator did not finish");
+		c0 = ns_of(CLOCK_THREAD_CPUTIME_ID);
+		for (i = 0; i < QD; i++)
+			if (future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) !=
+					FUTURE_STATE_COMPLETE)
+				break;
+		reap += ns_of(CLOCK_THREAD_CPUTIME_ID) - c0;
 		for (i = 0; i < QD; i++)
 			ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
 		runtime_wait_multiple(rt, ff, QD);
@@ -89,6 +101,8 @@ bench_submit(struct dsa_emu *emu, struct vdm *vdm, const char *name,
 		(double)cpu / ((double)rounds * QD));
 	printf("submit_%s_wall %.0f ns\n", name,
 		(double)wall / ((double)rounds * QD));
+	printf("reap_%s_cpu %.0f ns\n", name,
+		(double)reap / ((double)rounds * QD));
 	runtime_delete(rt);
 }
 

@@ -970,8 +970,13 @@ static void
 write_record(uint64_t ca, const struct rec *r)
 {
 	struct dsa_completion_record *cr = (struct dsa_completion_record *)(uintptr_t)ca;
-	cr->result = r->result;
-	cr->bytes_completed = r->bytes;
+	/* a POLLER watches the record's first 8 bytes with one atomic load:
+	 * store its fields atomically too */
+	__atomic_store_n(&cr->result, r->result, __ATOMIC_RELAXED);
+	/* the struct is packed, but the record is 32-byte aligned */
+	__atomic_store_n((uint32_t *)(void *)((unsigned char *)cr +
+		offsetof(struct dsa_completion_record, bytes_completed)),
+		r->bytes, __ATOMIC_RELAXED);
 	cr->fault_addr = r->fault_addr;
 	if ((r->status & DSA_COMP_STATUS_MASK) == DSA_COMP_INVALID_FLAGS)
 		cr->invalid_flags = r->invalid_flags;

@@ -108,6 +108,9 @@ client_main(void *arg)
 		}
 		CHECK(ret == EINPROGRESS || ret == EALREADY);
 		runtime_wait(r, FUTURE_AS_RUNNABLE(&f));
+		if (f.output.result != VDM_SUCCESS)
+			te_log("slot %zu: %s\n", slot,
+				vdm_result_str(f.output.result));
 		CHECK(f.output.result == VDM_SUCCESS);
 		CHECK(te_all(p, pattern(slot), SZ));
 		rc->outcome[slot] = OUT_RAN;
@@ -209,7 +212,7 @@ main(void)
 	size_t n = te_movers(m), i, iters;
 	int k;
 
-	iters = TE_ON_VALGRIND() ? 1000 : TE_TSAN ? 8000 : TE_ASAN ? 20000 :
+	iters = TE_ON_VALGRIND() ? 1000 : TE_TSAN ? 25000 : TE_ASAN ? 20000 :
 		50000;
 	/* the movers of the table stay for the DSA part; fresh threads
 	 * movers for the race so deleting them drains them */
@@ -231,7 +234,12 @@ main(void)
 			iters / 2, destroy_threads, d, 1);
 	}
 	for (i = 0; i < n; i++) {
-		if (m[i].kind == TE_DSA) {
+		if (m[i].kind == TE_DSA && TE_ON_VALGRIND()) {
+			/* valgrind runs one thread at a time: with two
+			 * submitters the emulator loses portal writes and the
+			 * operations time out (an emulator limit) */
+			te_log("%s: not raced under valgrind\n", m[i].name);
+		} else if (m[i].kind == TE_DSA) {
 			race(m[i].name, m[i].vdm, iters / 10, destroy_dsa,
 				m[i].obj, 0);
 			m[i].kind = TE_SYNC; /* deleted already */

@@ -156,10 +156,9 @@ slow_expiring(enum future_notifier_type nt)
 	CHECK(el >= 50 * TE_MS);
 	CHECK(f.base.context.state == FUTURE_STATE_RUNNING);
 	te_wait_slow_started(started + 1);
-	if (!TE_ON_VALGRIND()) {
+	/* (dst is not read while the copy is in flight: a data race) */
+	if (!TE_ON_VALGRIND())
 		CHECK(el < 300 * TE_MS);
-		CHECK(te_all(dst, 0, N)); /* the copy sleeps first */
-	}
 	/* the waker was dropped: deleting the runtime before the operation
 	 * completes is safe (ASan/TSan would see a use after free) */
 	runtime_delete(r);
@@ -198,8 +197,6 @@ dsa_slow(struct te_mover *m)
 	el = te_now() - t0;
 	CHECK(el >= 50 * TE_MS);
 	CHECK(f.base.context.state == FUTURE_STATE_RUNNING);
-	if (!TE_ON_VALGRIND())
-		CHECK(te_all(dst, 0, N));
 	runtime_delete(r); /* the mover dropped the runtime's waker */
 	r = runtime_new();
 	CHECK(r != NULL);

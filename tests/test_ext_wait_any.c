@@ -168,7 +168,7 @@ timeout_gates(struct te_mover *m)
 static void
 slow_and_fast(enum future_notifier_type nt)
 {
-	struct data_mover_threads *slow = te_slow_mover(1, 8, 300, nt);
+	struct data_mover_threads *slow = te_slow_mover(1, 8, 600, nt);
 	struct data_mover_threads *fast = data_mover_threads_new(1, 8, nt);
 	struct runtime *r = runtime_new();
 	struct vdm_operation_future fs, ff;
@@ -188,10 +188,10 @@ slow_and_fast(enum future_notifier_type nt)
 	idx = runtime_wait_any(r, futs, 2);
 	CHECK(idx == 1);
 	CHECK(te_all(dst2, 0x33, N));
+	/* (dst is not read while the copy is in flight: a data race) */
 	if (!TE_ON_VALGRIND()) {
-		CHECK(te_now() - t0 < 300 * TE_MS);
+		CHECK(te_now() - t0 < 600 * TE_MS);
 		CHECK(fs.base.context.state == FUTURE_STATE_RUNNING);
-		CHECK(te_all(dst, 0, N));
 	}
 	/* the slow operation still runs; its worker must not wake the
 	 * deleted runtime when it completes */
@@ -255,10 +255,8 @@ dsa_slow_vs_gate(struct te_mover *m)
 	CHECK(runtime_wait_any(r, futs, 2) == 1);
 	te_opener_join(&op);
 	CHECK(gf.output.opened == 1);
-	if (!TE_ON_VALGRIND()) {
+	if (!TE_ON_VALGRIND())
 		CHECK(f.base.context.state == FUTURE_STATE_RUNNING);
-		CHECK(te_all(dst, 0, N));
-	}
 	runtime_delete(r); /* the mover dropped the runtime's waker */
 	r = runtime_new();
 	CHECK(r != NULL);

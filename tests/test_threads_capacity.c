@@ -405,7 +405,7 @@ test_abandoned(void)
 int
 main(void)
 {
-	unsigned big = 300;
+	unsigned big = TT_ON_VALGRIND() ? 40 : 300;
 
 	tt_valgrind_setup();
 	rt = tt_runtime_new();

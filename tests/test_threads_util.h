@@ -78,6 +78,16 @@ tt_sleep_us(unsigned us)
 #ifndef TT_SANITIZED
 #define TT_SANITIZED 0
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define TT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TT_TSAN 1
+#endif
+#endif
+#ifndef TT_TSAN
+#define TT_TSAN 0
+#endif
 
 /* Test threads are pthreads: ThreadSanitizer (and valgrind's drd) do not
  * follow glibc's C11 thrd_create / thrd_join / mtx_lock, whose internal
@@ -285,12 +295,14 @@ tt_result(struct vdm_operation_future *f)
 static inline void
 tt_busy_wait(struct vdm_operation_future *f, unsigned ms)
 {
-	uint64_t end = tt_now_ns() + (uint64_t)ms * 1000000u;
-	unsigned n = 0;
+	uint64_t end = tt_now_ns() + (uint64_t)ms * 1000000u *
+		(TT_ON_VALGRIND() ? 10 : 1);
+	unsigned n = 0, mask = TT_ON_VALGRIND() ? 0 : 1023;
 
+	/* valgrind runs one thread at a time: yield at every poll there */
 	while (future_poll(FUTURE_AS_RUNNABLE(f), NULL) !=
 			FUTURE_STATE_COMPLETE) {
-		if ((++n & 1023) == 0) {
+		if ((++n & mask) == 0) {
 			CHECK(tt_now_ns() < end);
 			thrd_yield();
 		}
