@@ -1307,8 +1307,9 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 	MASYNC__NS atomic_fetch_and_explicit(p, v, MASYNC__MO(mo))
 #define MASYNC__XCHG(p, v, mo)                                                 \
 	MASYNC__NS atomic_exchange_explicit(p, v, MASYNC__MO(mo))
+/* strong: callers read a failure as "someone else changed it" */
 #define MASYNC__CAS(p, expp, v, mo)                                            \
-	MASYNC__NS atomic_compare_exchange_weak_explicit(p, expp, v,           \
+	MASYNC__NS atomic_compare_exchange_strong_explicit(p, expp, v,         \
 		MASYNC__MO(mo), MASYNC__MO(relaxed))
 #define MASYNC__FENCE(mo) MASYNC__NS atomic_thread_fence(MASYNC__MO(mo))
 
@@ -1795,9 +1796,14 @@ vdm_result_str(enum vdm_operation_result result)
  * wake call returned, so the waker's data (which may be on the waiting
  * thread's stack) is never touched after the waiter went on. A waker that
  * was registered before completion is always called: registration and
- * completion are serialised by the lock, and registration sees DONE. */
+ * completion are serialised by the lock, and registration sees DONE.
+ * The WAKER bit says a waker is registered and not called yet; `waker`
+ * itself is written only by registration (the owner of the future), so
+ * a poll that finds the very same waker still registered, or nothing to
+ * drop, needs no lock. */
 #define MASYNC__S_LOCK 1u
 #define MASYNC__S_DONE 2u
+#define MASYNC__S_WAKER 4u
 
 /* helgrind and drd cannot see the ordering C11 atomics give. Defining
  * MINIASYNC_VALGRIND (needs the valgrind headers) annotates it:
@@ -1892,7 +1898,7 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	enum future_notifier_type mode, uint64_t *poll_word)
 {
 	uint64_t w;
-	int done;
+	int done, drop = n == NULL || n->waker.wake == NULL;
 
 	if (n != NULL && mode == FUTURE_NOTIFIER_POLLER) {
 		n->poller.ptr_to_monitor = poll_word;
@@ -1901,12 +1907,24 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	}
 	if (n != NULL && mode == FUTURE_NOTIFIER_NONE)
 		return masync__signal_done(s);
+	w = MASYNC__LOAD(&s->word, acquire);
+	if (drop && !(w & MASYNC__S_WAKER))
+		return masync__signal_done(s); /* nothing to drop */
+	if (!drop && (w & (MASYNC__S_WAKER | MASYNC__S_DONE |
+			MASYNC__S_LOCK)) == MASYNC__S_WAKER &&
+			s->waker.wake == n->waker.wake &&
+			s->waker.data == n->waker.data) {
+		/* still registered: completion or a kick will call it */
+		n->notifier_used = FUTURE_NOTIFIER_WAKER;
+		return 0;
+	}
 	w = masync__signal_lock(s);
 	done = (w & MASYNC__S_DONE) != 0;
-	if (n == NULL || done || n->waker.wake == NULL) {
-		s->waker.wake = NULL;
+	if (drop || done) {
+		w &= ~(uint64_t)MASYNC__S_WAKER;
 	} else {
 		s->waker = n->waker;
+		w |= MASYNC__S_WAKER;
 		n->notifier_used = FUTURE_NOTIFIER_WAKER;
 	}
 	masync__signal_unlock(s, w);
@@ -1919,27 +1937,22 @@ static void
 masync__signal_kick(struct masync__signal *s)
 {
 	uint64_t w = masync__signal_lock(s);
-	struct future_waker wk = s->waker;
 
-	s->waker.wake = NULL;
-	if (wk.wake != NULL)
-		wk.wake(wk.data);
-	masync__signal_unlock(s, w);
+	if (w & MASYNC__S_WAKER)
+		s->waker.wake(s->waker.data);
+	masync__signal_unlock(s, w & ~(uint64_t)MASYNC__S_WAKER);
 }
 
 static void
 masync__signal_complete(struct masync__signal *s)
 {
-	struct future_waker wk;
+	uint64_t w = masync__signal_lock(s);
 
-	masync__signal_lock(s);
-	wk = s->waker;
-	s->waker.wake = NULL;
 	/* the result is visible before the waker runs */
 	MASYNC__HB(s);
 	MASYNC__STORE(&s->word, MASYNC__S_DONE | MASYNC__S_LOCK, release);
-	if (wk.wake != NULL)
-		wk.wake(wk.data);
+	if (w & MASYNC__S_WAKER)
+		s->waker.wake(s->waker.data);
 	masync__signal_unlock(s, MASYNC__S_DONE);
 }
 
@@ -2721,7 +2734,8 @@ masync__thr_room(struct data_mover_threads *d)
 {
 	struct masync__thr_op *op;
 
-	MASYNC__FADD(&d->room_gen, 1, release);
+	if (d->notifier == FUTURE_NOTIFIER_POLLER)
+		MASYNC__FADD(&d->room_gen, 1, release);
 	/* pairs with the RMW in masync__thr_op_start */
 	if (MASYNC__FADD(&d->nblocked, 0, acq_rel) == 0)
 		return;

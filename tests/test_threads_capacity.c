@@ -50,7 +50,7 @@ test_full_queue(enum future_notifier_type type)
 	struct tt_waker w[N];
 	struct future_notifier nt[N];
 	unsigned char src[N][SZ], dst[N][SZ];
-	uint64_t seen4 = 0, end;
+	uint64_t seen4 = 0;
 	unsigned i;
 
 	CHECK(dmt != NULL);
@@ -94,10 +94,7 @@ test_full_queue(enum future_notifier_type type)
 		tt_wait_uint(&w[3].calls, 1, 10000);
 		tt_wait_uint(&w[4].calls, 1, 10000);
 	} else if (type == FUTURE_NOTIFIER_POLLER) {
-		end = tt_now_ns() + 10000000000u;
-		while (atomic_load((_Atomic uint64_t *)(void *)
-				nt[4].poller.ptr_to_monitor) == seen4)
-			CHECK(tt_now_ns() < end);
+		tt_wait_word(nt[4].poller.ptr_to_monitor, seen4, 10000);
 	}
 	/* f0..f2 complete; f5 may still be waiting for its turn */
 	for (i = 0; i < 3; i++) {
@@ -243,12 +240,13 @@ test_blocked_waiter_sleeps(enum future_notifier_type type)
 static void
 test_oom(void)
 {
-	enum { HOLD = 20000, MORE = 2000 };
+	enum { HOLD = 20000 };
+	unsigned more = TT_ON_VALGRIND() ? 300 : 2000;
 	struct data_mover_threads *dmt;
 	struct vdm *vdm;
 	struct vdm_operation_future *f = (struct vdm_operation_future *)
-		tt_xmalloc((HOLD + MORE) * sizeof(*f));
-	struct future **fp = (struct future **)tt_xmalloc((HOLD + MORE) *
+		tt_xmalloc((HOLD + more) * sizeof(*f));
+	struct future **fp = (struct future **)tt_xmalloc((HOLD + more) *
 		sizeof(*fp));
 	static unsigned char src[64][64], dst[64][64];
 	struct vdm_operation_future g;
@@ -300,14 +298,14 @@ test_oom(void)
 
 	/* memory back: more states, and everything completes */
 	atomic_store(&fail_malloc, 0);
-	for (i = held; i < held + MORE; i++) {
+	for (i = held; i < held + more; i++) {
 		f[i] = vdm_memcpy(vdm, dst[i % 64], src[i % 64], 64, 0);
 		CHECK(tt_result(&f[i]) == VDM_SUCCESS);
 	}
-	for (i = 0; i < held + MORE; i++)
+	for (i = 0; i < held + more; i++)
 		fp[i] = FUTURE_AS_RUNNABLE(&f[i]);
-	runtime_wait_multiple(rt, fp, held + MORE);
-	for (i = 0; i < held + MORE; i++)
+	runtime_wait_multiple(rt, fp, held + more);
+	for (i = 0; i < held + more; i++)
 		check_copy(&f[i], dst[i % 64], 64, i % 64);
 	data_mover_threads_delete(dmt);
 	free(f);

@@ -230,7 +230,7 @@ test_poller(struct runtime *rt)
 	struct future_notifier nt;
 	struct vdm_operation_future f;
 	_Atomic uint64_t *word;
-	uint64_t v0, end;
+	uint64_t v0;
 	unsigned i;
 
 	CHECK(dmt != NULL);
@@ -253,9 +253,7 @@ test_poller(struct runtime *rt)
 		FUTURE_STATE_RUNNING);
 	CHECK(nt.notifier_used == FUTURE_NOTIFIER_POLLER);
 	atomic_store(&tt_the_gate.open, 1);
-	end = tt_now_ns() + 10000000000u;
-	while (atomic_load(word) == v0)
-		CHECK(tt_now_ns() < end);
+	tt_wait_word(nt.poller.ptr_to_monitor, v0, 10000);
 	/* changed: the next poll completes */
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
 		FUTURE_STATE_COMPLETE);

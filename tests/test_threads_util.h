@@ -196,12 +196,23 @@ tt_valgrind_setup(void)
 #define tt_valgrind_setup() ((void)0)
 #endif
 
+/* Non-zero under valgrind's drd, which is much slower than the other
+ * valgrind tools with this many synchronisation events. */
+static inline int
+tt_on_drd(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+
+	return TT_ON_VALGRIND() && pre != NULL &&
+		strstr(pre, "vgpreload_drd") != NULL;
+}
+
 /* Divide iteration counts by this: 1 natively, more under the tools. */
 static inline unsigned
 tt_slowdown(void)
 {
 	if (TT_ON_VALGRIND())
-		return 50;
+		return tt_on_drd() ? 400 : 50;
 	return TT_SANITIZED ? 4 : 1;
 }
 
@@ -352,11 +363,26 @@ tt_notifier(struct tt_waker *w)
 static inline void
 tt_wait_uint(atomic_uint *v, unsigned want, unsigned ms)
 {
-	uint64_t end = tt_now_ns() + (uint64_t)ms * 1000000u;
+	uint64_t end = tt_now_ns() + (uint64_t)ms * 1000000u *
+		(TT_ON_VALGRIND() ? 10 : 1);
 
 	while (atomic_load(v) < want) {
 		CHECK(tt_now_ns() < end);
 		tt_sleep_us(50);
+	}
+}
+
+/* Waits until the 64-bit word at `p` differs from `seen`; fails after `ms`
+ * milliseconds (ten times that under valgrind). */
+static inline void
+tt_wait_word(uint64_t *p, uint64_t seen, unsigned ms)
+{
+	uint64_t end = tt_now_ns() + (uint64_t)ms * 1000000u *
+		(TT_ON_VALGRIND() ? 10 : 1);
+
+	while (atomic_load((_Atomic uint64_t *)(void *)p) == seen) {
+		CHECK(tt_now_ns() < end);
+		thrd_yield();
 	}
 }
 
