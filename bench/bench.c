@@ -14,9 +14,11 @@
  *   sync_runtime_wait_64B     runtime_wait on a 64 B sync copy, and the
  *   runtime_wait_overhead     difference to polling it directly
  *   threads_batch_*           64 x 4 KiB memcpy per batch on a 2-worker
- *                             mover and on the default mover, waited with
- *                             runtime_wait_multiple or by busy polling
- *   batch_default_vs_2w_*     default / 2-worker throughput
+ *                             mover and on the default mover (measured in
+ *                             turns), waited with runtime_wait_multiple or
+ *                             by busy polling
+ *   batch_default_vs_2w_*     default / 2-worker throughput (median of the
+ *                             per-turn ratios)
  *   memcpy_64MiB_plain        plain memcpy of 64 MiB, single thread
  *   memcpy_64MiB_threads      the same buffers on the default mover
  *   memcpy_64MiB_speedup      threads GB/s / plain GB/s
@@ -246,59 +248,86 @@ sync_runtime_wait_ns(struct vdm *vdm, struct runtime *rt, unsigned iters)
 #define BATCH 64
 #define BSIZE 4096
 
-/* ops/s for batches of 64 x 4 KiB; wait = runtime_wait_multiple, else
- * busy polling of every future until all are complete */
+/* Seconds for `nbatches` batches of 64 x 4 KiB; wait = runtime_wait_multiple,
+ * else busy polling of every future until all are complete. */
 static double
-batch_ops_per_s(struct vdm *vdm, struct runtime *rt, int wait)
+batch_seconds(struct vdm *vdm, struct runtime *rt, int wait,
+	unsigned char *src, unsigned char *dst, unsigned nbatches)
+{
+	struct vdm_operation_future f[BATCH];
+	struct future *fp[BATCH];
+	uint64_t spent = 0;
+	unsigned k, b;
+
+	for (b = 0; b < nbatches; b++) {
+		unsigned char *s = src + (size_t)(b % 2) * BATCH * BSIZE;
+		uint64_t t0 = now_ns();
+
+		for (k = 0; k < BATCH; k++) {
+			f[k] = vdm_memcpy(vdm, dst + (size_t)k * BSIZE,
+				s + (size_t)k * BSIZE, BSIZE, 0);
+			fp[k] = FUTURE_AS_RUNNABLE(&f[k]);
+		}
+		if (wait) {
+			runtime_wait_multiple(rt, fp, BATCH);
+		} else {
+			unsigned left = BATCH;
+
+			while (left > 0) {
+				left = 0;
+				for (k = 0; k < BATCH; k++)
+					left += future_poll(fp[k], NULL) !=
+						FUTURE_STATE_COMPLETE;
+			}
+		}
+		spent += now_ns() - t0;
+		for (k = 0; k < BATCH; k++)
+			if (!succeeded(&f[k]))
+				die("threads memcpy failed");
+		check(memcmp(dst, s, BATCH * BSIZE) == 0, "batch");
+	}
+	return (double)spent / 1e9;
+}
+
+/* ops/s of the two movers, measured in turns (so that both see the same
+ * machine), and the median of their per-turn ratio b / a */
+static void
+batches(const char *how, struct vdm *a, struct vdm *b, struct runtime *rt,
+	int wait)
 {
 	unsigned char *src = xmalloc(2 * BATCH * BSIZE);
 	unsigned char *dst = xmalloc(BATCH * BSIZE);
-	struct vdm_operation_future f[BATCH];
-	struct future *fp[BATCH];
-	double v[REPS];
-	unsigned r, k, b;
-	const unsigned nbatches = 400;
+	double va[REPS], vb[REPS], ratio[REPS];
+	const unsigned nb = 300;
+	char name[64];
+	unsigned r;
 
 	fill(src, 2 * BATCH * BSIZE, 7);
 	memset(dst, 0, BATCH * BSIZE);
-	for (r = 0; r < REPS + 1; r++) { /* the first is a warm-up */
-		uint64_t spent = 0;
+	batch_seconds(a, rt, wait, src, dst, 50); /* warm-up */
+	batch_seconds(b, rt, wait, src, dst, 50);
+	for (r = 0; r < REPS; r++) {
+		double ta, tb;
 
-		for (b = 0; b < nbatches; b++) {
-			unsigned char *s = src + (size_t)(b % 2) * BATCH * BSIZE;
-			uint64_t t0 = now_ns();
-
-			for (k = 0; k < BATCH; k++) {
-				f[k] = vdm_memcpy(vdm, dst + (size_t)k * BSIZE,
-					s + (size_t)k * BSIZE, BSIZE, 0);
-				fp[k] = FUTURE_AS_RUNNABLE(&f[k]);
-			}
-			if (wait) {
-				runtime_wait_multiple(rt, fp, BATCH);
-			} else {
-				unsigned left = BATCH;
-
-				while (left > 0) {
-					left = 0;
-					for (k = 0; k < BATCH; k++)
-						left += future_poll(fp[k],
-							NULL) !=
-							FUTURE_STATE_COMPLETE;
-				}
-			}
-			spent += now_ns() - t0;
-			for (k = 0; k < BATCH; k++)
-				if (!succeeded(&f[k]))
-					die("threads memcpy failed");
-			check(memcmp(dst, s, BATCH * BSIZE) == 0, "batch");
+		if (r % 2) {
+			tb = batch_seconds(b, rt, wait, src, dst, nb);
+			ta = batch_seconds(a, rt, wait, src, dst, nb);
+		} else {
+			ta = batch_seconds(a, rt, wait, src, dst, nb);
+			tb = batch_seconds(b, rt, wait, src, dst, nb);
 		}
-		if (r > 0)
-			v[r - 1] = (double)nbatches * BATCH * 1e9 /
-				(double)spent;
+		va[r] = nb * BATCH / ta;
+		vb[r] = nb * BATCH / tb;
+		ratio[r] = ta / tb;
 	}
+	snprintf(name, sizeof(name), "threads_batch_2w_%s", how);
+	report(name, median(va, REPS), "ops/s");
+	snprintf(name, sizeof(name), "threads_batch_default_%s", how);
+	report(name, median(vb, REPS), "ops/s");
+	snprintf(name, sizeof(name), "batch_default_vs_2w_%s", how);
+	report(name, median(ratio, REPS), "x");
 	free(src);
 	free(dst);
-	return median(v, REPS);
 }
 
 /* ---- 64 MiB -------------------------------------------------------------- */
@@ -387,7 +416,7 @@ main(void)
 		data_mover_threads_new(2, 128, FUTURE_NOTIFIER_WAKER);
 	struct data_mover_threads *def = data_mover_threads_default();
 	struct vdm *sync_vdm, *two_vdm, *def_vdm;
-	double busy, rw, w2, wd, b2, bd;
+	double busy, rw;
 
 	if (rt == NULL || dms == NULL || two == NULL || def == NULL)
 		die("cannot create the runtime or the movers");
@@ -404,16 +433,8 @@ main(void)
 	report("sync_runtime_wait_64B", rw, "ns/op");
 	report("runtime_wait_overhead", rw - busy, "ns");
 
-	w2 = batch_ops_per_s(two_vdm, rt, 1);
-	report("threads_batch_2w_wait", w2, "ops/s");
-	wd = batch_ops_per_s(def_vdm, rt, 1);
-	report("threads_batch_default_wait", wd, "ops/s");
-	b2 = batch_ops_per_s(two_vdm, rt, 0);
-	report("threads_batch_2w_busy", b2, "ops/s");
-	bd = batch_ops_per_s(def_vdm, rt, 0);
-	report("threads_batch_default_busy", bd, "ops/s");
-	report("batch_default_vs_2w_wait", wd / w2, "x");
-	report("batch_default_vs_2w_busy", bd / b2, "x");
+	batches("wait", two_vdm, def_vdm, rt, 1);
+	batches("busy", two_vdm, def_vdm, rt, 0);
 	data_mover_threads_delete(two);
 
 	big_copy(def_vdm, rt);
