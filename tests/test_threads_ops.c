@@ -204,10 +204,10 @@ main(void)
 
 	tt_valgrind_setup();
 	/* 64 MiB natively and under ASan; ThreadSanitizer tracks every
-	 * byte copied, so 16 MiB there, and just over 2 MiB (still split)
+	 * byte copied, so 8 MiB there, and just over 2 MiB (still split)
 	 * under valgrind */
 	max_size = TT_ON_VALGRIND() ? (2u << 20) + 17 :
-		TT_TSAN ? (16u << 20) + 5 : 64u << 20;
+		TT_TSAN ? (8u << 20) + 5 : 64u << 20;
 	small_limit = TT_ON_VALGRIND() ? 65536 + 64 :
 		TT_TSAN ? (4u << 20) + 64 : (8u << 20) + 64;
 	sizes[NSIZES - 1] = max_size;
