@@ -1508,7 +1508,7 @@ masync__utc_after(uint64_t ns)
 	return ts;
 }
 
-static size_t
+static inline size_t
 masync__ncpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1846,7 +1846,7 @@ struct masync__signal {
 	struct future_waker waker;
 };
 
-static void
+static inline void
 masync__signal_reset(struct masync__signal *s)
 {
 	MASYNC__STORE(&s->word, 0, relaxed);
@@ -1854,7 +1854,7 @@ masync__signal_reset(struct masync__signal *s)
 	s->waker.data = NULL;
 }
 
-static void
+static inline void
 masync__spin_pause(unsigned *spins)
 {
 	if (++*spins < 64)
@@ -1863,7 +1863,7 @@ masync__spin_pause(unsigned *spins)
 		thrd_yield();
 }
 
-static uint64_t
+static inline uint64_t
 masync__signal_lock(struct masync__signal *s)
 {
 	unsigned spins = 0;
@@ -1892,7 +1892,7 @@ masync__signal_unlock(struct masync__signal *s, uint64_t w)
 }
 
 /* Non-zero once complete and no wake call is in progress. */
-static int
+static inline int
 masync__signal_done(struct masync__signal *s)
 {
 	unsigned spins = 0;
@@ -1911,7 +1911,7 @@ masync__signal_done(struct masync__signal *s)
 /* Hands the poller's notifier to the operation. Returns non-zero when the
  * operation is already complete (nothing registered). A NULL notifier (or
  * one with no wake function) drops an earlier waker. */
-static int
+static inline int
 masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	enum future_notifier_type mode, uint64_t *poll_word)
 {
@@ -1951,7 +1951,7 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 
 /* Calls the registered waker, if any, without completing (e.g. "room in
  * the queue"). */
-static void
+static inline void
 masync__signal_kick(struct masync__signal *s)
 {
 	uint64_t w = masync__signal_lock(s);
@@ -1961,7 +1961,7 @@ masync__signal_kick(struct masync__signal *s)
 	masync__signal_unlock(s, w & ~(uint64_t)MASYNC__S_WAKER);
 }
 
-static void
+static inline void
 masync__signal_complete(struct masync__signal *s)
 {
 	uint64_t w = masync__signal_lock(s);
@@ -1998,7 +1998,7 @@ struct masync__pool {
 	unsigned char *chunks[MASYNC__POOL_MAX_CHUNKS];
 };
 
-static int
+static inline int
 masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 {
 	p->elem_size = (elem_size + MASYNC__CACHELINE - 1) &
@@ -2016,7 +2016,7 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 	return masync__mtx_init(&p->grow_lock, mtx_plain) == thrd_success ? 0 : -1;
 }
 
-static void
+static inline void
 masync__pool_fini(struct masync__pool *p)
 {
 	uint32_t i, n = MASYNC__LOAD(&p->nchunks, acquire);
@@ -2026,7 +2026,7 @@ masync__pool_fini(struct masync__pool *p)
 	masync__mtx_destroy(&p->grow_lock);
 }
 
-static struct masync__pool_link *
+static inline struct masync__pool_link *
 masync__pool_elem(struct masync__pool *p, uint32_t index)
 {
 	return (struct masync__pool_link *)(void *)(
@@ -2034,7 +2034,7 @@ masync__pool_elem(struct masync__pool *p, uint32_t index)
 		(size_t)(index & (MASYNC__POOL_CHUNK - 1)) * p->elem_size);
 }
 
-static void
+static inline void
 masync__pool_put(struct masync__pool *p, void *elem)
 {
 	struct masync__pool_link *l = (struct masync__pool_link *)elem;
@@ -2047,7 +2047,7 @@ masync__pool_put(struct masync__pool *p, void *elem)
 	} while (!MASYNC__CAS(&p->head, &h, nh, release));
 }
 
-static int
+static inline int
 masync__pool_grow(struct masync__pool *p)
 {
 	uint32_t n, i;
@@ -2085,7 +2085,7 @@ out:
 
 /* Returns an element (its contents are stale) or NULL when the pool is at
  * its limit or memory ran out. */
-static void *
+static inline void *
 masync__pool_get(struct masync__pool *p)
 {
 	uint64_t h = MASYNC__LOAD(&p->head, acquire);
