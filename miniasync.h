@@ -668,7 +668,8 @@ MINIASYNC_API void runtime_delete(struct runtime *runtime);
 
 /* Polls `fut` in the calling thread until it is complete. Between polls
  * that make no progress it sleeps until a waker fires (bounded by a 1 ms
- * safety timeout), waits on a poller word, or backs off with growing sleeps
+ * safety timeout), waits on a poller word (UMWAIT where the CPU has
+ * waitpkg, else short naps), or backs off with growing sleeps
  * for futures that use no notifier; it never spins a core for long.
  * Thread safety: many threads may wait on one runtime at once. */
 MINIASYNC_API void runtime_wait(struct runtime *runtime, struct future *fut);
@@ -1964,10 +1965,25 @@ masync__signal_kick(struct masync__signal *s)
 static inline void
 masync__signal_complete(struct masync__signal *s)
 {
-	uint64_t w = masync__signal_lock(s);
+	uint64_t w = MASYNC__LOAD(&s->word, relaxed);
+	unsigned spins = 0;
 
-	/* the result is visible before the waker runs */
 	MASYNC__HB(s);
+	for (;;) {
+		if (w & MASYNC__S_LOCK) {
+			masync__spin_pause(&spins);
+			w = MASYNC__LOAD(&s->word, relaxed);
+		} else if (!(w & MASYNC__S_WAKER)) {
+			/* nobody to wake: one store, so a POLLER sees the word
+			 * change exactly once, to "done" */
+			if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
+				return;
+		} else if (MASYNC__CAS(&s->word, &w, w | MASYNC__S_LOCK,
+				acquire)) {
+			break;
+		}
+	}
+	/* the result is visible before the waker runs */
 	MASYNC__STORE(&s->word, MASYNC__S_DONE | MASYNC__S_LOCK, release);
 	if (w & MASYNC__S_WAKER)
 		s->waker.wake(s->waker.data);
@@ -2204,6 +2220,27 @@ masync__watch_fired(struct runtime *rt, uint64_t gen,
 	return 0;
 }
 
+#ifdef MASYNC__X86
+/* UMONITOR/UMWAIT (waitpkg): sleep in a light C0 state until `word`
+ * changes or about `cycles` TSC ticks pass (the OS caps it, 100 us by
+ * default). Only called when CPUID reports waitpkg. */
+static void
+masync__umwait(uint64_t *word, uint64_t seen, uint64_t cycles)
+{
+	uint32_t lo, hi;
+	uint64_t deadline;
+
+	__asm__ __volatile__("umonitor %0" : : "r"(word) : "memory");
+	if (masync__load_word(word) != seen)
+		return; /* changed before the monitor was armed */
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	deadline = ((uint64_t)hi << 32 | lo) + cycles;
+	__asm__ __volatile__("umwait %%ecx"
+		: : "c"(0u), "a"((uint32_t)deadline),
+		"d"((uint32_t)(deadline >> 32)) : "memory", "cc");
+}
+#endif
+
 /* Waits until a waker fires, a watched word changes, `deadline` (monotonic
  * ns, 0 = none) passes, or a backoff step ends. */
 static void
@@ -2219,6 +2256,14 @@ masync__runtime_idle(struct runtime *rt, uint64_t gen,
 			return;
 		MASYNC__PAUSE();
 	}
+#ifdef MASYNC__X86
+	/* one watched word and the CPU can sleep on it: no timed nap needed */
+	if (w->npollers == 1 && w->all_wakers &&
+			(masync__cpu() & MASYNC__CPU_WAITPKG) && deadline == 0) {
+		masync__umwait(w->ptr[0], w->seen[0], 200000u);
+		return;
+	}
+#endif
 	if (w->all_wakers && w->npollers == 0) {
 		ns = MASYNC__RT_SAFETY_NS;
 	} else {
