@@ -96,6 +96,10 @@ client_main(void *arg)
 			break;
 		}
 		spin((unsigned)((rnd >> 20) % 4 == 0 ? 0 : (rnd >> 24) % 600));
+		/* now and then give a sleeping worker time to wake up and take
+		 * it, so both outcomes occur however slow the build is */
+		if (i % 64 == 63)
+			te_sleep_ms(1);
 		ret = vdm_cancel(&f);
 		if (ret == 0) {
 			CHECK(f.base.context.state == FUTURE_STATE_COMPLETE);
