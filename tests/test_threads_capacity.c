@@ -108,9 +108,16 @@ test_full_queue(enum future_notifier_type type)
 		runtime_wait(rt, fu);
 		check_copy(&f[i], dst[i], SZ, i + 10);
 	}
-	if (type == FUTURE_NOTIFIER_WAKER)
+	/* f3 and f4 were woken above. The others' first wakers may have been
+	 * replaced by a later poll (busy polling passes no notifier, the
+	 * runtime its own): the latest poll's notifier is the one kept. No
+	 * waker is ever called twice. */
+	if (type == FUTURE_NOTIFIER_WAKER) {
+		CHECK(atomic_load(&w[3].calls) == 1);
+		CHECK(atomic_load(&w[4].calls) == 1);
 		for (i = 0; i < N; i++)
-			CHECK(atomic_load(&w[i].calls) >= 1);
+			CHECK(atomic_load(&w[i].calls) <= 1);
+	}
 	data_mover_threads_delete(dmt);
 	tt_log("full queue, notifier %d ok\n", (int)type);
 }
