@@ -1980,6 +1980,7 @@ masync__signal_complete(struct masync__signal *s)
 				return;
 		} else if (MASYNC__CAS(&s->word, &w, w | MASYNC__S_LOCK,
 				acquire)) {
+			MASYNC__HA(s); /* the registration's unlock */
 			break;
 		}
 	}
