@@ -13,26 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "  %s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                    \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-static void
-run_group(const char *name, void (*fn)(void))
-{
-	int before = failures;
-
-	fn();
-	printf("%s %s\n", failures == before ? "ok  " : "FAIL", name);
-	fflush(stdout);
-}
+#include "test_core_util.h"
 
 /* ---- a counting future ------------------------------------------------- */
 

@@ -47,16 +47,7 @@ count_free(void *p)
 	free(p);
 }
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "  %s:%d: check failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                    \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
+#include "test_core_util.h"
 
 /* CHECK that stops reporting after a few failures inside loops */
 #define CHECKQ(cond, ...)                                                      \
@@ -71,16 +62,6 @@ static int failures;
 			failures++;                                            \
 		}                                                              \
 	} while (0)
-
-static void
-run_group(const char *name, void (*fn)(void))
-{
-	int before = failures;
-
-	fn();
-	printf("%s %s\n", failures == before ? "ok  " : "FAIL", name);
-	fflush(stdout);
-}
 
 static struct data_mover_sync *dms;
 static struct vdm *sync_vdm;
