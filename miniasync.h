@@ -1597,6 +1597,23 @@ masync__flush(const void *p, size_t n, int evict)
 }
 
 #ifdef MASYNC__X86
+#define MASYNC__NT_PAGE 4096u
+
+/* One 64-byte line, d aligned, with streaming stores. */
+static inline void
+masync__nt_line(unsigned char *d, const unsigned char *s)
+{
+	__m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)s);
+	__m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
+	__m128i x2 = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
+	__m128i x3 = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
+
+	_mm_stream_si128((__m128i *)(void *)d, x0);
+	_mm_stream_si128((__m128i *)(void *)(d + 16), x1);
+	_mm_stream_si128((__m128i *)(void *)(d + 32), x2);
+	_mm_stream_si128((__m128i *)(void *)(d + 48), x3);
+}
+
 /* Streaming (non-temporal) stores for the 64-byte-aligned middle; the
  * unaligned head and tail go through the cache. Returns the middle's
  * bounds so a durable caller only has to flush head and tail. */
@@ -1610,16 +1627,26 @@ masync__nt_copy(unsigned char *d, const unsigned char *s, size_t n,
 	if (head > n)
 		head = n;
 	memcpy(d, s, head);
-	for (i = head; i + MASYNC__CACHELINE <= n; i += MASYNC__CACHELINE) {
-		__m128i x0 = _mm_loadu_si128((const __m128i *)(s + i));
-		__m128i x1 = _mm_loadu_si128((const __m128i *)(s + i + 16));
-		__m128i x2 = _mm_loadu_si128((const __m128i *)(s + i + 32));
-		__m128i x3 = _mm_loadu_si128((const __m128i *)(s + i + 48));
-		_mm_stream_si128((__m128i *)(void *)(d + i), x0);
-		_mm_stream_si128((__m128i *)(void *)(d + i + 16), x1);
-		_mm_stream_si128((__m128i *)(void *)(d + i + 32), x2);
-		_mm_stream_si128((__m128i *)(void *)(d + i + 48), x3);
+	/* Four 4 KiB streams interleaved a line at a time, as glibc's
+	 * large_memcpy_4x does: one line per stream per step keeps more
+	 * DRAM pages open. Measured on the 2-core guest (64 MiB, 2 MiB
+	 * chunks): one thread 1.08x glibc memcpy instead of 0.81x with a
+	 * linear loop; two threads 2.0x instead of 1.5x. */
+	for (i = head; i + 4 * MASYNC__NT_PAGE <= n; i += 4 * MASYNC__NT_PAGE) {
+		size_t j;
+
+		for (j = i; j < i + MASYNC__NT_PAGE; j += MASYNC__CACHELINE) {
+			masync__nt_line(d + j, s + j);
+			masync__nt_line(d + j + MASYNC__NT_PAGE,
+				s + j + MASYNC__NT_PAGE);
+			masync__nt_line(d + j + 2 * MASYNC__NT_PAGE,
+				s + j + 2 * MASYNC__NT_PAGE);
+			masync__nt_line(d + j + 3 * MASYNC__NT_PAGE,
+				s + j + 3 * MASYNC__NT_PAGE);
+		}
 	}
+	for (; i + MASYNC__CACHELINE <= n; i += MASYNC__CACHELINE)
+		masync__nt_line(d + i, s + i);
 	*mid_lo = head;
 	*mid_hi = i;
 	memcpy(d + i, s + i, n - i);
@@ -2839,8 +2866,9 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op)
 	size_t mine = 0, i;
 	/* A split operation is far larger than the caches: write around them,
 	 * as glibc's memcpy does past its non-temporal threshold (measured
-	 * here: 2 workers reach 1.7x plain memcpy this way, 1.37x with cached
-	 * stores). A flush keeps its own meaning of the flag. */
+	 * here, 64 MiB on 2 workers: 2.0x plain memcpy with the interleaved
+	 * streaming copy, 1.37x with cached stores). A flush keeps its own
+	 * meaning of the flag. */
 	uint64_t cpu_flags = op->nchunks > 1 &&
 		op->op.type != VDM_OPERATION_FLUSH ?
 		a.flags | VDM_F_NO_CACHE_HINT : a.flags;

@@ -215,8 +215,10 @@ run_sync(struct vdm_operation_future *f, enum vdm_operation_type type,
 	}
 }
 
+/* 16 KiB: the streaming copy's four-page block (its edges and remainders) */
 static const size_t small_sizes[] = {0, 1, 2, 3, 7, 8, 15, 16, 31, 32, 63, 64,
-	65, 127, 128, 129, 255, 256, 1000, 4095, 4096, 4097};
+	65, 127, 128, 129, 255, 256, 1000, 4095, 4096, 4097, 16383, 16384,
+	16385, 16384 + 64 + 17, 32768 + 211};
 static const size_t big_sizes[] = {65536 + 5, (1u << 20) + 3, BIG};
 static const size_t offsets[] = {0, 1, 13, 63};
 
