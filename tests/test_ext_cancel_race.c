@@ -96,10 +96,17 @@ client_main(void *arg)
 			break;
 		}
 		spin((unsigned)((rnd >> 20) % 4 == 0 ? 0 : (rnd >> 24) % 600));
-		/* now and then give a sleeping worker time to wake up and take
-		 * it, so both outcomes occur however slow the build is */
-		if (i % 64 == 63)
-			te_sleep_ms(1);
+		/* now and then let it run (polling again: with a full queue
+		 * it waits on the blocked list until a poll queues it), so
+		 * both outcomes occur however slow the build or the wake-ups */
+		if (i % 64 == 63) {
+			unsigned t;
+
+			for (t = 0; t < 2000 && future_poll(
+					FUTURE_AS_RUNNABLE(&f), NULL) !=
+					FUTURE_STATE_COMPLETE; t++)
+				te_sleep_ms(1);
+		}
 		ret = vdm_cancel(&f);
 		if (ret == 0) {
 			CHECK(f.base.context.state == FUTURE_STATE_COMPLETE);
