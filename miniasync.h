@@ -1281,7 +1281,8 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #ifdef MASYNC__TSAN
 #include <pthread.h>
 #endif
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))) && \
+	!defined(MASYNC__TEST_GENERIC) /* tests: the portable paths */
 #define MASYNC__X86 1
 #include <cpuid.h>
 #include <emmintrin.h>
@@ -1528,6 +1529,7 @@ masync__ncpus(void)
 #define MASYNC__CPU_WAITPKG 0x20u
 #define MASYNC__CPU_SSE2 0x40u
 
+#if defined(MASYNC__X86) || defined(MINIASYNC_DSA)
 static MASYNC__A(unsigned) masync__cpu_bits;
 
 static unsigned
@@ -1563,6 +1565,7 @@ masync__cpu(void)
 	}
 	return bits;
 }
+#endif
 
 /* Write back [p, p+n) with the best instruction the CPU has; `evict`
  * prefers an instruction that also drops the lines. Ends with a fence. */
@@ -1677,7 +1680,6 @@ masync__nt_set(unsigned char *d, int c, size_t n, size_t *mid_lo,
 	memset(d + i, c, n - i);
 	_mm_sfence();
 }
-#endif
 
 /* After a streaming write, only the cached head and tail need flushing. */
 static void
@@ -1690,7 +1692,12 @@ masync__durable_edges(unsigned char *d, size_t n, size_t lo, size_t hi)
 	masync__flush(d, lo, 0);
 	masync__flush(d + hi, n - hi, 0);
 }
+#endif
 
+/* unused in a portable build without threads mover */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused))
+#endif
 static int
 masync__overlaps(const void *a, const void *b, size_t n)
 {
@@ -1705,7 +1712,6 @@ static void
 masync__cpu_op(enum vdm_operation_type type, void *dst, const void *src,
 	int c, size_t n, uint64_t flags)
 {
-	unsigned char *d = (unsigned char *)dst;
 	int durable = (flags & VDM_F_MEM_DURABLE) != 0;
 	int nt = (flags & VDM_F_NO_CACHE_HINT) != 0;
 
@@ -1718,10 +1724,11 @@ masync__cpu_op(enum vdm_operation_type type, void *dst, const void *src,
 		if (nt && !masync__overlaps(dst, src, n)) {
 			size_t lo, hi;
 
-			masync__nt_copy(d, (const unsigned char *)src, n, &lo,
-				&hi);
+			masync__nt_copy((unsigned char *)dst,
+				(const unsigned char *)src, n, &lo, &hi);
 			if (durable)
-				masync__durable_edges(d, n, lo, hi);
+				masync__durable_edges((unsigned char *)dst, n,
+					lo, hi);
 			return;
 		}
 #endif
@@ -1732,9 +1739,10 @@ masync__cpu_op(enum vdm_operation_type type, void *dst, const void *src,
 		if (nt) {
 			size_t lo, hi;
 
-			masync__nt_set(d, c, n, &lo, &hi);
+			masync__nt_set((unsigned char *)dst, c, n, &lo, &hi);
 			if (durable)
-				masync__durable_edges(d, n, lo, hi);
+				masync__durable_edges((unsigned char *)dst, n,
+					lo, hi);
 			return;
 		}
 #endif
