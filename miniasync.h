@@ -52,8 +52,9 @@
    | MINIASYNC_NO_COMPAT_NAMES | leave out the old type aliases (struct vdm_memcpy_future) |
    | MINIASYNC_VALGRIND        | annotate the lock-free parts for helgrind and drd         |
    |                           | (needs <valgrind/helgrind.h>; no-ops outside valgrind)    |
-   | MINIASYNC_STREAM_MIN      | bytes from which the threads mover's split operations     |
-   |                           | bypass the caches with streaming stores (default 8 MiB)   |
+   | MINIASYNC_STREAM_MIN      | threads mover: a split operation bypasses the caches with |
+   |                           | streaming stores when its share per worker is at least    |
+   |                           | this many bytes (default 4 MiB: twice a large L2)         |
 
    None of the options changes the layout of a public struct, so translation
    units built with different options can be linked together.
@@ -2618,12 +2619,13 @@ data_mover_sync_delete(struct data_mover_sync *dms)
 #define MASYNC__THR_MAX_THREADS 1024u
 #define MASYNC__THR_MAX_RING (1u << 24)
 #define MASYNC__THR_SPLIT_MIN (1u << 20) /* smallest chunk of a split op */
-/* Split copies below this keep cached stores: with each worker's share
- * near its L2, the data is often still hot and cached stores win (4 MiB
- * on 2 workers, hot: 1.6x plain memcpy cached, 0.7x streaming); from
- * 8 MiB streaming wins (8 MiB cold: 2.1x against 1.4x). */
+/* Split operations whose share per worker is below this keep cached
+ * stores: while a share fits in a core's L2 (2 MiB here) the data is often
+ * still hot and cached stores win (4 MiB on 2 workers, hot: 1.6x plain
+ * memcpy cached, 0.7x streaming); from 8 MiB on 2 workers streaming wins
+ * (cold: 2.1x against 1.4x). */
 #ifndef MINIASYNC_STREAM_MIN
-#define MINIASYNC_STREAM_MIN ((size_t)8 << 20)
+#define MINIASYNC_STREAM_MIN ((size_t)4 << 20)
 #endif
 #define MASYNC__THR_WORKER_SPINS 2000u   /* empty-queue polls before sleep */
 #define MASYNC__THR_YIELD_EVERY 8u       /* of those, every 8th yields */
@@ -2887,7 +2889,7 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op)
 	 * streaming copy, 1.37x with cached stores). A flush keeps its own
 	 * meaning of the flag. */
 	uint64_t cpu_flags = op->nchunks > 1 &&
-		a.n >= (size_t)MINIASYNC_STREAM_MIN &&
+		a.n / d->nthreads >= (size_t)MINIASYNC_STREAM_MIN &&
 		op->op.type != VDM_OPERATION_FLUSH ?
 		a.flags | VDM_F_NO_CACHE_HINT : a.flags;
 

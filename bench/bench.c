@@ -22,6 +22,7 @@
  *   memcpy_64MiB_plain        plain memcpy of 64 MiB, single thread
  *   memcpy_64MiB_threads      the same buffers on the default mover
  *   memcpy_64MiB_speedup      threads GB/s / plain GB/s
+ *   memcpy_4MiB_* / _16MiB_*  the same at sizes the caches still hold
  *   roundtrip_64B_p50 / _p99  create + runtime_wait of one 64 B copy on an
  *                             otherwise idle default mover
  */
@@ -332,11 +333,12 @@ batches(const char *how, struct vdm *a, struct vdm *b, struct runtime *rt,
 
 /* ---- 64 MiB -------------------------------------------------------------- */
 static void
-big_copy(struct vdm *vdm, struct runtime *rt)
+big_copy(struct vdm *vdm, struct runtime *rt, unsigned mib)
 {
-	const size_t n = (size_t)64 << 20;
+	const size_t n = (size_t)mib << 20;
 	unsigned char *src = xmalloc(n), *dst = xmalloc(n);
 	double plain[REPS], thr[REPS], ratio[REPS];
+	char name[64];
 	unsigned r;
 
 	fill(src, n, 11);
@@ -358,17 +360,20 @@ big_copy(struct vdm *vdm, struct runtime *rt)
 		runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
 		t2 = now_ns() - t2;
 		if (!succeeded(&f))
-			die("64 MiB memcpy failed");
-		check(memcmp(dst, src, n) == 0, "64 MiB on the mover");
+			die("large memcpy failed");
+		check(memcmp(dst, src, n) == 0, "large memcpy on the mover");
 		if (r == 0)
 			continue; /* warm-up */
 		plain[r - 1] = (double)n / (double)(t1 - t0);
 		thr[r - 1] = (double)n / (double)t2;
 		ratio[r - 1] = thr[r - 1] / plain[r - 1];
 	}
-	report("memcpy_64MiB_plain", median(plain, REPS), "GB/s");
-	report("memcpy_64MiB_threads", median(thr, REPS), "GB/s");
-	report("memcpy_64MiB_speedup", median(ratio, REPS), "x");
+	snprintf(name, sizeof(name), "memcpy_%uMiB_plain", mib);
+	report(name, median(plain, REPS), "GB/s");
+	snprintf(name, sizeof(name), "memcpy_%uMiB_threads", mib);
+	report(name, median(thr, REPS), "GB/s");
+	snprintf(name, sizeof(name), "memcpy_%uMiB_speedup", mib);
+	report(name, median(ratio, REPS), "x");
 	free(src);
 	free(dst);
 }
@@ -437,7 +442,9 @@ main(void)
 	batches("busy", two_vdm, def_vdm, rt, 0);
 	data_mover_threads_delete(two);
 
-	big_copy(def_vdm, rt);
+	big_copy(def_vdm, rt, 4);
+	big_copy(def_vdm, rt, 16);
+	big_copy(def_vdm, rt, 64);
 	round_trip(def_vdm, rt);
 
 	data_mover_threads_delete(def);
