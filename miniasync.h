@@ -2603,7 +2603,7 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   blocked list; each slot a worker frees wakes the first blocked
  *   operation not woken yet, whose next poll queues it. A state stays on
  *   the list until it is queued or released, so delete can still run it.
- * - Operations of at least 2 * MASYNC__THR_SPLIT_MIN bytes are cut into
+ * - Operations of at least MASYNC__THR_SPLIT_MIN bytes are cut into
  *   chunks; the worker that pops one queues helper entries for the other
  *   workers, and whoever finishes the last chunk completes it.
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
@@ -2618,7 +2618,8 @@ data_mover_sync_delete(struct data_mover_sync *dms)
 
 #define MASYNC__THR_MAX_THREADS 1024u
 #define MASYNC__THR_MAX_RING (1u << 24)
-#define MASYNC__THR_SPLIT_MIN (1u << 20) /* smallest chunk of a split op */
+#define MASYNC__THR_SPLIT_MIN (2u << 20)   /* smallest op that is split */
+#define MASYNC__THR_CHUNK_MIN (256u << 10) /* smallest chunk of one */
 /* Split operations whose share per worker is below this keep cached
  * stores: while a share fits in a core's L2 (2 MiB here) the data is often
  * still hot and cached stores win (4 MiB on 2 workers, hot: 1.6x plain
@@ -3043,15 +3044,15 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 	op->chunk = a.n;
 	MASYNC__STORE(&op->next_chunk, 0, relaxed);
 	MASYNC__STORE(&op->chunks_done, 0, relaxed);
-	if (d->nthreads < 2 || a.n < 2 * (size_t)MASYNC__THR_SPLIT_MIN)
+	if (d->nthreads < 2 || a.n < (size_t)MASYNC__THR_SPLIT_MIN)
 		return;
 	if (op->op.type == VDM_OPERATION_MEMMOVE &&
 			masync__overlaps(a.dst, a.src, a.n))
 		return; /* chunks of an overlapping move must run in order */
 	/* a few chunks per worker balance uneven progress */
 	per = a.n / (d->nthreads * 16);
-	if (per < MASYNC__THR_SPLIT_MIN)
-		per = MASYNC__THR_SPLIT_MIN;
+	if (per < MASYNC__THR_CHUNK_MIN)
+		per = MASYNC__THR_CHUNK_MIN;
 	per = (per + 4095) & ~(size_t)4095;
 	op->chunk = per;
 	op->nchunks = (a.n + per - 1) / per;
