@@ -1159,7 +1159,9 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
  * Operations of 2 MiB and more are split into chunks that the workers run
- * in parallel, with streaming (cache-bypassing) stores. desired_notifier:
+ * in parallel; once each worker's share reaches MINIASYNC_STREAM_MIN
+ * (4 MiB) they are written with streaming (cache-bypassing) stores, as
+ * libc's memcpy does for copies larger than its caches. desired_notifier:
  * NONE, WAKER (called once, after the result is visible; its data may be on
  * the waiting thread's stack) or POLLER (a 64-bit word that changes on
  * completion). Returns NULL with errno EINVAL (nthreads 0 or > 1024,
