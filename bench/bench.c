@@ -37,19 +37,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #define REPS 7
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 die(const char *what)
@@ -68,21 +62,6 @@ xmalloc(size_t n)
 	return p;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static double
 percentile(double *v, size_t n, double p)
 {
@@ -98,6 +77,19 @@ report(const char *name, double value, const char *unit)
 {
 	printf("%-34s %12.3f %s\n", name, value, unit);
 	fflush(stdout);
+}
+
+/* report() under a printf-formatted name */
+static void
+reportf(double value, const char *unit, const char *fmt, ...)
+{
+	char name[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	report(name, value, unit);
 }
 
 static void
@@ -300,7 +292,6 @@ batches(const char *how, struct vdm *a, struct vdm *b, struct runtime *rt,
 	unsigned char *dst = xmalloc(BATCH * BSIZE);
 	double va[REPS], vb[REPS], ratio[REPS];
 	const unsigned nb = 300;
-	char name[64];
 	unsigned r;
 
 	fill(src, 2 * BATCH * BSIZE, 7);
@@ -321,12 +312,9 @@ batches(const char *how, struct vdm *a, struct vdm *b, struct runtime *rt,
 		vb[r] = nb * BATCH / tb;
 		ratio[r] = ta / tb;
 	}
-	snprintf(name, sizeof(name), "threads_batch_2w_%s", how);
-	report(name, median(va, REPS), "ops/s");
-	snprintf(name, sizeof(name), "threads_batch_default_%s", how);
-	report(name, median(vb, REPS), "ops/s");
-	snprintf(name, sizeof(name), "batch_default_vs_2w_%s", how);
-	report(name, median(ratio, REPS), "x");
+	reportf(median(va, REPS), "ops/s", "threads_batch_2w_%s", how);
+	reportf(median(vb, REPS), "ops/s", "threads_batch_default_%s", how);
+	reportf(median(ratio, REPS), "x", "batch_default_vs_2w_%s", how);
 	free(src);
 	free(dst);
 }
@@ -338,7 +326,6 @@ big_copy(struct vdm *vdm, struct runtime *rt, unsigned mib)
 	const size_t n = (size_t)mib << 20;
 	unsigned char *src = xmalloc(n), *dst = xmalloc(n);
 	double plain[REPS], thr[REPS], ratio[REPS];
-	char name[64];
 	unsigned r;
 
 	fill(src, n, 11);
@@ -368,12 +355,9 @@ big_copy(struct vdm *vdm, struct runtime *rt, unsigned mib)
 		thr[r - 1] = (double)n / (double)t2;
 		ratio[r - 1] = thr[r - 1] / plain[r - 1];
 	}
-	snprintf(name, sizeof(name), "memcpy_%uMiB_plain", mib);
-	report(name, median(plain, REPS), "GB/s");
-	snprintf(name, sizeof(name), "memcpy_%uMiB_threads", mib);
-	report(name, median(thr, REPS), "GB/s");
-	snprintf(name, sizeof(name), "memcpy_%uMiB_speedup", mib);
-	report(name, median(ratio, REPS), "x");
+	reportf(median(plain, REPS), "GB/s", "memcpy_%uMiB_plain", mib);
+	reportf(median(thr, REPS), "GB/s", "memcpy_%uMiB_threads", mib);
+	reportf(median(ratio, REPS), "x", "memcpy_%uMiB_speedup", mib);
 	free(src);
 	free(dst);
 }

@@ -19,7 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "bench_util.h"
 
 #define N ((size_t)64 << 20)
 #define CHUNK ((size_t)2 << 20)
@@ -31,15 +32,6 @@ static unsigned char *src, *dst;
 static kernel_fn kernel;
 static atomic_size_t next_chunk;
 static atomic_int turn, helper_done;
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 static void
 k_glibc(unsigned char *d, const unsigned char *s, size_t n)
@@ -126,21 +118,6 @@ pass(kernel_fn k, int threads)
 	return (double)N / (double)t0;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v)
-{
-	qsort(v, REPS, sizeof(*v), cmp_double);
-	return v[REPS / 2];
-}
-
 int
 main(void)
 {
@@ -182,7 +159,8 @@ main(void)
 				ratio[k][t][r] = gbs[k][t][r] / base[r];
 			}
 	}
-	printf("%-32s %10.3f GB/s\n", "glibc_memcpy_64MiB", median(base));
+	printf("%-32s %10.3f GB/s\n", "glibc_memcpy_64MiB",
+		median(base, REPS));
 	for (k = 0; k < NK; k++)
 		for (t = 0; t < 2; t++) {
 			char name[64];
@@ -190,7 +168,8 @@ main(void)
 			snprintf(name, sizeof(name), "%s_%dt", ks[k].name,
 				t + 1);
 			printf("%-32s %10.3f GB/s %6.2f x\n", name,
-				median(gbs[k][t]), median(ratio[k][t]));
+				median(gbs[k][t], REPS),
+				median(ratio[k][t], REPS));
 		}
 	atomic_store(&turn, -1);
 	thrd_join(th, NULL);
