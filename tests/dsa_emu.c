@@ -353,6 +353,40 @@ dev_submounts(struct submount **out, size_t *nout)
 	return 0;
 }
 
+/*
+ * The mount point of the visible mount that holds path (longest mount
+ * point that is path or a parent of it), "" if none is visible: in a
+ * chroot, the mount holding "/" is not listed when "/" is no mount point.
+ */
+static int
+containing_mount(const char *path, char *out, size_t outlen)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -1;
+	char *line = NULL;
+	size_t cap = 0, best = 0;
+	int found = 0;
+	out[0] = '\0';
+	while (getline(&line, &cap, f) > 0) {
+		char mp[PATH_MAX];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+			continue;
+		unescape_mnt(mp);
+		size_t l = strlen(mp);
+		int under = strcmp(mp, "/") == 0 ||
+			    (strncmp(path, mp, l) == 0 && (path[l] == '\0' || path[l] == '/'));
+		if (!under || (found && l < best))
+			continue;
+		found = 1;
+		best = l;
+		snprintf(out, outlen, "%s", mp);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
 static int
 threads_of_self(void)
 {
@@ -384,9 +418,30 @@ dsa_emu_enter_namespace(char *why, size_t whylen)
 			: (e == EINVAL && thr > 1) ? " (process already has several threads)" : "");
 		return -1;
 	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		set_why(why, whylen, "making mounts private: %s", strerror(errno));
-		return -1;
+	/*
+	 * Only the mounts we mount on (the ones holding /sys/bus and /dev)
+	 * become private, in this namespace: "/" need not be a mount point
+	 * (a chroot), and nothing we mount propagates to the host.
+	 */
+	static const char *const targets[] = { "/sys/bus", "/dev" };
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		char mp[PATH_MAX];
+		if (containing_mount(targets[i], mp, sizeof(mp))) {
+			set_why(why, whylen, "reading /proc/self/mountinfo: %s", strerror(errno));
+			return -1;
+		}
+		if (!mp[0]) {
+			set_why(why, whylen,
+				"%s is on no mount visible here (a chroot whose / is not a mount point, "
+				"without its own %s mount): mounting there would show on the host; "
+				"mount sysfs on /sys and bind /dev into the chroot",
+				targets[i], i ? "/dev" : "/sys");
+			return -1;
+		}
+		if (mount(NULL, mp, NULL, MS_REC | MS_PRIVATE, NULL)) {
+			set_why(why, whylen, "making the mount on %s private: %s", mp, strerror(errno));
+			return -1;
+		}
 	}
 	if (mount("dsa_emu_sys", "/sys/bus", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "mode=0755,size=16m")) {
