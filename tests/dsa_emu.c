@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +108,7 @@ struct dsa_emu {
 	struct emu_fault faults[MAX_FAULTS];
 	int stop; /* __atomic */
 	uint64_t seq; /* under lock */
+	int pid; /* __atomic: process whose memory descriptors address, 0 = this one */
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -570,6 +574,228 @@ scan_range(uint64_t a, uint64_t n, int nonres, uint64_t *first, uint64_t *last_e
 	}
 }
 
+/*
+ * Write side of this process: pages of [a, a + n) in mappings without write
+ * permission fault like unmapped ones (a device write to a read-only page
+ * faults; the emulator must not crash on it).  Same outputs as scan_range.
+ */
+static void
+scan_readonly_self(uint64_t a, uint64_t n, uint64_t *first, uint64_t *last_end)
+{
+	*first = n;
+	*last_end = 0;
+	if (n == 0 || a + n < a)
+		return;
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		char perms[8];
+		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3)
+			continue;
+		if (lo >= a + n)
+			break; /* sorted */
+		if (hi <= a || perms[1] == 'w')
+			continue;
+		uint64_t o0 = lo > a ? lo - a : 0, o1 = hi - a < n ? hi - a : n;
+		if (o0 < *first)
+			*first = o0;
+		if (o1 > *last_end)
+			*last_end = o1;
+	}
+	fclose(f);
+}
+
+/* ---- another process' memory (dsa_emu_set_pid) ---- */
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP (1ULL << 62)
+#define PM_FILE_OR_SHARED (1ULL << 61)
+#define PM_EXCLUSIVE (1ULL << 56)
+
+/*
+ * Remote pages the device would fault on, from /proc/PID/pagemap: not
+ * present (if nonres), and for the write side (wside) private anonymous
+ * pages mapped more than once or the zero page (present but read-only in
+ * the page table: copy-on-write).  Unmapped pages show up when copying.
+ */
+static void
+scan_remote(int pid, uint64_t a, uint64_t n, int nonres, int wside, uint64_t *first,
+	    uint64_t *last_end)
+{
+	*first = n;
+	*last_end = 0;
+	if (n == 0 || !nonres || a + n < a)
+		return;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	uint64_t start = a & ~(PAGE - 1), end = a + n;
+	uint64_t ent[512];
+	for (uint64_t p = start; p < end;) {
+		uint64_t np = (end - p + PAGE - 1) / PAGE;
+		if (np > 512)
+			np = 512;
+		ssize_t r = pread(fd, ent, (size_t)(np * 8), (off_t)(p / PAGE * 8));
+		if (r <= 0)
+			break;
+		np = (uint64_t)r / 8;
+		for (uint64_t i = 0; i < np; i++) {
+			uint64_t e = ent[i], pg = p + i * PAGE;
+			int bad = !(e & PM_PRESENT) ||
+				  (wside && !(e & PM_FILE_OR_SHARED) && !(e & PM_EXCLUSIVE));
+			if (!bad)
+				continue;
+			uint64_t o0 = pg > a ? pg - a : 0, o1 = pg + PAGE - a < n ? pg + PAGE - a : n;
+			if (o0 < *first)
+				*first = o0;
+			if (o1 > *last_end)
+				*last_end = o1;
+		}
+		p += np * PAGE;
+	}
+	close(fd);
+}
+
+/*
+ * Copy between a local buffer and [ra, ra + n) of process pid; the remote
+ * side is split at page boundaries, so a short count is where the first
+ * page that could not be accessed starts.  Returns the bytes copied.
+ */
+static uint64_t
+rcopy(int pid, int wr, uint64_t ra, void *buf, uint64_t n)
+{
+	uint64_t done = 0;
+	while (done < n) {
+		struct iovec loc, rem[64];
+		int k = 0;
+		uint64_t len = 0;
+		while (k < 64 && done + len < n) {
+			uint64_t a = ra + done + len;
+			uint64_t c = PAGE - (a & (PAGE - 1));
+			if (c > n - done - len)
+				c = n - done - len;
+			rem[k].iov_base = (void *)(uintptr_t)a;
+			rem[k].iov_len = (size_t)c;
+			k++;
+			len += c;
+		}
+		loc.iov_base = (unsigned char *)buf + done;
+		loc.iov_len = (size_t)len;
+		ssize_t r = wr ? process_vm_writev(pid, &loc, 1, rem, (unsigned long)k, 0)
+			       : process_vm_readv(pid, &loc, 1, rem, (unsigned long)k, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return done;
+		}
+		done += (uint64_t)r;
+		if ((uint64_t)r < len)
+			return done;
+	}
+	return done;
+}
+
+#define RCHUNK (64u * 1024)
+
+/*
+ * MEMMOVE in process pid, at most n bytes (ascending, or from the top if
+ * desc).  Returns the bytes done; when < n, *wr / *faddr say where it faulted.
+ */
+static uint64_t
+rmove(int pid, uint64_t src, uint64_t dst, uint64_t n, int desc, int *wr, uint64_t *faddr)
+{
+	static __thread unsigned char buf[RCHUNK];
+	if (!desc) {
+		for (uint64_t off = 0; off < n;) {
+			uint64_t c = n - off < RCHUNK ? n - off : RCHUNK;
+			uint64_t r = rcopy(pid, 0, src + off, buf, c);
+			uint64_t wn = r ? rcopy(pid, 1, dst + off, buf, r) : 0;
+			if (wn < c) {
+				*wr = wn < r;
+				*faddr = (*wr ? dst + off + wn : src + off + r) & ~(PAGE - 1);
+				return off + wn;
+			}
+			off += c;
+		}
+		return n;
+	}
+	/* descending: pieces within one page of each side, from the top */
+	uint64_t top = n;
+	while (top > 0) {
+		uint64_t lo_s = (src + top - 1) & ~(PAGE - 1), lo_d = (dst + top - 1) & ~(PAGE - 1);
+		uint64_t b = 0;
+		if (lo_s > src && lo_s - src > b)
+			b = lo_s - src;
+		if (lo_d > dst && lo_d - dst > b)
+			b = lo_d - dst;
+		uint64_t c = top - b;
+		if (rcopy(pid, 0, src + b, buf, c) < c) {
+			*wr = 0;
+			*faddr = lo_s;
+			return n - top;
+		}
+		if (rcopy(pid, 1, dst + b, buf, c) < c) {
+			*wr = 1;
+			*faddr = lo_d;
+			return n - top;
+		}
+		top = b;
+	}
+	return n;
+}
+
+/* MEMFILL in process pid (wr = 1) or CFLUSH (only reads, wr = 0) */
+static uint64_t
+rfill(int pid, uint64_t dst, uint64_t n, uint64_t pattern, int fill, uint64_t *faddr)
+{
+	static __thread unsigned char buf[RCHUNK];
+	if (fill)
+		for (unsigned i = 0; i < RCHUNK; i += 8)
+			memcpy(buf + i, &pattern, 8);
+	for (uint64_t off = 0; off < n;) {
+		uint64_t c = n - off < RCHUNK ? n - off : RCHUNK;
+		uint64_t k = rcopy(pid, fill, dst + off, buf, c);
+		if (k < c) {
+			*faddr = (dst + off + k) & ~(PAGE - 1);
+			return off + k;
+		}
+		off += c;
+	}
+	return n;
+}
+
+static int
+emu_pid(const struct dsa_emu *emu)
+{
+	return __atomic_load_n(&emu->pid, __ATOMIC_ACQUIRE);
+}
+
+/* the device's view of the pages on one side of a descriptor */
+static void
+scan_side(struct emu_wq *w, uint64_t a, uint64_t n, int nonres, int wside, uint64_t *first,
+	  uint64_t *last_end)
+{
+	int pid = emu_pid(w->emu);
+	if (pid) {
+		scan_remote(pid, a, n, nonres, wside, first, last_end);
+		return;
+	}
+	scan_range(a, n, nonres, first, last_end);
+	if (wside) {
+		uint64_t f2, l2;
+		scan_readonly_self(a, n, &f2, &l2);
+		if (f2 < *first)
+			*first = f2;
+		if (l2 > *last_end)
+			*last_end = l2;
+	}
+}
+
 static int
 mapped(uint64_t a, uint64_t n)
 {
@@ -741,7 +967,7 @@ fault_point(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_
 	*blocked = 0;
 	*wr = 0;
 	if (has_src) {
-		scan_range(src, n, nonres, &f1, &l1);
+		scan_side(w, src, n, nonres, 0, &f1, &l1);
 		t = desc ? n - l1 : f1;
 		if (t < done) {
 			done = t;
@@ -749,7 +975,7 @@ fault_point(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_
 			*wr = 0;
 		}
 	}
-	scan_range(dst, n, nonres, &f1, &l1);
+	scan_side(w, dst, n, nonres, dst_is_write, &f1, &l1);
 	t = desc ? n - l1 : f1;
 	if (t < done) {
 		done = t;
@@ -790,7 +1016,16 @@ exec_memmove(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu
 	int wr = 0, blocked;
 	uint64_t faddr = 0;
 	uint64_t done = fault_point(w, d, inj, 1, src, dst, n, desc, 1, &wr, &faddr, &blocked);
-	if (done) {
+	int pid = emu_pid(w->emu);
+	if (pid) {
+		int wr2 = 0;
+		uint64_t fa2 = 0, d2 = rmove(pid, src, dst, done, desc, &wr2, &fa2);
+		if (d2 < done) {
+			done = d2;
+			wr = wr2;
+			faddr = fa2;
+		}
+	} else if (done) {
 		if (!desc)
 			memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, (size_t)done);
 		else
@@ -838,8 +1073,16 @@ exec_memfill(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu
 	uint64_t faddr = 0;
 	uint64_t done = fault_point(w, d, inj, 0, 0, dst, n, 0, 1, &wr, &faddr, &blocked);
 	(void)wr;
-	if (done)
+	int pid = emu_pid(w->emu);
+	if (pid) {
+		uint64_t fa2 = 0, d2 = rfill(pid, dst, done, d->pattern, 1, &fa2);
+		if (d2 < done) {
+			done = d2;
+			faddr = fa2;
+		}
+	} else if (done) {
 		fill_pattern((unsigned char *)(uintptr_t)dst, done, d->pattern);
+	}
 	if (done < n) {
 		r->status = DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE;
 		r->bytes = (uint32_t)done;
@@ -858,6 +1101,15 @@ exec_cflush(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_
 	int wr = 0, blocked;
 	uint64_t faddr = 0;
 	uint64_t done = fault_point(w, d, inj, 0, 0, dst, n, 0, 0, &wr, &faddr, &blocked);
+	int pid = emu_pid(w->emu);
+	if (pid) {
+		uint64_t fa2 = 0, d2 = rfill(pid, dst, done, 0, 0, &fa2);
+		if (d2 < done) {
+			done = d2;
+			wr = 0;
+			faddr = fa2;
+		}
+	}
 	if (done < n) {
 		r->status = DSA_COMP_PAGE_FAULT_NOBOF | (wr ? DSA_COMP_STATUS_WRITE : 0);
 		r->bytes = (uint32_t)done;
@@ -886,7 +1138,19 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 		return;
 	}
 	uint64_t first_bad, l;
-	scan_range(list, (uint64_t)cnt * 64, 0, &first_bad, &l);
+	int pid = emu_pid(w->emu);
+	struct dsa_hw_desc *rlist = NULL;
+	if (pid) {
+		rlist = malloc((size_t)cnt * 64);
+		if (!rlist) {
+			r->status = DSA_COMP_HW_ERR1;
+			return;
+		}
+		first_bad = rcopy(pid, 0, list, rlist, (uint64_t)cnt * 64);
+		first_bad -= first_bad % 64;
+	} else {
+		scan_range(list, (uint64_t)cnt * 64, 0, &first_bad, &l);
+	}
 	uint32_t stop_at = cnt;
 	uint64_t faddr = 0;
 	if (first_bad < (uint64_t)cnt * 64) {
@@ -905,7 +1169,10 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 	uint32_t i;
 	for (i = 0; i < stop_at; i++) {
 		struct dsa_hw_desc sub;
-		memcpy(&sub, (const void *)(uintptr_t)(list + (uint64_t)i * 64), sizeof(sub));
+		if (rlist)
+			sub = rlist[i];
+		else
+			memcpy(&sub, (const void *)(uintptr_t)(list + (uint64_t)i * 64), sizeof(sub));
 		if ((sub.flags & IDXD_OP_FLAG_FENCE) && failed)
 			break; /* the rest is abandoned */
 		int rej = 0;
@@ -915,6 +1182,7 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 		else
 			failed = 1;
 	}
+	free(rlist);
 	r->bytes = ok;
 	if (stop_at < cnt && i == stop_at) {
 		r->status = DSA_COMP_BATCH_PAGE_FAULT;
@@ -1022,8 +1290,24 @@ execute(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, struct rec 
 }
 
 static void
-write_record(uint64_t ca, const struct rec *r)
+write_record(int pid, uint64_t ca, const struct rec *r)
 {
+	if (pid) {
+		/* another process: the fields, then the status byte alone */
+		struct dsa_completion_record c;
+		memset(&c, 0, sizeof(c));
+		if (rcopy(pid, 0, ca, &c, sizeof(c)) != sizeof(c))
+			return;
+		c.result = r->result;
+		c.bytes_completed = r->bytes;
+		c.fault_addr = r->fault_addr;
+		if ((r->status & DSA_COMP_STATUS_MASK) == DSA_COMP_INVALID_FLAGS)
+			c.invalid_flags = r->invalid_flags;
+		rcopy(pid, 1, ca + 1, (unsigned char *)&c + 1, sizeof(c) - 1);
+		c.status = r->status;
+		rcopy(pid, 1, ca, &c, 1);
+		return;
+	}
 	struct dsa_completion_record *cr = (struct dsa_completion_record *)(uintptr_t)ca;
 	/* a POLLER watches the record's first 8 bytes with one atomic load:
 	 * store its fields atomically too */
@@ -1051,8 +1335,11 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 {
 	struct dsa_emu *emu = w->emu;
 	uint64_t ca = d->completion_addr;
+	int pid = emu_pid(emu);
+	uint8_t rbuf[32];
 	*rejected = 0;
-	if (!(d->flags & IDXD_OP_FLAG_CRAV) || ca == 0 || (ca & 31) || !mapped(ca, 32)) {
+	if (!(d->flags & IDXD_OP_FLAG_CRAV) || ca == 0 || (ca & 31) ||
+	    (pid ? rcopy(pid, 0, ca, rbuf, 32) != 32 : !mapped(ca, 32))) {
 		/* hardware would report a software error: nothing to complete */
 		*rejected = 1;
 		pthread_mutex_lock(&emu->lock);
@@ -1070,8 +1357,9 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 		return 0;
 	}
 	/* pairs with the client's release store of status = 0 before submission */
-	uint8_t before = __atomic_load_n(&((struct dsa_completion_record *)(uintptr_t)ca)->status,
-					 __ATOMIC_ACQUIRE);
+	uint8_t before = pid ? rbuf[0]
+			 : __atomic_load_n(&((struct dsa_completion_record *)(uintptr_t)ca)->status,
+					   __ATOMIC_ACQUIRE);
 	struct rec r;
 	execute(w, d, in_batch, &r);
 	int write = (d->flags & IDXD_OP_FLAG_RCR) || r.status != DSA_COMP_SUCCESS;
@@ -1092,7 +1380,7 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 	}
 	pthread_mutex_unlock(&emu->lock);
 	if (write) {
-		write_record(ca, &r);
+		write_record(pid, ca, &r);
 		if (!in_batch) {
 			pthread_mutex_lock(&emu->lock);
 			w->publishing = 0;
@@ -1198,6 +1486,16 @@ read_slot(uint64_t *slot, uint64_t v[8])
 		v[i] = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
 }
 
+/*
+ * A MOVDIR64B lands as 64 bytes at any 64-byte offset of the page.  A slot
+ * holding anything non-zero is a descriptor (an all-zero descriptor is a
+ * NOOP without a completion record: nothing to see); taking it zeroes the
+ * slot again, qword by qword and only where it still holds what was read.
+ * A client may write any offset, rotating or not; a slot written twice
+ * before the emulator read it holds only the second descriptor (a real
+ * portal queues both): the emulator counts what it can see of that (the
+ * slot changed between reading and taking it) as lost.
+ */
 static int
 intake_portal(struct emu_wq *w)
 {
@@ -1205,33 +1503,50 @@ intake_portal(struct emu_wq *w)
 	for (unsigned i = 0; i < NSLOTS; i++) {
 		unsigned s = (w->next_slot + i) % NSLOTS;
 		uint64_t *slot = w->portal + (size_t)s * 8;
-		if (__atomic_load_n(&slot[1], __ATOMIC_RELAXED) == 0)
+		uint64_t any = 0;
+		for (int k = 0; k < 8; k++)
+			any |= __atomic_load_n(&slot[k], __ATOMIC_RELAXED);
+		if (!any)
 			continue;
-		for (int attempt = 0; attempt < 1000; attempt++) {
-			uint64_t a[8], b[8];
-			read_slot(slot, a);
-			/* re-read until two reads agree */
-			for (int k = 0; k < 1000; k++) {
-				cpu_relax();
-				read_slot(slot, b);
-				if (memcmp(a, b, sizeof(a)) == 0)
-					break;
-				memcpy(a, b, sizeof(a));
-			}
-			if (a[1] == 0)
+		uint64_t a[8], b[8];
+		read_slot(slot, a);
+		/* re-read until two reads agree (a MOVDIR64B in progress) */
+		for (int k = 0; k < 1000; k++) {
+			cpu_relax();
+			read_slot(slot, b);
+			if (memcmp(a, b, sizeof(a)) == 0)
 				break;
-			uint64_t exp = a[1];
-			/* consume: clear completion_addr unless the slot was rewritten meanwhile */
-			if (!__atomic_compare_exchange_n(&slot[1], &exp, 0, 0, __ATOMIC_ACQ_REL,
-							 __ATOMIC_RELAXED))
-				continue;
-			struct dsa_hw_desc d;
-			memcpy(&d, a, sizeof(d));
-			accept_desc(w, &d, 0);
-			w->next_slot = (s + 1) % NSLOTS;
-			got++;
-			break;
+			memcpy(a, b, sizeof(a));
 		}
+		any = 0;
+		for (int k = 0; k < 8; k++)
+			any |= a[k];
+		if (!any)
+			continue;
+		int changed = 0;
+		for (int k = 0; k < 8; k++) {
+			uint64_t exp = a[k];
+			if (exp == 0)
+				changed |= __atomic_load_n(&slot[k], __ATOMIC_ACQUIRE) != 0;
+			else if (!__atomic_compare_exchange_n(&slot[k], &exp, 0, 0, __ATOMIC_ACQ_REL,
+							      __ATOMIC_ACQUIRE))
+				changed = 1;
+		}
+		struct dsa_hw_desc d;
+		memcpy(&d, a, sizeof(d));
+		accept_desc(w, &d, 0);
+		if (changed) {
+			/* rewritten while being taken: what is left is not a whole descriptor */
+			for (int k = 0; k < 8; k++)
+				__atomic_store_n(&slot[k], 0, __ATOMIC_RELEASE);
+			pthread_mutex_lock(&w->emu->lock);
+			w->st.lost++;
+			pthread_mutex_unlock(&w->emu->lock);
+			emu_err("%s: a descriptor was written over another one not yet read "
+				"(portal offset %u): lost", w->path, s * 64);
+		}
+		w->next_slot = (s + 1) % NSLOTS;
+		got++;
 	}
 	return got;
 }
@@ -1650,6 +1965,19 @@ dsa_emu_stop(struct dsa_emu *emu)
 	pthread_mutex_unlock(&g_lock);
 }
 
+int
+dsa_emu_set_pid(struct dsa_emu *emu, int pid)
+{
+	if (!emu || pid < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (pid && pid != getpid() && kill(pid, 0) && errno == ESRCH)
+		return -1;
+	__atomic_store_n(&emu->pid, pid == getpid() ? 0 : pid, __ATOMIC_RELEASE);
+	return 0;
+}
+
 unsigned
 dsa_emu_nwqs(const struct dsa_emu *emu)
 {
@@ -1766,6 +2094,7 @@ dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out)
 		out->faults_blocked += s->faults_blocked;
 		out->page_faults += s->page_faults;
 		out->cr_not_zero += s->cr_not_zero;
+		out->lost += s->lost;
 		for (int k = 0; k < 256; k++)
 			out->ops[k] += s->ops[k];
 		out->batch_members += s->batch_members;

@@ -18,15 +18,21 @@
  *	... client discovers /dev/dsa/wq0.0 with libaccel-config and submits ...
  *	dsa_emu_stop(emu);
  *
- * Client requirements the emulator relies on (real hardware does not need them):
- *  - completion_addr != 0 and CRAV set: a mmap-portal slot is "written" when
- *    its completion_addr qword is non-zero (the emulator clears it when taking
- *    the descriptor).
- *  - portal writes of one WQ should rotate the 64-byte offset (as SPDK does)
- *    when several descriptors are submitted back to back: a client always
- *    using offset 0 can overwrite a descriptor the emulator thread has not read
- *    yet (a real portal has no such memory).  The emulator polls busily to make
- *    this unlikely, but it cannot be excluded.
+ * Descriptors are executed on the memory of this process, or of another one
+ * (dsa_emu_set_pid(), as tests/dsa_emu_run does for the command it runs)
+ * through process_vm_readv/writev, where an unmapped or read-only page
+ * becomes a page-fault completion as on the device.
+ *
+ * What the emulator cannot do like hardware:
+ *  - a mmap portal is memory: a slot is "written" when any of its bytes is
+ *    non-zero (the emulator zeroes it when taking the descriptor), so an
+ *    all-zero descriptor is not seen, and a client writing the same 64-byte
+ *    offset again before the emulator read the first descriptor loses that
+ *    one (a real portal queues both).  The emulator polls busily; where it
+ *    sees a slot change while taking it, it counts a lost descriptor
+ *    (stats.lost, and a message on stderr).  Clients that rotate the offset
+ *    (as SPDK and the miniasync mover do) or wait for each completion (as
+ *    Intel's dsa_test does) never lose one.
  *  - ThreadSanitizer: the MOVDIR64B store is invisible to TSan, so the
  *    emulator gets its happens-before edge by an acquire load of the
  *    completion record's status byte before executing a descriptor: the
@@ -139,6 +145,16 @@ struct dsa_emu *dsa_emu_start(const struct dsa_emu_config *cfg);
 /* Stop the threads and remove /sys/bus/dsa and /dev/dsa.  NULL is ok. */
 void dsa_emu_stop(struct dsa_emu *emu);
 
+/*
+ * Execute descriptors on the memory of process pid (0 or getpid() = this
+ * process) from now on, through process_vm_readv/writev: root, or ptrace
+ * rights on pid.  Pages the device would fault on become page-fault
+ * completions: unmapped, read-only (write side), and with fault_nonresident
+ * pages not present, plus private pages shared copy-on-write or the zero
+ * page on the write side (from /proc/PID/pagemap).  0, or -1 (errno).
+ */
+int dsa_emu_set_pid(struct dsa_emu *emu, int pid);
+
 /* WQs are indexed 0 .. n-1 in device order: index = dev * nwqs + wq. */
 unsigned dsa_emu_nwqs(const struct dsa_emu *emu);
 const char *dsa_emu_wq_path(const struct dsa_emu *emu, unsigned wq);  /* /dev/dsa/wqD.W */
@@ -228,6 +244,7 @@ struct dsa_emu_stats {
 	uint64_t faults_blocked;  /* page faults resolved because of BOF */
 	uint64_t page_faults;	/* completions with status 3 (injected or real) */
 	uint64_t cr_not_zero;	/* completion status was not 0 when executed */
+	uint64_t lost;		/* portal slot rewritten while it was being taken */
 	uint64_t ops[256];	/* executed descriptors per opcode, incl. batch members */
 	uint64_t batch_members;	/* descriptors executed inside batches */
 	uint64_t bytes;		/* bytes moved / filled / flushed */
