@@ -85,6 +85,13 @@ struct emu_wq {
 	unsigned char fbuf[64];
 	size_t fhave;
 
+	/* trap_portal: records from dsa_emu_portal_write(), kind byte + descriptor */
+	int trap;
+	int tpipe_w;
+	unsigned tpending;	/* under emu->lock: accepted ENQCMDs still in the pipe */
+	unsigned char tbuf[65];
+	size_t thave;
+
 	struct dsa_emu_stats st; /* under emu->lock */
 	uint64_t last_seq;	/* under emu->lock: when last_* were set */
 	int publishing;		/* under emu->lock: counted, record not yet written */
@@ -1408,6 +1415,9 @@ execute_top(struct emu_wq *w, const struct qent *e)
 	exec_with_record(w, &e->d, 0, &rej);
 }
 
+/* how a descriptor arrives */
+enum via { VIA_PORTAL = 0, VIA_WRITE = 1, VIA_ENQCMD = 2 };
+
 /* a descriptor arrives at the WQ */
 static void
 accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
@@ -1418,12 +1428,14 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 
 	pthread_mutex_lock(&emu->lock);
 	w->st.received++;
+	if (via_write == VIA_ENQCMD && w->tpending)
+		w->tpending--; /* its entry was reserved when ENQCMD was answered */
 	int have = fault_take_locked(w, d, STAGE_INTAKE, &f);
 	if (have && f.kind == DSA_EMU_FAULT_DROP)
 		disp = &w->st.dropped;
-	else if (via_write && d->opcode == DSA_OPCODE_BATCH && emu->version < 0x200)
+	else if (via_write == VIA_WRITE && d->opcode == DSA_OPCODE_BATCH && emu->version < 0x200)
 		disp = &w->st.rejected; /* the kernel's write() refuses batches on DSA 1.0 */
-	else if (!via_write && w->shared)
+	else if (via_write == VIA_PORTAL && w->shared)
 		disp = &w->st.rejected; /* MOVDIR64B to a shared WQ: discarded (SWERR) */
 	else if (w->qcount >= w->size)
 		disp = &w->st.dropped; /* queue full: the portal write is lost */
@@ -1534,7 +1546,7 @@ intake_portal(struct emu_wq *w)
 		}
 		struct dsa_hw_desc d;
 		memcpy(&d, a, sizeof(d));
-		accept_desc(w, &d, 0);
+		accept_desc(w, &d, VIA_PORTAL);
 		if (changed) {
 			/* rewritten while being taken: what is left is not a whole descriptor */
 			for (int k = 0; k < 8; k++)
@@ -1569,11 +1581,75 @@ intake_fifo(struct emu_wq *w)
 			struct dsa_hw_desc d;
 			memcpy(&d, w->fbuf, sizeof(d));
 			w->fhave = 0;
-			accept_desc(w, &d, 1);
+			accept_desc(w, &d, VIA_WRITE);
 			got++;
 		}
 	}
 	return got;
+}
+
+static int
+intake_trap(struct emu_wq *w)
+{
+	int got = 0;
+	for (;;) {
+		ssize_t r = read(w->fd, w->tbuf + w->thave, sizeof(w->tbuf) - w->thave);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* EAGAIN */
+		}
+		if (r == 0)
+			break;
+		w->thave += (size_t)r;
+		if (w->thave == sizeof(w->tbuf)) {
+			struct dsa_hw_desc d;
+			memcpy(&d, w->tbuf + 1, sizeof(d));
+			w->thave = 0;
+			accept_desc(w, &d, w->tbuf[0] ? VIA_ENQCMD : VIA_PORTAL);
+			got++;
+		}
+	}
+	return got;
+}
+
+int
+dsa_emu_portal_write(struct dsa_emu *emu, unsigned wq, const void *desc, int enqcmd)
+{
+	if (!emu || wq >= emu->nwq || !desc || !emu->wqs[wq].trap) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct emu_wq *w = &emu->wqs[wq];
+	unsigned char rec[65];
+	rec[0] = enqcmd ? 1 : 0;
+	memcpy(rec + 1, desc, 64);
+	if (enqcmd) {
+		/*
+		 * ENQCMD is non-posted: the WQ answers "retry" when it is a
+		 * dedicated or disabled WQ, or holds threshold (= size) entries.
+		 */
+		int retry;
+		pthread_mutex_lock(&emu->lock);
+		retry = !w->shared || w->disabled || w->st.inflight + w->tpending >= w->size;
+		if (retry)
+			w->st.enqcmd_retries++;
+		else
+			w->tpending++;
+		pthread_mutex_unlock(&emu->lock);
+		if (retry)
+			return 1;
+	}
+	/* a pipe write of <= PIPE_BUF bytes is atomic */
+	ssize_t r;
+	while ((r = write(w->tpipe_w, rec, sizeof(rec))) < 0 && errno == EINTR)
+		;
+	if (r != (ssize_t)sizeof(rec)) {
+		if (r >= 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
 }
 
 static void *
@@ -1585,7 +1661,7 @@ wq_thread(void *arg)
 	unsigned spins = 0;
 
 	while (!__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
-		int got = w->fifo ? intake_fifo(w) : intake_portal(w);
+		int got = w->trap ? intake_trap(w) : w->fifo ? intake_fifo(w) : intake_portal(w);
 		int done = process_ready(w);
 		uint64_t now = now_ns();
 		if (got || done) {
@@ -1599,7 +1675,7 @@ wq_thread(void *arg)
 			uint64_t ready = w->q[w->qhead].ready_ns;
 			wait_ns = ready > now ? ready - now : 0;
 		}
-		if (w->fifo) {
+		if (w->fifo || w->trap) {
 			struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
 			uint64_t t = waiting ? wait_ns : 20ULL * 1000 * 1000;
 			struct timespec ts = { (time_t)(t / 1000000000ULL), (long)(t % 1000000000ULL) };
@@ -1767,6 +1843,21 @@ dsa_emu_sysfs_set(struct dsa_emu *emu, const char *file, const char *value)
 static int
 create_portal(struct emu_wq *w)
 {
+	if (w->trap) {
+		/*
+		 * An empty file: every store into a mapping of it raises SIGBUS,
+		 * so a tracer sees each MOVDIR64B / ENQCMD (dsa_emu_portal_write).
+		 */
+		int fd = open(w->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		int p[2];
+		if (fd < 0 || close(fd) || pipe2(p, O_CLOEXEC)) {
+			emu_err("create %s: %s", w->path, strerror(errno));
+			return -1;
+		}
+		w->fd = p[0];
+		w->tpipe_w = p[1];
+		return fcntl(w->fd, F_SETFL, O_NONBLOCK);
+	}
 	if (w->fifo) {
 		if (mkfifo(w->path, 0666)) {
 			emu_err("mkfifo %s: %s", w->path, strerror(errno));
@@ -1813,6 +1904,8 @@ teardown(struct dsa_emu *emu)
 			munmap(w->portal, PORTAL_SIZE);
 		if (w->fd >= 0)
 			close(w->fd);
+		if (w->tpipe_w >= 0)
+			close(w->tpipe_w);
 		free(w->q);
 	}
 	rm_rf(EMU_SYSFS_BUS);
@@ -1875,11 +1968,13 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 			wc = &wzero;
 		w->emu = emu;
 		w->fd = -1;
+		w->tpipe_w = -1;
+		w->trap = !!cfg->trap_portal;
 		w->index = i;
 		w->dev = i / emu->nwq_per;
 		w->id = i % emu->nwq_per;
 		w->shared = tri(wc->shared, !!cfg->shared);
-		w->fifo = tri(wc->fifo, cfg->fifo > 0 ? 1 : cfg->fifo < 0 ? 0 : w->shared);
+		w->fifo = w->trap ? 0 : tri(wc->fifo, cfg->fifo > 0 ? 1 : cfg->fifo < 0 ? 0 : w->shared);
 		w->size = wc->wq_size ? wc->wq_size : cfg->wq_size ? cfg->wq_size : 32;
 		w->max_xfer = wc->max_transfer_size ? wc->max_transfer_size
 			      : cfg->max_transfer_size ? cfg->max_transfer_size : 2u << 20;
@@ -2095,6 +2190,7 @@ dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out)
 		out->page_faults += s->page_faults;
 		out->cr_not_zero += s->cr_not_zero;
 		out->lost += s->lost;
+		out->enqcmd_retries += s->enqcmd_retries;
 		for (int k = 0; k < 256; k++)
 			out->ops[k] += s->ops[k];
 		out->batch_members += s->batch_members;

@@ -131,6 +131,15 @@ struct dsa_emu_config {
 	const char *override_value;
 	const struct dsa_emu_sysfs_override *overrides;
 	unsigned noverrides;
+	/*
+	 * /dev/dsa/wqD.W is an empty regular file: a store into a mapping of
+	 * it raises SIGBUS (ENQCMD on CPUs without it SIGILL), so a tracer
+	 * (tests/dsa_emu_run) sees every MOVDIR64B / ENQCMD, decodes it and
+	 * hands the descriptor to dsa_emu_portal_write().  A portal then
+	 * behaves like the device's: each write is one descriptor, at any
+	 * offset.  write() submission is not available in this mode.
+	 */
+	int trap_portal;
 };
 
 struct dsa_emu;
@@ -154,6 +163,15 @@ void dsa_emu_stop(struct dsa_emu *emu);
  * page on the write side (from /proc/PID/pagemap).  0, or -1 (errno).
  */
 int dsa_emu_set_pid(struct dsa_emu *emu, int pid);
+
+/*
+ * trap_portal: a 64-byte portal write to WQ wq, as MOVDIR64B (enqcmd = 0:
+ * posted, dropped when the WQ is full, discarded on a shared WQ) or ENQCMD
+ * (enqcmd != 0).  Returns 0 (posted / accepted), 1 (ENQCMD "retry": a
+ * dedicated or disabled WQ, or a shared WQ holding as many descriptors as
+ * its threshold, here its size), -1 (errno: EINVAL not trap_portal).
+ */
+int dsa_emu_portal_write(struct dsa_emu *emu, unsigned wq, const void *desc, int enqcmd);
 
 /* WQs are indexed 0 .. n-1 in device order: index = dev * nwqs + wq. */
 unsigned dsa_emu_nwqs(const struct dsa_emu *emu);
@@ -245,6 +263,7 @@ struct dsa_emu_stats {
 	uint64_t page_faults;	/* completions with status 3 (injected or real) */
 	uint64_t cr_not_zero;	/* completion status was not 0 when executed */
 	uint64_t lost;		/* portal slot rewritten while it was being taken */
+	uint64_t enqcmd_retries; /* dsa_emu_portal_write(enqcmd) answered "retry" */
 	uint64_t ops[256];	/* executed descriptors per opcode, incl. batch members */
 	uint64_t batch_members;	/* descriptors executed inside batches */
 	uint64_t bytes;		/* bytes moved / filled / flushed */

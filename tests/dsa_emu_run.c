@@ -12,12 +12,21 @@
  * emulator lost or rejected a descriptor (the run is not valid), 77 when
  * the emulator cannot run here (not root...), saying why.
  *
+ * CMD runs under ptrace and the WQ's portal file is empty: every MOVDIR64B
+ * or ENQCMD into its mapping stops CMD (SIGBUS; SIGILL for ENQCMD on CPUs
+ * without it), the launcher decodes the instruction, hands the 64-byte
+ * descriptor to the emulator, sets ZF for ENQCMD (retry when the shared WQ
+ * is full) and resumes after the instruction: each portal write is seen
+ * once, at any offset, as by the device.
+ *
  * Options:
- *	-s		shared WQ (write() path: ENQCMD cannot run here)
+ *	-s		shared WQ (ENQCMD, emulated as above)
  *	-q SIZE		WQ size (default 32)
  *	-b		WQ block_on_fault = 1
  *	-r		only fault on unmapped / read-only pages (default: also on
  *			pages not present, as a device without block-on-fault)
+ *	-m		no tracing: the portal is a shared memory page the emulator
+ *			polls (see dsa_emu.h for what that cannot see)
  *	-v		print the emulator's statistics at the end
  */
 #ifndef _GNU_SOURCE
@@ -31,13 +40,233 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* ---- the tracer: each MOVDIR64B / ENQCMD into a portal ---- */
+
+/* user_regs_struct in ModRM register order */
+static unsigned long long *
+reg_ptr(struct user_regs_struct *r, unsigned n)
+{
+	switch (n) {
+	case 0: return &r->rax;
+	case 1: return &r->rcx;
+	case 2: return &r->rdx;
+	case 3: return &r->rbx;
+	case 4: return &r->rsp;
+	case 5: return &r->rbp;
+	case 6: return &r->rsi;
+	case 7: return &r->rdi;
+	case 8: return &r->r8;
+	case 9: return &r->r9;
+	case 10: return &r->r10;
+	case 11: return &r->r11;
+	case 12: return &r->r12;
+	case 13: return &r->r13;
+	case 14: return &r->r14;
+	default: return &r->r15;
+	}
+}
+
+struct insn {
+	int enqcmd;		/* F2: ENQCMD, 66: MOVDIR64B */
+	unsigned len;
+	uint64_t dst, src;
+};
+
+/*
+ * Decode MOVDIR64B (66 0F 38 F8 /r) or ENQCMD (F2 0F 38 F8 /r) at rip:
+ * reg = register holding the 64-byte aligned portal address, r/m = the
+ * 64-byte source in memory.  0, or -1 when it is neither.
+ */
+static int
+decode(pid_t tid, struct user_regs_struct *r, struct insn *in)
+{
+	unsigned char b[16];
+	struct iovec l = { b, sizeof(b) }, rm = { (void *)(uintptr_t)r->rip, sizeof(b) };
+	if (process_vm_readv(tid, &l, 1, &rm, 1, 0) != (ssize_t)sizeof(b))
+		return -1;
+	unsigned i = 0, rex = 0;
+	int p66 = 0, pf2 = 0, p67 = 0;
+	for (; i < 4; i++) {
+		if (b[i] == 0x66)
+			p66 = 1;
+		else if (b[i] == 0xf2)
+			pf2 = 1;
+		else if (b[i] == 0x67)
+			p67 = 1;
+		else
+			break;
+	}
+	if ((b[i] & 0xf0) == 0x40)
+		rex = b[i++];
+	if (b[i] != 0x0f || b[i + 1] != 0x38 || b[i + 2] != 0xf8 || p66 == pf2)
+		return -1;
+	i += 3;
+	unsigned modrm = b[i++], mod = modrm >> 6;
+	unsigned reg = ((modrm >> 3) & 7) | ((rex & 4) << 1), rmn = modrm & 7;
+	if (mod == 3)
+		return -1;
+	uint64_t ea = 0;
+	int32_t disp = 0;
+	if (rmn == 4) { /* SIB */
+		unsigned sib = b[i++], scale = sib >> 6;
+		unsigned idx = ((sib >> 3) & 7) | ((rex & 2) << 2), base = (sib & 7) | ((rex & 1) << 3);
+		if (idx != 4)
+			ea += *reg_ptr(r, idx) << scale;
+		if ((base & 7) == 5 && mod == 0) {
+			memcpy(&disp, b + i, 4);
+			i += 4;
+		} else {
+			ea += *reg_ptr(r, base);
+		}
+	} else if (rmn == 5 && mod == 0) { /* RIP-relative */
+		memcpy(&disp, b + i, 4);
+		i += 4;
+		ea = r->rip; /* + length, added below */
+	} else {
+		ea = *reg_ptr(r, rmn | ((rex & 1) << 3));
+	}
+	if (mod == 1)
+		disp = (int8_t)b[i++];
+	else if (mod == 2) {
+		memcpy(&disp, b + i, 4);
+		i += 4;
+	}
+	if (rmn == 5 && mod == 0)
+		ea += i;
+	ea += (uint64_t)(int64_t)disp;
+	uint64_t dst = *reg_ptr(r, reg);
+	if (p67) {
+		ea &= 0xffffffffu;
+		dst &= 0xffffffffu;
+	}
+	in->enqcmd = pf2;
+	in->len = i;
+	in->dst = dst;
+	in->src = ea;
+	return 0;
+}
+
+/* the WQ whose portal file is mapped at addr in tid, or -1 */
+static int
+portal_wq(struct dsa_emu *emu, pid_t tid, uint64_t addr)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	int wq = -1;
+	while (wq < 0 && fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		int off = 0;
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &lo, &hi, &off) < 2 || !off)
+			continue;
+		if (addr < lo || addr >= hi)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		for (unsigned i = 0; i < dsa_emu_nwqs(emu); i++)
+			if (strcmp(line + off, dsa_emu_wq_path(emu, i)) == 0)
+				wq = (int)i;
+		break;
+	}
+	fclose(f);
+	return wq;
+}
+
+/* a SIGBUS / SIGSEGV / SIGILL stop of tid: a portal write to emulate? */
+static int
+emulate(struct dsa_emu *emu, pid_t tid)
+{
+	struct user_regs_struct r;
+	struct insn in;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) || decode(tid, &r, &in) || (in.dst & 63))
+		return 0;
+	int wq = portal_wq(emu, tid, in.dst);
+	if (wq < 0)
+		return 0;
+	unsigned char desc[64];
+	struct iovec l = { desc, 64 }, rm = { (void *)(uintptr_t)in.src, 64 };
+	if (process_vm_readv(tid, &l, 1, &rm, 1, 0) != 64)
+		return 0; /* the source faults: the signal is the program's */
+	int rc = dsa_emu_portal_write(emu, (unsigned)wq, desc, in.enqcmd);
+	if (rc < 0) {
+		fprintf(stderr, "dsa_emu_run: portal write: %s\n", strerror(errno));
+		return 0;
+	}
+	if (in.enqcmd) { /* ZF = 1: retry */
+		if (rc)
+			r.eflags |= 0x40;
+		else
+			r.eflags &= ~0x40ULL;
+	}
+	r.rip += in.len;
+	return ptrace(PTRACE_SETREGS, tid, NULL, &r) == 0;
+}
+
+/*
+ * Run the traced child until it exits: portal writes are emulated, every
+ * other signal is delivered.  Returns its wait status.
+ */
+static int
+trace(struct dsa_emu *emu, pid_t child, unsigned long *ntraps)
+{
+	int status, first = 1;
+	static pid_t known[4096];
+	unsigned nknown = 0;
+	known[nknown++] = child;
+	for (;;) {
+		pid_t tid = waitpid(-1, &status, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			if (tid == child)
+				return status;
+			for (unsigned i = 0; i < nknown; i++)
+				if (known[i] == tid)
+					known[i] = known[--nknown];
+			continue;
+		}
+		if (!WIFSTOPPED(status))
+			continue;
+		int sig = WSTOPSIG(status), seen = 0;
+		for (unsigned i = 0; i < nknown && !seen; i++)
+			seen = known[i] == tid;
+		if (!seen && nknown < sizeof(known) / sizeof(known[0]))
+			known[nknown++] = tid;
+		if (tid == child && first && sig == SIGTRAP) {
+			/* the stop after execve (PTRACE_TRACEME) */
+			first = 0;
+			sig = 0;
+			if (ptrace(PTRACE_SETOPTIONS, child, NULL,
+				   (void *)(uintptr_t)(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE)))
+				perror("dsa_emu_run: PTRACE_SETOPTIONS");
+		} else if (sig == SIGTRAP && (status >> 16)) {
+			sig = 0; /* clone event */
+		} else if (sig == SIGSTOP && !seen) {
+			sig = 0; /* a new thread's first stop */
+		} else if ((sig == SIGBUS || sig == SIGSEGV || sig == SIGILL) && emulate(emu, tid)) {
+			sig = 0;
+			(*ntraps)++;
+		}
+		ptrace(PTRACE_CONT, tid, NULL, (void *)(uintptr_t)sig);
+	}
+}
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-r] [-v] [--] CMD [ARGS...]\n");
+	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-r] [-m] [-v] [--] CMD [ARGS...]\n");
 	exit(2);
 }
 
@@ -47,7 +276,8 @@ main(int argc, char **argv)
 	struct dsa_emu_config cfg = { 0 };
 	int verbose = 0, opt;
 	cfg.fault_nonresident = 1;
-	while ((opt = getopt(argc, argv, "+sq:brvh")) != -1) {
+	cfg.trap_portal = 1;
+	while ((opt = getopt(argc, argv, "+sq:brmvh")) != -1) {
 		switch (opt) {
 		case 's':
 			cfg.shared = 1;
@@ -67,6 +297,9 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			cfg.fault_nonresident = 0;
+			break;
+		case 'm':
+			cfg.trap_portal = 0;
 			break;
 		case 'v':
 			verbose = 1;
@@ -105,6 +338,10 @@ main(int argc, char **argv)
 	if (pid == 0) {
 		char c;
 		close(go[1]);
+		if (cfg.trap_portal && ptrace(PTRACE_TRACEME, 0, NULL, NULL)) {
+			perror("dsa_emu_run: PTRACE_TRACEME");
+			_exit(127);
+		}
 		if (read(go[0], &c, 1) != 1)
 			_exit(127);
 		execvp(argv[optind], argv + optind);
@@ -124,12 +361,21 @@ main(int argc, char **argv)
 		rc = 0;
 	}
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			perror("dsa_emu_run: waitpid");
-			dsa_emu_stop(emu);
-			return 1;
-		}
+	unsigned long ntraps = 0;
+	if (cfg.trap_portal) {
+		status = trace(emu, pid, &ntraps);
+	} else {
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR) {
+				status = -1;
+				break;
+			}
+	}
+	if (status == -1) {
+		perror("dsa_emu_run: waitpid");
+		dsa_emu_stop(emu);
+		return 1;
+	}
 	struct dsa_emu_stats st;
 	dsa_emu_get_stats(emu, -1, &st);
 	dsa_emu_stop(emu);
@@ -137,12 +383,12 @@ main(int argc, char **argv)
 		fprintf(stderr,
 			"dsa_emu_run: received %llu, completed %llu (errors %llu, page faults "
 			"%llu), batch members %llu, bytes %llu, dropped %llu, rejected %llu, "
-			"lost %llu\n",
+			"lost %llu, ENQCMD retries %llu; portal writes trapped %lu\n",
 			(unsigned long long)st.received, (unsigned long long)st.completed,
 			(unsigned long long)st.errors, (unsigned long long)st.page_faults,
 			(unsigned long long)st.batch_members, (unsigned long long)st.bytes,
 			(unsigned long long)st.dropped, (unsigned long long)st.rejected,
-			(unsigned long long)st.lost);
+			(unsigned long long)st.lost, (unsigned long long)st.enqcmd_retries, ntraps);
 	if (rc)
 		return rc;
 	if (WIFSIGNALED(status)) {
