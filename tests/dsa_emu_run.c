@@ -25,6 +25,13 @@
  *	-b		WQ block_on_fault = 1
  *	-r		only fault on unmapped / read-only pages (default: also on
  *			pages not present, as a device without block-on-fault)
+ *	-F r|w[:N]	inject N (default 1) page faults on reads / writes of
+ *			MEMMOVE / MEMFILL descriptors, 4 KiB into the transfer
+ *			(as if those pages were not present)
+ *	-E nowork|hang	a broken device, to prove CMD notices: the first
+ *			descriptor reports success without doing anything /
+ *			never completes
+ *	-N COUNT	fail unless the device received exactly COUNT descriptors
  *	-m		no tracing: the portal is a shared memory page the emulator
  *			polls (see dsa_emu.h for what that cannot see)
  *	-v		print the emulator's statistics at the end
@@ -47,6 +54,10 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* DSA opcodes (<linux/idxd.h>) */
+#define DSA_EMU_OPCODE_MEMMOVE 3
+#define DSA_EMU_OPCODE_MEMFILL 4
 
 /* ---- the tracer: each MOVDIR64B / ENQCMD into a portal ---- */
 
@@ -274,10 +285,12 @@ int
 main(int argc, char **argv)
 {
 	struct dsa_emu_config cfg = { 0 };
+	struct dsa_emu_fault inj = { 0 };
+	long expect = -1;
 	int verbose = 0, opt;
 	cfg.fault_nonresident = 1;
 	cfg.trap_portal = 1;
-	while ((opt = getopt(argc, argv, "+sq:brmvh")) != -1) {
+	while ((opt = getopt(argc, argv, "+sq:brmvF:E:N:h")) != -1) {
 		switch (opt) {
 		case 's':
 			cfg.shared = 1;
@@ -301,6 +314,33 @@ main(int argc, char **argv)
 		case 'm':
 			cfg.trap_portal = 0;
 			break;
+		case 'N':
+			expect = strtol(optarg, NULL, 0);
+			break;
+		case 'E':
+			if (strcmp(optarg, "nowork") == 0) {
+				inj.kind = DSA_EMU_FAULT_STATUS;
+				inj.status = 1; /* success */
+			} else if (strcmp(optarg, "hang") == 0) {
+				inj.kind = DSA_EMU_FAULT_NO_COMPLETION;
+			} else {
+				fprintf(stderr, "dsa_emu_run: bad -E '%s' (nowork|hang)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'F': {
+			char *end = NULL;
+			if ((optarg[0] != 'r' && optarg[0] != 'w') ||
+			    (optarg[1] && (optarg[1] != ':' ||
+					   (inj.count = (int)strtol(optarg + 2, &end, 0)) <= 0 || *end))) {
+				fprintf(stderr, "dsa_emu_run: bad -F '%s' (r|w[:N])\n", optarg);
+				return 2;
+			}
+			inj.kind = optarg[0] == 'r' ? DSA_EMU_FAULT_PAGE_READ : DSA_EMU_FAULT_PAGE_WRITE;
+			inj.op_mask = DSA_EMU_OP(DSA_EMU_OPCODE_MEMMOVE) | DSA_EMU_OP(DSA_EMU_OPCODE_MEMFILL);
+			inj.bytes_done = 4096;
+			break;
+		}
 		case 'v':
 			verbose = 1;
 			break;
@@ -319,6 +359,11 @@ main(int argc, char **argv)
 	struct dsa_emu *emu = dsa_emu_start(&cfg);
 	if (!emu) {
 		fprintf(stderr, "dsa_emu_run: starting the emulator: %s\n", strerror(errno));
+		return 1;
+	}
+	if (inj.kind && dsa_emu_inject(emu, &inj)) {
+		fprintf(stderr, "dsa_emu_run: injecting a fault: %s\n", strerror(errno));
+		dsa_emu_stop(emu);
 		return 1;
 	}
 	/* the child waits until the emulator serves its address space */
@@ -397,6 +442,26 @@ main(int argc, char **argv)
 		return 128 + WTERMSIG(status);
 	}
 	rc = WEXITSTATUS(status);
+	/* the run is valid only if the device saw what was asked of it */
+	int bad = 0;
+	if (expect >= 0 && st.received != (uint64_t)expect) {
+		fprintf(stderr, "dsa_emu_run: the device received %llu descriptors, not %ld\n",
+			(unsigned long long)st.received, expect);
+		bad = 1;
+	}
+	if (cfg.trap_portal && ntraps != st.received + st.enqcmd_retries) {
+		fprintf(stderr, "dsa_emu_run: %lu portal writes, but %llu descriptors received\n",
+			ntraps, (unsigned long long)st.received);
+		bad = 1;
+	}
+	if ((inj.kind == DSA_EMU_FAULT_PAGE_READ || inj.kind == DSA_EMU_FAULT_PAGE_WRITE) &&
+	    st.page_faults < (uint64_t)(inj.count ? inj.count : 1)) {
+		fprintf(stderr, "dsa_emu_run: only %llu of the page faults asked for happened\n",
+			(unsigned long long)st.page_faults);
+		bad = 1;
+	}
+	if (bad)
+		return rc ? rc : 1;
 	if (st.lost || st.dropped || st.rejected) {
 		fprintf(stderr,
 			"dsa_emu_run: the emulator lost %llu, dropped %llu, rejected %llu "
