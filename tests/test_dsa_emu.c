@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1491,6 +1492,342 @@ out:
 	dsa_emu_stop(emu);
 }
 
+/* ------------------------------------------------------------------ */
+/* the portal without client requirements, read-only pages, other processes */
+
+/*
+ * Descriptors at any portal offset, the same offset again and again (one at
+ * a time), and without completion_addr are all seen.
+ */
+static void
+test_portal_any_offset(void)
+{
+	struct dsa_emu_config cfg = { 0 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *recs = alloc_records(4);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	REQUIRE(emu && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	c.fixed_offset = 1;
+	static const unsigned offs[] = { 0, 0, 0, 17 * 64, 17 * 64, 4032, 64 };
+	for (unsigned i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		c.off = offs[i];
+		desc_simple(&d, recs, DSA_OPCODE_NOOP, FLAGS_STD);
+		CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	}
+	/* no completion record asked for: still a descriptor (executed, no record) */
+	dsa_emu_reset_stats(emu);
+	c.off = 128;
+	desc_simple(&d, NULL, DSA_OPCODE_NOOP, 0);
+	d.pattern = 1; /* any non-zero byte */
+	reset_record(recs);
+	CHECK(client_submit(&c, &d) == 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.received, 1);
+	CHECK_EQ(st.lost, 0);
+out:
+	client_close(&c);
+	free(recs);
+	dsa_emu_stop(emu);
+}
+
+/* a write into a present read-only page is a write fault, not a crash */
+static void
+test_readonly_write_fault(void)
+{
+	struct dsa_emu_config cfg = { 0 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *cr = alloc_records(1);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	unsigned char *src = aligned_alloc(4096, 8192);
+	unsigned char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(emu && cr && src && m != MAP_FAILED);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	fill_random(src, 8192, 3);
+	memset(m, 0, 8192);
+	REQUIRE(mprotect(m + 4096, 4096, PROT_READ) == 0);
+	desc_memmove(&d, cr, m, src, 8192, 0);
+	CHECK_EQ(run_one(&c, &d, cr), DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE);
+	CHECK_EQ(cr->bytes_completed, 4096);
+	CHECK_EQ(cr->fault_addr, (uintptr_t)m + 4096);
+	CHECK(memcmp(m, src, 4096) == 0);
+	desc_fill(&d, cr, m + 4000, 0x0101010101010101ULL, 200, 0);
+	CHECK_EQ(run_one(&c, &d, cr), DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE);
+	CHECK_EQ(cr->bytes_completed, 96);
+	CHECK_EQ(cr->fault_addr, (uintptr_t)m + 4096);
+	/* the read side of a read-only page is fine */
+	desc_memmove(&d, cr, src, m + 4096, 4096, 0);
+	CHECK_EQ(run_one(&c, &d, cr), DSA_COMP_SUCCESS);
+out:
+	client_close(&c);
+	free(cr);
+	free(src);
+	if (m != MAP_FAILED)
+		munmap(m, 8192);
+	dsa_emu_stop(emu);
+}
+
+/* pages of the region the child sets up (test_other_process) */
+enum { RP_SRC = 0, RP_DST = 2, RP_RO = 4, RP_HOLE = 5, RP_COW = 6, RP_UNTOUCHED = 7,
+       RP_REC = 8, RP_LIST = 9, RP_N = 10 };
+
+static int
+rread(pid_t pid, uint64_t a, void *buf, size_t n)
+{
+	struct iovec l = { buf, n }, r = { (void *)(uintptr_t)a, n };
+	return process_vm_readv(pid, &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -1;
+}
+
+static int
+rwrite(pid_t pid, uint64_t a, const void *buf, size_t n)
+{
+	struct iovec l = { (void *)(uintptr_t)buf, n }, r = { (void *)(uintptr_t)a, n };
+	return process_vm_writev(pid, &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -1;
+}
+
+/* submit d, whose completion record is at ca in pid; wait; read the record */
+static uint8_t
+run_remote(struct client *c, pid_t pid, struct dsa_hw_desc *d, uint64_t ca,
+	   struct dsa_completion_record *out)
+{
+	struct dsa_completion_record z;
+	memset(&z, 0, sizeof(z));
+	memset(out, 0, sizeof(*out));
+	if (rwrite(pid, ca, &z, sizeof(z)) || client_submit(c, d))
+		return 0;
+	for (int i = 0; i < 5000; i++) {
+		if (rread(pid, ca, out, sizeof(*out)))
+			return 0;
+		if (out->status)
+			return out->status;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/*
+ * Descriptors addressing another process' memory (dsa_emu_set_pid): data
+ * moves there and not here; unmapped, read-only, copy-on-write and (with
+ * fault_nonresident) never-touched pages fault as on the device.
+ */
+static void
+test_other_process(void)
+{
+	struct dsa_emu_config cfg = { .fault_nonresident = 1 };
+	struct dsa_emu *emu = NULL;
+	struct client c = { .fd = -1 };
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_completion_record r;
+	const size_t P = 4096;
+	int go[2] = { -1, -1 }, ready[2] = { -1, -1 };
+	pid_t pid = -1;
+	unsigned char *m = mmap(NULL, RP_N * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+	unsigned char *buf = malloc(2 * P);
+	REQUIRE(m != MAP_FAILED && buf);
+	uint64_t a = (uintptr_t)m;
+#define RPA(p) (a + (uint64_t)(p) * P)
+	fill_random(m + RP_SRC * P, 2 * P, 11);
+	m[RP_COW * P] = 1; /* present, shared with the child after fork */
+	m[RP_RO * P] = 1;
+	REQUIRE(pipe(go) == 0 && pipe(ready) == 0);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		/* the child: own its dst / records / list pages, read-only and
+		 * unmapped pages, then wait to be told to exit */
+		char ch = 0;
+		close(go[1]);
+		memset(m + RP_DST * P, 0, 2 * P);
+		memset(m + RP_REC * P, 0, 2 * P);
+		mprotect(m + RP_RO * P, P, PROT_READ);
+		munmap(m + RP_HOLE * P, P);
+		if (write(ready[1], &ch, 1) != 1 || read(go[0], &ch, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	char ch;
+	REQUIRE(read(ready[0], &ch, 1) == 1);
+	emu = dsa_emu_start(&cfg);
+	REQUIRE(emu);
+	REQUIRE(dsa_emu_set_pid(emu, pid) == 0);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	uint64_t ca = RPA(RP_REC);
+
+	/* memmove in the child: its dst gets the data, ours stays zero */
+	memset(&d, 0, sizeof(d));
+	d.opcode = DSA_OPCODE_MEMMOVE;
+	d.flags = FLAGS_STD;
+	d.completion_addr = ca;
+	d.src_addr = RPA(RP_SRC);
+	d.dst_addr = RPA(RP_DST);
+	d.xfer_size = (uint32_t)(2 * P);
+	CHECK_EQ(run_remote(&c, pid, &d, ca, &r), DSA_COMP_SUCCESS);
+	CHECK(rread(pid, RPA(RP_DST), buf, 2 * P) == 0 && memcmp(buf, m + RP_SRC * P, 2 * P) == 0);
+	CHECK_EQ(m[RP_DST * P], 0);
+	CHECK_EQ(m[RP_DST * P + 2 * P - 1], 0);
+
+	/* write into read-only, then unmapped: write fault at the read-only page */
+	d.dst_addr = RPA(RP_RO);
+	CHECK_EQ(run_remote(&c, pid, &d, ca, &r), DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE);
+	CHECK_EQ(r.bytes_completed, 0);
+	CHECK_EQ(r.fault_addr, RPA(RP_RO));
+	/* read from the read-only page (fine), then the hole: read fault */
+	d.src_addr = RPA(RP_RO);
+	d.dst_addr = RPA(RP_DST);
+	CHECK_EQ(run_remote(&c, pid, &d, ca, &r), DSA_COMP_PAGE_FAULT_NOBOF);
+	CHECK_EQ(r.bytes_completed, P);
+	CHECK_EQ(r.fault_addr, RPA(RP_HOLE));
+	/* fill across dst into read-only: done up to the page */
+	memset(&d, 0, sizeof(d));
+	d.opcode = DSA_OPCODE_MEMFILL;
+	d.flags = FLAGS_STD;
+	d.completion_addr = ca;
+	d.pattern = 0x0706050403020100ULL;
+	d.dst_addr = RPA(RP_DST + 1) + 8;
+	d.xfer_size = (uint32_t)(2 * P);
+	CHECK_EQ(run_remote(&c, pid, &d, ca, &r), DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE);
+	CHECK_EQ(r.bytes_completed, P - 8);
+	CHECK_EQ(r.fault_addr, RPA(RP_RO));
+	CHECK(rread(pid, RPA(RP_DST + 1) + 8, buf, 16) == 0 && buf[0] == 0 && buf[9] == 1 &&
+	      buf[15] == 7);
+	/* copy-on-write page shared with us: present, but a write faults */
+	d.dst_addr = RPA(RP_COW);
+	d.xfer_size = 64;
+	CHECK_EQ(run_remote(&c, pid, &d, ca, &r), DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE);
+	CHECK_EQ(r.fault_addr, RPA(RP_COW));
+	/* ... and reading it does not */
+	memset(&d, 0, sizeof(d));
+	d.opcode = DSA_OPCODE_MEMMOVE;
+	d.flags = FLAGS_STD;
+	d.completion_addr = ca;
+	d.src_addr = RPA(RP_COW);
+	d.dst_addr = RPA(RP_DST);
+	d.xfer_size = 64;
+	CHECK_EQ(run_remote(&c, pid, &d, ca, &r), DSA_COMP_SUCCESS);
+	/* never touched: not present, a read fault (fault_nonresident) */
+	d.src_addr = RPA(RP_UNTOUCHED);
+	CHECK_EQ(run_remote(&c, pid, &d, ca, &r), DSA_COMP_PAGE_FAULT_NOBOF);
+	CHECK_EQ(r.fault_addr, RPA(RP_UNTOUCHED));
+
+	/* a batch whose list and records are in the child */
+	{
+		struct dsa_hw_desc list[2];
+		memset(list, 0, sizeof(list));
+		for (int i = 0; i < 2; i++) {
+			list[i].opcode = DSA_OPCODE_MEMFILL;
+			list[i].flags = FLAGS_STD;
+			list[i].completion_addr = ca + 64 + 32 * (uint64_t)i;
+			list[i].dst_addr = RPA(RP_DST) + P * (uint64_t)i;
+			list[i].xfer_size = (uint32_t)P;
+		}
+		list[0].pattern = 0x1111111111111111ULL;
+		list[1].pattern = 0x2222222222222222ULL;
+		REQUIRE(rwrite(pid, RPA(RP_LIST), list, sizeof(list)) == 0);
+		struct dsa_completion_record z[2];
+		memset(z, 0, sizeof(z));
+		REQUIRE(rwrite(pid, ca + 64, z, sizeof(z)) == 0);
+		memset(&d, 0, sizeof(d));
+		d.opcode = DSA_OPCODE_BATCH;
+		d.flags = FLAGS_STD;
+		d.completion_addr = ca;
+		d.desc_list_addr = RPA(RP_LIST);
+		d.desc_count = 2;
+		CHECK_EQ(run_remote(&c, pid, &d, ca, &r), DSA_COMP_SUCCESS);
+		CHECK(rread(pid, ca + 64, z, sizeof(z)) == 0 && z[0].status == DSA_COMP_SUCCESS &&
+		      z[1].status == DSA_COMP_SUCCESS);
+		CHECK(rread(pid, RPA(RP_DST), buf, 2 * P) == 0 && buf[0] == 0x11 &&
+		      buf[P - 1] == 0x11 && buf[P] == 0x22 && buf[2 * P - 1] == 0x22);
+	}
+	/* a process that is gone */
+	CHECK(dsa_emu_set_pid(emu, -5) == -1);
+out:
+	client_close(&c);
+	dsa_emu_stop(emu);
+	if (pid > 0) {
+		int st = 0;
+		if (go[1] >= 0)
+			close(go[1]);
+		go[1] = -1;
+		waitpid(pid, &st, 0);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0)
+			close(go[i]);
+		if (ready[i] >= 0)
+			close(ready[i]);
+	}
+	free(buf);
+	if (m != MAP_FAILED)
+		munmap(m, RP_N * P);
+#undef RPA
+}
+
+/*
+ * trap_portal: the portal file is empty, dsa_emu_portal_write() is each
+ * MOVDIR64B / ENQCMD: posted writes, ENQCMD retry on a full shared WQ and on
+ * a dedicated WQ, MOVDIR64B to a shared WQ discarded.
+ */
+static void
+test_trap_portal(void)
+{
+	struct dsa_emu_wq_config wqs[2] = { { .shared = -1 }, { .shared = 1, .wq_size = 2 } };
+	struct dsa_emu_config cfg = { .trap_portal = 1, .nwqs = 2, .wqs = wqs };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct dsa_completion_record *recs = alloc_records(8);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	struct stat sb;
+	REQUIRE(emu && recs);
+	CHECK(stat("/dev/dsa/wq0.0", &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0);
+	/* dedicated: posted */
+	for (int i = 0; i < 3; i++) {
+		desc_simple(&d, REC(recs, i), DSA_OPCODE_NOOP, FLAGS_STD);
+		reset_record(REC(recs, i));
+		CHECK_EQ(dsa_emu_portal_write(emu, 0, &d, 0), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(poll_status(REC(recs, i), 5000), DSA_COMP_SUCCESS);
+	/* ENQCMD to a dedicated WQ: retry, nothing queued */
+	CHECK_EQ(dsa_emu_portal_write(emu, 0, &d, 1), 1);
+	/* shared, size 2, paused: 2 accepted, the 3rd retries */
+	dsa_emu_pause(emu, 1, 1);
+	for (int i = 0; i < 3; i++) {
+		desc_simple(&d, REC(recs, 3 + i), DSA_OPCODE_NOOP, FLAGS_STD);
+		reset_record(REC(recs, 3 + i));
+		CHECK_EQ(dsa_emu_portal_write(emu, 1, &d, 1), i < 2 ? 0 : 1);
+	}
+	/* MOVDIR64B to a shared WQ: discarded */
+	desc_simple(&d, REC(recs, 6), DSA_OPCODE_NOOP, FLAGS_STD);
+	reset_record(REC(recs, 6));
+	CHECK_EQ(dsa_emu_portal_write(emu, 1, &d, 0), 0);
+	dsa_emu_pause(emu, 1, 0);
+	CHECK_EQ(poll_status(REC(recs, 3), 5000), DSA_COMP_SUCCESS);
+	CHECK_EQ(poll_status(REC(recs, 4), 5000), DSA_COMP_SUCCESS);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 6, 5000), 0);
+	CHECK_EQ(peek_status(REC(recs, 5)), 0);
+	CHECK_EQ(peek_status(REC(recs, 6)), 0);
+	dsa_emu_get_stats(emu, 1, &st);
+	CHECK_EQ(st.received, 3);
+	CHECK_EQ(st.rejected, 1);
+	CHECK_EQ(st.enqcmd_retries, 1);
+	dsa_emu_get_stats(emu, 0, &st);
+	CHECK_EQ(st.enqcmd_retries, 1);
+	/* room again: accepted */
+	CHECK_EQ(dsa_emu_portal_write(emu, 1, &d, 1), 0);
+	CHECK_EQ(poll_status(REC(recs, 6), 5000), DSA_COMP_SUCCESS);
+	/* not a trap_portal emulator / bad WQ */
+	CHECK_EQ(dsa_emu_portal_write(emu, 2, &d, 0), -1);
+out:
+	free(recs);
+	dsa_emu_stop(emu);
+}
+
 /* informational: how often an always-offset-0 client loses a descriptor */
 static void
 measure_offset0(void)
@@ -1588,6 +1925,10 @@ main(int argc, char **argv)
 	RUN(test_other_faults(1));
 	RUN(test_queue_full());
 	RUN(test_stress());
+	RUN(test_portal_any_offset());
+	RUN(test_readonly_write_fault());
+	RUN(test_other_process());
+	RUN(test_trap_portal());
 
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
