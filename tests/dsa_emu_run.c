@@ -32,6 +32,8 @@
  *			descriptor reports success without doing anything /
  *			never completes
  *	-N COUNT	fail unless the device received exactly COUNT descriptors
+ *	-X		expect CMD to fail (exit status other than 0, 127): 0 if it
+ *			did, 1 if not (with -E: CMD noticed the broken device)
  *	-m		no tracing: the portal is a shared memory page the emulator
  *			polls (see dsa_emu.h for what that cannot see)
  *	-v		print the emulator's statistics at the end
@@ -287,10 +289,11 @@ main(int argc, char **argv)
 	struct dsa_emu_config cfg = { 0 };
 	struct dsa_emu_fault inj = { 0 };
 	long expect = -1;
+	int expect_fail = 0;
 	int verbose = 0, opt;
 	cfg.fault_nonresident = 1;
 	cfg.trap_portal = 1;
-	while ((opt = getopt(argc, argv, "+sq:brmvF:E:N:h")) != -1) {
+	while ((opt = getopt(argc, argv, "+sq:brmvF:E:N:Xh")) != -1) {
 		switch (opt) {
 		case 's':
 			cfg.shared = 1;
@@ -313,6 +316,9 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			cfg.trap_portal = 0;
+			break;
+		case 'X':
+			expect_fail = 1;
 			break;
 		case 'N':
 			expect = strtol(optarg, NULL, 0);
@@ -462,6 +468,15 @@ main(int argc, char **argv)
 	}
 	if (bad)
 		return rc ? rc : 1;
+	if (expect_fail) {
+		if (rc == 0 || rc == 127) {
+			fprintf(stderr, "dsa_emu_run: %s exited with %d, expected a failure\n",
+				argv[optind], rc);
+			return 1;
+		}
+		fprintf(stderr, "dsa_emu_run: %s failed (%d) as expected\n", argv[optind], rc);
+		return 0;
+	}
 	if (st.lost || st.dropped || st.rejected) {
 		fprintf(stderr,
 			"dsa_emu_run: the emulator lost %llu, dropped %llu, rejected %llu "
