@@ -39,6 +39,7 @@
 #define MAX_FAULTS 32
 #define MAX_DEVICES 64
 #define MAX_WQS_PER_DEV 64
+#define MAX_ENGINES 16
 
 /* busy polling of the portal for this long after the last activity */
 #define ACTIVE_WINDOW_NS (100ULL * 1000 * 1000)
@@ -81,6 +82,8 @@ struct emu_wq {
 	struct qent *q;
 	unsigned qhead, qcount;
 	uint64_t last_ready;
+	unsigned nengines;
+	uint64_t efree[MAX_ENGINES];	/* when each engine is free (engines > 1) */
 	unsigned next_slot;
 	unsigned char fbuf[64];
 	size_t fhave;
@@ -116,6 +119,8 @@ struct dsa_emu {
 	int stop; /* __atomic */
 	uint64_t seq; /* under lock */
 	int pid; /* __atomic: process whose memory descriptors address, 0 = this one */
+	uint64_t (*swerr)[4]; /* under lock: per device, the SWERR register */
+	int *halted;	/* __atomic, per device */
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1129,6 +1134,7 @@ exec_cflush(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_
 
 static int exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch,
 			    int *rejected);
+static void swerr_locked(struct emu_wq *w, const struct dsa_hw_desc *d);
 
 static void
 exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_fault *inj,
@@ -1350,6 +1356,7 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 		/* hardware would report a software error: nothing to complete */
 		*rejected = 1;
 		pthread_mutex_lock(&emu->lock);
+		swerr_locked(w, d);
 		w->st.last_flags = d->flags;
 		w->last_seq = ++emu->seq;
 		w->st.last_opcode = (uint8_t)d->opcode;
@@ -1415,6 +1422,33 @@ execute_top(struct emu_wq *w, const struct qent *e)
 	exec_with_record(w, &e->d, 0, &rej);
 }
 
+/*
+ * Record a software error in the device's SWERR register, shown by the
+ * kernel as sysfs "errors" (4 qwords): valid (bit 0), overflow (bit 1, an
+ * error while one was pending), desc_valid (2), wq_idx_valid (3), the WQ in
+ * bits 23:16, the descriptor's opcode in bits 39:32; the error code (bits
+ * 15:8) is not modelled (0).  Called with emu->lock held.
+ */
+static void
+swerr_locked(struct emu_wq *w, const struct dsa_hw_desc *d)
+{
+	struct dsa_emu *emu = w->emu;
+	uint64_t *r = emu->swerr[w->dev];
+	w->st.swerrs++;
+	if (r[0] & 1) {
+		r[0] |= 2;
+	} else {
+		r[0] = 1 | 8 | ((uint64_t)w->id << 16);
+		if (d)
+			r[0] |= 4 | ((uint64_t)d->opcode << 32);
+		r[1] = r[2] = r[3] = 0;
+	}
+	char dir[128];
+	snprintf(dir, sizeof(dir), EMU_SYSFS_DEVICES "/dsa%u", w->dev);
+	attr(dir, "errors", "0x%016llx 0x%016llx 0x%016llx 0x%016llx", (unsigned long long)r[0],
+	     (unsigned long long)r[1], (unsigned long long)r[2], (unsigned long long)r[3]);
+}
+
 /* how a descriptor arrives */
 enum via { VIA_PORTAL = 0, VIA_WRITE = 1, VIA_ENQCMD = 2 };
 
@@ -1439,9 +1473,14 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 		disp = &w->st.rejected; /* MOVDIR64B to a shared WQ: discarded (SWERR) */
 	else if (w->qcount >= w->size)
 		disp = &w->st.dropped; /* queue full: the portal write is lost */
+	else if (__atomic_load_n(&w->disabled, __ATOMIC_ACQUIRE) ||
+		 __atomic_load_n(&emu->halted[w->dev], __ATOMIC_ACQUIRE))
+		disp = &w->st.dropped; /* WQ disabled / device halted */
 	if (disp) {
 		(*disp)++;
 		w->st.processed++;
+		if (via_write != VIA_WRITE)
+			swerr_locked(w, d);
 		pthread_cond_broadcast(&emu->cond);
 		pthread_mutex_unlock(&emu->lock);
 		return;
@@ -1453,9 +1492,25 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 	if (have && f.kind == DSA_EMU_FAULT_DELAY)
 		delay += f.delay_us;
 	uint64_t start = w->last_ready > now ? w->last_ready : now;
+	unsigned eng = 0;
+	if (w->nengines > 1) {
+		/* dispatched in order to the engine free first; a drain waits for all */
+		uint64_t all = 0;
+		for (unsigned k = 0; k < w->nengines; k++) {
+			if (w->efree[k] < w->efree[eng])
+				eng = k;
+			if (w->efree[k] > all)
+				all = w->efree[k];
+		}
+		start = d->opcode == DSA_OPCODE_DRAIN ? all : w->efree[eng];
+		if (start < now)
+			start = now;
+	}
 	struct qent *e = &w->q[(w->qhead + w->qcount) % w->size];
 	e->d = *d;
 	e->ready_ns = start + delay * 1000;
+	if (w->nengines > 1)
+		w->efree[eng] = e->ready_ns;
 	e->swallow = have && f.kind == DSA_EMU_FAULT_NO_COMPLETION;
 	w->last_ready = e->ready_ns;
 	w->qcount++;
@@ -1467,17 +1522,45 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 	pthread_mutex_unlock(&emu->lock);
 }
 
+/* the queue entry (offset from qhead) that finishes first */
+static unsigned
+next_done(const struct emu_wq *w)
+{
+	unsigned best = 0;
+	for (unsigned i = 1; w->nengines > 1 && i < w->qcount; i++)
+		if (w->q[(w->qhead + i) % w->size].ready_ns <
+		    w->q[(w->qhead + best) % w->size].ready_ns)
+			best = i;
+	return best;
+}
+
 static int
 process_ready(struct emu_wq *w)
 {
 	int n = 0;
+	if (__atomic_load_n(&w->emu->halted[w->dev], __ATOMIC_ACQUIRE)) {
+		/* a halted device aborts what it holds: no completion, ever */
+		while (w->qcount) {
+			w->q[w->qhead].swallow = 1;
+			struct qent cur = w->q[w->qhead];
+			w->qhead = (w->qhead + 1) % w->size;
+			w->qcount--;
+			execute_top(w, &cur);
+			n++;
+		}
+		return n;
+	}
 	if (__atomic_load_n(&w->paused, __ATOMIC_ACQUIRE))
 		return 0;
 	while (w->qcount) {
-		struct qent *e = &w->q[w->qhead];
+		unsigned k = next_done(w);
+		struct qent *e = &w->q[(w->qhead + k) % w->size];
 		if (e->ready_ns > now_ns())
 			break;
 		struct qent cur = *e;
+		/* completions out of order (engines > 1): close the gap */
+		for (unsigned i = k; i > 0; i--)
+			w->q[(w->qhead + i) % w->size] = w->q[(w->qhead + i - 1) % w->size];
 		w->qhead = (w->qhead + 1) % w->size;
 		w->qcount--;
 		execute_top(w, &cur);
@@ -1631,7 +1714,9 @@ dsa_emu_portal_write(struct dsa_emu *emu, unsigned wq, const void *desc, int enq
 		 */
 		int retry;
 		pthread_mutex_lock(&emu->lock);
-		retry = !w->shared || w->disabled || w->st.inflight + w->tpending >= w->size;
+		retry = !w->shared || __atomic_load_n(&w->disabled, __ATOMIC_ACQUIRE) ||
+			__atomic_load_n(&emu->halted[w->dev], __ATOMIC_ACQUIRE) ||
+			w->st.inflight + w->tpending >= w->size;
 		if (retry)
 			w->st.enqcmd_retries++;
 		else
@@ -1672,7 +1757,7 @@ wq_thread(void *arg)
 		int waiting = w->qcount && !__atomic_load_n(&w->paused, __ATOMIC_ACQUIRE);
 		uint64_t wait_ns = 0;
 		if (waiting) {
-			uint64_t ready = w->q[w->qhead].ready_ns;
+			uint64_t ready = w->q[(w->qhead + next_done(w)) % w->size].ready_ns;
 			wait_ns = ready > now ? ready - now : 0;
 		}
 		if (w->fifo || w->trap) {
@@ -1913,6 +1998,8 @@ teardown(struct dsa_emu *emu)
 	pthread_cond_destroy(&emu->cond);
 	pthread_mutex_destroy(&emu->lock);
 	free(emu->wqs);
+	free(emu->swerr);
+	free(emu->halted);
 	free(emu);
 }
 
@@ -1956,7 +2043,12 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 	emu->version = cfg->version ? cfg->version : 0x100;
 	emu->fault_nonresident = cfg->fault_nonresident;
 	emu->wqs = calloc(emu->nwq, sizeof(*emu->wqs));
-	if (!emu->wqs) {
+	emu->swerr = calloc(emu->ndev, sizeof(*emu->swerr));
+	emu->halted = calloc(emu->ndev, sizeof(*emu->halted));
+	if (!emu->wqs || !emu->swerr || !emu->halted) {
+		free(emu->wqs);
+		free(emu->swerr);
+		free(emu->halted);
 		free(emu);
 		goto fail_nomem;
 	}
@@ -1985,6 +2077,12 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		w->type = wc->type ? wc->type : cfg->wq_type ? cfg->wq_type : "user";
 		w->name = wc->name ? wc->name : cfg->wq_name ? cfg->wq_name : "dsa_emu";
 		w->delay_us = cfg->delay_us;
+		w->nengines = cfg->engines ? cfg->engines : 1;
+		if (w->nengines > MAX_ENGINES) {
+			errno = EINVAL;
+			emu_err("at most %d engines", MAX_ENGINES);
+			goto fail;
+		}
 		snprintf(w->path, sizeof(w->path), EMU_DEV_DIR "/wq%u.%u", w->dev, w->id);
 		snprintf(w->sysfs, sizeof(w->sysfs), EMU_SYSFS_DEVICES "/dsa%u/wq%u.%u", w->dev,
 			 w->dev, w->id);
@@ -2058,6 +2156,42 @@ dsa_emu_stop(struct dsa_emu *emu)
 	pthread_mutex_lock(&g_lock);
 	g_running = 0;
 	pthread_mutex_unlock(&g_lock);
+}
+
+int
+dsa_emu_wq_enable(struct dsa_emu *emu, unsigned wq, int on)
+{
+	if (!emu || wq >= emu->nwq) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct emu_wq *w = &emu->wqs[wq];
+	pthread_mutex_lock(&emu->lock);
+	__atomic_store_n(&w->disabled, on ? 0 : 1, __ATOMIC_RELEASE);
+	int rc = attr(w->sysfs, "state", "%s", on ? "enabled" : "disabled");
+	pthread_mutex_unlock(&emu->lock);
+	return rc;
+}
+
+int
+dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt)
+{
+	if (!emu || dev >= emu->ndev) {
+		errno = EINVAL;
+		return -1;
+	}
+	char dir[128];
+	snprintf(dir, sizeof(dir), EMU_SYSFS_DEVICES "/dsa%u", dev);
+	pthread_mutex_lock(&emu->lock);
+	__atomic_store_n(&emu->halted[dev], halt ? 1 : 0, __ATOMIC_RELEASE);
+	int rc = attr(dir, "state", "%s", halt ? "halted" : "enabled");
+	if (!halt) { /* a reset clears the error register */
+		memset(emu->swerr[dev], 0, sizeof(emu->swerr[dev]));
+		rc |= attr(dir, "errors", "0x%016llx 0x%016llx 0x%016llx 0x%016llx", 0ULL, 0ULL,
+			   0ULL, 0ULL);
+	}
+	pthread_mutex_unlock(&emu->lock);
+	return rc;
 }
 
 int
@@ -2191,6 +2325,7 @@ dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out)
 		out->cr_not_zero += s->cr_not_zero;
 		out->lost += s->lost;
 		out->enqcmd_retries += s->enqcmd_retries;
+		out->swerrs += s->swerrs;
 		for (int k = 0; k < 256; k++)
 			out->ops[k] += s->ops[k];
 		out->batch_members += s->batch_members;

@@ -140,6 +140,13 @@ struct dsa_emu_config {
 	 * offset.  write() submission is not available in this mode.
 	 */
 	int trap_portal;
+	/*
+	 * Engines per WQ (0 = 1, at most 16): a dedicated WQ dispatches in
+	 * order to the engine free first, so with per-descriptor delays
+	 * (DSA_EMU_FAULT_DELAY) completions come out of submission order; a
+	 * DRAIN waits for all engines.  Batch members run one after another.
+	 */
+	unsigned engines;
 };
 
 struct dsa_emu;
@@ -172,6 +179,19 @@ int dsa_emu_set_pid(struct dsa_emu *emu, int pid);
  * its threshold, here its size), -1 (errno: EINVAL not trap_portal).
  */
 int dsa_emu_portal_write(struct dsa_emu *emu, unsigned wq, const void *desc, int enqcmd);
+
+/*
+ * Device errors.  dsa_emu_wq_enable(emu, wq, 0): the WQ's sysfs state
+ * becomes "disabled"; descriptors already queued still complete (the
+ * kernel drains a WQ it disables), new portal writes are dropped with a
+ * software error (sysfs "errors", stats.swerrs), ENQCMD answers retry.
+ * dsa_emu_device_halt(emu, dev, 1): device state "halted" (a hardware
+ * error): descriptors queued or executing never complete (stats.swallowed),
+ * new ones are dropped; (emu, dev, 0) resets it: "enabled", errors cleared.
+ * 0, or -1 (errno).
+ */
+int dsa_emu_wq_enable(struct dsa_emu *emu, unsigned wq, int on);
+int dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt);
 
 /* WQs are indexed 0 .. n-1 in device order: index = dev * nwqs + wq. */
 unsigned dsa_emu_nwqs(const struct dsa_emu *emu);
@@ -264,6 +284,7 @@ struct dsa_emu_stats {
 	uint64_t cr_not_zero;	/* completion status was not 0 when executed */
 	uint64_t lost;		/* portal slot rewritten while it was being taken */
 	uint64_t enqcmd_retries; /* dsa_emu_portal_write(enqcmd) answered "retry" */
+	uint64_t swerrs;	/* software errors reported (sysfs "errors") */
 	uint64_t ops[256];	/* executed descriptors per opcode, incl. batch members */
 	uint64_t batch_members;	/* descriptors executed inside batches */
 	uint64_t bytes;		/* bytes moved / filled / flushed */

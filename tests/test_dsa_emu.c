@@ -1828,6 +1828,158 @@ out:
 	dsa_emu_stop(emu);
 }
 
+static int
+read_errors(unsigned long long v[4])
+{
+	FILE *f = fopen("/sys/bus/dsa/devices/dsa0/errors", "re");
+	if (!f)
+		return -1;
+	int n = fscanf(f, "%llx %llx %llx %llx", &v[0], &v[1], &v[2], &v[3]);
+	fclose(f);
+	return n == 4 ? 0 : -1;
+}
+
+static int
+read_str_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	int r = fgets(buf, (int)len, f) ? 0 : -1;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return r;
+}
+
+/* several engines: a slow descriptor does not hold back later ones */
+static void
+test_engines_out_of_order(void)
+{
+	struct dsa_emu_config cfg = { .engines = 4 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *recs = alloc_records(8);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	REQUIRE(emu && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	/* the first descriptor takes 300 ms more */
+	struct dsa_emu_fault f = { .kind = DSA_EMU_FAULT_DELAY, .delay_us = 300000 };
+	REQUIRE(dsa_emu_inject(emu, &f) == 0);
+	dsa_emu_pause(emu, 0, 1);
+	for (int i = 0; i < 4; i++) {
+		desc_simple(&d, REC(recs, i), DSA_OPCODE_NOOP, FLAGS_STD);
+		reset_record(REC(recs, i));
+		CHECK(client_submit(&c, &d) == 0);
+	}
+	dsa_emu_pause(emu, 0, 0);
+	CHECK_EQ(poll_status(REC(recs, 3), 5000), DSA_COMP_SUCCESS);
+	CHECK_EQ(poll_status(REC(recs, 1), 5000), DSA_COMP_SUCCESS);
+	CHECK_EQ(peek_status(REC(recs, 0)), 0); /* still on its engine */
+	/* a drain waits for every engine */
+	desc_simple(&d, REC(recs, 4), DSA_OPCODE_DRAIN, FLAGS_STD);
+	reset_record(REC(recs, 4));
+	CHECK(client_submit(&c, &d) == 0);
+	CHECK_EQ(poll_status(REC(recs, 4), 5000), DSA_COMP_SUCCESS);
+	CHECK_EQ(peek_status(REC(recs, 0)), DSA_COMP_SUCCESS);
+out:
+	client_close(&c);
+	free(recs);
+	dsa_emu_stop(emu);
+}
+
+/*
+ * Software errors in sysfs "errors"; a disabled WQ drains what it holds and
+ * drops the rest; a halted device completes nothing, a reset clears it.
+ */
+static void
+test_device_errors(void)
+{
+	struct dsa_emu_config cfg = { .wq_size = 4 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *recs = alloc_records(16);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	unsigned long long e[4];
+	char s[64];
+	REQUIRE(emu && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	CHECK(read_errors(e) == 0 && e[0] == 0);
+
+	/* a full dedicated WQ drops a portal write: SWERR */
+	dsa_emu_pause(emu, 0, 1);
+	for (int i = 0; i < 5; i++) {
+		desc_simple(&d, REC(recs, i), DSA_OPCODE_NOOP, FLAGS_STD);
+		reset_record(REC(recs, i));
+		CHECK(client_submit(&c, &d) == 0);
+	}
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	CHECK(read_errors(e) == 0);
+	CHECK_EQ(e[0] & 0xff, 1 | 4 | 8); /* valid, descriptor and WQ index valid */
+	CHECK_EQ((e[0] >> 32) & 0xff, DSA_OPCODE_NOOP);
+	CHECK_EQ((e[0] >> 16) & 0xff, 0);
+	/* disable with 4 in the queue: they complete, new writes are dropped */
+	CHECK_EQ(dsa_emu_wq_enable(emu, 0, 0), 0);
+	CHECK(read_str_file("/sys/bus/dsa/devices/dsa0/wq0.0/state", s, sizeof(s)) == 0 &&
+	      strcmp(s, "disabled") == 0);
+	dsa_emu_pause(emu, 0, 0);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(poll_status(REC(recs, i), 5000), DSA_COMP_SUCCESS);
+	desc_simple(&d, REC(recs, 5), DSA_OPCODE_NOOP, FLAGS_STD);
+	reset_record(REC(recs, 5));
+	CHECK(client_submit(&c, &d) == 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 6, 5000), 0);
+	CHECK_EQ(peek_status(REC(recs, 5)), 0);
+	CHECK(read_errors(e) == 0 && (e[0] & 3) == 3); /* a second error: overflow */
+	dsa_emu_get_stats(emu, 0, &st);
+	CHECK_EQ(st.dropped, 2);
+	CHECK_EQ(st.swerrs, 2);
+	CHECK_EQ(dsa_emu_wq_enable(emu, 0, 1), 0);
+
+	/* halt with descriptors queued: they never complete */
+	dsa_emu_reset_stats(emu);
+	dsa_emu_pause(emu, 0, 1);
+	for (int i = 0; i < 3; i++) {
+		desc_simple(&d, REC(recs, 6 + i), DSA_OPCODE_NOOP, FLAGS_STD);
+		reset_record(REC(recs, 6 + i));
+		CHECK(client_submit(&c, &d) == 0);
+	}
+	for (int i = 0; i < 1000; i++) { /* all taken from the portal */
+		dsa_emu_get_stats(emu, 0, &st);
+		if (st.received == 3)
+			break;
+		usleep(1000);
+	}
+	CHECK_EQ(dsa_emu_device_halt(emu, 0, 1), 0);
+	CHECK(read_str_file("/sys/bus/dsa/devices/dsa0/state", s, sizeof(s)) == 0 &&
+	      strcmp(s, "halted") == 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 3, 5000), 0);
+	usleep(20000);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(peek_status(REC(recs, 6 + i)), 0);
+	dsa_emu_get_stats(emu, 0, &st);
+	CHECK_EQ(st.swallowed, 3);
+	dsa_emu_pause(emu, 0, 0);
+	/* reset: enabled, errors cleared, works again */
+	CHECK_EQ(dsa_emu_device_halt(emu, 0, 0), 0);
+	CHECK(read_errors(e) == 0 && e[0] == 0);
+	desc_simple(&d, REC(recs, 9), DSA_OPCODE_NOOP, FLAGS_STD);
+	CHECK_EQ(run_one(&c, &d, REC(recs, 9)), DSA_COMP_SUCCESS);
+	/* a completion record the device cannot write: SWERR, nothing else */
+	desc_simple(&d, NULL, DSA_OPCODE_NOOP, FLAGS_STD);
+	d.completion_addr = 0x10; /* unmapped */
+	reset_record(REC(recs, 10));
+	CHECK(client_submit(&c, &d) == 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 5, 5000), 0);
+	CHECK(read_errors(e) == 0 && (e[0] & 1) == 1);
+	CHECK_EQ(dsa_emu_wq_enable(emu, 9, 0), -1);
+	CHECK_EQ(dsa_emu_device_halt(emu, 3, 1), -1);
+out:
+	client_close(&c);
+	free(recs);
+	dsa_emu_stop(emu);
+}
+
 /* informational: how often an always-offset-0 client loses a descriptor */
 static void
 measure_offset0(void)
@@ -1929,6 +2081,8 @@ main(int argc, char **argv)
 	RUN(test_readonly_write_fault());
 	RUN(test_other_process());
 	RUN(test_trap_portal());
+	RUN(test_engines_out_of_order());
+	RUN(test_device_errors());
 
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
