@@ -1737,6 +1737,20 @@ dsa_emu_portal_write(struct dsa_emu *emu, unsigned wq, const void *desc, int enq
 	return 0;
 }
 
+int
+dsa_emu_write_desc(struct dsa_emu *emu, unsigned wq, const void *desc)
+{
+	if (!emu || wq >= emu->nwq || !desc || !emu->wqs[wq].trap)
+		return EINVAL;
+	struct emu_wq *w = &emu->wqs[wq];
+	const struct dsa_hw_desc *d = desc;
+	if (d->opcode == DSA_OPCODE_BATCH && emu->version < 0x200)
+		return EINVAL; /* the kernel refuses batches through write() on DSA 1.0 */
+	/* shared WQ: the kernel's ENQCMDS retries, then EAGAIN; dedicated: MOVDIR64B */
+	int rc = dsa_emu_portal_write(emu, wq, desc, w->shared);
+	return rc < 0 ? errno : rc ? EAGAIN : 0;
+}
+
 static void *
 wq_thread(void *arg)
 {

@@ -54,10 +54,14 @@ extern "C" {
 #endif
 
 /*
- * Enter a private mount namespace: unshare(CLONE_NEWNS), make all mounts
- * private, mount a tmpfs over /sys/bus and an overlay (lower = /dev, upper and
- * work on a private tmpfs) over /dev; submounts of /dev (pts, shm, ...) are
- * bound again on top.  Must be called while the process is single-threaded
+ * Enter a private mount namespace: unshare(CLONE_NEWNS), make private (in
+ * this namespace only) the mounts that hold /sys/bus and /dev, mount a tmpfs
+ * over /sys/bus and an overlay (lower = /dev, upper and work on a private
+ * tmpfs) over /dev; submounts of /dev (pts, shm, ... whatever their file
+ * system) are bound again on top.  "/" need not be a mount point (a
+ * chroot); where /sys/bus or /dev is on no mount visible in this root,
+ * mounting would show outside, so it fails saying so.  Must be called
+ * while the process is single-threaded
  * (unshare(CLONE_NEWNS) fails with EINVAL otherwise).  Idempotent.
  * Returns 0, or -1 with a human-readable reason in why (the caller should
  * then skip: exit 77).
@@ -137,7 +141,8 @@ struct dsa_emu_config {
 	 * (tests/dsa_emu_run) sees every MOVDIR64B / ENQCMD, decodes it and
 	 * hands the descriptor to dsa_emu_portal_write().  A portal then
 	 * behaves like the device's: each write is one descriptor, at any
-	 * offset.  write() submission is not available in this mode.
+	 * offset.  write() on the file goes to the tracer as well, which
+	 * answers it like the kernel (dsa_emu_write_desc()).
 	 */
 	int trap_portal;
 	/*
@@ -192,6 +197,13 @@ int dsa_emu_portal_write(struct dsa_emu *emu, unsigned wq, const void *desc, int
  */
 int dsa_emu_wq_enable(struct dsa_emu *emu, unsigned wq, int on);
 int dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt);
+
+/*
+ * trap_portal: write(fd, desc, 64) on the WQ's file, as the kernel's idxd
+ * driver handles it: 0 (submitted), EINVAL (a batch on DSA 1.0), EAGAIN (a
+ * shared WQ that stays full: the kernel's ENQCMDS retries ran out).
+ */
+int dsa_emu_write_desc(struct dsa_emu *emu, unsigned wq, const void *desc);
 
 /* WQs are indexed 0 .. n-1 in device order: index = dev * nwqs + wq. */
 unsigned dsa_emu_nwqs(const struct dsa_emu *emu);

@@ -17,12 +17,18 @@
  * without it), the launcher decodes the instruction, hands the 64-byte
  * descriptor to the emulator, sets ZF for ENQCMD (retry when the shared WQ
  * is full) and resumes after the instruction: each portal write is seen
- * once, at any offset, as by the device.
+ * once, at any offset, as by the device.  write() on the WQ file is
+ * trapped too (seccomp) and answered as the kernel's idxd driver does:
+ * bytes submitted, EINVAL (a batch on DSA 1.0, a length not a multiple of
+ * 64), EAGAIN (a shared WQ that stays full).
  *
  * Options:
  *	-s		shared WQ (ENQCMD, emulated as above)
  *	-q SIZE		WQ size (default 32)
  *	-b		WQ block_on_fault = 1
+ *	-d US		every descriptor takes US microseconds
+ *	-p		start with the WQs paused (descriptors are queued, not
+ *			executed) until the command raises SIGUSR1 (swallowed)
  *	-r		only fault on unmapped / read-only pages (default: also on
  *			pages not present, as a device without block-on-fault)
  *	-F r|w[:N]	inject N (default 1) page faults on reads / writes of
@@ -51,7 +57,13 @@
 #include <string.h>
 #include <signal.h>
 #include <stdint.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -194,6 +206,77 @@ portal_wq(struct dsa_emu *emu, pid_t tid, uint64_t addr)
 	return wq;
 }
 
+/* the WQ whose file is open as fd in tid, or -1 */
+static int
+fd_wq(struct dsa_emu *emu, pid_t tid, unsigned long long fd)
+{
+	char path[64], target[256];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%llu", (int)tid, fd);
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -1;
+	target[n] = '\0';
+	for (unsigned i = 0; i < dsa_emu_nwqs(emu); i++)
+		if (strcmp(target, dsa_emu_wq_path(emu, i)) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * A seccomp stop at write(): on a WQ file, submit the descriptors as the
+ * kernel's idxd driver does (bytes submitted, or -EINVAL / -EAGAIN) and
+ * skip the system call; any other write() runs as it is.
+ */
+static void
+emulate_write(struct dsa_emu *emu, pid_t tid, unsigned long *ntraps)
+{
+	struct user_regs_struct r;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r))
+		return;
+	int wq = fd_wq(emu, tid, r.rdi);
+	if (wq < 0)
+		return;
+	long long ret = 0;
+	unsigned long long len = r.rdx, i;
+	if (len == 0 || len % 64)
+		ret = -EINVAL;
+	for (i = 0; ret == 0 && i < len / 64; i++) {
+		unsigned char desc[64];
+		struct iovec l = { desc, 64 }, rm = { (void *)(uintptr_t)(r.rsi + i * 64), 64 };
+		int e = process_vm_readv(tid, &l, 1, &rm, 1, 0) == 64 ? 0 : EFAULT;
+		if (!e)
+			e = dsa_emu_write_desc(emu, (unsigned)wq, desc);
+		if (e == 0 || e == EAGAIN)
+			(*ntraps)++; /* the device saw it */
+		if (e)
+			ret = i ? (long long)(i * 64) : -e;
+	}
+	if (ret == 0)
+		ret = (long long)len;
+	r.orig_rax = (unsigned long long)-1; /* skip the system call ... */
+	r.rax = (unsigned long long)ret;      /* ... which returns this */
+	ptrace(PTRACE_SETREGS, tid, NULL, &r);
+}
+
+/* trace every write() of the command (installed in the child before exec) */
+static int
+trap_writes(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
 /* a SIGBUS / SIGSEGV / SIGILL stop of tid: a portal write to emulate? */
 static int
 emulate(struct dsa_emu *emu, pid_t tid)
@@ -228,6 +311,9 @@ emulate(struct dsa_emu *emu, pid_t tid)
  * Run the traced child until it exits: portal writes are emulated, every
  * other signal is delivered.  Returns its wait status.
  */
+/* -p: the WQs start paused, a SIGUSR1 of the command resumes them */
+static int resume_on_usr1;
+
 static int
 trace(struct dsa_emu *emu, pid_t child, unsigned long *ntraps)
 {
@@ -262,12 +348,19 @@ trace(struct dsa_emu *emu, pid_t child, unsigned long *ntraps)
 			first = 0;
 			sig = 0;
 			if (ptrace(PTRACE_SETOPTIONS, child, NULL,
-				   (void *)(uintptr_t)(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE)))
+				   (void *)(uintptr_t)(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
+						       PTRACE_O_TRACESECCOMP)))
 				perror("dsa_emu_run: PTRACE_SETOPTIONS");
+		} else if (sig == SIGTRAP && (status >> 16) == PTRACE_EVENT_SECCOMP) {
+			sig = 0;
+			emulate_write(emu, tid, ntraps);
 		} else if (sig == SIGTRAP && (status >> 16)) {
 			sig = 0; /* clone event */
 		} else if (sig == SIGSTOP && !seen) {
 			sig = 0; /* a new thread's first stop */
+		} else if (sig == SIGUSR1 && resume_on_usr1) {
+			sig = 0;
+			dsa_emu_pause(emu, -1, 0);
 		} else if ((sig == SIGBUS || sig == SIGSEGV || sig == SIGILL) && emulate(emu, tid)) {
 			sig = 0;
 			(*ntraps)++;
@@ -279,7 +372,8 @@ trace(struct dsa_emu *emu, pid_t child, unsigned long *ntraps)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-r] [-m] [-v] [--] CMD [ARGS...]\n");
+	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-d US] [-r] [-F r|w[:N]] [-E nowork|hang] "
+		"[-p] [-N COUNT] [-X] [-m] [-v] [--] CMD [ARGS...]\n");
 	exit(2);
 }
 
@@ -293,7 +387,7 @@ main(int argc, char **argv)
 	int verbose = 0, opt;
 	cfg.fault_nonresident = 1;
 	cfg.trap_portal = 1;
-	while ((opt = getopt(argc, argv, "+sq:brmvF:E:N:Xh")) != -1) {
+	while ((opt = getopt(argc, argv, "+sq:bd:prmvF:E:N:Xh")) != -1) {
 		switch (opt) {
 		case 's':
 			cfg.shared = 1;
@@ -316,6 +410,12 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			cfg.trap_portal = 0;
+			break;
+		case 'd':
+			cfg.delay_us = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'p':
+			resume_on_usr1 = 1;
 			break;
 		case 'X':
 			expect_fail = 1;
@@ -367,6 +467,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "dsa_emu_run: starting the emulator: %s\n", strerror(errno));
 		return 1;
 	}
+	if (resume_on_usr1) {
+		if (!cfg.trap_portal) {
+			fprintf(stderr, "dsa_emu_run: -p needs tracing (not -m)\n");
+			dsa_emu_stop(emu);
+			return 2;
+		}
+		dsa_emu_pause(emu, -1, 1);
+	}
 	if (inj.kind && dsa_emu_inject(emu, &inj)) {
 		fprintf(stderr, "dsa_emu_run: injecting a fault: %s\n", strerror(errno));
 		dsa_emu_stop(emu);
@@ -391,6 +499,10 @@ main(int argc, char **argv)
 		close(go[1]);
 		if (cfg.trap_portal && ptrace(PTRACE_TRACEME, 0, NULL, NULL)) {
 			perror("dsa_emu_run: PTRACE_TRACEME");
+			_exit(127);
+		}
+		if (cfg.trap_portal && trap_writes()) {
+			perror("dsa_emu_run: seccomp");
 			_exit(127);
 		}
 		if (read(go[0], &c, 1) != 1)
