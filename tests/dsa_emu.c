@@ -121,6 +121,7 @@ struct dsa_emu {
 	int pid; /* __atomic: process whose memory descriptors address, 0 = this one */
 	uint64_t (*swerr)[4]; /* under lock: per device, the SWERR register */
 	int *halted;	/* __atomic, per device */
+	int lost_ok;
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -2056,6 +2057,7 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		       : cfg->gen_cap ? cfg->gen_cap : DSA_EMU_GEN_CAP_SPR;
 	emu->version = cfg->version ? cfg->version : 0x100;
 	emu->fault_nonresident = cfg->fault_nonresident;
+	emu->lost_ok = cfg->lost_ok;
 	emu->wqs = calloc(emu->nwq, sizeof(*emu->wqs));
 	emu->swerr = calloc(emu->ndev, sizeof(*emu->swerr));
 	emu->halted = calloc(emu->ndev, sizeof(*emu->halted));
@@ -2161,11 +2163,32 @@ fail_unlock: {
 }
 }
 
+/* a descriptor lost in the portal fails the test program that lost it */
+static void
+fail_at_exit(void)
+{
+	fprintf(stderr, "dsa_emu: descriptors were lost in the portal (see above): failing\n");
+	fflush(NULL);
+	_exit(1);
+}
+
 void
 dsa_emu_stop(struct dsa_emu *emu)
 {
 	if (!emu)
 		return;
+	uint64_t lost = 0;
+	pthread_mutex_lock(&emu->lock);
+	for (unsigned i = 0; i < emu->nwq; i++)
+		lost += emu->wqs[i].st.lost;
+	pthread_mutex_unlock(&emu->lock);
+	if (lost && !emu->lost_ok) {
+		static int registered;
+		emu_err("%llu descriptor(s) written over before the emulator read them: the "
+			"process will exit with status 1", (unsigned long long)lost);
+		if (!registered++)
+			atexit(fail_at_exit);
+	}
 	teardown(emu);
 	pthread_mutex_lock(&g_lock);
 	g_running = 0;

@@ -1984,7 +1984,7 @@ out:
 static void
 measure_offset0(void)
 {
-	struct dsa_emu_config cfg = { 0 };
+	struct dsa_emu_config cfg = { .lost_ok = 1 };
 	struct dsa_emu *emu = dsa_emu_start(&cfg);
 	struct stress_arg a = { .path = "/dev/dsa/wq0.0", .fixed_offset = 1, .n = 20000,
 				.credits = 32, .seed = 4 };
