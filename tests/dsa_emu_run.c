@@ -27,6 +27,7 @@
  *	-q SIZE		WQ size (default 32)
  *	-b		WQ block_on_fault = 1
  *	-d US		every descriptor takes US microseconds
+ *	-e N		engines (default 4, as a Sapphire Rapids DSA group)
  *	-p		start with the WQs paused (descriptors are queued, not
  *			executed) until the command raises SIGUSR1 (swallowed)
  *	-r		only fault on unmapped / read-only pages (default: also on
@@ -372,7 +373,7 @@ trace(struct dsa_emu *emu, pid_t child, unsigned long *ntraps)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-d US] [-r] [-F r|w[:N]] [-E nowork|hang] "
+	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-d US] [-e N] [-r] [-F r|w[:N]] [-E nowork|hang] "
 		"[-p] [-N COUNT] [-X] [-m] [-v] [--] CMD [ARGS...]\n");
 	exit(2);
 }
@@ -387,7 +388,8 @@ main(int argc, char **argv)
 	int verbose = 0, opt;
 	cfg.fault_nonresident = 1;
 	cfg.trap_portal = 1;
-	while ((opt = getopt(argc, argv, "+sq:bd:prmvF:E:N:Xh")) != -1) {
+	cfg.engines = 4;
+	while ((opt = getopt(argc, argv, "+sq:bd:e:prmvF:E:N:Xh")) != -1) {
 		switch (opt) {
 		case 's':
 			cfg.shared = 1;
@@ -413,6 +415,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			cfg.delay_us = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'e':
+			cfg.engines = (unsigned)strtoul(optarg, NULL, 0);
 			break;
 		case 'p':
 			resume_on_usr1 = 1;
