@@ -463,6 +463,20 @@ main(int argc, char **argv)
 		usage();
 
 	char why[512];
+	if (cfg.trap_portal) {
+		FILE *y = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+		int scope = 0;
+		if (y) {
+			if (fscanf(y, "%d", &scope) != 1)
+				scope = 0;
+			fclose(y);
+		}
+		if (scope >= 3) {
+			printf("SKIP: ptrace is disabled (kernel.yama.ptrace_scope = 3): the "
+			       "portal writes of the command cannot be traced (-m does without)\n");
+			return 77;
+		}
+	}
 	if (dsa_emu_enter_namespace(why, sizeof(why))) {
 		printf("SKIP: cannot emulate DSA: %s\n", why);
 		return 77;
