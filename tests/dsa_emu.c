@@ -455,7 +455,7 @@ dsa_emu_enter_namespace(char *why, size_t whylen)
 				targets[i], i ? "/dev" : "/sys");
 			return -1;
 		}
-		if (mount(NULL, mp, NULL, MS_REC | MS_PRIVATE, NULL)) {
+		if (mount("none", mp, "none", MS_REC | MS_PRIVATE, NULL)) {
 			set_why(why, whylen, "making the mount on %s private: %s", mp, strerror(errno));
 			return -1;
 		}
@@ -512,7 +512,7 @@ dsa_emu_enter_namespace(char *why, size_t whylen)
 		if (subs[i].fd < 0)
 			continue;
 		snprintf(src, sizeof(src), "/proc/self/fd/%d", subs[i].fd);
-		if (mount(src, subs[i].path, NULL, MS_BIND | MS_REC, NULL)) {
+		if (mount(src, subs[i].path, "none", MS_BIND | MS_REC, NULL)) {
 			set_why(why, whylen, "re-binding %s on the /dev overlay: %s", subs[i].path,
 				strerror(errno));
 			goto out;

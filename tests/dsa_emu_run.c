@@ -275,7 +275,8 @@ trap_writes(void)
 	struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -1;
-	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	/* prctl rather than seccomp(2): valgrind passes it on */
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
 
 /* a SIGBUS / SIGSEGV / SIGILL stop of tid: a portal write to emulate? */
@@ -344,19 +345,19 @@ trace(struct dsa_emu *emu, pid_t child, unsigned long *ntraps)
 			seen = known[i] == tid;
 		if (!seen && nknown < sizeof(known) / sizeof(known[0]))
 			known[nknown++] = tid;
-		if (tid == child && first && sig == SIGTRAP) {
-			/* the stop after execve (PTRACE_TRACEME) */
+		if (tid == child && first && sig == SIGSTOP) {
+			/* the child's own stop before it installs the seccomp filter */
 			first = 0;
 			sig = 0;
 			if (ptrace(PTRACE_SETOPTIONS, child, NULL,
 				   (void *)(uintptr_t)(PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
-						       PTRACE_O_TRACESECCOMP)))
+						       PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEEXEC)))
 				perror("dsa_emu_run: PTRACE_SETOPTIONS");
 		} else if (sig == SIGTRAP && (status >> 16) == PTRACE_EVENT_SECCOMP) {
 			sig = 0;
 			emulate_write(emu, tid, ntraps);
 		} else if (sig == SIGTRAP && (status >> 16)) {
-			sig = 0; /* clone event */
+			sig = 0; /* clone / exec event */
 		} else if (sig == SIGSTOP && !seen) {
 			sig = 0; /* a new thread's first stop */
 		} else if (sig == SIGUSR1 && resume_on_usr1) {
@@ -520,6 +521,9 @@ main(int argc, char **argv)
 			perror("dsa_emu_run: PTRACE_TRACEME");
 			_exit(127);
 		}
+		/* stop: the tracer sets its options before the filter traces anything */
+		if (cfg.trap_portal && raise(SIGSTOP))
+			_exit(127);
 		if (cfg.trap_portal && trap_writes()) {
 			perror("dsa_emu_run: seccomp");
 			_exit(127);

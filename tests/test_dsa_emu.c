@@ -1646,6 +1646,7 @@ test_other_process(void)
 		memset(m + RP_REC * P, 0, 2 * P);
 		mprotect(m + RP_RO * P, P, PROT_READ);
 		munmap(m + RP_HOLE * P, P);
+		free(buf); /* valgrind checks the child's leaks too */
 		if (write(ready[1], &ch, 1) != 1 || read(go[0], &ch, 1) < 0)
 			_exit(1);
 		_exit(0);
