@@ -806,6 +806,14 @@ scan_side(struct emu_wq *w, uint64_t a, uint64_t n, int nonres, int wside, uint6
 			*first = f2;
 		if (l2 > *last_end)
 			*last_end = l2;
+		/* the zero page, copy-on-write pages shared with a child */
+		if (nonres) {
+			scan_remote(getpid(), a, n, nonres, 1, &f2, &l2);
+			if (f2 < *first)
+				*first = f2;
+			if (l2 > *last_end)
+				*last_end = l2;
+		}
 	}
 }
 

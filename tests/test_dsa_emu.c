@@ -1571,6 +1571,62 @@ out:
 	dsa_emu_stop(emu);
 }
 
+/*
+ * fault_nonresident: a page shared copy-on-write with a child (present,
+ * read-only in the page table) faults on a write until the client touches it
+ */
+static void
+test_cow_write_fault(void)
+{
+	struct dsa_emu_config cfg = { .fault_nonresident = 1 };
+	struct dsa_emu *emu = NULL;
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *cr = NULL;
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	unsigned char *src = NULL;
+	int go[2] = { -1, -1 };
+	pid_t pid = -1;
+	unsigned char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(m != MAP_FAILED && pipe(go) == 0);
+	m[4096] = 1; /* page 1 is shared with the child from now on */
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		char ch;
+		close(go[1]);
+		_exit(read(go[0], &ch, 1) < 0);
+	}
+	m[0] = 1; /* page 0: our own */
+	emu = dsa_emu_start(&cfg);
+	cr = alloc_records(1);
+	src = aligned_alloc(4096, 8192);
+	REQUIRE(emu && cr && src);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	fill_random(src, 8192, 5);
+	desc_memmove(&d, cr, m, src, 8192, 0);
+	CHECK_EQ(run_one(&c, &d, cr), DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE);
+	CHECK_EQ(cr->bytes_completed, 4096);
+	CHECK_EQ(cr->fault_addr, (uintptr_t)m + 4096);
+	/* as a client resolves it: write-touch the page, resubmit the rest */
+	__atomic_fetch_add(m + 4096, 0, __ATOMIC_RELAXED);
+	desc_memmove(&d, cr, m + 4096, src + 4096, 4096, 0);
+	CHECK_EQ(run_one(&c, &d, cr), DSA_COMP_SUCCESS);
+	CHECK(memcmp(m, src, 8192) == 0);
+out:
+	client_close(&c);
+	free(cr);
+	free(src);
+	dsa_emu_stop(emu);
+	if (go[1] >= 0)
+		close(go[1]);
+	if (go[0] >= 0)
+		close(go[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	if (m != MAP_FAILED)
+		munmap(m, 8192);
+}
+
 /* pages of the region the child sets up (test_other_process) */
 enum { RP_SRC = 0, RP_DST = 2, RP_RO = 4, RP_HOLE = 5, RP_COW = 6, RP_UNTOUCHED = 7,
        RP_REC = 8, RP_LIST = 9, RP_N = 10 };
@@ -2080,6 +2136,7 @@ main(int argc, char **argv)
 	RUN(test_stress());
 	RUN(test_portal_any_offset());
 	RUN(test_readonly_write_fault());
+	RUN(test_cow_write_fault());
 	RUN(test_other_process());
 	RUN(test_trap_portal());
 	RUN(test_engines_out_of_order());
