@@ -39,6 +39,7 @@
  *			descriptor reports success without doing anything /
  *			never completes
  *	-N COUNT	fail unless the device received exactly COUNT descriptors
+ *	-M MIN		fail unless it received at least MIN descriptors
  *	-X		expect CMD to fail (exit status other than 0, 127): 0 if it
  *			did, 1 if not (with -E: CMD noticed the broken device)
  *	-m		no tracing: the portal is a shared memory page the emulator
@@ -375,7 +376,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-d US] [-e N] [-r] [-F r|w[:N]] [-E nowork|hang] "
-		"[-p] [-N COUNT] [-X] [-m] [-v] [--] CMD [ARGS...]\n");
+		"[-p] [-N COUNT] [-M MIN] [-X] [-m] [-v] [--] CMD [ARGS...]\n");
 	exit(2);
 }
 
@@ -384,13 +385,13 @@ main(int argc, char **argv)
 {
 	struct dsa_emu_config cfg = { 0 };
 	struct dsa_emu_fault inj = { 0 };
-	long expect = -1;
+	long expect = -1, expect_min = 0;
 	int expect_fail = 0;
 	int verbose = 0, opt;
 	cfg.fault_nonresident = 1;
 	cfg.trap_portal = 1;
 	cfg.engines = 4;
-	while ((opt = getopt(argc, argv, "+sq:bd:e:prmvF:E:N:Xh")) != -1) {
+	while ((opt = getopt(argc, argv, "+sq:bd:e:prmvF:E:N:M:Xh")) != -1) {
 		switch (opt) {
 		case 's':
 			cfg.shared = 1;
@@ -428,6 +429,9 @@ main(int argc, char **argv)
 			break;
 		case 'N':
 			expect = strtol(optarg, NULL, 0);
+			break;
+		case 'M':
+			expect_min = strtol(optarg, NULL, 0);
 			break;
 		case 'E':
 			if (strcmp(optarg, "nowork") == 0) {
@@ -476,6 +480,18 @@ main(int argc, char **argv)
 			printf("SKIP: ptrace is disabled (kernel.yama.ptrace_scope = 3): the "
 			       "portal writes of the command cannot be traced (-m does without)\n");
 			return 77;
+		}
+	}
+	if (cfg.trap_portal) {
+		/* LeakSanitizer cannot stop a traced process: off for the command
+		 * (our own options were read at start-up) */
+		static const char *const vars[] = { "ASAN_OPTIONS", "LSAN_OPTIONS" };
+		for (int i = 0; i < 2; i++) {
+			const char *old = getenv(vars[i]);
+			char buf[4096];
+			snprintf(buf, sizeof(buf), "%s%sdetect_leaks=0", old ? old : "",
+				 old && *old ? ":" : "");
+			setenv(vars[i], buf, 1);
 		}
 	}
 	if (dsa_emu_enter_namespace(why, sizeof(why))) {
@@ -588,6 +604,11 @@ main(int argc, char **argv)
 	if (expect >= 0 && st.received != (uint64_t)expect) {
 		fprintf(stderr, "dsa_emu_run: the device received %llu descriptors, not %ld\n",
 			(unsigned long long)st.received, expect);
+		bad = 1;
+	}
+	if (st.received < (uint64_t)expect_min) {
+		fprintf(stderr, "dsa_emu_run: the device received %llu descriptors, fewer than %ld\n",
+			(unsigned long long)st.received, expect_min);
 		bad = 1;
 	}
 	if (cfg.trap_portal && ntraps != st.received + st.enqcmd_retries) {
