@@ -85,6 +85,48 @@
    futures of user-written movers that keep a waker past that need the
    runtime to outlive them.
 
+   THE DSA MOVER (MINIASYNC_DSA)
+   - data_mover_dsa_new() opens one enabled user work queue (WQ) and
+     submits descriptors itself: MOVDIR64B on a dedicated WQ; ENQCMD on a
+     shared WQ when the CPU has it and the kernel allows it in user space
+     (the `enqcmd` flag in /proc/cpuinfo); else write() on the WQ's file.
+   - Operations of fewer than cpu_threshold bytes run on the CPU during
+     their first poll (default 4096: below that a CPU copy costs less CPU
+     time than preparing, submitting and reaping a descriptor, and the
+     device's microseconds of latency are never won back; cpu_threshold 1
+     sends every non-empty operation to the device). So do empty ones,
+     overlapping moves the device cannot do, and (see below) those of a
+     forked child. A page fault is resolved by touching the rest of the
+     part and resubmitting it; a part that faults 64 times is finished on
+     the CPU.
+   - Room: a dedicated WQ never holds more of our descriptors than it has
+     entries (a full one drops them silently). An operation that finds no
+     room stays idle (or running, between parts) and tries again on its
+     next poll; that wait has no deadline of its own, as the room is held
+     by descriptors that complete or time out. Any poll that needs room
+     reaps the completed descriptors of all futures, so futures nobody
+     polls do not hold it. A shared WQ that refuses an operation (ENQCMD
+     retry, write() EAGAIN) on every poll for timeout_ns fails it with
+     VDM_ERROR_BUSY.
+   - VDM_ERROR_TIMEOUT: the device did not complete a descriptor within
+     timeout_ns (default 5 s). The device may still read the source and
+     write the destination after that: keep both buffers allocated, and
+     do not trust the destination, until data_mover_dsa_delete() returned.
+     Such a descriptor keeps its WQ entry until it or a descriptor
+     submitted after it completes (a dedicated WQ dispatches in order) and
+     its memory until its own record is written or the mover is deleted.
+     Once lost descriptors hold every entry, new operations fail with
+     VDM_ERROR_TIMEOUT at once: delete the mover and make a new one.
+   - data_mover_dsa_delete() waits at most timeout_ns in all for the
+     descriptors in flight, then closes the WQ (the kernel drains what
+     is left) before it frees the memory descriptors point at.
+   - fork(): the child inherits neither the WQ's portal nor its room. In a
+     child, a mover made by the parent runs new operations on the CPU,
+     operations the parent had started complete with
+     VDM_ERROR_NOT_SUPPORTED (nothing more is done in the child), and
+     data_mover_dsa_delete() only frees memory. Make a new mover in the
+     child to use the device there.
+
    WHAT IT DOES NOT DO
    - It is not an event loop for I/O: futures are polled, nothing is
      scheduled behind your back except the movers' own worker threads.
@@ -1212,10 +1254,10 @@ struct data_mover_dsa_config {
 	const char *wq;      /* "wq0.0"; NULL = any enabled user WQ */
 	enum data_mover_dsa_wq_mode mode;
 	int numa_node;       /* preferred node + 1; 0 = the caller's node */
-	size_t capacity;     /* operations in flight; 0 = from the WQ size */
+	size_t capacity;     /* operations that exist at once; 0 = 4096 */
 	enum future_notifier_type desired_notifier; /* NONE(0) = WAKER */
 	size_t cpu_threshold; /* operations of fewer bytes run on the CPU;
-	                       * 0 = 4096 (see DSA in the manual); 1 = every
+	                       * 0 = 4096 (see THE DSA MOVER, top); 1 = every
 	                       * non-empty operation goes to the device */
 	uint64_t timeout_ns;  /* a descriptor unanswered this long fails the
 	                       * operation with VDM_ERROR_TIMEOUT; 0 = 5 s */
@@ -3537,9 +3579,11 @@ struct masync__dsa_op {
 	/* the queue of submitted descriptors, in submission order (qlock) */
 	struct masync__dsa_op *qprev, *qnext;
 	uint64_t seq;
-	int in_q;     /* its descriptor may be in the device */
+	int in_q;     /* its descriptor may be in the device's queue */
 	int q_lost;   /* ... and it timed out: it holds its room until a
 	               * later descriptor (or its own record) completes */
+	int in_limbo; /* lost, left the queue, may still be executing: its
+	               * memory waits for its record (or the close) */
 	int orphan;   /* the future is gone: back to the pool when reaped */
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
@@ -3571,7 +3615,7 @@ struct data_mover_dsa {
 	MASYNC__A(size_t) live;
 	/* submitted descriptors: any poller reaps them (qlock) */
 	mtx_t qlock;
-	struct masync__dsa_op *qhead, *qtail;
+	struct masync__dsa_op *qhead, *qtail, *limbo;
 	unsigned inflight, nlost;
 	uint64_t seq;
 	struct masync__pool pool;
@@ -4021,7 +4065,9 @@ masync__dsa_clear(struct dsa_completion_record *c)
  * for the others). A descriptor that timed out is "lost" but stays queued:
  * on a dedicated WQ it may still be in the device's queue, which dispatches
  * in order, so its room comes back only when it or a descriptor submitted
- * after it completes. Until then its memory is not reused either. */
+ * after it completes. An engine may still be executing it then: its
+ * memory is reused only once its own record was written, else it stays
+ * in limbo until data_mover_dsa_delete() closed the WQ. */
 
 static void masync__dsa_recycle(struct masync__dsa_op *o);
 
@@ -4038,10 +4084,19 @@ masync__dsa_unqueue(struct data_mover_dsa *d, struct masync__dsa_op *o)
 		d->qtail = o->qprev;
 	o->qprev = o->qnext = NULL;
 	d->inflight--;
-	if (o->q_lost)
-		d->nlost--;
 	o->in_q = 0;
-	o->q_lost = 0;
+	if (o->q_lost) {
+		d->nlost--;
+		o->q_lost = 0;
+		if (masync__dsa_status(&o->comp) == 0) {
+			o->in_limbo = 1;
+			o->qnext = d->limbo;
+			if (d->limbo != NULL)
+				d->limbo->qprev = o;
+			d->limbo = o;
+			return;
+		}
+	}
 	if (o->orphan)
 		masync__dsa_recycle(o);
 }
@@ -4068,6 +4123,22 @@ masync__dsa_reap_locked(struct data_mover_dsa *d, int mark)
 	struct masync__dsa_op *o, *next;
 	uint64_t last = 0, now = mark ? masync__coarse_ns() : 0;
 
+	for (o = d->limbo; o != NULL; o = next) {
+		next = o->qnext;
+		if (masync__dsa_status(&o->comp) == 0)
+			continue;
+		/* it finished after all: its memory is free */
+		if (o->qprev != NULL)
+			o->qprev->qnext = o->qnext;
+		else
+			d->limbo = o->qnext;
+		if (o->qnext != NULL)
+			o->qnext->qprev = o->qprev;
+		o->qprev = o->qnext = NULL;
+		o->in_limbo = 0;
+		if (o->orphan)
+			masync__dsa_recycle(o);
+	}
 	for (o = d->qhead; o != NULL; o = o->qnext)
 		if (masync__dsa_status(&o->comp) != 0)
 			last = o->seq;
@@ -4688,7 +4759,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->timed_out = o->armed = o->waiting = 0;
 	o->aprev = o->anext = NULL;
 	o->qprev = o->qnext = NULL;
-	o->in_q = o->q_lost = o->orphan = 0;
+	o->in_q = o->q_lost = o->in_limbo = o->orphan = 0;
 	o->batch = NULL;
 	o->batch_parts = 0;
 	return o;
@@ -4716,7 +4787,7 @@ masync__dsa_release(struct masync__dsa_op *o)
 		int queued;
 
 		masync__mtx_lock(&d->qlock);
-		queued = o->in_q;
+		queued = o->in_q || o->in_limbo;
 		if (queued)
 			o->orphan = 1; /* recycled by whoever reaps it */
 		masync__mtx_unlock(&d->qlock);
