@@ -85,6 +85,48 @@
    futures of user-written movers that keep a waker past that need the
    runtime to outlive them.
 
+   THE DSA MOVER (MINIASYNC_DSA)
+   - data_mover_dsa_new() opens one enabled user work queue (WQ) and
+     submits descriptors itself: MOVDIR64B on a dedicated WQ; ENQCMD on a
+     shared WQ when the CPU has it and the kernel allows it in user space
+     (the `enqcmd` flag in /proc/cpuinfo); else write() on the WQ's file.
+   - Operations of fewer than cpu_threshold bytes run on the CPU during
+     their first poll (default 4096: below that a CPU copy costs less CPU
+     time than preparing, submitting and reaping a descriptor, and the
+     device's microseconds of latency are never won back; cpu_threshold 1
+     sends every non-empty operation to the device). So do empty ones,
+     overlapping moves the device cannot do, and (see below) those of a
+     forked child. A page fault is resolved by touching the rest of the
+     part and resubmitting it; a part that faults 64 times is finished on
+     the CPU.
+   - Room: a dedicated WQ never holds more of our descriptors than it has
+     entries (a full one drops them silently). An operation that finds no
+     room stays idle (or running, between parts) and tries again on its
+     next poll; that wait has no deadline of its own, as the room is held
+     by descriptors that complete or time out. Any poll that needs room
+     reaps the completed descriptors of all futures, so futures nobody
+     polls do not hold it. A shared WQ that refuses an operation (ENQCMD
+     retry, write() EAGAIN) on every poll for timeout_ns fails it with
+     VDM_ERROR_BUSY.
+   - VDM_ERROR_TIMEOUT: the device did not complete a descriptor within
+     timeout_ns (default 5 s). The device may still read the source and
+     write the destination after that: keep both buffers allocated, and
+     do not trust the destination, until data_mover_dsa_delete() returned.
+     Such a descriptor keeps its WQ entry until it or a descriptor
+     submitted after it completes (a dedicated WQ dispatches in order) and
+     its memory until its own record is written or the mover is deleted.
+     Once lost descriptors hold every entry, new operations fail with
+     VDM_ERROR_TIMEOUT at once: delete the mover and make a new one.
+   - data_mover_dsa_delete() waits at most timeout_ns in all for the
+     descriptors in flight, then closes the WQ (the kernel drains what
+     is left) before it frees the memory descriptors point at.
+   - fork(): the child inherits neither the WQ's portal nor its room. In a
+     child, a mover made by the parent runs new operations on the CPU,
+     operations the parent had started complete with
+     VDM_ERROR_NOT_SUPPORTED (nothing more is done in the child), and
+     data_mover_dsa_delete() only frees memory. Make a new mover in the
+     child to use the device there.
+
    WHAT IT DOES NOT DO
    - It is not an event loop for I/O: futures are polled, nothing is
      scheduled behind your back except the movers' own worker threads.
@@ -1212,9 +1254,11 @@ struct data_mover_dsa_config {
 	const char *wq;      /* "wq0.0"; NULL = any enabled user WQ */
 	enum data_mover_dsa_wq_mode mode;
 	int numa_node;       /* preferred node + 1; 0 = the caller's node */
-	size_t capacity;     /* operations in flight; 0 = from the WQ size */
+	size_t capacity;     /* operations that exist at once; 0 = 4096 */
 	enum future_notifier_type desired_notifier; /* NONE(0) = WAKER */
-	size_t cpu_threshold; /* smaller operations run on the CPU; 0 = none */
+	size_t cpu_threshold; /* operations of fewer bytes run on the CPU;
+	                       * 0 = 4096 (see THE DSA MOVER, top); 1 = every
+	                       * non-empty operation goes to the device */
 	uint64_t timeout_ns;  /* a descriptor unanswered this long fails the
 	                       * operation with VDM_ERROR_TIMEOUT; 0 = 5 s */
 	uint64_t reserved[3];
@@ -1301,6 +1345,7 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <dirent.h>
+#include <pthread.h>
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 02000000
 #endif
@@ -1487,19 +1532,44 @@ masync__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+#if defined(MASYNC__TEST_CLOCK_STEP) && !defined(MASYNC__TEST_CLOCK_ODD)
+#define MASYNC__TEST_CLOCK_ODD 0
+#endif
+#ifdef MASYNC__TEST_HOOKS
+/* tests: a clock read instead of the coarse one (NULL: the real one) */
+typedef uint64_t (*masync__clock_fn)(void);
+static MASYNC__A(masync__clock_fn) masync__test_clock;
+#endif
+
 /* For timeouts of milliseconds and more: CLOCK_MONOTONIC_COARSE costs a
- * few ns where CLOCK_MONOTONIC costs ~90 ns on some VMs. */
+ * few ns where CLOCK_MONOTONIC costs ~90 ns on some VMs. Tests build with
+ * MASYNC__TEST_CLOCK_STEP (and _ODD 0/1) to see it tick in such steps,
+ * always even or always odd, whatever the machine's clock does. */
 static inline uint64_t
 masync__coarse_ns(void)
 {
+	uint64_t t;
 #ifdef CLOCK_MONOTONIC_COARSE
 	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-#else
-	return masync__now_ns();
 #endif
+
+#ifdef MASYNC__TEST_HOOKS
+	masync__clock_fn fn = MASYNC__LOAD(&masync__test_clock, acquire);
+
+	if (fn != NULL)
+		return fn();
+#endif
+#ifdef CLOCK_MONOTONIC_COARSE
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#else
+	t = masync__now_ns();
+#endif
+#ifdef MASYNC__TEST_CLOCK_STEP
+	t = t / (MASYNC__TEST_CLOCK_STEP) * (MASYNC__TEST_CLOCK_STEP) +
+		(MASYNC__TEST_CLOCK_ODD);
+#endif
+	return t;
 }
 
 /* absolute TIME_UTC deadline `ns` from now, for cnd_timedwait */
@@ -3463,8 +3533,18 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 #define MASYNC__DSA_GENCAP_DRDBK (1ull << 8)
 #define MASYNC__DSA_DEFAULT_TIMEOUT_NS 5000000000ull
 #define MASYNC__DSA_DEFAULT_CAPACITY 4096u
-#define MASYNC__DSA_ENQCMD_RETRIES 64u
+/* Below this many bytes a CPU copy (~100-300 ns from cache) costs less CPU
+ * time than preparing, submitting and reaping one descriptor, and the
+ * device's ~1-2 us latency is never won back. */
+#define MASYNC__DSA_DEFAULT_CPU_THRESHOLD 4096u
 #define MASYNC__DSA_MAX_FAULTS 64u /* resubmissions per part, then CPU */
+#define MASYNC__DSA_PAGE 4096u
+
+/* the formats the device reads and writes (shared/docs/DSA.md §5) */
+MASYNC__STATIC_ASSERT(sizeof(struct dsa_hw_desc) == 64,
+	"a DSA descriptor is 64 bytes");
+MASYNC__STATIC_ASSERT(sizeof(struct dsa_completion_record) == 32,
+	"a DSA completion record is 32 bytes");
 
 enum masync__dsa_phase {
 	MASYNC__DSA_NEW,
@@ -3484,20 +3564,35 @@ struct masync__dsa_op {
 	int resume;        /* resubmit the rest of the current part */
 	int descending;    /* overlapping move with dst > src: top part first */
 	int no_batch;
-	int lost;          /* the device never answered: never reuse */
+	int timed_out;     /* finished with TIMEOUT: may still be queued */
+	int waiting;       /* a shared WQ refused it since wait_ns */
 	unsigned faults;
 	unsigned batch_parts; /* > 0: the descriptor in flight is a batch */
 	size_t n, done, part_max;
 	size_t p_off, p_len;  /* the part in flight */
 	size_t r_off, r_len;  /* what is left of it after page faults */
-	uint64_t submit_ns;
-	uint64_t busy_ns;     /* since when there is no room (0: not waiting) */
+	uint64_t submit_ns;   /* under d->qlock while queued */
+	uint64_t wait_ns;
 	unsigned char *batch; /* batch_max descriptors, then their records */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
 	int armed;
+	/* the queue of submitted descriptors, in submission order (qlock) */
+	struct masync__dsa_op *qprev, *qnext;
+	uint64_t seq;
+	int in_q;     /* its descriptor may be in the device's queue */
+	int q_lost;   /* ... and it timed out: it holds its room until a
+	               * later descriptor (or its own record) completes */
+	int in_limbo; /* lost, left the queue, may still be executing: its
+	               * memory waits for its record (or the close) */
+	int orphan;   /* the future is gone: back to the pool when reaped */
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
 };
+
+MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
+	offsetof(struct masync__dsa_op, comp) % 32 == 0 &&
+	MASYNC__CACHELINE % 64 == 0,
+	"descriptors 64-byte and records 32-byte aligned in pool elements");
 
 struct data_mover_dsa {
 	struct masync__vdm_ext ext;
@@ -3515,9 +3610,14 @@ struct data_mover_dsa {
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
 	size_t capacity;
-	MASYNC__ALIGNAS(64) MASYNC__A(long) credits;
-	MASYNC__A(uint32_t) slot;
+	unsigned fork_gen;     /* masync__dsa_forks when it was made */
+	uint32_t slot;         /* portal offset rotation (qlock) */
 	MASYNC__A(size_t) live;
+	/* submitted descriptors: any poller reaps them (qlock) */
+	mtx_t qlock;
+	struct masync__dsa_op *qhead, *qtail, *limbo;
+	unsigned inflight, nlost;
+	uint64_t seq;
 	struct masync__pool pool;
 	int have_monitor;
 	thrd_t monitor;
@@ -3529,6 +3629,31 @@ struct data_mover_dsa {
 	char dev[32];
 	char wq[32];
 };
+
+/* Forks seen by this process: the portal is not inherited and the WQ is
+ * the parent's, so a mover made before a fork runs on the CPU after it. */
+static MASYNC__A(unsigned) masync__dsa_forks;
+
+static void
+masync__dsa_atfork_child(void)
+{
+	MASYNC__FADD(&masync__dsa_forks, 1, relaxed);
+}
+
+static int
+masync__dsa_forked(const struct data_mover_dsa *d)
+{
+	return MASYNC__LOAD(&masync__dsa_forks, relaxed) != d->fork_gen;
+}
+
+/* where the kernel says whether user ENQCMD works (tests point it away) */
+static const char *masync__dsa_cpuinfo = "/proc/cpuinfo";
+
+#ifdef MASYNC__TEST_HOOKS
+/* tests: replaces the ENQCMD instruction (NULL: the instruction) */
+typedef int (*masync__enqcmd_fn)(void *portal, const void *desc);
+static MASYNC__A(masync__enqcmd_fn) masync__test_enqcmd;
+#endif
 
 /* ---- discovery ---------------------------------------------------------- */
 
@@ -3833,7 +3958,6 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 
 /* ---- submission --------------------------------------------------------- */
 
-
 static void
 masync__movdir64b(void *portal, const void *desc)
 {
@@ -3849,16 +3973,74 @@ masync__movdir64b(void *portal, const void *desc)
 static int
 masync__enqcmd(void *portal, const void *desc)
 {
-#ifdef MASYNC__X86
-	unsigned char retry;
+#ifdef MASYNC__TEST_HOOKS
+	masync__enqcmd_fn fn = MASYNC__LOAD(&masync__test_enqcmd, acquire);
 
-	__asm__ __volatile__("enqcmd (%2), %1\n\tsetz %0"
-		: "=q"(retry) : "r"(portal), "r"(desc) : "cc", "memory");
-	return retry;
+	if (fn != NULL)
+		return fn(portal, desc);
+#endif
+#ifdef MASYNC__X86
+	{
+		unsigned char retry;
+
+		__asm__ __volatile__("enqcmd (%2), %1\n\tsetz %0"
+			: "=q"(retry) : "r"(portal), "r"(desc)
+			: "cc", "memory");
+		return retry;
+	}
 #else
 	(void)portal, (void)desc;
 	return 1;
 #endif
+}
+
+/* Does the kernel let user space use ENQCMD? It says so with the `enqcmd`
+ * flag in cpuinfo (5.18+); without that support the instruction faults
+ * even where CPUID has it. */
+static int
+masync__dsa_kernel_enqcmd(void)
+{
+	enum { LEN = 65536 };
+	char *buf = (char *)MINIASYNC_MALLOC(LEN), *p, *eol;
+	ssize_t r, got = 0;
+	int fd, yes = 0;
+
+	if (buf == NULL)
+		return 0;
+	fd = open(masync__dsa_cpuinfo, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		MINIASYNC_FREE(buf);
+		return 0;
+	}
+	while (got < LEN - 1 && (r = read(fd, buf + got,
+			(size_t)(LEN - 1 - got))) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	/* the first CPU's "flags" line */
+	for (p = buf; p != NULL && *p != '\0'; p = eol ? eol + 1 : NULL) {
+		eol = strchr(p, '\n');
+		if (eol != NULL)
+			*eol = '\0';
+		if (strncmp(p, "flags", 5) == 0) {
+			char *q = p;
+
+			while ((q = strstr(q, "enqcmd")) != NULL) {
+				if (q[-1] == ' ' && (q[6] == ' ' || q[6] == '\0'))
+					yes = 1;
+				q += 6;
+			}
+			break;
+		}
+	}
+	MINIASYNC_FREE(buf);
+	return yes;
 }
 
 static uint8_t
@@ -3876,55 +4058,160 @@ masync__dsa_clear(struct dsa_completion_record *c)
 	MASYNC__STORE((MASYNC__A(uint8_t) *)(void *)&c->status, 0, release);
 }
 
-/* 0 submitted, 1 busy (try again later), -1 refused */
+/* ---- the queue of submitted descriptors ----------------------------------
+ * Every submitted descriptor is on d's queue, in submission order, until
+ * someone saw it complete: its owner or any other thread that needs room
+ * (so a thread that stops polling does not hold the room of a dedicated WQ
+ * for the others). A descriptor that timed out is "lost" but stays queued:
+ * on a dedicated WQ it may still be in the device's queue, which dispatches
+ * in order, so its room comes back only when it or a descriptor submitted
+ * after it completes. An engine may still be executing it then: its
+ * memory is reused only once its own record was written, else it stays
+ * in limbo until data_mover_dsa_delete() closed the WQ. */
+
+static void masync__dsa_recycle(struct masync__dsa_op *o);
+
+static void
+masync__dsa_unqueue(struct data_mover_dsa *d, struct masync__dsa_op *o)
+{
+	if (o->qprev != NULL)
+		o->qprev->qnext = o->qnext;
+	else
+		d->qhead = o->qnext;
+	if (o->qnext != NULL)
+		o->qnext->qprev = o->qprev;
+	else
+		d->qtail = o->qprev;
+	o->qprev = o->qnext = NULL;
+	d->inflight--;
+	o->in_q = 0;
+	if (o->q_lost) {
+		d->nlost--;
+		o->q_lost = 0;
+		if (masync__dsa_status(&o->comp) == 0) {
+			o->in_limbo = 1;
+			o->qnext = d->limbo;
+			if (d->limbo != NULL)
+				d->limbo->qprev = o;
+			d->limbo = o;
+			return;
+		}
+	}
+	if (o->orphan)
+		masync__dsa_recycle(o);
+}
+
+/* o completed: so did everything dispatched before it */
+static void
+masync__dsa_done_locked(struct data_mover_dsa *d, struct masync__dsa_op *o)
+{
+	uint64_t seq = o->seq;
+	struct masync__dsa_op *p, *next;
+
+	masync__dsa_unqueue(d, o);
+	for (p = d->qhead; p != NULL && p->seq < seq; p = next) {
+		next = p->qnext;
+		if (p->q_lost)
+			masync__dsa_unqueue(d, p);
+	}
+}
+
+/* Reaps every completed descriptor; marks those past the timeout lost. */
+static void
+masync__dsa_reap_locked(struct data_mover_dsa *d, int mark)
+{
+	struct masync__dsa_op *o, *next;
+	uint64_t last = 0, now = mark ? masync__coarse_ns() : 0;
+
+	for (o = d->limbo; o != NULL; o = next) {
+		next = o->qnext;
+		if (masync__dsa_status(&o->comp) == 0)
+			continue;
+		/* it finished after all: its memory is free */
+		if (o->qprev != NULL)
+			o->qprev->qnext = o->qnext;
+		else
+			d->limbo = o->qnext;
+		if (o->qnext != NULL)
+			o->qnext->qprev = o->qprev;
+		o->qprev = o->qnext = NULL;
+		o->in_limbo = 0;
+		if (o->orphan)
+			masync__dsa_recycle(o);
+	}
+	for (o = d->qhead; o != NULL; o = o->qnext)
+		if (masync__dsa_status(&o->comp) != 0)
+			last = o->seq;
+	for (o = d->qhead; o != NULL; o = next) {
+		next = o->qnext;
+		if (masync__dsa_status(&o->comp) != 0 ||
+				(o->q_lost && o->seq < last)) {
+			masync__dsa_unqueue(d, o);
+		} else if (mark && !o->q_lost &&
+				now - o->submit_ns > d->timeout_ns) {
+			o->q_lost = 1; /* its owner sees the time too */
+			d->nlost++;
+		}
+	}
+}
+
+/* 0 submitted; 1 no room yet (poll again); 2 no room ever: every entry of
+ * the dedicated WQ is held by a lost descriptor; -1 refused */
 static int
 masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_op *o)
 {
-	if (d->dedicated) {
+	int r = 0;
+
+	masync__mtx_lock(&d->qlock);
+	if (d->dedicated && d->inflight >= d->wq_size) {
 		/* MOVDIR64B into a full dedicated WQ is silently dropped:
-		 * never have more descriptors in flight than it has room */
-		if (MASYNC__FSUB(&d->credits, 1, acquire) <= 0) {
-			MASYNC__FADD(&d->credits, 1, relaxed);
-			return 1;
+		 * never have more descriptors in it than it has room */
+		masync__dsa_reap_locked(d, 1);
+		if (d->inflight >= d->wq_size) {
+			r = d->nlost >= d->inflight ? 2 : 1;
+			goto out;
 		}
 	}
 #ifdef MASYNC__X86
 	_mm_sfence(); /* records and buffers before the doorbell */
 #endif
+	/* under the lock: the queue's order is the device's order */
 	if (d->portal != NULL && d->dedicated) {
-		uint32_t s = MASYNC__FADD(&d->slot, 1, relaxed) & 63u;
+		masync__movdir64b(d->portal + (d->slot++ & 63u) * 64u,
+			&o->desc);
+	} else if (d->portal != NULL) {
+		/* one try per poll: a refusal means the WQ is full now */
+		r = masync__enqcmd(d->portal, &o->desc) == 0 ? 0 : 1;
+	} else {
+		for (;;) {
+			ssize_t w = write(d->fd, &o->desc, sizeof(o->desc));
 
-		masync__movdir64b(d->portal + s * 64u, &o->desc);
-		return 0;
-	}
-	if (d->portal != NULL) {
-		unsigned i;
-
-		for (i = 0; i < MASYNC__DSA_ENQCMD_RETRIES; i++) {
-			if (masync__enqcmd(d->portal, &o->desc) == 0)
-				return 0;
-			MASYNC__PAUSE();
+			if (w == (ssize_t)sizeof(o->desc))
+				break;
+			if (w < 0 && errno == EINTR)
+				continue;
+			r = w < 0 && (errno == EAGAIN || errno == EBUSY) ?
+				1 : -1;
+			break;
 		}
-		return 1;
 	}
-	for (;;) {
-		ssize_t r = write(d->fd, &o->desc, sizeof(o->desc));
-
-		if (r == (ssize_t)sizeof(o->desc))
-			return 0;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (d->dedicated)
-			MASYNC__FADD(&d->credits, 1, relaxed);
-		return r < 0 && (errno == EAGAIN || errno == EBUSY) ? 1 : -1;
+	if (r == 0) {
+		o->seq = ++d->seq;
+		o->submit_ns = masync__coarse_ns();
+		o->in_q = 1;
+		o->q_lost = 0;
+		o->qnext = NULL;
+		o->qprev = d->qtail;
+		if (d->qtail != NULL)
+			d->qtail->qnext = o;
+		else
+			d->qhead = o;
+		d->qtail = o;
+		d->inflight++;
 	}
-}
-
-static void
-masync__dsa_credit(struct data_mover_dsa *d)
-{
-	if (d->dedicated)
-		MASYNC__FADD(&d->credits, 1, release);
+out:
+	masync__mtx_unlock(&d->qlock);
+	return r;
 }
 
 static void
@@ -3966,7 +4253,8 @@ masync__dsa_fill(struct data_mover_dsa *d, struct masync__dsa_op *o,
 	desc->flags = flags & 0xffffffu; /* a 24-bit field */
 }
 
-/* Plans (unless resuming) and submits the next descriptor of `o`. */
+/* Plans (unless resuming) and submits the next descriptor of `o`.
+ * 0 submitted, -1 waiting for room, or the result to fail it with. */
 static int
 masync__dsa_submit_next(struct masync__dsa_op *o)
 {
@@ -4034,23 +4322,29 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 		o->submitted = 1;
 		o->need_submit = 0;
 		o->resume = 0;
-		o->submit_ns = masync__coarse_ns();
-		o->busy_ns = 0;
-	} else {
-		o->need_submit = 1; /* keeps o->resume for the retry */
-		if (r > 0) {
-			uint64_t now = masync__coarse_ns();
+		o->waiting = 0;
+		return 0;
+	}
+	o->need_submit = 1; /* keeps o->resume for the retry */
+	if (r < 0)
+		return VDM_ERROR_DSA_INVALID;
+	if (r == 2)
+		return VDM_ERROR_TIMEOUT; /* the device lost the whole WQ */
+	if (!d->dedicated) {
+		/* a shared WQ's room is held by other clients too, with no
+		 * deadline we know of: give up after refusals for timeout_ns */
+		uint64_t now = masync__coarse_ns();
 
-			/* no room for timeout_ns (credits held by a device
-			 * that stopped answering, a shared WQ that keeps
-			 * refusing): give up rather than wait forever */
-			if (o->busy_ns == 0)
-				o->busy_ns = now | 1;
-			else if (now - o->busy_ns > d->timeout_ns)
-				r = 2;
+		if (!o->waiting) {
+			o->waiting = 1;
+			o->wait_ns = now;
+		} else if (now - o->wait_ns > d->timeout_ns) {
+			return VDM_ERROR_BUSY;
 		}
 	}
-	return r;
+	/* a dedicated WQ: the room is held by descriptors that either
+	 * complete or time out, so waiting for it needs no deadline */
+	return -1;
 }
 
 /* ---- completion --------------------------------------------------------- */
@@ -4067,7 +4361,8 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		n->notifier_used = FUTURE_NOTIFIER_POLLER;
 		return;
 	}
-	if (d->notifier != FUTURE_NOTIFIER_WAKER || !d->have_monitor)
+	if (d->notifier != FUTURE_NOTIFIER_WAKER || !d->have_monitor ||
+			masync__dsa_forked(d))
 		return;
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
 	masync__mtx_lock(&d->mlock);
@@ -4102,8 +4397,8 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 
-	if (!d->have_monitor)
-		return;
+	if (!d->have_monitor || masync__dsa_forked(d))
+		return; /* a forked child has no monitor (and maybe a held lock) */
 	masync__mtx_lock(&d->mlock); /* the monitor kicks wakers holding it */
 	if (o->armed)
 		masync__dsa_unlink(d, o);
@@ -4167,6 +4462,19 @@ masync__dsa_touch(uint64_t addr, int write)
 			relaxed);
 	else
 		(void)*(volatile const unsigned char *)(uintptr_t)addr;
+}
+
+/* Touches every page of [p, p+len): one device round trip per page fault
+ * would make a cold 2 MiB part fall back to the CPU. */
+static void
+masync__dsa_touch_range(const void *p, size_t len, int write)
+{
+	uintptr_t a = (uintptr_t)p, end = a + len;
+
+	if (p == NULL || len == 0)
+		return;
+	for (; a < end; a = (a | (MASYNC__DSA_PAGE - 1)) + 1)
+		masync__dsa_touch((uint64_t)a, write);
 }
 
 /* Finishes [off, off+len) of the operation on the CPU. */
@@ -4245,6 +4553,17 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 		}
 		masync__dsa_touch(c->fault_addr,
 			(st & DSA_COMP_STATUS_WRITE) != 0);
+		{
+			/* the rest of the part, both sides */
+			struct masync__op_args a = masync__args(&o->op);
+
+			if (a.src != NULL)
+				masync__dsa_touch_range((const unsigned char *)
+					a.src + o->r_off, o->r_len, 0);
+			masync__dsa_touch_range((unsigned char *)a.dst +
+				o->r_off, o->r_len,
+				o->op.type != VDM_OPERATION_FLUSH);
+		}
 		if (++o->faults > MASYNC__DSA_MAX_FAULTS) {
 			masync__dsa_cpu_part(o, o->r_off, o->r_len);
 			o->done += o->p_len;
@@ -4334,6 +4653,19 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 		o->need_submit = 1;
 }
 
+/* o's descriptor completed: take it off the queue (unless a reaper did) */
+static void
+masync__dsa_completed(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+
+	masync__mtx_lock(&d->qlock);
+	if (o->in_q)
+		masync__dsa_done_locked(d, o);
+	masync__mtx_unlock(&d->qlock);
+	o->submitted = 0;
+}
+
 /* Drives the operation as far as it goes without waiting. `notify`: this
  * poll handed over its notifier (register it / drop it when NULL). */
 static enum future_state
@@ -4349,27 +4681,39 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			masync__dsa_disarm(o);
 			return FUTURE_STATE_COMPLETE;
 		}
+		if (masync__dsa_forked(d)) {
+			/* started by the parent: its device does not serve
+			 * this process, so nothing more will happen here */
+			o->submitted = 0;
+			masync__dsa_finish(o, VDM_ERROR_NOT_SUPPORTED);
+			continue;
+		}
 		if (o->need_submit) {
 			int r = masync__dsa_submit_next(o);
 
-			if (r < 0 || r > 1) {
+			if (r < 0) /* no room yet: poll again, nothing wakes */
+				return FUTURE_STATE_RUNNING;
+			if (r > 0) {
 				o->need_submit = 0;
-				masync__dsa_finish(o, r < 0 ?
-					VDM_ERROR_DSA_INVALID : VDM_ERROR_BUSY);
+				masync__dsa_finish(o,
+					(enum vdm_operation_result)r);
 				continue;
 			}
-			if (r > 0) /* no room: poll again, nothing will wake */
-				return FUTURE_STATE_RUNNING;
 		}
 		st = masync__dsa_status(&o->comp);
 		if (st == 0) {
 			if (masync__coarse_ns() - o->submit_ns >
 					d->timeout_ns) {
-				o->lost = 1; /* the device may still write */
-				/* ... but count no queue entry on it: a device
-				 * that lost descriptors must not leave a
-				 * dedicated WQ without credits for good */
-				masync__dsa_credit(d);
+				/* the device may still write: the descriptor
+				 * keeps its queue entry and its memory */
+				masync__mtx_lock(&d->qlock);
+				if (o->in_q && !o->q_lost) {
+					o->q_lost = 1;
+					d->nlost++;
+				}
+				masync__mtx_unlock(&d->qlock);
+				o->timed_out = 1;
+				o->submitted = 0;
 				masync__dsa_finish(o, VDM_ERROR_TIMEOUT);
 				continue;
 			}
@@ -4381,8 +4725,7 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			}
 			return FUTURE_STATE_RUNNING;
 		}
-		o->submitted = 0;
-		masync__dsa_credit(d);
+		masync__dsa_completed(o);
 		if (o->batch_parts != 0)
 			masync__dsa_batch_done(o, st);
 		else
@@ -4413,12 +4756,25 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;
-	o->lost = o->armed = 0;
-	o->busy_ns = 0;
+	o->timed_out = o->armed = o->waiting = 0;
 	o->aprev = o->anext = NULL;
+	o->qprev = o->qnext = NULL;
+	o->in_q = o->q_lost = o->in_limbo = o->orphan = 0;
 	o->batch = NULL;
 	o->batch_parts = 0;
 	return o;
+}
+
+/* back to the pool: nothing the device may write points into it */
+static void
+masync__dsa_recycle(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+
+	masync__free_aligned(o->batch);
+	o->batch = NULL;
+	MASYNC__FSUB(&d->live, 1, relaxed);
+	masync__pool_put(&d->pool, o);
 }
 
 static void
@@ -4427,12 +4783,18 @@ masync__dsa_release(struct masync__dsa_op *o)
 	struct data_mover_dsa *d = o->d;
 
 	masync__dsa_disarm(o);
-	if (o->lost)
-		return; /* the device may still write into it: keep it */
-	masync__free_aligned(o->batch);
-	o->batch = NULL;
-	MASYNC__FSUB(&d->live, 1, relaxed);
-	masync__pool_put(&d->pool, o);
+	if (o->timed_out && !masync__dsa_forked(d)) {
+		int queued;
+
+		masync__mtx_lock(&d->qlock);
+		queued = o->in_q || o->in_limbo;
+		if (queued)
+			o->orphan = 1; /* recycled by whoever reaps it */
+		masync__mtx_unlock(&d->qlock);
+		if (queued)
+			return;
+	}
+	masync__dsa_recycle(o);
 }
 
 static int
@@ -4457,21 +4819,22 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 	o->no_batch = overlap;
 	o->resume = 0;
 	o->faults = 0;
-	if (a.n == 0 || a.n < d->cpu_threshold || (overlap && !d->overlap_ok)) {
-		/* tiny, empty, or an overlap the device cannot do */
+	if (a.n == 0 || a.n < d->cpu_threshold ||
+			(overlap && !d->overlap_ok) || masync__dsa_forked(d)) {
+		/* small, empty, an overlap the device cannot do, or a child
+		 * of the process that opened the WQ: on the CPU */
 		masync__dsa_cpu_part(o, 0, a.n);
 		masync__dsa_finish(o, VDM_SUCCESS);
 		return 0;
 	}
 	r = masync__dsa_submit_next(o);
-	if (r == 1) {
+	if (r < 0) {
 		o->need_submit = 0;
-		return -1; /* queue full: stay idle, poll again */
+		return -1; /* no room: stay idle, poll again */
 	}
-	if (r != 0) {
+	if (r > 0) {
 		o->need_submit = 0;
-		masync__dsa_finish(o, r < 0 ? VDM_ERROR_DSA_INVALID :
-			VDM_ERROR_BUSY);
+		masync__dsa_finish(o, (enum vdm_operation_result)r);
 		return 0;
 	}
 	MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
@@ -4539,10 +4902,12 @@ masync__dsa_open(struct data_mover_dsa *d, const struct masync__dsa_cand *k,
 		return -1;
 	}
 	d->portal = NULL;
-	/* the portal needs the submission instruction; without either, or
-	 * when the kernel refuses the mapping (EPERM), use write() */
+	/* the portal needs the submission instruction (ENQCMD also the
+	 * kernel's support); without it, or when the kernel refuses the
+	 * mapping (EPERM), use write() */
 	if ((k->dedicated && (cpu & MASYNC__CPU_MOVDIR64B)) ||
-			(!k->dedicated && (cpu & MASYNC__CPU_ENQCMD))) {
+			(!k->dedicated && (cpu & MASYNC__CPU_ENQCMD) &&
+			masync__dsa_kernel_enqcmd())) {
 		p = mmap(NULL, 4096, PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 			d->fd, 0);
 		if (p != MAP_FAILED)
@@ -4566,6 +4931,14 @@ masync__dsa_open(struct data_mover_dsa *d, const struct masync__dsa_cand *k,
 	return 0;
 }
 
+static void
+masync__dsa_atfork_init(void)
+{
+	pthread_atfork(NULL, NULL, masync__dsa_atfork_child);
+}
+
+static once_flag masync__dsa_fork_once = ONCE_FLAG_INIT;
+
 MINIASYNC_API struct data_mover_dsa *
 data_mover_dsa_new(const struct data_mover_dsa_config *config)
 {
@@ -4588,6 +4961,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 			!masync__dsa_str_ok(cfg.wq, 32)))
 		return masync__dsa_fail(DATA_MOVER_DSA_E_INVALID, EINVAL,
 			NULL);
+	masync__call_once(&masync__dsa_fork_once, masync__dsa_atfork_init);
 	cands = (struct masync__dsa_cand *)masync__zalloc(
 		MASYNC__DSA_MAX_CANDS * sizeof(*cands));
 	d = (struct data_mover_dsa *)masync__zalloc_aligned(sizeof(*d));
@@ -4617,13 +4991,13 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	}
 	d->notifier = cfg.desired_notifier == FUTURE_NOTIFIER_NONE ?
 		FUTURE_NOTIFIER_WAKER : cfg.desired_notifier;
-	d->cpu_threshold = cfg.cpu_threshold;
+	d->cpu_threshold = cfg.cpu_threshold ? cfg.cpu_threshold :
+		MASYNC__DSA_DEFAULT_CPU_THRESHOLD;
 	d->timeout_ns = cfg.timeout_ns ? cfg.timeout_ns :
 		MASYNC__DSA_DEFAULT_TIMEOUT_NS;
 	d->capacity = cfg.capacity ? cfg.capacity :
 		MASYNC__DSA_DEFAULT_CAPACITY;
-	MASYNC__INIT(&d->credits, (long)d->wq_size);
-	MASYNC__INIT(&d->slot, 0);
+	d->fork_gen = MASYNC__LOAD(&masync__dsa_forks, relaxed);
 	MASYNC__INIT(&d->live, 0);
 	d->ext.base.op_new = masync__dsa_op_new;
 	d->ext.base.op_delete = masync__dsa_op_delete;
@@ -4640,15 +5014,19 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		goto fail_pool;
 	if (masync__cnd_init(&d->mcond) != thrd_success)
 		goto fail_lock;
+	if (masync__mtx_init(&d->qlock, mtx_plain) != thrd_success)
+		goto fail_cond;
 	if (d->notifier == FUTURE_NOTIFIER_WAKER) {
 		if (masync__thrd_create(&d->monitor, masync__dsa_monitor, d) !=
 				thrd_success)
-			goto fail_cond;
+			goto fail_qlock;
 		d->have_monitor = 1;
 	}
 	masync__dsa_err = DATA_MOVER_DSA_OK;
 	masync__dsa_msg[0] = '\0';
 	return d;
+fail_qlock:
+	masync__mtx_destroy(&d->qlock);
 fail_cond:
 	masync__cnd_destroy(&d->mcond);
 fail_lock:
@@ -4673,44 +5051,62 @@ MINIASYNC_API void
 data_mover_dsa_delete(struct data_mover_dsa *dmd)
 {
 	uint32_t c, i, nchunks;
+	int child;
 
 	if (dmd == NULL)
 		return;
-	/* the device must not write into freed records: wait for every
-	 * descriptor still in flight (bounded by the timeout) */
-	nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
-	for (c = 0; c < nchunks; c++) {
-		for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
-			struct masync__dsa_op *o = (struct masync__dsa_op *)
-				(void *)masync__pool_elem(&dmd->pool,
-				(c << MASYNC__POOL_CHUNK_SHIFT) | i);
-			uint64_t t0 = masync__now_ns();
+	/* in a forked child the device never served this copy: there is
+	 * nothing to wait for, no monitor thread, and locks may be held */
+	child = masync__dsa_forked(dmd);
+	if (!child) {
+		/* wait for the descriptors in flight that did not time out,
+		 * all of them within one timeout */
+		uint64_t t0 = masync__coarse_ns();
 
-			while (o->d == dmd && o->submitted && !o->lost &&
-					masync__dsa_status(&o->comp) == 0 &&
-					masync__now_ns() - t0 <
-					dmd->timeout_ns)
-				thrd_yield();
-			if (o->d == dmd && o->batch != NULL && !o->lost &&
-					masync__dsa_status(&o->comp) != 0) {
-				masync__free_aligned(o->batch);
-				o->batch = NULL;
-			}
+		for (;;) {
+			unsigned pending;
+
+			masync__mtx_lock(&dmd->qlock);
+			masync__dsa_reap_locked(dmd, 0);
+			pending = dmd->inflight - dmd->nlost;
+			masync__mtx_unlock(&dmd->qlock);
+			if (pending == 0 ||
+					masync__coarse_ns() - t0 > dmd->timeout_ns)
+				break;
+			thrd_yield();
 		}
 	}
-	if (dmd->have_monitor) {
+	if (dmd->have_monitor && !child) {
 		masync__mtx_lock(&dmd->mlock);
 		dmd->mstop = 1;
 		masync__cnd_signal(&dmd->mcond);
 		masync__mtx_unlock(&dmd->mlock);
 		masync__thrd_join(dmd->monitor, NULL);
 	}
-	masync__cnd_destroy(&dmd->mcond);
-	masync__mtx_destroy(&dmd->mlock);
-	masync__pool_fini(&dmd->pool);
+	/* the kernel drains what is left (lost descriptors) when the WQ is
+	 * closed: only then may the memory they point at be freed */
 	if (dmd->portal != NULL)
 		munmap(dmd->portal, 4096);
 	close(dmd->fd);
+	nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
+	for (c = 0; c < nchunks; c++) {
+		for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
+			struct masync__dsa_op *o = (struct masync__dsa_op *)
+				(void *)masync__pool_elem(&dmd->pool,
+				(c << MASYNC__POOL_CHUNK_SHIFT) | i);
+
+			if (o->d == dmd) {
+				masync__free_aligned(o->batch);
+				o->batch = NULL;
+			}
+		}
+	}
+	if (!child) {
+		masync__mtx_destroy(&dmd->qlock);
+		masync__cnd_destroy(&dmd->mcond);
+		masync__mtx_destroy(&dmd->mlock);
+	}
+	masync__pool_fini(&dmd->pool);
 	masync__free_aligned(dmd);
 }
 

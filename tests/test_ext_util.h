@@ -231,7 +231,14 @@ te_movers(struct te_mover *m)
 	}
 	if (!te_want("dsa"))
 		return n;
-	dmd = data_mover_dsa_default();
+	{
+		/* every operation on the device, also the small ones */
+		struct data_mover_dsa_config dc;
+
+		memset(&dc, 0, sizeof(dc));
+		dc.cpu_threshold = 1;
+		dmd = data_mover_dsa_new(&dc);
+	}
 	if (dmd != NULL) {
 		m[n].kind = TE_DSA;
 		m[n].obj = dmd;

@@ -1,0 +1,677 @@
+/* test_dsa_robust.c - the DSA mover where a real device and a real machine
+ * differ from the happy path. Time is the test's clock (the private hook
+ * masync__test_clock), so no outcome depends on timing:
+ * - waiting for room in a full dedicated WQ has no deadline of its own:
+ *   however often it is polled within one clock tick (even or odd
+ *   reading), it stays idle, and nothing is dropped;
+ * - a descriptor that timed out keeps its WQ entry until it or a later
+ *   descriptor completes: nothing is submitted into a queue it may still
+ *   fill (no drop), and the room comes back afterwards;
+ * - completions are reaped by whoever needs room: futures never polled
+ *   again do not starve the others;
+ * - data_mover_dsa_delete waits at most one timeout in all;
+ * - ENQCMD only when the kernel says so (cpuinfo flag); one ENQCMD per
+ *   poll, BUSY only after timeout_ns of refusals;
+ * - a forked child using the parent's mover: new operations on the CPU,
+ *   the parent's operation fails with a result, no crash;
+ * - cpu_threshold: default 4096, 1 sends everything to the device;
+ * - a cold 2 MiB part completes on the device in a few round trips. */
+#include "test_dsa_util.h"
+
+#include <sys/wait.h>
+
+static struct runtime *rt;
+
+#define SZ 4096
+#define SEC 1000000000ull
+
+/* ---- the test's clock ---------------------------------------------------- */
+
+static _Atomic uint64_t fake_now, fake_step;
+
+static uint64_t
+fake_clock(void)
+{
+	return atomic_fetch_add(&fake_now, atomic_load(&fake_step));
+}
+
+/* every read returns `start`, then `step` more than the last one */
+static void
+clock_fake(uint64_t start, uint64_t step)
+{
+	atomic_store(&fake_now, start);
+	atomic_store(&fake_step, step);
+	MASYNC__STORE(&masync__test_clock, fake_clock, release);
+}
+
+static void
+clock_advance(uint64_t ns)
+{
+	atomic_fetch_add(&fake_now, ns);
+}
+
+static void
+clock_real(void)
+{
+	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
+}
+
+static enum future_state
+poll1(struct vdm_operation_future *f)
+{
+	return future_poll(FUTURE_AS_RUNNABLE(f), NULL);
+}
+
+static size_t
+queued(struct data_mover_dsa *d, unsigned *lost)
+{
+	size_t n;
+
+	masync__mtx_lock(&d->qlock);
+	n = d->inflight;
+	if (lost != NULL)
+		*lost = d->nlost;
+	masync__mtx_unlock(&d->qlock);
+	return n;
+}
+
+/* waits until the emulator has taken `n` descriptors in (a paused device
+ * takes them from the portal and holds them) */
+static void
+wait_received(struct dsa_emu *emu, uint64_t n)
+{
+	uint64_t t0 = td_now_ns();
+	struct dsa_emu_stats s;
+
+	for (;;) {
+		dsa_emu_get_stats(emu, -1, &s);
+		if (s.received >= n && s.inflight + s.processed >= n)
+			return;
+		if (td_now_ns() - t0 > 30 * SEC) {
+			fprintf(stderr, "[%s] emulator took %llu of %llu\n",
+				td_case, (unsigned long long)s.received,
+				(unsigned long long)n);
+			exit(1);
+		}
+		td_sleep_us(200);
+	}
+}
+
+/* ---- 1. waiting for room -------------------------------------------------- */
+
+static void
+test_wait_for_room(void)
+{
+	struct dsa_emu_config ec = {0};
+	unsigned char *src = td_alloc(3 * SZ), *dst = td_alloc(3 * SZ);
+	int parity, i;
+
+	for (parity = 0; parity < 2; parity++) {
+		struct dsa_emu *emu;
+		struct data_mover_dsa *d;
+		struct vdm *vdm;
+		struct vdm_operation_future f[3];
+		struct future *ff[3];
+		struct dsa_emu_stats s;
+
+		td_begin(parity ? "full WQ, clock reads odd: waits, no BUSY" :
+			"full WQ, clock reads even: waits, no BUSY");
+		ec.wq_size = 2;
+		emu = td_emu(&ec);
+		d = td_mover(NULL);
+		vdm = data_mover_dsa_get_vdm(d);
+		td_pattern(src, 3 * SZ, 7);
+		memset(dst, 0, 3 * SZ);
+		clock_fake(4000000000ull + (uint64_t)parity, 0); /* one tick */
+		dsa_emu_pause(emu, -1, 1);
+		for (i = 0; i < 3; i++) {
+			f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);
+			ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+		}
+		CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
+		CHECK(poll1(&f[1]) == FUTURE_STATE_RUNNING);
+		wait_received(emu, 2);
+		for (i = 0; i < 1000; i++)
+			CHECK(poll1(&f[2]) == FUTURE_STATE_IDLE);
+		clock_advance(d->timeout_ns / 2); /* still within a timeout */
+		for (i = 0; i < 1000; i++)
+			CHECK(poll1(&f[2]) == FUTURE_STATE_IDLE);
+		dsa_emu_pause(emu, -1, 0);
+		CHECK_EQ(runtime_wait_multiple_for(rt, ff, 3, 60 * SEC), 0);
+		for (i = 0; i < 3; i++)
+			CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
+		CHECK_PATTERN(dst, 3 * SZ, 0, 7);
+		s = td_stats(emu);
+		CHECK_EQ(s.received, 3);
+		CHECK_EQ(s.dropped, 0);
+		clock_real();
+		data_mover_dsa_delete(d);
+		dsa_emu_stop(emu);
+	}
+	td_free(src);
+	td_free(dst);
+}
+
+/* ---- 2. lost descriptors hold their room ---------------------------------- */
+
+static void
+test_lost_room(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	unsigned char *src = td_alloc(8 * SZ), *dst = td_alloc(8 * SZ);
+	struct vdm_operation_future f[8];
+	struct future *ff[8];
+	struct dsa_emu_stats s;
+	struct dsa_emu_fault fl;
+	unsigned lost;
+	int i;
+
+	td_begin("timed-out descriptors keep their WQ entries (no drop)");
+	ec.wq_size = 2;
+	emu = td_emu(&ec);
+	mc.timeout_ns = SEC;
+	d = td_mover(&mc);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(src, 8 * SZ, 9);
+	memset(dst, 0, 8 * SZ);
+	clock_fake(10 * SEC, 0);
+	dsa_emu_pause(emu, -1, 1);
+	f[0] = vdm_memcpy(vdm, dst, src, SZ, 0);
+	f[1] = vdm_memcpy(vdm, dst + SZ, src + SZ, SZ, 0);
+	CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
+	CHECK(poll1(&f[1]) == FUTURE_STATE_RUNNING);
+	clock_advance(SEC + 1);
+	CHECK(poll1(&f[0]) == FUTURE_STATE_COMPLETE);
+	CHECK(poll1(&f[1]) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f[0])->result, VDM_ERROR_TIMEOUT);
+	CHECK_RES(FUTURE_OUTPUT(&f[1])->result, VDM_ERROR_TIMEOUT);
+	CHECK_EQ(queued(d, &lost), 2);
+	CHECK_EQ(lost, 2);
+	/* the device holds both: nothing may be submitted, and nothing
+	 * ever could be: the operation fails at once */
+	wait_received(emu, 2);
+	f[2] = vdm_memcpy(vdm, dst + 2 * SZ, src + 2 * SZ, SZ, 0);
+	CHECK(poll1(&f[2]) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f[2])->result, VDM_ERROR_TIMEOUT);
+	dsa_emu_get_stats(emu, -1, &s);
+	CHECK_EQ(s.received, 2);
+	CHECK_EQ(s.dropped, 0);
+	CHECK_BYTES(dst + 2 * SZ, SZ, 0);
+
+	td_begin("the device answers late: the entries come back");
+	dsa_emu_pause(emu, -1, 0);
+	td_settle(emu);
+	/* the manual's warning: written after the TIMEOUT */
+	CHECK_PATTERN(dst, 2 * SZ, 0, 9);
+	f[3] = vdm_memcpy(vdm, dst + 3 * SZ, src + 3 * SZ, SZ, 0);
+	CHECK_RES(td_wait(rt, &f[3]), VDM_SUCCESS);
+	CHECK_PATTERN(dst + 3 * SZ, SZ, 3 * SZ, 9);
+	CHECK_EQ(queued(d, &lost), 0);
+	CHECK_EQ(lost, 0);
+	CHECK_EQ(MASYNC__LOAD(&d->live, relaxed), 0); /* recycled */
+
+	td_begin("a swallowed descriptor's entry comes back when a later "
+		"one completes");
+	memset(dst, 0, 8 * SZ);
+	dsa_emu_reset_stats(emu);
+	memset(&fl, 0, sizeof(fl));
+	fl.kind = DSA_EMU_FAULT_NO_COMPLETION;
+	td_inject(emu, &fl);
+	f[0] = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
+	wait_received(emu, 1);
+	td_settle(emu);
+	clock_advance(SEC + 1);
+	CHECK(poll1(&f[0]) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f[0])->result, VDM_ERROR_TIMEOUT);
+	CHECK_EQ(queued(d, &lost), 1);
+	CHECK_EQ(lost, 1);
+	CHECK_EQ(MASYNC__LOAD(&d->live, relaxed), 1); /* kept: orphan */
+	f[1] = vdm_memcpy(vdm, dst + SZ, src + SZ, SZ, 0);
+	CHECK_RES(td_wait(rt, &f[1]), VDM_SUCCESS);
+	CHECK_EQ(queued(d, &lost), 0); /* its room is back ... */
+	/* ... but an engine might still run it: its memory is not reused
+	 * before the mover is deleted */
+	CHECK_EQ(MASYNC__LOAD(&d->live, relaxed), 1);
+	CHECK(d->limbo != NULL);
+	for (i = 0; i < 8; i++) {
+		f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);
+		ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+	}
+	CHECK_EQ(runtime_wait_multiple_for(rt, ff, 8, 60 * SEC), 0);
+	for (i = 0; i < 8; i++)
+		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
+	CHECK_PATTERN(dst, 8 * SZ, 0, 9);
+	s = td_stats(emu);
+	CHECK_EQ(s.dropped, 0);
+	CHECK_EQ(s.swallowed, 1);
+	clock_real();
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(src);
+	td_free(dst);
+}
+
+/* ---- 3. central reaping --------------------------------------------------- */
+
+static void
+test_reaping(void)
+{
+	enum { N = 16 };
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	unsigned char *src = td_alloc((N + 2) * SZ), *dst = td_alloc((N + 2) * SZ);
+	struct vdm_operation_future idle[2], f[N];
+	struct future *ff[N];
+	int i;
+
+	td_begin("futures never polled again do not starve the others");
+	ec.wq_size = 2;
+	emu = td_emu(&ec);
+	d = td_mover(NULL);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(src, (N + 2) * SZ, 11);
+	memset(dst, 0, (N + 2) * SZ);
+	dsa_emu_pause(emu, -1, 1); /* so that they are running */
+	for (i = 0; i < 2; i++) {
+		idle[i] = vdm_memcpy(vdm, dst + (N + i) * SZ,
+			src + (N + i) * SZ, SZ, 0);
+		CHECK(poll1(&idle[i]) == FUTURE_STATE_RUNNING);
+	}
+	/* both WQ entries are taken by futures nobody polls now */
+	for (i = 0; i < N; i++) {
+		f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);
+		ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+	}
+	dsa_emu_pause(emu, -1, 0);
+	CHECK_EQ(runtime_wait_multiple_for(rt, ff, N, 60 * SEC), 0);
+	for (i = 0; i < N; i++)
+		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
+	CHECK_PATTERN(dst, N * SZ, 0, 11);
+	for (i = 0; i < 2; i++)
+		CHECK_RES(td_wait(rt, &idle[i]), VDM_SUCCESS);
+	CHECK_PATTERN(dst + N * SZ, 2 * SZ, N * SZ, 11);
+	CHECK_EQ(td_stats(emu).dropped, 0);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(src);
+	td_free(dst);
+}
+
+/* ---- 4. delete is bounded as a whole -------------------------------------- */
+
+static void
+test_delete_bound(void)
+{
+	enum { N = 4 };
+	const uint64_t tmo = 1000 * SEC, step = SEC;
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	struct vdm_operation_future f[N];
+	struct dsa_emu_fault fl;
+	unsigned char *src = td_alloc(N * SZ), *dst = td_alloc(N * SZ);
+	uint64_t t0, dt;
+	int i;
+
+	td_begin("delete with a dead device waits one timeout in all");
+	ec.wq_size = N;
+	emu = td_emu(&ec);
+	mc.timeout_ns = tmo;
+	d = td_mover(&mc);
+	vdm = data_mover_dsa_get_vdm(d);
+	memset(&fl, 0, sizeof(fl));
+	fl.kind = DSA_EMU_FAULT_NO_COMPLETION;
+	fl.count = -1;
+	td_inject(emu, &fl);
+	clock_fake(SEC, 0);
+	for (i = 0; i < N; i++) {
+		f[i] = vdm_memcpy(vdm, dst + i * SZ, src, SZ, 0);
+		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
+	}
+	wait_received(emu, N);
+	td_settle(emu);
+	/* 1 s of the test's clock per reading: 1000 s of it pass in
+	 * about a thousand readings, whatever the real time */
+	atomic_store(&fake_step, step);
+	t0 = atomic_load(&fake_now);
+	data_mover_dsa_delete(d); /* the futures are dead now */
+	dt = atomic_load(&fake_now) - t0;
+	td_log("   delete took %llu s of the test's clock (timeout %llu s, "
+		"%d descriptors)\n", (unsigned long long)(dt / SEC),
+		(unsigned long long)(tmo / SEC), N);
+	CHECK(dt >= tmo);
+	CHECK(dt <= tmo + 4 * step);
+	clock_real();
+	CHECK_EQ(td_stats(emu).swallowed, N);
+	dsa_emu_stop(emu);
+	td_free(src);
+	td_free(dst);
+}
+
+/* ---- 5. ENQCMD ------------------------------------------------------------ */
+
+static char cpuinfo_path[64];
+
+static void
+write_cpuinfo(int enqcmd)
+{
+	FILE *fp = fopen(cpuinfo_path, "w");
+
+	CHECK(fp != NULL);
+	fprintf(fp, "processor\t: 0\nvendor_id\t: Test\n"
+		"flags\t\t: fpu sse2 movdir64b%s waitpkg_no\n"
+		"bugs\t\t:\n\nprocessor\t: 1\nflags\t\t: enqcmd\n",
+		enqcmd ? " enqcmd" : " enqcmdx xenqcmd");
+	fclose(fp);
+}
+
+static _Atomic unsigned enq_calls, enq_accept;
+
+/* a shared WQ behind a fake ENQCMD: refuses, or runs a memmove at once */
+static int
+fake_enqcmd(void *portal, const void *desc)
+{
+	const struct dsa_hw_desc *dd = (const struct dsa_hw_desc *)desc;
+	struct dsa_completion_record *c;
+
+	(void)portal;
+	atomic_fetch_add(&enq_calls, 1);
+	if (!atomic_load(&enq_accept))
+		return 1;
+	CHECK_EQ(dd->opcode, DSA_OPCODE_MEMMOVE);
+	c = (struct dsa_completion_record *)(uintptr_t)dd->completion_addr;
+	memmove((void *)(uintptr_t)dd->dst_addr,
+		(const void *)(uintptr_t)dd->src_addr, dd->xfer_size);
+	c->bytes_completed = dd->xfer_size;
+	atomic_store_explicit((_Atomic uint8_t *)(void *)&c->status,
+		DSA_COMP_SUCCESS, memory_order_release);
+	return 0;
+}
+
+static void
+test_enqcmd(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	struct vdm_operation_future f;
+	unsigned char *src = td_alloc(SZ), *dst = td_alloc(SZ);
+	int i;
+
+	snprintf(cpuinfo_path, sizeof(cpuinfo_path),
+		"/tmp/test_dsa_robust.%d.cpuinfo", (int)getpid());
+	/* the CPU says ENQCMD from here on (white box) */
+	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
+		relaxed);
+	masync__dsa_cpuinfo = cpuinfo_path;
+	ec.shared = 1;
+	ec.fifo = -1; /* a mappable portal */
+	emu = td_emu(&ec);
+	mc.timeout_ns = SEC;
+
+	td_begin("CPUID has ENQCMD, the kernel does not: write() path");
+	write_cpuinfo(0);
+	d = td_mover(&mc);
+	CHECK(d->portal == NULL);
+	CHECK(!d->use_enqcmd);
+	data_mover_dsa_delete(d);
+
+	td_begin("no cpuinfo: no ENQCMD");
+	masync__dsa_cpuinfo = "/nonexistent/cpuinfo";
+	d = td_mover(&mc);
+	CHECK(!d->use_enqcmd);
+	data_mover_dsa_delete(d);
+	masync__dsa_cpuinfo = cpuinfo_path;
+
+	td_begin("kernel and CPU have ENQCMD: one per poll, BUSY after "
+		"timeout_ns of refusals");
+	write_cpuinfo(1);
+	d = td_mover(&mc);
+	CHECK(d->portal != NULL);
+	CHECK(d->use_enqcmd);
+	vdm = data_mover_dsa_get_vdm(d);
+	MASYNC__STORE(&masync__test_enqcmd, fake_enqcmd, release);
+	clock_fake(5 * SEC, 0);
+	f = vdm_memcpy(vdm, dst, src, SZ, 0);
+	for (i = 1; i <= 100; i++) {
+		CHECK(poll1(&f) == FUTURE_STATE_IDLE);
+		CHECK_EQ(atomic_load(&enq_calls), i);
+	}
+	clock_advance(SEC);
+	CHECK(poll1(&f) == FUTURE_STATE_IDLE);
+	clock_advance(1);
+	CHECK(poll1(&f) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_BUSY);
+	CHECK_EQ(atomic_load(&enq_calls), 102);
+
+	td_begin("ENQCMD accepted: the operation completes");
+	td_pattern(src, SZ, 13);
+	memset(dst, 0, SZ);
+	atomic_store(&enq_accept, 1);
+	f = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	CHECK_PATTERN(dst, SZ, 0, 13);
+	CHECK_EQ(queued(d, NULL), 0);
+	MASYNC__STORE(&masync__test_enqcmd, (masync__enqcmd_fn)NULL, release);
+	clock_real();
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	masync__dsa_cpuinfo = "/proc/cpuinfo";
+	MASYNC__STORE(&masync__cpu_bits, 0u, relaxed); /* CPUID again */
+	unlink(cpuinfo_path);
+	td_free(src);
+	td_free(dst);
+}
+
+/* ---- 6. fork -------------------------------------------------------------- */
+
+static void
+test_fork(void)
+{
+	const size_t n = 65536;
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	struct vdm_operation_future f, p;
+	unsigned char *src = td_alloc(n), *dst = td_alloc(n);
+	unsigned char *pd = td_alloc(SZ);
+	struct dsa_emu_stats s;
+	pid_t pid;
+	int status;
+	/* the child's verdict: under valgrind its exit status also counts
+	 * the leak report of what it inherited and does not free */
+	_Atomic int *verdict = (_Atomic int *)mmap(NULL, 4096,
+		PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(verdict != MAP_FAILED);
+	atomic_store(verdict, 0);
+	td_begin("a forked child uses the parent's mover");
+	emu = td_emu(NULL);
+	d = td_mover(NULL);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(src, n, 17);
+	memset(dst, 0, n);
+	memset(pd, 0, SZ);
+	f = vdm_memcpy(vdm, dst, src, n, 0);
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	dsa_emu_pause(emu, -1, 1);
+	p = vdm_memcpy(vdm, pd, src, SZ, 0);
+	CHECK(poll1(&p) == FUTURE_STATE_RUNNING);
+	wait_received(emu, 2);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		/* the parent's operation: its device does not serve us */
+		td_case = "child";
+		CHECK(poll1(&p) == FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&p)->result, VDM_ERROR_NOT_SUPPORTED);
+		CHECK_BYTES(pd, SZ, 0);
+		/* new ones run on the CPU */
+		memset(dst, 0, n);
+		f = vdm_memcpy(vdm, dst, src, n, 0);
+		CHECK_RES(td_busy(&f), VDM_SUCCESS);
+		CHECK_PATTERN(dst, n, 0, 17);
+		f = vdm_memset(vdm, dst, 0x5a, n, 0);
+		CHECK_RES(td_busy(&f), VDM_SUCCESS);
+		CHECK_BYTES(dst, n, 0x5a);
+		data_mover_dsa_delete(d);
+		atomic_store(verdict, 1);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (!WIFEXITED(status) || atomic_load(verdict) != 1 ||
+			(WEXITSTATUS(status) != 0 && !td_valgrind())) {
+		fprintf(stderr, "child: %s %d\n", WIFSIGNALED(status) ?
+			"killed by signal" : "exit status",
+			WIFSIGNALED(status) ? WTERMSIG(status) :
+			WEXITSTATUS(status));
+		CHECK(!"the child failed");
+	}
+	dsa_emu_get_stats(emu, -1, &s);
+	CHECK_EQ(s.received, 2); /* nothing from the child */
+	CHECK_PATTERN(dst, n, 0, 17); /* the parent's memory */
+	dsa_emu_pause(emu, -1, 0);
+	CHECK_RES(td_wait(rt, &p), VDM_SUCCESS);
+	CHECK_PATTERN(pd, SZ, 0, 17);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(src);
+	td_free(dst);
+	td_free(pd);
+	munmap((void *)verdict, 4096);
+}
+
+/* ---- 7. cpu_threshold ----------------------------------------------------- */
+
+static void
+test_threshold(void)
+{
+	struct dsa_emu *emu;
+	struct data_mover_dsa_config mc = {0};
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	struct vdm_operation_future f;
+	unsigned char *src = td_alloc(SZ), *dst = td_alloc(SZ);
+
+	td_begin("cpu_threshold 0 = 4096: smaller ones on the CPU");
+	emu = td_emu(NULL);
+	d = data_mover_dsa_new(&mc);
+	CHECK(d != NULL);
+	vdm = data_mover_dsa_get_vdm(d);
+	CHECK_EQ(d->cpu_threshold, 4096);
+	td_pattern(src, SZ, 19);
+	memset(dst, 0, SZ);
+	f = vdm_memcpy(vdm, dst, src, 1, 0);
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	f = vdm_memcpy(vdm, dst, src, SZ - 1, 0);
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	CHECK_PATTERN(dst, SZ - 1, 0, 19);
+	CHECK_EQ(td_stats(emu).received, 0);
+	f = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	CHECK_PATTERN(dst, SZ, 0, 19);
+	CHECK_EQ(td_stats(emu).received, 1);
+	data_mover_dsa_delete(d);
+
+	td_begin("cpu_threshold 1: a 1-byte copy goes to the device");
+	dsa_emu_reset_stats(emu);
+	mc.cpu_threshold = 1;
+	d = data_mover_dsa_new(&mc);
+	CHECK(d != NULL);
+	vdm = data_mover_dsa_get_vdm(d);
+	f = vdm_memset(vdm, dst, 0x42, 1, 0);
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	CHECK_EQ(dst[0], 0x42);
+	f = vdm_memset(vdm, dst, 0x43, 0, 0); /* empty: never */
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	CHECK_EQ(td_stats(emu).received, 1);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(src);
+	td_free(dst);
+}
+
+/* ---- 8. a cold 2 MiB part ------------------------------------------------- */
+
+static void
+test_cold_part(void)
+{
+	const size_t n = 2u << 20; /* the WQ's max transfer: one part */
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	struct vdm_operation_future f;
+	struct dsa_emu_stats s;
+	unsigned char *src, *dst;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		td_begin(k == 0 ? "memcpy into 2 MiB never touched: on the device" :
+			"memset of 2 MiB never touched: on the device");
+		ec.fault_nonresident = 1;
+		emu = td_emu(&ec);
+		d = td_mover(NULL);
+		vdm = data_mover_dsa_get_vdm(d);
+		src = (unsigned char *)mmap(NULL, n, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		dst = (unsigned char *)mmap(NULL, n, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(src != MAP_FAILED && dst != MAP_FAILED);
+		td_pattern(src, n, 23);
+		f = k == 0 ? vdm_memcpy(vdm, dst, src, n, 0) :
+			vdm_memset(vdm, dst, 0x3c, n, 0);
+		CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+		if (k == 0)
+			CHECK_PATTERN(dst, n, 0, 23);
+		else
+			CHECK_BYTES(dst, n, 0x3c);
+		s = td_stats(emu);
+		td_log("   %llu descriptors, %llu page faults, %llu bytes on "
+			"the device\n", (unsigned long long)s.received,
+			(unsigned long long)s.page_faults,
+			(unsigned long long)s.bytes);
+		CHECK(s.page_faults >= 1); /* it was cold */
+		CHECK(s.received <= 3);    /* not one round trip per page */
+		CHECK_EQ(s.bytes, n);      /* all of it on the device */
+		munmap(src, n);
+		munmap(dst, n);
+		data_mover_dsa_delete(d);
+		dsa_emu_stop(emu);
+	}
+}
+
+int
+main(void)
+{
+	td_enter("test_dsa_robust");
+	rt = runtime_new();
+	CHECK(rt != NULL);
+	/* valgrind hides MOVDIR64B: the portal paths are tested elsewhere */
+	if (!td_valgrind()) {
+		test_wait_for_room();
+		test_lost_room();
+	}
+	test_reaping();
+	test_delete_bound();
+	if (!td_valgrind())
+		test_enqcmd();
+	test_fork();
+	test_threshold();
+	test_cold_part();
+	runtime_delete(rt);
+	td_log("test_dsa_robust: all passed\n");
+	return 0;
+}
