@@ -1720,6 +1720,19 @@ masync__cpu(void)
 
 /* Write back [p, p+n) with the best instruction the CPU has; `evict`
  * prefers an instruction that also drops the lines. Ends with a fence. */
+/* Test hooks (tests/compat_durable.c defines them before the
+ * implementation): each cache line written back, each range written with
+ * streaming stores, and each store fence that makes them durable. */
+#ifndef MASYNC__TEST_WRITEBACK
+#define MASYNC__TEST_WRITEBACK(line) ((void)0)
+#endif
+#ifndef MASYNC__TEST_STREAMED
+#define MASYNC__TEST_STREAMED(p, n) ((void)0)
+#endif
+#ifndef MASYNC__TEST_FENCE
+#define MASYNC__TEST_FENCE() ((void)0)
+#endif
+
 static void
 masync__flush(const void *p, size_t n, int evict)
 {
@@ -1731,19 +1744,26 @@ masync__flush(const void *p, size_t n, int evict)
 	if (n == 0)
 		return;
 	if ((cpu & MASYNC__CPU_CLWB) && !evict) {
-		for (; a < end; a += MASYNC__CACHELINE)
+		for (; a < end; a += MASYNC__CACHELINE) {
 			__asm__ __volatile__("clwb %0"
 				: "+m"(*(volatile char *)a));
+			MASYNC__TEST_WRITEBACK(a);
+		}
 	} else if (cpu & MASYNC__CPU_CLFLUSHOPT) {
-		for (; a < end; a += MASYNC__CACHELINE)
+		for (; a < end; a += MASYNC__CACHELINE) {
 			__asm__ __volatile__("clflushopt %0"
 				: "+m"(*(volatile char *)a));
+			MASYNC__TEST_WRITEBACK(a);
+		}
 	} else {
-		for (; a < end; a += MASYNC__CACHELINE)
+		for (; a < end; a += MASYNC__CACHELINE) {
 			__asm__ __volatile__("clflush %0"
 				: "+m"(*(volatile char *)a));
+			MASYNC__TEST_WRITEBACK(a);
+		}
 	}
 	__asm__ __volatile__("sfence" ::: "memory");
+	MASYNC__TEST_FENCE();
 #else
 	(void)p;
 	(void)n;
@@ -1806,7 +1826,9 @@ masync__nt_copy(unsigned char *d, const unsigned char *s, size_t n,
 	*mid_lo = head;
 	*mid_hi = i;
 	memcpy(d + i, s + i, n - i);
+	MASYNC__TEST_STREAMED(d + head, i - head);
 	_mm_sfence();
+	MASYNC__TEST_FENCE();
 }
 
 static void
@@ -1829,7 +1851,9 @@ masync__nt_set(unsigned char *d, int c, size_t n, size_t *mid_lo,
 	*mid_lo = head;
 	*mid_hi = i;
 	memset(d + i, c, n - i);
+	MASYNC__TEST_STREAMED(d + head, i - head);
 	_mm_sfence();
+	MASYNC__TEST_FENCE();
 }
 
 /* After a streaming write, only the cached head and tail need flushing. */
