@@ -11,8 +11,11 @@
        #include "miniasync.h"
 
    Every other file just includes "miniasync.h". Link with -pthread.
-   A program written for libminiasync builds by replacing
-   `#include <libminiasync.h>` with `#include "miniasync.h"`.
+   A program written for libminiasync 0.2.1 builds by replacing
+   `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
+   names and inline helpers are the original's), or unchanged against the
+   build's -Dlibminiasync_compat=true install (<libminiasync.h>,
+   libminiasync.so, libminiasync.pc). README.md lists the differences.
 
    QUICK START (compiled and run by the test suite as tests/quickstart.c)
 
