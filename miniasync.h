@@ -357,8 +357,20 @@ enum future_chain_entry_type {
 	FUTURE_CHAIN_ENTRY_REGULAR = 1,
 	FUTURE_CHAIN_ENTRY_LAST = 2,
 };
+/* libminiasync's names, reserved at file scope: clang's warning is off */
+#if defined(__clang__) && defined(__has_warning)
+#if __has_warning("-Wreserved-identifier")
+#define MASYNC__RESERVED_OK 1
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wreserved-identifier"
+#endif
+#endif
 typedef uint8_t _future_entry_type_regular[FUTURE_CHAIN_ENTRY_REGULAR];
 typedef uint8_t _future_entry_type_last[FUTURE_CHAIN_ENTRY_LAST];
+#ifdef MASYNC__RESERVED_OK
+#pragma clang diagnostic pop
+#undef MASYNC__RESERVED_OK
+#endif
 
 #define MASYNC__CHAIN_ENTRY(future_type, name, kind)                           \
 	struct {                                                               \
