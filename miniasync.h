@@ -633,6 +633,9 @@ masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 	struct future_notifier last;
 	size_t i, last_idx = SIZE_MAX, pend_idx = SIZE_MAX, pending = 0;
 	int pass, all_wakers = 1;
+	/* the first 256 children polled as asynchronous in the first half:
+	 * not polled again when their property changed (later ones are) */
+	uint64_t was_async[4] = {0, 0, 0, 0};
 
 	memset(&last, 0, sizeof(last));
 	for (pass = 0; pass < 2; pass++) {
@@ -642,9 +645,14 @@ masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 
 			if (f->context.state == FUTURE_STATE_COMPLETE)
 				continue;
+			if (pass == 1 && i < 256 &&
+					((was_async[i / 64] >> (i % 64)) & 1))
+				continue;
 			if (future_has_property(f, FUTURE_PROPERTY_ASYNC) !=
 					!pass)
 				continue;
+			if (pass == 0 && i < 256)
+				was_async[i / 64] |= (uint64_t)1 << (i % 64);
 			if (n == NULL) {
 				future_poll(f, NULL);
 				continue;

@@ -124,6 +124,22 @@ main(void)
 	runtime_wait_multiple(r, futs, 3);
 	runtime_wait(r, futs[0]);
 	CHECK(norder == 6);
+
+	/* the join-all extension polls its children in the same order */
+	{
+		struct future_join_all_future j;
+
+		norder = 0;
+		chain(&a, 3, 0, 4, 1);
+		chain(&b, 5, 1, 6, 0);
+		chain(&c, 7, 0, 8, 1);
+		j = future_join_all(futs, 3);
+		runtime_wait(r, FUTURE_AS_RUNNABLE(&j));
+		CHECK(norder == 6);
+		for (i = 0; i < 6 && i < norder; i++)
+			CHECK(order[i] == want[i]);
+		CHECK(b.data.second.fut.data.polls == POLLS);
+	}
 	runtime_delete(r);
 	if (compat_failures == 0)
 		printf("compat_poll_order ok\n");
