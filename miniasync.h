@@ -11,8 +11,11 @@
        #include "miniasync.h"
 
    Every other file just includes "miniasync.h". Link with -pthread.
-   A program written for libminiasync builds by replacing
-   `#include <libminiasync.h>` with `#include "miniasync.h"`.
+   A program written for libminiasync 0.2.1 builds by replacing
+   `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
+   names and inline helpers are the original's), or unchanged against the
+   build's -Dlibminiasync_compat=true install (<libminiasync.h>,
+   libminiasync.so, libminiasync.pc). README.md lists the differences.
 
    QUICK START (compiled and run by the test suite as tests/quickstart.c)
 
@@ -160,7 +163,15 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+/* what libminiasync.h pulled in: programs call _mm_pause / sched_yield */
+#if defined(__x86_64__) || defined(__amd64__) || defined(_M_X64) ||          \
+	defined(_M_AMD64)
+#include <emmintrin.h>
+#else
+#include <sched.h>
+#endif
 
 #ifdef __cplusplus
 #define MASYNC__ALIGNAS(n) alignas(n)
@@ -192,15 +203,13 @@ enum future_state {
 };
 
 /* The context sits at the end of struct future; the future's data and
- * output follow it. The two gap bytes record padding the compiler put
- * before data and output (non-zero only for over-aligned types). */
+ * output follow it with no gap (FUTURE() checks that at compile time), so
+ * their places follow from data_size alone. padding is unused. */
 struct future_context {
 	size_t data_size;
 	size_t output_size;
 	enum future_state state;
-	uint8_t masync__data_gap;
-	uint8_t masync__output_gap;
-	uint16_t masync__flags;
+	uint32_t padding;
 };
 
 typedef void (*future_waker_wake_fn)(void *data);
@@ -225,7 +234,9 @@ enum future_notifier_type {
  *          registration) when polling again would make progress;
  * POLLER - it set poller.ptr_to_monitor to a 64-bit word whose change
  *          means "poll again";
- * NONE   - the poller has to poll again on its own. */
+ * NONE   - the poller has to poll again on its own.
+ * future_poll() does not touch it: a poller sets notifier_used to NONE
+ * before each poll if it wants to tell "not consumed" apart. */
 struct future_notifier {
 	struct future_waker waker;
 	struct future_poller poller;
@@ -257,15 +268,13 @@ typedef void (*future_init_fn)(void *future,
 static inline void *
 future_context_get_data(struct future_context *context)
 {
-	return (char *)context + sizeof(struct future_context) +
-		context->masync__data_gap;
+	return (char *)context + sizeof(struct future_context);
 }
 
 static inline void *
 future_context_get_output(struct future_context *context)
 {
-	return (char *)future_context_get_data(context) + context->data_size +
-		context->masync__output_gap;
+	return (char *)future_context_get_data(context) + context->data_size;
 }
 
 /* Returns data_size + output_size. */
@@ -275,19 +284,18 @@ future_context_get_size(struct future_context *context)
 	return context->data_size + context->output_size;
 }
 
-/* Polls once. A complete future stays complete and its task is not called.
- * Thread safety: one poller at a time per future. */
+/* Polls once: calls the task unless the future is complete. The notifier
+ * is handed to the task untouched. Thread safety: one poller at a time
+ * per future. */
 static inline enum future_state
 future_poll(struct future *fut, struct future_notifier *notifier)
 {
-	if (fut->context.state != FUTURE_STATE_COMPLETE) {
-		if (notifier != NULL)
-			notifier->notifier_used = FUTURE_NOTIFIER_NONE;
+	if (fut->context.state != FUTURE_STATE_COMPLETE)
 		fut->context.state = fut->task(&fut->context, notifier);
-	}
 	return fut->context.state;
 }
 
+/* Every property is false. */
 static inline int
 future_has_property_default(void *future, enum future_property property)
 {
@@ -304,34 +312,33 @@ future_has_property(struct future *fut, enum future_property property)
 	return fut->has_property != NULL && fut->has_property(fut, property);
 }
 
+/* Data and output must follow struct future (and each other) with no
+ * padding, as future_context_get_data/_output assume: neither may need an
+ * alignment above a pointer's, and the data's size must be a multiple of
+ * the output's alignment (e.g. an int of data before a uint64_t output is
+ * refused: pad the data). */
 #define FUTURE(name, data_type, output_type)                                  \
 	struct name {                                                          \
 		struct future base;                                            \
 		data_type data;                                                \
 		output_type output;                                            \
-		MASYNC__STATIC_ASSERT(MASYNC__ALIGNOF(data_type) <= 256 &&     \
-			MASYNC__ALIGNOF(output_type) <= 256,                   \
-			"future data and output may not need alignment > 256"); \
+		MASYNC__STATIC_ASSERT(                                         \
+			MASYNC__ALIGNOF(data_type) <= MASYNC__ALIGNOF(void *) && \
+			MASYNC__ALIGNOF(output_type) <= MASYNC__ALIGNOF(void *) && \
+			sizeof(data_type) % MASYNC__ALIGNOF(output_type) == 0, \
+			"future data and output must follow each other " \
+			"without padding");                                    \
 	}
-
-/* private: record sizes and padding of a FUTURE()-declared struct */
-#define MASYNC__FUTURE_LAYOUT(futp)                                            \
-	((futp)->base.context.data_size = sizeof((futp)->data),                \
-	(futp)->base.context.output_size = sizeof((futp)->output),             \
-	(futp)->base.context.masync__data_gap = (uint8_t)((char *)&(futp)->data \
-		- ((char *)&(futp)->base.context +                             \
-		sizeof(struct future_context))),                               \
-	(futp)->base.context.masync__output_gap = (uint8_t)                    \
-		((char *)&(futp)->output - ((char *)&(futp)->data +            \
-		sizeof((futp)->data))),                                        \
-	(futp)->base.context.masync__flags = 0)
 
 #define FUTURE_INIT_EXT(futurep, taskfn, propertyfn)                          \
 	do {                                                                   \
 		(futurep)->base.task = (taskfn);                               \
 		(futurep)->base.has_property = (propertyfn);                   \
 		(futurep)->base.context.state = FUTURE_STATE_IDLE;             \
-		MASYNC__FUTURE_LAYOUT(futurep);                                \
+		(futurep)->base.context.data_size = sizeof((futurep)->data);   \
+		(futurep)->base.context.output_size =                          \
+			sizeof((futurep)->output);                             \
+		(futurep)->base.context.padding = 0;                           \
 	} while (0)
 
 #define FUTURE_INIT(futurep, taskfn)                                          \
@@ -343,13 +350,16 @@ future_has_property(struct future *fut, enum future_property property)
 		(futurep)->base.task = NULL;                                   \
 		(futurep)->base.has_property = NULL;                           \
 		(futurep)->base.context.state = FUTURE_STATE_COMPLETE;         \
-		MASYNC__FUTURE_LAYOUT(futurep);                                \
+		(futurep)->base.context.data_size = sizeof((futurep)->data);   \
+		(futurep)->base.context.output_size =                          \
+			sizeof((futurep)->output);                             \
+		(futurep)->base.context.padding = 0;                           \
 	} while (0)
 
 #define FUTURE_AS_RUNNABLE(futurep) (&(futurep)->base)
 #define FUTURE_OUTPUT(futurep) (&(futurep)->output)
 #define FUTURE_DATA(futurep) (&(futurep)->data)
-#define FUTURE_STATE(futurep) ((futurep)->context.state)
+#define FUTURE_STATE(futurep) ((futurep)->base.context.state)
 
 /* Polls with no notifier until complete, pausing the CPU between polls. */
 #define FUTURE_BUSY_POLL(futurep)                                             \
@@ -363,217 +373,272 @@ future_has_property(struct future *fut, enum future_property property)
 
 /* ---- chained futures ----------------------------------------------------
  * A chain's data struct is a sequence of FUTURE_CHAIN_ENTRY members. Each
- * entry is a header followed by a future; the header records where the
- * future starts and how big the entry is, so the chain task can walk the
- * entries without knowing their types. */
-#define MASYNC__CHAIN_LAST 0x1u
-#define MASYNC__CHAIN_PROCESSED 0x2u
-#define MASYNC__CHAIN_INITIALIZED 0x4u
-#define MASYNC__CHAIN_FAILED 0x8u
-
+ * entry is a 40-byte header (map, map_arg, init, init_arg, flags) followed
+ * by its future, so (struct future_chain_entry *)&chain.data.x reaches the
+ * entry's future as ->future. An entry takes
+ * sizeof(struct future_chain_entry) + data_size + output_size bytes
+ * rounded up to a pointer: the chain task walks the entries from that. */
 struct future_chain_entry {
-	MASYNC__ALIGNAS(16) future_map_fn map;
+	future_map_fn map;
 	void *map_arg;
-	future_init_fn init;
+	future_init_fn init;  /* NULL once the future is built */
 	void *init_arg;
-	uint32_t flags;
-	uint32_t masync__fut_offset;
-	uint64_t masync__size;
+	uint64_t flags;       /* FUTURE_CHAIN_FLAG_* */
+	struct future future; /* the entry's future starts here */
 };
 
-/* Entries follow each other without padding only while no future needs
- * more than the header's 16-byte alignment. */
-#define MASYNC__CHAIN_ALIGN_CHECK(future_type)                                 \
-	MASYNC__STATIC_ASSERT(MASYNC__ALIGNOF(future_type) <= 16,              \
-		"a chained future may not need alignment above 16 bytes")
+#define FUTURE_CHAIN_FLAG_ENTRY_LAST (((uint64_t)1) << 0)
+#define FUTURE_CHAIN_FLAG_ENTRY_PROCESSED (((uint64_t)1) << 1)
+#define FUTURE_CHAIN_VALID_FLAGS                                              \
+	(FUTURE_CHAIN_FLAG_ENTRY_LAST | FUTURE_CHAIN_FLAG_ENTRY_PROCESSED)
+/* private: an error-aware chain stopped at this entry */
+#define MASYNC__CHAIN_FAILED (((uint64_t)1) << 32)
+
+/* The size of *flags_kind tells the two entry macros apart. */
+enum future_chain_entry_type {
+	FUTURE_CHAIN_ENTRY_REGULAR = 1,
+	FUTURE_CHAIN_ENTRY_LAST = 2,
+};
+/* libminiasync's names, reserved at file scope: clang's warning is off */
+#if defined(__clang__) && defined(__has_warning)
+#if __has_warning("-Wreserved-identifier")
+#define MASYNC__RESERVED_OK 1
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wreserved-identifier"
+#endif
+#endif
+typedef uint8_t _future_entry_type_regular[FUTURE_CHAIN_ENTRY_REGULAR];
+typedef uint8_t _future_entry_type_last[FUTURE_CHAIN_ENTRY_LAST];
+#ifdef MASYNC__RESERVED_OK
+#pragma clang diagnostic pop
+#undef MASYNC__RESERVED_OK
+#endif
+
+#define MASYNC__CHAIN_ENTRY(future_type, name, kind)                           \
+	struct {                                                               \
+		future_map_fn map;                                             \
+		void *map_arg;                                                 \
+		future_init_fn init;                                           \
+		void *init_arg;                                                \
+		union {                                                        \
+			uint64_t flags;                                        \
+			kind *masync__kind;                                    \
+		};                                                             \
+		future_type fut;                                               \
+		MASYNC__STATIC_ASSERT(MASYNC__ALIGNOF(future_type) <=          \
+			MASYNC__ALIGNOF(void *),                               \
+			"a chained future may not need more alignment "        \
+			"than a pointer");                                     \
+	} name
 
 #define FUTURE_CHAIN_ENTRY(future_type, name)                                 \
-	struct {                                                               \
-		struct future_chain_entry entry;                               \
-		future_type fut;                                               \
-		MASYNC__CHAIN_ALIGN_CHECK(future_type);                        \
-	} name
+	MASYNC__CHAIN_ENTRY(future_type, name, _future_entry_type_regular)
 
 /* The last entry; the chain's data struct may have members after it. */
 #define FUTURE_CHAIN_ENTRY_LAST(future_type, name)                            \
-	struct {                                                               \
-		struct future_chain_entry entry;                               \
-		future_type fut;                                               \
-		uint8_t masync__last[16];                                      \
-		MASYNC__CHAIN_ALIGN_CHECK(future_type);                        \
-	} name
+	MASYNC__CHAIN_ENTRY(future_type, name, _future_entry_type_last)
 
-/* private: entries are 16-byte aligned, so a plain entry ends in less than
- * 16 bytes of padding; an entry declared with _LAST carries a 16-byte
- * marker after its future. */
-#define MASYNC__CHAIN_ENTRY_SETUP(entryp, iflag)                               \
-	((entryp)->entry.masync__fut_offset = (uint32_t)((char *)&(entryp)->fut \
-		- (char *)(entryp)),                                           \
-	(entryp)->entry.masync__size = sizeof(*(entryp)),                      \
-	(entryp)->entry.flags = (iflag) | (sizeof(*(entryp)) >=                \
-		(size_t)((char *)&(entryp)->fut - (char *)(entryp)) +          \
-		sizeof((entryp)->fut) + 16 ? MASYNC__CHAIN_LAST : 0u))
+#define MASYNC__CHAIN_KIND_FLAGS(entry_ptr)                                    \
+	(sizeof(*(entry_ptr)->masync__kind) == FUTURE_CHAIN_ENTRY_LAST ?       \
+		FUTURE_CHAIN_FLAG_ENTRY_LAST : (uint64_t)0)
 
 #define FUTURE_CHAIN_ENTRY_INIT(entry_ptr, future_value, map_fn, map_arg_v)   \
 	do {                                                                   \
 		(entry_ptr)->fut = (future_value);                             \
-		(entry_ptr)->entry.map = (map_fn);                             \
-		(entry_ptr)->entry.map_arg = (map_arg_v);                      \
-		(entry_ptr)->entry.init = NULL;                                \
-		(entry_ptr)->entry.init_arg = NULL;                            \
-		MASYNC__CHAIN_ENTRY_SETUP(entry_ptr,                           \
-			MASYNC__CHAIN_INITIALIZED);                            \
+		(entry_ptr)->map = (map_fn);                                   \
+		(entry_ptr)->map_arg = (map_arg_v);                            \
+		(entry_ptr)->init = NULL;                                      \
+		(entry_ptr)->init_arg = NULL;                                  \
+		(entry_ptr)->flags = MASYNC__CHAIN_KIND_FLAGS(entry_ptr);      \
 	} while (0)
 
 /* The future is built by init_fn(&entry->fut, chain context, init_arg)
- * right before the chain first needs it, so it can use results of earlier
- * entries (through the chain context). It runs after the previous entry's
- * map: whatever that map wrote into this entry is replaced by init. */
+ * right before the chain first needs it: before the previous entry's map
+ * runs (so what that map writes into it is kept), or when the chain is
+ * asked for its property while this entry is the current one. The entry's
+ * future is not touched here: it may be a union of future types. */
 #define FUTURE_CHAIN_ENTRY_LAZY_INIT(entry_ptr, init_fn, init_arg_v, map_fn,  \
 		map_arg_v)                                                     \
 	do {                                                                   \
-		(entry_ptr)->entry.map = (map_fn);                             \
-		(entry_ptr)->entry.map_arg = (map_arg_v);                      \
-		(entry_ptr)->entry.init = (init_fn);                           \
-		(entry_ptr)->entry.init_arg = (init_arg_v);                    \
-		(entry_ptr)->fut.base.context.state = FUTURE_STATE_IDLE;       \
-		MASYNC__FUTURE_LAYOUT(&(entry_ptr)->fut);                      \
-		MASYNC__CHAIN_ENTRY_SETUP(entry_ptr, 0u);                      \
+		(entry_ptr)->map = (map_fn);                                   \
+		(entry_ptr)->map_arg = (map_arg_v);                            \
+		(entry_ptr)->init = (init_fn);                                 \
+		(entry_ptr)->init_arg = (init_arg_v);                          \
+		(entry_ptr)->flags = MASYNC__CHAIN_KIND_FLAGS(entry_ptr);      \
 	} while (0)
 
-/* Accepts a pointer to an entry member or to its struct future_chain_entry. */
-#define FUTURE_CHAIN_ENTRY_IS_INITIALIZED(entry_ptr)                          \
-	((((const struct future_chain_entry *)(const void *)(entry_ptr))      \
-		->flags & MASYNC__CHAIN_INITIALIZED) != 0)
+#define FUTURE_CHAIN_ENTRY_HAS_FLAG(entry_ptr, flag)                          \
+	(((entry_ptr)->flags & (flag)) == (flag))
+#define FUTURE_CHAIN_ENTRY_IS_LAST(entry_ptr)                                 \
+	FUTURE_CHAIN_ENTRY_HAS_FLAG(entry_ptr, FUTURE_CHAIN_FLAG_ENTRY_LAST)
+#define FUTURE_CHAIN_ENTRY_IS_PROCESSED(entry_ptr)                            \
+	FUTURE_CHAIN_ENTRY_HAS_FLAG(entry_ptr,                                \
+		FUTURE_CHAIN_FLAG_ENTRY_PROCESSED)
+/* An entry member or a struct future_chain_entry pointer. */
+#define FUTURE_CHAIN_ENTRY_IS_INITIALIZED(entry_ptr) ((entry_ptr)->init == NULL)
 
-struct masync__chain_pos {
-	struct future_chain_entry *entry;
-	struct future *fut;
-	struct future_context *next; /* where map() writes */
-};
-
-/* Finds entry number `i` of a chain; returns 0 past the end. */
-static inline int
-masync__chain_at(struct future_context *ctx, struct masync__chain_pos *pos,
-	size_t *offset)
+/* private: the entry after `entry` (whose future must be built), or NULL
+ * when `entry` is the last one (flagged so, or the chain's data ends). */
+static inline struct future_chain_entry *
+masync__chain_after(struct future_context *ctx,
+	struct future_chain_entry *entry, uint8_t *data, size_t *used_data)
 {
-	uint8_t *data = (uint8_t *)future_context_get_data(ctx);
-	struct future_chain_entry *e;
-	size_t next;
+	size_t step = sizeof(struct future_chain_entry) +
+		future_context_get_size(&entry->future.context);
 
-	if (*offset + sizeof(struct future_chain_entry) > ctx->data_size)
-		return 0;
-	e = (struct future_chain_entry *)(void *)(data + *offset);
-	pos->entry = e;
-	pos->fut = (struct future *)(void *)((uint8_t *)e +
-		e->masync__fut_offset);
-	next = *offset + (size_t)e->masync__size;
-	if ((e->flags & MASYNC__CHAIN_LAST) || e->masync__size == 0 ||
-			next + sizeof(struct future_chain_entry) >
-			ctx->data_size) {
-		pos->next = ctx;
-		*offset = SIZE_MAX - sizeof(struct future_chain_entry);
-	} else {
-		struct future_chain_entry *n =
-			(struct future_chain_entry *)(void *)(data + next);
-		pos->next = &((struct future *)(void *)((uint8_t *)n +
-			n->masync__fut_offset))->context;
-		*offset = next;
-	}
-	return 1;
+	step = (step + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	*used_data += step;
+	if (FUTURE_CHAIN_ENTRY_IS_LAST(entry) ||
+			*used_data + sizeof(struct future_chain_entry) >
+			ctx->data_size)
+		return NULL;
+	return (struct future_chain_entry *)(void *)(data + *used_data);
 }
 
+/* private: builds a lazily initialised entry's future */
 static inline void
-masync__chain_lazy_init(struct future_context *ctx,
-	struct masync__chain_pos *pos)
+masync__chain_build(struct future_context *ctx,
+	struct future_chain_entry *entry)
 {
-	if (!(pos->entry->flags & MASYNC__CHAIN_INITIALIZED)) {
-		if (pos->entry->init != NULL)
-			pos->entry->init(pos->fut, ctx, pos->entry->init_arg);
-		pos->entry->flags |= MASYNC__CHAIN_INITIALIZED;
+	if (entry->init != NULL) {
+		future_init_fn init = entry->init;
+
+		entry->init = NULL;
+		init(&entry->future, ctx, entry->init_arg);
 	}
 }
 
-/* vdm futures mark their context so error-aware chains can read results */
-#define MASYNC__CTX_VDM 0x1u
-#define MASYNC__CTX_STOP_ON_ERROR 0x2u
+/* Builds `entry`'s future if it is lazy, adds the entry's size to
+ * *used_data and returns the next entry, NULL after the last one. `data`
+ * is future_context_get_data(ctx), *used_data the offset of `entry` in it
+ * (0 for the first entry). */
+static inline struct future_chain_entry *
+get_next_future_chain_entry(struct future_context *ctx,
+	struct future_chain_entry *entry, uint8_t *data, size_t *used_data)
+{
+	masync__chain_build(ctx, entry);
+	return masync__chain_after(ctx, entry, data, used_data);
+}
+
+/* private: result of a vdm future or error-aware chain owning ctx, else 0 */
 static inline int masync__vdm_context_result(struct future_context *ctx);
 
+/* private: one poll of a chain; `stop` makes it error-aware */
 static inline enum future_state
-masync__chain_task(struct future_context *ctx, struct future_notifier *n)
+masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
+	int stop)
 {
-	struct masync__chain_pos pos;
-	size_t off = 0;
+	uint8_t *data = (uint8_t *)future_context_get_data(ctx);
+	struct future_chain_entry *e = (struct future_chain_entry *)(void *)data;
+	size_t used = 0;
 
-	while (masync__chain_at(ctx, &pos, &off)) {
-		struct future_chain_entry *e = pos.entry;
+	if (ctx->data_size < sizeof(struct future_chain_entry))
+		return FUTURE_STATE_COMPLETE;
+	while (e != NULL) {
+		struct future_chain_entry *next;
 
-		if (e->flags & MASYNC__CHAIN_PROCESSED)
+		masync__chain_build(ctx, e);
+		if (FUTURE_CHAIN_ENTRY_IS_PROCESSED(e)) {
+			e = masync__chain_after(ctx, e, data, &used);
 			continue;
-		masync__chain_lazy_init(ctx, &pos);
-		if (future_poll(pos.fut, n) != FUTURE_STATE_COMPLETE)
+		}
+		/* each entry reports the notifier it consumed */
+		if (n != NULL)
+			n->notifier_used = FUTURE_NOTIFIER_NONE;
+		if (future_poll(&e->future, n) != FUTURE_STATE_COMPLETE)
 			return FUTURE_STATE_RUNNING;
-		e->flags |= MASYNC__CHAIN_PROCESSED;
-		if ((ctx->masync__flags & MASYNC__CTX_STOP_ON_ERROR) &&
-				masync__vdm_context_result(&pos.fut->context)) {
-			e->flags |= MASYNC__CHAIN_FAILED;
+		if (stop && masync__vdm_context_result(&e->future.context)) {
+			e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED |
+				MASYNC__CHAIN_FAILED;
 			return FUTURE_STATE_COMPLETE;
 		}
+		/* read the flags now: a map or init may have made it last */
+		next = masync__chain_after(ctx, e, data, &used);
+		if (next != NULL)
+			masync__chain_build(ctx, next);
 		if (e->map != NULL)
-			e->map(&pos.fut->context, pos.next, e->map_arg);
+			e->map(&e->future.context,
+				next != NULL ? &next->future.context : ctx,
+				e->map_arg);
+		e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
+		e = next;
 	}
 	return FUTURE_STATE_COMPLETE;
 }
 
-/* A chain has a property when the entry it is running has it. */
-static inline int
-masync__chain_has_property(void *future, enum future_property property)
+/* The chain task: polls the first entry not processed; each entry that
+ * completes has the next one built (if lazy), then its map called, and
+ * the next one polled in the same call. Entries run again when a program
+ * clears their FUTURE_CHAIN_FLAG_ENTRY_PROCESSED (and resets their state),
+ * and the chain ends early at an entry a program flagged
+ * FUTURE_CHAIN_FLAG_ENTRY_LAST. */
+static inline enum future_state
+async_chain_impl(struct future_context *ctx, struct future_notifier *notifier)
 {
-	struct future *chain = (struct future *)future;
-	struct masync__chain_pos pos;
-	size_t off = 0;
+	return masync__chain_poll(ctx, notifier, 0);
+}
 
-	while (masync__chain_at(&chain->context, &pos, &off)) {
-		if (pos.entry->flags & MASYNC__CHAIN_PROCESSED)
-			continue;
-		if (!(pos.entry->flags & MASYNC__CHAIN_INITIALIZED))
-			return 0;
-		return future_has_property(pos.fut, property);
+/* A chain has a property when its current entry has it; a lazy current
+ * entry is built first. A complete chain has none. */
+static inline int
+future_chain_has_property(void *future, enum future_property property)
+{
+	struct future_context *ctx = &((struct future *)future)->context;
+	uint8_t *data = (uint8_t *)future_context_get_data(ctx);
+	struct future_chain_entry *e = (struct future_chain_entry *)(void *)data;
+	size_t used = 0;
+
+	if (ctx->data_size < sizeof(struct future_chain_entry))
+		return 0;
+	while (e != NULL) {
+		masync__chain_build(ctx, e);
+		if (!FUTURE_CHAIN_ENTRY_IS_PROCESSED(e))
+			return future_has_property(&e->future, property);
+		e = masync__chain_after(ctx, e, data, &used);
 	}
 	return 0;
 }
 
 #define FUTURE_CHAIN_INIT(futurep)                                            \
-	FUTURE_INIT_EXT(futurep, masync__chain_task, masync__chain_has_property)
+	FUTURE_INIT_EXT(futurep, async_chain_impl, future_chain_has_property)
+
+/* private: the error-aware chain task (one definition, so that a chain
+ * can tell error-aware chain entries by their task) */
+MINIASYNC_API enum future_state masync__chain_stop_task(
+	struct future_context *ctx, struct future_notifier *notifier);
 
 /* Extension: an error-aware chain. Like FUTURE_CHAIN_INIT, but the chain
  * stops at the first entry whose result is not VDM_SUCCESS and completes at
  * once: that entry's map is not called, later entries are neither
  * initialised nor run, and the chain's own output is left as the maps
  * before it wrote it. future_chain_result() returns that entry's result.
- * An entry has a result when it is a vdm future or itself an error-aware
- * chain (which fails with the result of its failed entry, so nested
- * error-aware chains stop together); other entries (user futures,
- * join-all) count as successful. A plain FUTURE_CHAIN_INIT chain runs
- * every entry whatever their results, as in libminiasync. */
+ * An entry has a result when it is a vdm future made by vdm_memcpy & co.
+ * or itself an error-aware chain (which fails with the result of its
+ * failed entry, so nested error-aware chains stop together); other
+ * entries (user futures, join-all) count as successful. A plain
+ * FUTURE_CHAIN_INIT chain runs every entry whatever their results, as in
+ * libminiasync. */
 #define FUTURE_CHAIN_INIT_STOP_ON_ERROR(futurep)                              \
-	do {                                                                   \
-		FUTURE_CHAIN_INIT(futurep);                                    \
-		(futurep)->base.context.masync__flags = (uint16_t)(            \
-			(futurep)->base.context.masync__flags |                \
-			MASYNC__CTX_STOP_ON_ERROR);                            \
-	} while (0)
+	FUTURE_INIT_EXT(futurep, masync__chain_stop_task,                      \
+		future_chain_has_property)
 
-/* private: result of the entry an error-aware chain stopped at, else 0 */
+/* private: result of the entry an error-aware chain stopped at, else 0.
+ * Builds no future: the entries after a lazy one not built yet are not
+ * looked at (a failed entry is always before it). */
 static inline int
 masync__chain_failed_result(struct future_context *ctx)
 {
-	struct masync__chain_pos pos;
-	size_t off = 0;
+	uint8_t *data = (uint8_t *)future_context_get_data(ctx);
+	struct future_chain_entry *e = (struct future_chain_entry *)(void *)data;
+	size_t used = 0;
 
-	while (masync__chain_at(ctx, &pos, &off))
-		if (pos.entry->flags & MASYNC__CHAIN_FAILED)
-			return masync__vdm_context_result(&pos.fut->context);
+	if (ctx->data_size < sizeof(struct future_chain_entry))
+		return 0;
+	while (e != NULL && e->init == NULL) {
+		if (e->flags & MASYNC__CHAIN_FAILED)
+			return masync__vdm_context_result(&e->future.context);
+		e = masync__chain_after(ctx, e, data, &used);
+	}
 	return 0;
 }
 
@@ -610,6 +675,9 @@ masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 	struct future_notifier last;
 	size_t i, last_idx = SIZE_MAX, pend_idx = SIZE_MAX, pending = 0;
 	int pass, all_wakers = 1;
+	/* the first 256 children polled as asynchronous in the first half:
+	 * not polled again when their property changed (later ones are) */
+	uint64_t was_async[4] = {0, 0, 0, 0};
 
 	memset(&last, 0, sizeof(last));
 	for (pass = 0; pass < 2; pass++) {
@@ -619,14 +687,20 @@ masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 
 			if (f->context.state == FUTURE_STATE_COMPLETE)
 				continue;
+			if (pass == 1 && i < 256 &&
+					((was_async[i / 64] >> (i % 64)) & 1))
+				continue;
 			if (future_has_property(f, FUTURE_PROPERTY_ASYNC) !=
 					!pass)
 				continue;
+			if (pass == 0 && i < 256)
+				was_async[i / 64] |= (uint64_t)1 << (i % 64);
 			if (n == NULL) {
 				future_poll(f, NULL);
 				continue;
 			}
 			c = *n;
+			c.notifier_used = FUTURE_NOTIFIER_NONE;
 			if (future_poll(f, &c) == FUTURE_STATE_COMPLETE)
 				continue;
 			if (c.notifier_used != FUTURE_NOTIFIER_WAKER)
@@ -824,13 +898,16 @@ struct vdm_operation_data_flush {
 	uint64_t flags;
 };
 
+/* sized so that sizeof(struct vdm_operation_data) is 64 */
+#define VDM_OPERATION_DATA_MAX_SIZE 40
+
 struct vdm_operation {
 	union {
 		struct vdm_operation_data_memcpy memcpy;
 		struct vdm_operation_data_memmove memmove;
 		struct vdm_operation_data_memset memset;
 		struct vdm_operation_data_flush flush;
-		uint8_t data[40];
+		uint8_t data[VDM_OPERATION_DATA_MAX_SIZE];
 	} data;
 	enum vdm_operation_type type;
 	uint32_t padding;
@@ -917,6 +994,9 @@ struct masync__vdm_ext {
 		struct future_notifier *n);
 	/* 0: released, the operation never ran; non-zero: it has started */
 	int (*cancel)(void *data, const struct vdm_operation *operation);
+	/* non-zero: operations of `type` go to a user function that takes
+	 * every flag bit (NULL: flags outside VDM_F_VALID_FLAGS are refused) */
+	int (*raw_flags)(const struct vdm *vdm, enum vdm_operation_type type);
 };
 
 /* Non-zero only when the mover supports every bit of `capability`. */
@@ -928,23 +1008,100 @@ vdm_is_supported(struct vdm *vdm, unsigned capability)
 	return (vdm->capabilities & capability) == capability;
 }
 
+/* private: checks an operation's arguments when it starts. Every mover:
+ * NULL buffers with n > 0 and ranges that wrap are refused. Built-in
+ * movers also refuse unknown operation types and flags outside
+ * VDM_F_VALID_FLAGS (except for operations a user function runs); a
+ * user-written mover gets every flag bit. */
+static inline enum vdm_operation_result
+masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
+{
+	const struct masync__vdm_ext *x =
+		(const struct masync__vdm_ext *)(const void *)vdm;
+	const void *dst = NULL, *src = NULL;
+	size_t n = 0;
+	uint64_t flags = 0;
+
+	switch (op->type) {
+	case VDM_OPERATION_MEMCPY:
+		dst = op->data.memcpy.dest;
+		src = op->data.memcpy.src;
+		n = op->data.memcpy.n;
+		flags = op->data.memcpy.flags;
+		break;
+	case VDM_OPERATION_MEMMOVE:
+		dst = op->data.memmove.dest;
+		src = op->data.memmove.src;
+		n = op->data.memmove.n;
+		flags = op->data.memmove.flags;
+		break;
+	case VDM_OPERATION_MEMSET:
+		dst = op->data.memset.str;
+		src = dst;
+		n = op->data.memset.n;
+		flags = op->data.memset.flags;
+		break;
+	case VDM_OPERATION_FLUSH:
+		dst = op->data.flush.dest;
+		src = dst;
+		n = op->data.flush.n;
+		flags = op->data.flush.flags;
+		break;
+	default:
+		return (vdm->capabilities & MASYNC__CAP_EXT) ?
+			VDM_ERROR_INVALID_ARGUMENT : VDM_SUCCESS;
+	}
+	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
+			(flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0 &&
+			(x->raw_flags == NULL || !x->raw_flags(vdm, op->type)))
+		return VDM_ERROR_INVALID_ARGUMENT;
+	if (n == 0)
+		return VDM_SUCCESS;
+	if (dst == NULL || src == NULL ||
+			(uintptr_t)dst + n < (uintptr_t)dst ||
+			(uintptr_t)src + n < (uintptr_t)src)
+		return VDM_ERROR_INVALID_ARGUMENT;
+	return VDM_SUCCESS;
+}
+
+/* The task of a vdm future: IDLE --op_start--> RUNNING --op_check-->
+ * COMPLETE, then op_delete fills the output and releases the mover's
+ * per-operation state. The operation's arguments are read (and checked)
+ * here, at the first poll, so a chain's map may fill them in after the
+ * future was made; bad ones complete the future with
+ * VDM_ERROR_INVALID_ARGUMENT and nothing written. Usable for a future
+ * built by hand: FUTURE_INIT(&fut, vdm_operation_impl). */
 static inline enum future_state
-masync__vdm_task(struct future_context *context, struct future_notifier *n)
+vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 {
 	struct vdm_operation_data *data =
 		(struct vdm_operation_data *)future_context_get_data(context);
 	struct vdm_operation_output *output = (struct vdm_operation_output *)
 		future_context_get_output(context);
 	struct vdm *vdm = data->vdm;
+	struct masync__vdm_ext *x = (struct masync__vdm_ext *)(void *)vdm;
 	enum future_state state;
 
 	if (context->state == FUTURE_STATE_IDLE) {
+		if (masync__vdm_check(vdm, &data->operation) != VDM_SUCCESS) {
+			/* release the state of an operation that never ran */
+			if ((vdm->capabilities & MASYNC__CAP_EXT) &&
+					x->cancel != NULL)
+				(void)x->cancel(data->data, &data->operation);
+			else
+				vdm->op_delete(data->data, &data->operation,
+					output);
+			data->data = NULL;
+			output->type = data->operation.type;
+			output->result = VDM_ERROR_INVALID_ARGUMENT;
+			memset(&output->output, 0, sizeof(output->output));
+			return FUTURE_STATE_COMPLETE;
+		}
 		if (vdm->op_start(data->data, &data->operation, n) != 0)
 			return FUTURE_STATE_IDLE;
 		state = vdm->op_check(data->data, &data->operation);
 	} else if (vdm->capabilities & MASYNC__CAP_EXT) {
-		state = ((struct masync__vdm_ext *)(void *)vdm)->check(
-			data->data, &data->operation, n);
+		state = x->check(data->data, &data->operation, n);
 	} else {
 		state = vdm->op_check(data->data, &data->operation);
 	}
@@ -955,14 +1112,51 @@ masync__vdm_task(struct future_context *context, struct future_notifier *n)
 	return state;
 }
 
-/* private: 0 when the vdm future succeeded (or is not a vdm future); for
- * an error-aware chain, the result of the entry it stopped at */
+/* Sets the future's has_property function; NULL keeps the current one. */
+static inline void
+vdm_set_has_property_fn(struct vdm_operation_future *future,
+	future_has_property_fn has_property)
+{
+	if (has_property != NULL)
+		future->base.has_property = has_property;
+}
+
+/* Makes `future` (whose data.operation the caller filled in) an operation
+ * of `vdm`: takes the mover's per-operation state (none left: the future
+ * is complete with VDM_ERROR_OUT_OF_MEMORY) and sets vdm_operation_impl
+ * as its task and the mover's has_property (future_has_property_default
+ * for a mover without one; none for a complete future). Arguments are
+ * checked at the first poll. */
+static inline void
+vdm_generic_operation(struct vdm *vdm, struct vdm_operation_future *future)
+{
+	future->data.vdm = vdm;
+	future->data.data = vdm->op_new(vdm, future->data.operation.type);
+	if (future->data.data == NULL) {
+		future->output.result = VDM_ERROR_OUT_OF_MEMORY;
+		FUTURE_INIT_COMPLETE(future);
+	} else {
+		FUTURE_INIT(future, vdm_operation_impl);
+		vdm_set_has_property_fn(future, vdm->has_property);
+	}
+}
+
+/* private: the task of futures made by vdm_memcpy & co. (one definition,
+ * so that error-aware chains can tell vdm futures by their task) */
+MINIASYNC_API enum future_state masync__vdm_task(
+	struct future_context *context, struct future_notifier *n);
+
+/* private: result of the vdm future (or error-aware chain) owning ctx;
+ * 0 for any other future */
 static inline int
 masync__vdm_context_result(struct future_context *ctx)
 {
-	if (ctx->masync__flags & MASYNC__CTX_STOP_ON_ERROR)
+	struct future *f = (struct future *)(void *)((char *)ctx -
+		offsetof(struct future, context));
+
+	if (f->task == masync__chain_stop_task)
 		return masync__chain_failed_result(ctx);
-	if (!(ctx->masync__flags & MASYNC__CTX_VDM))
+	if (f->task != masync__vdm_task)
 		return 0;
 	return (int)((struct vdm_operation_output *)
 		future_context_get_output(ctx))->result;
@@ -981,55 +1175,36 @@ future_chain_result(struct future *chain)
 		&chain->context);
 }
 
-/* private: argument checks shared by every mover, user-written ones too */
-static inline enum vdm_operation_result
-masync__vdm_validate(const struct vdm *vdm, const void *dest, const void *src,
-	size_t n, uint64_t flags, int needs_src)
-{
-	if (vdm == NULL || (flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0)
-		return VDM_ERROR_INVALID_ARGUMENT;
-	if (n == 0)
-		return VDM_SUCCESS;
-	if (dest == NULL || (needs_src && src == NULL))
-		return VDM_ERROR_INVALID_ARGUMENT;
-	if ((uintptr_t)dest + n < (uintptr_t)dest ||
-			(needs_src && (uintptr_t)src + n < (uintptr_t)src))
-		return VDM_ERROR_INVALID_ARGUMENT; /* wraps around */
-	return VDM_SUCCESS;
-}
-
+/* private: a future for `op` on `vdm` (NULL: complete, invalid argument) */
 static inline struct vdm_operation_future
-masync__vdm_make(struct vdm *vdm, const struct vdm_operation *op,
-	enum vdm_operation_result result)
+masync__vdm_make(struct vdm *vdm, const struct vdm_operation *op)
 {
 	struct vdm_operation_future f;
 
 	memset(&f, 0, sizeof(f));
-	f.data.vdm = vdm;
 	f.data.operation = *op;
 	f.output.type = op->type;
-	if (result == VDM_SUCCESS) {
-		f.data.data = vdm->op_new(vdm, op->type);
-		if (f.data.data == NULL)
-			result = VDM_ERROR_OUT_OF_MEMORY;
-	}
-	if (result != VDM_SUCCESS) {
-		f.output.result = result;
+	if (vdm == NULL) {
+		f.output.result = VDM_ERROR_INVALID_ARGUMENT;
 		FUTURE_INIT_COMPLETE(&f);
 	} else {
-		FUTURE_INIT_EXT(&f, masync__vdm_task, vdm->has_property);
+		vdm_generic_operation(vdm, &f);
 	}
-	f.base.context.masync__flags = MASYNC__CTX_VDM;
+	f.base.task = masync__vdm_task; /* marks it a vdm future */
 	return f;
 }
 
 /* The four operations. Each returns a future by value; it is idle and does
- * nothing until polled. If the operation cannot be created the future is
- * already complete with the reason in output.result: VDM_ERROR_INVALID_
- * ARGUMENT for a NULL mover, NULL buffers with n > 0, a range that wraps or
- * flags outside VDM_F_VALID_FLAGS; VDM_ERROR_OUT_OF_MEMORY when the mover
- * has no room. On success output.output.memcpy.dest (memmove.dest,
- * memset.str) is the destination. Thread safety: any thread. */
+ * nothing until polled. The arguments are read when it is first polled
+ * (a chain's map may fill them in meanwhile, e.g. a NULL dest); bad ones
+ * then complete it with VDM_ERROR_INVALID_ARGUMENT, nothing written: NULL
+ * buffers with n > 0, a range that wraps, or, on the built-in movers,
+ * flags outside VDM_F_VALID_FLAGS (a threads mover's user memcpy_fn,
+ * memmove_fn or memset_fn gets every flag bit). The future is complete at
+ * once for a NULL mover (VDM_ERROR_INVALID_ARGUMENT) and when the mover
+ * has no room (VDM_ERROR_OUT_OF_MEMORY). On success
+ * output.output.memcpy.dest (memmove.dest, memset.str) is the destination.
+ * Thread safety: any thread. */
 static inline struct vdm_operation_future
 vdm_memcpy(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
 {
@@ -1041,8 +1216,7 @@ vdm_memcpy(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
 	op.data.memcpy.src = src;
 	op.data.memcpy.n = n;
 	op.data.memcpy.flags = flags;
-	return masync__vdm_make(vdm, &op,
-		masync__vdm_validate(vdm, dest, src, n, flags, 1));
+	return masync__vdm_make(vdm, &op);
 }
 
 static inline struct vdm_operation_future
@@ -1056,8 +1230,7 @@ vdm_memmove(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
 	op.data.memmove.src = src;
 	op.data.memmove.n = n;
 	op.data.memmove.flags = flags;
-	return masync__vdm_make(vdm, &op,
-		masync__vdm_validate(vdm, dest, src, n, flags, 1));
+	return masync__vdm_make(vdm, &op);
 }
 
 static inline struct vdm_operation_future
@@ -1071,8 +1244,7 @@ vdm_memset(struct vdm *vdm, void *str, int c, size_t n, uint64_t flags)
 	op.data.memset.c = c;
 	op.data.memset.n = n;
 	op.data.memset.flags = flags;
-	return masync__vdm_make(vdm, &op,
-		masync__vdm_validate(vdm, str, NULL, n, flags, 0));
+	return masync__vdm_make(vdm, &op);
 }
 
 /* Writes the range back from the CPU caches to memory (to the persistence
@@ -1087,8 +1259,7 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
 	op.data.flush.dest = dest;
 	op.data.flush.n = n;
 	op.data.flush.flags = flags;
-	return masync__vdm_make(vdm, &op,
-		masync__vdm_validate(vdm, dest, NULL, n, flags, 0));
+	return masync__vdm_make(vdm, &op);
 }
 
 /* Extension: cancels an operation that has not started yet.
@@ -1642,6 +1813,19 @@ masync__cpu(void)
 
 /* Write back [p, p+n) with the best instruction the CPU has; `evict`
  * prefers an instruction that also drops the lines. Ends with a fence. */
+/* Test hooks (tests/compat_durable.c defines them before the
+ * implementation): each cache line written back, each range written with
+ * streaming stores, and each store fence that makes them durable. */
+#ifndef MASYNC__TEST_WRITEBACK
+#define MASYNC__TEST_WRITEBACK(line) ((void)0)
+#endif
+#ifndef MASYNC__TEST_STREAMED
+#define MASYNC__TEST_STREAMED(p, n) ((void)0)
+#endif
+#ifndef MASYNC__TEST_FENCE
+#define MASYNC__TEST_FENCE() ((void)0)
+#endif
+
 static void
 masync__flush(const void *p, size_t n, int evict)
 {
@@ -1653,19 +1837,26 @@ masync__flush(const void *p, size_t n, int evict)
 	if (n == 0)
 		return;
 	if ((cpu & MASYNC__CPU_CLWB) && !evict) {
-		for (; a < end; a += MASYNC__CACHELINE)
+		for (; a < end; a += MASYNC__CACHELINE) {
 			__asm__ __volatile__("clwb %0"
 				: "+m"(*(volatile char *)a));
+			MASYNC__TEST_WRITEBACK(a);
+		}
 	} else if (cpu & MASYNC__CPU_CLFLUSHOPT) {
-		for (; a < end; a += MASYNC__CACHELINE)
+		for (; a < end; a += MASYNC__CACHELINE) {
 			__asm__ __volatile__("clflushopt %0"
 				: "+m"(*(volatile char *)a));
+			MASYNC__TEST_WRITEBACK(a);
+		}
 	} else {
-		for (; a < end; a += MASYNC__CACHELINE)
+		for (; a < end; a += MASYNC__CACHELINE) {
 			__asm__ __volatile__("clflush %0"
 				: "+m"(*(volatile char *)a));
+			MASYNC__TEST_WRITEBACK(a);
+		}
 	}
 	__asm__ __volatile__("sfence" ::: "memory");
+	MASYNC__TEST_FENCE();
 #else
 	(void)p;
 	(void)n;
@@ -1728,7 +1919,9 @@ masync__nt_copy(unsigned char *d, const unsigned char *s, size_t n,
 	*mid_lo = head;
 	*mid_hi = i;
 	memcpy(d + i, s + i, n - i);
+	MASYNC__TEST_STREAMED(d + head, i - head);
 	_mm_sfence();
+	MASYNC__TEST_FENCE();
 }
 
 static void
@@ -1751,7 +1944,9 @@ masync__nt_set(unsigned char *d, int c, size_t n, size_t *mid_lo,
 	*mid_lo = head;
 	*mid_hi = i;
 	memset(d + i, c, n - i);
+	MASYNC__TEST_STREAMED(d + head, i - head);
 	_mm_sfence();
+	MASYNC__TEST_FENCE();
 }
 
 /* After a streaming write, only the cached head and tail need flushing. */
@@ -1893,6 +2088,19 @@ masync__output(const struct vdm_operation *op, enum vdm_operation_result r,
 		out->output.flush.unused = 0;
 		break;
 	}
+}
+
+MINIASYNC_API enum future_state
+masync__vdm_task(struct future_context *context, struct future_notifier *n)
+{
+	return vdm_operation_impl(context, n);
+}
+
+MINIASYNC_API enum future_state
+masync__chain_stop_task(struct future_context *ctx,
+	struct future_notifier *notifier)
+{
+	return masync__chain_poll(ctx, notifier, 1);
 }
 
 MINIASYNC_API const char *
@@ -2425,19 +2633,45 @@ masync__runtime_release(struct future **futs, size_t n, size_t *first)
  * pass polls with no notifier: a future that completes in it ends the wait
  * before any waker was handed out, so futures later in the array are left
  * untouched. Any later early return drops the wakers again. */
+static size_t masync__runtime_passes(struct runtime *rt,
+	struct future **futs, size_t n, int any, uint64_t deadline,
+	uint64_t *async);
+
 static size_t
 masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 	int any, uint64_t deadline)
 {
-	unsigned backoff = 0;
-	int probe = any;
-	size_t i, first;
+	size_t i, ret;
+	/* which futures the first half of a pass polled as asynchronous */
+	uint64_t stack_async[16], *async = stack_async;
 
 	MINIASYNC_ASSERT(rt != NULL && (futs != NULL || n == 0));
 	if (any)
 		for (i = 0; i < n; i++)
 			if (futs[i]->context.state == FUTURE_STATE_COMPLETE)
 				return i;
+	if (n > 64 * sizeof(stack_async) / sizeof(stack_async[0])) {
+		/* NULL: the second half re-reads the property instead */
+		async = (uint64_t *)MINIASYNC_MALLOC((n + 63) / 64 * 8);
+	}
+	ret = masync__runtime_passes(rt, futs, n, any, deadline, async);
+	if (async != stack_async && async != NULL)
+		MINIASYNC_FREE(async);
+	return ret;
+}
+
+/* The loop of masync__runtime_run. Each pass polls the pending futures
+ * that have FUTURE_PROPERTY_ASYNC, then the other pending ones, each in
+ * array order and each once (a future whose property changed when it was
+ * polled in the first half is not polled again in the second). */
+static size_t
+masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
+	int any, uint64_t deadline, uint64_t *async)
+{
+	unsigned backoff = 0;
+	int probe = any;
+	size_t i, first;
+
 	for (;;) {
 		uint64_t gen = MASYNC__LOAD(&rt->gen, seq_cst);
 		struct masync__watch w;
@@ -2454,9 +2688,28 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 
 				if (f->context.state == FUTURE_STATE_COMPLETE)
 					continue;
-				if (future_has_property(f,
-						FUTURE_PROPERTY_ASYNC) != !pass)
+				if (pass == 0) {
+					int a = future_has_property(f,
+						FUTURE_PROPERTY_ASYNC) != 0;
+
+					if (async != NULL) {
+						uint64_t bit = (uint64_t)1 <<
+							(i % 64);
+
+						if (a)
+							async[i / 64] |= bit;
+						else
+							async[i / 64] &= ~bit;
+					}
+					if (!a)
+						continue;
+				} else if (async != NULL ?
+						((async[i / 64] >> (i % 64)) &
+						1) != 0 :
+						future_has_property(f,
+						FUTURE_PROPERTY_ASYNC) != 0) {
 					continue;
+				}
 				memset(&nt, 0, sizeof(nt));
 				nt.waker.data = rt;
 				nt.waker.wake = masync__runtime_wake;
@@ -3106,6 +3359,26 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	return op;
 }
 
+/* the operations a user function (set_memcpy_fn & co.) runs */
+static int
+masync__thr_raw_flags(const struct vdm *vdm, enum vdm_operation_type type)
+{
+	const struct data_mover_threads *d =
+		(const struct data_mover_threads *)(const void *)vdm;
+
+	switch (type) {
+	case VDM_OPERATION_MEMCPY:
+		return d->op_memcpy != NULL;
+	case VDM_OPERATION_MEMMOVE:
+		return d->op_memmove != NULL;
+	case VDM_OPERATION_MEMSET:
+		return d->op_memset != NULL;
+	case VDM_OPERATION_FLUSH:
+		break;
+	}
+	return 0;
+}
+
 static void
 masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 {
@@ -3118,6 +3391,8 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 	MASYNC__STORE(&op->chunks_done, 0, relaxed);
 	if (d->nthreads < 2 || a.n < (size_t)MASYNC__THR_SPLIT_MIN)
 		return;
+	if (masync__thr_raw_flags(&d->ext.base, op->op.type))
+		return; /* a user function gets the whole range at once */
 	if (op->op.type == VDM_OPERATION_MEMMOVE &&
 			masync__overlaps(a.dst, a.src, a.n))
 		return; /* chunks of an overlapping move must run in order */
@@ -3298,6 +3573,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->ext.base.has_property = masync__thr_has_property;
 	d->ext.check = masync__thr_op_check_ext;
 	d->ext.cancel = masync__thr_op_cancel;
+	d->ext.raw_flags = masync__thr_raw_flags;
 	d->notifier = desired_notifier;
 	d->nthreads = nthreads;
 	d->cap = ringbuf_size;

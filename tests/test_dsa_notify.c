@@ -322,7 +322,7 @@ test_chain(void)
 		else
 			FUTURE_CHAIN_INIT(&ch);
 		runtime_wait(rt, FUTURE_AS_RUNNABLE(&ch));
-		CHECK(FUTURE_STATE(&ch.base) == FUTURE_STATE_COMPLETE);
+		CHECK(FUTURE_STATE(&ch) == FUTURE_STATE_COMPLETE);
 		CHECK_RES(FUTURE_OUTPUT(&ch.data.first.fut)->result,
 			VDM_SUCCESS);
 		CHECK_PATTERN(b, N / 2, 0, 4);
@@ -333,7 +333,7 @@ test_chain(void)
 		if (stop) {
 			CHECK_RES(future_chain_result(FUTURE_AS_RUNNABLE(&ch)),
 				VDM_ERROR_DSA_INVALID);
-			CHECK(FUTURE_STATE(&ch.data.third.fut.base) ==
+			CHECK(FUTURE_STATE(&ch.data.third.fut) ==
 				FUTURE_STATE_IDLE);
 			CHECK_BYTES(c, N, 0x33);
 			CHECK_EQ(s.received, 2);

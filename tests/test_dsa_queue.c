@@ -87,7 +87,7 @@ test_full_queue(int fifo)
 		CHECK_EQ(poll_all(fs, NOPS), WQ);
 	}
 	for (i = WQ; i < NOPS; i++)
-		CHECK(FUTURE_STATE(&fs[i].base) == FUTURE_STATE_IDLE);
+		CHECK(FUTURE_STATE(&fs[i]) == FUTURE_STATE_IDLE);
 	dsa_emu_get_stats(emu, -1, &s);
 	CHECK_EQ(s.received, WQ);
 	CHECK_EQ(s.dropped, 0);
@@ -176,10 +176,10 @@ test_capacity(void)
 		for (i = 0; i < CAP; i++) {
 			fs[i] = vdm_memcpy(vdm, dst + (size_t)i * OPSZ, src,
 				OPSZ, 0);
-			CHECK(FUTURE_STATE(&fs[i].base) == FUTURE_STATE_IDLE);
+			CHECK(FUTURE_STATE(&fs[i]) == FUTURE_STATE_IDLE);
 		}
 		extra = vdm_memcpy(vdm, dst + CAP * OPSZ, src, OPSZ, 0);
-		CHECK(FUTURE_STATE(&extra.base) == FUTURE_STATE_COMPLETE);
+		CHECK(FUTURE_STATE(&extra) == FUTURE_STATE_COMPLETE);
 		CHECK_RES(FUTURE_OUTPUT(&extra)->result,
 			VDM_ERROR_OUT_OF_MEMORY);
 		runtime_wait(rt, FUTURE_AS_RUNNABLE(&extra)); /* returns */
@@ -192,14 +192,14 @@ test_capacity(void)
 		CHECK_RES(td_wait(rt, &fs[0]), VDM_SUCCESS);
 		CHECK_PATTERN(dst, OPSZ, 0, 4);
 		fs[0] = vdm_memset(vdm, dst + (CAP + 1) * OPSZ, 0x66, OPSZ, 0);
-		CHECK(FUTURE_STATE(&fs[0].base) == FUTURE_STATE_IDLE);
+		CHECK(FUTURE_STATE(&fs[0]) == FUTURE_STATE_IDLE);
 		extra = vdm_memcpy(vdm, dst, src, OPSZ, 0);
 		CHECK_RES(FUTURE_OUTPUT(&extra)->result,
 			VDM_ERROR_OUT_OF_MEMORY);
 		/* one is cancelled: room again */
 		CHECK_EQ(vdm_cancel(&fs[1]), 0);
 		fs[1] = vdm_memcpy(vdm, dst + OPSZ, src, OPSZ, 0);
-		CHECK(FUTURE_STATE(&fs[1].base) == FUTURE_STATE_IDLE);
+		CHECK(FUTURE_STATE(&fs[1]) == FUTURE_STATE_IDLE);
 		for (i = 0; i < CAP; i++)
 			CHECK_RES(td_wait(rt, &fs[i]), VDM_SUCCESS);
 		CHECK_BYTES(dst + (CAP + 1) * OPSZ, OPSZ, 0x66);
@@ -242,7 +242,7 @@ test_cancel(void)
 	td_begin("cancel before start: VDM_ERROR_CANCELLED, nothing written");
 	f = vdm_memcpy(vdm, dst, src, OPSZ, 0);
 	CHECK_EQ(vdm_cancel(&f), 0);
-	CHECK(FUTURE_STATE(&f.base) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_STATE(&f) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_CANCELLED);
 	CHECK(FUTURE_OUTPUT(&f)->output.memcpy.dest == NULL);
 	CHECK_EQ(vdm_cancel(&f), EALREADY);
@@ -264,14 +264,14 @@ test_cancel(void)
 	for (i = 0; i < 3; i++)
 		g[i] = vdm_memcpy(vdm, dst + (size_t)i * OPSZ, src, OPSZ, 0);
 	CHECK_EQ(poll_all(g, 3), 2);
-	CHECK(FUTURE_STATE(&g[2].base) == FUTURE_STATE_IDLE);
+	CHECK(FUTURE_STATE(&g[2]) == FUTURE_STATE_IDLE);
 	CHECK_EQ(vdm_cancel(&g[2]), 0);
 	CHECK_RES(FUTURE_OUTPUT(&g[2])->result, VDM_ERROR_CANCELLED);
 
 	td_begin("cancel after start: EINPROGRESS, the operation completes");
 	CHECK_EQ(vdm_cancel(&g[0]), EINPROGRESS);
 	CHECK_EQ(vdm_cancel(&g[1]), EINPROGRESS);
-	CHECK(FUTURE_STATE(&g[0].base) == FUTURE_STATE_RUNNING);
+	CHECK(FUTURE_STATE(&g[0]) == FUTURE_STATE_RUNNING);
 	dsa_emu_pause(emu, -1, 0);
 	CHECK_RES(td_wait(rt, &g[0]), VDM_SUCCESS);
 	CHECK_RES(td_busy(&g[1]), VDM_SUCCESS);

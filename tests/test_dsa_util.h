@@ -373,7 +373,7 @@ static inline enum vdm_operation_result
 td_wait(struct runtime *r, struct vdm_operation_future *f)
 {
 	runtime_wait(r, FUTURE_AS_RUNNABLE(f));
-	CHECK(FUTURE_STATE(&f->base) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_STATE(f) == FUTURE_STATE_COMPLETE);
 	return FUTURE_OUTPUT(f)->result;
 }
 

@@ -111,12 +111,17 @@ every_mover(struct te_mover *m)
 		check_cancelled(&h, VDM_OPERATION_MEMCPY);
 	}
 
-	/* born complete by an error */
+	/* complete by an error (arguments are checked at the first poll;
+	 * before it, the operation can be cancelled like any other) */
 	f = vdm_memcpy(m->vdm, a, src, N, 0x100); /* flag outside VALID */
+	FUTURE_BUSY_POLL(&f);
 	CHECK(f.output.result == VDM_ERROR_INVALID_ARGUMENT);
 	CHECK(vdm_cancel(&f) == EALREADY);
 	CHECK(f.output.result == VDM_ERROR_INVALID_ARGUMENT);
 	f = vdm_memset(m->vdm, NULL, 0, N, 0);
+	CHECK(vdm_cancel(&f) == 0);
+	check_cancelled(&f, VDM_OPERATION_MEMSET);
+	f = vdm_memset(NULL, a, 0, N, 0); /* born complete */
 	CHECK(vdm_cancel(&f) == EALREADY);
 	CHECK(vdm_cancel(NULL) == EINVAL);
 

@@ -241,9 +241,10 @@ edges(struct te_mover *m)
 	CHECK(!future_has_property(FUTURE_AS_RUNNABLE(&j),
 		FUTURE_PROPERTY_ASYNC));
 
-	/* a failed (born complete) child is complete like any other */
+	/* a failed child is complete like any other */
 	memset(a, 0, N);
-	f[0] = vdm_memcpy(m->vdm, a, src, N, 0x80000000u); /* bad flags */
+	f[0] = vdm_memcpy(m->vdm, a, NULL, N, 0); /* bad source */
+	FUTURE_BUSY_POLL(&f[0]);
 	CHECK(f[0].base.context.state == FUTURE_STATE_COMPLETE);
 	CHECK(f[0].output.result == VDM_ERROR_INVALID_ARGUMENT);
 	f[1] = vdm_memset(m->vdm, b, 0x99, N, 0);

@@ -58,7 +58,7 @@ wait_op(struct vdm_operation_future *f, int how)
 		runtime_wait(rt, FUTURE_AS_RUNNABLE(f));
 	else
 		tt_busy_wait(f, 20000);
-	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(f)) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_STATE(f) == FUTURE_STATE_COMPLETE);
 	nops++;
 }
 

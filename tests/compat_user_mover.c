@@ -1,0 +1,97 @@
+/* A mover written by the program, as libpmem2 writes one: has_property
+ * left NULL (its futures then get future_has_property_default, callable
+ * directly through base.has_property), and its own flag bits, which reach
+ * op_start unchanged. Waited on with the runtime. */
+#define MINIASYNC_IMPLEMENTATION
+#include "miniasync.h"
+#include <stdlib.h>
+#include "compat_util.h"
+
+#define MY_F_FANCY (1ULL << 5) /* a flag only this mover knows */
+
+struct my_op {
+	int started, checks;
+};
+
+static uint64_t seen_flags;
+static int news, deletes;
+
+static void *
+my_new(struct vdm *vdm, const enum vdm_operation_type type)
+{
+	(void)vdm;
+	(void)type;
+	news++;
+	return calloc(1, sizeof(struct my_op));
+}
+
+static int
+my_start(void *data, const struct vdm_operation *op,
+	struct future_notifier *n)
+{
+	struct my_op *o = data;
+
+	if (n != NULL)
+		n->notifier_used = FUTURE_NOTIFIER_NONE;
+	seen_flags = op->data.memcpy.flags;
+	memcpy(op->data.memcpy.dest, op->data.memcpy.src, op->data.memcpy.n);
+	o->started = 1;
+	return 0;
+}
+
+static enum future_state
+my_check(void *data, const struct vdm_operation *op)
+{
+	struct my_op *o = data;
+
+	(void)op;
+	return ++o->checks >= 2 ? FUTURE_STATE_COMPLETE : FUTURE_STATE_RUNNING;
+}
+
+static void
+my_delete(void *data, const struct vdm_operation *op,
+	struct vdm_operation_output *out)
+{
+	deletes++;
+	out->type = op->type;
+	out->result = VDM_SUCCESS;
+	out->output.memcpy.dest = op->data.memcpy.dest;
+	free(data);
+}
+
+int
+main(void)
+{
+	struct vdm mover = {0};
+	struct runtime *r = runtime_new();
+	char src[16] = "user mover", dst[16] = "";
+	struct vdm_operation_future f;
+	struct future *futs[1];
+
+	mover.op_new = my_new;
+	mover.op_start = my_start;
+	mover.op_check = my_check;
+	mover.op_delete = my_delete;
+	mover.capabilities = 0;
+	mover.has_property = NULL; /* as libpmem2 leaves it */
+	CHECK(r != NULL);
+
+	f = vdm_memcpy(&mover, dst, src, sizeof(src),
+		MY_F_FANCY | VDM_F_MEM_DURABLE);
+	CHECK(f.base.has_property == future_has_property_default);
+	CHECK(f.base.has_property(&f.base, FUTURE_PROPERTY_ASYNC) == 0);
+	CHECK(future_has_property(FUTURE_AS_RUNNABLE(&f),
+		FUTURE_PROPERTY_ASYNC) == 0);
+	futs[0] = FUTURE_AS_RUNNABLE(&f);
+	runtime_wait_multiple(r, futs, 1);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memcpy.dest == dst);
+	CHECK(strcmp(dst, src) == 0);
+	CHECK(seen_flags == (MY_F_FANCY | VDM_F_MEM_DURABLE));
+	CHECK(!vdm_is_supported(&mover, VDM_F_MEM_DURABLE));
+	CHECK(news == 1 && deletes == 1);
+	runtime_delete(r);
+	if (compat_failures == 0)
+		printf("compat_user_mover ok\n");
+	return compat_failures != 0;
+}
