@@ -203,7 +203,10 @@ test_poller(void)
 		}
 		dsa_emu_set_delay(emu, -1, 0);
 		CHECK(polls >= 1);
-		CHECK(polls <= 3);
+		/* one per descriptor, and one more each when the word is seen
+		 * between the emulator's stores of bytes_completed and status
+		 * (hardware writes the record at once): at most 1 + 2 x 2 */
+		CHECK(polls <= 5);
 		CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_SUCCESS);
 		if (k == 2)
 			CHECK_BYTES(b, N, 0x42);
