@@ -1848,21 +1848,28 @@ vdm_result_str(enum vdm_operation_result result)
 /* ======================================================================== */
 /* >>signal — completion word + waker hand-off shared by the async movers   */
 /* ======================================================================== */
-/* `word` is 0 while pending and MASYNC__S_DONE once complete; it is the
- * word a POLLER watches. The waker is guarded by the LOCK bit. Completion
- * sets DONE|LOCK, calls the waker while still holding the lock, then clears
- * LOCK: a poller that sees DONE with LOCK waits the few cycles until the
- * wake call returned, so the waker's data (which may be on the waiting
- * thread's stack) is never touched after the waiter went on. A waker that
- * was registered before completion is always called: registration and
- * completion are serialised by the lock, and registration sees DONE.
- * The WAKER bit says a waker is registered and not called yet; `waker`
- * itself is written only by registration (the owner of the future), so
- * a poll that finds the very same waker still registered, or nothing to
- * drop, needs no lock. */
+/* `word` is 0 while pending and has MASYNC__S_DONE once complete; it is
+ * the word a POLLER watches (which then only ever sees 0 and DONE). The
+ * waker is guarded by the LOCK bit, held only for a few instructions and
+ * never across a call: wakers may take locks, poll any future (their own
+ * too) and create operations. The WAKER bit says a waker is registered
+ * and not called yet; each call takes it (clears the bit) and counts
+ * itself in the CALL bits while it runs. A poller sees completion only
+ * once DONE is set and no call is running (or when the only call running
+ * is the poller's own thread's, i.e. a waker polling its future), so a
+ * waker's data, which may be on the waiting thread's stack, is never
+ * touched after the waiter went on. A waker registered while a completion
+ * call runs is called when that call returns. Dropping the waker (a NULL
+ * notifier) waits for a call of it that is running in another thread.
+ * `waker` itself is written only by registration (the owner of the
+ * future), so a poll that finds the very same waker still registered, or
+ * nothing to drop, needs no lock. */
 #define MASYNC__S_LOCK 1u
 #define MASYNC__S_DONE 2u
 #define MASYNC__S_WAKER 4u
+#define MASYNC__S_CALL 8u /* one call running; the bits above count them */
+#define MASYNC__S_CALLS (~(uint64_t)7)
+#define MASYNC__S_WAIT_SPINS 128u /* a poll waits this long for a call */
 
 /* helgrind and drd cannot see the ordering C11 atomics give. Defining
  * MINIASYNC_VALGRIND (needs the valgrind headers) annotates it:
@@ -1932,7 +1939,29 @@ masync__signal_unlock(struct masync__signal *s, uint64_t w)
 	MASYNC__STORE(&s->word, w, release);
 }
 
-/* Non-zero once complete and no wake call is in progress. */
+/* The signals whose wakers this thread is calling (innermost first). */
+struct masync__calling {
+	const struct masync__signal *s;
+	struct masync__calling *up;
+};
+
+static MASYNC__THREAD_LOCAL struct masync__calling *masync__calling_top;
+
+/* Non-zero when the calls counted in `w` are all this thread's. */
+static inline int
+masync__signal_own_calls(const struct masync__signal *s, uint64_t w)
+{
+	const struct masync__calling *c;
+	uint64_t mine = 0;
+
+	for (c = masync__calling_top; c != NULL; c = c->up)
+		if (c->s == s)
+			mine += MASYNC__S_CALL;
+	return (w & MASYNC__S_CALLS) == mine;
+}
+
+/* Non-zero once complete with no call running (see above). Waits only for
+ * the LOCK bit, which is never held across a call. */
 static inline int
 masync__signal_done(struct masync__signal *s)
 {
@@ -1945,13 +1974,42 @@ masync__signal_done(struct masync__signal *s)
 		masync__spin_pause(&spins);
 		w = MASYNC__LOAD(&s->word, acquire);
 	}
+	if ((w & MASYNC__S_CALLS) != 0 && !masync__signal_own_calls(s, w)) {
+		/* a completion call runs (the waiter it woke may be us): it
+		 * usually returns in a moment; if not (its waker waits for
+		 * something this thread holds), report "not yet": the end of
+		 * that call calls the waker registered now */
+		for (spins = 0; spins < MASYNC__S_WAIT_SPINS &&
+				(w & (MASYNC__S_CALLS | MASYNC__S_LOCK)) != 0;
+				w = MASYNC__LOAD(&s->word, acquire))
+			masync__spin_pause(&spins);
+		if ((w & (MASYNC__S_CALLS | MASYNC__S_LOCK)) != 0)
+			return 0;
+	}
 	MASYNC__HA(s);
 	return 1;
 }
 
+/* Waits until no call of the signal's waker runs in another thread. */
+static void
+masync__signal_wait_calls(struct masync__signal *s)
+{
+	unsigned spins = 0;
+	uint64_t w = MASYNC__LOAD(&s->word, acquire);
+
+	while ((w & (MASYNC__S_CALLS | MASYNC__S_LOCK)) != 0 &&
+			!((w & MASYNC__S_LOCK) == 0 &&
+			masync__signal_own_calls(s, w))) {
+		masync__spin_pause(&spins);
+		w = MASYNC__LOAD(&s->word, acquire);
+	}
+	MASYNC__HA(s);
+}
+
 /* Hands the poller's notifier to the operation. Returns non-zero when the
- * operation is already complete (nothing registered). A NULL notifier (or
- * one with no wake function) drops an earlier waker. */
+ * operation is complete (as masync__signal_done; nothing registered). A
+ * NULL notifier (or one with no wake function) drops an earlier waker:
+ * when this returns, that waker is neither running nor will be called. */
 static inline int
 masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	enum future_notifier_type mode, uint64_t *poll_word)
@@ -1967,7 +2025,7 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	if (n != NULL && mode == FUTURE_NOTIFIER_NONE)
 		return masync__signal_done(s);
 	w = MASYNC__LOAD(&s->word, acquire);
-	if (drop && !(w & MASYNC__S_WAKER))
+	if (drop && !(w & (MASYNC__S_WAKER | MASYNC__S_CALLS | MASYNC__S_LOCK)))
 		return masync__signal_done(s); /* nothing to drop */
 	if (!drop && (w & (MASYNC__S_WAKER | MASYNC__S_DONE |
 			MASYNC__S_LOCK)) == MASYNC__S_WAKER &&
@@ -1978,57 +2036,83 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 		return 0;
 	}
 	w = masync__signal_lock(s);
-	done = (w & MASYNC__S_DONE) != 0;
+	done = (w & MASYNC__S_DONE) != 0 && ((w & MASYNC__S_CALLS) == 0 ||
+		masync__signal_own_calls(s, w));
 	if (drop || done) {
 		w &= ~(uint64_t)MASYNC__S_WAKER;
 	} else {
+		/* also while a call runs: that call's end calls this one */
 		s->waker = n->waker;
 		w |= MASYNC__S_WAKER;
 		n->notifier_used = FUTURE_NOTIFIER_WAKER;
 	}
 	masync__signal_unlock(s, w);
+	if (drop && !done) {
+		masync__signal_wait_calls(s);
+		done = masync__signal_done(s);
+	}
 	return done;
 }
 
-/* Calls the registered waker, if any, without completing (e.g. "room in
- * the queue"). */
+/* Calls the registered waker, if any, with no lock held; with `complete`,
+ * sets DONE first (the result is visible before the waker runs). When the
+ * last call returns and a waker was registered meanwhile on a completed
+ * signal, that one is called too. The caller keeps the signal's memory
+ * alive until this returns. */
+static void
+masync__signal_fire(struct masync__signal *s, int complete)
+{
+	struct masync__calling me;
+	struct future_waker k;
+	uint64_t w = masync__signal_lock(s);
+
+	if (complete)
+		w |= MASYNC__S_DONE;
+	if (!(w & MASYNC__S_WAKER)) {
+		masync__signal_unlock(s, w);
+		return;
+	}
+	k = s->waker;
+	w = (w & ~(uint64_t)MASYNC__S_WAKER) + MASYNC__S_CALL;
+	me.s = s;
+	me.up = masync__calling_top;
+	masync__calling_top = &me;
+	for (;;) {
+		masync__signal_unlock(s, w);
+		k.wake(k.data);
+		w = masync__signal_lock(s);
+		if ((w & (MASYNC__S_DONE | MASYNC__S_WAKER)) !=
+				(MASYNC__S_DONE | MASYNC__S_WAKER) ||
+				(w & MASYNC__S_CALLS) != MASYNC__S_CALL)
+			break;
+		/* registered during the call (the poll saw a call running):
+		 * the last caller out calls it */
+		k = s->waker;
+		w &= ~(uint64_t)MASYNC__S_WAKER;
+	}
+	masync__calling_top = me.up;
+	masync__signal_unlock(s, w - MASYNC__S_CALL);
+}
+
+/* Calls the registered waker, if any, without completing (e.g. "the
+ * device wrote the completion record: poll again"). */
 static inline void
 masync__signal_kick(struct masync__signal *s)
 {
-	uint64_t w = masync__signal_lock(s);
-
-	if (w & MASYNC__S_WAKER)
-		s->waker.wake(s->waker.data);
-	masync__signal_unlock(s, w & ~(uint64_t)MASYNC__S_WAKER);
+	masync__signal_fire(s, 0);
 }
 
 static inline void
 masync__signal_complete(struct masync__signal *s)
 {
-	uint64_t w = MASYNC__LOAD(&s->word, relaxed);
-	unsigned spins = 0;
+	uint64_t w = 0;
 
 	MASYNC__HB(s);
-	for (;;) {
-		if (w & MASYNC__S_LOCK) {
-			masync__spin_pause(&spins);
-			w = MASYNC__LOAD(&s->word, relaxed);
-		} else if (!(w & MASYNC__S_WAKER)) {
-			/* nobody to wake: one store, so a POLLER sees the word
-			 * change exactly once, to "done" */
-			if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
-				return;
-		} else if (MASYNC__CAS(&s->word, &w, w | MASYNC__S_LOCK,
-				acquire)) {
-			MASYNC__HA(s); /* the registration's unlock */
-			break;
-		}
-	}
-	/* the result is visible before the waker runs */
-	MASYNC__STORE(&s->word, MASYNC__S_DONE | MASYNC__S_LOCK, release);
-	if (w & MASYNC__S_WAKER)
-		s->waker.wake(s->waker.data);
-	masync__signal_unlock(s, MASYNC__S_DONE);
+	/* nobody to wake: one store, so a POLLER sees the word change
+	 * exactly once, to "done" */
+	if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
+		return;
+	masync__signal_fire(s, 1);
 }
 
 /* ======================================================================== */
@@ -2601,10 +2685,14 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   algorithm) of ringbuf_size slots. Workers pop, run, and complete the
  *   operation through its signal (>>signal): the waker is called / the
  *   poller word changes after the result is visible.
- * - Full ring: the poll leaves the future idle and puts the state on the
- *   blocked list; each slot a worker frees wakes the first blocked
- *   operation not woken yet, whose next poll queues it. A state stays on
- *   the list until it is queued or released, so delete can still run it.
+ * - Full ring: the poll leaves the future idle and puts the state, with
+ *   the queue's reference, at the end of the mover's wait list. A worker
+ *   that pops an entry (freeing a slot) moves waiting operations into the
+ *   ring, in order, as long as there is room; so no wake-up is needed for
+ *   room and none can be lost: the waker is called, or the poller word
+ *   changes, when the operation completes, and the next poll of the idle
+ *   future finds it running or done. New operations queue behind waiting
+ *   ones. A waiting operation is cancelled like a queued one.
  * - Operations of at least MASYNC__THR_SPLIT_MIN bytes are cut into
  *   chunks; the worker that pops one queues helper entries for the other
  *   workers, and whoever finishes the last chunk completes it.
@@ -2651,12 +2739,11 @@ struct masync__thr_op {
 	size_t nchunks, chunk;
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
-	/* waiting for queue room: on the blocked list (written only by the
-	 * future's owner, under dmt->blocked_lock) and woken since it last
-	 * blocked (written under dmt->blocked_lock) */
+	/* waiting for queue room: on the wait list (written under
+	 * dmt->blocked_lock); `started`: op_start queued it (owner only) */
 	struct masync__thr_op *bprev, *bnext;
-	int blocked;
-	MASYNC__A(int) kicked;
+	MASYNC__A(int) blocked;
+	int started;
 };
 
 struct masync__ring_cell {
@@ -2678,16 +2765,14 @@ struct data_mover_threads {
 	struct masync__ring_cell *cells;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) enq_pos;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) deq_pos;
-	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) room_gen; /* POLLER word */
-	MASYNC__A(uint32_t) nblocked; /* blocked and not woken yet */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) nblocked; /* on the list */
 	MASYNC__A(uint32_t) idle;  /* workers asleep or about to be */
 	MASYNC__A(int) stop;
 	mtx_t lock;                /* worker sleep */
 	cnd_t cond;
-	/* the blocked list: bkick is its first operation not woken yet (all
-	 * before it were woken, all from it on were not) */
+	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
-	struct masync__thr_op *bhead, *btail, *bkick;
+	struct masync__thr_op *bhead, *btail;
 };
 
 static size_t
@@ -2796,18 +2881,7 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op)
 	return 0;
 }
 
-/* Queues an operation that is not in the ring. */
-static int
-masync__thr_submit(struct data_mover_threads *d, struct masync__thr_op *op)
-{
-	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
-	if (masync__thr_enqueue(d, op) == 0)
-		return 0;
-	MASYNC__STORE(&op->phase, MASYNC__PH_NEW, relaxed);
-	return -1;
-}
-
-/* The blocked list; all under d->blocked_lock. */
+/* The wait list; all under d->blocked_lock. */
 static void
 masync__blocked_append(struct data_mover_threads *d, struct masync__thr_op *op)
 {
@@ -2818,22 +2892,14 @@ masync__blocked_append(struct data_mover_threads *d, struct masync__thr_op *op)
 	else
 		d->bhead = op;
 	d->btail = op;
-	if (d->bkick == NULL)
-		d->bkick = op;
-	op->blocked = 1;
-	MASYNC__STORE(&op->kicked, 0, relaxed);
-	MASYNC__FADD(&d->nblocked, 1, relaxed);
+	MASYNC__STORE(&op->blocked, 1, relaxed);
+	/* an RMW, not a fence: pairs with the one in masync__thr_room */
+	MASYNC__FADD(&d->nblocked, 1, acq_rel);
 }
 
 static void
 masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 {
-	if (!op->blocked)
-		return;
-	if (d->bkick == op)
-		d->bkick = op->bnext;
-	if (!MASYNC__LOAD(&op->kicked, relaxed))
-		MASYNC__FSUB(&d->nblocked, 1, relaxed);
 	if (op->bprev != NULL)
 		op->bprev->bnext = op->bnext;
 	else
@@ -2843,32 +2909,36 @@ masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 	else
 		d->btail = op->bprev;
 	op->bprev = op->bnext = NULL;
-	op->blocked = 0;
-	MASYNC__STORE(&op->kicked, 0, relaxed);
+	MASYNC__FSUB(&d->nblocked, 1, relaxed);
+	MASYNC__STORE(&op->blocked, 0, release);
 }
 
-/* A queue slot was freed: wake the first blocked operation not woken yet.
- * It stays on the list (its owner's next poll queues it). */
+/* Moves waiting operations into the ring while it has room; the list's
+ * reference becomes the ring's. */
+static void
+masync__blocked_drain(struct data_mover_threads *d)
+{
+	while (d->bhead != NULL) {
+		struct masync__thr_op *op = d->bhead;
+
+		if (masync__thr_enqueue(d, op) != 0)
+			return; /* full: the next pop calls this again */
+		masync__blocked_unlink(d, op);
+	}
+}
+
+/* A queue slot was freed: move waiting operations in. No waker is called
+ * (and no lock held while one is): the operations' wakers are called when
+ * they complete. */
 static void
 masync__thr_room(struct data_mover_threads *d)
 {
-	struct masync__thr_op *op;
-
-	if (d->notifier == FUTURE_NOTIFIER_POLLER)
-		MASYNC__FADD(&d->room_gen, 1, release);
-	/* pairs with the RMW in masync__thr_op_start */
+	/* an RMW, not a fence: either this sees the waiter that was added,
+	 * or the one who added it sees the slot this pop freed */
 	if (MASYNC__FADD(&d->nblocked, 0, acq_rel) == 0)
 		return;
 	masync__mtx_lock(&d->blocked_lock);
-	op = d->bkick;
-	if (op != NULL) {
-		d->bkick = op->bnext;
-		MASYNC__STORE(&op->kicked, 1, relaxed);
-		MASYNC__FSUB(&d->nblocked, 1, relaxed);
-		/* under the list lock: the owner unlinks op (under this lock)
-		 * before the state can go back to the pool */
-		masync__signal_kick(&op->sig);
-	}
+	masync__blocked_drain(d);
 	masync__mtx_unlock(&d->blocked_lock);
 }
 
@@ -3030,9 +3100,9 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	op->dmt = d;
 	op->result = VDM_SUCCESS;
 	op->bprev = op->bnext = NULL;
-	op->blocked = 0;
-	MASYNC__UNTRACKED(&op->kicked, sizeof(op->kicked));
-	MASYNC__STORE(&op->kicked, 0, relaxed);
+	MASYNC__UNTRACKED(&op->blocked, sizeof(op->blocked));
+	MASYNC__STORE(&op->blocked, 0, relaxed);
+	op->started = 0;
 	return op;
 }
 
@@ -3048,9 +3118,10 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 	MASYNC__STORE(&op->chunks_done, 0, relaxed);
 	if (d->nthreads < 2 || a.n < (size_t)MASYNC__THR_SPLIT_MIN)
 		return;
-	if (op->op.type == VDM_OPERATION_MEMMOVE &&
+	if ((op->op.type == VDM_OPERATION_MEMMOVE ||
+			op->op.type == VDM_OPERATION_MEMCPY) &&
 			masync__overlaps(a.dst, a.src, a.n))
-		return; /* chunks of an overlapping move must run in order */
+		return; /* overlapping: one memmove (chunks would race) */
 	/* a few chunks per worker balance uneven progress */
 	per = a.n / (d->nthreads * 16);
 	if (per < MASYNC__THR_CHUNK_MIN)
@@ -3066,7 +3137,14 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 {
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 	struct data_mover_threads *d = op->dmt;
+	uint64_t *word = (uint64_t *)(void *)&op->sig.word;
 
+	if (op->started) {
+		/* polled again while waiting for room: it stays idle until a
+		 * worker moved it into the ring (or it ran) */
+		masync__signal_register(&op->sig, n, d->notifier, word);
+		return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
+	}
 	op->op = *operation;
 	masync__thr_plan(d, op);
 	if (masync__args(operation).n == 0) {
@@ -3075,48 +3153,22 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
 		return 0;
 	}
+	op->started = 1;
 	MASYNC__FADD(&op->refs, 1, relaxed); /* the queue's reference */
 	/* register before the push: the worker may finish at once */
-	masync__signal_register(&op->sig, n, d->notifier,
-		(uint64_t *)(void *)&op->sig.word);
-	if (masync__thr_submit(d, op) != 0) {
-		/* Full. Already on the blocked list and not woken since:
-		 * every slot freed meanwhile woke an operation ahead of this
-		 * one, and the waker just registered is called when its turn
-		 * comes (a kick after the registration sees it; one before it
-		 * set `kicked` first). Nothing to do but wait. */
-		if (op->blocked && !MASYNC__LOAD(&op->kicked, relaxed)) {
-			MASYNC__FSUB(&op->refs, 1, relaxed);
-			if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
-				n->poller.ptr_to_monitor =
-					(uint64_t *)(void *)&d->room_gen;
-			return -1;
-		}
-		/* Go on the blocked list (again, at the end, if it was
-		 * woken), then try once more: a worker that freed a slot
-		 * before it could see this operation on the list is seen by
-		 * the retry instead. */
-		masync__mtx_lock(&d->blocked_lock);
-		if (op->blocked)
-			masync__blocked_unlink(d, op);
-		masync__blocked_append(d, op);
-		masync__mtx_unlock(&d->blocked_lock);
-		/* an RMW, not a fence: pairs with the one in thr_room */
-		MASYNC__FADD(&d->nblocked, 0, acq_rel);
-		if (masync__thr_submit(d, op) != 0) {
-			MASYNC__FSUB(&op->refs, 1, relaxed);
-			if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
-				n->poller.ptr_to_monitor =
-					(uint64_t *)(void *)&d->room_gen;
-			return -1; /* stays idle; a later poll queues it */
-		}
-	}
-	if (op->blocked) {
-		masync__mtx_lock(&d->blocked_lock);
-		masync__blocked_unlink(d, op);
-		masync__mtx_unlock(&d->blocked_lock);
-	}
-	return 0;
+	masync__signal_register(&op->sig, n, d->notifier, word);
+	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
+	/* behind the operations that wait already (first come, first run) */
+	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
+			masync__thr_enqueue(d, op) == 0)
+		return 0;
+	/* Full: wait on the list. A worker that freed a slot before it
+	 * could see the list grow is seen by the drain here instead. */
+	masync__mtx_lock(&d->blocked_lock);
+	masync__blocked_append(d, op);
+	masync__blocked_drain(d);
+	masync__mtx_unlock(&d->blocked_lock);
+	return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
 }
 
 static enum future_state
@@ -3128,11 +3180,9 @@ masync__thr_op_check_ext(void *data, const struct vdm_operation *operation,
 	(void)operation;
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
-	if (masync__signal_register(&op->sig, n, op->dmt->notifier,
-			(uint64_t *)(void *)&op->sig.word))
-		return masync__signal_done(&op->sig) ?
-			FUTURE_STATE_COMPLETE : FUTURE_STATE_RUNNING;
-	return FUTURE_STATE_RUNNING;
+	return masync__signal_register(&op->sig, n, op->dmt->notifier,
+		(uint64_t *)(void *)&op->sig.word) ? FUTURE_STATE_COMPLETE :
+		FUTURE_STATE_RUNNING;
 }
 
 static enum future_state
@@ -3145,18 +3195,24 @@ masync__thr_op_check(void *data, const struct vdm_operation *operation)
 		FUTURE_STATE_RUNNING;
 }
 
-/* Drops the future's reference. A state on the blocked list is unlinked
- * first, under the list lock, which also waits out a worker kicking it;
- * one that is not on the list cannot be kicked any more. */
+/* Drops the future's reference; a cancelled operation still on the wait
+ * list leaves it and drops the list's reference too (a worker that moved
+ * it into the ring meanwhile skips it there and drops that one). */
 static void
 masync__thr_release(struct masync__thr_op *op)
 {
 	struct data_mover_threads *d = op->dmt;
 
-	if (op->blocked) {
+	if (MASYNC__LOAD(&op->blocked, acquire)) {
+		int listed;
+
 		masync__mtx_lock(&d->blocked_lock);
-		masync__blocked_unlink(d, op);
+		listed = MASYNC__LOAD(&op->blocked, relaxed);
+		if (listed)
+			masync__blocked_unlink(d, op);
 		masync__mtx_unlock(&d->blocked_lock);
+		if (listed)
+			masync__thr_unref(op);
 	}
 	masync__thr_unref(op);
 }
@@ -3183,7 +3239,7 @@ masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 	if (!MASYNC__NS atomic_compare_exchange_strong_explicit(&op->phase,
 			&ph, MASYNC__PH_DONE, MASYNC__MO(acq_rel),
 			MASYNC__MO(acquire))) {
-		/* still in the queue: the worker will skip it */
+		/* in the queue or waiting for room: the worker skips it */
 		if (ph != MASYNC__PH_QUEUED ||
 				!MASYNC__NS atomic_compare_exchange_strong_explicit(
 				&op->phase, &ph, MASYNC__PH_DONE,
@@ -3233,13 +3289,11 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->cap = ringbuf_size;
 	MASYNC__INIT(&d->enq_pos, 0);
 	MASYNC__INIT(&d->deq_pos, 0);
-	MASYNC__INIT(&d->room_gen, 0);
 	MASYNC__INIT(&d->nblocked, 0);
 	MASYNC__INIT(&d->idle, 0);
 	MASYNC__INIT(&d->stop, 0);
 	MASYNC__UNTRACKED(&d->enq_pos, sizeof(d->enq_pos));
 	MASYNC__UNTRACKED(&d->deq_pos, sizeof(d->deq_pos));
-	MASYNC__UNTRACKED(&d->room_gen, sizeof(d->room_gen));
 	MASYNC__UNTRACKED(&d->nblocked, sizeof(d->nblocked));
 	MASYNC__UNTRACKED(&d->idle, sizeof(d->idle));
 	MASYNC__UNTRACKED(&d->stop, sizeof(d->stop));
@@ -3309,18 +3363,17 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	if (dmt == NULL)
 		return;
 	/* operations a poll left waiting for queue room were handed over
-	 * too: queue them (their owners are not polling any more) */
+	 * too: the workers move them into the queue as it drains */
 	for (;;) {
+		int waiting;
+
 		masync__mtx_lock(&dmt->blocked_lock);
-		op = dmt->bhead;
-		if (op != NULL)
-			masync__blocked_unlink(dmt, op);
+		masync__blocked_drain(dmt);
+		waiting = dmt->bhead != NULL;
 		masync__mtx_unlock(&dmt->blocked_lock);
-		if (op == NULL)
+		if (!waiting)
 			break;
-		MASYNC__FADD(&op->refs, 1, relaxed);
-		while (masync__thr_submit(dmt, op) != 0)
-			thrd_yield();
+		thrd_yield();
 	}
 	/* workers drain what is queued, then see `stop` on an empty queue */
 	while (masync__ring_nonempty(dmt))
