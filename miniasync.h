@@ -1472,6 +1472,22 @@ masync__free_aligned(void *p)
 	MINIASYNC_FREE(raw);
 }
 
+/* Linux: the runtime naps on a futex, whose relative timeout runs on the
+ * monotonic clock. Strict ISO C builds (-std=c11, no feature macros)
+ * declare neither syscall() nor clock_gettime(); the symbols are there. */
+#if defined(__linux__) && !defined(MASYNC__TEST_NO_FUTEX)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#if defined(SYS_futex) && defined(FUTEX_WAIT_PRIVATE)
+#define MASYNC__FUTEX 1
+extern long masync__syscall(long nr, ...) __asm__("syscall");
+#endif
+#if !defined(CLOCK_MONOTONIC)
+extern int masync__clock_gettime(int clk, struct timespec *ts)
+	__asm__("clock_gettime");
+#endif
+#endif
+
 static uint64_t
 masync__now_ns(void)
 {
@@ -1479,9 +1495,10 @@ masync__now_ns(void)
 
 #ifdef CLOCK_MONOTONIC
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+#elif defined(__linux__) && !defined(MASYNC__TEST_NO_FUTEX)
+	masync__clock_gettime(1 /* CLOCK_MONOTONIC */, &ts);
 #else
-	/* strict ISO C without POSIX declarations (no -pthread): the wall
-	 * clock is the only one there is */
+	/* no POSIX clocks: the wall clock is the only one there is */
 	timespec_get(&ts, TIME_UTC);
 #endif
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -1502,7 +1519,9 @@ masync__coarse_ns(void)
 #endif
 }
 
-/* absolute TIME_UTC deadline `ns` from now, for cnd_timedwait */
+#ifndef MASYNC__FUTEX
+/* absolute TIME_UTC deadline `ns` from now, for cnd_timedwait (where
+ * there is no futex: a wall clock stepped back stretches the nap) */
 static struct timespec
 masync__utc_after(uint64_t ns)
 {
@@ -1514,6 +1533,7 @@ masync__utc_after(uint64_t ns)
 	ts.tv_nsec = (long)(ns % 1000000000u);
 	return ts;
 }
+#endif
 
 static inline size_t
 masync__ncpus(void)
@@ -2261,11 +2281,18 @@ masync__pool_get(struct masync__pool *p)
 /* ======================================================================== */
 
 struct runtime {
-	MASYNC__A(uint64_t) gen;     /* bumped by every wake */
-	MASYNC__A(uint32_t) waiters; /* threads inside cnd_timedwait */
+	MASYNC__A(uint32_t) gen;     /* bumped by every wake; the futex word */
+	MASYNC__A(uint32_t) waiters; /* threads napping */
+#ifndef MASYNC__FUTEX
 	mtx_t lock;
 	cnd_t cond;
+#endif
 };
+
+/* tests: counts the runtime's naps */
+#ifndef MASYNC__RT_ON_NAP
+#define MASYNC__RT_ON_NAP(ns) ((void)0)
+#endif
 
 #define MASYNC__RT_SAFETY_NS 1000000u /* re-poll at least every 1 ms */
 #define MASYNC__RT_SPINS 256u         /* pause-polls before sleeping */
@@ -2278,10 +2305,38 @@ masync__runtime_wake(void *data)
 
 	MASYNC__FADD(&rt->gen, 1, seq_cst);
 	if (MASYNC__LOAD(&rt->waiters, seq_cst) != 0) {
+#ifdef MASYNC__FUTEX
+		masync__syscall(SYS_futex, (long)(void *)&rt->gen,
+			(long)FUTEX_WAKE_PRIVATE, 0x7fffffffL, 0L, 0L, 0L);
+#else
 		masync__mtx_lock(&rt->lock);
 		masync__cnd_broadcast(&rt->cond);
 		masync__mtx_unlock(&rt->lock);
+#endif
 	}
+}
+
+/* Sleeps until a wake (gen moves on from `gen`) or about `ns` pass, on the
+ * monotonic clock where there is a futex. */
+static void
+masync__runtime_nap(struct runtime *rt, uint32_t gen, uint64_t ns)
+{
+	struct timespec ts;
+
+	MASYNC__RT_ON_NAP(ns);
+#ifdef MASYNC__FUTEX
+	ts.tv_sec = (time_t)(ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	/* returns at once if gen moved on since it was read */
+	masync__syscall(SYS_futex, (long)(void *)&rt->gen,
+		(long)FUTEX_WAIT_PRIVATE, (long)gen, (long)(void *)&ts, 0L, 0L);
+#else
+	ts = masync__utc_after(ns);
+	masync__mtx_lock(&rt->lock);
+	if (MASYNC__LOAD(&rt->gen, seq_cst) == gen)
+		masync__cnd_timedwait(&rt->cond, &rt->lock, &ts);
+	masync__mtx_unlock(&rt->lock);
+#endif
 }
 
 MINIASYNC_API struct runtime *
@@ -2293,6 +2348,7 @@ runtime_new(void)
 		return NULL;
 	MASYNC__INIT(&rt->gen, 0);
 	MASYNC__INIT(&rt->waiters, 0);
+#ifndef MASYNC__FUTEX
 	if (masync__mtx_init(&rt->lock, mtx_plain) != thrd_success) {
 		MINIASYNC_FREE(rt);
 		errno = ENOMEM;
@@ -2304,6 +2360,7 @@ runtime_new(void)
 		errno = ENOMEM;
 		return NULL;
 	}
+#endif
 	return rt;
 }
 
@@ -2312,16 +2369,20 @@ runtime_delete(struct runtime *runtime)
 {
 	if (runtime == NULL)
 		return;
+#ifndef MASYNC__FUTEX
 	masync__cnd_destroy(&runtime->cond);
 	masync__mtx_destroy(&runtime->lock);
+#endif
 	MINIASYNC_FREE(runtime);
 }
 
 struct masync__watch {
 	size_t npollers;
 	int all_wakers;   /* every pending future will call our waker */
+	int fresh;        /* a word first seen after its poll: no nap yet */
 	uint64_t *ptr[MASYNC__RT_MAX_POLLERS];
-	uint64_t seen[MASYNC__RT_MAX_POLLERS];
+	uint64_t seen[MASYNC__RT_MAX_POLLERS]; /* read before the poll */
+	size_t idx[MASYNC__RT_MAX_POLLERS];    /* of the future */
 };
 
 static uint64_t
@@ -2332,7 +2393,7 @@ masync__load_word(uint64_t *p)
 }
 
 static int
-masync__watch_fired(struct runtime *rt, uint64_t gen,
+masync__watch_fired(struct runtime *rt, uint32_t gen,
 	const struct masync__watch *w)
 {
 	size_t i;
@@ -2369,12 +2430,11 @@ masync__umwait(uint64_t *word, uint64_t seen, uint64_t cycles)
 /* Waits until a waker fires, a watched word changes, `deadline` (monotonic
  * ns, 0 = none) passes, or a backoff step ends. */
 static void
-masync__runtime_idle(struct runtime *rt, uint64_t gen,
+masync__runtime_idle(struct runtime *rt, uint32_t gen,
 	const struct masync__watch *w, unsigned *backoff, uint64_t deadline)
 {
 	uint64_t ns, now;
 	unsigned i;
-	struct timespec ts;
 
 	for (i = 0; i < MASYNC__RT_SPINS; i++) {
 		if (masync__watch_fired(rt, gen, w))
@@ -2404,11 +2464,8 @@ masync__runtime_idle(struct runtime *rt, uint64_t gen,
 			ns = deadline - now;
 	}
 	MASYNC__FADD(&rt->waiters, 1, seq_cst);
-	ts = masync__utc_after(ns);
-	masync__mtx_lock(&rt->lock);
 	if (!masync__watch_fired(rt, gen, w))
-		masync__cnd_timedwait(&rt->cond, &rt->lock, &ts);
-	masync__mtx_unlock(&rt->lock);
+		masync__runtime_nap(rt, gen, ns);
 	MASYNC__FSUB(&rt->waiters, 1, seq_cst);
 }
 
@@ -2444,33 +2501,44 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 	int any, uint64_t deadline)
 {
 	unsigned backoff = 0;
-	int probe = any;
+	int probe = any, reread = 0;
 	size_t i, first;
+	struct masync__watch prev; /* the poller words of the last pass */
 
-	MINIASYNC_ASSERT(rt != NULL && (futs != NULL || n == 0));
+	prev.npollers = 0;
 	if (any)
 		for (i = 0; i < n; i++)
 			if (futs[i]->context.state == FUTURE_STATE_COMPLETE)
 				return i;
 	for (;;) {
-		uint64_t gen = MASYNC__LOAD(&rt->gen, seq_cst);
+		uint32_t gen = MASYNC__LOAD(&rt->gen, seq_cst);
 		struct masync__watch w;
 		size_t pending = 0;
 		int progress = 0, pass;
 
 		w.npollers = 0;
 		w.all_wakers = 1;
+		w.fresh = 0;
 		for (pass = 0; pass < 2; pass++) {
 			for (i = 0; i < n; i++) {
 				struct future *f = futs[i];
 				struct future_notifier nt;
 				enum future_state before, after;
+				size_t j;
+				uint64_t pre = 0;
 
 				if (f->context.state == FUTURE_STATE_COMPLETE)
 					continue;
 				if (future_has_property(f,
 						FUTURE_PROPERTY_ASYNC) != !pass)
 					continue;
+				/* the word it had last pass, read before this
+				 * poll: a change during the poll is seen */
+				for (j = 0; j < prev.npollers; j++)
+					if (prev.idx[j] == i)
+						break;
+				if (j < prev.npollers)
+					pre = masync__load_word(prev.ptr[j]);
 				memset(&nt, 0, sizeof(nt));
 				nt.waker.data = rt;
 				nt.waker.wake = masync__runtime_wake;
@@ -2497,8 +2565,18 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 						MASYNC__RT_MAX_POLLERS) {
 					w.ptr[w.npollers] =
 						nt.poller.ptr_to_monitor;
-					w.seen[w.npollers++] = masync__load_word(
-						nt.poller.ptr_to_monitor);
+					w.idx[w.npollers] = i;
+					if (j < prev.npollers && prev.ptr[j] ==
+							nt.poller.ptr_to_monitor) {
+						w.seen[w.npollers++] = pre;
+					} else {
+						/* read after the poll: poll
+						 * once more before napping */
+						w.seen[w.npollers++] =
+							masync__load_word(
+							nt.poller.ptr_to_monitor);
+						w.fresh = 1;
+					}
 				} else if (nt.notifier_used !=
 						FUTURE_NOTIFIER_WAKER) {
 					w.all_wakers = 0;
@@ -2515,11 +2593,18 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 				return first;
 			return pending == 0 ? 0 : SIZE_MAX;
 		}
+		prev = w;
 		if (progress || probe) {
 			probe = 0;
 			backoff = 0;
+			reread = 0;
 			continue;
 		}
+		if (w.fresh && !reread) {
+			reread = 1; /* once: a word may be new at every poll */
+			continue;
+		}
+		reread = 0;
 		masync__runtime_idle(rt, gen, &w, &backoff, deadline);
 	}
 }
@@ -2535,23 +2620,41 @@ masync__deadline(uint64_t timeout_ns)
 	return now + timeout_ns == 0 ? 1 : now + timeout_ns;
 }
 
+/* NULL runtime, NULL array (with nfuts > 0) or a NULL future: EINVAL */
+static int
+masync__runtime_bad(struct runtime *rt, struct future **futs, size_t n)
+{
+	size_t i;
+
+	if (rt == NULL || (futs == NULL && n > 0))
+		return errno = EINVAL;
+	for (i = 0; i < n; i++)
+		if (futs[i] == NULL)
+			return errno = EINVAL;
+	return 0;
+}
+
 MINIASYNC_API void
 runtime_wait_multiple(struct runtime *runtime, struct future *futs[],
 	size_t nfuts)
 {
-	masync__runtime_run(runtime, futs, nfuts, 0, 0);
+	if (masync__runtime_bad(runtime, futs, nfuts) == 0)
+		masync__runtime_run(runtime, futs, nfuts, 0, 0);
 }
 
 MINIASYNC_API void
 runtime_wait(struct runtime *runtime, struct future *fut)
 {
-	masync__runtime_run(runtime, &fut, 1, 0, 0);
+	if (masync__runtime_bad(runtime, &fut, 1) == 0)
+		masync__runtime_run(runtime, &fut, 1, 0, 0);
 }
 
 MINIASYNC_API int
 runtime_wait_multiple_for(struct runtime *runtime, struct future *futs[],
 	size_t nfuts, uint64_t timeout_ns)
 {
+	if (masync__runtime_bad(runtime, futs, nfuts) != 0)
+		return EINVAL;
 	return masync__runtime_run(runtime, futs, nfuts, 0,
 		masync__deadline(timeout_ns)) == SIZE_MAX ? ETIMEDOUT : 0;
 }
@@ -2567,7 +2670,7 @@ MINIASYNC_API size_t
 runtime_wait_any(struct runtime *runtime, struct future *futs[],
 	size_t nfuts)
 {
-	if (nfuts == 0)
+	if (nfuts == 0 || masync__runtime_bad(runtime, futs, nfuts) != 0)
 		return SIZE_MAX;
 	return masync__runtime_run(runtime, futs, nfuts, 1, 0);
 }
@@ -2576,7 +2679,7 @@ MINIASYNC_API size_t
 runtime_wait_any_for(struct runtime *runtime, struct future *futs[],
 	size_t nfuts, uint64_t timeout_ns)
 {
-	if (nfuts == 0)
+	if (nfuts == 0 || masync__runtime_bad(runtime, futs, nfuts) != 0)
 		return SIZE_MAX;
 	return masync__runtime_run(runtime, futs, nfuts, 1,
 		masync__deadline(timeout_ns));
