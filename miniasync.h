@@ -85,6 +85,28 @@
    futures of user-written movers that keep a waker past that need the
    runtime to outlive them.
 
+   WAKERS (the contract every built-in mover keeps; examples/coroutines.cpp
+   is an executor built on nothing else)
+   - A poll that returns "not complete" with notifier_used WAKER has
+     registered its waker: it is called once, from any thread, when
+     polling again would make progress (the built-in movers: on
+     completion). Each registration is called at most once; a later poll
+     replaces it, a poll with a NULL notifier drops it (when that poll
+     returns, the dropped waker is not running and will not be called).
+   - The call may come while the registering poll is still running, also
+     when that poll then reports completion; after a poll has returned
+     COMPLETE, no waker of that future is called any more, so the waker's
+     data (which may live on the waiting thread's stack or in a coroutine
+     frame) may be freed at once.
+   - A waker may take locks (also one its executor holds while polling),
+     poll any future, its own included, and create operations: the
+     library holds none of its locks across a wake call. A poll that
+     meets a completion whose wake call is still running reports "not
+     complete" (rather than wait for the call) and its waker is called
+     again when that call returns.
+   - The wake call should be short (queue a task, signal a condition
+     variable): the mover's worker thread makes it.
+
    WHAT IT DOES NOT DO
    - It is not an event loop for I/O: futures are polled, nothing is
      scheduled behind your back except the movers' own worker threads.
@@ -672,8 +694,14 @@ MINIASYNC_API void runtime_delete(struct runtime *runtime);
 /* Polls `fut` in the calling thread until it is complete. Between polls
  * that make no progress it sleeps until a waker fires (bounded by a 1 ms
  * safety timeout), waits on a poller word (UMWAIT where the CPU has
- * waitpkg, else short naps), or backs off with growing sleeps
- * for futures that use no notifier; it never spins a core for long.
+ * waitpkg, else short naps; the word is read before each poll, so a
+ * change during the poll is not slept through), or backs off with
+ * growing sleeps for futures that use no notifier; it never spins a core
+ * for long. Naps and deadlines run on the monotonic clock (Linux: a
+ * futex), so a stepped wall clock does not stretch them; elsewhere naps
+ * use C11 cnd_timedwait on the wall clock. A NULL runtime or future is an
+ * error: it returns at once with errno EINVAL (likewise a NULL array with
+ * nfuts > 0, or a NULL entry, for every wait below).
  * Thread safety: many threads may wait on one runtime at once. */
 MINIASYNC_API void runtime_wait(struct runtime *runtime, struct future *fut);
 
@@ -699,7 +727,7 @@ MINIASYNC_API void runtime_wait_multiple(struct runtime *runtime,
  * Thread safety: as runtime_wait; each future is used by one waiter. */
 
 /* Waits for `fut` at most `timeout_ns`. Returns 0 when it is complete,
- * ETIMEDOUT when the time ran out first. */
+ * ETIMEDOUT when the time ran out first, EINVAL for NULL arguments. */
 MINIASYNC_API int runtime_wait_for(struct runtime *runtime,
 	struct future *fut, uint64_t timeout_ns);
 
@@ -719,7 +747,8 @@ MINIASYNC_API size_t runtime_wait_any(struct runtime *runtime,
 	struct future *futs[], size_t nfuts);
 
 /* runtime_wait_any for at most `timeout_ns`: returns the index of a
- * complete future, or SIZE_MAX when the time ran out (or nfuts == 0). */
+ * complete future, or SIZE_MAX when the time ran out (or nfuts == 0, or
+ * NULL arguments: then errno is EINVAL). */
 MINIASYNC_API size_t runtime_wait_any_for(struct runtime *runtime,
 	struct future *futs[], size_t nfuts, uint64_t timeout_ns);
 
@@ -987,7 +1016,12 @@ masync__vdm_make(struct vdm *vdm, const struct vdm_operation *op,
  * ARGUMENT for a NULL mover, NULL buffers with n > 0, a range that wraps or
  * flags outside VDM_F_VALID_FLAGS; VDM_ERROR_OUT_OF_MEMORY when the mover
  * has no room. On success output.output.memcpy.dest (memmove.dest,
- * memset.str) is the destination. Thread safety: any thread. */
+ * memset.str) is the destination. Overlapping ranges: vdm_memcpy gives
+ * memmove's result on every built-in mover (sync, threads, also for
+ * operations big enough to be split between workers, which are then not
+ * split; DSA, whose parts then run in order); a user function set with
+ * data_mover_threads_set_memcpy_fn gets the ranges as they are.
+ * Thread safety: any thread. */
 static inline struct vdm_operation_future
 vdm_memcpy(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
 {
@@ -1065,6 +1099,14 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
  * up: a created but never polled future holds mover capacity (a queue
  * slot, per-operation state) until it completes or is cancelled, and a
  * never-polled future is always cancelled (0).
+ * Started, then dropped: an operation that started (EINPROGRESS) runs to
+ * completion, but its per-operation state is released only by the poll
+ * that sees it complete (the future may have moved, so the mover cannot
+ * tell a dropped future from one polled later). A future dropped after it
+ * started therefore keeps its state until the mover is deleted; once all
+ * states are held (threads mover: 2^20; DSA: its capacity, rounded up to
+ * a multiple of 256) creation reports VDM_ERROR_OUT_OF_MEMORY. Poll such a future once more after it
+ * completed (runtime_wait, or a NULL-notifier poll) before dropping it.
  * Built-in movers (sync, threads, DSA): an idle future, or a running one
  * still waiting in the mover's queue, is cancelled; the race with a worker
  * picking the operation up is resolved inside the mover, so exactly one of
@@ -1153,8 +1195,11 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
 /* Starts `nthreads` workers (1..1024) and a queue of `ringbuf_size`
  * operations (1..2^24; it need not be a power of two). Operations are
  * queued when first polled; while the queue is full a polled future stays
- * idle, nothing is lost, and its waker is called / its poller word (then
- * one of the mover's) changes when a slot frees; the next poll queues it.
+ * idle and its operation waits, in order, on the mover's wait list: a
+ * worker that frees a slot moves it into the queue itself, so no wake-up
+ * for room is needed (none can be lost). Its waker is called / its
+ * poller word changes when it completes; a poll in between keeps it idle
+ * (vdm_cancel still cancels it) or finds it running.
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
