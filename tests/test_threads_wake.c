@@ -58,16 +58,75 @@ wait_calls(atomic_uint *v, unsigned want)
 		tt_sleep_us(100);
 }
 
+/* A flag handed between threads under a pthread mutex, which helgrind
+ * and drd see (they do not see C11 atomics or glibc's C11 mtx_t). */
+struct flag {
+	pthread_mutex_t m;
+	int v;
+};
+
+static void
+flag_init(struct flag *f)
+{
+	CHECK(pthread_mutex_init(&f->m, NULL) == 0);
+	f->v = 0;
+}
+
+static void
+flag_set(struct flag *f, int v)
+{
+	pthread_mutex_lock(&f->m);
+	f->v = v;
+	pthread_mutex_unlock(&f->m);
+}
+
+static int
+flag_get(struct flag *f)
+{
+	int v;
+
+	pthread_mutex_lock(&f->m);
+	v = f->v;
+	pthread_mutex_unlock(&f->m);
+	return v;
+}
+
+/* waits (no time limit of its own: the watchdog) for a non-zero flag */
+static int
+flag_wait(struct flag *f)
+{
+	int v;
+
+	while ((v = flag_get(f)) == 0)
+		tt_sleep_us(100);
+	return v;
+}
+
 /* gate only the operations whose destination is `gated_dst` */
 static void *gated_dst;
+
+/* the gate's flag is a C11 atomic; this mutex shows helgrind and drd
+ * that what the test did before opening happened before the copy */
+static pthread_mutex_t gate_m = PTHREAD_MUTEX_INITIALIZER;
 
 static void *
 gate_some_memcpy(void *dst, const void *src, size_t n, unsigned flags)
 {
 	(void)flags;
-	if (dst == gated_dst)
+	if (dst == gated_dst) {
 		tt_gate_pass();
+		pthread_mutex_lock(&gate_m);
+		pthread_mutex_unlock(&gate_m);
+	}
 	return memcpy(dst, src, n);
+}
+
+static void
+open_gate(void)
+{
+	pthread_mutex_lock(&gate_m);
+	atomic_store(&tt_the_gate.open, 1);
+	pthread_mutex_unlock(&gate_m);
 }
 
 enum { SZ = 512 };
@@ -115,7 +174,7 @@ lost_wakeup(int cancel_d)
 			FUTURE_STATE_COMPLETE);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&q), &nq) != FUTURE_STATE_COMPLETE);
 	CHECK(atomic_load(&wq.calls) == 0);
-	atomic_store(&tt_the_gate.open, 1);
+	open_gate();
 	if (cancel_d) {
 		/* d got the wake-up; its owner cancels instead of polling */
 		wait_calls(&wd.calls, 1);
@@ -143,7 +202,7 @@ lost_wakeup(int cancel_d)
 
 /* ---- 2a. the waker takes the executor's mutex ---------------------------- */
 struct exec_a {
-	mtx_t m;
+	pthread_mutex_t m;
 	atomic_uint entered, calls;
 	int queued; /* under m */
 };
@@ -154,10 +213,10 @@ exec_a_wake(void *data)
 	struct exec_a *e = (struct exec_a *)data;
 
 	atomic_fetch_add(&e->entered, 1);
-	mtx_lock(&e->m);
+	pthread_mutex_lock(&e->m);
 	e->queued = 1;
 	atomic_fetch_add(&e->calls, 1);
-	mtx_unlock(&e->m);
+	pthread_mutex_unlock(&e->m);
 }
 
 static void
@@ -176,7 +235,7 @@ waker_locks(void)
 	CHECK(dmt != NULL);
 	watchdog("(a) the waker waits for the mutex the executor polls under");
 	tt_fill(src, SZ, 7);
-	CHECK(mtx_init(&e.m, mtx_plain) == thrd_success);
+	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
 	atomic_init(&e.entered, 0);
 	atomic_init(&e.calls, 0);
 	e.queued = 0;
@@ -187,21 +246,21 @@ waker_locks(void)
 	gated_dst = dst;
 	data_mover_threads_set_memcpy_fn(dmt, gate_some_memcpy);
 	f = vdm_memcpy(vdm, dst, src, SZ, 0);
-	mtx_lock(&e.m);
+	pthread_mutex_lock(&e.m);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) == FUTURE_STATE_RUNNING);
 	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
-	atomic_store(&tt_the_gate.open, 1);
+	open_gate();
 	/* the worker completed f and is in the waker, waiting for m */
 	wait_calls(&e.entered, 1);
 	/* the executor polls under m: must not wait for the waker */
 	st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
-	mtx_unlock(&e.m);
+	pthread_mutex_unlock(&e.m);
 	/* then it goes on as executors do: poll when woken */
 	while (st != FUTURE_STATE_COMPLETE) {
 		seen = atomic_load(&e.calls);
-		mtx_lock(&e.m);
+		pthread_mutex_lock(&e.m);
 		st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
-		mtx_unlock(&e.m);
+		pthread_mutex_unlock(&e.m);
 		if (st != FUTURE_STATE_COMPLETE)
 			wait_calls(&e.calls, seen + 1);
 	}
@@ -209,7 +268,7 @@ waker_locks(void)
 	CHECK(tt_verify(dst, SZ, 7) == SIZE_MAX);
 	CHECK(atomic_load(&e.calls) >= 1);
 	data_mover_threads_delete(dmt);
-	mtx_destroy(&e.m);
+	pthread_mutex_destroy(&e.m);
 	alarm(0);
 }
 
@@ -217,7 +276,7 @@ waker_locks(void)
 struct self_poller {
 	struct vdm_operation_future *f;
 	atomic_uint calls;
-	atomic_int saw; /* the state the inline poll returned, + 1 */
+	struct flag saw; /* the state the inline poll returned, + 1 */
 };
 
 static void
@@ -233,7 +292,7 @@ self_poll_wake(void *data)
 	st = future_poll(FUTURE_AS_RUNNABLE(p->f), &n);
 	atomic_fetch_add(&p->calls, 1);
 	if (st == FUTURE_STATE_COMPLETE)
-		atomic_store(&p->saw, (int)st + 1);
+		flag_set(&p->saw, (int)st + 1);
 }
 
 static void
@@ -252,7 +311,7 @@ waker_polls_self(void)
 	tt_fill(src, SZ, 8);
 	p.f = &f;
 	atomic_init(&p.calls, 0);
-	atomic_init(&p.saw, 0);
+	flag_init(&p.saw);
 	memset(&n, 0, sizeof(n));
 	n.waker.data = &p;
 	n.waker.wake = self_poll_wake;
@@ -263,10 +322,8 @@ waker_polls_self(void)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) == FUTURE_STATE_RUNNING);
 	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
 	/* from here on only the waker polls f */
-	atomic_store(&tt_the_gate.open, 1);
-	while (atomic_load(&p.saw) == 0)
-		tt_sleep_us(100);
-	CHECK(atomic_load(&p.saw) == FUTURE_STATE_COMPLETE + 1);
+	open_gate();
+	CHECK(flag_wait(&p.saw) == FUTURE_STATE_COMPLETE + 1);
 	CHECK(FUTURE_STATE(FUTURE_AS_RUNNABLE(&f)) == FUTURE_STATE_COMPLETE);
 	CHECK(tt_result(&f) == VDM_SUCCESS);
 	CHECK(tt_verify(dst, SZ, 8) == SIZE_MAX);
@@ -280,7 +337,7 @@ struct other_poller {
 	struct vdm *vdm;
 	struct vdm_operation_future *x, y;
 	unsigned char *ydst, *ysrc;
-	atomic_int done;
+	struct flag done;
 };
 
 static void
@@ -288,14 +345,14 @@ other_poll_wake(void *data)
 {
 	struct other_poller *p = (struct other_poller *)data;
 
-	if (atomic_load(&p->done))
+	if (flag_get(&p->done))
 		return; /* woken again: nothing more to do */
 	/* poll the other waiting future, and make and poll a new one */
 	(void)future_poll(FUTURE_AS_RUNNABLE(p->x), NULL);
 	p->y = vdm_memcpy(p->vdm, p->ydst, p->ysrc, SZ, 0);
 	CHECK(tt_result(&p->y) == VDM_SUCCESS);
 	(void)future_poll(FUTURE_AS_RUNNABLE(&p->y), NULL);
-	atomic_store(&p->done, 1);
+	flag_set(&p->done, 1);
 }
 
 static void
@@ -320,7 +377,7 @@ waker_polls_other(void)
 	p.x = &x;
 	p.ydst = dst[4];
 	p.ysrc = src[4];
-	atomic_init(&p.done, 0);
+	flag_init(&p.done);
 	memset(&n, 0, sizeof(n));
 	n.waker.data = &p;
 	n.waker.wake = other_poll_wake;
@@ -338,9 +395,8 @@ waker_polls_other(void)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&b), &n) != FUTURE_STATE_COMPLETE);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&x), NULL) != FUTURE_STATE_COMPLETE);
 	/* from here on x is the waker's until it says it is done */
-	atomic_store(&tt_the_gate.open, 1);
-	while (!atomic_load(&p.done))
-		tt_sleep_us(100);
+	open_gate();
+	flag_wait(&p.done);
 	tt_busy_wait(&b, 10000);
 	tt_busy_wait(&x, 10000);
 	tt_busy_wait(&p.y, 10000);
