@@ -3045,8 +3045,9 @@ masync__blocked_append(struct data_mover_threads *d, struct masync__thr_op *op)
 	MASYNC__FADD(&d->nblocked, 1, acq_rel);
 }
 
+/* Takes op off the list; nblocked still counts it. */
 static void
-masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
+masync__blocked_remove(struct data_mover_threads *d, struct masync__thr_op *op)
 {
 	if (op->bprev != NULL)
 		op->bprev->bnext = op->bnext;
@@ -3057,21 +3058,41 @@ masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 	else
 		d->btail = op->bprev;
 	op->bprev = op->bnext = NULL;
-	MASYNC__FSUB(&d->nblocked, 1, relaxed);
 	MASYNC__STORE(&op->blocked, 0, release);
 }
 
+static void
+masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
+{
+	masync__blocked_remove(d, op);
+	MASYNC__FSUB(&d->nblocked, 1, relaxed);
+}
+
 /* Moves waiting operations into the ring while it has room; the list's
- * reference becomes the ring's. */
+ * reference becomes the ring's. An operation leaves the list before its
+ * push: once in the ring a worker may run, complete and recycle it, so
+ * nothing may touch it after the push (only nblocked, the mover's). */
 static void
 masync__blocked_drain(struct data_mover_threads *d)
 {
 	while (d->bhead != NULL) {
 		struct masync__thr_op *op = d->bhead;
 
-		if (masync__thr_enqueue(d, op) != 0)
-			return; /* full: the next pop calls this again */
-		masync__blocked_unlink(d, op);
+		masync__blocked_remove(d, op);
+		if (masync__thr_enqueue(d, op) == 0) {
+			MASYNC__FSUB(&d->nblocked, 1, relaxed);
+			continue;
+		}
+		/* full: back to the head (still counted: the next pop,
+		 * which sees nblocked, calls this again) */
+		op->bnext = d->bhead;
+		if (d->bhead != NULL)
+			d->bhead->bprev = op;
+		else
+			d->btail = op;
+		d->bhead = op;
+		MASYNC__STORE(&op->blocked, 1, relaxed);
+		return;
 	}
 }
 

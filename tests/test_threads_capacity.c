@@ -364,7 +364,7 @@ test_abandoned(void)
 		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
 	static unsigned char junk[4][256];
-	struct vdm_operation_future f0, f1, a;
+	struct vdm_operation_future f0, f1, a, b;
 	unsigned long i, total = 200000 / tt_slowdown();
 	uint64_t t0 = tt_now_ns();
 
@@ -387,8 +387,11 @@ test_abandoned(void)
 	tt_busy_wait(&f0, 10000);
 	tt_busy_wait(&f1, 10000);
 	/* `a` waited for room on the mover's list: it runs once there is
-	 * room, with no further poll (before the functions change) */
-	tt_wait_uint(&tt_the_gate.calls, 3, 10000);
+	 * room, with no further poll. `b` queues behind it on the one
+	 * worker: once b is done, so is a, before the functions change. */
+	b = vdm_memset(vdm, junk[0], 2, 256, 0);
+	tt_busy_wait(&b, 10000);
+	CHECK(atomic_load(&tt_the_gate.calls) == 4);
 	data_mover_threads_set_memcpy_fn(dmt, NULL);
 	data_mover_threads_set_memmove_fn(dmt, NULL);
 	data_mover_threads_set_memset_fn(dmt, NULL);
