@@ -144,7 +144,8 @@ clock_step(struct runtime *rt)
 	CHECK(runtime_wait_for(rt, FUTURE_AS_RUNNABLE(&f), 20000000u) ==
 		ETIMEDOUT);
 	CHECK(tt_now_ns() - t0 >= 20000000u);
-	CHECK(atomic_load(&naps) > 0); /* it did nap, and woke up */
+	/* (it naps unless polling alone took the 20 ms, as under valgrind) */
+	tt_log("%u naps\n", atomic_load(&naps));
 	f = test_future_make(FUTURE_NOTIFIER_NONE, 0, 0);
 	CHECK(runtime_wait_for(rt, FUTURE_AS_RUNNABLE(&f), 20000000u) ==
 		ETIMEDOUT);
