@@ -130,6 +130,28 @@
      data_mover_dsa_delete() only frees memory. Make a new mover in the
      child to use the device there.
 
+   WAKERS (the contract every built-in mover keeps; examples/coroutines.cpp
+   is an executor built on nothing else)
+   - A poll that returns "not complete" with notifier_used WAKER has
+     registered its waker: it is called once, from any thread, when
+     polling again would make progress (the built-in movers: on
+     completion). Each registration is called at most once; a later poll
+     replaces it, a poll with a NULL notifier drops it (when that poll
+     returns, the dropped waker is not running and will not be called).
+   - The call may come while the registering poll is still running, also
+     when that poll then reports completion; after a poll has returned
+     COMPLETE, no waker of that future is called any more, so the waker's
+     data (which may live on the waiting thread's stack or in a coroutine
+     frame) may be freed at once.
+   - A waker may take locks (also one its executor holds while polling),
+     poll any future, its own included, and create operations: the
+     library holds none of its locks across a wake call. A poll that
+     meets a completion whose wake call is still running reports "not
+     complete" (rather than wait for the call) and its waker is called
+     again when that call returns.
+   - The wake call should be short (queue a task, signal a condition
+     variable): the mover's worker thread makes it.
+
    WHAT IT DOES NOT DO
    - It is not an event loop for I/O: futures are polled, nothing is
      scheduled behind your back except the movers' own worker threads.
@@ -788,8 +810,14 @@ MINIASYNC_API void runtime_delete(struct runtime *runtime);
 /* Polls `fut` in the calling thread until it is complete. Between polls
  * that make no progress it sleeps until a waker fires (bounded by a 1 ms
  * safety timeout), waits on a poller word (UMWAIT where the CPU has
- * waitpkg, else short naps), or backs off with growing sleeps
- * for futures that use no notifier; it never spins a core for long.
+ * waitpkg, else short naps; the word is read before each poll, so a
+ * change during the poll is not slept through), or backs off with
+ * growing sleeps for futures that use no notifier; it never spins a core
+ * for long. Naps and deadlines run on the monotonic clock (Linux: a
+ * futex), so a stepped wall clock does not stretch them; elsewhere naps
+ * use C11 cnd_timedwait on the wall clock. A NULL runtime or future is an
+ * error: it returns at once with errno EINVAL (likewise a NULL array with
+ * nfuts > 0, or a NULL entry, for every wait below).
  * Thread safety: many threads may wait on one runtime at once. */
 MINIASYNC_API void runtime_wait(struct runtime *runtime, struct future *fut);
 
@@ -815,7 +843,7 @@ MINIASYNC_API void runtime_wait_multiple(struct runtime *runtime,
  * Thread safety: as runtime_wait; each future is used by one waiter. */
 
 /* Waits for `fut` at most `timeout_ns`. Returns 0 when it is complete,
- * ETIMEDOUT when the time ran out first. */
+ * ETIMEDOUT when the time ran out first, EINVAL for NULL arguments. */
 MINIASYNC_API int runtime_wait_for(struct runtime *runtime,
 	struct future *fut, uint64_t timeout_ns);
 
@@ -835,7 +863,8 @@ MINIASYNC_API size_t runtime_wait_any(struct runtime *runtime,
 	struct future *futs[], size_t nfuts);
 
 /* runtime_wait_any for at most `timeout_ns`: returns the index of a
- * complete future, or SIZE_MAX when the time ran out (or nfuts == 0). */
+ * complete future, or SIZE_MAX when the time ran out (or nfuts == 0, or
+ * NULL arguments: then errno is EINVAL). */
 MINIASYNC_API size_t runtime_wait_any_for(struct runtime *runtime,
 	struct future *futs[], size_t nfuts, uint64_t timeout_ns);
 
@@ -1204,6 +1233,11 @@ masync__vdm_make(struct vdm *vdm, const struct vdm_operation *op)
  * once for a NULL mover (VDM_ERROR_INVALID_ARGUMENT) and when the mover
  * has no room (VDM_ERROR_OUT_OF_MEMORY). On success
  * output.output.memcpy.dest (memmove.dest, memset.str) is the destination.
+ * Overlapping ranges: vdm_memcpy gives memmove's result on every built-in
+ * mover (sync, threads, also for operations big enough to be split between
+ * workers, which are then not split; DSA, whose parts then run in order); a
+ * user function set with data_mover_threads_set_memcpy_fn gets the ranges
+ * as they are.
  * Thread safety: any thread. */
 static inline struct vdm_operation_future
 vdm_memcpy(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
@@ -1278,6 +1312,14 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
  * up: a created but never polled future holds mover capacity (a queue
  * slot, per-operation state) until it completes or is cancelled, and a
  * never-polled future is always cancelled (0).
+ * Started, then dropped: an operation that started (EINPROGRESS) runs to
+ * completion, but its per-operation state is released only by the poll
+ * that sees it complete (the future may have moved, so the mover cannot
+ * tell a dropped future from one polled later). A future dropped after it
+ * started therefore keeps its state until the mover is deleted; once all
+ * states are held (threads mover: 2^20; DSA: its capacity, rounded up to
+ * a multiple of 256) creation reports VDM_ERROR_OUT_OF_MEMORY. Poll such a future once more after it
+ * completed (runtime_wait, or a NULL-notifier poll) before dropping it.
  * Built-in movers (sync, threads, DSA): an idle future, or a running one
  * still waiting in the mover's queue, is cancelled; the race with a worker
  * picking the operation up is resolved inside the mover, so exactly one of
@@ -1366,8 +1408,11 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
 /* Starts `nthreads` workers (1..1024) and a queue of `ringbuf_size`
  * operations (1..2^24; it need not be a power of two). Operations are
  * queued when first polled; while the queue is full a polled future stays
- * idle, nothing is lost, and its waker is called / its poller word (then
- * one of the mover's) changes when a slot frees; the next poll queues it.
+ * idle and its operation waits, in order, on the mover's wait list: a
+ * worker that frees a slot moves it into the queue itself, so no wake-up
+ * for room is needed (none can be lost). Its waker is called / its
+ * poller word changes when it completes; a poll in between keeps it idle
+ * (vdm_cancel still cancels it) or finds it running.
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
@@ -1688,6 +1733,22 @@ masync__free_aligned(void *p)
 	MINIASYNC_FREE(raw);
 }
 
+/* Linux: the runtime naps on a futex, whose relative timeout runs on the
+ * monotonic clock. Strict ISO C builds (-std=c11, no feature macros)
+ * declare neither syscall() nor clock_gettime(); the symbols are there. */
+#if defined(__linux__) && !defined(MASYNC__TEST_NO_FUTEX)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#if defined(SYS_futex) && defined(FUTEX_WAIT_PRIVATE)
+#define MASYNC__FUTEX 1
+extern long masync__syscall(long nr, ...) __asm__("syscall");
+#endif
+#if !defined(CLOCK_MONOTONIC)
+extern int masync__clock_gettime(int clk, struct timespec *ts)
+	__asm__("clock_gettime");
+#endif
+#endif
+
 static uint64_t
 masync__now_ns(void)
 {
@@ -1695,9 +1756,10 @@ masync__now_ns(void)
 
 #ifdef CLOCK_MONOTONIC
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+#elif defined(__linux__) && !defined(MASYNC__TEST_NO_FUTEX)
+	masync__clock_gettime(1 /* CLOCK_MONOTONIC */, &ts);
 #else
-	/* strict ISO C without POSIX declarations (no -pthread): the wall
-	 * clock is the only one there is */
+	/* no POSIX clocks: the wall clock is the only one there is */
 	timespec_get(&ts, TIME_UTC);
 #endif
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -1743,7 +1805,9 @@ masync__coarse_ns(void)
 	return t;
 }
 
-/* absolute TIME_UTC deadline `ns` from now, for cnd_timedwait */
+#ifndef MASYNC__FUTEX
+/* absolute TIME_UTC deadline `ns` from now, for cnd_timedwait (where
+ * there is no futex: a wall clock stepped back stretches the nap) */
 static struct timespec
 masync__utc_after(uint64_t ns)
 {
@@ -1755,6 +1819,7 @@ masync__utc_after(uint64_t ns)
 	ts.tv_nsec = (long)(ns % 1000000000u);
 	return ts;
 }
+#endif
 
 static inline size_t
 masync__ncpus(void)
@@ -2126,21 +2191,28 @@ vdm_result_str(enum vdm_operation_result result)
 /* ======================================================================== */
 /* >>signal — completion word + waker hand-off shared by the async movers   */
 /* ======================================================================== */
-/* `word` is 0 while pending and MASYNC__S_DONE once complete; it is the
- * word a POLLER watches. The waker is guarded by the LOCK bit. Completion
- * sets DONE|LOCK, calls the waker while still holding the lock, then clears
- * LOCK: a poller that sees DONE with LOCK waits the few cycles until the
- * wake call returned, so the waker's data (which may be on the waiting
- * thread's stack) is never touched after the waiter went on. A waker that
- * was registered before completion is always called: registration and
- * completion are serialised by the lock, and registration sees DONE.
- * The WAKER bit says a waker is registered and not called yet; `waker`
- * itself is written only by registration (the owner of the future), so
- * a poll that finds the very same waker still registered, or nothing to
- * drop, needs no lock. */
+/* `word` is 0 while pending and has MASYNC__S_DONE once complete; it is
+ * the word a POLLER watches (which then only ever sees 0 and DONE). The
+ * waker is guarded by the LOCK bit, held only for a few instructions and
+ * never across a call: wakers may take locks, poll any future (their own
+ * too) and create operations. The WAKER bit says a waker is registered
+ * and not called yet; each call takes it (clears the bit) and counts
+ * itself in the CALL bits while it runs. A poller sees completion only
+ * once DONE is set and no call is running (or when the only call running
+ * is the poller's own thread's, i.e. a waker polling its future), so a
+ * waker's data, which may be on the waiting thread's stack, is never
+ * touched after the waiter went on. A waker registered while a completion
+ * call runs is called when that call returns. Dropping the waker (a NULL
+ * notifier) waits for a call of it that is running in another thread.
+ * `waker` itself is written only by registration (the owner of the
+ * future), so a poll that finds the very same waker still registered, or
+ * nothing to drop, needs no lock. */
 #define MASYNC__S_LOCK 1u
 #define MASYNC__S_DONE 2u
 #define MASYNC__S_WAKER 4u
+#define MASYNC__S_CALL 8u /* one call running; the bits above count them */
+#define MASYNC__S_CALLS (~(uint64_t)7)
+#define MASYNC__S_WAIT_SPINS 128u /* a poll waits this long for a call */
 
 /* helgrind and drd cannot see the ordering C11 atomics give. Defining
  * MINIASYNC_VALGRIND (needs the valgrind headers) annotates it:
@@ -2210,7 +2282,29 @@ masync__signal_unlock(struct masync__signal *s, uint64_t w)
 	MASYNC__STORE(&s->word, w, release);
 }
 
-/* Non-zero once complete and no wake call is in progress. */
+/* The signals whose wakers this thread is calling (innermost first). */
+struct masync__calling {
+	const struct masync__signal *s;
+	struct masync__calling *up;
+};
+
+static MASYNC__THREAD_LOCAL struct masync__calling *masync__calling_top;
+
+/* Non-zero when the calls counted in `w` are all this thread's. */
+static inline int
+masync__signal_own_calls(const struct masync__signal *s, uint64_t w)
+{
+	const struct masync__calling *c;
+	uint64_t mine = 0;
+
+	for (c = masync__calling_top; c != NULL; c = c->up)
+		if (c->s == s)
+			mine += MASYNC__S_CALL;
+	return (w & MASYNC__S_CALLS) == mine;
+}
+
+/* Non-zero once complete with no call running (see above). Waits only for
+ * the LOCK bit, which is never held across a call. */
 static inline int
 masync__signal_done(struct masync__signal *s)
 {
@@ -2223,13 +2317,42 @@ masync__signal_done(struct masync__signal *s)
 		masync__spin_pause(&spins);
 		w = MASYNC__LOAD(&s->word, acquire);
 	}
+	if ((w & MASYNC__S_CALLS) != 0 && !masync__signal_own_calls(s, w)) {
+		/* a completion call runs (the waiter it woke may be us): it
+		 * usually returns in a moment; if not (its waker waits for
+		 * something this thread holds), report "not yet": the end of
+		 * that call calls the waker registered now */
+		for (spins = 0; spins < MASYNC__S_WAIT_SPINS &&
+				(w & (MASYNC__S_CALLS | MASYNC__S_LOCK)) != 0;
+				w = MASYNC__LOAD(&s->word, acquire))
+			masync__spin_pause(&spins);
+		if ((w & (MASYNC__S_CALLS | MASYNC__S_LOCK)) != 0)
+			return 0;
+	}
 	MASYNC__HA(s);
 	return 1;
 }
 
+/* Waits until no call of the signal's waker runs in another thread. */
+static void
+masync__signal_wait_calls(struct masync__signal *s)
+{
+	unsigned spins = 0;
+	uint64_t w = MASYNC__LOAD(&s->word, acquire);
+
+	while ((w & (MASYNC__S_CALLS | MASYNC__S_LOCK)) != 0 &&
+			!((w & MASYNC__S_LOCK) == 0 &&
+			masync__signal_own_calls(s, w))) {
+		masync__spin_pause(&spins);
+		w = MASYNC__LOAD(&s->word, acquire);
+	}
+	MASYNC__HA(s);
+}
+
 /* Hands the poller's notifier to the operation. Returns non-zero when the
- * operation is already complete (nothing registered). A NULL notifier (or
- * one with no wake function) drops an earlier waker. */
+ * operation is complete (as masync__signal_done; nothing registered). A
+ * NULL notifier (or one with no wake function) drops an earlier waker:
+ * when this returns, that waker is neither running nor will be called. */
 static inline int
 masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	enum future_notifier_type mode, uint64_t *poll_word)
@@ -2245,7 +2368,7 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	if (n != NULL && mode == FUTURE_NOTIFIER_NONE)
 		return masync__signal_done(s);
 	w = MASYNC__LOAD(&s->word, acquire);
-	if (drop && !(w & MASYNC__S_WAKER))
+	if (drop && !(w & (MASYNC__S_WAKER | MASYNC__S_CALLS | MASYNC__S_LOCK)))
 		return masync__signal_done(s); /* nothing to drop */
 	if (!drop && (w & (MASYNC__S_WAKER | MASYNC__S_DONE |
 			MASYNC__S_LOCK)) == MASYNC__S_WAKER &&
@@ -2256,57 +2379,83 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 		return 0;
 	}
 	w = masync__signal_lock(s);
-	done = (w & MASYNC__S_DONE) != 0;
+	done = (w & MASYNC__S_DONE) != 0 && ((w & MASYNC__S_CALLS) == 0 ||
+		masync__signal_own_calls(s, w));
 	if (drop || done) {
 		w &= ~(uint64_t)MASYNC__S_WAKER;
 	} else {
+		/* also while a call runs: that call's end calls this one */
 		s->waker = n->waker;
 		w |= MASYNC__S_WAKER;
 		n->notifier_used = FUTURE_NOTIFIER_WAKER;
 	}
 	masync__signal_unlock(s, w);
+	if (drop && !done) {
+		masync__signal_wait_calls(s);
+		done = masync__signal_done(s);
+	}
 	return done;
 }
 
-/* Calls the registered waker, if any, without completing (e.g. "room in
- * the queue"). */
+/* Calls the registered waker, if any, with no lock held; with `complete`,
+ * sets DONE first (the result is visible before the waker runs). When the
+ * last call returns and a waker was registered meanwhile on a completed
+ * signal, that one is called too. The caller keeps the signal's memory
+ * alive until this returns. */
+static void
+masync__signal_fire(struct masync__signal *s, int complete)
+{
+	struct masync__calling me;
+	struct future_waker k;
+	uint64_t w = masync__signal_lock(s);
+
+	if (complete)
+		w |= MASYNC__S_DONE;
+	if (!(w & MASYNC__S_WAKER)) {
+		masync__signal_unlock(s, w);
+		return;
+	}
+	k = s->waker;
+	w = (w & ~(uint64_t)MASYNC__S_WAKER) + MASYNC__S_CALL;
+	me.s = s;
+	me.up = masync__calling_top;
+	masync__calling_top = &me;
+	for (;;) {
+		masync__signal_unlock(s, w);
+		k.wake(k.data);
+		w = masync__signal_lock(s);
+		if ((w & (MASYNC__S_DONE | MASYNC__S_WAKER)) !=
+				(MASYNC__S_DONE | MASYNC__S_WAKER) ||
+				(w & MASYNC__S_CALLS) != MASYNC__S_CALL)
+			break;
+		/* registered during the call (the poll saw a call running):
+		 * the last caller out calls it */
+		k = s->waker;
+		w &= ~(uint64_t)MASYNC__S_WAKER;
+	}
+	masync__calling_top = me.up;
+	masync__signal_unlock(s, w - MASYNC__S_CALL);
+}
+
+/* Calls the registered waker, if any, without completing (e.g. "the
+ * device wrote the completion record: poll again"). */
 static inline void
 masync__signal_kick(struct masync__signal *s)
 {
-	uint64_t w = masync__signal_lock(s);
-
-	if (w & MASYNC__S_WAKER)
-		s->waker.wake(s->waker.data);
-	masync__signal_unlock(s, w & ~(uint64_t)MASYNC__S_WAKER);
+	masync__signal_fire(s, 0);
 }
 
 static inline void
 masync__signal_complete(struct masync__signal *s)
 {
-	uint64_t w = MASYNC__LOAD(&s->word, relaxed);
-	unsigned spins = 0;
+	uint64_t w = 0;
 
 	MASYNC__HB(s);
-	for (;;) {
-		if (w & MASYNC__S_LOCK) {
-			masync__spin_pause(&spins);
-			w = MASYNC__LOAD(&s->word, relaxed);
-		} else if (!(w & MASYNC__S_WAKER)) {
-			/* nobody to wake: one store, so a POLLER sees the word
-			 * change exactly once, to "done" */
-			if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
-				return;
-		} else if (MASYNC__CAS(&s->word, &w, w | MASYNC__S_LOCK,
-				acquire)) {
-			MASYNC__HA(s); /* the registration's unlock */
-			break;
-		}
-	}
-	/* the result is visible before the waker runs */
-	MASYNC__STORE(&s->word, MASYNC__S_DONE | MASYNC__S_LOCK, release);
-	if (w & MASYNC__S_WAKER)
-		s->waker.wake(s->waker.data);
-	masync__signal_unlock(s, MASYNC__S_DONE);
+	/* nobody to wake: one store, so a POLLER sees the word change
+	 * exactly once, to "done" */
+	if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
+		return;
+	masync__signal_fire(s, 1);
 }
 
 /* ======================================================================== */
@@ -2455,11 +2604,18 @@ masync__pool_get(struct masync__pool *p)
 /* ======================================================================== */
 
 struct runtime {
-	MASYNC__A(uint64_t) gen;     /* bumped by every wake */
-	MASYNC__A(uint32_t) waiters; /* threads inside cnd_timedwait */
+	MASYNC__A(uint32_t) gen;     /* bumped by every wake; the futex word */
+	MASYNC__A(uint32_t) waiters; /* threads napping */
+#ifndef MASYNC__FUTEX
 	mtx_t lock;
 	cnd_t cond;
+#endif
 };
+
+/* tests: counts the runtime's naps */
+#ifndef MASYNC__RT_ON_NAP
+#define MASYNC__RT_ON_NAP(ns) ((void)0)
+#endif
 
 #define MASYNC__RT_SAFETY_NS 1000000u /* re-poll at least every 1 ms */
 #define MASYNC__RT_SPINS 256u         /* pause-polls before sleeping */
@@ -2472,10 +2628,38 @@ masync__runtime_wake(void *data)
 
 	MASYNC__FADD(&rt->gen, 1, seq_cst);
 	if (MASYNC__LOAD(&rt->waiters, seq_cst) != 0) {
+#ifdef MASYNC__FUTEX
+		masync__syscall(SYS_futex, (long)(void *)&rt->gen,
+			(long)FUTEX_WAKE_PRIVATE, 0x7fffffffL, 0L, 0L, 0L);
+#else
 		masync__mtx_lock(&rt->lock);
 		masync__cnd_broadcast(&rt->cond);
 		masync__mtx_unlock(&rt->lock);
+#endif
 	}
+}
+
+/* Sleeps until a wake (gen moves on from `gen`) or about `ns` pass, on the
+ * monotonic clock where there is a futex. */
+static void
+masync__runtime_nap(struct runtime *rt, uint32_t gen, uint64_t ns)
+{
+	struct timespec ts;
+
+	MASYNC__RT_ON_NAP(ns);
+#ifdef MASYNC__FUTEX
+	ts.tv_sec = (time_t)(ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	/* returns at once if gen moved on since it was read */
+	masync__syscall(SYS_futex, (long)(void *)&rt->gen,
+		(long)FUTEX_WAIT_PRIVATE, (long)gen, (long)(void *)&ts, 0L, 0L);
+#else
+	ts = masync__utc_after(ns);
+	masync__mtx_lock(&rt->lock);
+	if (MASYNC__LOAD(&rt->gen, seq_cst) == gen)
+		masync__cnd_timedwait(&rt->cond, &rt->lock, &ts);
+	masync__mtx_unlock(&rt->lock);
+#endif
 }
 
 MINIASYNC_API struct runtime *
@@ -2487,6 +2671,7 @@ runtime_new(void)
 		return NULL;
 	MASYNC__INIT(&rt->gen, 0);
 	MASYNC__INIT(&rt->waiters, 0);
+#ifndef MASYNC__FUTEX
 	if (masync__mtx_init(&rt->lock, mtx_plain) != thrd_success) {
 		MINIASYNC_FREE(rt);
 		errno = ENOMEM;
@@ -2498,6 +2683,7 @@ runtime_new(void)
 		errno = ENOMEM;
 		return NULL;
 	}
+#endif
 	return rt;
 }
 
@@ -2506,16 +2692,20 @@ runtime_delete(struct runtime *runtime)
 {
 	if (runtime == NULL)
 		return;
+#ifndef MASYNC__FUTEX
 	masync__cnd_destroy(&runtime->cond);
 	masync__mtx_destroy(&runtime->lock);
+#endif
 	MINIASYNC_FREE(runtime);
 }
 
 struct masync__watch {
 	size_t npollers;
 	int all_wakers;   /* every pending future will call our waker */
+	int fresh;        /* a word first seen after its poll: no nap yet */
 	uint64_t *ptr[MASYNC__RT_MAX_POLLERS];
-	uint64_t seen[MASYNC__RT_MAX_POLLERS];
+	uint64_t seen[MASYNC__RT_MAX_POLLERS]; /* read before the poll */
+	size_t idx[MASYNC__RT_MAX_POLLERS];    /* of the future */
 };
 
 static uint64_t
@@ -2526,7 +2716,7 @@ masync__load_word(uint64_t *p)
 }
 
 static int
-masync__watch_fired(struct runtime *rt, uint64_t gen,
+masync__watch_fired(struct runtime *rt, uint32_t gen,
 	const struct masync__watch *w)
 {
 	size_t i;
@@ -2563,12 +2753,11 @@ masync__umwait(uint64_t *word, uint64_t seen, uint64_t cycles)
 /* Waits until a waker fires, a watched word changes, `deadline` (monotonic
  * ns, 0 = none) passes, or a backoff step ends. */
 static void
-masync__runtime_idle(struct runtime *rt, uint64_t gen,
+masync__runtime_idle(struct runtime *rt, uint32_t gen,
 	const struct masync__watch *w, unsigned *backoff, uint64_t deadline)
 {
 	uint64_t ns, now;
 	unsigned i;
-	struct timespec ts;
 
 	for (i = 0; i < MASYNC__RT_SPINS; i++) {
 		if (masync__watch_fired(rt, gen, w))
@@ -2598,11 +2787,8 @@ masync__runtime_idle(struct runtime *rt, uint64_t gen,
 			ns = deadline - now;
 	}
 	MASYNC__FADD(&rt->waiters, 1, seq_cst);
-	ts = masync__utc_after(ns);
-	masync__mtx_lock(&rt->lock);
 	if (!masync__watch_fired(rt, gen, w))
-		masync__cnd_timedwait(&rt->cond, &rt->lock, &ts);
-	masync__mtx_unlock(&rt->lock);
+		masync__runtime_nap(rt, gen, ns);
 	MASYNC__FSUB(&rt->waiters, 1, seq_cst);
 }
 
@@ -2645,7 +2831,6 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 	/* which futures the first half of a pass polled as asynchronous */
 	uint64_t stack_async[16], *async = stack_async;
 
-	MINIASYNC_ASSERT(rt != NULL && (futs != NULL || n == 0));
 	if (any)
 		for (i = 0; i < n; i++)
 			if (futs[i]->context.state == FUTURE_STATE_COMPLETE)
@@ -2669,22 +2854,27 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 	int any, uint64_t deadline, uint64_t *async)
 {
 	unsigned backoff = 0;
-	int probe = any;
+	int probe = any, reread = 0;
 	size_t i, first;
+	struct masync__watch prev; /* the poller words of the last pass */
 
+	prev.npollers = 0;
 	for (;;) {
-		uint64_t gen = MASYNC__LOAD(&rt->gen, seq_cst);
+		uint32_t gen = MASYNC__LOAD(&rt->gen, seq_cst);
 		struct masync__watch w;
 		size_t pending = 0;
 		int progress = 0, pass;
 
 		w.npollers = 0;
 		w.all_wakers = 1;
+		w.fresh = 0;
 		for (pass = 0; pass < 2; pass++) {
 			for (i = 0; i < n; i++) {
 				struct future *f = futs[i];
 				struct future_notifier nt;
 				enum future_state before, after;
+				size_t j;
+				uint64_t pre = 0;
 
 				if (f->context.state == FUTURE_STATE_COMPLETE)
 					continue;
@@ -2710,6 +2900,13 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 						FUTURE_PROPERTY_ASYNC) != 0) {
 					continue;
 				}
+				/* the word it had last pass, read before this
+				 * poll: a change during the poll is seen */
+				for (j = 0; j < prev.npollers; j++)
+					if (prev.idx[j] == i)
+						break;
+				if (j < prev.npollers)
+					pre = masync__load_word(prev.ptr[j]);
 				memset(&nt, 0, sizeof(nt));
 				nt.waker.data = rt;
 				nt.waker.wake = masync__runtime_wake;
@@ -2736,8 +2933,18 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 						MASYNC__RT_MAX_POLLERS) {
 					w.ptr[w.npollers] =
 						nt.poller.ptr_to_monitor;
-					w.seen[w.npollers++] = masync__load_word(
-						nt.poller.ptr_to_monitor);
+					w.idx[w.npollers] = i;
+					if (j < prev.npollers && prev.ptr[j] ==
+							nt.poller.ptr_to_monitor) {
+						w.seen[w.npollers++] = pre;
+					} else {
+						/* read after the poll: poll
+						 * once more before napping */
+						w.seen[w.npollers++] =
+							masync__load_word(
+							nt.poller.ptr_to_monitor);
+						w.fresh = 1;
+					}
 				} else if (nt.notifier_used !=
 						FUTURE_NOTIFIER_WAKER) {
 					w.all_wakers = 0;
@@ -2754,11 +2961,18 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 				return first;
 			return pending == 0 ? 0 : SIZE_MAX;
 		}
+		prev = w;
 		if (progress || probe) {
 			probe = 0;
 			backoff = 0;
+			reread = 0;
 			continue;
 		}
+		if (w.fresh && !reread) {
+			reread = 1; /* once: a word may be new at every poll */
+			continue;
+		}
+		reread = 0;
 		masync__runtime_idle(rt, gen, &w, &backoff, deadline);
 	}
 }
@@ -2774,23 +2988,41 @@ masync__deadline(uint64_t timeout_ns)
 	return now + timeout_ns == 0 ? 1 : now + timeout_ns;
 }
 
+/* NULL runtime, NULL array (with nfuts > 0) or a NULL future: EINVAL */
+static int
+masync__runtime_bad(struct runtime *rt, struct future **futs, size_t n)
+{
+	size_t i;
+
+	if (rt == NULL || (futs == NULL && n > 0))
+		return errno = EINVAL;
+	for (i = 0; i < n; i++)
+		if (futs[i] == NULL)
+			return errno = EINVAL;
+	return 0;
+}
+
 MINIASYNC_API void
 runtime_wait_multiple(struct runtime *runtime, struct future *futs[],
 	size_t nfuts)
 {
-	masync__runtime_run(runtime, futs, nfuts, 0, 0);
+	if (masync__runtime_bad(runtime, futs, nfuts) == 0)
+		masync__runtime_run(runtime, futs, nfuts, 0, 0);
 }
 
 MINIASYNC_API void
 runtime_wait(struct runtime *runtime, struct future *fut)
 {
-	masync__runtime_run(runtime, &fut, 1, 0, 0);
+	if (masync__runtime_bad(runtime, &fut, 1) == 0)
+		masync__runtime_run(runtime, &fut, 1, 0, 0);
 }
 
 MINIASYNC_API int
 runtime_wait_multiple_for(struct runtime *runtime, struct future *futs[],
 	size_t nfuts, uint64_t timeout_ns)
 {
+	if (masync__runtime_bad(runtime, futs, nfuts) != 0)
+		return EINVAL;
 	return masync__runtime_run(runtime, futs, nfuts, 0,
 		masync__deadline(timeout_ns)) == SIZE_MAX ? ETIMEDOUT : 0;
 }
@@ -2806,7 +3038,7 @@ MINIASYNC_API size_t
 runtime_wait_any(struct runtime *runtime, struct future *futs[],
 	size_t nfuts)
 {
-	if (nfuts == 0)
+	if (nfuts == 0 || masync__runtime_bad(runtime, futs, nfuts) != 0)
 		return SIZE_MAX;
 	return masync__runtime_run(runtime, futs, nfuts, 1, 0);
 }
@@ -2815,7 +3047,7 @@ MINIASYNC_API size_t
 runtime_wait_any_for(struct runtime *runtime, struct future *futs[],
 	size_t nfuts, uint64_t timeout_ns)
 {
-	if (nfuts == 0)
+	if (nfuts == 0 || masync__runtime_bad(runtime, futs, nfuts) != 0)
 		return SIZE_MAX;
 	return masync__runtime_run(runtime, futs, nfuts, 1,
 		masync__deadline(timeout_ns));
@@ -2924,10 +3156,14 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   algorithm) of ringbuf_size slots. Workers pop, run, and complete the
  *   operation through its signal (>>signal): the waker is called / the
  *   poller word changes after the result is visible.
- * - Full ring: the poll leaves the future idle and puts the state on the
- *   blocked list; each slot a worker frees wakes the first blocked
- *   operation not woken yet, whose next poll queues it. A state stays on
- *   the list until it is queued or released, so delete can still run it.
+ * - Full ring: the poll leaves the future idle and puts the state, with
+ *   the queue's reference, at the end of the mover's wait list. A worker
+ *   that pops an entry (freeing a slot) moves waiting operations into the
+ *   ring, in order, as long as there is room; so no wake-up is needed for
+ *   room and none can be lost: the waker is called, or the poller word
+ *   changes, when the operation completes, and the next poll of the idle
+ *   future finds it running or done. New operations queue behind waiting
+ *   ones. A waiting operation is cancelled like a queued one.
  * - Operations of at least MASYNC__THR_SPLIT_MIN bytes are cut into
  *   chunks; the worker that pops one queues helper entries for the other
  *   workers, and whoever finishes the last chunk completes it.
@@ -2974,12 +3210,11 @@ struct masync__thr_op {
 	size_t nchunks, chunk;
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
-	/* waiting for queue room: on the blocked list (written only by the
-	 * future's owner, under dmt->blocked_lock) and woken since it last
-	 * blocked (written under dmt->blocked_lock) */
+	/* waiting for queue room: on the wait list (written under
+	 * dmt->blocked_lock); `started`: op_start queued it (owner only) */
 	struct masync__thr_op *bprev, *bnext;
-	int blocked;
-	MASYNC__A(int) kicked;
+	MASYNC__A(int) blocked;
+	int started;
 };
 
 struct masync__ring_cell {
@@ -3001,16 +3236,14 @@ struct data_mover_threads {
 	struct masync__ring_cell *cells;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) enq_pos;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) deq_pos;
-	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) room_gen; /* POLLER word */
-	MASYNC__A(uint32_t) nblocked; /* blocked and not woken yet */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) nblocked; /* on the list */
 	MASYNC__A(uint32_t) idle;  /* workers asleep or about to be */
 	MASYNC__A(int) stop;
 	mtx_t lock;                /* worker sleep */
 	cnd_t cond;
-	/* the blocked list: bkick is its first operation not woken yet (all
-	 * before it were woken, all from it on were not) */
+	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
-	struct masync__thr_op *bhead, *btail, *bkick;
+	struct masync__thr_op *bhead, *btail;
 };
 
 static size_t
@@ -3119,18 +3352,7 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op)
 	return 0;
 }
 
-/* Queues an operation that is not in the ring. */
-static int
-masync__thr_submit(struct data_mover_threads *d, struct masync__thr_op *op)
-{
-	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
-	if (masync__thr_enqueue(d, op) == 0)
-		return 0;
-	MASYNC__STORE(&op->phase, MASYNC__PH_NEW, relaxed);
-	return -1;
-}
-
-/* The blocked list; all under d->blocked_lock. */
+/* The wait list; all under d->blocked_lock. */
 static void
 masync__blocked_append(struct data_mover_threads *d, struct masync__thr_op *op)
 {
@@ -3141,22 +3363,15 @@ masync__blocked_append(struct data_mover_threads *d, struct masync__thr_op *op)
 	else
 		d->bhead = op;
 	d->btail = op;
-	if (d->bkick == NULL)
-		d->bkick = op;
-	op->blocked = 1;
-	MASYNC__STORE(&op->kicked, 0, relaxed);
-	MASYNC__FADD(&d->nblocked, 1, relaxed);
+	MASYNC__STORE(&op->blocked, 1, relaxed);
+	/* an RMW, not a fence: pairs with the one in masync__thr_room */
+	MASYNC__FADD(&d->nblocked, 1, acq_rel);
 }
 
+/* Takes op off the list; nblocked still counts it. */
 static void
-masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
+masync__blocked_remove(struct data_mover_threads *d, struct masync__thr_op *op)
 {
-	if (!op->blocked)
-		return;
-	if (d->bkick == op)
-		d->bkick = op->bnext;
-	if (!MASYNC__LOAD(&op->kicked, relaxed))
-		MASYNC__FSUB(&d->nblocked, 1, relaxed);
 	if (op->bprev != NULL)
 		op->bprev->bnext = op->bnext;
 	else
@@ -3166,32 +3381,56 @@ masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 	else
 		d->btail = op->bprev;
 	op->bprev = op->bnext = NULL;
-	op->blocked = 0;
-	MASYNC__STORE(&op->kicked, 0, relaxed);
+	MASYNC__STORE(&op->blocked, 0, release);
 }
 
-/* A queue slot was freed: wake the first blocked operation not woken yet.
- * It stays on the list (its owner's next poll queues it). */
+static void
+masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
+{
+	masync__blocked_remove(d, op);
+	MASYNC__FSUB(&d->nblocked, 1, relaxed);
+}
+
+/* Moves waiting operations into the ring while it has room; the list's
+ * reference becomes the ring's. An operation leaves the list before its
+ * push: once in the ring a worker may run, complete and recycle it, so
+ * nothing may touch it after the push (only nblocked, the mover's). */
+static void
+masync__blocked_drain(struct data_mover_threads *d)
+{
+	while (d->bhead != NULL) {
+		struct masync__thr_op *op = d->bhead;
+
+		masync__blocked_remove(d, op);
+		if (masync__thr_enqueue(d, op) == 0) {
+			MASYNC__FSUB(&d->nblocked, 1, relaxed);
+			continue;
+		}
+		/* full: back to the head (still counted: the next pop,
+		 * which sees nblocked, calls this again) */
+		op->bnext = d->bhead;
+		if (d->bhead != NULL)
+			d->bhead->bprev = op;
+		else
+			d->btail = op;
+		d->bhead = op;
+		MASYNC__STORE(&op->blocked, 1, relaxed);
+		return;
+	}
+}
+
+/* A queue slot was freed: move waiting operations in. No waker is called
+ * (and no lock held while one is): the operations' wakers are called when
+ * they complete. */
 static void
 masync__thr_room(struct data_mover_threads *d)
 {
-	struct masync__thr_op *op;
-
-	if (d->notifier == FUTURE_NOTIFIER_POLLER)
-		MASYNC__FADD(&d->room_gen, 1, release);
-	/* pairs with the RMW in masync__thr_op_start */
+	/* an RMW, not a fence: either this sees the waiter that was added,
+	 * or the one who added it sees the slot this pop freed */
 	if (MASYNC__FADD(&d->nblocked, 0, acq_rel) == 0)
 		return;
 	masync__mtx_lock(&d->blocked_lock);
-	op = d->bkick;
-	if (op != NULL) {
-		d->bkick = op->bnext;
-		MASYNC__STORE(&op->kicked, 1, relaxed);
-		MASYNC__FSUB(&d->nblocked, 1, relaxed);
-		/* under the list lock: the owner unlinks op (under this lock)
-		 * before the state can go back to the pool */
-		masync__signal_kick(&op->sig);
-	}
+	masync__blocked_drain(d);
 	masync__mtx_unlock(&d->blocked_lock);
 }
 
@@ -3353,9 +3592,9 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	op->dmt = d;
 	op->result = VDM_SUCCESS;
 	op->bprev = op->bnext = NULL;
-	op->blocked = 0;
-	MASYNC__UNTRACKED(&op->kicked, sizeof(op->kicked));
-	MASYNC__STORE(&op->kicked, 0, relaxed);
+	MASYNC__UNTRACKED(&op->blocked, sizeof(op->blocked));
+	MASYNC__STORE(&op->blocked, 0, relaxed);
+	op->started = 0;
 	return op;
 }
 
@@ -3393,9 +3632,10 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 		return;
 	if (masync__thr_raw_flags(&d->ext.base, op->op.type))
 		return; /* a user function gets the whole range at once */
-	if (op->op.type == VDM_OPERATION_MEMMOVE &&
+	if ((op->op.type == VDM_OPERATION_MEMMOVE ||
+			op->op.type == VDM_OPERATION_MEMCPY) &&
 			masync__overlaps(a.dst, a.src, a.n))
-		return; /* chunks of an overlapping move must run in order */
+		return; /* overlapping: one memmove (chunks would race) */
 	/* a few chunks per worker balance uneven progress */
 	per = a.n / (d->nthreads * 16);
 	if (per < MASYNC__THR_CHUNK_MIN)
@@ -3411,7 +3651,14 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 {
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 	struct data_mover_threads *d = op->dmt;
+	uint64_t *word = (uint64_t *)(void *)&op->sig.word;
 
+	if (op->started) {
+		/* polled again while waiting for room: it stays idle until a
+		 * worker moved it into the ring (or it ran) */
+		masync__signal_register(&op->sig, n, d->notifier, word);
+		return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
+	}
 	op->op = *operation;
 	masync__thr_plan(d, op);
 	if (masync__args(operation).n == 0) {
@@ -3420,48 +3667,22 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
 		return 0;
 	}
+	op->started = 1;
 	MASYNC__FADD(&op->refs, 1, relaxed); /* the queue's reference */
 	/* register before the push: the worker may finish at once */
-	masync__signal_register(&op->sig, n, d->notifier,
-		(uint64_t *)(void *)&op->sig.word);
-	if (masync__thr_submit(d, op) != 0) {
-		/* Full. Already on the blocked list and not woken since:
-		 * every slot freed meanwhile woke an operation ahead of this
-		 * one, and the waker just registered is called when its turn
-		 * comes (a kick after the registration sees it; one before it
-		 * set `kicked` first). Nothing to do but wait. */
-		if (op->blocked && !MASYNC__LOAD(&op->kicked, relaxed)) {
-			MASYNC__FSUB(&op->refs, 1, relaxed);
-			if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
-				n->poller.ptr_to_monitor =
-					(uint64_t *)(void *)&d->room_gen;
-			return -1;
-		}
-		/* Go on the blocked list (again, at the end, if it was
-		 * woken), then try once more: a worker that freed a slot
-		 * before it could see this operation on the list is seen by
-		 * the retry instead. */
-		masync__mtx_lock(&d->blocked_lock);
-		if (op->blocked)
-			masync__blocked_unlink(d, op);
-		masync__blocked_append(d, op);
-		masync__mtx_unlock(&d->blocked_lock);
-		/* an RMW, not a fence: pairs with the one in thr_room */
-		MASYNC__FADD(&d->nblocked, 0, acq_rel);
-		if (masync__thr_submit(d, op) != 0) {
-			MASYNC__FSUB(&op->refs, 1, relaxed);
-			if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER)
-				n->poller.ptr_to_monitor =
-					(uint64_t *)(void *)&d->room_gen;
-			return -1; /* stays idle; a later poll queues it */
-		}
-	}
-	if (op->blocked) {
-		masync__mtx_lock(&d->blocked_lock);
-		masync__blocked_unlink(d, op);
-		masync__mtx_unlock(&d->blocked_lock);
-	}
-	return 0;
+	masync__signal_register(&op->sig, n, d->notifier, word);
+	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
+	/* behind the operations that wait already (first come, first run) */
+	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
+			masync__thr_enqueue(d, op) == 0)
+		return 0;
+	/* Full: wait on the list. A worker that freed a slot before it
+	 * could see the list grow is seen by the drain here instead. */
+	masync__mtx_lock(&d->blocked_lock);
+	masync__blocked_append(d, op);
+	masync__blocked_drain(d);
+	masync__mtx_unlock(&d->blocked_lock);
+	return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
 }
 
 static enum future_state
@@ -3473,11 +3694,9 @@ masync__thr_op_check_ext(void *data, const struct vdm_operation *operation,
 	(void)operation;
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
-	if (masync__signal_register(&op->sig, n, op->dmt->notifier,
-			(uint64_t *)(void *)&op->sig.word))
-		return masync__signal_done(&op->sig) ?
-			FUTURE_STATE_COMPLETE : FUTURE_STATE_RUNNING;
-	return FUTURE_STATE_RUNNING;
+	return masync__signal_register(&op->sig, n, op->dmt->notifier,
+		(uint64_t *)(void *)&op->sig.word) ? FUTURE_STATE_COMPLETE :
+		FUTURE_STATE_RUNNING;
 }
 
 static enum future_state
@@ -3490,18 +3709,24 @@ masync__thr_op_check(void *data, const struct vdm_operation *operation)
 		FUTURE_STATE_RUNNING;
 }
 
-/* Drops the future's reference. A state on the blocked list is unlinked
- * first, under the list lock, which also waits out a worker kicking it;
- * one that is not on the list cannot be kicked any more. */
+/* Drops the future's reference; a cancelled operation still on the wait
+ * list leaves it and drops the list's reference too (a worker that moved
+ * it into the ring meanwhile skips it there and drops that one). */
 static void
 masync__thr_release(struct masync__thr_op *op)
 {
 	struct data_mover_threads *d = op->dmt;
 
-	if (op->blocked) {
+	if (MASYNC__LOAD(&op->blocked, acquire)) {
+		int listed;
+
 		masync__mtx_lock(&d->blocked_lock);
-		masync__blocked_unlink(d, op);
+		listed = MASYNC__LOAD(&op->blocked, relaxed);
+		if (listed)
+			masync__blocked_unlink(d, op);
 		masync__mtx_unlock(&d->blocked_lock);
+		if (listed)
+			masync__thr_unref(op);
 	}
 	masync__thr_unref(op);
 }
@@ -3528,7 +3753,7 @@ masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 	if (!MASYNC__NS atomic_compare_exchange_strong_explicit(&op->phase,
 			&ph, MASYNC__PH_DONE, MASYNC__MO(acq_rel),
 			MASYNC__MO(acquire))) {
-		/* still in the queue: the worker will skip it */
+		/* in the queue or waiting for room: the worker skips it */
 		if (ph != MASYNC__PH_QUEUED ||
 				!MASYNC__NS atomic_compare_exchange_strong_explicit(
 				&op->phase, &ph, MASYNC__PH_DONE,
@@ -3579,13 +3804,11 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->cap = ringbuf_size;
 	MASYNC__INIT(&d->enq_pos, 0);
 	MASYNC__INIT(&d->deq_pos, 0);
-	MASYNC__INIT(&d->room_gen, 0);
 	MASYNC__INIT(&d->nblocked, 0);
 	MASYNC__INIT(&d->idle, 0);
 	MASYNC__INIT(&d->stop, 0);
 	MASYNC__UNTRACKED(&d->enq_pos, sizeof(d->enq_pos));
 	MASYNC__UNTRACKED(&d->deq_pos, sizeof(d->deq_pos));
-	MASYNC__UNTRACKED(&d->room_gen, sizeof(d->room_gen));
 	MASYNC__UNTRACKED(&d->nblocked, sizeof(d->nblocked));
 	MASYNC__UNTRACKED(&d->idle, sizeof(d->idle));
 	MASYNC__UNTRACKED(&d->stop, sizeof(d->stop));
@@ -3655,18 +3878,17 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	if (dmt == NULL)
 		return;
 	/* operations a poll left waiting for queue room were handed over
-	 * too: queue them (their owners are not polling any more) */
+	 * too: the workers move them into the queue as it drains */
 	for (;;) {
+		int waiting;
+
 		masync__mtx_lock(&dmt->blocked_lock);
-		op = dmt->bhead;
-		if (op != NULL)
-			masync__blocked_unlink(dmt, op);
+		masync__blocked_drain(dmt);
+		waiting = dmt->bhead != NULL;
 		masync__mtx_unlock(&dmt->blocked_lock);
-		if (op == NULL)
+		if (!waiting)
 			break;
-		MASYNC__FADD(&op->refs, 1, relaxed);
-		while (masync__thr_submit(dmt, op) != 0)
-			thrd_yield();
+		thrd_yield();
 	}
 	/* workers drain what is queued, then see `stop` on an empty queue */
 	while (masync__ring_nonempty(dmt))

@@ -1,8 +1,9 @@
 /* test_threads_capacity.c - back-pressure, exhaustion and recovery.
  *
- * - A full queue: a polled future stays idle (nothing lost), its waker is
- *   called / its poller word changes when a slot frees, and a later poll
- *   queues it. Checked step by step with a gate that holds the worker.
+ * - A full queue: a polled future stays idle (nothing lost) while its
+ *   operation waits on the mover's list; a worker moves it into the queue
+ *   when a slot frees, its waker is called / its poller word changes when
+ *   it completes. Checked step by step with a gate that holds the worker.
  * - runtime_wait_multiple on 300 futures with a queue of 4 (and of 1)
  *   completes them all, for every notifier; a runtime waiting on blocked
  *   futures sleeps instead of spinning.
@@ -87,8 +88,8 @@ test_full_queue(enum future_notifier_type type)
 	for (i = 0; i < N; i++)
 		CHECK(atomic_load(&w[i].calls) == 0);
 
-	/* open: f1 and f2 leave the queue, which wakes the first two
-	 * blocked futures (f3, f4) */
+	/* open: f1 and f2 leave the queue, f3 and f4 (then f5) move in and
+	 * complete, which calls their wakers */
 	atomic_store(&tt_the_gate.open, 1);
 	if (type == FUTURE_NOTIFIER_WAKER) {
 		tt_wait_uint(&w[3].calls, 1, 10000);
@@ -101,7 +102,7 @@ test_full_queue(enum future_notifier_type type)
 		tt_busy_wait(&f[i], 10000);
 		check_copy(&f[i], dst[i], SZ, i + 10);
 	}
-	/* a later poll queues them; everything completes */
+	/* a later poll finds them running or done; everything completes */
 	for (i = 3; i < N; i++) {
 		struct future *fu = FUTURE_AS_RUNNABLE(&f[i]);
 
@@ -363,7 +364,7 @@ test_abandoned(void)
 		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
 	static unsigned char junk[4][256];
-	struct vdm_operation_future f0, f1, a;
+	struct vdm_operation_future f0, f1, a, b;
 	unsigned long i, total = 200000 / tt_slowdown();
 	uint64_t t0 = tt_now_ns();
 
@@ -385,6 +386,12 @@ test_abandoned(void)
 	atomic_store(&tt_the_gate.open, 1);
 	tt_busy_wait(&f0, 10000);
 	tt_busy_wait(&f1, 10000);
+	/* `a` waited for room on the mover's list: it runs once there is
+	 * room, with no further poll. `b` queues behind it on the one
+	 * worker: once b is done, so is a, before the functions change. */
+	b = vdm_memset(vdm, junk[0], 2, 256, 0);
+	tt_busy_wait(&b, 10000);
+	CHECK(atomic_load(&tt_the_gate.calls) == 4);
 	data_mover_threads_set_memcpy_fn(dmt, NULL);
 	data_mover_threads_set_memmove_fn(dmt, NULL);
 	data_mover_threads_set_memset_fn(dmt, NULL);

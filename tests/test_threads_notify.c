@@ -79,10 +79,14 @@ stack_round(struct vdm *vdm, unsigned char *dst, const unsigned char *src,
 		pthread_mutex_unlock(&w.lock);
 	}
 	CHECK(tt_result(&f) == VDM_SUCCESS);
-	CHECK(atomic_load(&w.calls) == 1);
+	/* each registration is called once: every poll but the last
+	 * registered (the last one too if the copy finished during it).
+	 * Woken means complete, though a poll that races with the end of the
+	 * wake call may see it running and register again (called at its
+	 * end) */
+	CHECK(atomic_load(&w.calls) + 1 >= polls &&
+		atomic_load(&w.calls) <= polls);
 	CHECK(atomic_load(&w.content_ok) == 1);
-	/* woken means complete: at most one poll before and one after */
-	CHECK(polls <= 2);
 	atomic_store(&w.magic, 0); /* the frame dies */
 	pthread_cond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
@@ -115,7 +119,7 @@ test_stack_waker(void)
 		size_t n = 1 + (i * 131u) % sizeof(src);
 
 		memset(dst, 0, sizeof(dst));
-		two += stack_round(vdm, dst, src, n) == 2;
+		two += stack_round(vdm, dst, src, n) >= 2;
 		clobber_stack();
 	}
 	data_mover_threads_delete(dmt);

@@ -1,0 +1,486 @@
+/* test_threads_wake.c - wake-ups that are never lost, wakers that may do
+ * anything (the waker contract), overlapping copies.
+ *
+ * Each scenario is held step by step with a gate (a user copy function
+ * that blocks until the test opens it), so it is deterministic; a hang is
+ * the failure, caught by a generous watchdog (it never fires on a run that
+ * works, however slow the machine).
+ * - lost_dropped: 1 worker, 1 slot; D waits for room, then its owner drops
+ *   the waker (a NULL poll, as runtime_wait_for does on timeout, or a
+ *   hand-off); Q waits behind it with a waker. When the slot frees, Q's
+ *   waker must be called although D could not use a wake-up.
+ * - lost_cancelled: the same, but D is cancelled after its waker fired.
+ * - waker_locks (a): the executor polls under its own mutex while the
+ *   waker, called on completion, waits for that mutex.
+ * - waker_polls_self (b): the waker polls its own future inline.
+ * - waker_polls_other (c): the waker of an operation that waited for room
+ *   polls another waiting future of the same mover and creates and polls
+ *   a new operation.
+ * - overlap: vdm_memcpy with overlapping ranges gives memmove's result,
+ *   also for operations large enough to be split between the workers. */
+#define _GNU_SOURCE
+#include "test_threads_util.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+/* ---- watchdog: only a real hang trips it -------------------------------- */
+static void
+watchdog_fired(int sig)
+{
+	static const char msg[] = "watchdog: no progress for a long time "
+		"(a lost wake-up or a deadlock)\n";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+static void
+watchdog(const char *step)
+{
+	unsigned s = TT_ON_VALGRIND() ? 600 : 60;
+	const char *env = getenv("TT_WATCHDOG_S");
+
+	if (env != NULL && atoi(env) > 0)
+		s = (unsigned)atoi(env);
+	signal(SIGALRM, watchdog_fired);
+	alarm(s);
+	tt_log("%s\n", step);
+}
+
+/* waits for `*v >= want` with no time limit of its own (the watchdog) */
+static void
+wait_calls(atomic_uint *v, unsigned want)
+{
+	while (atomic_load(v) < want)
+		tt_sleep_us(100);
+}
+
+/* A flag handed between threads under a pthread mutex, which helgrind
+ * and drd see (they do not see C11 atomics or glibc's C11 mtx_t). */
+struct flag {
+	pthread_mutex_t m;
+	int v;
+};
+
+static void
+flag_init(struct flag *f)
+{
+	CHECK(pthread_mutex_init(&f->m, NULL) == 0);
+	f->v = 0;
+}
+
+static void
+flag_set(struct flag *f, int v)
+{
+	pthread_mutex_lock(&f->m);
+	f->v = v;
+	pthread_mutex_unlock(&f->m);
+}
+
+static int
+flag_get(struct flag *f)
+{
+	int v;
+
+	pthread_mutex_lock(&f->m);
+	v = f->v;
+	pthread_mutex_unlock(&f->m);
+	return v;
+}
+
+/* waits (no time limit of its own: the watchdog) for a non-zero flag */
+static int
+flag_wait(struct flag *f)
+{
+	int v;
+
+	while ((v = flag_get(f)) == 0)
+		tt_sleep_us(100);
+	return v;
+}
+
+/* gate only the operations whose destination is `gated_dst` */
+static void *gated_dst;
+
+/* the gate's flag is a C11 atomic; this mutex shows helgrind and drd
+ * that what the test did before opening happened before the copy */
+static pthread_mutex_t gate_m = PTHREAD_MUTEX_INITIALIZER;
+
+static void *
+gate_some_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	if (dst == gated_dst) {
+		tt_gate_pass();
+		pthread_mutex_lock(&gate_m);
+		pthread_mutex_unlock(&gate_m);
+	}
+	return memcpy(dst, src, n);
+}
+
+static void
+open_gate(void)
+{
+	pthread_mutex_lock(&gate_m);
+	atomic_store(&tt_the_gate.open, 1);
+	pthread_mutex_unlock(&gate_m);
+}
+
+enum { SZ = 512 };
+
+/* ---- 1. lost wake-ups on the wait list ---------------------------------- */
+static void
+lost_wakeup(int cancel_d)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	static unsigned char src[4][SZ], dst[4][SZ];
+	struct vdm_operation_future g, s, d, q;
+	struct tt_waker wd, wq;
+	struct future_notifier nd, nq;
+	int ret;
+	unsigned i;
+
+	CHECK(dmt != NULL);
+	watchdog(cancel_d ? "lost wake-up: waiter cancelled after its wake-up"
+		: "lost wake-up: waiter dropped its waker");
+	for (i = 0; i < 4; i++) {
+		tt_fill(src[i], SZ, 40 + i);
+		memset(dst[i], 0, SZ);
+	}
+	tt_gate_reset(0);
+	gated_dst = dst[0];
+	data_mover_threads_set_memcpy_fn(dmt, gate_some_memcpy);
+	tt_waker_init(&wd);
+	tt_waker_init(&wq);
+	nd = tt_notifier(&wd);
+	nq = tt_notifier(&wq);
+	g = vdm_memcpy(vdm, dst[0], src[0], SZ, 0);
+	s = vdm_memcpy(vdm, dst[1], src[1], SZ, 0);
+	d = vdm_memcpy(vdm, dst[2], src[2], SZ, 0);
+	q = vdm_memcpy(vdm, dst[3], src[3], SZ, 0);
+	/* g runs, held at the gate; s fills the only slot */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
+	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) != FUTURE_STATE_COMPLETE);
+	/* d and q wait for room, in that order */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&d), &nd) != FUTURE_STATE_COMPLETE);
+	if (!cancel_d) /* d's owner drops its waker (NULL poll) */
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&d), NULL) !=
+			FUTURE_STATE_COMPLETE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&q), &nq) != FUTURE_STATE_COMPLETE);
+	CHECK(atomic_load(&wq.calls) == 0);
+	open_gate();
+	if (cancel_d) {
+		/* d got the wake-up; its owner cancels instead of polling */
+		wait_calls(&wd.calls, 1);
+		ret = vdm_cancel(&d);
+		CHECK(ret == 0 || ret == EINPROGRESS);
+	}
+	/* q is never polled until its waker says so */
+	wait_calls(&wq.calls, 1);
+	tt_busy_wait(&q, 10000);
+	CHECK(tt_result(&q) == VDM_SUCCESS);
+	CHECK(tt_verify(dst[3], SZ, 43) == SIZE_MAX);
+	tt_busy_wait(&g, 10000);
+	tt_busy_wait(&s, 10000);
+	tt_busy_wait(&d, 10000);
+	CHECK(tt_verify(dst[0], SZ, 40) == SIZE_MAX);
+	CHECK(tt_verify(dst[1], SZ, 41) == SIZE_MAX);
+	if (tt_result(&d) == VDM_ERROR_CANCELLED)
+		CHECK(tt_verify_byte(dst[2], SZ, 0) == SIZE_MAX);
+	else
+		CHECK(tt_verify(dst[2], SZ, 42) == SIZE_MAX);
+	CHECK(atomic_load(&wq.calls) == 1);
+	data_mover_threads_delete(dmt);
+	alarm(0);
+}
+
+/* ---- 2a. the waker takes the executor's mutex ---------------------------- */
+struct exec_a {
+	pthread_mutex_t m;
+	atomic_uint entered, calls;
+	int queued; /* under m */
+};
+
+static void
+exec_a_wake(void *data)
+{
+	struct exec_a *e = (struct exec_a *)data;
+
+	atomic_fetch_add(&e->entered, 1);
+	pthread_mutex_lock(&e->m);
+	e->queued = 1;
+	atomic_fetch_add(&e->calls, 1);
+	pthread_mutex_unlock(&e->m);
+}
+
+static void
+waker_locks(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 4, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	static unsigned char src[SZ], dst[SZ];
+	struct vdm_operation_future f;
+	struct future_notifier n;
+	struct exec_a e;
+	enum future_state st;
+	unsigned seen;
+
+	CHECK(dmt != NULL);
+	watchdog("(a) the waker waits for the mutex the executor polls under");
+	tt_fill(src, SZ, 7);
+	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
+	atomic_init(&e.entered, 0);
+	atomic_init(&e.calls, 0);
+	e.queued = 0;
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &e;
+	n.waker.wake = exec_a_wake;
+	tt_gate_reset(0);
+	gated_dst = dst;
+	data_mover_threads_set_memcpy_fn(dmt, gate_some_memcpy);
+	f = vdm_memcpy(vdm, dst, src, SZ, 0);
+	pthread_mutex_lock(&e.m);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) == FUTURE_STATE_RUNNING);
+	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
+	open_gate();
+	/* the worker completed f and is in the waker, waiting for m */
+	wait_calls(&e.entered, 1);
+	/* the executor polls under m: must not wait for the waker */
+	st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
+	pthread_mutex_unlock(&e.m);
+	/* then it goes on as executors do: poll when woken */
+	while (st != FUTURE_STATE_COMPLETE) {
+		seen = atomic_load(&e.calls);
+		pthread_mutex_lock(&e.m);
+		st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
+		pthread_mutex_unlock(&e.m);
+		if (st != FUTURE_STATE_COMPLETE)
+			wait_calls(&e.calls, seen + 1);
+	}
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, SZ, 7) == SIZE_MAX);
+	CHECK(atomic_load(&e.calls) >= 1);
+	data_mover_threads_delete(dmt);
+	pthread_mutex_destroy(&e.m);
+	alarm(0);
+}
+
+/* ---- 2b. the waker polls its own future ---------------------------------- */
+struct self_poller {
+	struct vdm_operation_future *f;
+	atomic_uint calls;
+	struct flag saw; /* the state the inline poll returned, + 1 */
+};
+
+static void
+self_poll_wake(void *data)
+{
+	struct self_poller *p = (struct self_poller *)data;
+	struct future_notifier n;
+	enum future_state st;
+
+	memset(&n, 0, sizeof(n));
+	n.waker.data = p;
+	n.waker.wake = self_poll_wake;
+	st = future_poll(FUTURE_AS_RUNNABLE(p->f), &n);
+	atomic_fetch_add(&p->calls, 1);
+	if (st == FUTURE_STATE_COMPLETE)
+		flag_set(&p->saw, (int)st + 1);
+}
+
+static void
+waker_polls_self(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 4, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	static unsigned char src[SZ], dst[SZ];
+	struct vdm_operation_future f;
+	struct self_poller p;
+	struct future_notifier n;
+
+	CHECK(dmt != NULL);
+	watchdog("(b) the waker polls its own future");
+	tt_fill(src, SZ, 8);
+	p.f = &f;
+	atomic_init(&p.calls, 0);
+	flag_init(&p.saw);
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &p;
+	n.waker.wake = self_poll_wake;
+	tt_gate_reset(0);
+	gated_dst = dst;
+	data_mover_threads_set_memcpy_fn(dmt, gate_some_memcpy);
+	f = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) == FUTURE_STATE_RUNNING);
+	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
+	/* from here on only the waker polls f */
+	open_gate();
+	CHECK(flag_wait(&p.saw) == FUTURE_STATE_COMPLETE + 1);
+	CHECK(FUTURE_STATE(&f) == FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, SZ, 8) == SIZE_MAX);
+	data_mover_threads_delete(dmt);
+	CHECK(atomic_load(&p.calls) == 1);
+	alarm(0);
+}
+
+/* ---- 2c. the waker polls other futures of the same mover ---------------- */
+struct other_poller {
+	struct vdm *vdm;
+	struct vdm_operation_future *x, y;
+	unsigned char *ydst, *ysrc;
+	struct flag done;
+};
+
+static void
+other_poll_wake(void *data)
+{
+	struct other_poller *p = (struct other_poller *)data;
+
+	if (flag_get(&p->done))
+		return; /* woken again: nothing more to do */
+	/* poll the other waiting future, and make and poll a new one */
+	(void)future_poll(FUTURE_AS_RUNNABLE(p->x), NULL);
+	p->y = vdm_memcpy(p->vdm, p->ydst, p->ysrc, SZ, 0);
+	CHECK(tt_result(&p->y) == VDM_SUCCESS);
+	(void)future_poll(FUTURE_AS_RUNNABLE(&p->y), NULL);
+	flag_set(&p->done, 1);
+}
+
+static void
+waker_polls_other(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	static unsigned char src[5][SZ], dst[5][SZ];
+	struct vdm_operation_future g, s, b, x;
+	struct other_poller p;
+	struct future_notifier n;
+	unsigned i;
+
+	CHECK(dmt != NULL);
+	watchdog("(c) the waker of a waiting operation polls others");
+	for (i = 0; i < 5; i++) {
+		tt_fill(src[i], SZ, 20 + i);
+		memset(dst[i], 0, SZ);
+	}
+	p.vdm = vdm;
+	p.x = &x;
+	p.ydst = dst[4];
+	p.ysrc = src[4];
+	flag_init(&p.done);
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &p;
+	n.waker.wake = other_poll_wake;
+	tt_gate_reset(0);
+	gated_dst = dst[0];
+	data_mover_threads_set_memcpy_fn(dmt, gate_some_memcpy);
+	g = vdm_memcpy(vdm, dst[0], src[0], SZ, 0);
+	s = vdm_memcpy(vdm, dst[1], src[1], SZ, 0);
+	b = vdm_memcpy(vdm, dst[2], src[2], SZ, 0);
+	x = vdm_memcpy(vdm, dst[3], src[3], SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
+	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) != FUTURE_STATE_COMPLETE);
+	/* b waits for room with the waker; x waits behind it */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&b), &n) != FUTURE_STATE_COMPLETE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&x), NULL) != FUTURE_STATE_COMPLETE);
+	/* from here on x is the waker's until it says it is done */
+	open_gate();
+	flag_wait(&p.done);
+	tt_busy_wait(&b, 10000);
+	tt_busy_wait(&x, 10000);
+	tt_busy_wait(&p.y, 10000);
+	tt_busy_wait(&g, 10000);
+	tt_busy_wait(&s, 10000);
+	for (i = 0; i < 5; i++)
+		CHECK(tt_verify(dst[i], SZ, 20 + i) == SIZE_MAX);
+	data_mover_threads_delete(dmt);
+	alarm(0);
+}
+
+/* ---- 3. overlapping vdm_memcpy = memmove, split or not ------------------ */
+static void
+overlap(size_t n, ptrdiff_t shift, int memmove_op)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	struct runtime *rt = tt_runtime_new();
+	size_t total = n + (size_t)(shift < 0 ? -shift : shift);
+	unsigned char *buf = (unsigned char *)tt_xmalloc(total);
+	unsigned char *want = (unsigned char *)tt_xmalloc(total);
+	unsigned char *src = shift < 0 ? buf - shift : buf;
+	unsigned char *dst = src + shift;
+	struct vdm_operation_future f;
+
+	CHECK(dmt != NULL && rt != NULL);
+	tt_fill(buf, total, 99);
+	memcpy(want, buf, total);
+	memmove(want + (src - buf) + shift, want + (src - buf), n);
+	f = memmove_op ? vdm_memmove(vdm, dst, src, n, 0) :
+		vdm_memcpy(vdm, dst, src, n, 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	if (memcmp(buf, want, total) != 0) {
+		size_t i = 0;
+
+		while (buf[i] == want[i])
+			i++;
+		fprintf(stderr, "%s of %zu bytes shifted by %td: not memmove's "
+			"result from byte %zu\n", memmove_op ? "memmove" :
+			"memcpy", n, shift, i);
+		CHECK(0);
+	}
+	runtime_delete(rt);
+	data_mover_threads_delete(dmt);
+	free(buf);
+	free(want);
+}
+
+/* no argument: every scenario; else only the one named */
+static int
+want(int argc, char **argv, const char *name)
+{
+	return argc < 2 || strcmp(argv[1], name) == 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t big = (size_t)6 << 20; /* split between the two workers */
+
+	tt_valgrind_setup();
+	if (want(argc, argv, "lost_dropped"))
+		lost_wakeup(0);
+	if (want(argc, argv, "lost_cancelled"))
+		lost_wakeup(1);
+	if (want(argc, argv, "waker_locks"))
+		waker_locks();
+	if (want(argc, argv, "waker_polls_self"))
+		waker_polls_self();
+	if (want(argc, argv, "waker_polls_other"))
+		waker_polls_other();
+	if (want(argc, argv, "overlap")) {
+		watchdog("overlapping copies");
+		overlap(4096, 100, 0);
+		overlap(4096, -100, 0);
+		overlap(big, 4104, 0);
+		overlap(big, -4104, 0);
+		overlap(big, 4104, 1);
+		overlap(big, (ptrdiff_t)(big / 2), 0);
+		overlap(big, -(ptrdiff_t)(big / 2), 0);
+		alarm(0);
+	}
+	tt_log("ok\n");
+	return 0;
+}
