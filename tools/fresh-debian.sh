@@ -3,8 +3,9 @@
 #
 # Builds a minimal Debian 12 root with debootstrap (from the mirror this
 # machine's apt uses), puts a clone of this repository's HEAD in it, and runs
-# the README's "Try it" block verbatim inside it as root (chroot), except
-# that `git clone <repository-url>` clones that local copy. Exit 0 when every
+# the README's "Try it" and "Installed" blocks (between <!-- fresh-debian...
+# --> markers) verbatim inside it as root (chroot), except that
+# `git clone <repository-url>` clones that local copy. Exit 0 when every
 # command passed. Each stage prints its name and how long it took.
 #
 # As root with the DSA mover built nothing may be skipped: a skipped test
@@ -80,7 +81,12 @@ EOF
 )}
 
 root=${1:-$(mktemp -d /tmp/miniasync-fresh.XXXXXX)}
-root=$(cd "$root" 2>/dev/null && pwd || { mkdir -p "$root" && cd "$root" && pwd; })
+root=$(mkdir -p "$root" && cd "$root" && pwd)
+# DIR is removed at the end: only a new, empty one or an earlier root
+if [ "$root" = / ] || { [ -n "$(ls -A "$root")" ] && [ ! -x "$root/usr/bin/apt-get" ]; }; then
+	echo "fresh-debian: $root is neither empty nor a Debian root; give a new directory"
+	exit 1
+fi
 echo "fresh-debian: root $root, mirror $mirror, repository $repo at $(git -C "$repo" rev-parse --short HEAD)"
 
 mounted=()
@@ -90,6 +96,9 @@ cleanup() {
 		m=${mounted[$i]}
 		umount -R "$m" 2>/dev/null || umount -R -l "$m" || true
 	done
+	# and what an interrupted debootstrap left mounted
+	findmnt -rn -o TARGET | grep "^$root/" | sort -r |
+		while read -r m; do umount -R "$m" 2>/dev/null || true; done
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "fresh-debian: kept $root"
 	elif findmnt -rn -o TARGET | grep -q "^$root/"; then
