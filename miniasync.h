@@ -11,6 +11,8 @@
        #include "miniasync.h"
 
    Every other file just includes "miniasync.h". Link with -pthread.
+   It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
+   implementation (glibc 2.28 or later); older modes stop at an #error.
    A program written for libminiasync builds by replacing
    `#include <libminiasync.h>` with `#include "miniasync.h"`.
 
