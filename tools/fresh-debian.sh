@@ -92,13 +92,14 @@ echo "fresh-debian: root $root, mirror $mirror, repository $repo at $(git -C "$r
 mounted=()
 cleanup() {
 	local rc=$? m i
+	set +e
 	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
 		m=${mounted[$i]}
 		umount -R "$m" 2>/dev/null || umount -R -l "$m" || true
 	done
 	# and what an interrupted debootstrap left mounted
-	findmnt -rn -o TARGET | grep "^$root/" | sort -r |
-		while read -r m; do umount -R "$m" 2>/dev/null || true; done
+	findmnt -rn -o TARGET | { grep "^$root/" || true; } | sort -r |
+		while read -r m; do umount -R "$m" 2>/dev/null; done
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "fresh-debian: kept $root"
 	elif findmnt -rn -o TARGET | grep -q "^$root/"; then
