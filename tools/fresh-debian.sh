@@ -105,7 +105,7 @@ cleanup() {
 	elif findmnt -rn -o TARGET | grep -q "^$root/"; then
 		echo "fresh-debian: something is still mounted under $root; not removing it"
 	else
-		rm -rf --one-file-system "$root"
+		rm -rf --one-file-system "$root" "$root.debootstrap.log"
 	fi
 	echo "=== total: $(($(date +%s) - t0)) s"
 	exit $rc
