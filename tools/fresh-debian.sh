@@ -177,7 +177,7 @@ for log in "$root"/root/*/build/meson-logs/testlog.json; do
 	fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
-	echo "fresh-debian: failed: README steps ${failed[*]}"
+	echo "fresh-debian: failed: ${failed[*]} (numbers are README steps)"
 	exit 1
 fi
 echo "fresh-debian: the README's commands passed on a fresh Debian 12 root"
