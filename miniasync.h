@@ -11,6 +11,8 @@
        #include "miniasync.h"
 
    Every other file just includes "miniasync.h". Link with -pthread.
+   It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
+   implementation (glibc 2.28 or later); older modes stop at an #error.
    A program written for libminiasync 0.2.1 builds by replacing
    `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
    names and inline helpers are the original's), or unchanged against the
@@ -164,6 +166,17 @@
 */
 #ifndef MINIASYNC_H
 #define MINIASYNC_H
+
+/* Say what is missing before a C99 compiler trips over C11 keywords. */
+#if defined(__cplusplus)
+#if __cplusplus < 201103L
+#error "miniasync.h needs C++11 or later (e.g. -std=c++11)"
+#endif
+#elif !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L
+#error "miniasync.h needs C11 or later: compile with -std=c11 or -std=gnu11 (or newer)"
+#elif defined(__STDC_NO_ATOMICS__)
+#error "miniasync.h needs C11 atomics (<stdatomic.h>); this compiler defines __STDC_NO_ATOMICS__"
+#endif
 
 #define MINIASYNC_VERSION_MAJOR 0
 #define MINIASYNC_VERSION_MINOR 1
@@ -1396,10 +1409,10 @@ typedef void *(*memmove_fn)(void *dst, const void *src, size_t n,
 typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
 
 /* Default worker count: the number of online CPUs (at most 16). On the
- * 2-core guest it was tuned on, 2 workers copy 64 MiB 1.48x faster than
- * glibc's memcpy in one thread (bench/bench.c; one worker is slower than
- * memcpy), and run 64 x 4 KiB batches as fast as an explicit 2-worker
- * mover; the submitting thread shares the cores with them. */
+ * 2-core guest it was tuned on, 2 workers copy 64 MiB faster than glibc's
+ * memcpy in one thread (one worker is slower than memcpy), and run
+ * 64 x 4 KiB batches as fast as an explicit 2-worker mover; the submitting
+ * thread shares the cores with them. Figures: bench/RESULTS.md. */
 #define DATA_MOVER_THREADS_DEFAULT_NTHREADS 0
 /* Default queue length, in operations (the seed's 128: a batch of 64
  * never waits for room, and more slots did not speed the batches up). */
@@ -1530,6 +1543,9 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #define MINIASYNC_ASSERT(x) assert(x)
 #endif
 
+#if !defined(__cplusplus) && defined(__STDC_NO_THREADS__)
+#error "miniasync.h's implementation needs C11 <threads.h>; this C library defines __STDC_NO_THREADS__ (glibc has it from 2.28)"
+#endif
 #include <errno.h>
 #include <time.h>
 #include <threads.h>
