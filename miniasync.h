@@ -2616,7 +2616,16 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   shared a core with the submitter; yielding every 8th poll gives
  *   0.9-1.1 M ops/s every run, and the 64 B round trip stays ~1.5 us
  *   (p99 2 us instead of 10 us with busy polling). Waking a sleeping
- *   worker costs 60 us to 3 ms on that guest, hence the spin. */
+ *   worker costs 60 us to 3 ms on that guest, hence the spin.
+ * - But a spinning worker is runnable, so a push does not wake it: when
+ *   it shares a CPU with a thread that never blocks (a caller busy-polling
+ *   its futures) it only runs once that thread's time slice ends, one
+ *   slice per batch (0.016 M ops/s pinned to one CPU). So a worker times
+ *   its yields: one that returns after MASYNC__THR_STOLEN_NS means another
+ *   thread wanted this CPU; the worker then sleeps at once and does not
+ *   spin for a quiet period (4 ms, doubling on each repeat up to 1 s, back
+ *   to 4 ms after a spin that was not interrupted). A sleeping worker is
+ *   woken by the push, and the wake-up lets it preempt the poller. */
 
 #define MASYNC__THR_MAX_THREADS 1024u
 #define MASYNC__THR_MAX_RING (1u << 24)
@@ -2630,8 +2639,13 @@ data_mover_sync_delete(struct data_mover_sync *dms)
 #ifndef MINIASYNC_STREAM_MIN
 #define MINIASYNC_STREAM_MIN ((size_t)4 << 20)
 #endif
+#ifndef MASYNC__THR_WORKER_SPINS /* 0 (benchmarks): never spin */
 #define MASYNC__THR_WORKER_SPINS 2000u   /* empty-queue polls before sleep */
+#endif
 #define MASYNC__THR_YIELD_EVERY 8u       /* of those, every 8th yields */
+#define MASYNC__THR_STOLEN_NS 500000u    /* a yield this long: CPU contended */
+#define MASYNC__THR_QUIET_MIN 4000000u   /* ns without spinning after that */
+#define MASYNC__THR_QUIET_MAX 1000000000u
 
 enum masync__thr_phase {
 	MASYNC__PH_NEW,     /* created, not queued */
@@ -2971,33 +2985,63 @@ masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op)
 	masync__thr_unref(op);
 }
 
+/* An empty-queue poll of an idle worker: pause, or now and then yield and
+ * time it (see "How it works"). Returns 0 once it should sleep. */
+struct masync__thr_idle {
+	unsigned spins;
+	uint64_t quiet_until, quiet;
+};
+
+static int
+masync__thr_spin(struct masync__thr_idle *w)
+{
+	uint64_t t0;
+
+	if (w->spins == 0 && w->quiet_until != 0) {
+		if (masync__coarse_ns() < w->quiet_until)
+			return 0;
+		w->quiet_until = 0;
+	}
+	if (++w->spins >= MASYNC__THR_WORKER_SPINS) {
+		w->quiet = 0; /* spun undisturbed */
+		return 0;
+	}
+	if (w->spins % MASYNC__THR_YIELD_EVERY != 0) {
+		MASYNC__PAUSE();
+		return 1;
+	}
+	t0 = masync__now_ns();
+	thrd_yield();
+	/* only a thread that never blocks keeps the CPU this long */
+	if (masync__now_ns() - t0 < MASYNC__THR_STOLEN_NS)
+		return 1;
+	w->quiet = w->quiet == 0 ? MASYNC__THR_QUIET_MIN :
+		w->quiet >= MASYNC__THR_QUIET_MAX / 2 ? MASYNC__THR_QUIET_MAX :
+		w->quiet * 2;
+	w->quiet_until = masync__coarse_ns() + w->quiet;
+	return 0;
+}
+
 static int
 masync__thr_worker(void *arg)
 {
 	struct data_mover_threads *d = (struct data_mover_threads *)arg;
-	unsigned spins = 0;
+	struct masync__thr_idle w = {0, 0, 0};
 
 	for (;;) {
 		struct masync__thr_op *op = masync__ring_pop(d);
 
 		if (op != NULL) {
-			spins = 0;
+			w.spins = 0;
 			masync__thr_room(d);
 			masync__thr_execute(d, op);
 			continue;
 		}
 		if (MASYNC__LOAD(&d->stop, acquire))
 			return 0; /* stop is set only once nothing is queued */
-		if (++spins < MASYNC__THR_WORKER_SPINS) {
-			/* yield now and then: with as many workers as cores
-			 * the submitting thread may be waiting for this one */
-			if (spins % MASYNC__THR_YIELD_EVERY == 0)
-				thrd_yield();
-			else
-				MASYNC__PAUSE();
+		if (masync__thr_spin(&w))
 			continue;
-		}
-		spins = 0;
+		w.spins = 0;
 		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_enqueue */
 		masync__mtx_lock(&d->lock);
 		while (!masync__ring_nonempty(d) &&
@@ -3119,6 +3163,23 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	return 0;
 }
 
+/* Polls that found their operation still waiting in the queue, on this
+ * thread. A caller that busy-polls never blocks, so a worker that shares
+ * its CPU (woken or spinning) runs only when the poller's time slice ends:
+ * one slice (~1.5 ms) per batch. Every MASYNC__THR_POLL_YIELD-th such poll
+ * gives the CPU away instead; where the workers have CPUs of their own the
+ * yield returns at once. */
+#define MASYNC__THR_POLL_YIELD 64u
+static MASYNC__THREAD_LOCAL unsigned masync__thr_unready;
+
+static void
+masync__thr_not_done(struct masync__thr_op *op)
+{
+	if (MASYNC__LOAD(&op->phase, relaxed) == MASYNC__PH_QUEUED &&
+			++masync__thr_unready % MASYNC__THR_POLL_YIELD == 0)
+		thrd_yield();
+}
+
 static enum future_state
 masync__thr_op_check_ext(void *data, const struct vdm_operation *operation,
 	struct future_notifier *n)
@@ -3128,6 +3189,7 @@ masync__thr_op_check_ext(void *data, const struct vdm_operation *operation,
 	(void)operation;
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
+	masync__thr_not_done(op);
 	if (masync__signal_register(&op->sig, n, op->dmt->notifier,
 			(uint64_t *)(void *)&op->sig.word))
 		return masync__signal_done(&op->sig) ?
@@ -3141,8 +3203,10 @@ masync__thr_op_check(void *data, const struct vdm_operation *operation)
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 
 	(void)operation;
-	return masync__signal_done(&op->sig) ? FUTURE_STATE_COMPLETE :
-		FUTURE_STATE_RUNNING;
+	if (masync__signal_done(&op->sig))
+		return FUTURE_STATE_COMPLETE;
+	masync__thr_not_done(op);
+	return FUTURE_STATE_RUNNING;
 }
 
 /* Drops the future's reference. A state on the blocked list is unlinked
