@@ -2995,6 +2995,10 @@ struct masync__thr_idle {
 static int
 masync__thr_spin(struct masync__thr_idle *w)
 {
+#if MASYNC__THR_WORKER_SPINS == 0
+	(void)w;
+	return 0;
+#else
 	uint64_t t0;
 
 	if (w->spins == 0 && w->quiet_until != 0) {
@@ -3020,6 +3024,7 @@ masync__thr_spin(struct masync__thr_idle *w)
 		w->quiet * 2;
 	w->quiet_until = masync__coarse_ns() + w->quiet;
 	return 0;
+#endif
 }
 
 static int
