@@ -54,7 +54,8 @@
    |                           | (needs <valgrind/helgrind.h>; no-ops outside valgrind)    |
    | MINIASYNC_STREAM_MIN      | threads mover: a split operation bypasses the caches with |
    |                           | streaming stores when its share per worker is at least    |
-   |                           | this many bytes (default 4 MiB: twice a large L2)         |
+   |                           | this many bytes (default: 4 x a core's L2 from CPUID,     |
+   |                           | 4 MiB where it cannot be read)                            |
 
    None of the options changes the layout of a public struct, so translation
    units built with different options can be linked together.
@@ -1160,7 +1161,7 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
  * Operations of 2 MiB and more are split into chunks that the workers run
  * in parallel; once each worker's share reaches MINIASYNC_STREAM_MIN
- * (4 MiB) they are written with streaming (cache-bypassing) stores, as
+ * (4 x a core's L2) they are written with streaming (cache-bypassing) stores, as
  * libc's memcpy does for copies larger than its caches. desired_notifier:
  * NONE, WAKER (called once, after the result is visible; its data may be on
  * the waiting thread's stack) or POLLER (a 64-bit word that changes on
@@ -1531,14 +1532,20 @@ masync__ncpus(void)
 #define MASYNC__CPU_ENQCMD 0x10u
 #define MASYNC__CPU_WAITPKG 0x20u
 #define MASYNC__CPU_SSE2 0x40u
+#define MASYNC__CPU_AMD 0x80u /* AMD or Hygon */
+#define MASYNC__CPU_ERMS 0x100u
+#define MASYNC__CPU_FSRM 0x200u
 
 #if defined(MASYNC__X86) || defined(MINIASYNC_DSA)
 static MASYNC__A(unsigned) masync__cpu_bits;
+#ifdef MASYNC__X86
+static MASYNC__A(size_t) masync__cpu_l2_bytes; /* 0: unknown */
+#endif
 
 static unsigned
 masync__cpu(void)
 {
-	unsigned bits = MASYNC__LOAD(&masync__cpu_bits, relaxed);
+	unsigned bits = MASYNC__LOAD(&masync__cpu_bits, acquire);
 
 	if (bits == 0) {
 		bits = MASYNC__CPU_KNOWN;
@@ -1548,8 +1555,23 @@ masync__cpu(void)
 
 			if (__get_cpuid(1, &a, &b, &c, &d) && (d & (1u << 26)))
 				bits |= MASYNC__CPU_SSE2;
+			/* vendor: "AuthenticAMD" / "HygonGenuine" */
+			__cpuid(0, a, b, c, d);
+			if ((b == 0x68747541u && d == 0x69746e65u) ||
+					(b == 0x6f677948u && d == 0x6e65476eu))
+				bits |= MASYNC__CPU_AMD;
+			/* L2 per core in KiB, on Intel and AMD alike */
+			if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000006u) {
+				__cpuid(0x80000006u, a, b, c, d);
+				MASYNC__STORE(&masync__cpu_l2_bytes,
+					(size_t)(c >> 16) << 10, relaxed);
+			}
 			if (__get_cpuid_max(0, NULL) >= 7) {
 				__cpuid_count(7, 0, a, b, c, d);
+				if (b & (1u << 9))
+					bits |= MASYNC__CPU_ERMS;
+				if (d & (1u << 4))
+					bits |= MASYNC__CPU_FSRM;
 				if (b & (1u << 23))
 					bits |= MASYNC__CPU_CLFLUSHOPT;
 				if (b & (1u << 24))
@@ -1563,11 +1585,25 @@ masync__cpu(void)
 			}
 		}
 #endif
-		/* racing first calls compute the same value */
-		MASYNC__STORE(&masync__cpu_bits, bits, relaxed);
+		/* racing first calls compute the same value; release: the L2
+		 * size is visible to whoever sees the bits */
+		MASYNC__STORE(&masync__cpu_bits, bits, release);
 	}
 	return bits;
 }
+
+#ifdef MASYNC__X86
+/* a core's L2 in bytes, 0 if CPUID does not say */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused)) /* by the threads mover only */
+#endif
+static size_t
+masync__cpu_l2(void)
+{
+	(void)masync__cpu();
+	return MASYNC__LOAD(&masync__cpu_l2_bytes, relaxed);
+}
+#endif
 #endif
 
 /* Write back [p, p+n) with the best instruction the CPU has; `evict`
@@ -1622,25 +1658,16 @@ masync__nt_line(unsigned char *d, const unsigned char *s)
 	_mm_stream_si128((__m128i *)(void *)(d + 48), x3);
 }
 
-/* Streaming (non-temporal) stores for the 64-byte-aligned middle; the
- * unaligned head and tail go through the cache. Returns the middle's
- * bounds so a durable caller only has to flush head and tail. */
-static void
-masync__nt_copy(unsigned char *d, const unsigned char *s, size_t n,
-	size_t *mid_lo, size_t *mid_hi)
+/* Four 4 KiB streams interleaved a line at a time, as glibc's
+ * large_memcpy_4x does: one line per stream per step keeps more DRAM pages
+ * open. Returns where it stopped. Measured on an Intel-hosted 2-core guest
+ * (64 MiB, 2 MiB chunks): one thread 1.08x glibc memcpy instead of 0.81x
+ * with the linear loop; two threads 2.0x instead of 1.5x. */
+static size_t
+masync__nt_copy_4x(unsigned char *d, const unsigned char *s, size_t i,
+	size_t n)
 {
-	size_t head = (size_t)(-(uintptr_t)d & (MASYNC__CACHELINE - 1));
-	size_t i;
-
-	if (head > n)
-		head = n;
-	memcpy(d, s, head);
-	/* Four 4 KiB streams interleaved a line at a time, as glibc's
-	 * large_memcpy_4x does: one line per stream per step keeps more
-	 * DRAM pages open. Measured on the 2-core guest (64 MiB, 2 MiB
-	 * chunks): one thread 1.08x glibc memcpy instead of 0.81x with a
-	 * linear loop; two threads 2.0x instead of 1.5x. */
-	for (i = head; i + 4 * MASYNC__NT_PAGE <= n; i += 4 * MASYNC__NT_PAGE) {
+	for (; i + 4 * MASYNC__NT_PAGE <= n; i += 4 * MASYNC__NT_PAGE) {
 		size_t j;
 
 		for (j = i; j < i + MASYNC__NT_PAGE; j += MASYNC__CACHELINE) {
@@ -1653,6 +1680,26 @@ masync__nt_copy(unsigned char *d, const unsigned char *s, size_t n,
 				s + j + 3 * MASYNC__NT_PAGE);
 		}
 	}
+	return i;
+}
+
+/* Streaming (non-temporal) stores for the 64-byte-aligned middle; the
+ * unaligned head and tail go through the cache. Returns the middle's
+ * bounds so a durable caller only has to flush head and tail. The middle
+ * is copied linearly on AMD (Zen 5, two threads: 2.1x glibc memcpy of
+ * 64 MiB linear, 1.8-1.9x interleaved) and interleaved elsewhere. */
+static void
+masync__nt_copy(unsigned char *d, const unsigned char *s, size_t n,
+	size_t *mid_lo, size_t *mid_hi)
+{
+	size_t head = (size_t)(-(uintptr_t)d & (MASYNC__CACHELINE - 1));
+	size_t i;
+
+	if (head > n)
+		head = n;
+	memcpy(d, s, head);
+	i = (masync__cpu() & MASYNC__CPU_AMD) ? head :
+		masync__nt_copy_4x(d, s, head, n);
 	for (; i + MASYNC__CACHELINE <= n; i += MASYNC__CACHELINE)
 		masync__nt_line(d + i, s + i);
 	*mid_lo = head;
@@ -2631,14 +2678,27 @@ data_mover_sync_delete(struct data_mover_sync *dms)
 #define MASYNC__THR_MAX_RING (1u << 24)
 #define MASYNC__THR_SPLIT_MIN (2u << 20)   /* smallest op that is split */
 #define MASYNC__THR_CHUNK_MIN (256u << 10) /* smallest chunk of one */
-/* Split operations whose share per worker is below this keep cached
- * stores: while a share fits in a core's L2 (2 MiB here) the data is often
- * still hot and cached stores win (4 MiB on 2 workers, hot: 1.6x plain
- * memcpy cached, 0.7x streaming); from 8 MiB on 2 workers streaming wins
- * (cold: 2.1x against 1.4x). */
-#ifndef MINIASYNC_STREAM_MIN
-#define MINIASYNC_STREAM_MIN ((size_t)4 << 20)
+/* Split operations whose share per worker is below masync__stream_min()
+ * keep cached stores: while a share is within a few times a core's L2 the
+ * data is often still hot and cached stores win (4 MiB on 2 workers, hot,
+ * L2 1 MiB: 1.6x plain memcpy cached, 0.7x streaming); from 8 MiB on 2
+ * workers streaming wins (cold: 2.1x against 1.4x). The L2 size comes
+ * from CPUID, so the rule follows the CPU rather than one machine. */
+static size_t
+masync__stream_min(void)
+{
+#ifdef MINIASYNC_STREAM_MIN
+	return (size_t)MINIASYNC_STREAM_MIN;
+#else
+#ifdef MASYNC__X86
+	size_t l2 = masync__cpu_l2();
+
+	if (l2 != 0)
+		return 4 * l2;
 #endif
+	return (size_t)4 << 20;
+#endif
+}
 #ifndef MASYNC__THR_WORKER_SPINS /* 0 (benchmarks): never spin */
 #define MASYNC__THR_WORKER_SPINS 2000u   /* empty-queue polls before sleep */
 #endif
@@ -2907,7 +2967,7 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	 * streaming copy, 1.37x with cached stores). A flush keeps its own
 	 * meaning of the flag. */
 	uint64_t cpu_flags = op->nchunks > 1 &&
-		a.n / d->nthreads >= (size_t)MINIASYNC_STREAM_MIN &&
+		a.n / d->nthreads >= masync__stream_min() &&
 		op->op.type != VDM_OPERATION_FLUSH ?
 		a.flags | VDM_F_NO_CACHE_HINT : a.flags;
 
