@@ -1561,7 +1561,8 @@ masync__cpu(void)
 					(b == 0x6f677948u && d == 0x6e65476eu))
 				bits |= MASYNC__CPU_AMD;
 			/* L2 per core in KiB, on Intel and AMD alike */
-			if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000006u) {
+			if ((unsigned)__get_cpuid_max(0x80000000u, NULL) >=
+					0x80000006u) {
 				__cpuid(0x80000006u, a, b, c, d);
 				MASYNC__STORE(&masync__cpu_l2_bytes,
 					(size_t)(c >> 16) << 10, relaxed);
@@ -2654,7 +2655,11 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   the list until it is queued or released, so delete can still run it.
  * - Operations of at least MASYNC__THR_SPLIT_MIN bytes are cut into
  *   chunks; the worker that pops one queues helper entries for the other
- *   workers, and whoever finishes the last chunk completes it.
+ *   workers, and whoever finishes the last chunk completes it. A poll
+ *   after the first runs chunks that are left too (masync__thr_help).
+ * - A poll that finds its operation still queued yields the CPU now and
+ *   then (masync__thr_not_done), so a busy-polling caller lets a worker
+ *   on its CPU run.
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
  *   yielding the CPU at every 8th, then sleep on a condition variable; a
  *   push wakes one only when one sleeps. Measured on the 2-core KVM guest
