@@ -1,8 +1,11 @@
 /* bench.c - miniasync benchmarks, public API only.
  *
- * Prints one line per scenario: `name value unit`, each value the median
- * of REPS repetitions, and checks the content of what it copies (exit 1 on
- * a mismatch). Uses only the public API of libminiasync, so the same file
+ * Prints one line per scenario: `name value unit ratio x_memcpy`, each
+ * value the median of REPS repetitions, and checks the content of what it
+ * copies (exit 1 on a mismatch). `ratio` compares with plain memcpy of the
+ * same bytes on the calling thread, measured in the same run: its time
+ * divided by this scenario's time (above 1: faster than memcpy; for an
+ * overhead line, the overhead over memcpy's cost). Uses only the public API of libminiasync, so the same file
  * measures the original library too: build it with -DBENCH_LIBMINIASYNC
  * and link -lminiasync.
  *
@@ -25,6 +28,10 @@
  *   memcpy_4MiB_* / _16MiB_*  the same at sizes the caches still hold
  *   roundtrip_64B_p50 / _p99  create + runtime_wait of one 64 B copy on an
  *                             otherwise idle default mover
+ *   sweep_<mover>_<bytes>     one copy after another (create + runtime_wait)
+ *                             from 64 B to 64 MiB: plain memcpy, the sync
+ *                             mover, threads movers of 1, 2 and the default
+ *                             number of workers; bench/plot.py draws them
  */
 #define _POSIX_C_SOURCE 200809L
 #ifdef BENCH_LIBMINIASYNC
@@ -72,16 +79,17 @@ percentile(double *v, size_t n, double p)
 	return v[i < n ? i : n - 1];
 }
 
+/* `ratio`: against plain memcpy in this run (see the top) */
 static void
-report(const char *name, double value, const char *unit)
+report(const char *name, double value, const char *unit, double ratio)
 {
-	printf("%-34s %12.3f %s\n", name, value, unit);
+	printf("%-34s %12.3f %-6s %8.3f x_memcpy\n", name, value, unit, ratio);
 	fflush(stdout);
 }
 
 /* report() under a printf-formatted name */
 static void
-reportf(double value, const char *unit, const char *fmt, ...)
+reportf(double value, const char *unit, double ratio, const char *fmt, ...)
 {
 	char name[64];
 	va_list ap;
@@ -89,7 +97,7 @@ reportf(double value, const char *unit, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(name, sizeof(name), fmt, ap);
 	va_end(ap);
-	report(name, value, unit);
+	report(name, value, unit, ratio);
 }
 
 static void
@@ -121,6 +129,33 @@ busy_poll(struct future *f)
 {
 	while (future_poll(f, NULL) != FUTURE_STATE_COMPLETE)
 		;
+}
+
+/* ---- plain memcpy, the reference ------------------------------------------ */
+static void *(*volatile plain_memcpy)(void *, const void *, size_t) = memcpy;
+
+/* ns per memcpy of n bytes, called through a volatile pointer so the
+ * compiler keeps every call */
+static double
+plain_copy_ns(size_t n, unsigned iters)
+{
+	unsigned char *src = xmalloc(n), *dst = xmalloc(n);
+	double v[REPS];
+	unsigned r, i;
+
+	fill(src, n, 1);
+	memset(dst, 0, n);
+	for (r = 0; r < REPS; r++) {
+		uint64_t t0 = now_ns();
+
+		for (i = 0; i < iters; i++)
+			plain_memcpy(dst, src, n);
+		v[r] = (double)(now_ns() - t0) / iters;
+		check(memcmp(dst, src, n) == 0, "plain memcpy");
+	}
+	free(src);
+	free(dst);
+	return median(v, REPS);
 }
 
 /* ---- the sync mover ------------------------------------------------------ */
@@ -282,6 +317,26 @@ batch_seconds(struct vdm *vdm, struct runtime *rt, int wait,
 	return (double)spent / 1e9;
 }
 
+/* the same batches copied with plain memcpy on this thread */
+static double
+plain_batch_seconds(unsigned char *src, unsigned char *dst, unsigned nbatches)
+{
+	uint64_t t0 = now_ns();
+	unsigned k, b;
+
+	for (b = 0; b < nbatches; b++) {
+		unsigned char *s = src + (size_t)(b % 2) * BATCH * BSIZE;
+
+		for (k = 0; k < BATCH; k++)
+			plain_memcpy(dst + (size_t)k * BSIZE,
+				s + (size_t)k * BSIZE, BSIZE);
+	}
+	t0 = now_ns() - t0;
+	check(memcmp(dst, src + (size_t)((nbatches - 1) % 2) * BATCH * BSIZE,
+		BATCH * BSIZE) == 0, "plain batch");
+	return (double)t0 / 1e9;
+}
+
 /* ops/s of the two movers, measured in turns (so that both see the same
  * machine), and the median of their per-turn ratio b / a */
 static void
@@ -290,7 +345,7 @@ batches(const char *how, struct vdm *a, struct vdm *b, struct runtime *rt,
 {
 	unsigned char *src = xmalloc(2 * BATCH * BSIZE);
 	unsigned char *dst = xmalloc(BATCH * BSIZE);
-	double va[REPS], vb[REPS], ratio[REPS];
+	double va[REPS], vb[REPS], ratio[REPS], vp[REPS], ra[REPS], rb[REPS];
 	const unsigned nb = 300;
 	unsigned r;
 
@@ -311,10 +366,17 @@ batches(const char *how, struct vdm *a, struct vdm *b, struct runtime *rt,
 		va[r] = nb * BATCH / ta;
 		vb[r] = nb * BATCH / tb;
 		ratio[r] = ta / tb;
+		vp[r] = nb * BATCH / plain_batch_seconds(src, dst, nb);
+		ra[r] = va[r] / vp[r];
+		rb[r] = vb[r] / vp[r];
 	}
-	reportf(median(va, REPS), "ops/s", "threads_batch_2w_%s", how);
-	reportf(median(vb, REPS), "ops/s", "threads_batch_default_%s", how);
-	reportf(median(ratio, REPS), "x", "batch_default_vs_2w_%s", how);
+	reportf(median(vp, REPS), "ops/s", 1.0, "plain_batch_%s", how);
+	reportf(median(va, REPS), "ops/s", median(ra, REPS),
+		"threads_batch_2w_%s", how);
+	reportf(median(vb, REPS), "ops/s", median(rb, REPS),
+		"threads_batch_default_%s", how);
+	reportf(median(ratio, REPS), "x", median(rb, REPS) / median(ra, REPS),
+		"batch_default_vs_2w_%s", how);
 	free(src);
 	free(dst);
 }
@@ -355,16 +417,98 @@ big_copy(struct vdm *vdm, struct runtime *rt, unsigned mib)
 		thr[r - 1] = (double)n / (double)t2;
 		ratio[r - 1] = thr[r - 1] / plain[r - 1];
 	}
-	reportf(median(plain, REPS), "GB/s", "memcpy_%uMiB_plain", mib);
-	reportf(median(thr, REPS), "GB/s", "memcpy_%uMiB_threads", mib);
-	reportf(median(ratio, REPS), "x", "memcpy_%uMiB_speedup", mib);
+	reportf(median(plain, REPS), "GB/s", 1.0, "memcpy_%uMiB_plain", mib);
+	reportf(median(thr, REPS), "GB/s", median(ratio, REPS),
+		"memcpy_%uMiB_threads", mib);
+	reportf(median(ratio, REPS), "x", median(ratio, REPS),
+		"memcpy_%uMiB_speedup", mib);
+	free(src);
+	free(dst);
+}
+
+/* ---- sizes 64 B .. 64 MiB ------------------------------------------------- */
+#define SWEEP_MAX ((size_t)64 << 20)
+
+/* ns per copy of n bytes, one after another; vdm NULL: plain memcpy */
+static double
+sweep_ns(struct vdm *vdm, struct runtime *rt, unsigned char *src,
+	unsigned char *dst, size_t n)
+{
+	unsigned iters = n >= ((size_t)16 << 20) ? 2 :
+		(unsigned)(((size_t)32 << 20) / n);
+	double v[5];
+	unsigned r, i;
+
+	if (iters > 2000)
+		iters = 2000;
+	for (r = 0; r < 5; r++) {
+		uint64_t t0;
+
+		dst[0] = dst[n - 1] = (unsigned char)~src[0];
+		t0 = now_ns();
+		for (i = 0; i < iters; i++) {
+			if (vdm == NULL) {
+				plain_memcpy(dst, src, n);
+			} else {
+				struct vdm_operation_future f =
+					vdm_memcpy(vdm, dst, src, n, 0);
+
+				runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+				if (!succeeded(&f))
+					die("sweep memcpy failed");
+			}
+		}
+		v[r] = (double)(now_ns() - t0) / iters;
+		check(dst[0] == src[0] && dst[n - 1] == src[n - 1], "sweep");
+	}
+	return median(v, 5);
+}
+
+static void
+sweep(struct vdm *sync_vdm, struct vdm *def_vdm, struct runtime *rt)
+{
+	struct data_mover_threads *one =
+		data_mover_threads_new(1, 128, FUTURE_NOTIFIER_WAKER);
+	struct data_mover_threads *two =
+		data_mover_threads_new(2, 128, FUTURE_NOTIFIER_WAKER);
+	unsigned char *src = xmalloc(SWEEP_MAX), *dst = xmalloc(SWEEP_MAX);
+	size_t n;
+
+	if (one == NULL || two == NULL)
+		die("cannot create the sweep's movers");
+	fill(src, SWEEP_MAX, 17);
+	memset(dst, 0, SWEEP_MAX);
+	for (n = 64; n <= SWEEP_MAX; n *= 4) {
+		struct {
+			const char *name;
+			struct vdm *vdm;
+		} m[] = {
+			{"sync", sync_vdm},
+			{"threads1", data_mover_threads_get_vdm(one)},
+			{"threads2", data_mover_threads_get_vdm(two)},
+			{"threadsdef", def_vdm},
+		};
+		double plain = sweep_ns(NULL, rt, src, dst, n);
+		size_t k;
+
+		reportf(plain, "ns/op", 1.0, "sweep_plain_%zu", n);
+		for (k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+			double t = sweep_ns(m[k].vdm, rt, src, dst, n);
+
+			reportf(t, "ns/op", plain / t, "sweep_%s_%zu",
+				m[k].name, n);
+		}
+	}
+	check(memcmp(dst, src, SWEEP_MAX) == 0, "sweep content");
+	data_mover_threads_delete(one);
+	data_mover_threads_delete(two);
 	free(src);
 	free(dst);
 }
 
 /* ---- round trip ---------------------------------------------------------- */
 static void
-round_trip(struct vdm *vdm, struct runtime *rt)
+round_trip(struct vdm *vdm, struct runtime *rt, double plain64)
 {
 	enum { N = 5000 };
 	static double lat[N];
@@ -392,8 +536,12 @@ round_trip(struct vdm *vdm, struct runtime *rt)
 		p50[r - 1] = percentile(lat, N, 0.5);
 		p99[r - 1] = percentile(lat, N, 0.99);
 	}
-	report("roundtrip_64B_p50", median(p50, REPS), "us");
-	report("roundtrip_64B_p99", median(p99, REPS), "us");
+	{
+		double a = median(p50, REPS), b = median(p99, REPS);
+
+		report("roundtrip_64B_p50", a, "us", plain64 / (a * 1e3));
+		report("roundtrip_64B_p99", b, "us", plain64 / (b * 1e3));
+	}
 }
 
 int
@@ -405,7 +553,7 @@ main(void)
 		data_mover_threads_new(2, 128, FUTURE_NOTIFIER_WAKER);
 	struct data_mover_threads *def = data_mover_threads_default();
 	struct vdm *sync_vdm, *two_vdm, *def_vdm;
-	double busy, rw;
+	double busy, rw, p64, p4k, v;
 
 	if (rt == NULL || dms == NULL || two == NULL || def == NULL)
 		die("cannot create the runtime or the movers");
@@ -413,14 +561,19 @@ main(void)
 	two_vdm = data_mover_threads_get_vdm(two);
 	def_vdm = data_mover_threads_get_vdm(def);
 
+	p64 = plain_copy_ns(64, 200000);
+	p4k = plain_copy_ns(4096, 100000);
+	report("plain_memcpy_64B", p64, "ns/op", 1.0);
+	report("plain_memcpy_4KiB", p4k, "ns/op", 1.0);
 	busy = sync_copy_ns(sync_vdm, 64, 200000);
-	report("sync_memcpy_64B", busy, "ns/op");
-	report("sync_memcpy_4KiB", sync_copy_ns(sync_vdm, 4096, 100000),
-		"ns/op");
-	report("sync_chain2_64B", sync_chain2_ns(sync_vdm, 200000), "ns");
+	report("sync_memcpy_64B", busy, "ns/op", p64 / busy);
+	v = sync_copy_ns(sync_vdm, 4096, 100000);
+	report("sync_memcpy_4KiB", v, "ns/op", p4k / v);
+	v = sync_chain2_ns(sync_vdm, 200000);
+	report("sync_chain2_64B", v, "ns", 2 * p64 / v);
 	rw = sync_runtime_wait_ns(sync_vdm, rt, 200000);
-	report("sync_runtime_wait_64B", rw, "ns/op");
-	report("runtime_wait_overhead", rw - busy, "ns");
+	report("sync_runtime_wait_64B", rw, "ns/op", p64 / rw);
+	report("runtime_wait_overhead", rw - busy, "ns", (rw - busy) / p64);
 
 	batches("wait", two_vdm, def_vdm, rt, 1);
 	batches("busy", two_vdm, def_vdm, rt, 0);
@@ -429,7 +582,9 @@ main(void)
 	big_copy(def_vdm, rt, 4);
 	big_copy(def_vdm, rt, 16);
 	big_copy(def_vdm, rt, 64);
-	round_trip(def_vdm, rt);
+	round_trip(def_vdm, rt, p64);
+	if (getenv("BENCH_NO_SWEEP") == NULL)
+		sweep(sync_vdm, def_vdm, rt);
 
 	data_mover_threads_delete(def);
 	data_mover_sync_delete(dms);

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""plot.py - SVG figures from the benchmarks' output (optional tooling:
+needs python3-matplotlib; the benchmarks themselves do not).
+
+    build/bench/bench > bench.txt
+    build/bench/copy_kernels > kernels.txt
+    python3 bench/plot.py --bench bench.txt --kernels kernels.txt \
+        --out bench/figures --note "AMD EPYC (Zen 5) 2-vCPU VM, 2026-12-01"
+
+Reads the `name value unit ratio x_memcpy` lines and writes
+sweep_cost.svg (ns per copy against size), sweep_throughput.svg (GB/s
+against size) and copy_kernels.svg. Either input may be left out."""
+import argparse
+import os
+import re
+import sys
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+MOVERS = [
+    ("plain", "plain memcpy (calling thread)"),
+    ("sync", "sync mover"),
+    ("threads1", "threads mover, 1 worker"),
+    ("threads2", "threads mover, 2 workers"),
+    ("threadsdef", "threads mover, default workers"),
+]
+
+
+def parse(path):
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 3 and not line.startswith("#"):
+                try:
+                    rows[p[0]] = (float(p[1]), p[2],
+                                  float(p[3]) if len(p) >= 5 else None)
+                except ValueError:
+                    pass
+    return rows
+
+
+def size_label(n):
+    for unit, div in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= div:
+            return "%d %s" % (n // div, unit)
+    return "%d B" % n
+
+
+def sweep(rows, out, note):
+    series = {}
+    for name, (v, _, _) in rows.items():
+        m = re.match(r"sweep_(\w+?)_(\d+)$", name)
+        if m:
+            series.setdefault(m.group(1), []).append((int(m.group(2)), v))
+    if not series:
+        return
+    for kind in ("cost", "throughput"):
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for key, label in MOVERS:
+            pts = sorted(series.get(key, []))
+            if not pts:
+                continue
+            xs = [n for n, _ in pts]
+            ys = [t for _, t in pts] if kind == "cost" else \
+                [n / t for n, t in pts]  # bytes per ns = GB/s
+            ax.plot(xs, ys, marker="o", label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        xs = sorted({n for s in series.values() for n, _ in s})
+        ax.set_xticks(xs)
+        ax.set_xticklabels([size_label(n) for n in xs], rotation=45)
+        ax.set_xlabel("bytes per copy (one copy after another, "
+                      "create + runtime_wait)")
+        ax.set_ylabel("ns per copy" if kind == "cost" else "GB/s")
+        ax.set_title(("Cost per copy" if kind == "cost" else "Throughput") +
+                     (" - " + note if note else ""))
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "sweep_%s.svg" % kind))
+        plt.close(fig)
+
+
+def kernels(rows, out, note):
+    names = sorted({re.sub(r"_[12]t$", "", k) for k in rows
+                    if re.search(r"_[12]t$", k)})
+    if not names:
+        return
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    w = 0.38
+    for i, t in enumerate(("1t", "2t")):
+        vals = [rows.get("%s_%s" % (n, t), (0, "", 0))[2] or 0
+                for n in names]
+        ax.bar([j + (i - 0.5) * w for j in range(len(names))], vals, w,
+               label="one thread" if t == "1t" else "two threads")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([n.replace("_", " ") for n in names])
+    ax.set_ylabel("x glibc memcpy of 64 MiB (same run)")
+    ax.set_title("Copy kernels, 64 MiB in 2 MiB chunks" +
+                 (" - " + note if note else ""))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "copy_kernels.svg"))
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bench", help="output of build/bench/bench")
+    ap.add_argument("--kernels", help="output of build/bench/copy_kernels")
+    ap.add_argument("--out", default="bench/figures")
+    ap.add_argument("--note", default="", help="machine and date")
+    a = ap.parse_args()
+    if not a.bench and not a.kernels:
+        ap.error("give --bench and/or --kernels")
+    os.makedirs(a.out, exist_ok=True)
+    if a.bench:
+        sweep(parse(a.bench), a.out, a.note)
+    if a.kernels:
+        kernels(parse(a.kernels), a.out, a.note)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

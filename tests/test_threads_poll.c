@@ -1,0 +1,229 @@
+/* test_threads_poll.c - callers that poll while the workers run.
+ *
+ * - Batches of operations busy-polled with a NULL notifier, waited with
+ *   runtime_wait_multiple and polled in order (pmemstream's pattern) from
+ *   more threads than the mover has workers, all complete with the right
+ *   content. Built a second time with the workers' idle spinning compiled
+ *   out (MASYNC__THR_WORKER_SPINS 0): every push must then wake a
+ *   sleeping worker, so a lost wake-up hangs the test (meson's timeout).
+ * - Split operations (4 MiB) polled after the first poll are helped by the
+ *   polling thread, and come out right for memcpy, memmove and memset,
+ *   busy-polled or waited, also cancelled right after their first poll.
+ * - A user memcpy_fn is never run by a polling thread, only by workers
+ *   (it may rely on that), also for split operations. */
+#include "test_threads_util.h"
+
+#define BSZ 4096
+#define NB 16
+#define BIG ((size_t)4 << 20)
+
+/* ---- batches from several threads ---------------------------------------- */
+struct poller {
+	struct vdm *vdm;
+	struct runtime *rt;
+	unsigned seed, rounds;
+	int how; /* 0 busy, 1 runtime_wait_multiple, 2 in order */
+};
+
+static int
+poller_main(void *arg)
+{
+	struct poller *p = (struct poller *)arg;
+	unsigned char *src = (unsigned char *)tt_xmalloc((size_t)NB * BSZ);
+	unsigned char *dst = (unsigned char *)tt_xmalloc((size_t)NB * BSZ);
+	struct vdm_operation_future f[NB];
+	struct future *fp[NB];
+	unsigned r, k;
+
+	for (r = 0; r < p->rounds; r++) {
+		tt_fill(src, (size_t)NB * BSZ, p->seed + r);
+		memset(dst, 0, (size_t)NB * BSZ);
+		for (k = 0; k < NB; k++) {
+			f[k] = vdm_memcpy(p->vdm, dst + (size_t)k * BSZ,
+				src + (size_t)k * BSZ, BSZ, 0);
+			fp[k] = FUTURE_AS_RUNNABLE(&f[k]);
+		}
+		if (p->how == 1) {
+			runtime_wait_multiple(p->rt, fp, NB);
+		} else if (p->how == 2) {
+			for (k = 0; k < NB; k++)
+				tt_busy_wait(&f[k], 20000);
+		} else {
+			unsigned left = NB;
+
+			while (left > 0) {
+				left = 0;
+				for (k = 0; k < NB; k++)
+					left += future_poll(fp[k], NULL) !=
+						FUTURE_STATE_COMPLETE;
+			}
+		}
+		for (k = 0; k < NB; k++)
+			CHECK(tt_result(&f[k]) == VDM_SUCCESS);
+		CHECK(tt_verify(dst, (size_t)NB * BSZ, p->seed + r) ==
+			SIZE_MAX);
+	}
+	free(src);
+	free(dst);
+	return 0;
+}
+
+static void
+test_pollers(size_t workers)
+{
+	enum { T = 4 };
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(workers, 8, FUTURE_NOTIFIER_WAKER);
+	struct runtime *rt[T];
+	struct poller p[T];
+	tt_thread t[T];
+	unsigned i, rounds = TT_ON_VALGRIND() ? 4 : 200 / tt_slowdown();
+
+	CHECK(dmt != NULL);
+	for (i = 0; i < T; i++) {
+		rt[i] = tt_runtime_new();
+		CHECK(rt[i] != NULL);
+		p[i].vdm = data_mover_threads_get_vdm(dmt);
+		p[i].rt = rt[i];
+		p[i].seed = 1000 * i;
+		p[i].rounds = rounds ? rounds : 1;
+		p[i].how = (int)(i % 3);
+		CHECK(tt_thread_start(&t[i], poller_main, &p[i]) == 0);
+	}
+	for (i = 0; i < T; i++) {
+		CHECK(tt_thread_join(t[i]) == 0);
+		runtime_delete(rt[i]);
+	}
+	data_mover_threads_delete(dmt);
+	tt_log("%u polling threads on %zu worker(s) ok\n", T, workers);
+}
+
+/* ---- split operations helped by the poller ------------------------------- */
+static void
+test_split(struct runtime *rt, int how)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	unsigned char *a = (unsigned char *)tt_xmalloc(BIG + 4096);
+	unsigned char *b = (unsigned char *)tt_xmalloc(BIG);
+	struct vdm_operation_future f;
+	int kind;
+
+	CHECK(dmt != NULL);
+	for (kind = 0; kind < 3; kind++) {
+		tt_fill(a, BIG + 4096, 7u + (unsigned)kind);
+		memset(b, 0, BIG);
+		if (kind == 0)
+			f = vdm_memcpy(vdm, b, a, BIG, 0);
+		else if (kind == 1) /* overlapping: never split */
+			f = vdm_memmove(vdm, a + 4096, a, BIG, 0);
+		else
+			f = vdm_memset(vdm, b, 0x5c, BIG, 0);
+		if (how)
+			runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		else
+			tt_busy_wait(&f, 20000);
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		if (kind == 0)
+			CHECK(tt_verify(b, BIG, 7) == SIZE_MAX);
+		else if (kind == 1)
+			CHECK(tt_verify(a + 4096, BIG, 8) == SIZE_MAX);
+		else
+			CHECK(tt_verify_byte(b, BIG, 0x5c) == SIZE_MAX);
+	}
+	/* cancelled after the first poll: either it was not started, or it
+	 * ran completely (the helper and the workers race for it) */
+	{
+		enum { R = 16 };
+		unsigned r, cancelled = 0;
+
+		for (r = 0; r < R; r++) {
+			tt_fill(a, BIG, 40 + r);
+			memset(b, 0, BIG);
+			f = vdm_memcpy(vdm, b, a, BIG, 0);
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
+				FUTURE_STATE_IDLE);
+			if (vdm_cancel(&f) == 0) {
+				/* cancelled: nothing written, ever */
+				CHECK(tt_result(&f) == VDM_ERROR_CANCELLED);
+				CHECK(tt_verify_byte(b, BIG, 0) == SIZE_MAX);
+				cancelled++;
+				continue;
+			}
+			tt_busy_wait(&f, 20000);
+			CHECK(tt_result(&f) == VDM_SUCCESS);
+			CHECK(tt_verify(b, BIG, 40 + r) == SIZE_MAX);
+		}
+		tt_log("split: %u of %u cancelled in time\n", cancelled, R);
+	}
+	data_mover_threads_delete(dmt);
+	free(a);
+	free(b);
+	tt_log("split operations, %s ok\n", how ? "waited" : "busy-polled");
+}
+
+/* ---- user functions run on workers only ---------------------------------- */
+static thrd_t caller_thread;
+static atomic_uint user_calls, user_on_caller;
+
+static void *
+user_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	atomic_fetch_add(&user_calls, 1);
+	if (thrd_equal(thrd_current(), caller_thread))
+		atomic_fetch_add(&user_on_caller, 1);
+	return memcpy(dst, src, n);
+}
+
+static void
+test_user_fn_on_workers(struct runtime *rt)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	unsigned char *a = (unsigned char *)tt_xmalloc(BIG);
+	unsigned char *b = (unsigned char *)tt_xmalloc(BIG);
+	struct vdm_operation_future f;
+	int i;
+
+	CHECK(dmt != NULL);
+	caller_thread = thrd_current();
+	data_mover_threads_set_memcpy_fn(dmt, user_memcpy);
+	for (i = 0; i < 4; i++) {
+		tt_fill(a, BIG, 60u + (unsigned)i);
+		memset(b, 0, BIG);
+		f = vdm_memcpy(vdm, b, a, BIG, 0);
+		if (i % 2)
+			runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		else
+			tt_busy_wait(&f, 20000);
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify(b, BIG, 60u + (unsigned)i) == SIZE_MAX);
+	}
+	CHECK(atomic_load(&user_calls) > 4); /* split: a call per chunk */
+	CHECK(atomic_load(&user_on_caller) == 0);
+	data_mover_threads_delete(dmt);
+	free(a);
+	free(b);
+	tt_log("user memcpy_fn ran on workers only (%u calls)\n",
+		atomic_load(&user_calls));
+}
+
+int
+main(void)
+{
+	struct runtime *rt;
+
+	tt_valgrind_setup();
+	rt = tt_runtime_new();
+	CHECK(rt != NULL);
+	test_pollers(1);
+	test_pollers(2);
+	test_split(rt, 0);
+	test_split(rt, 1);
+	test_user_fn_on_workers(rt);
+	runtime_delete(rt);
+	return 0;
+}
