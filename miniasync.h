@@ -5114,7 +5114,7 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 
 	if (!d->have_monitor || masync__dsa_forked(d))
 		return; /* a forked child has no monitor (and maybe a held lock) */
-	masync__mtx_lock(&d->mlock); /* the monitor kicks wakers holding it */
+	masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
 	if (o->armed)
 		masync__dsa_unlink(d, o);
 	masync__mtx_unlock(&d->mlock);
@@ -5122,10 +5122,12 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 }
 
 /* Calls the waker of every armed operation whose record was written. */
+#define MASYNC__DSA_KICKS 64 /* wakers called per round, with mlock dropped */
 static int
 masync__dsa_monitor(void *arg)
 {
 	struct data_mover_dsa *d = (struct data_mover_dsa *)arg;
+	struct masync__dsa_op *kick[MASYNC__DSA_KICKS];
 	unsigned idle = 0;
 
 	masync__mtx_lock(&d->mlock);
@@ -5138,15 +5140,26 @@ masync__dsa_monitor(void *arg)
 			idle = 0;
 			continue;
 		}
-		for (o = d->armed; o != NULL; o = next) {
+		for (o = d->armed; o != NULL && fired < MASYNC__DSA_KICKS;
+				o = next) {
 			next = o->anext;
 			if (masync__dsa_status(&o->comp) != 0) {
 				masync__dsa_unlink(d, o);
-				masync__signal_kick(&o->sig);
-				fired = 1;
+				kick[fired++] = o;
 			}
 		}
 		if (fired) {
+			int i;
+
+			/* No lock across a wake call: the waker may poll a
+			 * future of this mover (which arms under mlock). An
+			 * owner that disarms meanwhile drops its waker, so a
+			 * kick after that calls nothing; the pool keeps the
+			 * states' memory until the mover is deleted. */
+			masync__mtx_unlock(&d->mlock);
+			for (i = 0; i < fired; i++)
+				masync__signal_kick(&kick[i]->sig);
+			masync__mtx_lock(&d->mlock);
 			idle = 0;
 			continue;
 		}
@@ -5172,10 +5185,22 @@ masync__dsa_touch(uint64_t addr, int write)
 {
 	if (addr == 0)
 		return;
-	if (write)
-		MASYNC__FADD((MASYNC__A(unsigned char) *)(uintptr_t)addr, 0,
-			relaxed);
-	else
+	if (write) {
+		/* A real write that changes nothing. Not an atomic add of 0:
+		 * clang turns that into a plain load, and a copy-on-write or
+		 * zero page then faults on the device again and again. */
+#if defined(MASYNC__X86) && (defined(__GNUC__) || defined(__clang__))
+		__asm__ __volatile__("lock; orb $0, %0"
+			: "+m"(*(unsigned char *)(uintptr_t)addr) : : "memory");
+#else
+		MASYNC__A(unsigned char) *p =
+			(MASYNC__A(unsigned char) *)(uintptr_t)addr;
+		unsigned char v = MASYNC__LOAD(p, relaxed);
+
+		while (!MASYNC__CAS(p, &v, v, relaxed))
+			;
+#endif
+	} else
 		(void)*(volatile const unsigned char *)(uintptr_t)addr;
 }
 
