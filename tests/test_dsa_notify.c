@@ -358,6 +358,86 @@ test_chain(void)
 	td_free(c);
 }
 
+/* A waker that polls another future of the same mover (which registers
+ * a waker of its own): the mover must not hold a lock of its own across
+ * the wake call, or the monitor thread deadlocks on itself. */
+struct poll_other {
+	atomic_int calls;
+	struct vdm_operation_future *other;
+	struct counter other_cnt;
+	enum future_state other_state;
+};
+
+static void
+wake_polls_other(void *data)
+{
+	struct poll_other *po = (struct poll_other *)data;
+	struct future_notifier nt;
+
+	memset(&nt, 0, sizeof(nt));
+	nt.waker.data = &po->other_cnt;
+	nt.waker.wake = count_wake;
+	po->other_state = future_poll(FUTURE_AS_RUNNABLE(po->other), &nt);
+	atomic_fetch_add(&po->calls, 1);
+}
+
+static void
+test_waker_polls_other(void)
+{
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	unsigned char *a = td_alloc(N), *b = td_alloc(N), *c = td_alloc(N);
+	struct vdm_operation_future f1, f2;
+	struct future_notifier nt;
+	struct poll_other po;
+	uint64_t t0;
+
+	td_begin("WAKER that polls another future of the mover");
+	emu = td_emu(NULL);
+	mc.desired_notifier = FUTURE_NOTIFIER_WAKER;
+	d = td_mover(&mc);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(a, N, 7);
+	memset(b, 0, N);
+	memset(c, 0, N);
+	memset(&po, 0, sizeof(po));
+	atomic_init(&po.calls, 0);
+	atomic_init(&po.other_cnt.calls, 0);
+	po.other = &f2;
+	dsa_emu_set_delay(emu, -1, 20000 * td_slow());
+	f1 = vdm_memcpy(vdm, b, a, N, 0);
+	f2 = vdm_memcpy(vdm, c, a, N, 0);
+	memset(&nt, 0, sizeof(nt));
+	nt.waker.data = &po;
+	nt.waker.wake = wake_polls_other;
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f1), &nt) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(nt.notifier_used == FUTURE_NOTIFIER_WAKER);
+	/* a deadlocked monitor never finishes the call: bounded wait */
+	t0 = td_now_ns();
+	while (atomic_load(&po.calls) == 0) {
+		if (td_now_ns() - t0 > 10000000000ull * td_slow()) {
+			fprintf(stderr, "[%s] the waker never returned\n",
+				td_case);
+			exit(1);
+		}
+		td_sleep_us(100);
+	}
+	CHECK_RES(td_busy(&f1), VDM_SUCCESS);
+	CHECK_RES(td_busy(&f2), VDM_SUCCESS);
+	CHECK_PATTERN(b, N, 0, 7);
+	CHECK_PATTERN(c, N, 0, 7);
+	dsa_emu_set_delay(emu, -1, 0);
+	td_settle(emu);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(a);
+	td_free(b);
+	td_free(c);
+}
+
 int
 main(void)
 {
@@ -366,6 +446,7 @@ main(void)
 	CHECK(rt != NULL);
 	test_waker(FUTURE_NOTIFIER_NONE);
 	test_waker(FUTURE_NOTIFIER_WAKER);
+	test_waker_polls_other();
 	test_poller();
 	test_no_notifier();
 	test_chain();
