@@ -4046,6 +4046,11 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		goto fail_lock;
 	if (masync__cnd_init(&d->cond) != thrd_success)
 		goto fail_blocked;
+#ifdef MASYNC__X86
+	/* read CPUID before the workers exist, not in a race between them
+	 * and a helping poller (helgrind and drd would see one) */
+	(void)masync__cpu_l2();
+#endif
 	for (i = 0; i < nthreads; i++) {
 		if (masync__thrd_create(&d->threads[i], masync__thr_worker, d) !=
 				thrd_success) {
