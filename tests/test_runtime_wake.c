@@ -54,30 +54,12 @@ timespec_get(struct timespec *ts, int base)
 	return base;
 }
 
-/* ---- watchdog: only a real hang trips it -------------------------------- */
-static void
-watchdog_fired(int sig)
-{
-	static const char msg[] = "watchdog: a nap that should have been "
-		"short did not end (clock step or missed poller change)\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(2);
-	_exit(1);
-}
-
+/* the watchdog's message (tests/test_threads_util.h) */
 static void
 watchdog(const char *step)
 {
-	unsigned s = TT_ON_VALGRIND() ? 600 : 60;
-	const char *env = getenv("TT_WATCHDOG_S");
-
-	if (env != NULL && atoi(env) > 0)
-		s = (unsigned)atoi(env);
-	signal(SIGALRM, watchdog_fired);
-	alarm(s);
-	tt_log("%s\n", step);
+	tt_watchdog_msg = "watchdog: a nap that should have been short did not end (clock step or missed poller change)\n";
+	tt_watchdog(step);
 }
 
 /* ---- user futures -------------------------------------------------------- */

@@ -444,4 +444,35 @@ tt_gate_install(struct data_mover_threads *dmt)
 	data_mover_threads_set_memset_fn(dmt, tt_gate_memset);
 }
 
+/* ---- watchdog: only a real hang trips it -------------------------------- */
+/* SIGALRM after 60 s (600 s under valgrind; TT_WATCHDOG_S overrides) with
+ * no new tt_watchdog() call: prints the message and exits 1. No outcome
+ * depends on timing otherwise: a run that hangs never recovers. */
+#include <signal.h>
+#include <unistd.h>
+
+static const char *tt_watchdog_msg = "watchdog: no progress for a long time\n";
+
+static void
+tt_watchdog_fired(int sig)
+{
+	(void)sig;
+	if (write(2, tt_watchdog_msg, strlen(tt_watchdog_msg)) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+static inline void
+tt_watchdog(const char *step)
+{
+	unsigned s = TT_ON_VALGRIND() ? 600 : 60;
+	const char *env = getenv("TT_WATCHDOG_S");
+
+	if (env != NULL && atoi(env) > 0)
+		s = (unsigned)atoi(env);
+	signal(SIGALRM, tt_watchdog_fired);
+	alarm(s);
+	tt_log("%s\n", step);
+}
+
 #endif /* TEST_THREADS_UTIL_H */

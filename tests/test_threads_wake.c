@@ -24,30 +24,12 @@
 #include <signal.h>
 #include <unistd.h>
 
-/* ---- watchdog: only a real hang trips it -------------------------------- */
-static void
-watchdog_fired(int sig)
-{
-	static const char msg[] = "watchdog: no progress for a long time "
-		"(a lost wake-up or a deadlock)\n";
-
-	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(2);
-	_exit(1);
-}
-
+/* the watchdog's message (tests/test_threads_util.h) */
 static void
 watchdog(const char *step)
 {
-	unsigned s = TT_ON_VALGRIND() ? 600 : 60;
-	const char *env = getenv("TT_WATCHDOG_S");
-
-	if (env != NULL && atoi(env) > 0)
-		s = (unsigned)atoi(env);
-	signal(SIGALRM, watchdog_fired);
-	alarm(s);
-	tt_log("%s\n", step);
+	tt_watchdog_msg = "watchdog: no progress for a long time (a lost wake-up or a deadlock)\n";
+	tt_watchdog(step);
 }
 
 /* waits for `*v >= want` with no time limit of its own (the watchdog) */
