@@ -1655,52 +1655,51 @@ intake_portal(struct emu_wq *w)
 	return got;
 }
 
+/* Reads from a non-blocking fd until a whole record of `size` bytes is in
+ * buf (1; *have starts again at 0) or there is nothing more to read (0). */
+static int
+read_record(int fd, unsigned char *buf, size_t size, size_t *have)
+{
+	for (;;) {
+		ssize_t r = read(fd, buf + *have, size - *have);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0; /* EAGAIN */
+		}
+		if (r == 0)
+			return 0;
+		*have += (size_t)r;
+		if (*have == size) {
+			*have = 0;
+			return 1;
+		}
+	}
+}
+
 static int
 intake_fifo(struct emu_wq *w)
 {
 	int got = 0;
-	for (;;) {
-		ssize_t r = read(w->fd, w->fbuf + w->fhave, sizeof(w->fbuf) - w->fhave);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break; /* EAGAIN */
-		}
-		if (r == 0)
-			break;
-		w->fhave += (size_t)r;
-		if (w->fhave == sizeof(w->fbuf)) {
-			struct dsa_hw_desc d;
-			memcpy(&d, w->fbuf, sizeof(d));
-			w->fhave = 0;
-			accept_desc(w, &d, VIA_WRITE);
-			got++;
-		}
+	while (read_record(w->fd, w->fbuf, sizeof(w->fbuf), &w->fhave)) {
+		struct dsa_hw_desc d;
+		memcpy(&d, w->fbuf, sizeof(d));
+		accept_desc(w, &d, VIA_WRITE);
+		got++;
 	}
 	return got;
 }
 
+/* trap records: one byte (1: ENQCMD, 0: MOVDIR64B), then the descriptor */
 static int
 intake_trap(struct emu_wq *w)
 {
 	int got = 0;
-	for (;;) {
-		ssize_t r = read(w->fd, w->tbuf + w->thave, sizeof(w->tbuf) - w->thave);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break; /* EAGAIN */
-		}
-		if (r == 0)
-			break;
-		w->thave += (size_t)r;
-		if (w->thave == sizeof(w->tbuf)) {
-			struct dsa_hw_desc d;
-			memcpy(&d, w->tbuf + 1, sizeof(d));
-			w->thave = 0;
-			accept_desc(w, &d, w->tbuf[0] ? VIA_ENQCMD : VIA_PORTAL);
-			got++;
-		}
+	while (read_record(w->fd, w->tbuf, sizeof(w->tbuf), &w->thave)) {
+		struct dsa_hw_desc d;
+		memcpy(&d, w->tbuf + 1, sizeof(d));
+		accept_desc(w, &d, w->tbuf[0] ? VIA_ENQCMD : VIA_PORTAL);
+		got++;
 	}
 	return got;
 }

@@ -27,28 +27,6 @@ poll_all(struct vdm_operation_future *fs, int n)
 	return running;
 }
 
-/* waits until the emulator has taken `n` descriptors in and queued them
- * (or fails) */
-static void
-wait_received(struct dsa_emu *emu, uint64_t n)
-{
-	uint64_t t0 = td_now_ns();
-	struct dsa_emu_stats s;
-
-	for (;;) {
-		dsa_emu_get_stats(emu, -1, &s);
-		if (s.received >= n && s.inflight + s.processed >= n)
-			return;
-		if (td_now_ns() - t0 > 5000000000ull) {
-			fprintf(stderr, "[%s] emulator took %llu of %llu\n",
-				td_case, (unsigned long long)s.received,
-				(unsigned long long)n);
-			exit(1);
-		}
-		td_sleep_us(200);
-	}
-}
-
 static void
 test_full_queue(int fifo)
 {
@@ -81,7 +59,7 @@ test_full_queue(int fifo)
 	/* the first WQ-size ones start, the others find no room and stay
 	 * idle; polling again changes nothing */
 	CHECK_EQ(poll_all(fs, NOPS), WQ);
-	wait_received(emu, WQ);
+	td_wait_received(emu, WQ, 5000000000ull);
 	for (i = 0; i < 3; i++) {
 		td_sleep_us(5000);
 		CHECK_EQ(poll_all(fs, NOPS), WQ);

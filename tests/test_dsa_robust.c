@@ -75,28 +75,6 @@ queued(struct data_mover_dsa *d, unsigned *lost)
 	return n;
 }
 
-/* waits until the emulator has taken `n` descriptors in (a paused device
- * takes them from the portal and holds them) */
-static void
-wait_received(struct dsa_emu *emu, uint64_t n)
-{
-	uint64_t t0 = td_now_ns();
-	struct dsa_emu_stats s;
-
-	for (;;) {
-		dsa_emu_get_stats(emu, -1, &s);
-		if (s.received >= n && s.inflight + s.processed >= n)
-			return;
-		if (td_now_ns() - t0 > 30 * SEC) {
-			fprintf(stderr, "[%s] emulator took %llu of %llu\n",
-				td_case, (unsigned long long)s.received,
-				(unsigned long long)n);
-			exit(1);
-		}
-		td_sleep_us(200);
-	}
-}
-
 /* ---- 1. waiting for room -------------------------------------------------- */
 
 static void
@@ -130,7 +108,7 @@ test_wait_for_room(void)
 		}
 		CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
 		CHECK(poll1(&f[1]) == FUTURE_STATE_RUNNING);
-		wait_received(emu, 2);
+		td_wait_received(emu, 2, 30 * SEC);
 		for (i = 0; i < 1000; i++)
 			CHECK(poll1(&f[2]) == FUTURE_STATE_IDLE);
 		clock_advance(d->timeout_ns / 2); /* still within a timeout */
@@ -193,7 +171,7 @@ test_lost_room(void)
 	CHECK_EQ(lost, 2);
 	/* the device holds both: nothing may be submitted, and nothing
 	 * ever could be: the operation fails at once */
-	wait_received(emu, 2);
+	td_wait_received(emu, 2, 30 * SEC);
 	f[2] = vdm_memcpy(vdm, dst + 2 * SZ, src + 2 * SZ, SZ, 0);
 	CHECK(poll1(&f[2]) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f[2])->result, VDM_ERROR_TIMEOUT);
@@ -223,7 +201,7 @@ test_lost_room(void)
 	td_inject(emu, &fl);
 	f[0] = vdm_memcpy(vdm, dst, src, SZ, 0);
 	CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
-	wait_received(emu, 1);
+	td_wait_received(emu, 1, 30 * SEC);
 	td_settle(emu);
 	clock_advance(SEC + 1);
 	CHECK(poll1(&f[0]) == FUTURE_STATE_COMPLETE);
@@ -337,7 +315,7 @@ test_delete_bound(void)
 		f[i] = vdm_memcpy(vdm, dst + i * SZ, src, SZ, 0);
 		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
 	}
-	wait_received(emu, N);
+	td_wait_received(emu, N, 30 * SEC);
 	td_settle(emu);
 	/* 1 s of the test's clock per reading: 1000 s of it pass in
 	 * about a thousand readings, whatever the real time */
@@ -508,7 +486,7 @@ test_fork(void)
 	dsa_emu_pause(emu, -1, 1);
 	p = vdm_memcpy(vdm, pd, src, SZ, 0);
 	CHECK(poll1(&p) == FUTURE_STATE_RUNNING);
-	wait_received(emu, 2);
+	td_wait_received(emu, 2, 30 * SEC);
 	fflush(NULL);
 	pid = fork();
 	CHECK(pid >= 0);

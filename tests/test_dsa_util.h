@@ -250,6 +250,29 @@ td_stats(struct dsa_emu *emu)
 	return s;
 }
 
+/* Waits until the emulator has taken `n` descriptors in and queued them
+ * (a paused device takes them from the portal and holds them); fails the
+ * test after `timeout_ns`. */
+static inline void
+td_wait_received(struct dsa_emu *emu, uint64_t n, uint64_t timeout_ns)
+{
+	uint64_t t0 = td_now_ns();
+	struct dsa_emu_stats s;
+
+	for (;;) {
+		dsa_emu_get_stats(emu, -1, &s);
+		if (s.received >= n && s.inflight + s.processed >= n)
+			return;
+		if (td_now_ns() - t0 > timeout_ns) {
+			fprintf(stderr, "[%s] emulator took %llu of %llu\n",
+				td_case, (unsigned long long)s.received,
+				(unsigned long long)n);
+			exit(1);
+		}
+		td_sleep_us(200);
+	}
+}
+
 static inline void
 td_inject(struct dsa_emu *emu, const struct dsa_emu_fault *f)
 {
