@@ -1491,7 +1491,25 @@ struct data_mover_dsa_config {
 	                       * non-empty operation goes to the device */
 	uint64_t timeout_ns;  /* a descriptor unanswered this long fails the
 	                       * operation with VDM_ERROR_TIMEOUT; 0 = 5 s */
-	uint64_t reserved[3];
+	/* Node scale (device and wq NULL = every enabled user WQ the process
+	 * may open, on every device; operations go to the least-loaded WQ on
+	 * the destination's NUMA node, then the caller's, then any). */
+	const char *wqs;      /* "wq0.0,wq2.1": only these WQs; NULL = all
+	                       * (MINIASYNC_DSA_WQS in the environment
+	                       * restricts further without recompiling) */
+	unsigned batch_max;   /* operations coalesced into one batch
+	                       * descriptor: 0 = the WQ's max_batch_size (at
+	                       * most 32); 1 = never coalesce */
+	size_t batch_threshold; /* operations of at most this many bytes may
+	                         * be coalesced; 0 = 64 KiB */
+	size_t hybrid_threshold; /* operations of at least this many bytes are
+	                          * split between the device and the CPU;
+	                          * 0 = default; SIZE_MAX = never */
+	unsigned hybrid_cpu_permille; /* CPU share of a split operation;
+	                               * 0 = from measured throughput */
+	struct vdm *cpu_vdm;  /* runs the CPU part of split operations (e.g. a
+	                       * threads mover); NULL = the polling thread */
+	uint64_t reserved[2];
 };
 
 /* Why the last data_mover_dsa_new() in this thread failed. */
