@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -122,6 +123,12 @@ struct dsa_emu {
 	uint64_t (*swerr)[4]; /* under lock: per device, the SWERR register */
 	int *halted;	/* __atomic, per device */
 	int lost_ok;
+	unsigned *speed;	/* __atomic, per device: bytes per µs, 0 = unlimited */
+	uint64_t *dev_busy;	/* under lock, per device: its pipe is busy until then */
+	/* track_writes: sorted, disjoint destination ranges written (under lock) */
+	int track;
+	struct wrange { uint64_t lo, hi; } *wr;
+	size_t nwr, capwr;
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -828,7 +835,7 @@ mapped(uint64_t a, uint64_t n)
 /* ------------------------------------------------------------------ */
 /* faults and stats */
 
-enum stage { STAGE_INTAKE, STAGE_EXEC };
+enum stage { STAGE_INTAKE, STAGE_EXEC, STAGE_HALT };
 
 static int
 fault_applies(const struct dsa_hw_desc *d, enum dsa_emu_fault_kind k, enum stage stage)
@@ -849,6 +856,8 @@ fault_applies(const struct dsa_hw_desc *d, enum dsa_emu_fault_kind k, enum stage
 			d->opcode == DSA_OPCODE_CFLUSH);
 	case DSA_EMU_FAULT_BATCH_LIST:
 		return stage == STAGE_EXEC && d->opcode == DSA_OPCODE_BATCH;
+	case DSA_EMU_FAULT_HALT:
+		return stage == STAGE_HALT;
 	default:
 		return 0;
 	}
@@ -885,6 +894,7 @@ fault_take_locked(struct emu_wq *w, const struct dsa_hw_desc *d, enum stage stag
 /* execution */
 
 struct rec {
+	int aborted;	/* the device halted before it ran (no record, ever) */
 	uint8_t status;
 	uint8_t result;
 	uint32_t bytes;
@@ -959,6 +969,130 @@ inj_done(const struct dsa_emu_fault *f, uint64_t b, uint64_t n, int desc)
 	}
 	uint64_t s = (b + n - want + PAGE - 1) & ~(PAGE - 1);
 	return s < b + n ? b + n - s : 0;
+}
+
+/* ---- track_writes: destination ranges written since reset ---- */
+
+/* first range with hi >= a (touching counts), in the sorted disjoint set */
+static size_t
+wr_find(const struct dsa_emu *emu, uint64_t a)
+{
+	size_t lo = 0, hi = emu->nwr;
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		if (emu->wr[m].hi < a)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+/* bytes of [a, b) already in the set; called with emu->lock held */
+static uint64_t
+wr_overlap_locked(const struct dsa_emu *emu, uint64_t a, uint64_t b)
+{
+	uint64_t n = 0;
+	for (size_t i = wr_find(emu, a); i < emu->nwr && emu->wr[i].lo < b; i++) {
+		uint64_t lo = emu->wr[i].lo > a ? emu->wr[i].lo : a;
+		uint64_t hi = emu->wr[i].hi < b ? emu->wr[i].hi : b;
+		if (hi > lo)
+			n += hi - lo;
+	}
+	return n;
+}
+
+/* the device wrote [a, a + n): count a rewrite, add it to the set */
+static void
+track_write(struct emu_wq *w, uint64_t a, uint64_t n)
+{
+	struct dsa_emu *emu = w->emu;
+	if (!n || !__atomic_load_n(&emu->track, __ATOMIC_RELAXED))
+		return;
+	uint64_t b = a + n < a ? UINT64_MAX : a + n;
+	pthread_mutex_lock(&emu->lock);
+	uint64_t again = wr_overlap_locked(emu, a, b);
+	if (again) {
+		w->st.rewrites++;
+		w->st.rewrite_bytes += again;
+	}
+	/* replace the ranges touching [a, b) by their union */
+	size_t i0 = wr_find(emu, a), i1 = i0;
+	while (i1 < emu->nwr && emu->wr[i1].lo <= b)
+		i1++;
+	if (i1 > i0) {
+		if (emu->wr[i0].lo < a)
+			a = emu->wr[i0].lo;
+		if (emu->wr[i1 - 1].hi > b)
+			b = emu->wr[i1 - 1].hi;
+	} else if (emu->nwr == emu->capwr) {
+		size_t cap = emu->capwr ? emu->capwr * 2 : 256;
+		struct wrange *nw = realloc(emu->wr, cap * sizeof(*nw));
+		if (!nw) {
+			emu_err("track_writes: out of memory, range not recorded");
+			pthread_mutex_unlock(&emu->lock);
+			return;
+		}
+		emu->wr = nw;
+		emu->capwr = cap;
+	}
+	if (i1 != i0 + 1)
+		memmove(&emu->wr[i0 + 1], &emu->wr[i1], (emu->nwr - i1) * sizeof(*emu->wr));
+	emu->nwr = emu->nwr + 1 - (i1 - i0);
+	emu->wr[i0].lo = a;
+	emu->wr[i0].hi = b;
+	pthread_mutex_unlock(&emu->lock);
+}
+
+static int
+dev_halted(const struct emu_wq *w)
+{
+	return __atomic_load_n(&w->emu->halted[w->dev], __ATOMIC_ACQUIRE);
+}
+
+static int halt_device(struct dsa_emu *emu, unsigned dev, int halt);
+
+/*
+ * Before a descriptor runs: a HALT fault halts the device; then it waits
+ * for its turn on the device's pipe and its transfer time (bytes_per_us).
+ * Returns -1 when the device is halted (or the emulator stops) before it
+ * could run: it never does.
+ */
+static int
+pace(struct emu_wq *w, const struct dsa_hw_desc *d)
+{
+	struct dsa_emu *emu = w->emu;
+	struct dsa_emu_fault f;
+	pthread_mutex_lock(&emu->lock);
+	int hit = fault_take_locked(w, d, STAGE_HALT, &f);
+	pthread_mutex_unlock(&emu->lock);
+	if (hit)
+		halt_device(emu, w->dev, 1);
+	if (dev_halted(w))
+		return -1;
+	unsigned bpus = __atomic_load_n(&emu->speed[w->dev], __ATOMIC_RELAXED);
+	if (!bpus || d->xfer_size == 0 ||
+	    (d->opcode != DSA_OPCODE_MEMMOVE && d->opcode != DSA_OPCODE_MEMFILL &&
+	     d->opcode != DSA_OPCODE_CFLUSH))
+		return 0;
+	uint64_t t = (uint64_t)d->xfer_size * 1000 / bpus;
+	pthread_mutex_lock(&emu->lock);
+	uint64_t now = now_ns();
+	uint64_t end = (emu->dev_busy[w->dev] > now ? emu->dev_busy[w->dev] : now) + t;
+	emu->dev_busy[w->dev] = end;
+	pthread_mutex_unlock(&emu->lock);
+	/* sleep while far (timer slack is 1 µs on WQ threads), then spin */
+	for (;;) {
+		if (dev_halted(w) || __atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE))
+			return -1;
+		now = now_ns();
+		if (now >= end)
+			return 0;
+		if (end - now > 30000)
+			sleep_ns(end - now - 20000 < 1000000 ? end - now - 20000 : 1000000);
+		else
+			cpu_relax();
+	}
 }
 
 static void
@@ -1054,6 +1188,7 @@ exec_memmove(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu
 				(const void *)(uintptr_t)(src + n - done), (size_t)done);
 	}
 	r->result = (uint8_t)desc;
+	track_write(w, desc ? dst + n - done : dst, done);
 	if (done < n) {
 		r->status = DSA_COMP_PAGE_FAULT_NOBOF | (wr ? DSA_COMP_STATUS_WRITE : 0);
 		r->bytes = (uint32_t)done;
@@ -1104,6 +1239,7 @@ exec_memfill(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu
 	} else if (done) {
 		fill_pattern((unsigned char *)(uintptr_t)dst, done, d->pattern);
 	}
+	track_write(w, dst, done);
 	if (done < n) {
 		r->status = DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE;
 		r->bytes = (uint32_t)done;
@@ -1199,6 +1335,15 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 			break; /* the rest is abandoned */
 		int rej = 0;
 		int st = exec_with_record(w, &sub, 1, &rej);
+		if (st < 0) {
+			/* the device halted: this member and the rest never run */
+			free(rlist);
+			pthread_mutex_lock(&w->emu->lock);
+			w->st.halted_members += cnt - i;
+			pthread_mutex_unlock(&w->emu->lock);
+			r->aborted = 1;
+			return;
+		}
 		if (st == DSA_COMP_SUCCESS || st == DSA_COMP_SUCCESS_PRED)
 			ok++;
 		else
@@ -1349,7 +1494,8 @@ write_record(int pid, uint64_t ca, const struct rec *r)
  * Validate the completion record address, execute, write the record.  The
  * statistics are updated before the status store, so a client that saw its
  * completion also sees it counted.  Returns the status (0 if the descriptor
- * could not be executed: *rejected).  Top-level descriptors are counted as
+ * could not be executed: *rejected; -1 if the device halted before it
+ * ran).  Top-level descriptors are counted as
  * processed here.
  */
 static int
@@ -1384,7 +1530,23 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 			 : __atomic_load_n(&((struct dsa_completion_record *)(uintptr_t)ca)->status,
 					   __ATOMIC_ACQUIRE);
 	struct rec r;
-	execute(w, d, in_batch, &r);
+	memset(&r, 0, sizeof(r));
+	if (pace(w, d) == 0)
+		execute(w, d, in_batch, &r);
+	else
+		r.aborted = 1;
+	if (r.aborted) {
+		/* halted before (or, a batch, while) it ran: no record, ever */
+		if (in_batch)
+			return -1;
+		pthread_mutex_lock(&emu->lock);
+		w->st.swallowed++;
+		w->st.processed++;
+		w->st.inflight = w->qcount;
+		pthread_cond_broadcast(&emu->cond);
+		pthread_mutex_unlock(&emu->lock);
+		return -1;
+	}
 	int write = (d->flags & IDXD_OP_FLAG_RCR) || r.status != DSA_COMP_SUCCESS;
 	pthread_mutex_lock(&emu->lock);
 	if (before)
@@ -1767,6 +1929,8 @@ wq_thread(void *arg)
 	uint64_t last_activity = now_ns();
 	unsigned spins = 0;
 
+	prctl(PR_SET_TIMERSLACK, 1000UL); /* bytes_per_us: sleep to the µs */
+
 	while (!__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
 		int got = w->trap ? intake_trap(w) : w->fifo ? intake_fifo(w) : intake_portal(w);
 		int done = process_ready(w);
@@ -2022,6 +2186,9 @@ teardown(struct dsa_emu *emu)
 	free(emu->wqs);
 	free(emu->swerr);
 	free(emu->halted);
+	free(emu->speed);
+	free(emu->dev_busy);
+	free(emu->wr);
 	free(emu);
 }
 
@@ -2068,13 +2235,21 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 	emu->wqs = calloc(emu->nwq, sizeof(*emu->wqs));
 	emu->swerr = calloc(emu->ndev, sizeof(*emu->swerr));
 	emu->halted = calloc(emu->ndev, sizeof(*emu->halted));
-	if (!emu->wqs || !emu->swerr || !emu->halted) {
+	emu->speed = calloc(emu->ndev, sizeof(*emu->speed));
+	emu->dev_busy = calloc(emu->ndev, sizeof(*emu->dev_busy));
+	if (!emu->wqs || !emu->swerr || !emu->halted || !emu->speed || !emu->dev_busy) {
 		free(emu->wqs);
 		free(emu->swerr);
 		free(emu->halted);
+		free(emu->speed);
+		free(emu->dev_busy);
 		free(emu);
 		goto fail_nomem;
 	}
+	for (unsigned d = 0; d < emu->ndev; d++)
+		emu->speed[d] = cfg->dev_bytes_per_us && cfg->dev_bytes_per_us[d]
+					? cfg->dev_bytes_per_us[d] : cfg->bytes_per_us;
+	emu->track = !!cfg->track_writes;
 	for (unsigned i = 0; i < emu->nwq; i++) {
 		struct emu_wq *w = &emu->wqs[i];
 		const struct dsa_emu_wq_config *wc = cfg->wqs ? &cfg->wqs[i] : NULL;
@@ -2224,6 +2399,12 @@ dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt)
 		errno = EINVAL;
 		return -1;
 	}
+	return halt_device(emu, dev, halt);
+}
+
+static int
+halt_device(struct dsa_emu *emu, unsigned dev, int halt)
+{
 	char dir[128];
 	snprintf(dir, sizeof(dir), EMU_SYSFS_DEVICES "/dsa%u", dev);
 	pthread_mutex_lock(&emu->lock);
@@ -2340,21 +2521,12 @@ dsa_emu_pause(struct dsa_emu *emu, int wq, int on)
 			__atomic_store_n(&emu->wqs[i].paused, on ? 1 : 0, __ATOMIC_RELEASE);
 }
 
-void
-dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out)
+/* sum of WQs [lo, hi) (max_inflight: max; last_*: most recent); lock held */
+static void
+sum_stats_locked(struct dsa_emu *emu, unsigned lo, unsigned hi, struct dsa_emu_stats *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!emu)
-		return;
-	pthread_mutex_lock(&emu->lock);
-	if (wq >= 0) {
-		if ((unsigned)wq < emu->nwq)
-			*out = emu->wqs[wq].st;
-		pthread_mutex_unlock(&emu->lock);
-		return;
-	}
 	uint64_t best = 0;
-	for (unsigned i = 0; i < emu->nwq; i++) {
+	for (unsigned i = lo; i < hi; i++) {
 		const struct dsa_emu_stats *s = &emu->wqs[i].st;
 		out->received += s->received;
 		out->processed += s->processed;
@@ -2379,6 +2551,9 @@ dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out)
 		out->flag_bof += s->flag_bof;
 		out->flag_fence += s->flag_fence;
 		out->flags_or |= s->flags_or;
+		out->rewrites += s->rewrites;
+		out->rewrite_bytes += s->rewrite_bytes;
+		out->halted_members += s->halted_members;
 		out->inflight += s->inflight;
 		if (s->max_inflight > out->max_inflight)
 			out->max_inflight = s->max_inflight;
@@ -2390,7 +2565,62 @@ dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out)
 			out->last_xfer_size = s->last_xfer_size;
 		}
 	}
+}
+
+void
+dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!emu)
+		return;
+	pthread_mutex_lock(&emu->lock);
+	if (wq >= 0) {
+		if ((unsigned)wq < emu->nwq)
+			*out = emu->wqs[wq].st;
+		pthread_mutex_unlock(&emu->lock);
+		return;
+	}
+	sum_stats_locked(emu, 0, emu->nwq, out);
 	pthread_mutex_unlock(&emu->lock);
+}
+
+void
+dsa_emu_get_device_stats(struct dsa_emu *emu, unsigned dev, struct dsa_emu_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!emu || dev >= emu->ndev)
+		return;
+	pthread_mutex_lock(&emu->lock);
+	sum_stats_locked(emu, dev * emu->nwq_per, (dev + 1) * emu->nwq_per, out);
+	pthread_mutex_unlock(&emu->lock);
+}
+
+unsigned
+dsa_emu_ndevices(const struct dsa_emu *emu)
+{
+	return emu ? emu->ndev : 0;
+}
+
+void
+dsa_emu_set_speed(struct dsa_emu *emu, int dev, unsigned bytes_per_us)
+{
+	if (!emu)
+		return;
+	for (unsigned i = 0; i < emu->ndev; i++)
+		if (dev < 0 || (unsigned)dev == i)
+			__atomic_store_n(&emu->speed[i], bytes_per_us, __ATOMIC_RELAXED);
+}
+
+uint64_t
+dsa_emu_written(struct dsa_emu *emu, const void *addr, size_t len)
+{
+	if (!emu || !len)
+		return 0;
+	uint64_t a = (uintptr_t)addr, b = a + len < a ? UINT64_MAX : a + len;
+	pthread_mutex_lock(&emu->lock);
+	uint64_t n = wr_overlap_locked(emu, a, b);
+	pthread_mutex_unlock(&emu->lock);
+	return n;
 }
 
 void
@@ -2406,6 +2636,7 @@ dsa_emu_reset_stats(struct dsa_emu *emu)
 		s->inflight = inflight;
 		emu->wqs[i].last_seq = 0;
 	}
+	emu->nwr = 0;
 	pthread_mutex_unlock(&emu->lock);
 }
 

@@ -160,6 +160,28 @@ struct dsa_emu_config {
 	 * that lost it; != 0: only counted (a test that provokes it).
 	 */
 	int lost_ok;
+	/*
+	 * Speed: bytes per µs a device moves, fills or flushes (xfer_size of
+	 * MEMMOVE / MEMFILL / CFLUSH, batch members included), on top of
+	 * delay_us.  A device's WQs share it: their descriptors take turns on
+	 * one pipe per device, so two WQs of a device together move no more
+	 * than one, while two devices move twice as much.  A descriptor waits
+	 * for its turn and its transfer time before it runs; a device halted
+	 * meanwhile never runs it.  0 = unlimited (the default: as fast as
+	 * the emulator's memmove).  dsa_emu_set_speed() changes it later.
+	 */
+	unsigned bytes_per_us;			/* every device ... */
+	const unsigned *dev_bytes_per_us;	/* ... or per device ([ndevices]; 0 = bytes_per_us) */
+	/*
+	 * Record the destination ranges the device wrote (MEMMOVE / MEMFILL,
+	 * top-level or batch member, only the bytes it did write before a
+	 * fault) since start / dsa_emu_reset_stats(): a write over bytes
+	 * written before counts in stats.rewrites / rewrite_bytes (a client
+	 * that resubmits what was done already), and dsa_emu_written() says
+	 * how much of a range the device wrote (a hybrid split's device share).
+	 * Tests reusing a buffer for a second operation reset in between.
+	 */
+	int track_writes;
 };
 
 struct dsa_emu;
@@ -245,6 +267,16 @@ enum dsa_emu_fault_kind {
 	DSA_EMU_FAULT_DROP,		/* silently dropped at the portal (as if queue full) */
 	DSA_EMU_FAULT_DELAY,		/* extra processing time for this descriptor */
 	DSA_EMU_FAULT_BATCH_LIST,	/* BATCH: page fault reading the list (status 6) */
+	/*
+	 * The device halts (as dsa_emu_device_halt(emu, dev, 1)) when it is
+	 * about to run this descriptor, top-level or batch member (op_mask,
+	 * skip select which): batch members before it stay done with their
+	 * records written, it and the members after it never run, and the
+	 * batch, like everything queued on the device, gets no completion
+	 * record.  A halt from another thread during a batch whose members
+	 * take time (bytes_per_us, delay) stops it the same way between members.
+	 */
+	DSA_EMU_FAULT_HALT,
 };
 
 #define DSA_EMU_OP(op) (1ULL << (op)) /* for op_mask; DSA opcodes are <= 0x20 */
@@ -316,11 +348,25 @@ struct dsa_emu_stats {
 	uint32_t last_xfer_size;
 	unsigned inflight;	/* in flight now */
 	unsigned max_inflight;	/* max in flight observed on one WQ */
+	/* track_writes: writes over destination bytes already written since reset */
+	uint64_t rewrites;	/* descriptors (top-level or member) that did so */
+	uint64_t rewrite_bytes;	/* bytes written again */
+	uint64_t halted_members; /* batch members never run because the device halted */
 };
 
 /* wq = index or -1 for the sum over all WQs (max_inflight: max; last_*: most recent). */
 void dsa_emu_get_stats(struct dsa_emu *emu, int wq, struct dsa_emu_stats *out);
 void dsa_emu_reset_stats(struct dsa_emu *emu);
+/* The sum over the WQs of device dev (dsaD), as for wq = -1; zero if no such device. */
+void dsa_emu_get_device_stats(struct dsa_emu *emu, unsigned dev, struct dsa_emu_stats *out);
+unsigned dsa_emu_ndevices(const struct dsa_emu *emu);
+/* Speed of device dev (-1: all) in bytes per µs, 0 = unlimited (see bytes_per_us). */
+void dsa_emu_set_speed(struct dsa_emu *emu, int dev, unsigned bytes_per_us);
+/*
+ * track_writes: bytes of [addr, addr + len) the device wrote since start /
+ * reset (each byte counted once however often it was written).
+ */
+uint64_t dsa_emu_written(struct dsa_emu *emu, const void *addr, size_t len);
 /*
  * Wait until at least n top-level descriptors were processed (sum over all
  * WQs, since start / reset) and their completion records, if any, written.

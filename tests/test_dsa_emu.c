@@ -2043,6 +2043,446 @@ out:
 	dsa_emu_stop(emu);
 }
 
+/* ------------------------------------------------------------------ */
+/* node scale: per-device statistics and speed, rewrites, halts mid-batch */
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* a batch descriptor over list[0 .. n) */
+static void
+desc_batch(struct dsa_hw_desc *d, struct dsa_completion_record *cr, struct dsa_hw_desc *list,
+	   uint32_t n)
+{
+	memset(d, 0, sizeof(*d));
+	d->opcode = DSA_OPCODE_BATCH;
+	d->flags = FLAGS_STD;
+	d->completion_addr = (uintptr_t)cr;
+	d->desc_list_addr = (uintptr_t)list;
+	d->desc_count = n;
+}
+
+/* device statistics are the sums of their WQs' */
+static void
+test_device_stats(void)
+{
+	struct dsa_emu_config cfg = { .ndevices = 2, .nwqs = 2 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c[3] = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 } };
+	static const char *const path[3] = { "/dev/dsa/wq0.0", "/dev/dsa/wq0.1", "/dev/dsa/wq1.1" };
+	static const unsigned nops[3] = { 3, 5, 7 };
+	unsigned char *src = malloc(65536), *dst = malloc(65536);
+	struct dsa_completion_record *recs = alloc_records(1);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st, w0, w1;
+	REQUIRE(emu && src && dst && recs);
+	CHECK_EQ(dsa_emu_ndevices(emu), 2);
+	CHECK_EQ(dsa_emu_ndevices(NULL), 0);
+	fill_random(src, 65536, 11);
+	for (int k = 0; k < 3; k++) {
+		REQUIRE(client_open(&c[k], path[k], 0) == 0);
+		for (unsigned i = 0; i < nops[k]; i++) {
+			desc_memmove(&d, recs, dst, src, 1024 * (k + 1), 0);
+			CHECK_EQ(run_one(&c[k], &d, recs), DSA_COMP_SUCCESS);
+		}
+	}
+	dsa_emu_get_device_stats(emu, 0, &st);
+	dsa_emu_get_stats(emu, 0, &w0);
+	dsa_emu_get_stats(emu, 1, &w1);
+	CHECK_EQ(st.received, 8);
+	CHECK_EQ(st.completed, w0.completed + w1.completed);
+	CHECK_EQ(st.ops[DSA_OPCODE_MEMMOVE], 8);
+	CHECK_EQ(st.bytes, 3 * 1024 + 5 * 2048);
+	CHECK_EQ(st.bytes, w0.bytes + w1.bytes);
+	dsa_emu_get_device_stats(emu, 1, &st);
+	CHECK_EQ(st.received, 7);
+	CHECK_EQ(st.bytes, 7 * 3072);
+	dsa_emu_get_stats(emu, 2, &w0); /* wq1.0: nothing */
+	CHECK_EQ(w0.received, 0);
+	dsa_emu_get_device_stats(emu, 2, &st); /* no such device */
+	CHECK_EQ(st.received, 0);
+	dsa_emu_reset_stats(emu);
+	dsa_emu_get_device_stats(emu, 1, &st);
+	CHECK_EQ(st.bytes, 0);
+out:
+	for (int k = 0; k < 3; k++)
+		client_close(&c[k]);
+	dsa_emu_stop(emu);
+	free(src);
+	free(dst);
+	free(recs);
+}
+
+/*
+ * Speed: a descriptor never completes before its transfer time, and the
+ * WQs of one device share its pipe (lower bounds only: no outcome may
+ * depend on how fast this machine is).
+ */
+static void
+test_speed(void)
+{
+	static const unsigned speed[2] = { 0, 1000 }; /* dsa1: 1000 B/µs = 1 GB/s */
+	struct dsa_emu_config cfg = { .ndevices = 2, .nwqs = 2, .dev_bytes_per_us = speed,
+				      .max_transfer_size = 4u << 20 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c[2] = { { .fd = -1 }, { .fd = -1 } };
+	const uint32_t N = 2u << 20;
+	unsigned char *src = malloc(N), *dst = malloc(2 * (size_t)N);
+	struct dsa_completion_record *recs = alloc_records(2);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	REQUIRE(emu && src && dst && recs);
+	fill_random(src, N, 12);
+	memset(dst, 0, 2 * (size_t)N);
+	REQUIRE(client_open(&c[0], "/dev/dsa/wq1.0", 0) == 0);
+	REQUIRE(client_open(&c[1], "/dev/dsa/wq1.1", 0) == 0);
+	/* one 2 MiB copy: at least 2.097 ms */
+	uint64_t t0 = mono_ns();
+	desc_memmove(&d, REC(recs, 0), dst, src, N, 0);
+	CHECK_EQ(run_one(&c[0], &d, REC(recs, 0)), DSA_COMP_SUCCESS);
+	uint64_t t1 = mono_ns();
+	CHECK(t1 - t0 >= (uint64_t)N * 1000 / 1000);
+	CHECK(memcmp(dst, src, N) == 0);
+	/* one on each WQ of the device: together at least twice that */
+	t0 = mono_ns();
+	for (int k = 0; k < 2; k++) {
+		desc_memmove(&d, REC(recs, k), dst + (size_t)k * N, src, N, 0);
+		reset_record(REC(recs, k));
+		CHECK(client_submit(&c[k], &d) == 0);
+	}
+	CHECK_EQ(poll_status(REC(recs, 0), 10000), DSA_COMP_SUCCESS);
+	CHECK_EQ(poll_status(REC(recs, 1), 10000), DSA_COMP_SUCCESS);
+	t1 = mono_ns();
+	CHECK(t1 - t0 >= 2 * (uint64_t)N);
+	/* dsa_emu_set_speed: a fill of 64 KiB at 16 B/µs takes 4 ms or more */
+	dsa_emu_set_speed(emu, 1, 16);
+	t0 = mono_ns();
+	desc_fill(&d, REC(recs, 0), dst, 0x0101010101010101ULL, 65536, 0);
+	CHECK_EQ(run_one(&c[0], &d, REC(recs, 0)), DSA_COMP_SUCCESS);
+	CHECK(mono_ns() - t0 >= 65536ULL * 1000 / 16);
+	CHECK(dst[0] == 1 && dst[65535] == 1);
+	dsa_emu_set_speed(emu, -1, 0);
+	desc_memmove(&d, REC(recs, 0), dst, src, N, 0);
+	CHECK_EQ(run_one(&c[0], &d, REC(recs, 0)), DSA_COMP_SUCCESS);
+	dsa_emu_set_speed(NULL, 0, 1); /* no crash */
+out:
+	client_close(&c[0]);
+	client_close(&c[1]);
+	dsa_emu_stop(emu);
+	free(src);
+	free(dst);
+	free(recs);
+}
+
+/* track_writes: what the device wrote, and what it wrote twice */
+static void
+test_rewrites(void)
+{
+	struct dsa_emu_config cfg = { .track_writes = 1 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	enum { SZ = 16384 };
+	unsigned char *src = aligned_alloc(4096, 4 * SZ), *dst = aligned_alloc(4096, 4 * SZ);
+	struct dsa_hw_desc *list = aligned_alloc(64, 4 * 64);
+	struct dsa_completion_record *recs = alloc_records(5);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	REQUIRE(emu && src && dst && list && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	fill_random(src, 4 * SZ, 13);
+	memset(dst, 0, 4 * SZ);
+
+	desc_memmove(&d, recs, dst, src, SZ, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	CHECK_EQ(dsa_emu_written(emu, dst, SZ), SZ);
+	CHECK_EQ(dsa_emu_written(emu, dst + SZ, SZ), 0);
+	CHECK_EQ(dsa_emu_written(emu, dst + SZ / 2, SZ), SZ / 2);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 0);
+	/* the same destination again */
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 1);
+	CHECK_EQ(st.rewrite_bytes, SZ);
+	dsa_emu_reset_stats(emu);
+	CHECK_EQ(dsa_emu_written(emu, dst, SZ), 0);
+
+	/* a page fault half way, then the rest: nothing twice */
+	REQUIRE(dsa_emu_inject(emu, &(struct dsa_emu_fault){ .kind = DSA_EMU_FAULT_PAGE_WRITE,
+							      .bytes_done = 8192 }) == 0);
+	desc_memmove(&d, recs, dst, src, SZ, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE);
+	CHECK_EQ(recs->bytes_completed, 8192);
+	CHECK_EQ(dsa_emu_written(emu, dst, SZ), 8192);
+	desc_memmove(&d, recs, dst + 8192, src + 8192, SZ - 8192, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	CHECK(memcmp(dst, src, SZ) == 0);
+	CHECK_EQ(dsa_emu_written(emu, dst, SZ), SZ);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 0);
+	/* a client that resubmits the whole operation is caught */
+	desc_memmove(&d, recs, dst, src, SZ, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 1);
+	CHECK_EQ(st.rewrite_bytes, SZ);
+
+	/* descending memmove (overlap, dst above src) faulting: its top was written */
+	dsa_emu_reset_stats(emu);
+	REQUIRE(dsa_emu_inject(emu, &(struct dsa_emu_fault){ .kind = DSA_EMU_FAULT_PAGE_READ,
+							      .bytes_done = 4096 }) == 0);
+	desc_memmove(&d, recs, dst + 2 * SZ + 4096, dst + 2 * SZ, SZ, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_PAGE_FAULT_NOBOF);
+	CHECK_EQ(recs->result, 1);
+	CHECK_EQ(recs->bytes_completed, 4096);
+	CHECK_EQ(dsa_emu_written(emu, dst + 2 * SZ + SZ, 4096), 4096);
+	CHECK_EQ(dsa_emu_written(emu, dst + 2 * SZ, SZ), 0);
+	desc_memmove(&d, recs, dst + 2 * SZ + 4096, dst + 2 * SZ, SZ - 4096, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 0);
+	CHECK_EQ(dsa_emu_written(emu, dst + 2 * SZ, 2 * SZ), SZ);
+
+	/* ranges out of order, touching and merged; fills and batch members count */
+	dsa_emu_reset_stats(emu);
+	desc_fill(&d, recs, dst + 8192, 0, 4096, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	desc_fill(&d, recs, dst, 0, 4096, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	desc_fill(&d, recs, dst + 16384, 0, 100, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	desc_fill(&d, recs, dst + 4096, 0, 4096, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 0);
+	CHECK_EQ(dsa_emu_written(emu, dst, 4 * SZ), 12288 + 100);
+	desc_memmove(&list[0], REC(recs, 0), dst + 12288, src, 4096, 0); /* new */
+	desc_memmove(&list[1], REC(recs, 1), dst + 2048, src, 8192, 0);  /* again */
+	desc_batch(&d, REC(recs, 4), list, 2);
+	reset_record(REC(recs, 0));
+	reset_record(REC(recs, 1));
+	CHECK_EQ(run_one(&c, &d, REC(recs, 4)), DSA_COMP_SUCCESS);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 1);
+	CHECK_EQ(st.rewrite_bytes, 8192);
+	CHECK_EQ(dsa_emu_written(emu, dst, 4 * SZ), 16384 + 100);
+	/* a range spanning all of them */
+	desc_fill(&d, recs, dst, 0, 4 * SZ, 0);
+	CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 2);
+	CHECK_EQ(st.rewrite_bytes, 8192 + 16384 + 100);
+	CHECK_EQ(dsa_emu_written(emu, dst, 4 * SZ), 4 * SZ);
+	CHECK_EQ(dsa_emu_written(NULL, dst, 1), 0);
+out:
+	client_close(&c);
+	dsa_emu_stop(emu);
+	free(src);
+	free(dst);
+	free(list);
+	free(recs);
+}
+
+/* without track_writes nothing is recorded */
+static void
+test_rewrites_off(void)
+{
+	struct dsa_emu_config cfg = { 0 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	unsigned char *buf = malloc(8192);
+	struct dsa_completion_record *recs = alloc_records(1);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	REQUIRE(emu && buf && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	for (int i = 0; i < 2; i++) {
+		desc_fill(&d, recs, buf, 0, 8192, 0);
+		CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+	}
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 0);
+	CHECK_EQ(dsa_emu_written(emu, buf, 8192), 0);
+out:
+	client_close(&c);
+	dsa_emu_stop(emu);
+	free(buf);
+	free(recs);
+}
+
+/*
+ * HALT fault on the 4th member of a batch of 6: members 0-2 done with their
+ * records, 3-5 never run, no batch record, nothing queued completes, new
+ * descriptors are dropped; after a reset the rest is resubmitted and no
+ * byte is written twice.
+ */
+static void
+test_halt_mid_batch(void)
+{
+	struct dsa_emu_config cfg = { .ndevices = 2, .track_writes = 1 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 }, c1 = { .fd = -1 };
+	enum { N = 6, SZ = 8192 };
+	unsigned char *src = aligned_alloc(4096, N * SZ), *dst = aligned_alloc(4096, N * SZ);
+	struct dsa_hw_desc *list = aligned_alloc(64, N * 64);
+	struct dsa_completion_record *recs = alloc_records(N + 4);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	char s[64];
+	REQUIRE(emu && src && dst && list && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	REQUIRE(client_open(&c1, "/dev/dsa/wq1.0", 0) == 0);
+	fill_random(src, N * SZ, 14);
+	memset(dst, 0, N * SZ);
+	for (int i = 0; i < N; i++) {
+		desc_memmove(&list[i], REC(recs, i), dst + i * SZ, src + i * SZ, SZ, 0);
+		reset_record(REC(recs, i));
+	}
+	REQUIRE(dsa_emu_inject(emu, &(struct dsa_emu_fault){ .kind = DSA_EMU_FAULT_HALT,
+		.op_mask = DSA_EMU_OP(DSA_OPCODE_MEMMOVE), .wq_mask = 1, .skip = 3 }) == 0);
+	/* the batch and a NOOP behind it, queued while the WQ is paused */
+	dsa_emu_pause(emu, 0, 1);
+	desc_batch(&d, REC(recs, N), list, N);
+	reset_record(REC(recs, N));
+	CHECK(client_submit(&c, &d) == 0);
+	desc_simple(&d, REC(recs, N + 1), DSA_OPCODE_NOOP, FLAGS_STD);
+	reset_record(REC(recs, N + 1));
+	CHECK(client_submit(&c, &d) == 0);
+	for (int i = 0; i < 2000; i++) { /* both taken from the portal */
+		dsa_emu_get_stats(emu, 0, &st);
+		if (st.received == 2)
+			break;
+		usleep(1000);
+	}
+	CHECK_EQ(st.received, 2);
+	dsa_emu_pause(emu, 0, 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 2, 5000), 0);
+	CHECK(read_str_file("/sys/bus/dsa/devices/dsa0/state", s, sizeof(s)) == 0 &&
+	      strcmp(s, "halted") == 0);
+	for (int i = 0; i < N; i++) {
+		CHECK_EQ(peek_status(REC(recs, i)), i < 3 ? DSA_COMP_SUCCESS : 0);
+		if (i < 3)
+			CHECK(memcmp(dst + i * SZ, src + i * SZ, SZ) == 0);
+		else
+			CHECK(dst[i * SZ] == 0 && dst[i * SZ + SZ - 1] == 0 &&
+			      dsa_emu_written(emu, dst + i * SZ, SZ) == 0);
+	}
+	CHECK_EQ(peek_status(REC(recs, N)), 0);
+	CHECK_EQ(peek_status(REC(recs, N + 1)), 0);
+	dsa_emu_get_stats(emu, 0, &st);
+	CHECK_EQ(st.halted_members, 3);
+	CHECK_EQ(st.batch_members, 3);
+	CHECK_EQ(st.swallowed, 2);
+	CHECK_EQ(st.completed, 0);
+	CHECK_EQ(dsa_emu_faults_pending(emu), 0);
+	/* the other device works on */
+	desc_simple(&d, REC(recs, N + 2), DSA_OPCODE_NOOP, FLAGS_STD);
+	CHECK_EQ(run_one(&c1, &d, REC(recs, N + 2)), DSA_COMP_SUCCESS);
+	/* a new descriptor to the halted device: dropped */
+	desc_simple(&d, REC(recs, N + 3), DSA_OPCODE_NOOP, FLAGS_STD);
+	reset_record(REC(recs, N + 3));
+	CHECK(client_submit(&c, &d) == 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 4, 5000), 0);
+	dsa_emu_get_stats(emu, 0, &st);
+	CHECK_EQ(st.dropped, 1);
+	/* reset the device, resubmit members 3-5 as a new batch */
+	CHECK_EQ(dsa_emu_device_halt(emu, 0, 0), 0);
+	for (int i = 3; i < N; i++)
+		reset_record(REC(recs, i));
+	desc_batch(&d, REC(recs, N), list + 3, 3);
+	CHECK_EQ(run_one(&c, &d, REC(recs, N)), DSA_COMP_SUCCESS);
+	CHECK_EQ(REC(recs, N)->bytes_completed, 3);
+	CHECK(memcmp(dst, src, N * SZ) == 0);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.rewrites, 0);
+	CHECK_EQ(dsa_emu_written(emu, dst, N * SZ), N * SZ);
+	/* a top-level descriptor that halts the device: no record, ever */
+	REQUIRE(dsa_emu_inject(emu, &(struct dsa_emu_fault){ .kind = DSA_EMU_FAULT_HALT }) == 0);
+	desc_fill(&d, REC(recs, 0), dst, 0, SZ, 0);
+	reset_record(REC(recs, 0));
+	CHECK(client_submit(&c, &d) == 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 6, 5000), 0);
+	CHECK_EQ(peek_status(REC(recs, 0)), 0);
+	CHECK(memcmp(dst, src, SZ) == 0);
+	CHECK_EQ(dsa_emu_device_halt(emu, 0, 0), 0);
+out:
+	client_close(&c);
+	client_close(&c1);
+	dsa_emu_stop(emu);
+	free(src);
+	free(dst);
+	free(list);
+	free(recs);
+}
+
+/*
+ * dsa_emu_device_halt() from another thread while slow batch members run:
+ * wherever the halt lands, what ran is complete with its record, what did
+ * not run wrote nothing, and they form a prefix of the batch; the batch
+ * record is written only if every member ran before the halt.
+ */
+static void
+test_halt_async_batch(void)
+{
+	enum { N = 6, SZ = 16384 };
+	/* 16 B/µs: about 1 ms per member */
+	struct dsa_emu_config cfg = { .bytes_per_us = 16, .track_writes = 1 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	unsigned char *src = aligned_alloc(4096, N * SZ), *dst = aligned_alloc(4096, N * SZ);
+	struct dsa_hw_desc *list = aligned_alloc(64, N * 64);
+	struct dsa_completion_record *recs = alloc_records(N + 1);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	REQUIRE(emu && src && dst && list && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	fill_random(src, N * SZ, 15);
+	memset(dst, 0, N * SZ);
+	for (int i = 0; i < N; i++) {
+		desc_memmove(&list[i], REC(recs, i), dst + i * SZ, src + i * SZ, SZ, 0);
+		reset_record(REC(recs, i));
+	}
+	desc_batch(&d, REC(recs, N), list, N);
+	reset_record(REC(recs, N));
+	CHECK(client_submit(&c, &d) == 0);
+	/* wait for the second member to finish, then halt */
+	CHECK_EQ(poll_status(REC(recs, 1), 10000), DSA_COMP_SUCCESS);
+	CHECK_EQ(dsa_emu_device_halt(emu, 0, 1), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 10000), 0);
+	dsa_emu_get_stats(emu, 0, &st);
+	int ran = 0;
+	for (int i = 0; i < N; i++) {
+		uint8_t s = peek_status(REC(recs, i));
+		if (s) {
+			CHECK_EQ(s, DSA_COMP_SUCCESS);
+			CHECK_EQ(ran, i); /* a prefix */
+			CHECK(memcmp(dst + i * SZ, src + i * SZ, SZ) == 0);
+			ran++;
+		} else {
+			CHECK_EQ(dsa_emu_written(emu, dst + i * SZ, SZ), 0);
+			CHECK(dst[i * SZ] == 0);
+		}
+	}
+	CHECK(ran >= 2);
+	CHECK_EQ(st.batch_members, ran);
+	CHECK_EQ(st.halted_members, N - ran);
+	CHECK_EQ(peek_status(REC(recs, N)) != 0, ran == N);
+	CHECK_EQ(st.rewrites, 0);
+	vlog("  halted after %d of %d members\n", ran, N);
+	CHECK_EQ(dsa_emu_device_halt(emu, 0, 0), 0);
+out:
+	client_close(&c);
+	dsa_emu_stop(emu);
+	free(src);
+	free(dst);
+	free(list);
+	free(recs);
+}
+
 /* informational: how often an always-offset-0 client loses a descriptor */
 static void
 measure_offset0(void)
@@ -2147,6 +2587,12 @@ main(int argc, char **argv)
 	RUN(test_trap_portal());
 	RUN(test_engines_out_of_order());
 	RUN(test_device_errors());
+	RUN(test_device_stats());
+	RUN(test_speed());
+	RUN(test_rewrites());
+	RUN(test_rewrites_off());
+	RUN(test_halt_mid_batch());
+	RUN(test_halt_async_batch());
 
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
