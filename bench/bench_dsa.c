@@ -1,48 +1,69 @@
-/* bench_dsa.c - CPU cost of the DSA mover per descriptor and per operation,
- * measured on the test emulator (tests/dsa_emu.c), so only the mover's own
- * cost in the submitting thread means something here: the device's speed
- * is the emulator's.
+/* bench_dsa.c - the DSA mover on the test emulator (tests/dsa_emu.c): the
+ * CPU it costs per descriptor and per operation, batch coalescing, spreading
+ * over devices, the CPU+DSA hybrid split. The emulator is software, so only
+ * what the mover costs the submitting thread, and how it shares work out,
+ * mean something here; bandwidths are the emulator's (see bench/RESULTS.md,
+ * "DSA at node scale", for what hardware should reach).
  *
- *   submit   CPU ns per vdm_memcpy() create + first poll (= the descriptor
- *            is written to the portal / the FIFO) of 4 KiB, device paused,
- *            32 at a time (the emulator's portal has 64 slots)
- *   reap     CPU ns of the poll that finds the completion record written
- *            and completes the future (the device has finished them all);
- *            submit + reap is the least CPU an operation costs
- *   qd1      per completed 4 KiB memcpy, one at a time: FUTURE_BUSY_POLL,
- *            runtime_wait with WAKER (the default), runtime_wait with POLLER
- *   qd32     the same with 32 operations in flight (runtime_wait_multiple)
+ * Sections (all by default; name some to run only those):
+ *   desc      CPU ns of one 4 KiB descriptor: submit (create + first poll,
+ *             device paused, 32 at a time) and reap (the poll that finds the
+ *             record written), portal (MOVDIR64B) and write() paths
+ *   cost      CPU ns per operation, 64 B .. 64 KiB, 32 in flight through
+ *             runtime_wait_multiple, submitted one by one (batch_max = 1)
+ *             or coalesced (batch_max = 0, the default); descriptors per
+ *             operation from the emulator's counts
+ *   spread    256 KiB copies, 32 in flight, over 1, 2 and 4 emulated
+ *             devices of 1 GB/s each: throughput and each device's share
+ *   hybrid    one 4 / 16 / 64 MiB copy on a 2 GB/s device, hybrid split
+ *             on (the defaults) and off: time and the CPU's share
  *
  * CPU time is CLOCK_THREAD_CPUTIME_ID of the submitting thread (the
- * emulator's and the mover's monitor threads are not counted; the monitor
- * only runs for WAKER). Needs root for the private mount namespace: exits 77
- * otherwise. Build (from the repository root):
- *   cc -O2 -std=c11 -DMINIASYNC_DSA=1 -I. -Itests bench/bench_dsa.c \
+ * emulator's threads and the mover's monitor are not counted). Every value
+ * is the median of BENCH_DSA_REPS runs (default 5) inside one run of the
+ * program. Line format: `name value unit ratio what`, where `what` says
+ * what the ratio is:
+ *   x_memcpy      plain memcpy of the same buffers in this run / value for
+ *                 costs (CPU ns, time), value / memcpy for throughput: above
+ *                 1 is better than memcpy
+ *   of_onebyone   value / the same figure submitted one by one (coalescing
+ *                 target: CPU per operation <= 0.3)
+ *   x_1dev        value / the same with one device
+ *   x_even        a device's share of the bytes x number of devices
+ *                 (1 = evenly spread)
+ *   of_off        value / the same with the hybrid split off
+ * Needs root (a private mount namespace for the emulated devices): exits
+ * 77 otherwise. Built by meson when the DSA mover is (bench/meson.build);
+ * by hand, from the repository root:
+ *   cc -O2 -std=gnu11 -DMINIASYNC_DSA=1 -I. -Itests bench/bench_dsa.c \
  *      tests/dsa_emu.c -o bench_dsa -laccel-config -pthread
- * Usage: bench_dsa [ops]   (default 100000 for the qd tests)
- * Output: one "name value unit" line per measurement. */
+ * Usage: bench_dsa [desc] [cost] [spread] [hybrid] */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
+#include "bench_util.h"
 #include "dsa_emu.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define OPSZ 4096
 #define QD 32
+#define MAXREPS 15
+
+static int reps = 5;
 
 static uint64_t
-ns_of(clockid_t c)
+cpu_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(c, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -53,168 +74,528 @@ die(const char *what)
 	exit(1);
 }
 
-static unsigned char *src, *dst;
-
-static void
-bench_submit(struct dsa_emu *emu, struct vdm *vdm, const char *name,
-	int rounds)
+static void *
+xalloc(size_t n)
 {
-	struct vdm_operation_future f[QD];
-	struct future *ff[QD];
-	struct runtime *rt = runtime_new();
-	uint64_t cpu = 0, wall = 0, reap = 0;
-	int r, i;
+	void *p = aligned_alloc(4096, (n + 4095) & ~(size_t)4095);
 
-	for (r = 0; r < rounds; r++) {
-		uint64_t c0, w0;
-
-		dsa_emu_reset_stats(emu);
-		dsa_emu_pause(emu, -1, 1);
-		c0 = ns_of(CLOCK_THREAD_CPUTIME_ID);
-		w0 = ns_of(CLOCK_MONOTONIC);
-		for (i = 0; i < QD; i++) {
-			f[i] = vdm_memcpy(vdm, dst + (size_t)i * OPSZ,
-				src + (size_t)i * OPSZ, OPSZ, 0);
-			if (future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) !=
-					FUTURE_STATE_RUNNING)
-				die("a descriptor was not submitted");
-		}
-		cpu += ns_of(CLOCK_THREAD_CPUTIME_ID) - c0;
-		wall += ns_of(CLOCK_MONOTONIC) - w0;
-		dsa_emu_pause(emu, -1, 0);
-		if (dsa_emu_wait_processed(emu, QD, 10000) != 0)
-			die("the emulator did not finish");
-		c0 = ns_of(CLOCK_THREAD_CPUTIME_ID);
-		for (i = 0; i < QD; i++)
-			if (future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) !=
-					FUTURE_STATE_COMPLETE)
-				break;
-		reap += ns_of(CLOCK_THREAD_CPUTIME_ID) - c0;
-		for (i = 0; i < QD; i++)
-			ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
-		runtime_wait_multiple(rt, ff, QD);
-		for (i = 0; i < QD; i++)
-			if (FUTURE_OUTPUT(&f[i])->result != VDM_SUCCESS)
-				die("an operation failed");
-	}
-	printf("submit_%s_cpu %.0f ns\n", name,
-		(double)cpu / ((double)rounds * QD));
-	printf("submit_%s_wall %.0f ns\n", name,
-		(double)wall / ((double)rounds * QD));
-	printf("reap_%s_cpu %.0f ns\n", name,
-		(double)reap / ((double)rounds * QD));
-	runtime_delete(rt);
+	if (p == NULL)
+		die("out of memory");
+	return p;
 }
 
-enum how { BUSY, WAIT };
-
 static void
-bench_ops(struct vdm *vdm, const char *name, enum how how, int qd, long ops)
+line(const char *name, double value, const char *unit, double ratio,
+	const char *what)
 {
-	struct vdm_operation_future f[QD];
-	struct future *ff[QD];
-	struct runtime *rt = runtime_new();
-	uint64_t c0, w0;
-	long done = 0;
-	int i;
-
-	c0 = ns_of(CLOCK_THREAD_CPUTIME_ID);
-	w0 = ns_of(CLOCK_MONOTONIC);
-	while (done < ops) {
-		for (i = 0; i < qd; i++) {
-			f[i] = vdm_memcpy(vdm, dst + (size_t)i * OPSZ,
-				src + (size_t)i * OPSZ, OPSZ, 0);
-			ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
-		}
-		if (how == BUSY) {
-			for (i = 0; i < qd; i++)
-				future_poll(ff[i], NULL); /* start them all */
-			for (i = 0; i < qd; i++)
-				FUTURE_BUSY_POLL(&f[i]);
-		} else if (qd == 1) {
-			runtime_wait(rt, ff[0]);
-		} else {
-			runtime_wait_multiple(rt, ff, (size_t)qd);
-		}
-		for (i = 0; i < qd; i++)
-			if (FUTURE_OUTPUT(&f[i])->result != VDM_SUCCESS)
-				die("an operation failed");
-		done += qd;
-	}
-	printf("%s_cpu %.0f ns/op\n", name,
-		(double)(ns_of(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)done);
-	printf("%s_wall %.0f ns/op\n", name,
-		(double)(ns_of(CLOCK_MONOTONIC) - w0) / (double)done);
+	printf("%-34s %12.3f %-8s %8.3f %s\n", name, value, unit, ratio, what);
 	fflush(stdout);
-	runtime_delete(rt);
 }
 
-static void
-run(int fifo, long ops)
+static const char *
+size_name(size_t n, char *buf, size_t len)
 {
-	struct dsa_emu_config ec;
-	struct dsa_emu *emu;
-	const char *path = fifo ? "write" : "portal";
-	char name[64];
-	int notifier;
+	if (n >= (1u << 20))
+		snprintf(buf, len, "%zuM", n >> 20);
+	else if (n >= 1024)
+		snprintf(buf, len, "%zuK", n >> 10);
+	else
+		snprintf(buf, len, "%zu", n);
+	return buf;
+}
 
-	memset(&ec, 0, sizeof(ec));
-	ec.wq_size = 128;
-	ec.fifo = fifo ? 1 : -1;
-	emu = dsa_emu_start(&ec);
+static struct dsa_emu *
+emu_start(struct dsa_emu_config *ec)
+{
+	struct dsa_emu *emu = dsa_emu_start(ec);
+
 	if (emu == NULL)
 		die("cannot start the emulator");
-	for (notifier = 0; notifier < 2; notifier++) {
+	return emu;
+}
+
+static struct data_mover_dsa *
+mover(struct data_mover_dsa_config *mc)
+{
+	struct data_mover_dsa *d = data_mover_dsa_new(mc);
+
+	if (d == NULL)
+		die(data_mover_dsa_last_error_str());
+	return d;
+}
+
+/* CPU ns per memcpy of n bytes over the qd slots of src / dst */
+static double
+memcpy_cpu(unsigned char *dst, const unsigned char *src, size_t n, int qd,
+	int rounds)
+{
+	double v[MAXREPS];
+	int r, k, i;
+
+	for (r = 0; r < reps; r++) {
+		uint64_t c0 = cpu_ns();
+
+		for (k = 0; k < rounds; k++)
+			for (i = 0; i < qd; i++)
+				memcpy(dst + (size_t)i * n, src + (size_t)i * n, n);
+		v[r] = (double)(cpu_ns() - c0) / ((double)rounds * qd);
+	}
+	return median(v, (size_t)reps);
+}
+
+/* wall ns of one memcpy of n bytes */
+static double
+memcpy_wall(unsigned char *dst, const unsigned char *src, size_t n)
+{
+	double v[MAXREPS];
+	int r;
+
+	memcpy(dst, src, n); /* fault the pages in */
+	for (r = 0; r < reps; r++) {
+		uint64_t t0 = now_ns();
+
+		memcpy(dst, src, n);
+		v[r] = (double)(now_ns() - t0);
+	}
+	return median(v, (size_t)reps);
+}
+
+static void
+check_ok(struct vdm_operation_future *f, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (FUTURE_OUTPUT(&f[i])->result != VDM_SUCCESS)
+			die("an operation failed");
+}
+
+/* ---- desc: one descriptor's submit and reap ---- */
+
+static void
+bench_desc_path(int fifo, unsigned char *src, unsigned char *dst,
+	double memcpy_ns)
+{
+	const size_t n = 4096;
+	struct dsa_emu_config ec;
+	struct data_mover_dsa_config mc;
+	struct vdm_operation_future f[QD];
+	struct future *ff[QD];
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	struct runtime *rt = runtime_new();
+	const char *path = fifo ? "write" : "portal";
+	double vs[MAXREPS], vr[MAXREPS];
+	char name[64];
+	int r, k, i;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.fifo = fifo ? 1 : -1;
+	emu = emu_start(&ec);
+	memset(&mc, 0, sizeof(mc));
+	mc.cpu_threshold = 1;
+	mc.batch_max = 1; /* one descriptor per operation */
+	d = mover(&mc);
+	vdm = data_mover_dsa_get_vdm(d);
+	for (r = 0; r < reps; r++) {
+		uint64_t sub = 0, reap = 0;
+
+		for (k = 0; k < 20; k++) {
+			uint64_t c0;
+
+			dsa_emu_reset_stats(emu);
+			dsa_emu_pause(emu, -1, 1);
+			c0 = cpu_ns();
+			for (i = 0; i < QD; i++) {
+				f[i] = vdm_memcpy(vdm, dst + (size_t)i * n,
+					src + (size_t)i * n, n, 0);
+				if (future_poll(FUTURE_AS_RUNNABLE(&f[i]),
+						NULL) != FUTURE_STATE_RUNNING)
+					die("a descriptor was not submitted");
+			}
+			sub += cpu_ns() - c0;
+			dsa_emu_pause(emu, -1, 0);
+			if (dsa_emu_wait_processed(emu, QD, 10000) != 0)
+				die("the emulator did not finish");
+			c0 = cpu_ns();
+			for (i = 0; i < QD; i++)
+				if (future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) !=
+						FUTURE_STATE_COMPLETE)
+					break;
+			reap += cpu_ns() - c0;
+			for (i = 0; i < QD; i++)
+				ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+			runtime_wait_multiple(rt, ff, QD);
+			check_ok(f, QD);
+		}
+		vs[r] = (double)sub / (20.0 * QD);
+		vr[r] = (double)reap / (20.0 * QD);
+	}
+	snprintf(name, sizeof(name), "dsa_desc_submit_%s_4K", path);
+	double s = median(vs, (size_t)reps);
+	line(name, s, "ns_cpu", memcpy_ns / s, "x_memcpy");
+	snprintf(name, sizeof(name), "dsa_desc_reap_%s_4K", path);
+	s = median(vr, (size_t)reps);
+	line(name, s, "ns_cpu", memcpy_ns / s, "x_memcpy");
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	runtime_delete(rt);
+}
+
+static void
+bench_desc(void)
+{
+	unsigned char *src = xalloc((size_t)QD * 4096);
+	unsigned char *dst = xalloc((size_t)QD * 4096);
+	double m;
+
+	memset(src, 1, (size_t)QD * 4096);
+	memset(dst, 0, (size_t)QD * 4096);
+	m = memcpy_cpu(dst, src, 4096, QD, 200);
+	line("dsa_desc_memcpy_4K", m, "ns_cpu", 1.0, "x_memcpy");
+	bench_desc_path(0, src, dst, m);
+	bench_desc_path(1, src, dst, m);
+	free(src);
+	free(dst);
+}
+
+/* ---- cost: CPU per operation, one by one vs coalesced ---- */
+
+/* rounds of QD operations of n bytes through runtime_wait_multiple:
+ * CPU ns per operation; *desc = top-level descriptors per operation */
+static double
+run_qd(struct dsa_emu *emu, struct runtime *rt, struct vdm *vdm,
+	unsigned char *dst, const unsigned char *src, size_t n, int rounds,
+	double *desc)
+{
+	struct vdm_operation_future f[QD];
+	struct future *ff[QD];
+	double v;
+	int k, i;
+
+	{
+		struct dsa_emu_stats st;
+		uint64_t c0;
+
+		memset(dst, 0, (size_t)QD * n);
+		dsa_emu_reset_stats(emu);
+		c0 = cpu_ns();
+		for (k = 0; k < rounds; k++) {
+			for (i = 0; i < QD; i++) {
+				f[i] = vdm_memcpy(vdm, dst + (size_t)i * n,
+					(void *)(src + (size_t)i * n), n, 0);
+				ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+			}
+			runtime_wait_multiple(rt, ff, QD);
+			check_ok(f, QD);
+		}
+		v = (double)(cpu_ns() - c0) / ((double)rounds * QD);
+		if (memcmp(dst, src, (size_t)QD * n) != 0)
+			die("content check failed");
+		/* every descriptor was processed before its future completed */
+		dsa_emu_get_stats(emu, -1, &st);
+		*desc = (double)st.received / ((double)rounds * QD);
+	}
+	return v;
+}
+
+static void
+bench_cost(void)
+{
+	static const size_t sizes[] = { 64, 256, 1024, 4096, 16384, 65536 };
+	const size_t maxn = 65536;
+	unsigned char *src = xalloc((size_t)QD * maxn);
+	unsigned char *dst = xalloc((size_t)QD * maxn);
+	struct dsa_emu_config ec;
+	struct data_mover_dsa_config mc;
+	struct data_mover_dsa *one, *co;
+	struct dsa_emu *emu;
+	struct runtime *rt = runtime_new();
+	size_t s, i;
+
+	for (i = 0; i < (size_t)QD * maxn; i++)
+		src[i] = (unsigned char)(i * 131u + (i >> 12));
+	memset(&ec, 0, sizeof(ec));
+	ec.fifo = -1;
+	emu = emu_start(&ec);
+	memset(&mc, 0, sizeof(mc));
+	mc.cpu_threshold = 1;      /* every size goes to the device */
+	mc.hybrid_threshold = SIZE_MAX;
+	mc.batch_max = 1;
+	one = mover(&mc);
+	mc.batch_max = 0;          /* the default: the WQ's max_batch_size */
+	co = mover(&mc);
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s];
+		int rounds = n >= 16384 ? 40 : 100;
+		double m, c1, c2, d1, d2, v1[MAXREPS], v2[MAXREPS];
+		double w1[MAXREPS], w2[MAXREPS];
+		char nm[16], name[64];
+		int r;
+
+		size_name(n, nm, sizeof(nm));
+		m = memcpy_cpu(dst, src, n, QD, rounds * 4);
+		for (r = 0; r < reps; r++) { /* interleaved: same noise */
+			v1[r] = run_qd(emu, rt, data_mover_dsa_get_vdm(one), dst,
+				src, n, rounds, &w1[r]);
+			v2[r] = run_qd(emu, rt, data_mover_dsa_get_vdm(co), dst,
+				src, n, rounds, &w2[r]);
+		}
+		c1 = median(v1, (size_t)reps);
+		c2 = median(v2, (size_t)reps);
+		d1 = median(w1, (size_t)reps);
+		d2 = median(w2, (size_t)reps);
+		snprintf(name, sizeof(name), "dsa_cpu_memcpy_%s", nm);
+		line(name, m, "ns/op", 1.0, "x_memcpy");
+		snprintf(name, sizeof(name), "dsa_cpu_onebyone_%s", nm);
+		line(name, c1, "ns/op", m / c1, "x_memcpy");
+		snprintf(name, sizeof(name), "dsa_cpu_coalesced_%s", nm);
+		line(name, c2, "ns/op", c2 / c1, "of_onebyone");
+		snprintf(name, sizeof(name), "dsa_desc_onebyone_%s", nm);
+		line(name, d1, "desc/op", 1.0, "of_onebyone");
+		snprintf(name, sizeof(name), "dsa_desc_coalesced_%s", nm);
+		line(name, d2, "desc/op", d2 / d1, "of_onebyone");
+	}
+	data_mover_dsa_delete(one);
+	data_mover_dsa_delete(co);
+	dsa_emu_stop(emu);
+	runtime_delete(rt);
+	free(src);
+	free(dst);
+}
+
+/* ---- spread: 1, 2, 4 devices ---- */
+
+#define SPREAD_OP (256u << 10)
+#define SPREAD_SPEED 1000u /* bytes per µs per device: 1 GB/s */
+
+static void
+bench_spread(void)
+{
+	static const unsigned ndevs[] = { 1, 2, 4 };
+	const int rounds = 8; /* 8 x 32 x 256 KiB = 64 MiB per run */
+	unsigned char *src = xalloc((size_t)QD * SPREAD_OP);
+	unsigned char *dst = xalloc((size_t)QD * SPREAD_OP);
+	double gbs1 = 0, mgbs;
+	size_t k, i;
+
+	for (i = 0; i < (size_t)QD * SPREAD_OP; i++)
+		src[i] = (unsigned char)(i * 7u + (i >> 16));
+	memset(dst, 0, (size_t)QD * SPREAD_OP);
+	{
+		double v[MAXREPS];
+		int r;
+
+		for (r = 0; r < reps; r++) {
+			uint64_t t0 = now_ns();
+
+			memcpy(dst, src, (size_t)QD * SPREAD_OP);
+			v[r] = (double)(now_ns() - t0);
+		}
+		mgbs = (double)QD * SPREAD_OP / median(v, (size_t)reps);
+		line("dsa_spread_memcpy", mgbs, "GB/s", 1.0, "x_memcpy");
+	}
+	for (k = 0; k < sizeof(ndevs) / sizeof(ndevs[0]); k++) {
+		struct dsa_emu_config ec;
 		struct data_mover_dsa_config mc;
 		struct data_mover_dsa *d;
-		struct vdm *vdm;
-		const char *nn = notifier ? "poller" : "waker";
+		struct dsa_emu *emu;
+		struct vdm_operation_future f[QD];
+		struct future *ff[QD];
+		struct runtime *rt = runtime_new();
+		double v[MAXREPS], share[4][MAXREPS], gbs;
+		char name[64];
+		unsigned dv;
+		int r, rd;
 
-		memset(&mc, 0, sizeof(mc));
-		mc.desired_notifier = notifier ? FUTURE_NOTIFIER_POLLER :
-			FUTURE_NOTIFIER_WAKER;
-		d = data_mover_dsa_new(&mc);
-		if (d == NULL)
-			die(data_mover_dsa_last_error_str());
-		vdm = data_mover_dsa_get_vdm(d);
-		if (notifier == 0) {
-			snprintf(name, sizeof(name), "%s", path);
-			bench_submit(emu, vdm, name, 300);
-			snprintf(name, sizeof(name), "qd1_busy_poll_%s", path);
-			bench_ops(vdm, name, BUSY, 1, ops);
-			snprintf(name, sizeof(name), "qd32_busy_poll_%s", path);
-			bench_ops(vdm, name, BUSY, QD, ops);
+		memset(&ec, 0, sizeof(ec));
+		ec.ndevices = ndevs[k];
+		ec.fifo = -1;
+		ec.bytes_per_us = SPREAD_SPEED;
+		emu = emu_start(&ec);
+		memset(&mc, 0, sizeof(mc)); /* device, wq, wqs NULL: every WQ */
+		mc.cpu_threshold = 1;
+		mc.hybrid_threshold = SIZE_MAX;
+		d = mover(&mc);
+		for (r = 0; r < reps; r++) {
+			uint64_t t0, total = 0;
+
+			dsa_emu_reset_stats(emu);
+			t0 = now_ns();
+			for (rd = 0; rd < rounds; rd++) {
+				for (i = 0; i < QD; i++) {
+					f[i] = vdm_memcpy(data_mover_dsa_get_vdm(d),
+						dst + i * SPREAD_OP,
+						src + i * SPREAD_OP, SPREAD_OP, 0);
+					ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+				}
+				runtime_wait_multiple(rt, ff, QD);
+				check_ok(f, QD);
+			}
+			v[r] = (double)(now_ns() - t0);
+			for (dv = 0; dv < ndevs[k]; dv++) {
+				struct dsa_emu_stats st;
+
+				dsa_emu_get_device_stats(emu, dv, &st);
+				share[dv][r] = (double)st.bytes;
+				total += st.bytes;
+			}
+			for (dv = 0; dv < ndevs[k]; dv++)
+				share[dv][r] = total ? share[dv][r] / (double)total : 0;
 		}
-		snprintf(name, sizeof(name), "qd1_runtime_%s_%s", nn, path);
-		bench_ops(vdm, name, WAIT, 1, ops / (notifier ? 1 : 4));
-		snprintf(name, sizeof(name), "qd32_runtime_%s_%s", nn, path);
-		bench_ops(vdm, name, WAIT, QD, ops);
+		if (memcmp(dst, src, (size_t)QD * SPREAD_OP) != 0)
+			die("content check failed");
+		gbs = (double)rounds * QD * SPREAD_OP / median(v, (size_t)reps);
+		if (k == 0)
+			gbs1 = gbs;
+		snprintf(name, sizeof(name), "dsa_spread_%udev", ndevs[k]);
+		line(name, gbs, "GB/s", gbs / mgbs, "x_memcpy");
+		snprintf(name, sizeof(name), "dsa_spread_%udev_scaling", ndevs[k]);
+		line(name, gbs / gbs1, "x", gbs / gbs1, "x_1dev");
+		for (dv = 0; dv < ndevs[k]; dv++) {
+			double sh = median(share[dv], (size_t)reps);
+
+			snprintf(name, sizeof(name), "dsa_spread_%udev_share_dsa%u",
+				ndevs[k], dv);
+			line(name, sh, "fraction", sh * ndevs[k], "x_even");
+		}
 		data_mover_dsa_delete(d);
+		dsa_emu_stop(emu);
+		runtime_delete(rt);
 	}
+	free(src);
+	free(dst);
+}
+
+/* ---- hybrid: CPU + device on one large copy ---- */
+
+#define HYBRID_SPEED 2000u /* bytes per µs: 2 GB/s */
+
+static void
+bench_hybrid(void)
+{
+	static const size_t sizes[] = { 4u << 20, 16u << 20, 64u << 20 };
+	const size_t maxn = 64u << 20;
+	unsigned char *src = xalloc(maxn), *dst = xalloc(maxn);
+	struct dsa_emu_config ec;
+	struct dsa_emu *emu;
+	struct data_mover_dsa_config mc;
+	struct data_mover_dsa *on, *off;
+	struct runtime *rt = runtime_new();
+	size_t s, i;
+
+	for (i = 0; i < maxn; i++)
+		src[i] = (unsigned char)(i * 13u + (i >> 20));
+	memset(dst, 0, maxn);
+	memset(&ec, 0, sizeof(ec));
+	ec.fifo = -1;
+	ec.bytes_per_us = HYBRID_SPEED;
+	emu = emu_start(&ec);
+	memset(&mc, 0, sizeof(mc));
+	mc.cpu_threshold = 1;
+	on = mover(&mc);                 /* hybrid: the defaults */
+	mc.hybrid_threshold = SIZE_MAX;  /* never split */
+	off = mover(&mc);
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s];
+		double m = memcpy_wall(dst, src, n), t[2], share[2];
+		char nm[16], name[64];
+		int w;
+
+		double v[2][MAXREPS], sh[2][MAXREPS];
+		int r;
+
+		size_name(n, nm, sizeof(nm));
+		for (r = 0; r < reps; r++) { /* interleaved: same noise */
+			for (w = 0; w < 2; w++) {
+				struct vdm *vdm = data_mover_dsa_get_vdm(w ? off : on);
+				struct vdm_operation_future f;
+				struct dsa_emu_stats st;
+				uint64_t t0;
+
+				dsa_emu_reset_stats(emu);
+				memset(dst, 0, n);
+				t0 = now_ns();
+				f = vdm_memcpy(vdm, dst, src, n, 0);
+				runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+				v[w][r] = (double)(now_ns() - t0);
+				check_ok(&f, 1);
+				if (memcmp(dst, src, n) != 0)
+					die("content check failed");
+				dsa_emu_get_stats(emu, -1, &st);
+				/* the device's bytes from its counts, the rest the CPU's */
+				sh[w][r] = 1.0 - (double)(st.bytes < n ? st.bytes : n) /
+					(double)n;
+			}
+		}
+		for (w = 0; w < 2; w++) {
+			t[w] = median(v[w], (size_t)reps);
+			share[w] = median(sh[w], (size_t)reps);
+		}
+		snprintf(name, sizeof(name), "dsa_hybrid_memcpy_%s", nm);
+		line(name, m / 1e6, "ms", 1.0, "x_memcpy");
+		snprintf(name, sizeof(name), "dsa_hybrid_off_%s", nm);
+		line(name, t[1] / 1e6, "ms", m / t[1], "x_memcpy");
+		snprintf(name, sizeof(name), "dsa_hybrid_on_%s", nm);
+		line(name, t[0] / 1e6, "ms", m / t[0], "x_memcpy");
+		snprintf(name, sizeof(name), "dsa_hybrid_on_vs_off_%s", nm);
+		line(name, t[0] / t[1], "x", t[0] / t[1], "of_off");
+		snprintf(name, sizeof(name), "dsa_hybrid_cpu_share_%s", nm);
+		line(name, share[0], "fraction", share[1], "off_share");
+	}
+	data_mover_dsa_delete(on);
+	data_mover_dsa_delete(off);
 	dsa_emu_stop(emu);
+	runtime_delete(rt);
+	free(src);
+	free(dst);
+}
+
+static int
+wanted(int argc, char **argv, const char *s)
+{
+	int i;
+
+	if (argc < 2)
+		return 1;
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], s) == 0)
+			return 1;
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	char why[256];
-	long ops = argc > 1 ? atol(argv[1]) : 100000;
+	const char *e = getenv("BENCH_DSA_REPS");
+	int i;
 
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "desc") && strcmp(argv[i], "cost") &&
+				strcmp(argv[i], "spread") &&
+				strcmp(argv[i], "hybrid")) {
+			fprintf(stderr, "usage: bench_dsa [desc] [cost] "
+				"[spread] [hybrid]\n");
+			return 2;
+		}
+	if (e != NULL && atoi(e) > 0)
+		reps = atoi(e) > MAXREPS ? MAXREPS : atoi(e);
+	/* before any thread exists */
 	if (dsa_emu_enter_namespace(why, sizeof(why)) != 0) {
 		printf("SKIP bench_dsa: %s\n", why);
 		return 77;
 	}
-	if (ops < QD)
-		ops = QD;
-	src = (unsigned char *)aligned_alloc(4096, (size_t)QD * OPSZ);
-	dst = (unsigned char *)aligned_alloc(4096, (size_t)QD * OPSZ);
-	if (src == NULL || dst == NULL)
-		die("out of memory");
-	memset(src, 1, (size_t)QD * OPSZ);
-	memset(dst, 0, (size_t)QD * OPSZ);
-	run(0, ops);
-	run(1, ops / 4);
-	free(src);
-	free(dst);
+	printf("# bench_dsa: emulated devices, medians of %d runs; "
+		"name value unit ratio what\n", reps);
+	if (wanted(argc, argv, "desc"))
+		bench_desc();
+	if (wanted(argc, argv, "cost"))
+		bench_cost();
+	if (wanted(argc, argv, "spread"))
+		bench_spread();
+	if (wanted(argc, argv, "hybrid"))
+		bench_hybrid();
 	return 0;
 }

@@ -78,6 +78,8 @@ struct emu_wq {
 	int thr_started;
 	unsigned delay_us;	/* __atomic */
 	int paused;		/* __atomic */
+	uint64_t resumed_ns;	/* __atomic: when last un-paused */
+	uint64_t cur_ready;	/* WQ thread: ready time of the top-level descriptor running */
 
 	/* owned by the WQ thread */
 	struct qent *q;
@@ -1052,14 +1054,34 @@ dev_halted(const struct emu_wq *w)
 
 static int halt_device(struct dsa_emu *emu, unsigned dev, int halt);
 
+/* sleep while far (timer slack is 1 µs on WQ threads), then spin; -1 if
+ * the device halts meanwhile (halt_too) or the emulator stops */
+static int
+wait_until(struct emu_wq *w, uint64_t end, int halt_too)
+{
+	for (;;) {
+		if ((halt_too && dev_halted(w)) || __atomic_load_n(&w->emu->stop, __ATOMIC_ACQUIRE))
+			return -1;
+		uint64_t now = now_ns();
+		if (now >= end)
+			return 0;
+		if (end - now > 30000)
+			sleep_ns(end - now - 20000 < 1000000 ? end - now - 20000 : 1000000);
+		else
+			cpu_relax();
+	}
+}
+
 /*
  * Before a descriptor runs: a HALT fault halts the device; then it waits
- * for its turn on the device's pipe and its transfer time (bytes_per_us).
- * Returns -1 when the device is halted (or the emulator stops) before it
- * could run: it never does.
+ * for its turn on the device's pipe (bytes_per_us).  Returns -1 when the
+ * device is halted (or the emulator stops) before it could start: it never
+ * runs.  *end = when its transfer is over (0: no speed limit): the caller
+ * runs it, then waits until then (pace_end), so the emulator's own copy
+ * time is part of the transfer time, and a descriptor that started ends.
  */
 static int
-pace(struct emu_wq *w, const struct dsa_hw_desc *d)
+pace(struct emu_wq *w, const struct dsa_hw_desc *d, uint64_t *end_out)
 {
 	struct dsa_emu *emu = w->emu;
 	struct dsa_emu_fault f;
@@ -1068,6 +1090,7 @@ pace(struct emu_wq *w, const struct dsa_hw_desc *d)
 	pthread_mutex_unlock(&emu->lock);
 	if (hit)
 		halt_device(emu, w->dev, 1);
+	*end_out = 0;
 	if (dev_halted(w))
 		return -1;
 	unsigned bpus = __atomic_load_n(&emu->speed[w->dev], __ATOMIC_RELAXED);
@@ -1075,24 +1098,22 @@ pace(struct emu_wq *w, const struct dsa_hw_desc *d)
 	    (d->opcode != DSA_OPCODE_MEMMOVE && d->opcode != DSA_OPCODE_MEMFILL &&
 	     d->opcode != DSA_OPCODE_CFLUSH))
 		return 0;
+	/*
+	 * The device starts it when its pipe is free and the descriptor was
+	 * ready (queued, delay_us over, WQ not paused), not when this thread
+	 * got to it: a thread woken late catches up instead of slowing the
+	 * device down.
+	 */
 	uint64_t t = (uint64_t)d->xfer_size * 1000 / bpus;
+	uint64_t from = w->cur_ready, res = __atomic_load_n(&w->resumed_ns, __ATOMIC_ACQUIRE);
+	if (res > from)
+		from = res;
 	pthread_mutex_lock(&emu->lock);
-	uint64_t now = now_ns();
-	uint64_t end = (emu->dev_busy[w->dev] > now ? emu->dev_busy[w->dev] : now) + t;
-	emu->dev_busy[w->dev] = end;
+	uint64_t start = emu->dev_busy[w->dev] > from ? emu->dev_busy[w->dev] : from;
+	emu->dev_busy[w->dev] = start + t;
 	pthread_mutex_unlock(&emu->lock);
-	/* sleep while far (timer slack is 1 µs on WQ threads), then spin */
-	for (;;) {
-		if (dev_halted(w) || __atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE))
-			return -1;
-		now = now_ns();
-		if (now >= end)
-			return 0;
-		if (end - now > 30000)
-			sleep_ns(end - now - 20000 < 1000000 ? end - now - 20000 : 1000000);
-		else
-			cpu_relax();
-	}
+	*end_out = start + t;
+	return wait_until(w, start, 1);
 }
 
 static void
@@ -1530,11 +1551,15 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 			 : __atomic_load_n(&((struct dsa_completion_record *)(uintptr_t)ca)->status,
 					   __ATOMIC_ACQUIRE);
 	struct rec r;
+	uint64_t end;
 	memset(&r, 0, sizeof(r));
-	if (pace(w, d) == 0)
+	if (pace(w, d, &end) == 0) {
 		execute(w, d, in_batch, &r);
-	else
+		if (end)
+			wait_until(w, end, 0);
+	} else {
 		r.aborted = 1;
+	}
 	if (r.aborted) {
 		/* halted before (or, a batch, while) it ran: no record, ever */
 		if (in_batch)
@@ -1590,6 +1615,7 @@ execute_top(struct emu_wq *w, const struct qent *e)
 		return;
 	}
 	int rej;
+	w->cur_ready = e->ready_ns;
 	exec_with_record(w, &e->d, 0, &rej);
 }
 
@@ -2516,9 +2542,13 @@ dsa_emu_pause(struct dsa_emu *emu, int wq, int on)
 {
 	if (!emu)
 		return;
+	uint64_t now = now_ns();
 	for (unsigned i = 0; i < emu->nwq; i++)
-		if (wq < 0 || (unsigned)wq == i)
+		if (wq < 0 || (unsigned)wq == i) {
+			if (!on)
+				__atomic_store_n(&emu->wqs[i].resumed_ns, now, __ATOMIC_RELEASE);
 			__atomic_store_n(&emu->wqs[i].paused, on ? 1 : 0, __ATOMIC_RELEASE);
+		}
 }
 
 /* sum of WQs [lo, hi) (max_inflight: max; last_*: most recent); lock held */

@@ -166,9 +166,13 @@ struct dsa_emu_config {
 	 * delay_us.  A device's WQs share it: their descriptors take turns on
 	 * one pipe per device, so two WQs of a device together move no more
 	 * than one, while two devices move twice as much.  A descriptor waits
-	 * for its turn and its transfer time before it runs; a device halted
-	 * meanwhile never runs it.  0 = unlimited (the default: as fast as
-	 * the emulator's memmove).  dsa_emu_set_speed() changes it later.
+	 * for its turn, counted from when it was ready (queued, delay_us over,
+	 * its WQ not paused), runs, and completes when its transfer time is
+	 * over (the emulator's own copy is part of it, so speeds above a few
+	 * GB/s per core are not reached); a device halted while a descriptor
+	 * waits for its turn never runs it, one that started completes.
+	 * 0 = unlimited (the default: as fast as the emulator's memmove).
+	 * dsa_emu_set_speed() changes it later.
 	 */
 	unsigned bytes_per_us;			/* every device ... */
 	const unsigned *dev_bytes_per_us;	/* ... or per device ([ndevices]; 0 = bytes_per_us) */
@@ -274,7 +278,7 @@ enum dsa_emu_fault_kind {
 	 * records written, it and the members after it never run, and the
 	 * batch, like everything queued on the device, gets no completion
 	 * record.  A halt from another thread during a batch whose members
-	 * take time (bytes_per_us, delay) stops it the same way between members.
+	 * take time (bytes_per_us) stops it the same way between members.
 	 */
 	DSA_EMU_FAULT_HALT,
 };
