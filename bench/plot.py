@@ -6,10 +6,12 @@ needs python3-matplotlib; the benchmarks themselves do not).
     build/bench/copy_kernels > kernels.txt
     python3 bench/plot.py --bench bench.txt --kernels kernels.txt \
         --out bench/figures --note "AMD EPYC (Zen 5) 2-vCPU VM, 2026-12-01"
+    build/bench/bench_dsa > dsa.txt      # root; then also --dsa dsa.txt
 
 Reads the `name value unit ratio x_memcpy` lines and writes
 sweep_cost.svg (ns per copy against size), sweep_throughput.svg (GB/s
-against size) and copy_kernels.svg. Either input may be left out."""
+against size) and copy_kernels.svg. Either input may be left out.
+--dsa: dsa_cpu_cost.svg (CPU ns per operation, DSA mover on the emulator)."""
 import argparse
 import os
 import re
@@ -125,5 +127,69 @@ def main():
     return 0
 
 
+def dsa_cpu_cost(path, out, note):
+    """bench_dsa output -> dsa_cpu_cost.svg: CPU ns per operation against
+    size, submitted one by one vs coalesced (32 in flight), with plain
+    memcpy of the same buffers for scale."""
+    rows = parse(path)
+    series = {}
+    for name, (v, _, _) in rows.items():
+        m = re.match(r"dsa_cpu_(memcpy|onebyone|coalesced)_(\d+)([KM]?)$", name)
+        if m:
+            n = int(m.group(2)) << {"": 0, "K": 10, "M": 20}[m.group(3)]
+            series.setdefault(m.group(1), []).append((n, v))
+    if not series:
+        return
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for key, label in (("onebyone", "DSA mover, one descriptor per operation"),
+                       ("coalesced", "DSA mover, coalesced (batch_max = 0)"),
+                       ("memcpy", "plain memcpy (same buffers)")):
+        pts = sorted(series.get(key, []))
+        if pts:
+            ax.plot([n for n, _ in pts], [t for _, t in pts], marker="o",
+                    label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    xs = sorted({n for s in series.values() for n, _ in s})
+    ax.set_xticks(xs)
+    ax.set_xticklabels([size_label(n) for n in xs], rotation=45)
+    ax.set_xlabel("bytes per operation (32 in flight, runtime_wait_multiple)")
+    ax.set_ylabel("CPU ns per operation (submitting thread)")
+    ax.set_title("DSA mover, CPU cost per operation, emulated device" +
+                 (" - " + note if note else ""))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "dsa_cpu_cost.svg"))
+    plt.close(fig)
+
+
+def dsa_main():
+    """--dsa FILE (build/bench/bench_dsa output), handled apart from main()
+    so the two stay independent: plots it and takes it out of sys.argv.
+    Returns True when nothing is left for main() to do."""
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--dsa")
+    ap.add_argument("--out", default="bench/figures")
+    ap.add_argument("--note", default="")
+    a, _ = ap.parse_known_args()
+    if not a.dsa:
+        return False
+    os.makedirs(a.out, exist_ok=True)
+    dsa_cpu_cost(a.dsa, a.out, a.note)
+    argv, i = [], 1
+    while i < len(sys.argv):
+        if sys.argv[i] == "--dsa":
+            i += 2
+            continue
+        if not sys.argv[i].startswith("--dsa="):
+            argv.append(sys.argv[i])
+        i += 1
+    sys.argv[1:] = argv
+    return not any(x.split("=")[0] in ("--bench", "--kernels") for x in argv)
+
+
 if __name__ == "__main__":
+    if dsa_main():
+        sys.exit(0)
     sys.exit(main())
