@@ -1054,19 +1054,27 @@ dev_halted(const struct emu_wq *w)
 
 static int halt_device(struct dsa_emu *emu, unsigned dev, int halt);
 
-/* sleep while far (timer slack is 1 µs on WQ threads), then spin; -1 if
- * the device halts meanwhile (halt_too) or the emulator stops */
+static int intake(struct emu_wq *w);
+
+/*
+ * Sleep while far (timer slack is 1 µs on WQ threads), then spin; -1 if
+ * the device halts meanwhile (halt_too) or the emulator stops.  Meanwhile
+ * the WQ keeps taking descriptors, so they are queued (and ready) when
+ * they were written, not when this thread is done.  The caller holds no
+ * queue entry: process_ready() copied the one that runs.
+ */
 static int
 wait_until(struct emu_wq *w, uint64_t end, int halt_too)
 {
 	for (;;) {
 		if ((halt_too && dev_halted(w)) || __atomic_load_n(&w->emu->stop, __ATOMIC_ACQUIRE))
 			return -1;
+		intake(w);
 		uint64_t now = now_ns();
 		if (now >= end)
 			return 0;
 		if (end - now > 30000)
-			sleep_ns(end - now - 20000 < 1000000 ? end - now - 20000 : 1000000);
+			sleep_ns(end - now - 20000 < 50000 ? end - now - 20000 : 50000);
 		else
 			cpu_relax();
 	}
@@ -1947,6 +1955,12 @@ dsa_emu_write_desc(struct dsa_emu *emu, unsigned wq, const void *desc)
 	return rc < 0 ? errno : rc ? EAGAIN : 0;
 }
 
+static int
+intake(struct emu_wq *w)
+{
+	return w->trap ? intake_trap(w) : w->fifo ? intake_fifo(w) : intake_portal(w);
+}
+
 static void *
 wq_thread(void *arg)
 {
@@ -1958,7 +1972,7 @@ wq_thread(void *arg)
 	prctl(PR_SET_TIMERSLACK, 1000UL); /* bytes_per_us: sleep to the µs */
 
 	while (!__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
-		int got = w->trap ? intake_trap(w) : w->fifo ? intake_fifo(w) : intake_portal(w);
+		int got = intake(w);
 		int done = process_ready(w);
 		uint64_t now = now_ns();
 		if (got || done) {
