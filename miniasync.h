@@ -220,6 +220,14 @@ extern "C" {
 #define MASYNC__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
 #endif
 
+/* private: for the few helpers the cheapest paths need folded into their
+ * callers whatever the compiler's inlining budget says */
+#if defined(__GNUC__) || defined(__clang__)
+#define MASYNC__FORCE_INLINE inline __attribute__((always_inline))
+#else
+#define MASYNC__FORCE_INLINE inline
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #define MASYNC__PAUSE() __builtin_ia32_pause()
 #elif defined(__aarch64__)
@@ -559,8 +567,9 @@ get_next_future_chain_entry(struct future_context *ctx,
 /* private: result of a vdm future or error-aware chain owning ctx, else 0 */
 static inline int masync__vdm_context_result(struct future_context *ctx);
 
-/* private: one poll of a chain; `stop` makes it error-aware */
-static inline enum future_state
+/* private: one poll of a chain; `stop` makes it error-aware (a constant:
+ * each chain task gets its own copy) */
+static MASYNC__FORCE_INLINE enum future_state
 masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 	int stop)
 {
