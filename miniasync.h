@@ -2315,13 +2315,14 @@ masync__vdm_task_generic(struct future_context *context,
 MINIASYNC_API enum future_state
 masync__vdm_task(struct future_context *context, struct future_notifier *n)
 {
-	struct vdm_operation_data *data =
-		(struct vdm_operation_data *)future_context_get_data(context);
+	/* only vdm_memcpy & co. set this task: the future is a whole
+	 * struct vdm_operation_future */
+	struct vdm_operation_future *f = (struct vdm_operation_future *)
+		(void *)((char *)context - offsetof(struct future, context));
 
 	if (context->state == FUTURE_STATE_IDLE &&
-			masync__sync_intact(data->vdm))
-		return masync__sync_run(data, (struct vdm_operation_output *)
-			future_context_get_output(context), n);
+			masync__sync_intact(f->data.vdm))
+		return masync__sync_run(&f->data, &f->output, n);
 	return masync__vdm_task_generic(context, n);
 }
 
