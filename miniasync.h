@@ -3297,59 +3297,33 @@ masync__sync_intact(const struct vdm *vdm)
 		(vdm->capabilities & MASYNC__CAP_EXT) != 0;
 }
 
-/* The first poll of an idle sync-mover future: the checks of
- * masync__vdm_check, then the output of masync__sync_delete, then the
- * operation (nobody sees the output before this poll returns). */
-static enum future_state
-masync__sync_run(struct vdm_operation_data *data,
-	struct vdm_operation_output *out, struct future_notifier *n)
+/* An idle sync-mover future's bad arguments (masync__vdm_check's rules):
+ * complete, VDM_ERROR_INVALID_ARGUMENT, nothing written. */
+static MASYNC__NOINLINE enum future_state
+masync__sync_invalid(struct vdm_operation_data *data,
+	struct vdm_operation_output *out)
 {
-	const struct vdm_operation *op = &data->operation;
-	enum vdm_operation_type type = op->type;
-	void *dst;
-	const void *src;
-	size_t len;
-	uint64_t flags;
-	int c = 0;
+	data->data = NULL;
+	out->type = data->operation.type;
+	out->result = VDM_ERROR_INVALID_ARGUMENT;
+	memset(&out->output, 0, sizeof(out->output));
+	return FUTURE_STATE_COMPLETE;
+}
 
-	switch (type) {
-	case VDM_OPERATION_MEMCPY:
-		dst = op->data.memcpy.dest;
-		src = op->data.memcpy.src;
-		len = op->data.memcpy.n;
-		flags = op->data.memcpy.flags;
-		out->output.memcpy.dest = dst;
-		break;
-	case VDM_OPERATION_MEMMOVE:
-		dst = op->data.memmove.dest;
-		src = op->data.memmove.src;
-		len = op->data.memmove.n;
-		flags = op->data.memmove.flags;
-		out->output.memmove.dest = dst;
-		break;
-	case VDM_OPERATION_MEMSET:
-		dst = op->data.memset.str;
-		src = dst;
-		c = op->data.memset.c;
-		len = op->data.memset.n;
-		flags = op->data.memset.flags;
-		out->output.memset.str = dst;
-		break;
-	case VDM_OPERATION_FLUSH:
-		dst = op->data.flush.dest;
-		src = dst;
-		len = op->data.flush.n;
-		flags = op->data.flush.flags;
-		out->output.flush.unused = 0;
-		break;
-	default:
-		goto invalid;
-	}
+/* The rest of masync__sync_run for one operation type; inlined into each
+ * case, so that no compiler merges the loads of n and flags (clang did,
+ * into one 16-byte load that a program's two stores cannot forward to). */
+static MASYNC__FORCE_INLINE enum future_state
+masync__sync_do(struct vdm_operation_data *data,
+	struct vdm_operation_output *out, struct future_notifier *n,
+	enum vdm_operation_type type, void *dst, const void *src, int c,
+	size_t len, uint64_t flags)
+{
 	if ((flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0 ||
 			(len != 0 && (dst == NULL || src == NULL ||
 			(uintptr_t)dst + len < (uintptr_t)dst ||
 			(uintptr_t)src + len < (uintptr_t)src)))
-		goto invalid;
+		return masync__sync_invalid(data, out);
 	data->data = NULL; /* the state is gone */
 	out->type = type;
 	out->result = VDM_SUCCESS;
@@ -3362,12 +3336,41 @@ masync__sync_run(struct vdm_operation_data *data,
 	else if (len != 0)
 		memmove(dst, src, len);
 	return FUTURE_STATE_COMPLETE;
-invalid:
-	data->data = NULL;
-	out->type = type;
-	out->result = VDM_ERROR_INVALID_ARGUMENT;
-	memset(&out->output, 0, sizeof(out->output));
-	return FUTURE_STATE_COMPLETE;
+}
+
+/* The first poll of an idle sync-mover future: the checks of
+ * masync__vdm_check, then the output of masync__sync_delete, then the
+ * operation (nobody sees the output before this poll returns). */
+static enum future_state
+masync__sync_run(struct vdm_operation_data *data,
+	struct vdm_operation_output *out, struct future_notifier *n)
+{
+	const struct vdm_operation *op = &data->operation;
+
+	switch (op->type) {
+	case VDM_OPERATION_MEMCPY:
+		out->output.memcpy.dest = op->data.memcpy.dest;
+		return masync__sync_do(data, out, n, VDM_OPERATION_MEMCPY,
+			op->data.memcpy.dest, op->data.memcpy.src, 0,
+			op->data.memcpy.n, op->data.memcpy.flags);
+	case VDM_OPERATION_MEMMOVE:
+		out->output.memmove.dest = op->data.memmove.dest;
+		return masync__sync_do(data, out, n, VDM_OPERATION_MEMMOVE,
+			op->data.memmove.dest, op->data.memmove.src, 0,
+			op->data.memmove.n, op->data.memmove.flags);
+	case VDM_OPERATION_MEMSET:
+		out->output.memset.str = op->data.memset.str;
+		return masync__sync_do(data, out, n, VDM_OPERATION_MEMSET,
+			op->data.memset.str, op->data.memset.str,
+			op->data.memset.c, op->data.memset.n,
+			op->data.memset.flags);
+	case VDM_OPERATION_FLUSH:
+		out->output.flush.unused = 0;
+		return masync__sync_do(data, out, n, VDM_OPERATION_FLUSH,
+			op->data.flush.dest, op->data.flush.dest, 0,
+			op->data.flush.n, op->data.flush.flags);
+	}
+	return masync__sync_invalid(data, out);
 }
 
 MINIASYNC_API struct data_mover_sync *
