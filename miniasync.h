@@ -221,11 +221,14 @@ extern "C" {
 #endif
 
 /* private: for the few helpers the cheapest paths need folded into their
- * callers whatever the compiler's inlining budget says */
+ * callers (or kept out of them) whatever the compiler's inlining budget
+ * says */
 #if defined(__GNUC__) || defined(__clang__)
 #define MASYNC__FORCE_INLINE inline __attribute__((always_inline))
+#define MASYNC__NOINLINE __attribute__((noinline))
 #else
 #define MASYNC__FORCE_INLINE inline
+#define MASYNC__NOINLINE
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -1262,6 +1265,13 @@ masync__zero_bytes(uint8_t *p, size_t n)
 	if (n > 15) p[15] = 0;
 }
 
+/* private: zeroes the bytes of a future's operation data that follow
+ * arguments of type args_type */
+#define MASYNC__ZERO_AFTER(futurep, args_type)                                 \
+	masync__zero_bytes((futurep)->data.operation.data.data +               \
+		sizeof(args_type),                                             \
+		VDM_OPERATION_DATA_MAX_SIZE - sizeof(args_type))
+
 /* private: makes *f, whose operation arguments the caller wrote (and
  * zeroed the rest of data.operation.data), a future of `vdm` (NULL:
  * complete, invalid argument). Every member is written one by one, not
@@ -1319,9 +1329,7 @@ vdm_memcpy(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
 {
 	struct vdm_operation_future f;
 
-	masync__zero_bytes(f.data.operation.data.data +
-		sizeof(struct vdm_operation_data_memcpy), VDM_OPERATION_DATA_MAX_SIZE -
-		sizeof(struct vdm_operation_data_memcpy));
+	MASYNC__ZERO_AFTER(&f, struct vdm_operation_data_memcpy);
 	f.data.operation.data.memcpy.dest = dest;
 	f.data.operation.data.memcpy.src = src;
 	f.data.operation.data.memcpy.n = n;
@@ -1335,9 +1343,7 @@ vdm_memmove(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
 {
 	struct vdm_operation_future f;
 
-	masync__zero_bytes(f.data.operation.data.data +
-		sizeof(struct vdm_operation_data_memmove), VDM_OPERATION_DATA_MAX_SIZE -
-		sizeof(struct vdm_operation_data_memmove));
+	MASYNC__ZERO_AFTER(&f, struct vdm_operation_data_memmove);
 	f.data.operation.data.memmove.dest = dest;
 	f.data.operation.data.memmove.src = src;
 	f.data.operation.data.memmove.n = n;
@@ -1351,9 +1357,7 @@ vdm_memset(struct vdm *vdm, void *str, int c, size_t n, uint64_t flags)
 {
 	struct vdm_operation_future f;
 
-	masync__zero_bytes(f.data.operation.data.data +
-		sizeof(struct vdm_operation_data_memset), VDM_OPERATION_DATA_MAX_SIZE -
-		sizeof(struct vdm_operation_data_memset));
+	MASYNC__ZERO_AFTER(&f, struct vdm_operation_data_memset);
 	masync__zero_bytes(f.data.operation.data.data + /* c's padding */
 		offsetof(struct vdm_operation_data_memset, c) + sizeof(int),
 		offsetof(struct vdm_operation_data_memset, n) -
@@ -1373,9 +1377,7 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
 {
 	struct vdm_operation_future f;
 
-	masync__zero_bytes(f.data.operation.data.data +
-		sizeof(struct vdm_operation_data_flush), VDM_OPERATION_DATA_MAX_SIZE -
-		sizeof(struct vdm_operation_data_flush));
+	MASYNC__ZERO_AFTER(&f, struct vdm_operation_data_flush);
 	f.data.operation.data.flush.dest = dest;
 	f.data.operation.data.flush.n = n;
 	f.data.operation.data.flush.flags = flags;
@@ -2296,12 +2298,6 @@ masync__output(const struct vdm_operation *op, enum vdm_operation_result r,
 static int masync__sync_intact(const struct vdm *vdm);
 static enum future_state masync__sync_run(struct vdm_operation_data *data,
 	struct vdm_operation_output *out, struct future_notifier *n);
-
-#if defined(__GNUC__) || defined(__clang__)
-#define MASYNC__NOINLINE __attribute__((noinline))
-#else
-#define MASYNC__NOINLINE
-#endif
 
 /* kept out of masync__vdm_task, whose sync path then needs no registers
  * saved */
