@@ -220,6 +220,17 @@ extern "C" {
 #define MASYNC__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
 #endif
 
+/* private: for the few helpers the cheapest paths need folded into their
+ * callers (or kept out of them) whatever the compiler's inlining budget
+ * says */
+#if defined(__GNUC__) || defined(__clang__)
+#define MASYNC__FORCE_INLINE inline __attribute__((always_inline))
+#define MASYNC__NOINLINE __attribute__((noinline))
+#else
+#define MASYNC__FORCE_INLINE inline
+#define MASYNC__NOINLINE
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #define MASYNC__PAUSE() __builtin_ia32_pause()
 #elif defined(__aarch64__)
@@ -559,8 +570,9 @@ get_next_future_chain_entry(struct future_context *ctx,
 /* private: result of a vdm future or error-aware chain owning ctx, else 0 */
 static inline int masync__vdm_context_result(struct future_context *ctx);
 
-/* private: one poll of a chain; `stop` makes it error-aware */
-static inline enum future_state
+/* private: one poll of a chain; `stop` makes it error-aware (a constant:
+ * each chain task gets its own copy) */
+static MASYNC__FORCE_INLINE enum future_state
 masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 	int stop)
 {
@@ -1218,23 +1230,82 @@ future_chain_result(struct future *chain)
 		&chain->context);
 }
 
-/* private: a future for `op` on `vdm` (NULL: complete, invalid argument) */
-static inline struct vdm_operation_future
-masync__vdm_make(struct vdm *vdm, const struct vdm_operation *op)
-{
-	struct vdm_operation_future f;
+/* private: the sync mover's op_new (no per-operation state: returns vdm);
+ * vdm_memcpy & co. spare the call for it */
+MINIASYNC_API void *masync__sync_new(struct vdm *vdm,
+	const enum vdm_operation_type type);
 
-	memset(&f, 0, sizeof(f));
-	f.data.operation = *op;
-	f.output.type = op->type;
-	if (vdm == NULL) {
-		f.output.result = VDM_ERROR_INVALID_ARGUMENT;
-		FUTURE_INIT_COMPLETE(&f);
-	} else {
-		vdm_generic_operation(vdm, &f);
+/* private: zeroes p[0 .. n), byte by byte up to 16 bytes (n is a
+ * constant, the branches fold away): the compiler then keeps a new future
+ * in registers, while a memset over part of it makes gcc build the future
+ * in a temporary and copy it. */
+static inline void
+masync__zero_bytes(uint8_t *p, size_t n)
+{
+	if (n > 16) {
+		memset(p, 0, n);
+		return;
 	}
-	f.base.task = masync__vdm_task; /* marks it a vdm future */
-	return f;
+	/* no loop: gcc decides before unrolling loops */
+	if (n > 0) p[0] = 0;
+	if (n > 1) p[1] = 0;
+	if (n > 2) p[2] = 0;
+	if (n > 3) p[3] = 0;
+	if (n > 4) p[4] = 0;
+	if (n > 5) p[5] = 0;
+	if (n > 6) p[6] = 0;
+	if (n > 7) p[7] = 0;
+	if (n > 8) p[8] = 0;
+	if (n > 9) p[9] = 0;
+	if (n > 10) p[10] = 0;
+	if (n > 11) p[11] = 0;
+	if (n > 12) p[12] = 0;
+	if (n > 13) p[13] = 0;
+	if (n > 14) p[14] = 0;
+	if (n > 15) p[15] = 0;
+}
+
+/* private: zeroes the bytes of a future's operation data that follow
+ * arguments of type args_type */
+#define MASYNC__ZERO_AFTER(futurep, args_type)                                 \
+	masync__zero_bytes((futurep)->data.operation.data.data +               \
+		sizeof(args_type),                                             \
+		VDM_OPERATION_DATA_MAX_SIZE - sizeof(args_type))
+
+/* private: makes *f, whose operation arguments the caller wrote (and
+ * zeroed the rest of data.operation.data), a future of `vdm` (NULL:
+ * complete, invalid argument). Every member is written one by one, not
+ * through a zeroed copy: this is the cheapest path of the library. */
+static inline void
+masync__vdm_make(struct vdm *vdm, struct vdm_operation_future *f,
+	enum vdm_operation_type type)
+{
+	void *state = NULL;
+
+	f->base.task = masync__vdm_task; /* marks it a vdm future */
+	f->base.context.data_size = sizeof(f->data);
+	f->base.context.output_size = sizeof(f->output);
+	f->base.context.padding = 0;
+	f->data.vdm = vdm;
+	f->data.operation.type = type;
+	f->data.operation.padding = 0;
+	f->output.type = type;
+	f->output.output.flush.unused = 0; /* the whole union */
+	if (vdm != NULL)
+		state = vdm->op_new == masync__sync_new ? (void *)vdm :
+			vdm->op_new(vdm, type);
+	f->data.data = state;
+	if (state == NULL) {
+		f->output.result = vdm == NULL ? VDM_ERROR_INVALID_ARGUMENT :
+			VDM_ERROR_OUT_OF_MEMORY;
+		f->base.has_property = NULL;
+		f->base.context.state = FUTURE_STATE_COMPLETE;
+	} else {
+		f->output.result = VDM_SUCCESS;
+		f->base.has_property = vdm->has_property != NULL ?
+			vdm->has_property : future_has_property_default;
+		f->base.context.state = FUTURE_STATE_IDLE;
+	}
 }
 
 /* The four operations. Each returns a future by value; it is idle and does
@@ -1256,43 +1327,47 @@ masync__vdm_make(struct vdm *vdm, const struct vdm_operation *op)
 static inline struct vdm_operation_future
 vdm_memcpy(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
 {
-	struct vdm_operation op;
+	struct vdm_operation_future f;
 
-	memset(&op, 0, sizeof(op));
-	op.type = VDM_OPERATION_MEMCPY;
-	op.data.memcpy.dest = dest;
-	op.data.memcpy.src = src;
-	op.data.memcpy.n = n;
-	op.data.memcpy.flags = flags;
-	return masync__vdm_make(vdm, &op);
+	MASYNC__ZERO_AFTER(&f, struct vdm_operation_data_memcpy);
+	f.data.operation.data.memcpy.dest = dest;
+	f.data.operation.data.memcpy.src = src;
+	f.data.operation.data.memcpy.n = n;
+	f.data.operation.data.memcpy.flags = flags;
+	masync__vdm_make(vdm, &f, VDM_OPERATION_MEMCPY);
+	return f;
 }
 
 static inline struct vdm_operation_future
 vdm_memmove(struct vdm *vdm, void *dest, void *src, size_t n, uint64_t flags)
 {
-	struct vdm_operation op;
+	struct vdm_operation_future f;
 
-	memset(&op, 0, sizeof(op));
-	op.type = VDM_OPERATION_MEMMOVE;
-	op.data.memmove.dest = dest;
-	op.data.memmove.src = src;
-	op.data.memmove.n = n;
-	op.data.memmove.flags = flags;
-	return masync__vdm_make(vdm, &op);
+	MASYNC__ZERO_AFTER(&f, struct vdm_operation_data_memmove);
+	f.data.operation.data.memmove.dest = dest;
+	f.data.operation.data.memmove.src = src;
+	f.data.operation.data.memmove.n = n;
+	f.data.operation.data.memmove.flags = flags;
+	masync__vdm_make(vdm, &f, VDM_OPERATION_MEMMOVE);
+	return f;
 }
 
 static inline struct vdm_operation_future
 vdm_memset(struct vdm *vdm, void *str, int c, size_t n, uint64_t flags)
 {
-	struct vdm_operation op;
+	struct vdm_operation_future f;
 
-	memset(&op, 0, sizeof(op));
-	op.type = VDM_OPERATION_MEMSET;
-	op.data.memset.str = str;
-	op.data.memset.c = c;
-	op.data.memset.n = n;
-	op.data.memset.flags = flags;
-	return masync__vdm_make(vdm, &op);
+	MASYNC__ZERO_AFTER(&f, struct vdm_operation_data_memset);
+	masync__zero_bytes(f.data.operation.data.data + /* c's padding */
+		offsetof(struct vdm_operation_data_memset, c) + sizeof(int),
+		offsetof(struct vdm_operation_data_memset, n) -
+		offsetof(struct vdm_operation_data_memset, c) - sizeof(int));
+	f.data.operation.data.memset.str = str;
+	f.data.operation.data.memset.c = c;
+	f.data.operation.data.memset.n = n;
+	f.data.operation.data.memset.flags = flags;
+	masync__vdm_make(vdm, &f, VDM_OPERATION_MEMSET);
+	return f;
 }
 
 /* Writes the range back from the CPU caches to memory (to the persistence
@@ -1300,14 +1375,14 @@ vdm_memset(struct vdm *vdm, void *str, int c, size_t n, uint64_t flags)
 static inline struct vdm_operation_future
 vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
 {
-	struct vdm_operation op;
+	struct vdm_operation_future f;
 
-	memset(&op, 0, sizeof(op));
-	op.type = VDM_OPERATION_FLUSH;
-	op.data.flush.dest = dest;
-	op.data.flush.n = n;
-	op.data.flush.flags = flags;
-	return masync__vdm_make(vdm, &op);
+	MASYNC__ZERO_AFTER(&f, struct vdm_operation_data_flush);
+	f.data.operation.data.flush.dest = dest;
+	f.data.operation.data.flush.n = n;
+	f.data.operation.data.flush.flags = flags;
+	masync__vdm_make(vdm, &f, VDM_OPERATION_FLUSH);
+	return f;
 }
 
 /* Extension: cancels an operation that has not started yet.
@@ -2237,10 +2312,32 @@ masync__output(const struct vdm_operation *op, enum vdm_operation_result r,
 	}
 }
 
+/* the sync mover runs its operations on a shorter path (>>sync) */
+static int masync__sync_intact(const struct vdm *vdm);
+static enum future_state masync__sync_run(struct vdm_operation_data *data,
+	struct vdm_operation_output *out, struct future_notifier *n);
+
+/* kept out of masync__vdm_task, whose sync path then needs no registers
+ * saved */
+static MASYNC__NOINLINE enum future_state
+masync__vdm_task_generic(struct future_context *context,
+	struct future_notifier *n)
+{
+	return vdm_operation_impl(context, n);
+}
+
 MINIASYNC_API enum future_state
 masync__vdm_task(struct future_context *context, struct future_notifier *n)
 {
-	return vdm_operation_impl(context, n);
+	/* only vdm_memcpy & co. set this task: the future is a whole
+	 * struct vdm_operation_future */
+	struct vdm_operation_future *f = (struct vdm_operation_future *)
+		(void *)((char *)context - offsetof(struct future, context));
+
+	if (context->state == FUTURE_STATE_IDLE &&
+			masync__sync_intact(f->data.vdm))
+		return masync__sync_run(&f->data, &f->output, n);
+	return masync__vdm_task_generic(context, n);
 }
 
 MINIASYNC_API enum future_state
@@ -3095,6 +3192,12 @@ runtime_wait_multiple(struct runtime *runtime, struct future *futs[],
 MINIASYNC_API void
 runtime_wait(struct runtime *runtime, struct future *fut)
 {
+	/* one poll before any setup: a future that completes on it (a sync
+	 * mover's) costs no more than polling it by hand */
+	if (runtime != NULL && fut != NULL &&
+			(fut->context.state == FUTURE_STATE_COMPLETE ||
+			future_poll(fut, NULL) == FUTURE_STATE_COMPLETE))
+		return;
 	if (masync__runtime_bad(runtime, &fut, 1) == 0)
 		masync__runtime_run(runtime, &fut, 1, 0, 0);
 }
@@ -3143,7 +3246,7 @@ struct data_mover_sync {
 	struct masync__vdm_ext ext;
 };
 
-static void *
+MINIASYNC_API void *
 masync__sync_new(struct vdm *vdm, const enum vdm_operation_type type)
 {
 	(void)type;
@@ -3193,6 +3296,95 @@ masync__sync_delete(void *data, const struct vdm_operation *op,
 {
 	(void)data;
 	masync__output(op, VDM_SUCCESS, out);
+}
+
+/* Non-zero for a sync mover's vdm whose callbacks a program did not
+ * replace: then an idle future's first poll may do all that start, check
+ * and delete would do, without calling them. */
+static int
+masync__sync_intact(const struct vdm *vdm)
+{
+	return vdm->op_start == masync__sync_start &&
+		vdm->op_delete == masync__sync_delete &&
+		vdm->op_check == masync__sync_check &&
+		vdm->op_new == masync__sync_new &&
+		(vdm->capabilities & MASYNC__CAP_EXT) != 0;
+}
+
+/* An idle sync-mover future's bad arguments (masync__vdm_check's rules):
+ * complete, VDM_ERROR_INVALID_ARGUMENT, nothing written. */
+static MASYNC__NOINLINE enum future_state
+masync__sync_invalid(struct vdm_operation_data *data,
+	struct vdm_operation_output *out)
+{
+	data->data = NULL;
+	out->type = data->operation.type;
+	out->result = VDM_ERROR_INVALID_ARGUMENT;
+	memset(&out->output, 0, sizeof(out->output));
+	return FUTURE_STATE_COMPLETE;
+}
+
+/* The rest of masync__sync_run for one operation type; inlined into each
+ * case, so that no compiler merges the loads of n and flags (clang did,
+ * into one 16-byte load that a program's two stores cannot forward to). */
+static MASYNC__FORCE_INLINE enum future_state
+masync__sync_do(struct vdm_operation_data *data,
+	struct vdm_operation_output *out, struct future_notifier *n,
+	enum vdm_operation_type type, void *dst, const void *src, int c,
+	size_t len, uint64_t flags)
+{
+	if ((flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0 ||
+			(len != 0 && (dst == NULL || src == NULL ||
+			(uintptr_t)dst + len < (uintptr_t)dst ||
+			(uintptr_t)src + len < (uintptr_t)src)))
+		return masync__sync_invalid(data, out);
+	data->data = NULL; /* the state is gone */
+	out->type = type;
+	out->result = VDM_SUCCESS;
+	if (n != NULL)
+		n->notifier_used = FUTURE_NOTIFIER_NONE;
+	if (flags != 0 || type == VDM_OPERATION_FLUSH)
+		masync__cpu_op(type, dst, src, c, len, flags);
+	else if (type == VDM_OPERATION_MEMSET)
+		memset(dst, c, len);
+	else if (len != 0)
+		memmove(dst, src, len);
+	return FUTURE_STATE_COMPLETE;
+}
+
+/* The first poll of an idle sync-mover future: the checks of
+ * masync__vdm_check, then the output of masync__sync_delete, then the
+ * operation (nobody sees the output before this poll returns). */
+static enum future_state
+masync__sync_run(struct vdm_operation_data *data,
+	struct vdm_operation_output *out, struct future_notifier *n)
+{
+	const struct vdm_operation *op = &data->operation;
+
+	switch (op->type) {
+	case VDM_OPERATION_MEMCPY:
+		out->output.memcpy.dest = op->data.memcpy.dest;
+		return masync__sync_do(data, out, n, VDM_OPERATION_MEMCPY,
+			op->data.memcpy.dest, op->data.memcpy.src, 0,
+			op->data.memcpy.n, op->data.memcpy.flags);
+	case VDM_OPERATION_MEMMOVE:
+		out->output.memmove.dest = op->data.memmove.dest;
+		return masync__sync_do(data, out, n, VDM_OPERATION_MEMMOVE,
+			op->data.memmove.dest, op->data.memmove.src, 0,
+			op->data.memmove.n, op->data.memmove.flags);
+	case VDM_OPERATION_MEMSET:
+		out->output.memset.str = op->data.memset.str;
+		return masync__sync_do(data, out, n, VDM_OPERATION_MEMSET,
+			op->data.memset.str, op->data.memset.str,
+			op->data.memset.c, op->data.memset.n,
+			op->data.memset.flags);
+	case VDM_OPERATION_FLUSH:
+		out->output.flush.unused = 0;
+		return masync__sync_do(data, out, n, VDM_OPERATION_FLUSH,
+			op->data.flush.dest, op->data.flush.dest, 0,
+			op->data.flush.n, op->data.flush.flags);
+	}
+	return masync__sync_invalid(data, out);
 }
 
 MINIASYNC_API struct data_mover_sync *

@@ -12,10 +12,19 @@
  * Run: meson test -C build --benchmark -v   (or build/bench/bench)
  *
  * Scenarios
- *   sync_memcpy_64B / _4KiB   create + poll to completion on the sync mover
- *   sync_chain2_64B           a chain of two 64 B sync copies
- *   sync_runtime_wait_64B     runtime_wait on a 64 B sync copy, and the
- *   runtime_wait_overhead     difference to polling it directly
+ *   sync_<op>_<size>          create + poll to completion of a sync-mover
+ *                             memcpy / memmove / memset future, 64B / 4KiB;
+ *                             _plain: the plain call of the same bytes,
+ *                             _overhead: future - plain (medians of the
+ *                             per-round differences; each round runs both)
+ *   sync_chain2_64B           a chain of two 64 B sync copies; _plain: two
+ *                             plain memcpy calls, _two_futures: the same
+ *                             two futures unchained; sync_chain2_overhead:
+ *                             chain - two futures
+ *   sync_busy_poll_64B        a 64 B sync copy polled in a loop, and with
+ *   sync_runtime_wait_64B     runtime_wait; runtime_wait_overhead is the
+ *                             difference. BENCH_SYNC_ONLY=1: only these
+ *                             sync lines (and plain_memcpy_*), then exit
  *   threads_batch_*           64 x 4 KiB memcpy per batch on a 2-worker
  *                             mover and on the default mover (measured in
  *                             turns), waited with runtime_wait_multiple or
@@ -159,33 +168,123 @@ plain_copy_ns(size_t n, unsigned iters)
 }
 
 /* ---- the sync mover ------------------------------------------------------ */
+/* Each figure pairs a reference and the scenario in every round (their
+ * order alternating), SYNC_ROUNDS rounds; an overhead is the median of the
+ * per-round differences, so that a noisy machine moves both sides. */
+#define SYNC_ROUNDS 21
+
+enum sync_op { SYNC_MEMCPY, SYNC_MEMMOVE, SYNC_MEMSET };
+
+static const char *const sync_op_name[] = {"memcpy", "memmove", "memset"};
+
+static void *(*volatile plain_memmove)(void *, const void *, size_t) = memmove;
+static void *(*volatile plain_memset)(void *, int, size_t) = memset;
+
+/* ns per plain call */
 static double
-sync_copy_ns(struct vdm *vdm, size_t n, unsigned iters)
+plain_op_ns(enum sync_op op, unsigned char *dst, unsigned char *src,
+	size_t n, unsigned iters)
+{
+	uint64_t t0 = now_ns();
+	unsigned i;
+
+	switch (op) {
+	case SYNC_MEMCPY:
+		for (i = 0; i < iters; i++)
+			plain_memcpy(dst, src, n);
+		break;
+	case SYNC_MEMMOVE:
+		for (i = 0; i < iters; i++)
+			plain_memmove(dst, src, n);
+		break;
+	case SYNC_MEMSET:
+		for (i = 0; i < iters; i++)
+			plain_memset(dst, 0x5a, n);
+		break;
+	}
+	return (double)(now_ns() - t0) / iters;
+}
+
+#define SYNC_LOOP(make)                                                        \
+	for (i = 0; i < iters; i++) {                                          \
+		struct vdm_operation_future f = (make);                        \
+                                                                               \
+		busy_poll(FUTURE_AS_RUNNABLE(&f));                             \
+		if (!succeeded(&f))                                            \
+			die("sync operation failed");                          \
+	}
+
+/* ns per future: create, poll to completion, read the result */
+static double
+sync_op_ns(struct vdm *vdm, enum sync_op op, unsigned char *dst,
+	unsigned char *src, size_t n, unsigned iters)
+{
+	uint64_t t0 = now_ns();
+	unsigned i;
+
+	switch (op) {
+	case SYNC_MEMCPY:
+		SYNC_LOOP(vdm_memcpy(vdm, dst, src, n, 0));
+		break;
+	case SYNC_MEMMOVE:
+		SYNC_LOOP(vdm_memmove(vdm, dst, src, n, 0));
+		break;
+	case SYNC_MEMSET:
+		SYNC_LOOP(vdm_memset(vdm, dst, 0x5a, n, 0));
+		break;
+	}
+	return (double)(now_ns() - t0) / iters;
+}
+
+static void
+sync_op_check(enum sync_op op, unsigned char *dst, unsigned char *src,
+	size_t n)
+{
+	size_t i;
+
+	if (op != SYNC_MEMSET) {
+		check(memcmp(dst, src, n) == 0, sync_op_name[op]);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		check(dst[i] == 0x5a, "memset");
+}
+
+/* plain call against sync-mover future, n bytes: both, their difference
+ * and plain / future */
+static void
+sync_op(struct vdm *vdm, enum sync_op op, size_t n, const char *size)
 {
 	unsigned char *src = xmalloc(n), *dst = xmalloc(n);
-	double v[REPS];
-	unsigned r, i;
+	unsigned iters = n <= 64 ? 20000 : 4000;
+	double plain[SYNC_ROUNDS], fut[SYNC_ROUNDS], diff[SYNC_ROUNDS];
+	double p, f;
+	unsigned r;
 
 	fill(src, n, 1);
-	for (r = 0; r < REPS; r++) {
-		uint64_t t0;
-
+	sync_op_ns(vdm, op, dst, src, n, iters); /* warm-up */
+	for (r = 0; r < SYNC_ROUNDS; r++) {
 		memset(dst, 0, n);
-		t0 = now_ns();
-		for (i = 0; i < iters; i++) {
-			struct vdm_operation_future f =
-				vdm_memcpy(vdm, dst, src, n, 0);
-
-			busy_poll(FUTURE_AS_RUNNABLE(&f));
-			if (!succeeded(&f))
-				die("sync memcpy failed");
+		if (r % 2) {
+			fut[r] = sync_op_ns(vdm, op, dst, src, n, iters);
+			sync_op_check(op, dst, src, n);
+			plain[r] = plain_op_ns(op, dst, src, n, iters);
+		} else {
+			plain[r] = plain_op_ns(op, dst, src, n, iters);
+			memset(dst, 0, n);
+			fut[r] = sync_op_ns(vdm, op, dst, src, n, iters);
+			sync_op_check(op, dst, src, n);
 		}
-		v[r] = (double)(now_ns() - t0) / iters;
-		check(memcmp(dst, src, n) == 0, "sync memcpy");
+		diff[r] = fut[r] - plain[r];
 	}
+	p = median(plain, SYNC_ROUNDS);
+	f = median(fut, SYNC_ROUNDS);
+	reportf(p, "ns/op", 1.0, "sync_%s_%s_plain", sync_op_name[op], size);
+	reportf(f, "ns/op", p / f, "sync_%s_%s", sync_op_name[op], size);
+	reportf(median(diff, SYNC_ROUNDS), "ns", median(diff, SYNC_ROUNDS) / p,
+		"sync_%s_%s_overhead", sync_op_name[op], size);
 	free(src);
 	free(dst);
-	return median(v, REPS);
 }
 
 struct chain2_data {
@@ -211,65 +310,163 @@ chain2_map(struct future_context *lhs, struct future_context *rhs, void *arg)
 	out->dest = o->output.memcpy.dest;
 }
 
-/* a -> b, then b -> c */
+/* a -> b, then b -> c: as a chain, or as two futures one after the other */
 static double
-sync_chain2_ns(struct vdm *vdm, unsigned iters)
+sync_chain2_ns(struct vdm *vdm, int chain, unsigned char *a,
+	unsigned char *b, unsigned char *c, unsigned iters)
 {
-	unsigned char a[64], b[64], c[64];
-	double v[REPS];
-	unsigned r, i;
+	uint64_t t0 = now_ns();
+	unsigned i;
 
-	fill(a, sizeof(a), 3);
-	for (r = 0; r < REPS; r++) {
-		uint64_t t0;
-
-		memset(c, 0, sizeof(c));
-		t0 = now_ns();
-		for (i = 0; i < iters; i++) {
+	for (i = 0; i < iters; i++) {
+		if (chain) {
 			struct chain2_fut f;
 
 			FUTURE_CHAIN_ENTRY_INIT(&f.data.first,
-				vdm_memcpy(vdm, b, a, sizeof(a), 0), NULL,
-				NULL);
+				vdm_memcpy(vdm, b, a, 64, 0), NULL, NULL);
 			FUTURE_CHAIN_ENTRY_INIT(&f.data.second,
-				vdm_memcpy(vdm, c, b, sizeof(b), 0),
-				chain2_map, NULL);
+				vdm_memcpy(vdm, c, b, 64, 0), chain2_map,
+				NULL);
 			FUTURE_CHAIN_INIT(&f);
 			busy_poll(FUTURE_AS_RUNNABLE(&f));
 			if (FUTURE_OUTPUT(&f)->dest != c)
 				die("chain output");
-		}
-		v[r] = (double)(now_ns() - t0) / iters;
-		check(memcmp(a, c, sizeof(a)) == 0, "chain");
-	}
-	return median(v, REPS);
-}
-
-static double
-sync_runtime_wait_ns(struct vdm *vdm, struct runtime *rt, unsigned iters)
-{
-	unsigned char src[64], dst[64];
-	double v[REPS];
-	unsigned r, i;
-
-	fill(src, sizeof(src), 5);
-	for (r = 0; r < REPS; r++) {
-		uint64_t t0;
-
-		memset(dst, 0, sizeof(dst));
-		t0 = now_ns();
-		for (i = 0; i < iters; i++) {
+		} else {
 			struct vdm_operation_future f =
-				vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+				vdm_memcpy(vdm, b, a, 64, 0);
+			struct vdm_operation_future g;
 
-			runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
-			if (!succeeded(&f))
+			busy_poll(FUTURE_AS_RUNNABLE(&f));
+			g = vdm_memcpy(vdm, c, b, 64, 0);
+			busy_poll(FUTURE_AS_RUNNABLE(&g));
+			if (!succeeded(&f) || !succeeded(&g))
 				die("sync memcpy failed");
 		}
-		v[r] = (double)(now_ns() - t0) / iters;
-		check(memcmp(dst, src, sizeof(src)) == 0, "runtime_wait");
 	}
-	return median(v, REPS);
+	return (double)(now_ns() - t0) / iters;
+}
+
+/* the same two copies with plain memcpy */
+static double
+plain_pair_ns(unsigned char *a, unsigned char *b, unsigned char *c,
+	unsigned iters)
+{
+	uint64_t t0 = now_ns();
+	unsigned i;
+
+	for (i = 0; i < iters; i++) {
+		plain_memcpy(b, a, 64);
+		plain_memcpy(c, b, 64);
+	}
+	return (double)(now_ns() - t0) / iters;
+}
+
+static void
+sync_chain2(struct vdm *vdm)
+{
+	unsigned char *a = xmalloc(3 * 64), *b = a + 64, *c = a + 128;
+	double pair[SYNC_ROUNDS], two[SYNC_ROUNDS], ch[SYNC_ROUNDS];
+	double diff[SYNC_ROUNDS], p;
+	const unsigned iters = 10000;
+	unsigned r;
+
+	fill(a, 64, 3);
+	sync_chain2_ns(vdm, 1, a, b, c, iters); /* warm-up */
+	for (r = 0; r < SYNC_ROUNDS; r++) {
+		memset(c, 0, 64);
+		if (r % 2) {
+			ch[r] = sync_chain2_ns(vdm, 1, a, b, c, iters);
+			two[r] = sync_chain2_ns(vdm, 0, a, b, c, iters);
+		} else {
+			two[r] = sync_chain2_ns(vdm, 0, a, b, c, iters);
+			ch[r] = sync_chain2_ns(vdm, 1, a, b, c, iters);
+		}
+		check(memcmp(a, c, 64) == 0, "chain");
+		pair[r] = plain_pair_ns(a, b, c, iters);
+		diff[r] = ch[r] - two[r];
+	}
+	p = median(pair, SYNC_ROUNDS);
+	report("sync_chain2_64B_plain", p, "ns", 1.0);
+	report("sync_chain2_64B_two_futures", median(two, SYNC_ROUNDS), "ns",
+		p / median(two, SYNC_ROUNDS));
+	report("sync_chain2_64B", median(ch, SYNC_ROUNDS), "ns",
+		p / median(ch, SYNC_ROUNDS));
+	report("sync_chain2_overhead", median(diff, SYNC_ROUNDS), "ns",
+		median(diff, SYNC_ROUNDS) / p);
+	free(a);
+}
+
+/* runtime_wait (rt) or busy polling (rt NULL) of a 64 B sync memcpy */
+static double
+sync_wait_ns(struct vdm *vdm, struct runtime *rt, unsigned char *dst,
+	unsigned char *src, unsigned iters)
+{
+	uint64_t t0 = now_ns();
+	unsigned i;
+
+	for (i = 0; i < iters; i++) {
+		struct vdm_operation_future f =
+			vdm_memcpy(vdm, dst, src, 64, 0);
+
+		if (rt != NULL)
+			runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		else
+			busy_poll(FUTURE_AS_RUNNABLE(&f));
+		if (!succeeded(&f))
+			die("sync memcpy failed");
+	}
+	return (double)(now_ns() - t0) / iters;
+}
+
+static void
+sync_runtime_wait(struct vdm *vdm, struct runtime *rt)
+{
+	unsigned char *src = xmalloc(64), *dst = xmalloc(64);
+	double plain[SYNC_ROUNDS], busy[SYNC_ROUNDS], rw[SYNC_ROUNDS];
+	double diff[SYNC_ROUNDS], p;
+	const unsigned iters = 20000;
+	unsigned r;
+
+	fill(src, 64, 5);
+	sync_wait_ns(vdm, rt, dst, src, iters); /* warm-up */
+	for (r = 0; r < SYNC_ROUNDS; r++) {
+		memset(dst, 0, 64);
+		if (r % 2) {
+			rw[r] = sync_wait_ns(vdm, rt, dst, src, iters);
+			busy[r] = sync_wait_ns(vdm, NULL, dst, src, iters);
+		} else {
+			busy[r] = sync_wait_ns(vdm, NULL, dst, src, iters);
+			rw[r] = sync_wait_ns(vdm, rt, dst, src, iters);
+		}
+		check(memcmp(dst, src, 64) == 0, "runtime_wait");
+		plain[r] = plain_op_ns(SYNC_MEMCPY, dst, src, 64, iters);
+		diff[r] = rw[r] - busy[r];
+	}
+	p = median(plain, SYNC_ROUNDS);
+	report("sync_busy_poll_64B", median(busy, SYNC_ROUNDS), "ns/op",
+		p / median(busy, SYNC_ROUNDS));
+	report("sync_runtime_wait_64B", median(rw, SYNC_ROUNDS), "ns/op",
+		p / median(rw, SYNC_ROUNDS));
+	report("runtime_wait_overhead", median(diff, SYNC_ROUNDS), "ns",
+		median(diff, SYNC_ROUNDS) / p);
+	free(src);
+	free(dst);
+}
+
+/* every sync-mover figure */
+static void
+sync_section(struct vdm *vdm, struct runtime *rt)
+{
+	static const size_t sizes[] = {64, 4096};
+	static const char *const size_names[] = {"64B", "4KiB"};
+	unsigned k, op;
+
+	for (k = 0; k < 2; k++)
+		for (op = SYNC_MEMCPY; op <= SYNC_MEMSET; op++)
+			sync_op(vdm, (enum sync_op)op, sizes[k],
+				size_names[k]);
+	sync_chain2(vdm);
+	sync_runtime_wait(vdm, rt);
 }
 
 /* ---- batches on the threads mover --------------------------------------- */
@@ -553,7 +750,7 @@ main(void)
 		data_mover_threads_new(2, 128, FUTURE_NOTIFIER_WAKER);
 	struct data_mover_threads *def = data_mover_threads_default();
 	struct vdm *sync_vdm, *two_vdm, *def_vdm;
-	double busy, rw, p64, p4k, v;
+	double p64, p4k;
 
 	if (rt == NULL || dms == NULL || two == NULL || def == NULL)
 		die("cannot create the runtime or the movers");
@@ -565,15 +762,14 @@ main(void)
 	p4k = plain_copy_ns(4096, 100000);
 	report("plain_memcpy_64B", p64, "ns/op", 1.0);
 	report("plain_memcpy_4KiB", p4k, "ns/op", 1.0);
-	busy = sync_copy_ns(sync_vdm, 64, 200000);
-	report("sync_memcpy_64B", busy, "ns/op", p64 / busy);
-	v = sync_copy_ns(sync_vdm, 4096, 100000);
-	report("sync_memcpy_4KiB", v, "ns/op", p4k / v);
-	v = sync_chain2_ns(sync_vdm, 200000);
-	report("sync_chain2_64B", v, "ns", 2 * p64 / v);
-	rw = sync_runtime_wait_ns(sync_vdm, rt, 200000);
-	report("sync_runtime_wait_64B", rw, "ns/op", p64 / rw);
-	report("runtime_wait_overhead", rw - busy, "ns", (rw - busy) / p64);
+	sync_section(sync_vdm, rt);
+	if (getenv("BENCH_SYNC_ONLY") != NULL) {
+		data_mover_threads_delete(two);
+		data_mover_threads_delete(def);
+		data_mover_sync_delete(dms);
+		runtime_delete(rt);
+		return 0;
+	}
 
 	batches("wait", two_vdm, def_vdm, rt, 1);
 	batches("busy", two_vdm, def_vdm, rt, 0);

@@ -6,7 +6,9 @@
  * vdm_result_str; bad input (NULL vdm, NULL buffers, bad flags, wrapping
  * ranges); a user-written mover filling struct vdm; futures moved in memory
  * between polls on the sync and threads movers; the sync mover allocating
- * nothing per operation; the data_mover_dsa_* stubs without MINIASYNC_DSA.
+ * nothing per operation; every member of a new future written (built over
+ * a dirtied stack); a sync mover whose callbacks a program replaced still
+ * calls them; the data_mover_dsa_* stubs without MINIASYNC_DSA.
  * Prints one line per check group; exits 0 (pass) or 1 (fail). */
 
 /* This translation unit tests the "compiled without DSA" stubs, whatever
@@ -689,6 +691,232 @@ group_user_mover(void)
 	CHECK(m.live == 0);
 }
 
+/* ---- every member of a new future has its value ------------------------
+ * The futures are built where a stack frame full of 0xa5 was just left, so
+ * a member the constructor did not write would most likely read 0xa5. */
+#define NEW_FUT_KINDS 4
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TV_NOINLINE __attribute__((noinline))
+#else
+#define TV_NOINLINE
+#endif
+
+static TV_NOINLINE void
+dirty_stack(void)
+{
+	volatile unsigned char junk[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = 0xa5;
+}
+
+static TV_NOINLINE void
+make_future(struct vdm *vdm, int kind, void *dst, void *src,
+	struct vdm_operation_future *out)
+{
+	struct vdm_operation_future f;
+
+	switch (kind) {
+	case 0:
+		f = vdm_memcpy(vdm, dst, src, 48, VDM_F_MEM_DURABLE);
+		break;
+	case 1:
+		f = vdm_memmove(vdm, dst, src, 48, 0);
+		break;
+	case 2:
+		f = vdm_memset(vdm, dst, 0x17, 48, VDM_F_NO_CACHE_HINT);
+		break;
+	default:
+		f = vdm_flush(vdm, dst, 48, 0);
+		break;
+	}
+	memcpy(out, &f, sizeof(f));
+}
+
+/* `state`: IDLE for a mover that took it, COMPLETE with `result` else */
+static void
+check_new_future(const struct vdm_operation_future *f, struct vdm *vdm,
+	int kind, void *dst, void *src, enum vdm_operation_result result)
+{
+	const struct vdm_operation *op = &f->data.operation;
+	const uint8_t *bytes = op->data.data;
+	size_t args = 0, i;
+
+	CHECKQ(f->base.task != NULL, "kind %d", kind);
+	CHECKQ(f->base.context.data_size == sizeof(f->data), "kind %d", kind);
+	CHECKQ(f->base.context.output_size == sizeof(f->output), "kind %d",
+		kind);
+	CHECKQ(f->base.context.padding == 0, "kind %d", kind);
+	CHECKQ(f->data.vdm == vdm, "kind %d", kind);
+	CHECKQ(op->type == (enum vdm_operation_type)kind, "kind %d", kind);
+	CHECKQ(op->padding == 0, "kind %d", kind);
+	CHECKQ(f->output.type == (enum vdm_operation_type)kind, "kind %d", kind);
+	CHECKQ(f->output.result == result, "kind %d: %d", kind,
+		(int)f->output.result);
+	CHECKQ(f->output.output.flush.unused == 0, "kind %d", kind);
+	if (result == VDM_SUCCESS) {
+		CHECKQ(f->base.context.state == FUTURE_STATE_IDLE, "kind %d",
+			kind);
+		CHECKQ(f->base.has_property == (vdm->has_property != NULL ?
+			vdm->has_property : future_has_property_default),
+			"kind %d", kind);
+		CHECKQ(f->data.data != NULL, "kind %d", kind);
+	} else {
+		CHECKQ(f->base.context.state == FUTURE_STATE_COMPLETE,
+			"kind %d", kind);
+		CHECKQ(f->base.has_property == NULL, "kind %d", kind);
+		CHECKQ(f->data.data == NULL, "kind %d", kind);
+	}
+	switch (kind) {
+	case 0:
+		CHECKQ(op->data.memcpy.dest == dst && op->data.memcpy.src == src &&
+			op->data.memcpy.n == 48 &&
+			op->data.memcpy.flags == VDM_F_MEM_DURABLE, "memcpy");
+		args = sizeof(op->data.memcpy);
+		break;
+	case 1:
+		CHECKQ(op->data.memmove.dest == dst &&
+			op->data.memmove.src == src &&
+			op->data.memmove.n == 48 && op->data.memmove.flags == 0,
+			"memmove");
+		args = sizeof(op->data.memmove);
+		break;
+	case 2:
+		CHECKQ(op->data.memset.str == dst && op->data.memset.c == 0x17 &&
+			op->data.memset.n == 48 &&
+			op->data.memset.flags == VDM_F_NO_CACHE_HINT, "memset");
+		args = sizeof(op->data.memset);
+		/* the bytes between c and n */
+		for (i = offsetof(struct vdm_operation_data_memset, c) +
+				sizeof(int);
+				i < offsetof(struct vdm_operation_data_memset, n);
+				i++)
+			CHECKQ(bytes[i] == 0, "memset: byte %zu", i);
+		break;
+	default:
+		CHECKQ(op->data.flush.dest == dst && op->data.flush.n == 48 &&
+			op->data.flush.flags == 0, "flush");
+		args = sizeof(op->data.flush);
+		break;
+	}
+	/* the union's bytes past the arguments */
+	for (i = args; i < VDM_OPERATION_DATA_MAX_SIZE; i++)
+		CHECKQ(bytes[i] == 0, "kind %d: byte %zu", kind, i);
+}
+
+static void
+group_new_future_members(void)
+{
+	static unsigned char src[48], dst[48];
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 8, FUTURE_NOTIFIER_WAKER);
+	struct my_mover m;
+	int kind;
+
+	CHECK(dmt != NULL);
+	if (dmt == NULL)
+		return;
+	my_init(&m, VDM_F_VALID_FLAGS);
+	for (kind = 0; kind < NEW_FUT_KINDS; kind++) {
+		struct vdm *tv = data_mover_threads_get_vdm(dmt);
+		struct vdm_operation_future f;
+
+		dirty_stack();
+		make_future(sync_vdm, kind, dst, src, &f);
+		check_new_future(&f, sync_vdm, kind, dst, src, VDM_SUCCESS);
+		FUTURE_BUSY_POLL(&f);
+		CHECK(f.output.result == VDM_SUCCESS);
+
+		dirty_stack();
+		make_future(tv, kind, dst, src, &f);
+		check_new_future(&f, tv, kind, dst, src, VDM_SUCCESS);
+		CHECK(vdm_cancel(&f) == 0);
+
+		dirty_stack();
+		make_future(NULL, kind, dst, src, &f);
+		check_new_future(&f, NULL, kind, dst, src,
+			VDM_ERROR_INVALID_ARGUMENT);
+
+		m.fail_new = 1;
+		dirty_stack();
+		make_future(&m.base, kind, dst, src, &f);
+		check_new_future(&f, &m.base, kind, dst, src,
+			VDM_ERROR_OUT_OF_MEMORY);
+		m.fail_new = 0;
+		dirty_stack();
+		make_future(&m.base, kind, dst, src, &f);
+		check_new_future(&f, &m.base, kind, dst, src, VDM_SUCCESS);
+		FUTURE_BUSY_POLL(&f);
+	}
+	data_mover_threads_delete(dmt);
+}
+
+/* ---- a sync mover whose callbacks a program replaced ---------------------
+ * The sync mover's first poll skips its start/check/delete calls only
+ * while they are its own: a replaced one is called. */
+static vdm_operation_delete wrapped_delete;
+static vdm_operation_start wrapped_start;
+static int n_wrapped_deletes, n_wrapped_starts;
+
+static void
+counting_delete(void *data, const struct vdm_operation *op,
+	struct vdm_operation_output *out)
+{
+	n_wrapped_deletes++;
+	wrapped_delete(data, op, out);
+}
+
+static int
+counting_start(void *data, const struct vdm_operation *op,
+	struct future_notifier *n)
+{
+	n_wrapped_starts++;
+	return wrapped_start(data, op, n);
+}
+
+static void
+group_sync_wrapped(void)
+{
+	struct data_mover_sync *d = data_mover_sync_new();
+	struct vdm *v = data_mover_sync_get_vdm(d);
+	unsigned char src[32], dst[32];
+	struct vdm_operation_future f;
+
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	memcpy(src, pattern, sizeof(src));
+	wrapped_delete = v->op_delete;
+	v->op_delete = counting_delete;
+	memset(dst, 0, sizeof(dst));
+	f = vdm_memcpy(v, dst, src, sizeof(src), 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memcpy.dest == dst);
+	CHECK(memcmp(dst, src, sizeof(src)) == 0);
+	CHECK(n_wrapped_deletes == 1);
+	v->op_delete = wrapped_delete;
+
+	wrapped_start = v->op_start;
+	v->op_start = counting_start;
+	memset(dst, 0, sizeof(dst));
+	f = vdm_memset(v, dst, 0x33, sizeof(dst), 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(all_bytes(dst, sizeof(dst), 0x33));
+	CHECK(n_wrapped_starts == 1);
+	v->op_start = wrapped_start;
+
+	/* restored: the short path again, the counters stay */
+	f = vdm_memcpy(v, dst, src, sizeof(src), 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(memcmp(dst, src, sizeof(src)) == 0);
+	CHECK(n_wrapped_deletes == 1 && n_wrapped_starts == 1);
+	data_mover_sync_delete(d);
+}
+
 static void
 group_user_mover_oom(void)
 {
@@ -1155,6 +1383,10 @@ main(void)
 		group_user_mover);
 	run_group("user-written mover: op_new NULL -> out of memory",
 		group_user_mover_oom);
+	run_group("every member of a new future set (sync, threads, NULL "
+		"vdm, user mover, out of memory)", group_new_future_members);
+	run_group("sync mover with a replaced callback calls it",
+		group_sync_wrapped);
 	run_group("vdm_is_supported: every bit asked for", group_is_supported);
 	run_group("vdm_result_str", group_result_str);
 	run_group("bad input: NULL vdm / buffers, flags, wrapping ranges",
