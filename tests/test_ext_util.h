@@ -458,6 +458,10 @@ te_opener_join(struct te_opener *o)
 /* ---- a slow threads mover: each memcpy sleeps te_slow_ms first ------- */
 static atomic_uint te_slow_ms;
 static atomic_uint te_slow_started;
+/* while set, a slow copy also waits for it to be cleared: a test that
+ * needs "not finished yet" must not rely on te_slow_ms being long enough
+ * on a loaded machine */
+static atomic_uint te_slow_hold;
 
 static inline void *
 te_slow_memcpy(void *dst, const void *src, size_t n, unsigned flags)
@@ -465,6 +469,8 @@ te_slow_memcpy(void *dst, const void *src, size_t n, unsigned flags)
 	(void)flags;
 	atomic_fetch_add(&te_slow_started, 1);
 	te_sleep_ms(atomic_load(&te_slow_ms));
+	while (atomic_load(&te_slow_hold))
+		te_sleep_ms(1);
 	memcpy(dst, src, n);
 	return dst;
 }

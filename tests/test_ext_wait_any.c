@@ -173,7 +173,7 @@ slow_and_fast(enum future_notifier_type nt)
 	struct runtime *r = runtime_new();
 	struct vdm_operation_future fs, ff;
 	struct future *futs[2];
-	uint64_t t0, w0, c0, wall, cpu;
+	uint64_t w0, c0, wall, cpu;
 	size_t idx;
 
 	CHECK(fast != NULL && r != NULL);
@@ -184,15 +184,15 @@ slow_and_fast(enum future_notifier_type nt)
 	ff = vdm_memset(data_mover_threads_get_vdm(fast), dst2, 0x33, N, 0);
 	futs[0] = FUTURE_AS_RUNNABLE(&fs);
 	futs[1] = FUTURE_AS_RUNNABLE(&ff);
-	t0 = te_now();
+	/* the slow copy cannot finish before the fast one is seen, however
+	 * loaded the machine is */
+	atomic_store(&te_slow_hold, 1);
 	idx = runtime_wait_any(r, futs, 2);
 	CHECK(idx == 1);
 	CHECK(te_all(dst2, 0x33, N));
 	/* (dst is not read while the copy is in flight: a data race) */
-	if (!TE_ON_VALGRIND()) {
-		CHECK(te_now() - t0 < 600 * TE_MS);
-		CHECK(fs.base.context.state == FUTURE_STATE_RUNNING);
-	}
+	CHECK(fs.base.context.state == FUTURE_STATE_RUNNING);
+	atomic_store(&te_slow_hold, 0);
 	/* the slow operation still runs; its worker must not wake the
 	 * deleted runtime when it completes */
 	runtime_delete(r);
@@ -213,9 +213,11 @@ slow_and_fast(enum future_notifier_type nt)
 
 	/* wait_any_for expiring on the slow one, then finished later */
 	memset(dst, 0, N);
+	atomic_store(&te_slow_hold, 1);
 	fs = vdm_memcpy(data_mover_threads_get_vdm(slow), dst, src, N, 0);
 	CHECK(runtime_wait_any_for(r, futs, 1, 30 * TE_MS) == SIZE_MAX);
 	CHECK(fs.base.context.state == FUTURE_STATE_RUNNING);
+	atomic_store(&te_slow_hold, 0);
 	runtime_delete(r);
 	r = runtime_new();
 	CHECK(r != NULL);
