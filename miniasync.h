@@ -1597,6 +1597,7 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #include <sys/types.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 02000000
 #endif
@@ -4290,10 +4291,29 @@ enum masync__dsa_phase {
 	MASYNC__DSA_DONE,
 };
 
+struct masync__dsa_wq;
+struct masync__dsa_batch;
+
+/* An entry of a WQ's queue of submitted descriptors: an operation's own
+ * descriptor or a batch of coalesced operations (see the queue below). */
+struct masync__dsa_qent {
+	struct masync__dsa_qent *qprev, *qnext;
+	struct dsa_completion_record *rec; /* written when it completes */
+	uint64_t seq;
+	uint64_t submit_ns;
+	int in_q;     /* its descriptor may be in the device's queue */
+	int q_lost;   /* ... and it timed out: it holds its room until a
+	               * later descriptor (or its own record) completes */
+	int in_limbo; /* lost, left the queue, may still be executing: its
+	               * memory waits for its record (or the close) */
+	int is_batch;
+};
+
 struct masync__dsa_op {
 	struct masync__pool_link link; /* first: the pool's free list */
 	struct masync__signal sig;     /* waker hand-off with the monitor */
 	struct data_mover_dsa *d;
+	struct masync__dsa_wq *w;      /* the WQ of the descriptor in flight */
 	struct vdm_operation op;
 	enum vdm_operation_result result;
 	MASYNC__A(uint32_t) phase;
@@ -4304,24 +4324,18 @@ struct masync__dsa_op {
 	int no_batch;
 	int timed_out;     /* finished with TIMEOUT: may still be queued */
 	int waiting;       /* a shared WQ refused it since wait_ns */
+	int write_back;    /* a part ran without destination readback */
+	int node_dst, node_cpu; /* NUMA nodes to prefer (-1: none) */
 	unsigned faults;
 	unsigned batch_parts; /* > 0: the descriptor in flight is a batch */
 	size_t n, done, part_max;
 	size_t p_off, p_len;  /* the part in flight */
 	size_t r_off, r_len;  /* what is left of it after page faults */
-	uint64_t submit_ns;   /* under d->qlock while queued */
 	uint64_t wait_ns;
-	unsigned char *batch; /* batch_max descriptors, then their records */
+	unsigned char *batch; /* bmax descriptors, then their records */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
 	int armed;
-	/* the queue of submitted descriptors, in submission order (qlock) */
-	struct masync__dsa_op *qprev, *qnext;
-	uint64_t seq;
-	int in_q;     /* its descriptor may be in the device's queue */
-	int q_lost;   /* ... and it timed out: it holds its room until a
-	               * later descriptor (or its own record) completes */
-	int in_limbo; /* lost, left the queue, may still be executing: its
-	               * memory waits for its record (or the close) */
+	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
 	int orphan;   /* the future is gone: back to the pool when reaped */
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
@@ -4332,30 +4346,45 @@ MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
 	MASYNC__CACHELINE % 64 == 0,
 	"descriptors 64-byte and records 32-byte aligned in pool elements");
 
-struct data_mover_dsa {
-	struct masync__vdm_ext ext;
-	int fd;
+/* One opened work queue: its portal, its room and its queue. */
+struct masync__dsa_wq {
+	MASYNC__ALIGNAS(64) int fd;
 	unsigned char *portal; /* NULL: submit with write() */
 	int dedicated;
 	int use_enqcmd;
+	int numa;              /* the device's node, -1 unknown */
 	unsigned wq_size;
 	uint32_t max_xfer;
 	unsigned max_batch;    /* < 2: no batches */
 	uint64_t gencap;
 	uint32_t base_flags;
 	int cc_mem, cc_flush, drdbk, overlap_ok;
+	MASYNC__A(unsigned) load; /* = inflight, read without the lock */
+	/* submitted descriptors: any poller reaps them (qlock) */
+	mtx_t qlock;
+	uint32_t slot;         /* portal offset rotation */
+	struct masync__dsa_qent *qhead, *qtail, *limbo;
+	unsigned inflight, nlost;
+	uint64_t seq;
+	char path[128];
+	char dev[32];
+	char wq[32];
+};
+
+struct data_mover_dsa {
+	struct masync__vdm_ext ext;
+	struct masync__dsa_wq *q; /* the opened WQs, best first */
+	unsigned nq;
+	int multi_node;        /* the WQs are on more than one node */
+	int cfg_node;          /* config numa_node - 1, or -1 */
+	unsigned bmax;         /* largest max_batch of the WQs */
+	int overlap_ok;        /* every WQ does overlapping moves */
 	enum future_notifier_type notifier;
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
 	size_t capacity;
 	unsigned fork_gen;     /* masync__dsa_forks when it was made */
-	uint32_t slot;         /* portal offset rotation (qlock) */
 	MASYNC__A(size_t) live;
-	/* submitted descriptors: any poller reaps them (qlock) */
-	mtx_t qlock;
-	struct masync__dsa_op *qhead, *qtail, *limbo;
-	unsigned inflight, nlost;
-	uint64_t seq;
 	struct masync__pool pool;
 	int have_monitor;
 	thrd_t monitor;
@@ -4363,9 +4392,6 @@ struct data_mover_dsa {
 	cnd_t mcond;
 	int mstop;
 	struct masync__dsa_op *armed;
-	char path[128];
-	char dev[32];
-	char wq[32];
 };
 
 /* Forks seen by this process: the portal is not inherited and the WQ is
@@ -4391,6 +4417,10 @@ static const char *masync__dsa_cpuinfo = "/proc/cpuinfo";
 /* tests: replaces the ENQCMD instruction (NULL: the instruction) */
 typedef int (*masync__enqcmd_fn)(void *portal, const void *desc);
 static MASYNC__A(masync__enqcmd_fn) masync__test_enqcmd;
+/* tests: the NUMA node of a page (addr) or of the calling thread (NULL) */
+typedef int (*masync__node_fn)(const void *addr);
+static MASYNC__A(masync__node_fn) masync__test_page_node;
+static MASYNC__A(masync__node_fn) masync__test_cpu_node;
 #endif
 
 /* ---- discovery ---------------------------------------------------------- */
@@ -4445,37 +4475,50 @@ masync__dsa_read_num(const char *dir, const char *name,
 	return 0;
 }
 
-/* The NUMA node of the CPU we run on, or -1. */
+/* libc's syscall(), which strict C modes do not declare */
+extern long masync__dsa_syscall(long nr, ...) __asm__("syscall");
+
+/* The NUMA node of the CPU we run on, or -1 (getcpu: no libnuma). */
 static int
-masync__dsa_my_node(void)
+masync__dsa_cpu_node(void)
 {
-	char buf[1024], path[96], *p;
-	int fd, field, cpu = -1, node;
-	ssize_t r;
+	unsigned cpu = 0, node = 0;
 
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return -1;
-	buf[r] = '\0';
-	p = strrchr(buf, ')'); /* the command name may contain spaces */
-	if (p == NULL)
-		return -1;
-	for (field = 2; *p != '\0' && field < 39; p++)
-		if (*p == ' ')
-			field++;
-	cpu = atoi(p);
-	for (node = 0; node < 64; node++) {
-		struct stat st;
+#ifdef MASYNC__TEST_HOOKS
+	masync__node_fn fn = MASYNC__LOAD(&masync__test_cpu_node, acquire);
 
-		snprintf(path, sizeof(path),
-			"/sys/devices/system/cpu/cpu%d/node%d", cpu, node);
-		if (stat(path, &st) == 0)
-			return node;
-	}
+	if (fn != NULL)
+		return fn(NULL);
+#endif
+#ifdef SYS_getcpu
+	if (masync__dsa_syscall(SYS_getcpu, &cpu, &node, NULL) == 0)
+		return (int)node;
+#endif
+	(void)cpu, (void)node;
+	return -1;
+}
+
+/* The node of the page at p as the kernel reports it (get_mempolicy with
+ * MPOL_F_NODE | MPOL_F_ADDR; a page not yet mapped is mapped by the
+ * query, as the first touch would), or -1. */
+static int
+masync__dsa_page_node(const void *p)
+{
+	int node = -1;
+
+#ifdef MASYNC__TEST_HOOKS
+	masync__node_fn fn = MASYNC__LOAD(&masync__test_page_node, acquire);
+
+	if (fn != NULL)
+		return fn(p);
+#endif
+#ifdef SYS_get_mempolicy
+	if (p != NULL && masync__dsa_syscall(SYS_get_mempolicy, &node,
+			(void *)NULL, 0UL, p,
+			3UL /* MPOL_F_NODE | MPOL_F_ADDR */) == 0)
+		return node;
+#endif
+	(void)p;
 	return -1;
 }
 
@@ -4545,20 +4588,112 @@ masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
 	return ok;
 }
 
+/* A list of WQ names, "wq0.0,wq2.1" (config `wqs`, MINIASYNC_DSA_WQS). */
+#define MASYNC__DSA_MAX_NAMES 64
+struct masync__dsa_names {
+	const char *from;  /* where the list came from, for messages */
+	unsigned n;        /* 0: no list, every WQ */
+	uint64_t seen;     /* names that matched a WQ */
+	char name[MASYNC__DSA_MAX_NAMES][32];
+};
+
+/* 0, or -1 with the reason in detail */
+static int
+masync__dsa_names_parse(struct masync__dsa_names *l, const char *list,
+	const char *from, char *detail, size_t dlen)
+{
+	const char *p = list;
+
+	l->from = from;
+	l->n = 0;
+	l->seen = 0;
+	if (list == NULL)
+		return 0;
+	for (;;) {
+		size_t k = 0;
+
+		while (*p == ' ')
+			p++;
+		while (p[k] != '\0' && p[k] != ',' && p[k] != ' ') {
+			char ch = p[k];
+
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' &&
+					ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+					ch == '.' || ch == '_' || ch == '-')) {
+				snprintf(detail, dlen, "%s: bad character "
+					"'%c' in \"%s\"", from, ch, list);
+				return -1;
+			}
+			k++;
+		}
+		if (k == 0 || k >= sizeof(l->name[0]) ||
+				l->n >= MASYNC__DSA_MAX_NAMES) {
+			snprintf(detail, dlen, "%s: %s in \"%s\"", from,
+				k == 0 ? "empty WQ name" :
+				k >= sizeof(l->name[0]) ? "WQ name too long" :
+				"too many WQ names", list);
+			return -1;
+		}
+		memcpy(l->name[l->n], p, k);
+		l->name[l->n++][k] = '\0';
+		p += k;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return 0;
+		p++; /* the comma */
+	}
+}
+
+/* Is WQ `wq` (e.g. "wq0.0") on the list (or is there no list)? Marks
+ * the name seen when `mark`. */
+static int
+masync__dsa_names_has(struct masync__dsa_names *l, const char *wq,
+	int mark)
+{
+	unsigned i;
+	int yes = l->n == 0;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->name[i], wq) == 0) {
+			yes = 1;
+			if (mark)
+				l->seen |= 1ull << i;
+		}
+	return yes;
+}
+
+/* A name that matched no usable WQ: 0, or -1 with the detail. */
+static int
+masync__dsa_names_check(const struct masync__dsa_names *l, char *detail,
+	size_t dlen)
+{
+	unsigned i;
+
+	for (i = 0; i < l->n; i++)
+		if (!(l->seen & (1ull << i))) {
+			snprintf(detail, dlen, "%s names %s, which is no "
+				"enabled user WQ that fits here", l->from,
+				l->name[i]);
+			return -1;
+		}
+	return 0;
+}
+
 /* Lists the enabled user WQs that fit `cfg`, best first. libaccel-config
  * is not thread-safe and trusts sysfs: enumerate under a global lock and
  * check the files it would crash on before asking it. */
 static int
 masync__dsa_discover(const struct data_mover_dsa_config *cfg,
-	struct masync__dsa_cand *c, int max, enum data_mover_dsa_error *why,
-	char *detail, size_t dlen)
+	struct masync__dsa_names *lists, struct masync__dsa_cand *c, int max,
+	enum data_mover_dsa_error *why, char *detail, size_t dlen)
 {
 	struct accfg_ctx *ctx = NULL;
 	struct accfg_device *dev;
 	struct accfg_wq *wq;
 	int n = 0, saw_dev = 0, saw_pasidless = 0;
 	int pref = cfg->numa_node > 0 ? cfg->numa_node - 1 :
-		masync__dsa_my_node();
+		masync__dsa_cpu_node();
 
 	*why = DATA_MOVER_DSA_E_NO_DEVICE;
 	masync__call_once(&masync__dsa_once, masync__dsa_lock_init);
@@ -4643,6 +4778,17 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			}
 			if (batch > 4096)
 				batch = 0;
+			/* both lists must name it (each name is checked
+			 * against the WQs that fit, after the loop) */
+			{
+				int in0 = masync__dsa_names_has(&lists[0],
+					wname, 1);
+				int in1 = masync__dsa_names_has(&lists[1],
+					wname, 1);
+
+				if (!in0 || !in1)
+					continue;
+			}
 			k = &c[n];
 			memset(k, 0, sizeof(*k));
 			if (accfg_wq_get_user_dev_path(wq, k->path,
@@ -4664,6 +4810,17 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 	}
 	accfg_unref(ctx);
 	masync__mtx_unlock(&masync__dsa_lock);
+	if (masync__dsa_names_check(&lists[0], detail, dlen) != 0 ||
+			masync__dsa_names_check(&lists[1], detail, dlen) != 0) {
+		*why = DATA_MOVER_DSA_E_NO_WQ;
+		return 0;
+	}
+	if (n == 0 && (lists[0].n != 0 || lists[1].n != 0) && saw_dev) {
+		snprintf(detail, dlen, "no WQ is named by both %s and %s",
+			lists[0].from, lists[1].from);
+		*why = DATA_MOVER_DSA_E_NO_WQ;
+		return 0;
+	}
 	if (n == 0) {
 		*why = saw_pasidless ? DATA_MOVER_DSA_E_NO_PASID :
 			saw_dev ? DATA_MOVER_DSA_E_NO_WQ :
@@ -4809,104 +4966,123 @@ masync__dsa_clear(struct dsa_completion_record *c)
 
 static void masync__dsa_recycle(struct masync__dsa_op *o);
 
+#define MASYNC__DSA_OP_OF(e) ((struct masync__dsa_op *)(void *)               \
+	((char *)(e) - offsetof(struct masync__dsa_op, q)))
+
+/* e's descriptor is no longer in the WQ's queue and its record was
+ * written (or the WQ was closed): what it points at may be reused */
 static void
-masync__dsa_unqueue(struct data_mover_dsa *d, struct masync__dsa_op *o)
+masync__dsa_retire(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 {
-	if (o->qprev != NULL)
-		o->qprev->qnext = o->qnext;
+	(void)w;
+	if (!e->is_batch) {
+		struct masync__dsa_op *o = MASYNC__DSA_OP_OF(e);
+
+		if (o->orphan)
+			masync__dsa_recycle(o);
+	}
+}
+
+static void
+masync__dsa_unqueue(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
+{
+	if (e->qprev != NULL)
+		e->qprev->qnext = e->qnext;
 	else
-		d->qhead = o->qnext;
-	if (o->qnext != NULL)
-		o->qnext->qprev = o->qprev;
+		w->qhead = e->qnext;
+	if (e->qnext != NULL)
+		e->qnext->qprev = e->qprev;
 	else
-		d->qtail = o->qprev;
-	o->qprev = o->qnext = NULL;
-	d->inflight--;
-	o->in_q = 0;
-	if (o->q_lost) {
-		d->nlost--;
-		o->q_lost = 0;
-		if (masync__dsa_status(&o->comp) == 0) {
-			o->in_limbo = 1;
-			o->qnext = d->limbo;
-			if (d->limbo != NULL)
-				d->limbo->qprev = o;
-			d->limbo = o;
+		w->qtail = e->qprev;
+	e->qprev = e->qnext = NULL;
+	w->inflight--;
+	MASYNC__STORE(&w->load, w->inflight, relaxed);
+	e->in_q = 0;
+	if (e->q_lost) {
+		w->nlost--;
+		e->q_lost = 0;
+		if (masync__dsa_status(e->rec) == 0) {
+			e->in_limbo = 1;
+			e->qnext = w->limbo;
+			if (w->limbo != NULL)
+				w->limbo->qprev = e;
+			w->limbo = e;
 			return;
 		}
 	}
-	if (o->orphan)
-		masync__dsa_recycle(o);
+	masync__dsa_retire(w, e);
 }
 
-/* o completed: so did everything dispatched before it */
+/* e completed: so did everything dispatched before it */
 static void
-masync__dsa_done_locked(struct data_mover_dsa *d, struct masync__dsa_op *o)
+masync__dsa_done_locked(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 {
-	uint64_t seq = o->seq;
-	struct masync__dsa_op *p, *next;
+	uint64_t seq = e->seq;
+	struct masync__dsa_qent *p, *next;
 
-	masync__dsa_unqueue(d, o);
-	for (p = d->qhead; p != NULL && p->seq < seq; p = next) {
+	masync__dsa_unqueue(w, e);
+	for (p = w->qhead; p != NULL && p->seq < seq; p = next) {
 		next = p->qnext;
 		if (p->q_lost)
-			masync__dsa_unqueue(d, p);
+			masync__dsa_unqueue(w, p);
 	}
 }
 
 /* Reaps every completed descriptor; marks those past the timeout lost. */
 static void
-masync__dsa_reap_locked(struct data_mover_dsa *d, int mark)
+masync__dsa_reap_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	int mark)
 {
-	struct masync__dsa_op *o, *next;
+	struct masync__dsa_qent *e, *next;
 	uint64_t last = 0, now = mark ? masync__coarse_ns() : 0;
 
-	for (o = d->limbo; o != NULL; o = next) {
-		next = o->qnext;
-		if (masync__dsa_status(&o->comp) == 0)
+	for (e = w->limbo; e != NULL; e = next) {
+		next = e->qnext;
+		if (masync__dsa_status(e->rec) == 0)
 			continue;
 		/* it finished after all: its memory is free */
-		if (o->qprev != NULL)
-			o->qprev->qnext = o->qnext;
+		if (e->qprev != NULL)
+			e->qprev->qnext = e->qnext;
 		else
-			d->limbo = o->qnext;
-		if (o->qnext != NULL)
-			o->qnext->qprev = o->qprev;
-		o->qprev = o->qnext = NULL;
-		o->in_limbo = 0;
-		if (o->orphan)
-			masync__dsa_recycle(o);
+			w->limbo = e->qnext;
+		if (e->qnext != NULL)
+			e->qnext->qprev = e->qprev;
+		e->qprev = e->qnext = NULL;
+		e->in_limbo = 0;
+		masync__dsa_retire(w, e);
 	}
-	for (o = d->qhead; o != NULL; o = o->qnext)
-		if (masync__dsa_status(&o->comp) != 0)
-			last = o->seq;
-	for (o = d->qhead; o != NULL; o = next) {
-		next = o->qnext;
-		if (masync__dsa_status(&o->comp) != 0 ||
-				(o->q_lost && o->seq < last)) {
-			masync__dsa_unqueue(d, o);
-		} else if (mark && !o->q_lost &&
-				now - o->submit_ns > d->timeout_ns) {
-			o->q_lost = 1; /* its owner sees the time too */
-			d->nlost++;
+	for (e = w->qhead; e != NULL; e = e->qnext)
+		if (masync__dsa_status(e->rec) != 0)
+			last = e->seq;
+	for (e = w->qhead; e != NULL; e = next) {
+		next = e->qnext;
+		if (masync__dsa_status(e->rec) != 0 ||
+				(e->q_lost && e->seq < last)) {
+			masync__dsa_unqueue(w, e);
+		} else if (mark && !e->q_lost &&
+				now - e->submit_ns > d->timeout_ns) {
+			e->q_lost = 1; /* its owner sees the time too */
+			w->nlost++;
 		}
 	}
 }
 
-/* 0 submitted; 1 no room yet (poll again); 2 no room ever: every entry of
+/* Submits `desc` (whose record is e->rec) to w and queues e.
+ * 0 submitted; 1 no room yet (poll again); 2 no room ever: every entry of
  * the dedicated WQ is held by a lost descriptor; -1 refused */
 static int
-masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_op *o)
+masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_qent *e, const struct dsa_hw_desc *desc)
 {
 	int r = 0;
 
-	masync__mtx_lock(&d->qlock);
-	if (d->dedicated && d->inflight >= d->wq_size) {
+	masync__mtx_lock(&w->qlock);
+	if (w->dedicated && w->inflight >= w->wq_size) {
 		/* MOVDIR64B into a full dedicated WQ is silently dropped:
 		 * never have more descriptors in it than it has room */
-		masync__dsa_reap_locked(d, 1);
-		if (d->inflight >= d->wq_size) {
-			r = d->nlost >= d->inflight ? 2 : 1;
+		masync__dsa_reap_locked(d, w, 1);
+		if (w->inflight >= w->wq_size) {
+			r = w->nlost >= w->inflight ? 2 : 1;
 			goto out;
 		}
 	}
@@ -4914,51 +5090,51 @@ masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_op *o)
 	_mm_sfence(); /* records and buffers before the doorbell */
 #endif
 	/* under the lock: the queue's order is the device's order */
-	if (d->portal != NULL && d->dedicated) {
-		masync__movdir64b(d->portal + (d->slot++ & 63u) * 64u,
-			&o->desc);
-	} else if (d->portal != NULL) {
+	if (w->portal != NULL && w->dedicated) {
+		masync__movdir64b(w->portal + (w->slot++ & 63u) * 64u, desc);
+	} else if (w->portal != NULL) {
 		/* one try per poll: a refusal means the WQ is full now */
-		r = masync__enqcmd(d->portal, &o->desc) == 0 ? 0 : 1;
+		r = masync__enqcmd(w->portal, desc) == 0 ? 0 : 1;
 	} else {
 		for (;;) {
-			ssize_t w = write(d->fd, &o->desc, sizeof(o->desc));
+			ssize_t n = write(w->fd, desc, sizeof(*desc));
 
-			if (w == (ssize_t)sizeof(o->desc))
+			if (n == (ssize_t)sizeof(*desc))
 				break;
-			if (w < 0 && errno == EINTR)
+			if (n < 0 && errno == EINTR)
 				continue;
-			r = w < 0 && (errno == EAGAIN || errno == EBUSY) ?
+			r = n < 0 && (errno == EAGAIN || errno == EBUSY) ?
 				1 : -1;
 			break;
 		}
 	}
 	if (r == 0) {
-		o->seq = ++d->seq;
-		o->submit_ns = masync__coarse_ns();
-		o->in_q = 1;
-		o->q_lost = 0;
-		o->qnext = NULL;
-		o->qprev = d->qtail;
-		if (d->qtail != NULL)
-			d->qtail->qnext = o;
+		e->seq = ++w->seq;
+		e->submit_ns = masync__coarse_ns();
+		e->in_q = 1;
+		e->q_lost = 0;
+		e->qnext = NULL;
+		e->qprev = w->qtail;
+		if (w->qtail != NULL)
+			w->qtail->qnext = e;
 		else
-			d->qhead = o;
-		d->qtail = o;
-		d->inflight++;
+			w->qhead = e;
+		w->qtail = e;
+		w->inflight++;
+		MASYNC__STORE(&w->load, w->inflight, relaxed);
 	}
 out:
-	masync__mtx_unlock(&d->qlock);
+	masync__mtx_unlock(&w->qlock);
 	return r;
 }
 
 static void
-masync__dsa_fill(struct data_mover_dsa *d, struct masync__dsa_op *o,
+masync__dsa_fill(struct masync__dsa_wq *w, struct masync__dsa_op *o,
 	struct dsa_hw_desc *desc, struct dsa_completion_record *comp,
 	size_t off, size_t len)
 {
 	struct masync__op_args a = masync__args(&o->op);
-	uint32_t flags = d->base_flags;
+	uint32_t flags = w->base_flags;
 	int nt = (a.flags & VDM_F_NO_CACHE_HINT) != 0;
 	int durable = (a.flags & VDM_F_MEM_DURABLE) != 0;
 
@@ -4979,105 +5155,176 @@ masync__dsa_fill(struct data_mover_dsa *d, struct masync__dsa_op *o,
 		break;
 	case VDM_OPERATION_FLUSH:
 		desc->opcode = DSA_OPCODE_CFLUSH;
-		if (d->cc_flush && !nt)
+		if (w->cc_flush && !nt)
 			flags |= IDXD_OP_FLAG_CC; /* write back, keep lines */
 		desc->flags = flags & 0xffffffu;
 		return;
 	}
-	if (durable && d->drdbk)
+	if (durable && w->drdbk)
 		flags |= IDXD_OP_FLAG_DRDBK;
-	else if (d->cc_mem && !nt && !durable)
+	else if (durable)
+		o->write_back = 1; /* written back when it completes */
+	else if (w->cc_mem && !nt)
 		flags |= IDXD_OP_FLAG_CC; /* leave the data in the LLC */
 	desc->flags = flags & 0xffffffu; /* a 24-bit field */
 }
 
-/* Plans (unless resuming) and submits the next descriptor of `o`.
- * 0 submitted, -1 waiting for room, or the result to fail it with. */
+/* ---- placement -----------------------------------------------------------
+ * The WQs an operation may go to, best first: those of the device on the
+ * destination's NUMA node, then on the caller's node (config numa_node
+ * overrides it), then any; within each, the least loaded (our descriptors
+ * in flight per entry). A full WQ is passed over (masync__dsa_submit says
+ * so), so work crosses nodes only when the local WQs are full. */
+static unsigned
+masync__dsa_order(struct data_mover_dsa *d, const struct masync__dsa_op *o,
+	size_t need, struct masync__dsa_wq **out)
+{
+	uint64_t key[MASYNC__DSA_MAX_CANDS];
+	unsigned i, j, n = 0;
+
+	for (i = 0; i < d->nq; i++) {
+		struct masync__dsa_wq *w = &d->q[i];
+		uint64_t tier = 2, k;
+
+		if (w->max_xfer < need)
+			continue; /* the rest of a part that faulted */
+		if (d->multi_node && w->numa >= 0) {
+			if (w->numa == o->node_dst)
+				tier = 0;
+			else if (w->numa == o->node_cpu)
+				tier = 1;
+		}
+		k = tier << 48 | (uint64_t)MASYNC__LOAD(&w->load, relaxed) *
+			65536u / w->wq_size << 8 | i;
+		for (j = n; j > 0 && key[j - 1] > k; j--) {
+			key[j] = key[j - 1];
+			out[j] = out[j - 1];
+		}
+		key[j] = k;
+		out[j] = w;
+		n++;
+	}
+	return n;
+}
+
+/* Plans the next part of `o` for w: a descriptor, or a batch of parts */
+static void
+masync__dsa_plan(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_op *o)
+{
+	size_t left = o->n - o->done;
+	size_t part = o->part_max < w->max_xfer ? o->part_max : w->max_xfer;
+
+	o->batch_parts = 0;
+	if (!o->descending && !o->no_batch && w->max_batch >= 2 &&
+			w->portal != NULL && left > part) {
+		size_t parts = (left + part - 1) / part;
+		unsigned i;
+
+		if (parts > w->max_batch)
+			parts = w->max_batch;
+		if (o->batch == NULL)
+			o->batch = (unsigned char *)masync__zalloc_aligned(
+				(size_t)d->bmax * (64 + 32));
+		if (o->batch != NULL) {
+			struct dsa_hw_desc *list =
+				(struct dsa_hw_desc *)(void *)o->batch;
+			struct dsa_completion_record *recs =
+				(struct dsa_completion_record *)(void *)
+				(o->batch + (size_t)d->bmax * 64);
+			size_t off = o->done;
+
+			for (i = 0; i < parts; i++) {
+				size_t len = o->n - off < part ?
+					o->n - off : part;
+
+				masync__dsa_clear(&recs[i]);
+				masync__dsa_fill(w, o, &list[i], &recs[i], off,
+					len);
+				off += len;
+			}
+			o->batch_parts = (unsigned)parts;
+			o->p_off = o->done;
+			o->p_len = off - o->done;
+			o->r_len = part; /* the batch's part size */
+			memset(&o->desc, 0, sizeof(o->desc));
+			o->desc.opcode = DSA_OPCODE_BATCH;
+			o->desc.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+			o->desc.desc_list_addr = (uint64_t)(uintptr_t)list;
+			o->desc.desc_count = (uint32_t)parts;
+			o->desc.completion_addr =
+				(uint64_t)(uintptr_t)&o->comp;
+			return;
+		}
+	}
+	o->p_len = left < part ? left : part;
+	o->p_off = o->descending ? left - o->p_len : o->done;
+	o->r_off = o->p_off;
+	o->r_len = o->p_len;
+	o->faults = 0;
+}
+
+/* Plans (unless resuming) and submits the next descriptor of `o` to the
+ * best WQ that has room. 0 submitted, -1 waiting for room, or the result
+ * to fail it with. */
 static int
 masync__dsa_submit_next(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
-	size_t left = o->n - o->done;
-	int r;
+	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS];
+	unsigned i, n = masync__dsa_order(d, o, o->resume ? o->r_len : 0,
+		order);
+	int r = 2, any_room = 0, refused = 0;
 
-	if (!o->resume) {
-		o->batch_parts = 0;
-		if (!o->descending && !o->no_batch && d->max_batch >= 2 &&
-				d->portal != NULL && left > o->part_max) {
-			size_t parts = (left + o->part_max - 1) / o->part_max;
-			unsigned i;
+	for (i = 0; i < n; i++) {
+		struct masync__dsa_wq *w = order[i];
+		int s;
 
-			if (parts > d->max_batch)
-				parts = d->max_batch;
-			if (o->batch == NULL)
-				o->batch = (unsigned char *)
-					masync__zalloc_aligned((size_t)
-					d->max_batch * (64 + 32));
-			if (o->batch != NULL) {
-				struct dsa_hw_desc *list =
-					(struct dsa_hw_desc *)(void *)o->batch;
-				struct dsa_completion_record *recs =
-					(struct dsa_completion_record *)(void *)
-					(o->batch + (size_t)d->max_batch * 64);
-				size_t off = o->done;
-
-				for (i = 0; i < parts; i++) {
-					size_t len = o->n - off < o->part_max ?
-						o->n - off : o->part_max;
-
-					masync__dsa_clear(&recs[i]);
-					masync__dsa_fill(d, o, &list[i], &recs[i],
-						off, len);
-					off += len;
-				}
-				o->batch_parts = (unsigned)parts;
-				o->p_off = o->done;
-				o->p_len = off - o->done;
-				memset(&o->desc, 0, sizeof(o->desc));
-				o->desc.opcode = DSA_OPCODE_BATCH;
-				o->desc.flags = IDXD_OP_FLAG_CRAV |
-					IDXD_OP_FLAG_RCR;
-				o->desc.desc_list_addr =
-					(uint64_t)(uintptr_t)list;
-				o->desc.desc_count = (uint32_t)parts;
-				o->desc.completion_addr =
-					(uint64_t)(uintptr_t)&o->comp;
-			}
+		if (!o->resume)
+			masync__dsa_plan(d, w, o);
+		if (o->batch_parts == 0)
+			masync__dsa_fill(w, o, &o->desc, &o->comp, o->r_off,
+				o->r_len);
+		masync__dsa_clear(&o->comp);
+		o->q.rec = &o->comp;
+		o->q.is_batch = 0;
+		s = masync__dsa_submit(d, w, &o->q, &o->desc);
+		if (s == 0) {
+			o->w = w;
+			o->submitted = 1;
+			o->need_submit = 0;
+			o->resume = 0;
+			o->waiting = 0;
+			return 0;
 		}
-		if (o->batch_parts == 0) {
-			o->p_len = left < o->part_max ? left : o->part_max;
-			o->p_off = o->descending ? left - o->p_len : o->done;
-			o->r_off = o->p_off;
-			o->r_len = o->p_len;
-			o->faults = 0;
+		if (s == 1) {
+			any_room = 1;
+			if (!w->dedicated)
+				refused = 1;
+		} else if (s < 0) {
+			r = -1;
 		}
-	}
-	if (o->batch_parts == 0)
-		masync__dsa_fill(d, o, &o->desc, &o->comp, o->r_off, o->r_len);
-	masync__dsa_clear(&o->comp);
-	r = masync__dsa_submit(d, o);
-	if (r == 0) {
-		o->submitted = 1;
-		o->need_submit = 0;
-		o->resume = 0;
-		o->waiting = 0;
-		return 0;
 	}
 	o->need_submit = 1; /* keeps o->resume for the retry */
-	if (r < 0)
-		return VDM_ERROR_DSA_INVALID;
-	if (r == 2)
-		return VDM_ERROR_TIMEOUT; /* the device lost the whole WQ */
-	if (!d->dedicated) {
+	if (!any_room)
+		return r < 0 ? VDM_ERROR_DSA_INVALID :
+			VDM_ERROR_TIMEOUT; /* the device lost every WQ */
+	if (refused && n > 0 && !order[0]->dedicated) {
 		/* a shared WQ's room is held by other clients too, with no
 		 * deadline we know of: give up after refusals for timeout_ns */
 		uint64_t now = masync__coarse_ns();
+		int all_shared = 1;
 
-		if (!o->waiting) {
-			o->waiting = 1;
-			o->wait_ns = now;
-		} else if (now - o->wait_ns > d->timeout_ns) {
-			return VDM_ERROR_BUSY;
+		for (i = 0; i < n; i++)
+			if (order[i]->dedicated)
+				all_shared = 0;
+		if (all_shared) {
+			if (!o->waiting) {
+				o->waiting = 1;
+				o->wait_ns = now;
+			} else if (now - o->wait_ns > d->timeout_ns) {
+				return VDM_ERROR_BUSY;
+			}
 		}
 	}
 	/* a dedicated WQ: the room is held by descriptors that either
@@ -5284,9 +5531,9 @@ masync__dsa_finish(struct masync__dsa_op *o, enum vdm_operation_result r)
 	struct masync__op_args a = masync__args(&o->op);
 
 	/* durability without destination readback: write back ourselves */
-	if (r == VDM_SUCCESS && (a.flags & VDM_F_MEM_DURABLE) &&
-			!o->d->drdbk && o->op.type != VDM_OPERATION_FLUSH)
-		masync__flush(a.dst, a.n, 0);
+	if (r == VDM_SUCCESS && o->write_back &&
+			o->op.type != VDM_OPERATION_FLUSH)
+		masync__flush(a.dst, o->n, 0);
 	o->result = r;
 	MASYNC__STORE(&o->phase, MASYNC__DSA_DONE, release);
 }
@@ -5336,9 +5583,9 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 		break;
 	}
 	case DSA_COMP_XFER_ERANGE:
-		if (o->r_len == o->p_len && o->part_max > 4096) {
-			o->part_max /= 2; /* plan this part again, smaller */
-			o->part_max &= ~(size_t)4095;
+		if (o->r_len == o->p_len && o->p_len > 8192) {
+			/* plan this part again, smaller */
+			o->part_max = (o->p_len / 2) & ~(size_t)4095;
 		} else {
 			masync__dsa_cpu_part(o, o->r_off, o->r_len);
 			o->done += o->p_len;
@@ -5365,7 +5612,8 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 {
 	struct data_mover_dsa *d = o->d;
 	struct dsa_completion_record *recs = (struct dsa_completion_record *)
-		(void *)(o->batch + (size_t)d->max_batch * 64);
+		(void *)(o->batch + (size_t)d->bmax * 64);
+	size_t part = o->r_len; /* the size of its parts */
 	uint8_t code = st & DSA_COMP_STATUS_MASK;
 	unsigned i;
 
@@ -5386,8 +5634,7 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 		size_t off = o->p_off;
 
 		for (i = 0; i < o->batch_parts; i++) {
-			size_t len = o->n - off < o->part_max ?
-				o->n - off : o->part_max;
+			size_t len = o->n - off < part ? o->n - off : part;
 			uint8_t s = masync__dsa_status(&recs[i]);
 			uint8_t sc = s & DSA_COMP_STATUS_MASK;
 			size_t k = 0;
@@ -5420,12 +5667,12 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 static void
 masync__dsa_completed(struct masync__dsa_op *o)
 {
-	struct data_mover_dsa *d = o->d;
+	struct masync__dsa_wq *w = o->w;
 
-	masync__mtx_lock(&d->qlock);
-	if (o->in_q)
-		masync__dsa_done_locked(d, o);
-	masync__mtx_unlock(&d->qlock);
+	masync__mtx_lock(&w->qlock);
+	if (o->q.in_q)
+		masync__dsa_done_locked(w, &o->q);
+	masync__mtx_unlock(&w->qlock);
 	o->submitted = 0;
 }
 
@@ -5465,16 +5712,18 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 		}
 		st = masync__dsa_status(&o->comp);
 		if (st == 0) {
-			if (masync__coarse_ns() - o->submit_ns >
+			if (masync__coarse_ns() - o->q.submit_ns >
 					d->timeout_ns) {
 				/* the device may still write: the descriptor
 				 * keeps its queue entry and its memory */
-				masync__mtx_lock(&d->qlock);
-				if (o->in_q && !o->q_lost) {
-					o->q_lost = 1;
-					d->nlost++;
+				struct masync__dsa_wq *w = o->w;
+
+				masync__mtx_lock(&w->qlock);
+				if (o->q.in_q && !o->q.q_lost) {
+					o->q.q_lost = 1;
+					w->nlost++;
 				}
-				masync__mtx_unlock(&d->qlock);
+				masync__mtx_unlock(&w->qlock);
 				o->timed_out = 1;
 				o->submitted = 0;
 				masync__dsa_finish(o, VDM_ERROR_TIMEOUT);
@@ -5519,10 +5768,11 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;
-	o->timed_out = o->armed = o->waiting = 0;
+	o->timed_out = o->armed = o->waiting = o->write_back = 0;
 	o->aprev = o->anext = NULL;
-	o->qprev = o->qnext = NULL;
-	o->in_q = o->q_lost = o->in_limbo = o->orphan = 0;
+	memset(&o->q, 0, sizeof(o->q));
+	o->orphan = 0;
+	o->w = NULL;
 	o->batch = NULL;
 	o->batch_parts = 0;
 	return o;
@@ -5547,13 +5797,14 @@ masync__dsa_release(struct masync__dsa_op *o)
 
 	masync__dsa_disarm(o);
 	if (o->timed_out && !masync__dsa_forked(d)) {
+		struct masync__dsa_wq *w = o->w;
 		int queued;
 
-		masync__mtx_lock(&d->qlock);
-		queued = o->in_q || o->in_limbo;
+		masync__mtx_lock(&w->qlock);
+		queued = o->q.in_q || o->q.in_limbo;
 		if (queued)
 			o->orphan = 1; /* recycled by whoever reaps it */
-		masync__mtx_unlock(&d->qlock);
+		masync__mtx_unlock(&w->qlock);
 		if (queued)
 			return;
 	}
@@ -5575,7 +5826,7 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 	o->op = *operation;
 	o->n = a.n;
 	o->done = 0;
-	o->part_max = d->max_xfer;
+	o->part_max = SIZE_MAX; /* then each WQ's maximum */
 	o->descending = overlap && (uintptr_t)a.dst > (uintptr_t)a.src;
 	/* the members of a batch may run in any order or at once: an
 	 * overlapping move goes part by part */
@@ -5589,6 +5840,12 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		masync__dsa_cpu_part(o, 0, a.n);
 		masync__dsa_finish(o, VDM_SUCCESS);
 		return 0;
+	}
+	o->node_dst = o->node_cpu = -1;
+	if (d->multi_node) {
+		o->node_dst = masync__dsa_page_node(a.dst);
+		o->node_cpu = d->cfg_node >= 0 ? d->cfg_node :
+			masync__dsa_cpu_node();
 	}
 	r = masync__dsa_submit_next(o);
 	if (r < 0) {
@@ -5651,20 +5908,26 @@ masync__dsa_has_property(void *future, enum future_property property)
 }
 
 static int
-masync__dsa_open(struct data_mover_dsa *d, const struct masync__dsa_cand *k,
+masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 	enum data_mover_dsa_error *why)
 {
 	unsigned cpu = masync__cpu();
 	void *p;
 
-	d->fd = open(k->path, O_RDWR | O_CLOEXEC);
-	if (d->fd < 0) {
+	w->fd = open(k->path, O_RDWR | O_CLOEXEC);
+	if (w->fd < 0) {
 		*why = errno == EBUSY ? DATA_MOVER_DSA_E_WQ_BUSY :
 			(errno == EACCES || errno == EPERM) ?
 			DATA_MOVER_DSA_E_PERMISSION : DATA_MOVER_DSA_E_NO_WQ;
 		return -1;
 	}
-	d->portal = NULL;
+	if (masync__mtx_init(&w->qlock, mtx_plain) != thrd_success) {
+		close(w->fd);
+		*why = DATA_MOVER_DSA_E_NO_MEMORY;
+		errno = ENOMEM;
+		return -1;
+	}
+	w->portal = NULL;
 	/* the portal needs the submission instruction (ENQCMD also the
 	 * kernel's support); without it, or when the kernel refuses the
 	 * mapping (EPERM), use write() */
@@ -5672,26 +5935,39 @@ masync__dsa_open(struct data_mover_dsa *d, const struct masync__dsa_cand *k,
 			(!k->dedicated && (cpu & MASYNC__CPU_ENQCMD) &&
 			masync__dsa_kernel_enqcmd())) {
 		p = mmap(NULL, 4096, PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-			d->fd, 0);
+			w->fd, 0);
 		if (p != MAP_FAILED)
-			d->portal = (unsigned char *)p;
+			w->portal = (unsigned char *)p;
 	}
-	d->dedicated = k->dedicated;
-	d->use_enqcmd = !k->dedicated && d->portal != NULL;
-	d->wq_size = k->size;
-	d->max_xfer = k->max_xfer;
-	d->max_batch = k->max_batch;
-	d->gencap = k->gencap;
-	d->base_flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR |
+	w->dedicated = k->dedicated;
+	w->use_enqcmd = !k->dedicated && w->portal != NULL;
+	w->numa = k->numa;
+	w->wq_size = k->size;
+	w->max_xfer = k->max_xfer;
+	w->max_batch = k->max_batch;
+	w->gencap = k->gencap;
+	w->base_flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR |
 		(k->bof ? IDXD_OP_FLAG_BOF : 0);
-	d->cc_mem = (k->gencap & MASYNC__DSA_GENCAP_CC_MEM) != 0;
-	d->cc_flush = (k->gencap & MASYNC__DSA_GENCAP_CC_FLUSH) != 0;
-	d->drdbk = (k->gencap & MASYNC__DSA_GENCAP_DRDBK) != 0;
-	d->overlap_ok = (k->gencap & MASYNC__DSA_GENCAP_OVERLAP) != 0;
-	strcpy(d->path, k->path);
-	strcpy(d->dev, k->dev);
-	strcpy(d->wq, k->wq);
+	w->cc_mem = (k->gencap & MASYNC__DSA_GENCAP_CC_MEM) != 0;
+	w->cc_flush = (k->gencap & MASYNC__DSA_GENCAP_CC_FLUSH) != 0;
+	w->drdbk = (k->gencap & MASYNC__DSA_GENCAP_DRDBK) != 0;
+	w->overlap_ok = (k->gencap & MASYNC__DSA_GENCAP_OVERLAP) != 0;
+	MASYNC__INIT(&w->load, 0u);
+	strcpy(w->path, k->path);
+	strcpy(w->dev, k->dev);
+	strcpy(w->wq, k->wq);
 	return 0;
+}
+
+/* Closes w: the kernel drains what is left of our descriptors in it. */
+static void
+masync__dsa_close(struct masync__dsa_wq *w, int child)
+{
+	if (w->portal != NULL)
+		munmap(w->portal, 4096);
+	close(w->fd);
+	if (!child)
+		masync__mtx_destroy(&w->qlock);
 }
 
 static void
@@ -5707,10 +5983,12 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 {
 	struct data_mover_dsa_config cfg;
 	struct masync__dsa_cand *cands;
+	struct masync__dsa_names *lists;
 	struct data_mover_dsa *d;
 	enum data_mover_dsa_error why = DATA_MOVER_DSA_E_NO_WQ;
 	char detail[192] = "";
 	int n, i, err = ENODEV;
+	unsigned j;
 
 	if (config != NULL)
 		cfg = *config;
@@ -5727,24 +6005,51 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	masync__call_once(&masync__dsa_fork_once, masync__dsa_atfork_init);
 	cands = (struct masync__dsa_cand *)masync__zalloc(
 		MASYNC__DSA_MAX_CANDS * sizeof(*cands));
+	lists = (struct masync__dsa_names *)masync__zalloc(2 * sizeof(*lists));
 	d = (struct data_mover_dsa *)masync__zalloc_aligned(sizeof(*d));
-	if (cands == NULL || d == NULL) {
+	if (cands == NULL || lists == NULL || d == NULL) {
+		MINIASYNC_FREE(cands);
+		MINIASYNC_FREE(lists);
+		masync__free_aligned(d);
+		return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM,
+			NULL);
+	}
+	if (masync__dsa_names_parse(&lists[0], cfg.wqs, "config wqs", detail,
+			sizeof(detail)) != 0 ||
+			masync__dsa_names_parse(&lists[1],
+			getenv("MINIASYNC_DSA_WQS"), "MINIASYNC_DSA_WQS",
+			detail, sizeof(detail)) != 0) {
+		MINIASYNC_FREE(cands);
+		MINIASYNC_FREE(lists);
+		masync__free_aligned(d);
+		return masync__dsa_fail(DATA_MOVER_DSA_E_INVALID, EINVAL,
+			detail);
+	}
+	n = masync__dsa_discover(&cfg, lists, cands, MASYNC__DSA_MAX_CANDS,
+		&why, detail, sizeof(detail));
+	MINIASYNC_FREE(lists);
+	d->q = n > 0 ? (struct masync__dsa_wq *)masync__zalloc_aligned(
+		(size_t)n * sizeof(*d->q)) : NULL;
+	if (n > 0 && d->q == NULL) {
 		MINIASYNC_FREE(cands);
 		masync__free_aligned(d);
 		return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM,
 			NULL);
 	}
-	n = masync__dsa_discover(&cfg, cands, MASYNC__DSA_MAX_CANDS, &why,
-		detail, sizeof(detail));
+	/* every WQ that opens; one that does not (a dedicated WQ someone
+	 * else holds, no permission) is passed over */
 	for (i = 0; i < n; i++) {
-		if (masync__dsa_open(d, &cands[i], &why) == 0)
-			break;
+		if (masync__dsa_open(&d->q[d->nq], &cands[i], &why) == 0) {
+			d->nq++;
+			continue;
+		}
 		err = errno;
 		snprintf(detail, sizeof(detail), "%s: %s", cands[i].path,
 			strerror(err));
 	}
 	MINIASYNC_FREE(cands);
-	if (i >= n) {
+	if (d->nq == 0) {
+		masync__free_aligned(d->q);
 		masync__free_aligned(d);
 		if (why == DATA_MOVER_DSA_E_LIBRARY)
 			err = EIO;
@@ -5752,6 +6057,16 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 			err = ENOTSUP;
 		return masync__dsa_fail(why, err, detail);
 	}
+	d->overlap_ok = 1;
+	for (j = 0; j < d->nq; j++) {
+		if (d->q[j].numa != d->q[0].numa)
+			d->multi_node = 1;
+		if (!d->q[j].overlap_ok)
+			d->overlap_ok = 0;
+		if (d->q[j].max_batch > d->bmax)
+			d->bmax = d->q[j].max_batch;
+	}
+	d->cfg_node = cfg.numa_node > 0 ? cfg.numa_node - 1 : -1;
 	d->notifier = cfg.desired_notifier == FUTURE_NOTIFIER_NONE ?
 		FUTURE_NOTIFIER_WAKER : cfg.desired_notifier;
 	d->cpu_threshold = cfg.cpu_threshold ? cfg.cpu_threshold :
@@ -5777,19 +6092,15 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		goto fail_pool;
 	if (masync__cnd_init(&d->mcond) != thrd_success)
 		goto fail_lock;
-	if (masync__mtx_init(&d->qlock, mtx_plain) != thrd_success)
-		goto fail_cond;
 	if (d->notifier == FUTURE_NOTIFIER_WAKER) {
 		if (masync__thrd_create(&d->monitor, masync__dsa_monitor, d) !=
 				thrd_success)
-			goto fail_qlock;
+			goto fail_cond;
 		d->have_monitor = 1;
 	}
 	masync__dsa_err = DATA_MOVER_DSA_OK;
 	masync__dsa_msg[0] = '\0';
 	return d;
-fail_qlock:
-	masync__mtx_destroy(&d->qlock);
 fail_cond:
 	masync__cnd_destroy(&d->mcond);
 fail_lock:
@@ -5797,9 +6108,9 @@ fail_lock:
 fail_pool:
 	masync__pool_fini(&d->pool);
 fail:
-	if (d->portal != NULL)
-		munmap(d->portal, 4096);
-	close(d->fd);
+	for (j = 0; j < d->nq; j++)
+		masync__dsa_close(&d->q[j], 0);
+	masync__free_aligned(d->q);
 	masync__free_aligned(d);
 	return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM, NULL);
 }
@@ -5827,12 +6138,16 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 		uint64_t t0 = masync__coarse_ns();
 
 		for (;;) {
-			unsigned pending;
+			unsigned pending = 0, j;
 
-			masync__mtx_lock(&dmd->qlock);
-			masync__dsa_reap_locked(dmd, 0);
-			pending = dmd->inflight - dmd->nlost;
-			masync__mtx_unlock(&dmd->qlock);
+			for (j = 0; j < dmd->nq; j++) {
+				struct masync__dsa_wq *w = &dmd->q[j];
+
+				masync__mtx_lock(&w->qlock);
+				masync__dsa_reap_locked(dmd, w, 0);
+				pending += w->inflight - w->nlost;
+				masync__mtx_unlock(&w->qlock);
+			}
 			if (pending == 0 ||
 					masync__coarse_ns() - t0 > dmd->timeout_ns)
 				break;
@@ -5848,9 +6163,8 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	}
 	/* the kernel drains what is left (lost descriptors) when the WQ is
 	 * closed: only then may the memory they point at be freed */
-	if (dmd->portal != NULL)
-		munmap(dmd->portal, 4096);
-	close(dmd->fd);
+	for (i = 0; i < dmd->nq; i++)
+		masync__dsa_close(&dmd->q[i], child);
 	nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
 	for (c = 0; c < nchunks; c++) {
 		for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
@@ -5864,8 +6178,8 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 			}
 		}
 	}
+	masync__free_aligned(dmd->q);
 	if (!child) {
-		masync__mtx_destroy(&dmd->qlock);
 		masync__cnd_destroy(&dmd->mcond);
 		masync__mtx_destroy(&dmd->mlock);
 	}

@@ -215,7 +215,7 @@ td_mover(const struct data_mover_dsa_config *cfg_in)
 static inline int
 td_portal(struct data_mover_dsa *d)
 {
-	return d->portal != NULL;
+	return d->q[0].portal != NULL; /* the first (here: only) WQ */
 }
 
 /* Waits until the emulator has disposed of every descriptor it took (its
