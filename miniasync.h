@@ -4277,6 +4277,16 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
  * device's ~1-2 us latency is never won back. */
 #define MASYNC__DSA_DEFAULT_CPU_THRESHOLD 4096u
 #define MASYNC__DSA_MAX_FAULTS 64u /* resubmissions per part, then CPU */
+/* Coalescing: at most this many operations per batch descriptor (SPDK
+ * batches 32; a SPR WQ's max_batch_size is 32 by default), of at most
+ * MASYNC__DSA_DEFAULT_BATCH_THRESHOLD bytes each (above 64 KiB the copy
+ * itself, ~2 us at 30 GB/s, dwarfs the ~0.1-0.3 us of doorbell and
+ * completion handling a batch saves). A pending batch nobody polls is
+ * submitted by the monitor thread after MASYNC__DSA_PEND_NS. */
+#define MASYNC__DSA_BATCH 32u
+#define MASYNC__DSA_DEFAULT_BATCH_THRESHOLD 65536u
+#define MASYNC__DSA_PEND_NS 1000000u
+#define MASYNC__DSA_MAX_BATCHES 64u /* batch descriptors per WQ */
 #define MASYNC__DSA_PAGE 4096u
 
 /* the formats the device reads and writes (shared/docs/DSA.md §5) */
@@ -4337,6 +4347,13 @@ struct masync__dsa_op {
 	int armed;
 	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
 	int orphan;   /* the future is gone: back to the pool when reaped */
+	/* coalescing: set when it started as a member of a pending batch on
+	 * pend_w; the fields below are then under pend_w->qlock */
+	struct masync__dsa_wq *pend_w;
+	int in_pend;  /* waits in pend_w's pending batch */
+	int kicked;   /* left it unsubmitted: goes alone (owner) */
+	struct masync__dsa_batch *bat; /* the batch it went in */
+	struct masync__dsa_op *pprev, *pnext;
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
 };
@@ -4345,6 +4362,21 @@ MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
 	offsetof(struct masync__dsa_op, comp) % 32 == 0 &&
 	MASYNC__CACHELINE % 64 == 0,
 	"descriptors 64-byte and records 32-byte aligned in pool elements");
+
+/* A batch descriptor of coalesced operations: each member's descriptor
+ * points at its own operation's record, so each completes or fails on its
+ * own (no fence: a fault in one never fails the others). */
+struct masync__dsa_batch {
+	MASYNC__ALIGNAS(64) struct dsa_hw_desc list[MASYNC__DSA_BATCH];
+	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
+	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
+	struct masync__dsa_qent q;
+	struct masync__dsa_op *member[MASYNC__DSA_BATCH];
+	unsigned n;
+	unsigned refs;     /* members still attached */
+	int retired;       /* its record was written (or the WQ closed) */
+	struct masync__dsa_batch *next, *all;
+};
 
 /* One opened work queue: its portal, its room and its queue. */
 struct masync__dsa_wq {
@@ -4366,6 +4398,11 @@ struct masync__dsa_wq {
 	struct masync__dsa_qent *qhead, *qtail, *limbo;
 	unsigned inflight, nlost;
 	uint64_t seq;
+	struct masync__dsa_op *phead, *ptail; /* the pending batch */
+	unsigned npend;
+	uint64_t pend_ns;      /* when its first member came */
+	struct masync__dsa_batch *bfree, *ball;
+	unsigned nbatches;
 	char path[128];
 	char dev[32];
 	char wq[32];
@@ -4379,6 +4416,9 @@ struct data_mover_dsa {
 	int cfg_node;          /* config numa_node - 1, or -1 */
 	unsigned bmax;         /* largest max_batch of the WQs */
 	int overlap_ok;        /* every WQ does overlapping moves */
+	unsigned batch_max;    /* < 2: no coalescing */
+	size_t batch_threshold;
+	MASYNC__A(unsigned) npend; /* operations in pending batches */
 	enum future_notifier_type notifier;
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
@@ -4972,14 +5012,50 @@ static void masync__dsa_recycle(struct masync__dsa_op *o);
 /* e's descriptor is no longer in the WQ's queue and its record was
  * written (or the WQ was closed): what it points at may be reused */
 static void
+masync__dsa_batch_put(struct masync__dsa_wq *w, struct masync__dsa_batch *b)
+{
+	b->next = w->bfree;
+	w->bfree = b;
+}
+
+/* o leaves its batch (it saw its record, or the batch ended without it) */
+static void
+masync__dsa_detach(struct masync__dsa_wq *w, struct masync__dsa_op *o)
+{
+	struct masync__dsa_batch *b = o->bat;
+
+	o->bat = NULL;
+	if (--b->refs == 0 && b->retired)
+		masync__dsa_batch_put(w, b);
+}
+
+static void
 masync__dsa_retire(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 {
-	(void)w;
 	if (!e->is_batch) {
 		struct masync__dsa_op *o = MASYNC__DSA_OP_OF(e);
 
 		if (o->orphan)
 			masync__dsa_recycle(o);
+	} else {
+		struct masync__dsa_batch *b = (struct masync__dsa_batch *)
+			(void *)((char *)e - offsetof(struct masync__dsa_batch,
+			q));
+		unsigned i;
+
+		b->retired = 1;
+		for (i = 0; i < b->n; i++) {
+			struct masync__dsa_op *m = b->member[i];
+
+			if (m->bat == b && m->orphan) {
+				masync__dsa_detach(w, m);
+				masync__dsa_recycle(m);
+				if (b->retired && b->refs == 0)
+					return; /* b is free now */
+			}
+		}
+		if (b->refs == 0)
+			masync__dsa_batch_put(w, b);
 	}
 }
 
@@ -5067,16 +5143,25 @@ masync__dsa_reap_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 	}
 }
 
+/* Unqueues the completed descriptors at the head of the queue (batches
+ * have no owner who would): cheap, it stops at the first one in flight. */
+static void
+masync__dsa_reap_head(struct masync__dsa_wq *w)
+{
+	while (w->qhead != NULL && masync__dsa_status(w->qhead->rec) != 0)
+		masync__dsa_done_locked(w, w->qhead);
+}
+
 /* Submits `desc` (whose record is e->rec) to w and queues e.
  * 0 submitted; 1 no room yet (poll again); 2 no room ever: every entry of
  * the dedicated WQ is held by a lost descriptor; -1 refused */
 static int
-masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+masync__dsa_submit_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 	struct masync__dsa_qent *e, const struct dsa_hw_desc *desc)
 {
 	int r = 0;
 
-	masync__mtx_lock(&w->qlock);
+	masync__dsa_reap_head(w);
 	if (w->dedicated && w->inflight >= w->wq_size) {
 		/* MOVDIR64B into a full dedicated WQ is silently dropped:
 		 * never have more descriptors in it than it has room */
@@ -5124,6 +5209,17 @@ masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 		MASYNC__STORE(&w->load, w->inflight, relaxed);
 	}
 out:
+	return r;
+}
+
+static int
+masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_qent *e, const struct dsa_hw_desc *desc)
+{
+	int r;
+
+	masync__mtx_lock(&w->qlock);
+	r = masync__dsa_submit_locked(d, w, e, desc);
 	masync__mtx_unlock(&w->qlock);
 	return r;
 }
@@ -5332,6 +5428,246 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 	return -1;
 }
 
+/* ---- coalescing ----------------------------------------------------------
+ * A small operation started while its WQ is busy waits in the WQ's pending
+ * batch (its descriptor filled, its record cleared) instead of ringing the
+ * doorbell; the batch goes as one batch descriptor when it is full, at the
+ * next poll of any operation of the mover that is already running (so a
+ * round of starts, as runtime_wait_multiple makes, fills it), or from the
+ * monitor thread once it waited MASYNC__DSA_PEND_NS. A lone member goes
+ * as its own descriptor. */
+
+static unsigned
+masync__dsa_batch_lim(const struct data_mover_dsa *d,
+	const struct masync__dsa_wq *w)
+{
+	unsigned lim = d->batch_max < w->max_batch ? d->batch_max :
+		w->max_batch;
+
+	return lim < MASYNC__DSA_BATCH ? lim : MASYNC__DSA_BATCH;
+}
+
+static void
+masync__dsa_unpend(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_op *o)
+{
+	if (o->pprev != NULL)
+		o->pprev->pnext = o->pnext;
+	else
+		w->phead = o->pnext;
+	if (o->pnext != NULL)
+		o->pnext->pprev = o->pprev;
+	else
+		w->ptail = o->pprev;
+	o->pprev = o->pnext = NULL;
+	o->in_pend = 0;
+	w->npend--;
+	MASYNC__FSUB(&d->npend, 1, relaxed);
+}
+
+static struct masync__dsa_batch *
+masync__dsa_batch_get(struct masync__dsa_wq *w)
+{
+	struct masync__dsa_batch *b = w->bfree;
+
+	if (b != NULL) {
+		w->bfree = b->next;
+	} else if (w->nbatches < MASYNC__DSA_MAX_BATCHES) {
+		b = (struct masync__dsa_batch *)masync__zalloc_aligned(
+			sizeof(*b));
+		if (b == NULL)
+			return NULL;
+		b->all = w->ball;
+		w->ball = b;
+		w->nbatches++;
+	}
+	return b;
+}
+
+/* Submits w's pending batch, if there is room. */
+static void
+masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
+{
+	while (w->npend != 0) {
+		struct masync__dsa_batch *b = NULL;
+		struct masync__dsa_op *m;
+		unsigned k = 0, i;
+		int r;
+
+		if (w->npend >= 2)
+			b = masync__dsa_batch_get(w);
+		if (b == NULL) {
+			/* one by one: a lone member, or no batch memory */
+			m = w->phead;
+			r = masync__dsa_submit_locked(d, w, &m->q, &m->desc);
+			if (r == 1)
+				return; /* no room yet */
+			masync__dsa_unpend(d, w, m);
+			if (r != 0)
+				m->kicked = 1; /* its owner says why */
+			continue;
+		}
+		for (m = w->phead; m != NULL && k < MASYNC__DSA_BATCH;
+				m = m->pnext) {
+			b->list[k] = m->desc;
+			b->member[k++] = m;
+		}
+		b->n = k;
+		b->refs = 0;
+		b->retired = 0;
+		memset(&b->desc, 0, sizeof(b->desc));
+		b->desc.opcode = DSA_OPCODE_BATCH;
+		b->desc.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+		b->desc.desc_list_addr = (uint64_t)(uintptr_t)b->list;
+		b->desc.desc_count = k;
+		b->desc.completion_addr = (uint64_t)(uintptr_t)&b->comp;
+		memset(&b->q, 0, sizeof(b->q));
+		b->q.rec = &b->comp;
+		b->q.is_batch = 1;
+		masync__dsa_clear(&b->comp);
+		r = masync__dsa_submit_locked(d, w, &b->q, &b->desc);
+		if (r == 1) {
+			masync__dsa_batch_put(w, b);
+			return;
+		}
+		for (i = 0; i < k; i++) {
+			m = b->member[i];
+			masync__dsa_unpend(d, w, m);
+			if (r == 0) {
+				m->bat = b;
+				b->refs++;
+			} else {
+				m->kicked = 1;
+			}
+		}
+		if (r != 0)
+			masync__dsa_batch_put(w, b);
+	}
+}
+
+/* Every pending batch (older than min_age ns) that has room goes now. */
+static void
+masync__dsa_flush_all(struct data_mover_dsa *d, uint64_t min_age)
+{
+	unsigned i;
+	uint64_t now = min_age ? masync__coarse_ns() : 0;
+
+	for (i = 0; i < d->nq; i++) {
+		struct masync__dsa_wq *w = &d->q[i];
+
+		masync__mtx_lock(&w->qlock);
+		if (w->npend != 0 && (min_age == 0 ||
+				now - w->pend_ns >= min_age))
+			masync__dsa_flush_locked(d, w);
+		masync__mtx_unlock(&w->qlock);
+	}
+}
+
+/* At the start of a small operation: joins the pending batch of the best
+ * WQ when that WQ is busy. 1 joined, 0 go the usual way. */
+static int
+masync__dsa_pend(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS], *w;
+	unsigned lim;
+
+	if (masync__dsa_order(d, o, 0, order) == 0)
+		return 0;
+	w = order[0];
+	lim = masync__dsa_batch_lim(d, w);
+	/* write() cannot take batches on DSA 1.0 */
+	if (w->portal == NULL || lim < 2 || o->n > w->max_xfer)
+		return 0;
+	masync__mtx_lock(&w->qlock);
+	masync__dsa_reap_head(w);
+	if ((w->inflight == 0 && w->npend == 0) || w->npend >= lim) {
+		masync__mtx_unlock(&w->qlock); /* idle: no wait for company */
+		return 0;
+	}
+	o->batch_parts = 0;
+	o->p_off = o->r_off = 0;
+	o->p_len = o->r_len = o->n;
+	o->faults = 0;
+	masync__dsa_fill(w, o, &o->desc, &o->comp, 0, o->n);
+	masync__dsa_clear(&o->comp);
+	o->q.rec = &o->comp;
+	o->q.is_batch = 0;
+	o->w = o->pend_w = w;
+	o->submitted = 1;
+	o->in_pend = 1;
+	o->kicked = 0;
+	o->bat = NULL;
+	o->pnext = NULL;
+	o->pprev = w->ptail;
+	if (w->ptail != NULL)
+		w->ptail->pnext = o;
+	else
+		w->phead = o;
+	w->ptail = o;
+	if (w->npend++ == 0)
+		w->pend_ns = masync__coarse_ns();
+	MASYNC__FADD(&d->npend, 1, relaxed);
+	if (w->npend >= lim)
+		masync__dsa_flush_locked(d, w);
+	masync__mtx_unlock(&w->qlock);
+	return 1;
+}
+
+enum masync__dsa_member_state {
+	MASYNC__DSA_M_PENDING,  /* not submitted yet */
+	MASYNC__DSA_M_WAIT,     /* in a batch in flight */
+	MASYNC__DSA_M_DONE,     /* its record was written */
+	MASYNC__DSA_M_ALONE,    /* submitted as its own descriptor */
+	MASYNC__DSA_M_RESUBMIT, /* not executed: goes again alone */
+	MASYNC__DSA_M_TIMEOUT,
+};
+
+/* Where is member o (flushing its pending batch first)? */
+static enum masync__dsa_member_state
+masync__dsa_member(struct masync__dsa_op *o, int fresh)
+{
+	struct data_mover_dsa *d = o->d;
+	struct masync__dsa_wq *w = o->pend_w;
+	enum masync__dsa_member_state m;
+
+	masync__mtx_lock(&w->qlock);
+	if (o->in_pend && !fresh)
+		masync__dsa_flush_locked(d, w);
+	if (o->in_pend) {
+		m = MASYNC__DSA_M_PENDING;
+	} else if (o->kicked) {
+		o->kicked = 0;
+		m = MASYNC__DSA_M_RESUBMIT;
+	} else if (o->bat != NULL) {
+		struct masync__dsa_batch *b = o->bat;
+
+		if (masync__dsa_status(&o->comp) != 0) {
+			masync__dsa_detach(w, o);
+			masync__dsa_reap_head(w);
+			m = MASYNC__DSA_M_DONE;
+		} else if (masync__dsa_status(&b->comp) != 0) {
+			/* the batch ended without running it (e.g. its
+			 * list could not be read) */
+			masync__dsa_detach(w, o);
+			m = MASYNC__DSA_M_RESUBMIT;
+		} else if (masync__coarse_ns() - b->q.submit_ns >
+				d->timeout_ns) {
+			if (b->q.in_q && !b->q.q_lost) {
+				b->q.q_lost = 1;
+				w->nlost++;
+			}
+			m = MASYNC__DSA_M_TIMEOUT; /* stays attached */
+		} else {
+			m = MASYNC__DSA_M_WAIT;
+		}
+	} else {
+		m = MASYNC__DSA_M_ALONE;
+	}
+	masync__mtx_unlock(&w->qlock);
+	return m;
+}
+
 /* ---- completion --------------------------------------------------------- */
 
 static void
@@ -5434,6 +5770,9 @@ masync__dsa_monitor(void *arg)
 			continue;
 		}
 		masync__mtx_unlock(&d->mlock);
+		/* a pending batch nobody polls must not wait forever */
+		if (MASYNC__LOAD(&d->npend, relaxed) != 0)
+			masync__dsa_flush_all(d, MASYNC__DSA_PEND_NS);
 		/* no UMWAIT wake-up without waitpkg: spin, then nap */
 		if (++idle < 256) {
 			MASYNC__PAUSE();
@@ -5680,10 +6019,17 @@ masync__dsa_completed(struct masync__dsa_op *o)
  * poll handed over its notifier (register it / drop it when NULL). */
 static enum future_state
 masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
-	int notify)
+	int notify, int fresh)
 {
 	struct data_mover_dsa *d = o->d;
 
+	/* any later poll of a running operation sends the pending batches
+	 * (not the check that follows its start in the same poll: a round
+	 * of starts fills a batch) */
+	if (!fresh && MASYNC__LOAD(&d->npend, relaxed) != 0 &&
+			MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
+			!masync__dsa_forked(d))
+		masync__dsa_flush_all(d, 0);
 	for (;;) {
 		uint8_t st;
 
@@ -5697,6 +6043,39 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			o->submitted = 0;
 			masync__dsa_finish(o, VDM_ERROR_NOT_SUPPORTED);
 			continue;
+		}
+		if (o->pend_w != NULL) {
+			switch (masync__dsa_member(o, fresh)) {
+			case MASYNC__DSA_M_PENDING: /* no room for it yet */
+			case MASYNC__DSA_M_WAIT:
+				if (notify) {
+					if (n != NULL)
+						masync__dsa_arm(o, n);
+					else
+						masync__dsa_disarm(o);
+				}
+				return FUTURE_STATE_RUNNING;
+			case MASYNC__DSA_M_DONE:
+				o->pend_w = NULL;
+				o->submitted = 0;
+				masync__dsa_single_done(o,
+					masync__dsa_status(&o->comp));
+				continue;
+			case MASYNC__DSA_M_RESUBMIT:
+				o->pend_w = NULL;
+				o->submitted = 0;
+				o->no_batch = 1;
+				o->need_submit = 1;
+				break;
+			case MASYNC__DSA_M_TIMEOUT: /* keeps pend_w: memory */
+				o->timed_out = 1;
+				o->submitted = 0;
+				masync__dsa_finish(o, VDM_ERROR_TIMEOUT);
+				continue;
+			case MASYNC__DSA_M_ALONE: /* as any descriptor */
+				o->pend_w = NULL;
+				break;
+			}
 		}
 		if (o->need_submit) {
 			int r = masync__dsa_submit_next(o);
@@ -5772,7 +6151,10 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->aprev = o->anext = NULL;
 	memset(&o->q, 0, sizeof(o->q));
 	o->orphan = 0;
-	o->w = NULL;
+	o->w = o->pend_w = NULL;
+	o->in_pend = o->kicked = 0;
+	o->bat = NULL;
+	o->pprev = o->pnext = NULL;
 	o->batch = NULL;
 	o->batch_parts = 0;
 	return o;
@@ -5796,6 +6178,23 @@ masync__dsa_release(struct masync__dsa_op *o)
 	struct data_mover_dsa *d = o->d;
 
 	masync__dsa_disarm(o);
+	if (o->pend_w != NULL && !masync__dsa_forked(d)) {
+		struct masync__dsa_wq *w = o->pend_w;
+
+		masync__mtx_lock(&w->qlock);
+		if (o->in_pend) {
+			masync__dsa_unpend(d, w, o); /* cancelled */
+		} else if (o->bat != NULL) {
+			if (o->bat->q.in_q || o->bat->q.in_limbo) {
+				o->orphan = 1; /* recycled with the batch */
+				masync__mtx_unlock(&w->qlock);
+				return;
+			}
+			masync__dsa_detach(w, o);
+		}
+		masync__mtx_unlock(&w->qlock);
+		o->pend_w = NULL;
+	}
 	if (o->timed_out && !masync__dsa_forked(d)) {
 		struct masync__dsa_wq *w = o->w;
 		int queued;
@@ -5847,6 +6246,13 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		o->node_cpu = d->cfg_node >= 0 ? d->cfg_node :
 			masync__dsa_cpu_node();
 	}
+	if (d->batch_max >= 2 && a.n <= d->batch_threshold && !overlap &&
+			masync__dsa_pend(o)) {
+		MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
+		if (n != NULL)
+			masync__dsa_arm(o, n);
+		return 0;
+	}
 	r = masync__dsa_submit_next(o);
 	if (r < 0) {
 		o->need_submit = 0;
@@ -5867,7 +6273,8 @@ static enum future_state
 masync__dsa_op_check(void *data, const struct vdm_operation *operation)
 {
 	(void)operation;
-	return masync__dsa_progress((struct masync__dsa_op *)data, NULL, 0);
+	/* the generic poll calls it right after op_start */
+	return masync__dsa_progress((struct masync__dsa_op *)data, NULL, 0, 1);
 }
 
 static enum future_state
@@ -5875,7 +6282,7 @@ masync__dsa_op_check_ext(void *data, const struct vdm_operation *operation,
 	struct future_notifier *n)
 {
 	(void)operation;
-	return masync__dsa_progress((struct masync__dsa_op *)data, n, 1);
+	return masync__dsa_progress((struct masync__dsa_op *)data, n, 1, 0);
 }
 
 static void
@@ -5894,8 +6301,23 @@ masync__dsa_op_cancel(void *data, const struct vdm_operation *operation)
 	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
 
 	(void)operation;
-	if (MASYNC__LOAD(&o->phase, acquire) != MASYNC__DSA_NEW)
-		return 1; /* a descriptor cannot be taken back */
+	if (MASYNC__LOAD(&o->phase, acquire) != MASYNC__DSA_NEW) {
+		/* a descriptor cannot be taken back, a pending one can */
+		int pending = 0;
+
+		if (o->pend_w != NULL && !masync__dsa_forked(o->d)) {
+			struct masync__dsa_wq *w = o->pend_w;
+
+			masync__mtx_lock(&w->qlock);
+			pending = o->in_pend;
+			if (pending)
+				masync__dsa_unpend(o->d, w, o);
+			masync__mtx_unlock(&w->qlock);
+		}
+		if (!pending)
+			return 1;
+		o->pend_w = NULL;
+	}
 	masync__dsa_release(o);
 	return 0;
 }
@@ -5968,6 +6390,12 @@ masync__dsa_close(struct masync__dsa_wq *w, int child)
 	close(w->fd);
 	if (!child)
 		masync__mtx_destroy(&w->qlock);
+	while (w->ball != NULL) {
+		struct masync__dsa_batch *b = w->ball;
+
+		w->ball = b->all;
+		masync__free_aligned(b);
+	}
 }
 
 static void
@@ -6067,6 +6495,11 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 			d->bmax = d->q[j].max_batch;
 	}
 	d->cfg_node = cfg.numa_node > 0 ? cfg.numa_node - 1 : -1;
+	d->batch_max = cfg.batch_max == 0 || cfg.batch_max > MASYNC__DSA_BATCH ?
+		MASYNC__DSA_BATCH : cfg.batch_max;
+	d->batch_threshold = cfg.batch_threshold ? cfg.batch_threshold :
+		MASYNC__DSA_DEFAULT_BATCH_THRESHOLD;
+	MASYNC__INIT(&d->npend, 0u);
 	d->notifier = cfg.desired_notifier == FUTURE_NOTIFIER_NONE ?
 		FUTURE_NOTIFIER_WAKER : cfg.desired_notifier;
 	d->cpu_threshold = cfg.cpu_threshold ? cfg.cpu_threshold :
@@ -6137,6 +6570,7 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 		 * all of them within one timeout */
 		uint64_t t0 = masync__coarse_ns();
 
+		masync__dsa_flush_all(dmd, 0);
 		for (;;) {
 			unsigned pending = 0, j;
 
