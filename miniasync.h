@@ -4287,6 +4287,19 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 #define MASYNC__DSA_DEFAULT_BATCH_THRESHOLD 65536u
 #define MASYNC__DSA_PEND_NS 1000000u
 #define MASYNC__DSA_MAX_BATCHES 64u /* batch descriptors per WQ */
+/* Hybrid copies: operations of at least 2 MiB are split (at 30 GB/s the
+ * device needs ~70 us for them, so a CPU share saves tens of us, far more
+ * than the split costs; below ~256 KiB the device's own latency and the
+ * polling thread's time are the larger part). The CPU share starts at
+ * 300 permille: for both parts to end together it is cpu / (cpu + dsa)
+ * bandwidth, ~12 / (12 + 30) GB/s for one SPR core and one device. It
+ * then moves by 16 permille per split towards the side that finished
+ * last, within [50, 900]. */
+#define MASYNC__DSA_DEFAULT_HYBRID_THRESHOLD ((size_t)2 << 20)
+#define MASYNC__DSA_HYBRID_START 300u
+#define MASYNC__DSA_HYBRID_STEP 16u
+#define MASYNC__DSA_HYBRID_MIN 50u
+#define MASYNC__DSA_HYBRID_MAX 900u
 #define MASYNC__DSA_PAGE 4096u
 
 /* the formats the device reads and writes (shared/docs/DSA.md §5) */
@@ -4354,6 +4367,12 @@ struct masync__dsa_op {
 	int kicked;   /* left it unsubmitted: goes alone (owner) */
 	struct masync__dsa_batch *bat; /* the batch it went in */
 	struct masync__dsa_op *pprev, *pnext;
+	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
+	size_t hy_len;
+	int hy_active;  /* hy_fut (on cpu_vdm) is still running */
+	int hy_judged;  /* the split share was adjusted for it */
+	enum vdm_operation_result hy_result;
+	struct vdm_operation_future hy_fut;
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
 };
@@ -4419,6 +4438,10 @@ struct data_mover_dsa {
 	unsigned batch_max;    /* < 2: no coalescing */
 	size_t batch_threshold;
 	MASYNC__A(unsigned) npend; /* operations in pending batches */
+	size_t hybrid_threshold;
+	unsigned hybrid_permille; /* 0: hy_share */
+	MASYNC__A(unsigned) hy_share; /* the CPU's share now, permille */
+	struct vdm *cpu_vdm;
 	enum future_notifier_type notifier;
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
@@ -6015,6 +6038,111 @@ masync__dsa_completed(struct masync__dsa_op *o)
 	o->submitted = 0;
 }
 
+/* ---- hybrid copies -------------------------------------------------------
+ * A memcpy, memset or non-overlapping memmove of at least hybrid_threshold
+ * bytes is split: the device takes [0, n), the CPU [n, n + hy_len) (the
+ * top, page-aligned), on the polling thread right after the device part
+ * was submitted, or as an operation of cpu_vdm. The future completes
+ * when both parts did. */
+
+static void
+masync__dsa_hybrid_split(struct masync__dsa_op *o, int overlap)
+{
+	struct data_mover_dsa *d = o->d;
+	size_t n = o->n, cpu;
+	unsigned pm;
+
+	o->hy_len = 0;
+	if (n < d->hybrid_threshold || overlap ||
+			o->op.type == VDM_OPERATION_FLUSH)
+		return;
+	pm = d->hybrid_permille ? d->hybrid_permille :
+		MASYNC__LOAD(&d->hy_share, relaxed);
+	cpu = ((n / 1000) * pm + (n % 1000) * pm / 1000) &
+		~(size_t)(MASYNC__DSA_PAGE - 1);
+	if (cpu == 0 || cpu >= n)
+		return;
+	o->n = n - cpu;
+	o->hy_len = cpu;
+}
+
+/* Moves the measured share by a step towards the side that finished
+ * last (once per operation; never with a configured share). */
+static void
+masync__dsa_hybrid_judge(struct masync__dsa_op *o, int cpu_first)
+{
+	struct data_mover_dsa *d = o->d;
+	unsigned v, nv;
+
+	if (o->hy_judged || d->hybrid_permille != 0)
+		return;
+	o->hy_judged = 1;
+	v = MASYNC__LOAD(&d->hy_share, relaxed);
+	do {
+		if (cpu_first)
+			nv = v + MASYNC__DSA_HYBRID_STEP > MASYNC__DSA_HYBRID_MAX ?
+				MASYNC__DSA_HYBRID_MAX :
+				v + MASYNC__DSA_HYBRID_STEP;
+		else
+			nv = v < MASYNC__DSA_HYBRID_MIN +
+				MASYNC__DSA_HYBRID_STEP ?
+				MASYNC__DSA_HYBRID_MIN :
+				v - MASYNC__DSA_HYBRID_STEP;
+	} while (!MASYNC__CAS(&d->hy_share, &v, nv, relaxed));
+}
+
+/* The device part was submitted: the CPU part now. */
+static void
+masync__dsa_hybrid_start(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+	struct masync__op_args a = masync__args(&o->op);
+	unsigned char *dst = (unsigned char *)a.dst + o->n;
+	void *src = a.src ? (void *)((uintptr_t)a.src + o->n) : NULL;
+
+	if (d->cpu_vdm != NULL) {
+		enum future_state st;
+
+		o->hy_fut = o->op.type == VDM_OPERATION_MEMSET ?
+			vdm_memset(d->cpu_vdm, dst, a.c, o->hy_len, a.flags) :
+			o->op.type == VDM_OPERATION_MEMMOVE ?
+			vdm_memmove(d->cpu_vdm, dst, src, o->hy_len, a.flags) :
+			vdm_memcpy(d->cpu_vdm, dst, src, o->hy_len, a.flags);
+		st = future_poll(FUTURE_AS_RUNNABLE(&o->hy_fut), NULL);
+		if (st != FUTURE_STATE_COMPLETE) {
+			o->hy_active = 1;
+			return;
+		}
+		o->hy_result = FUTURE_OUTPUT(&o->hy_fut)->result;
+		if (o->hy_result != VDM_ERROR_OUT_OF_MEMORY)
+			goto judge;
+		o->hy_result = VDM_SUCCESS; /* cpu_vdm is full: here */
+	}
+	masync__dsa_cpu_part(o, o->n, o->hy_len);
+judge:
+	/* did the device finish its part while the CPU did its own? */
+	masync__dsa_hybrid_judge(o, !(masync__dsa_status(&o->comp) != 0 &&
+		o->done + o->p_len >= o->n));
+}
+
+/* Polls the CPU part on cpu_vdm; its waker is registered when the device
+ * part is done (else the device's wakes us first). */
+static void
+masync__dsa_hybrid_poll(struct masync__dsa_op *o, struct future_notifier *n,
+	int notify, int dev_done)
+{
+	struct future_notifier *cn = dev_done && notify ? n : NULL;
+
+	if (future_poll(FUTURE_AS_RUNNABLE(&o->hy_fut), cn) ==
+			FUTURE_STATE_COMPLETE) {
+		o->hy_active = 0;
+		o->hy_result = FUTURE_OUTPUT(&o->hy_fut)->result;
+		masync__dsa_hybrid_judge(o, !dev_done);
+	} else if (dev_done) {
+		masync__dsa_hybrid_judge(o, 0);
+	}
+}
+
 /* Drives the operation as far as it goes without waiting. `notify`: this
  * poll handed over its notifier (register it / drop it when NULL). */
 static enum future_state
@@ -6032,10 +6160,15 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 		masync__dsa_flush_all(d, 0);
 	for (;;) {
 		uint8_t st;
+		int done = MASYNC__LOAD(&o->phase, acquire) ==
+			MASYNC__DSA_DONE;
 
-		if (MASYNC__LOAD(&o->phase, acquire) == MASYNC__DSA_DONE) {
+		if (o->hy_active)
+			masync__dsa_hybrid_poll(o, n, notify, done);
+		if (done) {
 			masync__dsa_disarm(o);
-			return FUTURE_STATE_COMPLETE;
+			return o->hy_active ? FUTURE_STATE_RUNNING :
+				FUTURE_STATE_COMPLETE;
 		}
 		if (masync__dsa_forked(d)) {
 			/* started by the parent: its device does not serve
@@ -6155,6 +6288,9 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->in_pend = o->kicked = 0;
 	o->bat = NULL;
 	o->pprev = o->pnext = NULL;
+	o->hy_len = 0;
+	o->hy_active = o->hy_judged = 0;
+	o->hy_result = VDM_SUCCESS;
 	o->batch = NULL;
 	o->batch_parts = 0;
 	return o;
@@ -6232,6 +6368,7 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 	o->no_batch = overlap;
 	o->resume = 0;
 	o->faults = 0;
+	o->hy_len = 0;
 	if (a.n == 0 || a.n < d->cpu_threshold ||
 			(overlap && !d->overlap_ok) || masync__dsa_forked(d)) {
 		/* small, empty, an overlap the device cannot do, or a child
@@ -6240,6 +6377,7 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		masync__dsa_finish(o, VDM_SUCCESS);
 		return 0;
 	}
+	masync__dsa_hybrid_split(o, overlap);
 	o->node_dst = o->node_cpu = -1;
 	if (d->multi_node) {
 		o->node_dst = masync__dsa_page_node(a.dst);
@@ -6247,7 +6385,7 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 			masync__dsa_cpu_node();
 	}
 	if (d->batch_max >= 2 && a.n <= d->batch_threshold && !overlap &&
-			masync__dsa_pend(o)) {
+			o->hy_len == 0 && masync__dsa_pend(o)) {
 		MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
 		if (n != NULL)
 			masync__dsa_arm(o, n);
@@ -6264,6 +6402,8 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		return 0;
 	}
 	MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
+	if (o->hy_len != 0)
+		masync__dsa_hybrid_start(o);
 	if (n != NULL)
 		masync__dsa_arm(o, n);
 	return 0;
@@ -6291,7 +6431,8 @@ masync__dsa_op_delete(void *data, const struct vdm_operation *operation,
 {
 	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
 
-	masync__output(operation, o->result, output);
+	masync__output(operation, o->result != VDM_SUCCESS ? o->result :
+		o->hy_result, output);
 	masync__dsa_release(o);
 }
 
@@ -6425,6 +6566,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	if ((unsigned)cfg.mode > DATA_MOVER_DSA_WQ_SHARED ||
 			(unsigned)cfg.desired_notifier >
 			FUTURE_NOTIFIER_POLLER || cfg.numa_node < 0 ||
+			cfg.hybrid_cpu_permille >= 1000 ||
 			(cfg.device != NULL && !masync__dsa_str_ok(cfg.device,
 			32)) || (cfg.wq != NULL &&
 			!masync__dsa_str_ok(cfg.wq, 32)))
@@ -6500,6 +6642,11 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	d->batch_threshold = cfg.batch_threshold ? cfg.batch_threshold :
 		MASYNC__DSA_DEFAULT_BATCH_THRESHOLD;
 	MASYNC__INIT(&d->npend, 0u);
+	d->hybrid_threshold = cfg.hybrid_threshold ? cfg.hybrid_threshold :
+		MASYNC__DSA_DEFAULT_HYBRID_THRESHOLD;
+	d->hybrid_permille = cfg.hybrid_cpu_permille;
+	MASYNC__INIT(&d->hy_share, MASYNC__DSA_HYBRID_START);
+	d->cpu_vdm = cfg.cpu_vdm;
 	d->notifier = cfg.desired_notifier == FUTURE_NOTIFIER_NONE ?
 		FUTURE_NOTIFIER_WAKER : cfg.desired_notifier;
 	d->cpu_threshold = cfg.cpu_threshold ? cfg.cpu_threshold :
