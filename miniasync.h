@@ -92,10 +92,43 @@
    runtime to outlive them.
 
    THE DSA MOVER (MINIASYNC_DSA)
-   - data_mover_dsa_new() opens one enabled user work queue (WQ) and
-     submits descriptors itself: MOVDIR64B on a dedicated WQ; ENQCMD on a
-     shared WQ when the CPU has it and the kernel allows it in user space
-     (the `enqcmd` flag in /proc/cpuinfo); else write() on the WQ's file.
+   - data_mover_dsa_new() opens every enabled user work queue (WQ) of
+     every DSA device that fits the config (device, wq, mode, wqs, and
+     the environment variable MINIASYNC_DSA_WQS="wq0.0,wq2.1", which
+     restricts further without recompiling; a name that matches no
+     fitting WQ, or a malformed list, fails the constructor with E_NO_WQ
+     / E_INVALID naming it). A WQ that cannot be opened (a dedicated WQ
+     another process holds, no permission) is passed over; it fails only
+     when none opens. Each WQ has its own portal, room and queue; the
+     mover submits descriptors itself: MOVDIR64B on a dedicated WQ;
+     ENQCMD on a shared WQ when the CPU has it and the kernel allows it
+     in user space (the `enqcmd` flag in /proc/cpuinfo); else write().
+   - Placement: an operation goes to the least-loaded WQ (our
+     descriptors in flight per entry) with room, preferring the devices
+     on the NUMA node of the destination's first page (get_mempolicy),
+     then on the caller's node (getcpu; config numa_node overrides it),
+     then any: work crosses nodes only when the local WQs are full, and
+     never goes to a full WQ while another has room.
+   - Batching: an operation of at most batch_threshold bytes (64 KiB)
+     started while its WQ is busy waits in the WQ's pending batch; the
+     batch goes as one batch descriptor (up to batch_max, default and
+     at most 32 or the WQ's max_batch_size) when it is full, at the next
+     poll of any running operation of the mover (so the starts of one
+     runtime_wait_multiple round share a batch), or after 1 ms from the
+     monitor thread. Each member has its own completion record: it
+     completes, faults (resolved for it alone) or fails on its own, and
+     one still pending can be cancelled. A lone one goes as a plain
+     descriptor; write() submission takes no batches (DSA 1.0).
+     The doorbell and the completion handling, each dearer than a small
+     copy from cache (see cpu_threshold below), are paid once per batch.
+   - Hybrid copies: a memcpy, memset or non-overlapping memmove of at
+     least hybrid_threshold bytes (2 MiB; SIZE_MAX = never) is split:
+     the device takes the bottom, the CPU the top (whole pages) right
+     after the device part was submitted, on the polling thread or as an
+     operation of cpu_vdm, with the operation's flags. The CPU's share
+     is hybrid_cpu_permille, or measured: it starts at 300 (one SPR core
+     copies ~12 GB/s, a device ~30 GB/s: 12 / 42) and moves by 16 per
+     split towards the side that finished last, within [50, 900].
    - Operations of fewer than cpu_threshold bytes run on the CPU during
      their first poll (default 4096: below that a CPU copy costs less CPU
      time than preparing, submitting and reaping a descriptor, and the
@@ -1483,7 +1516,8 @@ struct data_mover_dsa_config {
 	const char *device;  /* "dsa0"; NULL = any device */
 	const char *wq;      /* "wq0.0"; NULL = any enabled user WQ */
 	enum data_mover_dsa_wq_mode mode;
-	int numa_node;       /* preferred node + 1; 0 = the caller's node */
+	int numa_node;       /* node + 1 to prefer after the destination's;
+	                      * 0 = the calling thread's node */
 	size_t capacity;     /* operations that exist at once; 0 = 4096 */
 	enum future_notifier_type desired_notifier; /* NONE(0) = WAKER */
 	size_t cpu_threshold; /* operations of fewer bytes run on the CPU;
@@ -1493,22 +1527,26 @@ struct data_mover_dsa_config {
 	                       * operation with VDM_ERROR_TIMEOUT; 0 = 5 s */
 	/* Node scale (device and wq NULL = every enabled user WQ the process
 	 * may open, on every device; operations go to the least-loaded WQ on
-	 * the destination's NUMA node, then the caller's, then any). */
-	const char *wqs;      /* "wq0.0,wq2.1": only these WQs; NULL = all
-	                       * (MINIASYNC_DSA_WQS in the environment
-	                       * restricts further without recompiling) */
+	 * the destination's NUMA node, then the caller's, then any; see THE
+	 * DSA MOVER at the top). */
+	const char *wqs;      /* "wq0.0,wq2.1": only these WQs (each must
+	                       * exist and fit); NULL = all. MINIASYNC_DSA_WQS
+	                       * in the environment restricts further */
 	unsigned batch_max;   /* operations coalesced into one batch
-	                       * descriptor: 0 = the WQ's max_batch_size (at
-	                       * most 32); 1 = never coalesce */
+	                       * descriptor: 0 = 32 (SPDK's figure, a SPR
+	                       * WQ's default max_batch_size), never more
+	                       * than the WQ's max_batch_size; 1 = never */
 	size_t batch_threshold; /* operations of at most this many bytes may
-	                         * be coalesced; 0 = 64 KiB */
+	                         * be coalesced; 0 = 64 KiB (above, the copy
+	                         * costs more than the doorbell it saves) */
 	size_t hybrid_threshold; /* operations of at least this many bytes are
 	                          * split between the device and the CPU;
-	                          * 0 = default; SIZE_MAX = never */
-	unsigned hybrid_cpu_permille; /* CPU share of a split operation;
-	                               * 0 = from measured throughput */
+	                          * 0 = 2 MiB; SIZE_MAX = never */
+	unsigned hybrid_cpu_permille; /* CPU share of a split operation
+	                               * (1..999); 0 = measured, from 300 */
 	struct vdm *cpu_vdm;  /* runs the CPU part of split operations (e.g. a
-	                       * threads mover); NULL = the polling thread */
+	                       * threads mover; must outlive this mover);
+	                       * NULL = the polling thread */
 	uint64_t reserved[2];
 };
 
@@ -1526,8 +1564,9 @@ enum data_mover_dsa_error {
 	DATA_MOVER_DSA_E_LIBRARY,     /* libaccel-config failed */
 };
 
-/* Returns a mover on an enabled user WQ, or NULL with errno set and the
- * reason in data_mover_dsa_last_error(). Thread safety: any thread. */
+/* Returns a mover on the enabled user WQs that fit, or NULL with errno
+ * set and the reason in data_mover_dsa_last_error(). Thread safety: any
+ * thread. */
 MINIASYNC_API struct data_mover_dsa *data_mover_dsa_new(
 	const struct data_mover_dsa_config *config);
 MINIASYNC_API struct data_mover_dsa *data_mover_dsa_default(void);
