@@ -4405,6 +4405,7 @@ struct masync__dsa_op {
 	int in_pend;  /* waits in pend_w's pending batch */
 	int kicked;   /* left it unsubmitted: goes alone (owner) */
 	struct masync__dsa_batch *bat; /* the batch it went in */
+	unsigned bat_idx;              /* ... as member[bat_idx] */
 	struct masync__dsa_op *pprev, *pnext;
 	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
 	size_t hy_len;
@@ -4429,6 +4430,7 @@ struct masync__dsa_batch {
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
 	struct masync__dsa_qent q;
+	/* attached members (NULL once detached: its memory may be reused) */
 	struct masync__dsa_op *member[MASYNC__DSA_BATCH];
 	unsigned n;
 	unsigned refs;     /* members still attached */
@@ -5086,6 +5088,7 @@ masync__dsa_detach(struct masync__dsa_wq *w, struct masync__dsa_op *o)
 {
 	struct masync__dsa_batch *b = o->bat;
 
+	b->member[o->bat_idx] = NULL;
 	o->bat = NULL;
 	if (--b->refs == 0 && b->retired)
 		masync__dsa_batch_put(w, b);
@@ -5109,7 +5112,7 @@ masync__dsa_retire(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 		for (i = 0; i < b->n; i++) {
 			struct masync__dsa_op *m = b->member[i];
 
-			if (m->bat == b && m->orphan) {
+			if (m != NULL && m->orphan) {
 				masync__dsa_detach(w, m);
 				masync__dsa_recycle(m);
 				if (b->retired && b->refs == 0)
@@ -5597,6 +5600,7 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 			masync__dsa_unpend(d, w, m);
 			if (r == 0) {
 				m->bat = b;
+				m->bat_idx = i;
 				b->refs++;
 			} else {
 				m->kicked = 1;
