@@ -92,10 +92,43 @@
    runtime to outlive them.
 
    THE DSA MOVER (MINIASYNC_DSA)
-   - data_mover_dsa_new() opens one enabled user work queue (WQ) and
-     submits descriptors itself: MOVDIR64B on a dedicated WQ; ENQCMD on a
-     shared WQ when the CPU has it and the kernel allows it in user space
-     (the `enqcmd` flag in /proc/cpuinfo); else write() on the WQ's file.
+   - data_mover_dsa_new() opens every enabled user work queue (WQ) of
+     every DSA device that fits the config (device, wq, mode, wqs, and
+     the environment variable MINIASYNC_DSA_WQS="wq0.0,wq2.1", which
+     restricts further without recompiling; a name that matches no
+     fitting WQ, or a malformed list, fails the constructor with E_NO_WQ
+     / E_INVALID naming it). A WQ that cannot be opened (a dedicated WQ
+     another process holds, no permission) is passed over; it fails only
+     when none opens. Each WQ has its own portal, room and queue; the
+     mover submits descriptors itself: MOVDIR64B on a dedicated WQ;
+     ENQCMD on a shared WQ when the CPU has it and the kernel allows it
+     in user space (the `enqcmd` flag in /proc/cpuinfo); else write().
+   - Placement: an operation goes to the least-loaded WQ (our
+     descriptors in flight per entry) with room, preferring the devices
+     on the NUMA node of the destination's first page (get_mempolicy),
+     then on the caller's node (getcpu; config numa_node overrides it),
+     then any: work crosses nodes only when the local WQs are full, and
+     never goes to a full WQ while another has room.
+   - Batching: an operation of at most batch_threshold bytes (64 KiB)
+     started while its WQ is busy waits in the WQ's pending batch; the
+     batch goes as one batch descriptor (up to batch_max, default and
+     at most 32 or the WQ's max_batch_size) when it is full, at the next
+     poll of any running operation of the mover (so the starts of one
+     runtime_wait_multiple round share a batch), or after 1 ms from the
+     monitor thread. Each member has its own completion record: it
+     completes, faults (resolved for it alone) or fails on its own, and
+     one still pending can be cancelled. A lone one goes as a plain
+     descriptor; write() submission takes no batches (DSA 1.0).
+     The doorbell and the completion handling, each dearer than a small
+     copy from cache (see cpu_threshold below), are paid once per batch.
+   - Hybrid copies: a memcpy, memset or non-overlapping memmove of at
+     least hybrid_threshold bytes (2 MiB; SIZE_MAX = never) is split:
+     the device takes the bottom, the CPU the top (whole pages) right
+     after the device part was submitted, on the polling thread or as an
+     operation of cpu_vdm, with the operation's flags. The CPU's share
+     is hybrid_cpu_permille, or measured: it starts at 300 (one SPR core
+     copies ~12 GB/s, a device ~30 GB/s: 12 / 42) and moves by 16 per
+     split towards the side that finished last, within [50, 900].
    - Operations of fewer than cpu_threshold bytes run on the CPU during
      their first poll (default 4096: below that a CPU copy costs less CPU
      time than preparing, submitting and reaping a descriptor, and the
@@ -1558,7 +1591,8 @@ struct data_mover_dsa_config {
 	const char *device;  /* "dsa0"; NULL = any device */
 	const char *wq;      /* "wq0.0"; NULL = any enabled user WQ */
 	enum data_mover_dsa_wq_mode mode;
-	int numa_node;       /* preferred node + 1; 0 = the caller's node */
+	int numa_node;       /* node + 1 to prefer after the destination's;
+	                      * 0 = the calling thread's node */
 	size_t capacity;     /* operations that exist at once; 0 = 4096 */
 	enum future_notifier_type desired_notifier; /* NONE(0) = WAKER */
 	size_t cpu_threshold; /* operations of fewer bytes run on the CPU;
@@ -1568,22 +1602,26 @@ struct data_mover_dsa_config {
 	                       * operation with VDM_ERROR_TIMEOUT; 0 = 5 s */
 	/* Node scale (device and wq NULL = every enabled user WQ the process
 	 * may open, on every device; operations go to the least-loaded WQ on
-	 * the destination's NUMA node, then the caller's, then any). */
-	const char *wqs;      /* "wq0.0,wq2.1": only these WQs; NULL = all
-	                       * (MINIASYNC_DSA_WQS in the environment
-	                       * restricts further without recompiling) */
+	 * the destination's NUMA node, then the caller's, then any; see THE
+	 * DSA MOVER at the top). */
+	const char *wqs;      /* "wq0.0,wq2.1": only these WQs (each must
+	                       * exist and fit); NULL = all. MINIASYNC_DSA_WQS
+	                       * in the environment restricts further */
 	unsigned batch_max;   /* operations coalesced into one batch
-	                       * descriptor: 0 = the WQ's max_batch_size (at
-	                       * most 32); 1 = never coalesce */
+	                       * descriptor: 0 = 32 (SPDK's figure, a SPR
+	                       * WQ's default max_batch_size), never more
+	                       * than the WQ's max_batch_size; 1 = never */
 	size_t batch_threshold; /* operations of at most this many bytes may
-	                         * be coalesced; 0 = 64 KiB */
+	                         * be coalesced; 0 = 64 KiB (above, the copy
+	                         * costs more than the doorbell it saves) */
 	size_t hybrid_threshold; /* operations of at least this many bytes are
 	                          * split between the device and the CPU;
-	                          * 0 = default; SIZE_MAX = never */
-	unsigned hybrid_cpu_permille; /* CPU share of a split operation;
-	                               * 0 = from measured throughput */
+	                          * 0 = 2 MiB; SIZE_MAX = never */
+	unsigned hybrid_cpu_permille; /* CPU share of a split operation
+	                               * (1..999); 0 = measured, from 300 */
 	struct vdm *cpu_vdm;  /* runs the CPU part of split operations (e.g. a
-	                       * threads mover); NULL = the polling thread */
+	                       * threads mover; must outlive this mover);
+	                       * NULL = the polling thread */
 	uint64_t reserved[2];
 };
 
@@ -1601,8 +1639,9 @@ enum data_mover_dsa_error {
 	DATA_MOVER_DSA_E_LIBRARY,     /* libaccel-config failed */
 };
 
-/* Returns a mover on an enabled user WQ, or NULL with errno set and the
- * reason in data_mover_dsa_last_error(). Thread safety: any thread. */
+/* Returns a mover on the enabled user WQs that fit, or NULL with errno
+ * set and the reason in data_mover_dsa_last_error(). Thread safety: any
+ * thread. */
 MINIASYNC_API struct data_mover_dsa *data_mover_dsa_new(
 	const struct data_mover_dsa_config *config);
 MINIASYNC_API struct data_mover_dsa *data_mover_dsa_default(void);
@@ -1672,6 +1711,7 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #include <sys/types.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 02000000
 #endif
@@ -4468,6 +4508,29 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
  * device's ~1-2 us latency is never won back. */
 #define MASYNC__DSA_DEFAULT_CPU_THRESHOLD 4096u
 #define MASYNC__DSA_MAX_FAULTS 64u /* resubmissions per part, then CPU */
+/* Coalescing: at most this many operations per batch descriptor (SPDK
+ * batches 32; a SPR WQ's max_batch_size is 32 by default), of at most
+ * MASYNC__DSA_DEFAULT_BATCH_THRESHOLD bytes each (above 64 KiB the copy
+ * itself, ~2 us at 30 GB/s, dwarfs the ~0.1-0.3 us of doorbell and
+ * completion handling a batch saves). A pending batch nobody polls is
+ * submitted by the monitor thread after MASYNC__DSA_PEND_NS. */
+#define MASYNC__DSA_BATCH 32u
+#define MASYNC__DSA_DEFAULT_BATCH_THRESHOLD 65536u
+#define MASYNC__DSA_PEND_NS 1000000u
+#define MASYNC__DSA_MAX_BATCHES 64u /* batch descriptors per WQ */
+/* Hybrid copies: operations of at least 2 MiB are split (at 30 GB/s the
+ * device needs ~70 us for them, so a CPU share saves tens of us, far more
+ * than the split costs; below ~256 KiB the device's own latency and the
+ * polling thread's time are the larger part). The CPU share starts at
+ * 300 permille: for both parts to end together it is cpu / (cpu + dsa)
+ * bandwidth, ~12 / (12 + 30) GB/s for one SPR core and one device. It
+ * then moves by 16 permille per split towards the side that finished
+ * last, within [50, 900]. */
+#define MASYNC__DSA_DEFAULT_HYBRID_THRESHOLD ((size_t)2 << 20)
+#define MASYNC__DSA_HYBRID_START 300u
+#define MASYNC__DSA_HYBRID_STEP 16u
+#define MASYNC__DSA_HYBRID_MIN 50u
+#define MASYNC__DSA_HYBRID_MAX 900u
 #define MASYNC__DSA_PAGE 4096u
 
 /* the formats the device reads and writes (shared/docs/DSA.md §5) */
@@ -4482,10 +4545,29 @@ enum masync__dsa_phase {
 	MASYNC__DSA_DONE,
 };
 
+struct masync__dsa_wq;
+struct masync__dsa_batch;
+
+/* An entry of a WQ's queue of submitted descriptors: an operation's own
+ * descriptor or a batch of coalesced operations (see the queue below). */
+struct masync__dsa_qent {
+	struct masync__dsa_qent *qprev, *qnext;
+	struct dsa_completion_record *rec; /* written when it completes */
+	uint64_t seq;
+	uint64_t submit_ns;
+	int in_q;     /* its descriptor may be in the device's queue */
+	int q_lost;   /* ... and it timed out: it holds its room until a
+	               * later descriptor (or its own record) completes */
+	int in_limbo; /* lost, left the queue, may still be executing: its
+	               * memory waits for its record (or the close) */
+	int is_batch;
+};
+
 struct masync__dsa_op {
 	struct masync__pool_link link; /* first: the pool's free list */
 	struct masync__signal sig;     /* waker hand-off with the monitor */
 	struct data_mover_dsa *d;
+	struct masync__dsa_wq *w;      /* the WQ of the descriptor in flight */
 	struct vdm_operation op;
 	enum vdm_operation_result result;
 	MASYNC__A(uint32_t) phase;
@@ -4496,25 +4578,33 @@ struct masync__dsa_op {
 	int no_batch;
 	int timed_out;     /* finished with TIMEOUT: may still be queued */
 	int waiting;       /* a shared WQ refused it since wait_ns */
+	int write_back;    /* a part ran without destination readback */
+	int node_dst, node_cpu; /* NUMA nodes to prefer (-1: none) */
 	unsigned faults;
 	unsigned batch_parts; /* > 0: the descriptor in flight is a batch */
 	size_t n, done, part_max;
 	size_t p_off, p_len;  /* the part in flight */
 	size_t r_off, r_len;  /* what is left of it after page faults */
-	uint64_t submit_ns;   /* under d->qlock while queued */
 	uint64_t wait_ns;
-	unsigned char *batch; /* batch_max descriptors, then their records */
+	unsigned char *batch; /* bmax descriptors, then their records */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
 	int armed;
-	/* the queue of submitted descriptors, in submission order (qlock) */
-	struct masync__dsa_op *qprev, *qnext;
-	uint64_t seq;
-	int in_q;     /* its descriptor may be in the device's queue */
-	int q_lost;   /* ... and it timed out: it holds its room until a
-	               * later descriptor (or its own record) completes */
-	int in_limbo; /* lost, left the queue, may still be executing: its
-	               * memory waits for its record (or the close) */
+	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
 	int orphan;   /* the future is gone: back to the pool when reaped */
+	/* coalescing: set when it started as a member of a pending batch on
+	 * pend_w; the fields below are then under pend_w->qlock */
+	struct masync__dsa_wq *pend_w;
+	int in_pend;  /* waits in pend_w's pending batch */
+	int kicked;   /* left it unsubmitted: goes alone (owner) */
+	struct masync__dsa_batch *bat; /* the batch it went in */
+	unsigned bat_idx;              /* ... as member[bat_idx] */
+	struct masync__dsa_op *pprev, *pnext;
+	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
+	size_t hy_len;
+	int hy_active;  /* hy_fut (on cpu_vdm) is still running */
+	int hy_judged;  /* the split share was adjusted for it */
+	enum vdm_operation_result hy_result;
+	struct vdm_operation_future hy_fut;
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
 };
@@ -4524,30 +4614,73 @@ MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
 	MASYNC__CACHELINE % 64 == 0,
 	"descriptors 64-byte and records 32-byte aligned in pool elements");
 
-struct data_mover_dsa {
-	struct masync__vdm_ext ext;
-	int fd;
+/* A batch descriptor of coalesced operations: each member's descriptor
+ * points at its own operation's record, so each completes or fails on its
+ * own (no fence: a fault in one never fails the others). */
+struct masync__dsa_batch {
+	MASYNC__ALIGNAS(64) struct dsa_hw_desc list[MASYNC__DSA_BATCH];
+	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
+	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
+	struct masync__dsa_qent q;
+	/* attached members (NULL once detached: its memory may be reused) */
+	struct masync__dsa_op *member[MASYNC__DSA_BATCH];
+	unsigned n;
+	unsigned refs;     /* members still attached */
+	int retired;       /* its record was written (or the WQ closed) */
+	struct masync__dsa_batch *next, *all;
+};
+
+/* One opened work queue: its portal, its room and its queue. */
+struct masync__dsa_wq {
+	MASYNC__ALIGNAS(64) int fd;
 	unsigned char *portal; /* NULL: submit with write() */
 	int dedicated;
 	int use_enqcmd;
+	int numa;              /* the device's node, -1 unknown */
 	unsigned wq_size;
 	uint32_t max_xfer;
 	unsigned max_batch;    /* < 2: no batches */
 	uint64_t gencap;
 	uint32_t base_flags;
 	int cc_mem, cc_flush, drdbk, overlap_ok;
+	MASYNC__A(unsigned) load; /* = inflight, read without the lock */
+	/* submitted descriptors: any poller reaps them (qlock) */
+	mtx_t qlock;
+	uint32_t slot;         /* portal offset rotation */
+	struct masync__dsa_qent *qhead, *qtail, *limbo;
+	unsigned inflight, nlost;
+	uint64_t seq;
+	struct masync__dsa_op *phead, *ptail; /* the pending batch */
+	unsigned npend;
+	uint64_t pend_ns;      /* when its first member came */
+	struct masync__dsa_batch *bfree, *ball;
+	unsigned nbatches;
+	char path[128];
+	char dev[32];
+	char wq[32];
+};
+
+struct data_mover_dsa {
+	struct masync__vdm_ext ext;
+	struct masync__dsa_wq *q; /* the opened WQs, best first */
+	unsigned nq;
+	int multi_node;        /* the WQs are on more than one node */
+	int cfg_node;          /* config numa_node - 1, or -1 */
+	unsigned bmax;         /* largest max_batch of the WQs */
+	int overlap_ok;        /* every WQ does overlapping moves */
+	unsigned batch_max;    /* < 2: no coalescing */
+	size_t batch_threshold;
+	MASYNC__A(unsigned) npend; /* operations in pending batches */
+	size_t hybrid_threshold;
+	unsigned hybrid_permille; /* 0: hy_share */
+	MASYNC__A(unsigned) hy_share; /* the CPU's share now, permille */
+	struct vdm *cpu_vdm;
 	enum future_notifier_type notifier;
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
 	size_t capacity;
 	unsigned fork_gen;     /* masync__dsa_forks when it was made */
-	uint32_t slot;         /* portal offset rotation (qlock) */
 	MASYNC__A(size_t) live;
-	/* submitted descriptors: any poller reaps them (qlock) */
-	mtx_t qlock;
-	struct masync__dsa_op *qhead, *qtail, *limbo;
-	unsigned inflight, nlost;
-	uint64_t seq;
 	struct masync__pool pool;
 	int have_monitor;
 	thrd_t monitor;
@@ -4555,9 +4688,6 @@ struct data_mover_dsa {
 	cnd_t mcond;
 	int mstop;
 	struct masync__dsa_op *armed;
-	char path[128];
-	char dev[32];
-	char wq[32];
 };
 
 /* Forks seen by this process: the portal is not inherited and the WQ is
@@ -4583,6 +4713,10 @@ static const char *masync__dsa_cpuinfo = "/proc/cpuinfo";
 /* tests: replaces the ENQCMD instruction (NULL: the instruction) */
 typedef int (*masync__enqcmd_fn)(void *portal, const void *desc);
 static MASYNC__A(masync__enqcmd_fn) masync__test_enqcmd;
+/* tests: the NUMA node of a page (addr) or of the calling thread (NULL) */
+typedef int (*masync__node_fn)(const void *addr);
+static MASYNC__A(masync__node_fn) masync__test_page_node;
+static MASYNC__A(masync__node_fn) masync__test_cpu_node;
 #endif
 
 /* ---- discovery ---------------------------------------------------------- */
@@ -4637,37 +4771,50 @@ masync__dsa_read_num(const char *dir, const char *name,
 	return 0;
 }
 
-/* The NUMA node of the CPU we run on, or -1. */
+/* libc's syscall(), which strict C modes do not declare */
+extern long masync__dsa_syscall(long nr, ...) __asm__("syscall");
+
+/* The NUMA node of the CPU we run on, or -1 (getcpu: no libnuma). */
 static int
-masync__dsa_my_node(void)
+masync__dsa_cpu_node(void)
 {
-	char buf[1024], path[96], *p;
-	int fd, field, cpu = -1, node;
-	ssize_t r;
+	unsigned cpu = 0, node = 0;
 
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return -1;
-	buf[r] = '\0';
-	p = strrchr(buf, ')'); /* the command name may contain spaces */
-	if (p == NULL)
-		return -1;
-	for (field = 2; *p != '\0' && field < 39; p++)
-		if (*p == ' ')
-			field++;
-	cpu = atoi(p);
-	for (node = 0; node < 64; node++) {
-		struct stat st;
+#ifdef MASYNC__TEST_HOOKS
+	masync__node_fn fn = MASYNC__LOAD(&masync__test_cpu_node, acquire);
 
-		snprintf(path, sizeof(path),
-			"/sys/devices/system/cpu/cpu%d/node%d", cpu, node);
-		if (stat(path, &st) == 0)
-			return node;
-	}
+	if (fn != NULL)
+		return fn(NULL);
+#endif
+#ifdef SYS_getcpu
+	if (masync__dsa_syscall(SYS_getcpu, &cpu, &node, NULL) == 0)
+		return (int)node;
+#endif
+	(void)cpu, (void)node;
+	return -1;
+}
+
+/* The node of the page at p as the kernel reports it (get_mempolicy with
+ * MPOL_F_NODE | MPOL_F_ADDR; a page not yet mapped is mapped by the
+ * query, as the first touch would), or -1. */
+static int
+masync__dsa_page_node(const void *p)
+{
+	int node = -1;
+
+#ifdef MASYNC__TEST_HOOKS
+	masync__node_fn fn = MASYNC__LOAD(&masync__test_page_node, acquire);
+
+	if (fn != NULL)
+		return fn(p);
+#endif
+#ifdef SYS_get_mempolicy
+	if (p != NULL && masync__dsa_syscall(SYS_get_mempolicy, &node,
+			(void *)NULL, 0UL, p,
+			3UL /* MPOL_F_NODE | MPOL_F_ADDR */) == 0)
+		return node;
+#endif
+	(void)p;
 	return -1;
 }
 
@@ -4737,20 +4884,112 @@ masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
 	return ok;
 }
 
+/* A list of WQ names, "wq0.0,wq2.1" (config `wqs`, MINIASYNC_DSA_WQS). */
+#define MASYNC__DSA_MAX_NAMES 64
+struct masync__dsa_names {
+	const char *from;  /* where the list came from, for messages */
+	unsigned n;        /* 0: no list, every WQ */
+	uint64_t seen;     /* names that matched a WQ */
+	char name[MASYNC__DSA_MAX_NAMES][32];
+};
+
+/* 0, or -1 with the reason in detail */
+static int
+masync__dsa_names_parse(struct masync__dsa_names *l, const char *list,
+	const char *from, char *detail, size_t dlen)
+{
+	const char *p = list;
+
+	l->from = from;
+	l->n = 0;
+	l->seen = 0;
+	if (list == NULL)
+		return 0;
+	for (;;) {
+		size_t k = 0;
+
+		while (*p == ' ')
+			p++;
+		while (p[k] != '\0' && p[k] != ',' && p[k] != ' ') {
+			char ch = p[k];
+
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' &&
+					ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+					ch == '.' || ch == '_' || ch == '-')) {
+				snprintf(detail, dlen, "%s: bad character "
+					"'%c' in \"%s\"", from, ch, list);
+				return -1;
+			}
+			k++;
+		}
+		if (k == 0 || k >= sizeof(l->name[0]) ||
+				l->n >= MASYNC__DSA_MAX_NAMES) {
+			snprintf(detail, dlen, "%s: %s in \"%s\"", from,
+				k == 0 ? "empty WQ name" :
+				k >= sizeof(l->name[0]) ? "WQ name too long" :
+				"too many WQ names", list);
+			return -1;
+		}
+		memcpy(l->name[l->n], p, k);
+		l->name[l->n++][k] = '\0';
+		p += k;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return 0;
+		p++; /* the comma */
+	}
+}
+
+/* Is WQ `wq` (e.g. "wq0.0") on the list (or is there no list)? Marks
+ * the name seen when `mark`. */
+static int
+masync__dsa_names_has(struct masync__dsa_names *l, const char *wq,
+	int mark)
+{
+	unsigned i;
+	int yes = l->n == 0;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->name[i], wq) == 0) {
+			yes = 1;
+			if (mark)
+				l->seen |= 1ull << i;
+		}
+	return yes;
+}
+
+/* A name that matched no usable WQ: 0, or -1 with the detail. */
+static int
+masync__dsa_names_check(const struct masync__dsa_names *l, char *detail,
+	size_t dlen)
+{
+	unsigned i;
+
+	for (i = 0; i < l->n; i++)
+		if (!(l->seen & (1ull << i))) {
+			snprintf(detail, dlen, "%s names %s, which is no "
+				"enabled user WQ that fits here", l->from,
+				l->name[i]);
+			return -1;
+		}
+	return 0;
+}
+
 /* Lists the enabled user WQs that fit `cfg`, best first. libaccel-config
  * is not thread-safe and trusts sysfs: enumerate under a global lock and
  * check the files it would crash on before asking it. */
 static int
 masync__dsa_discover(const struct data_mover_dsa_config *cfg,
-	struct masync__dsa_cand *c, int max, enum data_mover_dsa_error *why,
-	char *detail, size_t dlen)
+	struct masync__dsa_names *lists, struct masync__dsa_cand *c, int max,
+	enum data_mover_dsa_error *why, char *detail, size_t dlen)
 {
 	struct accfg_ctx *ctx = NULL;
 	struct accfg_device *dev;
 	struct accfg_wq *wq;
 	int n = 0, saw_dev = 0, saw_pasidless = 0;
 	int pref = cfg->numa_node > 0 ? cfg->numa_node - 1 :
-		masync__dsa_my_node();
+		masync__dsa_cpu_node();
 
 	*why = DATA_MOVER_DSA_E_NO_DEVICE;
 	masync__call_once(&masync__dsa_once, masync__dsa_lock_init);
@@ -4835,6 +5074,17 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			}
 			if (batch > 4096)
 				batch = 0;
+			/* both lists must name it (each name is checked
+			 * against the WQs that fit, after the loop) */
+			{
+				int in0 = masync__dsa_names_has(&lists[0],
+					wname, 1);
+				int in1 = masync__dsa_names_has(&lists[1],
+					wname, 1);
+
+				if (!in0 || !in1)
+					continue;
+			}
 			k = &c[n];
 			memset(k, 0, sizeof(*k));
 			if (accfg_wq_get_user_dev_path(wq, k->path,
@@ -4856,6 +5106,17 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 	}
 	accfg_unref(ctx);
 	masync__mtx_unlock(&masync__dsa_lock);
+	if (masync__dsa_names_check(&lists[0], detail, dlen) != 0 ||
+			masync__dsa_names_check(&lists[1], detail, dlen) != 0) {
+		*why = DATA_MOVER_DSA_E_NO_WQ;
+		return 0;
+	}
+	if (n == 0 && (lists[0].n != 0 || lists[1].n != 0) && saw_dev) {
+		snprintf(detail, dlen, "no WQ is named by both %s and %s",
+			lists[0].from, lists[1].from);
+		*why = DATA_MOVER_DSA_E_NO_WQ;
+		return 0;
+	}
 	if (n == 0) {
 		*why = saw_pasidless ? DATA_MOVER_DSA_E_NO_PASID :
 			saw_dev ? DATA_MOVER_DSA_E_NO_WQ :
@@ -5001,104 +5262,169 @@ masync__dsa_clear(struct dsa_completion_record *c)
 
 static void masync__dsa_recycle(struct masync__dsa_op *o);
 
+#define MASYNC__DSA_OP_OF(e) ((struct masync__dsa_op *)(void *)               \
+	((char *)(e) - offsetof(struct masync__dsa_op, q)))
+
+/* e's descriptor is no longer in the WQ's queue and its record was
+ * written (or the WQ was closed): what it points at may be reused */
 static void
-masync__dsa_unqueue(struct data_mover_dsa *d, struct masync__dsa_op *o)
+masync__dsa_batch_put(struct masync__dsa_wq *w, struct masync__dsa_batch *b)
 {
-	if (o->qprev != NULL)
-		o->qprev->qnext = o->qnext;
+	b->next = w->bfree;
+	w->bfree = b;
+}
+
+/* o leaves its batch (it saw its record, or the batch ended without it) */
+static void
+masync__dsa_detach(struct masync__dsa_wq *w, struct masync__dsa_op *o)
+{
+	struct masync__dsa_batch *b = o->bat;
+
+	b->member[o->bat_idx] = NULL;
+	o->bat = NULL;
+	if (--b->refs == 0 && b->retired)
+		masync__dsa_batch_put(w, b);
+}
+
+static void
+masync__dsa_retire(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
+{
+	if (!e->is_batch) {
+		struct masync__dsa_op *o = MASYNC__DSA_OP_OF(e);
+
+		if (o->orphan)
+			masync__dsa_recycle(o);
+	} else {
+		struct masync__dsa_batch *b = (struct masync__dsa_batch *)
+			(void *)((char *)e - offsetof(struct masync__dsa_batch,
+			q));
+		unsigned i;
+
+		b->retired = 1;
+		for (i = 0; i < b->n; i++) {
+			struct masync__dsa_op *m = b->member[i];
+
+			if (m != NULL && m->orphan) {
+				masync__dsa_detach(w, m);
+				masync__dsa_recycle(m);
+				if (b->retired && b->refs == 0)
+					return; /* b is free now */
+			}
+		}
+		if (b->refs == 0)
+			masync__dsa_batch_put(w, b);
+	}
+}
+
+static void
+masync__dsa_unqueue(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
+{
+	if (e->qprev != NULL)
+		e->qprev->qnext = e->qnext;
 	else
-		d->qhead = o->qnext;
-	if (o->qnext != NULL)
-		o->qnext->qprev = o->qprev;
+		w->qhead = e->qnext;
+	if (e->qnext != NULL)
+		e->qnext->qprev = e->qprev;
 	else
-		d->qtail = o->qprev;
-	o->qprev = o->qnext = NULL;
-	d->inflight--;
-	o->in_q = 0;
-	if (o->q_lost) {
-		d->nlost--;
-		o->q_lost = 0;
-		if (masync__dsa_status(&o->comp) == 0) {
-			o->in_limbo = 1;
-			o->qnext = d->limbo;
-			if (d->limbo != NULL)
-				d->limbo->qprev = o;
-			d->limbo = o;
+		w->qtail = e->qprev;
+	e->qprev = e->qnext = NULL;
+	w->inflight--;
+	MASYNC__STORE(&w->load, w->inflight, relaxed);
+	e->in_q = 0;
+	if (e->q_lost) {
+		w->nlost--;
+		e->q_lost = 0;
+		if (masync__dsa_status(e->rec) == 0) {
+			e->in_limbo = 1;
+			e->qnext = w->limbo;
+			if (w->limbo != NULL)
+				w->limbo->qprev = e;
+			w->limbo = e;
 			return;
 		}
 	}
-	if (o->orphan)
-		masync__dsa_recycle(o);
+	masync__dsa_retire(w, e);
 }
 
-/* o completed: so did everything dispatched before it */
+/* e completed: so did everything dispatched before it */
 static void
-masync__dsa_done_locked(struct data_mover_dsa *d, struct masync__dsa_op *o)
+masync__dsa_done_locked(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 {
-	uint64_t seq = o->seq;
-	struct masync__dsa_op *p, *next;
+	uint64_t seq = e->seq;
+	struct masync__dsa_qent *p, *next;
 
-	masync__dsa_unqueue(d, o);
-	for (p = d->qhead; p != NULL && p->seq < seq; p = next) {
+	masync__dsa_unqueue(w, e);
+	for (p = w->qhead; p != NULL && p->seq < seq; p = next) {
 		next = p->qnext;
 		if (p->q_lost)
-			masync__dsa_unqueue(d, p);
+			masync__dsa_unqueue(w, p);
 	}
 }
 
 /* Reaps every completed descriptor; marks those past the timeout lost. */
 static void
-masync__dsa_reap_locked(struct data_mover_dsa *d, int mark)
+masync__dsa_reap_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	int mark)
 {
-	struct masync__dsa_op *o, *next;
+	struct masync__dsa_qent *e, *next;
 	uint64_t last = 0, now = mark ? masync__coarse_ns() : 0;
 
-	for (o = d->limbo; o != NULL; o = next) {
-		next = o->qnext;
-		if (masync__dsa_status(&o->comp) == 0)
+	for (e = w->limbo; e != NULL; e = next) {
+		next = e->qnext;
+		if (masync__dsa_status(e->rec) == 0)
 			continue;
 		/* it finished after all: its memory is free */
-		if (o->qprev != NULL)
-			o->qprev->qnext = o->qnext;
+		if (e->qprev != NULL)
+			e->qprev->qnext = e->qnext;
 		else
-			d->limbo = o->qnext;
-		if (o->qnext != NULL)
-			o->qnext->qprev = o->qprev;
-		o->qprev = o->qnext = NULL;
-		o->in_limbo = 0;
-		if (o->orphan)
-			masync__dsa_recycle(o);
+			w->limbo = e->qnext;
+		if (e->qnext != NULL)
+			e->qnext->qprev = e->qprev;
+		e->qprev = e->qnext = NULL;
+		e->in_limbo = 0;
+		masync__dsa_retire(w, e);
 	}
-	for (o = d->qhead; o != NULL; o = o->qnext)
-		if (masync__dsa_status(&o->comp) != 0)
-			last = o->seq;
-	for (o = d->qhead; o != NULL; o = next) {
-		next = o->qnext;
-		if (masync__dsa_status(&o->comp) != 0 ||
-				(o->q_lost && o->seq < last)) {
-			masync__dsa_unqueue(d, o);
-		} else if (mark && !o->q_lost &&
-				now - o->submit_ns > d->timeout_ns) {
-			o->q_lost = 1; /* its owner sees the time too */
-			d->nlost++;
+	for (e = w->qhead; e != NULL; e = e->qnext)
+		if (masync__dsa_status(e->rec) != 0)
+			last = e->seq;
+	for (e = w->qhead; e != NULL; e = next) {
+		next = e->qnext;
+		if (masync__dsa_status(e->rec) != 0 ||
+				(e->q_lost && e->seq < last)) {
+			masync__dsa_unqueue(w, e);
+		} else if (mark && !e->q_lost &&
+				now - e->submit_ns > d->timeout_ns) {
+			e->q_lost = 1; /* its owner sees the time too */
+			w->nlost++;
 		}
 	}
 }
 
-/* 0 submitted; 1 no room yet (poll again); 2 no room ever: every entry of
+/* Unqueues the completed descriptors at the head of the queue (batches
+ * have no owner who would): cheap, it stops at the first one in flight. */
+static void
+masync__dsa_reap_head(struct masync__dsa_wq *w)
+{
+	while (w->qhead != NULL && masync__dsa_status(w->qhead->rec) != 0)
+		masync__dsa_done_locked(w, w->qhead);
+}
+
+/* Submits `desc` (whose record is e->rec) to w and queues e.
+ * 0 submitted; 1 no room yet (poll again); 2 no room ever: every entry of
  * the dedicated WQ is held by a lost descriptor; -1 refused */
 static int
-masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_op *o)
+masync__dsa_submit_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_qent *e, const struct dsa_hw_desc *desc)
 {
 	int r = 0;
 
-	masync__mtx_lock(&d->qlock);
-	if (d->dedicated && d->inflight >= d->wq_size) {
+	masync__dsa_reap_head(w);
+	if (w->dedicated && w->inflight >= w->wq_size) {
 		/* MOVDIR64B into a full dedicated WQ is silently dropped:
 		 * never have more descriptors in it than it has room */
-		masync__dsa_reap_locked(d, 1);
-		if (d->inflight >= d->wq_size) {
-			r = d->nlost >= d->inflight ? 2 : 1;
+		masync__dsa_reap_locked(d, w, 1);
+		if (w->inflight >= w->wq_size) {
+			r = w->nlost >= w->inflight ? 2 : 1;
 			goto out;
 		}
 	}
@@ -5106,51 +5432,62 @@ masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_op *o)
 	_mm_sfence(); /* records and buffers before the doorbell */
 #endif
 	/* under the lock: the queue's order is the device's order */
-	if (d->portal != NULL && d->dedicated) {
-		masync__movdir64b(d->portal + (d->slot++ & 63u) * 64u,
-			&o->desc);
-	} else if (d->portal != NULL) {
+	if (w->portal != NULL && w->dedicated) {
+		masync__movdir64b(w->portal + (w->slot++ & 63u) * 64u, desc);
+	} else if (w->portal != NULL) {
 		/* one try per poll: a refusal means the WQ is full now */
-		r = masync__enqcmd(d->portal, &o->desc) == 0 ? 0 : 1;
+		r = masync__enqcmd(w->portal, desc) == 0 ? 0 : 1;
 	} else {
 		for (;;) {
-			ssize_t w = write(d->fd, &o->desc, sizeof(o->desc));
+			ssize_t n = write(w->fd, desc, sizeof(*desc));
 
-			if (w == (ssize_t)sizeof(o->desc))
+			if (n == (ssize_t)sizeof(*desc))
 				break;
-			if (w < 0 && errno == EINTR)
+			if (n < 0 && errno == EINTR)
 				continue;
-			r = w < 0 && (errno == EAGAIN || errno == EBUSY) ?
+			r = n < 0 && (errno == EAGAIN || errno == EBUSY) ?
 				1 : -1;
 			break;
 		}
 	}
 	if (r == 0) {
-		o->seq = ++d->seq;
-		o->submit_ns = masync__coarse_ns();
-		o->in_q = 1;
-		o->q_lost = 0;
-		o->qnext = NULL;
-		o->qprev = d->qtail;
-		if (d->qtail != NULL)
-			d->qtail->qnext = o;
+		e->seq = ++w->seq;
+		e->submit_ns = masync__coarse_ns();
+		e->in_q = 1;
+		e->q_lost = 0;
+		e->qnext = NULL;
+		e->qprev = w->qtail;
+		if (w->qtail != NULL)
+			w->qtail->qnext = e;
 		else
-			d->qhead = o;
-		d->qtail = o;
-		d->inflight++;
+			w->qhead = e;
+		w->qtail = e;
+		w->inflight++;
+		MASYNC__STORE(&w->load, w->inflight, relaxed);
 	}
 out:
-	masync__mtx_unlock(&d->qlock);
+	return r;
+}
+
+static int
+masync__dsa_submit(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_qent *e, const struct dsa_hw_desc *desc)
+{
+	int r;
+
+	masync__mtx_lock(&w->qlock);
+	r = masync__dsa_submit_locked(d, w, e, desc);
+	masync__mtx_unlock(&w->qlock);
 	return r;
 }
 
 static void
-masync__dsa_fill(struct data_mover_dsa *d, struct masync__dsa_op *o,
+masync__dsa_fill(struct masync__dsa_wq *w, struct masync__dsa_op *o,
 	struct dsa_hw_desc *desc, struct dsa_completion_record *comp,
 	size_t off, size_t len)
 {
 	struct masync__op_args a = masync__args(&o->op);
-	uint32_t flags = d->base_flags;
+	uint32_t flags = w->base_flags;
 	int nt = (a.flags & VDM_F_NO_CACHE_HINT) != 0;
 	int durable = (a.flags & VDM_F_MEM_DURABLE) != 0;
 
@@ -5171,110 +5508,422 @@ masync__dsa_fill(struct data_mover_dsa *d, struct masync__dsa_op *o,
 		break;
 	case VDM_OPERATION_FLUSH:
 		desc->opcode = DSA_OPCODE_CFLUSH;
-		if (d->cc_flush && !nt)
+		if (w->cc_flush && !nt)
 			flags |= IDXD_OP_FLAG_CC; /* write back, keep lines */
 		desc->flags = flags & 0xffffffu;
 		return;
 	}
-	if (durable && d->drdbk)
+	if (durable && w->drdbk)
 		flags |= IDXD_OP_FLAG_DRDBK;
-	else if (d->cc_mem && !nt && !durable)
+	else if (durable)
+		o->write_back = 1; /* written back when it completes */
+	else if (w->cc_mem && !nt)
 		flags |= IDXD_OP_FLAG_CC; /* leave the data in the LLC */
 	desc->flags = flags & 0xffffffu; /* a 24-bit field */
 }
 
-/* Plans (unless resuming) and submits the next descriptor of `o`.
- * 0 submitted, -1 waiting for room, or the result to fail it with. */
+/* ---- placement -----------------------------------------------------------
+ * The WQs an operation may go to, best first: those of the device on the
+ * destination's NUMA node, then on the caller's node (config numa_node
+ * overrides it), then any; within each, the least loaded (our descriptors
+ * in flight per entry). A full WQ is passed over (masync__dsa_submit says
+ * so), so work crosses nodes only when the local WQs are full. */
+static unsigned
+masync__dsa_order(struct data_mover_dsa *d, const struct masync__dsa_op *o,
+	size_t need, struct masync__dsa_wq **out)
+{
+	uint64_t key[MASYNC__DSA_MAX_CANDS];
+	unsigned i, j, n = 0;
+
+	for (i = 0; i < d->nq; i++) {
+		struct masync__dsa_wq *w = &d->q[i];
+		uint64_t tier = 2, k;
+
+		if (w->max_xfer < need)
+			continue; /* the rest of a part that faulted */
+		if (d->multi_node && w->numa >= 0) {
+			if (w->numa == o->node_dst)
+				tier = 0;
+			else if (w->numa == o->node_cpu)
+				tier = 1;
+		}
+		k = tier << 48 | (uint64_t)MASYNC__LOAD(&w->load, relaxed) *
+			65536u / w->wq_size << 8 | i;
+		for (j = n; j > 0 && key[j - 1] > k; j--) {
+			key[j] = key[j - 1];
+			out[j] = out[j - 1];
+		}
+		key[j] = k;
+		out[j] = w;
+		n++;
+	}
+	return n;
+}
+
+/* Plans the next part of `o` for w: a descriptor, or a batch of parts */
+static void
+masync__dsa_plan(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_op *o)
+{
+	size_t left = o->n - o->done;
+	size_t part = o->part_max < w->max_xfer ? o->part_max : w->max_xfer;
+
+	o->batch_parts = 0;
+	if (!o->descending && !o->no_batch && w->max_batch >= 2 &&
+			w->portal != NULL && left > part) {
+		size_t parts = (left + part - 1) / part;
+		unsigned i;
+
+		if (parts > w->max_batch)
+			parts = w->max_batch;
+		if (o->batch == NULL)
+			o->batch = (unsigned char *)masync__zalloc_aligned(
+				(size_t)d->bmax * (64 + 32));
+		if (o->batch != NULL) {
+			struct dsa_hw_desc *list =
+				(struct dsa_hw_desc *)(void *)o->batch;
+			struct dsa_completion_record *recs =
+				(struct dsa_completion_record *)(void *)
+				(o->batch + (size_t)d->bmax * 64);
+			size_t off = o->done;
+
+			for (i = 0; i < parts; i++) {
+				size_t len = o->n - off < part ?
+					o->n - off : part;
+
+				masync__dsa_clear(&recs[i]);
+				masync__dsa_fill(w, o, &list[i], &recs[i], off,
+					len);
+				off += len;
+			}
+			o->batch_parts = (unsigned)parts;
+			o->p_off = o->done;
+			o->p_len = off - o->done;
+			o->r_len = part; /* the batch's part size */
+			memset(&o->desc, 0, sizeof(o->desc));
+			o->desc.opcode = DSA_OPCODE_BATCH;
+			o->desc.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+			o->desc.desc_list_addr = (uint64_t)(uintptr_t)list;
+			o->desc.desc_count = (uint32_t)parts;
+			o->desc.completion_addr =
+				(uint64_t)(uintptr_t)&o->comp;
+			return;
+		}
+	}
+	o->p_len = left < part ? left : part;
+	o->p_off = o->descending ? left - o->p_len : o->done;
+	o->r_off = o->p_off;
+	o->r_len = o->p_len;
+	o->faults = 0;
+}
+
+/* Plans (unless resuming) and submits the next descriptor of `o` to the
+ * best WQ that has room. 0 submitted, -1 waiting for room, or the result
+ * to fail it with. */
 static int
 masync__dsa_submit_next(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
-	size_t left = o->n - o->done;
-	int r;
+	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS];
+	unsigned i, n = masync__dsa_order(d, o, o->resume ? o->r_len : 0,
+		order);
+	int r = 2, any_room = 0, refused = 0;
 
-	if (!o->resume) {
-		o->batch_parts = 0;
-		if (!o->descending && !o->no_batch && d->max_batch >= 2 &&
-				d->portal != NULL && left > o->part_max) {
-			size_t parts = (left + o->part_max - 1) / o->part_max;
-			unsigned i;
+	for (i = 0; i < n; i++) {
+		struct masync__dsa_wq *w = order[i];
+		int s;
 
-			if (parts > d->max_batch)
-				parts = d->max_batch;
-			if (o->batch == NULL)
-				o->batch = (unsigned char *)
-					masync__zalloc_aligned((size_t)
-					d->max_batch * (64 + 32));
-			if (o->batch != NULL) {
-				struct dsa_hw_desc *list =
-					(struct dsa_hw_desc *)(void *)o->batch;
-				struct dsa_completion_record *recs =
-					(struct dsa_completion_record *)(void *)
-					(o->batch + (size_t)d->max_batch * 64);
-				size_t off = o->done;
-
-				for (i = 0; i < parts; i++) {
-					size_t len = o->n - off < o->part_max ?
-						o->n - off : o->part_max;
-
-					masync__dsa_clear(&recs[i]);
-					masync__dsa_fill(d, o, &list[i], &recs[i],
-						off, len);
-					off += len;
-				}
-				o->batch_parts = (unsigned)parts;
-				o->p_off = o->done;
-				o->p_len = off - o->done;
-				memset(&o->desc, 0, sizeof(o->desc));
-				o->desc.opcode = DSA_OPCODE_BATCH;
-				o->desc.flags = IDXD_OP_FLAG_CRAV |
-					IDXD_OP_FLAG_RCR;
-				o->desc.desc_list_addr =
-					(uint64_t)(uintptr_t)list;
-				o->desc.desc_count = (uint32_t)parts;
-				o->desc.completion_addr =
-					(uint64_t)(uintptr_t)&o->comp;
-			}
+		if (!o->resume)
+			masync__dsa_plan(d, w, o);
+		if (o->batch_parts == 0)
+			masync__dsa_fill(w, o, &o->desc, &o->comp, o->r_off,
+				o->r_len);
+		masync__dsa_clear(&o->comp);
+		o->q.rec = &o->comp;
+		o->q.is_batch = 0;
+		s = masync__dsa_submit(d, w, &o->q, &o->desc);
+		if (s == 0) {
+			o->w = w;
+			o->submitted = 1;
+			o->need_submit = 0;
+			o->resume = 0;
+			o->waiting = 0;
+			return 0;
 		}
-		if (o->batch_parts == 0) {
-			o->p_len = left < o->part_max ? left : o->part_max;
-			o->p_off = o->descending ? left - o->p_len : o->done;
-			o->r_off = o->p_off;
-			o->r_len = o->p_len;
-			o->faults = 0;
+		if (s == 1) {
+			any_room = 1;
+			if (!w->dedicated)
+				refused = 1;
+		} else if (s < 0) {
+			r = -1;
 		}
-	}
-	if (o->batch_parts == 0)
-		masync__dsa_fill(d, o, &o->desc, &o->comp, o->r_off, o->r_len);
-	masync__dsa_clear(&o->comp);
-	r = masync__dsa_submit(d, o);
-	if (r == 0) {
-		o->submitted = 1;
-		o->need_submit = 0;
-		o->resume = 0;
-		o->waiting = 0;
-		return 0;
 	}
 	o->need_submit = 1; /* keeps o->resume for the retry */
-	if (r < 0)
-		return VDM_ERROR_DSA_INVALID;
-	if (r == 2)
-		return VDM_ERROR_TIMEOUT; /* the device lost the whole WQ */
-	if (!d->dedicated) {
+	if (!any_room)
+		return r < 0 ? VDM_ERROR_DSA_INVALID :
+			VDM_ERROR_TIMEOUT; /* the device lost every WQ */
+	if (refused && n > 0 && !order[0]->dedicated) {
 		/* a shared WQ's room is held by other clients too, with no
 		 * deadline we know of: give up after refusals for timeout_ns */
 		uint64_t now = masync__coarse_ns();
+		int all_shared = 1;
 
-		if (!o->waiting) {
-			o->waiting = 1;
-			o->wait_ns = now;
-		} else if (now - o->wait_ns > d->timeout_ns) {
-			return VDM_ERROR_BUSY;
+		for (i = 0; i < n; i++)
+			if (order[i]->dedicated)
+				all_shared = 0;
+		if (all_shared) {
+			if (!o->waiting) {
+				o->waiting = 1;
+				o->wait_ns = now;
+			} else if (now - o->wait_ns > d->timeout_ns) {
+				return VDM_ERROR_BUSY;
+			}
 		}
 	}
 	/* a dedicated WQ: the room is held by descriptors that either
 	 * complete or time out, so waiting for it needs no deadline */
 	return -1;
+}
+
+/* ---- coalescing ----------------------------------------------------------
+ * A small operation started while its WQ is busy waits in the WQ's pending
+ * batch (its descriptor filled, its record cleared) instead of ringing the
+ * doorbell; the batch goes as one batch descriptor when it is full, at the
+ * next poll of any operation of the mover that is already running (so a
+ * round of starts, as runtime_wait_multiple makes, fills it), or from the
+ * monitor thread once it waited MASYNC__DSA_PEND_NS. A lone member goes
+ * as its own descriptor. */
+
+static unsigned
+masync__dsa_batch_lim(const struct data_mover_dsa *d,
+	const struct masync__dsa_wq *w)
+{
+	unsigned lim = d->batch_max < w->max_batch ? d->batch_max :
+		w->max_batch;
+
+	return lim < MASYNC__DSA_BATCH ? lim : MASYNC__DSA_BATCH;
+}
+
+static void
+masync__dsa_unpend(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_op *o)
+{
+	if (o->pprev != NULL)
+		o->pprev->pnext = o->pnext;
+	else
+		w->phead = o->pnext;
+	if (o->pnext != NULL)
+		o->pnext->pprev = o->pprev;
+	else
+		w->ptail = o->pprev;
+	o->pprev = o->pnext = NULL;
+	o->in_pend = 0;
+	w->npend--;
+	MASYNC__FSUB(&d->npend, 1, relaxed);
+}
+
+static struct masync__dsa_batch *
+masync__dsa_batch_get(struct masync__dsa_wq *w)
+{
+	struct masync__dsa_batch *b = w->bfree;
+
+	if (b != NULL) {
+		w->bfree = b->next;
+	} else if (w->nbatches < MASYNC__DSA_MAX_BATCHES) {
+		b = (struct masync__dsa_batch *)masync__zalloc_aligned(
+			sizeof(*b));
+		if (b == NULL)
+			return NULL;
+		b->all = w->ball;
+		w->ball = b;
+		w->nbatches++;
+	}
+	return b;
+}
+
+/* Submits w's pending batch, if there is room. */
+static void
+masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
+{
+	while (w->npend != 0) {
+		struct masync__dsa_batch *b = NULL;
+		struct masync__dsa_op *m;
+		unsigned k = 0, i;
+		int r;
+
+		if (w->npend >= 2)
+			b = masync__dsa_batch_get(w);
+		if (b == NULL) {
+			/* one by one: a lone member, or no batch memory */
+			m = w->phead;
+			r = masync__dsa_submit_locked(d, w, &m->q, &m->desc);
+			if (r == 1)
+				return; /* no room yet */
+			masync__dsa_unpend(d, w, m);
+			if (r != 0)
+				m->kicked = 1; /* its owner says why */
+			continue;
+		}
+		for (m = w->phead; m != NULL && k < MASYNC__DSA_BATCH;
+				m = m->pnext) {
+			b->list[k] = m->desc;
+			b->member[k++] = m;
+		}
+		b->n = k;
+		b->refs = 0;
+		b->retired = 0;
+		memset(&b->desc, 0, sizeof(b->desc));
+		b->desc.opcode = DSA_OPCODE_BATCH;
+		b->desc.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
+		b->desc.desc_list_addr = (uint64_t)(uintptr_t)b->list;
+		b->desc.desc_count = k;
+		b->desc.completion_addr = (uint64_t)(uintptr_t)&b->comp;
+		memset(&b->q, 0, sizeof(b->q));
+		b->q.rec = &b->comp;
+		b->q.is_batch = 1;
+		masync__dsa_clear(&b->comp);
+		r = masync__dsa_submit_locked(d, w, &b->q, &b->desc);
+		if (r == 1) {
+			masync__dsa_batch_put(w, b);
+			return;
+		}
+		for (i = 0; i < k; i++) {
+			m = b->member[i];
+			masync__dsa_unpend(d, w, m);
+			if (r == 0) {
+				m->bat = b;
+				m->bat_idx = i;
+				b->refs++;
+			} else {
+				m->kicked = 1;
+			}
+		}
+		if (r != 0)
+			masync__dsa_batch_put(w, b);
+	}
+}
+
+/* Every pending batch (older than min_age ns) that has room goes now. */
+static void
+masync__dsa_flush_all(struct data_mover_dsa *d, uint64_t min_age)
+{
+	unsigned i;
+	uint64_t now = min_age ? masync__coarse_ns() : 0;
+
+	for (i = 0; i < d->nq; i++) {
+		struct masync__dsa_wq *w = &d->q[i];
+
+		masync__mtx_lock(&w->qlock);
+		if (w->npend != 0 && (min_age == 0 ||
+				now - w->pend_ns >= min_age))
+			masync__dsa_flush_locked(d, w);
+		masync__mtx_unlock(&w->qlock);
+	}
+}
+
+/* At the start of a small operation: joins the pending batch of the best
+ * WQ when that WQ is busy. 1 joined, 0 go the usual way. */
+static int
+masync__dsa_pend(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS], *w;
+	unsigned lim;
+
+	if (masync__dsa_order(d, o, 0, order) == 0)
+		return 0;
+	w = order[0];
+	lim = masync__dsa_batch_lim(d, w);
+	/* write() cannot take batches on DSA 1.0 */
+	if (w->portal == NULL || lim < 2 || o->n > w->max_xfer)
+		return 0;
+	masync__mtx_lock(&w->qlock);
+	masync__dsa_reap_head(w);
+	if ((w->inflight == 0 && w->npend == 0) || w->npend >= lim) {
+		masync__mtx_unlock(&w->qlock); /* idle: no wait for company */
+		return 0;
+	}
+	o->batch_parts = 0;
+	o->p_off = o->r_off = 0;
+	o->p_len = o->r_len = o->n;
+	o->faults = 0;
+	masync__dsa_fill(w, o, &o->desc, &o->comp, 0, o->n);
+	masync__dsa_clear(&o->comp);
+	o->q.rec = &o->comp;
+	o->q.is_batch = 0;
+	o->w = o->pend_w = w;
+	o->submitted = 1;
+	o->in_pend = 1;
+	o->kicked = 0;
+	o->bat = NULL;
+	o->pnext = NULL;
+	o->pprev = w->ptail;
+	if (w->ptail != NULL)
+		w->ptail->pnext = o;
+	else
+		w->phead = o;
+	w->ptail = o;
+	if (w->npend++ == 0)
+		w->pend_ns = masync__coarse_ns();
+	MASYNC__FADD(&d->npend, 1, relaxed);
+	if (w->npend >= lim)
+		masync__dsa_flush_locked(d, w);
+	masync__mtx_unlock(&w->qlock);
+	return 1;
+}
+
+enum masync__dsa_member_state {
+	MASYNC__DSA_M_PENDING,  /* not submitted yet */
+	MASYNC__DSA_M_WAIT,     /* in a batch in flight */
+	MASYNC__DSA_M_DONE,     /* its record was written */
+	MASYNC__DSA_M_ALONE,    /* submitted as its own descriptor */
+	MASYNC__DSA_M_RESUBMIT, /* not executed: goes again alone */
+	MASYNC__DSA_M_TIMEOUT,
+};
+
+/* Where is member o (flushing its pending batch first)? */
+static enum masync__dsa_member_state
+masync__dsa_member(struct masync__dsa_op *o, int fresh)
+{
+	struct data_mover_dsa *d = o->d;
+	struct masync__dsa_wq *w = o->pend_w;
+	enum masync__dsa_member_state m;
+
+	masync__mtx_lock(&w->qlock);
+	if (o->in_pend && !fresh)
+		masync__dsa_flush_locked(d, w);
+	if (o->in_pend) {
+		m = MASYNC__DSA_M_PENDING;
+	} else if (o->kicked) {
+		o->kicked = 0;
+		m = MASYNC__DSA_M_RESUBMIT;
+	} else if (o->bat != NULL) {
+		struct masync__dsa_batch *b = o->bat;
+
+		if (masync__dsa_status(&o->comp) != 0) {
+			masync__dsa_detach(w, o);
+			masync__dsa_reap_head(w);
+			m = MASYNC__DSA_M_DONE;
+		} else if (masync__dsa_status(&b->comp) != 0) {
+			/* the batch ended without running it (e.g. its
+			 * list could not be read) */
+			masync__dsa_detach(w, o);
+			m = MASYNC__DSA_M_RESUBMIT;
+		} else if (masync__coarse_ns() - b->q.submit_ns >
+				d->timeout_ns) {
+			if (b->q.in_q && !b->q.q_lost) {
+				b->q.q_lost = 1;
+				w->nlost++;
+			}
+			m = MASYNC__DSA_M_TIMEOUT; /* stays attached */
+		} else {
+			m = MASYNC__DSA_M_WAIT;
+		}
+	} else {
+		m = MASYNC__DSA_M_ALONE;
+	}
+	masync__mtx_unlock(&w->qlock);
+	return m;
 }
 
 /* ---- completion --------------------------------------------------------- */
@@ -5379,6 +6028,9 @@ masync__dsa_monitor(void *arg)
 			continue;
 		}
 		masync__mtx_unlock(&d->mlock);
+		/* a pending batch nobody polls must not wait forever */
+		if (MASYNC__LOAD(&d->npend, relaxed) != 0)
+			masync__dsa_flush_all(d, MASYNC__DSA_PEND_NS);
 		/* no UMWAIT wake-up without waitpkg: spin, then nap */
 		if (++idle < 256) {
 			MASYNC__PAUSE();
@@ -5476,9 +6128,9 @@ masync__dsa_finish(struct masync__dsa_op *o, enum vdm_operation_result r)
 	struct masync__op_args a = masync__args(&o->op);
 
 	/* durability without destination readback: write back ourselves */
-	if (r == VDM_SUCCESS && (a.flags & VDM_F_MEM_DURABLE) &&
-			!o->d->drdbk && o->op.type != VDM_OPERATION_FLUSH)
-		masync__flush(a.dst, a.n, 0);
+	if (r == VDM_SUCCESS && o->write_back &&
+			o->op.type != VDM_OPERATION_FLUSH)
+		masync__flush(a.dst, o->n, 0);
 	o->result = r;
 	MASYNC__STORE(&o->phase, MASYNC__DSA_DONE, release);
 }
@@ -5528,9 +6180,9 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 		break;
 	}
 	case DSA_COMP_XFER_ERANGE:
-		if (o->r_len == o->p_len && o->part_max > 4096) {
-			o->part_max /= 2; /* plan this part again, smaller */
-			o->part_max &= ~(size_t)4095;
+		if (o->r_len == o->p_len && o->p_len > 8192) {
+			/* plan this part again, smaller */
+			o->part_max = (o->p_len / 2) & ~(size_t)4095;
 		} else {
 			masync__dsa_cpu_part(o, o->r_off, o->r_len);
 			o->done += o->p_len;
@@ -5557,7 +6209,8 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 {
 	struct data_mover_dsa *d = o->d;
 	struct dsa_completion_record *recs = (struct dsa_completion_record *)
-		(void *)(o->batch + (size_t)d->max_batch * 64);
+		(void *)(o->batch + (size_t)d->bmax * 64);
+	size_t part = o->r_len; /* the size of its parts */
 	uint8_t code = st & DSA_COMP_STATUS_MASK;
 	unsigned i;
 
@@ -5578,8 +6231,7 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 		size_t off = o->p_off;
 
 		for (i = 0; i < o->batch_parts; i++) {
-			size_t len = o->n - off < o->part_max ?
-				o->n - off : o->part_max;
+			size_t len = o->n - off < part ? o->n - off : part;
 			uint8_t s = masync__dsa_status(&recs[i]);
 			uint8_t sc = s & DSA_COMP_STATUS_MASK;
 			size_t k = 0;
@@ -5612,29 +6264,146 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 static void
 masync__dsa_completed(struct masync__dsa_op *o)
 {
-	struct data_mover_dsa *d = o->d;
+	struct masync__dsa_wq *w = o->w;
 
-	masync__mtx_lock(&d->qlock);
-	if (o->in_q)
-		masync__dsa_done_locked(d, o);
-	masync__mtx_unlock(&d->qlock);
+	masync__mtx_lock(&w->qlock);
+	if (o->q.in_q)
+		masync__dsa_done_locked(w, &o->q);
+	masync__mtx_unlock(&w->qlock);
 	o->submitted = 0;
+}
+
+/* ---- hybrid copies -------------------------------------------------------
+ * A memcpy, memset or non-overlapping memmove of at least hybrid_threshold
+ * bytes is split: the device takes [0, n), the CPU [n, n + hy_len) (the
+ * top, page-aligned), on the polling thread right after the device part
+ * was submitted, or as an operation of cpu_vdm. The future completes
+ * when both parts did. */
+
+static void
+masync__dsa_hybrid_split(struct masync__dsa_op *o, int overlap)
+{
+	struct data_mover_dsa *d = o->d;
+	size_t n = o->n, cpu;
+	unsigned pm;
+
+	o->hy_len = 0;
+	if (n < d->hybrid_threshold || overlap ||
+			o->op.type == VDM_OPERATION_FLUSH)
+		return;
+	pm = d->hybrid_permille ? d->hybrid_permille :
+		MASYNC__LOAD(&d->hy_share, relaxed);
+	cpu = ((n / 1000) * pm + (n % 1000) * pm / 1000) &
+		~(size_t)(MASYNC__DSA_PAGE - 1);
+	if (cpu == 0 || cpu >= n)
+		return;
+	o->n = n - cpu;
+	o->hy_len = cpu;
+}
+
+/* Moves the measured share by a step towards the side that finished
+ * last (once per operation; never with a configured share). */
+static void
+masync__dsa_hybrid_judge(struct masync__dsa_op *o, int cpu_first)
+{
+	struct data_mover_dsa *d = o->d;
+	unsigned v, nv;
+
+	if (o->hy_judged || d->hybrid_permille != 0)
+		return;
+	o->hy_judged = 1;
+	v = MASYNC__LOAD(&d->hy_share, relaxed);
+	do {
+		if (cpu_first)
+			nv = v + MASYNC__DSA_HYBRID_STEP > MASYNC__DSA_HYBRID_MAX ?
+				MASYNC__DSA_HYBRID_MAX :
+				v + MASYNC__DSA_HYBRID_STEP;
+		else
+			nv = v < MASYNC__DSA_HYBRID_MIN +
+				MASYNC__DSA_HYBRID_STEP ?
+				MASYNC__DSA_HYBRID_MIN :
+				v - MASYNC__DSA_HYBRID_STEP;
+	} while (!MASYNC__CAS(&d->hy_share, &v, nv, relaxed));
+}
+
+/* The device part was submitted: the CPU part now. */
+static void
+masync__dsa_hybrid_start(struct masync__dsa_op *o)
+{
+	struct data_mover_dsa *d = o->d;
+	struct masync__op_args a = masync__args(&o->op);
+	unsigned char *dst = (unsigned char *)a.dst + o->n;
+	void *src = a.src ? (void *)((uintptr_t)a.src + o->n) : NULL;
+
+	if (d->cpu_vdm != NULL) {
+		enum future_state st;
+
+		o->hy_fut = o->op.type == VDM_OPERATION_MEMSET ?
+			vdm_memset(d->cpu_vdm, dst, a.c, o->hy_len, a.flags) :
+			o->op.type == VDM_OPERATION_MEMMOVE ?
+			vdm_memmove(d->cpu_vdm, dst, src, o->hy_len, a.flags) :
+			vdm_memcpy(d->cpu_vdm, dst, src, o->hy_len, a.flags);
+		st = future_poll(FUTURE_AS_RUNNABLE(&o->hy_fut), NULL);
+		if (st != FUTURE_STATE_COMPLETE) {
+			o->hy_active = 1;
+			return;
+		}
+		o->hy_result = FUTURE_OUTPUT(&o->hy_fut)->result;
+		if (o->hy_result != VDM_ERROR_OUT_OF_MEMORY)
+			goto judge;
+		o->hy_result = VDM_SUCCESS; /* cpu_vdm is full: here */
+	}
+	masync__dsa_cpu_part(o, o->n, o->hy_len);
+judge:
+	/* did the device finish its part while the CPU did its own? */
+	masync__dsa_hybrid_judge(o, !(masync__dsa_status(&o->comp) != 0 &&
+		o->done + o->p_len >= o->n));
+}
+
+/* Polls the CPU part on cpu_vdm; its waker is registered when the device
+ * part is done (else the device's wakes us first). */
+static void
+masync__dsa_hybrid_poll(struct masync__dsa_op *o, struct future_notifier *n,
+	int notify, int dev_done)
+{
+	struct future_notifier *cn = dev_done && notify ? n : NULL;
+
+	if (future_poll(FUTURE_AS_RUNNABLE(&o->hy_fut), cn) ==
+			FUTURE_STATE_COMPLETE) {
+		o->hy_active = 0;
+		o->hy_result = FUTURE_OUTPUT(&o->hy_fut)->result;
+		masync__dsa_hybrid_judge(o, !dev_done);
+	} else if (dev_done) {
+		masync__dsa_hybrid_judge(o, 0);
+	}
 }
 
 /* Drives the operation as far as it goes without waiting. `notify`: this
  * poll handed over its notifier (register it / drop it when NULL). */
 static enum future_state
 masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
-	int notify)
+	int notify, int fresh)
 {
 	struct data_mover_dsa *d = o->d;
 
+	/* any later poll of a running operation sends the pending batches
+	 * (not the check that follows its start in the same poll: a round
+	 * of starts fills a batch) */
+	if (!fresh && MASYNC__LOAD(&d->npend, relaxed) != 0 &&
+			MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
+			!masync__dsa_forked(d))
+		masync__dsa_flush_all(d, 0);
 	for (;;) {
 		uint8_t st;
+		int done = MASYNC__LOAD(&o->phase, acquire) ==
+			MASYNC__DSA_DONE;
 
-		if (MASYNC__LOAD(&o->phase, acquire) == MASYNC__DSA_DONE) {
+		if (o->hy_active)
+			masync__dsa_hybrid_poll(o, n, notify, done);
+		if (done) {
 			masync__dsa_disarm(o);
-			return FUTURE_STATE_COMPLETE;
+			return o->hy_active ? FUTURE_STATE_RUNNING :
+				FUTURE_STATE_COMPLETE;
 		}
 		if (masync__dsa_forked(d)) {
 			/* started by the parent: its device does not serve
@@ -5642,6 +6411,39 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			o->submitted = 0;
 			masync__dsa_finish(o, VDM_ERROR_NOT_SUPPORTED);
 			continue;
+		}
+		if (o->pend_w != NULL) {
+			switch (masync__dsa_member(o, fresh)) {
+			case MASYNC__DSA_M_PENDING: /* no room for it yet */
+			case MASYNC__DSA_M_WAIT:
+				if (notify) {
+					if (n != NULL)
+						masync__dsa_arm(o, n);
+					else
+						masync__dsa_disarm(o);
+				}
+				return FUTURE_STATE_RUNNING;
+			case MASYNC__DSA_M_DONE:
+				o->pend_w = NULL;
+				o->submitted = 0;
+				masync__dsa_single_done(o,
+					masync__dsa_status(&o->comp));
+				continue;
+			case MASYNC__DSA_M_RESUBMIT:
+				o->pend_w = NULL;
+				o->submitted = 0;
+				o->no_batch = 1;
+				o->need_submit = 1;
+				break;
+			case MASYNC__DSA_M_TIMEOUT: /* keeps pend_w: memory */
+				o->timed_out = 1;
+				o->submitted = 0;
+				masync__dsa_finish(o, VDM_ERROR_TIMEOUT);
+				continue;
+			case MASYNC__DSA_M_ALONE: /* as any descriptor */
+				o->pend_w = NULL;
+				break;
+			}
 		}
 		if (o->need_submit) {
 			int r = masync__dsa_submit_next(o);
@@ -5657,16 +6459,18 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 		}
 		st = masync__dsa_status(&o->comp);
 		if (st == 0) {
-			if (masync__coarse_ns() - o->submit_ns >
+			if (masync__coarse_ns() - o->q.submit_ns >
 					d->timeout_ns) {
 				/* the device may still write: the descriptor
 				 * keeps its queue entry and its memory */
-				masync__mtx_lock(&d->qlock);
-				if (o->in_q && !o->q_lost) {
-					o->q_lost = 1;
-					d->nlost++;
+				struct masync__dsa_wq *w = o->w;
+
+				masync__mtx_lock(&w->qlock);
+				if (o->q.in_q && !o->q.q_lost) {
+					o->q.q_lost = 1;
+					w->nlost++;
 				}
-				masync__mtx_unlock(&d->qlock);
+				masync__mtx_unlock(&w->qlock);
 				o->timed_out = 1;
 				o->submitted = 0;
 				masync__dsa_finish(o, VDM_ERROR_TIMEOUT);
@@ -5711,10 +6515,17 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;
-	o->timed_out = o->armed = o->waiting = 0;
+	o->timed_out = o->armed = o->waiting = o->write_back = 0;
 	o->aprev = o->anext = NULL;
-	o->qprev = o->qnext = NULL;
-	o->in_q = o->q_lost = o->in_limbo = o->orphan = 0;
+	memset(&o->q, 0, sizeof(o->q));
+	o->orphan = 0;
+	o->w = o->pend_w = NULL;
+	o->in_pend = o->kicked = 0;
+	o->bat = NULL;
+	o->pprev = o->pnext = NULL;
+	o->hy_len = 0;
+	o->hy_active = o->hy_judged = 0;
+	o->hy_result = VDM_SUCCESS;
 	o->batch = NULL;
 	o->batch_parts = 0;
 	return o;
@@ -5738,14 +6549,32 @@ masync__dsa_release(struct masync__dsa_op *o)
 	struct data_mover_dsa *d = o->d;
 
 	masync__dsa_disarm(o);
+	if (o->pend_w != NULL && !masync__dsa_forked(d)) {
+		struct masync__dsa_wq *w = o->pend_w;
+
+		masync__mtx_lock(&w->qlock);
+		if (o->in_pend) {
+			masync__dsa_unpend(d, w, o); /* cancelled */
+		} else if (o->bat != NULL) {
+			if (o->bat->q.in_q || o->bat->q.in_limbo) {
+				o->orphan = 1; /* recycled with the batch */
+				masync__mtx_unlock(&w->qlock);
+				return;
+			}
+			masync__dsa_detach(w, o);
+		}
+		masync__mtx_unlock(&w->qlock);
+		o->pend_w = NULL;
+	}
 	if (o->timed_out && !masync__dsa_forked(d)) {
+		struct masync__dsa_wq *w = o->w;
 		int queued;
 
-		masync__mtx_lock(&d->qlock);
-		queued = o->in_q || o->in_limbo;
+		masync__mtx_lock(&w->qlock);
+		queued = o->q.in_q || o->q.in_limbo;
 		if (queued)
 			o->orphan = 1; /* recycled by whoever reaps it */
-		masync__mtx_unlock(&d->qlock);
+		masync__mtx_unlock(&w->qlock);
 		if (queued)
 			return;
 	}
@@ -5767,19 +6596,34 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 	o->op = *operation;
 	o->n = a.n;
 	o->done = 0;
-	o->part_max = d->max_xfer;
+	o->part_max = SIZE_MAX; /* then each WQ's maximum */
 	o->descending = overlap && (uintptr_t)a.dst > (uintptr_t)a.src;
 	/* the members of a batch may run in any order or at once: an
 	 * overlapping move goes part by part */
 	o->no_batch = overlap;
 	o->resume = 0;
 	o->faults = 0;
+	o->hy_len = 0;
 	if (a.n == 0 || a.n < d->cpu_threshold ||
 			(overlap && !d->overlap_ok) || masync__dsa_forked(d)) {
 		/* small, empty, an overlap the device cannot do, or a child
 		 * of the process that opened the WQ: on the CPU */
 		masync__dsa_cpu_part(o, 0, a.n);
 		masync__dsa_finish(o, VDM_SUCCESS);
+		return 0;
+	}
+	masync__dsa_hybrid_split(o, overlap);
+	o->node_dst = o->node_cpu = -1;
+	if (d->multi_node) {
+		o->node_dst = masync__dsa_page_node(a.dst);
+		o->node_cpu = d->cfg_node >= 0 ? d->cfg_node :
+			masync__dsa_cpu_node();
+	}
+	if (d->batch_max >= 2 && a.n <= d->batch_threshold && !overlap &&
+			o->hy_len == 0 && masync__dsa_pend(o)) {
+		MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
+		if (n != NULL)
+			masync__dsa_arm(o, n);
 		return 0;
 	}
 	r = masync__dsa_submit_next(o);
@@ -5793,6 +6637,8 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		return 0;
 	}
 	MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
+	if (o->hy_len != 0)
+		masync__dsa_hybrid_start(o);
 	if (n != NULL)
 		masync__dsa_arm(o, n);
 	return 0;
@@ -5802,7 +6648,8 @@ static enum future_state
 masync__dsa_op_check(void *data, const struct vdm_operation *operation)
 {
 	(void)operation;
-	return masync__dsa_progress((struct masync__dsa_op *)data, NULL, 0);
+	/* the generic poll calls it right after op_start */
+	return masync__dsa_progress((struct masync__dsa_op *)data, NULL, 0, 1);
 }
 
 static enum future_state
@@ -5810,7 +6657,7 @@ masync__dsa_op_check_ext(void *data, const struct vdm_operation *operation,
 	struct future_notifier *n)
 {
 	(void)operation;
-	return masync__dsa_progress((struct masync__dsa_op *)data, n, 1);
+	return masync__dsa_progress((struct masync__dsa_op *)data, n, 1, 0);
 }
 
 static void
@@ -5819,7 +6666,8 @@ masync__dsa_op_delete(void *data, const struct vdm_operation *operation,
 {
 	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
 
-	masync__output(operation, o->result, output);
+	masync__output(operation, o->result != VDM_SUCCESS ? o->result :
+		o->hy_result, output);
 	masync__dsa_release(o);
 }
 
@@ -5829,8 +6677,23 @@ masync__dsa_op_cancel(void *data, const struct vdm_operation *operation)
 	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
 
 	(void)operation;
-	if (MASYNC__LOAD(&o->phase, acquire) != MASYNC__DSA_NEW)
-		return 1; /* a descriptor cannot be taken back */
+	if (MASYNC__LOAD(&o->phase, acquire) != MASYNC__DSA_NEW) {
+		/* a descriptor cannot be taken back, a pending one can */
+		int pending = 0;
+
+		if (o->pend_w != NULL && !masync__dsa_forked(o->d)) {
+			struct masync__dsa_wq *w = o->pend_w;
+
+			masync__mtx_lock(&w->qlock);
+			pending = o->in_pend;
+			if (pending)
+				masync__dsa_unpend(o->d, w, o);
+			masync__mtx_unlock(&w->qlock);
+		}
+		if (!pending)
+			return 1;
+		o->pend_w = NULL;
+	}
 	masync__dsa_release(o);
 	return 0;
 }
@@ -5843,20 +6706,26 @@ masync__dsa_has_property(void *future, enum future_property property)
 }
 
 static int
-masync__dsa_open(struct data_mover_dsa *d, const struct masync__dsa_cand *k,
+masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 	enum data_mover_dsa_error *why)
 {
 	unsigned cpu = masync__cpu();
 	void *p;
 
-	d->fd = open(k->path, O_RDWR | O_CLOEXEC);
-	if (d->fd < 0) {
+	w->fd = open(k->path, O_RDWR | O_CLOEXEC);
+	if (w->fd < 0) {
 		*why = errno == EBUSY ? DATA_MOVER_DSA_E_WQ_BUSY :
 			(errno == EACCES || errno == EPERM) ?
 			DATA_MOVER_DSA_E_PERMISSION : DATA_MOVER_DSA_E_NO_WQ;
 		return -1;
 	}
-	d->portal = NULL;
+	if (masync__mtx_init(&w->qlock, mtx_plain) != thrd_success) {
+		close(w->fd);
+		*why = DATA_MOVER_DSA_E_NO_MEMORY;
+		errno = ENOMEM;
+		return -1;
+	}
+	w->portal = NULL;
 	/* the portal needs the submission instruction (ENQCMD also the
 	 * kernel's support); without it, or when the kernel refuses the
 	 * mapping (EPERM), use write() */
@@ -5864,26 +6733,45 @@ masync__dsa_open(struct data_mover_dsa *d, const struct masync__dsa_cand *k,
 			(!k->dedicated && (cpu & MASYNC__CPU_ENQCMD) &&
 			masync__dsa_kernel_enqcmd())) {
 		p = mmap(NULL, 4096, PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-			d->fd, 0);
+			w->fd, 0);
 		if (p != MAP_FAILED)
-			d->portal = (unsigned char *)p;
+			w->portal = (unsigned char *)p;
 	}
-	d->dedicated = k->dedicated;
-	d->use_enqcmd = !k->dedicated && d->portal != NULL;
-	d->wq_size = k->size;
-	d->max_xfer = k->max_xfer;
-	d->max_batch = k->max_batch;
-	d->gencap = k->gencap;
-	d->base_flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR |
+	w->dedicated = k->dedicated;
+	w->use_enqcmd = !k->dedicated && w->portal != NULL;
+	w->numa = k->numa;
+	w->wq_size = k->size;
+	w->max_xfer = k->max_xfer;
+	w->max_batch = k->max_batch;
+	w->gencap = k->gencap;
+	w->base_flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR |
 		(k->bof ? IDXD_OP_FLAG_BOF : 0);
-	d->cc_mem = (k->gencap & MASYNC__DSA_GENCAP_CC_MEM) != 0;
-	d->cc_flush = (k->gencap & MASYNC__DSA_GENCAP_CC_FLUSH) != 0;
-	d->drdbk = (k->gencap & MASYNC__DSA_GENCAP_DRDBK) != 0;
-	d->overlap_ok = (k->gencap & MASYNC__DSA_GENCAP_OVERLAP) != 0;
-	strcpy(d->path, k->path);
-	strcpy(d->dev, k->dev);
-	strcpy(d->wq, k->wq);
+	w->cc_mem = (k->gencap & MASYNC__DSA_GENCAP_CC_MEM) != 0;
+	w->cc_flush = (k->gencap & MASYNC__DSA_GENCAP_CC_FLUSH) != 0;
+	w->drdbk = (k->gencap & MASYNC__DSA_GENCAP_DRDBK) != 0;
+	w->overlap_ok = (k->gencap & MASYNC__DSA_GENCAP_OVERLAP) != 0;
+	MASYNC__INIT(&w->load, 0u);
+	strcpy(w->path, k->path);
+	strcpy(w->dev, k->dev);
+	strcpy(w->wq, k->wq);
 	return 0;
+}
+
+/* Closes w: the kernel drains what is left of our descriptors in it. */
+static void
+masync__dsa_close(struct masync__dsa_wq *w, int child)
+{
+	if (w->portal != NULL)
+		munmap(w->portal, 4096);
+	close(w->fd);
+	if (!child)
+		masync__mtx_destroy(&w->qlock);
+	while (w->ball != NULL) {
+		struct masync__dsa_batch *b = w->ball;
+
+		w->ball = b->all;
+		masync__free_aligned(b);
+	}
 }
 
 static void
@@ -5899,10 +6787,12 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 {
 	struct data_mover_dsa_config cfg;
 	struct masync__dsa_cand *cands;
+	struct masync__dsa_names *lists;
 	struct data_mover_dsa *d;
 	enum data_mover_dsa_error why = DATA_MOVER_DSA_E_NO_WQ;
 	char detail[192] = "";
 	int n, i, err = ENODEV;
+	unsigned j;
 
 	if (config != NULL)
 		cfg = *config;
@@ -5911,6 +6801,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	if ((unsigned)cfg.mode > DATA_MOVER_DSA_WQ_SHARED ||
 			(unsigned)cfg.desired_notifier >
 			FUTURE_NOTIFIER_POLLER || cfg.numa_node < 0 ||
+			cfg.hybrid_cpu_permille >= 1000 ||
 			(cfg.device != NULL && !masync__dsa_str_ok(cfg.device,
 			32)) || (cfg.wq != NULL &&
 			!masync__dsa_str_ok(cfg.wq, 32)))
@@ -5919,24 +6810,51 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	masync__call_once(&masync__dsa_fork_once, masync__dsa_atfork_init);
 	cands = (struct masync__dsa_cand *)masync__zalloc(
 		MASYNC__DSA_MAX_CANDS * sizeof(*cands));
+	lists = (struct masync__dsa_names *)masync__zalloc(2 * sizeof(*lists));
 	d = (struct data_mover_dsa *)masync__zalloc_aligned(sizeof(*d));
-	if (cands == NULL || d == NULL) {
+	if (cands == NULL || lists == NULL || d == NULL) {
+		MINIASYNC_FREE(cands);
+		MINIASYNC_FREE(lists);
+		masync__free_aligned(d);
+		return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM,
+			NULL);
+	}
+	if (masync__dsa_names_parse(&lists[0], cfg.wqs, "config wqs", detail,
+			sizeof(detail)) != 0 ||
+			masync__dsa_names_parse(&lists[1],
+			getenv("MINIASYNC_DSA_WQS"), "MINIASYNC_DSA_WQS",
+			detail, sizeof(detail)) != 0) {
+		MINIASYNC_FREE(cands);
+		MINIASYNC_FREE(lists);
+		masync__free_aligned(d);
+		return masync__dsa_fail(DATA_MOVER_DSA_E_INVALID, EINVAL,
+			detail);
+	}
+	n = masync__dsa_discover(&cfg, lists, cands, MASYNC__DSA_MAX_CANDS,
+		&why, detail, sizeof(detail));
+	MINIASYNC_FREE(lists);
+	d->q = n > 0 ? (struct masync__dsa_wq *)masync__zalloc_aligned(
+		(size_t)n * sizeof(*d->q)) : NULL;
+	if (n > 0 && d->q == NULL) {
 		MINIASYNC_FREE(cands);
 		masync__free_aligned(d);
 		return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM,
 			NULL);
 	}
-	n = masync__dsa_discover(&cfg, cands, MASYNC__DSA_MAX_CANDS, &why,
-		detail, sizeof(detail));
+	/* every WQ that opens; one that does not (a dedicated WQ someone
+	 * else holds, no permission) is passed over */
 	for (i = 0; i < n; i++) {
-		if (masync__dsa_open(d, &cands[i], &why) == 0)
-			break;
+		if (masync__dsa_open(&d->q[d->nq], &cands[i], &why) == 0) {
+			d->nq++;
+			continue;
+		}
 		err = errno;
 		snprintf(detail, sizeof(detail), "%s: %s", cands[i].path,
 			strerror(err));
 	}
 	MINIASYNC_FREE(cands);
-	if (i >= n) {
+	if (d->nq == 0) {
+		masync__free_aligned(d->q);
 		masync__free_aligned(d);
 		if (why == DATA_MOVER_DSA_E_LIBRARY)
 			err = EIO;
@@ -5944,6 +6862,26 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 			err = ENOTSUP;
 		return masync__dsa_fail(why, err, detail);
 	}
+	d->overlap_ok = 1;
+	for (j = 0; j < d->nq; j++) {
+		if (d->q[j].numa != d->q[0].numa)
+			d->multi_node = 1;
+		if (!d->q[j].overlap_ok)
+			d->overlap_ok = 0;
+		if (d->q[j].max_batch > d->bmax)
+			d->bmax = d->q[j].max_batch;
+	}
+	d->cfg_node = cfg.numa_node > 0 ? cfg.numa_node - 1 : -1;
+	d->batch_max = cfg.batch_max == 0 || cfg.batch_max > MASYNC__DSA_BATCH ?
+		MASYNC__DSA_BATCH : cfg.batch_max;
+	d->batch_threshold = cfg.batch_threshold ? cfg.batch_threshold :
+		MASYNC__DSA_DEFAULT_BATCH_THRESHOLD;
+	MASYNC__INIT(&d->npend, 0u);
+	d->hybrid_threshold = cfg.hybrid_threshold ? cfg.hybrid_threshold :
+		MASYNC__DSA_DEFAULT_HYBRID_THRESHOLD;
+	d->hybrid_permille = cfg.hybrid_cpu_permille;
+	MASYNC__INIT(&d->hy_share, MASYNC__DSA_HYBRID_START);
+	d->cpu_vdm = cfg.cpu_vdm;
 	d->notifier = cfg.desired_notifier == FUTURE_NOTIFIER_NONE ?
 		FUTURE_NOTIFIER_WAKER : cfg.desired_notifier;
 	d->cpu_threshold = cfg.cpu_threshold ? cfg.cpu_threshold :
@@ -5969,19 +6907,15 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		goto fail_pool;
 	if (masync__cnd_init(&d->mcond) != thrd_success)
 		goto fail_lock;
-	if (masync__mtx_init(&d->qlock, mtx_plain) != thrd_success)
-		goto fail_cond;
 	if (d->notifier == FUTURE_NOTIFIER_WAKER) {
 		if (masync__thrd_create(&d->monitor, masync__dsa_monitor, d) !=
 				thrd_success)
-			goto fail_qlock;
+			goto fail_cond;
 		d->have_monitor = 1;
 	}
 	masync__dsa_err = DATA_MOVER_DSA_OK;
 	masync__dsa_msg[0] = '\0';
 	return d;
-fail_qlock:
-	masync__mtx_destroy(&d->qlock);
 fail_cond:
 	masync__cnd_destroy(&d->mcond);
 fail_lock:
@@ -5989,9 +6923,9 @@ fail_lock:
 fail_pool:
 	masync__pool_fini(&d->pool);
 fail:
-	if (d->portal != NULL)
-		munmap(d->portal, 4096);
-	close(d->fd);
+	for (j = 0; j < d->nq; j++)
+		masync__dsa_close(&d->q[j], 0);
+	masync__free_aligned(d->q);
 	masync__free_aligned(d);
 	return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM, NULL);
 }
@@ -6018,13 +6952,18 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 		 * all of them within one timeout */
 		uint64_t t0 = masync__coarse_ns();
 
+		masync__dsa_flush_all(dmd, 0);
 		for (;;) {
-			unsigned pending;
+			unsigned pending = 0, j;
 
-			masync__mtx_lock(&dmd->qlock);
-			masync__dsa_reap_locked(dmd, 0);
-			pending = dmd->inflight - dmd->nlost;
-			masync__mtx_unlock(&dmd->qlock);
+			for (j = 0; j < dmd->nq; j++) {
+				struct masync__dsa_wq *w = &dmd->q[j];
+
+				masync__mtx_lock(&w->qlock);
+				masync__dsa_reap_locked(dmd, w, 0);
+				pending += w->inflight - w->nlost;
+				masync__mtx_unlock(&w->qlock);
+			}
 			if (pending == 0 ||
 					masync__coarse_ns() - t0 > dmd->timeout_ns)
 				break;
@@ -6040,9 +6979,8 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	}
 	/* the kernel drains what is left (lost descriptors) when the WQ is
 	 * closed: only then may the memory they point at be freed */
-	if (dmd->portal != NULL)
-		munmap(dmd->portal, 4096);
-	close(dmd->fd);
+	for (i = 0; i < dmd->nq; i++)
+		masync__dsa_close(&dmd->q[i], child);
 	nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
 	for (c = 0; c < nchunks; c++) {
 		for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
@@ -6056,8 +6994,8 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 			}
 		}
 	}
+	masync__free_aligned(dmd->q);
 	if (!child) {
-		masync__mtx_destroy(&dmd->qlock);
 		masync__cnd_destroy(&dmd->mcond);
 		masync__mtx_destroy(&dmd->mlock);
 	}

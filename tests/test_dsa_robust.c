@@ -67,11 +67,11 @@ queued(struct data_mover_dsa *d, unsigned *lost)
 {
 	size_t n;
 
-	masync__mtx_lock(&d->qlock);
-	n = d->inflight;
+	masync__mtx_lock(&d->q[0].qlock);
+	n = d->q[0].inflight;
 	if (lost != NULL)
-		*lost = d->nlost;
-	masync__mtx_unlock(&d->qlock);
+		*lost = d->q[0].nlost;
+	masync__mtx_unlock(&d->q[0].qlock);
 	return n;
 }
 
@@ -215,7 +215,7 @@ test_lost_room(void)
 	/* ... but an engine might still run it: its memory is not reused
 	 * before the mover is deleted */
 	CHECK_EQ(MASYNC__LOAD(&d->live, relaxed), 1);
-	CHECK(d->limbo != NULL);
+	CHECK(d->q[0].limbo != NULL);
 	for (i = 0; i < 8; i++) {
 		f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);
 		ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
@@ -401,14 +401,14 @@ test_enqcmd(void)
 	td_begin("CPUID has ENQCMD, the kernel does not: write() path");
 	write_cpuinfo(0);
 	d = td_mover(&mc);
-	CHECK(d->portal == NULL);
-	CHECK(!d->use_enqcmd);
+	CHECK(d->q[0].portal == NULL);
+	CHECK(!d->q[0].use_enqcmd);
 	data_mover_dsa_delete(d);
 
 	td_begin("no cpuinfo: no ENQCMD");
 	masync__dsa_cpuinfo = "/nonexistent/cpuinfo";
 	d = td_mover(&mc);
-	CHECK(!d->use_enqcmd);
+	CHECK(!d->q[0].use_enqcmd);
 	data_mover_dsa_delete(d);
 	masync__dsa_cpuinfo = cpuinfo_path;
 
@@ -416,8 +416,8 @@ test_enqcmd(void)
 		"timeout_ns of refusals");
 	write_cpuinfo(1);
 	d = td_mover(&mc);
-	CHECK(d->portal != NULL);
-	CHECK(d->use_enqcmd);
+	CHECK(d->q[0].portal != NULL);
+	CHECK(d->q[0].use_enqcmd);
 	vdm = data_mover_dsa_get_vdm(d);
 	MASYNC__STORE(&masync__test_enqcmd, fake_enqcmd, release);
 	clock_fake(5 * SEC, 0);

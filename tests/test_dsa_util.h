@@ -186,7 +186,11 @@ td_emu(const struct dsa_emu_config *cfg_in)
 }
 
 /* A mover; cpu_threshold 0 becomes 1 here, so that the tests' small
- * operations go to the device (the default keeps them on the CPU). */
+ * operations go to the device (the default keeps them on the CPU), and
+ * batch_max 0 becomes 1: one descriptor per operation, which the tests
+ * count (test_dsa_batch asks for coalescing with batch_max >= 2), and
+ * hybrid_threshold 0 becomes SIZE_MAX: the device does all of every
+ * operation (test_dsa_hybrid asks for splits). */
 static inline struct data_mover_dsa *
 td_mover(const struct data_mover_dsa_config *cfg_in)
 {
@@ -199,6 +203,10 @@ td_mover(const struct data_mover_dsa_config *cfg_in)
 		memset(&cfg, 0, sizeof(cfg));
 	if (cfg.cpu_threshold == 0)
 		cfg.cpu_threshold = 1;
+	if (cfg.batch_max == 0)
+		cfg.batch_max = 1;
+	if (cfg.hybrid_threshold == 0)
+		cfg.hybrid_threshold = SIZE_MAX;
 	d = data_mover_dsa_new(&cfg);
 
 	if (d == NULL) {
@@ -215,7 +223,7 @@ td_mover(const struct data_mover_dsa_config *cfg_in)
 static inline int
 td_portal(struct data_mover_dsa *d)
 {
-	return d->portal != NULL;
+	return d->q[0].portal != NULL; /* the first (here: only) WQ */
 }
 
 /* Waits until the emulator has disposed of every descriptor it took (its

@@ -1,0 +1,242 @@
+/* test_dsa_hybrid.c - large operations split between the device and the
+ * CPU (config hybrid_threshold, hybrid_cpu_permille, cpu_vdm) on the
+ * emulated device, which counts the bytes it moved. Proves:
+ * - with a fixed share the device moves exactly n - cpu bytes, cpu being
+ *   the share of n rounded down to whole pages, for memcpy, memset and a
+ *   non-overlapping memmove; an overlapping memmove, a flush and anything
+ *   below the threshold are not split; every byte of the destination is
+ *   right (and the bytes around it untouched), with no flags,
+ *   VDM_F_NO_CACHE_HINT, VDM_F_MEM_DURABLE and both;
+ * - the CPU part runs on cpu_vdm when given (a threads mover, a sync one);
+ * - the measured share (hybrid_cpu_permille 0) starts at 300 permille and
+ *   grows by 16 per split while the device is slower (the emulator is
+ *   paused while the CPU does its part), up to 900;
+ * - a page fault in the device's part is resolved as for any operation;
+ * - invalid shares (>= 1000) are refused. */
+#include "test_dsa_util.h"
+
+static struct runtime *rt;
+
+#define BIG ((size_t)1 << 20)
+
+static size_t
+cpu_share(size_t n, unsigned pm)
+{
+	return ((n / 1000) * pm + (n % 1000) * pm / 1000) & ~(size_t)4095;
+}
+
+static struct data_mover_dsa *
+mover(unsigned pm, struct vdm *cpu_vdm)
+{
+	struct data_mover_dsa_config mc = {0};
+
+	mc.hybrid_threshold = 64 << 10;
+	mc.hybrid_cpu_permille = pm;
+	mc.cpu_vdm = cpu_vdm;
+	return td_mover(&mc);
+}
+
+static uint64_t
+dev_bytes(struct dsa_emu *emu)
+{
+	return td_stats(emu).bytes;
+}
+
+/* one operation of n bytes; checks the data and returns the device's bytes */
+static uint64_t
+run_one(struct dsa_emu *emu, struct data_mover_dsa *d,
+	enum vdm_operation_type type, size_t n, uint64_t flags, unsigned seed)
+{
+	struct vdm *vdm = data_mover_dsa_get_vdm(d);
+	unsigned char *src = td_alloc(2 * n), *dst = td_alloc(2 * n);
+	struct vdm_operation_future f;
+
+	dsa_emu_reset_stats(emu);
+	td_pattern(src, 2 * n, seed);
+	memset(dst, 0, 2 * n);
+	switch (type) {
+	case VDM_OPERATION_MEMCPY:
+		f = vdm_memcpy(vdm, dst, src, n, flags);
+		break;
+	case VDM_OPERATION_MEMMOVE:
+		f = vdm_memmove(vdm, dst, src, n, flags);
+		break;
+	case VDM_OPERATION_MEMSET:
+		f = vdm_memset(vdm, dst, 0x3c, n, flags);
+		break;
+	default:
+		f = vdm_flush(vdm, dst, n, flags);
+		break;
+	}
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	if (type == VDM_OPERATION_MEMSET)
+		CHECK_BYTES(dst, n, 0x3c);
+	else if (type != VDM_OPERATION_FLUSH)
+		CHECK_PATTERN(dst, n, 0, seed);
+	CHECK_BYTES(dst + n, n, 0);
+	CHECK(td_guards_ok(dst, 2 * n));
+	td_free(src);
+	td_free(dst);
+	return dev_bytes(emu);
+}
+
+static void
+test_fixed(struct dsa_emu *emu)
+{
+	static const uint64_t flags[] = { 0, VDM_F_NO_CACHE_HINT,
+		VDM_F_MEM_DURABLE, VDM_F_NO_CACHE_HINT | VDM_F_MEM_DURABLE };
+	static const size_t sizes[] = { BIG, BIG + 12345, (64 << 10) };
+	struct data_mover_dsa *d = mover(250, NULL);
+	size_t i, j;
+
+	td_begin("fixed share: the device moves n - cpu bytes, all right");
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		for (j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++) {
+			size_t n = sizes[j], c = cpu_share(n, 250);
+
+			CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMCPY, n,
+				flags[i], 1), n - c);
+			CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMSET, n,
+				flags[i], 2), n - c);
+			CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMMOVE, n,
+				flags[i], 3), n - c);
+		}
+	}
+	CHECK(cpu_share(BIG, 250) == BIG / 4); /* the test's own arithmetic */
+
+	td_begin("not split: below the threshold, flush, overlap");
+	CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMCPY, (64 << 10) - 1, 0, 4),
+		(64 << 10) - 1);
+	CHECK_EQ(run_one(emu, d, VDM_OPERATION_FLUSH, BIG, 0, 0), BIG);
+	{
+		unsigned char *b = td_alloc(2 * BIG);
+		struct vdm_operation_future f;
+
+		td_pattern(b, 2 * BIG, 5);
+		dsa_emu_reset_stats(emu);
+		f = vdm_memmove(data_mover_dsa_get_vdm(d), b + 4096, b, BIG, 0);
+		CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+		CHECK_PATTERN(b + 4096, BIG, 0, 5);
+		CHECK_EQ(dev_bytes(emu), BIG);
+		td_free(b);
+	}
+	data_mover_dsa_delete(d);
+
+	td_begin("hybrid_threshold SIZE_MAX: never split");
+	{
+		struct data_mover_dsa_config mc = {0};
+
+		mc.hybrid_threshold = SIZE_MAX;
+		mc.hybrid_cpu_permille = 500;
+		d = td_mover(&mc);
+		CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMCPY, BIG, 0, 6), BIG);
+		data_mover_dsa_delete(d);
+	}
+}
+
+static void
+test_cpu_vdm(struct dsa_emu *emu)
+{
+	struct data_mover_threads *dmt = data_mover_threads_new(2, 64,
+		FUTURE_NOTIFIER_WAKER);
+	struct data_mover_sync *dms = data_mover_sync_new();
+	struct data_mover_dsa *d;
+
+	CHECK(dmt != NULL && dms != NULL);
+	td_begin("the CPU part on a threads mover");
+	d = mover(500, data_mover_threads_get_vdm(dmt));
+	CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMCPY, 4 * BIG, 0, 7),
+		2 * BIG);
+	CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMSET, 4 * BIG,
+		VDM_F_MEM_DURABLE, 8), 2 * BIG);
+	data_mover_dsa_delete(d);
+	td_begin("the CPU part on a sync mover");
+	d = mover(500, data_mover_sync_get_vdm(dms));
+	CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMMOVE, 4 * BIG, 0, 9),
+		2 * BIG);
+	data_mover_dsa_delete(d);
+	data_mover_sync_delete(dms);
+	data_mover_threads_delete(dmt);
+}
+
+static void
+test_measured(struct dsa_emu *emu)
+{
+	struct data_mover_dsa *d = mover(0, NULL);
+	unsigned char *src = td_alloc(BIG), *dst = td_alloc(BIG);
+	unsigned pm = 300;
+	int i;
+
+	td_begin("measured share: grows while the device is slower");
+	td_pattern(src, BIG, 10);
+	for (i = 0; i < 45; i++) {
+		struct vdm_operation_future f;
+
+		dsa_emu_reset_stats(emu);
+		memset(dst, 0, BIG);
+		dsa_emu_pause(emu, -1, 1); /* the CPU's part ends first */
+		f = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, BIG, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+			FUTURE_STATE_RUNNING);
+		dsa_emu_pause(emu, -1, 0);
+		CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+		CHECK_PATTERN(dst, BIG, 0, 10);
+		CHECK_EQ(dev_bytes(emu), BIG - cpu_share(BIG, pm));
+		pm = pm + 16 > 900 ? 900 : pm + 16;
+	}
+	CHECK_EQ(MASYNC__LOAD(&d->hy_share, relaxed), 900);
+	data_mover_dsa_delete(d);
+	td_free(src);
+	td_free(dst);
+}
+
+static void
+test_fault(struct dsa_emu *emu)
+{
+	struct data_mover_dsa *d = mover(250, NULL);
+	struct dsa_emu_fault f;
+	struct dsa_emu_stats s;
+
+	td_begin("a page fault in the device's part");
+	memset(&f, 0, sizeof(f));
+	f.kind = DSA_EMU_FAULT_PAGE_READ;
+	f.bytes_done = 64 << 10;
+	f.exact = 1;
+	td_inject(emu, &f);
+	CHECK_EQ(run_one(emu, d, VDM_OPERATION_MEMCPY, BIG, 0, 11),
+		BIG - BIG / 4);
+	s = td_stats(emu);
+	CHECK_EQ(s.page_faults, 1);
+	CHECK_EQ(s.received, 2);
+	dsa_emu_clear_faults(emu);
+	data_mover_dsa_delete(d);
+
+	td_begin("a share of 1000 or more is refused");
+	{
+		struct data_mover_dsa_config mc = {0};
+
+		mc.hybrid_cpu_permille = 1000;
+		CHECK(data_mover_dsa_new(&mc) == NULL);
+		CHECK_EQ(data_mover_dsa_last_error(), DATA_MOVER_DSA_E_INVALID);
+		CHECK_EQ(errno, EINVAL);
+	}
+}
+
+int
+main(void)
+{
+	struct dsa_emu *emu;
+
+	td_enter("test_dsa_hybrid");
+	rt = runtime_new();
+	CHECK(rt != NULL);
+	emu = td_emu(NULL);
+	test_fixed(emu);
+	test_cpu_vdm(emu);
+	test_measured(emu);
+	test_fault(emu);
+	dsa_emu_stop(emu);
+	runtime_delete(rt);
+	td_log("test_dsa_hybrid: all passed\n");
+	return 0;
+}
