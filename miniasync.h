@@ -118,7 +118,8 @@
      monitor thread. Each member has its own completion record: it
      completes, faults (resolved for it alone) or fails on its own, and
      one still pending can be cancelled. A lone one goes as a plain
-     descriptor; write() submission takes no batches (DSA 1.0).
+     descriptor; write() submission takes no batches (DSA 1.0), nor do
+     POLLER futures (their executor may only watch the record).
      The doorbell and the completion handling, each dearer than a small
      copy from cache (see cpu_threshold below), are paid once per batch.
    - Hybrid copies: a memcpy, memset or non-overlapping memmove of at
@@ -127,8 +128,8 @@
      after the device part was submitted, on the polling thread or as an
      operation of cpu_vdm, with the operation's flags. The CPU's share
      is hybrid_cpu_permille, or measured: it starts at 300 (one SPR core
-     copies ~12 GB/s, a device ~30 GB/s: 12 / 42) and moves by 16 per
-     split towards the side that finished last, within [50, 900].
+     copies ~12 GB/s, a device ~30 GB/s: 12 / 42) and moves 16 per split
+     away from the side that finished last, within [50, 900].
    - Operations of fewer than cpu_threshold bytes run on the CPU during
      their first poll (default 4096: below that a CPU copy costs less CPU
      time than preparing, submitting and reaping a descriptor, and the
@@ -6619,8 +6620,12 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		o->node_cpu = d->cfg_node >= 0 ? d->cfg_node :
 			masync__dsa_cpu_node();
 	}
+	/* a POLLER executor may only watch the record and never poll again,
+	 * and no monitor flushes for it: such an operation goes at once */
 	if (d->batch_max >= 2 && a.n <= d->batch_threshold && !overlap &&
-			o->hy_len == 0 && masync__dsa_pend(o)) {
+			o->hy_len == 0 && (n == NULL ||
+			d->notifier != FUTURE_NOTIFIER_POLLER) &&
+			masync__dsa_pend(o)) {
 		MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
 		if (n != NULL)
 			masync__dsa_arm(o, n);

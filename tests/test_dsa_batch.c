@@ -312,6 +312,47 @@ test_cancel_lone(struct dsa_emu *emu)
 	data_mover_dsa_delete(d);
 }
 
+/* A POLLER executor may only watch the record it was given: an operation
+ * started with a POLLER notifier must reach the device at once, never
+ * wait in a pending batch that nothing would flush. */
+static void
+test_poller(struct dsa_emu *emu)
+{
+	struct data_mover_dsa_config mc = {0};
+	struct future_notifier n;
+	struct data_mover_dsa *d;
+	struct dsa_emu_stats s;
+	struct ops o;
+	int i;
+
+	td_begin("POLLER: no pending batch its executor cannot flush");
+	mc.batch_max = NOPS;
+	mc.desired_notifier = FUTURE_NOTIFIER_POLLER;
+	d = td_mover(&mc);
+	dsa_emu_reset_stats(emu);
+	ops_make(&o, d, 3, 8);
+	dsa_emu_pause(emu, -1, 1);
+	for (i = 0; i < 3; i++) {
+		memset(&n, 0, sizeof(n));
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[i]), &n) ==
+			FUTURE_STATE_RUNNING);
+		CHECK(n.notifier_used == FUTURE_NOTIFIER_POLLER);
+		CHECK(n.poller.ptr_to_monitor != NULL);
+		CHECK_EQ(npend(d), 0);
+	}
+	/* all three are in the device although the WQ was busy */
+	td_wait_received(emu, 3, 5000000000ull);
+	dsa_emu_pause(emu, -1, 0);
+	for (i = 0; i < 3; i++)
+		CHECK_RES(td_wait(rt, &o.f[i]), VDM_SUCCESS);
+	CHECK_PATTERN(o.dst, OPSZ * 3, 0, 8);
+	s = td_stats(emu);
+	CHECK_EQ(s.received, 3);
+	CHECK_EQ(s.batch_members, 0);
+	ops_free(&o);
+	data_mover_dsa_delete(d);
+}
+
 static atomic_int woken;
 
 static void
@@ -520,6 +561,7 @@ main(void)
 		test_batch_max(emu);
 		test_member_faults(emu);
 		test_cancel_lone(emu);
+		test_poller(emu);
 		test_monitor_flush(emu);
 		test_threads(emu);
 	}
