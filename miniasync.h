@@ -3310,11 +3310,19 @@ struct masync__thr_op {
 	struct masync__thr_op *bprev, *bnext;
 	MASYNC__A(int) blocked;
 	int started;
+	/* `use` numbers the state's uses (never 0). The operation's own queue
+	 * entry carries it; `qref` holds it while that entry's reference is
+	 * unclaimed: a poll that runs the operation itself claims it with a
+	 * CAS and drops it at once, and a worker that pops the entry later
+	 * (perhaps of a state reused since) fails its CAS and skips it. */
+	uint32_t use;
+	MASYNC__A(uint32_t) qref;
 };
 
 struct masync__ring_cell {
 	MASYNC__A(size_t) seq;
 	struct masync__thr_op *op;
+	uint32_t tag; /* the op's `use` for its own entry, 0 for a helper's */
 };
 
 struct data_mover_threads {
@@ -3352,7 +3360,8 @@ masync__ring_index(const struct data_mover_threads *d, size_t pos)
  * holds p's entry at 2p + 1. (Vyukov's p / p + 1 / p + cap cannot tell
  * "full" from "free" when cap is 1.) */
 static int
-masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op)
+masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag)
 {
 	size_t pos = MASYNC__LOAD(&d->enq_pos, relaxed);
 
@@ -3366,6 +3375,7 @@ masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op)
 			if (MASYNC__CAS(&d->enq_pos, &pos, pos + 1, relaxed)) {
 				MASYNC__HA(c);
 				c->op = op;
+				c->tag = tag;
 				MASYNC__HB(c);
 				MASYNC__STORE(&c->seq, 2 * pos + 1, release);
 				return 0;
@@ -3379,7 +3389,7 @@ masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op)
 }
 
 static struct masync__thr_op *
-masync__ring_pop(struct data_mover_threads *d)
+masync__ring_pop(struct data_mover_threads *d, uint32_t *tag)
 {
 	size_t pos = MASYNC__LOAD(&d->deq_pos, relaxed);
 
@@ -3395,6 +3405,7 @@ masync__ring_pop(struct data_mover_threads *d)
 
 				MASYNC__HA(c);
 				op = c->op;
+				*tag = c->tag;
 				MASYNC__HB(c);
 				MASYNC__STORE(&c->seq, 2 * (pos + d->cap),
 					release);
@@ -3433,9 +3444,10 @@ masync__thr_unref(struct masync__thr_op *op)
 
 /* Pushes and, if a worker sleeps, wakes one. */
 static int
-masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op)
+masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag)
 {
-	if (masync__ring_push(d, op) != 0)
+	if (masync__ring_push(d, op, tag) != 0)
 		return -1;
 	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
 	 * worker's increment or the worker sees the pushed operation */
@@ -3487,30 +3499,21 @@ masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 }
 
 /* Moves waiting operations into the ring while it has room; the list's
- * reference becomes the ring's. An operation leaves the list before its
- * push: once in the ring a worker may run, complete and recycle it, so
- * nothing may touch it after the push (only nblocked, the mover's). */
+ * reference becomes the ring's. An operation is pushed while still on the
+ * list and leaves it after: until then a poll does not run it (see
+ * masync__thr_help) and its owner cannot drop it (masync__thr_release
+ * takes this lock), so a worker may run it meanwhile but nobody reuses
+ * it. */
 static void
 masync__blocked_drain(struct data_mover_threads *d)
 {
 	while (d->bhead != NULL) {
 		struct masync__thr_op *op = d->bhead;
 
-		masync__blocked_remove(d, op);
-		if (masync__thr_enqueue(d, op) == 0) {
-			MASYNC__FSUB(&d->nblocked, 1, relaxed);
-			continue;
-		}
-		/* full: back to the head (still counted: the next pop,
-		 * which sees nblocked, calls this again) */
-		op->bnext = d->bhead;
-		if (d->bhead != NULL)
-			d->bhead->bprev = op;
-		else
-			d->btail = op;
-		d->bhead = op;
-		MASYNC__STORE(&op->blocked, 1, relaxed);
-		return;
+		/* full: the next pop, which sees nblocked, calls this again */
+		if (masync__thr_enqueue(d, op, op->use) != 0)
+			return;
+		masync__blocked_unlink(d, op);
 	}
 }
 
@@ -3617,17 +3620,23 @@ masync__thr_recruit(struct data_mover_threads *d, struct masync__thr_op *op,
 		help = left - 1;
 	for (k = 0; k < help; k++) {
 		MASYNC__FADD(&op->refs, 1, relaxed);
-		if (masync__thr_enqueue(d, op) != 0) {
+		if (masync__thr_enqueue(d, op, 0) != 0) {
 			MASYNC__FSUB(&op->refs, 1, relaxed);
 			break;
 		}
 	}
 }
 
+/* A popped entry: the operation's own one carries the reference only
+ * while its poll has not claimed it (see `use`); else skip it. */
 static void
-masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op)
+masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag)
 {
 	uint32_t ph = MASYNC__PH_QUEUED;
+
+	if (tag != 0 && !MASYNC__CAS(&op->qref, &tag, 0, acq_rel))
+		return;
 
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire) ||
 			ph == MASYNC__PH_RUNNING) {
@@ -3687,12 +3696,13 @@ masync__thr_worker(void *arg)
 	struct masync__thr_idle w = {0, 0, 0};
 
 	for (;;) {
-		struct masync__thr_op *op = masync__ring_pop(d);
+		uint32_t tag;
+		struct masync__thr_op *op = masync__ring_pop(d, &tag);
 
 		if (op != NULL) {
 			w.spins = 0;
 			masync__thr_room(d);
-			masync__thr_execute(d, op);
+			masync__thr_execute(d, op, tag);
 			continue;
 		}
 		if (MASYNC__LOAD(&d->stop, acquire))
@@ -3735,6 +3745,9 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__UNTRACKED(&op->blocked, sizeof(op->blocked));
 	MASYNC__STORE(&op->blocked, 0, relaxed);
 	op->started = 0;
+	op->use = op->use == UINT32_MAX ? 1 : op->use + 1;
+	MASYNC__UNTRACKED(&op->qref, sizeof(op->qref));
+	MASYNC__STORE(&op->qref, 0, relaxed);
 	return op;
 }
 
@@ -3811,13 +3824,14 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	}
 	op->started = 1;
 	MASYNC__FADD(&op->refs, 1, relaxed); /* the queue's reference */
+	MASYNC__STORE(&op->qref, op->use, relaxed); /* published by the push */
 	/* register before the push: the worker may finish at once */
 	masync__signal_register(&op->sig, n, d->notifier, word);
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
-			masync__thr_enqueue(d, op) == 0) {
-		if (masync__thr_helpable(op))
+			masync__thr_enqueue(d, op, op->use) == 0) {
+		if (op->nchunks > 1 && masync__thr_helpable(op))
 			masync__signal_kick(&op->sig); /* see masync__thr_help */
 		return 0;
 	}
@@ -3830,15 +3844,13 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
 }
 
-/* A split operation that runs the library's own kernels (not a user's
+/* An operation that runs the library's own kernels (not a user's
  * memcpy_fn, which may expect a worker thread) */
 static int
 masync__thr_helpable(const struct masync__thr_op *op)
 {
 	const struct data_mover_threads *d = op->dmt;
 
-	if (op->nchunks < 2)
-		return 0;
 	switch (op->op.type) {
 	case VDM_OPERATION_MEMCPY:
 		return d->op_memcpy == NULL;
@@ -3852,15 +3864,20 @@ masync__thr_helpable(const struct masync__thr_op *op)
 	return 1;
 }
 
-/* A poll after the first of a split operation with chunks left runs them
- * too: the caller is waiting for it, and the copy then never takes much
- * longer than the caller's own memcpy, however late the workers wake (60
- * us to 3 ms on a loaded VM, where a 4 MiB copy takes ~100 us). The first
- * poll returns at once, as an asynchronous operation's must, and calls the
- * waker ("polling again makes progress"), so runtime_wait polls again.
- * Claiming a queued operation races with the workers and cancel through
- * the phase CAS; the claimer's queue entry stays and brings one worker,
- * the claimer asks for the others. */
+/* A poll after the first that finds its operation still queued, or a
+ * split one with chunks left, runs it (or them) itself: the caller is
+ * waiting for it, so a busy-polling caller is never slower than one that
+ * waits, however late the workers wake (60 us to 3 ms on a loaded VM) or
+ * however they share its CPUs (pinned to one CPU, a worker runs only when
+ * the poller's time slice ends). The first poll returns at once, as an
+ * asynchronous operation's must; a split operation's calls the waker
+ * ("polling again makes progress"), so runtime_wait polls again. Claiming
+ * a queued operation races with the workers and cancel through the phase
+ * CAS; a worker that pops the claimer's queue entry only drops it. A
+ * claimed split operation brings nthreads - 1 workers (its queue entry
+ * one, recruit the rest): with the caller, as many threads as workers,
+ * so none holds a chunk while waiting for a CPU where the workers have
+ * one CPU each. */
 static void
 masync__thr_help(struct masync__thr_op *op)
 {
@@ -3872,8 +3889,17 @@ masync__thr_help(struct masync__thr_op *op)
 			MASYNC__LOAD(&op->next_chunk, relaxed) >= op->nchunks)
 		return; /* (one on the wait list waits for room like the rest) */
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire)) {
-		masync__thr_recruit(d, op, d->nthreads - 1);
+		uint32_t use = op->use;
+		/* unsplit: the queue entry's reference, unless a worker popped
+		 * it (a split one's entry brings a worker) */
+		int own = op->nchunks == 1 &&
+			MASYNC__CAS(&op->qref, &use, 0, acq_rel);
+
+		if (d->nthreads > 2)
+			masync__thr_recruit(d, op, d->nthreads - 2);
 		masync__thr_run(d, op, (size_t)-1);
+		if (own)
+			masync__thr_unref(op);
 	} else if (ph == MASYNC__PH_RUNNING) {
 		masync__thr_run(d, op, (size_t)-1);
 	}
@@ -4096,6 +4122,7 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 {
 	size_t i;
 	struct masync__thr_op *op;
+	uint32_t tag;
 
 	if (dmt == NULL)
 		return;
@@ -4122,8 +4149,8 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	for (i = 0; i < dmt->nthreads; i++)
 		masync__thrd_join(dmt->threads[i], NULL);
 	/* anything pushed meanwhile (helper entries of split operations) */
-	while ((op = masync__ring_pop(dmt)) != NULL)
-		masync__thr_execute(dmt, op);
+	while ((op = masync__ring_pop(dmt, &tag)) != NULL)
+		masync__thr_execute(dmt, op, tag);
 	masync__cnd_destroy(&dmt->cond);
 	masync__mtx_destroy(&dmt->blocked_lock);
 	masync__mtx_destroy(&dmt->lock);
