@@ -3230,11 +3230,14 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   ones. A waiting operation is cancelled like a queued one.
  * - Operations of at least MASYNC__THR_SPLIT_MIN bytes are cut into
  *   chunks; the worker that pops one queues helper entries for the other
- *   workers, and whoever finishes the last chunk completes it. A poll
- *   after the first runs chunks that are left too (masync__thr_help).
- * - A poll that finds its operation still queued yields the CPU now and
- *   then (masync__thr_not_done), so a busy-polling caller lets a worker
- *   on its CPU run.
+ *   workers, and whoever finishes the last chunk completes it.
+ * - A poll after the first that finds its operation still queued runs it
+ *   itself, and one of a split operation runs chunks that are left
+ *   (masync__thr_help), so a caller that busy-polls is never slower than
+ *   one that waits, also where workers share its CPU. Operations with a
+ *   user function (set_memcpy_fn & co.) are left to the workers; a poll
+ *   that finds one queued yields the CPU now and then instead
+ *   (masync__thr_not_done), so a worker on its CPU can run.
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
  *   yielding the CPU at every 8th, then sleep on a condition variable; a
  *   push wakes one only when one sleeps. Measured on the 2-core KVM guest
@@ -3905,20 +3908,22 @@ masync__thr_help(struct masync__thr_op *op)
 	}
 }
 
-/* Polls that found their operation still waiting in the queue, on this
- * thread. A caller that busy-polls never blocks, so a worker that shares
- * its CPU (woken or spinning) runs only when the poller's time slice ends:
- * one slice (~1.5 ms) per batch. Every MASYNC__THR_POLL_YIELD-th such poll
- * gives the CPU away instead; where the workers have CPUs of their own the
- * yield returns at once. */
+/* Polls that found their operation not done yet, on this thread. A
+ * caller that busy-polls never blocks, so a worker that shares its CPU
+ * (woken, spinning, or preempted in the middle of this operation) runs
+ * only when the poller's time slice ends: one slice (~1.5 ms) per batch.
+ * Every MASYNC__THR_POLL_YIELD-th such poll gives the CPU away instead
+ * (the operation, unless helped, takes far fewer polls on a worker that
+ * runs); where the workers have CPUs of their own the yield returns at
+ * once. */
 #define MASYNC__THR_POLL_YIELD 64u
 static MASYNC__THREAD_LOCAL unsigned masync__thr_unready;
 
 static void
 masync__thr_not_done(struct masync__thr_op *op)
 {
-	if (MASYNC__LOAD(&op->phase, relaxed) == MASYNC__PH_QUEUED &&
-			++masync__thr_unready % MASYNC__THR_POLL_YIELD == 0)
+	(void)op;
+	if (++masync__thr_unready % MASYNC__THR_POLL_YIELD == 0)
 		thrd_yield();
 }
 
