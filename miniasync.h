@@ -3342,10 +3342,13 @@ struct data_mover_threads {
 	struct masync__ring_cell *cells;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) enq_pos;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) deq_pos;
+	/* each its own line: every push does an RMW on `idle`, every pop one
+	 * on `nblocked` */
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) nblocked; /* on the list */
-	MASYNC__A(uint32_t) idle;  /* workers asleep or about to be */
 	MASYNC__A(int) stop;
-	mtx_t lock;                /* worker sleep */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) idle; /* workers asleep or
+						       * about to be */
+	MASYNC__ALIGNAS(64) mtx_t lock; /* worker sleep */
 	cnd_t cond;
 	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
