@@ -1426,7 +1426,10 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * worker that frees a slot moves it into the queue itself, so no wake-up
  * for room is needed (none can be lost). Its waker is called / its
  * poller word changes when it completes; a poll in between keeps it idle
- * (vdm_cancel still cancels it) or finds it running.
+ * (vdm_cancel still cancels it) or finds it running. A poll after the
+ * first that finds the operation still queued runs it on the polling
+ * thread (a split one: the chunks left), unless it uses a function given
+ * with set_memcpy_fn & co., which only workers call.
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
@@ -3879,11 +3882,10 @@ masync__thr_helpable(const struct masync__thr_op *op)
  * asynchronous operation's must; a split operation's calls the waker
  * ("polling again makes progress"), so runtime_wait polls again. Claiming
  * a queued operation races with the workers and cancel through the phase
- * CAS; a worker that pops the claimer's queue entry only drops it. A
- * claimed split operation brings nthreads - 1 workers (its queue entry
- * one, recruit the rest): with the caller, as many threads as workers,
- * so none holds a chunk while waiting for a CPU where the workers have
- * one CPU each. */
+ * CAS. The claimer of an unsplit operation takes its queue entry's
+ * reference, so a worker that pops the entry later skips it; a split
+ * one's entry stays and brings one worker, the claimer asks for the
+ * others. */
 static void
 masync__thr_help(struct masync__thr_op *op)
 {
@@ -3901,8 +3903,7 @@ masync__thr_help(struct masync__thr_op *op)
 		int own = op->nchunks == 1 &&
 			MASYNC__CAS(&op->qref, &use, 0, acq_rel);
 
-		if (d->nthreads > 2)
-			masync__thr_recruit(d, op, d->nthreads - 2);
+		masync__thr_recruit(d, op, d->nthreads - 1);
 		masync__thr_run(d, op, (size_t)-1);
 		if (own)
 			masync__thr_unref(op);
