@@ -3497,6 +3497,9 @@ masync__blocked_remove(struct data_mover_threads *d, struct masync__thr_op *op)
 	else
 		d->btail = op->bprev;
 	op->bprev = op->bnext = NULL;
+	/* a drain may do this after the push: whoever sees 0 here (release,
+	 * help) sees these writes (helgrind and drd need it said) */
+	MASYNC__HB(&op->blocked);
 	MASYNC__STORE(&op->blocked, 0, release);
 }
 
@@ -3896,6 +3899,7 @@ masync__thr_help(struct masync__thr_op *op)
 			MASYNC__LOAD(&op->blocked, acquire) ||
 			MASYNC__LOAD(&op->next_chunk, relaxed) >= op->nchunks)
 		return; /* (one on the wait list waits for room like the rest) */
+	MASYNC__HA(&op->blocked);
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire)) {
 		uint32_t use = op->use;
 		/* unsplit: the queue entry's reference, unless a worker popped
@@ -3969,7 +3973,9 @@ masync__thr_release(struct masync__thr_op *op)
 {
 	struct data_mover_threads *d = op->dmt;
 
-	if (MASYNC__LOAD(&op->blocked, acquire)) {
+	if (!MASYNC__LOAD(&op->blocked, acquire)) {
+		MASYNC__HA(&op->blocked);
+	} else {
 		int listed;
 
 		masync__mtx_lock(&d->blocked_lock);
