@@ -3930,8 +3930,10 @@ static MASYNC__THREAD_LOCAL unsigned masync__thr_unready;
 static void
 masync__thr_not_done(struct masync__thr_op *op)
 {
-	(void)op;
-	if (++masync__thr_unready % MASYNC__THR_POLL_YIELD == 0)
+	/* (a running split operation: the poll helped already) */
+	if ((op->nchunks == 1 || MASYNC__LOAD(&op->phase, relaxed) ==
+			MASYNC__PH_QUEUED) &&
+			++masync__thr_unready % MASYNC__THR_POLL_YIELD == 0)
 		thrd_yield();
 }
 
