@@ -12,7 +12,7 @@
  * CPU: linear on AMD, interleaved elsewhere), and rep movsb. The first
  * line says what CPUID reports. Then the threads mover itself, through
  * the public API (vdm_memcpy of the whole 64 MiB + runtime_wait, 1 and 2
- * workers), and threads_mover_vs_best_2t: its 2-worker GB/s over the
+ * workers), and threads_mover_2t_vs_best_kernel: its 2-worker GB/s over the
  * best two-thread kernel's, per run (median). x86-64 only.
  *
  * Run: meson test -C build --benchmark -v copy_kernels
@@ -236,7 +236,7 @@ main(void)
 				median(gbs[k][t], REPS),
 				median(ratio[k][t], REPS));
 		}
-	printf("%-32s %10.3f x\n", "threads_mover_vs_best_2t",
+	printf("%-32s %10.3f x\n", "threads_mover_2t_vs_best_kernel",
 		median(vs_best, REPS));
 	atomic_store(&turn, -1);
 	thrd_join(th, NULL);
