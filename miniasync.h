@@ -1535,7 +1535,10 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * worker that frees a slot moves it into the queue itself, so no wake-up
  * for room is needed (none can be lost). Its waker is called / its
  * poller word changes when it completes; a poll in between keeps it idle
- * (vdm_cancel still cancels it) or finds it running.
+ * (vdm_cancel still cancels it) or finds it running. A poll after the
+ * first that finds the operation still queued runs it on the polling
+ * thread (a split one: the chunks left), unless it uses a function given
+ * with set_memcpy_fn & co., which only workers call.
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
@@ -3481,11 +3484,14 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   ones. A waiting operation is cancelled like a queued one.
  * - Operations of at least MASYNC__THR_SPLIT_MIN bytes are cut into
  *   chunks; the worker that pops one queues helper entries for the other
- *   workers, and whoever finishes the last chunk completes it. A poll
- *   after the first runs chunks that are left too (masync__thr_help).
- * - A poll that finds its operation still queued yields the CPU now and
- *   then (masync__thr_not_done), so a busy-polling caller lets a worker
- *   on its CPU run.
+ *   workers, and whoever finishes the last chunk completes it.
+ * - A poll after the first that finds its operation still queued runs it
+ *   itself, and one of a split operation runs chunks that are left
+ *   (masync__thr_help), so a caller that busy-polls is never slower than
+ *   one that waits, also where workers share its CPU. Operations with a
+ *   user function (set_memcpy_fn & co.) are left to the workers; a poll
+ *   that finds one queued yields the CPU now and then instead
+ *   (masync__thr_not_done), so a worker on its CPU can run.
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
  *   yielding the CPU at every 8th, then sleep on a condition variable; a
  *   push wakes one only when one sleeps. Measured on the 2-core KVM guest
@@ -3561,11 +3567,19 @@ struct masync__thr_op {
 	struct masync__thr_op *bprev, *bnext;
 	MASYNC__A(int) blocked;
 	int started;
+	/* `use` numbers the state's uses (never 0). The operation's own queue
+	 * entry carries it; `qref` holds it while that entry's reference is
+	 * unclaimed: a poll that runs the operation itself claims it with a
+	 * CAS and drops it at once, and a worker that pops the entry later
+	 * (perhaps of a state reused since) fails its CAS and skips it. */
+	uint32_t use;
+	MASYNC__A(uint32_t) qref;
 };
 
 struct masync__ring_cell {
 	MASYNC__A(size_t) seq;
 	struct masync__thr_op *op;
+	uint32_t tag; /* the op's `use` for its own entry, 0 for a helper's */
 };
 
 struct data_mover_threads {
@@ -3582,10 +3596,13 @@ struct data_mover_threads {
 	struct masync__ring_cell *cells;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) enq_pos;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) deq_pos;
+	/* each its own line: every push does an RMW on `idle`, every pop one
+	 * on `nblocked` */
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) nblocked; /* on the list */
-	MASYNC__A(uint32_t) idle;  /* workers asleep or about to be */
 	MASYNC__A(int) stop;
-	mtx_t lock;                /* worker sleep */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) idle; /* workers asleep or
+						       * about to be */
+	MASYNC__ALIGNAS(64) mtx_t lock; /* worker sleep */
 	cnd_t cond;
 	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
@@ -3603,7 +3620,8 @@ masync__ring_index(const struct data_mover_threads *d, size_t pos)
  * holds p's entry at 2p + 1. (Vyukov's p / p + 1 / p + cap cannot tell
  * "full" from "free" when cap is 1.) */
 static int
-masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op)
+masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag)
 {
 	size_t pos = MASYNC__LOAD(&d->enq_pos, relaxed);
 
@@ -3617,6 +3635,7 @@ masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op)
 			if (MASYNC__CAS(&d->enq_pos, &pos, pos + 1, relaxed)) {
 				MASYNC__HA(c);
 				c->op = op;
+				c->tag = tag;
 				MASYNC__HB(c);
 				MASYNC__STORE(&c->seq, 2 * pos + 1, release);
 				return 0;
@@ -3630,7 +3649,7 @@ masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op)
 }
 
 static struct masync__thr_op *
-masync__ring_pop(struct data_mover_threads *d)
+masync__ring_pop(struct data_mover_threads *d, uint32_t *tag)
 {
 	size_t pos = MASYNC__LOAD(&d->deq_pos, relaxed);
 
@@ -3646,6 +3665,7 @@ masync__ring_pop(struct data_mover_threads *d)
 
 				MASYNC__HA(c);
 				op = c->op;
+				*tag = c->tag;
 				MASYNC__HB(c);
 				MASYNC__STORE(&c->seq, 2 * (pos + d->cap),
 					release);
@@ -3684,9 +3704,10 @@ masync__thr_unref(struct masync__thr_op *op)
 
 /* Pushes and, if a worker sleeps, wakes one. */
 static int
-masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op)
+masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag)
 {
-	if (masync__ring_push(d, op) != 0)
+	if (masync__ring_push(d, op, tag) != 0)
 		return -1;
 	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
 	 * worker's increment or the worker sees the pushed operation */
@@ -3727,6 +3748,9 @@ masync__blocked_remove(struct data_mover_threads *d, struct masync__thr_op *op)
 	else
 		d->btail = op->bprev;
 	op->bprev = op->bnext = NULL;
+	/* a drain may do this after the push: whoever sees 0 here (release,
+	 * help) sees these writes (helgrind and drd need it said) */
+	MASYNC__HB(&op->blocked);
 	MASYNC__STORE(&op->blocked, 0, release);
 }
 
@@ -3738,30 +3762,21 @@ masync__blocked_unlink(struct data_mover_threads *d, struct masync__thr_op *op)
 }
 
 /* Moves waiting operations into the ring while it has room; the list's
- * reference becomes the ring's. An operation leaves the list before its
- * push: once in the ring a worker may run, complete and recycle it, so
- * nothing may touch it after the push (only nblocked, the mover's). */
+ * reference becomes the ring's. An operation is pushed while still on the
+ * list and leaves it after: until then a poll does not run it (see
+ * masync__thr_help) and its owner cannot drop it (masync__thr_release
+ * takes this lock), so a worker may run it meanwhile but nobody reuses
+ * it. */
 static void
 masync__blocked_drain(struct data_mover_threads *d)
 {
 	while (d->bhead != NULL) {
 		struct masync__thr_op *op = d->bhead;
 
-		masync__blocked_remove(d, op);
-		if (masync__thr_enqueue(d, op) == 0) {
-			MASYNC__FSUB(&d->nblocked, 1, relaxed);
-			continue;
-		}
-		/* full: back to the head (still counted: the next pop,
-		 * which sees nblocked, calls this again) */
-		op->bnext = d->bhead;
-		if (d->bhead != NULL)
-			d->bhead->bprev = op;
-		else
-			d->btail = op;
-		d->bhead = op;
-		MASYNC__STORE(&op->blocked, 1, relaxed);
-		return;
+		/* full: the next pop, which sees nblocked, calls this again */
+		if (masync__thr_enqueue(d, op, op->use) != 0)
+			return;
+		masync__blocked_unlink(d, op);
 	}
 }
 
@@ -3868,17 +3883,23 @@ masync__thr_recruit(struct data_mover_threads *d, struct masync__thr_op *op,
 		help = left - 1;
 	for (k = 0; k < help; k++) {
 		MASYNC__FADD(&op->refs, 1, relaxed);
-		if (masync__thr_enqueue(d, op) != 0) {
+		if (masync__thr_enqueue(d, op, 0) != 0) {
 			MASYNC__FSUB(&op->refs, 1, relaxed);
 			break;
 		}
 	}
 }
 
+/* A popped entry: the operation's own one carries the reference only
+ * while its poll has not claimed it (see `use`); else skip it. */
 static void
-masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op)
+masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag)
 {
 	uint32_t ph = MASYNC__PH_QUEUED;
+
+	if (tag != 0 && !MASYNC__CAS(&op->qref, &tag, 0, acq_rel))
+		return;
 
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire) ||
 			ph == MASYNC__PH_RUNNING) {
@@ -3938,12 +3959,13 @@ masync__thr_worker(void *arg)
 	struct masync__thr_idle w = {0, 0, 0};
 
 	for (;;) {
-		struct masync__thr_op *op = masync__ring_pop(d);
+		uint32_t tag;
+		struct masync__thr_op *op = masync__ring_pop(d, &tag);
 
 		if (op != NULL) {
 			w.spins = 0;
 			masync__thr_room(d);
-			masync__thr_execute(d, op);
+			masync__thr_execute(d, op, tag);
 			continue;
 		}
 		if (MASYNC__LOAD(&d->stop, acquire))
@@ -3986,6 +4008,9 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__UNTRACKED(&op->blocked, sizeof(op->blocked));
 	MASYNC__STORE(&op->blocked, 0, relaxed);
 	op->started = 0;
+	op->use = op->use == UINT32_MAX ? 1 : op->use + 1;
+	MASYNC__UNTRACKED(&op->qref, sizeof(op->qref));
+	MASYNC__STORE(&op->qref, 0, relaxed);
 	return op;
 }
 
@@ -4062,13 +4087,14 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	}
 	op->started = 1;
 	MASYNC__FADD(&op->refs, 1, relaxed); /* the queue's reference */
+	MASYNC__STORE(&op->qref, op->use, relaxed); /* published by the push */
 	/* register before the push: the worker may finish at once */
 	masync__signal_register(&op->sig, n, d->notifier, word);
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
-			masync__thr_enqueue(d, op) == 0) {
-		if (masync__thr_helpable(op))
+			masync__thr_enqueue(d, op, op->use) == 0) {
+		if (op->nchunks > 1 && masync__thr_helpable(op))
 			masync__signal_kick(&op->sig); /* see masync__thr_help */
 		return 0;
 	}
@@ -4081,15 +4107,13 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
 }
 
-/* A split operation that runs the library's own kernels (not a user's
+/* An operation that runs the library's own kernels (not a user's
  * memcpy_fn, which may expect a worker thread) */
 static int
 masync__thr_helpable(const struct masync__thr_op *op)
 {
 	const struct data_mover_threads *d = op->dmt;
 
-	if (op->nchunks < 2)
-		return 0;
 	switch (op->op.type) {
 	case VDM_OPERATION_MEMCPY:
 		return d->op_memcpy == NULL;
@@ -4103,15 +4127,19 @@ masync__thr_helpable(const struct masync__thr_op *op)
 	return 1;
 }
 
-/* A poll after the first of a split operation with chunks left runs them
- * too: the caller is waiting for it, and the copy then never takes much
- * longer than the caller's own memcpy, however late the workers wake (60
- * us to 3 ms on a loaded VM, where a 4 MiB copy takes ~100 us). The first
- * poll returns at once, as an asynchronous operation's must, and calls the
- * waker ("polling again makes progress"), so runtime_wait polls again.
- * Claiming a queued operation races with the workers and cancel through
- * the phase CAS; the claimer's queue entry stays and brings one worker,
- * the claimer asks for the others. */
+/* A poll after the first that finds its operation still queued, or a
+ * split one with chunks left, runs it (or them) itself: the caller is
+ * waiting for it, so a busy-polling caller is never slower than one that
+ * waits, however late the workers wake (60 us to 3 ms on a loaded VM) or
+ * however they share its CPUs (pinned to one CPU, a worker runs only when
+ * the poller's time slice ends). The first poll returns at once, as an
+ * asynchronous operation's must; a split operation's calls the waker
+ * ("polling again makes progress"), so runtime_wait polls again. Claiming
+ * a queued operation races with the workers and cancel through the phase
+ * CAS. The claimer of an unsplit operation takes its queue entry's
+ * reference, so a worker that pops the entry later skips it; a split
+ * one's entry stays and brings one worker, the claimer asks for the
+ * others. */
 static void
 masync__thr_help(struct masync__thr_op *op)
 {
@@ -4122,27 +4150,40 @@ masync__thr_help(struct masync__thr_op *op)
 			MASYNC__LOAD(&op->blocked, acquire) ||
 			MASYNC__LOAD(&op->next_chunk, relaxed) >= op->nchunks)
 		return; /* (one on the wait list waits for room like the rest) */
+	MASYNC__HA(&op->blocked);
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire)) {
+		uint32_t use = op->use;
+		/* unsplit: the queue entry's reference, unless a worker popped
+		 * it (a split one's entry brings a worker) */
+		int own = op->nchunks == 1 &&
+			MASYNC__CAS(&op->qref, &use, 0, acq_rel);
+
 		masync__thr_recruit(d, op, d->nthreads - 1);
 		masync__thr_run(d, op, (size_t)-1);
+		if (own)
+			masync__thr_unref(op);
 	} else if (ph == MASYNC__PH_RUNNING) {
 		masync__thr_run(d, op, (size_t)-1);
 	}
 }
 
-/* Polls that found their operation still waiting in the queue, on this
- * thread. A caller that busy-polls never blocks, so a worker that shares
- * its CPU (woken or spinning) runs only when the poller's time slice ends:
- * one slice (~1.5 ms) per batch. Every MASYNC__THR_POLL_YIELD-th such poll
- * gives the CPU away instead; where the workers have CPUs of their own the
- * yield returns at once. */
+/* Polls that found their operation not done yet, on this thread. A
+ * caller that busy-polls never blocks, so a worker that shares its CPU
+ * (woken, spinning, or preempted in the middle of this operation) runs
+ * only when the poller's time slice ends: one slice (~1.5 ms) per batch.
+ * Every MASYNC__THR_POLL_YIELD-th such poll gives the CPU away instead
+ * (the operation, unless helped, takes far fewer polls on a worker that
+ * runs); where the workers have CPUs of their own the yield returns at
+ * once. */
 #define MASYNC__THR_POLL_YIELD 64u
 static MASYNC__THREAD_LOCAL unsigned masync__thr_unready;
 
 static void
 masync__thr_not_done(struct masync__thr_op *op)
 {
-	if (MASYNC__LOAD(&op->phase, relaxed) == MASYNC__PH_QUEUED &&
+	/* (a running split operation: the poll helped already) */
+	if ((op->nchunks == 1 || MASYNC__LOAD(&op->phase, relaxed) ==
+			MASYNC__PH_QUEUED) &&
 			++masync__thr_unready % MASYNC__THR_POLL_YIELD == 0)
 		thrd_yield();
 }
@@ -4185,7 +4226,9 @@ masync__thr_release(struct masync__thr_op *op)
 {
 	struct data_mover_threads *d = op->dmt;
 
-	if (MASYNC__LOAD(&op->blocked, acquire)) {
+	if (!MASYNC__LOAD(&op->blocked, acquire)) {
+		MASYNC__HA(&op->blocked);
+	} else {
 		int listed;
 
 		masync__mtx_lock(&d->blocked_lock);
@@ -4347,6 +4390,7 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 {
 	size_t i;
 	struct masync__thr_op *op;
+	uint32_t tag;
 
 	if (dmt == NULL)
 		return;
@@ -4373,8 +4417,8 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	for (i = 0; i < dmt->nthreads; i++)
 		masync__thrd_join(dmt->threads[i], NULL);
 	/* anything pushed meanwhile (helper entries of split operations) */
-	while ((op = masync__ring_pop(dmt)) != NULL)
-		masync__thr_execute(dmt, op);
+	while ((op = masync__ring_pop(dmt, &tag)) != NULL)
+		masync__thr_execute(dmt, op, tag);
 	masync__cnd_destroy(&dmt->cond);
 	masync__mtx_destroy(&dmt->blocked_lock);
 	masync__mtx_destroy(&dmt->lock);

@@ -31,10 +31,13 @@
  *                             by busy polling
  *   batch_default_vs_2w_*     default / 2-worker throughput (median of the
  *                             per-turn ratios)
+ *   batch_busy_vs_wait_2w     busy-polling / waiting throughput on the
+ *   batch_busy_vs_wait_2w_min 2-worker mover, measured in turns: median and
+ *                             lowest of the per-turn ratios
  *   memcpy_64MiB_plain        plain memcpy of 64 MiB, single thread
  *   memcpy_64MiB_threads      the same buffers on the default mover
  *   memcpy_64MiB_speedup      threads GB/s / plain GB/s
- *   memcpy_4MiB_* / _16MiB_*  the same at sizes the caches still hold
+ *   memcpy_2MiB_* .. _16MiB_* the same at sizes the caches still hold
  *   roundtrip_64B_p50 / _p99  create + runtime_wait of one 64 B copy on an
  *                             otherwise idle default mover
  *   sweep_<mover>_<bytes>     one copy after another (create + runtime_wait)
@@ -578,6 +581,43 @@ batches(const char *how, struct vdm *a, struct vdm *b, struct runtime *rt,
 	free(dst);
 }
 
+/* busy polling against waiting on one mover, in turns: the per-turn ratio
+ * of their throughputs (median and lowest) */
+static void
+busy_vs_wait(struct vdm *vdm, struct runtime *rt)
+{
+	unsigned char *src = xmalloc(2 * BATCH * BSIZE);
+	unsigned char *dst = xmalloc(BATCH * BSIZE);
+	double ratio[REPS], vp[REPS], vb[REPS];
+	const unsigned nb = 300;
+	unsigned r;
+
+	fill(src, 2 * BATCH * BSIZE, 9);
+	memset(dst, 0, BATCH * BSIZE);
+	batch_seconds(vdm, rt, 0, src, dst, 50); /* warm-up */
+	for (r = 0; r < REPS; r++) {
+		double tw, tb;
+
+		if (r % 2) {
+			tb = batch_seconds(vdm, rt, 0, src, dst, nb);
+			tw = batch_seconds(vdm, rt, 1, src, dst, nb);
+		} else {
+			tw = batch_seconds(vdm, rt, 1, src, dst, nb);
+			tb = batch_seconds(vdm, rt, 0, src, dst, nb);
+		}
+		ratio[r] = tw / tb;
+		vb[r] = nb * BATCH / tb;
+		vp[r] = vb[r] / (nb * BATCH /
+			plain_batch_seconds(src, dst, nb));
+	}
+	reportf(median(ratio, REPS), "x", median(vp, REPS),
+		"batch_busy_vs_wait_2w");
+	qsort(ratio, REPS, sizeof(ratio[0]), cmp_double);
+	reportf(ratio[0], "x", median(vp, REPS), "batch_busy_vs_wait_2w_min");
+	free(src);
+	free(dst);
+}
+
 /* ---- 64 MiB -------------------------------------------------------------- */
 static void
 big_copy(struct vdm *vdm, struct runtime *rt, unsigned mib)
@@ -773,8 +813,10 @@ main(void)
 
 	batches("wait", two_vdm, def_vdm, rt, 1);
 	batches("busy", two_vdm, def_vdm, rt, 0);
+	busy_vs_wait(two_vdm, rt);
 	data_mover_threads_delete(two);
 
+	big_copy(def_vdm, rt, 2);
 	big_copy(def_vdm, rt, 4);
 	big_copy(def_vdm, rt, 16);
 	big_copy(def_vdm, rt, 64);

@@ -256,7 +256,11 @@ test_oom(void)
 		tt_xmalloc((HOLD + more) * sizeof(*f));
 	struct future **fp = (struct future **)tt_xmalloc((HOLD + more) *
 		sizeof(*fp));
-	static unsigned char src[64][64], dst[64][64];
+	/* one destination per operation: a poll may run an operation while
+	 * a worker runs another, so two pending ones never share one */
+	static unsigned char src[64][64];
+	unsigned char (*dst)[64] = (unsigned char (*)[64])tt_xmalloc(
+		(HOLD + more) * sizeof(*dst));
 	struct vdm_operation_future g;
 	unsigned i, held = 0;
 
@@ -285,7 +289,7 @@ test_oom(void)
 	/* memory cut again: pending futures use up what the mover has */
 	atomic_store(&fail_malloc, 1);
 	for (held = 0; held < HOLD; held++) {
-		f[held] = vdm_memcpy(vdm, dst[held % 64], src[held % 64], 64,
+		f[held] = vdm_memcpy(vdm, dst[held], src[held % 64], 64,
 			0);
 		if (tt_result(&f[held]) == VDM_ERROR_OUT_OF_MEMORY)
 			break;
@@ -307,17 +311,18 @@ test_oom(void)
 	/* memory back: more states, and everything completes */
 	atomic_store(&fail_malloc, 0);
 	for (i = held; i < held + more; i++) {
-		f[i] = vdm_memcpy(vdm, dst[i % 64], src[i % 64], 64, 0);
+		f[i] = vdm_memcpy(vdm, dst[i], src[i % 64], 64, 0);
 		CHECK(tt_result(&f[i]) == VDM_SUCCESS);
 	}
 	for (i = 0; i < held + more; i++)
 		fp[i] = FUTURE_AS_RUNNABLE(&f[i]);
 	runtime_wait_multiple(rt, fp, held + more);
 	for (i = 0; i < held + more; i++)
-		check_copy(&f[i], dst[i % 64], 64, i % 64);
+		check_copy(&f[i], dst[i], 64, i % 64);
 	data_mover_threads_delete(dmt);
 	free(f);
 	free(fp);
+	free(dst);
 	tt_log("out of memory after %u pending operations, recovery ok\n",
 		held);
 }

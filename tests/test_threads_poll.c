@@ -10,7 +10,12 @@
  *   polling thread, and come out right for memcpy, memmove and memset,
  *   busy-polled or waited, also cancelled right after their first poll.
  * - A user memcpy_fn is never run by a polling thread, only by workers
- *   (it may rely on that), also for split operations. */
+ *   (it may rely on that), also for split operations.
+ * - An unsplit operation still queued when polled again is run by its
+ *   poller: with the only worker held in a user memcpy_fn, memsets queued
+ *   behind it complete when busy-polled; the worker later skips their
+ *   queue entries (their states were reused meanwhile) and what follows
+ *   runs right. */
 #include "test_threads_util.h"
 
 #define BSZ 4096
@@ -211,6 +216,62 @@ test_user_fn_on_workers(struct runtime *rt)
 		atomic_load(&user_calls));
 }
 
+/* ---- queued operations run by their poller ------------------------------ */
+static atomic_int gate_entered, gate_open;
+
+static void *
+gate_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	atomic_store(&gate_entered, 1);
+	while (!atomic_load(&gate_open))
+		thrd_yield();
+	return memcpy(dst, src, n);
+}
+
+static void
+test_help_unsplit(struct runtime *rt)
+{
+	enum { R = 12, SZ = 4096 };
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 64, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	static unsigned char a[64], b[64], buf[R][SZ];
+	struct vdm_operation_future g, f;
+	unsigned r;
+
+	CHECK(dmt != NULL);
+	data_mover_threads_set_memcpy_fn(dmt, gate_memcpy);
+	tt_fill(a, sizeof(a), 3);
+	g = vdm_memcpy(vdm, b, a, sizeof(a), 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) ==
+		FUTURE_STATE_RUNNING);
+	while (!atomic_load(&gate_entered))
+		thrd_yield();
+	/* the worker is held: only the poller can run these */
+	for (r = 0; r < R; r++) {
+		f = vdm_memset(vdm, buf[r], (int)r + 1, SZ, 0);
+		tt_busy_wait(&f, 20000);
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify_byte(buf[r], SZ, (int)r + 1) == SIZE_MAX);
+	}
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) ==
+		FUTURE_STATE_RUNNING);
+	atomic_store(&gate_open, 1);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&g));
+	CHECK(tt_result(&g) == VDM_SUCCESS);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	/* the stale entries were skipped: later operations run right */
+	for (r = 0; r < R; r++) {
+		f = vdm_memset(vdm, buf[r], (int)r + 100, SZ, 0);
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify_byte(buf[r], SZ, (int)r + 100) == SIZE_MAX);
+	}
+	data_mover_threads_delete(dmt);
+	tt_log("queued operations run by their poller ok\n");
+}
+
 int
 main(void)
 {
@@ -224,6 +285,7 @@ main(void)
 	test_split(rt, 0);
 	test_split(rt, 1);
 	test_user_fn_on_workers(rt);
+	test_help_unsplit(rt);
 	runtime_delete(rt);
 	return 0;
 }
