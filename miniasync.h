@@ -6952,6 +6952,27 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	if (masync__pool_init(&d->pool, sizeof(struct masync__dsa_op),
 			d->capacity) != 0)
 		goto fail;
+	/* batch memory up front (one per WQ entry, at most 64: ~2.5 KiB
+	 * each), so a busier moment later never allocates */
+	for (j = 0; j < d->nq; j++) {
+		struct masync__dsa_wq *w = &d->q[j];
+		unsigned nb = w->wq_size < MASYNC__DSA_MAX_BATCHES ?
+			w->wq_size : MASYNC__DSA_MAX_BATCHES;
+
+		if (w->portal == NULL || w->max_batch < 2 || d->batch_max < 2)
+			continue;
+		while (w->nbatches < nb) {
+			struct masync__dsa_batch *b = (struct masync__dsa_batch
+				*)masync__zalloc_aligned(sizeof(*b));
+
+			if (b == NULL)
+				goto fail_pool;
+			b->all = w->ball;
+			w->ball = b;
+			w->nbatches++;
+			masync__dsa_batch_put(w, b);
+		}
+	}
 	if (masync__mtx_init(&d->mlock, mtx_plain) != thrd_success)
 		goto fail_pool;
 	if (masync__cnd_init(&d->mcond) != thrd_success)

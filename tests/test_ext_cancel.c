@@ -275,7 +275,7 @@ threads_full(void)
 
 /* DSA (emulated device paused): operations the device took cannot be
  * cancelled (EINPROGRESS), those still waiting for room in the work queue
- * can (0), and are never written */
+ * or in a batch not yet submitted can (0), and are never written */
 static void
 dsa_full(struct te_mover *m)
 {
@@ -301,7 +301,9 @@ dsa_full(struct te_mover *m)
 		int st = (int)f[i].base.context.state;
 		int ret = vdm_cancel(&f[i]);
 
-		if (st == FUTURE_STATE_IDLE) {
+		if (st == FUTURE_STATE_IDLE || ret == 0) {
+			/* waiting for room, or (running) still in a batch
+			 * not yet submitted: the device never saw it */
 			CHECK(ret == 0);
 			check_cancelled(&f[i], VDM_OPERATION_MEMCPY);
 			later_expect(p[i], 0);
