@@ -4634,6 +4634,7 @@ struct masync__dsa_op {
 	unsigned char *batch; /* bmax descriptors, then their records */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
 	int armed;
+	int ever_armed; /* its owner armed it in this life (owner only) */
 	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
 	int orphan;   /* the future is gone: back to the pool when reaped */
 	/* coalescing: set when it started as a member of a pending batch on
@@ -5988,6 +5989,7 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 	if (d->notifier != FUTURE_NOTIFIER_WAKER || !d->have_monitor ||
 			masync__dsa_forked(d))
 		return;
+	o->ever_armed = 1;
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
 	masync__mtx_lock(&d->mlock);
 	if (!o->armed) {
@@ -6023,6 +6025,8 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 
 	if (!d->have_monitor || masync__dsa_forked(d))
 		return; /* a forked child has no monitor (and maybe a held lock) */
+	if (!o->ever_armed)
+		return; /* the monitor never knew it: no lock it shares */
 	masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
 	if (o->armed)
 		masync__dsa_unlink(d, o);
@@ -6561,6 +6565,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;
 	o->timed_out = o->armed = o->waiting = o->write_back = 0;
+	o->ever_armed = 0;
 	o->aprev = o->anext = NULL;
 	memset(&o->q, 0, sizeof(o->q));
 	o->orphan = 0;
