@@ -129,20 +129,25 @@ def main():
 
 def dsa_cpu_cost(path, out, note):
     """bench_dsa output -> dsa_cpu_cost.svg: CPU ns per operation against
-    size, submitted one by one vs coalesced (32 in flight), with plain
-    memcpy of the same buffers for scale."""
+    size, submitted one by one vs coalesced (32 in flight): with the
+    runtime's waiting (dsa_cpu_*) and the mover's own starts and reaps
+    (dsa_mover_*), with plain memcpy of the same buffers for scale."""
     rows = parse(path)
     series = {}
     for name, (v, _, _) in rows.items():
-        m = re.match(r"dsa_cpu_(memcpy|onebyone|coalesced)_(\d+)([KM]?)$", name)
+        m = re.match(r"dsa_(cpu|mover)_(memcpy|onebyone|coalesced)_(\d+)([KM]?)$",
+                     name)
         if m:
-            n = int(m.group(2)) << {"": 0, "K": 10, "M": 20}[m.group(3)]
-            series.setdefault(m.group(1), []).append((n, v))
+            n = int(m.group(3)) << {"": 0, "K": 10, "M": 20}[m.group(4)]
+            key = m.group(2) if m.group(1) == "cpu" else "mover_" + m.group(2)
+            series.setdefault(key, []).append((n, v))
     if not series:
         return
     fig, ax = plt.subplots(figsize=(8, 5))
-    for key, label in (("onebyone", "DSA mover, one descriptor per operation"),
-                       ("coalesced", "DSA mover, coalesced (batch_max = 0)"),
+    for key, label in (("onebyone", "one descriptor per operation, with waiting"),
+                       ("coalesced", "coalesced (batch_max = 0), with waiting"),
+                       ("mover_onebyone", "one descriptor per operation, mover only"),
+                       ("mover_coalesced", "coalesced, mover only"),
                        ("memcpy", "plain memcpy (same buffers)")):
         pts = sorted(series.get(key, []))
         if pts:
