@@ -18,17 +18,6 @@ static struct runtime *rt;
 #define WQSZ 4
 #define NWQ 4
 
-static int
-poll_all(struct vdm_operation_future *fs, int n)
-{
-	int i, running = 0;
-
-	for (i = 0; i < n; i++)
-		running += future_poll(FUTURE_AS_RUNNABLE(&fs[i]), NULL) ==
-			FUTURE_STATE_RUNNING;
-	return running;
-}
-
 static struct dsa_emu *
 emu_2x2(void)
 {
@@ -85,9 +74,9 @@ test_spread(void)
 		fs[i] = vdm_memcpy(vdm, dst + (size_t)i * OPSZ,
 			src + (size_t)i * OPSZ, OPSZ, 0);
 	/* least-loaded first: 4 x 4 start, the rest find every WQ full */
-	CHECK_EQ(poll_all(fs, NOPS), NWQ * WQSZ);
+	CHECK_EQ(td_poll_all(fs, NOPS), NWQ * WQSZ);
 	td_wait_received(emu, NWQ * WQSZ, 5000000000ull);
-	CHECK_EQ(poll_all(fs, NOPS), NWQ * WQSZ);
+	CHECK_EQ(td_poll_all(fs, NOPS), NWQ * WQSZ);
 	for (w = 0; w < NWQ; w++)
 		CHECK_EQ(received(emu, w), WQSZ);
 	for (i = NWQ * WQSZ; i < NOPS; i++)

@@ -15,18 +15,6 @@ static struct runtime *rt;
 
 #define OPSZ 4096
 
-/* polls each future once with no notifier; returns how many are running */
-static int
-poll_all(struct vdm_operation_future *fs, int n)
-{
-	int i, running = 0;
-
-	for (i = 0; i < n; i++)
-		running += future_poll(FUTURE_AS_RUNNABLE(&fs[i]), NULL) ==
-			FUTURE_STATE_RUNNING;
-	return running;
-}
-
 static void
 test_full_queue(int fifo)
 {
@@ -58,11 +46,11 @@ test_full_queue(int fifo)
 	}
 	/* the first WQ-size ones start, the others find no room and stay
 	 * idle; polling again changes nothing */
-	CHECK_EQ(poll_all(fs, NOPS), WQ);
+	CHECK_EQ(td_poll_all(fs, NOPS), WQ);
 	td_wait_received(emu, WQ, 5000000000ull);
 	for (i = 0; i < 3; i++) {
 		td_sleep_us(5000);
-		CHECK_EQ(poll_all(fs, NOPS), WQ);
+		CHECK_EQ(td_poll_all(fs, NOPS), WQ);
 	}
 	for (i = WQ; i < NOPS; i++)
 		CHECK(FUTURE_STATE(&fs[i]) == FUTURE_STATE_IDLE);
@@ -241,7 +229,7 @@ test_cancel(void)
 	dsa_emu_pause(emu, -1, 1);
 	for (i = 0; i < 3; i++)
 		g[i] = vdm_memcpy(vdm, dst + (size_t)i * OPSZ, src, OPSZ, 0);
-	CHECK_EQ(poll_all(g, 3), 2);
+	CHECK_EQ(td_poll_all(g, 3), 2);
 	CHECK(FUTURE_STATE(&g[2]) == FUTURE_STATE_IDLE);
 	CHECK_EQ(vdm_cancel(&g[2]), 0);
 	CHECK_RES(FUTURE_OUTPUT(&g[2])->result, VDM_ERROR_CANCELLED);
@@ -273,7 +261,7 @@ test_cancel(void)
 		dsa_emu_set_delay(emu, -1, 30000);
 		g[0] = vdm_memcpy(vdm, dst, src, OPSZ, 0);
 		g[1] = vdm_memset(vdm, dst + OPSZ, 0x12, OPSZ, 0);
-		CHECK_EQ(poll_all(g, 2), 2);
+		CHECK_EQ(td_poll_all(g, 2), 2);
 		t0 = td_now_ns();
 		data_mover_dsa_delete(d); /* the futures are dead now */
 		CHECK(td_now_ns() - t0 >= 30000000ull);

@@ -342,6 +342,18 @@ td_byte(size_t i, unsigned seed)
 	return (unsigned char)(x ^ (x >> 13) ^ (i >> 12));
 }
 
+/* polls each future once with no notifier; returns how many are running */
+static inline int
+td_poll_all(struct vdm_operation_future *fs, int n)
+{
+	int i, running = 0;
+
+	for (i = 0; i < n; i++)
+		running += future_poll(FUTURE_AS_RUNNABLE(&fs[i]), NULL) ==
+			FUTURE_STATE_RUNNING;
+	return running;
+}
+
 static inline void
 td_pattern(unsigned char *p, size_t n, unsigned seed)
 {
