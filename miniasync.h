@@ -5768,22 +5768,30 @@ masync__dsa_unpend(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 	MASYNC__FSUB(&d->npend, 1, relaxed);
 }
 
+/* A new batch of w, on its list of all (freed when w is closed). */
+static struct masync__dsa_batch *
+masync__dsa_batch_new(struct masync__dsa_wq *w)
+{
+	struct masync__dsa_batch *b = (struct masync__dsa_batch *)
+		masync__zalloc_aligned(sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->all = w->ball;
+	w->ball = b;
+	w->nbatches++;
+	return b;
+}
+
 static struct masync__dsa_batch *
 masync__dsa_batch_get(struct masync__dsa_wq *w)
 {
 	struct masync__dsa_batch *b = w->bfree;
 
-	if (b != NULL) {
+	if (b != NULL)
 		w->bfree = b->next;
-	} else if (w->nbatches < MASYNC__DSA_MAX_BATCHES) {
-		b = (struct masync__dsa_batch *)masync__zalloc_aligned(
-			sizeof(*b));
-		if (b == NULL)
-			return NULL;
-		b->all = w->ball;
-		w->ball = b;
-		w->nbatches++;
-	}
+	else if (w->nbatches < MASYNC__DSA_MAX_BATCHES)
+		b = masync__dsa_batch_new(w);
 	return b;
 }
 
@@ -6967,14 +6975,10 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		if (w->portal == NULL || w->max_batch < 2 || d->batch_max < 2)
 			continue;
 		while (w->nbatches < nb) {
-			struct masync__dsa_batch *b = (struct masync__dsa_batch
-				*)masync__zalloc_aligned(sizeof(*b));
+			struct masync__dsa_batch *b = masync__dsa_batch_new(w);
 
 			if (b == NULL)
 				goto fail_pool;
-			b->all = w->ball;
-			w->ball = b;
-			w->nbatches++;
 			masync__dsa_batch_put(w, b);
 		}
 	}
