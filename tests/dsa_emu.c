@@ -1667,8 +1667,12 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 
 	pthread_mutex_lock(&emu->lock);
 	w->st.received++;
-	if (via_write == VIA_ENQCMD && w->tpending)
-		w->tpending--; /* its entry was reserved when ENQCMD was answered */
+	/*
+	 * Its entry was reserved when ENQCMD was answered: the reservation
+	 * ends only where the entry is counted in inflight (or dropped), so
+	 * that inflight + tpending never undercounts for a racing ENQCMD.
+	 */
+	int reserved = via_write == VIA_ENQCMD && w->tpending;
 	int have = fault_take_locked(w, d, STAGE_INTAKE, &f);
 	if (have && f.kind == DSA_EMU_FAULT_DROP)
 		disp = &w->st.dropped;
@@ -1682,6 +1686,8 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 		 __atomic_load_n(&emu->halted[w->dev], __ATOMIC_ACQUIRE))
 		disp = &w->st.dropped; /* WQ disabled / device halted */
 	if (disp) {
+		if (reserved)
+			w->tpending--;
 		(*disp)++;
 		w->st.processed++;
 		if (via_write != VIA_WRITE)
@@ -1721,6 +1727,8 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 	w->qcount++;
 
 	pthread_mutex_lock(&emu->lock);
+	if (reserved)
+		w->tpending--;
 	w->st.inflight = w->qcount;
 	if (w->qcount > w->st.max_inflight)
 		w->st.max_inflight = w->qcount;
