@@ -265,6 +265,15 @@ extern "C" {
 #define MASYNC__NOINLINE
 #endif
 
+/* private: branch hints for the cheapest paths */
+#if defined(__GNUC__) || defined(__clang__)
+#define MASYNC__LIKELY(x) __builtin_expect(!!(x), 1)
+#define MASYNC__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define MASYNC__LIKELY(x) (x)
+#define MASYNC__UNLIKELY(x) (x)
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #define MASYNC__PAUSE() __builtin_ia32_pause()
 #elif defined(__aarch64__)
@@ -3368,11 +3377,11 @@ masync__sync_invalid(struct vdm_operation_data *data,
 	return FUTURE_STATE_COMPLETE;
 }
 
-/* The rest of masync__sync_run for one operation type; inlined into each
- * case, so that no compiler merges the loads of n and flags (clang did,
- * into one 16-byte load that a program's two stores cannot forward to). */
-static MASYNC__FORCE_INLINE enum future_state
-masync__sync_do(struct vdm_operation_data *data,
+/* The rest of masync__sync_run for one operation type, when flags are
+ * set, the operation is a flush, or the range is not plainly valid: the
+ * checks of masync__vdm_check, then the operation. */
+static MASYNC__NOINLINE enum future_state
+masync__sync_slow(struct vdm_operation_data *data,
 	struct vdm_operation_output *out, struct future_notifier *n,
 	enum vdm_operation_type type, void *dst, const void *src, int c,
 	size_t len, uint64_t flags)
@@ -3389,9 +3398,41 @@ masync__sync_do(struct vdm_operation_data *data,
 		n->notifier_used = FUTURE_NOTIFIER_NONE;
 	if (flags != 0 || type == VDM_OPERATION_FLUSH)
 		masync__cpu_op(type, dst, src, c, len, flags);
+	else if (len == 0)
+		; /* NULL buffers may come with n == 0 */
 	else if (type == VDM_OPERATION_MEMSET)
 		memset(dst, c, len);
-	else if (len != 0)
+	else
+		memmove(dst, src, len);
+	return FUTURE_STATE_COMPLETE;
+}
+
+/* The rest of masync__sync_run for one operation type; inlined into each
+ * case, so that no compiler merges the loads of n and flags (clang did,
+ * into one 16-byte load that a program's two stores cannot forward to).
+ * The common case takes two tests: no flags and not a flush, and both
+ * buffers non-NULL with ranges that do not wrap (p - 1 < ~len says both
+ * for len > 0, and sends NULL buffers of len 0 to the slow path, which
+ * accepts them). */
+static MASYNC__FORCE_INLINE enum future_state
+masync__sync_do(struct vdm_operation_data *data,
+	struct vdm_operation_output *out, struct future_notifier *n,
+	enum vdm_operation_type type, void *dst, const void *src, int c,
+	size_t len, uint64_t flags)
+{
+	if (MASYNC__UNLIKELY(flags != 0 || type == VDM_OPERATION_FLUSH ||
+			(uintptr_t)dst - 1 >= ~(uintptr_t)len ||
+			(uintptr_t)src - 1 >= ~(uintptr_t)len))
+		return masync__sync_slow(data, out, n, type, dst, src, c, len,
+			flags);
+	data->data = NULL; /* the state is gone */
+	out->type = type;
+	out->result = VDM_SUCCESS;
+	if (n != NULL)
+		n->notifier_used = FUTURE_NOTIFIER_NONE;
+	if (type == VDM_OPERATION_MEMSET)
+		memset(dst, c, len);
+	else
 		memmove(dst, src, len);
 	return FUTURE_STATE_COMPLETE;
 }

@@ -1113,6 +1113,11 @@ bad_inputs_on(struct vdm *vdm, int strict_flags)
 	expect_invalid(&f, VDM_OPERATION_MEMSET, "memset SIZE_MAX");
 	f = vdm_memcpy(vdm, dst, src, SIZE_MAX, VDM_F_NO_CACHE_HINT);
 	expect_invalid(&f, VDM_OPERATION_MEMCPY, "memcpy SIZE_MAX");
+	/* the last byte one past the top of the address space */
+	f = vdm_memcpy(vdm, (void *)(UINTPTR_MAX - 63), src, 64, 0);
+	expect_invalid(&f, VDM_OPERATION_MEMCPY, "memcpy dest wraps by 1");
+	f = vdm_memmove(vdm, dst, (void *)(UINTPTR_MAX - 31), 33, 0);
+	expect_invalid(&f, VDM_OPERATION_MEMMOVE, "memmove src wraps by 1");
 
 	CHECK(all_bytes(src, sizeof(src), 0x11));
 	CHECK(all_bytes(dst, sizeof(dst), 0x22));
@@ -1127,6 +1132,17 @@ bad_inputs_on(struct vdm *vdm, int strict_flags)
 	f = vdm_flush(vdm, NULL, 0, 0);
 	FUTURE_BUSY_POLL(&f);
 	CHECK(f.output.result == VDM_SUCCESS);
+	/* so is one NULL buffer beside a real one */
+	f = vdm_memcpy(vdm, dst, NULL, 0, 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memcpy.dest == dst);
+	f = vdm_memmove(vdm, NULL, src, 0, 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memmove.dest == NULL);
+	CHECK(all_bytes(src, sizeof(src), 0x11));
+	CHECK(all_bytes(dst, sizeof(dst), 0x22));
 }
 
 static void
@@ -1155,8 +1171,8 @@ group_bad_input(void)
 	bad_inputs_on(&m.base, 0);
 	CHECK(m.live == 0);
 	CHECK(m.news == m.deletes);
-	CHECK(m.news == 17);
-	CHECK(m.starts == 3); /* only the n == 0 ones ran */
+	CHECK(m.news == 21);
+	CHECK(m.starts == 5); /* only the n == 0 ones ran */
 }
 
 /* ======================================================================== */
