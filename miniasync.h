@@ -3351,17 +3351,32 @@ masync__sync_delete(void *data, const struct vdm_operation *op,
 	masync__output(op, VDM_SUCCESS, out);
 }
 
-/* Non-zero for a sync mover's vdm whose callbacks a program did not
- * replace: then an idle future's first poll may do all that start, check
- * and delete would do, without calling them. */
+/* Non-zero for a sync mover's vdm whose start, check and delete a
+ * program did not replace: then an idle future's first poll may do all
+ * that they would do, without calling them. op_new is not looked at (it
+ * ran, or was skipped, when the future was made, and the three ignore
+ * its state), nor, on the common path, the capabilities: a vdm without
+ * MASYNC__CAP_EXT (a program's copy of the callbacks) gets the same
+ * result there, and the other paths hand it to the generic task. */
 static int
 masync__sync_intact(const struct vdm *vdm)
 {
 	return vdm->op_start == masync__sync_start &&
 		vdm->op_delete == masync__sync_delete &&
-		vdm->op_check == masync__sync_check &&
-		vdm->op_new == masync__sync_new &&
-		(vdm->capabilities & MASYNC__CAP_EXT) != 0;
+		vdm->op_check == masync__sync_check;
+}
+
+/* The generic task for the future owning `data`: a vdm without
+ * MASYNC__CAP_EXT takes every flag bit and operation type to its start */
+static MASYNC__NOINLINE enum future_state
+masync__sync_generic(struct vdm_operation_data *data,
+	struct future_notifier *n)
+{
+	struct vdm_operation_future *f = (struct vdm_operation_future *)
+		(void *)((char *)data -
+		offsetof(struct vdm_operation_future, data));
+
+	return masync__vdm_task_generic(&f->base.context, n);
 }
 
 /* An idle sync-mover future's bad arguments (masync__vdm_check's rules):
@@ -3386,6 +3401,8 @@ masync__sync_slow(struct vdm_operation_data *data,
 	enum vdm_operation_type type, void *dst, const void *src, int c,
 	size_t len, uint64_t flags)
 {
+	if ((data->vdm->capabilities & MASYNC__CAP_EXT) == 0)
+		return masync__sync_generic(data, n);
 	if ((flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0 ||
 			(len != 0 && (dst == NULL || src == NULL ||
 			(uintptr_t)dst + len < (uintptr_t)dst ||
@@ -3469,6 +3486,8 @@ masync__sync_run(struct vdm_operation_data *data,
 			op->data.flush.dest, op->data.flush.dest, 0,
 			op->data.flush.n, op->data.flush.flags);
 	}
+	if ((data->vdm->capabilities & MASYNC__CAP_EXT) == 0)
+		return masync__sync_generic(data, n);
 	return masync__sync_invalid(data, out);
 }
 
