@@ -265,6 +265,15 @@ extern "C" {
 #define MASYNC__NOINLINE
 #endif
 
+/* private: branch hints for the cheapest paths */
+#if defined(__GNUC__) || defined(__clang__)
+#define MASYNC__LIKELY(x) __builtin_expect(!!(x), 1)
+#define MASYNC__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define MASYNC__LIKELY(x) (x)
+#define MASYNC__UNLIKELY(x) (x)
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #define MASYNC__PAUSE() __builtin_ia32_pause()
 #elif defined(__aarch64__)
@@ -2358,8 +2367,8 @@ masync__output(const struct vdm_operation *op, enum vdm_operation_result r,
 
 /* the sync mover runs its operations on a shorter path (>>sync) */
 static int masync__sync_intact(const struct vdm *vdm);
-static enum future_state masync__sync_run(struct vdm_operation_data *data,
-	struct vdm_operation_output *out, struct future_notifier *n);
+static enum future_state masync__sync_run(struct vdm_operation_future *f,
+	struct future_notifier *n);
 
 /* kept out of masync__vdm_task, whose sync path then needs no registers
  * saved */
@@ -2380,7 +2389,7 @@ masync__vdm_task(struct future_context *context, struct future_notifier *n)
 
 	if (context->state == FUTURE_STATE_IDLE &&
 			masync__sync_intact(f->data.vdm))
-		return masync__sync_run(&f->data, &f->output, n);
+		return masync__sync_run(f, n);
 	return masync__vdm_task_generic(context, n);
 }
 
@@ -3342,93 +3351,103 @@ masync__sync_delete(void *data, const struct vdm_operation *op,
 	masync__output(op, VDM_SUCCESS, out);
 }
 
-/* Non-zero for a sync mover's vdm whose callbacks a program did not
- * replace: then an idle future's first poll may do all that start, check
- * and delete would do, without calling them. */
+/* Non-zero for a sync mover's vdm whose start, check and delete a
+ * program did not replace: then an idle future's first poll may do all
+ * that they would do, without calling them. op_new is not looked at (it
+ * ran, or was skipped, when the future was made, and the three ignore
+ * its state), nor, on the common path, the capabilities: a vdm without
+ * MASYNC__CAP_EXT (a program's copy of the callbacks) gets the same
+ * result there, and the other paths hand it to the generic task. */
 static int
 masync__sync_intact(const struct vdm *vdm)
 {
 	return vdm->op_start == masync__sync_start &&
 		vdm->op_delete == masync__sync_delete &&
-		vdm->op_check == masync__sync_check &&
-		vdm->op_new == masync__sync_new &&
-		(vdm->capabilities & MASYNC__CAP_EXT) != 0;
+		vdm->op_check == masync__sync_check;
 }
 
-/* An idle sync-mover future's bad arguments (masync__vdm_check's rules):
- * complete, VDM_ERROR_INVALID_ARGUMENT, nothing written. */
+/* An idle sync-mover future whose first poll is not the common case
+ * (flags, a flush, a NULL buffer, a range that may wrap, an unknown type):
+ * what vdm_operation_impl would do with the sync mover's callbacks, in
+ * one call. A vdm without MASYNC__CAP_EXT (a program's copy of the
+ * callbacks) takes every flag bit and type to its start: the generic
+ * task. */
 static MASYNC__NOINLINE enum future_state
-masync__sync_invalid(struct vdm_operation_data *data,
-	struct vdm_operation_output *out)
+masync__sync_slow(struct vdm_operation_future *f, struct future_notifier *n)
 {
-	data->data = NULL;
-	out->type = data->operation.type;
-	out->result = VDM_ERROR_INVALID_ARGUMENT;
-	memset(&out->output, 0, sizeof(out->output));
+	struct vdm_operation_data *data = &f->data;
+	const struct vdm_operation *op = &data->operation;
+	struct masync__op_args a;
+
+	if ((data->vdm->capabilities & MASYNC__CAP_EXT) == 0)
+		return masync__vdm_task_generic(&f->base.context, n);
+	data->data = NULL; /* the state is gone */
+	if (masync__vdm_check(data->vdm, op) != VDM_SUCCESS) {
+		f->output.type = op->type;
+		f->output.result = VDM_ERROR_INVALID_ARGUMENT;
+		memset(&f->output.output, 0, sizeof(f->output.output));
+		return FUTURE_STATE_COMPLETE;
+	}
+	masync__output(op, VDM_SUCCESS, &f->output);
+	if (n != NULL)
+		n->notifier_used = FUTURE_NOTIFIER_NONE;
+	a = masync__args(op);
+	masync__cpu_op(op->type, a.dst, a.src, a.c, a.n, a.flags);
 	return FUTURE_STATE_COMPLETE;
 }
 
-/* The rest of masync__sync_run for one operation type; inlined into each
- * case, so that no compiler merges the loads of n and flags (clang did,
- * into one 16-byte load that a program's two stores cannot forward to). */
+/* The rest of masync__sync_run for a memcpy, memmove or memset; inlined
+ * into each case, so that no compiler merges the loads of n and flags
+ * (clang did, into one 16-byte load that a program's two stores cannot
+ * forward to). The common case takes two tests: no flags, and both
+ * buffers non-NULL with ranges that do not wrap (p - 1 < ~len says both
+ * for len > 0; it sends NULL buffers of len 0 to the slow path, which
+ * accepts them). The output's pointer is the destination for all three. */
 static MASYNC__FORCE_INLINE enum future_state
-masync__sync_do(struct vdm_operation_data *data,
-	struct vdm_operation_output *out, struct future_notifier *n,
+masync__sync_do(struct vdm_operation_future *f, struct future_notifier *n,
 	enum vdm_operation_type type, void *dst, const void *src, int c,
 	size_t len, uint64_t flags)
 {
-	if ((flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0 ||
-			(len != 0 && (dst == NULL || src == NULL ||
-			(uintptr_t)dst + len < (uintptr_t)dst ||
-			(uintptr_t)src + len < (uintptr_t)src)))
-		return masync__sync_invalid(data, out);
-	data->data = NULL; /* the state is gone */
-	out->type = type;
-	out->result = VDM_SUCCESS;
+	if (MASYNC__UNLIKELY(flags != 0 ||
+			(uintptr_t)dst - 1 >= ~(uintptr_t)len ||
+			(uintptr_t)src - 1 >= ~(uintptr_t)len))
+		return masync__sync_slow(f, n);
+	f->data.data = NULL; /* the state is gone */
+	f->output.type = type;
+	f->output.result = VDM_SUCCESS;
+	f->output.output.memcpy.dest = dst;
 	if (n != NULL)
 		n->notifier_used = FUTURE_NOTIFIER_NONE;
-	if (flags != 0 || type == VDM_OPERATION_FLUSH)
-		masync__cpu_op(type, dst, src, c, len, flags);
-	else if (type == VDM_OPERATION_MEMSET)
+	if (type == VDM_OPERATION_MEMSET)
 		memset(dst, c, len);
-	else if (len != 0)
+	else
 		memmove(dst, src, len);
 	return FUTURE_STATE_COMPLETE;
 }
 
 /* The first poll of an idle sync-mover future: the checks of
  * masync__vdm_check, then the output of masync__sync_delete, then the
- * operation (nobody sees the output before this poll returns). */
+ * operation (nobody sees the output before this poll returns). Only the
+ * future's address lives in a register across the tests. */
 static enum future_state
-masync__sync_run(struct vdm_operation_data *data,
-	struct vdm_operation_output *out, struct future_notifier *n)
+masync__sync_run(struct vdm_operation_future *f, struct future_notifier *n)
 {
-	const struct vdm_operation *op = &data->operation;
+	const struct vdm_operation *op = &f->data.operation;
 
-	switch (op->type) {
-	case VDM_OPERATION_MEMCPY:
-		out->output.memcpy.dest = op->data.memcpy.dest;
-		return masync__sync_do(data, out, n, VDM_OPERATION_MEMCPY,
+	if (op->type == VDM_OPERATION_MEMCPY)
+		return masync__sync_do(f, n, VDM_OPERATION_MEMCPY,
 			op->data.memcpy.dest, op->data.memcpy.src, 0,
 			op->data.memcpy.n, op->data.memcpy.flags);
-	case VDM_OPERATION_MEMMOVE:
-		out->output.memmove.dest = op->data.memmove.dest;
-		return masync__sync_do(data, out, n, VDM_OPERATION_MEMMOVE,
+	if (op->type == VDM_OPERATION_MEMMOVE)
+		return masync__sync_do(f, n, VDM_OPERATION_MEMMOVE,
 			op->data.memmove.dest, op->data.memmove.src, 0,
 			op->data.memmove.n, op->data.memmove.flags);
-	case VDM_OPERATION_MEMSET:
-		out->output.memset.str = op->data.memset.str;
-		return masync__sync_do(data, out, n, VDM_OPERATION_MEMSET,
+	if (op->type == VDM_OPERATION_MEMSET)
+		return masync__sync_do(f, n, VDM_OPERATION_MEMSET,
 			op->data.memset.str, op->data.memset.str,
 			op->data.memset.c, op->data.memset.n,
 			op->data.memset.flags);
-	case VDM_OPERATION_FLUSH:
-		out->output.flush.unused = 0;
-		return masync__sync_do(data, out, n, VDM_OPERATION_FLUSH,
-			op->data.flush.dest, op->data.flush.dest, 0,
-			op->data.flush.n, op->data.flush.flags);
-	}
-	return masync__sync_invalid(data, out);
+	return masync__sync_slow(f, n);
 }
 
 MINIASYNC_API struct data_mover_sync *

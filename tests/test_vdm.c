@@ -917,6 +917,74 @@ group_sync_wrapped(void)
 	data_mover_sync_delete(d);
 }
 
+/* ---- a program's copy of the sync mover's callbacks -----------------------
+ * A struct vdm filled with the sync mover's callbacks but not its private
+ * capability bit is a user-written mover: every flag bit reaches its
+ * start. A replaced op_new alone keeps the short path's results. */
+static vdm_operation_new copied_new;
+static int n_copied_news;
+
+static void *
+counting_new(struct vdm *vdm, const enum vdm_operation_type type)
+{
+	n_copied_news++;
+	return copied_new(vdm, type);
+}
+
+static void
+group_sync_copied(void)
+{
+	struct data_mover_sync *d = data_mover_sync_new();
+	struct vdm *v = data_mover_sync_get_vdm(d);
+	unsigned char src[32], dst[32];
+	struct vdm_operation_future f;
+	struct vdm c;
+
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	memcpy(src, pattern, sizeof(src));
+	c = *v;
+	c.capabilities = VDM_F_VALID_FLAGS;
+	memset(dst, 0, sizeof(dst));
+	f = vdm_memcpy(&c, dst, src, sizeof(src), 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.type == VDM_OPERATION_MEMCPY);
+	CHECK(f.output.output.memcpy.dest == dst);
+	CHECK(f.data.data == NULL);
+	CHECK(memcmp(dst, src, sizeof(src)) == 0);
+	memset(dst, 0, sizeof(dst));
+	f = vdm_memmove(&c, dst, src, sizeof(src), (uint64_t)1 << 40);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(memcmp(dst, src, sizeof(src)) == 0);
+	f = vdm_memset(&c, dst, 0x44, sizeof(dst), 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memset.str == dst);
+	CHECK(all_bytes(dst, sizeof(dst), 0x44));
+	f = vdm_memcpy(&c, NULL, src, 8, 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_ERROR_INVALID_ARGUMENT);
+
+	copied_new = v->op_new;
+	v->op_new = counting_new;
+	memset(dst, 0, sizeof(dst));
+	f = vdm_memcpy(v, dst, src, sizeof(src), 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(n_copied_news == 1);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memcpy.dest == dst);
+	CHECK(memcmp(dst, src, sizeof(src)) == 0);
+	f = vdm_memset(v, dst, 0, sizeof(dst), (uint64_t)1 << 40);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_ERROR_INVALID_ARGUMENT);
+	CHECK(memcmp(dst, src, sizeof(src)) == 0);
+	v->op_new = copied_new;
+	data_mover_sync_delete(d);
+}
+
 static void
 group_user_mover_oom(void)
 {
@@ -1113,6 +1181,11 @@ bad_inputs_on(struct vdm *vdm, int strict_flags)
 	expect_invalid(&f, VDM_OPERATION_MEMSET, "memset SIZE_MAX");
 	f = vdm_memcpy(vdm, dst, src, SIZE_MAX, VDM_F_NO_CACHE_HINT);
 	expect_invalid(&f, VDM_OPERATION_MEMCPY, "memcpy SIZE_MAX");
+	/* the last byte one past the top of the address space */
+	f = vdm_memcpy(vdm, (void *)(UINTPTR_MAX - 63), src, 64, 0);
+	expect_invalid(&f, VDM_OPERATION_MEMCPY, "memcpy dest wraps by 1");
+	f = vdm_memmove(vdm, dst, (void *)(UINTPTR_MAX - 31), 33, 0);
+	expect_invalid(&f, VDM_OPERATION_MEMMOVE, "memmove src wraps by 1");
 
 	CHECK(all_bytes(src, sizeof(src), 0x11));
 	CHECK(all_bytes(dst, sizeof(dst), 0x22));
@@ -1127,6 +1200,17 @@ bad_inputs_on(struct vdm *vdm, int strict_flags)
 	f = vdm_flush(vdm, NULL, 0, 0);
 	FUTURE_BUSY_POLL(&f);
 	CHECK(f.output.result == VDM_SUCCESS);
+	/* so is one NULL buffer beside a real one */
+	f = vdm_memcpy(vdm, dst, NULL, 0, 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memcpy.dest == dst);
+	f = vdm_memmove(vdm, NULL, src, 0, 0);
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memmove.dest == NULL);
+	CHECK(all_bytes(src, sizeof(src), 0x11));
+	CHECK(all_bytes(dst, sizeof(dst), 0x22));
 }
 
 static void
@@ -1155,8 +1239,8 @@ group_bad_input(void)
 	bad_inputs_on(&m.base, 0);
 	CHECK(m.live == 0);
 	CHECK(m.news == m.deletes);
-	CHECK(m.news == 17);
-	CHECK(m.starts == 3); /* only the n == 0 ones ran */
+	CHECK(m.news == 21);
+	CHECK(m.starts == 5); /* only the n == 0 ones ran */
 }
 
 /* ======================================================================== */
@@ -1387,6 +1471,8 @@ main(void)
 		"vdm, user mover, out of memory)", group_new_future_members);
 	run_group("sync mover with a replaced callback calls it",
 		group_sync_wrapped);
+	run_group("sync mover's callbacks copied into a program's vdm; "
+		"a replaced op_new", group_sync_copied);
 	run_group("vdm_is_supported: every bit asked for", group_is_supported);
 	run_group("vdm_result_str", group_result_str);
 	run_group("bad input: NULL vdm / buffers, flags, wrapping ranges",
