@@ -4633,7 +4633,7 @@ struct masync__dsa_op {
 	uint64_t wait_ns;
 	unsigned char *batch; /* bmax descriptors, then their records */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
-	int armed;
+	MASYNC__A(int) armed; /* written under mlock; its owner reads it */
 	int ever_armed; /* its owner armed it in this life (owner only) */
 	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
 	int orphan;   /* the future is gone: back to the pool when reaped */
@@ -4644,6 +4644,9 @@ struct masync__dsa_op {
 	int kicked;   /* left it unsubmitted: goes alone (owner) */
 	struct masync__dsa_batch *bat; /* the batch it went in */
 	unsigned bat_idx;              /* ... as member[bat_idx] */
+	/* the record the monitor waits for: its own, or that of the batch
+	 * it is in (one wake-up per batch, not per member) */
+	MASYNC__A(struct dsa_completion_record *) watch;
 	struct masync__dsa_op *pprev, *pnext;
 	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
 	size_t hy_len;
@@ -4759,6 +4762,10 @@ static const char *masync__dsa_cpuinfo = "/proc/cpuinfo";
 /* tests: replaces the ENQCMD instruction (NULL: the instruction) */
 typedef int (*masync__enqcmd_fn)(void *portal, const void *desc);
 static MASYNC__A(masync__enqcmd_fn) masync__test_enqcmd;
+/* tests: replaces MOVDIR64B (NULL: the instruction), e.g. under valgrind,
+ * which does not know it */
+typedef void (*masync__movdir64b_fn)(void *portal, const void *desc);
+static MASYNC__A(masync__movdir64b_fn) masync__test_movdir64b;
 /* tests: the NUMA node of a page (addr) or of the calling thread (NULL) */
 typedef int (*masync__node_fn)(const void *addr);
 static MASYNC__A(masync__node_fn) masync__test_page_node;
@@ -5198,6 +5205,15 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 static void
 masync__movdir64b(void *portal, const void *desc)
 {
+#ifdef MASYNC__TEST_HOOKS
+	masync__movdir64b_fn fn = MASYNC__LOAD(&masync__test_movdir64b,
+		acquire);
+
+	if (fn != NULL) {
+		fn(portal, desc);
+		return;
+	}
+#endif
 #ifdef MASYNC__X86
 	__asm__ __volatile__("movdir64b (%1), %0"
 		: : "r"(portal), "r"(desc) : "memory");
@@ -5848,6 +5864,7 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 				m->bat = b;
 				m->bat_idx = i;
 				b->refs++;
+				MASYNC__STORE(&m->watch, &b->comp, release);
 			} else {
 				m->kicked = 1;
 			}
@@ -5922,6 +5939,17 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	MASYNC__FADD(&d->npend, 1, relaxed);
 	if (w->npend >= lim)
 		masync__dsa_flush_locked(d, w);
+	if (o->kicked) {
+		/* the batch it filled was refused: it goes alone now (so the
+		 * check right after the start needs no look at it) */
+		o->kicked = 0;
+		o->pend_w = NULL;
+		o->submitted = 0;
+		o->no_batch = 1;
+		MASYNC__STORE(&o->watch, &o->comp, relaxed);
+		masync__mtx_unlock(&w->qlock);
+		return 0;
+	}
 	masync__mtx_unlock(&w->qlock);
 	return 1;
 }
@@ -5937,14 +5965,23 @@ enum masync__dsa_member_state {
 
 /* Where is member o (flushing its pending batch first)? */
 static enum masync__dsa_member_state
-masync__dsa_member(struct masync__dsa_op *o, int fresh)
+masync__dsa_member(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_wq *w = o->pend_w;
 	enum masync__dsa_member_state m;
+	struct dsa_completion_record *wr = MASYNC__LOAD(&o->watch, acquire);
 
+	/* in a batch in flight, neither record written yet: no lock (only
+	 * its owner detaches it, and the batch is not reused before) */
+	if (wr != &o->comp && masync__dsa_status(wr) == 0 &&
+			masync__dsa_status(&o->comp) == 0 &&
+			masync__coarse_ns() - ((struct masync__dsa_batch *)
+			(void *)((char *)wr - offsetof(struct masync__dsa_batch,
+			comp)))->q.submit_ns <= d->timeout_ns)
+		return MASYNC__DSA_M_WAIT;
 	masync__mtx_lock(&w->qlock);
-	if (o->in_pend && !fresh)
+	if (o->in_pend)
 		masync__dsa_flush_locked(d, w);
 	if (o->in_pend) {
 		m = MASYNC__DSA_M_PENDING;
@@ -5957,11 +5994,13 @@ masync__dsa_member(struct masync__dsa_op *o, int fresh)
 		if (masync__dsa_status(&o->comp) != 0) {
 			masync__dsa_detach(w, o);
 			masync__dsa_reap_head(w);
+			MASYNC__STORE(&o->watch, &o->comp, relaxed);
 			m = MASYNC__DSA_M_DONE;
 		} else if (masync__dsa_status(&b->comp) != 0) {
 			/* the batch ended without running it (e.g. its
 			 * list could not be read) */
 			masync__dsa_detach(w, o);
+			MASYNC__STORE(&o->watch, &o->comp, relaxed);
 			m = MASYNC__DSA_M_RESUBMIT;
 		} else if (masync__coarse_ns() - b->q.submit_ns >
 				d->timeout_ns) {
@@ -5999,9 +6038,15 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		return;
 	o->ever_armed = 1;
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
+	/* still on the list: the monitor kicks whatever it unlinks, and
+	 * either sees this registration or its unlink is seen here (both
+	 * sides fence between their store and their load) */
+	MASYNC__FENCE(seq_cst);
+	if (MASYNC__LOAD(&o->armed, relaxed))
+		return;
 	masync__mtx_lock(&d->mlock);
-	if (!o->armed) {
-		o->armed = 1;
+	if (!MASYNC__LOAD(&o->armed, relaxed)) {
+		MASYNC__STORE(&o->armed, 1, relaxed);
 		o->aprev = NULL;
 		o->anext = d->armed;
 		if (d->armed != NULL)
@@ -6022,7 +6067,7 @@ masync__dsa_unlink(struct data_mover_dsa *d, struct masync__dsa_op *o)
 	if (o->anext != NULL)
 		o->anext->aprev = o->aprev;
 	o->aprev = o->anext = NULL;
-	o->armed = 0;
+	MASYNC__STORE(&o->armed, 0, relaxed);
 }
 
 /* After this, the monitor neither calls nor will call o's waker. */
@@ -6036,10 +6081,13 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 	if (!o->ever_armed)
 		return; /* the monitor never knew it: no lock it shares */
 	masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
-	if (o->armed)
+	if (MASYNC__LOAD(&o->armed, relaxed))
 		masync__dsa_unlink(d, o);
 	masync__mtx_unlock(&d->mlock);
 	masync__signal_register(&o->sig, NULL, FUTURE_NOTIFIER_WAKER, NULL);
+	/* off the list with no waker: a kick the monitor still makes calls
+	 * nothing, so the next disarm (e.g. at release) has nothing to do */
+	o->ever_armed = 0;
 }
 
 /* Calls the waker of every armed operation whose record was written. */
@@ -6064,7 +6112,10 @@ masync__dsa_monitor(void *arg)
 		for (o = d->armed; o != NULL && fired < MASYNC__DSA_KICKS;
 				o = next) {
 			next = o->anext;
-			if (masync__dsa_status(&o->comp) != 0) {
+			/* a batch's record is written after its members'
+			 * (and never reused while one is attached) */
+			if (masync__dsa_status(MASYNC__LOAD(&o->watch,
+					acquire)) != 0) {
 				masync__dsa_unlink(d, o);
 				kick[fired++] = o;
 			}
@@ -6072,6 +6123,7 @@ masync__dsa_monitor(void *arg)
 		if (fired) {
 			int i;
 
+			MASYNC__FENCE(seq_cst); /* see masync__dsa_arm */
 			/* No lock across a wake call: the waker may poll a
 			 * future of this mover (which arms under mlock). An
 			 * owner that disarms meanwhile drops its waker, so a
@@ -6470,7 +6522,11 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			continue;
 		}
 		if (o->pend_w != NULL) {
-			switch (masync__dsa_member(o, fresh)) {
+			/* just started: pending, or in the batch it filled
+			 * (masync__dsa_pend took back a refused one) */
+			if (fresh)
+				return FUTURE_STATE_RUNNING;
+			switch (masync__dsa_member(o)) {
 			case MASYNC__DSA_M_PENDING: /* no room for it yet */
 			case MASYNC__DSA_M_WAIT:
 				if (notify) {
@@ -6572,7 +6628,8 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;
-	o->timed_out = o->armed = o->waiting = o->write_back = 0;
+	o->timed_out = o->waiting = o->write_back = 0;
+	MASYNC__STORE(&o->armed, 0, relaxed);
 	o->ever_armed = 0;
 	o->aprev = o->anext = NULL;
 	memset(&o->q, 0, sizeof(o->q));
@@ -6580,6 +6637,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->w = o->pend_w = NULL;
 	o->in_pend = o->kicked = 0;
 	o->bat = NULL;
+	MASYNC__STORE(&o->watch, &o->comp, relaxed);
 	o->pprev = o->pnext = NULL;
 	o->hy_len = 0;
 	o->hy_active = o->hy_judged = 0;
