@@ -4614,6 +4614,7 @@ struct masync__dsa_op {
 	struct data_mover_dsa *d;
 	struct masync__dsa_wq *w;      /* the WQ of the descriptor in flight */
 	struct vdm_operation op;
+	struct masync__op_args args; /* of op, read once at the start */
 	enum vdm_operation_result result;
 	MASYNC__A(uint32_t) phase;
 	int submitted;     /* a descriptor is in the device */
@@ -4647,6 +4648,9 @@ struct masync__dsa_op {
 	/* the record the monitor waits for: its own, or that of the batch
 	 * it is in (one wake-up per batch, not per member) */
 	MASYNC__A(struct dsa_completion_record *) watch;
+	/* detached with its record written by another member's poll (one
+	 * lock per batch's worth of completions, not one per member) */
+	MASYNC__A(int) swept;
 	struct masync__dsa_op *pprev, *pnext;
 	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
 	size_t hy_len;
@@ -5548,7 +5552,7 @@ masync__dsa_fill(struct masync__dsa_wq *w, struct masync__dsa_op *o,
 	struct dsa_hw_desc *desc, struct dsa_completion_record *comp,
 	size_t off, size_t len)
 {
-	struct masync__op_args a = masync__args(&o->op);
+	struct masync__op_args a = o->args;
 	uint32_t flags = w->base_flags;
 	int nt = (a.flags & VDM_F_NO_CACHE_HINT) != 0;
 	int durable = (a.flags & VDM_F_MEM_DURABLE) != 0;
@@ -5597,6 +5601,10 @@ masync__dsa_order(struct data_mover_dsa *d, const struct masync__dsa_op *o,
 	uint64_t key[MASYNC__DSA_MAX_CANDS];
 	unsigned i, j, n = 0;
 
+	if (d->nq == 1) { /* nothing to choose */
+		out[0] = &d->q[0];
+		return d->q[0].max_xfer >= need;
+	}
 	for (i = 0; i < d->nq; i++) {
 		struct masync__dsa_wq *w = &d->q[i];
 		uint64_t tier = 2, k;
@@ -5963,6 +5971,26 @@ enum masync__dsa_member_state {
 	MASYNC__DSA_M_TIMEOUT,
 };
 
+/* Detaches the other members of b whose records were written, so that
+ * their owners see them done without the lock. The owner of an orphan
+ * never polls again: it stays for masync__dsa_retire. */
+static void
+masync__dsa_sweep(struct masync__dsa_wq *w, struct masync__dsa_batch *b)
+{
+	unsigned i;
+
+	for (i = 0; i < b->n && b->refs != 0; i++) {
+		struct masync__dsa_op *m = b->member[i];
+
+		if (m == NULL || m->orphan ||
+				masync__dsa_status(&m->comp) == 0)
+			continue;
+		masync__dsa_detach(w, m); /* may free b: refs is read first */
+		MASYNC__STORE(&m->watch, &m->comp, relaxed);
+		MASYNC__STORE(&m->swept, 1, release);
+	}
+}
+
 /* Where is member o (flushing its pending batch first)? */
 static enum masync__dsa_member_state
 masync__dsa_member(struct masync__dsa_op *o)
@@ -5970,8 +5998,11 @@ masync__dsa_member(struct masync__dsa_op *o)
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_wq *w = o->pend_w;
 	enum masync__dsa_member_state m;
-	struct dsa_completion_record *wr = MASYNC__LOAD(&o->watch, acquire);
+	struct dsa_completion_record *wr;
 
+	if (MASYNC__LOAD(&o->swept, acquire))
+		return MASYNC__DSA_M_DONE; /* see masync__dsa_sweep */
+	wr = MASYNC__LOAD(&o->watch, acquire);
 	/* in a batch in flight, neither record written yet: no lock (only
 	 * its owner detaches it, and the batch is not reused before) */
 	if (wr != &o->comp && masync__dsa_status(wr) == 0 &&
@@ -5993,8 +6024,9 @@ masync__dsa_member(struct masync__dsa_op *o)
 
 		if (masync__dsa_status(&o->comp) != 0) {
 			masync__dsa_detach(w, o);
-			masync__dsa_reap_head(w);
 			MASYNC__STORE(&o->watch, &o->comp, relaxed);
+			masync__dsa_sweep(w, b);
+			masync__dsa_reap_head(w);
 			m = MASYNC__DSA_M_DONE;
 		} else if (masync__dsa_status(&b->comp) != 0) {
 			/* the batch ended without running it (e.g. its
@@ -6076,10 +6108,10 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 
-	if (!d->have_monitor || masync__dsa_forked(d))
-		return; /* a forked child has no monitor (and maybe a held lock) */
 	if (!o->ever_armed)
 		return; /* the monitor never knew it: no lock it shares */
+	if (!d->have_monitor || masync__dsa_forked(d))
+		return; /* a forked child has no monitor (and maybe a held lock) */
 	masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
 	if (MASYNC__LOAD(&o->armed, relaxed))
 		masync__dsa_unlink(d, o);
@@ -6197,7 +6229,7 @@ masync__dsa_touch_range(const void *p, size_t len, int write)
 static void
 masync__dsa_cpu_part(struct masync__dsa_op *o, size_t off, size_t len)
 {
-	struct masync__op_args a = masync__args(&o->op);
+	struct masync__op_args a = o->args;
 
 	if (len == 0)
 		return; /* the buffers may be NULL */
@@ -6234,7 +6266,7 @@ masync__dsa_error(uint8_t st)
 static void
 masync__dsa_finish(struct masync__dsa_op *o, enum vdm_operation_result r)
 {
-	struct masync__op_args a = masync__args(&o->op);
+	struct masync__op_args a = o->args;
 
 	/* durability without destination readback: write back ourselves */
 	if (r == VDM_SUCCESS && o->write_back &&
@@ -6271,7 +6303,7 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 			(st & DSA_COMP_STATUS_WRITE) != 0);
 		{
 			/* the rest of the part, both sides */
-			struct masync__op_args a = masync__args(&o->op);
+			struct masync__op_args a = o->args;
 
 			if (a.src != NULL)
 				masync__dsa_touch_range((const unsigned char *)
@@ -6440,7 +6472,7 @@ static void
 masync__dsa_hybrid_start(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
-	struct masync__op_args a = masync__args(&o->op);
+	struct masync__op_args a = o->args;
 	unsigned char *dst = (unsigned char *)a.dst + o->n;
 	void *src = a.src ? (void *)((uintptr_t)a.src + o->n) : NULL;
 
@@ -6638,6 +6670,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->in_pend = o->kicked = 0;
 	o->bat = NULL;
 	MASYNC__STORE(&o->watch, &o->comp, relaxed);
+	MASYNC__STORE(&o->swept, 0, relaxed);
 	o->pprev = o->pnext = NULL;
 	o->hy_len = 0;
 	o->hy_active = o->hy_judged = 0;
@@ -6710,6 +6743,7 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 	int r;
 
 	o->op = *operation;
+	o->args = a;
 	o->n = a.n;
 	o->done = 0;
 	o->part_max = SIZE_MAX; /* then each WQ's maximum */
