@@ -121,7 +121,10 @@
      descriptor; write() submission takes no batches (DSA 1.0), nor do
      POLLER futures (their executor may only watch the record).
      The doorbell and the completion handling, each dearer than a small
-     copy from cache (see cpu_threshold below), are paid once per batch.
+     copy from cache (see cpu_threshold below), are paid once per batch;
+     so is the WAKER's wake-up (a member's waker is called when its
+     batch's record is written), and the first member polled done takes
+     the WQ's lock once for all the members already done.
    - Hybrid copies: a memcpy, memset or non-overlapping memmove of at
      least hybrid_threshold bytes (2 MiB; SIZE_MAX = never) is split:
      the device takes the bottom, the CPU the top (whole pages) right
