@@ -5875,6 +5875,8 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 				m->bat = b;
 				m->bat_idx = i;
 				b->refs++;
+				/* its own copy: its owner reads it unlocked */
+				m->q.submit_ns = b->q.submit_ns;
 				MASYNC__STORE(&m->watch, &b->comp, release);
 			} else {
 				m->kicked = 1;
@@ -6006,13 +6008,11 @@ masync__dsa_member(struct masync__dsa_op *o)
 	if (MASYNC__LOAD(&o->swept, acquire))
 		return MASYNC__DSA_M_DONE; /* see masync__dsa_sweep */
 	wr = MASYNC__LOAD(&o->watch, acquire);
-	/* in a batch in flight, neither record written yet: no lock (only
-	 * its owner detaches it, and the batch is not reused before) */
+	/* in a batch in flight, neither record written yet: no lock (the
+	 * batch's submission time was copied into o->q before wr was set) */
 	if (wr != &o->comp && masync__dsa_status(wr) == 0 &&
 			masync__dsa_status(&o->comp) == 0 &&
-			masync__coarse_ns() - ((struct masync__dsa_batch *)
-			(void *)((char *)wr - offsetof(struct masync__dsa_batch,
-			comp)))->q.submit_ns <= d->timeout_ns)
+			masync__coarse_ns() - o->q.submit_ns <= d->timeout_ns)
 		return MASYNC__DSA_M_WAIT;
 	masync__mtx_lock(&w->qlock);
 	if (o->in_pend)
