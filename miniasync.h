@@ -121,7 +121,10 @@
      descriptor; write() submission takes no batches (DSA 1.0), nor do
      POLLER futures (their executor may only watch the record).
      The doorbell and the completion handling, each dearer than a small
-     copy from cache (see cpu_threshold below), are paid once per batch.
+     copy from cache (see cpu_threshold below), are paid once per batch;
+     so is the WAKER's wake-up (a member's waker is called when its
+     batch's record is written), and the first member polled done takes
+     the WQ's lock once for all the members already done.
    - Hybrid copies: a memcpy, memset or non-overlapping memmove of at
      least hybrid_threshold bytes (2 MiB; SIZE_MAX = never) is split:
      the device takes the bottom, the CPU the top (whole pages) right
@@ -4633,6 +4636,7 @@ struct masync__dsa_op {
 	struct data_mover_dsa *d;
 	struct masync__dsa_wq *w;      /* the WQ of the descriptor in flight */
 	struct vdm_operation op;
+	struct masync__op_args args; /* of op, read once at the start */
 	enum vdm_operation_result result;
 	MASYNC__A(uint32_t) phase;
 	int submitted;     /* a descriptor is in the device */
@@ -4652,7 +4656,7 @@ struct masync__dsa_op {
 	uint64_t wait_ns;
 	unsigned char *batch; /* bmax descriptors, then their records */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
-	int armed;
+	MASYNC__A(int) armed; /* written under mlock; its owner reads it */
 	int ever_armed; /* its owner armed it in this life (owner only) */
 	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
 	int orphan;   /* the future is gone: back to the pool when reaped */
@@ -4663,6 +4667,12 @@ struct masync__dsa_op {
 	int kicked;   /* left it unsubmitted: goes alone (owner) */
 	struct masync__dsa_batch *bat; /* the batch it went in */
 	unsigned bat_idx;              /* ... as member[bat_idx] */
+	/* the record the monitor waits for: its own, or that of the batch
+	 * it is in (one wake-up per batch, not per member) */
+	MASYNC__A(struct dsa_completion_record *) watch;
+	/* detached with its record written by another member's poll (one
+	 * lock per batch's worth of completions, not one per member) */
+	MASYNC__A(int) swept;
 	struct masync__dsa_op *pprev, *pnext;
 	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
 	size_t hy_len;
@@ -4778,6 +4788,10 @@ static const char *masync__dsa_cpuinfo = "/proc/cpuinfo";
 /* tests: replaces the ENQCMD instruction (NULL: the instruction) */
 typedef int (*masync__enqcmd_fn)(void *portal, const void *desc);
 static MASYNC__A(masync__enqcmd_fn) masync__test_enqcmd;
+/* tests: replaces MOVDIR64B (NULL: the instruction), e.g. under valgrind,
+ * which does not know it */
+typedef void (*masync__movdir64b_fn)(void *portal, const void *desc);
+static MASYNC__A(masync__movdir64b_fn) masync__test_movdir64b;
 /* tests: the NUMA node of a page (addr) or of the calling thread (NULL) */
 typedef int (*masync__node_fn)(const void *addr);
 static MASYNC__A(masync__node_fn) masync__test_page_node;
@@ -5217,6 +5231,15 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 static void
 masync__movdir64b(void *portal, const void *desc)
 {
+#ifdef MASYNC__TEST_HOOKS
+	masync__movdir64b_fn fn = MASYNC__LOAD(&masync__test_movdir64b,
+		acquire);
+
+	if (fn != NULL) {
+		fn(portal, desc);
+		return;
+	}
+#endif
 #ifdef MASYNC__X86
 	__asm__ __volatile__("movdir64b (%1), %0"
 		: : "r"(portal), "r"(desc) : "memory");
@@ -5551,7 +5574,7 @@ masync__dsa_fill(struct masync__dsa_wq *w, struct masync__dsa_op *o,
 	struct dsa_hw_desc *desc, struct dsa_completion_record *comp,
 	size_t off, size_t len)
 {
-	struct masync__op_args a = masync__args(&o->op);
+	struct masync__op_args a = o->args;
 	uint32_t flags = w->base_flags;
 	int nt = (a.flags & VDM_F_NO_CACHE_HINT) != 0;
 	int durable = (a.flags & VDM_F_MEM_DURABLE) != 0;
@@ -5600,6 +5623,10 @@ masync__dsa_order(struct data_mover_dsa *d, const struct masync__dsa_op *o,
 	uint64_t key[MASYNC__DSA_MAX_CANDS];
 	unsigned i, j, n = 0;
 
+	if (d->nq == 1) { /* nothing to choose */
+		out[0] = &d->q[0];
+		return d->q[0].max_xfer >= need;
+	}
 	for (i = 0; i < d->nq; i++) {
 		struct masync__dsa_wq *w = &d->q[i];
 		uint64_t tier = 2, k;
@@ -5867,6 +5894,9 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 				m->bat = b;
 				m->bat_idx = i;
 				b->refs++;
+				/* its own copy: its owner reads it unlocked */
+				m->q.submit_ns = b->q.submit_ns;
+				MASYNC__STORE(&m->watch, &b->comp, release);
 			} else {
 				m->kicked = 1;
 			}
@@ -5941,6 +5971,17 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	MASYNC__FADD(&d->npend, 1, relaxed);
 	if (w->npend >= lim)
 		masync__dsa_flush_locked(d, w);
+	if (o->kicked) {
+		/* the batch it filled was refused: it goes alone now (so the
+		 * check right after the start needs no look at it) */
+		o->kicked = 0;
+		o->pend_w = NULL;
+		o->submitted = 0;
+		o->no_batch = 1;
+		MASYNC__STORE(&o->watch, &o->comp, relaxed);
+		masync__mtx_unlock(&w->qlock);
+		return 0;
+	}
 	masync__mtx_unlock(&w->qlock);
 	return 1;
 }
@@ -5954,16 +5995,46 @@ enum masync__dsa_member_state {
 	MASYNC__DSA_M_TIMEOUT,
 };
 
+/* Detaches the other members of b whose records were written, so that
+ * their owners see them done without the lock. The owner of an orphan
+ * never polls again: it stays for masync__dsa_retire. */
+static void
+masync__dsa_sweep(struct masync__dsa_wq *w, struct masync__dsa_batch *b)
+{
+	unsigned i;
+
+	for (i = 0; i < b->n && b->refs != 0; i++) {
+		struct masync__dsa_op *m = b->member[i];
+
+		if (m == NULL || m->orphan ||
+				masync__dsa_status(&m->comp) == 0)
+			continue;
+		masync__dsa_detach(w, m); /* may free b: refs is read first */
+		MASYNC__STORE(&m->watch, &m->comp, relaxed);
+		MASYNC__STORE(&m->swept, 1, release);
+	}
+}
+
 /* Where is member o (flushing its pending batch first)? */
 static enum masync__dsa_member_state
-masync__dsa_member(struct masync__dsa_op *o, int fresh)
+masync__dsa_member(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_wq *w = o->pend_w;
 	enum masync__dsa_member_state m;
+	struct dsa_completion_record *wr;
 
+	if (MASYNC__LOAD(&o->swept, acquire))
+		return MASYNC__DSA_M_DONE; /* see masync__dsa_sweep */
+	wr = MASYNC__LOAD(&o->watch, acquire);
+	/* in a batch in flight, neither record written yet: no lock (the
+	 * batch's submission time was copied into o->q before wr was set) */
+	if (wr != &o->comp && masync__dsa_status(wr) == 0 &&
+			masync__dsa_status(&o->comp) == 0 &&
+			masync__coarse_ns() - o->q.submit_ns <= d->timeout_ns)
+		return MASYNC__DSA_M_WAIT;
 	masync__mtx_lock(&w->qlock);
-	if (o->in_pend && !fresh)
+	if (o->in_pend)
 		masync__dsa_flush_locked(d, w);
 	if (o->in_pend) {
 		m = MASYNC__DSA_M_PENDING;
@@ -5975,12 +6046,15 @@ masync__dsa_member(struct masync__dsa_op *o, int fresh)
 
 		if (masync__dsa_status(&o->comp) != 0) {
 			masync__dsa_detach(w, o);
+			MASYNC__STORE(&o->watch, &o->comp, relaxed);
+			masync__dsa_sweep(w, b);
 			masync__dsa_reap_head(w);
 			m = MASYNC__DSA_M_DONE;
 		} else if (masync__dsa_status(&b->comp) != 0) {
 			/* the batch ended without running it (e.g. its
 			 * list could not be read) */
 			masync__dsa_detach(w, o);
+			MASYNC__STORE(&o->watch, &o->comp, relaxed);
 			m = MASYNC__DSA_M_RESUBMIT;
 		} else if (masync__coarse_ns() - b->q.submit_ns >
 				d->timeout_ns) {
@@ -6018,9 +6092,15 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		return;
 	o->ever_armed = 1;
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
+	/* still on the list: the monitor kicks whatever it unlinks, and
+	 * either sees this registration or its unlink is seen here (both
+	 * sides fence between their store and their load) */
+	MASYNC__FENCE(seq_cst);
+	if (MASYNC__LOAD(&o->armed, relaxed))
+		return;
 	masync__mtx_lock(&d->mlock);
-	if (!o->armed) {
-		o->armed = 1;
+	if (!MASYNC__LOAD(&o->armed, relaxed)) {
+		MASYNC__STORE(&o->armed, 1, relaxed);
 		o->aprev = NULL;
 		o->anext = d->armed;
 		if (d->armed != NULL)
@@ -6041,7 +6121,7 @@ masync__dsa_unlink(struct data_mover_dsa *d, struct masync__dsa_op *o)
 	if (o->anext != NULL)
 		o->anext->aprev = o->aprev;
 	o->aprev = o->anext = NULL;
-	o->armed = 0;
+	MASYNC__STORE(&o->armed, 0, relaxed);
 }
 
 /* After this, the monitor neither calls nor will call o's waker. */
@@ -6050,15 +6130,18 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 
-	if (!d->have_monitor || masync__dsa_forked(d))
-		return; /* a forked child has no monitor (and maybe a held lock) */
 	if (!o->ever_armed)
 		return; /* the monitor never knew it: no lock it shares */
+	if (!d->have_monitor || masync__dsa_forked(d))
+		return; /* a forked child has no monitor (and maybe a held lock) */
 	masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
-	if (o->armed)
+	if (MASYNC__LOAD(&o->armed, relaxed))
 		masync__dsa_unlink(d, o);
 	masync__mtx_unlock(&d->mlock);
 	masync__signal_register(&o->sig, NULL, FUTURE_NOTIFIER_WAKER, NULL);
+	/* off the list with no waker: a kick the monitor still makes calls
+	 * nothing, so the next disarm (e.g. at release) has nothing to do */
+	o->ever_armed = 0;
 }
 
 /* Calls the waker of every armed operation whose record was written. */
@@ -6083,7 +6166,10 @@ masync__dsa_monitor(void *arg)
 		for (o = d->armed; o != NULL && fired < MASYNC__DSA_KICKS;
 				o = next) {
 			next = o->anext;
-			if (masync__dsa_status(&o->comp) != 0) {
+			/* a batch's record is written after its members'
+			 * (and never reused while one is attached) */
+			if (masync__dsa_status(MASYNC__LOAD(&o->watch,
+					acquire)) != 0) {
 				masync__dsa_unlink(d, o);
 				kick[fired++] = o;
 			}
@@ -6091,6 +6177,7 @@ masync__dsa_monitor(void *arg)
 		if (fired) {
 			int i;
 
+			MASYNC__FENCE(seq_cst); /* see masync__dsa_arm */
 			/* No lock across a wake call: the waker may poll a
 			 * future of this mover (which arms under mlock). An
 			 * owner that disarms meanwhile drops its waker, so a
@@ -6164,7 +6251,7 @@ masync__dsa_touch_range(const void *p, size_t len, int write)
 static void
 masync__dsa_cpu_part(struct masync__dsa_op *o, size_t off, size_t len)
 {
-	struct masync__op_args a = masync__args(&o->op);
+	struct masync__op_args a = o->args;
 
 	if (len == 0)
 		return; /* the buffers may be NULL */
@@ -6201,7 +6288,7 @@ masync__dsa_error(uint8_t st)
 static void
 masync__dsa_finish(struct masync__dsa_op *o, enum vdm_operation_result r)
 {
-	struct masync__op_args a = masync__args(&o->op);
+	struct masync__op_args a = o->args;
 
 	/* durability without destination readback: write back ourselves */
 	if (r == VDM_SUCCESS && o->write_back &&
@@ -6238,7 +6325,7 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 			(st & DSA_COMP_STATUS_WRITE) != 0);
 		{
 			/* the rest of the part, both sides */
-			struct masync__op_args a = masync__args(&o->op);
+			struct masync__op_args a = o->args;
 
 			if (a.src != NULL)
 				masync__dsa_touch_range((const unsigned char *)
@@ -6407,7 +6494,7 @@ static void
 masync__dsa_hybrid_start(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
-	struct masync__op_args a = masync__args(&o->op);
+	struct masync__op_args a = o->args;
 	unsigned char *dst = (unsigned char *)a.dst + o->n;
 	void *src = a.src ? (void *)((uintptr_t)a.src + o->n) : NULL;
 
@@ -6489,7 +6576,11 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			continue;
 		}
 		if (o->pend_w != NULL) {
-			switch (masync__dsa_member(o, fresh)) {
+			/* just started: pending, or in the batch it filled
+			 * (masync__dsa_pend took back a refused one) */
+			if (fresh)
+				return FUTURE_STATE_RUNNING;
+			switch (masync__dsa_member(o)) {
 			case MASYNC__DSA_M_PENDING: /* no room for it yet */
 			case MASYNC__DSA_M_WAIT:
 				if (notify) {
@@ -6591,7 +6682,8 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;
-	o->timed_out = o->armed = o->waiting = o->write_back = 0;
+	o->timed_out = o->waiting = o->write_back = 0;
+	MASYNC__STORE(&o->armed, 0, relaxed);
 	o->ever_armed = 0;
 	o->aprev = o->anext = NULL;
 	memset(&o->q, 0, sizeof(o->q));
@@ -6599,6 +6691,8 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->w = o->pend_w = NULL;
 	o->in_pend = o->kicked = 0;
 	o->bat = NULL;
+	MASYNC__STORE(&o->watch, &o->comp, relaxed);
+	MASYNC__STORE(&o->swept, 0, relaxed);
 	o->pprev = o->pnext = NULL;
 	o->hy_len = 0;
 	o->hy_active = o->hy_judged = 0;
@@ -6671,6 +6765,7 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 	int r;
 
 	o->op = *operation;
+	o->args = a;
 	o->n = a.n;
 	o->done = 0;
 	o->part_max = SIZE_MAX; /* then each WQ's maximum */

@@ -16,7 +16,10 @@
  *             waiting (runtime passes that poll while the emulator works,
  *             sleeps and wake-ups: they follow the emulator's speed);
  *             dsa_mover_* are the mover's own CPU: the 32 starts, then,
- *             once the device is done, the polls that reap them
+ *             once the device is done, the polls that reap them;
+ *             dsa_naps_* how often runtime_wait_multiple went to sleep
+ *             (futex) per operation: each is a wake-up to come, a spin
+ *             before it and a pass over the futures after it
  *   spread    256 KiB copies, 32 in flight, over 1, 2 and 4 emulated
  *             devices of 250 MB/s each: throughput and each device's share
  *   hybrid    one 4 / 16 / 64 MiB copy on a 2 GB/s device, hybrid split
@@ -47,6 +50,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+/* the runtime's sleeps (its test hook): cost counts them per operation */
+static unsigned long bench_naps;
+#define MASYNC__RT_ON_NAP(ns) ((void)(ns), bench_naps++)
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
@@ -277,11 +283,12 @@ bench_desc(void)
 /* ---- cost: CPU per operation, one by one vs coalesced ---- */
 
 /* rounds of QD operations of n bytes through runtime_wait_multiple:
- * CPU ns per operation; *desc = top-level descriptors per operation */
+ * CPU ns per operation; *desc = top-level descriptors per operation,
+ * *naps = the runtime's sleeps per operation */
 static double
 run_qd(struct dsa_emu *emu, struct runtime *rt, struct vdm *vdm,
 	unsigned char *dst, const unsigned char *src, size_t n, int rounds,
-	double *desc)
+	double *desc, double *naps)
 {
 	struct vdm_operation_future f[QD];
 	struct future *ff[QD];
@@ -294,6 +301,7 @@ run_qd(struct dsa_emu *emu, struct runtime *rt, struct vdm *vdm,
 
 		memset(dst, 0, (size_t)QD * n);
 		dsa_emu_reset_stats(emu);
+		bench_naps = 0;
 		c0 = cpu_ns();
 		for (k = 0; k < rounds; k++) {
 			for (i = 0; i < QD; i++) {
@@ -305,6 +313,7 @@ run_qd(struct dsa_emu *emu, struct runtime *rt, struct vdm *vdm,
 			check_ok(f, QD);
 		}
 		v = (double)(cpu_ns() - c0) / ((double)rounds * QD);
+		*naps = (double)bench_naps / ((double)rounds * QD);
 		if (memcmp(dst, src, (size_t)QD * n) != 0)
 			die("content check failed");
 		/* every descriptor was processed before its future completed */
@@ -412,7 +421,8 @@ bench_cost(void)
 		int rounds = n >= 16384 ? 40 : 100;
 		double m, c1, c2, d1, d2, v1[MAXREPS], v2[MAXREPS];
 		double w1[MAXREPS], w2[MAXREPS], u1[MAXREPS], u2[MAXREPS];
-		double m1, m2;
+		double z1[MAXREPS], z2[MAXREPS];
+		double m1, m2, n1, n2;
 		char nm[16], name[64];
 		int r;
 
@@ -422,12 +432,12 @@ bench_cost(void)
 		for (r = 0; r < reps; r++) {
 			if (r % 2 == 0)
 				v1[r] = run_qd(emu, rt, data_mover_dsa_get_vdm(one),
-					dst, src, n, rounds, &w1[r]);
+					dst, src, n, rounds, &w1[r], &z1[r]);
 			v2[r] = run_qd(emu, rt, data_mover_dsa_get_vdm(co), dst,
-				src, n, rounds, &w2[r]);
+				src, n, rounds, &w2[r], &z2[r]);
 			if (r % 2 == 1)
 				v1[r] = run_qd(emu, rt, data_mover_dsa_get_vdm(one),
-					dst, src, n, rounds, &w1[r]);
+					dst, src, n, rounds, &w1[r], &z1[r]);
 			u1[r] = run_mover(emu, data_mover_dsa_get_vdm(one),
 				dst, src, n, rounds / 4);
 			u2[r] = run_mover(emu, data_mover_dsa_get_vdm(co),
@@ -439,6 +449,8 @@ bench_cost(void)
 		c2 = median(v2, (size_t)reps);
 		d1 = median(w1, (size_t)reps);
 		d2 = median(w2, (size_t)reps);
+		n1 = median(z1, (size_t)reps);
+		n2 = median(z2, (size_t)reps);
 		snprintf(name, sizeof(name), "dsa_cpu_memcpy_%s", nm);
 		line(name, m, "ns/op", 1.0, "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_cpu_onebyone_%s", nm);
@@ -453,6 +465,11 @@ bench_cost(void)
 		line(name, d1, "desc/op", 1.0, "of_onebyone");
 		snprintf(name, sizeof(name), "dsa_desc_coalesced_%s", nm);
 		line(name, d2, "desc/op", d2 / d1, "of_onebyone");
+		snprintf(name, sizeof(name), "dsa_naps_onebyone_%s", nm);
+		line(name, n1, "naps/op", 1.0, "of_onebyone");
+		snprintf(name, sizeof(name), "dsa_naps_coalesced_%s", nm);
+		line(name, n2, "naps/op", n1 > 0 ? n2 / n1 : 0.0,
+			"of_onebyone");
 	}
 	data_mover_dsa_delete(one);
 	data_mover_dsa_delete(co);

@@ -1,0 +1,346 @@
+/* test_dsa_wake.c - what a coalesced batch costs the waiting side: one
+ * wake-up per batch, and one lock for a batch's worth of completions.
+ * The emulator runs with a trapped portal (each MOVDIR64B goes to it
+ * through the mover's test hook, so this runs the same natively and under
+ * valgrind, whatever the CPU), a slow device (bytes_per_us) so the
+ * members of a batch complete far apart, and a test clock that does not
+ * move (no timeout, no monitor flush); no outcome depends on timing.
+ * Proves:
+ * - the waker of a batch member is called only once the whole batch is
+ *   done (the emulator has disposed of every descriptor when it runs),
+ *   not at its own record: one wake-up per batch; each member then
+ *   completes on its first poll; also when one member fails (its waker
+ *   comes with the others', its own result is the error);
+ * - the first member polled to completion detaches the others whose
+ *   records were written (they complete with no lock on the WQ);
+ * - a member waiting in a batch in flight is polled, and re-armed, without
+ *   taking the WQ's lock or the monitor's (white box: both held by the
+ *   test's main thread while another polls). */
+#include "test_dsa_util.h"
+
+#define OPSZ 4096
+#define NOPS 8
+
+static struct dsa_emu *emu;
+
+static uint64_t
+still_clock(void)
+{
+	return 1000000000ull;
+}
+
+/* MOVDIR64B, as the trapped portal takes it (one WQ: index 0) */
+static void
+trap_movdir64b(void *portal, const void *desc)
+{
+	(void)portal;
+	if (dsa_emu_portal_write(emu, 0, desc, 0) != 0)
+		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write", NULL);
+}
+
+struct slot {
+	atomic_int calls;
+	atomic_int all_done; /* at its first call, every descriptor was done */
+};
+
+static struct slot slots[NOPS];
+
+static void
+on_wake(void *data)
+{
+	struct slot *s = (struct slot *)data;
+	struct dsa_emu_stats st;
+
+	/* the emulator counts a descriptor before writing its record: a
+	 * batch whose record was written is counted in processed */
+	dsa_emu_get_stats(emu, -1, &st);
+	if (atomic_fetch_add(&s->calls, 1) == 0)
+		atomic_store(&s->all_done, st.processed == st.received);
+}
+
+static void
+notifier(struct future_notifier *n, int i)
+{
+	memset(n, 0, sizeof(*n));
+	n->waker.data = &slots[i];
+	n->waker.wake = on_wake;
+}
+
+static unsigned
+npend(struct data_mover_dsa *d)
+{
+	unsigned n;
+
+	masync__mtx_lock(&d->q[0].qlock);
+	n = d->q[0].npend;
+	masync__mtx_unlock(&d->q[0].qlock);
+	return n;
+}
+
+static struct masync__dsa_op *
+state_of(struct vdm_operation_future *f)
+{
+	return (struct masync__dsa_op *)f->data.data;
+}
+
+/* op 0 alone, ops 1..NOPS-1 as one batch, each armed with its waker; the
+ * device paused until both descriptors are in */
+static void
+start(struct data_mover_dsa *d, struct vdm_operation_future *f,
+	unsigned char *dst, const unsigned char *src)
+{
+	struct future_notifier n;
+	int i;
+
+	memset(slots, 0, sizeof(slots));
+	dsa_emu_pause(emu, -1, 1);
+	for (i = 0; i < NOPS; i++) {
+		f[i] = vdm_memcpy(data_mover_dsa_get_vdm(d),
+			dst + (size_t)i * OPSZ,
+			(void *)(src + (size_t)i * OPSZ), OPSZ, 0);
+		notifier(&n, i);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), &n) ==
+			FUTURE_STATE_RUNNING);
+		CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	}
+	CHECK_EQ(npend(d), NOPS - 1);
+	notifier(&n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), &n) ==
+		FUTURE_STATE_RUNNING); /* flushes the pending batch */
+	CHECK_EQ(npend(d), 0);
+	td_wait_received(emu, 2, 20000000000ull);
+}
+
+static void
+wait_wakers(void)
+{
+	uint64_t t0 = td_now_ns();
+	int i, all;
+
+	do {
+		if (td_now_ns() - t0 > 60000000000ull)
+			td_fail(__FILE__, __LINE__, "every waker called",
+				NULL);
+		td_sleep_us(500);
+		for (i = 0, all = 1; i < NOPS; i++)
+			if (atomic_load(&slots[i].calls) == 0)
+				all = 0;
+	} while (!all);
+}
+
+static void
+test_one_wake(struct data_mover_dsa *d, int fail_member)
+{
+	struct vdm_operation_future f[NOPS];
+	unsigned char *src = td_alloc(OPSZ * NOPS), *dst = td_alloc(OPSZ * NOPS);
+	struct dsa_emu_stats s;
+	int i;
+
+	td_pattern(src, OPSZ * NOPS, 11);
+	memset(dst, 0, OPSZ * NOPS);
+	dsa_emu_reset_stats(emu);
+	if (fail_member > 0) {
+		struct dsa_emu_fault flt;
+
+		memset(&flt, 0, sizeof(flt));
+		flt.kind = DSA_EMU_FAULT_STATUS;
+		flt.op_mask = DSA_EMU_OP(DSA_OPCODE_MEMMOVE);
+		flt.skip = (unsigned)fail_member; /* op 0, then members */
+		flt.status = DSA_COMP_HW_ERR1;
+		td_inject(emu, &flt);
+	}
+	start(d, f, dst, src);
+	/* members complete ~4 ms apart: a waker called at its own record
+	 * would run while later members are still to come */
+	dsa_emu_pause(emu, -1, 0);
+	wait_wakers();
+	for (i = 1; i < NOPS; i++) {
+		if (!atomic_load(&slots[i].all_done))
+			td_log("   member %d woken before its batch ended\n",
+				i);
+		CHECK(atomic_load(&slots[i].all_done));
+	}
+	/* each member completes on its first poll, with its own result */
+	for (i = 0; i < NOPS; i++) {
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, i == fail_member ?
+			VDM_ERROR_DSA_HARDWARE : VDM_SUCCESS);
+		if (i != fail_member)
+			CHECK_PATTERN(dst + (size_t)i * OPSZ, OPSZ,
+				(size_t)i * OPSZ, 11);
+	}
+	s = td_stats(emu);
+	CHECK_EQ(s.received, 2);
+	CHECK_EQ(s.batch_members, NOPS - 1);
+	dsa_emu_clear_faults(emu);
+	td_free(src);
+	td_free(dst);
+}
+
+/* Runs fn(arg) on another thread while this one holds the WQ's lock
+ * (and the monitor's, with mlock): fn must finish without either; a
+ * regression that takes one fails here instead of hanging. */
+struct locked_run {
+	void (*fn)(void *);
+	void *arg;
+	atomic_int done;
+};
+
+static void *
+locked_thread(void *p)
+{
+	struct locked_run *r = (struct locked_run *)p;
+
+	r->fn(r->arg);
+	atomic_store(&r->done, 1);
+	return NULL;
+}
+
+static void
+run_locked(struct data_mover_dsa *d, int mlock, void (*fn)(void *),
+	void *arg)
+{
+	struct locked_run r;
+	pthread_t t;
+	uint64_t t0 = td_now_ns();
+
+	r.fn = fn;
+	r.arg = arg;
+	atomic_init(&r.done, 0);
+	masync__mtx_lock(&d->q[0].qlock);
+	if (mlock)
+		masync__mtx_lock(&d->mlock);
+	CHECK(pthread_create(&t, NULL, locked_thread, &r) == 0);
+	while (!atomic_load(&r.done)) {
+		if (td_now_ns() - t0 > 10000000000ull * td_slow())
+			td_fail(__FILE__, __LINE__, "done without the locks",
+				"it waits for a lock this thread holds");
+		td_sleep_us(200);
+	}
+	if (mlock)
+		masync__mtx_unlock(&d->mlock);
+	masync__mtx_unlock(&d->q[0].qlock);
+	CHECK(pthread_join(t, NULL) == 0);
+}
+
+static void
+complete_middle(void *p)
+{
+	struct vdm_operation_future *f = (struct vdm_operation_future *)p;
+	int i;
+
+	for (i = 1; i < NOPS - 1; i++) {
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
+	}
+}
+
+static void
+poll_members_armed(void *p)
+{
+	struct vdm_operation_future *f = (struct vdm_operation_future *)p;
+	struct future_notifier n;
+	int i;
+
+	for (i = 1; i < NOPS; i++) {
+		notifier(&n, i);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), &n) ==
+			FUTURE_STATE_RUNNING);
+		CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	}
+}
+
+static void
+test_sweep(struct data_mover_dsa *d)
+{
+	struct vdm_operation_future f[NOPS];
+	unsigned char *src = td_alloc(OPSZ * NOPS), *dst = td_alloc(OPSZ * NOPS);
+	int i;
+
+	td_begin("the first member polled done detaches the others");
+	td_pattern(src, OPSZ * NOPS, 12);
+	memset(dst, 0, OPSZ * NOPS);
+	dsa_emu_reset_stats(emu);
+	start(d, f, dst, src);
+	dsa_emu_pause(emu, -1, 0);
+	wait_wakers(); /* the batch is done */
+	for (i = 1; i < NOPS; i++)
+		CHECK(!MASYNC__LOAD(&state_of(&f[i])->swept, relaxed));
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[NOPS - 1]), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	for (i = 1; i < NOPS - 1; i++) {
+		CHECK(MASYNC__LOAD(&state_of(&f[i])->swept, relaxed));
+		CHECK(state_of(&f[i])->bat == NULL);
+	}
+	/* the rest complete without the WQ's lock */
+	run_locked(d, 0, complete_middle, f);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK_PATTERN(dst, OPSZ * NOPS, 0, 12);
+	td_settle(emu);
+	td_free(src);
+	td_free(dst);
+}
+
+static void
+test_no_lock_waiting(struct data_mover_dsa *d)
+{
+	struct vdm_operation_future f[NOPS];
+	unsigned char *src = td_alloc(OPSZ * NOPS), *dst = td_alloc(OPSZ * NOPS);
+	int i;
+
+	td_begin("a waiting member: polled and re-armed with no lock");
+	td_pattern(src, OPSZ * NOPS, 13);
+	memset(dst, 0, OPSZ * NOPS);
+	dsa_emu_reset_stats(emu);
+	start(d, f, dst, src); /* the device stays paused */
+	run_locked(d, 1, poll_members_armed, f);
+	dsa_emu_pause(emu, -1, 0);
+	wait_wakers();
+	for (i = 0; i < NOPS; i++) {
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
+	}
+	CHECK_PATTERN(dst, OPSZ * NOPS, 0, 13);
+	td_settle(emu);
+	td_free(src);
+	td_free(dst);
+}
+
+int
+main(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct data_mover_dsa *d;
+
+	td_enter("test_dsa_wake");
+	MASYNC__STORE(&masync__test_clock, still_clock, release);
+	ec.trap_portal = 1;
+	ec.fifo = -1;
+	ec.wq_size = 64;
+	ec.bytes_per_us = 1; /* 4 KiB in ~4 ms */
+	emu = td_emu(&ec);
+	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_MOVDIR64B,
+		relaxed);
+	MASYNC__STORE(&masync__test_movdir64b, trap_movdir64b, release);
+	mc.batch_max = NOPS;
+	d = td_mover(&mc);
+	CHECK(td_portal(d));
+	td_begin("a member's waker: once its whole batch is done");
+	test_one_wake(d, -1);
+	td_begin("... also when one member fails");
+	test_one_wake(d, 4);
+	test_sweep(d);
+	test_no_lock_waiting(d);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
+		release);
+	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
+	td_log("test_dsa_wake: all passed\n");
+	return 0;
+}
