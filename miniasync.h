@@ -4850,14 +4850,48 @@ masync__dsa_read_num(const char *dir, const char *name,
 	return 0;
 }
 
-/* libc's syscall(), which strict C modes do not declare */
-extern long masync__dsa_syscall(long nr, ...) __asm__("syscall");
+/*
+ * The two NUMA lookups are per-thread caches in front of system calls, so
+ * that a host whose devices span nodes pays none per operation. A page's
+ * node is asked again after MASYNC__DSA_NODE_REFRESH answers from the
+ * cache: pages migrate, and a stale node only places work less well.
+ */
+#define MASYNC__DSA_NODE_REFRESH 256
+struct masync__dsa_node_cache {
+	uintptr_t key;   /* 0: empty */
+	int node;
+	unsigned uses;
+};
 
-/* The NUMA node of the CPU we run on, or -1 (getcpu: no libnuma). */
+/* the cached node for key (not 0), else lookup(arg)'s, cached: a failure
+ * (-1) too, so that a refused system call is not made again each time */
+static int
+masync__dsa_node_cached(struct masync__dsa_node_cache *c, uintptr_t key,
+	int (*lookup)(const void *), const void *arg)
+{
+	if (c->key == key && c->uses < MASYNC__DSA_NODE_REFRESH) {
+		c->uses++;
+		return c->node;
+	}
+	c->node = lookup(arg);
+	c->key = key;
+	c->uses = 0;
+	return c->node;
+}
+
+/* libc's syscall() and sched_getcpu(), which strict C modes do not
+ * declare; sched_getcpu reads the kernel's rseq area or the vDSO */
+extern long masync__dsa_syscall(long nr, ...) __asm__("syscall");
+extern int masync__dsa_sched_getcpu(void) __asm__("sched_getcpu");
+
+/* The NUMA node of the CPU we run on, or -1 (getcpu: no libnuma), kept
+ * per CPU: the system call only when the thread runs on another CPU. */
 static int
 masync__dsa_cpu_node(void)
 {
+	static MASYNC__THREAD_LOCAL int cached_cpu = -1, cached_node = -1;
 	unsigned cpu = 0, node = 0;
+	int now;
 
 #ifdef MASYNC__TEST_HOOKS
 	masync__node_fn fn = MASYNC__LOAD(&masync__test_cpu_node, acquire);
@@ -4865,21 +4899,42 @@ masync__dsa_cpu_node(void)
 	if (fn != NULL)
 		return fn(NULL);
 #endif
+	now = masync__dsa_sched_getcpu();
+	if (now >= 0 && now == cached_cpu)
+		return cached_node;
 #ifdef SYS_getcpu
-	if (masync__dsa_syscall(SYS_getcpu, &cpu, &node, NULL) == 0)
+	if (masync__dsa_syscall(SYS_getcpu, &cpu, &node, NULL) == 0) {
+		/* the CPU getcpu ran on: the pair is consistent */
+		cached_cpu = (int)cpu;
+		cached_node = (int)node;
 		return (int)node;
+	}
 #endif
 	(void)cpu, (void)node;
 	return -1;
 }
 
-/* The node of the page at p as the kernel reports it (get_mempolicy with
- * MPOL_F_NODE | MPOL_F_ADDR; a page not yet mapped is mapped by the
- * query, as the first touch would), or -1. */
+/* get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR) for the page at p (a page not
+ * yet mapped is mapped by the query, as the first touch would), or -1 */
+static int
+masync__dsa_page_node_raw(const void *p)
+{
+	int node = -1;
+
+#ifdef SYS_get_mempolicy
+	if (masync__dsa_syscall(SYS_get_mempolicy, &node, (void *)NULL, 0UL,
+			p, 3UL /* MPOL_F_NODE | MPOL_F_ADDR */) == 0)
+		return node;
+#endif
+	(void)p;
+	return -1;
+}
+
+/* The node of the page at p as the kernel reports it, or -1. */
 static int
 masync__dsa_page_node(const void *p)
 {
-	int node = -1;
+	static MASYNC__THREAD_LOCAL struct masync__dsa_node_cache cache;
 
 #ifdef MASYNC__TEST_HOOKS
 	masync__node_fn fn = MASYNC__LOAD(&masync__test_page_node, acquire);
@@ -4887,14 +4942,10 @@ masync__dsa_page_node(const void *p)
 	if (fn != NULL)
 		return fn(p);
 #endif
-#ifdef SYS_get_mempolicy
-	if (p != NULL && masync__dsa_syscall(SYS_get_mempolicy, &node,
-			(void *)NULL, 0UL, p,
-			3UL /* MPOL_F_NODE | MPOL_F_ADDR */) == 0)
-		return node;
-#endif
-	(void)p;
-	return -1;
+	if (p == NULL)
+		return -1;
+	return masync__dsa_node_cached(&cache, ((uintptr_t)p >> 12) + 1,
+		masync__dsa_page_node_raw, p);
 }
 
 struct masync__dsa_cand {

@@ -69,6 +69,41 @@ where(struct dsa_emu *emu, struct data_mover_dsa *d, unsigned char *dst)
 	return received(emu, 1) != r1;
 }
 
+/* the cache in front of the page lookup, with a counting lookup */
+static int lookups;
+
+static int
+count_lookup(const void *arg)
+{
+	lookups++;
+	return arg == NULL ? -1 : *(const int *)arg;
+}
+
+static void
+test_node_cache(void)
+{
+	struct masync__dsa_node_cache c = {0};
+	int one = 1, zero = 0, i;
+
+	lookups = 0;
+	CHECK_EQ(masync__dsa_node_cached(&c, 7, count_lookup, &one), 1);
+	CHECK_EQ(lookups, 1);
+	/* the same key: from the cache, even when the answer would change */
+	for (i = 0; i < MASYNC__DSA_NODE_REFRESH; i++)
+		CHECK_EQ(masync__dsa_node_cached(&c, 7, count_lookup, &zero), 1);
+	CHECK_EQ(lookups, 1);
+	/* ... until it is asked again: the page may have moved */
+	CHECK_EQ(masync__dsa_node_cached(&c, 7, count_lookup, &zero), 0);
+	CHECK_EQ(lookups, 2);
+	/* another key: asked */
+	CHECK_EQ(masync__dsa_node_cached(&c, 8, count_lookup, &one), 1);
+	CHECK_EQ(lookups, 3);
+	/* a failure is kept too: a refused call is not repeated each time */
+	CHECK_EQ(masync__dsa_node_cached(&c, 9, count_lookup, NULL), -1);
+	CHECK_EQ(masync__dsa_node_cached(&c, 9, count_lookup, &one), -1);
+	CHECK_EQ(lookups, 4);
+}
+
 int
 main(void)
 {
@@ -170,6 +205,14 @@ main(void)
 	dsa_emu_stop(emu);
 	MASYNC__STORE(&masync__test_page_node, (masync__node_fn)NULL, release);
 	MASYNC__STORE(&masync__test_cpu_node, (masync__node_fn)NULL, release);
+
+	td_begin("the lookups are cached: no system call per operation");
+	test_node_cache();
+	/* the real lookups (no hooks): a node, or -1 where refused */
+	CHECK(masync__dsa_cpu_node() >= -1);
+	CHECK(masync__dsa_cpu_node() >= -1); /* the cached answer */
+	CHECK(masync__dsa_page_node(other) >= -1);
+	CHECK_EQ(masync__dsa_page_node(NULL), -1);
 	td_free(buf_node[0]);
 	td_free(buf_node[1]);
 	td_free(other);
