@@ -108,7 +108,9 @@
      on the NUMA node of the destination's first page (get_mempolicy),
      then on the caller's node (getcpu; config numa_node overrides it),
      then any: work crosses nodes only when the local WQs are full, and
-     never goes to a full WQ while another has room.
+     never goes to a full WQ while another has room. Both lookups are
+     per-thread caches (the node per CPU, a page's node per page, asked
+     again every 256 uses), made only when the WQs span nodes.
    - Batching: an operation of at most batch_threshold bytes (64 KiB)
      started while its WQ is busy waits in the WQ's pending batch; the
      batch goes as one batch descriptor (up to batch_max, default and
