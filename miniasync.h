@@ -3514,7 +3514,12 @@ data_mover_sync_delete(struct data_mover_sync *dms)
 #define MASYNC__THR_MAX_THREADS 1024u
 #define MASYNC__THR_MAX_RING (1u << 24)
 #define MASYNC__THR_SPLIT_MIN (2u << 20)   /* smallest op that is split */
-#define MASYNC__THR_CHUNK_MIN (256u << 10) /* smallest chunk of one */
+/* Chunks: 1/16 of a participant's share, within these bounds. Small
+ * enough that a participant that holds the last one (a worker on a slower
+ * or busier CPU, one preempted) keeps the others waiting little: 64 KiB
+ * is ~3 us, 512 KiB ~35 us at one core's streaming rate. */
+#define MASYNC__THR_CHUNK_MIN (64u << 10)
+#define MASYNC__THR_CHUNK_MAX (512u << 10)
 /* Split operations whose share per worker is below masync__stream_min()
  * keep cached stores: while a share is within a few times a core's L2 the
  * data is often still hot and cached stores win (4 MiB on 2 workers, hot,
@@ -3560,6 +3565,8 @@ struct masync__thr_op {
 	struct vdm_operation op;
 	enum vdm_operation_result result;
 	size_t nchunks, chunk;
+	size_t extra;  /* workers asked to help besides the entry's own */
+	int stream;    /* chunks written with streaming stores */
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
 	/* waiting for queue room: on the wait list (written under
@@ -3810,15 +3817,9 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 {
 	struct masync__op_args a = masync__args(&op->op);
 	size_t mine = 0, i;
-	/* A large split operation outgrows the caches: write around them, as
-	 * glibc's memcpy does past its non-temporal threshold (measured here,
-	 * 64 MiB on 2 workers: 2.0x plain memcpy with the interleaved
-	 * streaming copy, 1.37x with cached stores). A flush keeps its own
-	 * meaning of the flag. */
-	uint64_t cpu_flags = op->nchunks > 1 &&
-		a.n / d->nthreads >= masync__stream_min() &&
-		op->op.type != VDM_OPERATION_FLUSH ?
-		a.flags | VDM_F_NO_CACHE_HINT : a.flags;
+	/* (64 MiB on 2 threads: 2.0x plain memcpy streaming, 1.37x cached) */
+	uint64_t cpu_flags = op->stream ? a.flags | VDM_F_NO_CACHE_HINT :
+		a.flags;
 
 	while (mine < max &&
 			(i = MASYNC__FADD(&op->next_chunk, 1, relaxed)) <
@@ -3904,7 +3905,7 @@ masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire) ||
 			ph == MASYNC__PH_RUNNING) {
 		if (ph == MASYNC__PH_QUEUED)
-			masync__thr_recruit(d, op, d->nthreads - 1);
+			masync__thr_recruit(d, op, op->extra);
 		masync__thr_run(d, op, (size_t)-1);
 	}
 	masync__thr_unref(op);
@@ -4034,17 +4035,72 @@ masync__thr_raw_flags(const struct vdm *vdm, enum vdm_operation_type type)
 	return 0;
 }
 
+#ifdef MASYNC__TEST_HOOKS
+/* tests: the CPUs the calling thread may use (0: ask the system) */
+static MASYNC__A(unsigned) masync__test_thr_cpus;
+#endif
+
+/* The CPUs the calling thread may run on: its affinity mask (taskset,
+ * cgroup cpusets), else the online CPUs. Read again every 64th call: a
+ * split copy affords a system call now and then, not every time. */
+static size_t
+masync__thr_cpus(void)
+{
+	static MASYNC__THREAD_LOCAL size_t cached;
+	static MASYNC__THREAD_LOCAL unsigned uses;
+#ifdef MASYNC__TEST_HOOKS
+	unsigned t = MASYNC__LOAD(&masync__test_thr_cpus, relaxed);
+
+	if (t != 0)
+		return t;
+#endif
+	if (cached == 0 || ++uses % 64 == 0) {
+		size_t n = masync__ncpus();
+#if defined(MASYNC__FUTEX) && defined(SYS_sched_getaffinity)
+		unsigned long mask[1024 / (8 * sizeof(unsigned long))];
+		long r = masync__syscall(SYS_sched_getaffinity, 0L,
+			(long)sizeof(mask), (long)(void *)mask);
+
+		if (r > 0) {
+			size_t c = 0, i;
+
+			for (i = 0; i < (size_t)r / sizeof(mask[0]); i++) {
+				unsigned long w = mask[i];
+
+				for (; w != 0; w &= w - 1)
+					c++;
+			}
+			if (c > 0 && c < n)
+				n = c;
+		}
+#endif
+		cached = n;
+	}
+	return cached;
+}
+
+/* Split operations: the polling thread takes chunks too (its poll after
+ * the first, masync__thr_help), so a copy is never much slower than the
+ * caller copying alone, however late the workers come. Caller and
+ * workers together are at most as many as the CPUs the caller may use:
+ * one more thread would only share a CPU with another, and the one that
+ * holds the last chunk when its time slice ends keeps the copy waiting
+ * (4 MiB on 2 vCPUs: 0.7x plain memcpy with caller + 2 workers). One CPU:
+ * not split (whoever claims it runs it whole). A participant's share
+ * decides between cached and streaming stores (masync__stream_min). */
 static void
 masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 {
 	struct masync__op_args a = masync__args(&op->op);
-	size_t per;
+	size_t per, parts;
 
 	op->nchunks = 1;
 	op->chunk = a.n;
+	op->extra = 0;
+	op->stream = 0;
 	MASYNC__STORE(&op->next_chunk, 0, relaxed);
 	MASYNC__STORE(&op->chunks_done, 0, relaxed);
-	if (d->nthreads < 2 || a.n < (size_t)MASYNC__THR_SPLIT_MIN)
+	if (a.n < (size_t)MASYNC__THR_SPLIT_MIN)
 		return;
 	if (masync__thr_raw_flags(&d->ext.base, op->op.type))
 		return; /* a user function gets the whole range at once */
@@ -4052,13 +4108,26 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 			op->op.type == VDM_OPERATION_MEMCPY) &&
 			masync__overlaps(a.dst, a.src, a.n))
 		return; /* overlapping: one memmove (chunks would race) */
-	/* a few chunks per worker balance uneven progress */
-	per = a.n / (d->nthreads * 16);
+	parts = masync__thr_cpus();
+	if (parts > d->nthreads + 1)
+		parts = d->nthreads + 1;
+	if (parts < 2)
+		return;
+	/* a few chunks per participant balance uneven progress */
+	per = a.n / (parts * 16);
 	if (per < MASYNC__THR_CHUNK_MIN)
 		per = MASYNC__THR_CHUNK_MIN;
+	if (per > MASYNC__THR_CHUNK_MAX)
+		per = MASYNC__THR_CHUNK_MAX;
 	per = (per + 4095) & ~(size_t)4095;
 	op->chunk = per;
 	op->nchunks = (a.n + per - 1) / per;
+	op->extra = parts - 2; /* the entry brings one, the caller is one */
+	/* A large split operation outgrows the caches: write around them, as
+	 * glibc's memcpy does past its non-temporal threshold. A flush keeps
+	 * its own meaning of the flag. */
+	op->stream = op->op.type != VDM_OPERATION_FLUSH &&
+		a.n / parts >= masync__stream_min();
 }
 
 static int masync__thr_helpable(const struct masync__thr_op *op);
@@ -4158,7 +4227,7 @@ masync__thr_help(struct masync__thr_op *op)
 		int own = op->nchunks == 1 &&
 			MASYNC__CAS(&op->qref, &use, 0, acq_rel);
 
-		masync__thr_recruit(d, op, d->nthreads - 1);
+		masync__thr_recruit(d, op, op->extra);
 		masync__thr_run(d, op, (size_t)-1);
 		if (own)
 			masync__thr_unref(op);
@@ -4176,16 +4245,46 @@ masync__thr_help(struct masync__thr_op *op)
  * runs); where the workers have CPUs of their own the yield returns at
  * once. */
 #define MASYNC__THR_POLL_YIELD 64u
+/* A yield is not enough when the worker that holds the operation is not
+ * eligible to run yet (Linux EEVDF: it used up its slice), or runs on
+ * another CPU taken by someone else: the poller then spins for a whole
+ * slice (~3 ms), a 64 x 4 KiB batch 0.05 ms -> 3 ms. One operation still
+ * not done this long after the poller first yielded for it (a worker that
+ * runs moves >= 2 GB/s) makes its poller nap instead (1 us asked; 50 us
+ * or so with the timer slack): off the run queue, it lets any worker run. */
+#define MASYNC__THR_STALL_NS 100000u
+struct masync__thr_stall {
+	const struct masync__thr_op *op;
+	uint32_t use;
+	uint64_t since;
+};
 static MASYNC__THREAD_LOCAL unsigned masync__thr_unready;
+static MASYNC__THREAD_LOCAL struct masync__thr_stall masync__thr_stalled;
 
 static void
 masync__thr_not_done(struct masync__thr_op *op)
 {
+	struct masync__thr_stall *st = &masync__thr_stalled;
+	uint64_t now;
+
 	/* (a running split operation: the poll helped already) */
-	if ((op->nchunks == 1 || MASYNC__LOAD(&op->phase, relaxed) ==
-			MASYNC__PH_QUEUED) &&
-			++masync__thr_unready % MASYNC__THR_POLL_YIELD == 0)
-		thrd_yield();
+	if ((op->nchunks > 1 && MASYNC__LOAD(&op->phase, relaxed) !=
+			MASYNC__PH_QUEUED) ||
+			++masync__thr_unready % MASYNC__THR_POLL_YIELD != 0)
+		return;
+	now = masync__now_ns();
+	if (st->op != op || st->use != op->use) {
+		st->op = op;
+		st->use = op->use;
+		st->since = now;
+	} else if (now - st->since > MASYNC__THR_STALL_NS +
+			masync__args(&op->op).n / 2) {
+		struct timespec ts = {0, 1000};
+
+		thrd_sleep(&ts, NULL);
+		return;
+	}
+	thrd_yield();
 }
 
 static enum future_state
