@@ -1542,10 +1542,12 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
- * Operations of 2 MiB and more are split into chunks that the workers run
- * in parallel; once each worker's share reaches MINIASYNC_STREAM_MIN
- * (4 x a core's L2) they are written with streaming (cache-bypassing) stores, as
- * libc's memcpy does for copies larger than its caches. desired_notifier:
+ * Operations of 2 MiB and more are split into chunks that the workers and
+ * the polling thread run in parallel (together at most as many threads as
+ * the CPUs the caller may run on); once each one's share reaches
+ * MINIASYNC_STREAM_MIN (4 x a core's L2) they are written with streaming
+ * (cache-bypassing) stores, as libc's memcpy does for copies larger than
+ * its caches. desired_notifier:
  * NONE, WAKER (called once, after the result is visible; its data may be on
  * the waiting thread's stack) or POLLER (a 64-bit word that changes on
  * completion). Returns NULL with errno EINVAL (nthreads 0 or > 1024,
@@ -3483,14 +3485,17 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   future finds it running or done. New operations queue behind waiting
  *   ones. A waiting operation is cancelled like a queued one.
  * - Operations of at least MASYNC__THR_SPLIT_MIN bytes are cut into
- *   chunks; the worker that pops one queues helper entries for the other
- *   workers, and whoever finishes the last chunk completes it.
+ *   chunks; the worker that pops one (or the poll that claims it) queues
+ *   helper entries for more workers, so that the poller and the workers
+ *   are at most as many as the poller's CPUs (masync__thr_plan), and
+ *   whoever finishes the last chunk completes it.
  * - A poll after the first that finds its operation still queued runs it
  *   itself, and one of a split operation runs chunks that are left
  *   (masync__thr_help), so a caller that busy-polls is never slower than
  *   one that waits, also where workers share its CPU. Operations with a
  *   user function (set_memcpy_fn & co.) are left to the workers; a poll
- *   that finds one queued yields the CPU now and then instead
+ *   that finds one queued, or held by a worker, yields the CPU now and
+ *   then instead, and naps once the operation is late
  *   (masync__thr_not_done), so a worker on its CPU can run.
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
  *   yielding the CPU at every 8th, then sleep on a condition variable; a
@@ -4252,7 +4257,9 @@ masync__thr_help(struct masync__thr_op *op)
  * not done this long after the poller first yielded for it (a worker that
  * runs moves >= 2 GB/s) makes its poller nap instead (1 us asked; 50 us
  * or so with the timer slack): off the run queue, it lets any worker run. */
+#ifndef MASYNC__THR_STALL_NS
 #define MASYNC__THR_STALL_NS 100000u
+#endif
 struct masync__thr_stall {
 	const struct masync__thr_op *op;
 	uint32_t use;

@@ -163,30 +163,56 @@ state_of(struct vdm_operation_future *f)
 	return (struct masync__thr_op *)f->data.data;
 }
 
-/* a 1-worker mover whose only worker waits in the gate; `*g` is the
- * gate's memset, polled once */
+#define MAXW 4
+
+/* a mover of `workers` workers, each waiting in the gate; g[i] are the
+ * gate's memsets, polled once */
+static struct data_mover_threads *
+held_mover_of(size_t workers, struct vdm_operation_future *g,
+	unsigned char (*gbuf)[64])
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(workers, 16, FUTURE_NOTIFIER_WAKER);
+	size_t i;
+
+	CHECK(dmt != NULL && workers <= MAXW);
+	tt_gate_reset(0);
+	data_mover_threads_set_memset_fn(dmt, tt_gate_memset);
+	for (i = 0; i < workers; i++) {
+		g[i] = vdm_memset(data_mover_threads_get_vdm(dmt), gbuf[i], 1,
+			64, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&g[i]), NULL) !=
+			FUTURE_STATE_IDLE);
+	}
+	tt_wait_uint(&tt_the_gate.entered, (unsigned)workers, 20000);
+	return dmt;
+}
+
+static void
+let_go_of(size_t workers, struct data_mover_threads *dmt,
+	struct vdm_operation_future *g)
+{
+	size_t i;
+
+	atomic_store(&tt_the_gate.open, 1);
+	for (i = 0; i < workers; i++) {
+		tt_busy_wait(&g[i], 20000);
+		CHECK(tt_result(&g[i]) == VDM_SUCCESS);
+	}
+	data_mover_threads_delete(dmt); /* joins the workers */
+}
+
+/* the same with one worker */
 static struct data_mover_threads *
 held_mover(struct vdm_operation_future *g, unsigned char *gbuf)
 {
-	struct data_mover_threads *dmt =
-		data_mover_threads_new(1, 16, FUTURE_NOTIFIER_WAKER);
-
-	CHECK(dmt != NULL);
-	tt_gate_reset(0);
-	data_mover_threads_set_memset_fn(dmt, tt_gate_memset);
-	*g = vdm_memset(data_mover_threads_get_vdm(dmt), gbuf, 1, 64, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(g), NULL) != FUTURE_STATE_IDLE);
-	tt_wait_uint(&tt_the_gate.entered, 1, 20000);
-	return dmt;
+	return held_mover_of(1, g, (unsigned char (*)[64])(void *)gbuf);
 }
 
 static void
 let_go(struct data_mover_threads *dmt, struct vdm_operation_future *g)
 {
-	atomic_store(&tt_the_gate.open, 1);
-	tt_busy_wait(g, 20000);
-	CHECK(tt_result(g) == VDM_SUCCESS);
-	data_mover_threads_delete(dmt); /* joins the worker */
+	let_go_of(1, dmt, g);
 }
 
 static void
@@ -285,22 +311,23 @@ static void
 plan_of(unsigned cpus, size_t workers, unsigned char *src, size_t *nchunks,
 	size_t *extra)
 {
-	struct data_mover_threads *dmt =
-		data_mover_threads_new(workers, 16, FUTURE_NOTIFIER_WAKER);
-	struct vdm_operation_future f;
+	struct vdm_operation_future g[MAXW], f;
+	unsigned char gbuf[MAXW][64];
+	/* workers held: the first poll cannot see it done (and drop it) */
+	struct data_mover_threads *dmt = held_mover_of(workers, g, gbuf);
 	const size_t n = (size_t)4 << 20;
 
-	CHECK(dmt != NULL);
 	MASYNC__STORE(&masync__test_thr_cpus, cpus, relaxed);
 	tt_fill(src, n, cpus);
 	f = vdm_memcpy(data_mover_threads_get_vdm(dmt), area, src, n, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) != FUTURE_STATE_IDLE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
 	*nchunks = state_of(&f)->nchunks;
 	*extra = state_of(&f)->extra;
 	tt_busy_wait(&f, 20000);
 	CHECK(tt_result(&f) == VDM_SUCCESS);
 	CHECK(tt_verify(area, n, cpus) == SIZE_MAX);
-	data_mover_threads_delete(dmt);
+	let_go_of(workers, dmt, g);
 	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
 }
 
