@@ -3619,6 +3619,12 @@ struct data_mover_threads {
 	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
 	struct masync__thr_op *bhead, *btail;
+	/* measured (masync__thr_wake_pays): when a sleeping worker was last
+	 * signalled, how long until one ran (ns), how fast a participant of
+	 * a split operation copies (ps per byte); 0: not measured yet */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) signal_at;
+	MASYNC__A(uint64_t) wake_ns;
+	MASYNC__A(uint64_t) ps_per_byte;
 };
 
 static size_t
@@ -3714,21 +3720,65 @@ masync__thr_unref(struct masync__thr_op *op)
 	}
 }
 
-/* Pushes and, if a worker sleeps, wakes one. */
+/* Pushes and, if a worker sleeps and `wake`, wakes one. */
 static int
-masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
-	uint32_t tag)
+masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag, int wake)
 {
 	if (masync__ring_push(d, op, tag) != 0)
 		return -1;
 	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
 	 * worker's increment or the worker sees the pushed operation */
-	if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
+	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
+		MASYNC__STORE(&d->signal_at, masync__now_ns(), relaxed);
 		masync__mtx_lock(&d->lock);
 		masync__cnd_signal(&d->cond);
 		masync__mtx_unlock(&d->lock);
 	}
 	return 0;
+}
+
+static int
+masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag)
+{
+	return masync__thr_push(d, op, tag, 1);
+}
+
+/* 3/4 of the old value and 1/4 of the new one (the first as it is) */
+static void
+masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
+{
+	uint64_t o = MASYNC__LOAD(v, relaxed);
+
+	MASYNC__STORE(v, o == 0 ? x : o - o / 4 + x / 4, relaxed);
+}
+
+/* Whether waking a sleeping worker for a split operation of n bytes pays:
+ * the poller starts on it at once, the worker only after the wake-up
+ * (6-50 us of system call for the poller and 60 us to ms until the worker
+ * runs, on a 2-vCPU VM; a woken worker may even take the poller's CPU).
+ * It pays when the poller alone would take more than twice the measured
+ * wake-up; a worker that spins already joins without one. Both figures
+ * are measured on this mover, nothing is tuned to a machine; until they
+ * are, it wakes. The poller's next poll runs the chunks (the first poll
+ * of a split operation calls the waker for that; a POLLER word does not
+ * change then, so those always wake), and
+ * data_mover_threads_delete wakes every worker, so no operation waits
+ * for a worker nobody woke. */
+static int
+masync__thr_wake_pays(struct data_mover_threads *d, size_t n)
+{
+	uint64_t w = MASYNC__LOAD(&d->wake_ns, relaxed);
+	uint64_t r = MASYNC__LOAD(&d->ps_per_byte, relaxed);
+	/* entries nobody woke for stay queued (their poller ran the
+	 * chunks): from half full on, wake, so the ring never fills up
+	 * with them */
+	size_t used = MASYNC__LOAD(&d->enq_pos, relaxed) -
+		MASYNC__LOAD(&d->deq_pos, relaxed);
+
+	return w == 0 || r == 0 || used >= d->cap / 2 ||
+		(uint64_t)n / 1000 * r > 2 * w;
 }
 
 /* The wait list; all under d->blocked_lock. */
@@ -3825,6 +3875,8 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	/* (64 MiB on 2 threads: 2.0x plain memcpy streaming, 1.37x cached) */
 	uint64_t cpu_flags = op->stream ? a.flags | VDM_F_NO_CACHE_HINT :
 		a.flags;
+	size_t bytes = 0;
+	uint64_t t0 = op->nchunks > 1 ? masync__now_ns() : 0;
 
 	while (mine < max &&
 			(i = MASYNC__FADD(&op->next_chunk, 1, relaxed)) <
@@ -3864,9 +3916,14 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 			break;
 		}
 		mine++;
+		bytes += len;
 	}
 	if (mine == 0)
 		return;
+	/* a participant's copy rate (masync__thr_wake_pays) */
+	if (bytes >= MASYNC__THR_CHUNK_MIN && t0 != 0)
+		masync__thr_ewma(&d->ps_per_byte,
+			(masync__now_ns() - t0) * 1000 / bytes);
 	MASYNC__HB(&op->chunks_done);
 	if (MASYNC__FADD(&op->chunks_done, mine, acq_rel) + mine ==
 			op->nchunks) {
@@ -3986,6 +4043,14 @@ masync__thr_worker(void *arg)
 			masync__cnd_wait(&d->cond, &d->lock);
 		masync__mtx_unlock(&d->lock);
 		MASYNC__FSUB(&d->idle, 1, relaxed);
+		{
+			/* from the push's signal until a worker runs */
+			uint64_t at = MASYNC__XCHG(&d->signal_at, 0, relaxed);
+
+			if (at != 0)
+				masync__thr_ewma(&d->wake_ns,
+					masync__now_ns() - at);
+		}
 	}
 }
 
@@ -4167,7 +4232,11 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
-			masync__thr_enqueue(d, op, op->use) == 0) {
+			masync__thr_push(d, op, op->use, op->nchunks == 1 ||
+			!masync__thr_helpable(op) ||
+			d->notifier == FUTURE_NOTIFIER_POLLER ||
+			masync__thr_wake_pays(d, masync__args(operation).n)) ==
+			0) {
 		if (op->nchunks > 1 && masync__thr_helpable(op))
 			masync__signal_kick(&op->sig); /* see masync__thr_help */
 		return 0;
@@ -4178,7 +4247,17 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	masync__blocked_append(d, op);
 	masync__blocked_drain(d);
 	masync__mtx_unlock(&d->blocked_lock);
-	return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
+	if (MASYNC__LOAD(&op->blocked, acquire)) {
+		/* a worker must pop to make room: one may sleep with the
+		 * ring full of entries no push woke it for */
+		if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
+			masync__mtx_lock(&d->lock);
+			masync__cnd_signal(&d->cond);
+			masync__mtx_unlock(&d->lock);
+		}
+		return -1;
+	}
+	return 0;
 }
 
 /* An operation that runs the library's own kernels (not a user's
@@ -4429,6 +4508,12 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__UNTRACKED(&d->nblocked, sizeof(d->nblocked));
 	MASYNC__UNTRACKED(&d->idle, sizeof(d->idle));
 	MASYNC__UNTRACKED(&d->stop, sizeof(d->stop));
+	MASYNC__INIT(&d->signal_at, 0);
+	MASYNC__INIT(&d->wake_ns, 0);
+	MASYNC__INIT(&d->ps_per_byte, 0);
+	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
+	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
+	MASYNC__UNTRACKED(&d->ps_per_byte, sizeof(d->ps_per_byte));
 	d->cells = (struct masync__ring_cell *)masync__zalloc_aligned(
 		ringbuf_size * sizeof(*d->cells));
 	d->threads = (thrd_t *)masync__zalloc(nthreads * sizeof(thrd_t));
@@ -4513,7 +4598,11 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 			break;
 		thrd_yield();
 	}
-	/* workers drain what is queued, then see `stop` on an empty queue */
+	/* workers drain what is queued (also what no push woke them for),
+	 * then see `stop` on an empty queue */
+	masync__mtx_lock(&dmt->lock);
+	masync__cnd_broadcast(&dmt->cond);
+	masync__mtx_unlock(&dmt->lock);
 	while (masync__ring_nonempty(dmt))
 		thrd_yield();
 	masync__mtx_lock(&dmt->lock);
