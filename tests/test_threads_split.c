@@ -23,7 +23,11 @@
  * - the participants: caller + workers at most the caller's CPUs (a test
  *   hook sets that count): one CPU, not split; the extra workers asked for
  *   are the CPUs minus the caller and the queue entry's worker, at most
- *   the mover's workers minus that one. */
+ *   the mover's workers minus that one;
+ * - split operations pushed without waking a worker (the mover's measured
+ *   wake-up and copy rate say the poller alone is faster; set by the
+ *   test) complete when polled, 48 of them on a 16-slot ring, and one
+ *   polled only once is run by data_mover_threads_delete. */
 #if defined(MINIASYNC_VALGRIND) && MINIASYNC_VALGRIND
 #define _GNU_SOURCE /* as test_threads_util.h: before any header */
 #endif
@@ -306,6 +310,45 @@ test_cancel(unsigned char *src)
 	tt_log("cancelled after the first poll: never run ok\n");
 }
 
+/* Split operations pushed without waking a worker (the measured figures
+ * say the poller alone is faster: set here) complete when polled on,
+ * however many (the ring never fills with their entries for good), and
+ * one polled only once is run by data_mover_threads_delete. */
+static void
+test_no_wake(unsigned char *src)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	const size_t n = (size_t)2 << 20;
+	struct vdm_operation_future f;
+	unsigned r;
+
+	CHECK(dmt != NULL);
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
+	MASYNC__STORE(&dmt->wake_ns, (uint64_t)1 << 40, relaxed);
+	MASYNC__STORE(&dmt->ps_per_byte, 1, relaxed);
+	CHECK(!masync__thr_wake_pays(dmt, n));
+	for (r = 0; r < 3 * 16; r++) {
+		tt_fill(src, n, 90 + r);
+		f = vdm_memcpy(vdm, area, src, n, 0);
+		tt_busy_wait(&f, 20000);
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify(area, n, 90 + r) == SIZE_MAX);
+		/* (the workers would measure these again) */
+		MASYNC__STORE(&dmt->wake_ns, (uint64_t)1 << 40, relaxed);
+		MASYNC__STORE(&dmt->ps_per_byte, 1, relaxed);
+	}
+	tt_fill(src, n, 200);
+	memset(area, 0, n);
+	f = vdm_memcpy(vdm, area, src, n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) != FUTURE_STATE_IDLE);
+	data_mover_threads_delete(dmt);
+	CHECK(tt_verify(area, n, 200) == SIZE_MAX);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	tt_log("split operations nobody woke a worker for ok\n");
+}
+
 /* the state's plan after the first poll, with `cpus` CPUs and `workers` */
 static void
 plan_of(unsigned cpus, size_t workers, unsigned char *src, size_t *nchunks,
@@ -365,6 +408,7 @@ main(void)
 	test_caller_share(src);
 	test_cancel(src);
 	test_participants(src);
+	test_no_wake(src);
 	free(area);
 	free(wrote);
 	free(mark);
