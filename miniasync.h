@@ -1556,10 +1556,12 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
- * Operations of 2 MiB and more are split into chunks that the workers run
- * in parallel; once each worker's share reaches MINIASYNC_STREAM_MIN
- * (4 x a core's L2) they are written with streaming (cache-bypassing) stores, as
- * libc's memcpy does for copies larger than its caches. desired_notifier:
+ * Operations of 2 MiB and more are split into chunks that the workers and
+ * the polling thread run in parallel (together at most as many threads as
+ * the CPUs the caller may run on); once each one's share reaches
+ * MINIASYNC_STREAM_MIN (4 x a core's L2) they are written with streaming
+ * (cache-bypassing) stores, as libc's memcpy does for copies larger than
+ * its caches. desired_notifier:
  * NONE, WAKER (called once, after the result is visible; its data may be on
  * the waiting thread's stack) or POLLER (a 64-bit word that changes on
  * completion). Returns NULL with errno EINVAL (nthreads 0 or > 1024,
@@ -3507,14 +3509,17 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   future finds it running or done. New operations queue behind waiting
  *   ones. A waiting operation is cancelled like a queued one.
  * - Operations of at least MASYNC__THR_SPLIT_MIN bytes are cut into
- *   chunks; the worker that pops one queues helper entries for the other
- *   workers, and whoever finishes the last chunk completes it.
+ *   chunks; the worker that pops one (or the poll that claims it) queues
+ *   helper entries for more workers, so that the poller and the workers
+ *   are at most as many as the poller's CPUs (masync__thr_plan), and
+ *   whoever finishes the last chunk completes it.
  * - A poll after the first that finds its operation still queued runs it
  *   itself, and one of a split operation runs chunks that are left
  *   (masync__thr_help), so a caller that busy-polls is never slower than
  *   one that waits, also where workers share its CPU. Operations with a
  *   user function (set_memcpy_fn & co.) are left to the workers; a poll
- *   that finds one queued yields the CPU now and then instead
+ *   that finds one queued, or held by a worker, yields the CPU now and
+ *   then instead, and naps once the operation is late
  *   (masync__thr_not_done), so a worker on its CPU can run.
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
  *   yielding the CPU at every 8th, then sleep on a condition variable; a
@@ -3538,7 +3543,12 @@ data_mover_sync_delete(struct data_mover_sync *dms)
 #define MASYNC__THR_MAX_THREADS 1024u
 #define MASYNC__THR_MAX_RING (1u << 24)
 #define MASYNC__THR_SPLIT_MIN (2u << 20)   /* smallest op that is split */
-#define MASYNC__THR_CHUNK_MIN (256u << 10) /* smallest chunk of one */
+/* Chunks: 1/16 of a participant's share, within these bounds. Small
+ * enough that a participant that holds the last one (a worker on a slower
+ * or busier CPU, one preempted) keeps the others waiting little: 64 KiB
+ * is ~3 us, 512 KiB ~35 us at one core's streaming rate. */
+#define MASYNC__THR_CHUNK_MIN (64u << 10)
+#define MASYNC__THR_CHUNK_MAX (512u << 10)
 /* Split operations whose share per worker is below masync__stream_min()
  * keep cached stores: while a share is within a few times a core's L2 the
  * data is often still hot and cached stores win (4 MiB on 2 workers, hot,
@@ -3584,6 +3594,8 @@ struct masync__thr_op {
 	struct vdm_operation op;
 	enum vdm_operation_result result;
 	size_t nchunks, chunk;
+	size_t extra;  /* workers asked to help besides the entry's own */
+	int stream;    /* chunks written with streaming stores */
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
 	/* waiting for queue room: on the wait list (written under
@@ -3631,6 +3643,12 @@ struct data_mover_threads {
 	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
 	struct masync__thr_op *bhead, *btail;
+	/* measured (masync__thr_wake_pays): when a sleeping worker was last
+	 * signalled, how long until one ran (ns), how fast a participant of
+	 * a split operation copies (ps per byte); 0: not measured yet */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) signal_at;
+	MASYNC__A(uint64_t) wake_ns;
+	MASYNC__A(uint64_t) ps_per_byte;
 };
 
 static size_t
@@ -3726,21 +3744,65 @@ masync__thr_unref(struct masync__thr_op *op)
 	}
 }
 
-/* Pushes and, if a worker sleeps, wakes one. */
+/* Pushes and, if a worker sleeps and `wake`, wakes one. */
 static int
-masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
-	uint32_t tag)
+masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag, int wake)
 {
 	if (masync__ring_push(d, op, tag) != 0)
 		return -1;
 	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
 	 * worker's increment or the worker sees the pushed operation */
-	if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
+	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
+		MASYNC__STORE(&d->signal_at, masync__now_ns(), relaxed);
 		masync__mtx_lock(&d->lock);
 		masync__cnd_signal(&d->cond);
 		masync__mtx_unlock(&d->lock);
 	}
 	return 0;
+}
+
+static int
+masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
+	uint32_t tag)
+{
+	return masync__thr_push(d, op, tag, 1);
+}
+
+/* 3/4 of the old value and 1/4 of the new one (the first as it is) */
+static void
+masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
+{
+	uint64_t o = MASYNC__LOAD(v, relaxed);
+
+	MASYNC__STORE(v, o == 0 ? x : o - o / 4 + x / 4, relaxed);
+}
+
+/* Whether waking a sleeping worker for a split operation of n bytes pays:
+ * the poller starts on it at once, the worker only after the wake-up
+ * (6-50 us of system call for the poller and 60 us to ms until the worker
+ * runs, on a 2-vCPU VM; a woken worker may even take the poller's CPU).
+ * It pays when the poller alone would take more than twice the measured
+ * wake-up; a worker that spins already joins without one. Both figures
+ * are measured on this mover, nothing is tuned to a machine; until they
+ * are, it wakes. The poller's next poll runs the chunks (the first poll
+ * of a split operation calls the waker for that; a POLLER word does not
+ * change then, so those always wake), and
+ * data_mover_threads_delete wakes every worker, so no operation waits
+ * for a worker nobody woke. */
+static int
+masync__thr_wake_pays(struct data_mover_threads *d, size_t n)
+{
+	uint64_t w = MASYNC__LOAD(&d->wake_ns, relaxed);
+	uint64_t r = MASYNC__LOAD(&d->ps_per_byte, relaxed);
+	/* entries nobody woke for stay queued (their poller ran the
+	 * chunks): from half full on, wake, so the ring never fills up
+	 * with them */
+	size_t used = MASYNC__LOAD(&d->enq_pos, relaxed) -
+		MASYNC__LOAD(&d->deq_pos, relaxed);
+
+	return w == 0 || r == 0 || used >= d->cap / 2 ||
+		(uint64_t)n / 1000 * r > 2 * w;
 }
 
 /* The wait list; all under d->blocked_lock. */
@@ -3834,15 +3896,11 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 {
 	struct masync__op_args a = masync__args(&op->op);
 	size_t mine = 0, i;
-	/* A large split operation outgrows the caches: write around them, as
-	 * glibc's memcpy does past its non-temporal threshold (measured here,
-	 * 64 MiB on 2 workers: 2.0x plain memcpy with the interleaved
-	 * streaming copy, 1.37x with cached stores). A flush keeps its own
-	 * meaning of the flag. */
-	uint64_t cpu_flags = op->nchunks > 1 &&
-		a.n / d->nthreads >= masync__stream_min() &&
-		op->op.type != VDM_OPERATION_FLUSH ?
-		a.flags | VDM_F_NO_CACHE_HINT : a.flags;
+	/* (64 MiB on 2 threads: 2.0x plain memcpy streaming, 1.37x cached) */
+	uint64_t cpu_flags = op->stream ? a.flags | VDM_F_NO_CACHE_HINT :
+		a.flags;
+	size_t bytes = 0;
+	uint64_t t0 = op->nchunks > 1 ? masync__now_ns() : 0;
 
 	while (mine < max &&
 			(i = MASYNC__FADD(&op->next_chunk, 1, relaxed)) <
@@ -3882,9 +3940,14 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 			break;
 		}
 		mine++;
+		bytes += len;
 	}
 	if (mine == 0)
 		return;
+	/* a participant's copy rate (masync__thr_wake_pays) */
+	if (bytes >= MASYNC__THR_CHUNK_MIN && t0 != 0)
+		masync__thr_ewma(&d->ps_per_byte,
+			(masync__now_ns() - t0) * 1000 / bytes);
 	MASYNC__HB(&op->chunks_done);
 	if (MASYNC__FADD(&op->chunks_done, mine, acq_rel) + mine ==
 			op->nchunks) {
@@ -3928,7 +3991,7 @@ masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire) ||
 			ph == MASYNC__PH_RUNNING) {
 		if (ph == MASYNC__PH_QUEUED)
-			masync__thr_recruit(d, op, d->nthreads - 1);
+			masync__thr_recruit(d, op, op->extra);
 		masync__thr_run(d, op, (size_t)-1);
 	}
 	masync__thr_unref(op);
@@ -4004,6 +4067,14 @@ masync__thr_worker(void *arg)
 			masync__cnd_wait(&d->cond, &d->lock);
 		masync__mtx_unlock(&d->lock);
 		MASYNC__FSUB(&d->idle, 1, relaxed);
+		{
+			/* from the push's signal until a worker runs */
+			uint64_t at = MASYNC__XCHG(&d->signal_at, 0, relaxed);
+
+			if (at != 0)
+				masync__thr_ewma(&d->wake_ns,
+					masync__now_ns() - at);
+		}
 	}
 }
 
@@ -4058,17 +4129,72 @@ masync__thr_raw_flags(const struct vdm *vdm, enum vdm_operation_type type)
 	return 0;
 }
 
+#ifdef MASYNC__TEST_HOOKS
+/* tests: the CPUs the calling thread may use (0: ask the system) */
+static MASYNC__A(unsigned) masync__test_thr_cpus;
+#endif
+
+/* The CPUs the calling thread may run on: its affinity mask (taskset,
+ * cgroup cpusets), else the online CPUs. Read again every 64th call: a
+ * split copy affords a system call now and then, not every time. */
+static size_t
+masync__thr_cpus(void)
+{
+	static MASYNC__THREAD_LOCAL size_t cached;
+	static MASYNC__THREAD_LOCAL unsigned uses;
+#ifdef MASYNC__TEST_HOOKS
+	unsigned t = MASYNC__LOAD(&masync__test_thr_cpus, relaxed);
+
+	if (t != 0)
+		return t;
+#endif
+	if (cached == 0 || ++uses % 64 == 0) {
+		size_t n = masync__ncpus();
+#if defined(MASYNC__FUTEX) && defined(SYS_sched_getaffinity)
+		unsigned long mask[1024 / (8 * sizeof(unsigned long))];
+		long r = masync__syscall(SYS_sched_getaffinity, 0L,
+			(long)sizeof(mask), (long)(void *)mask);
+
+		if (r > 0) {
+			size_t c = 0, i;
+
+			for (i = 0; i < (size_t)r / sizeof(mask[0]); i++) {
+				unsigned long w = mask[i];
+
+				for (; w != 0; w &= w - 1)
+					c++;
+			}
+			if (c > 0 && c < n)
+				n = c;
+		}
+#endif
+		cached = n;
+	}
+	return cached;
+}
+
+/* Split operations: the polling thread takes chunks too (its poll after
+ * the first, masync__thr_help), so a copy is never much slower than the
+ * caller copying alone, however late the workers come. Caller and
+ * workers together are at most as many as the CPUs the caller may use:
+ * one more thread would only share a CPU with another, and the one that
+ * holds the last chunk when its time slice ends keeps the copy waiting
+ * (4 MiB on 2 vCPUs: 0.7x plain memcpy with caller + 2 workers). One CPU:
+ * not split (whoever claims it runs it whole). A participant's share
+ * decides between cached and streaming stores (masync__stream_min). */
 static void
 masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 {
 	struct masync__op_args a = masync__args(&op->op);
-	size_t per;
+	size_t per, parts;
 
 	op->nchunks = 1;
 	op->chunk = a.n;
+	op->extra = 0;
+	op->stream = 0;
 	MASYNC__STORE(&op->next_chunk, 0, relaxed);
 	MASYNC__STORE(&op->chunks_done, 0, relaxed);
-	if (d->nthreads < 2 || a.n < (size_t)MASYNC__THR_SPLIT_MIN)
+	if (a.n < (size_t)MASYNC__THR_SPLIT_MIN)
 		return;
 	if (masync__thr_raw_flags(&d->ext.base, op->op.type))
 		return; /* a user function gets the whole range at once */
@@ -4076,13 +4202,26 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 			op->op.type == VDM_OPERATION_MEMCPY) &&
 			masync__overlaps(a.dst, a.src, a.n))
 		return; /* overlapping: one memmove (chunks would race) */
-	/* a few chunks per worker balance uneven progress */
-	per = a.n / (d->nthreads * 16);
+	parts = masync__thr_cpus();
+	if (parts > d->nthreads + 1)
+		parts = d->nthreads + 1;
+	if (parts < 2)
+		return;
+	/* a few chunks per participant balance uneven progress */
+	per = a.n / (parts * 16);
 	if (per < MASYNC__THR_CHUNK_MIN)
 		per = MASYNC__THR_CHUNK_MIN;
+	if (per > MASYNC__THR_CHUNK_MAX)
+		per = MASYNC__THR_CHUNK_MAX;
 	per = (per + 4095) & ~(size_t)4095;
 	op->chunk = per;
 	op->nchunks = (a.n + per - 1) / per;
+	op->extra = parts - 2; /* the entry brings one, the caller is one */
+	/* A large split operation outgrows the caches: write around them, as
+	 * glibc's memcpy does past its non-temporal threshold. A flush keeps
+	 * its own meaning of the flag. */
+	op->stream = op->op.type != VDM_OPERATION_FLUSH &&
+		a.n / parts >= masync__stream_min();
 }
 
 static int masync__thr_helpable(const struct masync__thr_op *op);
@@ -4117,7 +4256,11 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
-			masync__thr_enqueue(d, op, op->use) == 0) {
+			masync__thr_push(d, op, op->use, op->nchunks == 1 ||
+			!masync__thr_helpable(op) ||
+			d->notifier == FUTURE_NOTIFIER_POLLER ||
+			masync__thr_wake_pays(d, masync__args(operation).n)) ==
+			0) {
 		if (op->nchunks > 1 && masync__thr_helpable(op))
 			masync__signal_kick(&op->sig); /* see masync__thr_help */
 		return 0;
@@ -4128,7 +4271,17 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	masync__blocked_append(d, op);
 	masync__blocked_drain(d);
 	masync__mtx_unlock(&d->blocked_lock);
-	return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
+	if (MASYNC__LOAD(&op->blocked, acquire)) {
+		/* a worker must pop to make room: one may sleep with the
+		 * ring full of entries no push woke it for */
+		if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
+			masync__mtx_lock(&d->lock);
+			masync__cnd_signal(&d->cond);
+			masync__mtx_unlock(&d->lock);
+		}
+		return -1;
+	}
+	return 0;
 }
 
 /* An operation that runs the library's own kernels (not a user's
@@ -4182,7 +4335,7 @@ masync__thr_help(struct masync__thr_op *op)
 		int own = op->nchunks == 1 &&
 			MASYNC__CAS(&op->qref, &use, 0, acq_rel);
 
-		masync__thr_recruit(d, op, d->nthreads - 1);
+		masync__thr_recruit(d, op, op->extra);
 		masync__thr_run(d, op, (size_t)-1);
 		if (own)
 			masync__thr_unref(op);
@@ -4200,16 +4353,48 @@ masync__thr_help(struct masync__thr_op *op)
  * runs); where the workers have CPUs of their own the yield returns at
  * once. */
 #define MASYNC__THR_POLL_YIELD 64u
+/* A yield is not enough when the worker that holds the operation is not
+ * eligible to run yet (Linux EEVDF: it used up its slice), or runs on
+ * another CPU taken by someone else: the poller then spins for a whole
+ * slice (~3 ms), a 64 x 4 KiB batch 0.05 ms -> 3 ms. One operation still
+ * not done this long after the poller first yielded for it (a worker that
+ * runs moves >= 2 GB/s) makes its poller nap instead (1 us asked; 50 us
+ * or so with the timer slack): off the run queue, it lets any worker run. */
+#ifndef MASYNC__THR_STALL_NS
+#define MASYNC__THR_STALL_NS 100000u
+#endif
+struct masync__thr_stall {
+	const struct masync__thr_op *op;
+	uint32_t use;
+	uint64_t since;
+};
 static MASYNC__THREAD_LOCAL unsigned masync__thr_unready;
+static MASYNC__THREAD_LOCAL struct masync__thr_stall masync__thr_stalled;
 
 static void
 masync__thr_not_done(struct masync__thr_op *op)
 {
+	struct masync__thr_stall *st = &masync__thr_stalled;
+	uint64_t now;
+
 	/* (a running split operation: the poll helped already) */
-	if ((op->nchunks == 1 || MASYNC__LOAD(&op->phase, relaxed) ==
-			MASYNC__PH_QUEUED) &&
-			++masync__thr_unready % MASYNC__THR_POLL_YIELD == 0)
-		thrd_yield();
+	if ((op->nchunks > 1 && MASYNC__LOAD(&op->phase, relaxed) !=
+			MASYNC__PH_QUEUED) ||
+			++masync__thr_unready % MASYNC__THR_POLL_YIELD != 0)
+		return;
+	now = masync__now_ns();
+	if (st->op != op || st->use != op->use) {
+		st->op = op;
+		st->use = op->use;
+		st->since = now;
+	} else if (now - st->since > MASYNC__THR_STALL_NS +
+			masync__args(&op->op).n / 2) {
+		struct timespec ts = {0, 1000};
+
+		thrd_sleep(&ts, NULL);
+		return;
+	}
+	thrd_yield();
 }
 
 static enum future_state
@@ -4347,6 +4532,12 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__UNTRACKED(&d->nblocked, sizeof(d->nblocked));
 	MASYNC__UNTRACKED(&d->idle, sizeof(d->idle));
 	MASYNC__UNTRACKED(&d->stop, sizeof(d->stop));
+	MASYNC__INIT(&d->signal_at, 0);
+	MASYNC__INIT(&d->wake_ns, 0);
+	MASYNC__INIT(&d->ps_per_byte, 0);
+	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
+	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
+	MASYNC__UNTRACKED(&d->ps_per_byte, sizeof(d->ps_per_byte));
 	d->cells = (struct masync__ring_cell *)masync__zalloc_aligned(
 		ringbuf_size * sizeof(*d->cells));
 	d->threads = (thrd_t *)masync__zalloc(nthreads * sizeof(thrd_t));
@@ -4431,7 +4622,11 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 			break;
 		thrd_yield();
 	}
-	/* workers drain what is queued, then see `stop` on an empty queue */
+	/* workers drain what is queued (also what no push woke them for),
+	 * then see `stop` on an empty queue */
+	masync__mtx_lock(&dmt->lock);
+	masync__cnd_broadcast(&dmt->cond);
+	masync__mtx_unlock(&dmt->lock);
 	while (masync__ring_nonempty(dmt))
 		thrd_yield();
 	masync__mtx_lock(&dmt->lock);

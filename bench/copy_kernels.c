@@ -12,7 +12,9 @@
  * CPU: linear on AMD, interleaved elsewhere), and rep movsb. The first
  * line says what CPUID reports. Then the threads mover itself, through
  * the public API (vdm_memcpy of the whole 64 MiB + runtime_wait, 1 and 2
- * workers), and threads_mover_2t_vs_best_kernel: its 2-worker GB/s over the
+ * workers; the waiting thread copies chunks too, and caller and workers
+ * are at most as many as its CPUs, so on 2 CPUs both are the caller and
+ * one worker), and threads_mover_2t_vs_best_kernel: its 2-worker GB/s over the
  * best two-thread kernel's, per run (median). x86-64 only.
  *
  * Run: meson test -C build --benchmark -v copy_kernels
