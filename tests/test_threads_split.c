@@ -352,7 +352,7 @@ test_no_wake(unsigned char *src)
 /* the state's plan after the first poll, with `cpus` CPUs and `workers` */
 static void
 plan_of(unsigned cpus, size_t workers, unsigned char *src, size_t *nchunks,
-	size_t *extra)
+	size_t *extra, int *stream)
 {
 	struct vdm_operation_future g[MAXW], f;
 	unsigned char gbuf[MAXW][64];
@@ -367,6 +367,7 @@ plan_of(unsigned cpus, size_t workers, unsigned char *src, size_t *nchunks,
 		FUTURE_STATE_RUNNING);
 	*nchunks = state_of(&f)->nchunks;
 	*extra = state_of(&f)->extra;
+	*stream = state_of(&f)->stream;
 	tt_busy_wait(&f, 20000);
 	CHECK(tt_result(&f) == VDM_SUCCESS);
 	CHECK(tt_verify(area, n, cpus) == SIZE_MAX);
@@ -377,15 +378,20 @@ plan_of(unsigned cpus, size_t workers, unsigned char *src, size_t *nchunks,
 static void
 test_participants(unsigned char *src)
 {
+	const size_t n = (size_t)4 << 20;
 	size_t nchunks, extra;
+	int stream;
 
-	plan_of(1, 2, src, &nchunks, &extra); /* one CPU: whole */
+	/* one CPU: whole, streamed from twice a share's threshold */
+	plan_of(1, 2, src, &nchunks, &extra, &stream);
 	CHECK(nchunks == 1);
-	plan_of(2, 1, src, &nchunks, &extra); /* caller + 1 worker */
+	CHECK(stream == (n >= 2 * masync__stream_min()));
+	plan_of(2, 1, src, &nchunks, &extra, &stream); /* caller + 1 worker */
 	CHECK(nchunks > 1 && extra == 0);
-	plan_of(3, 4, src, &nchunks, &extra); /* caller + 2 of 4 */
+	CHECK(stream == (n / 2 >= masync__stream_min()));
+	plan_of(3, 4, src, &nchunks, &extra, &stream); /* caller + 2 of 4 */
 	CHECK(nchunks > 1 && extra == 1);
-	plan_of(64, 2, src, &nchunks, &extra); /* caller + both */
+	plan_of(64, 2, src, &nchunks, &extra, &stream); /* caller + both */
 	CHECK(nchunks > 1 && extra == 1);
 	tt_log("participants ok\n");
 }
