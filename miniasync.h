@@ -4205,15 +4205,16 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 	parts = masync__thr_cpus();
 	if (parts > d->nthreads + 1)
 		parts = d->nthreads + 1;
-	if (parts < 2) {
-		/* one CPU, one participant: stream from twice a split
-		 * share's threshold (4 MiB pinned to one Zen 5 vCPU: 0.56x
-		 * plain memcpy streamed, 0.77x cached; 16 / 64 MiB: 1.02 /
-		 * 1.09x streamed, 0.84 / 0.96x cached) */
-		op->stream = op->op.type != VDM_OPERATION_FLUSH &&
-			a.n >= 2 * masync__stream_min();
+	/* A large operation outgrows the caches: write around them, as
+	 * glibc's memcpy does past its non-temporal threshold. A split one
+	 * streams from that threshold per share, an unsplit one (one CPU)
+	 * from twice it (4 MiB pinned to one Zen 5 vCPU: 0.56x plain memcpy
+	 * streamed, 0.77x cached; 16 / 64 MiB: 1.02 / 1.09x streamed, 0.84 /
+	 * 0.96x cached). A flush keeps its own meaning of the flag. */
+	op->stream = op->op.type != VDM_OPERATION_FLUSH &&
+		a.n / (parts < 2 ? 2 : parts) >= masync__stream_min();
+	if (parts < 2)
 		return;
-	}
 	/* a few chunks per participant balance uneven progress */
 	per = a.n / (parts * 16);
 	if (per < MASYNC__THR_CHUNK_MIN)
@@ -4224,11 +4225,6 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 	op->chunk = per;
 	op->nchunks = (a.n + per - 1) / per;
 	op->extra = parts - 2; /* the entry brings one, the caller is one */
-	/* A large split operation outgrows the caches: write around them, as
-	 * glibc's memcpy does past its non-temporal threshold. A flush keeps
-	 * its own meaning of the flag. */
-	op->stream = op->op.type != VDM_OPERATION_FLUSH &&
-		a.n / parts >= masync__stream_min();
 }
 
 static int masync__thr_helpable(const struct masync__thr_op *op);
