@@ -78,17 +78,6 @@ wait_n(struct ops *s, int from, int n)
 	runtime_wait_multiple(rt, ff, (size_t)n);
 }
 
-static unsigned
-npend(struct data_mover_dsa *d)
-{
-	unsigned n;
-
-	masync__mtx_lock(&d->q[0].qlock);
-	n = d->q[0].npend;
-	masync__mtx_unlock(&d->q[0].qlock);
-	return n;
-}
-
 struct unpause_arg {
 	struct dsa_emu *emu;
 	uint64_t n;
@@ -167,7 +156,7 @@ test_batch_max(struct dsa_emu *emu)
 	dsa_emu_pause(emu, -1, 1);
 	for (i = 0; i < 13; i++)
 		CHECK(poll1(&o.f[i]) == FUTURE_STATE_RUNNING);
-	CHECK_EQ(npend(d), 0);
+	CHECK_EQ(td_npend(d), 0);
 	td_wait_received(emu, 4, 5000000000ull); /* 1 + 3 batches of 4 */
 	dsa_emu_pause(emu, -1, 0);
 	wait_n(&o, 0, 13);
@@ -192,9 +181,9 @@ start_batch(struct dsa_emu *emu, struct data_mover_dsa *d, struct ops *o,
 	dsa_emu_pause(emu, -1, 1);
 	for (i = 0; i < n; i++)
 		CHECK(poll1(&o->f[i]) == FUTURE_STATE_RUNNING);
-	CHECK_EQ(npend(d), n - 1);
+	CHECK_EQ(td_npend(d), n - 1);
 	CHECK(poll1(&o->f[0]) == FUTURE_STATE_RUNNING); /* flushes */
-	CHECK_EQ(npend(d), 0);
+	CHECK_EQ(td_npend(d), 0);
 	td_wait_received(emu, 2, 5000000000ull);
 	dsa_emu_pause(emu, -1, 0);
 }
@@ -289,13 +278,13 @@ test_cancel_lone(struct dsa_emu *emu)
 	CHECK(poll1(&o.f[0]) == FUTURE_STATE_RUNNING);
 	CHECK(poll1(&o.f[1]) == FUTURE_STATE_RUNNING);
 	CHECK(poll1(&o.f[2]) == FUTURE_STATE_RUNNING);
-	CHECK_EQ(npend(d), 2);
+	CHECK_EQ(td_npend(d), 2);
 	CHECK_EQ(vdm_cancel(&o.f[1]), 0);
 	CHECK(FUTURE_STATE(&o.f[1]) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&o.f[1])->result, VDM_ERROR_CANCELLED);
-	CHECK_EQ(npend(d), 1);
+	CHECK_EQ(td_npend(d), 1);
 	CHECK(poll1(&o.f[2]) == FUTURE_STATE_RUNNING); /* flushes: alone */
-	CHECK_EQ(npend(d), 0);
+	CHECK_EQ(td_npend(d), 0);
 	CHECK_EQ(vdm_cancel(&o.f[2]), EINPROGRESS);
 	td_wait_received(emu, 2, 5000000000ull);
 	dsa_emu_pause(emu, -1, 0);
@@ -338,7 +327,7 @@ test_poller(struct dsa_emu *emu)
 			FUTURE_STATE_RUNNING);
 		CHECK(n.notifier_used == FUTURE_NOTIFIER_POLLER);
 		CHECK(n.poller.ptr_to_monitor != NULL);
-		CHECK_EQ(npend(d), 0);
+		CHECK_EQ(td_npend(d), 0);
 	}
 	/* all three are in the device although the WQ was busy */
 	td_wait_received(emu, 3, 5000000000ull);
@@ -383,13 +372,13 @@ test_monitor_flush(struct dsa_emu *emu)
 	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[2]), &n) ==
 		FUTURE_STATE_RUNNING);
-	CHECK_EQ(npend(d), 2);
+	CHECK_EQ(td_npend(d), 2);
 	/* the clock stands still: the monitor keeps them for company */
 	td_sleep_us(20000);
-	CHECK_EQ(npend(d), 2);
+	CHECK_EQ(td_npend(d), 2);
 	atomic_fetch_add(&fake_now, MASYNC__DSA_PEND_NS);
 	td_wait_received(emu, 2, 5000000000ull);
-	CHECK_EQ(npend(d), 0);
+	CHECK_EQ(td_npend(d), 0);
 	dsa_emu_pause(emu, -1, 0);
 	/* the wakers of both members are called on their completion */
 	t0 = td_now_ns();
@@ -522,7 +511,7 @@ test_write_path(void)
 	dsa_emu_pause(emu, -1, 1);
 	for (i = 0; i < 8; i++)
 		CHECK(poll1(&o.f[i]) == FUTURE_STATE_RUNNING);
-	CHECK_EQ(npend(d), 0);
+	CHECK_EQ(td_npend(d), 0);
 	dsa_emu_pause(emu, -1, 0);
 	wait_n(&o, 0, 8);
 	CHECK_PATTERN(o.dst, OPSZ * 8, 0, 8);

@@ -226,6 +226,18 @@ td_portal(struct data_mover_dsa *d)
 	return d->q[0].portal != NULL; /* the first (here: only) WQ */
 }
 
+/* white box: operations waiting in the first WQ's pending batch */
+static inline unsigned
+td_npend(struct data_mover_dsa *d)
+{
+	unsigned n;
+
+	masync__mtx_lock(&d->q[0].qlock);
+	n = d->q[0].npend;
+	masync__mtx_unlock(&d->q[0].qlock);
+	return n;
+}
+
 /* Waits until the emulator has disposed of every descriptor it took (its
  * statistics are updated just after the completion record is written). */
 static inline void

@@ -66,17 +66,6 @@ notifier(struct future_notifier *n, int i)
 	n->waker.wake = on_wake;
 }
 
-static unsigned
-npend(struct data_mover_dsa *d)
-{
-	unsigned n;
-
-	masync__mtx_lock(&d->q[0].qlock);
-	n = d->q[0].npend;
-	masync__mtx_unlock(&d->q[0].qlock);
-	return n;
-}
-
 static struct masync__dsa_op *
 state_of(struct vdm_operation_future *f)
 {
@@ -103,11 +92,11 @@ start(struct data_mover_dsa *d, struct vdm_operation_future *f,
 			FUTURE_STATE_RUNNING);
 		CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
 	}
-	CHECK_EQ(npend(d), NOPS - 1);
+	CHECK_EQ(td_npend(d), NOPS - 1);
 	notifier(&n, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), &n) ==
 		FUTURE_STATE_RUNNING); /* flushes the pending batch */
-	CHECK_EQ(npend(d), 0);
+	CHECK_EQ(td_npend(d), 0);
 	td_wait_received(emu, 2, 20000000000ull);
 }
 
