@@ -619,23 +619,41 @@ get_next_future_chain_entry(struct future_context *ctx,
 static inline int masync__vdm_context_result(struct future_context *ctx);
 
 /* private: one poll of a chain; `stop` makes it error-aware (a constant:
- * each chain task gets its own copy) */
+ * each chain task gets its own copy). As in libminiasync, where the next
+ * entry starts and whether this one is the last are read before this one
+ * is polled (after its lazy init): the loads then overlap the poll instead
+ * of delaying the map. */
 static MASYNC__FORCE_INLINE enum future_state
 masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 	int stop)
 {
-	uint8_t *data = (uint8_t *)future_context_get_data(ctx);
-	struct future_chain_entry *e = (struct future_chain_entry *)(void *)data;
-	size_t used = 0;
+	struct future_chain_entry *e = (struct future_chain_entry *)
+		future_context_get_data(ctx);
+	uint8_t *last;
 
-	if (ctx->data_size < sizeof(struct future_chain_entry))
+	if (MASYNC__UNLIKELY(ctx->data_size < sizeof(*e)))
 		return FUTURE_STATE_COMPLETE;
-	while (e != NULL) {
+	last = (uint8_t *)e + (ctx->data_size - sizeof(*e));
+	for (;;) {
 		struct future_chain_entry *next;
+		uint64_t flags;
 
-		masync__chain_build(ctx, e);
-		if (FUTURE_CHAIN_ENTRY_IS_PROCESSED(e)) {
-			e = masync__chain_after(ctx, e, data, &used);
+		if (MASYNC__UNLIKELY(e->init != NULL))
+			masync__chain_build(ctx, e);
+		flags = e->flags; /* a map or init may have made it last */
+		/* the sizes by name: through &e->future.context gcc keeps
+		 * that address in one more saved register */
+		next = (struct future_chain_entry *)(void *)((uint8_t *)e +
+			((sizeof(*e) + e->future.context.data_size +
+			e->future.context.output_size + sizeof(void *) - 1) &
+			~(sizeof(void *) - 1)));
+		if ((flags & FUTURE_CHAIN_FLAG_ENTRY_LAST) ||
+				(uint8_t *)next > last)
+			next = NULL;
+		if (MASYNC__UNLIKELY(flags & FUTURE_CHAIN_FLAG_ENTRY_PROCESSED)) {
+			if (next == NULL)
+				return FUTURE_STATE_COMPLETE;
+			e = next;
 			continue;
 		}
 		/* each entry reports the notifier it consumed */
@@ -648,18 +666,20 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 				MASYNC__CHAIN_FAILED;
 			return FUTURE_STATE_COMPLETE;
 		}
-		/* read the flags now: a map or init may have made it last */
-		next = masync__chain_after(ctx, e, data, &used);
-		if (next != NULL)
+		if (next == NULL) {
+			if (e->map != NULL)
+				e->map(&e->future.context, ctx, e->map_arg);
+			e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
+			return FUTURE_STATE_COMPLETE;
+		}
+		if (MASYNC__UNLIKELY(next->init != NULL))
 			masync__chain_build(ctx, next);
 		if (e->map != NULL)
-			e->map(&e->future.context,
-				next != NULL ? &next->future.context : ctx,
+			e->map(&e->future.context, &next->future.context,
 				e->map_arg);
 		e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
 		e = next;
 	}
-	return FUTURE_STATE_COMPLETE;
 }
 
 /* The chain task: polls the first entry not processed; each entry that

@@ -591,6 +591,82 @@ group_last_only(void)
 	CHECK(s.data.bomb2.fut.base.context.state == FUTURE_STATE_IDLE);
 }
 
+/* An entry's own init makes it the last one: the chain reads the flag
+ * after the init (as libminiasync), so the entry maps onto the chain and
+ * the lazy entries after it are never built, polled nor mapped. The
+ * init runs when the chain reaches the entry (the first entry) or before
+ * the map of the entry before it (the second). */
+struct self_last_data {
+	FUTURE_CHAIN_ENTRY(struct step_future, first);
+	FUTURE_CHAIN_ENTRY(struct step_future, second);
+	FUTURE_CHAIN_ENTRY(struct bomb_future, bomb);
+};
+FUTURE(self_last_future, struct self_last_data, struct solo_output);
+
+static int bomb_inits;
+
+static void
+init_self_last(void *future, struct future_context *chain_ctx, void *arg)
+{
+	struct future_chain_entry *e = (struct future_chain_entry *)(void *)
+		((char *)future - offsetof(struct future_chain_entry, future));
+
+	(void)chain_ctx;
+	*(struct step_future *)future = step_new(2, 1, 0, *(long *)arg);
+	e->flags |= FUTURE_CHAIN_FLAG_ENTRY_LAST;
+}
+
+static void
+init_bomb(void *future, struct future_context *chain_ctx, void *arg)
+{
+	(void)future;
+	(void)chain_ctx;
+	(void)arg;
+	bomb_inits++;
+}
+
+static void
+group_init_makes_last(void)
+{
+	int first;
+
+	for (first = 0; first < 2; first++) {
+		struct self_last_future s;
+		long in = 9;
+
+		memset(&s, 0xA5, sizeof(s));
+		bomb_polled = bomb_mapped = bomb_inits = 0;
+		if (first) {
+			FUTURE_CHAIN_ENTRY_LAZY_INIT(&s.data.first,
+				init_self_last, &in, map_solo, NULL);
+			FUTURE_CHAIN_ENTRY_LAZY_INIT(&s.data.second,
+				init_bomb, NULL, bomb_map, NULL);
+		} else {
+			FUTURE_CHAIN_ENTRY_INIT(&s.data.first,
+				step_new(1, 1, 0, 0), NULL, NULL);
+			FUTURE_CHAIN_ENTRY_LAZY_INIT(&s.data.second,
+				init_self_last, &in, map_solo, NULL);
+		}
+		FUTURE_CHAIN_ENTRY_LAZY_INIT(&s.data.bomb, init_bomb, NULL,
+			bomb_map, NULL);
+		FUTURE_CHAIN_INIT(&s);
+		poll_log_n = 0;
+		/* one poll: the self-made last entry completes at once */
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(poll_log_n == 2 - first);
+		CHECK(poll_log[0] == 2 - !first);
+		CHECK(poll_log[1 - first] == 2);
+		CHECK(FUTURE_OUTPUT(&s)->v == 10);
+		CHECK(bomb_inits == 0 && bomb_polled == 0 &&
+			bomb_mapped == 0);
+		CHECK(!FUTURE_CHAIN_ENTRY_IS_INITIALIZED(&s.data.bomb));
+		CHECK(FUTURE_CHAIN_ENTRY_IS_INITIALIZED(&s.data.second) ==
+			!first);
+		CHECK(FUTURE_CHAIN_ENTRY_IS_PROCESSED(&s.data.first));
+	}
+}
+
 /* ======================================================================== */
 /* 4. ASYNC follows the current entry; each poll advances as far as it can  */
 /* ======================================================================== */
@@ -778,6 +854,8 @@ main(void)
 		" moved chain", group_lazy_and_last);
 	run_group("ENTRY_LAST as the only entry, members after it untouched",
 		group_last_only);
+	run_group("an entry's init makes it the last one",
+		group_init_makes_last);
 	run_group("ASYNC follows the current entry, polls advance fully",
 		group_property_and_progress);
 	run_group("entry born complete (bad vdm arguments)",
