@@ -672,11 +672,14 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 			e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
 			return FUTURE_STATE_COMPLETE;
 		}
-		if (MASYNC__UNLIKELY(next->init != NULL))
-			masync__chain_build(ctx, next);
-		if (e->map != NULL)
+		/* a map writes into the next future: build it first (without
+		 * a map, the top of the loop builds it, as in libminiasync) */
+		if (e->map != NULL) {
+			if (MASYNC__UNLIKELY(next->init != NULL))
+				masync__chain_build(ctx, next);
 			e->map(&e->future.context, &next->future.context,
 				e->map_arg);
+		}
 		e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
 		e = next;
 	}
