@@ -549,7 +549,8 @@ typedef uint8_t _future_entry_type_last[FUTURE_CHAIN_ENTRY_LAST];
 
 /* The future is built by init_fn(&entry->fut, chain context, init_arg)
  * right before the chain first needs it: before the previous entry's map
- * runs (so what that map writes into it is kept), or when the chain is
+ * runs (so what that map writes into it is kept), when the chain reaches
+ * it (first entry, or the previous one has no map), or when the chain is
  * asked for its property while this entry is the current one. The entry's
  * future is not touched here: it may be a union of future types. */
 #define FUTURE_CHAIN_ENTRY_LAZY_INIT(entry_ptr, init_fn, init_arg_v, map_fn,  \
@@ -686,7 +687,7 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 }
 
 /* The chain task: polls the first entry not processed; each entry that
- * completes has the next one built (if lazy), then its map called, and
+ * completes has its map called (the next one built first, if lazy), and
  * the next one polled in the same call. Entries run again when a program
  * clears their FUTURE_CHAIN_FLAG_ENTRY_PROCESSED (and resets their state),
  * and the chain ends early at an entry a program flagged
