@@ -3612,6 +3612,15 @@ struct masync__thr_op {
 	MASYNC__A(uint32_t) qref;
 };
 
+/* A worker's sleep, under dmt->lock: each has its own condition variable
+ * so that a push chooses whom to wake (masync__thr_wake_one). */
+struct masync__thr_wk {
+	struct data_mover_threads *d;
+	cnd_t cond;
+	int cpu;   /* the CPU it went to sleep on, -1: unknown */
+	int woken; /* a push chose it */
+};
+
 struct masync__ring_cell {
 	MASYNC__A(size_t) seq;
 	struct masync__thr_op *op;
@@ -3639,7 +3648,10 @@ struct data_mover_threads {
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) idle; /* workers asleep or
 						       * about to be */
 	MASYNC__ALIGNAS(64) mtx_t lock; /* worker sleep */
-	cnd_t cond;
+	struct masync__thr_wk *wk;    /* one per worker, `nwk` initialised */
+	size_t nwk;
+	struct masync__thr_wk **sleepers; /* asleep, latest last */
+	size_t nsleep;
 	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
 	struct masync__thr_op *bhead, *btail;
@@ -3744,6 +3756,86 @@ masync__thr_unref(struct masync__thr_op *op)
 	}
 }
 
+#ifdef MASYNC__TEST_HOOKS
+/* tests: the CPU the calling thread runs on (NULL: ask the system) */
+typedef int (*masync__cpu_fn)(void);
+static MASYNC__A(masync__cpu_fn) masync__test_thr_cpu;
+#endif
+#if defined(MASYNC__FUTEX)
+/* glibc's, which strict C modes do not declare; it reads the kernel's
+ * rseq area or the vDSO, no system call */
+extern int masync__thr_getcpu(void) __asm__("sched_getcpu");
+#endif
+
+/* The CPU the calling thread runs on now, or -1 */
+static int
+masync__thr_cpu_now(void)
+{
+#ifdef MASYNC__TEST_HOOKS
+	masync__cpu_fn fn = MASYNC__LOAD(&masync__test_thr_cpu, acquire);
+
+	if (fn != NULL)
+		return fn();
+#endif
+#if defined(MASYNC__FUTEX)
+	return masync__thr_getcpu();
+#else
+	return -1;
+#endif
+}
+
+/* Which of the `n` sleepers (latest last) a thread on CPU `me` wakes: the
+ * latest that went to sleep on another CPU, else the latest. Linux puts a
+ * woken thread back on the CPU it slept on when that one is idle, but
+ * where it cannot see a cache shared between the two (a VM without cache
+ * topology) it leaves one that slept on the waker's CPU there, beside the
+ * waker, though another CPU is idle: the two then share one CPU
+ * (bench/placement.c; a split 64 MiB copy at one participant's speed).
+ * Only the latest 16 are looked at: the lock is held. */
+static size_t
+masync__thr_pick(struct masync__thr_wk *const *sl, size_t n, int me)
+{
+	size_t k, low = n > 16 ? n - 16 : 0;
+
+	for (k = n; me >= 0 && k-- > low;)
+		if (sl[k]->cpu != me)
+			return k;
+	return n - 1;
+}
+
+/* Wakes one sleeping worker (see masync__thr_pick), if one sleeps. */
+static void
+masync__thr_wake_one(struct data_mover_threads *d)
+{
+	int me = masync__thr_cpu_now();
+
+	masync__mtx_lock(&d->lock);
+	if (d->nsleep > 0) {
+		size_t k = masync__thr_pick(d->sleepers, d->nsleep, me);
+		struct masync__thr_wk *w = d->sleepers[k];
+
+		memmove(&d->sleepers[k], &d->sleepers[k + 1],
+			(d->nsleep - k - 1) * sizeof(d->sleepers[0]));
+		d->nsleep--;
+		w->woken = 1;
+		masync__cnd_signal(&w->cond);
+	}
+	masync__mtx_unlock(&d->lock);
+}
+
+static void
+masync__thr_wake_all(struct data_mover_threads *d)
+{
+	masync__mtx_lock(&d->lock);
+	while (d->nsleep > 0) {
+		struct masync__thr_wk *w = d->sleepers[--d->nsleep];
+
+		w->woken = 1;
+		masync__cnd_signal(&w->cond);
+	}
+	masync__mtx_unlock(&d->lock);
+}
+
 /* Pushes and, if a worker sleeps and `wake`, wakes one. */
 static int
 masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
@@ -3755,9 +3847,7 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 	 * worker's increment or the worker sees the pushed operation */
 	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
 		MASYNC__STORE(&d->signal_at, masync__now_ns(), relaxed);
-		masync__mtx_lock(&d->lock);
-		masync__cnd_signal(&d->cond);
-		masync__mtx_unlock(&d->lock);
+		masync__thr_wake_one(d);
 	}
 	return 0;
 }
@@ -3789,7 +3879,10 @@ masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
  * of a split operation calls the waker for that; a POLLER word does not
  * change then, so those always wake), and
  * data_mover_threads_delete wakes every worker, so no operation waits
- * for a worker nobody woke. */
+ * for a worker nobody woke. Only a wake-up measures the wake-up again, so
+ * each one not made ages the figure by 1/8: one measured under a passing
+ * load (ms) must not keep the workers asleep for good (it did: after one
+ * slow wake-up, every 64 MiB copy ran alone on the poller). */
 static int
 masync__thr_wake_pays(struct data_mover_threads *d, size_t n)
 {
@@ -3801,8 +3894,11 @@ masync__thr_wake_pays(struct data_mover_threads *d, size_t n)
 	size_t used = MASYNC__LOAD(&d->enq_pos, relaxed) -
 		MASYNC__LOAD(&d->deq_pos, relaxed);
 
-	return w == 0 || r == 0 || used >= d->cap / 2 ||
-		(uint64_t)n / 1000 * r > 2 * w;
+	if (w == 0 || r == 0 || used >= d->cap / 2 ||
+			(uint64_t)n / 1000 * r > 2 * w)
+		return 1;
+	MASYNC__STORE(&d->wake_ns, w - w / 8, relaxed);
+	return 0;
 }
 
 /* The wait list; all under d->blocked_lock. */
@@ -3941,6 +4037,9 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 		}
 		mine++;
 		bytes += len;
+#ifdef MASYNC__THR_TRACE_CHUNK /* bench/placement.c */
+		MASYNC__THR_TRACE_CHUNK(i);
+#endif
 	}
 	if (mine == 0)
 		return;
@@ -4042,7 +4141,8 @@ masync__thr_spin(struct masync__thr_idle *w)
 static int
 masync__thr_worker(void *arg)
 {
-	struct data_mover_threads *d = (struct data_mover_threads *)arg;
+	struct masync__thr_wk *me = (struct masync__thr_wk *)arg;
+	struct data_mover_threads *d = me->d;
 	struct masync__thr_idle w = {0, 0, 0};
 
 	for (;;) {
@@ -4060,11 +4160,18 @@ masync__thr_worker(void *arg)
 		if (masync__thr_spin(&w))
 			continue;
 		w.spins = 0;
-		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_enqueue */
+		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_push */
 		masync__mtx_lock(&d->lock);
-		while (!masync__ring_nonempty(d) &&
-				!MASYNC__LOAD(&d->stop, acquire))
-			masync__cnd_wait(&d->cond, &d->lock);
+		if (!masync__ring_nonempty(d) &&
+				!MASYNC__LOAD(&d->stop, acquire)) {
+			/* a push sees it in `sleepers` (and chooses it,
+			 * masync__thr_pick), or it saw the push here */
+			me->cpu = masync__thr_cpu_now();
+			me->woken = 0;
+			d->sleepers[d->nsleep++] = me;
+			while (!me->woken)
+				masync__cnd_wait(&me->cond, &d->lock);
+		}
 		masync__mtx_unlock(&d->lock);
 		MASYNC__FSUB(&d->idle, 1, relaxed);
 		{
@@ -4277,11 +4384,8 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	if (MASYNC__LOAD(&op->blocked, acquire)) {
 		/* a worker must pop to make room: one may sleep with the
 		 * ring full of entries no push woke it for */
-		if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
-			masync__mtx_lock(&d->lock);
-			masync__cnd_signal(&d->cond);
-			masync__mtx_unlock(&d->lock);
-		}
+		if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0)
+			masync__thr_wake_one(d);
 		return -1;
 	}
 	return 0;
@@ -4544,7 +4648,12 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->cells = (struct masync__ring_cell *)masync__zalloc_aligned(
 		ringbuf_size * sizeof(*d->cells));
 	d->threads = (thrd_t *)masync__zalloc(nthreads * sizeof(thrd_t));
-	if (d->cells == NULL || d->threads == NULL)
+	d->wk = (struct masync__thr_wk *)masync__zalloc(
+		nthreads * sizeof(*d->wk));
+	d->sleepers = (struct masync__thr_wk **)masync__zalloc(
+		nthreads * sizeof(*d->sleepers));
+	if (d->cells == NULL || d->threads == NULL || d->wk == NULL ||
+			d->sleepers == NULL)
 		goto fail_mem;
 	for (i = 0; i < ringbuf_size; i++) {
 		MASYNC__INIT(&d->cells[i].seq, 2 * i);
@@ -4556,16 +4665,20 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		goto fail_pool;
 	if (masync__mtx_init(&d->blocked_lock, mtx_plain) != thrd_success)
 		goto fail_lock;
-	if (masync__cnd_init(&d->cond) != thrd_success)
-		goto fail_blocked;
+	for (; d->nwk < nthreads; d->nwk++) {
+		d->wk[d->nwk].d = d;
+		d->wk[d->nwk].cpu = -1;
+		if (masync__cnd_init(&d->wk[d->nwk].cond) != thrd_success)
+			goto fail_cond;
+	}
 #ifdef MASYNC__X86
 	/* read CPUID before the workers exist, not in a race between them
 	 * and a helping poller (helgrind and drd would see one) */
 	(void)masync__cpu_l2();
 #endif
 	for (i = 0; i < nthreads; i++) {
-		if (masync__thrd_create(&d->threads[i], masync__thr_worker, d) !=
-				thrd_success) {
+		if (masync__thrd_create(&d->threads[i], masync__thr_worker,
+				&d->wk[i]) != thrd_success) {
 			d->nthreads = i;
 			data_mover_threads_delete(d);
 			errno = EAGAIN;
@@ -4573,13 +4686,17 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		}
 	}
 	return d;
-fail_blocked:
+fail_cond:
+	while (d->nwk > 0)
+		masync__cnd_destroy(&d->wk[--d->nwk].cond);
 	masync__mtx_destroy(&d->blocked_lock);
 fail_lock:
 	masync__mtx_destroy(&d->lock);
 fail_pool:
 	masync__pool_fini(&d->pool);
 fail_mem:
+	MINIASYNC_FREE(d->wk);
+	MINIASYNC_FREE(d->sleepers);
 	MINIASYNC_FREE(d->threads);
 	masync__free_aligned(d->cells);
 	masync__free_aligned(d);
@@ -4627,24 +4744,25 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	}
 	/* workers drain what is queued (also what no push woke them for),
 	 * then see `stop` on an empty queue */
-	masync__mtx_lock(&dmt->lock);
-	masync__cnd_broadcast(&dmt->cond);
-	masync__mtx_unlock(&dmt->lock);
+	masync__thr_wake_all(dmt);
 	while (masync__ring_nonempty(dmt))
 		thrd_yield();
 	masync__mtx_lock(&dmt->lock);
 	MASYNC__STORE(&dmt->stop, 1, release);
-	masync__cnd_broadcast(&dmt->cond);
 	masync__mtx_unlock(&dmt->lock);
+	masync__thr_wake_all(dmt);
 	for (i = 0; i < dmt->nthreads; i++)
 		masync__thrd_join(dmt->threads[i], NULL);
 	/* anything pushed meanwhile (helper entries of split operations) */
 	while ((op = masync__ring_pop(dmt, &tag)) != NULL)
 		masync__thr_execute(dmt, op, tag);
-	masync__cnd_destroy(&dmt->cond);
+	for (i = 0; i < dmt->nwk; i++)
+		masync__cnd_destroy(&dmt->wk[i].cond);
 	masync__mtx_destroy(&dmt->blocked_lock);
 	masync__mtx_destroy(&dmt->lock);
 	masync__pool_fini(&dmt->pool);
+	MINIASYNC_FREE(dmt->wk);
+	MINIASYNC_FREE(dmt->sleepers);
 	MINIASYNC_FREE(dmt->threads);
 	masync__free_aligned(dmt->cells);
 	masync__free_aligned(dmt);

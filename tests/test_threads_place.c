@@ -1,0 +1,154 @@
+/* test_threads_place.c - which sleeping worker a push wakes, and that a
+ * wake-up the mover skipped is tried again.
+ *
+ * CPU numbers come from a test hook (masync__test_thr_cpu), one made-up
+ * CPU per thread: nothing depends on the machine's CPUs, their count or
+ * the scheduler. Proves:
+ * - masync__thr_pick: the latest sleeper that went to sleep on a CPU
+ *   other than the waker's; the latest when all slept on the waker's CPU
+ *   or the waker's CPU is unknown;
+ * - through the public API, with two workers asleep on made-up CPUs 10
+ *   and 11 (a user memcpy_fn, which only workers run, records who ran
+ *   each operation): an operation pushed from "CPU 10" is run by the
+ *   worker that slept on 11 and one pushed from "CPU 11" by the one that
+ *   slept on 10, every time;
+ * - masync__thr_wake_pays: with a measured wake-up far above the copy's
+ *   time it says no, but each no ages the figure, so a wake-up (which
+ *   measures it again) comes after a bounded number of skips. */
+#define MASYNC__TEST_HOOKS 1
+#include "test_threads_util.h"
+
+static _Thread_local int fake_cpu = -1;
+static atomic_int next_cpu;
+static _Atomic int ran_on;
+
+/* the hook: a thread's made-up CPU, 10, 11, ... in order of first use */
+static int
+cpu_hook(void)
+{
+	if (fake_cpu < 0)
+		fake_cpu = 10 + atomic_fetch_add(&next_cpu, 1);
+	return fake_cpu;
+}
+
+static void *
+recording_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	atomic_store(&ran_on, cpu_hook());
+	return memcpy(dst, src, n);
+}
+
+static void
+test_pick(void)
+{
+	struct masync__thr_wk w[20], *sl[20];
+	size_t i;
+
+	for (i = 0; i < 20; i++) {
+		w[i].cpu = (int)(i % 2);
+		sl[i] = &w[i];
+	}
+	CHECK(masync__thr_pick(sl, 2, 1) == 0);
+	CHECK(masync__thr_pick(sl, 2, 0) == 1);
+	CHECK(masync__thr_pick(sl, 3, 0) == 1);
+	CHECK(masync__thr_pick(sl, 3, 1) == 2);
+	CHECK(masync__thr_pick(sl, 1, 0) == 0); /* only one: the same CPU */
+	CHECK(masync__thr_pick(sl, 2, -1) == 1); /* unknown: the latest */
+	for (i = 0; i < 20; i++)
+		w[i].cpu = 3;
+	CHECK(masync__thr_pick(sl, 20, 3) == 19);
+	w[5].cpu = 4;
+	CHECK(masync__thr_pick(sl, 20, 3) == 5);
+	w[5].cpu = -1; /* slept where the CPU was unknown: another CPU */
+	CHECK(masync__thr_pick(sl, 20, 3) == 5);
+	tt_log("pick: another CPU's latest sleeper ok\n");
+}
+
+/* until both workers sleep (they spin first) */
+static void
+both_asleep(struct data_mover_threads *d)
+{
+	uint64_t t0 = tt_now_ns();
+
+	for (;;) {
+		size_t n;
+
+		masync__mtx_lock(&d->lock);
+		n = d->nsleep;
+		masync__mtx_unlock(&d->lock);
+		if (n == 2)
+			return;
+		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
+		tt_sleep_us(200);
+	}
+}
+
+static void
+test_wake_other_cpu(void)
+{
+	struct data_mover_threads *d =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm;
+	struct runtime *rt = runtime_new();
+	unsigned char src[256], dst[256];
+	int r;
+
+	CHECK(d != NULL && rt != NULL);
+	vdm = data_mover_threads_get_vdm(d);
+	data_mover_threads_set_memcpy_fn(d, recording_memcpy);
+	both_asleep(d);
+	/* the workers took 10 and 11 when they went to sleep; this thread
+	 * is given one of them in turn */
+	CHECK(atomic_load(&next_cpu) == 2);
+	for (r = 0; r < 8; r++) {
+		struct vdm_operation_future f;
+
+		fake_cpu = 10 + r % 2;
+		tt_fill(src, sizeof(src), (unsigned)r);
+		both_asleep(d);
+		atomic_store(&ran_on, -1);
+		f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify(dst, sizeof(src), (unsigned)r) == SIZE_MAX);
+		CHECK(atomic_load(&ran_on) == 10 + (r + 1) % 2);
+	}
+	data_mover_threads_delete(d);
+	runtime_delete(rt);
+	tt_log("a push wakes the worker that slept on another CPU ok\n");
+}
+
+static void
+test_wake_retried(void)
+{
+	struct data_mover_threads *d =
+		data_mover_threads_new(1, 8, FUTURE_NOTIFIER_WAKER);
+	const size_t n = (size_t)64 << 20;
+	unsigned k;
+
+	CHECK(d != NULL);
+	/* 1 s to wake, 100 ps a byte: 6.7 ms of copy, no wake-up */
+	MASYNC__STORE(&d->wake_ns, (uint64_t)1000000000u, relaxed);
+	MASYNC__STORE(&d->ps_per_byte, 100, relaxed);
+	CHECK(!masync__thr_wake_pays(d, n));
+	CHECK(MASYNC__LOAD(&d->wake_ns, relaxed) < 1000000000u);
+	for (k = 1; k < 100 && !masync__thr_wake_pays(d, n); k++)
+		;
+	CHECK(k < 100);
+	/* a small copy still does not pay for the aged figure */
+	CHECK(!masync__thr_wake_pays(d, 4096));
+	data_mover_threads_delete(d);
+	tt_log("a skipped wake-up is tried again after %u skips ok\n", k);
+}
+
+int
+main(void)
+{
+	test_pick();
+	test_wake_retried();
+	MASYNC__STORE(&masync__test_thr_cpu, cpu_hook, release);
+	test_wake_other_cpu();
+	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
+	return 0;
+}
