@@ -1558,7 +1558,9 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
  * Operations of 2 MiB and more are split into chunks that the workers and
  * the polling thread run in parallel (together at most as many threads as
- * the CPUs the caller may run on); once each one's share reaches
+ * the CPUs the caller may run on; where caller and workers may use one
+ * and the same CPU only, the caller's next poll runs such an operation
+ * whole, without waking a worker); once each one's share reaches
  * MINIASYNC_STREAM_MIN (4 x a core's L2) they are written with streaming
  * (cache-bypassing) stores, as libc's memcpy does for copies larger than
  * its caches. desired_notifier:
@@ -3521,6 +3523,10 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   that finds one queued, or held by a worker, yields the CPU now and
  *   then instead, and naps once the operation is late
  *   (masync__thr_not_done), so a worker on its CPU can run.
+ * - A push wakes the sleeping worker that went to sleep on a CPU other
+ *   than the pusher's (masync__thr_pick: each worker sleeps on its own
+ *   condition variable), so that Linux puts it back there rather than
+ *   beside the pusher.
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
  *   yielding the CPU at every 8th, then sleep on a condition variable; a
  *   push wakes one only when one sleeps. Measured on the 2-core KVM guest
@@ -3661,6 +3667,9 @@ struct data_mover_threads {
 	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) signal_at;
 	MASYNC__A(uint64_t) wake_ns;
 	MASYNC__A(uint64_t) ps_per_byte;
+	/* the one CPU the workers may use, seen when one went to sleep;
+	 * -1: more than one (masync__thr_solo) */
+	MASYNC__A(int) solo_cpu;
 };
 
 static size_t
@@ -4138,6 +4147,8 @@ masync__thr_spin(struct masync__thr_idle *w)
 #endif
 }
 
+static size_t masync__thr_cpus(void);
+
 static int
 masync__thr_worker(void *arg)
 {
@@ -4167,6 +4178,8 @@ masync__thr_worker(void *arg)
 			/* a push sees it in `sleepers` (and chooses it,
 			 * masync__thr_pick), or it saw the push here */
 			me->cpu = masync__thr_cpu_now();
+			MASYNC__STORE(&d->solo_cpu, masync__thr_cpus() == 1 ?
+				me->cpu : -1, relaxed);
 			me->woken = 0;
 			d->sleepers[d->nsleep++] = me;
 			while (!me->woken)
@@ -4336,6 +4349,40 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 
 static int masync__thr_helpable(const struct masync__thr_op *op);
 
+/* Whether the calling thread and the workers may all use one and the same
+ * CPU only (a process under `taskset -c N`, a one-CPU cpuset). */
+static int
+masync__thr_solo(struct data_mover_threads *d)
+{
+	int c = MASYNC__LOAD(&d->solo_cpu, relaxed);
+
+	return c >= 0 && masync__thr_cpus() == 1 && masync__thr_cpu_now() == c;
+}
+
+/* Whether pushing op (not yet run) wakes a sleeping worker. A split one:
+ * when that pays (masync__thr_wake_pays). An unsplit one of at least
+ * MASYNC__THR_SPLIT_MIN bytes where caller and workers share one CPU: no,
+ * the caller's next poll runs it (masync__thr_help; the first poll calls
+ * the waker for that): a worker could only take that CPU from the caller,
+ * to copy as fast, after a wake-up and with two more context switches
+ * (4 MiB pinned to one CPU: 0.77x plain memcpy). A user function, a
+ * POLLER word (not changed by that first poll) and a half-full ring
+ * always wake. */
+static int
+masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
+{
+	size_t n = masync__args(&op->op).n;
+
+	if (!masync__thr_helpable(op) ||
+			d->notifier == FUTURE_NOTIFIER_POLLER)
+		return 1;
+	if (op->nchunks > 1)
+		return masync__thr_wake_pays(d, n);
+	return n < (size_t)MASYNC__THR_SPLIT_MIN || !masync__thr_solo(d) ||
+		MASYNC__LOAD(&d->enq_pos, relaxed) -
+		MASYNC__LOAD(&d->deq_pos, relaxed) >= d->cap / 2;
+}
+
 static int
 masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	struct future_notifier *n)
@@ -4343,6 +4390,7 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 	struct data_mover_threads *d = op->dmt;
 	uint64_t *word = (uint64_t *)(void *)&op->sig.word;
+	int wake;
 
 	if (op->started) {
 		/* polled again while waiting for room: it stays idle until a
@@ -4365,13 +4413,10 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	masync__signal_register(&op->sig, n, d->notifier, word);
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
+	wake = masync__thr_wakes(d, op);
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
-			masync__thr_push(d, op, op->use, op->nchunks == 1 ||
-			!masync__thr_helpable(op) ||
-			d->notifier == FUTURE_NOTIFIER_POLLER ||
-			masync__thr_wake_pays(d, masync__args(operation).n)) ==
-			0) {
-		if (op->nchunks > 1 && masync__thr_helpable(op))
+			masync__thr_push(d, op, op->use, wake) == 0) {
+		if (masync__thr_helpable(op) && (op->nchunks > 1 || !wake))
 			masync__signal_kick(&op->sig); /* see masync__thr_help */
 		return 0;
 	}
@@ -4642,6 +4687,8 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->signal_at, 0);
 	MASYNC__INIT(&d->wake_ns, 0);
 	MASYNC__INIT(&d->ps_per_byte, 0);
+	MASYNC__INIT(&d->solo_cpu, -1);
+	MASYNC__UNTRACKED(&d->solo_cpu, sizeof(d->solo_cpu));
 	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
 	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
 	MASYNC__UNTRACKED(&d->ps_per_byte, sizeof(d->ps_per_byte));

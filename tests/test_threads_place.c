@@ -12,6 +12,11 @@
  *   each operation): an operation pushed from "CPU 10" is run by the
  *   worker that slept on 11 and one pushed from "CPU 11" by the one that
  *   slept on 10, every time;
+ * - a caller and workers that may use one and the same CPU only (hooks:
+ *   one CPU, the workers' CPU set to the caller's): the first poll of a
+ *   4 MiB copy wakes no worker (both still asleep after it) and the
+ *   second runs it on the calling thread; with the workers' CPU another
+ *   one, or the caller on two CPUs, it is not left to the caller;
  * - masync__thr_wake_pays: with a measured wake-up far above the copy's
  *   time it says no, but each no ages the figure, so a wake-up (which
  *   measures it again) comes after a bounded number of skips. */
@@ -120,6 +125,49 @@ test_wake_other_cpu(void)
 }
 
 static void
+test_solo(void)
+{
+	struct data_mover_threads *d =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	const size_t n = (size_t)4 << 20;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct vdm_operation_future f;
+	size_t asleep;
+
+	CHECK(d != NULL && src != NULL && dst != NULL);
+	both_asleep(d);
+	fake_cpu = 10;
+	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
+	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
+	CHECK(masync__thr_solo(d));
+	tt_fill(src, n, 5);
+	memset(dst, 0, n);
+	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
+	masync__mtx_lock(&d->lock);
+	asleep = d->nsleep;
+	masync__mtx_unlock(&d->lock);
+	CHECK(asleep == 2);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, n, 5) == SIZE_MAX);
+	MASYNC__STORE(&d->solo_cpu, 11, relaxed);
+	CHECK(!masync__thr_solo(d));
+	MASYNC__STORE(&d->solo_cpu, -1, relaxed);
+	CHECK(!masync__thr_solo(d));
+	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
+	CHECK(!masync__thr_solo(d));
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	data_mover_threads_delete(d);
+	free(src);
+	free(dst);
+	tt_log("one CPU for caller and workers: left to the caller ok\n");
+}
+
+static void
 test_wake_retried(void)
 {
 	struct data_mover_threads *d =
@@ -149,6 +197,7 @@ main(void)
 	test_wake_retried();
 	MASYNC__STORE(&masync__test_thr_cpu, cpu_hook, release);
 	test_wake_other_cpu();
+	test_solo();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
 	return 0;
 }
