@@ -4689,6 +4689,12 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->ps_per_byte, 0);
 	MASYNC__INIT(&d->solo_cpu, -1);
 	MASYNC__UNTRACKED(&d->solo_cpu, sizeof(d->solo_cpu));
+#ifdef MASYNC__TEST_HOOKS
+	/* atomics the workers read too (helgrind and drd see plain words) */
+	MASYNC__UNTRACKED(&masync__test_thr_cpus,
+		sizeof(masync__test_thr_cpus));
+	MASYNC__UNTRACKED(&masync__test_thr_cpu, sizeof(masync__test_thr_cpu));
+#endif
 	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
 	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
 	MASYNC__UNTRACKED(&d->ps_per_byte, sizeof(d->ps_per_byte));

@@ -95,7 +95,7 @@ test_wake_other_cpu(void)
 	struct data_mover_threads *d =
 		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm;
-	struct runtime *rt = runtime_new();
+	struct runtime *rt = tt_runtime_new();
 	unsigned char src[256], dst[256];
 	int r;
 
