@@ -13,7 +13,9 @@
  *   alone   the caller ran every chunk (no worker came)
  * and the summary gives each class's count and median GB/s, with plain
  * memcpy of the same bytes in the same runs. PLACEMENT_RUNS (default 40)
- * copies. Linux only (sched_getcpu).
+ * copies; PLACEMENT_BATCHES=1: before each, 20 batches of 64 x 4 KiB on
+ * the same mover, waited with runtime_wait_multiple (as bench/bench.c
+ * runs batches before its large copies). Linux only (sched_getcpu).
  *
  * Run: build/bench/placement */
 #define _GNU_SOURCE
@@ -70,10 +72,31 @@ main_cpu(int caller, size_t nch, int *count)
 	return best;
 }
 
+/* 20 batches of 64 x 4 KiB copies, each waited for as a whole */
+static void
+batches(struct vdm *vdm, struct runtime *rt, unsigned char *src,
+	unsigned char *dst)
+{
+	struct vdm_operation_future f[64];
+	struct future *fp[64];
+	int b, k;
+
+	for (b = 0; b < 20; b++) {
+		for (k = 0; k < 64; k++) {
+			f[k] = vdm_memcpy(vdm, dst + (size_t)k * 4096,
+				src + (size_t)k * 4096, 4096, 0);
+			fp[k] = FUTURE_AS_RUNNABLE(&f[k]);
+		}
+		runtime_wait_multiple(rt, fp, 64);
+	}
+}
+
 int
 main(void)
 {
 	const char *e = getenv("PLACEMENT_RUNS");
+	int with_batches = getenv("PLACEMENT_BATCHES") != NULL &&
+		atoi(getenv("PLACEMENT_BATCHES")) != 0;
 	int runs = e != NULL && atoi(e) > 0 ? atoi(e) : 40;
 	unsigned char *src = aligned_alloc(4096, N), *dst = aligned_alloc(4096, N);
 	struct data_mover_threads *m = data_mover_threads_default();
@@ -100,6 +123,8 @@ main(void)
 		t0 = now_ns();
 		memcpy(dst, src, N);
 		plain[r] = (double)N / (double)(now_ns() - t0);
+		if (with_batches)
+			batches(data_mover_threads_get_vdm(m), rt, src, dst);
 		for (i = 0; i < MAXCH; i++)
 			atomic_store(&ch_cpu[i], -1);
 		memset(dst, 0, N);
