@@ -3526,7 +3526,8 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  * - A push wakes the sleeping worker that went to sleep on a CPU other
  *   than the pusher's (masync__thr_pick: each worker sleeps on its own
  *   condition variable), so that Linux puts it back there rather than
- *   beside the pusher.
+ *   beside the pusher. One woken for a split operation that slept on the
+ *   pusher's CPU (all did) moves off it (masync__thr_move_off).
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
  *   yielding the CPU at every 8th, then sleep on a condition variable; a
  *   push wakes one only when one sleeps. Measured on the 2-core KVM guest
@@ -3625,6 +3626,7 @@ struct masync__thr_wk {
 	cnd_t cond;
 	int cpu;   /* the CPU it went to sleep on, -1: unknown */
 	int woken; /* a push chose it */
+	int off;   /* a CPU to move off once awake (masync__thr_move_off) */
 };
 
 struct masync__ring_cell {
@@ -3812,9 +3814,12 @@ masync__thr_pick(struct masync__thr_wk *const *sl, size_t n, int me)
 	return n - 1;
 }
 
-/* Wakes one sleeping worker (see masync__thr_pick), if one sleeps. */
+/* Wakes one sleeping worker (see masync__thr_pick), if one sleeps. One
+ * for a split operation that slept on the pusher's CPU (every sleeper
+ * did: after batches both workers often sleep on one CPU) is told to move
+ * off that CPU once awake, or it copies beside the pusher. */
 static void
-masync__thr_wake_one(struct data_mover_threads *d)
+masync__thr_wake_one(struct data_mover_threads *d, int split)
 {
 	int me = masync__thr_cpu_now();
 
@@ -3827,9 +3832,48 @@ masync__thr_wake_one(struct data_mover_threads *d)
 			(d->nsleep - k - 1) * sizeof(d->sleepers[0]));
 		d->nsleep--;
 		w->woken = 1;
+		w->off = split && me >= 0 && w->cpu == me ? me : -1;
 		masync__cnd_signal(&w->cond);
 	}
 	masync__mtx_unlock(&d->lock);
+}
+
+/* Moves the calling thread off CPU `cpu` if it runs there and its
+ * affinity mask allows another: the mask without that CPU, then at once
+ * the mask it had (Linux migrates the thread at the first call and does
+ * not move it back at the second). Not with test CPU numbers. */
+static void
+masync__thr_move_off(int cpu)
+{
+#if defined(MASYNC__FUTEX) && defined(SYS_sched_getaffinity) && \
+	defined(SYS_sched_setaffinity)
+	enum { W = 8 * sizeof(unsigned long) };
+	unsigned long mask[1024 / W], less[1024 / W];
+	size_t i, other = 0;
+	long r;
+
+#ifdef MASYNC__TEST_HOOKS
+	if (MASYNC__LOAD(&masync__test_thr_cpu, acquire) != NULL)
+		return;
+#endif
+	if (cpu < 0 || cpu >= 1024 || masync__thr_cpu_now() != cpu)
+		return;
+	r = masync__syscall(SYS_sched_getaffinity, 0L, (long)sizeof(mask),
+		(long)(void *)mask);
+	if (r <= 0 || (size_t)r > sizeof(mask) || (size_t)cpu / W >=
+			(size_t)r / sizeof(mask[0]))
+		return;
+	memcpy(less, mask, (size_t)r);
+	less[(size_t)cpu / W] &= ~(1ul << ((size_t)cpu % W));
+	for (i = 0; i < (size_t)r / sizeof(less[0]); i++)
+		other |= less[i];
+	if (other != 0 && masync__syscall(SYS_sched_setaffinity, 0L, r,
+			(long)(void *)less) == 0)
+		masync__syscall(SYS_sched_setaffinity, 0L, r,
+			(long)(void *)mask);
+#else
+	(void)cpu;
+#endif
 }
 
 static void
@@ -3856,7 +3900,7 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 	 * worker's increment or the worker sees the pushed operation */
 	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
 		MASYNC__STORE(&d->signal_at, masync__now_ns(), relaxed);
-		masync__thr_wake_one(d);
+		masync__thr_wake_one(d, op->nchunks > 1);
 	}
 	return 0;
 }
@@ -4155,6 +4199,7 @@ masync__thr_worker(void *arg)
 	struct masync__thr_wk *me = (struct masync__thr_wk *)arg;
 	struct data_mover_threads *d = me->d;
 	struct masync__thr_idle w = {0, 0, 0};
+	int off;
 
 	for (;;) {
 		uint32_t tag;
@@ -4171,6 +4216,7 @@ masync__thr_worker(void *arg)
 		if (masync__thr_spin(&w))
 			continue;
 		w.spins = 0;
+		off = -1;
 		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_push */
 		masync__mtx_lock(&d->lock);
 		if (!masync__ring_nonempty(d) &&
@@ -4184,8 +4230,11 @@ masync__thr_worker(void *arg)
 			d->sleepers[d->nsleep++] = me;
 			while (!me->woken)
 				masync__cnd_wait(&me->cond, &d->lock);
+			off = me->off;
 		}
 		masync__mtx_unlock(&d->lock);
+		if (off >= 0)
+			masync__thr_move_off(off);
 		MASYNC__FSUB(&d->idle, 1, relaxed);
 		{
 			/* from the push's signal until a worker runs */
@@ -4430,7 +4479,7 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		/* a worker must pop to make room: one may sleep with the
 		 * ring full of entries no push woke it for */
 		if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0)
-			masync__thr_wake_one(d);
+			masync__thr_wake_one(d, 0);
 		return -1;
 	}
 	return 0;
@@ -4721,6 +4770,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	for (; d->nwk < nthreads; d->nwk++) {
 		d->wk[d->nwk].d = d;
 		d->wk[d->nwk].cpu = -1;
+		d->wk[d->nwk].off = -1;
 		if (masync__cnd_init(&d->wk[d->nwk].cond) != thrd_success)
 			goto fail_cond;
 	}

@@ -12,6 +12,9 @@
  *   each operation): an operation pushed from "CPU 10" is run by the
  *   worker that slept on 11 and one pushed from "CPU 11" by the one that
  *   slept on 10, every time;
+ * - a worker woken for a split operation is told to move off the
+ *   pusher's CPU when it slept there (all threads on made-up CPU 7), and
+ *   not when the push chose one that slept elsewhere (CPUs 10 and 11);
  * - a caller and workers that may use one and the same CPU only (hooks:
  *   one CPU, the workers' CPU set to the caller's): the first poll of a
  *   4 MiB copy wakes no worker (both still asleep after it) and the
@@ -24,13 +27,15 @@
 #include "test_threads_util.h"
 
 static _Thread_local int fake_cpu = -1;
-static atomic_int next_cpu;
+static atomic_int next_cpu, same_cpu;
 static _Atomic int ran_on;
 
 /* the hook: a thread's made-up CPU, 10, 11, ... in order of first use */
 static int
 cpu_hook(void)
 {
+	if (atomic_load(&same_cpu) != 0)
+		return atomic_load(&same_cpu);
 	if (fake_cpu < 0)
 		fake_cpu = 10 + atomic_fetch_add(&next_cpu, 1);
 	return fake_cpu;
@@ -124,6 +129,72 @@ test_wake_other_cpu(void)
 	tt_log("a push wakes the worker that slept on another CPU ok\n");
 }
 
+/* workers told to move off CPU `cpu` when they woke last */
+static int
+told_off(struct data_mover_threads *d, int cpu)
+{
+	int k = 0;
+	size_t i;
+
+	masync__mtx_lock(&d->lock);
+	for (i = 0; i < d->nthreads; i++)
+		k += d->wk[i].off == cpu;
+	masync__mtx_unlock(&d->lock);
+	return k;
+}
+
+/* a split 4 MiB copy from this thread, both workers asleep first */
+static void
+split_copy(struct data_mover_threads *d, unsigned char *src,
+	unsigned char *dst, unsigned seed)
+{
+	const size_t n = (size_t)4 << 20;
+	struct vdm_operation_future f;
+
+	both_asleep(d);
+	tt_fill(src, n, seed);
+	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
+		FUTURE_STATE_IDLE);
+	tt_busy_wait(&f, 20000);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, n, seed) == SIZE_MAX);
+}
+
+static void
+test_move_off(void)
+{
+	const size_t n = (size_t)4 << 20;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct data_mover_threads *d;
+
+	CHECK(src != NULL && dst != NULL);
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed); /* split */
+	/* every thread on CPU 7: the woken worker slept on the pusher's */
+	atomic_store(&same_cpu, 7);
+	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	split_copy(d, src, dst, 21);
+	CHECK(told_off(d, 7) == 1);
+	data_mover_threads_delete(d);
+	/* workers on 10 and 11, this thread on 10: the one on 11 wakes */
+	atomic_store(&same_cpu, 0);
+	atomic_store(&next_cpu, 0);
+	fake_cpu = -1;
+	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	both_asleep(d);
+	fake_cpu = 10;
+	split_copy(d, src, dst, 22);
+	CHECK(told_off(d, 10) == 0);
+	data_mover_threads_delete(d);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	fake_cpu = -1;
+	free(src);
+	free(dst);
+	tt_log("a worker woken beside the pusher moves off ok\n");
+}
+
 static void
 test_solo(void)
 {
@@ -198,6 +269,7 @@ main(void)
 	MASYNC__STORE(&masync__test_thr_cpu, cpu_hook, release);
 	test_wake_other_cpu();
 	test_solo();
+	test_move_off();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
 	return 0;
 }
