@@ -1582,7 +1582,9 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
  * Operations of 2 MiB and more are split into chunks that the workers and
  * the polling thread run in parallel (together at most as many threads as
- * the CPUs the caller may run on); once each one's share reaches
+ * the CPUs the caller may run on; where caller and workers may use one
+ * and the same CPU only, the caller's next poll runs such an operation
+ * whole, without waking a worker); once each one's share reaches
  * MINIASYNC_STREAM_MIN (4 x a core's L2) they are written with streaming
  * (cache-bypassing) stores, as libc's memcpy does for copies larger than
  * its caches. desired_notifier:
@@ -3545,6 +3547,11 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   that finds one queued, or held by a worker, yields the CPU now and
  *   then instead, and naps once the operation is late
  *   (masync__thr_not_done), so a worker on its CPU can run.
+ * - A push wakes the sleeping worker that went to sleep on a CPU other
+ *   than the pusher's (masync__thr_pick: each worker sleeps on its own
+ *   condition variable), so that Linux puts it back there rather than
+ *   beside the pusher. One woken for a split operation that slept on the
+ *   pusher's CPU (all did) moves off it (masync__thr_move_off).
  * - Idle workers spin MASYNC__THR_WORKER_SPINS polls (~170 us here),
  *   yielding the CPU at every 8th, then sleep on a condition variable; a
  *   push wakes one only when one sleeps. Measured on the 2-core KVM guest
@@ -3636,6 +3643,16 @@ struct masync__thr_op {
 	MASYNC__A(uint32_t) qref;
 };
 
+/* A worker's sleep, under dmt->lock: each has its own condition variable
+ * so that a push chooses whom to wake (masync__thr_wake_one). */
+struct masync__thr_wk {
+	struct data_mover_threads *d;
+	cnd_t cond;
+	int cpu;   /* the CPU it went to sleep on, -1: unknown */
+	int woken; /* a push chose it */
+	int off;   /* a CPU to move off once awake (masync__thr_move_off) */
+};
+
 struct masync__ring_cell {
 	MASYNC__A(size_t) seq;
 	struct masync__thr_op *op;
@@ -3663,7 +3680,10 @@ struct data_mover_threads {
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) idle; /* workers asleep or
 						       * about to be */
 	MASYNC__ALIGNAS(64) mtx_t lock; /* worker sleep */
-	cnd_t cond;
+	struct masync__thr_wk *wk;    /* one per worker, `nwk` initialised */
+	size_t nwk;
+	struct masync__thr_wk **sleepers; /* asleep, latest last */
+	size_t nsleep;
 	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
 	struct masync__thr_op *bhead, *btail;
@@ -3673,6 +3693,9 @@ struct data_mover_threads {
 	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) signal_at;
 	MASYNC__A(uint64_t) wake_ns;
 	MASYNC__A(uint64_t) ps_per_byte;
+	/* the one CPU the workers may use, seen when one went to sleep;
+	 * -1: more than one (masync__thr_solo) */
+	MASYNC__A(int) solo_cpu;
 };
 
 static size_t
@@ -3768,6 +3791,128 @@ masync__thr_unref(struct masync__thr_op *op)
 	}
 }
 
+#ifdef MASYNC__TEST_HOOKS
+/* tests: the CPU the calling thread runs on (NULL: ask the system) */
+typedef int (*masync__cpu_fn)(void);
+static MASYNC__A(masync__cpu_fn) masync__test_thr_cpu;
+#endif
+#if defined(MASYNC__FUTEX)
+/* glibc's, which strict C modes do not declare; it reads the kernel's
+ * rseq area or the vDSO, no system call */
+extern int masync__thr_getcpu(void) __asm__("sched_getcpu");
+#endif
+
+/* The CPU the calling thread runs on now, or -1 */
+static int
+masync__thr_cpu_now(void)
+{
+#ifdef MASYNC__TEST_HOOKS
+	masync__cpu_fn fn = MASYNC__LOAD(&masync__test_thr_cpu, acquire);
+
+	if (fn != NULL)
+		return fn();
+#endif
+#if defined(MASYNC__FUTEX)
+	return masync__thr_getcpu();
+#else
+	return -1;
+#endif
+}
+
+/* Which of the `n` sleepers (latest last) a thread on CPU `me` wakes: the
+ * latest that went to sleep on another CPU, else the latest. Linux puts a
+ * woken thread back on the CPU it slept on when that one is idle, but
+ * where it cannot see a cache shared between the two (a VM without cache
+ * topology) it leaves one that slept on the waker's CPU there, beside the
+ * waker, though another CPU is idle: the two then share one CPU
+ * (bench/placement.c; a split 64 MiB copy at one participant's speed).
+ * Only the latest 16 are looked at: the lock is held. */
+static size_t
+masync__thr_pick(struct masync__thr_wk *const *sl, size_t n, int me)
+{
+	size_t k, low = n > 16 ? n - 16 : 0;
+
+	for (k = n; me >= 0 && k-- > low;)
+		if (sl[k]->cpu != me)
+			return k;
+	return n - 1;
+}
+
+/* Wakes one sleeping worker (see masync__thr_pick), if one sleeps. One
+ * for a split operation that slept on the pusher's CPU (every sleeper
+ * did: after batches both workers often sleep on one CPU) is told to move
+ * off that CPU once awake, or it copies beside the pusher. */
+static void
+masync__thr_wake_one(struct data_mover_threads *d, int split)
+{
+	int me = masync__thr_cpu_now();
+
+	masync__mtx_lock(&d->lock);
+	if (d->nsleep > 0) {
+		size_t k = masync__thr_pick(d->sleepers, d->nsleep, me);
+		struct masync__thr_wk *w = d->sleepers[k];
+
+		memmove(&d->sleepers[k], &d->sleepers[k + 1],
+			(d->nsleep - k - 1) * sizeof(d->sleepers[0]));
+		d->nsleep--;
+		w->woken = 1;
+		w->off = split && me >= 0 && w->cpu == me ? me : -1;
+		masync__cnd_signal(&w->cond);
+	}
+	masync__mtx_unlock(&d->lock);
+}
+
+/* Moves the calling thread off CPU `cpu` if it runs there and its
+ * affinity mask allows another: the mask without that CPU, then at once
+ * the mask it had (Linux migrates the thread at the first call and does
+ * not move it back at the second). Not with test CPU numbers. */
+static void
+masync__thr_move_off(int cpu)
+{
+#if defined(MASYNC__FUTEX) && defined(SYS_sched_getaffinity) && \
+	defined(SYS_sched_setaffinity)
+	enum { W = 8 * sizeof(unsigned long) };
+	unsigned long mask[1024 / W], less[1024 / W];
+	size_t i, other = 0;
+	long r;
+
+#ifdef MASYNC__TEST_HOOKS
+	if (MASYNC__LOAD(&masync__test_thr_cpu, acquire) != NULL)
+		return;
+#endif
+	if (cpu < 0 || cpu >= 1024 || masync__thr_cpu_now() != cpu)
+		return;
+	r = masync__syscall(SYS_sched_getaffinity, 0L, (long)sizeof(mask),
+		(long)(void *)mask);
+	if (r <= 0 || (size_t)r > sizeof(mask) || (size_t)cpu / W >=
+			(size_t)r / sizeof(mask[0]))
+		return;
+	memcpy(less, mask, (size_t)r);
+	less[(size_t)cpu / W] &= ~(1ul << ((size_t)cpu % W));
+	for (i = 0; i < (size_t)r / sizeof(less[0]); i++)
+		other |= less[i];
+	if (other != 0 && masync__syscall(SYS_sched_setaffinity, 0L, r,
+			(long)(void *)less) == 0)
+		masync__syscall(SYS_sched_setaffinity, 0L, r,
+			(long)(void *)mask);
+#else
+	(void)cpu;
+#endif
+}
+
+static void
+masync__thr_wake_all(struct data_mover_threads *d)
+{
+	masync__mtx_lock(&d->lock);
+	while (d->nsleep > 0) {
+		struct masync__thr_wk *w = d->sleepers[--d->nsleep];
+
+		w->woken = 1;
+		masync__cnd_signal(&w->cond);
+	}
+	masync__mtx_unlock(&d->lock);
+}
+
 /* Pushes and, if a worker sleeps and `wake`, wakes one. */
 static int
 masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
@@ -3779,9 +3924,7 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 	 * worker's increment or the worker sees the pushed operation */
 	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
 		MASYNC__STORE(&d->signal_at, masync__now_ns(), relaxed);
-		masync__mtx_lock(&d->lock);
-		masync__cnd_signal(&d->cond);
-		masync__mtx_unlock(&d->lock);
+		masync__thr_wake_one(d, op->nchunks > 1);
 	}
 	return 0;
 }
@@ -3813,7 +3956,10 @@ masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
  * of a split operation calls the waker for that; a POLLER word does not
  * change then, so those always wake), and
  * data_mover_threads_delete wakes every worker, so no operation waits
- * for a worker nobody woke. */
+ * for a worker nobody woke. Only a wake-up measures the wake-up again, so
+ * each one not made ages the figure by 1/8: one measured under a passing
+ * load (ms) must not keep the workers asleep for good (it did: after one
+ * slow wake-up, every 64 MiB copy ran alone on the poller). */
 static int
 masync__thr_wake_pays(struct data_mover_threads *d, size_t n)
 {
@@ -3825,8 +3971,11 @@ masync__thr_wake_pays(struct data_mover_threads *d, size_t n)
 	size_t used = MASYNC__LOAD(&d->enq_pos, relaxed) -
 		MASYNC__LOAD(&d->deq_pos, relaxed);
 
-	return w == 0 || r == 0 || used >= d->cap / 2 ||
-		(uint64_t)n / 1000 * r > 2 * w;
+	if (w == 0 || r == 0 || used >= d->cap / 2 ||
+			(uint64_t)n / 1000 * r > 2 * w)
+		return 1;
+	MASYNC__STORE(&d->wake_ns, w - w / 8, relaxed);
+	return 0;
 }
 
 /* The wait list; all under d->blocked_lock. */
@@ -3965,6 +4114,9 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 		}
 		mine++;
 		bytes += len;
+#ifdef MASYNC__THR_TRACE_CHUNK /* bench/placement.c */
+		MASYNC__THR_TRACE_CHUNK(i);
+#endif
 	}
 	if (mine == 0)
 		return;
@@ -4063,11 +4215,15 @@ masync__thr_spin(struct masync__thr_idle *w)
 #endif
 }
 
+static size_t masync__thr_cpus(void);
+
 static int
 masync__thr_worker(void *arg)
 {
-	struct data_mover_threads *d = (struct data_mover_threads *)arg;
+	struct masync__thr_wk *me = (struct masync__thr_wk *)arg;
+	struct data_mover_threads *d = me->d;
 	struct masync__thr_idle w = {0, 0, 0};
+	int off;
 
 	for (;;) {
 		uint32_t tag;
@@ -4084,12 +4240,25 @@ masync__thr_worker(void *arg)
 		if (masync__thr_spin(&w))
 			continue;
 		w.spins = 0;
-		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_enqueue */
+		off = -1;
+		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_push */
 		masync__mtx_lock(&d->lock);
-		while (!masync__ring_nonempty(d) &&
-				!MASYNC__LOAD(&d->stop, acquire))
-			masync__cnd_wait(&d->cond, &d->lock);
+		if (!masync__ring_nonempty(d) &&
+				!MASYNC__LOAD(&d->stop, acquire)) {
+			/* a push sees it in `sleepers` (and chooses it,
+			 * masync__thr_pick), or it saw the push here */
+			me->cpu = masync__thr_cpu_now();
+			MASYNC__STORE(&d->solo_cpu, masync__thr_cpus() == 1 ?
+				me->cpu : -1, relaxed);
+			me->woken = 0;
+			d->sleepers[d->nsleep++] = me;
+			while (!me->woken)
+				masync__cnd_wait(&me->cond, &d->lock);
+			off = me->off;
+		}
 		masync__mtx_unlock(&d->lock);
+		if (off >= 0)
+			masync__thr_move_off(off);
 		MASYNC__FSUB(&d->idle, 1, relaxed);
 		{
 			/* from the push's signal until a worker runs */
@@ -4253,6 +4422,40 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 
 static int masync__thr_helpable(const struct masync__thr_op *op);
 
+/* Whether the calling thread and the workers may all use one and the same
+ * CPU only (a process under `taskset -c N`, a one-CPU cpuset). */
+static int
+masync__thr_solo(struct data_mover_threads *d)
+{
+	int c = MASYNC__LOAD(&d->solo_cpu, relaxed);
+
+	return c >= 0 && masync__thr_cpus() == 1 && masync__thr_cpu_now() == c;
+}
+
+/* Whether pushing op (not yet run) wakes a sleeping worker. A split one:
+ * when that pays (masync__thr_wake_pays). An unsplit one of at least
+ * MASYNC__THR_SPLIT_MIN bytes where caller and workers share one CPU: no,
+ * the caller's next poll runs it (masync__thr_help; the first poll calls
+ * the waker for that): a worker could only take that CPU from the caller,
+ * to copy as fast, after a wake-up and with two more context switches
+ * (4 MiB pinned to one CPU: 0.77x plain memcpy). A user function, a
+ * POLLER word (not changed by that first poll) and a half-full ring
+ * always wake. */
+static int
+masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
+{
+	size_t n = masync__args(&op->op).n;
+
+	if (!masync__thr_helpable(op) ||
+			d->notifier == FUTURE_NOTIFIER_POLLER)
+		return 1;
+	if (op->nchunks > 1)
+		return masync__thr_wake_pays(d, n);
+	return n < (size_t)MASYNC__THR_SPLIT_MIN || !masync__thr_solo(d) ||
+		MASYNC__LOAD(&d->enq_pos, relaxed) -
+		MASYNC__LOAD(&d->deq_pos, relaxed) >= d->cap / 2;
+}
+
 static int
 masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	struct future_notifier *n)
@@ -4260,6 +4463,7 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 	struct data_mover_threads *d = op->dmt;
 	uint64_t *word = (uint64_t *)(void *)&op->sig.word;
+	int wake;
 
 	if (op->started) {
 		/* polled again while waiting for room: it stays idle until a
@@ -4282,13 +4486,10 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	masync__signal_register(&op->sig, n, d->notifier, word);
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
+	wake = masync__thr_wakes(d, op);
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
-			masync__thr_push(d, op, op->use, op->nchunks == 1 ||
-			!masync__thr_helpable(op) ||
-			d->notifier == FUTURE_NOTIFIER_POLLER ||
-			masync__thr_wake_pays(d, masync__args(operation).n)) ==
-			0) {
-		if (op->nchunks > 1 && masync__thr_helpable(op))
+			masync__thr_push(d, op, op->use, wake) == 0) {
+		if (masync__thr_helpable(op) && (op->nchunks > 1 || !wake))
 			masync__signal_kick(&op->sig); /* see masync__thr_help */
 		return 0;
 	}
@@ -4301,11 +4502,8 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	if (MASYNC__LOAD(&op->blocked, acquire)) {
 		/* a worker must pop to make room: one may sleep with the
 		 * ring full of entries no push woke it for */
-		if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
-			masync__mtx_lock(&d->lock);
-			masync__cnd_signal(&d->cond);
-			masync__mtx_unlock(&d->lock);
-		}
+		if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0)
+			masync__thr_wake_one(d, 0);
 		return -1;
 	}
 	return 0;
@@ -4562,13 +4760,26 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->signal_at, 0);
 	MASYNC__INIT(&d->wake_ns, 0);
 	MASYNC__INIT(&d->ps_per_byte, 0);
+	MASYNC__INIT(&d->solo_cpu, -1);
+	MASYNC__UNTRACKED(&d->solo_cpu, sizeof(d->solo_cpu));
+#ifdef MASYNC__TEST_HOOKS
+	/* atomics the workers read too (helgrind and drd see plain words) */
+	MASYNC__UNTRACKED(&masync__test_thr_cpus,
+		sizeof(masync__test_thr_cpus));
+	MASYNC__UNTRACKED(&masync__test_thr_cpu, sizeof(masync__test_thr_cpu));
+#endif
 	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
 	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
 	MASYNC__UNTRACKED(&d->ps_per_byte, sizeof(d->ps_per_byte));
 	d->cells = (struct masync__ring_cell *)masync__zalloc_aligned(
 		ringbuf_size * sizeof(*d->cells));
 	d->threads = (thrd_t *)masync__zalloc(nthreads * sizeof(thrd_t));
-	if (d->cells == NULL || d->threads == NULL)
+	d->wk = (struct masync__thr_wk *)masync__zalloc(
+		nthreads * sizeof(*d->wk));
+	d->sleepers = (struct masync__thr_wk **)masync__zalloc(
+		nthreads * sizeof(*d->sleepers));
+	if (d->cells == NULL || d->threads == NULL || d->wk == NULL ||
+			d->sleepers == NULL)
 		goto fail_mem;
 	for (i = 0; i < ringbuf_size; i++) {
 		MASYNC__INIT(&d->cells[i].seq, 2 * i);
@@ -4580,16 +4791,21 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		goto fail_pool;
 	if (masync__mtx_init(&d->blocked_lock, mtx_plain) != thrd_success)
 		goto fail_lock;
-	if (masync__cnd_init(&d->cond) != thrd_success)
-		goto fail_blocked;
+	for (; d->nwk < nthreads; d->nwk++) {
+		d->wk[d->nwk].d = d;
+		d->wk[d->nwk].cpu = -1;
+		d->wk[d->nwk].off = -1;
+		if (masync__cnd_init(&d->wk[d->nwk].cond) != thrd_success)
+			goto fail_cond;
+	}
 #ifdef MASYNC__X86
 	/* read CPUID before the workers exist, not in a race between them
 	 * and a helping poller (helgrind and drd would see one) */
 	(void)masync__cpu_l2();
 #endif
 	for (i = 0; i < nthreads; i++) {
-		if (masync__thrd_create(&d->threads[i], masync__thr_worker, d) !=
-				thrd_success) {
+		if (masync__thrd_create(&d->threads[i], masync__thr_worker,
+				&d->wk[i]) != thrd_success) {
 			d->nthreads = i;
 			data_mover_threads_delete(d);
 			errno = EAGAIN;
@@ -4597,13 +4813,17 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		}
 	}
 	return d;
-fail_blocked:
+fail_cond:
+	while (d->nwk > 0)
+		masync__cnd_destroy(&d->wk[--d->nwk].cond);
 	masync__mtx_destroy(&d->blocked_lock);
 fail_lock:
 	masync__mtx_destroy(&d->lock);
 fail_pool:
 	masync__pool_fini(&d->pool);
 fail_mem:
+	MINIASYNC_FREE(d->wk);
+	MINIASYNC_FREE(d->sleepers);
 	MINIASYNC_FREE(d->threads);
 	masync__free_aligned(d->cells);
 	masync__free_aligned(d);
@@ -4651,24 +4871,25 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	}
 	/* workers drain what is queued (also what no push woke them for),
 	 * then see `stop` on an empty queue */
-	masync__mtx_lock(&dmt->lock);
-	masync__cnd_broadcast(&dmt->cond);
-	masync__mtx_unlock(&dmt->lock);
+	masync__thr_wake_all(dmt);
 	while (masync__ring_nonempty(dmt))
 		thrd_yield();
 	masync__mtx_lock(&dmt->lock);
 	MASYNC__STORE(&dmt->stop, 1, release);
-	masync__cnd_broadcast(&dmt->cond);
 	masync__mtx_unlock(&dmt->lock);
+	masync__thr_wake_all(dmt);
 	for (i = 0; i < dmt->nthreads; i++)
 		masync__thrd_join(dmt->threads[i], NULL);
 	/* anything pushed meanwhile (helper entries of split operations) */
 	while ((op = masync__ring_pop(dmt, &tag)) != NULL)
 		masync__thr_execute(dmt, op, tag);
-	masync__cnd_destroy(&dmt->cond);
+	for (i = 0; i < dmt->nwk; i++)
+		masync__cnd_destroy(&dmt->wk[i].cond);
 	masync__mtx_destroy(&dmt->blocked_lock);
 	masync__mtx_destroy(&dmt->lock);
 	masync__pool_fini(&dmt->pool);
+	MINIASYNC_FREE(dmt->wk);
+	MINIASYNC_FREE(dmt->sleepers);
 	MINIASYNC_FREE(dmt->threads);
 	masync__free_aligned(dmt->cells);
 	masync__free_aligned(dmt);

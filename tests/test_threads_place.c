@@ -1,0 +1,275 @@
+/* test_threads_place.c - which sleeping worker a push wakes, and that a
+ * wake-up the mover skipped is tried again.
+ *
+ * CPU numbers come from a test hook (masync__test_thr_cpu), one made-up
+ * CPU per thread: nothing depends on the machine's CPUs, their count or
+ * the scheduler. Proves:
+ * - masync__thr_pick: the latest sleeper that went to sleep on a CPU
+ *   other than the waker's; the latest when all slept on the waker's CPU
+ *   or the waker's CPU is unknown;
+ * - through the public API, with two workers asleep on made-up CPUs 10
+ *   and 11 (a user memcpy_fn, which only workers run, records who ran
+ *   each operation): an operation pushed from "CPU 10" is run by the
+ *   worker that slept on 11 and one pushed from "CPU 11" by the one that
+ *   slept on 10, every time;
+ * - a worker woken for a split operation is told to move off the
+ *   pusher's CPU when it slept there (all threads on made-up CPU 7), and
+ *   not when the push chose one that slept elsewhere (CPUs 10 and 11);
+ * - a caller and workers that may use one and the same CPU only (hooks:
+ *   one CPU, the workers' CPU set to the caller's): the first poll of a
+ *   4 MiB copy wakes no worker (both still asleep after it) and the
+ *   second runs it on the calling thread; with the workers' CPU another
+ *   one, or the caller on two CPUs, it is not left to the caller;
+ * - masync__thr_wake_pays: with a measured wake-up far above the copy's
+ *   time it says no, but each no ages the figure, so a wake-up (which
+ *   measures it again) comes after a bounded number of skips. */
+#define MASYNC__TEST_HOOKS 1
+#include "test_threads_util.h"
+
+static _Thread_local int fake_cpu = -1;
+static atomic_int next_cpu, same_cpu;
+static _Atomic int ran_on;
+
+/* the hook: a thread's made-up CPU, 10, 11, ... in order of first use */
+static int
+cpu_hook(void)
+{
+	if (atomic_load(&same_cpu) != 0)
+		return atomic_load(&same_cpu);
+	if (fake_cpu < 0)
+		fake_cpu = 10 + atomic_fetch_add(&next_cpu, 1);
+	return fake_cpu;
+}
+
+static void *
+recording_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	atomic_store(&ran_on, cpu_hook());
+	return memcpy(dst, src, n);
+}
+
+static void
+test_pick(void)
+{
+	struct masync__thr_wk w[20], *sl[20];
+	size_t i;
+
+	for (i = 0; i < 20; i++) {
+		w[i].cpu = (int)(i % 2);
+		sl[i] = &w[i];
+	}
+	CHECK(masync__thr_pick(sl, 2, 1) == 0);
+	CHECK(masync__thr_pick(sl, 2, 0) == 1);
+	CHECK(masync__thr_pick(sl, 3, 0) == 1);
+	CHECK(masync__thr_pick(sl, 3, 1) == 2);
+	CHECK(masync__thr_pick(sl, 1, 0) == 0); /* only one: the same CPU */
+	CHECK(masync__thr_pick(sl, 2, -1) == 1); /* unknown: the latest */
+	for (i = 0; i < 20; i++)
+		w[i].cpu = 3;
+	CHECK(masync__thr_pick(sl, 20, 3) == 19);
+	w[5].cpu = 4;
+	CHECK(masync__thr_pick(sl, 20, 3) == 5);
+	w[5].cpu = -1; /* slept where the CPU was unknown: another CPU */
+	CHECK(masync__thr_pick(sl, 20, 3) == 5);
+	tt_log("pick: another CPU's latest sleeper ok\n");
+}
+
+/* until both workers sleep (they spin first) */
+static void
+both_asleep(struct data_mover_threads *d)
+{
+	uint64_t t0 = tt_now_ns();
+
+	for (;;) {
+		size_t n;
+
+		masync__mtx_lock(&d->lock);
+		n = d->nsleep;
+		masync__mtx_unlock(&d->lock);
+		if (n == 2)
+			return;
+		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
+		tt_sleep_us(200);
+	}
+}
+
+static void
+test_wake_other_cpu(void)
+{
+	struct data_mover_threads *d =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm;
+	struct runtime *rt = tt_runtime_new();
+	unsigned char src[256], dst[256];
+	int r;
+
+	CHECK(d != NULL && rt != NULL);
+	vdm = data_mover_threads_get_vdm(d);
+	data_mover_threads_set_memcpy_fn(d, recording_memcpy);
+	both_asleep(d);
+	/* the workers took 10 and 11 when they went to sleep; this thread
+	 * is given one of them in turn */
+	CHECK(atomic_load(&next_cpu) == 2);
+	for (r = 0; r < 8; r++) {
+		struct vdm_operation_future f;
+
+		fake_cpu = 10 + r % 2;
+		tt_fill(src, sizeof(src), (unsigned)r);
+		both_asleep(d);
+		atomic_store(&ran_on, -1);
+		f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify(dst, sizeof(src), (unsigned)r) == SIZE_MAX);
+		CHECK(atomic_load(&ran_on) == 10 + (r + 1) % 2);
+	}
+	data_mover_threads_delete(d);
+	runtime_delete(rt);
+	tt_log("a push wakes the worker that slept on another CPU ok\n");
+}
+
+/* workers told to move off CPU `cpu` when they woke last */
+static int
+told_off(struct data_mover_threads *d, int cpu)
+{
+	int k = 0;
+	size_t i;
+
+	masync__mtx_lock(&d->lock);
+	for (i = 0; i < d->nthreads; i++)
+		k += d->wk[i].off == cpu;
+	masync__mtx_unlock(&d->lock);
+	return k;
+}
+
+/* a split 4 MiB copy from this thread, both workers asleep first */
+static void
+split_copy(struct data_mover_threads *d, unsigned char *src,
+	unsigned char *dst, unsigned seed)
+{
+	const size_t n = (size_t)4 << 20;
+	struct vdm_operation_future f;
+
+	both_asleep(d);
+	tt_fill(src, n, seed);
+	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
+		FUTURE_STATE_IDLE);
+	tt_busy_wait(&f, 20000);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, n, seed) == SIZE_MAX);
+}
+
+static void
+test_move_off(void)
+{
+	const size_t n = (size_t)4 << 20;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct data_mover_threads *d;
+
+	CHECK(src != NULL && dst != NULL);
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed); /* split */
+	/* every thread on CPU 7: the woken worker slept on the pusher's */
+	atomic_store(&same_cpu, 7);
+	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	split_copy(d, src, dst, 21);
+	CHECK(told_off(d, 7) == 1);
+	data_mover_threads_delete(d);
+	/* workers on 10 and 11, this thread on 10: the one on 11 wakes */
+	atomic_store(&same_cpu, 0);
+	atomic_store(&next_cpu, 0);
+	fake_cpu = -1;
+	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	both_asleep(d);
+	fake_cpu = 10;
+	split_copy(d, src, dst, 22);
+	CHECK(told_off(d, 10) == 0);
+	data_mover_threads_delete(d);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	fake_cpu = -1;
+	free(src);
+	free(dst);
+	tt_log("a worker woken beside the pusher moves off ok\n");
+}
+
+static void
+test_solo(void)
+{
+	struct data_mover_threads *d =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	const size_t n = (size_t)4 << 20;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct vdm_operation_future f;
+	size_t asleep;
+
+	CHECK(d != NULL && src != NULL && dst != NULL);
+	both_asleep(d);
+	fake_cpu = 10;
+	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
+	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
+	CHECK(masync__thr_solo(d));
+	tt_fill(src, n, 5);
+	memset(dst, 0, n);
+	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
+	masync__mtx_lock(&d->lock);
+	asleep = d->nsleep;
+	masync__mtx_unlock(&d->lock);
+	CHECK(asleep == 2);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, n, 5) == SIZE_MAX);
+	MASYNC__STORE(&d->solo_cpu, 11, relaxed);
+	CHECK(!masync__thr_solo(d));
+	MASYNC__STORE(&d->solo_cpu, -1, relaxed);
+	CHECK(!masync__thr_solo(d));
+	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
+	CHECK(!masync__thr_solo(d));
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	data_mover_threads_delete(d);
+	free(src);
+	free(dst);
+	tt_log("one CPU for caller and workers: left to the caller ok\n");
+}
+
+static void
+test_wake_retried(void)
+{
+	struct data_mover_threads *d =
+		data_mover_threads_new(1, 8, FUTURE_NOTIFIER_WAKER);
+	const size_t n = (size_t)64 << 20;
+	unsigned k;
+
+	CHECK(d != NULL);
+	/* 1 s to wake, 100 ps a byte: 6.7 ms of copy, no wake-up */
+	MASYNC__STORE(&d->wake_ns, (uint64_t)1000000000u, relaxed);
+	MASYNC__STORE(&d->ps_per_byte, 100, relaxed);
+	CHECK(!masync__thr_wake_pays(d, n));
+	CHECK(MASYNC__LOAD(&d->wake_ns, relaxed) < 1000000000u);
+	for (k = 1; k < 100 && !masync__thr_wake_pays(d, n); k++)
+		;
+	CHECK(k < 100);
+	/* a small copy still does not pay for the aged figure */
+	CHECK(!masync__thr_wake_pays(d, 4096));
+	data_mover_threads_delete(d);
+	tt_log("a skipped wake-up is tried again after %u skips ok\n", k);
+}
+
+int
+main(void)
+{
+	test_pick();
+	test_wake_retried();
+	MASYNC__STORE(&masync__test_thr_cpu, cpu_hook, release);
+	test_wake_other_cpu();
+	test_solo();
+	test_move_off();
+	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
+	return 0;
+}
