@@ -112,14 +112,18 @@
      per-thread caches (the node per CPU, a page's node per page, asked
      again every 256 uses), made only when the WQs span nodes.
    - Batching: an operation of at most batch_threshold bytes (64 KiB)
-     started while its WQ is busy waits in the WQ's pending batch; the
-     batch goes as one batch descriptor (up to batch_max, default and
-     at most 32 or the WQ's max_batch_size) when it is full, at the next
-     poll of any running operation of the mover (so the starts of one
-     runtime_wait_multiple round share a batch), or after 1 ms from the
-     monitor thread. Each member has its own completion record: it
-     completes, faults (resolved for it alone) or fails on its own, and
-     one still pending can be cancelled. A lone one goes as a plain
+     started while its WQ is busy, or by a runtime wait (inside a pass
+     of runtime_wait_multiple & co., even on an idle WQ), waits in the
+     WQ's pending batch; the batch goes as one batch descriptor (up to
+     batch_max, default and at most 32 or the WQ's max_batch_size) when
+     it is full, at the end of the runtime's pass (before it sleeps or
+     returns: a round's starts, the first one too, share one batch and
+     one wake-up), at the next poll of any running operation of the
+     mover (futures polled by hand: the first start on an idle WQ goes
+     at once), or after 1 ms from the monitor thread. Each member has
+     its own completion record: it completes, faults (resolved for it
+     alone) or fails on its own, and one still pending can be
+     cancelled. A lone one goes as a plain
      descriptor; write() submission takes no batches (DSA 1.0), nor do
      POLLER futures (their executor may only watch the record).
      The doorbell and the completion handling, each dearer than a small
@@ -2842,6 +2846,72 @@ masync__pool_get(struct masync__pool *p)
 /* >>runtime                                                                 */
 /* ======================================================================== */
 
+/* A poll round: the passes of a runtime wait in this thread. A mover may
+ * hold back work started in a round (the DSA mover coalesces it into one
+ * batch descriptor) and register a flush here; the runtime calls every
+ * registered flush at the end of each pass, so before it sleeps or
+ * returns. Nested waits share the thread's list: an inner wait flushes an
+ * outer one's work early, which is always safe. Futures polled by hand
+ * run outside any round and nothing is held back for them. */
+#define MASYNC__ROUND_MAX 8u
+struct masync__round {
+	unsigned depth; /* runtime waits in progress in this thread */
+	unsigned n;
+	void (*fn[MASYNC__ROUND_MAX])(void *);
+	void *arg[MASYNC__ROUND_MAX];
+};
+static MASYNC__THREAD_LOCAL struct masync__round masync__round;
+
+/* 1: fn(arg) runs at the end of this thread's pass (registered now or
+ * before); 0: not in a round, or the list is full: do the work now */
+__attribute__((unused)) /* by the DSA mover only */
+static int
+masync__round_defer(void (*fn)(void *), void *arg)
+{
+	struct masync__round *r = &masync__round;
+	unsigned i;
+
+	if (r->depth == 0)
+		return 0;
+	for (i = 0; i < r->n; i++)
+		if (r->arg[i] == arg && r->fn[i] == fn)
+			return 1;
+	if (r->n == MASYNC__ROUND_MAX)
+		return 0;
+	r->fn[r->n] = fn;
+	r->arg[r->n++] = arg;
+	return 1;
+}
+
+static void
+masync__round_flush(void)
+{
+	struct masync__round *r = &masync__round;
+
+	while (r->n != 0) {
+		unsigned i = --r->n;
+
+		r->fn[i](r->arg[i]);
+	}
+}
+
+/* drops what was registered for `arg` (its owner goes away) */
+__attribute__((unused)) /* by the DSA mover only */
+static void
+masync__round_forget(const void *arg)
+{
+	struct masync__round *r = &masync__round;
+	unsigned i, k = 0;
+
+	for (i = 0; i < r->n; i++) {
+		if (r->arg[i] == arg)
+			continue;
+		r->fn[k] = r->fn[i];
+		r->arg[k++] = r->arg[i];
+	}
+	r->n = k;
+}
+
 struct runtime {
 	MASYNC__A(uint32_t) gen;     /* bumped by every wake; the futex word */
 	MASYNC__A(uint32_t) waiters; /* threads napping */
@@ -3078,7 +3148,10 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 		/* NULL: the second half re-reads the property instead */
 		async = (uint64_t *)MINIASYNC_MALLOC((n + 63) / 64 * 8);
 	}
+	masync__round.depth++;
 	ret = masync__runtime_passes(rt, futs, n, any, deadline, async);
+	masync__round_flush(); /* an early return (wait-any) ends a pass */
+	masync__round.depth--;
 	if (async != stack_async && async != NULL)
 		MINIASYNC_FREE(async);
 	return ret;
@@ -3190,6 +3263,9 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 				}
 			}
 		}
+		/* what the pass's starts held back goes before any sleep */
+		if (masync__round.n != 0)
+			masync__round_flush();
 		if (pending == 0)
 			return 0;
 		if (deadline != 0 && masync__now_ns() >= deadline) {
@@ -4930,6 +5006,7 @@ struct masync__dsa_wq {
 	uint64_t pend_ns;      /* when its first member came */
 	struct masync__dsa_batch *bfree, *ball;
 	unsigned nbatches;
+	struct data_mover_dsa *d; /* its mover */
 	char path[128];
 	char dev[32];
 	char wq[32];
@@ -6029,13 +6106,14 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 }
 
 /* ---- coalescing ----------------------------------------------------------
- * A small operation started while its WQ is busy waits in the WQ's pending
- * batch (its descriptor filled, its record cleared) instead of ringing the
- * doorbell; the batch goes as one batch descriptor when it is full, at the
- * next poll of any operation of the mover that is already running (so a
- * round of starts, as runtime_wait_multiple makes, fills it), or from the
- * monitor thread once it waited MASYNC__DSA_PEND_NS. A lone member goes
- * as its own descriptor. */
+ * A small operation started while its WQ is busy, or in a runtime's pass
+ * (masync__round), waits in the WQ's pending batch (its descriptor filled,
+ * its record cleared) instead of ringing the doorbell; the batch goes as
+ * one batch descriptor when it is full, at the end of the runtime's pass,
+ * at the next poll of any operation of the mover that is already running
+ * (so a round of starts by hand fills it), or from the monitor thread once
+ * it waited MASYNC__DSA_PEND_NS. A lone member goes as its own
+ * descriptor. */
 
 static unsigned
 masync__dsa_batch_lim(const struct data_mover_dsa *d,
@@ -6175,14 +6253,42 @@ masync__dsa_flush_all(struct data_mover_dsa *d, uint64_t min_age)
 	}
 }
 
+/* the end of a runtime's pass (masync__round): w's pending batch goes */
+static void
+masync__dsa_round_wq(void *arg)
+{
+	struct masync__dsa_wq *w = (struct masync__dsa_wq *)arg;
+
+	if (masync__dsa_forked(w->d))
+		return;
+	masync__mtx_lock(&w->qlock);
+	if (w->npend != 0)
+		masync__dsa_flush_locked(w->d, w);
+	masync__mtx_unlock(&w->qlock);
+}
+
+/* ... and every pending batch of the mover (see masync__dsa_progress) */
+static void
+masync__dsa_round_all(void *arg)
+{
+	struct data_mover_dsa *d = (struct data_mover_dsa *)arg;
+
+	if (MASYNC__LOAD(&d->npend, relaxed) != 0 && !masync__dsa_forked(d))
+		masync__dsa_flush_all(d, 0);
+}
+
 /* At the start of a small operation: joins the pending batch of the best
- * WQ when that WQ is busy. 1 joined, 0 go the usual way. */
+ * WQ when that WQ is busy, or always in a runtime's poll round (the WQ's
+ * batch then goes at the end of the pass: one doorbell and one wake-up
+ * for all the round's starts, the first one too). 1 joined, 0 go the
+ * usual way. */
 static int
 masync__dsa_pend(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS], *w;
 	unsigned lim;
+	int round;
 
 	if (masync__dsa_order(d, o, 0, order) == 0)
 		return 0;
@@ -6191,9 +6297,11 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	/* write() cannot take batches on DSA 1.0 */
 	if (w->portal == NULL || lim < 2 || o->n > w->max_xfer)
 		return 0;
+	round = masync__round_defer(masync__dsa_round_wq, w);
 	masync__mtx_lock(&w->qlock);
 	masync__dsa_reap_head(w);
-	if ((w->inflight == 0 && w->npend == 0) || w->npend >= lim) {
+	if ((!round && w->inflight == 0 && w->npend == 0) ||
+			w->npend >= lim) {
 		masync__mtx_unlock(&w->qlock); /* idle: no wait for company */
 		return 0;
 	}
@@ -6802,10 +6910,11 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 
 	/* any later poll of a running operation sends the pending batches
 	 * (not the check that follows its start in the same poll: a round
-	 * of starts fills a batch) */
+	 * of starts fills a batch; in a runtime's round, at its pass's end) */
 	if (!fresh && MASYNC__LOAD(&d->npend, relaxed) != 0 &&
 			MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
-			!masync__dsa_forked(d))
+			!masync__dsa_forked(d) &&
+			!masync__round_defer(masync__dsa_round_all, d))
 		masync__dsa_flush_all(d, 0);
 	for (;;) {
 		uint8_t st;
@@ -7272,7 +7381,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	 * else holds, no permission) is passed over */
 	for (i = 0; i < n; i++) {
 		if (masync__dsa_open(&d->q[d->nq], &cands[i], &why) == 0) {
-			d->nq++;
+			d->q[d->nq++].d = d;
 			continue;
 		}
 		err = errno;
@@ -7388,6 +7497,11 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 
 	if (dmd == NULL)
 		return;
+	/* no flush of this thread's runtime round may reach it any more
+	 * (what it held back goes below) */
+	masync__round_forget(dmd);
+	for (i = 0; i < dmd->nq; i++)
+		masync__round_forget(&dmd->q[i]);
 	/* in a forked child the device never served this copy: there is
 	 * nothing to wait for, no monitor thread, and locks may be held */
 	child = masync__dsa_forked(dmd);
