@@ -4999,6 +4999,7 @@ struct masync__dsa_op {
 	 * waiter of the new one, often the same runtime) */
 	MASYNC__A(uint32_t) life;
 	int ever_armed; /* its owner armed it in this life (owner only) */
+	int arm_later;  /* on this thread's masync__dsa_later (owner only) */
 	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
 	int orphan;   /* the future is gone: back to the pool when reaped */
 	/* coalescing: set when it started as a member of a pending batch on
@@ -6499,10 +6500,81 @@ masync__dsa_member(struct masync__dsa_op *o)
 
 /* ---- completion --------------------------------------------------------- */
 
+/* Operations armed in this thread's runtime pass: their wakers are
+ * registered at once, but they go on their monitors' lists at the pass's
+ * end, one mlock per mover and pass instead of one per operation (the
+ * monitor holds mlock while it scans). Only the owner touches an entry:
+ * a disarm (completion, release, cancel) takes it off the list first. */
+#define MASYNC__DSA_LATER 64u
+struct masync__dsa_later {
+	unsigned n;
+	struct masync__dsa_op *o[MASYNC__DSA_LATER];
+};
+static MASYNC__THREAD_LOCAL struct masync__dsa_later masync__dsa_later;
+
+static void
+masync__dsa_link(struct data_mover_dsa *d, struct masync__dsa_op *o)
+{
+	MASYNC__STORE(&o->armed, 1, relaxed);
+	o->aprev = NULL;
+	o->anext = d->armed;
+	if (d->armed != NULL)
+		d->armed->aprev = o;
+	d->armed = o;
+}
+
+/* the end of a runtime's pass: links what its arms left, per mover */
+static void
+masync__dsa_link_later(void *arg)
+{
+	struct masync__dsa_later *l = (struct masync__dsa_later *)arg;
+
+	while (l->n != 0) {
+		struct data_mover_dsa *d = l->o[l->n - 1]->d;
+		int forked = masync__dsa_forked(d); /* no monitor here */
+		unsigned i, k = 0;
+
+		if (!forked)
+			masync__mtx_lock(&d->mlock);
+		for (i = 0; i < l->n; i++) {
+			struct masync__dsa_op *o = l->o[i];
+
+			if (o->d != d) {
+				l->o[k++] = o;
+				continue;
+			}
+			o->arm_later = 0;
+			if (!forked)
+				masync__dsa_link(d, o);
+		}
+		if (!forked) {
+			masync__cnd_signal(&d->mcond);
+			masync__mtx_unlock(&d->mlock);
+		}
+		l->n = k;
+	}
+}
+
+/* o leaves this thread's list (disarmed, or its mover is deleted) */
+static void
+masync__dsa_later_drop(struct masync__dsa_op *o)
+{
+	struct masync__dsa_later *l = &masync__dsa_later;
+	unsigned i;
+
+	for (i = l->n; i-- != 0;)
+		if (l->o[i] == o) {
+			l->o[i] = l->o[--l->n];
+			break;
+		}
+	o->arm_later = 0;
+}
+
 static void
 masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 {
 	struct data_mover_dsa *d = o->d;
+	struct masync__dsa_later *l = &masync__dsa_later;
 
 	if (n == NULL)
 		return;
@@ -6516,20 +6588,25 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		return;
 	o->ever_armed = 1;
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
+	if (o->arm_later)
+		return; /* linked at the pass's end */
 	/* still on the list: the monitor kicks whatever it unlinks, and
 	 * either sees this registration or its unlink is seen here (both
 	 * sides fence between their store and their load) */
 	MASYNC__FENCE(seq_cst);
 	if (MASYNC__LOAD(&o->armed, relaxed))
 		return;
+	/* in a runtime's pass: linked with the others at its end (the
+	 * pass polls nothing else before; a later pass polls again) */
+	if (l->n < MASYNC__DSA_LATER &&
+			masync__round_defer(masync__dsa_link_later, l)) {
+		o->arm_later = 1;
+		l->o[l->n++] = o;
+		return;
+	}
 	masync__mtx_lock(&d->mlock);
 	if (!MASYNC__LOAD(&o->armed, relaxed)) {
-		MASYNC__STORE(&o->armed, 1, relaxed);
-		o->aprev = NULL;
-		o->anext = d->armed;
-		if (d->armed != NULL)
-			d->armed->aprev = o;
-		d->armed = o;
+		masync__dsa_link(d, o);
 		masync__cnd_signal(&d->mcond);
 	}
 	masync__mtx_unlock(&d->mlock);
@@ -6556,6 +6633,8 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 
 	if (!o->ever_armed)
 		return; /* the monitor never knew it: no lock it shares */
+	if (o->arm_later)
+		masync__dsa_later_drop(o); /* never linked */
 	if (!d->have_monitor || masync__dsa_forked(d))
 		return; /* a forked child has no monitor (and maybe a held lock) */
 	/* 0: the monitor unlinked it (only the owner links it) and will at
@@ -7119,6 +7198,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->timed_out = o->waiting = o->write_back = 0;
 	MASYNC__STORE(&o->armed, 0, relaxed);
 	o->ever_armed = 0;
+	o->arm_later = 0;
 	o->aprev = o->anext = NULL;
 	memset(&o->q, 0, sizeof(o->q));
 	o->orphan = 0;
@@ -7576,6 +7656,9 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	masync__round_forget(dmd);
 	for (i = 0; i < dmd->nq; i++)
 		masync__round_forget(&dmd->q[i]);
+	for (i = masync__dsa_later.n; i-- != 0;)
+		if (masync__dsa_later.o[i]->d == dmd)
+			masync__dsa_later_drop(masync__dsa_later.o[i]);
 	/* in a forked child the device never served this copy: there is
 	 * nothing to wait for, no monitor thread, and locks may be held */
 	child = masync__dsa_forked(dmd);

@@ -19,7 +19,13 @@
  *   runtime_wait_any (a future later in the array completes in the
  *   probing pass) and runtime_wait_any_for (timeout) return with nothing
  *   left pending in the WQ; the operations complete afterwards;
- * - a mover deleted while its flush is registered: the flush is dropped. */
+ * - a mover deleted while its flush is registered: the flush is dropped;
+ * - arms at the pass's end: the operations a pass starts go on the
+ *   monitor's list only at its end (none while it runs, all after); a
+ *   member cancelled between its start and the end never goes on it, and
+ *   a new operation started in the same pass (maybe in the cancelled one's
+ *   recycled state) goes on it once; right after the end a member cannot
+ *   be cancelled (EINPROGRESS) and a NULL-notifier poll takes it off. */
 #include "test_dsa_util.h"
 
 #define OPSZ 4096
@@ -400,6 +406,145 @@ test_delete_forgets(void)
 	data_mover_dsa_delete(d2);
 }
 
+/* operations of d on the monitor's list */
+static unsigned
+count_armed(struct data_mover_dsa *d)
+{
+	struct masync__dsa_op *o;
+	unsigned n = 0;
+
+	masync__mtx_lock(&d->mlock);
+	for (o = d->armed; o != NULL; o = o->anext)
+		n++;
+	masync__mtx_unlock(&d->mlock);
+	return n;
+}
+
+static int
+is_armed(struct vdm_operation_future *f)
+{
+	return MASYNC__LOAD(&((struct masync__dsa_op *)f->data.data)->armed,
+		relaxed) != 0;
+}
+
+/* a plain future, polled after the operations in each pass */
+#define LNOPS 8
+struct later_data {
+	struct data_mover_dsa *d;
+	struct ops *o;
+	struct vdm_operation_future x; /* started in the first pass */
+	unsigned later0, armed0, later1, later2; /* in the first pass */
+	int cancel3, cancel5, x_later;
+	unsigned armed_after, later_after, armed_off; /* second pass */
+	int cancel0, armed1_off;
+	int polls;
+};
+struct later_output {
+	int unused;
+};
+FUTURE(later_fut, struct later_data, struct later_output);
+
+static enum future_state
+later_impl(struct future_context *ctx, struct future_notifier *n)
+{
+	struct later_data *l =
+		(struct later_data *)future_context_get_data(ctx);
+	struct future *x = FUTURE_AS_RUNNABLE(&l->x);
+
+	if (l->polls++ == 0) {
+		/* between the starts and the pass's end */
+		l->later0 = masync__dsa_later.n;
+		l->armed0 = count_armed(l->d);
+		l->cancel3 = vdm_cancel(&l->o->f[3]);
+		l->cancel5 = vdm_cancel(&l->o->f[5]);
+		l->later1 = masync__dsa_later.n;
+		CHECK(future_poll(x, n) == FUTURE_STATE_RUNNING);
+		l->x_later = ((struct masync__dsa_op *)l->x.data.data)->
+			arm_later;
+		l->later2 = masync__dsa_later.n;
+		return FUTURE_STATE_RUNNING;
+	}
+	if (l->polls == 2) {
+		/* the next pass: right after the end of the first */
+		l->later_after = masync__dsa_later.n;
+		l->armed_after = count_armed(l->d);
+		l->cancel0 = vdm_cancel(&l->o->f[0]);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&l->o->f[1]), NULL) ==
+			FUTURE_STATE_RUNNING);
+		l->armed1_off = !is_armed(&l->o->f[1]);
+		l->armed_off = count_armed(l->d);
+		dsa_emu_pause(emu, -1, 0);
+	}
+	return future_poll(x, n);
+}
+
+static void
+test_arm_later(void)
+{
+	struct data_mover_dsa *d = mover();
+	struct future *ff[LNOPS + 1];
+	struct later_fut lf;
+	struct dsa_emu_stats s;
+	struct ops o;
+	unsigned char *xs = td_alloc(OPSZ), *xd = td_alloc(OPSZ);
+	int i;
+
+	td_begin("arms at the pass's end; cancel between start and end");
+	dsa_emu_reset_stats(emu);
+	ops_make(&o, d, LNOPS, 12);
+	td_pattern(xs, OPSZ, 13);
+	memset(xd, 0, OPSZ);
+	memset(&lf, 0, sizeof(lf));
+	lf.data.d = d;
+	lf.data.o = &o;
+	lf.data.x = vdm_memcpy(data_mover_dsa_get_vdm(d), xd, xs, OPSZ, 0);
+	FUTURE_INIT(&lf, later_impl);
+	ops_futs(&o, ff);
+	ff[LNOPS] = FUTURE_AS_RUNNABLE(&lf);
+	dsa_emu_pause(emu, -1, 1); /* nothing completes in the first passes */
+	runtime_wait_multiple(rt, ff, LNOPS + 1);
+	CHECK_EQ(lf.data.later0, LNOPS); /* all waiting for the end */
+	CHECK_EQ(lf.data.armed0, 0);     /* none on the list yet */
+	CHECK_EQ(lf.data.cancel3, 0);    /* pending: cancelled */
+	CHECK_EQ(lf.data.cancel5, 0);
+	CHECK_EQ(lf.data.later1, LNOPS - 2); /* ... and off the later list */
+	CHECK_EQ(lf.data.x_later, 1);
+	CHECK_EQ(lf.data.later2, LNOPS - 1);
+	CHECK_EQ(lf.data.later_after, 0);
+	CHECK_EQ(lf.data.armed_after, LNOPS - 1); /* 6 and x, once each */
+	CHECK_EQ(lf.data.cancel0, EINPROGRESS);  /* in the batch: too late */
+	CHECK_EQ(lf.data.armed1_off, 1);
+	CHECK_EQ(lf.data.armed_off, LNOPS - 2);
+	for (i = 0; i < LNOPS; i++) {
+		CHECK(FUTURE_STATE(&o.f[i]) == FUTURE_STATE_COMPLETE);
+		if (i == 3 || i == 5) {
+			CHECK_RES(FUTURE_OUTPUT(&o.f[i])->result,
+				VDM_ERROR_CANCELLED);
+			CHECK_BYTES(o.dst + (size_t)i * OPSZ, OPSZ, 0);
+		} else {
+			CHECK_RES(FUTURE_OUTPUT(&o.f[i])->result,
+				VDM_SUCCESS);
+		}
+	}
+	CHECK_PATTERN(o.dst, OPSZ * 3, 0, 12);
+	CHECK_PATTERN(o.dst + OPSZ * 4, OPSZ, 4 * OPSZ, 12);
+	CHECK_PATTERN(o.dst + OPSZ * 6, OPSZ * 2, 6 * OPSZ, 12);
+	CHECK(FUTURE_STATE(&lf.data.x) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&lf.data.x)->result, VDM_SUCCESS);
+	CHECK_PATTERN(xd, OPSZ, 0, 13);
+	CHECK_EQ(count_armed(d), 0);
+	CHECK_EQ(masync__dsa_later.n, 0);
+	CHECK_EQ(masync__round.n, 0);
+	s = td_stats(emu);
+	CHECK_EQ(s.received, 1); /* x joined the pass's batch */
+	CHECK_EQ(s.batch_members, LNOPS - 1);
+	CHECK_EQ(s.bytes, (uint64_t)OPSZ * (LNOPS - 1));
+	ops_free(&o);
+	td_free(xs);
+	td_free(xd);
+	data_mover_dsa_delete(d);
+}
+
 int
 main(void)
 {
@@ -429,6 +574,7 @@ main(void)
 	test_nested();
 	test_early_returns();
 	test_delete_forgets();
+	test_arm_later();
 	dsa_emu_stop(emu);
 	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
 	runtime_delete(rt);
