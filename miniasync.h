@@ -2928,6 +2928,11 @@ struct runtime {
 #define MASYNC__RT_ON_NAP(ns) ((void)0)
 #endif
 
+/* tests: counts the runtime's passes */
+#ifndef MASYNC__RT_ON_PASS
+#define MASYNC__RT_ON_PASS() ((void)0)
+#endif
+
 /* tests: replaces the pause of the spin before a sleep (counts it) */
 #ifndef MASYNC__RT_SPIN_PAUSE
 #define MASYNC__RT_SPIN_PAUSE() MASYNC__PAUSE()
@@ -3236,8 +3241,11 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 		uint32_t gen = MASYNC__LOAD(&rt->gen, seq_cst);
 		struct masync__watch w;
 		size_t pending = 0;
-		int progress = 0, pass;
+		/* started: a future went IDLE -> RUNNING; progress: any other
+		 * change (a completion included) */
+		int progress = 0, started = 0, pass;
 
+		MASYNC__RT_ON_PASS();
 		w.npollers = 0;
 		w.all_wakers = 1;
 		w.fresh = 0;
@@ -3295,8 +3303,14 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 					progress = 1;
 					continue;
 				}
-				if (after != before)
-					progress = 1;
+				if (after != before) {
+					if (before == FUTURE_STATE_IDLE &&
+							after ==
+							FUTURE_STATE_RUNNING)
+						started = 1;
+					else
+						progress = 1;
+				}
 				pending++;
 				if (probe)
 					continue;
@@ -3338,7 +3352,20 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 			return pending == 0 ? 0 : SIZE_MAX;
 		}
 		prev = w;
-		if (progress || probe) {
+		/* A pass whose only change was starts, every pending future
+		 * holding our waker: nothing can complete before a wake-up
+		 * (gen was read before the pass, so one during it is seen),
+		 * and the futures that did not change would not in a second
+		 * pass either: no extra pass, straight to the spin. A poller
+		 * or a notifier-less future is polled again as before. */
+		if (started && !progress && !probe && w.all_wakers &&
+				w.npollers == 0) {
+			backoff = 0;
+			reread = 0;
+			masync__runtime_idle(rt, gen, &w, &backoff, deadline);
+			continue;
+		}
+		if (progress || started || probe) {
 			probe = 0;
 			backoff = 0;
 			reread = 0;

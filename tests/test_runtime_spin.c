@@ -16,14 +16,23 @@
  * - round: a flush registered during a pass runs at the pass's end, before
  *   the runtime sleeps, once per registration, also for a wait-any that
  *   returns in its first pass and for a timeout; the depth is 0 outside a
- *   wait and 2 inside a nested one. */
+ *   wait and 2 inside a nested one.
+ * - starts: a pass whose only change was starts (IDLE -> RUNNING), every
+ *   future holding the runtime's waker, is followed by the spin, not by
+ *   another pass (counted by MASYNC__RT_ON_PASS): 2 passes for a
+ *   runtime_wait_multiple whose event comes asleep (3 when one future
+ *   hands out no notifier); an event during that pass (a waker called
+ *   before the spin) is not lost: no nap, no pause; a completion in the
+ *   pass still gets its pass. */
 #include <stdatomic.h>
 #include <stdint.h>
 
 static unsigned long pauses;    /* counted by the spin hook */
 static unsigned long fire_at;   /* 0: never while spinning */
 static unsigned long naps;
+static unsigned long passes;    /* counted by the pass hook */
 static void test_event(void);
+#define MASYNC__RT_ON_PASS() (passes++)
 #define MASYNC__RT_SPIN_PAUSE()                                                \
 	do {                                                                   \
 		if (++pauses == fire_at)                                       \
@@ -49,10 +58,58 @@ FUTURE(ev_fut, struct ev_data, struct ev_output);
 
 static struct ev_data *armed;  /* the future the next event completes */
 
+/* ---- a group of futures completed by one event (the starts test) ---- */
+#define GRP 4
+static int grp_on, grp_fired;
+static struct future_waker grp_w[GRP];
+static void grp_event(void);
+
+struct grp_data {
+	int idx;
+	int no_notifier; /* hands out nothing */
+	int fire;        /* its first poll fires the event itself */
+	int done_now;    /* completes at its first poll */
+};
+struct grp_output {
+	int unused;
+};
+FUTURE(grp_fut, struct grp_data, struct grp_output);
+
+static enum future_state
+grp_impl(struct future_context *ctx, struct future_notifier *n)
+{
+	struct grp_data *d = (struct grp_data *)future_context_get_data(ctx);
+
+	if (grp_fired || d->done_now)
+		return FUTURE_STATE_COMPLETE;
+	if (n != NULL && !d->no_notifier) {
+		grp_w[d->idx] = n->waker;
+		n->notifier_used = FUTURE_NOTIFIER_WAKER;
+	}
+	if (d->fire)
+		grp_event();
+	return FUTURE_STATE_RUNNING;
+}
+
+static void
+grp_event(void)
+{
+	int i;
+
+	if (!grp_on || grp_fired)
+		return;
+	grp_fired = 1;
+	for (i = 0; i < GRP; i++)
+		if (grp_w[i].wake != NULL)
+			grp_w[i].wake(grp_w[i].data);
+}
+
 static void
 test_event(void)
 {
 	struct ev_data *d = armed;
+
+	grp_event();
 
 	if (d == NULL || d->fired)
 		return;
@@ -307,11 +364,78 @@ test_round(void)
 	runtime_delete(rt);
 }
 
+/* runtime_wait_multiple of GRP fresh futures, the event asleep unless
+ * one fires it; how many passes / naps / pauses it took */
+static void
+grp_wait(struct runtime *rt, int no_notifier_at, int fire_at_idx,
+	int done_at, unsigned long *np, unsigned long *nn, unsigned long *npz)
+{
+	struct grp_fut f[GRP];
+	struct future *ff[GRP];
+	unsigned long p0 = passes, n0 = naps, z0 = pauses;
+	int i;
+
+	memset(grp_w, 0, sizeof(grp_w));
+	for (i = 0; i < GRP; i++) {
+		memset(&f[i], 0, sizeof(f[i]));
+		FUTURE_INIT(&f[i], grp_impl);
+		f[i].data.idx = i;
+		f[i].data.no_notifier = i == no_notifier_at;
+		f[i].data.fire = i == fire_at_idx;
+		f[i].data.done_now = i == done_at;
+		ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+	}
+	grp_on = 1;
+	grp_fired = 0;
+	runtime_wait_multiple(rt, ff, GRP);
+	grp_on = 0;
+	for (i = 0; i < GRP; i++)
+		CHECK(FUTURE_STATE(&f[i]) == FUTURE_STATE_COMPLETE);
+	*np = passes - p0;
+	*nn = naps - n0;
+	*npz = pauses - z0;
+}
+
+static void
+test_starts(void)
+{
+	struct runtime *rt = runtime_new();
+	unsigned long np, nn, npz;
+
+	CHECK(rt != NULL);
+	/* all wakers, the event asleep: start pass, spin, nap, last pass */
+	grp_wait(rt, -1, -1, -1, &np, &nn, &npz);
+	CHECK(np == 2);
+	CHECK(nn == 1);
+	CHECK(npz == MASYNC__RT_SPINS);
+	/* one hands out no notifier: polled again before any sleep */
+	grp_wait(rt, 2, -1, -1, &np, &nn, &npz);
+	CHECK(np == 3);
+	CHECK(nn == 1);
+	/* the last one's start fires the event (the others' wakers are
+	 * called during the pass): seen at once, no pause, no nap */
+	grp_wait(rt, -1, GRP - 1, -1, &np, &nn, &npz);
+	CHECK(np == 2);
+	CHECK(nn == 0);
+	CHECK(npz == 0);
+	/* ... also when it is the first, before the others hold a waker */
+	grp_wait(rt, -1, 0, -1, &np, &nn, &npz);
+	CHECK(np == 2);
+	CHECK(nn == 0);
+	/* a completion in the pass: the next pass follows at once (it polls
+	 * all, no pause), then the spin */
+	grp_wait(rt, -1, -1, 1, &np, &nn, &npz);
+	CHECK(np == 3);
+	CHECK(nn == 1);
+	runtime_delete(rt);
+}
+
 int
 main(void)
 {
 	run_group("adaptive spin: rules", test_rules);
 	run_group("adaptive spin: waits", test_waits);
 	run_group("poll round: flush at each pass's end", test_round);
+	run_group("no extra pass after starts only", test_starts);
 	return failures != 0;
 }
