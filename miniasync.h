@@ -112,14 +112,18 @@
      per-thread caches (the node per CPU, a page's node per page, asked
      again every 256 uses), made only when the WQs span nodes.
    - Batching: an operation of at most batch_threshold bytes (64 KiB)
-     started while its WQ is busy waits in the WQ's pending batch; the
-     batch goes as one batch descriptor (up to batch_max, default and
-     at most 32 or the WQ's max_batch_size) when it is full, at the next
-     poll of any running operation of the mover (so the starts of one
-     runtime_wait_multiple round share a batch), or after 1 ms from the
-     monitor thread. Each member has its own completion record: it
-     completes, faults (resolved for it alone) or fails on its own, and
-     one still pending can be cancelled. A lone one goes as a plain
+     started while its WQ is busy, or by a runtime wait (inside a pass
+     of runtime_wait_multiple & co., even on an idle WQ), waits in the
+     WQ's pending batch; the batch goes as one batch descriptor (up to
+     batch_max, default and at most 32 or the WQ's max_batch_size) when
+     it is full, at the end of the runtime's pass (before it sleeps or
+     returns: a round's starts, the first one too, share one batch and
+     one wake-up), at the next poll of any running operation of the
+     mover (futures polled by hand: the first start on an idle WQ goes
+     at once), or after 1 ms from the monitor thread. Each member has
+     its own completion record: it completes, faults (resolved for it
+     alone) or fails on its own, and one still pending can be
+     cancelled. A lone one goes as a plain
      descriptor; write() submission takes no batches (DSA 1.0), nor do
      POLLER futures (their executor may only watch the record).
      The doorbell and the completion handling, each dearer than a small
@@ -2868,9 +2872,77 @@ masync__pool_get(struct masync__pool *p)
 /* >>runtime                                                                 */
 /* ======================================================================== */
 
+/* A poll round: the passes of a runtime wait in this thread. A mover may
+ * hold back work started in a round (the DSA mover coalesces it into one
+ * batch descriptor) and register a flush here; the runtime calls every
+ * registered flush at the end of each pass, so before it sleeps or
+ * returns. Nested waits share the thread's list: an inner wait flushes an
+ * outer one's work early, which is always safe. Futures polled by hand
+ * run outside any round and nothing is held back for them. */
+#define MASYNC__ROUND_MAX 8u
+struct masync__round {
+	unsigned depth; /* runtime waits in progress in this thread */
+	unsigned n;
+	void (*fn[MASYNC__ROUND_MAX])(void *);
+	void *arg[MASYNC__ROUND_MAX];
+};
+static MASYNC__THREAD_LOCAL struct masync__round masync__round;
+
+/* 1: fn(arg) runs at the end of this thread's pass (registered now or
+ * before); 0: not in a round, or the list is full: do the work now */
+__attribute__((unused)) /* by the DSA mover only */
+static int
+masync__round_defer(void (*fn)(void *), void *arg)
+{
+	struct masync__round *r = &masync__round;
+	unsigned i;
+
+	if (r->depth == 0)
+		return 0;
+	for (i = 0; i < r->n; i++)
+		if (r->arg[i] == arg && r->fn[i] == fn)
+			return 1;
+	if (r->n == MASYNC__ROUND_MAX)
+		return 0;
+	r->fn[r->n] = fn;
+	r->arg[r->n++] = arg;
+	return 1;
+}
+
+static void
+masync__round_flush(void)
+{
+	struct masync__round *r = &masync__round;
+
+	while (r->n != 0) {
+		unsigned i = --r->n;
+
+		r->fn[i](r->arg[i]);
+	}
+}
+
+/* drops what was registered for `arg` (its owner goes away) */
+__attribute__((unused)) /* by the DSA mover only */
+static void
+masync__round_forget(const void *arg)
+{
+	struct masync__round *r = &masync__round;
+	unsigned i, k = 0;
+
+	for (i = 0; i < r->n; i++) {
+		if (r->arg[i] == arg)
+			continue;
+		r->fn[k] = r->fn[i];
+		r->arg[k++] = r->arg[i];
+	}
+	r->n = k;
+}
+
 struct runtime {
 	MASYNC__A(uint32_t) gen;     /* bumped by every wake; the futex word */
 	MASYNC__A(uint32_t) waiters; /* threads napping */
+	MASYNC__A(uint32_t) spin;    /* pause-polls before a sleep, adapted */
+	MASYNC__A(uint32_t) misses;  /* spins in a row that ended in a sleep */
 #ifndef MASYNC__FUTEX
 	mtx_t lock;
 	cnd_t cond;
@@ -2882,9 +2954,68 @@ struct runtime {
 #define MASYNC__RT_ON_NAP(ns) ((void)0)
 #endif
 
+/* tests: counts the runtime's passes */
+#ifndef MASYNC__RT_ON_PASS
+#define MASYNC__RT_ON_PASS() ((void)0)
+#endif
+
+/* tests: replaces the pause of the spin before a sleep (counts it) */
+#ifndef MASYNC__RT_SPIN_PAUSE
+#define MASYNC__RT_SPIN_PAUSE() MASYNC__PAUSE()
+#endif
+
 #define MASYNC__RT_SAFETY_NS 1000000u /* re-poll at least every 1 ms */
-#define MASYNC__RT_SPINS 256u         /* pause-polls before sleeping */
 #define MASYNC__RT_MAX_POLLERS 16u
+/* The spin before a sleep adapts, as an adaptive mutex does: a wake-up
+ * that comes while spinning costs far less than one that comes asleep
+ * (futex: tens of us), but a spin that ends in a sleep anyway is lost
+ * CPU (~9 us for 256 pauses on a Zen 5 VM). A spin that ends in a sleep
+ * shrinks the next by 1/8, down to MASYNC__RT_SPIN_MIN (~0.5 us, a
+ * worker's usual answer); an event caught after i pauses grows it at
+ * once to 2 i + MIN; every MASYNC__RT_PROBE-th spin in a row that ended
+ * in a sleep spins MASYNC__RT_SPINS, so that events that come sooner
+ * again are caught again. Per runtime; racing updates are harmless. */
+#define MASYNC__RT_SPINS 256u
+#define MASYNC__RT_SPIN_MIN 16u
+#define MASYNC__RT_PROBE 64u
+
+/* pause-polls for the next spin */
+static unsigned
+masync__rt_spin_limit(struct runtime *rt)
+{
+	uint32_t m = MASYNC__LOAD(&rt->misses, relaxed);
+
+	if (m != 0 && m % MASYNC__RT_PROBE == 0)
+		return MASYNC__RT_SPINS;
+	return MASYNC__LOAD(&rt->spin, relaxed);
+}
+
+/* the event came after `i` pauses of a spin */
+static void
+masync__rt_spin_caught(struct runtime *rt, unsigned i)
+{
+	uint32_t want = 2 * i + MASYNC__RT_SPIN_MIN;
+
+	if (want > MASYNC__RT_SPINS)
+		want = MASYNC__RT_SPINS;
+	if (want > MASYNC__LOAD(&rt->spin, relaxed))
+		MASYNC__STORE(&rt->spin, want, relaxed);
+	if (MASYNC__LOAD(&rt->misses, relaxed) != 0)
+		MASYNC__STORE(&rt->misses, 0, relaxed);
+}
+
+/* a spin ended with no event: a sleep follows */
+static void
+masync__rt_spin_missed(struct runtime *rt)
+{
+	uint32_t s = MASYNC__LOAD(&rt->spin, relaxed);
+
+	s -= s / 8;
+	MASYNC__STORE(&rt->spin, s < MASYNC__RT_SPIN_MIN ?
+		MASYNC__RT_SPIN_MIN : s, relaxed);
+	MASYNC__STORE(&rt->misses, MASYNC__LOAD(&rt->misses, relaxed) + 1,
+		relaxed);
+}
 
 static void
 masync__runtime_wake(void *data)
@@ -2936,6 +3067,8 @@ runtime_new(void)
 		return NULL;
 	MASYNC__INIT(&rt->gen, 0);
 	MASYNC__INIT(&rt->waiters, 0);
+	MASYNC__INIT(&rt->spin, MASYNC__RT_SPINS);
+	MASYNC__INIT(&rt->misses, 0);
 #ifndef MASYNC__FUTEX
 	if (masync__mtx_init(&rt->lock, mtx_plain) != thrd_success) {
 		MINIASYNC_FREE(rt);
@@ -3022,13 +3155,16 @@ masync__runtime_idle(struct runtime *rt, uint32_t gen,
 	const struct masync__watch *w, unsigned *backoff, uint64_t deadline)
 {
 	uint64_t ns, now;
-	unsigned i;
+	unsigned i, lim = masync__rt_spin_limit(rt);
 
-	for (i = 0; i < MASYNC__RT_SPINS; i++) {
-		if (masync__watch_fired(rt, gen, w))
+	for (i = 0; i < lim; i++) {
+		if (masync__watch_fired(rt, gen, w)) {
+			masync__rt_spin_caught(rt, i);
 			return;
-		MASYNC__PAUSE();
+		}
+		MASYNC__RT_SPIN_PAUSE();
 	}
+	masync__rt_spin_missed(rt);
 #ifdef MASYNC__X86
 	/* one watched word and the CPU can sleep on it: no timed nap needed */
 	if (w->npollers == 1 && w->all_wakers &&
@@ -3104,7 +3240,10 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 		/* NULL: the second half re-reads the property instead */
 		async = (uint64_t *)MINIASYNC_MALLOC((n + 63) / 64 * 8);
 	}
+	masync__round.depth++;
 	ret = masync__runtime_passes(rt, futs, n, any, deadline, async);
+	masync__round_flush(); /* an early return (wait-any) ends a pass */
+	masync__round.depth--;
 	if (async != stack_async && async != NULL)
 		MINIASYNC_FREE(async);
 	return ret;
@@ -3128,8 +3267,11 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 		uint32_t gen = MASYNC__LOAD(&rt->gen, seq_cst);
 		struct masync__watch w;
 		size_t pending = 0;
-		int progress = 0, pass;
+		/* started: a future went IDLE -> RUNNING; progress: any other
+		 * change (a completion included) */
+		int progress = 0, started = 0, pass;
 
+		MASYNC__RT_ON_PASS();
 		w.npollers = 0;
 		w.all_wakers = 1;
 		w.fresh = 0;
@@ -3187,8 +3329,14 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 					progress = 1;
 					continue;
 				}
-				if (after != before)
-					progress = 1;
+				if (after != before) {
+					if (before == FUTURE_STATE_IDLE &&
+							after ==
+							FUTURE_STATE_RUNNING)
+						started = 1;
+					else
+						progress = 1;
+				}
 				pending++;
 				if (probe)
 					continue;
@@ -3216,6 +3364,9 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 				}
 			}
 		}
+		/* what the pass's starts held back goes before any sleep */
+		if (masync__round.n != 0)
+			masync__round_flush();
 		if (pending == 0)
 			return 0;
 		if (deadline != 0 && masync__now_ns() >= deadline) {
@@ -3227,7 +3378,20 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 			return pending == 0 ? 0 : SIZE_MAX;
 		}
 		prev = w;
-		if (progress || probe) {
+		/* A pass whose only change was starts, every pending future
+		 * holding our waker: nothing can complete before a wake-up
+		 * (gen was read before the pass, so one during it is seen),
+		 * and the futures that did not change would not in a second
+		 * pass either: no extra pass, straight to the spin. A poller
+		 * or a notifier-less future is polled again as before. */
+		if (started && !progress && !probe && w.all_wakers &&
+				w.npollers == 0) {
+			backoff = 0;
+			reread = 0;
+			masync__runtime_idle(rt, gen, &w, &backoff, deadline);
+			continue;
+		}
+		if (progress || started || probe) {
 			probe = 0;
 			backoff = 0;
 			reread = 0;
@@ -5102,7 +5266,12 @@ struct masync__dsa_op {
 	unsigned char *batch; /* bmax descriptors, then their records */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
 	MASYNC__A(int) armed; /* written under mlock; its owner reads it */
+	/* bumped per operation: the monitor drops a kick it gathered for an
+	 * earlier operation in this memory (a spurious wake-up for the
+	 * waiter of the new one, often the same runtime) */
+	MASYNC__A(uint32_t) life;
 	int ever_armed; /* its owner armed it in this life (owner only) */
+	int arm_later;  /* on this thread's masync__dsa_later (owner only) */
 	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
 	int orphan;   /* the future is gone: back to the pool when reaped */
 	/* coalescing: set when it started as a member of a pending batch on
@@ -5175,6 +5344,7 @@ struct masync__dsa_wq {
 	uint64_t pend_ns;      /* when its first member came */
 	struct masync__dsa_batch *bfree, *ball;
 	unsigned nbatches;
+	struct data_mover_dsa *d; /* its mover */
 	char path[128];
 	char dev[32];
 	char wq[32];
@@ -6274,13 +6444,14 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 }
 
 /* ---- coalescing ----------------------------------------------------------
- * A small operation started while its WQ is busy waits in the WQ's pending
- * batch (its descriptor filled, its record cleared) instead of ringing the
- * doorbell; the batch goes as one batch descriptor when it is full, at the
- * next poll of any operation of the mover that is already running (so a
- * round of starts, as runtime_wait_multiple makes, fills it), or from the
- * monitor thread once it waited MASYNC__DSA_PEND_NS. A lone member goes
- * as its own descriptor. */
+ * A small operation started while its WQ is busy, or in a runtime's pass
+ * (masync__round), waits in the WQ's pending batch (its descriptor filled,
+ * its record cleared) instead of ringing the doorbell; the batch goes as
+ * one batch descriptor when it is full, at the end of the runtime's pass,
+ * at the next poll of any operation of the mover that is already running
+ * (so a round of starts by hand fills it), or from the monitor thread once
+ * it waited MASYNC__DSA_PEND_NS. A lone member goes as its own
+ * descriptor. */
 
 static unsigned
 masync__dsa_batch_lim(const struct data_mover_dsa *d,
@@ -6420,14 +6591,42 @@ masync__dsa_flush_all(struct data_mover_dsa *d, uint64_t min_age)
 	}
 }
 
+/* the end of a runtime's pass (masync__round): w's pending batch goes */
+static void
+masync__dsa_round_wq(void *arg)
+{
+	struct masync__dsa_wq *w = (struct masync__dsa_wq *)arg;
+
+	if (masync__dsa_forked(w->d))
+		return;
+	masync__mtx_lock(&w->qlock);
+	if (w->npend != 0)
+		masync__dsa_flush_locked(w->d, w);
+	masync__mtx_unlock(&w->qlock);
+}
+
+/* ... and every pending batch of the mover (see masync__dsa_progress) */
+static void
+masync__dsa_round_all(void *arg)
+{
+	struct data_mover_dsa *d = (struct data_mover_dsa *)arg;
+
+	if (MASYNC__LOAD(&d->npend, relaxed) != 0 && !masync__dsa_forked(d))
+		masync__dsa_flush_all(d, 0);
+}
+
 /* At the start of a small operation: joins the pending batch of the best
- * WQ when that WQ is busy. 1 joined, 0 go the usual way. */
+ * WQ when that WQ is busy, or always in a runtime's poll round (the WQ's
+ * batch then goes at the end of the pass: one doorbell and one wake-up
+ * for all the round's starts, the first one too). 1 joined, 0 go the
+ * usual way. */
 static int
 masync__dsa_pend(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS], *w;
 	unsigned lim;
+	int round;
 
 	if (masync__dsa_order(d, o, 0, order) == 0)
 		return 0;
@@ -6436,9 +6635,11 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	/* write() cannot take batches on DSA 1.0 */
 	if (w->portal == NULL || lim < 2 || o->n > w->max_xfer)
 		return 0;
+	round = masync__round_defer(masync__dsa_round_wq, w);
 	masync__mtx_lock(&w->qlock);
 	masync__dsa_reap_head(w);
-	if ((w->inflight == 0 && w->npend == 0) || w->npend >= lim) {
+	if ((!round && w->inflight == 0 && w->npend == 0) ||
+			w->npend >= lim) {
 		masync__mtx_unlock(&w->qlock); /* idle: no wait for company */
 		return 0;
 	}
@@ -6571,10 +6772,81 @@ masync__dsa_member(struct masync__dsa_op *o)
 
 /* ---- completion --------------------------------------------------------- */
 
+/* Operations armed in this thread's runtime pass: their wakers are
+ * registered at once, but they go on their monitors' lists at the pass's
+ * end, one mlock per mover and pass instead of one per operation (the
+ * monitor holds mlock while it scans). Only the owner touches an entry:
+ * a disarm (completion, release, cancel) takes it off the list first. */
+#define MASYNC__DSA_LATER 64u
+struct masync__dsa_later {
+	unsigned n;
+	struct masync__dsa_op *o[MASYNC__DSA_LATER];
+};
+static MASYNC__THREAD_LOCAL struct masync__dsa_later masync__dsa_later;
+
+static void
+masync__dsa_link(struct data_mover_dsa *d, struct masync__dsa_op *o)
+{
+	MASYNC__STORE(&o->armed, 1, relaxed);
+	o->aprev = NULL;
+	o->anext = d->armed;
+	if (d->armed != NULL)
+		d->armed->aprev = o;
+	d->armed = o;
+}
+
+/* the end of a runtime's pass: links what its arms left, per mover */
+static void
+masync__dsa_link_later(void *arg)
+{
+	struct masync__dsa_later *l = (struct masync__dsa_later *)arg;
+
+	while (l->n != 0) {
+		struct data_mover_dsa *d = l->o[l->n - 1]->d;
+		int forked = masync__dsa_forked(d); /* no monitor here */
+		unsigned i, k = 0;
+
+		if (!forked)
+			masync__mtx_lock(&d->mlock);
+		for (i = 0; i < l->n; i++) {
+			struct masync__dsa_op *o = l->o[i];
+
+			if (o->d != d) {
+				l->o[k++] = o;
+				continue;
+			}
+			o->arm_later = 0;
+			if (!forked)
+				masync__dsa_link(d, o);
+		}
+		if (!forked) {
+			masync__cnd_signal(&d->mcond);
+			masync__mtx_unlock(&d->mlock);
+		}
+		l->n = k;
+	}
+}
+
+/* o leaves this thread's list (disarmed, or its mover is deleted) */
+static void
+masync__dsa_later_drop(struct masync__dsa_op *o)
+{
+	struct masync__dsa_later *l = &masync__dsa_later;
+	unsigned i;
+
+	for (i = l->n; i-- != 0;)
+		if (l->o[i] == o) {
+			l->o[i] = l->o[--l->n];
+			break;
+		}
+	o->arm_later = 0;
+}
+
 static void
 masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 {
 	struct data_mover_dsa *d = o->d;
+	struct masync__dsa_later *l = &masync__dsa_later;
 
 	if (n == NULL)
 		return;
@@ -6588,20 +6860,25 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		return;
 	o->ever_armed = 1;
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
+	if (o->arm_later)
+		return; /* linked at the pass's end */
 	/* still on the list: the monitor kicks whatever it unlinks, and
 	 * either sees this registration or its unlink is seen here (both
 	 * sides fence between their store and their load) */
 	MASYNC__FENCE(seq_cst);
 	if (MASYNC__LOAD(&o->armed, relaxed))
 		return;
+	/* in a runtime's pass: linked with the others at its end (the
+	 * pass polls nothing else before; a later pass polls again) */
+	if (l->n < MASYNC__DSA_LATER &&
+			masync__round_defer(masync__dsa_link_later, l)) {
+		o->arm_later = 1;
+		l->o[l->n++] = o;
+		return;
+	}
 	masync__mtx_lock(&d->mlock);
 	if (!MASYNC__LOAD(&o->armed, relaxed)) {
-		MASYNC__STORE(&o->armed, 1, relaxed);
-		o->aprev = NULL;
-		o->anext = d->armed;
-		if (d->armed != NULL)
-			d->armed->aprev = o;
-		d->armed = o;
+		masync__dsa_link(d, o);
 		masync__cnd_signal(&d->mcond);
 	}
 	masync__mtx_unlock(&d->mlock);
@@ -6628,12 +6905,18 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 
 	if (!o->ever_armed)
 		return; /* the monitor never knew it: no lock it shares */
+	if (o->arm_later)
+		masync__dsa_later_drop(o); /* never linked */
 	if (!d->have_monitor || masync__dsa_forked(d))
 		return; /* a forked child has no monitor (and maybe a held lock) */
-	masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
-	if (MASYNC__LOAD(&o->armed, relaxed))
-		masync__dsa_unlink(d, o);
-	masync__mtx_unlock(&d->mlock);
+	/* 0: the monitor unlinked it (only the owner links it) and will at
+	 * most kick it, which dropping the waker below covers: no lock */
+	if (MASYNC__LOAD(&o->armed, relaxed)) {
+		masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
+		if (MASYNC__LOAD(&o->armed, relaxed))
+			masync__dsa_unlink(d, o);
+		masync__mtx_unlock(&d->mlock);
+	}
 	masync__signal_register(&o->sig, NULL, FUTURE_NOTIFIER_WAKER, NULL);
 	/* off the list with no waker: a kick the monitor still makes calls
 	 * nothing, so the next disarm (e.g. at release) has nothing to do */
@@ -6647,6 +6930,7 @@ masync__dsa_monitor(void *arg)
 {
 	struct data_mover_dsa *d = (struct data_mover_dsa *)arg;
 	struct masync__dsa_op *kick[MASYNC__DSA_KICKS];
+	uint32_t life[MASYNC__DSA_KICKS];
 	unsigned idle = 0;
 
 	masync__mtx_lock(&d->mlock);
@@ -6667,6 +6951,7 @@ masync__dsa_monitor(void *arg)
 			if (masync__dsa_status(MASYNC__LOAD(&o->watch,
 					acquire)) != 0) {
 				masync__dsa_unlink(d, o);
+				life[fired] = MASYNC__LOAD(&o->life, relaxed);
 				kick[fired++] = o;
 			}
 		}
@@ -6681,7 +6966,9 @@ masync__dsa_monitor(void *arg)
 			 * states' memory until the mover is deleted. */
 			masync__mtx_unlock(&d->mlock);
 			for (i = 0; i < fired; i++)
-				masync__signal_kick(&kick[i]->sig);
+				if (MASYNC__LOAD(&kick[i]->life, relaxed) ==
+						life[i])
+					masync__signal_kick(&kick[i]->sig);
 			masync__mtx_lock(&d->mlock);
 			idle = 0;
 			continue;
@@ -7047,10 +7334,11 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 
 	/* any later poll of a running operation sends the pending batches
 	 * (not the check that follows its start in the same poll: a round
-	 * of starts fills a batch) */
+	 * of starts fills a batch; in a runtime's round, at its pass's end) */
 	if (!fresh && MASYNC__LOAD(&d->npend, relaxed) != 0 &&
 			MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
-			!masync__dsa_forked(d))
+			!masync__dsa_forked(d) &&
+			!masync__round_defer(masync__dsa_round_all, d))
 		masync__dsa_flush_all(d, 0);
 	for (;;) {
 		uint8_t st;
@@ -7174,6 +7462,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 		return NULL;
 	}
 	o->d = d;
+	MASYNC__FADD(&o->life, 1, relaxed);
 	masync__signal_reset(&o->sig);
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
@@ -7181,6 +7470,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->timed_out = o->waiting = o->write_back = 0;
 	MASYNC__STORE(&o->armed, 0, relaxed);
 	o->ever_armed = 0;
+	o->arm_later = 0;
 	o->aprev = o->anext = NULL;
 	memset(&o->q, 0, sizeof(o->q));
 	o->orphan = 0;
@@ -7517,7 +7807,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	 * else holds, no permission) is passed over */
 	for (i = 0; i < n; i++) {
 		if (masync__dsa_open(&d->q[d->nq], &cands[i], &why) == 0) {
-			d->nq++;
+			d->q[d->nq++].d = d;
 			continue;
 		}
 		err = errno;
@@ -7633,6 +7923,14 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 
 	if (dmd == NULL)
 		return;
+	/* no flush of this thread's runtime round may reach it any more
+	 * (what it held back goes below) */
+	masync__round_forget(dmd);
+	for (i = 0; i < dmd->nq; i++)
+		masync__round_forget(&dmd->q[i]);
+	for (i = masync__dsa_later.n; i-- != 0;)
+		if (masync__dsa_later.o[i]->d == dmd)
+			masync__dsa_later_drop(masync__dsa_later.o[i]);
 	/* in a forked child the device never served this copy: there is
 	 * nothing to wait for, no monitor thread, and locks may be held */
 	child = masync__dsa_forked(dmd);

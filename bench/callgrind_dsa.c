@@ -14,11 +14,22 @@
  *     --callgrind-out-file=cg.out ./build/bench/callgrind_dsa 4096 1 10
  * (SIZE, batch_max: 1 one by one, 0 coalesced, ROUNDS); instructions per
  * operation = "Collected" / the "ops" it prints; callgrind_annotate
- * cg.out-01 shows where they go. Natively it runs the same rounds. */
+ * cg.out-01 shows where they go. Natively it runs the same rounds.
+ * With a 4th argument "rt", each round is instead bench_dsa's dsa_cpu_*
+ * path: 32 futures created and waited for with runtime_wait_multiple, the
+ * device running (--toggle-collect=cgd_round): the runtime's passes, its
+ * spins and sleeps (their system calls' user side only) and the mover;
+ * it also prints the runtime's naps. Under valgrind the emulator runs
+ * only while the runtime's thread is blocked, so a round sleeps about
+ * once per operation in both modes (natively: ~7 one by one, ~1
+ * coalesced): this mode shows where a pass's instructions go, not the
+ * coalesced / one-by-one ratio (bench_dsa's dsa_cpu_* give that). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #define MASYNC__TEST_HOOKS 1 /* the MOVDIR64B hook */
+static unsigned long cgd_naps; /* the runtime's sleeps (its test hook) */
+#define MASYNC__RT_ON_NAP(ns) ((void)(ns), cgd_naps++)
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
@@ -76,6 +87,24 @@ CGD_NOINLINE void cgd_starts(struct vdm *vdm,
 	struct vdm_operation_future *f, unsigned char *dst,
 	const unsigned char *src, size_t n);
 CGD_NOINLINE void cgd_reaps(struct vdm_operation_future *f);
+CGD_NOINLINE void cgd_round(struct runtime *rt, struct vdm *vdm,
+	struct vdm_operation_future *f, unsigned char *dst,
+	const unsigned char *src, size_t n);
+
+CGD_NOINLINE void
+cgd_round(struct runtime *rt, struct vdm *vdm, struct vdm_operation_future *f,
+	unsigned char *dst, const unsigned char *src, size_t n)
+{
+	struct future *ff[QD];
+	int i;
+
+	for (i = 0; i < QD; i++) {
+		f[i] = vdm_memcpy(vdm, dst + (size_t)i * n,
+			(void *)(src + (size_t)i * n), n, 0);
+		ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+	}
+	runtime_wait_multiple(rt, ff, QD);
+}
 
 CGD_NOINLINE void
 cgd_starts(struct vdm *vdm, struct vdm_operation_future *f,
@@ -143,6 +172,21 @@ rounds_of(struct vdm *vdm, unsigned char *dst, const unsigned char *src,
 	}
 }
 
+static void
+rt_rounds_of(struct runtime *rt, struct vdm *vdm, unsigned char *dst,
+	const unsigned char *src, size_t n, int rounds)
+{
+	struct vdm_operation_future f[QD];
+	int k, i;
+
+	for (k = 0; k < rounds; k++) {
+		cgd_round(rt, vdm, f, dst, src, n);
+		for (i = 0; i < QD; i++)
+			if (FUTURE_OUTPUT(&f[i])->result != VDM_SUCCESS)
+				die("an operation failed");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -150,14 +194,17 @@ main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 0) : 4096;
 	int batch = argc > 2 ? atoi(argv[2]) : 0;
 	int rounds = argc > 3 ? atoi(argv[3]) : 10;
+	int rt_mode = argc > 4 && strcmp(argv[4], "rt") == 0;
+	struct runtime *rt = NULL;
 	struct dsa_emu_config ec;
 	struct data_mover_dsa_config mc;
 	struct data_mover_dsa *d;
 	unsigned char *src, *dst;
 
-	if (n == 0 || n > (1u << 20) || batch < 0 || rounds < 1) {
+	if (n == 0 || n > (1u << 20) || batch < 0 || rounds < 1 ||
+			(argc > 4 && !rt_mode)) {
 		fprintf(stderr, "usage: callgrind_dsa [SIZE (1..1M)] "
-			"[BATCH_MAX] [ROUNDS]\n");
+			"[BATCH_MAX] [ROUNDS] [rt]\n");
 		return 2;
 	}
 	if (dsa_emu_enter_namespace(why, sizeof(why)) != 0) {
@@ -187,14 +234,25 @@ main(int argc, char **argv)
 	d = data_mover_dsa_new(&mc);
 	if (d == NULL)
 		die(data_mover_dsa_last_error_str());
-	rounds_of(data_mover_dsa_get_vdm(d), dst, src, n, 2); /* warm */
-	rounds_of(data_mover_dsa_get_vdm(d), dst, src, n, rounds);
+	if (rt_mode) {
+		rt = runtime_new();
+		if (rt == NULL)
+			die("runtime_new failed");
+		rt_rounds_of(rt, data_mover_dsa_get_vdm(d), dst, src, n, 2);
+		rt_rounds_of(rt, data_mover_dsa_get_vdm(d), dst, src, n,
+			rounds);
+	} else {
+		rounds_of(data_mover_dsa_get_vdm(d), dst, src, n, 2); /* warm */
+		rounds_of(data_mover_dsa_get_vdm(d), dst, src, n, rounds);
+	}
 	if (memcmp(dst, src, QD * n) != 0)
 		die("content check failed");
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	/* the warm-up rounds are counted too (same functions) */
-	printf("ops %d size %zu batch_max %d\n", (rounds + 2) * QD, n, batch);
+	printf("ops %d size %zu batch_max %d%s naps %lu\n", (rounds + 2) * QD,
+		n, batch, rt_mode ? " rt" : "", cgd_naps);
+	runtime_delete(rt);
 	free(src);
 	free(dst);
 	return 0;
