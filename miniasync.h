@@ -6894,7 +6894,9 @@ masync__dsa_unlink(struct data_mover_dsa *d, struct masync__dsa_op *o)
 	if (o->anext != NULL)
 		o->anext->aprev = o->aprev;
 	o->aprev = o->anext = NULL;
-	MASYNC__STORE(&o->armed, 0, relaxed);
+	/* release: an owner that sees 0 without the lock reuses the state
+	 * only after the writes above */
+	MASYNC__STORE(&o->armed, 0, release);
 }
 
 /* After this, the monitor neither calls nor will call o's waker. */
@@ -6911,7 +6913,7 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 		return; /* a forked child has no monitor (and maybe a held lock) */
 	/* 0: the monitor unlinked it (only the owner links it) and will at
 	 * most kick it, which dropping the waker below covers: no lock */
-	if (MASYNC__LOAD(&o->armed, relaxed)) {
+	if (MASYNC__LOAD(&o->armed, acquire)) {
 		masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
 		if (MASYNC__LOAD(&o->armed, relaxed))
 			masync__dsa_unlink(d, o);
