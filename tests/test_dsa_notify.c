@@ -75,6 +75,9 @@ test_waker(enum future_notifier_type desired)
 			td_inject(emu, &fl);
 		}
 		f = vdm_memcpy(vdm, b, a, N, 0);
+		/* paused: RUNNING whatever the scheduling (the delay alone
+		 * did not hold under TSan on a loaded machine) */
+		dsa_emu_pause(emu, -1, 1);
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
 			FUTURE_STATE_RUNNING);
 		CHECK(nt.notifier_used == FUTURE_NOTIFIER_WAKER);
@@ -82,6 +85,7 @@ test_waker(enum future_notifier_type desired)
 			/* drop the waker: it is not called any more */
 			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 				FUTURE_STATE_RUNNING);
+			dsa_emu_pause(emu, -1, 0);
 			CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
 			td_sleep_us(20000);
 			CHECK_EQ(atomic_load(&cnt.calls), 0);
@@ -90,6 +94,7 @@ test_waker(enum future_notifier_type desired)
 			CHECK_PATTERN(b, N, 0, 1);
 			break;
 		}
+		dsa_emu_pause(emu, -1, 0);
 		CHECK(wait_calls(&cnt, 1, 5000));
 		if (k == 1) {
 			/* it resubmitted the rest: poll, wait for the waker */
@@ -412,9 +417,11 @@ test_waker_polls_other(void)
 	memset(&nt, 0, sizeof(nt));
 	nt.waker.data = &po;
 	nt.waker.wake = wake_polls_other;
+	dsa_emu_pause(emu, -1, 1); /* RUNNING whatever the scheduling */
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f1), &nt) ==
 		FUTURE_STATE_RUNNING);
 	CHECK(nt.notifier_used == FUTURE_NOTIFIER_WAKER);
+	dsa_emu_pause(emu, -1, 0);
 	/* a deadlocked monitor never finishes the call: bounded wait */
 	t0 = td_now_ns();
 	while (atomic_load(&po.calls) == 0) {
