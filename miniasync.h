@@ -3069,6 +3069,9 @@ runtime_new(void)
 	MASYNC__INIT(&rt->waiters, 0);
 	MASYNC__INIT(&rt->spin, MASYNC__RT_SPINS);
 	MASYNC__INIT(&rt->misses, 0);
+	/* threads sharing a runtime race on these (harmlessly), atomically */
+	MASYNC__UNTRACKED(&rt->spin, sizeof(rt->spin));
+	MASYNC__UNTRACKED(&rt->misses, sizeof(rt->misses));
 #ifndef MASYNC__FUTEX
 	if (masync__mtx_init(&rt->lock, mtx_plain) != thrd_success) {
 		MINIASYNC_FREE(rt);
