@@ -545,15 +545,6 @@ test_arm_later(void)
 	data_mover_dsa_delete(d);
 }
 
-/* MOVDIR64B, as a trapped portal takes it (one WQ: index 0) */
-static void
-trap_movdir64b(void *portal, const void *desc)
-{
-	(void)portal;
-	if (dsa_emu_portal_write(emu, 0, desc, 0) != 0)
-		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write", NULL);
-}
-
 int
 main(void)
 {
@@ -575,9 +566,10 @@ main(void)
 		dsa_emu_stop(emu);
 		ec.trap_portal = 1;
 		emu = td_emu(&ec);
+		td_trap_emu = emu;
 		MASYNC__STORE(&masync__cpu_bits,
 			masync__cpu() | MASYNC__CPU_MOVDIR64B, relaxed);
-		MASYNC__STORE(&masync__test_movdir64b, trap_movdir64b,
+		MASYNC__STORE(&masync__test_movdir64b, td_trap_movdir64b,
 			release);
 		d = mover();
 		CHECK(td_portal(d));

@@ -226,6 +226,18 @@ td_portal(struct data_mover_dsa *d)
 	return d->q[0].portal != NULL; /* the first (here: only) WQ */
 }
 
+/* MOVDIR64B where valgrind hides it: tests set masync__test_movdir64b to
+ * this and start td_trap_emu with trap_portal = 1 (one WQ: index 0) */
+static struct dsa_emu *td_trap_emu;
+
+static inline void
+td_trap_movdir64b(void *portal, const void *desc)
+{
+	(void)portal;
+	if (dsa_emu_portal_write(td_trap_emu, 0, desc, 0) != 0)
+		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write", NULL);
+}
+
 /* white box: operations waiting in the first WQ's pending batch */
 static inline unsigned
 td_npend(struct data_mover_dsa *d)

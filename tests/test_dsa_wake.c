@@ -29,15 +29,6 @@ still_clock(void)
 	return 1000000000ull;
 }
 
-/* MOVDIR64B, as the trapped portal takes it (one WQ: index 0) */
-static void
-trap_movdir64b(void *portal, const void *desc)
-{
-	(void)portal;
-	if (dsa_emu_portal_write(emu, 0, desc, 0) != 0)
-		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write", NULL);
-}
-
 struct slot {
 	atomic_int calls;
 	atomic_int all_done; /* at its first call, every descriptor was done */
@@ -313,9 +304,10 @@ main(void)
 	ec.wq_size = 64;
 	ec.bytes_per_us = 1; /* 4 KiB in ~4 ms */
 	emu = td_emu(&ec);
+	td_trap_emu = emu;
 	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_MOVDIR64B,
 		relaxed);
-	MASYNC__STORE(&masync__test_movdir64b, trap_movdir64b, release);
+	MASYNC__STORE(&masync__test_movdir64b, td_trap_movdir64b, release);
 	mc.batch_max = NOPS;
 	d = td_mover(&mc);
 	CHECK(td_portal(d));
