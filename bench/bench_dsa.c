@@ -53,6 +53,9 @@
 /* the runtime's sleeps (its test hook): cost counts them per operation */
 static unsigned long bench_naps;
 #define MASYNC__RT_ON_NAP(ns) ((void)(ns), bench_naps++)
+/* the MOVDIR64B hook: a stand-in where the CPU lacks the instruction (a
+ * NULL check where it has it) */
+#define MASYNC__TEST_HOOKS 1
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
@@ -131,6 +134,20 @@ emu_start(struct dsa_emu_config *ec)
 
 	if (emu == NULL)
 		die("cannot start the emulator");
+	if (!dsa_emu_cpu_movdir64b()) {
+		/* without it the mover would use write(), which takes no
+		 * batches and no regular-file portal: 64-byte stores stand in
+		 * for it (the emulator reads the slot as it reads MOVDIR64B) */
+		static int said;
+
+		if (!said++)
+			printf("# this CPU has no MOVDIR64B: 64-byte stores "
+				"stand in for it\n");
+		MASYNC__STORE(&masync__cpu_bits,
+			masync__cpu() | MASYNC__CPU_MOVDIR64B, relaxed);
+		MASYNC__STORE(&masync__test_movdir64b, dsa_emu_portal_store,
+			release);
+	}
 	return emu;
 }
 

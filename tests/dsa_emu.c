@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <cpuid.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1961,6 +1962,39 @@ dsa_emu_write_desc(struct dsa_emu *emu, unsigned wq, const void *desc)
 	/* shared WQ: the kernel's ENQCMDS retries, then EAGAIN; dedicated: MOVDIR64B */
 	int rc = dsa_emu_portal_write(emu, wq, desc, w->shared);
 	return rc < 0 ? errno : rc ? EAGAIN : 0;
+}
+
+int
+dsa_emu_cpu_movdir64b(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (c >> 28) & 1;
+}
+
+__attribute__((target("avx512f"))) static void
+store64_avx512(void *portal, const void *desc)
+{
+	__asm__ __volatile__("vmovdqu64 (%1), %%zmm0\n\tvmovdqu64 %%zmm0, (%0)\n\tvzeroupper"
+			     : : "r"(portal), "r"(desc) : "xmm0", "memory");
+}
+
+void
+dsa_emu_portal_store(void *portal, const void *desc)
+{
+	uint64_t *p = portal;
+	const uint64_t *s = desc;
+
+	if (__builtin_cpu_supports("avx512f")) {
+		store64_avx512(portal, desc);
+		return;
+	}
+	for (int i = 0; i < 8; i++)
+		if (i != 1)
+			__atomic_store_n(&p[i], s[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&p[1], s[1], __ATOMIC_RELEASE);
 }
 
 static int

@@ -239,6 +239,22 @@ int dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt);
  */
 int dsa_emu_write_desc(struct dsa_emu *emu, unsigned wq, const void *desc);
 
+/*
+ * This CPU's MOVDIR64B (CPUID.7.0:ECX[28]); 0 under valgrind, whose CPUID
+ * hides it.  Without it a client falls back to write(), which a regular-file
+ * portal cannot take: use a FIFO (fifo > 0) or trap_portal then.
+ */
+int dsa_emu_cpu_movdir64b(void);
+
+/*
+ * A stand-in for MOVDIR64B on CPUs without it, for benchmarks: the 64 bytes
+ * as one AVX-512 store where the CPU has AVX-512, else qword stores with the
+ * completion address (qword 1) last.  The emulator re-reads a slot until two
+ * reads agree, so only a writer stopped between its stores for that long
+ * could be seen torn: tests use trap_portal, which cannot.
+ */
+void dsa_emu_portal_store(void *portal, const void *desc);
+
 /* WQs are indexed 0 .. n-1 in device order: index = dev * nwqs + wq. */
 unsigned dsa_emu_nwqs(const struct dsa_emu *emu);
 const char *dsa_emu_wq_path(const struct dsa_emu *emu, unsigned wq);  /* /dev/dsa/wqD.W */

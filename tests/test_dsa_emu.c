@@ -20,7 +20,6 @@
 #include <accel-config/libaccel_config.h>
 #include <linux/idxd.h>
 
-#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <immintrin.h>
@@ -107,18 +106,6 @@ movdir64b(void *portal, const void *desc)
 	_movdir64b(portal, desc);
 }
 
-/* without MOVDIR64B: completion_addr (qword 1) last, with release */
-static void
-portal_store_fallback(void *portal, const void *desc)
-{
-	uint64_t *p = portal;
-	const uint64_t *s = desc;
-	for (int i = 0; i < 8; i++)
-		if (i != 1)
-			__atomic_store_n(&p[i], s[i], __ATOMIC_RELAXED);
-	__atomic_store_n(&p[1], s[1], __ATOMIC_RELEASE);
-}
-
 struct client {
 	int fd;
 	int fifo;
@@ -177,7 +164,7 @@ client_submit(struct client *c, const struct dsa_hw_desc *d)
 	if (have_movdir64b)
 		movdir64b(p, d);
 	else
-		portal_store_fallback(p, d);
+		dsa_emu_portal_store(p, d);
 	return 0;
 }
 
@@ -2509,15 +2496,6 @@ measure_offset0(void)
 
 /* ------------------------------------------------------------------ */
 
-static int
-cpu_has_movdir64b(void)
-{
-	unsigned a, b, c, d;
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return 0;
-	return (c >> 28) & 1;
-}
-
 static const char *only;
 
 #define RUN(call)                                                                     \
@@ -2558,7 +2536,7 @@ main(int argc, char **argv)
 		printf("SKIP: cannot emulate DSA: %s\n", why);
 		return 77;
 	}
-	have_movdir64b = cpu_has_movdir64b();
+	have_movdir64b = dsa_emu_cpu_movdir64b();
 	vlog("portal writes with %s\n", have_movdir64b ? "MOVDIR64B" : "atomic stores (no MOVDIR64B)");
 
 	if (measure) {

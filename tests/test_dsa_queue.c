@@ -252,7 +252,6 @@ test_cancel(void)
 	td_begin("delete with descriptors in flight waits for them");
 	{
 		struct data_mover_dsa_config mc = {0};
-		uint64_t t0;
 
 		d = td_mover(&mc);
 		vdm = data_mover_dsa_get_vdm(d);
@@ -262,9 +261,9 @@ test_cancel(void)
 		g[0] = vdm_memcpy(vdm, dst, src, OPSZ, 0);
 		g[1] = vdm_memset(vdm, dst + OPSZ, 0x12, OPSZ, 0);
 		CHECK_EQ(td_poll_all(g, 2), 2);
-		t0 = td_now_ns();
+		/* delete returns only when both are done (no timing: the
+		 * 30 ms may have begun before any clock read here) */
 		data_mover_dsa_delete(d); /* the futures are dead now */
-		CHECK(td_now_ns() - t0 >= 30000000ull);
 		s = td_stats(emu);
 		CHECK_EQ(s.completed, 2);
 		CHECK_PATTERN(dst, OPSZ, 0, 5);
@@ -282,8 +281,7 @@ main(void)
 	td_enter("test_dsa_queue");
 	rt = runtime_new();
 	CHECK(rt != NULL);
-	if (!td_valgrind()) /* valgrind: no MOVDIR64B, no portal */
-		test_full_queue(0);
+	test_full_queue(0); /* a portal, trapped where the CPU has no MOVDIR64B */
 	test_full_queue(1);
 	test_capacity();
 	test_cancel();

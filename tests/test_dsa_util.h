@@ -158,23 +158,47 @@ td_enter(const char *prog)
 	}
 }
 
-/* Starts the emulator. Under valgrind the mover cannot use MOVDIR64B
- * (valgrind's CPUID hides it) and falls back to write(), which on the
+/* MOVDIR64B through the emulator's trapped portal, for CPUs without the
+ * instruction: td_emu installs it as the mover's MOVDIR64B test hook for an
+ * emulator started with trap_portal (one WQ: index 0) */
+static struct dsa_emu *td_trap_emu;
+static int td_faked_movdir64b; /* the mover was told the CPU has it */
+
+static inline void
+td_trap_movdir64b(void *portal, const void *desc)
+{
+	(void)portal;
+	if (dsa_emu_portal_write(td_trap_emu, 0, desc, 0) != 0)
+		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write", NULL);
+}
+
+/* Starts the emulator. Without MOVDIR64B (valgrind's CPUID hides it; some
+ * CPUs and VMs lack it) the mover falls back to write(), which on the
  * emulator's regular-file portal would land past its 4 KiB after 64
- * descriptors: there a dedicated WQ gets a FIFO unless the test asked
- * for a regular file (fifo < 0). */
+ * descriptors. There a test that leaves the portal's kind to this (fifo
+ * == 0) with one dedicated WQ gets a trapped portal: the mover is told the
+ * CPU has MOVDIR64B and each one goes through the test hook to the
+ * emulator, so the portal path runs on any CPU. Other dedicated WQs get a
+ * FIFO (the write() path); a test asking for a regular file (fifo < 0)
+ * checks td_portal() or asks for trap_portal itself. */
 static inline struct dsa_emu *
 td_emu(const struct dsa_emu_config *cfg_in)
 {
 	struct dsa_emu_config cfg;
 	struct dsa_emu *emu;
+	unsigned bits;
 
 	if (cfg_in != NULL)
 		cfg = *cfg_in;
 	else
 		memset(&cfg, 0, sizeof(cfg));
-	if (td_valgrind() && cfg.fifo == 0)
-		cfg.fifo = 1;
+	if (!dsa_emu_cpu_movdir64b() && cfg.fifo == 0 && !cfg.trap_portal) {
+		if (cfg.ndevices <= 1 && cfg.nwqs <= 1 && !cfg.shared &&
+				cfg.wqs == NULL)
+			cfg.trap_portal = 1;
+		else
+			cfg.fifo = 1;
+	}
 	emu = dsa_emu_start(&cfg);
 
 	if (emu == NULL) {
@@ -182,6 +206,23 @@ td_emu(const struct dsa_emu_config *cfg_in)
 			strerror(errno));
 		exit(1);
 	}
+	/* white box: other bits a test set (ENQCMD) stay */
+	bits = masync__cpu();
+	td_trap_emu = cfg.trap_portal ? emu : NULL;
+	if (cfg.trap_portal) {
+		if (!(bits & MASYNC__CPU_MOVDIR64B))
+			td_faked_movdir64b = 1;
+		bits |= MASYNC__CPU_MOVDIR64B;
+		MASYNC__STORE(&masync__test_movdir64b, td_trap_movdir64b,
+			release);
+	} else {
+		if (td_faked_movdir64b)
+			bits &= ~MASYNC__CPU_MOVDIR64B;
+		td_faked_movdir64b = 0;
+		MASYNC__STORE(&masync__test_movdir64b,
+			(masync__movdir64b_fn)NULL, release);
+	}
+	MASYNC__STORE(&masync__cpu_bits, bits, release);
 	return emu;
 }
 
@@ -224,18 +265,6 @@ static inline int
 td_portal(struct data_mover_dsa *d)
 {
 	return d->q[0].portal != NULL; /* the first (here: only) WQ */
-}
-
-/* MOVDIR64B where valgrind hides it: tests set masync__test_movdir64b to
- * this and start td_trap_emu with trap_portal = 1 (one WQ: index 0) */
-static struct dsa_emu *td_trap_emu;
-
-static inline void
-td_trap_movdir64b(void *portal, const void *desc)
-{
-	(void)portal;
-	if (dsa_emu_portal_write(td_trap_emu, 0, desc, 0) != 0)
-		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write", NULL);
 }
 
 /* white box: operations waiting in the first WQ's pending batch */

@@ -303,11 +303,7 @@ main(void)
 	ec.fifo = -1;
 	ec.wq_size = 64;
 	ec.bytes_per_us = 1; /* 4 KiB in ~4 ms */
-	emu = td_emu(&ec);
-	td_trap_emu = emu;
-	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_MOVDIR64B,
-		relaxed);
-	MASYNC__STORE(&masync__test_movdir64b, td_trap_movdir64b, release);
+	emu = td_emu(&ec); /* installs the MOVDIR64B hook */
 	mc.batch_max = NOPS;
 	d = td_mover(&mc);
 	CHECK(td_portal(d));

@@ -200,8 +200,12 @@ te_movers(struct te_mover *m)
 	if (te_want("dsa")) {
 		char why[256];
 
+		/* without MOVDIR64B the mover uses write(): a FIFO takes it */
+		struct dsa_emu_config ec = { 0 };
+
+		ec.fifo = dsa_emu_cpu_movdir64b() ? 0 : 1;
 		if (dsa_emu_enter_namespace(why, sizeof(why)) == 0)
-			te_emu = dsa_emu_start(NULL);
+			te_emu = dsa_emu_start(&ec);
 		else
 			te_log("dsa emulator: not used: %s\n", why);
 	}
