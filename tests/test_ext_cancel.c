@@ -185,6 +185,7 @@ threads_queue(void)
 	memset(a, 0, N);
 	memset(b, 0, N);
 	memset(c, 0, N);
+	atomic_store(&te_slow_hold, 1); /* a runs until b is cancelled */
 	fa = vdm_memcpy(vdm, a, src, N, 0);
 	CHECK(runtime_wait_for(r, FUTURE_AS_RUNNABLE(&fa), 0) == ETIMEDOUT);
 	te_wait_slow_started(s0 + 1);
@@ -197,6 +198,7 @@ threads_queue(void)
 	CHECK(vdm_cancel(&fb) == 0); /* queued behind a: cancelled */
 	check_cancelled(&fb, VDM_OPERATION_MEMCPY);
 	CHECK(vdm_cancel(&fa) == EINPROGRESS);
+	atomic_store(&te_slow_hold, 0);
 	futs[0] = FUTURE_AS_RUNNABLE(&fa);
 	futs[1] = FUTURE_AS_RUNNABLE(&fc);
 	runtime_wait_multiple(r, futs, 2);
@@ -234,6 +236,10 @@ threads_full(void)
 	memset(c, 0, N);
 	memset(d, 0, N);
 	memset(e, 0, N);
+	/* a holds the only worker until c and b are cancelled: with 100 ms
+	 * alone a loaded machine (TSan) could finish a first, and b's pop
+	 * would give c room */
+	atomic_store(&te_slow_hold, 1);
 	fa = vdm_memcpy(vdm, a, src, N, 0);
 	future_poll(FUTURE_AS_RUNNABLE(&fa), NULL);
 	te_wait_slow_started(s0 + 1); /* a left the queue */
@@ -253,6 +259,7 @@ threads_full(void)
 	check_cancelled(&fc, VDM_OPERATION_MEMCPY);
 	CHECK(vdm_cancel(&fb) == 0); /* still queued */
 	check_cancelled(&fb, VDM_OPERATION_MEMCPY);
+	atomic_store(&te_slow_hold, 0);
 	/* d waits for a slot (b's cancelled entry still holds one) */
 	fd = vdm_memcpy(vdm, d, src, N, 0);
 	futs[0] = FUTURE_AS_RUNNABLE(&fa);
