@@ -3604,8 +3604,7 @@ masync__sync_slow(struct vdm_operation_future *f, struct future_notifier *n)
 static MASYNC__FORCE_INLINE void
 masync__move(void *dst, const void *src, size_t len)
 {
-#if defined(__x86_64__) || defined(__amd64__) || defined(_M_X64) ||          \
-	defined(_M_AMD64)
+#ifdef MASYNC__X86
 	if (MASYNC__LIKELY(len - 16 <= 48)) {
 		const char *s = (const char *)src;
 		char *d = (char *)dst;
@@ -3634,8 +3633,7 @@ masync__move(void *dst, const void *src, size_t len)
 static MASYNC__FORCE_INLINE void
 masync__set(void *dst, int c, size_t len)
 {
-#if defined(__x86_64__) || defined(__amd64__) || defined(_M_X64) ||          \
-	defined(_M_AMD64)
+#ifdef MASYNC__X86
 	if (MASYNC__LIKELY(len - 16 <= 48)) {
 		char *d = (char *)dst;
 		__m128i v = _mm_set1_epi8((char)c);
