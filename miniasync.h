@@ -2403,9 +2403,9 @@ masync__output(const struct vdm_operation *op, enum vdm_operation_result r,
 }
 
 /* the sync mover runs its operations on a shorter path (>>sync) */
-static int masync__sync_intact(const struct vdm *vdm);
-static enum future_state masync__sync_run(struct vdm_operation_future *f,
-	struct future_notifier *n);
+static MASYNC__FORCE_INLINE int masync__sync_intact(const struct vdm *vdm);
+static MASYNC__FORCE_INLINE enum future_state masync__sync_run(
+	struct vdm_operation_future *f, struct future_notifier *n);
 
 /* kept out of masync__vdm_task, whose sync path then needs no registers
  * saved */
@@ -2424,8 +2424,8 @@ masync__vdm_task(struct future_context *context, struct future_notifier *n)
 	struct vdm_operation_future *f = (struct vdm_operation_future *)
 		(void *)((char *)context - offsetof(struct future, context));
 
-	if (context->state == FUTURE_STATE_IDLE &&
-			masync__sync_intact(f->data.vdm))
+	if (MASYNC__LIKELY(context->state == FUTURE_STATE_IDLE &&
+			masync__sync_intact(f->data.vdm)))
 		return masync__sync_run(f, n);
 	return masync__vdm_task_generic(context, n);
 }
@@ -3558,12 +3558,13 @@ masync__sync_delete(void *data, const struct vdm_operation *op,
  * its state), nor, on the common path, the capabilities: a vdm without
  * MASYNC__CAP_EXT (a program's copy of the callbacks) gets the same
  * result there, and the other paths hand it to the generic task. */
-static int
+static MASYNC__FORCE_INLINE int
 masync__sync_intact(const struct vdm *vdm)
 {
-	return vdm->op_start == masync__sync_start &&
-		vdm->op_delete == masync__sync_delete &&
-		vdm->op_check == masync__sync_check;
+	/* one branch for the three: the common path has no taken one */
+	return (((uintptr_t)vdm->op_start ^ (uintptr_t)masync__sync_start) |
+		((uintptr_t)vdm->op_delete ^ (uintptr_t)masync__sync_delete) |
+		((uintptr_t)vdm->op_check ^ (uintptr_t)masync__sync_check)) == 0;
 }
 
 /* An idle sync-mover future whose first poll is not the common case
@@ -3596,58 +3597,117 @@ masync__sync_slow(struct vdm_operation_future *f, struct future_notifier *n)
 	return FUTURE_STATE_COMPLETE;
 }
 
-/* The rest of masync__sync_run for a memcpy, memmove or memset; inlined
- * into each case, so that no compiler merges the loads of n and flags
- * (clang did, into one 16-byte load that a program's two stores cannot
- * forward to). The common case takes two tests: no flags, and both
- * buffers non-NULL with ranges that do not wrap (p - 1 < ~len says both
- * for len > 0; it sends NULL buffers of len 0 to the slow path, which
- * accepts them). The output's pointer is the destination for all three. */
-static MASYNC__FORCE_INLINE enum future_state
-masync__sync_do(struct vdm_operation_future *f, struct future_notifier *n,
-	enum vdm_operation_type type, void *dst, const void *src, int c,
-	size_t len, uint64_t flags)
+/* private: memmove(dst, src, len), for 16 <= len <= 64 without a call:
+ * every byte is loaded before the first store, so the ranges may overlap.
+ * The call (through the PLT) and glibc's size dispatch are most of the
+ * cost of a 64-byte copy's future. */
+static MASYNC__FORCE_INLINE void
+masync__move(void *dst, const void *src, size_t len)
 {
-	if (MASYNC__UNLIKELY(flags != 0 ||
-			(uintptr_t)dst - 1 >= ~(uintptr_t)len ||
-			(uintptr_t)src - 1 >= ~(uintptr_t)len))
-		return masync__sync_slow(f, n);
-	f->data.data = NULL; /* the state is gone */
-	f->output.type = type;
-	f->output.result = VDM_SUCCESS;
-	f->output.output.memcpy.dest = dst;
-	if (n != NULL)
-		n->notifier_used = FUTURE_NOTIFIER_NONE;
-	if (type == VDM_OPERATION_MEMSET)
-		memset(dst, c, len);
-	else
-		memmove(dst, src, len);
-	return FUTURE_STATE_COMPLETE;
+#ifdef MASYNC__X86
+	if (MASYNC__LIKELY(len - 16 <= 48)) {
+		const char *s = (const char *)src;
+		char *d = (char *)dst;
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)s);
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)
+			(s + len - 16));
+
+		if (MASYNC__LIKELY(len > 32)) {
+			__m128i c = _mm_loadu_si128((const __m128i *)
+				(const void *)(s + 16));
+			__m128i e = _mm_loadu_si128((const __m128i *)
+				(const void *)(s + len - 32));
+
+			_mm_storeu_si128((__m128i *)(void *)(d + 16), c);
+			_mm_storeu_si128((__m128i *)(void *)(d + len - 32), e);
+		}
+		_mm_storeu_si128((__m128i *)(void *)d, a);
+		_mm_storeu_si128((__m128i *)(void *)(d + len - 16), b);
+		return;
+	}
+#endif
+	memmove(dst, src, len);
+}
+
+/* private: memset(dst, c, len), for 16 <= len <= 64 without a call */
+static MASYNC__FORCE_INLINE void
+masync__set(void *dst, int c, size_t len)
+{
+#ifdef MASYNC__X86
+	if (MASYNC__LIKELY(len - 16 <= 48)) {
+		char *d = (char *)dst;
+		__m128i v = _mm_set1_epi8((char)c);
+
+		if (MASYNC__LIKELY(len > 32)) {
+			_mm_storeu_si128((__m128i *)(void *)(d + 16), v);
+			_mm_storeu_si128((__m128i *)(void *)(d + len - 32), v);
+		}
+		_mm_storeu_si128((__m128i *)(void *)d, v);
+		_mm_storeu_si128((__m128i *)(void *)(d + len - 16), v);
+		return;
+	}
+#endif
+	memset(dst, c, len);
 }
 
 /* The first poll of an idle sync-mover future: the checks of
  * masync__vdm_check, then the output of masync__sync_delete, then the
- * operation (nobody sees the output before this poll returns). Only the
- * future's address lives in a register across the tests. */
-static enum future_state
+ * operation (nobody sees the output before this poll returns). memcpy,
+ * memmove and memset keep dest (str), n and flags at the same offsets:
+ * one path for the two copies, and the common case is one test (no flags;
+ * both buffers non-NULL with ranges that do not wrap: p - 1 < ~len says
+ * both for len > 0, and sends NULL buffers of len 0 to the slow path,
+ * which accepts them) with no taken branch. The output's pointer is the
+ * destination for all three. */
+static MASYNC__FORCE_INLINE enum future_state
 masync__sync_run(struct vdm_operation_future *f, struct future_notifier *n)
 {
 	const struct vdm_operation *op = &f->data.operation;
+	enum vdm_operation_type type = op->type;
+	void *dst = op->data.memcpy.dest;
+	size_t len = op->data.memcpy.n;
+	const void *src;
 
-	if (op->type == VDM_OPERATION_MEMCPY)
-		return masync__sync_do(f, n, VDM_OPERATION_MEMCPY,
-			op->data.memcpy.dest, op->data.memcpy.src, 0,
-			op->data.memcpy.n, op->data.memcpy.flags);
-	if (op->type == VDM_OPERATION_MEMMOVE)
-		return masync__sync_do(f, n, VDM_OPERATION_MEMMOVE,
-			op->data.memmove.dest, op->data.memmove.src, 0,
-			op->data.memmove.n, op->data.memmove.flags);
-	if (op->type == VDM_OPERATION_MEMSET)
-		return masync__sync_do(f, n, VDM_OPERATION_MEMSET,
-			op->data.memset.str, op->data.memset.str,
-			op->data.memset.c, op->data.memset.n,
-			op->data.memset.flags);
-	return masync__sync_slow(f, n);
+	MASYNC__STATIC_ASSERT(
+		offsetof(struct vdm_operation_data_memcpy, n) ==
+			offsetof(struct vdm_operation_data_memmove, n) &&
+		offsetof(struct vdm_operation_data_memcpy, n) ==
+			offsetof(struct vdm_operation_data_memset, n) &&
+		offsetof(struct vdm_operation_data_memcpy, flags) ==
+			offsetof(struct vdm_operation_data_memmove, flags) &&
+		offsetof(struct vdm_operation_data_memcpy, flags) ==
+			offsetof(struct vdm_operation_data_memset, flags) &&
+		offsetof(struct vdm_operation_data_memcpy, src) ==
+			offsetof(struct vdm_operation_data_memmove, src),
+		"memcpy, memmove and memset arguments at the same offsets");
+	/* flags first: one register fewer live, none saved */
+	if (MASYNC__UNLIKELY(op->data.memcpy.flags != 0))
+		return masync__sync_slow(f, n);
+	if (MASYNC__LIKELY(type <= VDM_OPERATION_MEMMOVE)) {
+		src = op->data.memcpy.src;
+		if (MASYNC__UNLIKELY(
+				((uintptr_t)dst - 1 >= ~(uintptr_t)len) |
+				((uintptr_t)src - 1 >= ~(uintptr_t)len)))
+			return masync__sync_slow(f, n);
+	} else if (type == VDM_OPERATION_MEMSET) {
+		src = NULL;
+		if (MASYNC__UNLIKELY((uintptr_t)dst - 1 >= ~(uintptr_t)len))
+			return masync__sync_slow(f, n);
+	} else {
+		return masync__sync_slow(f, n);
+	}
+	f->data.data = NULL; /* the state is gone */
+	f->output.type = type;
+	f->output.result = VDM_SUCCESS;
+	f->output.output.memcpy.dest = dst;
+	/* busy-polling callers pass none: their path falls through */
+	if (MASYNC__UNLIKELY(n != NULL))
+		n->notifier_used = FUTURE_NOTIFIER_NONE;
+	if (src != NULL) /* never NULL for a copy here: the test above */
+		masync__move(dst, src, len);
+	else
+		masync__set(dst, op->data.memset.c, len);
+	return FUTURE_STATE_COMPLETE;
 }
 
 MINIASYNC_API struct data_mover_sync *

@@ -353,6 +353,52 @@ group_overlap(void)
 	free(ref);
 }
 
+/* The sync mover copies 16 .. 64 bytes itself (every byte loaded before
+ * the first store): every size around that range, every overlap of the
+ * two ranges in both directions, memset of every size; the bytes around
+ * the destination stay untouched. */
+static void
+group_small_inline(void)
+{
+	unsigned char buf[256], ref[256];
+	size_t n, k;
+	int dir, poll_mode = 0;
+
+	for (n = 0; n <= 80; n++) {
+		for (k = 0; k <= 80; k++)
+			for (dir = 0; dir < 2; dir++) {
+				unsigned char *s = buf + 32 + (dir ? k : 0);
+				unsigned char *d = buf + 32 + (dir ? 0 : k);
+				struct vdm_operation_future f;
+
+				memcpy(buf, pattern + n + k, sizeof(buf));
+				memcpy(ref, buf, sizeof(buf));
+				memmove(ref + (d - buf), ref + (s - buf), n);
+				if (dir)
+					f = vdm_memcpy(sync_vdm, d, s, n, 0);
+				else
+					f = vdm_memmove(sync_vdm, d, s, n, 0);
+				run_sync(&f, dir ? VDM_OPERATION_MEMCPY :
+					VDM_OPERATION_MEMMOVE, d,
+					(poll_mode ^= 1));
+				CHECKQ(memcmp(buf, ref, sizeof(buf)) == 0,
+					"small n=%zu k=%zu dir=%d", n, k, dir);
+			}
+		for (k = 0; k < 16; k++) {
+			struct vdm_operation_future f;
+
+			memcpy(buf, pattern + n, sizeof(buf));
+			memcpy(ref, buf, sizeof(buf));
+			memset(ref + 32 + k, 0xA5, n);
+			f = vdm_memset(sync_vdm, buf + 32 + k, 0x7A5, n, 0);
+			run_sync(&f, VDM_OPERATION_MEMSET, buf + 32 + k,
+				(poll_mode ^= 1));
+			CHECKQ(memcmp(buf, ref, sizeof(buf)) == 0,
+				"small memset n=%zu k=%zu", n, k);
+		}
+	}
+}
+
 /* A program may write into the operation before the first poll. */
 static void
 group_write_members(void)
@@ -1458,6 +1504,8 @@ main(void)
 		"all flags", group_sync_ops);
 	run_group("sync mover: overlapping memmove both ways, all flags",
 		group_overlap);
+	run_group("sync mover, 0 .. 80 bytes: every overlap, memset",
+		group_small_inline);
 	run_group("operation members written before the first poll",
 		group_write_members);
 	run_group("sync mover: no allocation per operation",
