@@ -4600,25 +4600,24 @@ masync__thr_solo(struct data_mover_threads *d)
 }
 
 /* Whether pushing op (not yet run) wakes a sleeping worker. A split one:
- * when that pays (masync__thr_wake_pays). An unsplit one of at least
- * MASYNC__THR_SPLIT_MIN bytes where caller and workers share one CPU: no,
- * the caller's next poll runs it (masync__thr_help; the first poll calls
- * the waker for that): a worker could only take that CPU from the caller,
- * to copy as fast, after a wake-up and with two more context switches
- * (4 MiB pinned to one CPU: 0.77x plain memcpy). A user function, a
- * POLLER word (not changed by that first poll) and a half-full ring
+ * when that pays (masync__thr_wake_pays). An unsplit one where caller and
+ * workers share one CPU: no, the caller's next poll runs it
+ * (masync__thr_help; the first poll calls the waker for that): a worker
+ * could only take that CPU from the caller, after a wake-up and with two
+ * more context switches (4 MiB pinned to one CPU: 0.77x plain memcpy;
+ * 64 x 4 KiB batches: a wake-up and a sleep per few operations, busy or
+ * waiting caller alike, 0.4-0.7 M ops/s against 2-3 M). A user function,
+ * a POLLER word (not changed by that first poll) and a half-full ring
  * always wake. */
 static int
 masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 {
-	size_t n = masync__args(&op->op).n;
-
 	if (!masync__thr_helpable(op) ||
 			d->notifier == FUTURE_NOTIFIER_POLLER)
 		return 1;
 	if (op->nchunks > 1)
-		return masync__thr_wake_pays(d, n);
-	return n < (size_t)MASYNC__THR_SPLIT_MIN || !masync__thr_solo(d) ||
+		return masync__thr_wake_pays(d, masync__args(&op->op).n);
+	return !masync__thr_solo(d) ||
 		MASYNC__LOAD(&d->enq_pos, relaxed) -
 		MASYNC__LOAD(&d->deq_pos, relaxed) >= d->cap / 2;
 }
@@ -4696,6 +4695,34 @@ masync__thr_helpable(const struct masync__thr_op *op)
 	return 1;
 }
 
+/* Where caller and workers share one CPU (nobody was woken for the
+ * operation, masync__thr_wakes) and no user function is set (only
+ * workers call those), a poll takes the entries ahead of its own from the
+ * queue as a worker would, in order, its own last: claimed out of order,
+ * the entries stayed queued until the ring was half full and a worker
+ * was woken to drop them (once per 64 x 4 KiB batch). */
+static int
+masync__thr_solo_pops(struct data_mover_threads *d)
+{
+	return d->op_memcpy == NULL && d->op_memmove == NULL &&
+		d->op_memset == NULL && masync__thr_solo(d);
+}
+
+static void
+masync__thr_pop_until(struct data_mover_threads *d,
+	const struct masync__thr_op *op)
+{
+	uint32_t tag;
+	struct masync__thr_op *e;
+
+	/* bounded: the entries ahead of op's, then op's own */
+	while (MASYNC__LOAD(&op->phase, acquire) == MASYNC__PH_QUEUED &&
+			(e = masync__ring_pop(d, &tag)) != NULL) {
+		masync__thr_room(d);
+		masync__thr_execute(d, e, tag);
+	}
+}
+
 /* A poll after the first that finds its operation still queued, or a
  * split one with chunks left, runs it (or them) itself: the caller is
  * waiting for it, so a busy-polling caller is never slower than one that
@@ -4720,6 +4747,8 @@ masync__thr_help(struct masync__thr_op *op)
 			MASYNC__LOAD(&op->next_chunk, relaxed) >= op->nchunks)
 		return; /* (one on the wait list waits for room like the rest) */
 	MASYNC__HA(&op->blocked);
+	if (op->nchunks == 1 && masync__thr_solo_pops(d))
+		masync__thr_pop_until(d, op);
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire)) {
 		uint32_t use = op->use;
 		/* unsplit: the queue entry's reference, unless a worker popped

@@ -238,6 +238,70 @@ test_solo(void)
 	tt_log("one CPU for caller and workers: left to the caller ok\n");
 }
 
+/* Small operations on one CPU for caller and workers (hooks as in
+ * test_solo): no push wakes a worker; the second poll of the last one
+ * runs every queued entry in order (the queue is left empty, nothing
+ * waits for a worker to drop claimed entries); a user memcpy_fn, which
+ * only workers run, still wakes one. */
+static void
+test_solo_small(void)
+{
+	enum { N = 8, SZ = 4096 };
+	struct data_mover_threads *d =
+		data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	unsigned char *src = malloc(N * SZ), *dst = malloc(N * SZ);
+	struct vdm_operation_future f[N];
+	size_t asleep, k;
+
+	CHECK(d != NULL && src != NULL && dst != NULL);
+	both_asleep(d);
+	fake_cpu = 10;
+	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
+	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
+	tt_fill(src, N * SZ, 6);
+	memset(dst, 0, N * SZ);
+	for (k = 0; k < N; k++) {
+		f[k] = vdm_memcpy(data_mover_threads_get_vdm(d),
+			dst + k * SZ, src + k * SZ, SZ, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[k]), NULL) ==
+			FUTURE_STATE_RUNNING);
+	}
+	masync__mtx_lock(&d->lock);
+	asleep = d->nsleep;
+	masync__mtx_unlock(&d->lock);
+	CHECK(asleep == 2);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[N - 1]), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(MASYNC__LOAD(&d->enq_pos, relaxed) ==
+		MASYNC__LOAD(&d->deq_pos, relaxed));
+	for (k = 0; k < N; k++) {
+		/* (the last one's future completed, its state went back) */
+		CHECK(k == N - 1 || masync__signal_done(&((struct
+			masync__thr_op *)FUTURE_DATA(&f[k])->data)->sig));
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[k]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(tt_result(&f[k]) == VDM_SUCCESS);
+	}
+	CHECK(tt_verify(dst, N * SZ, 6) == SIZE_MAX);
+	/* a user function: the push wakes a worker */
+	data_mover_threads_set_memcpy_fn(d, recording_memcpy);
+	f[0] = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), NULL) !=
+		FUTURE_STATE_IDLE);
+	masync__mtx_lock(&d->lock);
+	asleep = d->nsleep;
+	masync__mtx_unlock(&d->lock);
+	CHECK(asleep < 2);
+	tt_busy_wait(&f[0], 20000);
+	CHECK(tt_result(&f[0]) == VDM_SUCCESS);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	data_mover_threads_delete(d);
+	fake_cpu = -1;
+	free(src);
+	free(dst);
+	tt_log("one CPU: small operations run by the polls, in order ok\n");
+}
+
 static void
 test_wake_retried(void)
 {
@@ -269,6 +333,7 @@ main(void)
 	MASYNC__STORE(&masync__test_thr_cpu, cpu_hook, release);
 	test_wake_other_cpu();
 	test_solo();
+	test_solo_small();
 	test_move_off();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
 	return 0;
