@@ -22,7 +22,9 @@
  *   one, or the caller on two CPUs, it is not left to the caller;
  * - masync__thr_wake_pays: with a measured wake-up far above the copy's
  *   time it says no, but each no ages the figure, so a wake-up (which
- *   measures it again) comes after a bounded number of skips. */
+ *   measures it again) comes after a bounded number of skips; the copy
+ *   rate it uses is the one of the operation's kind of stores (cached or
+ *   streaming), not the other's. */
 #define MASYNC__TEST_HOOKS 1
 #include "test_threads_util.h"
 
@@ -313,14 +315,25 @@ test_wake_retried(void)
 	CHECK(d != NULL);
 	/* 1 s to wake, 100 ps a byte: 6.7 ms of copy, no wake-up */
 	MASYNC__STORE(&d->wake_ns, (uint64_t)1000000000u, relaxed);
-	MASYNC__STORE(&d->ps_per_byte, 100, relaxed);
-	CHECK(!masync__thr_wake_pays(d, n));
+	MASYNC__STORE(&d->ps_per_byte[1], 100, relaxed);
+	CHECK(!masync__thr_wake_pays(d, n, 1));
 	CHECK(MASYNC__LOAD(&d->wake_ns, relaxed) < 1000000000u);
-	for (k = 1; k < 100 && !masync__thr_wake_pays(d, n); k++)
+	for (k = 1; k < 100 && !masync__thr_wake_pays(d, n, 1); k++)
 		;
 	CHECK(k < 100);
 	/* a small copy still does not pay for the aged figure */
-	CHECK(!masync__thr_wake_pays(d, 4096));
+	CHECK(!masync__thr_wake_pays(d, 4096, 1));
+	/* cached and streaming rates apart: 2 MiB that stays in the caches
+	 * at 20 ps a byte (42 us) does not pay a 100 us wake-up, though
+	 * streaming copies ran at 1000 ps a byte; one streamed does */
+	MASYNC__STORE(&d->wake_ns, (uint64_t)100000u, relaxed);
+	MASYNC__STORE(&d->ps_per_byte[0], 20, relaxed);
+	MASYNC__STORE(&d->ps_per_byte[1], 1000, relaxed);
+	CHECK(!masync__thr_wake_pays(d, (size_t)2 << 20, 0));
+	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, 1));
+	/* unmeasured: wake (the wake-up measures both figures) */
+	MASYNC__STORE(&d->ps_per_byte[0], 0, relaxed);
+	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, 0));
 	data_mover_threads_delete(d);
 	tt_log("a skipped wake-up is tried again after %u skips ok\n", k);
 }
