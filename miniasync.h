@@ -1580,7 +1580,10 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * (vdm_cancel still cancels it) or finds it running. A poll after the
  * first that finds the operation still queued runs it on the polling
  * thread (a split one: the chunks left), unless it uses a function given
- * with set_memcpy_fn & co., which only workers call.
+ * with set_memcpy_fn & co., which only workers call. Where the caller and
+ * the workers may use one and the same CPU only, no push wakes a worker
+ * for such an operation: the first poll calls the waker ("polling again
+ * makes progress") and the next poll runs the queued ones, in order.
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
