@@ -1580,7 +1580,10 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * (vdm_cancel still cancels it) or finds it running. A poll after the
  * first that finds the operation still queued runs it on the polling
  * thread (a split one: the chunks left), unless it uses a function given
- * with set_memcpy_fn & co., which only workers call.
+ * with set_memcpy_fn & co., which only workers call. Where the caller and
+ * the workers may use one and the same CPU only, no push wakes a worker
+ * for such an operation: the first poll calls the waker ("polling again
+ * makes progress") and the next poll runs the queued ones, in order.
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
@@ -3916,10 +3919,11 @@ struct data_mover_threads {
 	struct masync__thr_op *bhead, *btail;
 	/* measured (masync__thr_wake_pays): when a sleeping worker was last
 	 * signalled, how long until one ran (ns), how fast a participant of
-	 * a split operation copies (ps per byte); 0: not measured yet */
+	 * a split operation copies (ps per byte), [0] with cached stores, [1]
+	 * streaming; 0: not measured yet */
 	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) signal_at;
 	MASYNC__A(uint64_t) wake_ns;
-	MASYNC__A(uint64_t) ps_per_byte;
+	MASYNC__A(uint64_t) ps_per_byte[2];
 	/* the one CPU the workers may use, seen when one went to sleep;
 	 * -1: more than one (masync__thr_solo) */
 	MASYNC__A(int) solo_cpu;
@@ -4183,15 +4187,20 @@ masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
  * of a split operation calls the waker for that; a POLLER word does not
  * change then, so those always wake), and
  * data_mover_threads_delete wakes every worker, so no operation waits
- * for a worker nobody woke. Only a wake-up measures the wake-up again, so
+ * for a worker nobody woke. The copy rate is kept apart for cached and
+ * streaming stores: a share that stays in the caches copies several times
+ * faster than one that streams to memory (plain memcpy of 2 MiB ~45
+ * GB/s, of 64 MiB ~8, on the 2-vCPU VM): with one figure for both, the
+ * rate of large copies made a 2 MiB copy wake a worker that came only
+ * after the poller had copied it all. Only a wake-up measures the wake-up again, so
  * each one not made ages the figure by 1/8: one measured under a passing
  * load (ms) must not keep the workers asleep for good (it did: after one
  * slow wake-up, every 64 MiB copy ran alone on the poller). */
 static int
-masync__thr_wake_pays(struct data_mover_threads *d, size_t n)
+masync__thr_wake_pays(struct data_mover_threads *d, size_t n, int stream)
 {
 	uint64_t w = MASYNC__LOAD(&d->wake_ns, relaxed);
-	uint64_t r = MASYNC__LOAD(&d->ps_per_byte, relaxed);
+	uint64_t r = MASYNC__LOAD(&d->ps_per_byte[stream != 0], relaxed);
 	/* entries nobody woke for stay queued (their poller ran the
 	 * chunks): from half full on, wake, so the ring never fills up
 	 * with them */
@@ -4349,7 +4358,7 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 		return;
 	/* a participant's copy rate (masync__thr_wake_pays) */
 	if (bytes >= MASYNC__THR_CHUNK_MIN && t0 != 0)
-		masync__thr_ewma(&d->ps_per_byte,
+		masync__thr_ewma(&d->ps_per_byte[op->stream != 0],
 			(masync__now_ns() - t0) * 1000 / bytes);
 	MASYNC__HB(&op->chunks_done);
 	if (MASYNC__FADD(&op->chunks_done, mine, acq_rel) + mine ==
@@ -4660,25 +4669,25 @@ masync__thr_solo(struct data_mover_threads *d)
 }
 
 /* Whether pushing op (not yet run) wakes a sleeping worker. A split one:
- * when that pays (masync__thr_wake_pays). An unsplit one of at least
- * MASYNC__THR_SPLIT_MIN bytes where caller and workers share one CPU: no,
- * the caller's next poll runs it (masync__thr_help; the first poll calls
- * the waker for that): a worker could only take that CPU from the caller,
- * to copy as fast, after a wake-up and with two more context switches
- * (4 MiB pinned to one CPU: 0.77x plain memcpy). A user function, a
- * POLLER word (not changed by that first poll) and a half-full ring
+ * when that pays (masync__thr_wake_pays). An unsplit one where caller and
+ * workers share one CPU: no, the caller's next poll runs it
+ * (masync__thr_help; the first poll calls the waker for that): a worker
+ * could only take that CPU from the caller, after a wake-up and with two
+ * more context switches (4 MiB pinned to one CPU: 0.77x plain memcpy;
+ * 64 x 4 KiB batches: a wake-up and a sleep per few operations, busy or
+ * waiting caller alike, 0.4-0.7 M ops/s against 2-3 M). A user function,
+ * a POLLER word (not changed by that first poll) and a half-full ring
  * always wake. */
 static int
 masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 {
-	size_t n = masync__args(&op->op).n;
-
 	if (!masync__thr_helpable(op) ||
 			d->notifier == FUTURE_NOTIFIER_POLLER)
 		return 1;
 	if (op->nchunks > 1)
-		return masync__thr_wake_pays(d, n);
-	return n < (size_t)MASYNC__THR_SPLIT_MIN || !masync__thr_solo(d) ||
+		return masync__thr_wake_pays(d, masync__args(&op->op).n,
+			op->stream);
+	return !masync__thr_solo(d) ||
 		MASYNC__LOAD(&d->enq_pos, relaxed) -
 		MASYNC__LOAD(&d->deq_pos, relaxed) >= d->cap / 2;
 }
@@ -4756,6 +4765,34 @@ masync__thr_helpable(const struct masync__thr_op *op)
 	return 1;
 }
 
+/* Where caller and workers share one CPU (nobody was woken for the
+ * operation, masync__thr_wakes) and no user function is set (only
+ * workers call those), a poll takes the entries ahead of its own from the
+ * queue as a worker would, in order, its own last: claimed out of order,
+ * the entries stayed queued until the ring was half full and a worker
+ * was woken to drop them (once per 64 x 4 KiB batch). */
+static int
+masync__thr_solo_pops(struct data_mover_threads *d)
+{
+	return d->op_memcpy == NULL && d->op_memmove == NULL &&
+		d->op_memset == NULL && masync__thr_solo(d);
+}
+
+static void
+masync__thr_pop_until(struct data_mover_threads *d,
+	const struct masync__thr_op *op)
+{
+	uint32_t tag;
+	struct masync__thr_op *e;
+
+	/* bounded: the entries ahead of op's, then op's own */
+	while (MASYNC__LOAD(&op->phase, acquire) == MASYNC__PH_QUEUED &&
+			(e = masync__ring_pop(d, &tag)) != NULL) {
+		masync__thr_room(d);
+		masync__thr_execute(d, e, tag);
+	}
+}
+
 /* A poll after the first that finds its operation still queued, or a
  * split one with chunks left, runs it (or them) itself: the caller is
  * waiting for it, so a busy-polling caller is never slower than one that
@@ -4780,6 +4817,8 @@ masync__thr_help(struct masync__thr_op *op)
 			MASYNC__LOAD(&op->next_chunk, relaxed) >= op->nchunks)
 		return; /* (one on the wait list waits for room like the rest) */
 	MASYNC__HA(&op->blocked);
+	if (op->nchunks == 1 && masync__thr_solo_pops(d))
+		masync__thr_pop_until(d, op);
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire)) {
 		uint32_t use = op->use;
 		/* unsplit: the queue entry's reference, unless a worker popped
@@ -4986,7 +5025,8 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__UNTRACKED(&d->stop, sizeof(d->stop));
 	MASYNC__INIT(&d->signal_at, 0);
 	MASYNC__INIT(&d->wake_ns, 0);
-	MASYNC__INIT(&d->ps_per_byte, 0);
+	MASYNC__INIT(&d->ps_per_byte[0], 0);
+	MASYNC__INIT(&d->ps_per_byte[1], 0);
 	MASYNC__INIT(&d->solo_cpu, -1);
 	MASYNC__UNTRACKED(&d->solo_cpu, sizeof(d->solo_cpu));
 #ifdef MASYNC__TEST_HOOKS

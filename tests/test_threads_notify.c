@@ -7,7 +7,12 @@
  * number); a later registration replaces an earlier one and a poll with
  * no notifier drops it. POLLER: the poll hands out a 64-bit word that
  * changes when the operation completes. NONE: nothing is registered and
- * busy polling / the runtime still complete every operation. */
+ * busy polling / the runtime still complete every operation.
+ * The mover is told (test hook) that the caller may use two CPUs: in a
+ * process that may use one CPU only, the polls run small operations
+ * themselves and the waker is called at the first poll ("polling again
+ * makes progress"), not from a worker (test_threads_place). */
+#define MASYNC__TEST_HOOKS 1
 #include "test_threads_util.h"
 
 /* ---- a waker whose data sits on the waiting thread's stack ------------ */
@@ -339,6 +344,7 @@ main(void)
 	struct runtime *rt;
 
 	tt_valgrind_setup();
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
 	rt = tt_runtime_new();
 	CHECK(rt != NULL);
 	test_stack_waker();

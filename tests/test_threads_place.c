@@ -22,7 +22,9 @@
  *   one, or the caller on two CPUs, it is not left to the caller;
  * - masync__thr_wake_pays: with a measured wake-up far above the copy's
  *   time it says no, but each no ages the figure, so a wake-up (which
- *   measures it again) comes after a bounded number of skips. */
+ *   measures it again) comes after a bounded number of skips; the copy
+ *   rate it uses is the one of the operation's kind of stores (cached or
+ *   streaming), not the other's. */
 #define MASYNC__TEST_HOOKS 1
 #include "test_threads_util.h"
 
@@ -238,6 +240,70 @@ test_solo(void)
 	tt_log("one CPU for caller and workers: left to the caller ok\n");
 }
 
+/* Small operations on one CPU for caller and workers (hooks as in
+ * test_solo): no push wakes a worker; the second poll of the last one
+ * runs every queued entry in order (the queue is left empty, nothing
+ * waits for a worker to drop claimed entries); a user memcpy_fn, which
+ * only workers run, still wakes one. */
+static void
+test_solo_small(void)
+{
+	enum { N = 8, SZ = 4096 };
+	struct data_mover_threads *d =
+		data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	unsigned char *src = malloc(N * SZ), *dst = malloc(N * SZ);
+	struct vdm_operation_future f[N];
+	size_t asleep, k;
+
+	CHECK(d != NULL && src != NULL && dst != NULL);
+	both_asleep(d);
+	fake_cpu = 10;
+	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
+	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
+	tt_fill(src, N * SZ, 6);
+	memset(dst, 0, N * SZ);
+	for (k = 0; k < N; k++) {
+		f[k] = vdm_memcpy(data_mover_threads_get_vdm(d),
+			dst + k * SZ, src + k * SZ, SZ, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[k]), NULL) ==
+			FUTURE_STATE_RUNNING);
+	}
+	masync__mtx_lock(&d->lock);
+	asleep = d->nsleep;
+	masync__mtx_unlock(&d->lock);
+	CHECK(asleep == 2);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[N - 1]), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(MASYNC__LOAD(&d->enq_pos, relaxed) ==
+		MASYNC__LOAD(&d->deq_pos, relaxed));
+	for (k = 0; k < N; k++) {
+		/* (the last one's future completed, its state went back) */
+		CHECK(k == N - 1 || masync__signal_done(&((struct
+			masync__thr_op *)FUTURE_DATA(&f[k])->data)->sig));
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[k]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(tt_result(&f[k]) == VDM_SUCCESS);
+	}
+	CHECK(tt_verify(dst, N * SZ, 6) == SIZE_MAX);
+	/* a user function: the push wakes a worker */
+	data_mover_threads_set_memcpy_fn(d, recording_memcpy);
+	f[0] = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), NULL) !=
+		FUTURE_STATE_IDLE);
+	masync__mtx_lock(&d->lock);
+	asleep = d->nsleep;
+	masync__mtx_unlock(&d->lock);
+	CHECK(asleep < 2);
+	tt_busy_wait(&f[0], 20000);
+	CHECK(tt_result(&f[0]) == VDM_SUCCESS);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	data_mover_threads_delete(d);
+	fake_cpu = -1;
+	free(src);
+	free(dst);
+	tt_log("one CPU: small operations run by the polls, in order ok\n");
+}
+
 static void
 test_wake_retried(void)
 {
@@ -249,14 +315,25 @@ test_wake_retried(void)
 	CHECK(d != NULL);
 	/* 1 s to wake, 100 ps a byte: 6.7 ms of copy, no wake-up */
 	MASYNC__STORE(&d->wake_ns, (uint64_t)1000000000u, relaxed);
-	MASYNC__STORE(&d->ps_per_byte, 100, relaxed);
-	CHECK(!masync__thr_wake_pays(d, n));
+	MASYNC__STORE(&d->ps_per_byte[1], 100, relaxed);
+	CHECK(!masync__thr_wake_pays(d, n, 1));
 	CHECK(MASYNC__LOAD(&d->wake_ns, relaxed) < 1000000000u);
-	for (k = 1; k < 100 && !masync__thr_wake_pays(d, n); k++)
+	for (k = 1; k < 100 && !masync__thr_wake_pays(d, n, 1); k++)
 		;
 	CHECK(k < 100);
 	/* a small copy still does not pay for the aged figure */
-	CHECK(!masync__thr_wake_pays(d, 4096));
+	CHECK(!masync__thr_wake_pays(d, 4096, 1));
+	/* cached and streaming rates apart: 2 MiB that stays in the caches
+	 * at 20 ps a byte (42 us) does not pay a 100 us wake-up, though
+	 * streaming copies ran at 1000 ps a byte; one streamed does */
+	MASYNC__STORE(&d->wake_ns, (uint64_t)100000u, relaxed);
+	MASYNC__STORE(&d->ps_per_byte[0], 20, relaxed);
+	MASYNC__STORE(&d->ps_per_byte[1], 1000, relaxed);
+	CHECK(!masync__thr_wake_pays(d, (size_t)2 << 20, 0));
+	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, 1));
+	/* unmeasured: wake (the wake-up measures both figures) */
+	MASYNC__STORE(&d->ps_per_byte[0], 0, relaxed);
+	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, 0));
 	data_mover_threads_delete(d);
 	tt_log("a skipped wake-up is tried again after %u skips ok\n", k);
 }
@@ -269,6 +346,7 @@ main(void)
 	MASYNC__STORE(&masync__test_thr_cpu, cpu_hook, release);
 	test_wake_other_cpu();
 	test_solo();
+	test_solo_small();
 	test_move_off();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
 	return 0;

@@ -327,8 +327,9 @@ test_no_wake(unsigned char *src)
 	CHECK(dmt != NULL);
 	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
 	MASYNC__STORE(&dmt->wake_ns, (uint64_t)1 << 40, relaxed);
-	MASYNC__STORE(&dmt->ps_per_byte, 1, relaxed);
-	CHECK(!masync__thr_wake_pays(dmt, n));
+	MASYNC__STORE(&dmt->ps_per_byte[0], 1, relaxed);
+	MASYNC__STORE(&dmt->ps_per_byte[1], 1, relaxed);
+	CHECK(!masync__thr_wake_pays(dmt, n, 0));
 	for (r = 0; r < 3 * 16; r++) {
 		tt_fill(src, n, 90 + r);
 		f = vdm_memcpy(vdm, area, src, n, 0);
@@ -337,7 +338,8 @@ test_no_wake(unsigned char *src)
 		CHECK(tt_verify(area, n, 90 + r) == SIZE_MAX);
 		/* (the workers would measure these again) */
 		MASYNC__STORE(&dmt->wake_ns, (uint64_t)1 << 40, relaxed);
-		MASYNC__STORE(&dmt->ps_per_byte, 1, relaxed);
+		MASYNC__STORE(&dmt->ps_per_byte[0], 1, relaxed);
+		MASYNC__STORE(&dmt->ps_per_byte[1], 1, relaxed);
 	}
 	tt_fill(src, n, 200);
 	memset(area, 0, n);
