@@ -2672,7 +2672,8 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
  * signal, that one is called too. The caller keeps the signal's memory
  * alive until this returns. */
 static void
-masync__signal_fire(struct masync__signal *s, int complete)
+masync__signal_fire(struct masync__signal *s, int complete,
+	struct future_waker *same)
 {
 	struct masync__calling me;
 	struct future_waker k;
@@ -2685,6 +2686,15 @@ masync__signal_fire(struct masync__signal *s, int complete)
 		return;
 	}
 	k = s->waker;
+	if (same != NULL) {
+		if (k.wake == same->wake && k.data == same->data) {
+			/* called already for another signal since this one's
+			 * event: that call stands for this one too */
+			masync__signal_unlock(s, w & ~(uint64_t)MASYNC__S_WAKER);
+			return;
+		}
+		*same = k;
+	}
 	w = (w & ~(uint64_t)MASYNC__S_WAKER) + MASYNC__S_CALL;
 	me.s = s;
 	me.up = masync__calling_top;
@@ -2711,7 +2721,17 @@ masync__signal_fire(struct masync__signal *s, int complete)
 static inline void
 masync__signal_kick(struct masync__signal *s)
 {
-	masync__signal_fire(s, 0);
+	masync__signal_fire(s, 0, NULL);
+}
+
+/* A kick of several signals whose events all happened before the first
+ * kick: a waker equal (function and data) to the one `*same` last called
+ * is not called again, only taken (one "poll again" per waiter, e.g. one
+ * runtime wake-up for a batch's 32 members, not 32); *same = {0} first. */
+static inline void
+masync__signal_kick_same(struct masync__signal *s, struct future_waker *same)
+{
+	masync__signal_fire(s, 0, same);
 }
 
 static inline void
@@ -2724,7 +2744,7 @@ masync__signal_complete(struct masync__signal *s)
 	 * exactly once, to "done" */
 	if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
 		return;
-	masync__signal_fire(s, 1);
+	masync__signal_fire(s, 1, NULL);
 }
 
 /* ======================================================================== */
@@ -6961,6 +6981,7 @@ masync__dsa_monitor(void *arg)
 			}
 		}
 		if (fired) {
+			struct future_waker same;
 			int i;
 
 			MASYNC__FENCE(seq_cst); /* see masync__dsa_arm */
@@ -6970,10 +6991,12 @@ masync__dsa_monitor(void *arg)
 			 * kick after that calls nothing; the pool keeps the
 			 * states' memory until the mover is deleted. */
 			masync__mtx_unlock(&d->mlock);
+			memset(&same, 0, sizeof(same));
 			for (i = 0; i < fired; i++)
 				if (MASYNC__LOAD(&kick[i]->life, relaxed) ==
 						life[i])
-					masync__signal_kick(&kick[i]->sig);
+					masync__signal_kick_same(
+						&kick[i]->sig, &same);
 			masync__mtx_lock(&d->mlock);
 			idle = 0;
 			continue;

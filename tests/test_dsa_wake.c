@@ -15,7 +15,11 @@
  *   records were written (they complete with no lock on the WQ);
  * - a member waiting in a batch in flight is polled, and re-armed, without
  *   taking the WQ's lock or the monitor's (white box: both held by the
- *   test's main thread while another polls). */
+ *   test's main thread while another polls);
+ * - members sharing one waker (a runtime's) get one call for the batch,
+ *   not one each; another waker seen in the same scan gets its own (the
+ *   monitor is held on its lock until every record is written, so one
+ *   scan sees them all). */
 #include "test_dsa_util.h"
 
 #define OPSZ 4096
@@ -35,6 +39,7 @@ struct slot {
 };
 
 static struct slot slots[NOPS];
+static int share; /* members 1.. all get slots[1]'s waker */
 
 static void
 on_wake(void *data)
@@ -53,7 +58,7 @@ static void
 notifier(struct future_notifier *n, int i)
 {
 	memset(n, 0, sizeof(*n));
-	n->waker.data = &slots[i];
+	n->waker.data = &slots[share && i > 0 ? 1 : i];
 	n->waker.wake = on_wake;
 }
 
@@ -290,6 +295,76 @@ test_no_lock_waiting(struct data_mover_dsa *d)
 	td_free(dst);
 }
 
+/* the monitor has taken (called or merged) every registered waker and no
+ * call runs: nothing it does later can change the counts */
+static int
+kicks_over(struct data_mover_dsa *d, struct vdm_operation_future *f)
+{
+	int i, quiet;
+
+	masync__mtx_lock(&d->mlock);
+	quiet = d->armed == NULL;
+	masync__mtx_unlock(&d->mlock);
+	for (i = 0; i < NOPS; i++)
+		if (MASYNC__LOAD(&state_of(&f[i])->sig.word, acquire) &
+				(MASYNC__S_WAKER | MASYNC__S_CALLS |
+				MASYNC__S_LOCK))
+			quiet = 0;
+	return quiet;
+}
+
+static void
+test_one_call(struct data_mover_dsa *d)
+{
+	struct vdm_operation_future f[NOPS];
+	unsigned char *src = td_alloc(OPSZ * NOPS), *dst = td_alloc(OPSZ * NOPS);
+	uint64_t t0;
+	int i, done;
+
+	td_begin("members sharing a waker: one call for the batch");
+	td_pattern(src, OPSZ * NOPS, 14);
+	memset(dst, 0, OPSZ * NOPS);
+	dsa_emu_reset_stats(emu);
+	share = 1;
+	start(d, f, dst, src);
+	share = 0;
+	/* the monitor waits on its lock until both records are written */
+	masync__mtx_lock(&d->mlock);
+	dsa_emu_pause(emu, -1, 0);
+	t0 = td_now_ns();
+	do {
+		if (td_now_ns() - t0 > 60000000000ull)
+			td_fail(__FILE__, __LINE__, "both records written",
+				NULL);
+		td_sleep_us(500);
+		done = masync__dsa_status(MASYNC__LOAD(
+			&state_of(&f[0])->watch, acquire)) != 0;
+		for (i = 1; i < NOPS; i++)
+			if (masync__dsa_status(MASYNC__LOAD(
+					&state_of(&f[i])->watch, acquire)) == 0)
+				done = 0;
+	} while (!done);
+	masync__mtx_unlock(&d->mlock);
+	t0 = td_now_ns();
+	while (!kicks_over(d, f)) {
+		if (td_now_ns() - t0 > 60000000000ull)
+			td_fail(__FILE__, __LINE__, "every waker taken", NULL);
+		td_sleep_us(500);
+	}
+	CHECK_EQ(atomic_load(&slots[0].calls), 1);
+	CHECK_EQ(atomic_load(&slots[1].calls), 1); /* not NOPS - 1 */
+	CHECK(atomic_load(&slots[1].all_done));
+	for (i = 0; i < NOPS; i++) {
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
+	}
+	CHECK_PATTERN(dst, OPSZ * NOPS, 0, 14);
+	td_settle(emu);
+	td_free(src);
+	td_free(dst);
+}
+
 int
 main(void)
 {
@@ -313,6 +388,7 @@ main(void)
 	test_one_wake(d, 4);
 	test_sweep(d);
 	test_no_lock_waiting(d);
+	test_one_call(d);
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
