@@ -365,6 +365,81 @@ test_one_call(struct data_mover_dsa *d)
 	td_free(dst);
 }
 
+/* masync__signal_kick_all (white box): one call per distinct waker; each
+ * signal with it holds a CALL across that call, and a registration made
+ * during the call is left for a later kick */
+static struct masync__signal ka[4];
+static int ka_calls[2], ka_held, ka_rearm;
+
+static void
+ka_wake(void *data)
+{
+	int w = (int)(intptr_t)data, i;
+
+	ka_calls[w]++;
+	for (i = 0; i < 3; i++) /* ka[0..2] share waker 0 */
+		if (w == 0 && (MASYNC__LOAD(&ka[i].word, relaxed) &
+				MASYNC__S_CALLS) != 0)
+			ka_held++;
+	if (w == 0 && ka_rearm) {
+		struct future_notifier n;
+
+		memset(&n, 0, sizeof(n));
+		n.waker.wake = ka_wake;
+		n.waker.data = (void *)(intptr_t)0;
+		CHECK_EQ(masync__signal_register(&ka[1], &n,
+			FUTURE_NOTIFIER_WAKER, NULL), 0);
+	}
+}
+
+static void
+test_kick_all(void)
+{
+	struct masync__signal *s[5];
+	int i, rearm;
+
+	td_begin("kick_all: one call per distinct waker");
+	for (rearm = 0; rearm < 2; rearm++) {
+		for (i = 0; i < 4; i++) {
+			struct future_notifier n;
+
+			masync__signal_reset(&ka[i]);
+			memset(&n, 0, sizeof(n));
+			n.waker.wake = ka_wake;
+			n.waker.data = (void *)(intptr_t)(i == 2 ? 1 : 0);
+			if (i == 1)
+				n.waker.data = (void *)(intptr_t)0;
+			if (i == 3)
+				continue; /* nothing registered */
+			CHECK_EQ(masync__signal_register(&ka[i], &n,
+				FUTURE_NOTIFIER_WAKER, NULL), 0);
+		}
+		/* ka[0], ka[1]: waker 0; ka[2]: waker 1; ka[3]: none */
+		memset(ka_calls, 0, sizeof(ka_calls));
+		ka_held = 0;
+		ka_rearm = rearm;
+		s[0] = &ka[3];
+		s[1] = &ka[0];
+		s[2] = &ka[2];
+		s[3] = &ka[1];
+		masync__signal_kick_all(s, 4);
+		CHECK_EQ(ka_calls[0], 1);
+		CHECK_EQ(ka_calls[1], 1);
+		CHECK_EQ(ka_held, 2); /* ka[0] and ka[1] during the call */
+		for (i = 0; i < 4; i++) {
+			uint64_t w = MASYNC__LOAD(&ka[i].word, relaxed);
+
+			CHECK_EQ(w & (MASYNC__S_CALLS | MASYNC__S_LOCK), 0);
+			/* only the registration made during the call stays */
+			CHECK_EQ((w & MASYNC__S_WAKER) != 0, rearm && i == 1);
+		}
+		/* ... and the next kick calls it */
+		masync__signal_kick_all(s, 4);
+		CHECK_EQ(ka_calls[0], 1 + rearm);
+		CHECK_EQ(ka_calls[1], 1);
+	}
+}
+
 int
 main(void)
 {
@@ -373,6 +448,7 @@ main(void)
 	struct data_mover_dsa *d;
 
 	td_enter("test_dsa_wake");
+	test_kick_all();
 	MASYNC__STORE(&masync__test_clock, still_clock, release);
 	ec.trap_portal = 1;
 	ec.fifo = -1;
