@@ -15,7 +15,11 @@
  *   records were written (they complete with no lock on the WQ);
  * - a member waiting in a batch in flight is polled, and re-armed, without
  *   taking the WQ's lock or the monitor's (white box: both held by the
- *   test's main thread while another polls). */
+ *   test's main thread while another polls);
+ * - members sharing one waker (a runtime's) get one call for the batch,
+ *   not one each; another waker seen in the same scan gets its own (the
+ *   monitor is held on its lock until every record is written, so one
+ *   scan sees them all). */
 #include "test_dsa_util.h"
 
 #define OPSZ 4096
@@ -35,6 +39,7 @@ struct slot {
 };
 
 static struct slot slots[NOPS];
+static int share; /* members 1.. all get slots[1]'s waker */
 
 static void
 on_wake(void *data)
@@ -53,7 +58,7 @@ static void
 notifier(struct future_notifier *n, int i)
 {
 	memset(n, 0, sizeof(*n));
-	n->waker.data = &slots[i];
+	n->waker.data = &slots[share && i > 0 ? 1 : i];
 	n->waker.wake = on_wake;
 }
 
@@ -290,6 +295,151 @@ test_no_lock_waiting(struct data_mover_dsa *d)
 	td_free(dst);
 }
 
+/* the monitor has taken (called or merged) every registered waker and no
+ * call runs: nothing it does later can change the counts */
+static int
+kicks_over(struct data_mover_dsa *d, struct vdm_operation_future *f)
+{
+	int i, quiet;
+
+	masync__mtx_lock(&d->mlock);
+	quiet = d->armed == NULL;
+	masync__mtx_unlock(&d->mlock);
+	for (i = 0; i < NOPS; i++)
+		if (MASYNC__LOAD(&state_of(&f[i])->sig.word, acquire) &
+				(MASYNC__S_WAKER | MASYNC__S_CALLS |
+				MASYNC__S_LOCK))
+			quiet = 0;
+	return quiet;
+}
+
+static void
+test_one_call(struct data_mover_dsa *d)
+{
+	struct vdm_operation_future f[NOPS];
+	unsigned char *src = td_alloc(OPSZ * NOPS), *dst = td_alloc(OPSZ * NOPS);
+	uint64_t t0;
+	int i, done;
+
+	td_begin("members sharing a waker: one call for the batch");
+	td_pattern(src, OPSZ * NOPS, 14);
+	memset(dst, 0, OPSZ * NOPS);
+	dsa_emu_reset_stats(emu);
+	share = 1;
+	start(d, f, dst, src);
+	share = 0;
+	/* the monitor waits on its lock until both records are written */
+	masync__mtx_lock(&d->mlock);
+	dsa_emu_pause(emu, -1, 0);
+	t0 = td_now_ns();
+	do {
+		if (td_now_ns() - t0 > 60000000000ull)
+			td_fail(__FILE__, __LINE__, "both records written",
+				NULL);
+		td_sleep_us(500);
+		done = masync__dsa_status(MASYNC__LOAD(
+			&state_of(&f[0])->watch, acquire)) != 0;
+		for (i = 1; i < NOPS; i++)
+			if (masync__dsa_status(MASYNC__LOAD(
+					&state_of(&f[i])->watch, acquire)) == 0)
+				done = 0;
+	} while (!done);
+	masync__mtx_unlock(&d->mlock);
+	t0 = td_now_ns();
+	while (!kicks_over(d, f)) {
+		if (td_now_ns() - t0 > 60000000000ull)
+			td_fail(__FILE__, __LINE__, "every waker taken", NULL);
+		td_sleep_us(500);
+	}
+	CHECK_EQ(atomic_load(&slots[0].calls), 1);
+	CHECK_EQ(atomic_load(&slots[1].calls), 1); /* not NOPS - 1 */
+	CHECK(atomic_load(&slots[1].all_done));
+	for (i = 0; i < NOPS; i++) {
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
+	}
+	CHECK_PATTERN(dst, OPSZ * NOPS, 0, 14);
+	td_settle(emu);
+	td_free(src);
+	td_free(dst);
+}
+
+/* masync__signal_kick_all (white box): one call per distinct waker; each
+ * signal with it holds a CALL across that call, and a registration made
+ * during the call is left for a later kick */
+static struct masync__signal ka[4];
+static int ka_calls[2], ka_held, ka_rearm;
+
+static void
+ka_wake(void *data)
+{
+	int w = (int)(intptr_t)data, i;
+
+	ka_calls[w]++;
+	for (i = 0; i < 3; i++) /* ka[0..2] share waker 0 */
+		if (w == 0 && (MASYNC__LOAD(&ka[i].word, relaxed) &
+				MASYNC__S_CALLS) != 0)
+			ka_held++;
+	if (w == 0 && ka_rearm) {
+		struct future_notifier n;
+
+		memset(&n, 0, sizeof(n));
+		n.waker.wake = ka_wake;
+		n.waker.data = (void *)(intptr_t)0;
+		CHECK_EQ(masync__signal_register(&ka[1], &n,
+			FUTURE_NOTIFIER_WAKER, NULL), 0);
+	}
+}
+
+static void
+test_kick_all(void)
+{
+	struct masync__signal *s[5];
+	int i, rearm;
+
+	td_begin("kick_all: one call per distinct waker");
+	for (rearm = 0; rearm < 2; rearm++) {
+		for (i = 0; i < 4; i++) {
+			struct future_notifier n;
+
+			masync__signal_reset(&ka[i]);
+			memset(&n, 0, sizeof(n));
+			n.waker.wake = ka_wake;
+			n.waker.data = (void *)(intptr_t)(i == 2 ? 1 : 0);
+			if (i == 1)
+				n.waker.data = (void *)(intptr_t)0;
+			if (i == 3)
+				continue; /* nothing registered */
+			CHECK_EQ(masync__signal_register(&ka[i], &n,
+				FUTURE_NOTIFIER_WAKER, NULL), 0);
+		}
+		/* ka[0], ka[1]: waker 0; ka[2]: waker 1; ka[3]: none */
+		memset(ka_calls, 0, sizeof(ka_calls));
+		ka_held = 0;
+		ka_rearm = rearm;
+		s[0] = &ka[3];
+		s[1] = &ka[0];
+		s[2] = &ka[2];
+		s[3] = &ka[1];
+		masync__signal_kick_all(s, 4);
+		CHECK_EQ(ka_calls[0], 1);
+		CHECK_EQ(ka_calls[1], 1);
+		CHECK_EQ(ka_held, 2); /* ka[0] and ka[1] during the call */
+		for (i = 0; i < 4; i++) {
+			uint64_t w = MASYNC__LOAD(&ka[i].word, relaxed);
+
+			CHECK_EQ(w & (MASYNC__S_CALLS | MASYNC__S_LOCK), 0);
+			/* only the registration made during the call stays */
+			CHECK_EQ((w & MASYNC__S_WAKER) != 0, rearm && i == 1);
+		}
+		/* ... and the next kick calls it */
+		masync__signal_kick_all(s, 4);
+		CHECK_EQ(ka_calls[0], 1 + rearm);
+		CHECK_EQ(ka_calls[1], 1);
+	}
+}
+
 int
 main(void)
 {
@@ -298,6 +448,7 @@ main(void)
 	struct data_mover_dsa *d;
 
 	td_enter("test_dsa_wake");
+	test_kick_all();
 	MASYNC__STORE(&masync__test_clock, still_clock, release);
 	ec.trap_portal = 1;
 	ec.fifo = -1;
@@ -313,6 +464,7 @@ main(void)
 	test_one_wake(d, 4);
 	test_sweep(d);
 	test_no_lock_waiting(d);
+	test_one_call(d);
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
