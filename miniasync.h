@@ -2730,12 +2730,34 @@ masync__signal_kick(struct masync__signal *s)
 	masync__signal_fire(s, 0);
 }
 
-/* Kicks n signals (at most 64) at once: each distinct waker (function and
- * data) is called once, and every signal that has it counts that call as
- * its own: its WAKER taken before the call and a CALL held across it, so
- * a registration before the call is served by it, its owner does not go
- * on while it runs, and one made after is left for a later kick. E.g. one
- * runtime wake-up for a batch's 32 members, not 32. */
+static void masync__runtime_wake(void *data);
+#ifdef MASYNC__TEST_HOOKS
+/* tests: a waker function merged like the runtime's (NULL: none) */
+static MASYNC__A(future_waker_wake_fn) masync__test_merge_wake;
+#endif
+
+/* May one call of this waker stand for several futures' calls? Only the
+ * runtime's own: it just says "poll again" to one runtime. A user's waker
+ * is called once per future that holds it, as API.md says (it may count
+ * its calls). */
+static inline int
+masync__waker_merges(future_waker_wake_fn fn)
+{
+#ifdef MASYNC__TEST_HOOKS
+	if (fn != NULL && fn == MASYNC__LOAD(&masync__test_merge_wake,
+			acquire))
+		return 1;
+#endif
+	return fn == masync__runtime_wake;
+}
+
+/* Kicks n signals (at most 64) at once. Each runtime waker (function and
+ * data, see masync__waker_merges) is called once, and every signal that
+ * has it counts that call as its own: its WAKER taken before the call and
+ * a CALL held across it, so a registration before the call is served by
+ * it, its owner does not go on while it runs, and one made after is left
+ * for a later kick. E.g. one runtime wake-up for a batch's 32 members, not
+ * 32. Other wakers are called once per signal. */
 __attribute__((unused)) /* by the DSA mover only */
 static void
 masync__signal_kick_all(struct masync__signal **s, size_t n)
@@ -2748,6 +2770,7 @@ masync__signal_kick_all(struct masync__signal **s, size_t n)
 	while (left != 0) {
 		struct future_waker k;
 		uint64_t w;
+		int merge;
 
 		i = (size_t)__builtin_ctzll(left);
 		left &= left - 1;
@@ -2757,8 +2780,9 @@ masync__signal_kick_all(struct masync__signal **s, size_t n)
 			continue;
 		}
 		k = s[i]->waker;
+		merge = masync__waker_merges(k.wake);
 		g = 0;
-		for (j = i; j < n && j < 64; j++) {
+		for (j = i; j < n && j < 64 && (j == i || merge); j++) {
 			if (j != i) {
 				if (!((left >> j) & 1))
 					continue;

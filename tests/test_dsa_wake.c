@@ -39,7 +39,9 @@ struct slot {
 };
 
 static struct slot slots[NOPS];
-static int share; /* members 1.. all get slots[1]'s waker */
+/* 1: members 1.. all get slots[1]'s waker; 2: share_rt's runtime waker */
+static int share;
+static struct runtime *share_rt;
 
 static void
 on_wake(void *data)
@@ -60,6 +62,10 @@ notifier(struct future_notifier *n, int i)
 	memset(n, 0, sizeof(*n));
 	n->waker.data = &slots[share && i > 0 ? 1 : i];
 	n->waker.wake = on_wake;
+	if (share == 2 && i > 0) {
+		n->waker.data = share_rt;
+		n->waker.wake = masync__runtime_wake;
+	}
 }
 
 static struct masync__dsa_op *
@@ -314,20 +320,24 @@ kicks_over(struct data_mover_dsa *d, struct vdm_operation_future *f)
 }
 
 static void
-test_one_call(struct data_mover_dsa *d)
+test_one_call(struct data_mover_dsa *d, int how)
 {
 	struct vdm_operation_future f[NOPS];
 	unsigned char *src = td_alloc(OPSZ * NOPS), *dst = td_alloc(OPSZ * NOPS);
-	uint64_t t0;
+	uint64_t t0, gen0 = 0;
 	int i, done;
 
-	td_begin("members sharing a waker: one call for the batch");
+	td_begin(how == 2 ? "members sharing a runtime's waker: one call for "
+		"the batch" : "members sharing a user's waker: one call each");
+	share_rt = runtime_new();
+	CHECK(share_rt != NULL);
 	td_pattern(src, OPSZ * NOPS, 14);
 	memset(dst, 0, OPSZ * NOPS);
 	dsa_emu_reset_stats(emu);
-	share = 1;
+	share = how;
 	start(d, f, dst, src);
 	share = 0;
+	gen0 = MASYNC__LOAD(&share_rt->gen, acquire);
 	/* the monitor waits on its lock until both records are written */
 	masync__mtx_lock(&d->mlock);
 	dsa_emu_pause(emu, -1, 0);
@@ -352,8 +362,15 @@ test_one_call(struct data_mover_dsa *d)
 		td_sleep_us(500);
 	}
 	CHECK_EQ(atomic_load(&slots[0].calls), 1);
-	CHECK_EQ(atomic_load(&slots[1].calls), 1); /* not NOPS - 1 */
-	CHECK(atomic_load(&slots[1].all_done));
+	if (how == 2) {
+		/* one "poll again" for the runtime, not NOPS - 1 */
+		CHECK_EQ(MASYNC__LOAD(&share_rt->gen, acquire) - gen0, 1);
+		CHECK_EQ(atomic_load(&slots[1].calls), 0);
+	} else {
+		/* API.md: each future's task calls its waker */
+		CHECK_EQ(atomic_load(&slots[1].calls), NOPS - 1);
+		CHECK(atomic_load(&slots[1].all_done));
+	}
 	for (i = 0; i < NOPS; i++) {
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
 			FUTURE_STATE_COMPLETE);
@@ -361,6 +378,8 @@ test_one_call(struct data_mover_dsa *d)
 	}
 	CHECK_PATTERN(dst, OPSZ * NOPS, 0, 14);
 	td_settle(emu);
+	runtime_delete(share_rt);
+	share_rt = NULL;
 	td_free(src);
 	td_free(dst);
 }
@@ -398,7 +417,8 @@ test_kick_all(void)
 	struct masync__signal *s[5];
 	int i, rearm;
 
-	td_begin("kick_all: one call per distinct waker");
+	td_begin("kick_all: one call per distinct mergeable waker");
+	MASYNC__STORE(&masync__test_merge_wake, ka_wake, release);
 	for (rearm = 0; rearm < 2; rearm++) {
 		for (i = 0; i < 4; i++) {
 			struct future_notifier n;
@@ -438,6 +458,24 @@ test_kick_all(void)
 		CHECK_EQ(ka_calls[0], 1 + rearm);
 		CHECK_EQ(ka_calls[1], 1);
 	}
+	/* a user's waker is not merged: one call per signal */
+	MASYNC__STORE(&masync__test_merge_wake, (future_waker_wake_fn)NULL,
+		release);
+	for (i = 0; i < 3; i++) {
+		struct future_notifier n;
+
+		masync__signal_reset(&ka[i]);
+		memset(&n, 0, sizeof(n));
+		n.waker.wake = ka_wake;
+		n.waker.data = (void *)(intptr_t)1;
+		CHECK_EQ(masync__signal_register(&ka[i], &n,
+			FUTURE_NOTIFIER_WAKER, NULL), 0);
+		s[i] = &ka[i];
+	}
+	memset(ka_calls, 0, sizeof(ka_calls));
+	ka_rearm = 0;
+	masync__signal_kick_all(s, 3);
+	CHECK_EQ(ka_calls[1], 3);
 }
 
 int
@@ -464,7 +502,8 @@ main(void)
 	test_one_wake(d, 4);
 	test_sweep(d);
 	test_no_lock_waiting(d);
-	test_one_call(d);
+	test_one_call(d, 1);
+	test_one_call(d, 2);
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
