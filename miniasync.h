@@ -1939,12 +1939,18 @@ masync__free_aligned(void *p)
 /* Linux: the runtime naps on a futex, whose relative timeout runs on the
  * monotonic clock. Strict ISO C builds (-std=c11, no feature macros)
  * declare neither syscall() nor clock_gettime(); the symbols are there. */
+#if defined(__linux__)
+#include <sys/syscall.h>
+/* libc's syscall() and sched_getcpu() (which reads the kernel's rseq area
+ * or the vDSO, no system call): the futex, the threads mover's placement
+ * and the DSA mover's NUMA lookups use them */
+extern long masync__syscall(long nr, ...) __asm__("syscall");
+extern int masync__sched_getcpu(void) __asm__("sched_getcpu");
+#endif
 #if defined(__linux__) && !defined(MASYNC__TEST_NO_FUTEX)
 #include <linux/futex.h>
-#include <sys/syscall.h>
 #if defined(SYS_futex) && defined(FUTEX_WAIT_PRIVATE)
 #define MASYNC__FUTEX 1
-extern long masync__syscall(long nr, ...) __asm__("syscall");
 #endif
 #if !defined(CLOCK_MONOTONIC)
 extern int masync__clock_gettime(int clk, struct timespec *ts)
@@ -4120,11 +4126,6 @@ masync__thr_unref(struct masync__thr_op *op)
 typedef int (*masync__cpu_fn)(void);
 static MASYNC__A(masync__cpu_fn) masync__test_thr_cpu;
 #endif
-#if defined(MASYNC__FUTEX)
-/* glibc's, which strict C modes do not declare; it reads the kernel's
- * rseq area or the vDSO, no system call */
-extern int masync__thr_getcpu(void) __asm__("sched_getcpu");
-#endif
 
 /* The CPU the calling thread runs on now, or -1 */
 static int
@@ -4137,7 +4138,7 @@ masync__thr_cpu_now(void)
 		return fn();
 #endif
 #if defined(MASYNC__FUTEX)
-	return masync__thr_getcpu();
+	return masync__sched_getcpu();
 #else
 	return -1;
 #endif
@@ -5690,11 +5691,6 @@ masync__dsa_node_cached(struct masync__dsa_node_cache *c, uintptr_t key,
 	return c->node;
 }
 
-/* libc's syscall() and sched_getcpu(), which strict C modes do not
- * declare; sched_getcpu reads the kernel's rseq area or the vDSO */
-extern long masync__dsa_syscall(long nr, ...) __asm__("syscall");
-extern int masync__dsa_sched_getcpu(void) __asm__("sched_getcpu");
-
 /* The NUMA node of the CPU we run on, or -1 (getcpu: no libnuma), kept
  * per CPU: the system call only when the thread runs on another CPU. */
 static int
@@ -5710,11 +5706,11 @@ masync__dsa_cpu_node(void)
 	if (fn != NULL)
 		return fn(NULL);
 #endif
-	now = masync__dsa_sched_getcpu();
+	now = masync__sched_getcpu();
 	if (now >= 0 && now == cached_cpu)
 		return cached_node;
 #ifdef SYS_getcpu
-	if (masync__dsa_syscall(SYS_getcpu, &cpu, &node, NULL) == 0) {
+	if (masync__syscall(SYS_getcpu, &cpu, &node, NULL) == 0) {
 		/* the CPU getcpu ran on: the pair is consistent */
 		cached_cpu = (int)cpu;
 		cached_node = (int)node;
@@ -5733,7 +5729,7 @@ masync__dsa_page_node_raw(const void *p)
 	int node = -1;
 
 #ifdef SYS_get_mempolicy
-	if (masync__dsa_syscall(SYS_get_mempolicy, &node, (void *)NULL, 0UL,
+	if (masync__syscall(SYS_get_mempolicy, &node, (void *)NULL, 0UL,
 			p, 3UL /* MPOL_F_NODE | MPOL_F_ADDR */) == 0)
 		return node;
 #endif
