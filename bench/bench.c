@@ -60,6 +60,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_chain.h"
 #include "bench_util.h"
 
 #define REPS 7
@@ -134,13 +135,6 @@ static int
 succeeded(struct vdm_operation_future *f)
 {
 	return FUTURE_OUTPUT(f)->result == VDM_SUCCESS;
-}
-
-static void
-busy_poll(struct future *f)
-{
-	while (future_poll(f, NULL) != FUTURE_STATE_COMPLETE)
-		;
 }
 
 /* ---- plain memcpy, the reference ------------------------------------------ */
@@ -290,29 +284,6 @@ sync_op(struct vdm *vdm, enum sync_op op, size_t n, const char *size)
 	free(dst);
 }
 
-struct chain2_data {
-	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, first);
-	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, second);
-};
-
-struct chain2_output {
-	void *dest;
-};
-
-FUTURE(chain2_fut, struct chain2_data, struct chain2_output);
-
-static void
-chain2_map(struct future_context *lhs, struct future_context *rhs, void *arg)
-{
-	struct vdm_operation_output *o =
-		(struct vdm_operation_output *)future_context_get_output(lhs);
-	struct chain2_output *out =
-		(struct chain2_output *)future_context_get_output(rhs);
-
-	(void)arg;
-	out->dest = o->output.memcpy.dest;
-}
-
 /* a -> b, then b -> c: as a chain, or as two futures one after the other */
 static double
 sync_chain2_ns(struct vdm *vdm, int chain, unsigned char *a,
@@ -325,12 +296,7 @@ sync_chain2_ns(struct vdm *vdm, int chain, unsigned char *a,
 		if (chain) {
 			struct chain2_fut f;
 
-			FUTURE_CHAIN_ENTRY_INIT(&f.data.first,
-				vdm_memcpy(vdm, b, a, 64, 0), NULL, NULL);
-			FUTURE_CHAIN_ENTRY_INIT(&f.data.second,
-				vdm_memcpy(vdm, c, b, 64, 0), chain2_map,
-				NULL);
-			FUTURE_CHAIN_INIT(&f);
+			chain2_init(&f, vdm, a, b, c);
 			busy_poll(FUTURE_AS_RUNNABLE(&f));
 			if (FUTURE_OUTPUT(&f)->dest != c)
 				die("chain output");

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 double a_op(int kind, unsigned char *a, unsigned char *b, unsigned char *c,
 	size_t n, unsigned iters);
 double b_op(int kind, unsigned char *a, unsigned char *b, unsigned char *c,
@@ -30,15 +32,6 @@ double b_op(int kind, unsigned char *a, unsigned char *b, unsigned char *c,
 static void *(*volatile p_memcpy)(void *, const void *, size_t) = memcpy;
 static void *(*volatile p_memmove)(void *, const void *, size_t) = memmove;
 static void *(*volatile p_memset)(void *, int, size_t) = memset;
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 static __attribute__((noinline)) double
 empty_ns(unsigned iters)
@@ -67,24 +60,6 @@ plain_ns(int kind, unsigned char *a, unsigned char *b, size_t n,
 			p_memset(b, 0x5a, n);
 	}
 	return (double)(now_ns() - t0) / iters;
-}
-
-static int
-cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-static double
-median(const double *v, int n)
-{
-	double t[MAXR];
-
-	memcpy(t, v, (size_t)n * sizeof(*t));
-	qsort(t, (size_t)n, sizeof(*t), cmp_double);
-	return t[n / 2];
 }
 
 int
@@ -142,11 +117,11 @@ main(int argc, char **argv)
 				j++;
 			}
 			printf("%-17s A %7.2f B %7.2f ns", names[k],
-				median(va, m), median(vb, m));
+				median(va, (size_t)m), median(vb, (size_t)m));
 			if (k < 6)
 				printf(" | over plain A %5.2f B %5.2f",
-					median(oa, m), median(ob, m));
-			printf(" | B-A %6.2f\n", median(d, m));
+					median(oa, (size_t)m), median(ob, (size_t)m));
+			printf(" | B-A %6.2f\n", median(d, (size_t)m));
 		}
 	}
 	free(buf);

@@ -6,49 +6,10 @@
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
-#include <stdlib.h>
-#include <time.h>
+#include "bench_chain.h"
+#include "bench_util.h"
 
 #define NAME(x) SYNC_AB_NAME(x)
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static void
-busy_poll(struct future *f)
-{
-	while (future_poll(f, NULL) != FUTURE_STATE_COMPLETE)
-		;
-}
-
-struct chain2_data {
-	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, first);
-	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, second);
-};
-
-struct chain2_output {
-	void *dest;
-};
-
-FUTURE(chain2_fut, struct chain2_data, struct chain2_output);
-
-static void
-chain2_map(struct future_context *lhs, struct future_context *rhs, void *arg)
-{
-	struct vdm_operation_output *o = (struct vdm_operation_output *)
-		future_context_get_output(lhs);
-	struct chain2_output *out = (struct chain2_output *)
-		future_context_get_output(rhs);
-
-	(void)arg;
-	out->dest = o->output.memcpy.dest;
-}
 
 static struct vdm *vdm;
 static struct runtime *rt;
@@ -99,11 +60,7 @@ NAME(op)(int kind, unsigned char *a, unsigned char *b, unsigned char *c,
 				abort();
 			break;
 		case 4:
-			FUTURE_CHAIN_ENTRY_INIT(&ch.data.first,
-				vdm_memcpy(vdm, b, a, 64, 0), NULL, NULL);
-			FUTURE_CHAIN_ENTRY_INIT(&ch.data.second,
-				vdm_memcpy(vdm, c, b, 64, 0), chain2_map, NULL);
-			FUTURE_CHAIN_INIT(&ch);
+			chain2_init(&ch, vdm, a, b, c);
 			busy_poll(&ch.base);
 			if (ch.output.dest != c)
 				abort();

@@ -21,35 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct chain2_data {
-	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, first);
-	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, second);
-};
-
-struct chain2_output {
-	void *dest;
-};
-
-FUTURE(chain2_fut, struct chain2_data, struct chain2_output);
-
-static void
-chain2_map(struct future_context *lhs, struct future_context *rhs, void *arg)
-{
-	struct vdm_operation_output *o =
-		(struct vdm_operation_output *)future_context_get_output(lhs);
-	struct chain2_output *out =
-		(struct chain2_output *)future_context_get_output(rhs);
-
-	(void)arg;
-	out->dest = o->output.memcpy.dest;
-}
-
-static void
-busy_poll(struct future *f)
-{
-	while (future_poll(f, NULL) != FUTURE_STATE_COMPLETE)
-		;
-}
+#include "bench_chain.h"
 
 static void *(*volatile plain_memcpy)(void *, const void *, size_t) = memcpy;
 
@@ -61,11 +33,7 @@ op_chain(struct vdm *vdm, unsigned char *a, unsigned char *b,
 {
 	struct chain2_fut f;
 
-	FUTURE_CHAIN_ENTRY_INIT(&f.data.first, vdm_memcpy(vdm, b, a, 64, 0),
-		NULL, NULL);
-	FUTURE_CHAIN_ENTRY_INIT(&f.data.second, vdm_memcpy(vdm, c, b, 64, 0),
-		chain2_map, NULL);
-	FUTURE_CHAIN_INIT(&f);
+	chain2_init(&f, vdm, a, b, c);
 	busy_poll(FUTURE_AS_RUNNABLE(&f));
 	if (FUTURE_OUTPUT(&f)->dest != c)
 		abort();
