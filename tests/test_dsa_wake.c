@@ -102,6 +102,22 @@ start(struct data_mover_dsa *d, struct vdm_operation_future *f,
 	td_wait_received(emu, 2, 20000000000ull);
 }
 
+/* every member completes on this poll, successfully, its bytes copied
+ * (the pattern `seed` of start()'s source) */
+static void
+check_all_done(struct vdm_operation_future *f, const unsigned char *dst,
+	unsigned seed)
+{
+	int i;
+
+	for (i = 0; i < NOPS; i++) {
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
+	}
+	CHECK_PATTERN(dst, OPSZ * NOPS, 0, seed);
+}
+
 static void
 wait_wakers(void)
 {
@@ -280,7 +296,6 @@ test_no_lock_waiting(struct data_mover_dsa *d)
 {
 	struct vdm_operation_future f[NOPS];
 	unsigned char *src = td_alloc(OPSZ * NOPS), *dst = td_alloc(OPSZ * NOPS);
-	int i;
 
 	td_begin("a waiting member: polled and re-armed with no lock");
 	td_pattern(src, OPSZ * NOPS, 13);
@@ -290,12 +305,7 @@ test_no_lock_waiting(struct data_mover_dsa *d)
 	run_locked(d, 1, poll_members_armed, f);
 	dsa_emu_pause(emu, -1, 0);
 	wait_wakers();
-	for (i = 0; i < NOPS; i++) {
-		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
-			FUTURE_STATE_COMPLETE);
-		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
-	}
-	CHECK_PATTERN(dst, OPSZ * NOPS, 0, 13);
+	check_all_done(f, dst, 13);
 	td_settle(emu);
 	td_free(src);
 	td_free(dst);
@@ -371,12 +381,7 @@ test_one_call(struct data_mover_dsa *d, int how)
 		CHECK_EQ(atomic_load(&slots[1].calls), NOPS - 1);
 		CHECK(atomic_load(&slots[1].all_done));
 	}
-	for (i = 0; i < NOPS; i++) {
-		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) ==
-			FUTURE_STATE_COMPLETE);
-		CHECK_RES(FUTURE_OUTPUT(&f[i])->result, VDM_SUCCESS);
-	}
-	CHECK_PATTERN(dst, OPSZ * NOPS, 0, 14);
+	check_all_done(f, dst, 14);
 	td_settle(emu);
 	runtime_delete(share_rt);
 	share_rt = NULL;
