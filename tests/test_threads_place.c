@@ -78,18 +78,25 @@ test_pick(void)
 }
 
 /* until both workers sleep (they spin first) */
+/* workers asleep now (white box) */
+static size_t
+sleepers(struct data_mover_threads *d)
+{
+	size_t n;
+
+	masync__mtx_lock(&d->lock);
+	n = d->nsleep;
+	masync__mtx_unlock(&d->lock);
+	return n;
+}
+
 static void
 both_asleep(struct data_mover_threads *d)
 {
 	uint64_t t0 = tt_now_ns();
 
 	for (;;) {
-		size_t n;
-
-		masync__mtx_lock(&d->lock);
-		n = d->nsleep;
-		masync__mtx_unlock(&d->lock);
-		if (n == 2)
+		if (sleepers(d) == 2)
 			return;
 		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
 		tt_sleep_us(200);
@@ -205,7 +212,6 @@ test_solo(void)
 	const size_t n = (size_t)4 << 20;
 	unsigned char *src = malloc(n), *dst = malloc(n);
 	struct vdm_operation_future f;
-	size_t asleep;
 
 	CHECK(d != NULL && src != NULL && dst != NULL);
 	both_asleep(d);
@@ -218,10 +224,7 @@ test_solo(void)
 	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 		FUTURE_STATE_RUNNING);
-	masync__mtx_lock(&d->lock);
-	asleep = d->nsleep;
-	masync__mtx_unlock(&d->lock);
-	CHECK(asleep == 2);
+	CHECK(sleepers(d) == 2);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 		FUTURE_STATE_COMPLETE);
 	CHECK(tt_result(&f) == VDM_SUCCESS);
@@ -253,7 +256,7 @@ test_solo_small(void)
 		data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
 	unsigned char *src = malloc(N * SZ), *dst = malloc(N * SZ);
 	struct vdm_operation_future f[N];
-	size_t asleep, k;
+	size_t k;
 
 	CHECK(d != NULL && src != NULL && dst != NULL);
 	both_asleep(d);
@@ -268,10 +271,7 @@ test_solo_small(void)
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[k]), NULL) ==
 			FUTURE_STATE_RUNNING);
 	}
-	masync__mtx_lock(&d->lock);
-	asleep = d->nsleep;
-	masync__mtx_unlock(&d->lock);
-	CHECK(asleep == 2);
+	CHECK(sleepers(d) == 2);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[N - 1]), NULL) ==
 		FUTURE_STATE_COMPLETE);
 	CHECK(MASYNC__LOAD(&d->enq_pos, relaxed) ==
@@ -290,10 +290,7 @@ test_solo_small(void)
 	f[0] = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, SZ, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), NULL) !=
 		FUTURE_STATE_IDLE);
-	masync__mtx_lock(&d->lock);
-	asleep = d->nsleep;
-	masync__mtx_unlock(&d->lock);
-	CHECK(asleep < 2);
+	CHECK(sleepers(d) < 2);
 	tt_busy_wait(&f[0], 20000);
 	CHECK(tt_result(&f[0]) == VDM_SUCCESS);
 	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
