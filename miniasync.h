@@ -4286,10 +4286,10 @@ masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
  * faster than one that streams to memory (plain memcpy of 2 MiB ~45
  * GB/s, of 64 MiB ~8, on the 2-vCPU VM): with one figure for both, the
  * rate of large copies made a 2 MiB copy wake a worker that came only
- * after the poller had copied it all. Only a wake-up measures the wake-up again, so
- * each one not made ages the figure by 1/8: one measured under a passing
- * load (ms) must not keep the workers asleep for good (it did: after one
- * slow wake-up, every 64 MiB copy ran alone on the poller). */
+ * after the poller had copied it all. Only a wake-up measures the wake-up
+ * again, so each one not made ages the figure by 1/8: one measured under a
+ * passing load (ms) must not keep the workers asleep for good (it did:
+ * after one slow wake-up, every 64 MiB copy ran alone on the poller). */
 static int
 masync__thr_wake_pays(struct data_mover_threads *d, size_t n, int stream)
 {

@@ -599,11 +599,6 @@ scan_range(uint64_t a, uint64_t n, int nonres, uint64_t *first, uint64_t *last_e
 }
 
 /*
- * Write side of this process: pages of [a, a + n) in mappings without write
- * permission fault like unmapped ones (a device write to a read-only page
- * faults; the emulator must not crash on it).  Same outputs as scan_range.
- */
-/*
  * Linux >= 6.11 answers "which mapping covers or follows this address" with
  * an ioctl on /proc/self/maps (PROCMAP_QUERY, declared here for older
  * headers): one call per mapping of the range instead of reading the whole
@@ -672,6 +667,11 @@ scan_readonly_query(uint64_t a, uint64_t n, uint64_t *first, uint64_t *last_end)
 	return ok;
 }
 
+/*
+ * Write side of this process: pages of [a, a + n) in mappings without write
+ * permission fault like unmapped ones (a device write to a read-only page
+ * faults; the emulator must not crash on it).  Same outputs as scan_range.
+ */
 static void
 scan_readonly_self(uint64_t a, uint64_t n, uint64_t *first, uint64_t *last_end)
 {
