@@ -3898,7 +3898,11 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   thread wanted this CPU; the worker then sleeps at once and does not
  *   spin for a quiet period (4 ms, doubling on each repeat up to 1 s, back
  *   to 4 ms after a spin that was not interrupted). A sleeping worker is
- *   woken by the push, and the wake-up lets it preempt the poller. */
+ *   woken by the push, and the wake-up lets it preempt the poller. A
+ *   worker that may use one CPU only never spins: a push can only come
+ *   while it is off the CPU (4 pollers and the workers pinned to one CPU,
+ *   bench/polling: 1.3-1.5x the time of workers that never spin, 1.0x
+ *   without that spin). */
 
 #define MASYNC__THR_MAX_THREADS 1024u
 #define MASYNC__THR_MAX_RING (1u << 24)
@@ -4510,6 +4514,11 @@ struct masync__thr_idle {
 	uint64_t quiet_until, quiet;
 };
 
+static size_t masync__thr_cpus(void);
+#ifdef MASYNC__TEST_HOOKS
+static MASYNC__A(unsigned) masync__test_thr_spins; /* tests: spins taken */
+#endif
+
 static int
 masync__thr_spin(struct masync__thr_idle *w)
 {
@@ -4524,10 +4533,16 @@ masync__thr_spin(struct masync__thr_idle *w)
 			return 0;
 		w->quiet_until = 0;
 	}
+	/* alone on its CPU, a spin only delays the threads that push */
+	if (w->spins == 0 && masync__thr_cpus() == 1)
+		return 0;
 	if (++w->spins >= MASYNC__THR_WORKER_SPINS) {
 		w->quiet = 0; /* spun undisturbed */
 		return 0;
 	}
+#ifdef MASYNC__TEST_HOOKS
+	MASYNC__FADD(&masync__test_thr_spins, 1, relaxed);
+#endif
 	if (w->spins % MASYNC__THR_YIELD_EVERY != 0) {
 		MASYNC__PAUSE();
 		return 1;
@@ -4544,8 +4559,6 @@ masync__thr_spin(struct masync__thr_idle *w)
 	return 0;
 #endif
 }
-
-static size_t masync__thr_cpus(void);
 
 static int
 masync__thr_worker(void *arg)
@@ -5128,6 +5141,8 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__UNTRACKED(&masync__test_thr_cpus,
 		sizeof(masync__test_thr_cpus));
 	MASYNC__UNTRACKED(&masync__test_thr_cpu, sizeof(masync__test_thr_cpu));
+	MASYNC__UNTRACKED(&masync__test_thr_spins,
+		sizeof(masync__test_thr_spins));
 #endif
 	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
 	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
