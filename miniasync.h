@@ -6202,6 +6202,14 @@ masync__dsa_status(struct dsa_completion_record *c)
 		acquire);
 }
 
+/* a member of a successful batch, whose record the device did not write */
+static void
+masync__dsa_set_ok(struct dsa_completion_record *c)
+{
+	MASYNC__STORE((MASYNC__A(uint8_t) *)(void *)&c->status,
+		DSA_COMP_SUCCESS, release);
+}
+
 /* A release store: the device (or the emulator's acquire load) then sees
  * the buffers and descriptors written before it. */
 static void
@@ -6741,6 +6749,9 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 		for (m = w->phead; m != NULL && k < MASYNC__DSA_BATCH;
 				m = m->pnext) {
 			b->list[k] = m->desc;
+			/* its record only on failure: a successful batch's
+			 * record says it for all (masync__dsa_member_ok) */
+			b->list[k].flags &= ~(uint32_t)IDXD_OP_FLAG_RCR;
 			b->member[k++] = m;
 		}
 		b->n = k;
@@ -6899,20 +6910,43 @@ enum masync__dsa_member_state {
 	MASYNC__DSA_M_TIMEOUT,
 };
 
-/* Detaches the other members of b whose records were written, so that
- * their owners see them done without the lock. The owner of an orphan
- * never polls again: it stays for masync__dsa_retire. */
+/* Members go without RCR: the device writes a member's record only when
+ * it fails. With b's record written (status bst), did member[idx], whose
+ * record is still 0, run successfully? A successful batch: all did; a
+ * failed one (no fence): every member ran; a page fault on the list: those
+ * below the count of descriptors completed did (that count is never above
+ * the ones processed); anything else: not known, it goes again. */
+static int
+masync__dsa_member_ok(const struct masync__dsa_batch *b, uint8_t bst,
+	unsigned idx)
+{
+	uint8_t code = bst & DSA_COMP_STATUS_MASK;
+
+	return code == DSA_COMP_SUCCESS || code == DSA_COMP_BATCH_FAIL ||
+		(code == DSA_COMP_BATCH_PAGE_FAULT &&
+		idx < b->comp.bytes_completed);
+}
+
+/* Detaches the other members of b that are done, so that their owners
+ * see them done without the lock; a successful one's record is written
+ * here (see masync__dsa_member_ok). The owner of an orphan never polls
+ * again: it stays for masync__dsa_retire. */
 static void
 masync__dsa_sweep(struct masync__dsa_wq *w, struct masync__dsa_batch *b)
 {
+	uint8_t bst = masync__dsa_status(&b->comp);
 	unsigned i;
 
 	for (i = 0; i < b->n && b->refs != 0; i++) {
 		struct masync__dsa_op *m = b->member[i];
 
-		if (m == NULL || m->orphan ||
-				masync__dsa_status(&m->comp) == 0)
+		if (m == NULL || m->orphan)
 			continue;
+		if (masync__dsa_status(&m->comp) == 0) {
+			if (bst == 0 || !masync__dsa_member_ok(b, bst, i))
+				continue;
+			masync__dsa_set_ok(&m->comp);
+		}
 		masync__dsa_detach(w, m); /* may free b: refs is read first */
 		MASYNC__STORE(&m->watch, &m->comp, relaxed);
 		MASYNC__STORE(&m->swept, 1, release);
@@ -6947,14 +6981,18 @@ masync__dsa_member(struct masync__dsa_op *o)
 		m = MASYNC__DSA_M_RESUBMIT;
 	} else if (o->bat != NULL) {
 		struct masync__dsa_batch *b = o->bat;
+		uint8_t bst = masync__dsa_status(&b->comp);
 
+		if (bst != 0 && masync__dsa_status(&o->comp) == 0 &&
+				masync__dsa_member_ok(b, bst, o->bat_idx))
+			masync__dsa_set_ok(&o->comp);
 		if (masync__dsa_status(&o->comp) != 0) {
 			masync__dsa_detach(w, o);
 			MASYNC__STORE(&o->watch, &o->comp, relaxed);
 			masync__dsa_sweep(w, b);
 			masync__dsa_reap_head(w);
 			m = MASYNC__DSA_M_DONE;
-		} else if (masync__dsa_status(&b->comp) != 0) {
+		} else if (bst != 0) {
 			/* the batch ended without running it (e.g. its
 			 * list could not be read) */
 			masync__dsa_detach(w, o);

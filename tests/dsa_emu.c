@@ -1659,8 +1659,12 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 	pthread_mutex_lock(&emu->lock);
 	if (before)
 		w->st.cr_not_zero++;
-	if (write)
+	if (write) {
 		w->st.last_status = r.status;
+		w->st.records++;
+		if (in_batch)
+			w->st.member_records++;
+	}
 	if (!in_batch) {
 		w->st.completed++;
 		if (r.status != DSA_COMP_SUCCESS && r.status != DSA_COMP_SUCCESS_PRED)
@@ -2714,6 +2718,8 @@ sum_stats_locked(struct dsa_emu *emu, unsigned lo, unsigned hi, struct dsa_emu_s
 		out->rewrites += s->rewrites;
 		out->rewrite_bytes += s->rewrite_bytes;
 		out->halted_members += s->halted_members;
+		out->records += s->records;
+		out->member_records += s->member_records;
 		out->inflight += s->inflight;
 		if (s->max_inflight > out->max_inflight)
 			out->max_inflight = s->max_inflight;

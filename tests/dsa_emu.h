@@ -372,6 +372,8 @@ struct dsa_emu_stats {
 	uint64_t rewrites;	/* descriptors (top-level or member) that did so */
 	uint64_t rewrite_bytes;	/* bytes written again */
 	uint64_t halted_members; /* batch members never run because the device halted */
+	uint64_t records;	/* completion records written (top-level and members) */
+	uint64_t member_records; /* ... of them batch members' */
 };
 
 /* wq = index or -1 for the sum over all WQs (max_inflight: max; last_*: most recent). */

@@ -11,6 +11,9 @@
  *   resolved for that one alone, a hard error fails only that one, a batch
  *   whose list faults part-way has its unexecuted members resubmitted;
  *   every byte is written exactly once (bytes == the sum of the sizes);
+ * - members go without RCR: the device writes a member's record only when
+ *   it fails, a successful batch completes all its members from the
+ *   batch's record (member_records counts what the device wrote);
  * - cancelling a pending member removes it (nothing written), and a lone
  *   member goes as a plain descriptor;
  * - a pending batch nobody polls is sent by the monitor thread once it
@@ -217,6 +220,8 @@ test_member_faults(struct dsa_emu *emu)
 	CHECK_EQ(s.received, 3); /* op 0, the batch, the one again */
 	CHECK_EQ(s.batch_members, 7);
 	CHECK_EQ(s.bytes, (uint64_t)OPSZ * 8); /* nothing written twice */
+	/* members go without RCR: only the faulting one has a record */
+	CHECK_EQ(s.member_records, 1);
 	ops_free(&o);
 	dsa_emu_clear_faults(emu);
 
@@ -239,6 +244,8 @@ test_member_faults(struct dsa_emu *emu)
 	s = td_stats(emu);
 	CHECK_EQ(s.received, 2);
 	CHECK_EQ(s.batch_members, 7);
+	CHECK_EQ(s.member_records, 1);
+	CHECK_EQ(s.bytes, (uint64_t)OPSZ * 7);
 	ops_free(&o);
 	dsa_emu_clear_faults(emu);
 
@@ -259,8 +266,48 @@ test_member_faults(struct dsa_emu *emu)
 	CHECK_EQ(s.batch_members, 3);
 	CHECK_EQ(s.received, 2 + 4);
 	CHECK_EQ(s.bytes, (uint64_t)OPSZ * 8);
+	/* the 3 that ran (below the batch's count) wrote no record and
+	 * were not sent again */
+	CHECK_EQ(s.member_records, 0);
 	ops_free(&o);
 	dsa_emu_clear_faults(emu);
+	data_mover_dsa_delete(d);
+}
+
+/* Members go without RCR: a successful batch writes one record (its own)
+ * and every member completes from it, none sent again; a member cancelled
+ * while its batch is in flight cannot be taken back and completes too. */
+static void
+test_no_member_records(struct dsa_emu *emu)
+{
+	struct data_mover_dsa *d = mover(NOPS);
+	struct dsa_emu_stats s;
+	struct ops o;
+	int i;
+
+	td_begin("a successful batch: no member record written, all done");
+	dsa_emu_reset_stats(emu);
+	ops_make(&o, d, NOPS, 9);
+	dsa_emu_pause(emu, -1, 1);
+	for (i = 0; i < NOPS; i++)
+		CHECK(poll1(&o.f[i]) == FUTURE_STATE_RUNNING);
+	CHECK(poll1(&o.f[0]) == FUTURE_STATE_RUNNING); /* flushes */
+	CHECK_EQ(td_npend(d), 0);
+	td_wait_received(emu, 2, 5000000000ull);
+	CHECK_EQ(vdm_cancel(&o.f[5]), EINPROGRESS); /* in the batch */
+	dsa_emu_pause(emu, -1, 0);
+	wait_n(&o, 0, NOPS);
+	for (i = 0; i < NOPS; i++)
+		CHECK_RES(FUTURE_OUTPUT(&o.f[i])->result, VDM_SUCCESS);
+	CHECK_PATTERN(o.dst, OPSZ * NOPS, 0, 9);
+	s = td_stats(emu);
+	CHECK_EQ(s.received, 2); /* op 0, the batch of 31 */
+	CHECK_EQ(s.batch_members, NOPS - 1);
+	CHECK_EQ(s.member_records, 0);
+	CHECK_EQ(s.records, 2);
+	CHECK_EQ(s.bytes, (uint64_t)OPSZ * NOPS);
+	CHECK_EQ(s.cr_not_zero, 0);
+	ops_free(&o);
 	data_mover_dsa_delete(d);
 }
 
@@ -543,6 +590,7 @@ main(void)
 	test_round(emu);
 	test_batch_max(emu);
 	test_member_faults(emu);
+	test_no_member_records(emu);
 	test_cancel_lone(emu);
 	test_poller(emu);
 	test_monitor_flush(emu);
