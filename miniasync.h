@@ -5589,7 +5589,6 @@ struct data_mover_dsa {
 	mtx_t mlock;
 	cnd_t mcond;
 	int mstop;
-	int msleeping;         /* the monitor waits on mcond (mlock) */
 	struct masync__dsa_op *armed;
 };
 
@@ -7052,8 +7051,6 @@ masync__dsa_link_later(void *arg)
 		int forked = masync__dsa_forked(d); /* no monitor here */
 		unsigned i, k = 0;
 
-		int wake = 0;
-
 		if (!forked)
 			masync__mtx_lock(&d->mlock);
 		for (i = 0; i < l->n; i++) {
@@ -7068,10 +7065,8 @@ masync__dsa_link_later(void *arg)
 				masync__dsa_link(d, o);
 		}
 		if (!forked) {
-			wake = d->msleeping;
+			masync__cnd_signal(&d->mcond);
 			masync__mtx_unlock(&d->mlock);
-			if (wake) /* after the unlock: it needs mlock at once */
-				masync__cnd_signal(&d->mcond);
 		}
 		l->n = k;
 	}
@@ -7097,7 +7092,6 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 {
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_later *l = &masync__dsa_later;
-	int wake = 0;
 
 	if (n == NULL)
 		return;
@@ -7130,11 +7124,9 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 	masync__mtx_lock(&d->mlock);
 	if (!MASYNC__LOAD(&o->armed, relaxed)) {
 		masync__dsa_link(d, o);
-		wake = d->msleeping;
+		masync__cnd_signal(&d->mcond);
 	}
 	masync__mtx_unlock(&d->mlock);
-	if (wake) /* after the unlock: it needs mlock at once */
-		masync__cnd_signal(&d->mcond);
 }
 
 static void
@@ -7180,12 +7172,6 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 
 /* Calls the waker of every armed operation whose record was written. */
 #define MASYNC__DSA_KICKS 64 /* wakers called per round, with mlock dropped */
-/* With nothing armed it keeps polling this many idle rounds (its spin,
- * then naps of ~2 us or more: about 1 ms) before it waits on mcond, so
- * that a stream of operations (e.g. a runtime's rounds of a batch each)
- * does not pay a condition-variable wake-up per round in the thread that
- * arms them. */
-#define MASYNC__DSA_LINGER (256u + 32u)
 static int
 masync__dsa_monitor(void *arg)
 {
@@ -7199,10 +7185,8 @@ masync__dsa_monitor(void *arg)
 		struct masync__dsa_op *o, *next;
 		int fired = 0;
 
-		if (d->armed == NULL && idle >= MASYNC__DSA_LINGER) {
-			d->msleeping = 1;
+		if (d->armed == NULL) {
 			masync__cnd_wait(&d->mcond, &d->mlock);
-			d->msleeping = 0;
 			idle = 0;
 			continue;
 		}
