@@ -3960,9 +3960,6 @@ struct masync__thr_op {
 	size_t nchunks, chunk;
 	size_t extra;  /* workers asked to help besides the entry's own */
 	int stream;    /* chunks written with streaming stores */
-	/* split, and at the push nobody was woken and every worker slept:
-	 * its poller takes all the chunks at once (owner only) */
-	int alone;
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
 	/* waiting for queue room: on the wait list (written under
@@ -4398,15 +4395,11 @@ masync__thr_finish(struct masync__thr_op *op)
 	masync__signal_complete(&op->sig);
 }
 
-/* Runs chunks of `op` until none is left, claiming `step` at a time: 1
- * shares them with the other participants; a poller that expects none
- * (op->alone) claims all that are left and copies them in one call, as
- * fast as plain memcpy of the same bytes (chunk by chunk: 0.91-0.94 of
- * it, 4 MiB in 32 calls). The thread that completes the last chunk
- * completes the operation. */
+/* Runs up to `max` chunks of `op` (fewer once none is left); the thread
+ * that completes the last chunk completes the operation. */
 static void
 masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
-	size_t step)
+	size_t max)
 {
 	struct masync__op_args a = masync__args(&op->op);
 	size_t mine = 0, i;
@@ -4416,11 +4409,11 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	size_t bytes = 0;
 	uint64_t t0 = op->nchunks > 1 ? masync__now_ns() : 0;
 
-	while ((i = MASYNC__FADD(&op->next_chunk, step, relaxed)) <
+	while (mine < max &&
+			(i = MASYNC__FADD(&op->next_chunk, 1, relaxed)) <
 			op->nchunks) {
-		size_t end = op->nchunks - i <= step ? op->nchunks : i + step;
 		size_t off = i * op->chunk;
-		size_t len = (end == op->nchunks ? a.n : end * op->chunk) - off;
+		size_t len = a.n - off < op->chunk ? a.n - off : op->chunk;
 		unsigned char *dst = (unsigned char *)a.dst + off;
 		const unsigned char *src = a.src == NULL ? NULL :
 			(const unsigned char *)a.src + off;
@@ -4453,11 +4446,10 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 				a.flags);
 			break;
 		}
-		mine += end - i;
+		mine++;
 		bytes += len;
 #ifdef MASYNC__THR_TRACE_CHUNK /* bench/placement.c */
-		for (; i < end; i++)
-			MASYNC__THR_TRACE_CHUNK(i);
+		MASYNC__THR_TRACE_CHUNK(i);
 #endif
 	}
 	if (mine == 0)
@@ -4510,7 +4502,7 @@ masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
 			ph == MASYNC__PH_RUNNING) {
 		if (ph == MASYNC__PH_QUEUED)
 			masync__thr_recruit(d, op, op->extra);
-		masync__thr_run(d, op, 1);
+		masync__thr_run(d, op, (size_t)-1);
 	}
 	masync__thr_unref(op);
 }
@@ -4650,7 +4642,6 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	op->use = op->use == UINT32_MAX ? 1 : op->use + 1;
 	MASYNC__UNTRACKED(&op->qref, sizeof(op->qref));
 	MASYNC__STORE(&op->qref, 0, relaxed);
-	op->alone = 0;
 	return op;
 }
 
@@ -4839,10 +4830,6 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
 	wake = masync__thr_wakes(d, op);
-	/* (a worker about to sleep may still take the entry: then it finds
-	 * no chunk left, and only its help is lost) */
-	op->alone = op->nchunks > 1 && !wake &&
-		MASYNC__LOAD(&d->idle, relaxed) >= d->nthreads;
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
 			masync__thr_push(d, op, op->use, wake) == 0) {
 		if (masync__thr_helpable(op) && (op->nchunks > 1 || !wake))
@@ -4850,9 +4837,7 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		return 0;
 	}
 	/* Full: wait on the list. A worker that freed a slot before it
-	 * could see the list grow is seen by the drain here instead. A
-	 * worker moves it into the ring: workers are awake then. */
-	op->alone = 0;
+	 * could see the list grow is seen by the drain here instead. */
 	masync__mtx_lock(&d->blocked_lock);
 	masync__blocked_append(d, op);
 	masync__blocked_drain(d);
@@ -4948,13 +4933,12 @@ masync__thr_help(struct masync__thr_op *op)
 		int own = op->nchunks == 1 &&
 			MASYNC__CAS(&op->qref, &use, 0, acq_rel);
 
-		if (!op->alone)
-			masync__thr_recruit(d, op, op->extra);
-		masync__thr_run(d, op, op->alone ? op->nchunks : 1);
+		masync__thr_recruit(d, op, op->extra);
+		masync__thr_run(d, op, (size_t)-1);
 		if (own)
 			masync__thr_unref(op);
 	} else if (ph == MASYNC__PH_RUNNING) {
-		masync__thr_run(d, op, 1);
+		masync__thr_run(d, op, (size_t)-1);
 	}
 }
 

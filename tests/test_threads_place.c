@@ -24,11 +24,7 @@
  *   time it says no, but each no ages the figure, so a wake-up (which
  *   measures it again) comes after a bounded number of skips; the copy
  *   rate it uses is the one of the operation's kind of stores (cached or
- *   streaming), not the other's;
- * - a split copy whose push woke nobody while every worker slept is
- *   taken whole by the caller's second poll, all its chunks with one
- *   claim (one copy call), the workers left asleep; one whose push woke a
- *   worker is shared chunk by chunk. */
+ *   streaming), not the other's. */
 #define MASYNC__TEST_HOOKS 1
 #include "test_threads_util.h"
 
@@ -389,60 +385,6 @@ test_wake_retried(void)
 	tt_log("a skipped wake-up is tried again after %u skips ok\n", k);
 }
 
-/* The figures say a wake-up does not pay (1 s against 4 MiB at 20 ps a
- * byte, cached or streamed): the push wakes nobody, both workers sleep,
- * so the second poll claims every chunk at once. A claim of k chunks
- * moves next_chunk by k, and the loop's last claim finds none left: one
- * claim of all leaves 2 x nchunks (chunk by chunk: nchunks + 1). The
- * operation's queue entry still holds it, nobody popped it. */
-static void
-test_alone(void)
-{
-	struct data_mover_threads *d =
-		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
-	const size_t n = (size_t)4 << 20;
-	unsigned char *src = malloc(n), *dst = malloc(n);
-	struct vdm_operation_future f;
-	struct masync__thr_op *op;
-
-	CHECK(d != NULL && src != NULL && dst != NULL);
-	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed); /* split */
-	both_asleep(d);
-	MASYNC__STORE(&d->wake_ns, (uint64_t)1000000000u, relaxed);
-	MASYNC__STORE(&d->ps_per_byte[0], 20, relaxed);
-	MASYNC__STORE(&d->ps_per_byte[1], 20, relaxed);
-	tt_fill(src, n, 31);
-	memset(dst, 0, n);
-	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
-		FUTURE_STATE_RUNNING);
-	op = (struct masync__thr_op *)f.data.data;
-	CHECK(op->nchunks > 1 && op->alone);
-	CHECK(sleepers(d) == 2);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
-		FUTURE_STATE_COMPLETE);
-	CHECK(MASYNC__LOAD(&op->next_chunk, relaxed) == 2 * op->nchunks);
-	CHECK(sleepers(d) == 2);
-	CHECK(tt_result(&f) == VDM_SUCCESS);
-	CHECK(tt_verify(dst, n, 31) == SIZE_MAX);
-	/* unmeasured figures: the push wakes a worker, chunks are shared */
-	MASYNC__STORE(&d->wake_ns, 0, relaxed);
-	tt_fill(src, n, 32);
-	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
-		FUTURE_STATE_RUNNING);
-	op = (struct masync__thr_op *)f.data.data;
-	CHECK(op->nchunks > 1 && !op->alone);
-	tt_busy_wait(&f, 20000);
-	CHECK(tt_result(&f) == VDM_SUCCESS);
-	CHECK(tt_verify(dst, n, 32) == SIZE_MAX);
-	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
-	data_mover_threads_delete(d);
-	free(src);
-	free(dst);
-	tt_log("a split copy nobody helps: one claim by the caller ok\n");
-}
-
 int
 main(void)
 {
@@ -454,7 +396,6 @@ main(void)
 	test_solo_small();
 	test_solo_no_spin();
 	test_move_off();
-	test_alone();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
 	return 0;
 }
