@@ -4517,6 +4517,9 @@ struct masync__thr_idle {
 static size_t masync__thr_cpus(void);
 #ifdef MASYNC__TEST_HOOKS
 static MASYNC__A(unsigned) masync__test_thr_spins; /* tests: spins taken */
+/* tests: no quiet period (a slow yield, as under valgrind, would start
+ * one and leave no spin to count) */
+static MASYNC__A(int) masync__test_thr_no_quiet;
 #endif
 
 static int
@@ -4552,6 +4555,10 @@ masync__thr_spin(struct masync__thr_idle *w)
 	/* only a thread that never blocks keeps the CPU this long */
 	if (masync__now_ns() - t0 < MASYNC__THR_STOLEN_NS)
 		return 1;
+#ifdef MASYNC__TEST_HOOKS
+	if (MASYNC__LOAD(&masync__test_thr_no_quiet, relaxed))
+		return 1;
+#endif
 	w->quiet = w->quiet == 0 ? MASYNC__THR_QUIET_MIN :
 		w->quiet >= MASYNC__THR_QUIET_MAX / 2 ? MASYNC__THR_QUIET_MAX :
 		w->quiet * 2;
@@ -5143,6 +5150,8 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__UNTRACKED(&masync__test_thr_cpu, sizeof(masync__test_thr_cpu));
 	MASYNC__UNTRACKED(&masync__test_thr_spins,
 		sizeof(masync__test_thr_spins));
+	MASYNC__UNTRACKED(&masync__test_thr_no_quiet,
+		sizeof(masync__test_thr_no_quiet));
 #endif
 	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
 	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
