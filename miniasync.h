@@ -6211,14 +6211,6 @@ masync__dsa_status(struct dsa_completion_record *c)
 		acquire);
 }
 
-/* a member of a successful batch, whose record the device did not write */
-static void
-masync__dsa_set_ok(struct dsa_completion_record *c)
-{
-	MASYNC__STORE((MASYNC__A(uint8_t) *)(void *)&c->status,
-		DSA_COMP_SUCCESS, release);
-}
-
 /* A release store: the device (or the emulator's acquire load) then sees
  * the buffers and descriptors written before it. */
 static void
@@ -6936,6 +6928,22 @@ masync__dsa_member_ok(const struct masync__dsa_batch *b, uint8_t bst,
 		idx < b->comp.bytes_completed);
 }
 
+/* Whether member idx of b (record c) is done: its record written by the
+ * device or, b's record being written (status bst, read before c's),
+ * by the mover here for one that ran successfully. */
+static int
+masync__dsa_member_done(const struct masync__dsa_batch *b, uint8_t bst,
+	unsigned idx, struct dsa_completion_record *c)
+{
+	if (masync__dsa_status(c) != 0)
+		return 1;
+	if (bst == 0 || !masync__dsa_member_ok(b, bst, idx))
+		return 0;
+	MASYNC__STORE((MASYNC__A(uint8_t) *)(void *)&c->status,
+		DSA_COMP_SUCCESS, release);
+	return 1;
+}
+
 /* Detaches the other members of b that are done, so that their owners
  * see them done without the lock; a successful one's record is written
  * here (see masync__dsa_member_ok). The owner of an orphan never polls
@@ -6949,13 +6957,9 @@ masync__dsa_sweep(struct masync__dsa_wq *w, struct masync__dsa_batch *b)
 	for (i = 0; i < b->n && b->refs != 0; i++) {
 		struct masync__dsa_op *m = b->member[i];
 
-		if (m == NULL || m->orphan)
+		if (m == NULL || m->orphan ||
+				!masync__dsa_member_done(b, bst, i, &m->comp))
 			continue;
-		if (masync__dsa_status(&m->comp) == 0) {
-			if (bst == 0 || !masync__dsa_member_ok(b, bst, i))
-				continue;
-			masync__dsa_set_ok(&m->comp);
-		}
 		masync__dsa_detach(w, m); /* may free b: refs is read first */
 		MASYNC__STORE(&m->watch, &m->comp, relaxed);
 		MASYNC__STORE(&m->swept, 1, release);
@@ -6992,10 +6996,7 @@ masync__dsa_member(struct masync__dsa_op *o)
 		struct masync__dsa_batch *b = o->bat;
 		uint8_t bst = masync__dsa_status(&b->comp);
 
-		if (bst != 0 && masync__dsa_status(&o->comp) == 0 &&
-				masync__dsa_member_ok(b, bst, o->bat_idx))
-			masync__dsa_set_ok(&o->comp);
-		if (masync__dsa_status(&o->comp) != 0) {
+		if (masync__dsa_member_done(b, bst, o->bat_idx, &o->comp)) {
 			masync__dsa_detach(w, o);
 			MASYNC__STORE(&o->watch, &o->comp, relaxed);
 			masync__dsa_sweep(w, b);

@@ -77,7 +77,6 @@ test_pick(void)
 	tt_log("pick: another CPU's latest sleeper ok\n");
 }
 
-/* until both workers sleep (they spin first) */
 /* workers asleep now (white box) */
 static size_t
 sleepers(struct data_mover_threads *d)
@@ -90,13 +89,14 @@ sleepers(struct data_mover_threads *d)
 	return n;
 }
 
+/* until n workers sleep (they spin first) */
 static void
-both_asleep(struct data_mover_threads *d)
+asleep(struct data_mover_threads *d, size_t n)
 {
 	uint64_t t0 = tt_now_ns();
 
 	for (;;) {
-		if (sleepers(d) == 2)
+		if (sleepers(d) == n)
 			return;
 		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
 		tt_sleep_us(200);
@@ -116,7 +116,7 @@ test_wake_other_cpu(void)
 	CHECK(d != NULL && rt != NULL);
 	vdm = data_mover_threads_get_vdm(d);
 	data_mover_threads_set_memcpy_fn(d, recording_memcpy);
-	both_asleep(d);
+	asleep(d, 2);
 	/* the workers took 10 and 11 when they went to sleep; this thread
 	 * is given one of them in turn */
 	CHECK(atomic_load(&next_cpu) == 2);
@@ -125,7 +125,7 @@ test_wake_other_cpu(void)
 
 		fake_cpu = 10 + r % 2;
 		tt_fill(src, sizeof(src), (unsigned)r);
-		both_asleep(d);
+		asleep(d, 2);
 		atomic_store(&ran_on, -1);
 		f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
 		runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
@@ -160,7 +160,7 @@ split_copy(struct data_mover_threads *d, unsigned char *src,
 	const size_t n = (size_t)4 << 20;
 	struct vdm_operation_future f;
 
-	both_asleep(d);
+	asleep(d, 2);
 	tt_fill(src, n, seed);
 	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
@@ -192,7 +192,7 @@ test_move_off(void)
 	fake_cpu = -1;
 	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
 	CHECK(d != NULL);
-	both_asleep(d);
+	asleep(d, 2);
 	fake_cpu = 10;
 	split_copy(d, src, dst, 22);
 	CHECK(told_off(d, 10) == 0);
@@ -214,7 +214,7 @@ test_solo(void)
 	struct vdm_operation_future f;
 
 	CHECK(d != NULL && src != NULL && dst != NULL);
-	both_asleep(d);
+	asleep(d, 2);
 	fake_cpu = 10;
 	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
 	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
@@ -259,7 +259,7 @@ test_solo_small(void)
 	size_t k;
 
 	CHECK(d != NULL && src != NULL && dst != NULL);
-	both_asleep(d);
+	asleep(d, 2);
 	fake_cpu = 10;
 	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
 	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
@@ -312,17 +312,13 @@ spins_after_one_op(struct data_mover_threads *d)
 {
 	unsigned char src[64], dst[64];
 	struct vdm_operation_future f;
-	uint64_t t0 = tt_now_ns();
 
 	memset(src, 7, sizeof(src));
 	MASYNC__STORE(&masync__test_thr_spins, 0u, relaxed);
 	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, 64, 0);
 	tt_busy_wait(&f, 20000);
 	CHECK(tt_result(&f) == VDM_SUCCESS && dst[63] == 7);
-	while (sleepers(d) != 1) {
-		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
-		tt_sleep_us(200);
-	}
+	asleep(d, 1);
 	return MASYNC__LOAD(&masync__test_thr_spins, relaxed);
 }
 
