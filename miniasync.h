@@ -5499,6 +5499,7 @@ struct masync__dsa_op {
 	 * pend_w; the fields below are then under pend_w->qlock */
 	struct masync__dsa_wq *pend_w;
 	int in_pend;  /* waits in pend_w's pending batch */
+	int staged;   /* ... still on this thread's stage (owner only) */
 	int kicked;   /* left it unsubmitted: goes alone (owner) */
 	struct masync__dsa_batch *bat; /* the batch it went in */
 	unsigned bat_idx;              /* ... as member[bat_idx] */
@@ -6724,10 +6725,37 @@ masync__dsa_batch_get(struct masync__dsa_wq *w)
 	return b;
 }
 
+/* The first k pending members of w leave its pending list at once (one
+ * update of the counts per batch, not per member). */
+static void
+masync__dsa_unpend_head(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	unsigned k)
+{
+	struct masync__dsa_op *m = w->phead;
+	unsigned i;
+
+	for (i = 0; i < k; i++) {
+		struct masync__dsa_op *next = m->pnext;
+
+		m->pprev = m->pnext = NULL;
+		m->in_pend = 0;
+		m = next;
+	}
+	w->phead = m;
+	if (m != NULL)
+		m->pprev = NULL;
+	else
+		w->ptail = NULL;
+	w->npend -= k;
+	MASYNC__FSUB(&d->npend, k, relaxed);
+}
+
 /* Submits w's pending batch, if there is room. */
 static void
 masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 {
+	unsigned lim = masync__dsa_batch_lim(d, w);
+
 	while (w->npend != 0) {
 		struct masync__dsa_batch *b = NULL;
 		struct masync__dsa_op *m;
@@ -6747,8 +6775,7 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 				m->kicked = 1; /* its owner says why */
 			continue;
 		}
-		for (m = w->phead; m != NULL && k < MASYNC__DSA_BATCH;
-				m = m->pnext) {
+		for (m = w->phead; m != NULL && k < lim; m = m->pnext) {
 			b->list[k] = m->desc;
 			/* its record only on failure: a successful batch's
 			 * record says it for all (masync__dsa_member_ok) */
@@ -6773,9 +6800,9 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 			masync__dsa_batch_put(w, b);
 			return;
 		}
+		masync__dsa_unpend_head(d, w, k);
 		for (i = 0; i < k; i++) {
 			m = b->member[i];
-			masync__dsa_unpend(d, w, m);
 			if (r == 0) {
 				m->bat = b;
 				m->bat_idx = i;
@@ -6810,6 +6837,73 @@ masync__dsa_flush_all(struct data_mover_dsa *d, uint64_t min_age)
 	}
 }
 
+/* The starts of a runtime's pass that join a pending batch wait on this
+ * thread's stage, without the WQ's lock: they go on the WQ's pending list,
+ * and the batch goes, under one lock acquisition per batch (at the pass's
+ * end, when the stage holds a batch's worth, or when a start picks another
+ * WQ). Only this thread touches a staged member: a poll of it publishes
+ * the stage first (masync__dsa_member), a cancel or release takes it off. */
+struct masync__dsa_stage {
+	struct masync__dsa_wq *w;
+	struct masync__dsa_op *head, *tail;
+	unsigned n;
+};
+static MASYNC__THREAD_LOCAL struct masync__dsa_stage masync__dsa_stage;
+
+/* The stage goes on its WQ's pending list; the batch goes too with
+ * `flush` (or once the list holds a batch's worth), else at the pass's
+ * end as before (the next start picked another WQ: both batches fill). */
+static void
+masync__dsa_stage_publish(int flush)
+{
+	struct masync__dsa_stage *st = &masync__dsa_stage;
+	struct masync__dsa_wq *w = st->w;
+	struct data_mover_dsa *d;
+	struct masync__dsa_op *m;
+
+	if (st->n == 0)
+		return;
+	d = w->d;
+	for (m = st->head; m != NULL; m = m->pnext)
+		m->staged = 0;
+	masync__mtx_lock(&w->qlock);
+	st->head->pprev = w->ptail;
+	if (w->ptail != NULL)
+		w->ptail->pnext = st->head;
+	else
+		w->phead = st->head;
+	w->ptail = st->tail;
+	if (w->npend == 0)
+		w->pend_ns = masync__coarse_ns();
+	w->npend += st->n;
+	MASYNC__FADD(&d->npend, st->n, relaxed);
+	st->head = st->tail = NULL;
+	st->n = 0;
+	if (flush || w->npend >= masync__dsa_batch_lim(d, w))
+		masync__dsa_flush_locked(d, w);
+	masync__mtx_unlock(&w->qlock);
+}
+
+/* a staged member leaves the stage unsubmitted (cancelled or released) */
+static void
+masync__dsa_stage_drop(struct masync__dsa_op *o)
+{
+	struct masync__dsa_stage *st = &masync__dsa_stage;
+
+	if (o->pprev != NULL)
+		o->pprev->pnext = o->pnext;
+	else
+		st->head = o->pnext;
+	if (o->pnext != NULL)
+		o->pnext->pprev = o->pprev;
+	else
+		st->tail = o->pprev;
+	o->pprev = o->pnext = NULL;
+	o->staged = 0;
+	o->in_pend = 0;
+	st->n--;
+}
+
 /* the end of a runtime's pass (masync__round): w's pending batch goes */
 static void
 masync__dsa_round_wq(void *arg)
@@ -6818,6 +6912,10 @@ masync__dsa_round_wq(void *arg)
 
 	if (masync__dsa_forked(w->d))
 		return;
+	if (masync__dsa_stage.w == w && masync__dsa_stage.n != 0) {
+		masync__dsa_stage_publish(1); /* flushes w too */
+		return;
+	}
 	masync__mtx_lock(&w->qlock);
 	if (w->npend != 0)
 		masync__dsa_flush_locked(w->d, w);
@@ -6832,6 +6930,26 @@ masync__dsa_round_all(void *arg)
 
 	if (MASYNC__LOAD(&d->npend, relaxed) != 0 && !masync__dsa_forked(d))
 		masync__dsa_flush_all(d, 0);
+}
+
+/* o, filled for w, becomes a pending member (not on a list yet) */
+static void
+masync__dsa_pend_init(struct masync__dsa_op *o, struct masync__dsa_wq *w)
+{
+	o->batch_parts = 0;
+	o->p_off = o->r_off = 0;
+	o->p_len = o->r_len = o->n;
+	o->faults = 0;
+	masync__dsa_fill(w, o, &o->desc, &o->comp, 0, o->n);
+	masync__dsa_clear(&o->comp);
+	o->q.rec = &o->comp;
+	o->q.is_batch = 0;
+	o->w = o->pend_w = w;
+	o->submitted = 1;
+	o->in_pend = 1;
+	o->kicked = 0;
+	o->bat = NULL;
+	o->pnext = NULL;
 }
 
 /* At the start of a small operation: joins the pending batch of the best
@@ -6855,6 +6973,33 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	if (w->portal == NULL || lim < 2 || o->n > w->max_xfer)
 		return 0;
 	round = masync__round_defer(masync__dsa_round_wq, w);
+	if (round) {
+		struct masync__dsa_stage *st = &masync__dsa_stage;
+
+		if (st->n != 0 && st->w != w)
+			masync__dsa_stage_publish(0);
+		masync__dsa_pend_init(o, w);
+		o->staged = 1;
+		o->pprev = st->tail;
+		if (st->tail != NULL)
+			st->tail->pnext = o;
+		else
+			st->head = o;
+		st->tail = o;
+		st->w = w;
+		if (++st->n < lim)
+			return 1;
+		masync__dsa_stage_publish(1);
+		if (!o->kicked)
+			return 1;
+		/* the batch it filled was refused: it goes alone now */
+		o->kicked = 0;
+		o->pend_w = NULL;
+		o->submitted = 0;
+		o->no_batch = 1;
+		MASYNC__STORE(&o->watch, &o->comp, relaxed);
+		return 0;
+	}
 	masync__mtx_lock(&w->qlock);
 	masync__dsa_reap_head(w);
 	if ((!round && w->inflight == 0 && w->npend == 0) ||
@@ -6862,20 +7007,7 @@ masync__dsa_pend(struct masync__dsa_op *o)
 		masync__mtx_unlock(&w->qlock); /* idle: no wait for company */
 		return 0;
 	}
-	o->batch_parts = 0;
-	o->p_off = o->r_off = 0;
-	o->p_len = o->r_len = o->n;
-	o->faults = 0;
-	masync__dsa_fill(w, o, &o->desc, &o->comp, 0, o->n);
-	masync__dsa_clear(&o->comp);
-	o->q.rec = &o->comp;
-	o->q.is_batch = 0;
-	o->w = o->pend_w = w;
-	o->submitted = 1;
-	o->in_pend = 1;
-	o->kicked = 0;
-	o->bat = NULL;
-	o->pnext = NULL;
+	masync__dsa_pend_init(o, w);
 	o->pprev = w->ptail;
 	if (w->ptail != NULL)
 		w->ptail->pnext = o;
@@ -6977,6 +7109,8 @@ masync__dsa_member(struct masync__dsa_op *o)
 
 	if (MASYNC__LOAD(&o->swept, acquire))
 		return MASYNC__DSA_M_DONE; /* see masync__dsa_sweep */
+	if (o->staged)
+		masync__dsa_stage_publish(1); /* polled again in its pass */
 	wr = MASYNC__LOAD(&o->watch, acquire);
 	/* in a batch in flight, neither record written yet: no lock (the
 	 * batch's submission time was copied into o->q before wr was set) */
@@ -7735,7 +7869,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	memset(&o->q, 0, sizeof(o->q));
 	o->orphan = 0;
 	o->w = o->pend_w = NULL;
-	o->in_pend = o->kicked = 0;
+	o->in_pend = o->kicked = o->staged = 0;
 	o->bat = NULL;
 	MASYNC__STORE(&o->watch, &o->comp, relaxed);
 	MASYNC__STORE(&o->swept, 0, relaxed);
@@ -7766,6 +7900,10 @@ masync__dsa_release(struct masync__dsa_op *o)
 	struct data_mover_dsa *d = o->d;
 
 	masync__dsa_disarm(o);
+	if (o->staged) {
+		masync__dsa_stage_drop(o); /* never left this thread */
+		o->pend_w = NULL;
+	}
 	if (o->pend_w != NULL && !masync__dsa_forked(d)) {
 		struct masync__dsa_wq *w = o->pend_w;
 
@@ -7903,7 +8041,10 @@ masync__dsa_op_cancel(void *data, const struct vdm_operation *operation)
 		/* a descriptor cannot be taken back, a pending one can */
 		int pending = 0;
 
-		if (o->pend_w != NULL && !masync__dsa_forked(o->d)) {
+		if (o->staged) {
+			masync__dsa_stage_drop(o);
+			pending = 1;
+		} else if (o->pend_w != NULL && !masync__dsa_forked(o->d)) {
 			struct masync__dsa_wq *w = o->pend_w;
 
 			masync__mtx_lock(&w->qlock);
@@ -8188,6 +8329,8 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	masync__round_forget(dmd);
 	for (i = 0; i < dmd->nq; i++)
 		masync__round_forget(&dmd->q[i]);
+	if (masync__dsa_stage.n != 0 && masync__dsa_stage.w->d == dmd)
+		masync__dsa_stage_publish(1); /* goes below with the rest */
 	for (i = masync__dsa_later.n; i-- != 0;)
 		if (masync__dsa_later.o[i]->d == dmd)
 			masync__dsa_later_drop(masync__dsa_later.o[i]);

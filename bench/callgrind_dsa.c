@@ -23,7 +23,12 @@
  * only while the runtime's thread is blocked, so a round sleeps about
  * once per operation in both modes (natively: ~7 one by one, ~1
  * coalesced): this mode shows where a pass's instructions go, not the
- * coalesced / one-by-one ratio (bench_dsa's dsa_cpu_* give that). */
+ * coalesced / one-by-one ratio (bench_dsa's dsa_cpu_* give that).
+ * With "pass" instead, the 32 starts are made as in one pass of a
+ * runtime's wait (masync__round.depth raised, the pass's end flush called
+ * after them: the path of runtime_wait_multiple's first pass, without its
+ * wakers), the reaps as above: the mover's own instructions for what
+ * dsa_cpu_* runs. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -59,6 +64,7 @@ __lsan_default_options(void)
 }
 
 static struct dsa_emu *emu;
+static int cgd_pass; /* "pass": the starts as in one runtime pass */
 
 static void
 die(const char *what)
@@ -112,10 +118,17 @@ cgd_starts(struct vdm *vdm, struct vdm_operation_future *f,
 {
 	int i;
 
+	if (cgd_pass)
+		masync__round.depth++; /* as in a runtime's pass */
 	for (i = 0; i < QD; i++) {
 		f[i] = vdm_memcpy(vdm, dst + (size_t)i * n,
 			(void *)(src + (size_t)i * n), n, 0);
 		future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL);
+	}
+	if (cgd_pass) {
+		masync__round_flush(); /* the pass's end sends the batch */
+		masync__round.depth--;
+		return;
 	}
 	future_poll(FUTURE_AS_RUNNABLE(&f[0]), NULL);
 }
@@ -195,6 +208,7 @@ main(int argc, char **argv)
 	int batch = argc > 2 ? atoi(argv[2]) : 0;
 	int rounds = argc > 3 ? atoi(argv[3]) : 10;
 	int rt_mode = argc > 4 && strcmp(argv[4], "rt") == 0;
+	int pass_mode = argc > 4 && strcmp(argv[4], "pass") == 0;
 	struct runtime *rt = NULL;
 	struct dsa_emu_config ec;
 	struct data_mover_dsa_config mc;
@@ -202,9 +216,9 @@ main(int argc, char **argv)
 	unsigned char *src, *dst;
 
 	if (n == 0 || n > (1u << 20) || batch < 0 || rounds < 1 ||
-			(argc > 4 && !rt_mode)) {
+			(argc > 4 && !rt_mode && !pass_mode)) {
 		fprintf(stderr, "usage: callgrind_dsa [SIZE (1..1M)] "
-			"[BATCH_MAX] [ROUNDS] [rt]\n");
+			"[BATCH_MAX] [ROUNDS] [rt|pass]\n");
 		return 2;
 	}
 	if (dsa_emu_enter_namespace(why, sizeof(why)) != 0) {
@@ -242,6 +256,7 @@ main(int argc, char **argv)
 		rt_rounds_of(rt, data_mover_dsa_get_vdm(d), dst, src, n,
 			rounds);
 	} else {
+		cgd_pass = pass_mode;
 		rounds_of(data_mover_dsa_get_vdm(d), dst, src, n, 2); /* warm */
 		rounds_of(data_mover_dsa_get_vdm(d), dst, src, n, rounds);
 	}
@@ -251,7 +266,7 @@ main(int argc, char **argv)
 	dsa_emu_stop(emu);
 	/* the warm-up rounds are counted too (same functions) */
 	printf("ops %d size %zu batch_max %d%s naps %lu\n", (rounds + 2) * QD,
-		n, batch, rt_mode ? " rt" : "", cgd_naps);
+		n, batch, rt_mode ? " rt" : pass_mode ? " pass" : "", cgd_naps);
 	runtime_delete(rt);
 	free(src);
 	free(dst);

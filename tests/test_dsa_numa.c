@@ -104,6 +104,71 @@ test_node_cache(void)
 	CHECK_EQ(lookups, 4);
 }
 
+/* A runtime pass whose starts alternate between the two nodes' WQs: each
+ * start picks the other WQ than the one before, so this thread's stage
+ * goes on one WQ's pending list and the next start fills on the other;
+ * each WQ's batch goes at the pass's end. Batches need a portal: a
+ * regular-file one, written with MOVDIR64B or, where the CPU lacks it,
+ * 64-byte stores the emulator reads as it would read MOVDIR64B. */
+static void
+test_alternating(unsigned char *src)
+{
+	static const int nodes[] = { 0, 1 };
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct vdm_operation_future fs[NOPS];
+	struct future *ff[NOPS];
+	struct data_mover_dsa *d;
+	struct dsa_emu *emu;
+	struct dsa_emu_stats s;
+	unsigned bits = masync__cpu();
+	int i;
+
+	td_begin("a runtime pass alternating nodes: one batch per node");
+	ec.ndevices = 2;
+	ec.numa_nodes = nodes;
+	ec.wq_size = WQSZ;
+	ec.fifo = -1;
+	emu = td_emu(&ec);
+	if (!dsa_emu_cpu_movdir64b()) {
+		MASYNC__STORE(&masync__cpu_bits, bits | MASYNC__CPU_MOVDIR64B,
+			release);
+		MASYNC__STORE(&masync__test_movdir64b, dsa_emu_portal_store,
+			release);
+	}
+	mc.batch_max = NOPS;
+	d = td_mover(&mc);
+	CHECK_EQ(d->nq, 2);
+	CHECK(d->q[0].portal != NULL && d->q[1].portal != NULL);
+	atomic_store(&cpu_node, 0);
+	td_pattern(src, OPSZ * NOPS, 9);
+	memset(buf_node[0], 0, OPSZ * NOPS);
+	memset(buf_node[1], 0, OPSZ * NOPS);
+	for (i = 0; i < NOPS; i++) {
+		fs[i] = vdm_memcpy(data_mover_dsa_get_vdm(d),
+			buf_node[i % 2] + (size_t)(i / 2) * OPSZ,
+			src + (size_t)i * OPSZ, OPSZ, 0);
+		ff[i] = FUTURE_AS_RUNNABLE(&fs[i]);
+	}
+	runtime_wait_multiple(rt, ff, NOPS);
+	for (i = 0; i < NOPS; i++) {
+		CHECK_RES(FUTURE_OUTPUT(&fs[i])->result, VDM_SUCCESS);
+		CHECK_PATTERN(buf_node[i % 2] + (size_t)(i / 2) * OPSZ, OPSZ,
+			(size_t)i * OPSZ, 9);
+	}
+	td_settle(emu);
+	CHECK_EQ(received(emu, 0), 1);
+	CHECK_EQ(received(emu, 1), 1);
+	s = td_stats(emu);
+	CHECK_EQ(s.batch_members, NOPS);
+	CHECK_EQ(s.bytes, (uint64_t)OPSZ * NOPS);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
+		release);
+	MASYNC__STORE(&masync__cpu_bits, bits, release);
+}
+
 int
 main(void)
 {
@@ -203,6 +268,7 @@ main(void)
 	data_mover_dsa_delete(d);
 
 	dsa_emu_stop(emu);
+	test_alternating(src);
 	MASYNC__STORE(&masync__test_page_node, (masync__node_fn)NULL, release);
 	MASYNC__STORE(&masync__test_cpu_node, (masync__node_fn)NULL, release);
 

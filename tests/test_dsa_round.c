@@ -106,7 +106,10 @@ ops_futs(struct ops *s, struct future **ff)
 struct look_data {
 	struct data_mover_dsa *d;
 	struct ops *inner; /* non-NULL: runtime_wait_multiple on it */
+	struct vdm_operation_future *again; /* non-NULL: polled once more */
 	unsigned npend;    /* what it saw at its first poll */
+	unsigned nstaged;  /* ... of them staged: no WQ lock taken yet */
+	unsigned npend_after, nstaged_after; /* after polling `again` */
 	uint64_t received;
 	unsigned depth;
 	int polls;
@@ -125,9 +128,17 @@ look_impl(struct future_context *ctx, struct future_notifier *n)
 	(void)n;
 	if (l->polls++ == 0) {
 		l->npend = td_npend(l->d);
+		l->nstaged = td_nstaged(l->d);
 		dsa_emu_get_stats(emu, -1, &s);
 		l->received = s.received;
 		l->depth = masync__round.depth;
+		if (l->again != NULL) {
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(l->again),
+				NULL) == FUTURE_STATE_RUNNING);
+			l->npend_after = td_npend(l->d);
+			l->nstaged_after = td_nstaged(l->d);
+			dsa_emu_pause(emu, -1, 0);
+		}
 	}
 	if (l->inner != NULL) {
 		struct future *ff[NOPS];
@@ -168,6 +179,7 @@ test_round(void)
 	ops_check(&o, 1);
 	CHECK_EQ(lk.data.depth, 1);
 	CHECK_EQ(lk.data.npend, 20);   /* all held back during the pass */
+	CHECK_EQ(lk.data.nstaged, 20); /* ... without the WQ's lock */
 	CHECK_EQ(lk.data.received, 0); /* ... the first one too */
 	s = td_stats(emu);
 	td_log("   20 operations: %llu descriptors, %llu batch members\n",
@@ -210,6 +222,62 @@ test_round(void)
 	s = td_stats(emu);
 	CHECK_EQ(s.received, 1);
 	CHECK_EQ(s.batch_members, 0); /* a lone member goes as itself */
+	ops_free(&o);
+	data_mover_dsa_delete(d);
+}
+
+/* The stage: a pass's starts wait on this thread without the WQ's lock;
+ * the batch goes when it is full (batch_max), when one of them is polled
+ * again in the pass, or at the pass's end. */
+static void
+test_stage(void)
+{
+	struct data_mover_dsa_config mc = {0};
+	struct data_mover_dsa *d;
+	struct future *ff[NOPS + 1];
+	struct look_fut lk;
+	struct dsa_emu_stats s;
+	struct ops o;
+
+	td_begin("a pass of 20 with batch_max 8: batches of 8, 8 and 4");
+	mc.batch_max = 8;
+	d = td_mover(&mc);
+	dsa_emu_reset_stats(emu);
+	ops_make(&o, d, 20, 21);
+	ops_futs(&o, ff);
+	lk = look(d, NULL);
+	ff[20] = FUTURE_AS_RUNNABLE(&lk);
+	runtime_wait_multiple(rt, ff, 21);
+	ops_check(&o, 21);
+	CHECK_EQ(lk.data.npend, 4);  /* two full batches went in the pass */
+	CHECK_EQ(lk.data.nstaged, 4);
+	s = td_stats(emu);
+	CHECK_EQ(s.received, 3);
+	CHECK_EQ(s.ops[DSA_OPCODE_BATCH], 3);
+	CHECK_EQ(s.batch_members, 20);
+	CHECK_EQ(s.bytes, (uint64_t)OPSZ * 20);
+	CHECK_EQ(td_nstaged(d), 0);
+	ops_free(&o);
+	data_mover_dsa_delete(d);
+
+	td_begin("a staged member polled again in its pass: the batch goes");
+	d = mover();
+	dsa_emu_reset_stats(emu);
+	ops_make(&o, d, 6, 22);
+	ops_futs(&o, ff);
+	lk = look(d, NULL);
+	lk.data.again = &o.f[2];
+	ff[6] = FUTURE_AS_RUNNABLE(&lk);
+	dsa_emu_pause(emu, -1, 1); /* the poll finds it running */
+	runtime_wait_multiple(rt, ff, 7);
+	ops_check(&o, 22);
+	CHECK_EQ(lk.data.nstaged, 6);
+	CHECK_EQ(lk.data.nstaged_after, 0);
+	CHECK_EQ(lk.data.npend_after, 0); /* sent, not only published */
+	s = td_stats(emu);
+	CHECK_EQ(s.received, 1);
+	CHECK_EQ(s.batch_members, 6);
+	CHECK_EQ(s.bytes, (uint64_t)OPSZ * 6);
 	ops_free(&o);
 	data_mover_dsa_delete(d);
 }
@@ -561,6 +629,7 @@ main(void)
 	CHECK(td_portal(d));
 	data_mover_dsa_delete(d);
 	test_round();
+	test_stage();
 	test_by_hand();
 	test_nested();
 	test_early_returns();

@@ -267,7 +267,8 @@ td_portal(struct data_mover_dsa *d)
 	return d->q[0].portal != NULL; /* the first (here: only) WQ */
 }
 
-/* white box: operations waiting in the first WQ's pending batch */
+/* white box: operations waiting in the first WQ's pending batch, or
+ * staged for it by this thread's runtime pass (masync__dsa_stage) */
 static inline unsigned
 td_npend(struct data_mover_dsa *d)
 {
@@ -276,7 +277,16 @@ td_npend(struct data_mover_dsa *d)
 	masync__mtx_lock(&d->q[0].qlock);
 	n = d->q[0].npend;
 	masync__mtx_unlock(&d->q[0].qlock);
+	if (masync__dsa_stage.w == &d->q[0])
+		n += masync__dsa_stage.n;
 	return n;
+}
+
+/* white box: of those, the ones staged (no WQ lock taken for them yet) */
+static inline unsigned
+td_nstaged(struct data_mover_dsa *d)
+{
+	return masync__dsa_stage.w == &d->q[0] ? masync__dsa_stage.n : 0;
 }
 
 /* Waits until the emulator has disposed of every descriptor it took (its
