@@ -4438,8 +4438,10 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 
 	/* a poller nobody helps copies the rest in one call: libc picks its
 	 * kernel by size (glibc on AMD: rep movsb up to the L2 size, vector
-	 * loops above; 4 MiB hot on Zen 5 in 128 KiB calls ~3 % slower) */
-	size_t claim = !worker && op->alone ? op->nchunks : 1;
+	 * loops above; 4 MiB hot on Zen 5 in 128 KiB calls ~3 % slower).
+	 * Not a streamed one: that kernel is ours, whatever the size, and a
+	 * worker woken by another push may still come and help. */
+	size_t claim = !worker && op->alone && !op->stream ? op->nchunks : 1;
 
 	while (mine < max &&
 			(i = MASYNC__FADD(&op->next_chunk, claim, relaxed)) <

@@ -27,15 +27,18 @@
  *   streaming), not the other's; the poller's own time in the wake-up call
  *   and a worker slower than the poller count against the wake-up, and a
  *   skip brings the worker's rate closer to the poller's;
- * - a split copy pushed with both workers asleep and no wake-up (figures
- *   set) is copied by the poller in one call (one block claimed, a trace
- *   hook counts them) and nobody wakes; one that wakes a worker is
- *   claimed a chunk at a time. */
+ * - a split copy (cached stores) pushed with both workers asleep and no
+ *   wake-up (figures set) is copied by the poller in one call (one block
+ *   claimed, a trace hook counts them) and nobody wakes; one that wakes
+ *   a worker is claimed a chunk at a time. */
 #define MASYNC__TEST_HOOKS 1
 #include <stdatomic.h>
 #include <stddef.h>
 static atomic_uint blocks; /* chunk blocks claimed (MASYNC__THR_TRACE_CHUNK) */
 #define MASYNC__THR_TRACE_CHUNK(i) ((void)(i), atomic_fetch_add(&blocks, 1))
+/* 4 MiB copies keep cached stores on any CPU (a streamed one is claimed
+ * a chunk at a time however it was pushed) */
+#define MINIASYNC_STREAM_MIN ((size_t)1 << 30)
 #include "test_threads_util.h"
 
 static _Thread_local int fake_cpu = -1;
