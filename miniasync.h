@@ -4975,10 +4975,13 @@ masync__thr_pop_until(struct data_mover_threads *d,
 static void
 masync__thr_tail(struct masync__thr_op *op)
 {
-	uint64_t lim = MASYNC__LOAD(&op->dmt->wake_ns, relaxed), t0;
+	uint64_t lim, t0;
 	unsigned i;
 
-	if (op->nchunks < 2 || lim == 0)
+	if (op->nchunks < 2)
+		return;
+	lim = MASYNC__LOAD(&op->dmt->wake_ns, relaxed);
+	if (lim == 0)
 		return;
 	if (lim > MASYNC__THR_STALL_NS)
 		lim = MASYNC__THR_STALL_NS;
