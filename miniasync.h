@@ -3871,8 +3871,12 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  * - A poll after the first that finds its operation still queued runs it
  *   itself, and one of a split operation runs chunks that are left
  *   (masync__thr_help), so a caller that busy-polls is never slower than
- *   one that waits, also where workers share its CPU. Operations with a
- *   user function (set_memcpy_fn & co.) are left to the workers; a poll
+ *   one that waits, also where workers share its CPU. A poller that
+ *   nobody was woken to help (every worker asleep) copies the chunks in
+ *   one call; one that runs out of chunks while a worker copies its last
+ *   spins for it a while (masync__thr_tail) rather than sleep and be
+ *   woken. Operations with a user function (set_memcpy_fn & co.) are
+ *   left to the workers; a poll
  *   that finds one queued, or held by a worker, yields the CPU now and
  *   then instead, and naps once the operation is late
  *   (masync__thr_not_done), so a worker on its CPU can run.
@@ -3960,6 +3964,7 @@ struct masync__thr_op {
 	size_t nchunks, chunk;
 	size_t extra;  /* workers asked to help besides the entry's own */
 	int stream;    /* chunks written with streaming stores */
+	int alone;     /* pushed with every worker asleep, none woken */
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
 	/* waiting for queue room: on the wait list (written under
@@ -4021,12 +4026,15 @@ struct data_mover_threads {
 	mtx_t blocked_lock;
 	struct masync__thr_op *bhead, *btail;
 	/* measured (masync__thr_wake_pays): when a sleeping worker was last
-	 * signalled, how long until one ran (ns), how fast a participant of
-	 * a split operation copies (ps per byte), [0] with cached stores, [1]
-	 * streaming; 0: not measured yet */
+	 * signalled, how long until one ran (ns), how long the signal took
+	 * its caller (ns: a system call, and on a VM an IPI), how fast the
+	 * poller and a worker copy their chunks of a split operation (ps per
+	 * byte), [0] with cached stores, [1] streaming; 0: not measured */
 	MASYNC__ALIGNAS(64) MASYNC__A(uint64_t) signal_at;
 	MASYNC__A(uint64_t) wake_ns;
+	MASYNC__A(uint64_t) wake_call_ns;
 	MASYNC__A(uint64_t) ps_per_byte[2];
+	MASYNC__A(uint64_t) ps_worker[2];
 	/* the one CPU the workers may use, seen when one went to sleep;
 	 * -1: more than one (masync__thr_solo) */
 	MASYNC__A(int) solo_cpu;
@@ -4171,10 +4179,10 @@ masync__thr_pick(struct masync__thr_wk *const *sl, size_t n, int me)
  * for a split operation that slept on the pusher's CPU (every sleeper
  * did: after batches both workers often sleep on one CPU) is told to move
  * off that CPU once awake, or it copies beside the pusher. */
-static void
+static int
 masync__thr_wake_one(struct data_mover_threads *d, int split)
 {
-	int me = masync__thr_cpu_now();
+	int me = masync__thr_cpu_now(), woke = 0;
 
 	masync__mtx_lock(&d->lock);
 	if (d->nsleep > 0) {
@@ -4187,8 +4195,10 @@ masync__thr_wake_one(struct data_mover_threads *d, int split)
 		w->woken = 1;
 		w->off = split && me >= 0 && w->cpu == me ? me : -1;
 		masync__cnd_signal(&w->cond);
+		woke = 1;
 	}
 	masync__mtx_unlock(&d->lock);
+	return woke;
 }
 
 /* Moves the calling thread off CPU `cpu` if it runs there and its
@@ -4242,6 +4252,15 @@ masync__thr_wake_all(struct data_mover_threads *d)
 	masync__mtx_unlock(&d->lock);
 }
 
+/* 3/4 of the old value and 1/4 of the new one (the first as it is) */
+static void
+masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
+{
+	uint64_t o = MASYNC__LOAD(v, relaxed);
+
+	MASYNC__STORE(v, o == 0 ? x : o - o / 4 + x / 4, relaxed);
+}
+
 /* Pushes and, if a worker sleeps and `wake`, wakes one. */
 static int
 masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
@@ -4252,8 +4271,12 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
 	 * worker's increment or the worker sees the pushed operation */
 	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
-		MASYNC__STORE(&d->signal_at, masync__now_ns(), relaxed);
-		masync__thr_wake_one(d, op->nchunks > 1);
+		uint64_t t = masync__now_ns();
+
+		MASYNC__STORE(&d->signal_at, t, relaxed);
+		if (masync__thr_wake_one(d, op->nchunks > 1))
+			masync__thr_ewma(&d->wake_call_ns,
+				masync__now_ns() - t);
 	}
 	return 0;
 }
@@ -4265,50 +4288,54 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
 	return masync__thr_push(d, op, tag, 1);
 }
 
-/* 3/4 of the old value and 1/4 of the new one (the first as it is) */
-static void
-masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
-{
-	uint64_t o = MASYNC__LOAD(v, relaxed);
-
-	MASYNC__STORE(v, o == 0 ? x : o - o / 4 + x / 4, relaxed);
-}
-
-/* Whether waking a sleeping worker for a split operation of n bytes pays:
- * the poller starts on it at once, the worker only after the wake-up
- * (6-50 us of system call for the poller and 60 us to ms until the worker
- * runs, on a 2-vCPU VM; a woken worker may even take the poller's CPU).
- * It pays when the poller alone would take more than twice the measured
- * wake-up; a worker that spins already joins without one. Both figures
- * are measured on this mover, nothing is tuned to a machine; until they
- * are, it wakes. The poller's next poll runs the chunks (the first poll
- * of a split operation calls the waker for that; a POLLER word does not
- * change then, so those always wake), and
- * data_mover_threads_delete wakes every worker, so no operation waits
- * for a worker nobody woke. The copy rate is kept apart for cached and
- * streaming stores: a share that stays in the caches copies several times
- * faster than one that streams to memory (plain memcpy of 2 MiB ~45
- * GB/s, of 64 MiB ~8, on the 2-vCPU VM): with one figure for both, the
- * rate of large copies made a 2 MiB copy wake a worker that came only
- * after the poller had copied it all. Only a wake-up measures the wake-up
- * again, so each one not made ages the figure by 1/8: one measured under a
- * passing load (ms) must not keep the workers asleep for good (it did:
- * after one slow wake-up, every 64 MiB copy ran alone on the poller). */
+/* Whether waking a sleeping worker for a split operation of n bytes in
+ * chunks of `chunk` pays: the poller starts on it at once, the worker
+ * only after the wake-up. With the poller's rate rc and the worker's rw
+ * (ps a byte), the worker's arrival w and the poller's time in the wake-up
+ * call c (ns), both finish together, one chunk of the worker's late at
+ * most, before the poller alone would when
+ *     n rc > w + c rw / rc + chunk rw (rc + rw) / (2 rc)      (ns)
+ * (the copy both do after the poller's c and the worker's w, set equal to
+ * the poller's alone). On the 2-vCPU Zen 5 VM a 4 MiB copy that stays in
+ * the caches takes the poller 88 us alone, c is 12-20 us (an IPI that
+ * exits the VM), w 30-50 us, and the worker copies 4-5x slower than the
+ * poller, whose caches hold the data: the wake-up costs more than it
+ * brings (0.42-0.8x plain memcpy when it woke, 0.99x when not), while 16
+ * / 64 MiB (streaming, equal rates) pay. Every figure is measured on this
+ * mover, nothing is tuned to a machine; until they are, it wakes. The
+ * poller's next poll runs the chunks (the first poll of a split operation
+ * calls the waker for that; a POLLER word does not change then, so those
+ * always wake), and data_mover_threads_delete wakes every worker, so no
+ * operation waits for a worker nobody woke. The rates are kept apart for
+ * cached and streaming stores (plain memcpy of 2 MiB ~45 GB/s, of 64 MiB
+ * ~8, on that VM). Only a wake-up measures w, c and rw again, so each one
+ * not made ages w and c by 1/8 and brings rw 1/8 closer to rc: figures
+ * measured under a passing load (ms) must not keep the workers asleep for
+ * good (they did: after one slow wake-up, every 64 MiB copy ran alone on
+ * the poller). */
 static int
-masync__thr_wake_pays(struct data_mover_threads *d, size_t n, int stream)
+masync__thr_wake_pays(struct data_mover_threads *d, size_t n, size_t chunk,
+	int stream)
 {
 	uint64_t w = MASYNC__LOAD(&d->wake_ns, relaxed);
-	uint64_t r = MASYNC__LOAD(&d->ps_per_byte[stream != 0], relaxed);
+	uint64_t c = MASYNC__LOAD(&d->wake_call_ns, relaxed);
+	uint64_t rc = MASYNC__LOAD(&d->ps_per_byte[stream != 0], relaxed);
+	uint64_t rw = MASYNC__LOAD(&d->ps_worker[stream != 0], relaxed);
 	/* entries nobody woke for stay queued (their poller ran the
 	 * chunks): from half full on, wake, so the ring never fills up
 	 * with them */
 	size_t used = MASYNC__LOAD(&d->enq_pos, relaxed) -
 		MASYNC__LOAD(&d->deq_pos, relaxed);
 
-	if (w == 0 || r == 0 || used >= d->cap / 2 ||
-			(uint64_t)n / 1000 * r > 2 * w)
+	if (w == 0 || rc == 0 || rw == 0 || used >= d->cap / 2 ||
+			(uint64_t)n / 1000 * rc > w + c * rw / rc +
+			(uint64_t)chunk * rw / 1000 * (rc + rw) / (2 * rc))
 		return 1;
 	MASYNC__STORE(&d->wake_ns, w - w / 8, relaxed);
+	MASYNC__STORE(&d->wake_call_ns, c - c / 8, relaxed);
+	if (rw > rc)
+		MASYNC__STORE(&d->ps_worker[stream != 0], rw - (rw - rc) / 8,
+			relaxed);
 	return 0;
 }
 
@@ -4399,7 +4426,7 @@ masync__thr_finish(struct masync__thr_op *op)
  * that completes the last chunk completes the operation. */
 static void
 masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
-	size_t max)
+	size_t max, int worker)
 {
 	struct masync__op_args a = masync__args(&op->op);
 	size_t mine = 0, i;
@@ -4409,11 +4436,20 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	size_t bytes = 0;
 	uint64_t t0 = op->nchunks > 1 ? masync__now_ns() : 0;
 
+	/* a poller nobody helps copies the rest in one call: libc picks its
+	 * kernel by size (glibc on AMD: rep movsb up to the L2 size, vector
+	 * loops above; 4 MiB hot on Zen 5 in 128 KiB calls ~3 % slower).
+	 * Not a streamed one: that kernel is ours, whatever the size, and a
+	 * worker woken by another push may still come and help. */
+	size_t claim = !worker && op->alone && !op->stream ? op->nchunks : 1;
+
 	while (mine < max &&
-			(i = MASYNC__FADD(&op->next_chunk, 1, relaxed)) <
+			(i = MASYNC__FADD(&op->next_chunk, claim, relaxed)) <
 			op->nchunks) {
+		size_t k = op->nchunks - i < claim ? op->nchunks - i : claim;
 		size_t off = i * op->chunk;
-		size_t len = a.n - off < op->chunk ? a.n - off : op->chunk;
+		size_t len = a.n - off < k * op->chunk ? a.n - off :
+			k * op->chunk;
 		unsigned char *dst = (unsigned char *)a.dst + off;
 		const unsigned char *src = a.src == NULL ? NULL :
 			(const unsigned char *)a.src + off;
@@ -4446,7 +4482,7 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 				a.flags);
 			break;
 		}
-		mine++;
+		mine += k;
 		bytes += len;
 #ifdef MASYNC__THR_TRACE_CHUNK /* bench/placement.c */
 		MASYNC__THR_TRACE_CHUNK(i);
@@ -4454,9 +4490,10 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	}
 	if (mine == 0)
 		return;
-	/* a participant's copy rate (masync__thr_wake_pays) */
+	/* the poller's or a worker's copy rate (masync__thr_wake_pays) */
 	if (bytes >= MASYNC__THR_CHUNK_MIN && t0 != 0)
-		masync__thr_ewma(&d->ps_per_byte[op->stream != 0],
+		masync__thr_ewma(worker ? &d->ps_worker[op->stream != 0] :
+			&d->ps_per_byte[op->stream != 0],
 			(masync__now_ns() - t0) * 1000 / bytes);
 	MASYNC__HB(&op->chunks_done);
 	if (MASYNC__FADD(&op->chunks_done, mine, acq_rel) + mine ==
@@ -4491,7 +4528,7 @@ masync__thr_recruit(struct data_mover_threads *d, struct masync__thr_op *op,
  * while its poll has not claimed it (see `use`); else skip it. */
 static void
 masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
-	uint32_t tag)
+	uint32_t tag, int worker)
 {
 	uint32_t ph = MASYNC__PH_QUEUED;
 
@@ -4502,7 +4539,7 @@ masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
 			ph == MASYNC__PH_RUNNING) {
 		if (ph == MASYNC__PH_QUEUED)
 			masync__thr_recruit(d, op, op->extra);
-		masync__thr_run(d, op, (size_t)-1);
+		masync__thr_run(d, op, (size_t)-1, worker);
 	}
 	masync__thr_unref(op);
 }
@@ -4582,7 +4619,7 @@ masync__thr_worker(void *arg)
 		if (op != NULL) {
 			w.spins = 0;
 			masync__thr_room(d);
-			masync__thr_execute(d, op, tag);
+			masync__thr_execute(d, op, tag, 1);
 			continue;
 		}
 		if (MASYNC__LOAD(&d->stop, acquire))
@@ -4735,6 +4772,7 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 	op->chunk = a.n;
 	op->extra = 0;
 	op->stream = 0;
+	op->alone = 0;
 	MASYNC__STORE(&op->next_chunk, 0, relaxed);
 	MASYNC__STORE(&op->chunks_done, 0, relaxed);
 	if (a.n < (size_t)MASYNC__THR_SPLIT_MIN)
@@ -4800,7 +4838,7 @@ masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 		return 1;
 	if (op->nchunks > 1)
 		return masync__thr_wake_pays(d, masync__args(&op->op).n,
-			op->stream);
+			op->chunk, op->stream);
 	return !masync__thr_solo(d) ||
 		MASYNC__LOAD(&d->enq_pos, relaxed) -
 		MASYNC__LOAD(&d->deq_pos, relaxed) >= d->cap / 2;
@@ -4837,6 +4875,10 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
 	wake = masync__thr_wakes(d, op);
+	/* (a worker about to sleep may still see the push and come: it
+	 * then finds the chunks taken, see masync__thr_run) */
+	op->alone = !wake && op->nchunks > 1 &&
+		MASYNC__LOAD(&d->idle, relaxed) >= d->nthreads;
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
 			masync__thr_push(d, op, op->use, wake) == 0) {
 		if (masync__thr_helpable(op) && (op->nchunks > 1 || !wake))
@@ -4903,7 +4945,7 @@ masync__thr_pop_until(struct data_mover_threads *d,
 	while (MASYNC__LOAD(&op->phase, acquire) == MASYNC__PH_QUEUED &&
 			(e = masync__ring_pop(d, &tag)) != NULL) {
 		masync__thr_room(d);
-		masync__thr_execute(d, e, tag);
+		masync__thr_execute(d, e, tag, 0);
 	}
 }
 
@@ -4920,6 +4962,37 @@ masync__thr_pop_until(struct data_mover_threads *d,
  * reference, so a worker that pops the entry later skips it; a split
  * one's entry stays and brings one worker, the claimer asks for the
  * others. */
+#ifndef MASYNC__THR_STALL_NS /* see masync__thr_not_done */
+#define MASYNC__THR_STALL_NS 100000u
+#endif
+
+/* The poller of a split operation ran out of chunks while a worker
+ * still copies its last: asleep in runtime_wait it would wait for that
+ * worker's wake-up when done (its system call, then the poller's arrival:
+ * 20-40 us on the 2-vCPU VM, a fourth of a 4 MiB copy). It spins instead,
+ * for at most a measured wake-up (wake_ns, capped at MASYNC__THR_STALL_NS):
+ * a longer spin would cost more than the wake-up it saves. */
+static void
+masync__thr_tail(struct masync__thr_op *op)
+{
+	uint64_t lim, t0;
+	unsigned i;
+
+	if (op->nchunks < 2)
+		return;
+	lim = MASYNC__LOAD(&op->dmt->wake_ns, relaxed);
+	if (lim == 0)
+		return;
+	if (lim > MASYNC__THR_STALL_NS)
+		lim = MASYNC__THR_STALL_NS;
+	t0 = masync__now_ns();
+	for (i = 1; !masync__signal_done(&op->sig); i++) {
+		MASYNC__PAUSE();
+		if (i % 64 == 0 && masync__now_ns() - t0 > lim)
+			return;
+	}
+}
+
 static void
 masync__thr_help(struct masync__thr_op *op)
 {
@@ -4941,11 +5014,13 @@ masync__thr_help(struct masync__thr_op *op)
 			MASYNC__CAS(&op->qref, &use, 0, acq_rel);
 
 		masync__thr_recruit(d, op, op->extra);
-		masync__thr_run(d, op, (size_t)-1);
+		masync__thr_run(d, op, (size_t)-1, 0);
 		if (own)
 			masync__thr_unref(op);
+		masync__thr_tail(op);
 	} else if (ph == MASYNC__PH_RUNNING) {
-		masync__thr_run(d, op, (size_t)-1);
+		masync__thr_run(d, op, (size_t)-1, 0);
+		masync__thr_tail(op);
 	}
 }
 
@@ -4964,10 +5039,8 @@ masync__thr_help(struct masync__thr_op *op)
  * slice (~3 ms), a 64 x 4 KiB batch 0.05 ms -> 3 ms. One operation still
  * not done this long after the poller first yielded for it (a worker that
  * runs moves >= 2 GB/s) makes its poller nap instead (1 us asked; 50 us
- * or so with the timer slack): off the run queue, it lets any worker run. */
-#ifndef MASYNC__THR_STALL_NS
-#define MASYNC__THR_STALL_NS 100000u
-#endif
+ * or so with the timer slack): off the run queue, it lets any worker run
+ * (MASYNC__THR_STALL_NS, defined above masync__thr_tail). */
 struct masync__thr_stall {
 	const struct masync__thr_op *op;
 	uint32_t use;
@@ -5139,8 +5212,11 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__UNTRACKED(&d->stop, sizeof(d->stop));
 	MASYNC__INIT(&d->signal_at, 0);
 	MASYNC__INIT(&d->wake_ns, 0);
+	MASYNC__INIT(&d->wake_call_ns, 0);
 	MASYNC__INIT(&d->ps_per_byte[0], 0);
 	MASYNC__INIT(&d->ps_per_byte[1], 0);
+	MASYNC__INIT(&d->ps_worker[0], 0);
+	MASYNC__INIT(&d->ps_worker[1], 0);
 	MASYNC__INIT(&d->solo_cpu, -1);
 	MASYNC__UNTRACKED(&d->solo_cpu, sizeof(d->solo_cpu));
 #ifdef MASYNC__TEST_HOOKS
@@ -5155,7 +5231,9 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 #endif
 	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
 	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
+	MASYNC__UNTRACKED(&d->wake_call_ns, sizeof(d->wake_call_ns));
 	MASYNC__UNTRACKED(&d->ps_per_byte, sizeof(d->ps_per_byte));
+	MASYNC__UNTRACKED(&d->ps_worker, sizeof(d->ps_worker));
 	d->cells = (struct masync__ring_cell *)masync__zalloc_aligned(
 		ringbuf_size * sizeof(*d->cells));
 	d->threads = (thrd_t *)masync__zalloc(nthreads * sizeof(thrd_t));
@@ -5267,7 +5345,7 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 		masync__thrd_join(dmt->threads[i], NULL);
 	/* anything pushed meanwhile (helper entries of split operations) */
 	while ((op = masync__ring_pop(dmt, &tag)) != NULL)
-		masync__thr_execute(dmt, op, tag);
+		masync__thr_execute(dmt, op, tag, 0);
 	for (i = 0; i < dmt->nwk; i++)
 		masync__cnd_destroy(&dmt->wk[i].cond);
 	masync__mtx_destroy(&dmt->blocked_lock);

@@ -24,8 +24,21 @@
  *   time it says no, but each no ages the figure, so a wake-up (which
  *   measures it again) comes after a bounded number of skips; the copy
  *   rate it uses is the one of the operation's kind of stores (cached or
- *   streaming), not the other's. */
+ *   streaming), not the other's; the poller's own time in the wake-up call
+ *   and a worker slower than the poller count against the wake-up, and a
+ *   skip brings the worker's rate closer to the poller's;
+ * - a split copy (cached stores) pushed with both workers asleep and no
+ *   wake-up (figures set) is copied by the poller in one call (one block
+ *   claimed, a trace hook counts them) and nobody wakes; one that wakes
+ *   a worker is claimed a chunk at a time. */
 #define MASYNC__TEST_HOOKS 1
+#include <stdatomic.h>
+#include <stddef.h>
+static atomic_uint blocks; /* chunk blocks claimed (MASYNC__THR_TRACE_CHUNK) */
+#define MASYNC__THR_TRACE_CHUNK(i) ((void)(i), atomic_fetch_add(&blocks, 1))
+/* 4 MiB copies keep cached stores on any CPU (a streamed one is claimed
+ * a chunk at a time however it was pushed) */
+#define MINIASYNC_STREAM_MIN ((size_t)1 << 30)
 #include "test_threads_util.h"
 
 static _Thread_local int fake_cpu = -1;
@@ -351,38 +364,114 @@ test_solo_no_spin(void)
 		"(two CPUs: %u spins)\n", spun);
 }
 
+/* figures as the mover measures them (cached [0] or streaming [1]) */
+static void
+figures(struct data_mover_threads *d, int stream, uint64_t wake,
+	uint64_t call, uint64_t rc, uint64_t rw)
+{
+	MASYNC__STORE(&d->wake_ns, wake, relaxed);
+	MASYNC__STORE(&d->wake_call_ns, call, relaxed);
+	MASYNC__STORE(&d->ps_per_byte[stream], rc, relaxed);
+	MASYNC__STORE(&d->ps_worker[stream], rw, relaxed);
+}
+
 static void
 test_wake_retried(void)
 {
 	struct data_mover_threads *d =
 		data_mover_threads_new(1, 8, FUTURE_NOTIFIER_WAKER);
-	const size_t n = (size_t)64 << 20;
+	const size_t n = (size_t)64 << 20, mib4 = (size_t)4 << 20;
+	const size_t chunk = (size_t)512 << 10, c128 = (size_t)128 << 10;
 	unsigned k;
 
 	CHECK(d != NULL);
 	/* 1 s to wake, 100 ps a byte: 6.7 ms of copy, no wake-up */
-	MASYNC__STORE(&d->wake_ns, (uint64_t)1000000000u, relaxed);
-	MASYNC__STORE(&d->ps_per_byte[1], 100, relaxed);
-	CHECK(!masync__thr_wake_pays(d, n, 1));
+	figures(d, 1, 1000000000u, 0, 100, 100);
+	CHECK(!masync__thr_wake_pays(d, n, chunk, 1));
 	CHECK(MASYNC__LOAD(&d->wake_ns, relaxed) < 1000000000u);
-	for (k = 1; k < 100 && !masync__thr_wake_pays(d, n, 1); k++)
+	for (k = 1; k < 100 && !masync__thr_wake_pays(d, n, chunk, 1); k++)
 		;
 	CHECK(k < 100);
 	/* a small copy still does not pay for the aged figure */
-	CHECK(!masync__thr_wake_pays(d, 4096, 1));
+	CHECK(!masync__thr_wake_pays(d, 4096, 4096, 1));
 	/* cached and streaming rates apart: 2 MiB that stays in the caches
 	 * at 20 ps a byte (42 us) does not pay a 100 us wake-up, though
 	 * streaming copies ran at 1000 ps a byte; one streamed does */
-	MASYNC__STORE(&d->wake_ns, (uint64_t)100000u, relaxed);
-	MASYNC__STORE(&d->ps_per_byte[0], 20, relaxed);
-	MASYNC__STORE(&d->ps_per_byte[1], 1000, relaxed);
-	CHECK(!masync__thr_wake_pays(d, (size_t)2 << 20, 0));
-	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, 1));
-	/* unmeasured: wake (the wake-up measures both figures) */
-	MASYNC__STORE(&d->ps_per_byte[0], 0, relaxed);
-	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, 0));
+	figures(d, 0, 100000u, 0, 20, 20);
+	figures(d, 1, 100000u, 0, 1000, 1000);
+	CHECK(!masync__thr_wake_pays(d, (size_t)2 << 20, c128, 0));
+	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, c128, 1));
+	/* unmeasured: wake (the wake-up measures every figure) */
+	figures(d, 0, 100000u, 0, 0, 20);
+	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, c128, 0));
+	figures(d, 0, 100000u, 0, 20, 0);
+	CHECK(masync__thr_wake_pays(d, (size_t)2 << 20, c128, 0));
+	/* 4 MiB at 20 ps a byte (84 us alone), a worker as fast that
+	 * arrives after 30 us: pays with 10 us in the call, not with 60 */
+	figures(d, 0, 30000u, 10000u, 20, 20);
+	CHECK(masync__thr_wake_pays(d, mib4, c128, 0));
+	figures(d, 0, 30000u, 60000u, 20, 20);
+	CHECK(!masync__thr_wake_pays(d, mib4, c128, 0));
+	/* a worker 5x slower than the poller (the data in the poller's
+	 * caches) does not pay with 10 us in the call; each skip brings its
+	 * rate closer to the poller's (never below), so one is tried again */
+	figures(d, 0, 30000u, 10000u, 20, 100);
+	CHECK(!masync__thr_wake_pays(d, mib4, c128, 0));
+	CHECK(MASYNC__LOAD(&d->ps_worker[0], relaxed) == 90);
+	for (k = 1; k < 100 && !masync__thr_wake_pays(d, mib4, c128, 0); k++)
+		CHECK(MASYNC__LOAD(&d->ps_worker[0], relaxed) >= 20);
+	CHECK(k < 100);
 	data_mover_threads_delete(d);
 	tt_log("a skipped wake-up is tried again after %u skips ok\n", k);
+}
+
+/* A split 4 MiB copy with both workers asleep: figures that say the
+ * wake-up does not pay leave it to the poller, which copies it in one
+ * block and wakes nobody; unmeasured figures wake one, and then every
+ * block is one chunk. */
+static void
+test_alone_claim(void)
+{
+	const size_t n = (size_t)4 << 20;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct data_mover_threads *d;
+	struct vdm_operation_future f;
+
+	CHECK(src != NULL && dst != NULL);
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed); /* split */
+	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	asleep(d, 2);
+	figures(d, 0, (uint64_t)1 << 40, 0, 1, 1);
+	tt_fill(src, n, 31);
+	atomic_store(&blocks, 0);
+	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
+		FUTURE_STATE_IDLE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, n, 31) == SIZE_MAX);
+	CHECK(atomic_load(&blocks) == 1);
+	CHECK(sleepers(d) == 2);
+	data_mover_threads_delete(d);
+	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	asleep(d, 2);
+	tt_fill(src, n, 32);
+	atomic_store(&blocks, 0);
+	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
+		FUTURE_STATE_IDLE);
+	tt_busy_wait(&f, 20000);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, n, 32) == SIZE_MAX);
+	CHECK(atomic_load(&blocks) > 1);
+	data_mover_threads_delete(d);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	free(src);
+	free(dst);
+	tt_log("a split copy nobody helps: one block; helped: chunks ok\n");
 }
 
 int
@@ -396,6 +485,7 @@ main(void)
 	test_solo_small();
 	test_solo_no_spin();
 	test_move_off();
+	test_alone_claim();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
 	return 0;
 }

@@ -329,7 +329,9 @@ test_no_wake(unsigned char *src)
 	MASYNC__STORE(&dmt->wake_ns, (uint64_t)1 << 40, relaxed);
 	MASYNC__STORE(&dmt->ps_per_byte[0], 1, relaxed);
 	MASYNC__STORE(&dmt->ps_per_byte[1], 1, relaxed);
-	CHECK(!masync__thr_wake_pays(dmt, n, 0));
+	MASYNC__STORE(&dmt->ps_worker[0], 1, relaxed);
+	MASYNC__STORE(&dmt->ps_worker[1], 1, relaxed);
+	CHECK(!masync__thr_wake_pays(dmt, n, (size_t)64 << 10, 0));
 	for (r = 0; r < 3 * 16; r++) {
 		tt_fill(src, n, 90 + r);
 		f = vdm_memcpy(vdm, area, src, n, 0);
@@ -340,6 +342,8 @@ test_no_wake(unsigned char *src)
 		MASYNC__STORE(&dmt->wake_ns, (uint64_t)1 << 40, relaxed);
 		MASYNC__STORE(&dmt->ps_per_byte[0], 1, relaxed);
 		MASYNC__STORE(&dmt->ps_per_byte[1], 1, relaxed);
+	MASYNC__STORE(&dmt->ps_worker[0], 1, relaxed);
+	MASYNC__STORE(&dmt->ps_worker[1], 1, relaxed);
 	}
 	tt_fill(src, n, 200);
 	memset(area, 0, n);
