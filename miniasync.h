@@ -6758,19 +6758,41 @@ masync__dsa_batch_lim(const struct data_mover_dsa *d,
 	return lim < MASYNC__DSA_BATCH ? lim : MASYNC__DSA_BATCH;
 }
 
+/* A list of pending members (a WQ's pending batch, a thread's stage):
+ * o goes on its end / comes off it. */
 static void
-masync__dsa_unpend(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+masync__dsa_list_add(struct masync__dsa_op **head, struct masync__dsa_op **tail,
+	struct masync__dsa_op *o)
+{
+	o->pprev = *tail;
+	o->pnext = NULL;
+	if (*tail != NULL)
+		(*tail)->pnext = o;
+	else
+		*head = o;
+	*tail = o;
+}
+
+static void
+masync__dsa_list_del(struct masync__dsa_op **head, struct masync__dsa_op **tail,
 	struct masync__dsa_op *o)
 {
 	if (o->pprev != NULL)
 		o->pprev->pnext = o->pnext;
 	else
-		w->phead = o->pnext;
+		*head = o->pnext;
 	if (o->pnext != NULL)
 		o->pnext->pprev = o->pprev;
 	else
-		w->ptail = o->pprev;
+		*tail = o->pprev;
 	o->pprev = o->pnext = NULL;
+}
+
+static void
+masync__dsa_unpend(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	struct masync__dsa_op *o)
+{
+	masync__dsa_list_del(&w->phead, &w->ptail, o);
 	o->in_pend = 0;
 	w->npend--;
 	MASYNC__FSUB(&d->npend, 1, relaxed);
@@ -6968,15 +6990,7 @@ masync__dsa_stage_drop(struct masync__dsa_op *o)
 {
 	struct masync__dsa_stage *st = &masync__dsa_stage;
 
-	if (o->pprev != NULL)
-		o->pprev->pnext = o->pnext;
-	else
-		st->head = o->pnext;
-	if (o->pnext != NULL)
-		o->pnext->pprev = o->pprev;
-	else
-		st->tail = o->pprev;
-	o->pprev = o->pnext = NULL;
+	masync__dsa_list_del(&st->head, &st->tail, o);
 	o->staged = 0;
 	o->in_pend = 0;
 	st->n--;
@@ -7010,7 +7024,8 @@ masync__dsa_round_all(void *arg)
 		masync__dsa_flush_all(d, 0);
 }
 
-/* o, filled for w, becomes a pending member (not on a list yet) */
+/* o, filled for w, becomes a pending member (masync__dsa_list_add puts
+ * it on a list) */
 static void
 masync__dsa_pend_init(struct masync__dsa_op *o, struct masync__dsa_wq *w)
 {
@@ -7027,7 +7042,18 @@ masync__dsa_pend_init(struct masync__dsa_op *o, struct masync__dsa_wq *w)
 	o->in_pend = 1;
 	o->kicked = 0;
 	o->bat = NULL;
-	o->pnext = NULL;
+}
+
+/* o's batch was refused (masync__dsa_flush_locked kicked it): it goes
+ * alone now, so the check right after the start needs no look at it */
+static void
+masync__dsa_unkick(struct masync__dsa_op *o)
+{
+	o->kicked = 0;
+	o->pend_w = NULL;
+	o->submitted = 0;
+	o->no_batch = 1;
+	MASYNC__STORE(&o->watch, &o->comp, relaxed);
 }
 
 /* At the start of a small operation: joins the pending batch of the best
@@ -7058,24 +7084,14 @@ masync__dsa_pend(struct masync__dsa_op *o)
 			masync__dsa_stage_publish(0);
 		masync__dsa_pend_init(o, w);
 		o->staged = 1;
-		o->pprev = st->tail;
-		if (st->tail != NULL)
-			st->tail->pnext = o;
-		else
-			st->head = o;
-		st->tail = o;
+		masync__dsa_list_add(&st->head, &st->tail, o);
 		st->w = w;
 		if (++st->n < lim)
 			return 1;
 		masync__dsa_stage_publish(1);
 		if (!o->kicked)
 			return 1;
-		/* the batch it filled was refused: it goes alone now */
-		o->kicked = 0;
-		o->pend_w = NULL;
-		o->submitted = 0;
-		o->no_batch = 1;
-		MASYNC__STORE(&o->watch, &o->comp, relaxed);
+		masync__dsa_unkick(o);
 		return 0;
 	}
 	masync__mtx_lock(&w->qlock);
@@ -7086,25 +7102,14 @@ masync__dsa_pend(struct masync__dsa_op *o)
 		return 0;
 	}
 	masync__dsa_pend_init(o, w);
-	o->pprev = w->ptail;
-	if (w->ptail != NULL)
-		w->ptail->pnext = o;
-	else
-		w->phead = o;
-	w->ptail = o;
+	masync__dsa_list_add(&w->phead, &w->ptail, o);
 	if (w->npend++ == 0)
 		w->pend_ns = masync__coarse_ns();
 	MASYNC__FADD(&d->npend, 1, relaxed);
 	if (w->npend >= lim)
 		masync__dsa_flush_locked(d, w);
 	if (o->kicked) {
-		/* the batch it filled was refused: it goes alone now (so the
-		 * check right after the start needs no look at it) */
-		o->kicked = 0;
-		o->pend_w = NULL;
-		o->submitted = 0;
-		o->no_batch = 1;
-		MASYNC__STORE(&o->watch, &o->comp, relaxed);
+		masync__dsa_unkick(o);
 		masync__mtx_unlock(&w->qlock);
 		return 0;
 	}
