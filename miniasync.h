@@ -3967,6 +3967,7 @@ struct masync__thr_op {
 	int alone;     /* pushed with every worker asleep, none woken */
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
+	MASYNC__A(int) cpu; /* unsplit, run by a worker: its CPU; else -1 */
 	/* waiting for queue room: on the wait list (written under
 	 * dmt->blocked_lock); `started`: op_start queued it (owner only) */
 	struct masync__thr_op *bprev, *bnext;
@@ -4178,9 +4179,10 @@ masync__thr_pick(struct masync__thr_wk *const *sl, size_t n, int me)
 /* Wakes one sleeping worker (see masync__thr_pick), if one sleeps. One
  * for a split operation that slept on the pusher's CPU (every sleeper
  * did: after batches both workers often sleep on one CPU) is told to move
- * off that CPU once awake, or it copies beside the pusher. */
+ * off that CPU once awake, or it copies beside the pusher. With `spare`,
+ * none that slept on the pusher's CPU (see masync__thr_push). */
 static int
-masync__thr_wake_one(struct data_mover_threads *d, int split)
+masync__thr_wake_one(struct data_mover_threads *d, int split, int spare)
 {
 	int me = masync__thr_cpu_now(), woke = 0;
 
@@ -4188,6 +4190,11 @@ masync__thr_wake_one(struct data_mover_threads *d, int split)
 	if (d->nsleep > 0) {
 		size_t k = masync__thr_pick(d->sleepers, d->nsleep, me);
 		struct masync__thr_wk *w = d->sleepers[k];
+
+		if (spare && me >= 0 && w->cpu == me) {
+			masync__mtx_unlock(&d->lock);
+			return 0;
+		}
 
 		memmove(&d->sleepers[k], &d->sleepers[k + 1],
 			(d->nsleep - k - 1) * sizeof(d->sleepers[0]));
@@ -4261,7 +4268,9 @@ masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
 	MASYNC__STORE(v, o == 0 ? x : o - o / 4 + x / 4, relaxed);
 }
 
-/* Pushes and, if a worker sleeps and `wake`, wakes one. */
+/* Pushes and, if a worker sleeps and `wake`, wakes one; MASYNC__THR_SPARE:
+ * not one that went to sleep on the pusher's CPU (masync__thr_op_start). */
+#define MASYNC__THR_SPARE 2
 static int
 masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 	uint32_t tag, int wake)
@@ -4274,9 +4283,12 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 		uint64_t t = masync__now_ns();
 
 		MASYNC__STORE(&d->signal_at, t, relaxed);
-		if (masync__thr_wake_one(d, op->nchunks > 1))
+		if (masync__thr_wake_one(d, op->nchunks > 1,
+				wake == MASYNC__THR_SPARE))
 			masync__thr_ewma(&d->wake_call_ns,
 				masync__now_ns() - t);
+		else /* nobody signalled: no wake-up to measure */
+			MASYNC__CAS(&d->signal_at, &t, 0, relaxed);
 	}
 	return 0;
 }
@@ -4537,6 +4549,9 @@ masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
 
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire) ||
 			ph == MASYNC__PH_RUNNING) {
+		if (ph == MASYNC__PH_QUEUED && worker && op->nchunks == 1)
+			MASYNC__STORE(&op->cpu, masync__thr_cpu_now(),
+				relaxed); /* see masync__thr_not_done */
 		if (ph == MASYNC__PH_QUEUED)
 			masync__thr_recruit(d, op, op->extra);
 		masync__thr_run(d, op, (size_t)-1, worker);
@@ -4674,6 +4689,8 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__UNTRACKED(&op->sig.word, sizeof(op->sig.word));
 	MASYNC__UNTRACKED(&op->next_chunk, sizeof(op->next_chunk));
 	MASYNC__UNTRACKED(&op->chunks_done, sizeof(op->chunks_done));
+	MASYNC__UNTRACKED(&op->cpu, sizeof(op->cpu));
+	MASYNC__STORE(&op->cpu, -1, relaxed);
 	MASYNC__STORE(&op->refs, 1, relaxed);
 	MASYNC__STORE(&op->phase, MASYNC__PH_NEW, relaxed);
 	masync__signal_reset(&op->sig);
@@ -4875,6 +4892,21 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	MASYNC__STORE(&op->phase, MASYNC__PH_QUEUED, relaxed);
 	/* behind the operations that wait already (first come, first run) */
 	wake = masync__thr_wakes(d, op);
+	/* A caller that polls with no waker (FUTURE_BUSY_POLL, a spinning
+	 * loop) runs its queued operation itself at its next poll
+	 * (masync__thr_help): a worker woken where it went to sleep, on this
+	 * caller's CPU (Linux puts it back there), could only preempt it. A
+	 * worker whose yields a busy poller had delayed sleeps after each
+	 * operation (its quiet period) and was woken beside the poller for
+	 * each push: a system call and two context switches per 4 KiB copy
+	 * (64 x 4 KiB batches of 20 us took 50 us to 1 ms). Entries the
+	 * poller ran stay queued until a worker pops them: from half full
+	 * on, wake as before. */
+	if (wake && op->nchunks == 1 && masync__thr_helpable(op) &&
+			(n == NULL || n->waker.wake == NULL) &&
+			MASYNC__LOAD(&d->enq_pos, relaxed) -
+			MASYNC__LOAD(&d->deq_pos, relaxed) < d->cap / 2)
+		wake = MASYNC__THR_SPARE;
 	/* (a worker about to sleep may still see the push and come: it
 	 * then finds the chunks taken, see masync__thr_run) */
 	op->alone = !wake && op->nchunks > 1 &&
@@ -4895,7 +4927,7 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		/* a worker must pop to make room: one may sleep with the
 		 * ring full of entries no push woke it for */
 		if (MASYNC__FADD(&d->idle, 0, acq_rel) != 0)
-			masync__thr_wake_one(d, 0);
+			masync__thr_wake_one(d, 0, 0);
 		return -1;
 	}
 	return 0;
@@ -5047,6 +5079,9 @@ struct masync__thr_stall {
 	uint64_t since;
 };
 static MASYNC__THREAD_LOCAL unsigned masync__thr_unready;
+#ifdef MASYNC__TEST_HOOKS
+static MASYNC__A(unsigned) masync__test_thr_yields; /* tests: polls' yields */
+#endif
 static MASYNC__THREAD_LOCAL struct masync__thr_stall masync__thr_stalled;
 
 static void
@@ -5054,6 +5089,7 @@ masync__thr_not_done(struct masync__thr_op *op)
 {
 	struct masync__thr_stall *st = &masync__thr_stalled;
 	uint64_t now;
+	int c;
 
 	/* (a running split operation: the poll helped already) */
 	if ((op->nchunks > 1 && MASYNC__LOAD(&op->phase, relaxed) !=
@@ -5072,7 +5108,20 @@ masync__thr_not_done(struct masync__thr_op *op)
 		thrd_sleep(&ts, NULL);
 		return;
 	}
-	thrd_yield();
+	/* A yield runs only threads queued on this CPU: one given while the
+	 * worker that runs op is on another CPU could only hand the poller's
+	 * slice to another program (a compiler: 2-5 ms, a 20-60 us batch of
+	 * 64 x 4 KiB). (Not skipped for a queued one: a spinning worker on
+	 * this CPU whose yields the poller delays sleeps after each
+	 * operation for its quiet period, and pushes of callers that wait
+	 * wake it beside them at every one.) */
+	c = MASYNC__LOAD(&op->cpu, relaxed);
+	if (c < 0 || c == masync__thr_cpu_now()) {
+#ifdef MASYNC__TEST_HOOKS
+		MASYNC__FADD(&masync__test_thr_yields, 1, relaxed);
+#endif
+		thrd_yield();
+	}
 }
 
 static enum future_state
