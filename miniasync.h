@@ -4180,7 +4180,7 @@ masync__thr_pick(struct masync__thr_wk *const *sl, size_t n, int me)
  * for a split operation that slept on the pusher's CPU (every sleeper
  * did: after batches both workers often sleep on one CPU) is told to move
  * off that CPU once awake, or it copies beside the pusher. With `spare`,
- * none that slept on the pusher's CPU (see masync__thr_push). */
+ * none that slept on the pusher's CPU (see masync__thr_op_start). */
 static int
 masync__thr_wake_one(struct data_mover_threads *d, int split, int spare)
 {
@@ -4195,7 +4195,6 @@ masync__thr_wake_one(struct data_mover_threads *d, int split, int spare)
 			masync__mtx_unlock(&d->lock);
 			return 0;
 		}
-
 		memmove(&d->sleepers[k], &d->sleepers[k + 1],
 			(d->nsleep - k - 1) * sizeof(d->sleepers[0]));
 		d->nsleep--;
@@ -5277,6 +5276,8 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		sizeof(masync__test_thr_spins));
 	MASYNC__UNTRACKED(&masync__test_thr_no_quiet,
 		sizeof(masync__test_thr_no_quiet));
+	MASYNC__UNTRACKED(&masync__test_thr_yields,
+		sizeof(masync__test_thr_yields));
 #endif
 	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
 	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));
