@@ -4138,6 +4138,7 @@ masync__thr_unref(struct masync__thr_op *op)
 /* tests: the CPU the calling thread runs on (NULL: ask the system) */
 typedef int (*masync__cpu_fn)(void);
 static MASYNC__A(masync__cpu_fn) masync__test_thr_cpu;
+static MASYNC__A(unsigned) masync__test_thr_wakes; /* tests: pushes' wakes */
 #endif
 
 /* The CPU the calling thread runs on now, or -1 */
@@ -4199,6 +4200,9 @@ masync__thr_wake_one(struct data_mover_threads *d, int split, int spare)
 			(d->nsleep - k - 1) * sizeof(d->sleepers[0]));
 		d->nsleep--;
 		w->woken = 1;
+#ifdef MASYNC__TEST_HOOKS
+		MASYNC__FADD(&masync__test_thr_wakes, 1, relaxed);
+#endif
 		w->off = split && me >= 0 && w->cpu == me ? me : -1;
 		masync__cnd_signal(&w->cond);
 		woke = 1;
@@ -5278,6 +5282,8 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		sizeof(masync__test_thr_no_quiet));
 	MASYNC__UNTRACKED(&masync__test_thr_yields,
 		sizeof(masync__test_thr_yields));
+	MASYNC__UNTRACKED(&masync__test_thr_wakes,
+		sizeof(masync__test_thr_wakes));
 #endif
 	MASYNC__UNTRACKED(&d->signal_at, sizeof(d->signal_at));
 	MASYNC__UNTRACKED(&d->wake_ns, sizeof(d->wake_ns));

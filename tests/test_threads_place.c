@@ -30,7 +30,14 @@
  * - a split copy (cached stores) pushed with both workers asleep and no
  *   wake-up (figures set) is copied by the poller in one call (one block
  *   claimed, a trace hook counts them) and nobody wakes; one that wakes
- *   a worker is claimed a chunk at a time. */
+ *   a worker is claimed a chunk at a time;
+ * - a 4 KiB copy polled with no waker (busy polling), both workers asleep
+ *   on the caller's made-up CPU, wakes nobody (a wake counter hook) and
+ *   the next poll runs it; polled with a waker it wakes one, and so does
+ *   a busy poll from another CPU than theirs;
+ * - a poll of an operation a worker runs (a user memcpy_fn that holds it)
+ *   yields the CPU (a yield counter hook) when that worker's CPU is the
+ *   poller's, and never when it is another. */
 #define MASYNC__TEST_HOOKS 1
 #include <stdatomic.h>
 #include <stddef.h>
@@ -474,6 +481,139 @@ test_alone_claim(void)
 	tt_log("a split copy nobody helps: one block; helped: chunks ok\n");
 }
 
+static void
+noop_wake(void *data)
+{
+	(void)data;
+}
+
+/* A busy poller (no waker) does not wake a worker that went to sleep on
+ * its CPU (the next poll runs the operation); one with a waker, or on
+ * another CPU, does. Hooks: every thread on made-up CPU 7, two CPUs. */
+static void
+test_busy_spare(void)
+{
+	struct data_mover_threads *d;
+	struct vdm *vdm;
+	unsigned char src[4096], dst[4096];
+	struct vdm_operation_future f;
+	struct future_notifier nt;
+	struct masync__thr_op *op;
+	uint64_t t0;
+
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
+	atomic_store(&same_cpu, 7);
+	d = data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	vdm = data_mover_threads_get_vdm(d);
+	asleep(d, 2);
+	tt_fill(src, sizeof(src), 3);
+	MASYNC__STORE(&masync__test_thr_wakes, 0u, relaxed);
+	f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(MASYNC__LOAD(&masync__test_thr_wakes, relaxed) == 0);
+	CHECK(sleepers(d) == 2);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, sizeof(src), 3) == SIZE_MAX);
+	CHECK(MASYNC__LOAD(&masync__test_thr_wakes, relaxed) == 0);
+	/* with a waker: one wakes, and it runs the copy though this thread
+	 * does not poll again */
+	memset(&nt, 0, sizeof(nt));
+	nt.waker.wake = noop_wake;
+	tt_fill(src, sizeof(src), 4);
+	f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) != FUTURE_STATE_IDLE);
+	CHECK(MASYNC__LOAD(&masync__test_thr_wakes, relaxed) == 1);
+	op = (struct masync__thr_op *)FUTURE_DATA(&f)->data;
+	for (t0 = tt_now_ns(); !masync__signal_done(&op->sig);
+			tt_sleep_us(100))
+		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(tt_verify(dst, sizeof(src), 4) == SIZE_MAX);
+	/* a busy poller on another CPU than the sleepers' wakes one */
+	asleep(d, 2);
+	atomic_store(&same_cpu, 0);
+	fake_cpu = 8;
+	f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) != FUTURE_STATE_IDLE);
+	CHECK(MASYNC__LOAD(&masync__test_thr_wakes, relaxed) == 2);
+	tt_busy_wait(&f, 20000);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	data_mover_threads_delete(d);
+	fake_cpu = -1;
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	tt_log("a busy poller wakes no worker beside it ok\n");
+}
+
+/* a user memcpy_fn that holds its worker until `release` */
+static atomic_int held, release;
+
+static void *
+holding_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	atomic_store(&held, 1);
+	while (!atomic_load(&release))
+		tt_sleep_us(50);
+	return memcpy(dst, src, n);
+}
+
+/* polls of an operation a worker holds, from made-up CPU `cpu` (-1: the
+ * worker's): the yields they gave */
+static unsigned
+yields_while_held(struct data_mover_threads *d, int cpu)
+{
+	unsigned char src[64], dst[64];
+	struct vdm_operation_future f;
+	struct masync__thr_op *op;
+	uint64_t t0;
+	unsigned k, y;
+
+	memset(src, 5, sizeof(src));
+	atomic_store(&held, 0);
+	atomic_store(&release, 0);
+	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, 64, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
+	for (t0 = tt_now_ns(); !atomic_load(&held); tt_sleep_us(100))
+		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
+	op = (struct masync__thr_op *)FUTURE_DATA(&f)->data;
+	CHECK(MASYNC__LOAD(&op->cpu, relaxed) >= 10);
+	fake_cpu = cpu >= 0 ? cpu : MASYNC__LOAD(&op->cpu, relaxed);
+	MASYNC__STORE(&masync__test_thr_yields, 0u, relaxed);
+	for (k = 0; k < 2 * MASYNC__THR_POLL_YIELD; k++)
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+			FUTURE_STATE_RUNNING);
+	y = MASYNC__LOAD(&masync__test_thr_yields, relaxed);
+	atomic_store(&release, 1);
+	tt_busy_wait(&f, 20000);
+	CHECK(tt_result(&f) == VDM_SUCCESS && dst[63] == 5);
+	fake_cpu = -1;
+	return y;
+}
+
+/* the yields of polls of an operation held by a worker: on the worker's
+ * CPU at least one per MASYNC__THR_POLL_YIELD polls, on another none */
+static void
+test_yield_where(void)
+{
+	struct data_mover_threads *d =
+		data_mover_threads_new(1, 8, FUTURE_NOTIFIER_WAKER);
+
+	CHECK(d != NULL);
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
+	data_mover_threads_set_memcpy_fn(d, holding_memcpy);
+	CHECK(yields_while_held(d, -1) >= 1);
+	CHECK(yields_while_held(d, 3) == 0);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	data_mover_threads_delete(d);
+	tt_log("a poll yields only where its worker runs ok\n");
+}
+
 int
 main(void)
 {
@@ -486,6 +626,8 @@ main(void)
 	test_solo_no_spin();
 	test_move_off();
 	test_alone_claim();
+	test_busy_spare();
+	test_yield_where();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
 	return 0;
 }
