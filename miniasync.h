@@ -8146,17 +8146,42 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 static enum future_state
 masync__dsa_op_check(void *data, const struct vdm_operation *operation)
 {
+	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
+
 	(void)operation;
-	/* the generic poll calls it right after op_start */
-	return masync__dsa_progress((struct masync__dsa_op *)data, NULL, 0, 1);
+	/* the generic poll calls it right after op_start: a member (pending,
+	 * or in the batch it filled) has nothing to do yet, as in
+	 * masync__dsa_progress, without entering that large function */
+	if (o->pend_w != NULL)
+		return FUTURE_STATE_RUNNING;
+	return masync__dsa_progress(o, NULL, 0, 1);
 }
 
 static enum future_state
 masync__dsa_op_check_ext(void *data, const struct vdm_operation *operation,
 	struct future_notifier *n)
 {
+	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
+
 	(void)operation;
-	return masync__dsa_progress((struct masync__dsa_op *)data, n, 1, 0);
+	/* The common end of a coalesced operation: another member's poll
+	 * found it done and wrote SUCCESS (masync__dsa_sweep), and no batch
+	 * is pending (which masync__dsa_progress would send). What
+	 * masync__dsa_progress does then (M_DONE, single_done, finish,
+	 * disarm), on a short path. */
+	if (o->pend_w != NULL && MASYNC__LOAD(&o->swept, acquire) &&
+			MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
+			(masync__dsa_status(&o->comp) &
+			DSA_COMP_STATUS_MASK) == DSA_COMP_SUCCESS &&
+			MASYNC__LOAD(&o->d->npend, relaxed) == 0) {
+		o->pend_w = NULL;
+		o->submitted = 0;
+		o->done = o->n; /* a member is one whole part */
+		masync__dsa_finish(o, VDM_SUCCESS);
+		masync__dsa_disarm(o);
+		return FUTURE_STATE_COMPLETE;
+	}
+	return masync__dsa_progress(o, n, 1, 0);
 }
 
 static void

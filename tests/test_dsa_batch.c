@@ -14,6 +14,8 @@
  * - members go without RCR: the device writes a member's record only when
  *   it fails, a successful batch completes all its members from the
  *   batch's record (member_records counts what the device wrote);
+ * - a member completed by another member's poll (swept) completes on its
+ *   next poll, which still sends a pending batch;
  * - cancelling a pending member removes it (nothing written), and a lone
  *   member goes as a plain descriptor;
  * - a pending batch nobody polls is sent by the monitor thread once it
@@ -311,6 +313,44 @@ test_no_member_records(struct dsa_emu *emu)
 	data_mover_dsa_delete(d);
 }
 
+/* A member that another member's poll found done (swept) completes on a
+ * short path; a poll of it still sends a pending batch, as any poll of a
+ * running operation does. */
+static void
+test_swept_member(struct dsa_emu *emu)
+{
+	struct data_mover_dsa *d = mover(NOPS);
+	struct dsa_emu_stats s;
+	struct ops o;
+	int i;
+
+	td_begin("a swept member's poll sends the pending batch");
+	dsa_emu_reset_stats(emu);
+	ops_make(&o, d, 8, 12);
+	start_batch(emu, d, &o, 4); /* op 0 alone, a batch of 3 */
+	CHECK_RES(td_busy(&o.f[1]), VDM_SUCCESS); /* sweeps 2 and 3 */
+	dsa_emu_pause(emu, -1, 1);
+	for (i = 4; i < 8; i++)
+		CHECK(poll1(&o.f[i]) == FUTURE_STATE_RUNNING);
+	CHECK_EQ(td_npend(d), 3); /* op 4 alone, 5..7 pending */
+	CHECK(poll1(&o.f[2]) == FUTURE_STATE_COMPLETE);
+	CHECK_EQ(td_npend(d), 0); /* sent by that poll */
+	td_wait_received(emu, 4, 5000000000ull);
+	dsa_emu_pause(emu, -1, 0);
+	CHECK(poll1(&o.f[3]) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(td_busy(&o.f[0]), VDM_SUCCESS);
+	wait_n(&o, 4, 4);
+	for (i = 0; i < 8; i++)
+		CHECK_RES(FUTURE_OUTPUT(&o.f[i])->result, VDM_SUCCESS);
+	CHECK_PATTERN(o.dst, OPSZ * 8, 0, 12);
+	s = td_stats(emu);
+	CHECK_EQ(s.received, 4);
+	CHECK_EQ(s.batch_members, 6);
+	CHECK_EQ(s.bytes, (uint64_t)OPSZ * 8);
+	ops_free(&o);
+	data_mover_dsa_delete(d);
+}
+
 static void
 test_cancel_lone(struct dsa_emu *emu)
 {
@@ -591,6 +631,7 @@ main(void)
 	test_batch_max(emu);
 	test_member_faults(emu);
 	test_no_member_records(emu);
+	test_swept_member(emu);
 	test_cancel_lone(emu);
 	test_poller(emu);
 	test_monitor_flush(emu);
