@@ -334,7 +334,7 @@ enum future_notifier_type {
  * POLLER - it set poller.ptr_to_monitor to a 64-bit word whose change
  *          means "poll again";
  * NONE   - the poller has to poll again on its own.
- * future_poll() does not touch it: a poller sets notifier_used to NONE
+ * future_poll() and a chain do not touch it: a poller sets it to NONE
  * before each poll if it wants to tell "not consumed" apart. */
 struct future_notifier {
 	struct future_waker waker;
@@ -661,9 +661,11 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 			e = next;
 			continue;
 		}
-		/* each entry reports the notifier it consumed */
-		if (n != NULL)
-			n->notifier_used = FUTURE_NOTIFIER_NONE;
+		/* n is the caller's and passed on untouched, as in
+		 * libminiasync (its programs poll chains with made-up
+		 * notifier pointers that their tasks only compare); this
+		 * library's movers reset notifier_used when they complete,
+		 * so the next entry's poll starts from NONE */
 		if (future_poll(&e->future, n) != FUTURE_STATE_COMPLETE)
 			return FUTURE_STATE_RUNNING;
 		if (stop && masync__vdm_context_result(&e->future.context)) {
@@ -1239,6 +1241,10 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 	if (state == FUTURE_STATE_COMPLETE) {
 		vdm->op_delete(data->data, &data->operation, output);
 		data->data = NULL; /* the state is gone */
+		/* nothing to wait for: a chain polls its next entry with
+		 * the same notifier (a user mover's op_start decides alone) */
+		if (n != NULL && (vdm->capabilities & MASYNC__CAP_EXT))
+			n->notifier_used = FUTURE_NOTIFIER_NONE;
 	}
 	return state;
 }
@@ -2485,8 +2491,8 @@ vdm_result_str(enum vdm_operation_result result)
  * `waker` itself is written only by registration (the owner of the
  * future), so a poll that finds the very same waker still registered, or
  * nothing to drop, needs no lock. */
-#define MASYNC__S_LOCK 1u
-#define MASYNC__S_DONE 2u
+#define MASYNC__S_DONE 1u /* 1 as libminiasync's POLLER word read when done */
+#define MASYNC__S_LOCK 2u
 #define MASYNC__S_WAKER 4u
 #define MASYNC__S_CALL 8u /* one call running; the bits above count them */
 #define MASYNC__S_CALLS (~(uint64_t)7)

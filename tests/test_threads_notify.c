@@ -263,6 +263,9 @@ test_poller(struct runtime *rt)
 	CHECK(nt.notifier_used == FUTURE_NOTIFIER_POLLER);
 	atomic_store(&tt_the_gate.open, 1);
 	tt_wait_word(nt.poller.ptr_to_monitor, v0, 10000);
+	/* 0 while pending, 1 once done, as libminiasync's threads mover
+	 * (its coroutine example waits for the word to read 1) */
+	CHECK(v0 == 0 && atomic_load(word) == 1);
 	/* changed: the next poll completes */
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
 		FUTURE_STATE_COMPLETE);
