@@ -4012,6 +4012,7 @@ struct data_mover_threads {
 	memset_fn op_memset;
 	size_t nthreads;
 	thrd_t *threads;
+	uint64_t gen; /* unique among this process's movers */
 	struct masync__pool pool;
 	/* bounded MPMC queue (D. Vyukov's algorithm), any capacity */
 	size_t cap;
@@ -5084,10 +5085,12 @@ masync__thr_help(struct masync__thr_op *op)
  * (MASYNC__THR_STALL_NS, defined above masync__thr_tail). */
 struct masync__thr_stall {
 	const struct masync__thr_op *op;
+	uint64_t gen; /* op's mover (a later mover may reuse op's address) */
 	uint32_t use;
 	uint64_t since;
 };
 static MASYNC__THREAD_LOCAL unsigned masync__thr_unready;
+static MASYNC__A(uint64_t) masync__thr_gens; /* movers made */
 #ifdef MASYNC__TEST_HOOKS
 static MASYNC__A(unsigned) masync__test_thr_yields; /* tests: polls' yields */
 #endif
@@ -5106,8 +5109,9 @@ masync__thr_not_done(struct masync__thr_op *op)
 			++masync__thr_unready % MASYNC__THR_POLL_YIELD != 0)
 		return;
 	now = masync__now_ns();
-	if (st->op != op || st->use != op->use) {
+	if (st->op != op || st->use != op->use || st->gen != op->dmt->gen) {
 		st->op = op;
+		st->gen = op->dmt->gen;
 		st->use = op->use;
 		st->since = now;
 	} else if (now - st->since > MASYNC__THR_STALL_NS +
@@ -5257,6 +5261,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->ext.raw_flags = masync__thr_raw_flags;
 	d->notifier = desired_notifier;
 	d->nthreads = nthreads;
+	d->gen = MASYNC__FADD(&masync__thr_gens, 1, relaxed) + 1;
 	d->cap = ringbuf_size;
 	MASYNC__INIT(&d->enq_pos, 0);
 	MASYNC__INIT(&d->deq_pos, 0);

@@ -589,6 +589,12 @@ yields_while_held(struct data_mover_threads *d, int cpu)
 	op = (struct masync__thr_op *)FUTURE_DATA(&f)->data;
 	CHECK(MASYNC__LOAD(&op->cpu, relaxed) >= 10);
 	fake_cpu = cpu >= 0 ? cpu : MASYNC__LOAD(&op->cpu, relaxed);
+	/* a record a deleted mover's operation at this address left behind
+	 * (same use, long stalled) is not this one's */
+	masync__thr_stalled.op = op;
+	masync__thr_stalled.gen = d->gen - 1;
+	masync__thr_stalled.use = op->use;
+	masync__thr_stalled.since = 0;
 	MASYNC__STORE(&masync__test_thr_yields, 0u, relaxed);
 	for (k = 0; k < 2 * MASYNC__THR_POLL_YIELD; k++)
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
