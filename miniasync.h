@@ -1488,8 +1488,8 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
  * that sees it complete (the future may have moved, so the mover cannot
  * tell a dropped future from one polled later). A future dropped after it
  * started therefore keeps its state until the mover is deleted; once all
- * states are held (threads mover: 2^20; DSA: its capacity, rounded up to
- * a multiple of 256) creation reports VDM_ERROR_OUT_OF_MEMORY. Poll such a future once more after it
+ * states are held (threads mover: 2^20; DSA: its capacity) creation
+ * reports VDM_ERROR_OUT_OF_MEMORY. Poll such a future once more after it
  * completed (runtime_wait, or a NULL-notifier poll) before dropping it.
  * Built-in movers (sync, threads, DSA): an idle future, or a running one
  * still waiting in the mover's queue, is cancelled; the race with a worker
@@ -2856,6 +2856,7 @@ struct masync__pool {
 	mtx_t grow_lock;
 	MASYNC__A(uint32_t) nchunks;
 	uint32_t max_chunks;
+	size_t max_elems; /* 0: max_chunks whole chunks */
 	unsigned char *chunks[MASYNC__POOL_MAX_CHUNKS];
 };
 
@@ -2874,6 +2875,7 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 		MASYNC__POOL_CHUNK);
 	if (p->max_chunks == 0 || p->max_chunks > MASYNC__POOL_MAX_CHUNKS)
 		p->max_chunks = MASYNC__POOL_MAX_CHUNKS;
+	p->max_elems = max_elems;
 	return masync__mtx_init(&p->grow_lock, mtx_plain) == thrd_success ? 0 : -1;
 }
 
@@ -2937,7 +2939,10 @@ masync__pool_grow(struct masync__pool *p)
 		MASYNC__INIT(&l->next, 0);
 		MASYNC__UNTRACKED(&l->next, sizeof(l->next));
 		l->index = (n << MASYNC__POOL_CHUNK_SHIFT) | i;
-		masync__pool_put(p, l);
+		/* the limit is exact: the pool is the only count of what
+		 * is taken (no counter to bump per element) */
+		if (p->max_elems == 0 || l->index < p->max_elems)
+			masync__pool_put(p, l);
 	}
 out:
 	masync__mtx_unlock(&p->grow_lock);
@@ -5737,7 +5742,6 @@ struct data_mover_dsa {
 	uint64_t timeout_ns;
 	size_t capacity;
 	unsigned fork_gen;     /* masync__dsa_forks when it was made */
-	MASYNC__A(size_t) live;
 	struct masync__pool pool;
 	int have_monitor;
 	thrd_t monitor;
@@ -7996,17 +8000,12 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	struct masync__dsa_op *o;
 
 	(void)type;
-	if (MASYNC__FADD(&d->live, 1, relaxed) >= d->capacity) {
-		MASYNC__FSUB(&d->live, 1, relaxed);
-		return NULL;
-	}
 	o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
-	if (o == NULL) {
-		MASYNC__FSUB(&d->live, 1, relaxed);
+	if (o == NULL) /* all `capacity` taken (the pool's exact limit) */
 		return NULL;
-	}
 	o->d = d;
-	MASYNC__FADD(&o->life, 1, relaxed);
+	/* only the owner writes it (the monitor reads it): no RMW */
+	MASYNC__STORE(&o->life, MASYNC__LOAD(&o->life, relaxed) + 1, relaxed);
 	masync__signal_reset(&o->sig);
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
@@ -8038,9 +8037,10 @@ masync__dsa_recycle(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 
-	masync__free_aligned(o->batch);
-	o->batch = NULL;
-	MASYNC__FSUB(&d->live, 1, relaxed);
+	if (o->batch != NULL) {
+		masync__free_aligned(o->batch);
+		o->batch = NULL;
+	}
 	masync__pool_put(&d->pool, o);
 }
 
@@ -8429,7 +8429,6 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	d->capacity = cfg.capacity ? cfg.capacity :
 		MASYNC__DSA_DEFAULT_CAPACITY;
 	d->fork_gen = MASYNC__LOAD(&masync__dsa_forks, relaxed);
-	MASYNC__INIT(&d->live, 0);
 	d->ext.base.op_new = masync__dsa_op_new;
 	d->ext.base.op_delete = masync__dsa_op_delete;
 	d->ext.base.op_start = masync__dsa_op_start;
