@@ -5740,7 +5740,6 @@ struct data_mover_dsa {
 	enum future_notifier_type notifier;
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
-	size_t capacity;
 	unsigned fork_gen;     /* masync__dsa_forks when it was made */
 	struct masync__pool pool;
 	int have_monitor;
@@ -8426,8 +8425,6 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		MASYNC__DSA_DEFAULT_CPU_THRESHOLD;
 	d->timeout_ns = cfg.timeout_ns ? cfg.timeout_ns :
 		MASYNC__DSA_DEFAULT_TIMEOUT_NS;
-	d->capacity = cfg.capacity ? cfg.capacity :
-		MASYNC__DSA_DEFAULT_CAPACITY;
 	d->fork_gen = MASYNC__LOAD(&masync__dsa_forks, relaxed);
 	d->ext.base.op_new = masync__dsa_op_new;
 	d->ext.base.op_delete = masync__dsa_op_delete;
@@ -8437,8 +8434,10 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	d->ext.base.has_property = masync__dsa_has_property;
 	d->ext.check = masync__dsa_op_check_ext;
 	d->ext.cancel = masync__dsa_op_cancel;
+	/* the pool holds the capacity: no more states than that, ever */
 	if (masync__pool_init(&d->pool, sizeof(struct masync__dsa_op),
-			d->capacity) != 0)
+			cfg.capacity ? cfg.capacity :
+			MASYNC__DSA_DEFAULT_CAPACITY) != 0)
 		goto fail;
 	/* batch memory up front (one per WQ entry, at most 64: ~2.5 KiB
 	 * each), so a busier moment later never allocates */
