@@ -127,6 +127,7 @@ struct dsa_emu {
 	uint64_t (*swerr)[4]; /* under lock: per device, the SWERR register */
 	int *halted;	/* __atomic, per device */
 	int lost_ok;
+	int no_record_check;
 	unsigned *speed;	/* __atomic, per device: bytes per µs, 0 = unlimited */
 	uint64_t *dev_busy;	/* under lock, per device: its pipe is busy until then */
 	/* track_writes: sorted, disjoint destination ranges written (under lock) */
@@ -1630,7 +1631,7 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 		return 0;
 	}
 	/* pairs with the client's release store of status = 0 before submission */
-	uint8_t before = pid ? rbuf[0]
+	uint8_t before = pid ? rbuf[0] : emu->no_record_check ? 0
 			 : __atomic_load_n(&((struct dsa_completion_record *)(uintptr_t)ca)->status,
 					   __ATOMIC_ACQUIRE);
 	struct rec r;
@@ -2392,6 +2393,7 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 	emu->version = cfg->version ? cfg->version : 0x100;
 	emu->fault_nonresident = cfg->fault_nonresident;
 	emu->lost_ok = cfg->lost_ok;
+	emu->no_record_check = cfg->no_record_check;
 	emu->wqs = calloc(emu->nwq, sizeof(*emu->wqs));
 	emu->swerr = calloc(emu->ndev, sizeof(*emu->swerr));
 	emu->halted = calloc(emu->ndev, sizeof(*emu->halted));

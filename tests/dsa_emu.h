@@ -186,6 +186,16 @@ struct dsa_emu_config {
 	 * Tests reusing a buffer for a second operation reset in between.
 	 */
 	int track_writes;
+	/*
+	 * 0: before it runs a descriptor the emulator reads its completion
+	 * record's status and counts one not cleared (stats.cr_not_zero);
+	 * != 0: it never reads a record, as hardware does not. The read
+	 * pulls the record's cache line to the emulator's CPU, a miss the
+	 * client then pays where hardware costs nothing (a batch member
+	 * without RCR that succeeds: no record written at all), so
+	 * benchmarks of the client's CPU cost set it.
+	 */
+	int no_record_check;
 };
 
 struct dsa_emu;

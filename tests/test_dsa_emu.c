@@ -863,6 +863,33 @@ out:
 	free(recs);
 }
 
+/* no_record_check: the record is never read (a status left over is not
+ * counted), but still written as the flags say */
+static void
+test_no_record_check(void)
+{
+	struct dsa_emu_config cfg = { .no_record_check = 1 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *recs = alloc_records(2);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	REQUIRE(emu && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	desc_simple(&d, REC(recs, 0), DSA_OPCODE_NOOP, FLAGS_STD);
+	__atomic_store_n(&REC(recs, 0)->status, 0x33, __ATOMIC_RELEASE);
+	CHECK(client_submit(&c, &d) == 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.cr_not_zero, 0);
+	CHECK_EQ(st.records, 1);
+	CHECK_EQ(peek_status(REC(recs, 0)), DSA_COMP_SUCCESS);
+out:
+	client_close(&c);
+	dsa_emu_stop(emu);
+	free(recs);
+}
+
 static void
 test_gencap_flags(void)
 {
@@ -2569,6 +2596,7 @@ main(int argc, char **argv)
 	RUN(test_shared_mmap());
 	RUN(test_overlap());
 	RUN(test_validation());
+	RUN(test_no_record_check());
 	RUN(test_gencap_flags());
 	RUN(test_batch(0));
 	RUN(test_batch(1));
