@@ -1130,6 +1130,10 @@ struct masync__vdm_ext {
 	/* non-zero: operations of `type` go to a user function that takes
 	 * every flag bit (NULL: flags outside VDM_F_VALID_FLAGS are refused) */
 	int (*raw_flags)(const struct vdm *vdm, enum vdm_operation_type type);
+	/* optional: a poll of a RUNNING future of this mover, whose common
+	 * end it takes on a short path (vdm_operation_impl otherwise) */
+	enum future_state (*poll)(struct vdm_operation_future *f,
+		struct future_notifier *n);
 };
 
 /* Non-zero only when the mover supports every bit of `capability`. */
@@ -2428,6 +2432,14 @@ static MASYNC__NOINLINE enum future_state
 masync__vdm_task_generic(struct future_context *context,
 	struct future_notifier *n)
 {
+	struct vdm_operation_future *f = (struct vdm_operation_future *)
+		(void *)((char *)context - offsetof(struct future, context));
+	struct vdm *vdm = f->data.vdm;
+
+	if (context->state == FUTURE_STATE_RUNNING &&
+			(vdm->capabilities & MASYNC__CAP_EXT) &&
+			((struct masync__vdm_ext *)(void *)vdm)->poll != NULL)
+		return ((struct masync__vdm_ext *)(void *)vdm)->poll(f, n);
 	return vdm_operation_impl(context, n);
 }
 
@@ -8205,6 +8217,34 @@ masync__dsa_op_delete(void *data, const struct vdm_operation *operation,
 	masync__dsa_release(o);
 }
 
+/* The ext poll of a RUNNING future: the common end of a coalesced
+ * operation (op_check_ext's short path) goes on to what op_delete and
+ * vdm_operation_impl do then, in one call: a member swept done is
+ * detached (nothing the device writes points into it), has no part on
+ * the CPU, nothing to write back and no timeout to wait out, so its state
+ * goes straight back to the pool. Anything else: the generic poll. */
+static enum future_state
+masync__dsa_poll(struct vdm_operation_future *f, struct future_notifier *n)
+{
+	struct masync__dsa_op *o = (struct masync__dsa_op *)f->data.data;
+
+	if (o->pend_w != NULL && MASYNC__LOAD(&o->swept, acquire) &&
+			!o->write_back && !o->timed_out && o->hy_len == 0 &&
+			MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
+			(masync__dsa_status(&o->comp) &
+			DSA_COMP_STATUS_MASK) == DSA_COMP_SUCCESS &&
+			MASYNC__LOAD(&o->d->npend, relaxed) == 0) {
+		masync__dsa_disarm(o);
+		masync__output(&f->data.operation, VDM_SUCCESS, &f->output);
+		masync__dsa_recycle(o);
+		f->data.data = NULL; /* the state is gone */
+		if (n != NULL)
+			n->notifier_used = FUTURE_NOTIFIER_NONE;
+		return FUTURE_STATE_COMPLETE;
+	}
+	return vdm_operation_impl(&f->base.context, n);
+}
+
 static int
 masync__dsa_op_cancel(void *data, const struct vdm_operation *operation)
 {
@@ -8434,6 +8474,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	d->ext.base.has_property = masync__dsa_has_property;
 	d->ext.check = masync__dsa_op_check_ext;
 	d->ext.cancel = masync__dsa_op_cancel;
+	d->ext.poll = masync__dsa_poll;
 	/* the pool holds the capacity: no more states than that, ever */
 	if (masync__pool_init(&d->pool, sizeof(struct masync__dsa_op),
 			cfg.capacity ? cfg.capacity :
