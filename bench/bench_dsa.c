@@ -26,7 +26,10 @@
  *             on (the defaults) and off: time and the CPU's share
  *
  * CPU time is CLOCK_THREAD_CPUTIME_ID of the submitting thread (the
- * emulator's threads and the mover's monitor are not counted). Every value
+ * emulator's threads and the mover's monitor are not counted). The
+ * emulator runs with no_record_check: like hardware, it never reads a
+ * completion record (since 2026-12-03; free DSA figures from before paid a
+ * miss per coalesced member for that read, see bench/RESULTS.md). Every value
  * is the median of BENCH_DSA_REPS runs (default 5) inside one run of the
  * program. Line format: `name value unit ratio what`, where `what` says
  * what the ratio is:
