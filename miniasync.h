@@ -5744,7 +5744,9 @@ struct data_mover_dsa {
 	int overlap_ok;        /* every WQ does overlapping moves */
 	unsigned batch_max;    /* < 2: no coalescing */
 	size_t batch_threshold;
-	MASYNC__A(unsigned) npend; /* operations in pending batches */
+	/* WQs with a pending batch (counted when one starts or ends, not
+	 * per member: one RMW per batch) */
+	MASYNC__A(unsigned) npend;
 	size_t hybrid_threshold;
 	unsigned hybrid_permille; /* 0: hy_share */
 	MASYNC__A(unsigned) hy_share; /* the CPU's share now, permille */
@@ -6876,8 +6878,8 @@ masync__dsa_unpend(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 {
 	masync__dsa_list_del(&w->phead, &w->ptail, o);
 	o->in_pend = 0;
-	w->npend--;
-	MASYNC__FSUB(&d->npend, 1, relaxed);
+	if (--w->npend == 0)
+		MASYNC__FSUB(&d->npend, 1, relaxed);
 }
 
 /* A new batch of w, on its list of all (freed when w is closed). */
@@ -6907,29 +6909,21 @@ masync__dsa_batch_get(struct masync__dsa_wq *w)
 	return b;
 }
 
-/* The first k pending members of w leave its pending list at once (one
- * update of the counts per batch, not per member). */
+/* The first k pending members of w, up to `rest`, leave its pending list
+ * at once (one update of the counts per batch, not per member); the caller
+ * clears each one's links and in_pend in its own pass over them. */
 static void
 masync__dsa_unpend_head(struct data_mover_dsa *d, struct masync__dsa_wq *w,
-	unsigned k)
+	struct masync__dsa_op *rest, unsigned k)
 {
-	struct masync__dsa_op *m = w->phead;
-	unsigned i;
-
-	for (i = 0; i < k; i++) {
-		struct masync__dsa_op *next = m->pnext;
-
-		m->pprev = m->pnext = NULL;
-		m->in_pend = 0;
-		m = next;
-	}
-	w->phead = m;
-	if (m != NULL)
-		m->pprev = NULL;
+	w->phead = rest;
+	if (rest != NULL)
+		rest->pprev = NULL;
 	else
 		w->ptail = NULL;
 	w->npend -= k;
-	MASYNC__FSUB(&d->npend, k, relaxed);
+	if (w->npend == 0)
+		MASYNC__FSUB(&d->npend, 1, relaxed);
 }
 
 /* Submits w's pending batch, if there is room. */
@@ -6982,9 +6976,11 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 			masync__dsa_batch_put(w, b);
 			return;
 		}
-		masync__dsa_unpend_head(d, w, k);
+		masync__dsa_unpend_head(d, w, m, k); /* m: the k+1-th */
 		for (i = 0; i < k; i++) {
 			m = b->member[i];
+			m->pprev = m->pnext = NULL;
+			m->in_pend = 0;
 			if (r == 0) {
 				m->bat = b;
 				m->bat_idx = i;
@@ -7055,10 +7051,11 @@ masync__dsa_stage_publish(int flush)
 	else
 		w->phead = st->head;
 	w->ptail = st->tail;
-	if (w->npend == 0)
+	if (w->npend == 0) {
 		w->pend_ns = masync__coarse_ns();
+		MASYNC__FADD(&d->npend, 1, relaxed);
+	}
 	w->npend += st->n;
-	MASYNC__FADD(&d->npend, st->n, relaxed);
 	st->head = st->tail = NULL;
 	st->n = 0;
 	if (flush || w->npend >= masync__dsa_batch_lim(d, w))
@@ -7185,9 +7182,10 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	}
 	masync__dsa_pend_init(o, w);
 	masync__dsa_list_add(&w->phead, &w->ptail, o);
-	if (w->npend++ == 0)
+	if (w->npend++ == 0) {
 		w->pend_ns = masync__coarse_ns();
-	MASYNC__FADD(&d->npend, 1, relaxed);
+		MASYNC__FADD(&d->npend, 1, relaxed);
+	}
 	if (w->npend >= lim)
 		masync__dsa_flush_locked(d, w);
 	if (o->kicked) {
