@@ -2434,12 +2434,13 @@ masync__vdm_task_generic(struct future_context *context,
 {
 	struct vdm_operation_future *f = (struct vdm_operation_future *)
 		(void *)((char *)context - offsetof(struct future, context));
-	struct vdm *vdm = f->data.vdm;
+	struct masync__vdm_ext *x =
+		(struct masync__vdm_ext *)(void *)f->data.vdm;
 
 	if (context->state == FUTURE_STATE_RUNNING &&
-			(vdm->capabilities & MASYNC__CAP_EXT) &&
-			((struct masync__vdm_ext *)(void *)vdm)->poll != NULL)
-		return ((struct masync__vdm_ext *)(void *)vdm)->poll(f, n);
+			(x->base.capabilities & MASYNC__CAP_EXT) &&
+			x->poll != NULL)
+		return x->poll(f, n);
 	return vdm_operation_impl(context, n);
 }
 
@@ -8177,6 +8178,19 @@ masync__dsa_op_check(void *data, const struct vdm_operation *operation)
 	return masync__dsa_progress(o, NULL, 0, 1);
 }
 
+/* The common end of a coalesced operation: another member's poll found
+ * it done and wrote SUCCESS (masync__dsa_sweep), and no batch is pending
+ * (which masync__dsa_progress would send). */
+static int
+masync__dsa_swept_ok(struct masync__dsa_op *o)
+{
+	return o->pend_w != NULL && MASYNC__LOAD(&o->swept, acquire) &&
+		MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
+		(masync__dsa_status(&o->comp) & DSA_COMP_STATUS_MASK) ==
+		DSA_COMP_SUCCESS &&
+		MASYNC__LOAD(&o->d->npend, relaxed) == 0;
+}
+
 static enum future_state
 masync__dsa_op_check_ext(void *data, const struct vdm_operation *operation,
 	struct future_notifier *n)
@@ -8184,16 +8198,9 @@ masync__dsa_op_check_ext(void *data, const struct vdm_operation *operation,
 	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
 
 	(void)operation;
-	/* The common end of a coalesced operation: another member's poll
-	 * found it done and wrote SUCCESS (masync__dsa_sweep), and no batch
-	 * is pending (which masync__dsa_progress would send). What
-	 * masync__dsa_progress does then (M_DONE, single_done, finish,
-	 * disarm), on a short path. */
-	if (o->pend_w != NULL && MASYNC__LOAD(&o->swept, acquire) &&
-			MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
-			(masync__dsa_status(&o->comp) &
-			DSA_COMP_STATUS_MASK) == DSA_COMP_SUCCESS &&
-			MASYNC__LOAD(&o->d->npend, relaxed) == 0) {
+	/* what masync__dsa_progress does then (M_DONE, single_done,
+	 * finish, disarm), on a short path */
+	if (masync__dsa_swept_ok(o)) {
 		o->pend_w = NULL;
 		o->submitted = 0;
 		o->done = o->n; /* a member is one whole part */
@@ -8226,12 +8233,8 @@ masync__dsa_poll(struct vdm_operation_future *f, struct future_notifier *n)
 {
 	struct masync__dsa_op *o = (struct masync__dsa_op *)f->data.data;
 
-	if (o->pend_w != NULL && MASYNC__LOAD(&o->swept, acquire) &&
-			!o->write_back && !o->timed_out && o->hy_len == 0 &&
-			MASYNC__LOAD(&o->phase, relaxed) != MASYNC__DSA_DONE &&
-			(masync__dsa_status(&o->comp) &
-			DSA_COMP_STATUS_MASK) == DSA_COMP_SUCCESS &&
-			MASYNC__LOAD(&o->d->npend, relaxed) == 0) {
+	if (masync__dsa_swept_ok(o) && !o->write_back && !o->timed_out &&
+			o->hy_len == 0) {
 		masync__dsa_disarm(o);
 		masync__output(&f->data.operation, VDM_SUCCESS, &f->output);
 		masync__dsa_recycle(o);
