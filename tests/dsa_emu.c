@@ -139,6 +139,13 @@ struct dsa_emu {
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_running;
 static int g_ns_entered;
+/*
+ * dsa_emu_portal_store's qword stores in progress (g_store_busy) and done
+ * (g_store_gen): intake_portal takes no slot while one is in progress or
+ * if one ran while it read, so a writer stopped between its stores (as
+ * valgrind stops threads) is never seen torn.  In-process clients only.
+ */
+static unsigned g_store_busy, g_store_gen;
 
 /* ------------------------------------------------------------------ */
 /* helpers */
@@ -1897,6 +1904,14 @@ intake_portal(struct emu_wq *w)
 		if (!any)
 			continue;
 		uint64_t a[8], b[8];
+		unsigned gen = __atomic_load_n(&g_store_gen, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&g_store_busy, __ATOMIC_SEQ_CST)) {
+			/* a stand-in store is under way: next round */
+			pthread_mutex_lock(&w->emu->lock);
+			w->st.portal_waits++;
+			pthread_mutex_unlock(&w->emu->lock);
+			break;
+		}
 		read_slot(slot, a);
 		/* re-read until two reads agree (a MOVDIR64B in progress) */
 		for (int k = 0; k < 1000; k++) {
@@ -1906,6 +1921,10 @@ intake_portal(struct emu_wq *w)
 				break;
 			memcpy(a, b, sizeof(a));
 		}
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&g_store_busy, __ATOMIC_SEQ_CST) ||
+		    __atomic_load_n(&g_store_gen, __ATOMIC_SEQ_CST) != gen)
+			break; /* a stand-in store ran meanwhile: read it again */
 		any = 0;
 		for (int k = 0; k < 8; k++)
 			any |= a[k];
@@ -2060,20 +2079,41 @@ store64_avx512(void *portal, const void *desc)
 			     : : "r"(portal), "r"(desc) : "xmm0", "memory");
 }
 
+/* the stand-in's store order: the completion address (qword 1) last */
+static const unsigned char store_order[8] = { 0, 2, 3, 4, 5, 6, 7, 1 };
+
 void
-dsa_emu_portal_store(void *portal, const void *desc)
+dsa_emu_portal_store_begin(void *portal, const void *desc, unsigned nqwords)
 {
 	uint64_t *p = portal;
 	const uint64_t *s = desc;
 
+	__atomic_fetch_add(&g_store_busy, 1, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < nqwords && i < 8; i++)
+		__atomic_store_n(&p[store_order[i]], s[store_order[i]], __ATOMIC_RELAXED);
+}
+
+void
+dsa_emu_portal_store_end(void *portal, const void *desc, unsigned nqwords)
+{
+	uint64_t *p = portal;
+	const uint64_t *s = desc;
+
+	for (unsigned i = nqwords; i < 8; i++)
+		__atomic_store_n(&p[store_order[i]], s[store_order[i]], __ATOMIC_RELEASE);
+	__atomic_fetch_add(&g_store_gen, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_sub(&g_store_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+void
+dsa_emu_portal_store(void *portal, const void *desc)
+{
 	if (__builtin_cpu_supports("avx512f")) {
 		store64_avx512(portal, desc);
 		return;
 	}
-	for (int i = 0; i < 8; i++)
-		if (i != 1)
-			__atomic_store_n(&p[i], s[i], __ATOMIC_RELAXED);
-	__atomic_store_n(&p[1], s[1], __ATOMIC_RELEASE);
+	dsa_emu_portal_store_begin(portal, desc, 0);
+	dsa_emu_portal_store_end(portal, desc, 0);
 }
 
 static int
@@ -2706,6 +2746,7 @@ sum_stats_locked(struct dsa_emu *emu, unsigned lo, unsigned hi, struct dsa_emu_s
 		out->page_faults += s->page_faults;
 		out->cr_not_zero += s->cr_not_zero;
 		out->lost += s->lost;
+		out->portal_waits += s->portal_waits;
 		out->enqcmd_retries += s->enqcmd_retries;
 		out->swerrs += s->swerrs;
 		for (int k = 0; k < 256; k++)

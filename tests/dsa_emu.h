@@ -257,13 +257,17 @@ int dsa_emu_write_desc(struct dsa_emu *emu, unsigned wq, const void *desc);
 int dsa_emu_cpu_movdir64b(void);
 
 /*
- * A stand-in for MOVDIR64B on CPUs without it, for benchmarks: the 64 bytes
- * as one AVX-512 store where the CPU has AVX-512, else qword stores with the
- * completion address (qword 1) last.  The emulator re-reads a slot until two
- * reads agree, so only a writer stopped between its stores for that long
- * could be seen torn: tests use trap_portal, which cannot.
+ * A stand-in for MOVDIR64B on CPUs without it, for benchmarks and tests in
+ * this process: the 64 bytes as one AVX-512 store where the CPU has
+ * AVX-512, else qword stores with the completion address (qword 1) last.
+ * The emulator takes no slot while such qword stores are under way, so a
+ * writer stopped between them (valgrind stops threads anywhere) is never
+ * seen torn.  _begin writes the first nqwords of them and _end the rest:
+ * tests use the pair to stop a writer half-way.
  */
 void dsa_emu_portal_store(void *portal, const void *desc);
+void dsa_emu_portal_store_begin(void *portal, const void *desc, unsigned nqwords);
+void dsa_emu_portal_store_end(void *portal, const void *desc, unsigned nqwords);
 
 /* WQs are indexed 0 .. n-1 in device order: index = dev * nwqs + wq. */
 unsigned dsa_emu_nwqs(const struct dsa_emu *emu);
@@ -365,6 +369,7 @@ struct dsa_emu_stats {
 	uint64_t page_faults;	/* completions with status 3 (injected or real) */
 	uint64_t cr_not_zero;	/* completion status was not 0 when executed */
 	uint64_t lost;		/* portal slot rewritten while it was being taken */
+	uint64_t portal_waits;	/* intake rounds left for a dsa_emu_portal_store under way */
 	uint64_t enqcmd_retries; /* dsa_emu_portal_write(enqcmd) answered "retry" */
 	uint64_t swerrs;	/* software errors reported (sysfs "errors") */
 	uint64_t ops[256];	/* executed descriptors per opcode, incl. batch members */
