@@ -67,11 +67,11 @@ queued(struct data_mover_dsa *d, unsigned *lost)
 {
 	size_t n;
 
-	masync__mtx_lock(&d->q[0].qlock);
+	masync__qlock_take(&d->q[0].qlock);
 	n = d->q[0].inflight;
 	if (lost != NULL)
 		*lost = d->q[0].nlost;
-	masync__mtx_unlock(&d->q[0].qlock);
+	masync__qlock_give(&d->q[0].qlock);
 	return n;
 }
 

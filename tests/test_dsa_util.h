@@ -274,9 +274,9 @@ td_npend(struct data_mover_dsa *d)
 {
 	unsigned n;
 
-	masync__mtx_lock(&d->q[0].qlock);
+	masync__qlock_take(&d->q[0].qlock);
 	n = d->q[0].npend;
-	masync__mtx_unlock(&d->q[0].qlock);
+	masync__qlock_give(&d->q[0].qlock);
 	if (masync__dsa_stage.w == &d->q[0])
 		n += masync__dsa_stage.n;
 	return n;

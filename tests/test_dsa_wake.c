@@ -215,7 +215,7 @@ run_locked(struct data_mover_dsa *d, int mlock, void (*fn)(void *),
 	r.fn = fn;
 	r.arg = arg;
 	atomic_init(&r.done, 0);
-	masync__mtx_lock(&d->q[0].qlock);
+	masync__qlock_take(&d->q[0].qlock);
 	if (mlock)
 		masync__mtx_lock(&d->mlock);
 	CHECK(pthread_create(&t, NULL, locked_thread, &r) == 0);
@@ -227,7 +227,7 @@ run_locked(struct data_mover_dsa *d, int mlock, void (*fn)(void *),
 	}
 	if (mlock)
 		masync__mtx_unlock(&d->mlock);
-	masync__mtx_unlock(&d->q[0].qlock);
+	masync__qlock_give(&d->q[0].qlock);
 	CHECK(pthread_join(t, NULL) == 0);
 }
 
