@@ -5707,19 +5707,38 @@ struct masync__dsa_batch {
 /* A WQ's lock. It is taken at every start that joins a batch and held for
  * a few hundred instructions, never across a wait or a wake call: one
  * exchange takes it and a store gives it back, where a mutex costs two
- * atomic operations and ~80 instructions a start (bench/RESULTS.md). */
+ * atomic operations and ~80 instructions a start (bench/RESULTS.md). A
+ * long wait sleeps: under a real-time policy a yield lets no holder of
+ * lower priority run. */
 struct masync__qlock {
 	MASYNC__A(unsigned) held;
 };
+
+#define MASYNC__QLOCK_SPINS 1024u
+#ifdef MASYNC__TEST_HOOKS
+static MASYNC__A(unsigned long) masync__test_qlock_naps; /* long waits' sleeps */
+#endif
 
 static inline void
 masync__qlock_take(struct masync__qlock *l)
 {
 	unsigned spins = 0;
 
-	while (MASYNC__XCHG(&l->held, 1u, acquire) != 0)
-		while (MASYNC__LOAD(&l->held, relaxed) != 0)
-			masync__spin_pause(&spins);
+	while (MASYNC__XCHG(&l->held, 1u, acquire) != 0) {
+		while (MASYNC__LOAD(&l->held, relaxed) != 0) {
+			if (spins < MASYNC__QLOCK_SPINS) {
+				masync__spin_pause(&spins);
+			} else {
+				struct timespec ts = {0, 20000};
+
+#ifdef MASYNC__TEST_HOOKS
+				MASYNC__FADD(&masync__test_qlock_naps, 1ul,
+					relaxed);
+#endif
+				thrd_sleep(&ts, NULL);
+			}
+		}
+	}
 }
 
 static inline void

@@ -652,6 +652,49 @@ test_cold_part(void)
 	}
 }
 
+/* white box: a WQ lock held long makes its waiter sleep (a yield would
+ * let no lower-priority holder run under a real-time policy), and the
+ * waiter still takes it once it is given back */
+static struct masync__qlock tq;
+static atomic_int tq_got;
+
+/* pthreads: glibc's thrd_create bypasses ThreadSanitizer's interceptors */
+static void *
+tq_waiter(void *arg)
+{
+	(void)arg;
+	masync__qlock_take(&tq);
+	atomic_store(&tq_got, 1);
+	masync__qlock_give(&tq);
+	return NULL;
+}
+
+static void
+test_qlock_long_wait(void)
+{
+	unsigned long naps = MASYNC__LOAD(&masync__test_qlock_naps, relaxed);
+	struct timespec t0, t1;
+	pthread_t t;
+
+	td_begin("a long wait for a WQ lock sleeps, then takes the lock");
+	masync__qlock_take(&tq);
+	CHECK(pthread_create(&t, NULL, tq_waiter, NULL) == 0);
+	/* the waiter spins, yields, then sleeps (hang guard: 60 s) */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct timespec ts = {0, 200000};
+
+		thrd_sleep(&ts, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (MASYNC__LOAD(&masync__test_qlock_naps, relaxed) == naps &&
+		t1.tv_sec - t0.tv_sec < 60);
+	CHECK(MASYNC__LOAD(&masync__test_qlock_naps, relaxed) > naps);
+	CHECK(atomic_load(&tq_got) == 0);
+	masync__qlock_give(&tq);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(atomic_load(&tq_got) == 1);
+}
+
 int
 main(void)
 {
@@ -670,6 +713,7 @@ main(void)
 	test_fork();
 	test_threshold();
 	test_cold_part();
+	test_qlock_long_wait();
 	runtime_delete(rt);
 	td_log("test_dsa_robust: all passed\n");
 	return 0;
