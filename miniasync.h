@@ -8375,12 +8375,11 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 
 /* Closes w: the kernel drains what is left of our descriptors in it. */
 static void
-masync__dsa_close(struct masync__dsa_wq *w, int child)
+masync__dsa_close(struct masync__dsa_wq *w)
 {
 	if (w->portal != NULL)
 		munmap(w->portal, 4096);
 	close(w->fd);
-	(void)child;
 	while (w->ball != NULL) {
 		struct masync__dsa_batch *b = w->ball;
 
@@ -8556,7 +8555,7 @@ fail_pool:
 	masync__pool_fini(&d->pool);
 fail:
 	for (j = 0; j < d->nq; j++)
-		masync__dsa_close(&d->q[j], 0);
+		masync__dsa_close(&d->q[j]);
 	masync__free_aligned(d->q);
 	masync__free_aligned(d);
 	return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM, NULL);
@@ -8622,7 +8621,7 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	/* the kernel drains what is left (lost descriptors) when the WQ is
 	 * closed: only then may the memory they point at be freed */
 	for (i = 0; i < dmd->nq; i++)
-		masync__dsa_close(&dmd->q[i], child);
+		masync__dsa_close(&dmd->q[i]);
 	nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
 	for (c = 0; c < nchunks; c++) {
 		for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
