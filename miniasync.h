@@ -5688,6 +5688,14 @@ MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
 	MASYNC__CACHELINE % 64 == 0,
 	"descriptors 64-byte and records 32-byte aligned in pool elements");
 
+/* a write prefetch: takes a line for writing ahead of the stores (never
+ * faults, so any address will do) */
+#if defined(__GNUC__) || defined(__clang__)
+#define MASYNC__DSA_PREFETCHW(p) __builtin_prefetch((p), 1, 3)
+#else
+#define MASYNC__DSA_PREFETCHW(p) ((void)(p))
+#endif
+
 /* A batch descriptor of coalesced operations: each member's descriptor
  * points at its own operation's record, so each completes or fails on its
  * own (no fence: a fault in one never fails the others). */
@@ -7225,6 +7233,11 @@ masync__dsa_pend(struct masync__dsa_op *o)
 		return 0;
 	}
 	masync__dsa_pend_init(o, w);
+	/* the flush writes o's descriptor into the next free batch's list,
+	 * whose line the device read last time: ask for it back now, so the
+	 * flush does not wait for it (a hint; that batch may be another one) */
+	if (w->bfree != NULL)
+		MASYNC__DSA_PREFETCHW(&w->bfree->list[w->npend]);
 	masync__dsa_list_add(&w->phead, &w->ptail, o);
 	if (w->npend++ == 0) {
 		w->pend_ns = masync__coarse_ns();
