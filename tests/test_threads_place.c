@@ -379,6 +379,7 @@ static void
 figures(struct data_mover_threads *d, int stream, uint64_t wake,
 	uint64_t call, uint64_t rc, uint64_t rw)
 {
+	MASYNC__STORE(&d->ps_alone, 0, relaxed); /* unmeasured: rc */
 	MASYNC__STORE(&d->wake_ns, wake, relaxed);
 	MASYNC__STORE(&d->wake_call_ns, call, relaxed);
 	MASYNC__STORE(&d->ps_per_byte[stream], rc, relaxed);
@@ -430,6 +431,24 @@ test_wake_retried(void)
 	CHECK(MASYNC__LOAD(&d->ps_worker[0], relaxed) == 90);
 	for (k = 1; k < 100 && !masync__thr_wake_pays(d, mib4, c128, 0); k++)
 		CHECK(MASYNC__LOAD(&d->ps_worker[0], relaxed) >= 20);
+	CHECK(k < 100);
+	/* 4 MiB, the poller in chunks at 19 ps a byte (80 us), a worker at
+	 * 46 that arrives after 28 us, 15 us in the call: pays against the
+	 * chunked rate, not against the poller's one call at 17 (71 us);
+	 * each skip brings the chunked rate closer to that one, so a
+	 * wake-up is tried again */
+	figures(d, 0, 28000u, 15000u, 19, 46);
+	CHECK(masync__thr_wake_pays(d, mib4, c128, 0));
+	MASYNC__STORE(&d->ps_alone, 17, relaxed);
+	CHECK(!masync__thr_wake_pays(d, mib4, c128, 0));
+	CHECK(MASYNC__LOAD(&d->ps_per_byte[0], relaxed) == 19);
+	figures(d, 1, 28000u, 15000u, 19, 46);
+	MASYNC__STORE(&d->ps_alone, 17, relaxed);
+	CHECK(masync__thr_wake_pays(d, mib4, c128, 1)); /* streamed: rc */
+	figures(d, 0, 28000u, 15000u, 40, 46);
+	MASYNC__STORE(&d->ps_alone, 17, relaxed);
+	for (k = 1; k < 100 && !masync__thr_wake_pays(d, mib4, c128, 0); k++)
+		CHECK(MASYNC__LOAD(&d->ps_per_byte[0], relaxed) >= 17);
 	CHECK(k < 100);
 	data_mover_threads_delete(d);
 	tt_log("a skipped wake-up is tried again after %u skips ok\n", k);
