@@ -4043,7 +4043,9 @@ struct data_mover_threads {
 	MASYNC__A(int) stop;
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) idle; /* workers asleep or
 						       * about to be */
-	MASYNC__A(uint32_t) spinning; /* workers spinning on an empty ring */
+	/* workers spinning on an empty ring: its own line, RMWs at every
+	 * pop of a spinner and pushes RMW `idle` */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) spinning;
 	MASYNC__ALIGNAS(64) mtx_t lock; /* worker sleep */
 	struct masync__thr_wk *wk;    /* one per worker, `nwk` initialised */
 	size_t nwk;
