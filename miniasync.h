@@ -4043,6 +4043,9 @@ struct data_mover_threads {
 	MASYNC__A(int) stop;
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) idle; /* workers asleep or
 						       * about to be */
+	/* workers spinning on an empty ring: its own line, RMWs at every
+	 * pop of a spinner and pushes RMW `idle` */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) spinning;
 	MASYNC__ALIGNAS(64) mtx_t lock; /* worker sleep */
 	struct masync__thr_wk *wk;    /* one per worker, `nwk` initialised */
 	size_t nwk;
@@ -4061,6 +4064,7 @@ struct data_mover_threads {
 	MASYNC__A(uint64_t) wake_call_ns;
 	MASYNC__A(uint64_t) ps_per_byte[2];
 	MASYNC__A(uint64_t) ps_worker[2];
+	MASYNC__A(uint64_t) ps_alone; /* the poller's one call (cached) */
 	/* the one CPU the workers may use, seen when one went to sleep;
 	 * -1: more than one (masync__thr_solo) */
 	MASYNC__A(int) solo_cpu;
@@ -4296,8 +4300,26 @@ masync__thr_ewma(MASYNC__A(uint64_t) *v, uint64_t x)
 	MASYNC__STORE(v, o == 0 ? x : o - o / 4 + x / 4, relaxed);
 }
 
+/* Whether workers that spin on the ring are at least as many as the
+ * entries in it, so that one takes each (see masync__thr_push). */
+static int
+masync__thr_spun(struct data_mover_threads *d)
+{
+	/* an RMW, not a fence: a spinner that stops after this read sees
+	 * the pushed entry (masync__thr_worker) */
+	uint32_t s = MASYNC__FADD(&d->spinning, 0, acq_rel);
+
+	return s != 0 && MASYNC__LOAD(&d->enq_pos, relaxed) -
+		MASYNC__LOAD(&d->deq_pos, relaxed) <= s;
+}
+
 /* Pushes and, if a worker sleeps and `wake`, wakes one; MASYNC__THR_SPARE:
- * not one that went to sleep on the pusher's CPU (masync__thr_op_start). */
+ * not one that went to sleep on the pusher's CPU (masync__thr_op_start).
+ * An entry of a split operation wakes nobody while a spinning worker is
+ * there for it: the wake-up call costs the poller, who copies meanwhile,
+ * 12-50 us on a VM (a 4 MiB copy takes ~75), and the spinner pops the
+ * entry within a microsecond anyway (2-vCPU Zen 5 VM, 4 MiB: woke with a
+ * spinner there 0.75-1.0x plain memcpy, a spinner alone 1.3-1.45x). */
 #define MASYNC__THR_SPARE 2
 static int
 masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
@@ -4307,7 +4329,8 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 		return -1;
 	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
 	 * worker's increment or the worker sees the pushed operation */
-	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0) {
+	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0 &&
+			!(op->nchunks > 1 && masync__thr_spun(d))) {
 		uint64_t t = masync__now_ns();
 
 		MASYNC__STORE(&d->signal_at, t, relaxed);
@@ -4330,14 +4353,16 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
 
 /* Whether waking a sleeping worker for a split operation of n bytes in
  * chunks of `chunk` pays: the poller starts on it at once, the worker
- * only after the wake-up. With the poller's rate rc and the worker's rw
- * (ps a byte), the worker's arrival w and the poller's time in the wake-up
- * call c (ns), both finish together, one chunk of the worker's late at
- * most, before the poller alone would when
- *     n rc > w + c rw / rc + chunk rw (rc + rw) / (2 rc)      (ns)
- * (the copy both do after the poller's c and the worker's w, set equal to
- * the poller's alone). On the 2-vCPU Zen 5 VM a 4 MiB copy that stays in
- * the caches takes the poller 88 us alone, c is 12-20 us (an IPI that
+ * only after the wake-up. With the poller's rate in chunks rc, its rate
+ * alone ra (one call: libc's kernel for the size, no worker beside it
+ * sharing the caches and memory; 8-10 % faster than rc on the VM below)
+ * and the worker's rw (ps a byte), the worker's arrival w and the
+ * poller's time in the wake-up call c (ns), both finish, after c and w
+ * and half a worker's chunk late on average, before the poller alone when
+ *     n ra > (n rc rw + c rw + w rc) / (rc + rw) + chunk rw / 2   (ns)
+ * (ra unmeasured, or a streamed copy, which has no one-call path: ra = rc).
+ * On the 2-vCPU Zen 5 VM a 4 MiB copy that stays in
+ * the caches takes the poller 73-88 us alone, c is 12-20 us (an IPI that
  * exits the VM), w 30-50 us, and the worker copies 4-5x slower than the
  * poller, whose caches hold the data: the wake-up costs more than it
  * brings (0.42-0.8x plain memcpy when it woke, 0.99x when not), while 16
@@ -4348,8 +4373,9 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
  * always wake), and data_mover_threads_delete wakes every worker, so no
  * operation waits for a worker nobody woke. The rates are kept apart for
  * cached and streaming stores (plain memcpy of 2 MiB ~45 GB/s, of 64 MiB
- * ~8, on that VM). Only a wake-up measures w, c and rw again, so each one
- * not made ages w and c by 1/8 and brings rw 1/8 closer to rc: figures
+ * ~8, on that VM). Only a wake-up measures w, c, rw and rc again, so each
+ * one not made ages w and c by 1/8 and brings rw and rc 1/8 closer to rc
+ * and ra: figures
  * measured under a passing load (ms) must not keep the workers asleep for
  * good (they did: after one slow wake-up, every 64 MiB copy ran alone on
  * the poller). */
@@ -4361,20 +4387,29 @@ masync__thr_wake_pays(struct data_mover_threads *d, size_t n, size_t chunk,
 	uint64_t c = MASYNC__LOAD(&d->wake_call_ns, relaxed);
 	uint64_t rc = MASYNC__LOAD(&d->ps_per_byte[stream != 0], relaxed);
 	uint64_t rw = MASYNC__LOAD(&d->ps_worker[stream != 0], relaxed);
+	uint64_t ra = stream ? 0 : MASYNC__LOAD(&d->ps_alone, relaxed);
 	/* entries nobody woke for stay queued (their poller ran the
 	 * chunks): from half full on, wake, so the ring never fills up
 	 * with them */
 	size_t used = MASYNC__LOAD(&d->enq_pos, relaxed) -
 		MASYNC__LOAD(&d->deq_pos, relaxed);
 
+	if (ra == 0)
+		ra = rc;
 	if (w == 0 || rc == 0 || rw == 0 || used >= d->cap / 2 ||
-			(uint64_t)n / 1000 * rc > w + c * rw / rc +
-			(uint64_t)chunk * rw / 1000 * (rc + rw) / (2 * rc))
+			(uint64_t)n / 1000 * ra > ((uint64_t)n / 1000 * rc *
+			rw + c * rw + w * rc) / (rc + rw) +
+			(uint64_t)chunk / 1000 * rw / 2)
 		return 1;
 	MASYNC__STORE(&d->wake_ns, w - w / 8, relaxed);
 	MASYNC__STORE(&d->wake_call_ns, c - c / 8, relaxed);
 	if (rw > rc)
 		MASYNC__STORE(&d->ps_worker[stream != 0], rw - (rw - rc) / 8,
+			relaxed);
+	/* (rc is measured only when chunks run: one measured under a
+	 * passing load must not keep the workers asleep either) */
+	if (rc > ra)
+		MASYNC__STORE(&d->ps_per_byte[stream != 0], rc - (rc - ra) / 8,
 			relaxed);
 	return 0;
 }
@@ -4533,6 +4568,7 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	/* the poller's or a worker's copy rate (masync__thr_wake_pays) */
 	if (bytes >= MASYNC__THR_CHUNK_MIN && t0 != 0)
 		masync__thr_ewma(worker ? &d->ps_worker[op->stream != 0] :
+			claim > 1 ? &d->ps_alone :
 			&d->ps_per_byte[op->stream != 0],
 			(masync__now_ns() - t0) * 1000 / bytes);
 	MASYNC__HB(&op->chunks_done);
@@ -4653,7 +4689,7 @@ masync__thr_worker(void *arg)
 	struct masync__thr_wk *me = (struct masync__thr_wk *)arg;
 	struct data_mover_threads *d = me->d;
 	struct masync__thr_idle w = {0, 0, 0};
-	int off;
+	int off, spun = 0; /* counted in d->spinning */
 
 	for (;;) {
 		uint32_t tag;
@@ -4661,14 +4697,26 @@ masync__thr_worker(void *arg)
 
 		if (op != NULL) {
 			w.spins = 0;
+			if (spun)
+				MASYNC__FSUB(&d->spinning, 1, relaxed);
+			spun = 0;
 			masync__thr_room(d);
 			masync__thr_execute(d, op, tag, 1);
 			continue;
 		}
 		if (MASYNC__LOAD(&d->stop, acquire))
 			return 0; /* stop is set only once nothing is queued */
-		if (masync__thr_spin(&w))
+		if (masync__thr_spin(&w)) {
+			if (!spun)
+				MASYNC__FADD(&d->spinning, 1, relaxed);
+			spun = 1;
 			continue;
+		}
+		/* before the ring is checked again under the lock: a push
+		 * that saw this spinner (masync__thr_spun) is seen there */
+		if (spun)
+			MASYNC__FSUB(&d->spinning, 1, acq_rel);
+		spun = 0;
 		w.spins = 0;
 		off = -1;
 		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_push */
@@ -5285,11 +5333,13 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->deq_pos, 0);
 	MASYNC__INIT(&d->nblocked, 0);
 	MASYNC__INIT(&d->idle, 0);
+	MASYNC__INIT(&d->spinning, 0);
 	MASYNC__INIT(&d->stop, 0);
 	MASYNC__UNTRACKED(&d->enq_pos, sizeof(d->enq_pos));
 	MASYNC__UNTRACKED(&d->deq_pos, sizeof(d->deq_pos));
 	MASYNC__UNTRACKED(&d->nblocked, sizeof(d->nblocked));
 	MASYNC__UNTRACKED(&d->idle, sizeof(d->idle));
+	MASYNC__UNTRACKED(&d->spinning, sizeof(d->spinning));
 	MASYNC__UNTRACKED(&d->stop, sizeof(d->stop));
 	MASYNC__INIT(&d->signal_at, 0);
 	MASYNC__INIT(&d->wake_ns, 0);
@@ -5298,6 +5348,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->ps_per_byte[1], 0);
 	MASYNC__INIT(&d->ps_worker[0], 0);
 	MASYNC__INIT(&d->ps_worker[1], 0);
+	MASYNC__INIT(&d->ps_alone, 0);
 	MASYNC__INIT(&d->solo_cpu, -1);
 	MASYNC__UNTRACKED(&d->solo_cpu, sizeof(d->solo_cpu));
 #ifdef MASYNC__TEST_HOOKS
@@ -5319,6 +5370,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__UNTRACKED(&d->wake_call_ns, sizeof(d->wake_call_ns));
 	MASYNC__UNTRACKED(&d->ps_per_byte, sizeof(d->ps_per_byte));
 	MASYNC__UNTRACKED(&d->ps_worker, sizeof(d->ps_worker));
+	MASYNC__UNTRACKED(&d->ps_alone, sizeof(d->ps_alone));
 	d->cells = (struct masync__ring_cell *)masync__zalloc_aligned(
 		ringbuf_size * sizeof(*d->cells));
 	d->threads = (thrd_t *)masync__zalloc(nthreads * sizeof(thrd_t));

@@ -31,6 +31,9 @@
  *   wake-up (figures set) is copied by the poller in one call (one block
  *   claimed, a trace hook counts them) and nobody wakes; one that wakes
  *   a worker is claimed a chunk at a time;
+ * - a split copy's push wakes no sleeping worker while a spinning one is
+ *   counted (set by the test), one when none spins; the count is 0 once
+ *   both workers sleep;
  * - a 4 KiB copy polled with no waker (busy polling), both workers asleep
  *   on the caller's made-up CPU, wakes nobody (a wake counter hook) and
  *   the next poll runs it; polled with a waker it wakes one, and so does
@@ -376,6 +379,7 @@ static void
 figures(struct data_mover_threads *d, int stream, uint64_t wake,
 	uint64_t call, uint64_t rc, uint64_t rw)
 {
+	MASYNC__STORE(&d->ps_alone, 0, relaxed); /* unmeasured: rc */
 	MASYNC__STORE(&d->wake_ns, wake, relaxed);
 	MASYNC__STORE(&d->wake_call_ns, call, relaxed);
 	MASYNC__STORE(&d->ps_per_byte[stream], rc, relaxed);
@@ -427,6 +431,24 @@ test_wake_retried(void)
 	CHECK(MASYNC__LOAD(&d->ps_worker[0], relaxed) == 90);
 	for (k = 1; k < 100 && !masync__thr_wake_pays(d, mib4, c128, 0); k++)
 		CHECK(MASYNC__LOAD(&d->ps_worker[0], relaxed) >= 20);
+	CHECK(k < 100);
+	/* 4 MiB, the poller in chunks at 19 ps a byte (80 us), a worker at
+	 * 46 that arrives after 28 us, 15 us in the call: pays against the
+	 * chunked rate, not against the poller's one call at 17 (71 us);
+	 * each skip brings the chunked rate closer to that one, so a
+	 * wake-up is tried again */
+	figures(d, 0, 28000u, 15000u, 19, 46);
+	CHECK(masync__thr_wake_pays(d, mib4, c128, 0));
+	MASYNC__STORE(&d->ps_alone, 17, relaxed);
+	CHECK(!masync__thr_wake_pays(d, mib4, c128, 0));
+	CHECK(MASYNC__LOAD(&d->ps_per_byte[0], relaxed) == 19);
+	figures(d, 1, 28000u, 15000u, 19, 46);
+	MASYNC__STORE(&d->ps_alone, 17, relaxed);
+	CHECK(masync__thr_wake_pays(d, mib4, c128, 1)); /* streamed: rc */
+	figures(d, 0, 28000u, 15000u, 40, 46);
+	MASYNC__STORE(&d->ps_alone, 17, relaxed);
+	for (k = 1; k < 100 && !masync__thr_wake_pays(d, mib4, c128, 0); k++)
+		CHECK(MASYNC__LOAD(&d->ps_per_byte[0], relaxed) >= 17);
 	CHECK(k < 100);
 	data_mover_threads_delete(d);
 	tt_log("a skipped wake-up is tried again after %u skips ok\n", k);
@@ -485,6 +507,51 @@ static void
 noop_wake(void *data)
 {
 	(void)data;
+}
+
+/* A split copy's entry wakes no sleeping worker while a spinning one is
+ * counted for it (the count set by the test: a real spinner's window is
+ * timing), and wakes one when none spins; the count is back at 0 once
+ * every worker sleeps. Hooks: two CPUs; figures unmeasured (so a wake-up
+ * pays, masync__thr_wake_pays). */
+static void
+test_spinner_split(void)
+{
+	const size_t n = (size_t)4 << 20;
+	unsigned char *src = malloc(n), *dst = malloc(n);
+	struct data_mover_threads *d;
+	struct vdm_operation_future f;
+	int k;
+
+	CHECK(src != NULL && dst != NULL);
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
+	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	for (k = 0; k < 2; k++) {
+		asleep(d, 2);
+		CHECK(MASYNC__LOAD(&d->spinning, relaxed) == 0);
+		MASYNC__STORE(&d->spinning, (uint32_t)(k == 0), relaxed);
+		MASYNC__STORE(&masync__test_thr_wakes, 0u, relaxed);
+		tt_fill(src, n, 40 + k);
+		atomic_store(&blocks, 0);
+		f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
+			FUTURE_STATE_IDLE);
+		CHECK(MASYNC__LOAD(&masync__test_thr_wakes, relaxed) ==
+			(unsigned)k);
+		if (k == 0) /* nobody came: the poller runs every chunk */
+			CHECK(sleepers(d) == 2);
+		tt_busy_wait(&f, 20000);
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify(dst, n, 40 + k) == SIZE_MAX);
+		CHECK(atomic_load(&blocks) > 1); /* chunked, not alone */
+		MASYNC__STORE(&d->spinning, 0u, relaxed);
+	}
+	data_mover_threads_delete(d);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	free(src);
+	free(dst);
+	tt_log("a split copy wakes nobody for a spinning worker ok\n");
 }
 
 /* A busy poller (no waker) does not wake a worker that went to sleep on
@@ -637,6 +704,7 @@ main(void)
 	test_solo_no_spin();
 	test_move_off();
 	test_alone_claim();
+	test_spinner_split();
 	test_busy_spare();
 	test_yield_where();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
