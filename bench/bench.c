@@ -88,7 +88,7 @@ xmalloc(size_t n)
 static void *
 xmalloc_page(size_t n)
 {
-	void *p = aligned_alloc(4096, (n + 4095) & ~(size_t)4095);
+	void *p = page_alloc(n);
 
 	if (p == NULL)
 		die("out of memory");

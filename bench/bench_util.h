@@ -32,4 +32,12 @@ median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* n bytes on whole pages (aligned_alloc wants a multiple of the
+ * alignment); NULL when out of memory */
+static inline void *
+page_alloc(size_t n)
+{
+	return aligned_alloc(4096, (n + 4095) & ~(size_t)4095);
+}
+
 #endif
