@@ -40,7 +40,11 @@
  *   a busy poll from another CPU than theirs;
  * - a poll of an operation a worker runs (a user memcpy_fn that holds it)
  *   yields the CPU (a yield counter hook) when that worker's CPU is the
- *   poller's, and never when it is another. */
+ *   poller's, and never when it is another;
+ * - an idle worker whose yield took long (a hook stands in for the thread
+ *   that had the CPU) stops spinning only when that thread busy-polled an
+ *   operation of the same mover on its CPU, not for another program or a
+ *   caller polling with a notifier (a spin counter hook). */
 #define MASYNC__TEST_HOOKS 1
 #include <stdatomic.h>
 #include <stddef.h>
@@ -692,6 +696,107 @@ test_yield_where(void)
 	tt_log("a poll yields only where its worker runs ok\n");
 }
 
+/* An idle worker's yield that took long (hook: every yield counts as
+ * long; the hook's function stands for whoever had the CPU meanwhile):
+ * only a busy poller of the same mover on that CPU makes it stop
+ * spinning. Another program, or a caller polling with a notifier (it
+ * sleeps soon: runtime_wait), leaves it spinning. 2 workers, every
+ * thread on made-up CPU 7: one holds `fh` (its dst picks the holding
+ * path), the other runs `fr` and then spins; the stand-in polls `fh`. */
+static unsigned char *hold_dst;
+static struct vdm_operation_future *steal_fut;
+static struct future_notifier *steal_notifier;
+
+static void *
+some_holding_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	return dst == hold_dst ? holding_memcpy(dst, src, n, flags) :
+		memcpy(dst, src, n);
+}
+
+static void
+steal_nothing(void)
+{
+}
+
+static void
+steal_polling(void)
+{
+	unsigned k;
+
+	for (k = 0; k < MASYNC__THR_POLL_MARK; k++)
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(steal_fut),
+			steal_notifier) != FUTURE_STATE_COMPLETE);
+}
+
+/* the spins of the worker that ran `fr` until it slept */
+static unsigned
+spins_when_stolen(masync__yield_fn stand_in, int with_notifier)
+{
+	struct data_mover_threads *d =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	unsigned char src[64], hdst[64], rdst[64];
+	struct vdm_operation_future fh, fr;
+	struct future_notifier waker;
+	unsigned spun;
+
+	CHECK(d != NULL);
+	memset(src, 5, sizeof(src));
+	memset(&waker, 0, sizeof(waker));
+	waker.notifier_used = FUTURE_NOTIFIER_WAKER;
+	waker.waker.wake = noop_wake;
+	data_mover_threads_set_memcpy_fn(d, some_holding_memcpy);
+	asleep(d, 2);
+	hold_dst = hdst;
+	atomic_store(&held, 0);
+	atomic_store(&release, 0);
+	fh = vdm_memcpy(data_mover_threads_get_vdm(d), hdst, src, 64, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&fh), NULL) !=
+		FUTURE_STATE_COMPLETE);
+	while (!atomic_load(&held))
+		tt_sleep_us(50);
+	asleep(d, 1); /* the other one */
+	steal_fut = &fh;
+	steal_notifier = with_notifier ? &waker : NULL;
+	MASYNC__STORE(&masync__test_thr_yield, stand_in, release);
+	MASYNC__STORE(&masync__test_thr_spins, 0u, relaxed);
+	/* no busy poll here while it spins: this thread is on CPU 7 too */
+	fr = vdm_memcpy(data_mover_threads_get_vdm(d), rdst, src, 64, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&fr), NULL) !=
+		FUTURE_STATE_IDLE); /* the push took the sleeper off the list */
+	asleep(d, 1);
+	spun = MASYNC__LOAD(&masync__test_thr_spins, relaxed);
+	tt_busy_wait(&fr, 20000);
+	CHECK(tt_result(&fr) == VDM_SUCCESS && rdst[63] == 5);
+	MASYNC__STORE(&masync__test_thr_yield, (masync__yield_fn)NULL,
+		release);
+	atomic_store(&release, 1);
+	tt_busy_wait(&fh, 20000);
+	CHECK(tt_result(&fh) == VDM_SUCCESS && hdst[63] == 5);
+	data_mover_threads_delete(d);
+	return spun;
+}
+
+static void
+test_stolen_yield(void)
+{
+	unsigned other, waiter, poller;
+
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
+	atomic_store(&same_cpu, 7);
+	other = spins_when_stolen(steal_nothing, 0);
+	waiter = spins_when_stolen(steal_polling, 1);
+	poller = spins_when_stolen(steal_polling, 0);
+	CHECK(other == MASYNC__THR_WORKER_SPINS - 1);
+	CHECK(waiter == MASYNC__THR_WORKER_SPINS - 1);
+	CHECK(poller == MASYNC__THR_YIELD_EVERY);
+	atomic_store(&same_cpu, 0);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	tt_log("a long yield stops the spin only for a busy poller of the "
+		"mover (spins: other program %u, waiting caller %u, busy "
+		"poller %u) ok\n", other, waiter, poller);
+}
+
 int
 main(void)
 {
@@ -707,6 +812,7 @@ main(void)
 	test_spinner_split();
 	test_busy_spare();
 	test_yield_where();
+	test_stolen_yield();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);
 	return 0;
 }
