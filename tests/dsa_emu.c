@@ -1273,17 +1273,18 @@ fault_point(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_
 	return done;
 }
 
-#if defined(__x86_64__) || defined(__i386__)
+/* bit `bit` of CPUID.(7,0):EBX (ebx != 0) or ECX */
 static int
-cpu_clflushopt(void)
+cpuid7_bit(int ebx, unsigned bit)
 {
 	unsigned a, b, c, d;
 
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
 		return 0;
-	return (b >> 23) & 1;
+	return ((ebx ? b : c) >> bit) & 1;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("clflushopt"))) static void
 flush_lines_opt(const unsigned char *p, size_t n)
 {
@@ -1310,7 +1311,7 @@ copy_uncached(unsigned char *dst, const unsigned char *src, size_t n)
 	memcpy(dst + i, src + i, n - i);
 	_mm_sfence();
 	if (__atomic_load_n(&opt, __ATOMIC_RELAXED) < 0)
-		__atomic_store_n(&opt, cpu_clflushopt(), __ATOMIC_RELAXED);
+		__atomic_store_n(&opt, cpuid7_bit(1, 23), __ATOMIC_RELAXED);
 	if (__atomic_load_n(&opt, __ATOMIC_RELAXED))
 		flush_lines_opt(src, n);
 	else
@@ -2120,11 +2121,7 @@ dsa_emu_write_desc(struct dsa_emu *emu, unsigned wq, const void *desc)
 int
 dsa_emu_cpu_movdir64b(void)
 {
-	unsigned a, b, c, d;
-
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return 0;
-	return (c >> 28) & 1;
+	return cpuid7_bit(0, 28);
 }
 
 __attribute__((target("avx512f"))) static void
