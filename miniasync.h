@@ -5733,64 +5733,72 @@ struct masync__dsa_qent {
 	int is_batch;
 };
 
+/* The fields a coalesced member's life touches (the pool, the start, the
+ * pend, the flush, the sweep, its reap) sit in its first lines, so that it
+ * misses on few lines when other work evicted them; what only other paths
+ * use (hybrid, armed list, faults, timeouts, its own descriptor) comes
+ * after. Flags are bytes for the same reason. */
 struct masync__dsa_op {
 	struct masync__pool_link link; /* first: the pool's free list */
 	struct masync__signal sig;     /* waker hand-off with the monitor */
 	struct data_mover_dsa *d;
 	struct masync__dsa_wq *w;      /* the WQ of the descriptor in flight */
-	struct vdm_operation op;
-	struct masync__op_args args; /* of op, read once at the start */
-	enum vdm_operation_result result;
+	/* coalescing: set when it started as a member of a pending batch on
+	 * pend_w; the fields below are then under pend_w->qlock */
+	struct masync__dsa_wq *pend_w;
+	struct masync__dsa_batch *bat; /* the batch it went in */
+	/* its record: the device writes it when it fails as a member */
+	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
+	/* the record the monitor waits for: its own, or that of the batch
+	 * it is in (one wake-up per batch, not per member) */
+	MASYNC__A(struct dsa_completion_record *) watch;
+	struct masync__dsa_op *pprev, *pnext;
+	unsigned bat_idx;              /* ... as member[bat_idx] */
+	/* detached with its record written by another member's poll (one
+	 * lock per batch's worth of completions, not one per member) */
+	MASYNC__A(int) swept;
+	struct masync__op_args args; /* of the operation, read at the start */
+	size_t n, done;
+	enum vdm_operation_type type;
 	MASYNC__A(uint32_t) phase;
-	int submitted;     /* a descriptor is in the device */
-	int need_submit;   /* the next descriptor could not be queued yet */
-	int resume;        /* resubmit the rest of the current part */
-	int descending;    /* overlapping move with dst > src: top part first */
-	int no_batch;
-	int timed_out;     /* finished with TIMEOUT: may still be queued */
-	int waiting;       /* a shared WQ refused it since wait_ns */
-	int write_back;    /* a part ran without destination readback */
-	int node_dst, node_cpu; /* NUMA nodes to prefer (-1: none) */
-	unsigned faults;
-	unsigned batch_parts; /* > 0: the descriptor in flight is a batch */
-	size_t n, done, part_max;
-	size_t p_off, p_len;  /* the part in flight */
-	size_t r_off, r_len;  /* what is left of it after page faults */
-	uint64_t wait_ns;
-	unsigned char *batch; /* bmax descriptors, then their records */
-	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
-	MASYNC__A(int) armed; /* written under mlock; its owner reads it */
+	enum vdm_operation_result result;
 	/* bumped per operation: the monitor drops a kick it gathered for an
 	 * earlier operation in this memory (a spurious wake-up for the
 	 * waiter of the new one, often the same runtime) */
 	MASYNC__A(uint32_t) life;
-	int ever_armed; /* its owner armed it in this life (owner only) */
-	int arm_later;  /* on this thread's masync__dsa_later (owner only) */
-	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
-	int orphan;   /* the future is gone: back to the pool when reaped */
-	/* coalescing: set when it started as a member of a pending batch on
-	 * pend_w; the fields below are then under pend_w->qlock */
-	struct masync__dsa_wq *pend_w;
-	int in_pend;  /* waits in pend_w's pending batch */
-	int staged;   /* ... still on this thread's stage (owner only) */
-	int kicked;   /* left it unsubmitted: goes alone (owner) */
-	struct masync__dsa_batch *bat; /* the batch it went in */
-	unsigned bat_idx;              /* ... as member[bat_idx] */
-	/* the record the monitor waits for: its own, or that of the batch
-	 * it is in (one wake-up per batch, not per member) */
-	MASYNC__A(struct dsa_completion_record *) watch;
-	/* detached with its record written by another member's poll (one
-	 * lock per batch's worth of completions, not one per member) */
-	MASYNC__A(int) swept;
-	struct masync__dsa_op *pprev, *pnext;
+	MASYNC__A(int) armed; /* written under mlock; its owner reads it */
+	enum vdm_operation_result hy_result;
+	unsigned faults;
+	unsigned batch_parts; /* > 0: the descriptor in flight is a batch */
+	int node_dst, node_cpu; /* NUMA nodes to prefer (-1: none) */
+	unsigned char submitted;   /* a descriptor is in the device */
+	unsigned char need_submit; /* the next descriptor could not be queued */
+	unsigned char resume;      /* resubmit the rest of the current part */
+	unsigned char descending;  /* overlapping move, dst > src: top first */
+	unsigned char no_batch;
+	unsigned char timed_out;   /* finished with TIMEOUT: may still be queued */
+	unsigned char waiting;     /* a shared WQ refused it since wait_ns */
+	unsigned char write_back;  /* a part ran without destination readback */
+	unsigned char in_pend;     /* waits in pend_w's pending batch */
+	unsigned char staged;      /* ... still on this thread's stage (owner) */
+	unsigned char kicked;      /* left it unsubmitted: goes alone (owner) */
+	unsigned char orphan;  /* the future is gone: to the pool when reaped */
+	unsigned char ever_armed; /* its owner armed it in this life (owner) */
+	unsigned char arm_later;  /* on this thread's masync__dsa_later (owner) */
+	unsigned char hy_active;  /* hy_fut (on cpu_vdm) is still running */
+	unsigned char hy_judged;  /* the split share was adjusted for it */
 	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
 	size_t hy_len;
-	int hy_active;  /* hy_fut (on cpu_vdm) is still running */
-	int hy_judged;  /* the split share was adjusted for it */
-	enum vdm_operation_result hy_result;
+	size_t part_max;
+	struct masync__dsa_qent q; /* its own descriptor, on o->w's queue */
+	size_t p_off, p_len;  /* the part in flight */
+	size_t r_off, r_len;  /* what is left of it after page faults */
+	/* NULL in the pool (masync__dsa_unlink, masync__dsa_recycle) */
+	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
+	unsigned char *batch; /* bmax descriptors, then their records */
+	uint64_t wait_ns;
 	struct vdm_operation_future hy_fut;
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
-	MASYNC__ALIGNAS(32) struct dsa_completion_record comp;
 };
 
 MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
@@ -6790,7 +6798,7 @@ masync__dsa_fill(struct masync__dsa_wq *w, struct masync__dsa_op *o,
 	desc->completion_addr = (uint64_t)(uintptr_t)comp;
 	desc->xfer_size = (uint32_t)len;
 	desc->dst_addr = (uint64_t)(uintptr_t)((unsigned char *)a.dst + off);
-	switch (o->op.type) {
+	switch (o->type) {
 	case VDM_OPERATION_MEMCPY:
 	case VDM_OPERATION_MEMMOVE:
 		desc->opcode = DSA_OPCODE_MEMMOVE;
@@ -7763,8 +7771,8 @@ masync__dsa_cpu_part(struct masync__dsa_op *o, size_t off, size_t len)
 	if (len == 0)
 		return; /* the buffers may be NULL */
 
-	masync__cpu_op(o->op.type == VDM_OPERATION_MEMCPY ?
-		VDM_OPERATION_MEMMOVE : o->op.type,
+	masync__cpu_op(o->type == VDM_OPERATION_MEMCPY ?
+		VDM_OPERATION_MEMMOVE : o->type,
 		(unsigned char *)a.dst + off,
 		a.src ? (const unsigned char *)a.src + off : NULL,
 		a.c, len, a.flags);
@@ -7799,7 +7807,7 @@ masync__dsa_finish(struct masync__dsa_op *o, enum vdm_operation_result r)
 
 	/* durability without destination readback: write back ourselves */
 	if (r == VDM_SUCCESS && o->write_back &&
-			o->op.type != VDM_OPERATION_FLUSH)
+			o->type != VDM_OPERATION_FLUSH)
 		masync__flush(a.dst, o->n, 0);
 	o->result = r;
 	MASYNC__STORE(&o->phase, MASYNC__DSA_DONE, release);
@@ -7839,7 +7847,7 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 					a.src + o->r_off, o->r_len, 0);
 			masync__dsa_touch_range((unsigned char *)a.dst +
 				o->r_off, o->r_len,
-				o->op.type != VDM_OPERATION_FLUSH);
+				o->type != VDM_OPERATION_FLUSH);
 		}
 		if (++o->faults > MASYNC__DSA_MAX_FAULTS) {
 			masync__dsa_cpu_part(o, o->r_off, o->r_len);
@@ -7959,7 +7967,7 @@ masync__dsa_hybrid_split(struct masync__dsa_op *o, int overlap)
 
 	o->hy_len = 0;
 	if (n < d->hybrid_threshold || overlap ||
-			o->op.type == VDM_OPERATION_FLUSH)
+			o->type == VDM_OPERATION_FLUSH)
 		return;
 	pm = d->hybrid_permille ? d->hybrid_permille :
 		MASYNC__LOAD(&d->hy_share, relaxed);
@@ -8008,9 +8016,9 @@ masync__dsa_hybrid_start(struct masync__dsa_op *o)
 	if (d->cpu_vdm != NULL) {
 		enum future_state st;
 
-		o->hy_fut = o->op.type == VDM_OPERATION_MEMSET ?
+		o->hy_fut = o->type == VDM_OPERATION_MEMSET ?
 			vdm_memset(d->cpu_vdm, dst, a.c, o->hy_len, a.flags) :
-			o->op.type == VDM_OPERATION_MEMMOVE ?
+			o->type == VDM_OPERATION_MEMMOVE ?
 			vdm_memmove(d->cpu_vdm, dst, src, o->hy_len, a.flags) :
 			vdm_memcpy(d->cpu_vdm, dst, src, o->hy_len, a.flags);
 		st = future_poll(FUTURE_AS_RUNNABLE(&o->hy_fut), NULL);
@@ -8190,7 +8198,6 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__STORE(&o->armed, 0, relaxed);
 	o->ever_armed = 0;
 	o->arm_later = 0;
-	o->aprev = o->anext = NULL;
 	memset(&o->q, 0, sizeof(o->q));
 	o->orphan = 0;
 	o->w = o->pend_w = NULL;
@@ -8202,7 +8209,6 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->hy_len = 0;
 	o->hy_active = o->hy_judged = 0;
 	o->hy_result = VDM_SUCCESS;
-	o->batch = NULL;
 	o->batch_parts = 0;
 	return o;
 }
@@ -8274,7 +8280,7 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		masync__overlaps(a.dst, a.src, a.n);
 	int r;
 
-	o->op = *operation;
+	o->type = operation->type;
 	o->args = a;
 	o->n = a.n;
 	o->done = 0;

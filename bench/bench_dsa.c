@@ -31,7 +31,11 @@
  * emulator's threads and the mover's monitor are not counted). The
  * emulator runs with no_record_check: like hardware, it never reads a
  * completion record (since 2026-12-03; free DSA figures from before paid a
- * miss per coalesced member for that read, see bench/RESULTS.md). Every value
+ * miss per coalesced member for that read, see bench/RESULTS.md). For
+ * `cost` it also runs with no_cache_fill: its copies fill no CPU's private
+ * caches, as a device's do not (since 2026-12-03; pinned to one CPU, its
+ * copies of 16 / 64 KiB evicted the caller's state before;
+ * BENCH_DSA_CACHE_FILL=1 runs it the old way). Every value
  * is the median of BENCH_DSA_REPS runs (default 5) inside one run of the
  * program. Line format: `name value unit ratio what`, where `what` says
  * what the ratio is:
@@ -464,6 +468,9 @@ bench_cost(void)
 		src[i] = (unsigned char)(i * 131u + (i >> 12));
 	memset(&ec, 0, sizeof(ec));
 	ec.fifo = -1;
+	/* the emulator's copies leave the caches as a device's do: pinned,
+	 * it shares the caller's L1 / L2, which hardware never touches */
+	ec.no_cache_fill = getenv("BENCH_DSA_CACHE_FILL") == NULL;
 	emu = emu_start(&ec);
 	memset(&mc, 0, sizeof(mc));
 	mc.cpu_threshold = 1;      /* every size goes to the device */

@@ -14,6 +14,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <cpuid.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -128,6 +131,7 @@ struct dsa_emu {
 	int *halted;	/* __atomic, per device */
 	int lost_ok;
 	int no_record_check;
+	int no_cache_fill;
 	unsigned *speed;	/* __atomic, per device: bytes per µs, 0 = unlimited */
 	uint64_t *dev_busy;	/* under lock, per device: its pipe is busy until then */
 	/* track_writes: sorted, disjoint destination ranges written (under lock) */
@@ -1269,6 +1273,55 @@ fault_point(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_
 	return done;
 }
 
+/* bit `bit` of CPUID.(7,0):EBX (ebx != 0) or ECX */
+static int
+cpuid7_bit(int ebx, unsigned bit)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return ((ebx ? b : c) >> bit) & 1;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("clflushopt"))) static void
+flush_lines_opt(const unsigned char *p, size_t n)
+{
+	for (uintptr_t a = (uintptr_t)p & ~(uintptr_t)63; a < (uintptr_t)p + n; a += 64)
+		_mm_clflushopt((void *)a);
+}
+#endif
+
+/* no_cache_fill: n bytes from src to dst (not overlapping), leaving neither
+ * in this CPU's caches (non-temporal stores, the source flushed) */
+static void
+copy_uncached(unsigned char *dst, const unsigned char *src, size_t n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	static int opt = -1;
+	size_t i = (size_t)(-(uintptr_t)dst & 15);
+
+	if (i > n)
+		i = n;
+	memcpy(dst, src, i);
+	for (; i + 16 <= n; i += 16)
+		_mm_stream_si128((__m128i *)(void *)(dst + i),
+				 _mm_loadu_si128((const __m128i *)(const void *)(src + i)));
+	memcpy(dst + i, src + i, n - i);
+	_mm_sfence();
+	if (__atomic_load_n(&opt, __ATOMIC_RELAXED) < 0)
+		__atomic_store_n(&opt, cpuid7_bit(1, 23), __ATOMIC_RELAXED);
+	if (__atomic_load_n(&opt, __ATOMIC_RELAXED))
+		flush_lines_opt(src, n);
+	else
+		for (uintptr_t a = (uintptr_t)src & ~(uintptr_t)63; a < (uintptr_t)src + n; a += 64)
+			_mm_clflush((const void *)a);
+#else
+	memcpy(dst, src, n);
+#endif
+}
+
 static void
 exec_memmove(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_fault *inj,
 	     struct rec *r)
@@ -1293,7 +1346,10 @@ exec_memmove(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu
 			faddr = fa2;
 		}
 	} else if (done) {
-		if (!desc)
+		if (!overlap && w->emu->no_cache_fill)
+			copy_uncached((unsigned char *)(uintptr_t)dst,
+				      (const unsigned char *)(uintptr_t)src, (size_t)done);
+		else if (!desc)
 			memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, (size_t)done);
 		else
 			memmove((void *)(uintptr_t)(dst + n - done),
@@ -2065,11 +2121,7 @@ dsa_emu_write_desc(struct dsa_emu *emu, unsigned wq, const void *desc)
 int
 dsa_emu_cpu_movdir64b(void)
 {
-	unsigned a, b, c, d;
-
-	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-		return 0;
-	return (c >> 28) & 1;
+	return cpuid7_bit(0, 28);
 }
 
 __attribute__((target("avx512f"))) static void
@@ -2434,6 +2486,7 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 	emu->fault_nonresident = cfg->fault_nonresident;
 	emu->lost_ok = cfg->lost_ok;
 	emu->no_record_check = cfg->no_record_check;
+	emu->no_cache_fill = cfg->no_cache_fill;
 	emu->wqs = calloc(emu->nwq, sizeof(*emu->wqs));
 	emu->swerr = calloc(emu->ndev, sizeof(*emu->swerr));
 	emu->halted = calloc(emu->ndev, sizeof(*emu->halted));

@@ -196,6 +196,19 @@ struct dsa_emu_config {
 	 * benchmarks of the client's CPU cost set it.
 	 */
 	int no_record_check;
+	/*
+	 * 0: a MEMMOVE is copied with memmove(), which leaves source and
+	 * destination in the caches of the CPU the emulator runs on; != 0
+	 * (x86): a non-overlapping one is copied with non-temporal stores and
+	 * the source lines it read are flushed after, so that the copy fills
+	 * no CPU's private caches, as a device's reads and writes do not
+	 * (they go to the LLC or to memory, DSA.md's cache control). Where
+	 * the emulator shares a CPU with the client (taskset -c 0), copies of
+	 * 16 KiB and more a descriptor otherwise evict the client's own state
+	 * from that CPU's L1 / L2, a cost hardware does not impose; benchmarks
+	 * of the client's CPU cost set it.
+	 */
+	int no_cache_fill;
 };
 
 struct dsa_emu;

@@ -894,6 +894,43 @@ out:
 	free(recs);
 }
 
+/* no_cache_fill: copies of every alignment of source and destination and
+ * of lengths around the 16-byte stores come out whole, the bytes around
+ * the destination untouched (the cache behaviour itself no test can see) */
+static void
+test_no_cache_fill(void)
+{
+	struct dsa_emu_config cfg = { .no_cache_fill = 1 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *recs = alloc_records(1);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	static const size_t lens[] = { 1, 15, 16, 17, 31, 64, 100, 4096, 5000 };
+	unsigned char *src = malloc(8192), *dst = malloc(8192 + 64);
+	REQUIRE(emu && recs && src && dst);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	for (size_t i = 0; i < 8192; i++)
+		src[i] = (unsigned char)(i * 7 + 1);
+	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+		for (size_t so = 0; so < 3; so++)
+			for (size_t od = 0; od < 17; od += 8) {
+				size_t n = lens[l];
+				unsigned char *t = dst + 32 + od;
+				memset(dst, 0xee, 8192 + 64);
+				desc_memmove(&d, recs, t, src + so, (uint32_t)n, 0);
+				CHECK_EQ(run_one(&c, &d, recs), DSA_COMP_SUCCESS);
+				CHECK(memcmp(t, src + so, n) == 0);
+				CHECK_EQ(t[-1], 0xee);
+				CHECK_EQ(t[n], 0xee);
+			}
+out:
+	client_close(&c);
+	dsa_emu_stop(emu);
+	free(recs);
+	free(src);
+	free(dst);
+}
+
 /*
  * A writer stopped half-way through the stand-in MOVDIR64B (as valgrind
  * stops threads between any two stores): the emulator must not take the
@@ -2641,6 +2678,7 @@ main(int argc, char **argv)
 	RUN(test_overlap());
 	RUN(test_validation());
 	RUN(test_no_record_check());
+	RUN(test_no_cache_fill());
 	RUN(test_portal_store_stopped());
 	RUN(test_gencap_flags());
 	RUN(test_batch(0));
