@@ -3972,6 +3972,7 @@ masync__stream_min(void)
 #define MASYNC__THR_STOLEN_NS 500000u    /* a yield this long: CPU contended */
 #define MASYNC__THR_QUIET_MIN 4000000u   /* ns without spinning after that */
 #define MASYNC__THR_QUIET_MAX 1000000000u
+#define MASYNC__THR_SLOTS 16u /* CPUs told apart by d->polled */
 
 enum masync__thr_phase {
 	MASYNC__PH_NEW,     /* created, not queued */
@@ -4071,11 +4072,11 @@ struct data_mover_threads {
 	/* the one CPU the workers may use, seen when one went to sleep;
 	 * -1: more than one (masync__thr_solo) */
 	MASYNC__A(int) solo_cpu;
-	/* busy polls of this mover's operations by CPU (cpu % 16), counted
-	 * at every MASYNC__THR_POLL_MARK-th of a thread: a worker whose
-	 * yield took long tells a busy poller of this mover from another
-	 * program by it (masync__thr_spin) */
-	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) polled[16];
+	/* busy polls of this mover's operations by CPU (masync__thr_slot),
+	 * counted at every MASYNC__THR_POLL_MARK-th of a thread: a worker
+	 * whose yield took long tells a busy poller of this mover from
+	 * another program by it (masync__thr_spin) */
+	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) polled[MASYNC__THR_SLOTS];
 };
 
 static size_t
@@ -4659,12 +4660,18 @@ static MASYNC__A(masync__yield_fn) masync__test_thr_yield;
 #define MASYNC__THR_POLL_MARK 32u
 static MASYNC__THREAD_LOCAL unsigned masync__thr_busy_polls;
 
+/* this thread's CPU's entry of d->polled (-1, unknown: one for all) */
+static unsigned
+masync__thr_slot(void)
+{
+	return (unsigned)masync__thr_cpu_now() % MASYNC__THR_SLOTS;
+}
+
 static void
 masync__thr_mark_poll(struct data_mover_threads *d)
 {
 	if (++masync__thr_busy_polls % MASYNC__THR_POLL_MARK == 0)
-		MASYNC__FADD(&d->polled[(unsigned)masync__thr_cpu_now() & 15u],
-			1, relaxed);
+		MASYNC__FADD(&d->polled[masync__thr_slot()], 1, relaxed);
 }
 
 static int
@@ -4701,7 +4708,7 @@ masync__thr_spin(struct data_mover_threads *d, struct masync__thr_idle *w)
 		MASYNC__PAUSE();
 		return 1;
 	}
-	slot = (unsigned)masync__thr_cpu_now() & 15u;
+	slot = masync__thr_slot();
 	seen = MASYNC__LOAD(&d->polled[slot], relaxed);
 	t0 = masync__now_ns();
 #ifdef MASYNC__TEST_HOOKS
@@ -5404,7 +5411,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->ps_alone, 0);
 	MASYNC__INIT(&d->solo_cpu, -1);
 	MASYNC__UNTRACKED(&d->solo_cpu, sizeof(d->solo_cpu));
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < MASYNC__THR_SLOTS; i++)
 		MASYNC__INIT(&d->polled[i], 0);
 	MASYNC__UNTRACKED(d->polled, sizeof(d->polled));
 #ifdef MASYNC__TEST_HOOKS

@@ -638,6 +638,16 @@ holding_memcpy(void *dst, const void *src, size_t n, unsigned flags)
 	return memcpy(dst, src, n);
 }
 
+/* until a worker is in holding_memcpy */
+static void
+until_held(void)
+{
+	uint64_t t0;
+
+	for (t0 = tt_now_ns(); !atomic_load(&held); tt_sleep_us(100))
+		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
+}
+
 /* polls of an operation a worker holds, from made-up CPU `cpu` (-1: the
  * worker's): the yields they gave */
 static unsigned
@@ -646,7 +656,6 @@ yields_while_held(struct data_mover_threads *d, int cpu)
 	unsigned char src[64], dst[64];
 	struct vdm_operation_future f;
 	struct masync__thr_op *op;
-	uint64_t t0;
 	unsigned k, y;
 
 	memset(src, 5, sizeof(src));
@@ -655,8 +664,7 @@ yields_while_held(struct data_mover_threads *d, int cpu)
 	f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, 64, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 		FUTURE_STATE_RUNNING);
-	for (t0 = tt_now_ns(); !atomic_load(&held); tt_sleep_us(100))
-		CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
+	until_held();
 	op = (struct masync__thr_op *)FUTURE_DATA(&f)->data;
 	CHECK(MASYNC__LOAD(&op->cpu, relaxed) >= 10);
 	fake_cpu = cpu >= 0 ? cpu : MASYNC__LOAD(&op->cpu, relaxed);
@@ -753,8 +761,7 @@ spins_when_stolen(masync__yield_fn stand_in, int with_notifier)
 	fh = vdm_memcpy(data_mover_threads_get_vdm(d), hdst, src, 64, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&fh), NULL) !=
 		FUTURE_STATE_COMPLETE);
-	while (!atomic_load(&held))
-		tt_sleep_us(50);
+	until_held();
 	asleep(d, 1); /* the other one */
 	steal_fut = &fh;
 	steal_notifier = with_notifier ? &waker : NULL;
