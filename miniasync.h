@@ -4533,10 +4533,13 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	 * Not a streamed one: that kernel is ours, whatever the size, and a
 	 * worker woken by another push may still come and help. */
 	size_t claim = !worker && op->alone && !op->stream ? op->nchunks : 1;
+	/* an unsplit one is run by the winner of its phase CAS only: no
+	 * claim and no count (two RMWs fewer per small operation) */
+	int whole = op->nchunks == 1;
 
-	while (mine < max &&
+	while (mine < max && (whole ? (i = mine) == 0 :
 			(i = MASYNC__FADD(&op->next_chunk, claim, relaxed)) <
-			op->nchunks) {
+			op->nchunks)) {
 		size_t k = op->nchunks - i < claim ? op->nchunks - i : claim;
 		size_t off = i * op->chunk;
 		size_t len = a.n - off < k * op->chunk ? a.n - off :
@@ -4587,6 +4590,10 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 			claim > 1 ? &d->ps_alone :
 			&d->ps_per_byte[op->stream != 0],
 			(masync__now_ns() - t0) * 1000 / bytes);
+	if (whole) {
+		masync__thr_finish(op);
+		return;
+	}
 	MASYNC__HB(&op->chunks_done);
 	if (MASYNC__FADD(&op->chunks_done, mine, acq_rel) + mine ==
 			op->nchunks) {
@@ -4627,8 +4634,9 @@ masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
 	if (tag != 0 && !MASYNC__CAS(&op->qref, &tag, 0, acq_rel))
 		return;
 
+	/* (an unsplit one: the CAS's winner only, see masync__thr_run) */
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire) ||
-			ph == MASYNC__PH_RUNNING) {
+			(ph == MASYNC__PH_RUNNING && op->nchunks > 1)) {
 		if (ph == MASYNC__PH_QUEUED && worker && op->nchunks == 1)
 			MASYNC__STORE(&op->cpu, masync__thr_cpu_now(),
 				relaxed); /* see masync__thr_not_done */
@@ -5191,7 +5199,7 @@ masync__thr_help(struct masync__thr_op *op)
 		if (own)
 			masync__thr_unref(op);
 		masync__thr_tail(op);
-	} else if (ph == MASYNC__PH_RUNNING) {
+	} else if (ph == MASYNC__PH_RUNNING && op->nchunks > 1) {
 		masync__thr_run(d, op, (size_t)-1, 0);
 		masync__thr_tail(op);
 	}
