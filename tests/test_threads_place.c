@@ -15,6 +15,9 @@
  * - a worker woken for a split operation is told to move off the
  *   pusher's CPU when it slept there (all threads on made-up CPU 7), and
  *   not when the push chose one that slept elsewhere (CPUs 10 and 11);
+ * - an idle worker that may use one CPU only sleeps without spinning
+ *   when the pushes come from its CPU, and spins when they come from
+ *   another or it may use two (a spin counter hook);
  * - a caller and workers that may use one and the same CPU only (hooks:
  *   one CPU, the workers' CPU set to the caller's): the first poll of a
  *   4 MiB copy wakes no worker (both still asleep after it) and the
@@ -350,24 +353,32 @@ spins_after_one_op(struct data_mover_threads *d)
 }
 
 /* A worker that may use one CPU only sleeps at once when the queue is
- * empty: its spin could only take the CPU from the threads that push
- * (4 pollers pinned to one CPU took 1.3-1.5x as long with it,
- * bench/polling); on two CPUs it spins first. Without the quiet period
- * (hook), which a slow yield starts (valgrind: the two-CPU check saw no
- * spin), so that the count does not depend on timing. */
+ * empty and the threads that push run on that CPU: its spin could only
+ * take the CPU from them (4 pollers pinned to one CPU took 1.3-1.5x as
+ * long with it, bench/polling). When they push from another CPU (the
+ * caller pinned elsewhere), or it may use two CPUs, it spins first.
+ * Without the quiet period (hook), which a slow yield starts (valgrind:
+ * the two-CPU check saw no spin), so that the count does not depend on
+ * timing. */
 static void
 test_solo_no_spin(void)
 {
 	struct data_mover_threads *d;
-	unsigned spun;
+	unsigned spun, elsewhere;
 
 	MASYNC__STORE(&masync__test_thr_no_quiet, 1, relaxed);
 	d = data_mover_threads_new(1, 8, FUTURE_NOTIFIER_WAKER);
 	CHECK(d != NULL);
 	data_mover_threads_set_memcpy_fn(d, recording_memcpy);
 	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
-	(void)spins_after_one_op(d); /* the first sleep was before the hook */
+	atomic_store(&same_cpu, 7);
+	(void)spins_after_one_op(d); /* the first sleep was before the hooks */
 	CHECK(spins_after_one_op(d) == 0);
+	/* one CPU each, the caller's another than the worker's */
+	atomic_store(&same_cpu, 0);
+	(void)spins_after_one_op(d); /* the last push was seen on CPU 7 */
+	elsewhere = spins_after_one_op(d);
+	CHECK(elsewhere > 0);
 	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
 	spun = spins_after_one_op(d);
 	CHECK(spun > 0);
@@ -375,7 +386,8 @@ test_solo_no_spin(void)
 	data_mover_threads_delete(d);
 	MASYNC__STORE(&masync__test_thr_no_quiet, 0, relaxed);
 	tt_log("one CPU: the idle worker sleeps without spinning ok "
-		"(two CPUs: %u spins)\n", spun);
+		"(pushes from another CPU: %u spins, two CPUs: %u)\n",
+		elsewhere, spun);
 }
 
 /* figures as the mover measures them (cached [0] or streaming [1]) */
