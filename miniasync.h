@@ -3930,10 +3930,12 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   program's thread does not stop the spin: asleep, the worker would
  *   make every push pay a wake-up for as long as that load lasts. A sleeping worker is
  *   woken by the push, and the wake-up lets it preempt the poller. A
- *   worker that may use one CPU only never spins: a push can only come
- *   while it is off the CPU (4 pollers and the workers pinned to one CPU,
- *   bench/polling: 1.3-1.5x the time of workers that never spin, 1.0x
- *   without that spin). */
+ *   worker that may use one CPU only does not spin for pushes made on
+ *   that CPU, which can only come while it is off it (4 pollers and the
+ *   workers pinned to one CPU, bench/polling: 1.3-1.5x the time of
+ *   workers that never spin, 1.0x without that spin); it does spin while
+ *   the pushes come from another CPU (a caller pinned elsewhere,
+ *   d->push_cpu). */
 
 #define MASYNC__THR_MAX_THREADS 1024u
 #define MASYNC__THR_MAX_RING (1u << 24)
