@@ -4555,15 +4555,15 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	/* an unsplit one is run by the winner of its phase CAS only: no
 	 * claim and no count (two RMWs fewer per small operation) */
 	int whole = op->nchunks == 1;
+	/* (an unsplit one's chunk is its whole length: op->chunk is unset) */
+	size_t chunk = whole ? a.n : op->chunk;
 
 	while (mine < max && (whole ? (i = mine) == 0 :
 			(i = MASYNC__FADD(&op->next_chunk, claim, relaxed)) <
 			op->nchunks)) {
-		size_t k = whole ? 1 : op->nchunks - i < claim ?
-			op->nchunks - i : claim;
-		size_t off = whole ? 0 : i * op->chunk;
-		size_t len = whole ? a.n : a.n - off < k * op->chunk ?
-			a.n - off : k * op->chunk;
+		size_t k = op->nchunks - i < claim ? op->nchunks - i : claim;
+		size_t off = i * chunk;
+		size_t len = a.n - off < k * chunk ? a.n - off : k * chunk;
 		unsigned char *dst = (unsigned char *)a.dst + off;
 		const unsigned char *src = a.src == NULL ? NULL :
 			(const unsigned char *)a.src + off;
