@@ -3896,8 +3896,9 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   itself, and one of a split operation runs chunks that are left
  *   (masync__thr_help), so a caller that busy-polls is never slower than
  *   one that waits, also where workers share its CPU. A poller that
- *   nobody was woken to help (every worker asleep) copies the chunks in
- *   one call; one that runs out of chunks while a worker copies its last
+ *   nobody was woken to help copies the chunks one by one, as it does
+ *   beside a worker (masync__thr_run); one that runs out of chunks while
+ *   a worker copies its last
  *   spins for it a while (masync__thr_tail) rather than sleep and be
  *   woken. Operations with a user function (set_memcpy_fn & co.) are
  *   left to the workers; a poll
@@ -4009,7 +4010,6 @@ struct masync__thr_op {
 	struct vdm_operation op;
 	enum vdm_operation_result result;
 	unsigned char stream;  /* chunks written with streaming stores */
-	unsigned char alone;   /* pushed with every worker asleep, none woken */
 	unsigned char started; /* op_start queued it (owner only) */
 	size_t nchunks;
 	/* line 2: a split operation's (set only when nchunks > 1) and the
@@ -4083,7 +4083,6 @@ struct data_mover_threads {
 	MASYNC__A(uint64_t) wake_call_ns;
 	MASYNC__A(uint64_t) ps_per_byte[2];
 	MASYNC__A(uint64_t) ps_worker[2];
-	MASYNC__A(uint64_t) ps_alone; /* the poller's one call (cached) */
 	/* the one CPU the workers may use, seen when one went to sleep;
 	 * -1: more than one (masync__thr_solo) */
 	MASYNC__A(int) solo_cpu;
@@ -4381,14 +4380,12 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
 
 /* Whether waking a sleeping worker for a split operation of n bytes in
  * chunks of `chunk` pays: the poller starts on it at once, the worker
- * only after the wake-up. With the poller's rate in chunks rc, its rate
- * alone ra (one call: libc's kernel for the size, no worker beside it
- * sharing the caches and memory; 8-10 % faster than rc on the VM below)
- * and the worker's rw (ps a byte), the worker's arrival w and the
- * poller's time in the wake-up call c (ns), both finish, after c and w
- * and half a worker's chunk late on average, before the poller alone when
- *     n ra > (n rc rw + c rw + w rc) / (rc + rw) + chunk rw / 2   (ns)
- * (ra unmeasured, or a streamed copy, which has no one-call path: ra = rc).
+ * only after the wake-up. With the poller's rate in chunks rc (alone or
+ * beside a worker: it copies chunk by chunk either way) and the worker's
+ * rw (ps a byte), the worker's arrival w and the poller's time in the
+ * wake-up call c (ns), both finish, after c and w and half a worker's
+ * chunk late on average, before the poller alone when
+ *     n rc > (n rc rw + c rw + w rc) / (rc + rw) + chunk rw / 2   (ns)
  * On the 2-vCPU Zen 5 VM a 4 MiB copy that stays in
  * the caches takes the poller 73-88 us alone, c is 12-20 us (an IPI that
  * exits the VM), w 30-50 us, and the worker copies 4-5x slower than the
@@ -4401,12 +4398,11 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
  * always wake), and data_mover_threads_delete wakes every worker, so no
  * operation waits for a worker nobody woke. The rates are kept apart for
  * cached and streaming stores (plain memcpy of 2 MiB ~45 GB/s, of 64 MiB
- * ~8, on that VM). Only a wake-up measures w, c, rw and rc again, so each
- * one not made ages w and c by 1/8 and brings rw and rc 1/8 closer to rc
- * and ra: figures
- * measured under a passing load (ms) must not keep the workers asleep for
- * good (they did: after one slow wake-up, every 64 MiB copy ran alone on
- * the poller). */
+ * ~8, on that VM). Only a wake-up measures w, c and rw again, so each one
+ * not made ages w and c by 1/8 and brings rw 1/8 closer to rc (which the
+ * poller measures on every copy): figures measured under a passing load
+ * (ms) must not keep the workers asleep for good (they did: after one
+ * slow wake-up, every 64 MiB copy ran alone on the poller). */
 static int
 masync__thr_wake_pays(struct data_mover_threads *d, size_t n, size_t chunk,
 	int stream)
@@ -4415,17 +4411,14 @@ masync__thr_wake_pays(struct data_mover_threads *d, size_t n, size_t chunk,
 	uint64_t c = MASYNC__LOAD(&d->wake_call_ns, relaxed);
 	uint64_t rc = MASYNC__LOAD(&d->ps_per_byte[stream != 0], relaxed);
 	uint64_t rw = MASYNC__LOAD(&d->ps_worker[stream != 0], relaxed);
-	uint64_t ra = stream ? 0 : MASYNC__LOAD(&d->ps_alone, relaxed);
 	/* entries nobody woke for stay queued (their poller ran the
 	 * chunks): from half full on, wake, so the ring never fills up
 	 * with them */
 	size_t used = MASYNC__LOAD(&d->enq_pos, relaxed) -
 		MASYNC__LOAD(&d->deq_pos, relaxed);
 
-	if (ra == 0)
-		ra = rc;
 	if (w == 0 || rc == 0 || rw == 0 || used >= d->cap / 2 ||
-			(uint64_t)n / 1000 * ra > ((uint64_t)n / 1000 * rc *
+			(uint64_t)n / 1000 * rc > ((uint64_t)n / 1000 * rc *
 			rw + c * rw + w * rc) / (rc + rw) +
 			(uint64_t)chunk / 1000 * rw / 2)
 		return 1;
@@ -4433,11 +4426,6 @@ masync__thr_wake_pays(struct data_mover_threads *d, size_t n, size_t chunk,
 	MASYNC__STORE(&d->wake_call_ns, c - c / 8, relaxed);
 	if (rw > rc)
 		MASYNC__STORE(&d->ps_worker[stream != 0], rw - (rw - rc) / 8,
-			relaxed);
-	/* (rc is measured only when chunks run: one measured under a
-	 * passing load must not keep the workers asleep either) */
-	if (rc > ra)
-		MASYNC__STORE(&d->ps_per_byte[stream != 0], rc - (rc - ra) / 8,
 			relaxed);
 	return 0;
 }
@@ -4546,12 +4534,14 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	size_t bytes = 0;
 	uint64_t t0 = op->nchunks > 1 ? masync__now_ns() : 0;
 
-	/* a poller nobody helps copies the rest in one call: libc picks its
-	 * kernel by size (glibc on AMD: rep movsb up to the L2 size, vector
-	 * loops above; 4 MiB hot on Zen 5 in 128 KiB calls ~3 % slower).
-	 * Not a streamed one: that kernel is ours, whatever the size, and a
-	 * worker woken by another push may still come and help. */
-	size_t claim = !worker && op->alone && !op->stream ? op->nchunks : 1;
+	/* One chunk a call, also for a poller nobody helps: glibc on AMD
+	 * copies a chunk (64-512 KiB, within the L2) with rep movsb and a
+	 * whole cached copy above the L2 with vector loops, which some runs
+	 * of a process make slow (4 MiB hot on the Zen 5 VM: one call 74 or
+	 * 94-100 us, 128 KiB calls 71-75 us either way; poller alone in
+	 * bench.c 1.11-1.34x plain memcpy in chunks, 0.79-1.23x in one
+	 * call). Where libc uses one kernel for all these sizes (rep movsb
+	 * on Intel) chunks cost 32 calls more. */
 	/* an unsplit one is run by the winner of its phase CAS only: no
 	 * claim and no count (two RMWs fewer per small operation) */
 	int whole = op->nchunks == 1;
@@ -4559,11 +4549,10 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	size_t chunk = whole ? a.n : op->chunk;
 
 	while (mine < max && (whole ? (i = mine) == 0 :
-			(i = MASYNC__FADD(&op->next_chunk, claim, relaxed)) <
+			(i = MASYNC__FADD(&op->next_chunk, 1, relaxed)) <
 			op->nchunks)) {
-		size_t k = op->nchunks - i < claim ? op->nchunks - i : claim;
 		size_t off = i * chunk;
-		size_t len = a.n - off < k * chunk ? a.n - off : k * chunk;
+		size_t len = a.n - off < chunk ? a.n - off : chunk;
 		unsigned char *dst = (unsigned char *)a.dst + off;
 		const unsigned char *src = a.src == NULL ? NULL :
 			(const unsigned char *)a.src + off;
@@ -4596,7 +4585,7 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 				a.flags);
 			break;
 		}
-		mine += k;
+		mine++;
 		bytes += len;
 #ifdef MASYNC__THR_TRACE_CHUNK /* bench/placement.c */
 		MASYNC__THR_TRACE_CHUNK(i);
@@ -4607,7 +4596,6 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 	/* the poller's or a worker's copy rate (masync__thr_wake_pays) */
 	if (bytes >= MASYNC__THR_CHUNK_MIN && t0 != 0)
 		masync__thr_ewma(worker ? &d->ps_worker[op->stream != 0] :
-			claim > 1 ? &d->ps_alone :
 			&d->ps_per_byte[op->stream != 0],
 			(masync__now_ns() - t0) * 1000 / bytes);
 	if (whole) {
@@ -4964,7 +4952,6 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 	/* (chunk, extra and the counts only for a split one: line 2) */
 	op->nchunks = 1;
 	op->stream = 0;
-	op->alone = 0;
 	if (a.n < (size_t)MASYNC__THR_SPLIT_MIN)
 		return;
 	if (masync__thr_raw_flags(&d->ext.base, op->op.type))
@@ -5091,10 +5078,6 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 			MASYNC__LOAD(&d->enq_pos, relaxed) -
 			MASYNC__LOAD(&d->deq_pos, relaxed) < d->cap / 2)
 		wake = MASYNC__THR_SPARE;
-	/* (a worker about to sleep may still see the push and come: it
-	 * then finds the chunks taken, see masync__thr_run) */
-	op->alone = !wake && op->nchunks > 1 &&
-		MASYNC__LOAD(&d->idle, relaxed) >= d->nthreads;
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
 			masync__thr_push(d, op, op->use, wake) == 0) {
 		if (masync__thr_helpable(op) && (op->nchunks > 1 || !wake))
@@ -5459,7 +5442,6 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->ps_per_byte[1], 0);
 	MASYNC__INIT(&d->ps_worker[0], 0);
 	MASYNC__INIT(&d->ps_worker[1], 0);
-	MASYNC__INIT(&d->ps_alone, 0);
 	MASYNC__INIT(&d->solo_cpu, -1);
 	MASYNC__UNTRACKED(&d->solo_cpu, sizeof(d->solo_cpu));
 	MASYNC__INIT(&d->push_cpu, -1);
@@ -5488,7 +5470,6 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__UNTRACKED(&d->wake_call_ns, sizeof(d->wake_call_ns));
 	MASYNC__UNTRACKED(&d->ps_per_byte, sizeof(d->ps_per_byte));
 	MASYNC__UNTRACKED(&d->ps_worker, sizeof(d->ps_worker));
-	MASYNC__UNTRACKED(&d->ps_alone, sizeof(d->ps_alone));
 	d->cells = (struct masync__ring_cell *)masync__zalloc_aligned(
 		ringbuf_size * sizeof(*d->cells));
 	d->threads = (thrd_t *)masync__zalloc(nthreads * sizeof(thrd_t));
