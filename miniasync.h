@@ -3898,10 +3898,9 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   one that waits, also where workers share its CPU. A poller that
  *   nobody was woken to help copies the chunks one by one, as it does
  *   beside a worker (masync__thr_run); one that runs out of chunks while
- *   a worker copies its last
- *   spins for it a while (masync__thr_tail) rather than sleep and be
- *   woken. Operations with a user function (set_memcpy_fn & co.) are
- *   left to the workers; a poll
+ *   a worker copies its last spins for it a while (masync__thr_tail)
+ *   rather than sleep and be woken. Operations with a user function
+ *   (set_memcpy_fn & co.) are left to the workers; a poll
  *   that finds one queued, or held by a worker, yields the CPU now and
  *   then instead, and naps once the operation is late
  *   (masync__thr_not_done), so a worker on its CPU can run.
