@@ -15,7 +15,15 @@
  *   poller: with the only worker held in a user memcpy_fn, memsets queued
  *   behind it complete when busy-polled; the worker later skips their
  *   queue entries (their states were reused meanwhile) and what follows
- *   runs right. */
+ *   runs right.
+ * - Entries their pollers ran do not fill the ring while the workers are
+ *   busy or asleep: with the only worker held, five rings' worth of
+ *   memsets each complete at their second busy poll (a push that finds
+ *   the ring full, or half full, drops those entries first); a queued
+ *   memset ahead of such a push is run by the pusher (in order) before
+ *   its own second poll; a user function's entry ahead stops that (it is
+ *   a worker's), so the ring then fills and the next push waits for room
+ *   until the worker is free, and everything completes right. */
 #include "test_threads_util.h"
 
 #define BSZ 4096
@@ -233,7 +241,7 @@ static void *
 gate_memcpy(void *dst, const void *src, size_t n, unsigned flags)
 {
 	(void)flags;
-	atomic_store(&gate_entered, 1);
+	atomic_fetch_add(&gate_entered, 1); /* calls that reached it */
 	while (!atomic_load(&gate_open))
 		thrd_yield();
 	return memcpy(dst, src, n);
@@ -282,6 +290,118 @@ test_help_unsplit(struct runtime *rt)
 	tt_log("queued operations run by their poller ok\n");
 }
 
+/* ---- the ring trimmed by busy pollers ---------------------------------- */
+enum { TRIM_CAP = 8, TRIM_SZ = 256 };
+
+/* a mover of one worker, held in gate_memcpy by *g (a -> b) */
+static struct data_mover_threads *
+trim_mover(struct vdm_operation_future *g, unsigned char *a,
+	unsigned char *b)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, TRIM_CAP, FUTURE_NOTIFIER_WAKER);
+
+	CHECK(dmt != NULL);
+	atomic_store(&gate_entered, 0);
+	atomic_store(&gate_open, 0);
+	data_mover_threads_set_memcpy_fn(dmt, gate_memcpy);
+	*g = vdm_memcpy(data_mover_threads_get_vdm(dmt), b, a, 64, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(g), NULL) ==
+		FUTURE_STATE_RUNNING);
+	while (!atomic_load(&gate_entered))
+		thrd_yield();
+	return dmt;
+}
+
+/* a memset pushed by its first busy poll and run by its second */
+static void
+trim_memset(struct vdm *vdm, unsigned char *p, int c)
+{
+	struct vdm_operation_future f = vdm_memset(vdm, p, c, TRIM_SZ, 0);
+
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(tt_verify_byte(p, TRIM_SZ, c) == SIZE_MAX);
+}
+
+static void
+trim_release(struct runtime *rt, struct data_mover_threads *dmt,
+	struct vdm_operation_future *g, const unsigned char *a,
+	const unsigned char *b)
+{
+	atomic_store(&gate_open, 1);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(g));
+	CHECK(tt_result(g) == VDM_SUCCESS);
+	CHECK(memcmp(a, b, 64) == 0);
+	data_mover_threads_delete(dmt);
+}
+
+static void
+test_trim(struct runtime *rt)
+{
+	static unsigned char a[64], b[64], c[64];
+	static unsigned char buf[5 * TRIM_CAP][TRIM_SZ], live[TRIM_SZ];
+	struct vdm_operation_future g, l, g2, f;
+	struct data_mover_threads *dmt;
+	struct vdm *vdm;
+	unsigned r;
+
+	tt_fill(a, sizeof(a), 9);
+	/* claimed entries dropped: five rings' worth, none waits for room */
+	dmt = trim_mover(&g, a, b);
+	vdm = data_mover_threads_get_vdm(dmt);
+	for (r = 0; r < 5 * TRIM_CAP; r++)
+		trim_memset(vdm, buf[r], (int)r + 1);
+	trim_release(rt, dmt, &g, a, b);
+
+	/* a queued memset ahead is run by a push into the half-full ring */
+	dmt = trim_mover(&g, a, b);
+	vdm = data_mover_threads_get_vdm(dmt);
+	memset(live, 0, sizeof(live));
+	l = vdm_memset(vdm, live, 0x5a, TRIM_SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&l), NULL) ==
+		FUTURE_STATE_RUNNING);
+	for (r = 0; r < TRIM_CAP; r++)
+		trim_memset(vdm, buf[r], (int)r + 50);
+	CHECK(tt_verify_byte(live, TRIM_SZ, 0x5a) == SIZE_MAX);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&l), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&l) == VDM_SUCCESS);
+	trim_release(rt, dmt, &g, a, b);
+
+	/* a user function's entry ahead stops the trim: behind it 7
+	 * entries fill the ring (8 with it), the 8th memset waits for room */
+	dmt = trim_mover(&g, a, b);
+	vdm = data_mover_threads_get_vdm(dmt);
+	memset(c, 0, sizeof(c));
+	g2 = vdm_memcpy(vdm, c, a, sizeof(a), 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g2), NULL) ==
+		FUTURE_STATE_RUNNING);
+	for (r = 0; r < TRIM_CAP - 1; r++)
+		trim_memset(vdm, buf[r], (int)r + 80);
+	memset(buf[TRIM_CAP], 0, TRIM_SZ);
+	f = vdm_memset(vdm, buf[TRIM_CAP], 0x77, TRIM_SZ, 0);
+	/* (left idle while it waits for room) */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_IDLE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_IDLE);
+	/* g2 was run by nobody (a poller would hang in the gate); its
+	 * buffers are read only after runtime_wait (helgrind) */
+	CHECK(atomic_load(&gate_entered) == 1);
+	atomic_store(&gate_open, 1);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&g2));
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(tt_result(&g2) == VDM_SUCCESS && tt_result(&f) == VDM_SUCCESS);
+	CHECK(memcmp(c, a, sizeof(c)) == 0);
+	CHECK(tt_verify_byte(buf[TRIM_CAP], TRIM_SZ, 0x77) == SIZE_MAX);
+	trim_release(rt, dmt, &g, a, b);
+	tt_log("claimed entries trimmed by busy pollers ok\n");
+}
+
 int
 main(void)
 {
@@ -296,6 +416,7 @@ main(void)
 	test_split(rt, 1);
 	test_user_fn_on_workers(rt);
 	test_help_unsplit(rt);
+	test_trim(rt);
 	runtime_delete(rt);
 	return 0;
 }
