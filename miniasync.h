@@ -4177,6 +4177,14 @@ masync__ring_pop(struct data_mover_threads *d, uint32_t *tag)
 	}
 }
 
+/* entries in the ring (a snapshot: both ends move) */
+static size_t
+masync__thr_fill(struct data_mover_threads *d)
+{
+	return MASYNC__LOAD(&d->enq_pos, relaxed) -
+		MASYNC__LOAD(&d->deq_pos, relaxed);
+}
+
 static int
 masync__ring_nonempty(struct data_mover_threads *d)
 {
@@ -4346,8 +4354,7 @@ masync__thr_spun(struct data_mover_threads *d)
 	 * the pushed entry (masync__thr_worker) */
 	uint32_t s = MASYNC__FADD(&d->spinning, 0, acq_rel);
 
-	return s != 0 && MASYNC__LOAD(&d->enq_pos, relaxed) -
-		MASYNC__LOAD(&d->deq_pos, relaxed) <= s;
+	return s != 0 && masync__thr_fill(d) <= s;
 }
 
 /* Pushes and, if a worker sleeps and `wake`, wakes one; MASYNC__THR_SPARE:
@@ -4424,8 +4431,7 @@ masync__thr_wake_pays(struct data_mover_threads *d, size_t n, size_t chunk,
 	/* entries nobody woke for stay queued (their poller ran the
 	 * chunks): from half full on, wake, so the ring never fills up
 	 * with them */
-	size_t used = MASYNC__LOAD(&d->enq_pos, relaxed) -
-		MASYNC__LOAD(&d->deq_pos, relaxed);
+	size_t used = masync__thr_fill(d);
 
 	if (w == 0 || rc == 0 || rw == 0 || used >= d->cap / 2 ||
 			(uint64_t)n / 1000 * rc > ((uint64_t)n / 1000 * rc *
@@ -5024,13 +5030,6 @@ masync__thr_solo(struct data_mover_threads *d)
  * 4 threads polling 16 x 4 KiB futures each in order on 2 CPUs
  * (bench/polling) waited for a worker's wake-up 10-60 times a run, 45-117
  * ms a run against 20-22 ms with the trim. Returns the entries taken. */
-static size_t
-masync__thr_fill(struct data_mover_threads *d)
-{
-	return MASYNC__LOAD(&d->enq_pos, relaxed) -
-		MASYNC__LOAD(&d->deq_pos, relaxed);
-}
-
 static unsigned
 masync__thr_trim(struct data_mover_threads *d, int run)
 {
@@ -5102,9 +5101,7 @@ masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 	if (op->nchunks > 1)
 		return masync__thr_wake_pays(d, masync__args(&op->op).n,
 			op->chunk, op->stream);
-	return !masync__thr_solo(d) ||
-		MASYNC__LOAD(&d->enq_pos, relaxed) -
-		MASYNC__LOAD(&d->deq_pos, relaxed) >= d->cap / 2;
+	return !masync__thr_solo(d) || masync__thr_fill(d) >= d->cap / 2;
 }
 
 static int
