@@ -5936,12 +5936,12 @@ MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
 	"descriptors 64-byte and records 32-byte aligned in pool elements");
 
 /* a write prefetch: takes a line for writing ahead of the stores (never
- * faults, so any address will do). x86-64: PREFETCHW itself, since
+ * faults, so any address will do). x86: PREFETCHW itself, since
  * __builtin_prefetch(p, 1, ...) is a read prefetch (prefetcht0) unless the
- * build targets PRFCHW, and a line the device read is already readable
- * here: only taking it for writing saves the stores a wait. CPUs without
- * PRFCHW run the opcode as a NOP. */
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+ * build targets PRFCHW, and a line the device only read may still be
+ * readable here: then only taking it for writing saves the stores a wait.
+ * CPUs without PRFCHW run the opcode as a NOP. */
+#if defined(MASYNC__X86) && (defined(__GNUC__) || defined(__clang__))
 #define MASYNC__DSA_PREFETCHW(p)                                               \
 	__asm__ volatile("prefetchw %0" : : "m"(*(const char *)(p)))
 #elif defined(__GNUC__) || defined(__clang__)
