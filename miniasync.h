@@ -4185,6 +4185,14 @@ masync__thr_fill(struct data_mover_threads *d)
 		MASYNC__LOAD(&d->deq_pos, relaxed);
 }
 
+/* From half full on, pushes wake a worker and busy pollers trim the ring
+ * (masync__thr_wakes, masync__thr_trim): one threshold for both. */
+static int
+masync__thr_half_full(struct data_mover_threads *d)
+{
+	return masync__thr_fill(d) >= d->cap / 2;
+}
+
 static int
 masync__ring_nonempty(struct data_mover_threads *d)
 {
@@ -4428,12 +4436,11 @@ masync__thr_wake_pays(struct data_mover_threads *d, size_t n, size_t chunk,
 	uint64_t c = MASYNC__LOAD(&d->wake_call_ns, relaxed);
 	uint64_t rc = MASYNC__LOAD(&d->ps_per_byte[stream != 0], relaxed);
 	uint64_t rw = MASYNC__LOAD(&d->ps_worker[stream != 0], relaxed);
+
 	/* entries nobody woke for stay queued (their poller ran the
 	 * chunks): from half full on, wake, so the ring never fills up
 	 * with them */
-	size_t used = masync__thr_fill(d);
-
-	if (w == 0 || rc == 0 || rw == 0 || used >= d->cap / 2 ||
+	if (w == 0 || rc == 0 || rw == 0 || masync__thr_half_full(d) ||
 			(uint64_t)n / 1000 * rc > ((uint64_t)n / 1000 * rc *
 			rw + c * rw + w * rc) / (rc + rw) +
 			(uint64_t)chunk / 1000 * rw / 2)
@@ -5101,7 +5108,7 @@ masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 	if (op->nchunks > 1)
 		return masync__thr_wake_pays(d, masync__args(&op->op).n,
 			op->chunk, op->stream);
-	return !masync__thr_solo(d) || masync__thr_fill(d) >= d->cap / 2;
+	return !masync__thr_solo(d) || masync__thr_half_full(d);
 }
 
 static int
@@ -5156,9 +5163,9 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	 * enough. */
 	if (wake && op->nchunks == 1 && masync__thr_helpable(op) &&
 			(n == NULL || n->waker.wake == NULL) &&
-			(masync__thr_fill(d) < d->cap / 2 ||
+			(!masync__thr_half_full(d) ||
 			(masync__thr_trim(d, 1) != 0 &&
-			masync__thr_fill(d) < d->cap / 2)))
+			!masync__thr_half_full(d))))
 		wake = MASYNC__THR_SPARE;
 	/* full: drop the claimed entries before waiting for a worker */
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
