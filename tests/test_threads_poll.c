@@ -247,25 +247,40 @@ gate_memcpy(void *dst, const void *src, size_t n, unsigned flags)
 	return memcpy(dst, src, n);
 }
 
+/* a mover of one worker and a ring of `cap`, the worker held in
+ * gate_memcpy by *g (64 bytes a -> b) */
+static struct data_mover_threads *
+gate_mover(size_t cap, struct vdm_operation_future *g, unsigned char *a,
+	unsigned char *b)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, cap, FUTURE_NOTIFIER_WAKER);
+
+	CHECK(dmt != NULL);
+	atomic_store(&gate_entered, 0);
+	atomic_store(&gate_open, 0);
+	data_mover_threads_set_memcpy_fn(dmt, gate_memcpy);
+	*g = vdm_memcpy(data_mover_threads_get_vdm(dmt), b, a, 64, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(g), NULL) ==
+		FUTURE_STATE_RUNNING);
+	while (!atomic_load(&gate_entered))
+		thrd_yield();
+	return dmt;
+}
+
 static void
 test_help_unsplit(struct runtime *rt)
 {
 	enum { R = 12, SZ = 4096 };
-	struct data_mover_threads *dmt =
-		data_mover_threads_new(1, 64, FUTURE_NOTIFIER_WAKER);
-	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
 	static unsigned char a[64], b[64], buf[R][SZ];
 	struct vdm_operation_future g, f;
+	struct data_mover_threads *dmt;
+	struct vdm *vdm;
 	unsigned r;
 
-	CHECK(dmt != NULL);
-	data_mover_threads_set_memcpy_fn(dmt, gate_memcpy);
 	tt_fill(a, sizeof(a), 3);
-	g = vdm_memcpy(vdm, b, a, sizeof(a), 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) ==
-		FUTURE_STATE_RUNNING);
-	while (!atomic_load(&gate_entered))
-		thrd_yield();
+	dmt = gate_mover(64, &g, a, b);
+	vdm = data_mover_threads_get_vdm(dmt);
 	/* the worker is held: only the poller can run these */
 	for (r = 0; r < R; r++) {
 		f = vdm_memset(vdm, buf[r], (int)r + 1, SZ, 0);
@@ -292,26 +307,6 @@ test_help_unsplit(struct runtime *rt)
 
 /* ---- the ring trimmed by busy pollers ---------------------------------- */
 enum { TRIM_CAP = 8, TRIM_SZ = 256 };
-
-/* a mover of one worker, held in gate_memcpy by *g (a -> b) */
-static struct data_mover_threads *
-trim_mover(struct vdm_operation_future *g, unsigned char *a,
-	unsigned char *b)
-{
-	struct data_mover_threads *dmt =
-		data_mover_threads_new(1, TRIM_CAP, FUTURE_NOTIFIER_WAKER);
-
-	CHECK(dmt != NULL);
-	atomic_store(&gate_entered, 0);
-	atomic_store(&gate_open, 0);
-	data_mover_threads_set_memcpy_fn(dmt, gate_memcpy);
-	*g = vdm_memcpy(data_mover_threads_get_vdm(dmt), b, a, 64, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(g), NULL) ==
-		FUTURE_STATE_RUNNING);
-	while (!atomic_load(&gate_entered))
-		thrd_yield();
-	return dmt;
-}
 
 /* a memset pushed by its first busy poll and run by its second */
 static void
@@ -351,14 +346,14 @@ test_trim(struct runtime *rt)
 
 	tt_fill(a, sizeof(a), 9);
 	/* claimed entries dropped: five rings' worth, none waits for room */
-	dmt = trim_mover(&g, a, b);
+	dmt = gate_mover(TRIM_CAP, &g, a, b);
 	vdm = data_mover_threads_get_vdm(dmt);
 	for (r = 0; r < 5 * TRIM_CAP; r++)
 		trim_memset(vdm, buf[r], (int)r + 1);
 	trim_release(rt, dmt, &g, a, b);
 
 	/* a queued memset ahead is run by a push into the half-full ring */
-	dmt = trim_mover(&g, a, b);
+	dmt = gate_mover(TRIM_CAP, &g, a, b);
 	vdm = data_mover_threads_get_vdm(dmt);
 	memset(live, 0, sizeof(live));
 	l = vdm_memset(vdm, live, 0x5a, TRIM_SZ, 0);
@@ -374,7 +369,7 @@ test_trim(struct runtime *rt)
 
 	/* a user function's entry ahead stops the trim: behind it 7
 	 * entries fill the ring (8 with it), the 8th memset waits for room */
-	dmt = trim_mover(&g, a, b);
+	dmt = gate_mover(TRIM_CAP, &g, a, b);
 	vdm = data_mover_threads_get_vdm(dmt);
 	memset(c, 0, sizeof(c));
 	g2 = vdm_memcpy(vdm, c, a, sizeof(a), 0);
