@@ -35,7 +35,9 @@ still_clock(void)
 
 struct slot {
 	atomic_int calls;
+	atomic_int first;
 	atomic_int all_done; /* at its first call, every descriptor was done */
+	uint64_t received, processed; /* the emulator's, at the first call */
 };
 
 static struct slot slots[NOPS];
@@ -52,8 +54,15 @@ on_wake(void *data)
 	/* the emulator counts a descriptor before writing its record: a
 	 * batch whose record was written is counted in processed */
 	dsa_emu_get_stats(emu, -1, &st);
-	if (atomic_fetch_add(&s->calls, 1) == 0)
+	/* calls counts last: the test reads all_done once calls moved (a
+	 * count before the store let it read a 0 the call was about to
+	 * overwrite: CI, once, under TSan) */
+	if (atomic_exchange(&s->first, 1) == 0) {
+		s->received = st.received;
+		s->processed = st.processed;
 		atomic_store(&s->all_done, st.processed == st.received);
+	}
+	atomic_fetch_add(&s->calls, 1);
 }
 
 static void
@@ -163,8 +172,10 @@ test_one_wake(struct data_mover_dsa *d, int fail_member)
 	wait_wakers();
 	for (i = 1; i < NOPS; i++) {
 		if (!atomic_load(&slots[i].all_done))
-			td_log("   member %d woken before its batch ended\n",
-				i);
+			td_log("   member %d woken before its batch ended "
+				"(received %llu, processed %llu)\n", i,
+				(unsigned long long)slots[i].received,
+				(unsigned long long)slots[i].processed);
 		CHECK(atomic_load(&slots[i].all_done));
 	}
 	/* each member completes on its first poll, with its own result */
