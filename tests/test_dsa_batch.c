@@ -31,14 +31,6 @@ static struct runtime *rt;
 #define OPSZ 4096
 #define NOPS 32
 
-static _Atomic uint64_t fake_now = 1000000000ull;
-
-static uint64_t
-fake_clock(void)
-{
-	return atomic_load(&fake_now);
-}
-
 struct ops {
 	struct vdm_operation_future f[NOPS];
 	unsigned char *src, *dst;
@@ -463,7 +455,7 @@ test_monitor_flush(struct dsa_emu *emu)
 	/* the clock stands still: the monitor keeps them for company */
 	td_sleep_us(20000);
 	CHECK_EQ(td_npend(d), 2);
-	atomic_fetch_add(&fake_now, MASYNC__DSA_PEND_NS);
+	td_clock_advance(MASYNC__DSA_PEND_NS);
 	td_wait_received(emu, 2, 5000000000ull);
 	CHECK_EQ(td_npend(d), 0);
 	dsa_emu_pause(emu, -1, 0);
@@ -621,7 +613,7 @@ main(void)
 	td_enter("test_dsa_batch");
 	rt = runtime_new();
 	CHECK(rt != NULL);
-	MASYNC__STORE(&masync__test_clock, fake_clock, release);
+	td_clock_fake(1000000000ull, 0);
 	ec.wq_size = 64; /* a portal; trapped where the CPU has no MOVDIR64B */
 	emu = td_emu(&ec);
 	d = mover(NOPS);
@@ -638,7 +630,7 @@ main(void)
 	test_threads(emu);
 	dsa_emu_stop(emu);
 	test_write_path();
-	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
+	td_clock_real();
 	runtime_delete(rt);
 	td_log("test_dsa_batch: all passed\n");
 	return 0;

@@ -409,15 +409,6 @@ test_errors(void)
 	dsa_emu_stop(emu);
 }
 
-/* the mover's clock stopped (white box): see must_succeed */
-static _Atomic uint64_t stopped_at;
-
-static uint64_t
-stopped_clock(void)
-{
-	return atomic_load_explicit(&stopped_at, memory_order_relaxed);
-}
-
 /* an operation that must succeed on a mover with a short timeout: the
  * mover's clock stands still meanwhile, so however long the emulator's
  * thread waits for a CPU (a loaded machine), it cannot time out; a wedged
@@ -427,12 +418,10 @@ must_succeed(struct vdm *vdm, unsigned char *b, size_t n, int c)
 {
 	struct vdm_operation_future f;
 
-	atomic_store_explicit(&stopped_at, masync__coarse_ns(),
-		memory_order_relaxed);
-	MASYNC__STORE(&masync__test_clock, stopped_clock, release);
+	td_clock_fake(masync__coarse_ns(), 0);
 	f = vdm_memset(vdm, b, c, n, 0);
 	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
-	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
+	td_clock_real();
 	CHECK_BYTES(b, n, c);
 }
 

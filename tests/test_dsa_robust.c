@@ -25,37 +25,6 @@ static struct runtime *rt;
 #define SZ 4096
 #define SEC 1000000000ull
 
-/* ---- the test's clock ---------------------------------------------------- */
-
-static _Atomic uint64_t fake_now, fake_step;
-
-static uint64_t
-fake_clock(void)
-{
-	return atomic_fetch_add(&fake_now, atomic_load(&fake_step));
-}
-
-/* every read returns `start`, then `step` more than the last one */
-static void
-clock_fake(uint64_t start, uint64_t step)
-{
-	atomic_store(&fake_now, start);
-	atomic_store(&fake_step, step);
-	MASYNC__STORE(&masync__test_clock, fake_clock, release);
-}
-
-static void
-clock_advance(uint64_t ns)
-{
-	atomic_fetch_add(&fake_now, ns);
-}
-
-static void
-clock_real(void)
-{
-	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
-}
-
 static enum future_state
 poll1(struct vdm_operation_future *f)
 {
@@ -121,7 +90,7 @@ test_wait_for_room(void)
 		vdm = data_mover_dsa_get_vdm(d);
 		td_pattern(src, 3 * SZ, 7);
 		memset(dst, 0, 3 * SZ);
-		clock_fake(4000000000ull + (uint64_t)parity, 0); /* one tick */
+		td_clock_fake(4000000000ull + (uint64_t)parity, 0); /* one tick */
 		dsa_emu_pause(emu, -1, 1);
 		for (i = 0; i < 3; i++) {
 			f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);
@@ -132,7 +101,7 @@ test_wait_for_room(void)
 		td_wait_received(emu, 2, 30 * SEC);
 		for (i = 0; i < 1000; i++)
 			CHECK(poll1(&f[2]) == FUTURE_STATE_IDLE);
-		clock_advance(d->timeout_ns / 2); /* still within a timeout */
+		td_clock_advance(d->timeout_ns / 2); /* still within a timeout */
 		for (i = 0; i < 1000; i++)
 			CHECK(poll1(&f[2]) == FUTURE_STATE_IDLE);
 		dsa_emu_pause(emu, -1, 0);
@@ -143,7 +112,7 @@ test_wait_for_room(void)
 		s = td_stats(emu);
 		CHECK_EQ(s.received, 3);
 		CHECK_EQ(s.dropped, 0);
-		clock_real();
+		td_clock_real();
 		data_mover_dsa_delete(d);
 		dsa_emu_stop(emu);
 	}
@@ -177,13 +146,13 @@ test_lost_room(void)
 	vdm = data_mover_dsa_get_vdm(d);
 	td_pattern(src, 8 * SZ, 9);
 	memset(dst, 0, 8 * SZ);
-	clock_fake(10 * SEC, 0);
+	td_clock_fake(10 * SEC, 0);
 	dsa_emu_pause(emu, -1, 1);
 	f[0] = vdm_memcpy(vdm, dst, src, SZ, 0);
 	f[1] = vdm_memcpy(vdm, dst + SZ, src + SZ, SZ, 0);
 	CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
 	CHECK(poll1(&f[1]) == FUTURE_STATE_RUNNING);
-	clock_advance(SEC + 1);
+	td_clock_advance(SEC + 1);
 	CHECK(poll1(&f[0]) == FUTURE_STATE_COMPLETE);
 	CHECK(poll1(&f[1]) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f[0])->result, VDM_ERROR_TIMEOUT);
@@ -224,7 +193,7 @@ test_lost_room(void)
 	CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
 	td_wait_received(emu, 1, 30 * SEC);
 	td_settle(emu);
-	clock_advance(SEC + 1);
+	td_clock_advance(SEC + 1);
 	CHECK(poll1(&f[0]) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f[0])->result, VDM_ERROR_TIMEOUT);
 	CHECK_EQ(queued(d, &lost), 1);
@@ -248,7 +217,7 @@ test_lost_room(void)
 	s = td_stats(emu);
 	CHECK_EQ(s.dropped, 0);
 	CHECK_EQ(s.swallowed, 1);
-	clock_real();
+	td_clock_real();
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	td_free(src);
@@ -331,7 +300,7 @@ test_delete_bound(void)
 	fl.kind = DSA_EMU_FAULT_NO_COMPLETION;
 	fl.count = -1;
 	td_inject(emu, &fl);
-	clock_fake(SEC, 0);
+	td_clock_fake(SEC, 0);
 	for (i = 0; i < N; i++) {
 		f[i] = vdm_memcpy(vdm, dst + i * SZ, src, SZ, 0);
 		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
@@ -340,16 +309,16 @@ test_delete_bound(void)
 	td_settle(emu);
 	/* 1 s of the test's clock per reading: 1000 s of it pass in
 	 * about a thousand readings, whatever the real time */
-	atomic_store(&fake_step, step);
-	t0 = atomic_load(&fake_now);
+	atomic_store(&td_fake_step, step);
+	t0 = atomic_load(&td_fake_now);
 	data_mover_dsa_delete(d); /* the futures are dead now */
-	dt = atomic_load(&fake_now) - t0;
+	dt = atomic_load(&td_fake_now) - t0;
 	td_log("   delete took %llu s of the test's clock (timeout %llu s, "
 		"%d descriptors)\n", (unsigned long long)(dt / SEC),
 		(unsigned long long)(tmo / SEC), N);
 	CHECK(dt >= tmo);
 	CHECK(dt <= tmo + 4 * step);
-	clock_real();
+	td_clock_real();
 	CHECK_EQ(td_stats(emu).swallowed, N);
 	dsa_emu_stop(emu);
 	td_free(src);
@@ -441,15 +410,15 @@ test_enqcmd(void)
 	CHECK(d->q[0].use_enqcmd);
 	vdm = data_mover_dsa_get_vdm(d);
 	MASYNC__STORE(&masync__test_enqcmd, fake_enqcmd, release);
-	clock_fake(5 * SEC, 0);
+	td_clock_fake(5 * SEC, 0);
 	f = vdm_memcpy(vdm, dst, src, SZ, 0);
 	for (i = 1; i <= 100; i++) {
 		CHECK(poll1(&f) == FUTURE_STATE_IDLE);
 		CHECK_EQ(atomic_load(&enq_calls), i);
 	}
-	clock_advance(SEC);
+	td_clock_advance(SEC);
 	CHECK(poll1(&f) == FUTURE_STATE_IDLE);
-	clock_advance(1);
+	td_clock_advance(1);
 	CHECK(poll1(&f) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_BUSY);
 	CHECK_EQ(atomic_load(&enq_calls), 102);
@@ -463,7 +432,7 @@ test_enqcmd(void)
 	CHECK_PATTERN(dst, SZ, 0, 13);
 	CHECK_EQ(queued(d, NULL), 0);
 	MASYNC__STORE(&masync__test_enqcmd, (masync__enqcmd_fn)NULL, release);
-	clock_real();
+	td_clock_real();
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	masync__dsa_cpuinfo = "/proc/cpuinfo";

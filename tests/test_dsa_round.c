@@ -34,12 +34,6 @@
 static struct runtime *rt;
 static struct dsa_emu *emu;
 
-static uint64_t
-fake_clock(void)
-{
-	return 1000000000ull; /* never moves */
-}
-
 static struct data_mover_dsa *
 mover(void)
 {
@@ -622,7 +616,7 @@ main(void)
 	td_enter("test_dsa_round");
 	rt = runtime_new();
 	CHECK(rt != NULL);
-	MASYNC__STORE(&masync__test_clock, fake_clock, release);
+	td_clock_fake(1000000000ull, 0); /* never moves */
 	ec.wq_size = 64; /* a portal; trapped where the CPU has no MOVDIR64B */
 	emu = td_emu(&ec);
 	d = mover();
@@ -638,7 +632,7 @@ main(void)
 	dsa_emu_stop(emu);
 	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
 		release);
-	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
+	td_clock_real();
 	runtime_delete(rt);
 	td_log("test_dsa_round: all passed\n");
 	return 0;

@@ -115,6 +115,39 @@ td_sleep_us(unsigned us)
 	thrd_sleep(&ts, NULL);
 }
 
+/* ---- the mover's clock (white box: masync__test_clock) ------------------ */
+/* With it set, every reading of the mover's coarse clock returns
+ * td_fake_now, then td_fake_step more than the last one: timeouts and
+ * batch ages follow the test, not how fast a thread gets to run. */
+static _Atomic uint64_t td_fake_now, td_fake_step;
+
+static inline uint64_t
+td_fake_clock(void)
+{
+	return atomic_fetch_add(&td_fake_now, atomic_load(&td_fake_step));
+}
+
+static inline void
+td_clock_fake(uint64_t start, uint64_t step)
+{
+	atomic_store(&td_fake_now, start);
+	atomic_store(&td_fake_step, step);
+	MASYNC__STORE(&masync__test_clock, td_fake_clock, release);
+}
+
+static inline void
+td_clock_advance(uint64_t ns)
+{
+	atomic_fetch_add(&td_fake_now, ns);
+}
+
+/* the real clock again */
+static inline void
+td_clock_real(void)
+{
+	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
+}
+
 /* ---- how slow is this run? -------------------------------------------- */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define TD_SANITIZED 1

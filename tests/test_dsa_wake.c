@@ -27,12 +27,6 @@
 
 static struct dsa_emu *emu;
 
-static uint64_t
-still_clock(void)
-{
-	return 1000000000ull;
-}
-
 struct slot {
 	atomic_int calls;
 	atomic_int first;
@@ -503,7 +497,7 @@ main(void)
 
 	td_enter("test_dsa_wake");
 	test_kick_all();
-	MASYNC__STORE(&masync__test_clock, still_clock, release);
+	td_clock_fake(1000000000ull, 0); /* never moves */
 	ec.trap_portal = 1;
 	ec.fifo = -1;
 	ec.wq_size = 64;
@@ -524,7 +518,7 @@ main(void)
 	dsa_emu_stop(emu);
 	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
 		release);
-	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
+	td_clock_real();
 	td_log("test_dsa_wake: all passed\n");
 	return 0;
 }
