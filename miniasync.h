@@ -1869,6 +1869,8 @@ static inline int masync__mtx_lock(mtx_t *m)
 { return MASYNC__PT_RET(pthread_mutex_lock(MASYNC__PT_MTX(m))); }
 static inline int masync__mtx_unlock(mtx_t *m)
 { return MASYNC__PT_RET(pthread_mutex_unlock(MASYNC__PT_MTX(m))); }
+static inline int masync__mtx_trylock(mtx_t *m)
+{ return pthread_mutex_trylock(MASYNC__PT_MTX(m)) == 0 ? thrd_success : thrd_busy; }
 static inline void masync__mtx_destroy(mtx_t *m)
 { pthread_mutex_destroy(MASYNC__PT_MTX(m)); }
 static inline int masync__cnd_init(cnd_t *c)
@@ -1891,6 +1893,7 @@ static inline void masync__call_once(once_flag *f, void (*fn)(void))
 #define masync__mtx_init mtx_init
 #define masync__mtx_lock mtx_lock
 #define masync__mtx_unlock mtx_unlock
+#define masync__mtx_trylock mtx_trylock
 #define masync__mtx_destroy mtx_destroy
 #define masync__cnd_init cnd_init
 #define masync__cnd_signal cnd_signal
@@ -7642,6 +7645,22 @@ masync__dsa_member(struct masync__dsa_op *o)
 
 /* ---- completion --------------------------------------------------------- */
 
+/* mlock is held for moments (a link, an unlink, the monitor's scan): a
+ * short spin before blocking saves both sides a system call (the waiter's
+ * sleep and the holder's wake-up) on most contended takes */
+static void
+masync__dsa_mlock(struct data_mover_dsa *d)
+{
+	unsigned i;
+
+	for (i = 0; i < 128; i++) {
+		if (masync__mtx_trylock(&d->mlock) == thrd_success)
+			return;
+		MASYNC__PAUSE();
+	}
+	masync__mtx_lock(&d->mlock);
+}
+
 /* Operations armed in this thread's runtime pass: their wakers are
  * registered at once, but they go on their monitors' lists at the pass's
  * end, one mlock per mover and pass instead of one per operation (the
@@ -7674,10 +7693,14 @@ masync__dsa_link_later(void *arg)
 	while (l->n != 0) {
 		struct data_mover_dsa *d = l->o[l->n - 1]->d;
 		int forked = masync__dsa_forked(d); /* no monitor here */
+		int wake = 0;
 		unsigned i, k = 0;
 
-		if (!forked)
-			masync__mtx_lock(&d->mlock);
+		if (!forked) {
+			masync__dsa_mlock(d);
+			/* the monitor sleeps only on an empty list */
+			wake = d->armed == NULL;
+		}
 		for (i = 0; i < l->n; i++) {
 			struct masync__dsa_op *o = l->o[i];
 
@@ -7690,8 +7713,11 @@ masync__dsa_link_later(void *arg)
 				masync__dsa_link(d, o);
 		}
 		if (!forked) {
-			masync__cnd_signal(&d->mcond);
 			masync__mtx_unlock(&d->mlock);
+			/* after the unlock: a monitor woken under it would
+			 * block on mlock at once, and the unlock wake it again */
+			if (wake)
+				masync__cnd_signal(&d->mcond);
 		}
 		l->n = k;
 	}
@@ -7717,6 +7743,7 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 {
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_later *l = &masync__dsa_later;
+	int wake;
 
 	if (n == NULL)
 		return;
@@ -7746,12 +7773,13 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		l->o[l->n++] = o;
 		return;
 	}
-	masync__mtx_lock(&d->mlock);
-	if (!MASYNC__LOAD(&o->armed, relaxed)) {
+	masync__dsa_mlock(d);
+	wake = !MASYNC__LOAD(&o->armed, relaxed) && d->armed == NULL;
+	if (!MASYNC__LOAD(&o->armed, relaxed))
 		masync__dsa_link(d, o);
-		masync__cnd_signal(&d->mcond);
-	}
 	masync__mtx_unlock(&d->mlock);
+	if (wake) /* as in masync__dsa_link_later */
+		masync__cnd_signal(&d->mcond);
 }
 
 static void
@@ -7784,7 +7812,7 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 	/* 0: the monitor unlinked it (only the owner links it) and will at
 	 * most kick it, which dropping the waker below covers: no lock */
 	if (MASYNC__LOAD(&o->armed, acquire)) {
-		masync__mtx_lock(&d->mlock); /* the monitor unlinks under it */
+		masync__dsa_mlock(d); /* the monitor unlinks under it */
 		if (MASYNC__LOAD(&o->armed, relaxed))
 			masync__dsa_unlink(d, o);
 		masync__mtx_unlock(&d->mlock);
@@ -7805,7 +7833,7 @@ masync__dsa_monitor(void *arg)
 	uint32_t life[MASYNC__DSA_KICKS];
 	unsigned idle = 0;
 
-	masync__mtx_lock(&d->mlock);
+	masync__dsa_mlock(d);
 	while (!d->mstop) {
 		struct masync__dsa_op *o, *next;
 		int fired = 0;
@@ -7844,7 +7872,7 @@ masync__dsa_monitor(void *arg)
 						life[i])
 					sig[k++] = &kick[i]->sig;
 			masync__signal_kick_all(sig, k);
-			masync__mtx_lock(&d->mlock);
+			masync__dsa_mlock(d);
 			idle = 0;
 			continue;
 		}
@@ -7861,7 +7889,7 @@ masync__dsa_monitor(void *arg)
 			ts.tv_nsec = idle < 1024 ? 2000 : 50000;
 			thrd_sleep(&ts, NULL);
 		}
-		masync__mtx_lock(&d->mlock);
+		masync__dsa_mlock(d);
 	}
 	masync__mtx_unlock(&d->mlock);
 	return 0;

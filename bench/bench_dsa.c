@@ -26,6 +26,12 @@
  *             devices of 250 MB/s each: throughput and each device's share
  *   hybrid    one 4 / 16 / 64 MiB copy on a 2 GB/s device, hybrid split
  *             on (the defaults) and off: time and the CPU's share
+ *   latency   one 4 KiB copy at a time through runtime_wait, the device
+ *             taking 0, 5, 20, 50, 200 us per descriptor: wall time per
+ *             operation (how long after the device is done the caller
+ *             goes on), the caller's CPU and the mover's monitor's CPU;
+ *             BENCH_DSA_PIN=1 keeps the emulator's threads off the CPU of
+ *             the caller and the monitor
  *
  * CPU time is CLOCK_THREAD_CPUTIME_ID of the submitting thread (the
  * emulator's threads and the mover's monitor are not counted). The
@@ -48,6 +54,8 @@
  *   x_even        a device's share of the bytes x number of devices
  *                 (1 = evenly spread)
  *   of_off        value / the same with the hybrid split off
+ *   of_delay      wall time / the device's time per descriptor
+ *   of_wall       CPU time / wall time (1 = a core busy throughout)
  *   of_ideal      the CPU's share of a split copy / the share in proportion
  *                 to throughput (memcpy alone vs device alone, this run)
  *   subtracted    dsa_timer_phase: what one timed phase counts of the CPU
@@ -59,7 +67,7 @@
  * by hand, from the repository root:
  *   cc -O2 -std=gnu11 -DMINIASYNC_DSA=1 -I. -Itests bench/bench_dsa.c \
  *      tests/dsa_emu.c -o bench_dsa -laccel-config -pthread
- * Usage: bench_dsa [desc] [cost] [spread] [hybrid] */
+ * Usage: bench_dsa [desc] [cost] [spread] [hybrid] [latency] */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -654,6 +662,112 @@ bench_spread(void)
 	free(dst);
 }
 
+/* ---- latency: one operation at a time, waited for ---- */
+
+/* CPU ns a thread of this process has used (the mover's monitor) */
+static uint64_t
+thread_cpu_ns(thrd_t t)
+{
+	clockid_t id;
+	struct timespec ts;
+
+	if (pthread_getcpuclockid((pthread_t)t, &id) != 0 ||
+			clock_gettime(id, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+pin_to(int cpu)
+{
+	cpu_set_t cs;
+
+	CPU_ZERO(&cs);
+	CPU_SET(cpu, &cs);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(cs), &cs) != 0)
+		die("cannot pin the thread (BENCH_DSA_PIN)");
+}
+
+static void
+bench_latency(void)
+{
+	static const unsigned delays[] = { 0, 5, 20, 50, 200 };
+	const size_t n = 4096;
+	unsigned char *src = xalloc(n), *dst = xalloc(n);
+	struct dsa_emu_config ec;
+	struct data_mover_dsa_config mc;
+	struct data_mover_dsa *d;
+	struct dsa_emu *emu;
+	struct runtime *rt = runtime_new();
+	double m;
+	size_t k;
+	int pin;
+
+	memset(src, 7, n);
+	m = memcpy_wall(dst, src, n) / 1000.0;
+	line("dsa_lat_memcpy_4K", m, "us", 1.0, "x_memcpy");
+	memset(&ec, 0, sizeof(ec));
+	ec.fifo = -1;
+	ec.no_cache_fill = 1;
+	/* BENCH_DSA_PIN=1: the emulator's threads on CPU 1, this thread and
+	 * the mover's monitor on CPU 0 (threads keep their creator's CPUs), so
+	 * the "device" does not take the CPU its waiters need, as hardware
+	 * does not */
+	pin = getenv("BENCH_DSA_PIN") != NULL && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	if (pin)
+		pin_to(1);
+	emu = emu_start(&ec);
+	if (pin)
+		pin_to(0);
+	memset(&mc, 0, sizeof(mc));
+	mc.cpu_threshold = 1;
+	mc.hybrid_threshold = SIZE_MAX;
+	d = mover(&mc);
+	printf("# latency: %s\n", pin ? "emulator on CPU 1, caller and "
+		"monitor on CPU 0" : "threads unpinned (BENCH_DSA_PIN=1 pins)");
+	for (k = 0; k < sizeof(delays) / sizeof(delays[0]); k++) {
+		const int iters = delays[k] >= 200 ? 50 : 200;
+		double v[MAXREPS], c[MAXREPS], mon[MAXREPS], w;
+		char name[64];
+		int r, i;
+
+		dsa_emu_set_delay(emu, -1, delays[k]);
+		for (r = 0; r < reps; r++) {
+			uint64_t t0 = now_ns(), c0 = cpu_ns();
+			uint64_t m0 = thread_cpu_ns(d->monitor);
+
+			for (i = 0; i < iters; i++) {
+				struct vdm_operation_future f = vdm_memcpy(
+					data_mover_dsa_get_vdm(d), dst, src, n, 0);
+
+				runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+				check_ok(&f, 1);
+			}
+			v[r] = (double)(now_ns() - t0) / iters / 1000.0;
+			c[r] = (double)(cpu_ns() - c0) / iters / 1000.0;
+			mon[r] = (double)(thread_cpu_ns(d->monitor) - m0) /
+				iters / 1000.0;
+		}
+		w = median(v, (size_t)reps);
+		snprintf(name, sizeof(name), "dsa_lat_%uus", delays[k]);
+		if (delays[k] == 0)
+			line(name, w, "us/op", m / w, "x_memcpy");
+		else
+			line(name, w, "us/op", w / delays[k], "of_delay");
+		snprintf(name, sizeof(name), "dsa_lat_%uus_cpu", delays[k]);
+		line(name, median(c, (size_t)reps), "us/op",
+			median(c, (size_t)reps) / w, "of_wall");
+		snprintf(name, sizeof(name), "dsa_lat_%uus_monitor", delays[k]);
+		line(name, median(mon, (size_t)reps), "us/op",
+			median(mon, (size_t)reps) / w, "of_wall");
+	}
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	runtime_delete(rt);
+	free(src);
+	free(dst);
+}
+
 /* ---- hybrid: CPU + device on one large copy ---- */
 
 #define HYBRID_SPEED 2000u /* bytes per µs: 2 GB/s */
@@ -768,9 +882,10 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "desc") && strcmp(argv[i], "cost") &&
 				strcmp(argv[i], "spread") &&
-				strcmp(argv[i], "hybrid")) {
+				strcmp(argv[i], "hybrid") &&
+				strcmp(argv[i], "latency")) {
 			fprintf(stderr, "usage: bench_dsa [desc] [cost] "
-				"[spread] [hybrid]\n");
+				"[spread] [hybrid] [latency]\n");
 			return 2;
 		}
 	if (e != NULL && atoi(e) > 0)
@@ -792,5 +907,7 @@ main(int argc, char **argv)
 		bench_spread();
 	if (wanted(argc, argv, "hybrid"))
 		bench_hybrid();
+	if (wanted(argc, argv, "latency"))
+		bench_latency();
 	return 0;
 }
