@@ -699,6 +699,7 @@ bench_latency(void)
 	struct data_mover_dsa *d;
 	struct dsa_emu *emu;
 	struct runtime *rt = runtime_new();
+	cpu_set_t was; /* this thread's CPUs before pinning */
 	double m;
 	size_t k;
 	int pin;
@@ -714,6 +715,8 @@ bench_latency(void)
 	 * the "device" does not take the CPU its waiters need, as hardware
 	 * does not */
 	pin = getenv("BENCH_DSA_PIN") != NULL && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	if (pin && pthread_getaffinity_np(pthread_self(), sizeof(was), &was))
+		die("cannot read the thread's CPUs (BENCH_DSA_PIN)");
 	if (pin)
 		pin_to(1);
 	emu = emu_start(&ec);
@@ -764,6 +767,8 @@ bench_latency(void)
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	runtime_delete(rt);
+	if (pin)
+		pthread_setaffinity_np(pthread_self(), sizeof(was), &was);
 	free(src);
 	free(dst);
 }
