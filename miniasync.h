@@ -7682,15 +7682,22 @@ struct masync__dsa_later {
 };
 static MASYNC__THREAD_LOCAL struct masync__dsa_later masync__dsa_later;
 
-static void
+/* Under mlock. Returns non-zero when the list was empty: the monitor may
+ * sleep on mcond (it sleeps only on an empty list), so the caller signals
+ * it, after the unlock (a monitor woken under the lock would block on it
+ * at once, and the unlock wake it again). */
+static int
 masync__dsa_link(struct data_mover_dsa *d, struct masync__dsa_op *o)
 {
+	int was_empty = d->armed == NULL;
+
 	MASYNC__STORE(&o->armed, 1, relaxed);
 	o->aprev = NULL;
 	o->anext = d->armed;
-	if (d->armed != NULL)
+	if (!was_empty)
 		d->armed->aprev = o;
 	d->armed = o;
+	return was_empty;
 }
 
 /* the end of a runtime's pass: links what its arms left, per mover */
@@ -7705,11 +7712,8 @@ masync__dsa_link_later(void *arg)
 		int wake = 0;
 		unsigned i, k = 0;
 
-		if (!forked) {
+		if (!forked)
 			masync__dsa_mlock(d);
-			/* the monitor sleeps only on an empty list */
-			wake = d->armed == NULL;
-		}
 		for (i = 0; i < l->n; i++) {
 			struct masync__dsa_op *o = l->o[i];
 
@@ -7719,13 +7723,11 @@ masync__dsa_link_later(void *arg)
 			}
 			o->arm_later = 0;
 			if (!forked)
-				masync__dsa_link(d, o);
+				wake |= masync__dsa_link(d, o);
 		}
 		if (!forked) {
 			masync__mtx_unlock(&d->mlock);
-			/* after the unlock: a monitor woken under it would
-			 * block on mlock at once, and the unlock wake it again */
-			if (wake)
+			if (wake) /* see masync__dsa_link */
 				masync__cnd_signal(&d->mcond);
 		}
 		l->n = k;
@@ -7752,7 +7754,7 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 {
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_later *l = &masync__dsa_later;
-	int wake;
+	int wake = 0;
 
 	if (n == NULL)
 		return;
@@ -7783,11 +7785,10 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		return;
 	}
 	masync__dsa_mlock(d);
-	wake = !MASYNC__LOAD(&o->armed, relaxed) && d->armed == NULL;
 	if (!MASYNC__LOAD(&o->armed, relaxed))
-		masync__dsa_link(d, o);
+		wake = masync__dsa_link(d, o);
 	masync__mtx_unlock(&d->mlock);
-	if (wake) /* as in masync__dsa_link_later */
+	if (wake) /* see masync__dsa_link */
 		masync__cnd_signal(&d->mcond);
 }
 

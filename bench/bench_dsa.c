@@ -730,7 +730,7 @@ bench_latency(void)
 		"monitor on CPU 0" : "threads unpinned (BENCH_DSA_PIN=1 pins)");
 	for (k = 0; k < sizeof(delays) / sizeof(delays[0]); k++) {
 		const int iters = delays[k] >= 200 ? 50 : 200;
-		double v[MAXREPS], c[MAXREPS], mon[MAXREPS], w;
+		double v[MAXREPS], c[MAXREPS], mon[MAXREPS], w, cm, mm;
 		char name[64];
 		int r, i;
 
@@ -752,17 +752,17 @@ bench_latency(void)
 				iters / 1000.0;
 		}
 		w = median(v, (size_t)reps);
+		cm = median(c, (size_t)reps);
+		mm = median(mon, (size_t)reps);
 		snprintf(name, sizeof(name), "dsa_lat_%uus", delays[k]);
 		if (delays[k] == 0)
 			line(name, w, "us/op", m / w, "x_memcpy");
 		else
 			line(name, w, "us/op", w / delays[k], "of_delay");
 		snprintf(name, sizeof(name), "dsa_lat_%uus_cpu", delays[k]);
-		line(name, median(c, (size_t)reps), "us/op",
-			median(c, (size_t)reps) / w, "of_wall");
+		line(name, cm, "us/op", cm / w, "of_wall");
 		snprintf(name, sizeof(name), "dsa_lat_%uus_monitor", delays[k]);
-		line(name, median(mon, (size_t)reps), "us/op",
-			median(mon, (size_t)reps) / w, "of_wall");
+		line(name, mm, "us/op", mm / w, "of_wall");
 	}
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
