@@ -1937,6 +1937,82 @@ read_slot(uint64_t *slot, uint64_t v[8])
 		v[i] = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
 }
 
+static int
+slot_full(const uint64_t *portal, unsigned s)
+{
+	uint64_t any = 0;
+	for (int k = 0; k < 8; k++)
+		any |= __atomic_load_n(&portal[(size_t)s * 8 + k], __ATOMIC_ACQUIRE);
+	return any != 0;
+}
+
+/* the slots holding something, one bit each */
+static uint64_t
+full_slots(const uint64_t *portal)
+{
+	uint64_t m = 0;
+	for (unsigned s = 0; s < NSLOTS; s++)
+		if (slot_full(portal, s))
+			m |= 1ULL << s;
+	return m;
+}
+
+/* Takes slot s: 1 taken, 0 nothing there, -1 a stand-in store is under
+ * way (take nothing more this round). */
+static int
+take_slot(struct emu_wq *w, unsigned s)
+{
+	uint64_t *slot = w->portal + (size_t)s * 8;
+	uint64_t a[8], b[8], any = 0;
+	unsigned gen = __atomic_load_n(&g_store_gen, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&g_store_busy, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&w->emu->lock);
+		w->st.portal_waits++;
+		pthread_mutex_unlock(&w->emu->lock);
+		return -1;
+	}
+	read_slot(slot, a);
+	/* re-read until two reads agree (a MOVDIR64B in progress) */
+	for (int k = 0; k < 1000; k++) {
+		cpu_relax();
+		read_slot(slot, b);
+		if (memcmp(a, b, sizeof(a)) == 0)
+			break;
+		memcpy(a, b, sizeof(a));
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&g_store_busy, __ATOMIC_SEQ_CST) ||
+	    __atomic_load_n(&g_store_gen, __ATOMIC_SEQ_CST) != gen)
+		return -1; /* a stand-in store ran meanwhile: read it again */
+	for (int k = 0; k < 8; k++)
+		any |= a[k];
+	if (!any)
+		return 0;
+	int changed = 0;
+	for (int k = 0; k < 8; k++) {
+		uint64_t exp = a[k];
+		if (exp == 0)
+			changed |= __atomic_load_n(&slot[k], __ATOMIC_ACQUIRE) != 0;
+		else if (!__atomic_compare_exchange_n(&slot[k], &exp, 0, 0, __ATOMIC_ACQ_REL,
+						      __ATOMIC_ACQUIRE))
+			changed = 1;
+	}
+	struct dsa_hw_desc d;
+	memcpy(&d, a, sizeof(d));
+	accept_desc(w, &d, VIA_PORTAL);
+	if (changed) {
+		/* rewritten while being taken: what is left is not a whole descriptor */
+		for (int k = 0; k < 8; k++)
+			__atomic_store_n(&slot[k], 0, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&w->emu->lock);
+		w->st.lost++;
+		pthread_mutex_unlock(&w->emu->lock);
+		emu_err("%s: a descriptor was written over another one not yet read "
+			"(portal offset %u): lost", w->path, s * 64);
+	}
+	return 1;
+}
+
 /*
  * A MOVDIR64B lands as 64 bytes at any 64-byte offset of the page.  A slot
  * holding anything non-zero is a descriptor (an all-zero descriptor is a
@@ -1946,70 +2022,47 @@ read_slot(uint64_t *slot, uint64_t v[8])
  * before the emulator read it holds only the second descriptor (a real
  * portal queues both): the emulator counts what it can see of that (the
  * slot changed between reading and taking it) as lost.
+ *
+ * A device takes MOVDIR64Bs in the order they were made, whatever their
+ * offsets; the page keeps no order, so the emulator takes that of a
+ * writer rotating through the offsets (as the mover does): the oldest
+ * descriptor is the one after an empty slot. A single scan cannot see that
+ * (it may read slot 5 empty, then slot 6 full, while a writer fills 5 and
+ * then 6), so it looks twice: what the first look saw full is taken, in the
+ * order the second look shows, where every store made before those is
+ * visible (each MOVDIR64B is fenced; the stand-in's stores are ordered).
  */
+_Static_assert(NSLOTS == 64, "one bit per portal slot");
+
 static int
 intake_portal(struct emu_wq *w)
 {
+	uint64_t seen = full_slots(w->portal);
+	if (!seen)
+		return 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint64_t now = full_slots(w->portal) | seen;
+	unsigned start = w->next_slot; /* every slot full: the rotation's next */
+	if (~now) {
+		unsigned i;
+		for (i = 0; i < NSLOTS; i++) {
+			start = (w->next_slot + i) % NSLOTS;
+			if (((seen >> start) & 1) && !((now >> ((start + NSLOTS - 1) % NSLOTS)) & 1))
+				break;
+		}
+		if (i == NSLOTS)
+			return 0; /* those seen follow ones just written: next round */
+	}
 	int got = 0;
 	for (unsigned i = 0; i < NSLOTS; i++) {
-		unsigned s = (w->next_slot + i) % NSLOTS;
-		uint64_t *slot = w->portal + (size_t)s * 8;
-		uint64_t any = 0;
-		for (int k = 0; k < 8; k++)
-			any |= __atomic_load_n(&slot[k], __ATOMIC_RELAXED);
-		if (!any)
-			continue;
-		uint64_t a[8], b[8];
-		unsigned gen = __atomic_load_n(&g_store_gen, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&g_store_busy, __ATOMIC_SEQ_CST)) {
-			/* a stand-in store is under way: next round */
-			pthread_mutex_lock(&w->emu->lock);
-			w->st.portal_waits++;
-			pthread_mutex_unlock(&w->emu->lock);
+		unsigned s = (start + i) % NSLOTS;
+		if (!((seen >> s) & 1))
+			break; /* the rest (written after the gap) next round */
+		int r = take_slot(w, s);
+		if (r < 0)
 			break;
-		}
-		read_slot(slot, a);
-		/* re-read until two reads agree (a MOVDIR64B in progress) */
-		for (int k = 0; k < 1000; k++) {
-			cpu_relax();
-			read_slot(slot, b);
-			if (memcmp(a, b, sizeof(a)) == 0)
-				break;
-			memcpy(a, b, sizeof(a));
-		}
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&g_store_busy, __ATOMIC_SEQ_CST) ||
-		    __atomic_load_n(&g_store_gen, __ATOMIC_SEQ_CST) != gen)
-			break; /* a stand-in store ran meanwhile: read it again */
-		any = 0;
-		for (int k = 0; k < 8; k++)
-			any |= a[k];
-		if (!any)
-			continue;
-		int changed = 0;
-		for (int k = 0; k < 8; k++) {
-			uint64_t exp = a[k];
-			if (exp == 0)
-				changed |= __atomic_load_n(&slot[k], __ATOMIC_ACQUIRE) != 0;
-			else if (!__atomic_compare_exchange_n(&slot[k], &exp, 0, 0, __ATOMIC_ACQ_REL,
-							      __ATOMIC_ACQUIRE))
-				changed = 1;
-		}
-		struct dsa_hw_desc d;
-		memcpy(&d, a, sizeof(d));
-		accept_desc(w, &d, VIA_PORTAL);
-		if (changed) {
-			/* rewritten while being taken: what is left is not a whole descriptor */
-			for (int k = 0; k < 8; k++)
-				__atomic_store_n(&slot[k], 0, __ATOMIC_RELEASE);
-			pthread_mutex_lock(&w->emu->lock);
-			w->st.lost++;
-			pthread_mutex_unlock(&w->emu->lock);
-			emu_err("%s: a descriptor was written over another one not yet read "
-				"(portal offset %u): lost", w->path, s * 64);
-		}
 		w->next_slot = (s + 1) % NSLOTS;
-		got++;
+		got += r;
 	}
 	return got;
 }

@@ -1657,6 +1657,72 @@ out:
 	dsa_emu_stop(emu);
 }
 
+/* Two descriptors made while the emulator's intake is held (stand-in
+ * stores in progress), the second at the offset its scan starts from: a
+ * device takes them in the order they were made, so two fills of one
+ * buffer leave the second's byte. `first` is the offset after the one
+ * taken last (the scan's start), so `first - 64` gets the first fill. */
+static void
+portal_order_pair(struct dsa_emu *emu, struct client *c, struct dsa_completion_record *recs,
+		  unsigned char *buf, unsigned first)
+{
+	struct dsa_hw_desc a __attribute__((aligned(64))), b __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	char *pa = (char *)c->portal + (first + 4096 - 64) % 4096;
+	char *pb = (char *)c->portal + first;
+
+	vlog("  descriptors at offsets %u and %u\n", (unsigned)(pa - (char *)c->portal), first);
+	/* one taken just before `first`: the scan starts there */
+	c->off = (first + 4096 - 64) % 4096;
+	desc_simple(&a, REC(recs, 0), DSA_OPCODE_NOOP, FLAGS_STD);
+	CHECK_EQ(run_one(c, &a, REC(recs, 0)), DSA_COMP_SUCCESS);
+	memset(buf, 0, 64);
+	desc_fill(&a, REC(recs, 1), buf, 0xaaaaaaaaaaaaaaaaULL, 64, 0);
+	desc_fill(&b, REC(recs, 2), buf, 0xbbbbbbbbbbbbbbbbULL, 64, 0);
+	reset_record(REC(recs, 1));
+	reset_record(REC(recs, 2));
+	dsa_emu_reset_stats(emu);
+	dsa_emu_portal_store_begin(pa, &a, 8);
+	dsa_emu_portal_store_begin(pb, &b, 8);
+	/* a scan has met them held, so the next one starts afresh at `first` */
+	uint64_t t0 = mono_ns();
+	do {
+		usleep(1000);
+		dsa_emu_get_stats(emu, -1, &st);
+	} while (st.portal_waits < 1 && mono_ns() - t0 < POLL_GUARD_MS * 1000000ULL);
+	CHECK(st.portal_waits >= 1);
+	CHECK_EQ(st.received, 0);
+	dsa_emu_portal_store_end(pa, &a, 8);
+	dsa_emu_portal_store_end(pb, &b, 8);
+	CHECK_EQ(poll_status(REC(recs, 1), POLL_GUARD_MS), DSA_COMP_SUCCESS);
+	CHECK_EQ(poll_status(REC(recs, 2), POLL_GUARD_MS), DSA_COMP_SUCCESS);
+	CHECK_EQ(buf[0], 0xbb);
+	CHECK_EQ(buf[63], 0xbb);
+	dsa_emu_get_stats(emu, -1, &st);
+	CHECK_EQ(st.received, 2);
+	CHECK_EQ(st.lost, 0);
+}
+
+static void
+test_portal_order(void)
+{
+	struct dsa_emu *emu = dsa_emu_start(NULL);
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *recs = alloc_records(3);
+	unsigned char *buf = aligned_alloc(64, 64);
+	REQUIRE(emu && recs && buf);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	c.fixed_offset = 1;
+	portal_order_pair(emu, &c, recs, buf, 192); /* offsets 128, 192 */
+	portal_order_pair(emu, &c, recs, buf, 0);   /* 4032, then 0 */
+	portal_order_pair(emu, &c, recs, buf, 2048);
+out:
+	client_close(&c);
+	free(recs);
+	free(buf);
+	dsa_emu_stop(emu);
+}
+
 /* a write into a present read-only page is a write fault, not a crash */
 static void
 test_readonly_write_fault(void)
@@ -2690,6 +2756,7 @@ main(int argc, char **argv)
 	RUN(test_queue_full());
 	RUN(test_stress());
 	RUN(test_portal_any_offset());
+	RUN(test_portal_order());
 	RUN(test_readonly_write_fault());
 	RUN(test_cow_write_fault());
 	RUN(test_other_process());
