@@ -201,6 +201,37 @@ cpu_relax(void)
 #endif
 }
 
+/*
+ * DSA_EMU_CHAOS=<seed> (stress runs: meson test --setup chaos): each WQ
+ * thread gives up its CPU at random points (between portal slots, between
+ * taking and running descriptors, between batch members, between counting
+ * a completion and writing its record), for a yield or a sleep of up to
+ * ~200 us, as a loaded machine preempts it. A test whose outcome depends
+ * on the emulator's timing, or an emulator that depends on its own, shows
+ * it there instead of once in a while in CI. 0 or unset: off; the seed is
+ * mixed with the process id, so that repeated runs differ.
+ */
+static uint64_t g_chaos_seed;
+static __thread uint64_t t_chaos; /* the WQ thread's xorshift state, 0 = off */
+
+/* one time in `one_in` a sleep, four times a yield */
+static void
+chaos(unsigned one_in)
+{
+	uint64_t x = t_chaos;
+	if (!x)
+		return;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	t_chaos = x;
+	unsigned r = (unsigned)(x >> 40) % one_in;
+	if (r == 0)
+		sleep_ns(1000 + (x & 0xffff) * 3);
+	else if (r <= 4)
+		sched_yield();
+}
+
 static int
 write_file(const char *path, const char *data, size_t len)
 {
@@ -1501,6 +1532,7 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 			memcpy(&sub, (const void *)(uintptr_t)(list + (uint64_t)i * 64), sizeof(sub));
 		if ((sub.flags & IDXD_OP_FLAG_FENCE) && failed)
 			break; /* the rest is abandoned */
+		chaos(16);
 		int rej = 0;
 		int st = exec_with_record(w, &sub, 1, &rej);
 		if (st < 0) {
@@ -1741,6 +1773,7 @@ exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int in_batch, in
 	}
 	pthread_mutex_unlock(&emu->lock);
 	if (write) {
+		chaos(16);
 		write_record(pid, ca, &r);
 		if (!in_batch) {
 			pthread_mutex_lock(&emu->lock);
@@ -1913,6 +1946,7 @@ process_ready(struct emu_wq *w)
 		struct qent *e = &w->q[(w->qhead + k) % w->size];
 		if (e->ready_ns > now_ns())
 			break;
+		chaos(16);
 		struct qent cur = *e;
 		/* completions out of order (engines > 1): close the gap */
 		for (unsigned i = k; i > 0; i--)
@@ -1951,9 +1985,11 @@ static uint64_t
 full_slots(const uint64_t *portal)
 {
 	uint64_t m = 0;
-	for (unsigned s = 0; s < NSLOTS; s++)
+	for (unsigned s = 0; s < NSLOTS; s++) {
 		if (slot_full(portal, s))
 			m |= 1ULL << s;
+		chaos(64);
+	}
 	return m;
 }
 
@@ -1999,6 +2035,7 @@ take_slot(struct emu_wq *w, unsigned s)
 	}
 	struct dsa_hw_desc d;
 	memcpy(&d, a, sizeof(d));
+	chaos(16);
 	accept_desc(w, &d, VIA_PORTAL);
 	if (changed) {
 		/* rewritten while being taken: what is left is not a whole descriptor */
@@ -2096,6 +2133,7 @@ intake_fifo(struct emu_wq *w)
 	while (read_record(w->fd, w->fbuf, sizeof(w->fbuf), &w->fhave)) {
 		struct dsa_hw_desc d;
 		memcpy(&d, w->fbuf, sizeof(d));
+		chaos(16);
 		accept_desc(w, &d, VIA_WRITE);
 		got++;
 	}
@@ -2110,6 +2148,7 @@ intake_trap(struct emu_wq *w)
 	while (read_record(w->fd, w->tbuf, sizeof(w->tbuf), &w->thave)) {
 		struct dsa_hw_desc d;
 		memcpy(&d, w->tbuf + 1, sizeof(d));
+		chaos(16);
 		accept_desc(w, &d, w->tbuf[0] ? VIA_ENQCMD : VIA_PORTAL);
 		got++;
 	}
@@ -2236,6 +2275,8 @@ wq_thread(void *arg)
 	unsigned spins = 0;
 
 	prctl(PR_SET_TIMERSLACK, 1000UL); /* bytes_per_us: sleep to the µs */
+	if (g_chaos_seed)
+		t_chaos = g_chaos_seed * 0x9e3779b97f4a7c15ULL + w->index + 1;
 
 	while (!__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
 		int got = intake(w);
@@ -2519,6 +2560,8 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 	g_running = 1;
 	pthread_mutex_unlock(&g_lock);
 
+	const char *ch = getenv("DSA_EMU_CHAOS");
+	g_chaos_seed = ch && strtoull(ch, NULL, 0) ? strtoull(ch, NULL, 0) ^ ((uint64_t)getpid() << 20) : 0;
 	struct dsa_emu *emu = calloc(1, sizeof(*emu));
 	if (!emu)
 		goto fail_nomem;
