@@ -2541,6 +2541,14 @@ vdm_result_str(enum vdm_operation_result result)
 #define MASYNC__UNTRACKED(p, n) ((void)0)
 #endif
 
+/* tests: a point where losing the CPU matters (a hand-off between threads
+ * is half made); a test build makes it yield or sleep at random
+ * (tests/test_chaos.h), so that a race shows in every run, not one in a
+ * thousand */
+#ifndef MASYNC__TEST_PREEMPT
+#define MASYNC__TEST_PREEMPT() ((void)0)
+#endif
+
 struct masync__signal {
 	MASYNC__A(uint64_t) word;
 	struct future_waker waker;
@@ -2733,6 +2741,7 @@ masync__signal_fire(struct masync__signal *s, int complete)
 	me.up = masync__calling_top;
 	masync__calling_top = &me;
 	masync__signal_unlock(s, w);
+	MASYNC__TEST_PREEMPT();
 	k.wake(k.data);
 	masync__signal_call_end(s);
 	masync__calling_top = me.up;
@@ -2839,6 +2848,7 @@ masync__signal_kick_all(struct masync__signal **s, size_t n)
 			masync__signal_unlock(s[j], (w &
 				~(uint64_t)MASYNC__S_WAKER) + MASYNC__S_CALL);
 		}
+		MASYNC__TEST_PREEMPT();
 		k.wake(k.data);
 		while (g-- != 0) {
 			masync__signal_call_end(s[idx[g]]);
@@ -2853,6 +2863,7 @@ masync__signal_complete(struct masync__signal *s)
 	uint64_t w = 0;
 
 	MASYNC__HB(s);
+	MASYNC__TEST_PREEMPT();
 	/* nobody to wake: one store, so a POLLER sees the word change
 	 * exactly once, to "done" */
 	if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
@@ -3161,6 +3172,7 @@ masync__runtime_wake(void *data)
 	struct runtime *rt = (struct runtime *)data;
 
 	MASYNC__FADD(&rt->gen, 1, seq_cst);
+	MASYNC__TEST_PREEMPT();
 	if (MASYNC__LOAD(&rt->waiters, seq_cst) != 0) {
 #ifdef MASYNC__FUTEX
 		masync__syscall(SYS_futex, (long)(void *)&rt->gen,
@@ -3181,6 +3193,7 @@ masync__runtime_nap(struct runtime *rt, uint32_t gen, uint64_t ns)
 	struct timespec ts;
 
 	MASYNC__RT_ON_NAP(ns);
+	MASYNC__TEST_PREEMPT(); /* a wake-up may come before the sleep */
 #ifdef MASYNC__FUTEX
 	ts.tv_sec = (time_t)(ns / 1000000000u);
 	ts.tv_nsec = (long)(ns % 1000000000u);
@@ -4391,6 +4404,7 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 {
 	if (masync__ring_push(d, op, tag) != 0)
 		return -1;
+	MASYNC__TEST_PREEMPT();
 	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
 	 * worker's increment or the worker sees the pushed operation */
 	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0 &&
@@ -4551,6 +4565,7 @@ masync__thr_room(struct data_mover_threads *d)
 static void
 masync__thr_finish(struct masync__thr_op *op)
 {
+	MASYNC__TEST_PREEMPT();
 	MASYNC__STORE(&op->phase, MASYNC__PH_DONE, release);
 	masync__signal_complete(&op->sig);
 }
@@ -4821,6 +4836,7 @@ masync__thr_worker(void *arg)
 		struct masync__thr_op *op = masync__ring_pop(d, &tag);
 
 		if (op != NULL) {
+			MASYNC__TEST_PREEMPT();
 			w.spins = 0;
 			if (spun)
 				MASYNC__FSUB(&d->spinning, 1, relaxed);
@@ -4845,6 +4861,7 @@ masync__thr_worker(void *arg)
 		w.spins = 0;
 		off = -1;
 		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_push */
+		MASYNC__TEST_PREEMPT();
 		masync__mtx_lock(&d->lock);
 		if (!masync__ring_nonempty(d) &&
 				!MASYNC__LOAD(&d->stop, acquire)) {
@@ -7770,6 +7787,7 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
 	if (o->arm_later)
 		return; /* linked at the pass's end */
+	MASYNC__TEST_PREEMPT();
 	/* still on the list: the monitor kicks whatever it unlinks, and
 	 * either sees this registration or its unlink is seen here (both
 	 * sides fence between their store and their load) */
@@ -7788,6 +7806,7 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 	if (!MASYNC__LOAD(&o->armed, relaxed))
 		wake = masync__dsa_link(d, o);
 	masync__mtx_unlock(&d->mlock);
+	MASYNC__TEST_PREEMPT();
 	if (wake) /* see masync__dsa_link */
 		masync__cnd_signal(&d->mcond);
 }
@@ -7877,6 +7896,7 @@ masync__dsa_monitor(void *arg)
 			 * kick after that calls nothing; the pool keeps the
 			 * states' memory until the mover is deleted. */
 			masync__mtx_unlock(&d->mlock);
+			MASYNC__TEST_PREEMPT();
 			for (i = 0, k = 0; i < fired; i++)
 				if (MASYNC__LOAD(&kick[i]->life, relaxed) ==
 						life[i])

@@ -15,6 +15,7 @@
 /* the private test hooks: clock, ENQCMD (see the >>dsa section) */
 #define MASYNC__TEST_HOOKS 1
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 
 #include "dsa_emu.h"

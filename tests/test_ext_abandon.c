@@ -22,6 +22,7 @@ te_counted_malloc(size_t n)
 #define MINIASYNC_MALLOC(sz) te_counted_malloc(sz)
 #define MINIASYNC_FREE(p) free(p)
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 #include "test_ext_util.h"
 

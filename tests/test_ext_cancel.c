@@ -9,6 +9,7 @@
  * the movers were deleted, when nothing can write any more. */
 #define _GNU_SOURCE
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 #include "test_ext_util.h"
 

@@ -10,6 +10,7 @@
  * (nothing can write any more). Meant to be run under ThreadSanitizer. */
 #define _GNU_SOURCE
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 #include "test_ext_util.h"
 

@@ -6,6 +6,7 @@
  * while waiting (process CPU time well below wall time). */
 #define _GNU_SOURCE
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 #include "test_ext_util.h"
 

@@ -6,6 +6,7 @@
  * and wait-any over join-alls, empty and born-complete children. */
 #define _GNU_SOURCE
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 #include "test_ext_util.h"
 

@@ -7,6 +7,7 @@
  * while waiting. */
 #define _GNU_SOURCE
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 #include "test_ext_util.h"
 

@@ -40,6 +40,7 @@ static void test_event(void);
 	} while (0)
 #define MASYNC__RT_ON_NAP(ns) ((void)(ns), naps++, test_event())
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 #include "test_core_util.h"
 

@@ -11,6 +11,7 @@
 #endif
 
 #define MINIASYNC_IMPLEMENTATION
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
 
 #include <errno.h>
