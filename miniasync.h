@@ -2543,8 +2543,7 @@ vdm_result_str(enum vdm_operation_result result)
 
 /* tests: a point where losing the CPU matters (a hand-off between threads
  * is half made); a test build makes it yield or sleep at random
- * (tests/test_chaos.h), so that a race shows in every run, not one in a
- * thousand */
+ * (tests/test_chaos.h): load preempts a thread there only now and then */
 #ifndef MASYNC__TEST_PREEMPT
 #define MASYNC__TEST_PREEMPT() ((void)0)
 #endif
