@@ -2561,7 +2561,8 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 	pthread_mutex_unlock(&g_lock);
 
 	const char *ch = getenv("DSA_EMU_CHAOS");
-	g_chaos_seed = ch && strtoull(ch, NULL, 0) ? strtoull(ch, NULL, 0) ^ ((uint64_t)getpid() << 20) : 0;
+	uint64_t seed = ch ? strtoull(ch, NULL, 0) : 0;
+	g_chaos_seed = seed ? seed ^ ((uint64_t)getpid() << 20) : 0;
 	struct dsa_emu *emu = calloc(1, sizeof(*emu));
 	if (!emu)
 		goto fail_nomem;
