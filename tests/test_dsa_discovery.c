@@ -200,9 +200,11 @@ test_missing(void)
 	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, EINVAL);
 	dsa_emu_stop(emu);
 
-	/* deleting NULL is fine, get_vdm(NULL) is NULL */
+	/* deleting NULL is fine, get_vdm(NULL) is NULL with EINVAL */
 	data_mover_dsa_delete(NULL);
+	errno = 0;
 	CHECK(data_mover_dsa_get_vdm(NULL) == NULL);
+	CHECK(errno == EINVAL);
 }
 
 /* ---- last error is per thread ---- */

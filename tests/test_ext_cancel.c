@@ -125,6 +125,9 @@ every_mover(struct te_mover *m)
 	f = vdm_memset(NULL, a, 0, N, 0); /* born complete */
 	CHECK(vdm_cancel(&f) == EALREADY);
 	CHECK(vdm_cancel(NULL) == EINVAL);
+	memset(&f, 0, sizeof(f)); /* no mover: an error, not a crash */
+	CHECK(vdm_cancel(&f) == EINVAL);
+	CHECK(FUTURE_STATE(&f) == FUTURE_STATE_IDLE);
 
 	/* after completion */
 	f = vdm_memcpy(m->vdm, a, src, N, 0);

@@ -360,6 +360,9 @@ main(void)
 	struct te_mover m[TE_MAX_MOVERS];
 	size_t n = te_movers(m), i;
 
+	errno = 0; /* a NULL chain: an error result, no crash */
+	CHECK(future_chain_result(NULL) == VDM_ERROR_INVALID_ARGUMENT);
+	CHECK(errno == EINVAL);
 	te_log("user-written mover failing on demand\n");
 	fake_stop();
 	te_log("nested chains\n");

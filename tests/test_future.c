@@ -3,11 +3,13 @@
  * FUTURE_OUTPUT / FUTURE_DATA / FUTURE_STATE / FUTURE_BUSY_POLL /
  * FUTURE_WAKER_WAKE, future_poll, future_has_property(_default),
  * future_context_get_data/output/size (also with over-aligned data and
- * output types), statement macros inside if/else, futures moved in memory.
+ * output types), statement macros inside if/else, futures moved in memory,
+ * a NULL future polled and zeroed futures waited on (EINVAL, no crash).
  * Prints one line per check group; exits 0 (pass) or 1 (fail). */
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
+#include <errno.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,6 +388,49 @@ group_moved(void)
 	free(b);
 }
 
+/* bad input is an error, never a crash: a NULL future polls COMPLETE with
+ * errno EINVAL; waits refuse a zeroed (never made) future with EINVAL */
+static void
+group_bad_input(void)
+{
+	struct count_future z;
+	struct future *fs[2];
+	struct runtime *rt = runtime_new();
+
+	errno = 0;
+	CHECK(future_poll(NULL, NULL) == FUTURE_STATE_COMPLETE);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(future_has_property(NULL, FUTURE_PROPERTY_ASYNC) == 0);
+	CHECK(errno == EINVAL);
+	CHECK(rt != NULL);
+	if (rt == NULL)
+		return;
+	memset(&z, 0, sizeof(z));
+	errno = 0;
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&z));
+	CHECK(errno == EINVAL);
+	CHECK(FUTURE_STATE(&z) == FUTURE_STATE_IDLE);
+	errno = 0;
+	CHECK(runtime_wait_for(rt, FUTURE_AS_RUNNABLE(&z), 1000) == EINVAL);
+	fs[0] = FUTURE_AS_RUNNABLE(&z);
+	fs[1] = FUTURE_AS_RUNNABLE(&z);
+	errno = 0;
+	runtime_wait_multiple(rt, fs, 2);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(runtime_wait_any(rt, fs, 2) == SIZE_MAX);
+	CHECK(errno == EINVAL);
+	/* zeroed but complete (no task needed): a wait returns at once */
+	z.base.context.state = FUTURE_STATE_COMPLETE;
+	errno = 0;
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&z));
+	runtime_wait_multiple(rt, fs, 2);
+	CHECK(errno == 0);
+	CHECK(runtime_wait_any(rt, fs, 2) == 0);
+	runtime_delete(rt);
+}
+
 int
 main(void)
 {
@@ -398,5 +443,6 @@ main(void)
 	run_group("future_has_property(_default)", group_property);
 	run_group("statement macros inside if/else", group_statement_macros);
 	run_group("futures moved in memory between polls", group_moved);
+	run_group("NULL and zeroed futures: errors, no crash", group_bad_input);
 	return failures != 0;
 }

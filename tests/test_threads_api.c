@@ -2,8 +2,9 @@
  * operation functions, and how large operations are split.
  *
  * - data_mover_threads_new rejects nthreads 0 or > 1024, ringbuf 0 or
- *   huge, and unknown notifiers with NULL + EINVAL; get_vdm / delete /
- *   set_*_fn accept NULL; the default mover works.
+ *   huge, and unknown notifiers with NULL + EINVAL; get_vdm / set_*_fn
+ *   given NULL set errno EINVAL, delete accepts NULL; the default mover
+ *   works.
  * - capabilities and FUTURE_PROPERTY_ASYNC; invalid operation arguments
  *   give a future born complete with VDM_ERROR_INVALID_ARGUMENT.
  * - custom memcpy / memmove / memset functions are called with the
@@ -46,11 +47,19 @@ test_bad_args(void)
 		NULL);
 	CHECK(errno == EINVAL);
 
+	errno = 0;
 	CHECK(data_mover_threads_get_vdm(NULL) == NULL);
+	CHECK(errno == EINVAL);
 	data_mover_threads_delete(NULL);
+	errno = 0;
 	data_mover_threads_set_memcpy_fn(NULL, NULL);
+	CHECK(errno == EINVAL);
+	errno = 0;
 	data_mover_threads_set_memmove_fn(NULL, NULL);
+	CHECK(errno == EINVAL);
+	errno = 0;
 	data_mover_threads_set_memset_fn(NULL, NULL);
+	CHECK(errno == EINVAL);
 
 	/* a NULL mover: the future is born complete with the error */
 	f = vdm_memcpy(NULL, buf, buf + 8, 8, 0);

@@ -1081,6 +1081,9 @@ group_is_supported(void)
 	CHECK(!vdm_is_supported(sync_vdm, VDM_F_MEM_DURABLE | (1u << 5)));
 	CHECK(!vdm_is_supported(sync_vdm, 1u << 31));
 	CHECK(!vdm_is_supported(sync_vdm, ~0u));
+	errno = 0;
+	CHECK(!vdm_is_supported(NULL, VDM_F_MEM_DURABLE)); /* no crash */
+	CHECK(errno == EINVAL);
 
 	my_init(&m, VDM_F_MEM_DURABLE);
 	CHECK(vdm_is_supported(&m.base, VDM_F_MEM_DURABLE));
@@ -1466,7 +1469,9 @@ group_dsa_stub(void)
 		CHECK(strstr(why, "DSA") != NULL);
 		CHECK(strstr(why, "not") != NULL);
 	}
+	errno = 0;
 	CHECK(data_mover_dsa_get_vdm(NULL) == NULL);
+	CHECK(errno == EINVAL);
 	data_mover_dsa_delete(NULL);
 	CHECK(pthread_create(&th, NULL, dsa_thread, &dsa_thread_token) == 0);
 	pthread_join(th, &ret);
@@ -1498,7 +1503,9 @@ main(void)
 	}
 	sync_vdm = data_mover_sync_get_vdm(dms);
 	CHECK(sync_vdm != NULL);
+	errno = 0;
 	CHECK(data_mover_sync_get_vdm(NULL) == NULL);
+	CHECK(errno == EINVAL);
 	run_group("layout, members and enum values", group_layout);
 	run_group("sync mover: memcpy/memmove/memset/flush, sizes 0..3 MiB, "
 		"all flags", group_sync_ops);
