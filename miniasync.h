@@ -1171,6 +1171,31 @@ struct masync__vdm_ext {
 		struct future_notifier *n);
 };
 
+/* private: the op_new of the threads and DSA movers (each build defines
+ * both: one without a mover returns NULL) */
+MINIASYNC_API void *masync__thr_op_new(struct vdm *vdm,
+	const enum vdm_operation_type type);
+MINIASYNC_API void *masync__dsa_op_new(struct vdm *vdm,
+	const enum vdm_operation_type type);
+
+/* private: the ext part of a threads or DSA mover's own struct vdm, NULL
+ * for any other. MASYNC__CAP_EXT alone is no proof: a program may copy a
+ * built-in mover's struct vdm into its own to wrap a callback, bit and
+ * all, and nothing of the mover follows its copy. Such a copy works only
+ * with an op_new of its own that hands the mover's vdm on (the mover's
+ * op_new finds the mover from the vdm pointer, as libminiasync's did), so
+ * the mover's own op_new marks its own vdm. The sync mover needs no ext
+ * part (its copies work with its op_new). */
+static MASYNC__FORCE_INLINE const struct masync__vdm_ext *
+masync__ext_of(const struct vdm *vdm)
+{
+	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
+			(vdm->op_new == masync__thr_op_new ||
+			vdm->op_new == masync__dsa_op_new))
+		return (const struct masync__vdm_ext *)(const void *)vdm;
+	return NULL;
+}
+
 /* Non-zero only when the mover supports every bit of `capability`; 0 for
  * a NULL mover (errno EINVAL). */
 static inline int
@@ -1193,8 +1218,6 @@ vdm_is_supported(struct vdm *vdm, unsigned capability)
 static inline enum vdm_operation_result
 masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 {
-	const struct masync__vdm_ext *x =
-		(const struct masync__vdm_ext *)(const void *)vdm;
 	const void *dst = NULL, *src = NULL;
 	size_t n = 0;
 	uint64_t flags = 0;
@@ -1229,9 +1252,13 @@ masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 			VDM_ERROR_INVALID_ARGUMENT : VDM_SUCCESS;
 	}
 	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
-			(flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0 &&
-			(x->raw_flags == NULL || !x->raw_flags(vdm, op->type)))
-		return VDM_ERROR_INVALID_ARGUMENT;
+			(flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0) {
+		const struct masync__vdm_ext *x = masync__ext_of(vdm);
+
+		if (x == NULL || x->raw_flags == NULL ||
+				!x->raw_flags(vdm, op->type))
+			return VDM_ERROR_INVALID_ARGUMENT;
+	}
 	if (n == 0)
 		return VDM_SUCCESS;
 	if (dst == NULL || src == NULL ||
@@ -1256,14 +1283,14 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 	struct vdm_operation_output *output = (struct vdm_operation_output *)
 		future_context_get_output(context);
 	struct vdm *vdm = data->vdm;
-	struct masync__vdm_ext *x = (struct masync__vdm_ext *)(void *)vdm;
+	const struct masync__vdm_ext *x;
 	enum future_state state;
 
 	if (context->state == FUTURE_STATE_IDLE) {
 		if (masync__vdm_check(vdm, &data->operation) != VDM_SUCCESS) {
 			/* release the state of an operation that never ran */
-			if ((vdm->capabilities & MASYNC__CAP_EXT) &&
-					x->cancel != NULL)
+			x = masync__ext_of(vdm);
+			if (x != NULL && x->cancel != NULL)
 				(void)x->cancel(data->data, &data->operation);
 			else
 				vdm->op_delete(data->data, &data->operation,
@@ -1277,7 +1304,7 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 		if (vdm->op_start(data->data, &data->operation, n) != 0)
 			return FUTURE_STATE_IDLE;
 		state = vdm->op_check(data->data, &data->operation);
-	} else if (vdm->capabilities & MASYNC__CAP_EXT) {
+	} else if ((x = masync__ext_of(vdm)) != NULL) {
 		state = x->check(data->data, &data->operation, n);
 	} else {
 		state = vdm->op_check(data->data, &data->operation);
@@ -1566,10 +1593,10 @@ vdm_cancel(struct vdm_operation_future *fut)
 	vdm = data->vdm;
 	if (vdm == NULL)
 		return EINVAL; /* not made by vdm_memcpy & co. (zeroed) */
-	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
-			((struct masync__vdm_ext *)(void *)vdm)->cancel != NULL) {
-		started = ((struct masync__vdm_ext *)(void *)vdm)->cancel(
-			data->data, &data->operation);
+	if (masync__ext_of(vdm) != NULL &&
+			masync__ext_of(vdm)->cancel != NULL) {
+		started = masync__ext_of(vdm)->cancel(data->data,
+			&data->operation);
 	} else if (fut->base.context.state == FUTURE_STATE_IDLE) {
 		vdm->op_delete(data->data, &data->operation, &fut->output);
 		started = 0;
@@ -2485,11 +2512,10 @@ masync__vdm_task_generic(struct future_context *context,
 {
 	struct vdm_operation_future *f = (struct vdm_operation_future *)
 		(void *)((char *)context - offsetof(struct future, context));
-	struct masync__vdm_ext *x =
-		(struct masync__vdm_ext *)(void *)f->data.vdm;
+	const struct masync__vdm_ext *x;
 
 	if (context->state == FUTURE_STATE_RUNNING &&
-			(x->base.capabilities & MASYNC__CAP_EXT) &&
+			(x = masync__ext_of(f->data.vdm)) != NULL &&
 			x->poll != NULL)
 		return x->poll(f, n);
 	return vdm_operation_impl(context, n);
@@ -3726,22 +3752,6 @@ masync__sync_check(void *data, const struct vdm_operation *op)
 	return FUTURE_STATE_COMPLETE;
 }
 
-static enum future_state
-masync__sync_check_ext(void *data, const struct vdm_operation *op,
-	struct future_notifier *n)
-{
-	(void)n;
-	return masync__sync_check(data, op);
-}
-
-static int
-masync__sync_cancel(void *data, const struct vdm_operation *op)
-{
-	(void)data;
-	(void)op;
-	return 0;
-}
-
 static void
 masync__sync_delete(void *data, const struct vdm_operation *op,
 	struct vdm_operation_output *out)
@@ -3923,9 +3933,7 @@ data_mover_sync_new(void)
 	dms->ext.base.op_check = masync__sync_check;
 	dms->ext.base.capabilities = VDM_F_VALID_FLAGS | MASYNC__CAP_EXT;
 	dms->ext.base.has_property = future_has_property_default;
-	dms->ext.check = masync__sync_check_ext;
-	dms->ext.cancel = masync__sync_cancel;
-	return dms;
+	return dms; /* no ext callbacks: see masync__ext_of */
 }
 
 MINIASYNC_API struct vdm *
@@ -4941,7 +4949,7 @@ masync__thr_worker(void *arg)
 	}
 }
 
-static void *
+MINIASYNC_API void *
 masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 {
 	struct data_mover_threads *d = (struct data_mover_threads *)vdm;
@@ -5800,6 +5808,17 @@ data_mover_threads_set_memset_fn(struct data_mover_threads *dmt,
 		dmt->op_memset = op_memset;
 }
 
+#else /* MINIASYNC_NO_THREADS */
+
+/* never called: no vdm has it (masync__ext_of compares with it) */
+MINIASYNC_API void *
+masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
+{
+	(void)vdm;
+	(void)type;
+	return NULL;
+}
+
 #endif /* MINIASYNC_NO_THREADS */
 
 /* ======================================================================== */
@@ -5885,6 +5904,15 @@ MINIASYNC_API void
 data_mover_dsa_delete(struct data_mover_dsa *dmd)
 {
 	(void)dmd;
+}
+
+/* never called: no vdm has it (masync__ext_of compares with it) */
+MINIASYNC_API void *
+masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
+{
+	(void)vdm;
+	(void)type;
+	return NULL;
 }
 
 #else /* MINIASYNC_DSA */
@@ -8437,7 +8465,7 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 
 /* ---- the vdm interface ---------------------------------------------------- */
 
-static void *
+MINIASYNC_API void *
 masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 {
 	struct data_mover_dsa *d = (struct data_mover_dsa *)(void *)vdm;
