@@ -5685,11 +5685,13 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	(void)masync__cpu_l2();
 #endif
 	for (i = 0; i < nthreads; i++) {
-		if (masync__thrd_create(&d->threads[i], masync__thr_worker,
-				&d->wk[i]) != thrd_success) {
+		int rc = masync__thrd_create(&d->threads[i],
+			masync__thr_worker, &d->wk[i]);
+
+		if (rc != thrd_success) {
 			d->nthreads = i;
 			data_mover_threads_delete(d);
-			errno = EAGAIN;
+			errno = rc == thrd_nomem ? ENOMEM : EAGAIN;
 			return NULL;
 		}
 	}
@@ -8822,7 +8824,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	struct data_mover_dsa *d;
 	enum data_mover_dsa_error why = DATA_MOVER_DSA_E_NO_WQ;
 	char detail[192] = "";
-	int n, i, err = ENODEV;
+	int n, i, err = ENODEV, thread_err = 0;
 	unsigned j;
 
 	if (config != NULL)
@@ -8956,9 +8958,13 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	if (masync__cnd_init(&d->mcond) != thrd_success)
 		goto fail_lock;
 	if (d->notifier == FUTURE_NOTIFIER_WAKER) {
-		if (masync__thrd_create(&d->monitor, masync__dsa_monitor, d) !=
-				thrd_success)
+		int rc = masync__thrd_create(&d->monitor, masync__dsa_monitor,
+			d);
+
+		if (rc != thrd_success) {
+			thread_err = rc == thrd_nomem ? ENOMEM : EAGAIN;
 			goto fail_cond;
+		}
 		d->have_monitor = 1;
 	}
 	masync__dsa_err = DATA_MOVER_DSA_OK;
@@ -8975,6 +8981,9 @@ fail:
 		masync__dsa_close(&d->q[j]);
 	masync__free_aligned(d->q);
 	masync__free_aligned(d);
+	if (thread_err == EAGAIN) /* no thread: a limit, not memory */
+		return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, EAGAIN,
+			"cannot start the monitor thread");
 	return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, ENOMEM, NULL);
 }
 

@@ -1,0 +1,267 @@
+/* test_alloc_fail.c - every allocation of the library failing in turn.
+ *
+ * MINIASYNC_MALLOC is a counting allocator that fails its k-th call from
+ * a mark on. For k = 1, 2, ... until a call succeeds with nothing failed,
+ * each constructor (runtime_new, data_mover_sync_new, data_mover_threads_new
+ * with each notifier, data_mover_threads_default) either succeeds, and its
+ * mover then copies correctly, or returns NULL with errno ENOMEM; either
+ * way, once deleted, every allocation it made is freed (and no crash, no
+ * hang, nothing left for LeakSanitizer). Then, on working movers: creation
+ * past the per-operation states that memory allows completes the future
+ * with VDM_ERROR_OUT_OF_MEMORY (and works again once memory is back), and
+ * runtime_wait_multiple on more futures than its stack bitmap holds still
+ * waits for them all when its own allocation fails. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_long n_calls;     /* MINIASYNC_MALLOC calls since the mark */
+static atomic_long fail_from;   /* the call that fails first (0: none) */
+static atomic_long n_live;      /* allocations not freed */
+
+static void *
+af_malloc(size_t n)
+{
+	long k = atomic_fetch_add(&n_calls, 1) + 1;
+	long f = atomic_load(&fail_from);
+	void *p;
+
+	if (f != 0 && k >= f)
+		return NULL;
+	p = malloc(n);
+	if (p != NULL)
+		atomic_fetch_add(&n_live, 1);
+	return p;
+}
+
+static void
+af_free(void *p)
+{
+	if (p != NULL)
+		atomic_fetch_sub(&n_live, 1);
+	free(p);
+}
+
+#define MINIASYNC_MALLOC(sz) af_malloc(sz)
+#define MINIASYNC_FREE(p) af_free(p)
+#define MINIASYNC_IMPLEMENTATION
+#include "miniasync.h"
+
+#include "test_core_util.h"
+
+/* fail every call from the k-th on (k = 0: none) */
+static void
+af_mark(long k)
+{
+	atomic_store(&fail_from, 0);
+	atomic_store(&n_calls, 0);
+	atomic_store(&fail_from, k);
+}
+
+static int
+copies(struct vdm *vdm, struct runtime *rt)
+{
+	char src[256], dst[256];
+	struct vdm_operation_future f;
+	int i;
+
+	for (i = 0; i < 256; i++)
+		src[i] = (char)(i * 7 + 1);
+	memset(dst, 0, sizeof(dst));
+	f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	return FUTURE_OUTPUT(&f)->result == VDM_SUCCESS &&
+		memcmp(dst, src, sizeof(dst)) == 0;
+}
+
+enum which { W_RUNTIME, W_SYNC, W_THREADS_NONE, W_THREADS_WAKER,
+	W_THREADS_POLLER, W_THREADS_DEFAULT, W_COUNT };
+
+static const char *const names[W_COUNT] = { "runtime_new",
+	"data_mover_sync_new", "data_mover_threads_new (NONE)",
+	"data_mover_threads_new (WAKER)", "data_mover_threads_new (POLLER)",
+	"data_mover_threads_default" };
+
+/* builds one with allocations failing from the k-th; 1 when it was made
+ * (and then checked and deleted), 0 when it failed cleanly */
+static int
+build(enum which w, long k, struct runtime *rt)
+{
+	struct runtime *r = NULL;
+	struct data_mover_sync *s = NULL;
+	struct data_mover_threads *t = NULL;
+	long live0 = atomic_load(&n_live);
+	int made;
+
+	errno = 0;
+	af_mark(k);
+	switch (w) {
+	case W_RUNTIME: r = runtime_new(); made = r != NULL; break;
+	case W_SYNC: s = data_mover_sync_new(); made = s != NULL; break;
+	case W_THREADS_NONE:
+		t = data_mover_threads_new(2, 16, FUTURE_NOTIFIER_NONE);
+		made = t != NULL;
+		break;
+	case W_THREADS_WAKER:
+		t = data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+		made = t != NULL;
+		break;
+	case W_THREADS_POLLER:
+		t = data_mover_threads_new(3, 100, FUTURE_NOTIFIER_POLLER);
+		made = t != NULL;
+		break;
+	default:
+		t = data_mover_threads_default();
+		made = t != NULL;
+		break;
+	}
+	if (!made && errno != ENOMEM) {
+		CHECK(errno == ENOMEM);
+		fprintf(stderr, "  %s, allocation %ld failed: errno %d\n",
+			names[w], k, errno);
+	}
+	af_mark(0); /* memory is back: what was made must work */
+	if (r != NULL) {
+		struct data_mover_sync *s2 = data_mover_sync_new();
+
+		CHECK(s2 != NULL);
+		if (s2 != NULL) {
+			CHECK(copies(data_mover_sync_get_vdm(s2), r));
+			data_mover_sync_delete(s2);
+		}
+		runtime_delete(r);
+	}
+	if (s != NULL) {
+		CHECK(copies(data_mover_sync_get_vdm(s), rt));
+		data_mover_sync_delete(s);
+	}
+	if (t != NULL) {
+		CHECK(copies(data_mover_threads_get_vdm(t), rt));
+		data_mover_threads_delete(t);
+	}
+	CHECK(atomic_load(&n_live) == live0); /* nothing kept */
+	return made;
+}
+
+static void
+group_constructors(void)
+{
+	struct runtime *rt = runtime_new();
+	int w;
+
+	CHECK(rt != NULL);
+	if (rt == NULL)
+		return;
+	for (w = 0; w < W_COUNT; w++) {
+		long k;
+		int fails = 0;
+
+		/* the first k with which it is made has failed nothing:
+		 * every allocation it makes was failed once before */
+		for (k = 1; k < 100000 && !build((enum which)w, k, rt); k++)
+			fails++;
+		CHECK(k < 100000);
+		printf("  %s: made after failing each of its %d allocations\n",
+			names[w], fails);
+	}
+	runtime_delete(rt);
+}
+
+/* per-operation states: creation fails with OUT_OF_MEMORY, then works */
+static void
+group_states(void)
+{
+	struct runtime *rt = runtime_new();
+	struct data_mover_threads *t = data_mover_threads_new(1, 4096,
+		FUTURE_NOTIFIER_WAKER);
+	enum { M = 3000 };
+	struct vdm_operation_future *f = (struct vdm_operation_future *)
+		malloc(M * sizeof(*f));
+	static char src[64] = "states", dst[M][64];
+	struct vdm *vdm;
+	int i, oom = 0, ok = 0;
+
+	CHECK(rt != NULL && t != NULL && f != NULL);
+	if (rt == NULL || t == NULL || f == NULL)
+		return;
+	vdm = data_mover_threads_get_vdm(t);
+	af_mark(2); /* one more allocation: the pool grows once */
+	for (i = 0; i < M; i++) {
+		f[i] = vdm_memcpy(vdm, dst[i], src, sizeof(src), 0);
+		if (FUTURE_STATE(&f[i]) == FUTURE_STATE_COMPLETE) {
+			CHECK(FUTURE_OUTPUT(&f[i])->result ==
+				VDM_ERROR_OUT_OF_MEMORY);
+			oom++;
+		}
+	}
+	af_mark(0);
+	for (i = 0; i < M; i++) {
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&f[i]));
+		if (FUTURE_OUTPUT(&f[i])->result == VDM_SUCCESS) {
+			CHECK(memcmp(dst[i], src, sizeof(src)) == 0);
+			ok++;
+		}
+	}
+	CHECK(oom > 0 && ok > 0); /* it grew once, not to M */
+	CHECK(oom + ok == M);     /* every other one ran */
+	/* memory is back: creation works again */
+	f[0] = vdm_memcpy(vdm, dst[0], src, sizeof(src), 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f[0]));
+	CHECK(FUTURE_OUTPUT(&f[0])->result == VDM_SUCCESS);
+	printf("  %d of %d refused with out of memory, %d ran\n", oom, M, ok);
+	free(f);
+	data_mover_threads_delete(t);
+	runtime_delete(rt);
+}
+
+/* runtime_wait_multiple on more futures than its stack bitmap: its own
+ * allocation fails, it waits for all of them anyway */
+static void
+group_wait_many(void)
+{
+	enum { M = 2000 };
+	struct runtime *rt = runtime_new();
+	struct data_mover_sync *s = data_mover_sync_new();
+	struct vdm_operation_future *f = (struct vdm_operation_future *)
+		malloc(M * sizeof(*f));
+	struct future **fs = (struct future **)malloc(M * sizeof(*fs));
+	static char src[M], dst[M];
+	int i, done = 0;
+
+	CHECK(rt != NULL && s != NULL && f != NULL && fs != NULL);
+	if (rt == NULL || s == NULL || f == NULL || fs == NULL)
+		return;
+	for (i = 0; i < M; i++) {
+		src[i] = (char)(i + 1);
+		f[i] = vdm_memcpy(data_mover_sync_get_vdm(s), &dst[i],
+			&src[i], 1, 0);
+		fs[i] = FUTURE_AS_RUNNABLE(&f[i]);
+	}
+	af_mark(1);
+	runtime_wait_multiple(rt, fs, M);
+	af_mark(0);
+	for (i = 0; i < M; i++)
+		done += FUTURE_STATE(&f[i]) == FUTURE_STATE_COMPLETE &&
+			FUTURE_OUTPUT(&f[i])->result == VDM_SUCCESS;
+	CHECK(done == M);
+	CHECK(memcmp(dst, src, M) == 0);
+	free(fs);
+	free(f);
+	data_mover_sync_delete(s);
+	runtime_delete(rt);
+}
+
+int
+main(void)
+{
+	run_group("constructors with each allocation failing in turn",
+		group_constructors);
+	run_group("threads mover: states past memory, then back",
+		group_states);
+	run_group("runtime_wait_multiple, its bitmap not allocated",
+		group_wait_many);
+	CHECK(atomic_load(&n_live) == 0);
+	return failures != 0;
+}

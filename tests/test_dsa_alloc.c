@@ -1,0 +1,205 @@
+/* test_dsa_alloc.c - data_mover_dsa_new with each of its allocations
+ * failing in turn, on emulated devices (2 devices x 2 dedicated WQs, and a
+ * mover that splits large copies with a threads mover): for k = 1, 2, ...
+ * until it is made with nothing failed, it either is made (and then
+ * copies correctly) or returns NULL with errno ENOMEM and
+ * DATA_MOVER_DSA_E_NO_MEMORY, and once deleted every allocation it made
+ * is freed: nothing leaks, nothing crashes, no device is left open (the
+ * next one opens the same dedicated WQs). Then creation past the states
+ * memory allows: VDM_ERROR_OUT_OF_MEMORY, and working again once memory is
+ * back. (libaccel-config's own allocations are not the library's: not
+ * failed here.) */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static atomic_long n_calls;   /* MINIASYNC_MALLOC calls since the mark */
+static atomic_long fail_from; /* the call that fails first (0: none) */
+static atomic_long n_live;    /* allocations not freed */
+
+static void *
+af_malloc(size_t n)
+{
+	long k = atomic_fetch_add(&n_calls, 1) + 1;
+	long f = atomic_load(&fail_from);
+	void *p;
+
+	if (f != 0 && k >= f)
+		return NULL;
+	p = malloc(n);
+	if (p != NULL)
+		atomic_fetch_add(&n_live, 1);
+	return p;
+}
+
+static void
+af_free(void *p)
+{
+	if (p != NULL)
+		atomic_fetch_sub(&n_live, 1);
+	free(p);
+}
+
+#define MINIASYNC_MALLOC(sz) af_malloc(sz)
+#define MINIASYNC_FREE(p) af_free(p)
+#include "test_dsa_util.h"
+
+static void
+af_mark(long k)
+{
+	atomic_store(&fail_from, 0);
+	atomic_store(&n_calls, 0);
+	atomic_store(&fail_from, k);
+}
+
+static void
+copies(struct runtime *rt, struct vdm *vdm, size_t n, unsigned seed)
+{
+	unsigned char *a = td_alloc(n), *b = td_alloc(n);
+	struct vdm_operation_future f;
+
+	td_pattern(a, n, seed);
+	memset(b, 0, n);
+	f = vdm_memcpy(vdm, b, a, n, 0);
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	CHECK_PATTERN(b, n, 0, seed);
+	td_free(a);
+	td_free(b);
+}
+
+/* with allocations failing from the k-th: 1 when made (then checked and
+ * deleted), 0 when it failed cleanly */
+static int
+build(struct runtime *rt, const struct data_mover_dsa_config *cfg, long k,
+	size_t big)
+{
+	long live0 = atomic_load(&n_live);
+	struct data_mover_dsa *d;
+
+	errno = 0;
+	af_mark(k);
+	d = data_mover_dsa_new(cfg);
+	af_mark(0);
+	if (d == NULL) {
+		CHECK(errno == ENOMEM);
+		CHECK_EQ(data_mover_dsa_last_error(),
+			DATA_MOVER_DSA_E_NO_MEMORY);
+	} else {
+		copies(rt, data_mover_dsa_get_vdm(d), 4096, (unsigned)k);
+		if (big != 0)
+			copies(rt, data_mover_dsa_get_vdm(d), big,
+				(unsigned)k + 1);
+		data_mover_dsa_delete(d);
+	}
+	CHECK_EQ(atomic_load(&n_live), live0);
+	return d != NULL;
+}
+
+static void
+sweep(struct runtime *rt, const char *what,
+	const struct data_mover_dsa_config *cfg, size_t big)
+{
+	long k;
+	int fails = 0;
+
+	td_begin(what);
+	for (k = 1; k < 100000 && !build(rt, cfg, k, big); k++)
+		fails++;
+	CHECK(k < 100000);
+	CHECK(fails > 0); /* it allocates: each of those failed once */
+	td_log("  %s: made after failing each of its %d allocations\n",
+		what, fails);
+}
+
+static void
+states(struct runtime *rt, const struct data_mover_dsa_config *cfg)
+{
+	enum { M = 600 };
+	struct data_mover_dsa *d = data_mover_dsa_new(cfg);
+	struct vdm_operation_future *f = (struct vdm_operation_future *)
+		malloc(M * sizeof(*f));
+	unsigned char *a = td_alloc(64), *b = td_alloc((size_t)M * 64);
+	struct vdm *vdm;
+	int i, oom = 0, ok = 0;
+
+	td_begin("states past memory, then back");
+	CHECK(d != NULL && f != NULL);
+	if (d == NULL || f == NULL)
+		return;
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(a, 64, 5);
+	af_mark(2); /* its states grow once */
+	for (i = 0; i < M; i++) {
+		f[i] = vdm_memcpy(vdm, b + (size_t)i * 64, a, 64, 0);
+		if (FUTURE_STATE(&f[i]) == FUTURE_STATE_COMPLETE) {
+			CHECK_RES(FUTURE_OUTPUT(&f[i])->result,
+				VDM_ERROR_OUT_OF_MEMORY);
+			oom++;
+		}
+	}
+	af_mark(0);
+	for (i = 0; i < M; i++) {
+		if (FUTURE_STATE(&f[i]) == FUTURE_STATE_COMPLETE)
+			continue;
+		CHECK_RES(td_wait(rt, &f[i]), VDM_SUCCESS);
+		CHECK_PATTERN(b + (size_t)i * 64, 64, 0, 5);
+		ok++;
+	}
+	CHECK(oom > 0 && ok > 0);
+	CHECK_EQ(oom + ok, M);
+	copies(rt, vdm, 64, 6); /* memory is back */
+	td_log("  %d of %d refused with out of memory, %d ran\n", oom, M, ok);
+	data_mover_dsa_delete(d);
+	free(f);
+	td_free(a);
+	td_free(b);
+}
+
+int
+main(void)
+{
+	struct dsa_emu_config ec;
+	struct data_mover_dsa_config mc;
+	struct data_mover_threads *t;
+	struct dsa_emu *emu;
+	struct runtime *rt;
+
+	td_enter("test_dsa_alloc");
+	rt = runtime_new();
+	CHECK(rt != NULL);
+	memset(&ec, 0, sizeof(ec));
+	ec.ndevices = 2;
+	ec.nwqs = 2;
+	emu = td_emu(&ec);
+
+	memset(&mc, 0, sizeof(mc));
+	mc.cpu_threshold = 1;
+	mc.hybrid_threshold = SIZE_MAX;
+	sweep(rt, "every WQ of 2 devices", &mc, 0);
+
+	t = data_mover_threads_new(1, 64, FUTURE_NOTIFIER_WAKER);
+	CHECK(t != NULL);
+	mc.hybrid_threshold = 256 * 1024; /* split with the threads mover */
+	mc.cpu_vdm = data_mover_threads_get_vdm(t);
+	{ /* once first: the threads mover's states (it keeps them) */
+		struct data_mover_dsa *d = data_mover_dsa_new(&mc);
+
+		CHECK(d != NULL);
+		if (d != NULL) {
+			copies(rt, data_mover_dsa_get_vdm(d), 1024 * 1024, 1);
+			data_mover_dsa_delete(d);
+		}
+	}
+	sweep(rt, "hybrid with a threads mover", &mc, 1024 * 1024);
+
+	mc.hybrid_threshold = SIZE_MAX;
+	mc.cpu_vdm = NULL;
+	mc.capacity = 4096;
+	states(rt, &mc);
+
+	data_mover_threads_delete(t);
+	dsa_emu_stop(emu);
+	runtime_delete(rt);
+	CHECK_EQ(atomic_load(&n_live), 0);
+	td_log("test_dsa_alloc: all passed\n");
+	return 0;
+}
