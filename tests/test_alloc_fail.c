@@ -12,53 +12,14 @@
  * runtime_wait_multiple on more futures than its stack bitmap holds still
  * waits for them all when its own allocation fails. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-static atomic_long n_calls;     /* MINIASYNC_MALLOC calls since the mark */
-static atomic_long fail_from;   /* the call that fails first (0: none) */
-static atomic_long n_live;      /* allocations not freed */
-
-static void *
-af_malloc(size_t n)
-{
-	long k = atomic_fetch_add(&n_calls, 1) + 1;
-	long f = atomic_load(&fail_from);
-	void *p;
-
-	if (f != 0 && k >= f)
-		return NULL;
-	p = malloc(n);
-	if (p != NULL)
-		atomic_fetch_add(&n_live, 1);
-	return p;
-}
-
-static void
-af_free(void *p)
-{
-	if (p != NULL)
-		atomic_fetch_sub(&n_live, 1);
-	free(p);
-}
-
-#define MINIASYNC_MALLOC(sz) af_malloc(sz)
-#define MINIASYNC_FREE(p) af_free(p)
+#include "test_alloc_util.h"
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
 #include "test_core_util.h"
-
-/* fail every call from the k-th on (k = 0: none) */
-static void
-af_mark(long k)
-{
-	atomic_store(&fail_from, 0);
-	atomic_store(&n_calls, 0);
-	atomic_store(&fail_from, k);
-}
 
 static int
 copies(struct vdm *vdm, struct runtime *rt)

@@ -9,47 +9,8 @@
  * memory allows: VDM_ERROR_OUT_OF_MEMORY, and working again once memory is
  * back. (libaccel-config's own allocations are not the library's: not
  * failed here.) */
-#include <stdatomic.h>
-#include <stdlib.h>
-
-static atomic_long n_calls;   /* MINIASYNC_MALLOC calls since the mark */
-static atomic_long fail_from; /* the call that fails first (0: none) */
-static atomic_long n_live;    /* allocations not freed */
-
-static void *
-af_malloc(size_t n)
-{
-	long k = atomic_fetch_add(&n_calls, 1) + 1;
-	long f = atomic_load(&fail_from);
-	void *p;
-
-	if (f != 0 && k >= f)
-		return NULL;
-	p = malloc(n);
-	if (p != NULL)
-		atomic_fetch_add(&n_live, 1);
-	return p;
-}
-
-static void
-af_free(void *p)
-{
-	if (p != NULL)
-		atomic_fetch_sub(&n_live, 1);
-	free(p);
-}
-
-#define MINIASYNC_MALLOC(sz) af_malloc(sz)
-#define MINIASYNC_FREE(p) af_free(p)
+#include "test_alloc_util.h"
 #include "test_dsa_util.h"
-
-static void
-af_mark(long k)
-{
-	atomic_store(&fail_from, 0);
-	atomic_store(&n_calls, 0);
-	atomic_store(&fail_from, k);
-}
 
 static void
 copies(struct runtime *rt, struct vdm *vdm, size_t n, unsigned seed)

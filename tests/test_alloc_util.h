@@ -1,0 +1,49 @@
+/* test_alloc_util.h - a counting MINIASYNC_MALLOC that fails its k-th call
+ * and every one after it (af_mark(k); 0: none), and counts what is not
+ * freed (n_live). Include before the library. */
+#ifndef TEST_ALLOC_UTIL_H
+#define TEST_ALLOC_UTIL_H
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static atomic_long n_calls;   /* MINIASYNC_MALLOC calls since the mark */
+static atomic_long fail_from; /* the call that fails first (0: none) */
+static atomic_long n_live;    /* allocations not freed */
+
+static void *
+af_malloc(size_t n)
+{
+	long k = atomic_fetch_add(&n_calls, 1) + 1;
+	long f = atomic_load(&fail_from);
+	void *p;
+
+	if (f != 0 && k >= f)
+		return NULL;
+	p = malloc(n);
+	if (p != NULL)
+		atomic_fetch_add(&n_live, 1);
+	return p;
+}
+
+static void
+af_free(void *p)
+{
+	if (p != NULL)
+		atomic_fetch_sub(&n_live, 1);
+	free(p);
+}
+
+/* fail every call from the k-th on (k = 0: none) */
+static void
+af_mark(long k)
+{
+	atomic_store(&fail_from, 0);
+	atomic_store(&n_calls, 0);
+	atomic_store(&fail_from, k);
+}
+
+#define MINIASYNC_MALLOC(sz) af_malloc(sz)
+#define MINIASYNC_FREE(p) af_free(p)
+
+#endif
