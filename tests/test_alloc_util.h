@@ -1,10 +1,12 @@
 /* test_alloc_util.h - a counting MINIASYNC_MALLOC that fails its k-th call
  * and every one after it (af_mark(k); 0: none), and counts what is not
- * freed (n_live). Include before the library. */
+ * freed (n_live); af_proc_count counts open files and threads. Include
+ * before the library. */
 #ifndef TEST_ALLOC_UTIL_H
 #define TEST_ALLOC_UTIL_H
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static atomic_long n_calls;   /* MINIASYNC_MALLOC calls since the mark */
@@ -41,6 +43,26 @@ af_mark(long k)
 	atomic_store(&fail_from, 0);
 	atomic_store(&n_calls, 0);
 	atomic_store(&fail_from, k);
+}
+
+/* entries of a /proc/self directory ("fd": open files, "task": threads),
+ * -1 when it cannot be read; counted before and after an attempt */
+#include <dirent.h>
+static long
+af_proc_count(const char *what)
+{
+	char path[64];
+	DIR *d;
+	long n = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", what);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
 }
 
 #define MINIASYNC_MALLOC(sz) af_malloc(sz)

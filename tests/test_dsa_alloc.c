@@ -4,31 +4,14 @@
  * until it is made with nothing failed, it either is made (and then
  * copies correctly) or returns NULL with errno ENOMEM and
  * DATA_MOVER_DSA_E_NO_MEMORY, and once deleted every allocation it made
- * is freed (counted; LSan) and every file it opened closed (the entries
- * of /proc/self/fd): nothing leaks, nothing crashes. Then
+ * is freed (counted; LSan), every file it opened closed and every thread
+ * it started joined (/proc/self/fd, /task): nothing leaks, nothing
+ * crashes. Then
  * creation past the states memory allows: VDM_ERROR_OUT_OF_MEMORY, and
  * working again once memory is back. (libaccel-config's own allocations
  * are not the library's: not failed here.) */
 #include "test_alloc_util.h"
 #include "test_dsa_util.h"
-
-#include <dirent.h>
-
-/* open file descriptors (the entries of /proc/self/fd, less the one that
- * reads them) */
-static long
-open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	long n = 0;
-
-	if (d == NULL)
-		return -1;
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
-}
 
 static void
 copies(struct runtime *rt, struct vdm *vdm, size_t n, unsigned seed)
@@ -51,7 +34,8 @@ static int
 build(struct runtime *rt, const struct data_mover_dsa_config *cfg, long k,
 	size_t big)
 {
-	long live0 = atomic_load(&n_live), fds0 = open_fds();
+	long live0 = atomic_load(&n_live), fds0 = af_proc_count("fd");
+	long threads0 = af_proc_count("task");
 	struct data_mover_dsa *d;
 
 	errno = 0;
@@ -70,7 +54,8 @@ build(struct runtime *rt, const struct data_mover_dsa_config *cfg, long k,
 		data_mover_dsa_delete(d);
 	}
 	CHECK_EQ(atomic_load(&n_live), live0);
-	CHECK_EQ(open_fds(), fds0);
+	CHECK_EQ(af_proc_count("fd"), fds0);
+	CHECK_EQ(af_proc_count("task"), threads0); /* the monitor joined */
 	return d != NULL;
 }
 
