@@ -410,6 +410,16 @@ masync__poll_null(void)
 	return FUTURE_STATE_COMPLETE;
 }
 
+/* private: future_poll of a future known not to be NULL (a chain's entry:
+ * there the NULL check cost a chain of two +0.5 ns, bench/sync_ab) */
+static inline enum future_state
+masync__poll(struct future *fut, struct future_notifier *notifier)
+{
+	if (fut->context.state != FUTURE_STATE_COMPLETE)
+		fut->context.state = fut->task(&fut->context, notifier);
+	return fut->context.state;
+}
+
 /* Polls once: calls the task unless the future is complete. The notifier
  * is handed to the task untouched. A NULL future is an error: COMPLETE,
  * errno EINVAL. The future must have been made (FUTURE_INIT*, a vdm_*
@@ -422,9 +432,7 @@ future_poll(struct future *fut, struct future_notifier *notifier)
 {
 	if (MASYNC__UNLIKELY(fut == NULL))
 		return masync__poll_null();
-	if (fut->context.state != FUTURE_STATE_COMPLETE)
-		fut->context.state = fut->task(&fut->context, notifier);
-	return fut->context.state;
+	return masync__poll(fut, notifier);
 }
 
 /* Every property is false. */
@@ -704,12 +712,7 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 		 * notifier pointers that their tasks only compare); this
 		 * library's movers reset notifier_used when they complete,
 		 * so the next entry's poll starts from NONE */
-		/* future_poll without its NULL check (an entry never is):
-		 * with it, a chain of two measured +0.5 ns (bench/sync_ab) */
-		if (e->future.context.state != FUTURE_STATE_COMPLETE)
-			e->future.context.state = e->future.task(
-				&e->future.context, n);
-		if (e->future.context.state != FUTURE_STATE_COMPLETE)
+		if (masync__poll(&e->future, n) != FUTURE_STATE_COMPLETE)
 			return FUTURE_STATE_RUNNING;
 		if (stop && masync__vdm_context_result(&e->future.context)) {
 			e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED |
@@ -1160,9 +1163,12 @@ struct vdm {
 	future_has_property_fn has_property;
 };
 
-/* private: the built-in movers embed a struct vdm in this and set
- * MASYNC__CAP_EXT, which lets a poll hand over its notifier every time
- * (re-registering or dropping a waker) and lets an operation be cancelled. */
+/* private: set by the built-in movers: their operations refuse unknown
+ * types and flags, and a completed one drops the caller's notifier. The
+ * threads and DSA movers embed their struct vdm in a masync__vdm_ext,
+ * whose callbacks let a poll hand over its notifier every time
+ * (re-registering or dropping a waker) and let an operation be cancelled
+ * (masync__ext_of). */
 #define MASYNC__CAP_EXT (1U << 31)
 struct masync__vdm_ext {
 	struct vdm base;
@@ -1987,6 +1993,14 @@ static inline void masync__call_once(once_flag *f, void (*fn)(void))
 #define masync__cnd_destroy cnd_destroy
 #define masync__call_once call_once
 #endif
+
+/* errno for a thread masync__thrd_create did not start: no memory, or a
+ * limit (EAGAIN, as pthread_create says) */
+static inline int
+masync__thrd_errno(int rc)
+{
+	return rc == thrd_nomem ? ENOMEM : EAGAIN;
+}
 
 /* ======================================================================== */
 /* >>common — allocation, time, CPU features, cache-aware copies             */
@@ -3730,7 +3744,7 @@ runtime_wait_any_for(struct runtime *runtime, struct future *futs[],
 /* ======================================================================== */
 
 struct data_mover_sync {
-	struct masync__vdm_ext ext;
+	struct vdm base; /* no ext part: see masync__ext_of */
 };
 
 MINIASYNC_API void *
@@ -3936,13 +3950,13 @@ data_mover_sync_new(void)
 
 	if (dms == NULL)
 		return NULL;
-	dms->ext.base.op_new = masync__sync_new;
-	dms->ext.base.op_delete = masync__sync_delete;
-	dms->ext.base.op_start = masync__sync_start;
-	dms->ext.base.op_check = masync__sync_check;
-	dms->ext.base.capabilities = VDM_F_VALID_FLAGS | MASYNC__CAP_EXT;
-	dms->ext.base.has_property = future_has_property_default;
-	return dms; /* no ext callbacks: see masync__ext_of */
+	dms->base.op_new = masync__sync_new;
+	dms->base.op_delete = masync__sync_delete;
+	dms->base.op_start = masync__sync_start;
+	dms->base.op_check = masync__sync_check;
+	dms->base.capabilities = VDM_F_VALID_FLAGS | MASYNC__CAP_EXT;
+	dms->base.has_property = future_has_property_default;
+	return dms;
 }
 
 MINIASYNC_API struct vdm *
@@ -3950,7 +3964,7 @@ data_mover_sync_get_vdm(struct data_mover_sync *dms)
 {
 	if (dms == NULL)
 		errno = EINVAL;
-	return dms == NULL ? NULL : &dms->ext.base;
+	return dms == NULL ? NULL : &dms->base;
 }
 
 MINIASYNC_API void
@@ -5700,7 +5714,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 		if (rc != thrd_success) {
 			d->nthreads = i;
 			data_mover_threads_delete(d);
-			errno = rc == thrd_nomem ? ENOMEM : EAGAIN;
+			errno = masync__thrd_errno(rc);
 			return NULL;
 		}
 	}
@@ -8971,7 +8985,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 			d);
 
 		if (rc != thrd_success) {
-			thread_err = rc == thrd_nomem ? ENOMEM : EAGAIN;
+			thread_err = masync__thrd_errno(rc);
 			goto fail_cond;
 		}
 		d->have_monitor = 1;
