@@ -1699,7 +1699,15 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * the waiting thread's stack) or POLLER (a 64-bit word that changes on
  * completion). Returns NULL with errno EINVAL (nthreads 0 or > 1024,
  * ringbuf_size 0 or > 2^24, unknown notifier), ENOMEM, or EAGAIN (a thread
- * could not be started). Thread safety: any thread. */
+ * could not be started). Thread safety: any thread.
+ * fork(): a child has none of the workers of a mover made before the
+ * fork. There it runs each operation not started yet in its first poll,
+ * on the polling thread, as the sync mover does (a set_memcpy_fn function
+ * too); one the parent had started completes at its next poll with
+ * VDM_ERROR_NOT_SUPPORTED, its waker not called (a worker may have been
+ * half way through it: its destination is undefined in the child);
+ * data_mover_threads_delete() only frees memory. A mover made in the
+ * child has workers of its own. */
 MINIASYNC_API struct data_mover_threads *data_mover_threads_new(
 	size_t nthreads, size_t ringbuf_size,
 	enum future_notifier_type desired_notifier);
@@ -1712,10 +1720,10 @@ MINIASYNC_API struct vdm *data_mover_threads_get_vdm(
 
 /* Runs every operation a poll handed over to completion (queued ones and
  * ones still waiting for queue room; each waker is called), stops the
- * workers and frees the mover with every per-operation state. Futures of
- * this mover must not be polled afterwards. NULL is ignored. Thread
- * safety: not concurrently with other calls on dmt or polls of its
- * futures. */
+ * workers and frees the mover with every per-operation state (in a forked
+ * child: only frees, see data_mover_threads_new). Futures of this mover
+ * must not be polled afterwards. NULL is ignored. Thread safety: not
+ * concurrently with other calls on dmt or polls of its futures. */
 MINIASYNC_API void data_mover_threads_delete(struct data_mover_threads *dmt);
 
 /* Replace the functions the workers use. They receive the operation's
@@ -1843,9 +1851,7 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #define MASYNC__TSAN 1
 #endif
 #endif
-#ifdef MASYNC__TSAN
-#include <pthread.h>
-#endif
+#include <pthread.h> /* pthread_atfork */
 #if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))) && \
 	!defined(MASYNC__TEST_GENERIC) /* tests: the portable paths */
 #define MASYNC__X86 1
@@ -2001,6 +2007,43 @@ masync__thrd_errno(int rc)
 {
 	return rc == thrd_nomem ? ENOMEM : EAGAIN;
 }
+
+#if !defined(MINIASYNC_NO_THREADS) || defined(MINIASYNC_DSA)
+/* Forks this process's line has seen, counted in each child by a
+ * pthread_atfork handler (registered by the first threads or DSA mover).
+ * A mover made before a fork has no workers, monitor or device in the
+ * child, and its locks may be held there by threads that do not exist:
+ * each mover keeps the count it was made at and compares. */
+static MASYNC__A(unsigned) masync__forks;
+static once_flag masync__fork_once = ONCE_FLAG_INIT;
+
+static void
+masync__atfork_child(void)
+{
+	MASYNC__FADD(&masync__forks, 1, relaxed);
+}
+
+static void
+masync__atfork_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, masync__atfork_child);
+}
+
+/* the count a new mover keeps */
+static unsigned
+masync__fork_gen(void)
+{
+	masync__call_once(&masync__fork_once, masync__atfork_init);
+	return MASYNC__LOAD(&masync__forks, relaxed);
+}
+
+/* non-zero in a child forked after masync__fork_gen() returned gen */
+static inline int
+masync__forked_since(unsigned gen)
+{
+	return MASYNC__LOAD(&masync__forks, relaxed) != gen;
+}
+#endif
 
 /* ======================================================================== */
 /* >>common — allocation, time, CPU features, cache-aware copies             */
@@ -3002,13 +3045,20 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 	return masync__mtx_init(&p->grow_lock, mtx_plain) == thrd_success ? 0 : -1;
 }
 
+/* the elements' memory (all a forked child frees: its lock may be held) */
 static inline void
-masync__pool_fini(struct masync__pool *p)
+masync__pool_free(struct masync__pool *p)
 {
 	uint32_t i, n = MASYNC__LOAD(&p->nchunks, acquire);
 
 	for (i = 0; i < n; i++)
 		masync__free_aligned(p->chunks[i]);
+}
+
+static inline void
+masync__pool_fini(struct masync__pool *p)
+{
+	masync__pool_free(p);
 	masync__mtx_destroy(&p->grow_lock);
 }
 
@@ -4116,6 +4166,7 @@ struct masync__thr_op {
 	enum vdm_operation_result result;
 	unsigned char stream;  /* chunks written with streaming stores */
 	unsigned char started; /* op_start queued it (owner only) */
+	unsigned char orphan;  /* a forked child's: see masync__thr_orphan */
 	size_t nchunks;
 	/* line 2: a split operation's (set only when nchunks > 1) and the
 	 * wait list's links (set only while blocked) */
@@ -4161,6 +4212,7 @@ struct data_mover_threads {
 	size_t nthreads;
 	thrd_t *threads;
 	uint64_t gen; /* unique among this process's movers */
+	unsigned fork_gen; /* masync__fork_gen() when it was made */
 	struct masync__pool pool;
 	/* bounded MPMC queue (D. Vyukov's algorithm), any capacity */
 	size_t cap;
@@ -4997,6 +5049,7 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__UNTRACKED(&op->blocked, sizeof(op->blocked));
 	MASYNC__STORE(&op->blocked, 0, relaxed);
 	op->started = 0;
+	op->orphan = 0;
 	op->use = op->use == UINT32_MAX ? 1 : op->use + 1;
 	MASYNC__UNTRACKED(&op->qref, sizeof(op->qref));
 	MASYNC__STORE(&op->qref, 0, relaxed);
@@ -5221,6 +5274,43 @@ masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 	return !masync__thr_solo(d) || masync__thr_half_full(d);
 }
 
+/* In a child forked after the mover was made, an operation the parent
+ * started is lost with the parent's threads (a worker may have been half
+ * way through it): it fails with VDM_ERROR_NOT_SUPPORTED, its waker not
+ * called (this is its poll), its state left to the child's exit (other
+ * references to it were the parent's). Nothing here takes a lock or waits
+ * for another thread: they may be held or gone. */
+static MASYNC__NOINLINE enum future_state
+masync__thr_orphan(struct masync__thr_op *op)
+{
+	op->orphan = 1;
+	op->result = VDM_ERROR_NOT_SUPPORTED;
+	MASYNC__STORE(&op->phase, MASYNC__PH_DONE, relaxed);
+	MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
+	return FUTURE_STATE_COMPLETE;
+}
+
+/* The child's own operations run in their first poll, on the polling
+ * thread, as the sync mover's do: there are no workers to queue them to. */
+static MASYNC__NOINLINE int
+masync__thr_start_forked(struct masync__thr_op *op,
+	const struct vdm_operation *operation)
+{
+	if (op->started) {
+		(void)masync__thr_orphan(op);
+		return 0;
+	}
+	op->op = *operation;
+	masync__thr_plan(op->dmt, op);
+	if (masync__args(operation).n != 0) {
+		masync__thr_run(op->dmt, op, (size_t)-1, 0); /* completes it */
+	} else {
+		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, relaxed);
+		MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
+	}
+	return 0;
+}
+
 static int
 masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	struct future_notifier *n)
@@ -5230,6 +5320,8 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	uint64_t *word = (uint64_t *)(void *)&op->sig.word;
 	int wake;
 
+	if (MASYNC__UNLIKELY(masync__forked_since(d->fork_gen)))
+		return masync__thr_start_forked(op, operation);
 	if (op->started) {
 		/* polled again while waiting for room: it stays idle until a
 		 * worker moved it into the ring (or it ran) */
@@ -5508,6 +5600,8 @@ masync__thr_op_check_ext(void *data, const struct vdm_operation *operation,
 		masync__thr_mark_poll(op->dmt);
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
+	if (MASYNC__UNLIKELY(masync__forked_since(op->dmt->fork_gen)))
+		return masync__thr_orphan(op);
 	masync__thr_help(op);
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
@@ -5525,6 +5619,8 @@ masync__thr_op_check(void *data, const struct vdm_operation *operation)
 	(void)operation;
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
+	if (MASYNC__UNLIKELY(masync__forked_since(op->dmt->fork_gen)))
+		return masync__thr_orphan(op);
 	masync__thr_not_done(op);
 	return FUTURE_STATE_RUNNING;
 }
@@ -5537,6 +5633,8 @@ masync__thr_release(struct masync__thr_op *op)
 {
 	struct data_mover_threads *d = op->dmt;
 
+	if (op->orphan)
+		return; /* its other references went with the parent's threads */
 	if (!MASYNC__LOAD(&op->blocked, acquire)) {
 		MASYNC__HA(&op->blocked);
 	} else {
@@ -5571,6 +5669,11 @@ masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 	uint32_t ph = MASYNC__PH_NEW;
 
 	(void)operation;
+	if (MASYNC__UNLIKELY(masync__forked_since(op->dmt->fork_gen)) &&
+			op->started) {
+		(void)masync__thr_orphan(op); /* fails at its next poll */
+		return 1;
+	}
 	/* strong CAS: a spurious failure must not read as "started" */
 	if (!MASYNC__NS atomic_compare_exchange_strong_explicit(&op->phase,
 			&ph, MASYNC__PH_DONE, MASYNC__MO(acq_rel),
@@ -5624,6 +5727,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->notifier = desired_notifier;
 	d->nthreads = nthreads;
 	d->gen = MASYNC__FADD(&masync__thr_gens, 1, relaxed) + 1;
+	d->fork_gen = masync__fork_gen();
 	d->cap = ringbuf_size;
 	MASYNC__INIT(&d->enq_pos, 0);
 	MASYNC__INIT(&d->deq_pos, 0);
@@ -5755,6 +5859,30 @@ data_mover_threads_get_vdm(struct data_mover_threads *dmt)
 	return dmt == NULL ? NULL : &dmt->ext.base;
 }
 
+/* Frees what the mover holds. A child forked after it was made frees
+ * only memory: its threads were the parent's, its locks may be held by
+ * them (nothing of theirs is destroyed or joined). */
+static void
+masync__thr_free(struct data_mover_threads *dmt, int child)
+{
+	size_t i;
+
+	if (child) {
+		masync__pool_free(&dmt->pool);
+	} else {
+		for (i = 0; i < dmt->nwk; i++)
+			masync__cnd_destroy(&dmt->wk[i].cond);
+		masync__mtx_destroy(&dmt->blocked_lock);
+		masync__mtx_destroy(&dmt->lock);
+		masync__pool_fini(&dmt->pool);
+	}
+	MINIASYNC_FREE(dmt->wk);
+	MINIASYNC_FREE(dmt->sleepers);
+	MINIASYNC_FREE(dmt->threads);
+	masync__free_aligned(dmt->cells);
+	masync__free_aligned(dmt);
+}
+
 MINIASYNC_API void
 data_mover_threads_delete(struct data_mover_threads *dmt)
 {
@@ -5764,6 +5892,10 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 
 	if (dmt == NULL)
 		return;
+	if (masync__forked_since(dmt->fork_gen)) {
+		masync__thr_free(dmt, 1);
+		return;
+	}
 	/* operations a poll left waiting for queue room were handed over
 	 * too: the workers move them into the queue as it drains */
 	for (;;) {
@@ -5791,16 +5923,7 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	/* anything pushed meanwhile (helper entries of split operations) */
 	while ((op = masync__ring_pop(dmt, &tag)) != NULL)
 		masync__thr_execute(dmt, op, tag, 0);
-	for (i = 0; i < dmt->nwk; i++)
-		masync__cnd_destroy(&dmt->wk[i].cond);
-	masync__mtx_destroy(&dmt->blocked_lock);
-	masync__mtx_destroy(&dmt->lock);
-	masync__pool_fini(&dmt->pool);
-	MINIASYNC_FREE(dmt->wk);
-	MINIASYNC_FREE(dmt->sleepers);
-	MINIASYNC_FREE(dmt->threads);
-	masync__free_aligned(dmt->cells);
-	masync__free_aligned(dmt);
+	masync__thr_free(dmt, 0);
 }
 
 MINIASYNC_API void
@@ -6208,7 +6331,7 @@ struct data_mover_dsa {
 	enum future_notifier_type notifier;
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
-	unsigned fork_gen;     /* masync__dsa_forks when it was made */
+	unsigned fork_gen;     /* masync__fork_gen() when it was made */
 	struct masync__pool pool;
 	int have_monitor;
 	thrd_t monitor;
@@ -6218,20 +6341,12 @@ struct data_mover_dsa {
 	struct masync__dsa_op *armed;
 };
 
-/* Forks seen by this process: the portal is not inherited and the WQ is
- * the parent's, so a mover made before a fork runs on the CPU after it. */
-static MASYNC__A(unsigned) masync__dsa_forks;
-
-static void
-masync__dsa_atfork_child(void)
-{
-	MASYNC__FADD(&masync__dsa_forks, 1, relaxed);
-}
-
+/* In a child forked after d was made: the portal is not inherited and the
+ * WQ is the parent's, so d runs new operations on the CPU. */
 static int
 masync__dsa_forked(const struct data_mover_dsa *d)
 {
-	return MASYNC__LOAD(&masync__dsa_forks, relaxed) != d->fork_gen;
+	return masync__forked_since(d->fork_gen);
 }
 
 /* where the kernel says whether user ENQCMD works (tests point it away) */
@@ -8830,14 +8945,6 @@ masync__dsa_close(struct masync__dsa_wq *w)
 	}
 }
 
-static void
-masync__dsa_atfork_init(void)
-{
-	pthread_atfork(NULL, NULL, masync__dsa_atfork_child);
-}
-
-static once_flag masync__dsa_fork_once = ONCE_FLAG_INIT;
-
 MINIASYNC_API struct data_mover_dsa *
 data_mover_dsa_new(const struct data_mover_dsa_config *config)
 {
@@ -8863,7 +8970,6 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 			!masync__dsa_str_ok(cfg.wq, 32)))
 		return masync__dsa_fail(DATA_MOVER_DSA_E_INVALID, EINVAL,
 			NULL);
-	masync__call_once(&masync__dsa_fork_once, masync__dsa_atfork_init);
 	cands = (struct masync__dsa_cand *)masync__zalloc(
 		MASYNC__DSA_MAX_CANDS * sizeof(*cands));
 	lists = (struct masync__dsa_names *)masync__zalloc(2 * sizeof(*lists));
@@ -8944,7 +9050,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		MASYNC__DSA_DEFAULT_CPU_THRESHOLD;
 	d->timeout_ns = cfg.timeout_ns ? cfg.timeout_ns :
 		MASYNC__DSA_DEFAULT_TIMEOUT_NS;
-	d->fork_gen = MASYNC__LOAD(&masync__dsa_forks, relaxed);
+	d->fork_gen = masync__fork_gen();
 	d->ext.base.op_new = masync__dsa_op_new;
 	d->ext.base.op_delete = masync__dsa_op_delete;
 	d->ext.base.op_start = masync__dsa_op_start;

@@ -105,7 +105,7 @@ build(enum which w, long k, struct runtime *rt)
 		data_mover_threads_delete(t);
 	}
 	CHECK(atomic_load(&n_live) == live0); /* nothing kept */
-	CHECK(af_proc_count("task") == threads0); /* every worker joined */
+	CHECK(af_threads_settle(threads0) == threads0); /* all joined */
 	return made;
 }
 

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static atomic_long n_calls;   /* MINIASYNC_MALLOC calls since the mark */
 static atomic_long fail_from; /* the call that fails first (0: none) */
@@ -62,6 +63,25 @@ af_proc_count(const char *what)
 	while (readdir(d) != NULL)
 		n++;
 	closedir(d);
+	return n;
+}
+
+/* The threads of the process once they are `want` (30 s at most, else
+ * what they are then): a joined thread may stay listed for a moment after
+ * its join returned (the kernel wakes the joiner as the thread exits,
+ * before it is reaped). One that runs on is never reaped. */
+static long
+af_threads_settle(long want)
+{
+	long n = af_proc_count("task");
+	int i;
+
+	for (i = 0; i < 30000 && n != want; i++) {
+		struct timespec ts = {0, 1000000};
+
+		nanosleep(&ts, NULL);
+		n = af_proc_count("task");
+	}
 	return n;
 }
 

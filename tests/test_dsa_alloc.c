@@ -65,7 +65,7 @@ build(struct runtime *rt, const struct data_mover_dsa_config *cfg, long k,
 
 	CHECK_EQ(atomic_load(&n_live), live0);
 	CHECK_EQ(af_proc_count("fd"), fds0);
-	CHECK_EQ(af_proc_count("task"), threads0); /* the monitor joined */
+	CHECK_EQ(af_threads_settle(threads0), threads0); /* the monitor */
 	return made;
 }
 

@@ -1,0 +1,364 @@
+/* test_threads_fork.c - a threads mover in a child forked after it was
+ * made (a daemon that made its mover before daemonising, a child that
+ * exits through an atexit handler that deletes it). The child has none of
+ * the mover's workers, and its locks may be held by threads that do not
+ * exist there; before, the child's runtime_wait and its
+ * data_mover_threads_delete waited for those workers forever.
+ *
+ * In the parent: one worker, a queue of 2; the worker is held inside a
+ * user memcpy_fn (A), two operations are queued behind it (B, C) and a
+ * fourth waits for queue room (D); E is made and never polled. Then:
+ * - child 1: A-D complete at their next poll with VDM_ERROR_NOT_SUPPORTED,
+ *   without a call of their wakers; E and new operations (every type,
+ *   flags, a split-sized one, overlapping moves, a user function) run on
+ *   the polling thread, through runtime_wait / _multiple and busy polls;
+ *   an unstarted one can be cancelled; delete returns; a new mover works
+ *   (not under TSan: it does not support threads made after a fork of a
+ *   process with threads);
+ * - child 2: only deletes the mover;
+ * - the parent, its worker let go: A-E succeed with the right bytes.
+ * The children report through a shared page (under valgrind their exit
+ * status also counts the leak report of what they inherit). */
+#define _GNU_SOURCE
+#include "test_threads_util.h"
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define N 4096
+#define BIG (4u << 20) /* a size the parent splits between threads */
+
+static atomic_int gate;     /* 1: held_memcpy returns */
+static atomic_int entered;  /* held_memcpy calls */
+static _Thread_local char here;    /* its address names a thread */
+static _Atomic(uintptr_t) fn_thread; /* held_memcpy's last caller */
+static atomic_int wakes;    /* the test waker's calls */
+
+static void *
+held_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	atomic_store(&fn_thread, (uintptr_t)&here);
+	atomic_fetch_add(&entered, 1);
+	while (!atomic_load(&gate))
+		tt_sleep_us(100);
+	return memcpy(dst, src, n);
+}
+
+static void
+count_wake(void *data)
+{
+	(void)data;
+	atomic_fetch_add(&wakes, 1);
+}
+
+static enum future_state
+poll_waker(struct vdm_operation_future *f)
+{
+	struct future_notifier n;
+
+	memset(&n, 0, sizeof(n));
+	n.waker.wake = count_wake;
+	n.notifier_used = FUTURE_NOTIFIER_NONE;
+	return future_poll(FUTURE_AS_RUNNABLE(f), &n);
+}
+
+static void
+busy(struct vdm_operation_future *f)
+{
+	while (future_poll(FUTURE_AS_RUNNABLE(f), NULL) !=
+			FUTURE_STATE_COMPLETE)
+		;
+}
+
+static int
+valgrind_run(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
+static void
+fill(unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 131u + seed);
+}
+
+static int
+is_fill(const unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != (unsigned char)(i * 131u + seed))
+			return 0;
+	return 1;
+}
+
+static int
+all_are(const unsigned char *p, size_t n, unsigned char c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != c)
+			return 0;
+	return 1;
+}
+
+struct bufs {
+	unsigned char *src, *a, *b, *c, *d, *e; /* N each */
+	unsigned char *big;                     /* BIG */
+};
+
+/* the parent's operations, made and left as the header says */
+struct ops {
+	struct vdm_operation_future a, b, c, d, e;
+};
+
+static void
+child_uses(struct data_mover_threads *dmt, struct runtime *rt,
+	struct bufs *m, struct ops *o)
+{
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	struct vdm_operation_future f, g, h;
+	struct future *fs[3];
+	int w0 = atomic_load(&wakes);
+
+	/* what the parent's threads had: lost with them */
+	CHECK(poll_waker(&o->a) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&o->a)->result == VDM_ERROR_NOT_SUPPORTED);
+	CHECK(poll_waker(&o->b) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&o->b)->result == VDM_ERROR_NOT_SUPPORTED);
+	/* through the runtime: its wait ends (it did not, before) */
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o->c));
+	CHECK(FUTURE_OUTPUT(&o->c)->result == VDM_ERROR_NOT_SUPPORTED);
+	CHECK(FUTURE_STATE(&o->d) == FUTURE_STATE_IDLE); /* waits for room */
+	CHECK(poll_waker(&o->d) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&o->d)->result == VDM_ERROR_NOT_SUPPORTED);
+	CHECK(atomic_load(&wakes) == w0);
+	CHECK(all_are(m->b, N, 0) && all_are(m->c, N, 0) &&
+		all_are(m->d, N, 0));
+
+	/* made by the parent, first polled here: runs here */
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o->e));
+	CHECK(FUTURE_OUTPUT(&o->e)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&o->e)->output.memset.str == m->e);
+	CHECK(all_are(m->e, N, 0x33));
+
+	/* new ones, on this thread; the user function once, whole */
+	atomic_store(&gate, 1); /* this process's copy of the gate */
+	atomic_store(&entered, 0);
+	memset(m->a, 0, N);
+	f = vdm_memcpy(vdm, m->a, m->src, N, VDM_F_MEM_DURABLE);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(FUTURE_OUTPUT(&f)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&f)->output.memcpy.dest == m->a);
+	CHECK(is_fill(m->a, N, 1));
+	CHECK(atomic_load(&entered) == 1);
+	CHECK(atomic_load(&fn_thread) == (uintptr_t)&here);
+
+	/* the built-in kernels, busy polled; a split-sized memset */
+	memset(m->big, 0, BIG);
+	fill(m->e, N, 9);
+	f = vdm_memmove(vdm, m->big, m->e, N, VDM_F_NO_CACHE_HINT);
+	busy(&f);
+	CHECK(FUTURE_OUTPUT(&f)->result == VDM_SUCCESS);
+	CHECK(is_fill(m->big, N, 9));
+	f = vdm_memset(vdm, m->big, 0x5a, BIG, 0);
+	busy(&f);
+	CHECK(FUTURE_OUTPUT(&f)->result == VDM_SUCCESS);
+	CHECK(all_are(m->big, BIG, 0x5a));
+
+	/* overlapping moves, a flush, an empty one: runtime_wait_multiple */
+	fill(m->b, N, 5);
+	fill(m->c, N, 6);
+	f = vdm_memmove(vdm, m->b + 16, m->b, N - 16, 0);
+	g = vdm_memmove(vdm, m->c, m->c + 16, N - 16, 0);
+	h = vdm_flush(vdm, m->d, N, VDM_F_MEM_DURABLE);
+	fs[0] = FUTURE_AS_RUNNABLE(&f);
+	fs[1] = FUTURE_AS_RUNNABLE(&g);
+	fs[2] = FUTURE_AS_RUNNABLE(&h);
+	runtime_wait_multiple(rt, fs, 3);
+	CHECK(FUTURE_OUTPUT(&f)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&g)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&h)->result == VDM_SUCCESS);
+	CHECK(is_fill(m->b + 16, N - 16, 5));
+	{
+		size_t i;
+
+		for (i = 0; i + 16 < N; i++)
+			CHECK(m->c[i] == (unsigned char)((i + 16) * 131u + 6));
+	}
+	f = vdm_memset(vdm, m->d, 1, 0, 0);
+	busy(&f);
+	CHECK(FUTURE_OUTPUT(&f)->result == VDM_SUCCESS);
+
+	/* bad input is still refused; an unstarted one still cancels */
+	f = vdm_memset(vdm, m->d, 1, N, (uint64_t)1 << 40);
+	busy(&f);
+	CHECK(FUTURE_OUTPUT(&f)->result == VDM_ERROR_INVALID_ARGUMENT);
+	f = vdm_memset(vdm, m->d, 1, N, 0);
+	CHECK(vdm_cancel(&f) == 0);
+	CHECK(FUTURE_OUTPUT(&f)->result == VDM_ERROR_CANCELLED);
+	CHECK(all_are(m->d, N, 0));
+
+	data_mover_threads_delete(dmt);
+}
+
+/* a mover made in the child has workers of its own */
+static void
+child_new_mover(struct runtime *rt, struct bufs *m)
+{
+	struct data_mover_threads *d2 =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	struct vdm_operation_future f;
+
+	CHECK(d2 != NULL);
+	memset(m->a, 0, N);
+	f = vdm_memcpy(data_mover_threads_get_vdm(d2), m->a, m->src, N, 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(FUTURE_OUTPUT(&f)->result == VDM_SUCCESS);
+	CHECK(is_fill(m->a, N, 1));
+	data_mover_threads_delete(d2);
+}
+
+/* runs fn in a child; its verdict through a shared page */
+static void
+in_child(const char *what, void (*fn)(void *), void *arg)
+{
+	atomic_int *verdict = (atomic_int *)mmap(NULL, 4096,
+		PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid;
+	int status;
+
+	CHECK(verdict != MAP_FAILED);
+	atomic_store(verdict, 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		fn(arg);
+		atomic_store(verdict, 1);
+		fflush(NULL);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (!WIFEXITED(status) || atomic_load(verdict) != 1 ||
+			(WEXITSTATUS(status) != 0 && !valgrind_run())) {
+		fprintf(stderr, "%s: %s %d\n", what, WIFSIGNALED(status) ?
+			"killed by signal" : "exit status",
+			WIFSIGNALED(status) ? WTERMSIG(status) :
+			WEXITSTATUS(status));
+		CHECK(!"a child failed");
+	}
+	munmap((void *)verdict, 4096);
+	tt_log("ok: %s\n", what);
+}
+
+struct world {
+	struct data_mover_threads *dmt;
+	struct runtime *rt;
+	struct bufs *m;
+	struct ops *o;
+};
+
+static void
+child1(void *arg)
+{
+	struct world *w = (struct world *)arg;
+
+	child_uses(w->dmt, w->rt, w->m, w->o);
+	/* TSan ends a child that makes threads after a fork of a process
+	 * with threads */
+	if (!TT_TSAN)
+		child_new_mover(w->rt, w->m);
+	runtime_delete(w->rt);
+}
+
+static void
+child2(void *arg)
+{
+	struct world *w = (struct world *)arg;
+
+	data_mover_threads_delete(w->dmt);
+}
+
+int
+main(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 2, FUTURE_NOTIFIER_WAKER);
+	struct runtime *rt = tt_runtime_new();
+	struct vdm *vdm;
+	struct bufs m;
+	struct ops o;
+	struct world w;
+
+	CHECK(dmt != NULL);
+	vdm = data_mover_threads_get_vdm(dmt);
+	m.src = (unsigned char *)malloc(N);
+	m.a = (unsigned char *)calloc(1, N);
+	m.b = (unsigned char *)calloc(1, N);
+	m.c = (unsigned char *)calloc(1, N);
+	m.d = (unsigned char *)calloc(1, N);
+	m.e = (unsigned char *)calloc(1, N);
+	m.big = (unsigned char *)calloc(1, BIG);
+	CHECK(m.src && m.a && m.b && m.c && m.d && m.e && m.big);
+	fill(m.src, N, 1);
+	data_mover_threads_set_memcpy_fn(dmt, held_memcpy);
+
+	/* A holds the one worker; B and C fill the queue; D waits */
+	o.a = vdm_memcpy(vdm, m.a, m.src, N, 0);
+	CHECK(poll_waker(&o.a) == FUTURE_STATE_RUNNING);
+	while (atomic_load(&entered) == 0)
+		tt_sleep_us(100);
+	o.b = vdm_memmove(vdm, m.b, m.src, N, 0);
+	o.c = vdm_memmove(vdm, m.c, m.src, N, 0);
+	o.d = vdm_memmove(vdm, m.d, m.src, N, 0);
+	CHECK(poll_waker(&o.b) == FUTURE_STATE_RUNNING);
+	CHECK(poll_waker(&o.c) == FUTURE_STATE_RUNNING);
+	CHECK(poll_waker(&o.d) == FUTURE_STATE_IDLE);
+	o.e = vdm_memset(vdm, m.e, 0x33, N, 0);
+
+	w.dmt = dmt;
+	w.rt = rt;
+	w.m = &m;
+	w.o = &o;
+	in_child("child: the parent's mover, used, then deleted", child1, &w);
+	in_child("child: the parent's mover, deleted at once", child2, &w);
+
+	/* the parent's own are untouched by its children */
+	CHECK(atomic_load(&entered) == 1);
+	atomic_store(&gate, 1);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.a));
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.b));
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.c));
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.d));
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.e));
+	CHECK(FUTURE_OUTPUT(&o.a)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&o.b)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&o.c)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&o.d)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&o.e)->result == VDM_SUCCESS);
+	CHECK(is_fill(m.a, N, 1) && is_fill(m.b, N, 1) &&
+		is_fill(m.c, N, 1) && is_fill(m.d, N, 1));
+	CHECK(all_are(m.e, N, 0x33));
+	tt_log("ok: the parent's operations, after its children\n");
+
+	data_mover_threads_delete(dmt);
+	runtime_delete(rt);
+	free(m.src);
+	free(m.a);
+	free(m.b);
+	free(m.c);
+	free(m.d);
+	free(m.e);
+	free(m.big);
+	return 0;
+}
