@@ -4166,7 +4166,8 @@ struct masync__thr_op {
 	enum vdm_operation_result result;
 	unsigned char stream;  /* chunks written with streaming stores */
 	unsigned char started; /* op_start queued it (owner only) */
-	unsigned char orphan;  /* a forked child's: see masync__thr_orphan */
+	/* in a forked child: MASYNC__THR_RAN_HERE or _ORPHAN, else 0 */
+	unsigned char forked;
 	size_t nchunks;
 	/* line 2: a split operation's (set only when nchunks > 1) and the
 	 * wait list's links (set only while blocked) */
@@ -5049,7 +5050,7 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__UNTRACKED(&op->blocked, sizeof(op->blocked));
 	MASYNC__STORE(&op->blocked, 0, relaxed);
 	op->started = 0;
-	op->orphan = 0;
+	op->forked = 0;
 	op->use = op->use == UINT32_MAX ? 1 : op->use + 1;
 	MASYNC__UNTRACKED(&op->qref, sizeof(op->qref));
 	MASYNC__STORE(&op->qref, 0, relaxed);
@@ -5274,17 +5275,32 @@ masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 	return !masync__thr_solo(d) || masync__thr_half_full(d);
 }
 
-/* In a child forked after the mover was made, an operation the parent
- * started is lost with the parent's threads (a worker may have been half
- * way through it): it fails with VDM_ERROR_NOT_SUPPORTED, its waker not
- * called (this is its poll), its state left to the child's exit (other
- * references to it were the parent's). Nothing here takes a lock or waits
- * for another thread: they may be held or gone. */
+#define MASYNC__THR_RAN_HERE 1 /* run by the child's poll */
+#define MASYNC__THR_ORPHAN 2   /* started by the parent */
+
+/* non-zero for an operation the parent started, polled in a child forked
+ * after the mover was made */
+static inline int
+masync__thr_orphaned(const struct masync__thr_op *op)
+{
+	return MASYNC__UNLIKELY(masync__forked_since(op->dmt->fork_gen)) &&
+		op->forked != MASYNC__THR_RAN_HERE;
+}
+
+/* Completes an operation the parent started, in a forked child: done if
+ * a worker had finished it before the fork, else lost with the parent's
+ * threads (one may have been half way through it): it fails with
+ * VDM_ERROR_NOT_SUPPORTED. Its waker is not called (this is its poll);
+ * its state goes back with the pool's memory at delete (other references
+ * to it were the parent's). Nothing here takes a lock or waits for
+ * another thread: they may be held by threads the child does not have
+ * (also the signal's lock bit). */
 static MASYNC__NOINLINE enum future_state
 masync__thr_orphan(struct masync__thr_op *op)
 {
-	op->orphan = 1;
-	op->result = VDM_ERROR_NOT_SUPPORTED;
+	if (!(MASYNC__LOAD(&op->sig.word, acquire) & MASYNC__S_DONE))
+		op->result = VDM_ERROR_NOT_SUPPORTED;
+	op->forked = MASYNC__THR_ORPHAN;
 	MASYNC__STORE(&op->phase, MASYNC__PH_DONE, relaxed);
 	MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
 	return FUTURE_STATE_COMPLETE;
@@ -5300,6 +5316,7 @@ masync__thr_start_forked(struct masync__thr_op *op,
 		(void)masync__thr_orphan(op);
 		return 0;
 	}
+	op->forked = MASYNC__THR_RAN_HERE;
 	op->op = *operation;
 	masync__thr_plan(op->dmt, op);
 	if (masync__args(operation).n != 0) {
@@ -5596,12 +5613,12 @@ masync__thr_op_check_ext(void *data, const struct vdm_operation *operation,
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 
 	(void)operation;
+	if (masync__thr_orphaned(op))
+		return masync__thr_orphan(op);
 	if (n == NULL)
 		masync__thr_mark_poll(op->dmt);
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
-	if (MASYNC__UNLIKELY(masync__forked_since(op->dmt->fork_gen)))
-		return masync__thr_orphan(op);
 	masync__thr_help(op);
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
@@ -5617,10 +5634,10 @@ masync__thr_op_check(void *data, const struct vdm_operation *operation)
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 
 	(void)operation;
+	if (masync__thr_orphaned(op))
+		return masync__thr_orphan(op);
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
-	if (MASYNC__UNLIKELY(masync__forked_since(op->dmt->fork_gen)))
-		return masync__thr_orphan(op);
 	masync__thr_not_done(op);
 	return FUTURE_STATE_RUNNING;
 }
@@ -5633,7 +5650,7 @@ masync__thr_release(struct masync__thr_op *op)
 {
 	struct data_mover_threads *d = op->dmt;
 
-	if (op->orphan)
+	if (op->forked == MASYNC__THR_ORPHAN)
 		return; /* its other references went with the parent's threads */
 	if (!MASYNC__LOAD(&op->blocked, acquire)) {
 		MASYNC__HA(&op->blocked);
@@ -5669,9 +5686,8 @@ masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 	uint32_t ph = MASYNC__PH_NEW;
 
 	(void)operation;
-	if (MASYNC__UNLIKELY(masync__forked_since(op->dmt->fork_gen)) &&
-			op->started) {
-		(void)masync__thr_orphan(op); /* fails at its next poll */
+	if (masync__thr_orphaned(op) && op->started) {
+		(void)masync__thr_orphan(op); /* completes at its next poll */
 		return 1;
 	}
 	/* strong CAS: a spurious failure must not read as "started" */

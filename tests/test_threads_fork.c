@@ -5,18 +5,20 @@
  * exist there; before, the child's runtime_wait and its
  * data_mover_threads_delete waited for those workers forever.
  *
- * In the parent: one worker, a queue of 2; the worker is held inside a
- * user memcpy_fn (A), two operations are queued behind it (B, C) and a
- * fourth waits for queue room (D); E is made and never polled. Then:
- * - child 1: A-D complete at their next poll with VDM_ERROR_NOT_SUPPORTED,
- *   without a call of their wakers; E and new operations (every type,
+ * In the parent: one worker, a queue of 2; F is done (its waker called)
+ * but not polled again; the worker is held inside a user memcpy_fn (A),
+ * two operations are queued behind it (B, C) and a fourth waits for queue
+ * room (D); E is made and never polled. Then:
+ * - child 1: F completes with its bytes; A-D complete at their next poll
+ *   with VDM_ERROR_NOT_SUPPORTED, without a call of their wakers (and
+ *   with nothing written); E and new operations (every type,
  *   flags, a split-sized one, overlapping moves, a user function) run on
  *   the polling thread, through runtime_wait / _multiple and busy polls;
  *   an unstarted one can be cancelled; delete returns; a new mover works
  *   (not under TSan: it does not support threads made after a fork of a
  *   process with threads);
  * - child 2: only deletes the mover;
- * - the parent, its worker let go: A-E succeed with the right bytes.
+ * - the parent, its worker let go: A-F succeed with the right bytes.
  * The children report through a shared page (under valgrind their exit
  * status also counts the leak report of what they inherit). */
 #define _GNU_SOURCE
@@ -112,13 +114,13 @@ all_are(const unsigned char *p, size_t n, unsigned char c)
 }
 
 struct bufs {
-	unsigned char *src, *a, *b, *c, *d, *e; /* N each */
+	unsigned char *src, *a, *b, *c, *d, *e, *f; /* N each */
 	unsigned char *big;                     /* BIG */
 };
 
 /* the parent's operations, made and left as the header says */
 struct ops {
-	struct vdm_operation_future a, b, c, d, e;
+	struct vdm_operation_future a, b, c, d, e, f;
 };
 
 static void
@@ -130,6 +132,10 @@ child_uses(struct data_mover_threads *dmt, struct runtime *rt,
 	struct future *fs[3];
 	int w0 = atomic_load(&wakes);
 
+	/* finished by the parent's worker before the fork */
+	CHECK(poll_waker(&o->f) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&o->f)->result == VDM_SUCCESS);
+	CHECK(is_fill(m->f, N, 1));
 	/* what the parent's threads had: lost with them */
 	CHECK(poll_waker(&o->a) == FUTURE_STATE_COMPLETE);
 	CHECK(FUTURE_OUTPUT(&o->a)->result == VDM_ERROR_NOT_SUPPORTED);
@@ -308,12 +314,20 @@ main(void)
 	m.c = (unsigned char *)calloc(1, N);
 	m.d = (unsigned char *)calloc(1, N);
 	m.e = (unsigned char *)calloc(1, N);
+	m.f = (unsigned char *)calloc(1, N);
 	m.big = (unsigned char *)calloc(1, BIG);
-	CHECK(m.src && m.a && m.b && m.c && m.d && m.e && m.big);
+	CHECK(m.src && m.a && m.b && m.c && m.d && m.e && m.f && m.big);
 	fill(m.src, N, 1);
 	data_mover_threads_set_memcpy_fn(dmt, held_memcpy);
 
-	/* A holds the one worker; B and C fill the queue; D waits */
+	/* F done, not polled again; A holds the one worker; B and C fill
+	 * the queue; D waits */
+	o.f = vdm_memmove(vdm, m.f, m.src, N, 0);
+	CHECK(poll_waker(&o.f) == FUTURE_STATE_RUNNING ||
+		FUTURE_STATE(&o.f) == FUTURE_STATE_COMPLETE);
+	if (FUTURE_STATE(&o.f) != FUTURE_STATE_COMPLETE)
+		while (atomic_load(&wakes) == 0)
+			tt_sleep_us(100);
 	o.a = vdm_memcpy(vdm, m.a, m.src, N, 0);
 	CHECK(poll_waker(&o.a) == FUTURE_STATE_RUNNING);
 	while (atomic_load(&entered) == 0)
@@ -341,13 +355,16 @@ main(void)
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.c));
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.d));
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.e));
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.f));
+	CHECK(FUTURE_OUTPUT(&o.f)->result == VDM_SUCCESS);
 	CHECK(FUTURE_OUTPUT(&o.a)->result == VDM_SUCCESS);
 	CHECK(FUTURE_OUTPUT(&o.b)->result == VDM_SUCCESS);
 	CHECK(FUTURE_OUTPUT(&o.c)->result == VDM_SUCCESS);
 	CHECK(FUTURE_OUTPUT(&o.d)->result == VDM_SUCCESS);
 	CHECK(FUTURE_OUTPUT(&o.e)->result == VDM_SUCCESS);
 	CHECK(is_fill(m.a, N, 1) && is_fill(m.b, N, 1) &&
-		is_fill(m.c, N, 1) && is_fill(m.d, N, 1));
+		is_fill(m.c, N, 1) && is_fill(m.d, N, 1) &&
+		is_fill(m.f, N, 1));
 	CHECK(all_are(m.e, N, 0x33));
 	tt_log("ok: the parent's operations, after its children\n");
 
@@ -359,6 +376,7 @@ main(void)
 	free(m.c);
 	free(m.d);
 	free(m.e);
+	free(m.f);
 	free(m.big);
 	return 0;
 }
