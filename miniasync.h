@@ -2008,7 +2008,6 @@ masync__thrd_errno(int rc)
 	return rc == thrd_nomem ? ENOMEM : EAGAIN;
 }
 
-#if !defined(MINIASYNC_NO_THREADS) || defined(MINIASYNC_DSA)
 /* Forks this process's line has seen, counted in each child by a
  * pthread_atfork handler (registered by the first threads or DSA mover).
  * A mover made before a fork has no workers, monitor or device in the
@@ -2017,20 +2016,20 @@ masync__thrd_errno(int rc)
 static MASYNC__A(unsigned) masync__forks;
 static once_flag masync__fork_once = ONCE_FLAG_INIT;
 
-static void
+static inline void
 masync__atfork_child(void)
 {
 	MASYNC__FADD(&masync__forks, 1, relaxed);
 }
 
-static void
+static inline void
 masync__atfork_init(void)
 {
 	(void)pthread_atfork(NULL, NULL, masync__atfork_child);
 }
 
 /* the count a new mover keeps */
-static unsigned
+static inline unsigned
 masync__fork_gen(void)
 {
 	masync__call_once(&masync__fork_once, masync__atfork_init);
@@ -2043,7 +2042,6 @@ masync__forked_since(unsigned gen)
 {
 	return MASYNC__LOAD(&masync__forks, relaxed) != gen;
 }
-#endif
 
 /* ======================================================================== */
 /* >>common — allocation, time, CPU features, cache-aware copies             */
@@ -3006,7 +3004,9 @@ masync__signal_complete(struct masync__signal *s)
 /* ======================================================================== */
 /* Fixed-size elements in chunks that are never freed before the mover, so
  * a stale index read by a racing thread always points at valid memory.
- * The free list is a Treiber stack of indices with a tag against ABA. */
+ * The free list is a Treiber stack of indices with a tag against ABA. No
+ * lock: a thread that grows the pool claims a chunk slot with a CAS (one
+ * held across a fork would stay held in the child). */
 #define MASYNC__POOL_CHUNK_SHIFT 8u
 #define MASYNC__POOL_CHUNK (1u << MASYNC__POOL_CHUNK_SHIFT)
 #define MASYNC__POOL_MAX_CHUNKS 4096u
@@ -3019,8 +3019,11 @@ struct masync__pool_link {
 struct masync__pool {
 	MASYNC__A(uint64_t) head; /* tag << 32 | (index + 1) */
 	size_t elem_size;
-	mtx_t grow_lock;
+	/* chunk slots claimed, and of those filled or given up (a slot
+	 * whose allocation failed after a later one was claimed stays NULL) */
 	MASYNC__A(uint32_t) nchunks;
+	MASYNC__A(uint32_t) nsettled;
+	unsigned fork_gen; /* masync__fork_gen() at init */
 	uint32_t max_chunks;
 	size_t max_elems; /* 0: max_chunks whole chunks */
 	unsigned char *chunks[MASYNC__POOL_MAX_CHUNKS];
@@ -3033,6 +3036,9 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 		~(size_t)(MASYNC__CACHELINE - 1);
 	MASYNC__INIT(&p->head, 0);
 	MASYNC__INIT(&p->nchunks, 0);
+	MASYNC__INIT(&p->nsettled, 0);
+	MASYNC__UNTRACKED(&p->nsettled, sizeof(p->nsettled));
+	p->fork_gen = masync__fork_gen();
 	MASYNC__UNTRACKED(&p->head, sizeof(p->head));
 	MASYNC__UNTRACKED(&p->nchunks, sizeof(p->nchunks));
 	/* each entry is written once, before the head publishes it */
@@ -3042,24 +3048,17 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 	if (p->max_chunks == 0 || p->max_chunks > MASYNC__POOL_MAX_CHUNKS)
 		p->max_chunks = MASYNC__POOL_MAX_CHUNKS;
 	p->max_elems = max_elems;
-	return masync__mtx_init(&p->grow_lock, mtx_plain) == thrd_success ? 0 : -1;
-}
-
-/* the elements' memory (all a forked child frees: its lock may be held) */
-static inline void
-masync__pool_free(struct masync__pool *p)
-{
-	uint32_t i, n = MASYNC__LOAD(&p->nchunks, acquire);
-
-	for (i = 0; i < n; i++)
-		masync__free_aligned(p->chunks[i]);
+	memset(p->chunks, 0, sizeof(p->chunks));
+	return 0;
 }
 
 static inline void
 masync__pool_fini(struct masync__pool *p)
 {
-	masync__pool_free(p);
-	masync__mtx_destroy(&p->grow_lock);
+	uint32_t i, n = MASYNC__LOAD(&p->nchunks, acquire);
+
+	for (i = 0; i < n; i++)
+		masync__free_aligned(p->chunks[i]); /* NULL: nothing */
 }
 
 static inline struct masync__pool_link *
@@ -3083,29 +3082,42 @@ masync__pool_put(struct masync__pool *p, void *elem)
 	} while (!MASYNC__CAS(&p->head, &h, nh, release));
 }
 
+/* Adds a chunk (two threads that find the pool empty at once may add
+ * one each); -1 when at its limit or out of memory. */
 static inline int
 masync__pool_grow(struct masync__pool *p)
 {
 	uint32_t n, i;
 	unsigned char *chunk;
-	int ret = 0;
 
-	masync__mtx_lock(&p->grow_lock);
-	n = MASYNC__LOAD(&p->nchunks, relaxed);
-	if ((uint32_t)MASYNC__LOAD(&p->head, acquire) != 0)
-		goto out; /* another thread refilled it */
-	if (n >= p->max_chunks) {
-		ret = -1;
-		goto out;
+	for (;;) {
+		n = MASYNC__LOAD(&p->nchunks, relaxed);
+		if ((uint32_t)MASYNC__LOAD(&p->head, acquire) != 0)
+			return 0; /* another thread refilled it */
+		if (n < p->max_chunks) {
+			if (MASYNC__CAS(&p->nchunks, &n, n + 1, relaxed))
+				break;
+			continue;
+		}
+		/* at the limit: a slot another thread is filling refills
+		 * it (in a forked child that thread may be the parent's) */
+		if (MASYNC__LOAD(&p->nsettled, acquire) == n ||
+				masync__forked_since(p->fork_gen))
+			return -1;
+		thrd_yield();
 	}
 	chunk = (unsigned char *)masync__zalloc_aligned(
 		p->elem_size * MASYNC__POOL_CHUNK);
 	if (chunk == NULL) {
-		ret = -1;
-		goto out;
+		uint32_t mine = n + 1;
+
+		/* give the slot back unless a later one was claimed */
+		if (!MASYNC__CAS(&p->nchunks, &mine, n, relaxed))
+			MASYNC__FADD(&p->nsettled, 1, release);
+		return -1;
 	}
+	/* read only through indices the pushes below publish */
 	p->chunks[n] = chunk;
-	MASYNC__STORE(&p->nchunks, n + 1, release);
 	for (i = MASYNC__POOL_CHUNK; i-- > 0;) {
 		struct masync__pool_link *l = (struct masync__pool_link *)
 			(void *)(chunk + (size_t)i * p->elem_size);
@@ -3117,9 +3129,8 @@ masync__pool_grow(struct masync__pool *p)
 		if (p->max_elems == 0 || l->index < p->max_elems)
 			masync__pool_put(p, l);
 	}
-out:
-	masync__mtx_unlock(&p->grow_lock);
-	return ret;
+	MASYNC__FADD(&p->nsettled, 1, release);
+	return 0;
 }
 
 /* Returns an element (its contents are stale) or NULL when the pool is at
@@ -5883,15 +5894,13 @@ masync__thr_free(struct data_mover_threads *dmt, int child)
 {
 	size_t i;
 
-	if (child) {
-		masync__pool_free(&dmt->pool);
-	} else {
+	if (!child) {
 		for (i = 0; i < dmt->nwk; i++)
 			masync__cnd_destroy(&dmt->wk[i].cond);
 		masync__mtx_destroy(&dmt->blocked_lock);
 		masync__mtx_destroy(&dmt->lock);
-		masync__pool_fini(&dmt->pool);
 	}
+	masync__pool_fini(&dmt->pool);
 	MINIASYNC_FREE(dmt->wk);
 	MINIASYNC_FREE(dmt->sleepers);
 	MINIASYNC_FREE(dmt->threads);
@@ -9197,6 +9206,8 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 		masync__dsa_close(&dmd->q[i]);
 	nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
 	for (c = 0; c < nchunks; c++) {
+		if (dmd->pool.chunks[c] == NULL)
+			continue; /* its allocation failed */
 		for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
 			struct masync__dsa_op *o = (struct masync__dsa_op *)
 				(void *)masync__pool_elem(&dmd->pool,

@@ -19,11 +19,19 @@
  *   process with threads);
  * - child 2: only deletes the mover;
  * - the parent, its worker let go: A-F succeed with the right bytes.
+ * With the argument "stress" (suite slow): 100 movers, each forked twice
+ * at varying moments (the first soon after it starts) while two threads
+ * run batches on it (one through
+ * runtime_wait_multiple, one busy polling; a queue of 4 keeps the wait
+ * list and the pool busy); each child copies 50 times through the
+ * parent's mover and deletes it, and must be done within 60 s (a lock a
+ * parent's thread held at the fork made such a child wait forever).
  * The children report through a shared page (under valgrind their exit
  * status also counts the leak report of what they inherit). */
 #define _GNU_SOURCE
 #include "test_threads_util.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -236,7 +244,7 @@ child_new_mover(struct runtime *rt, struct bufs *m)
 
 /* runs fn in a child; its verdict through a shared page */
 static void
-in_child(const char *what, void (*fn)(void *), void *arg)
+in_child_as(const char *what, void (*fn)(void *), void *arg)
 {
 	atomic_int *verdict = (atomic_int *)mmap(NULL, 4096,
 		PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -264,7 +272,19 @@ in_child(const char *what, void (*fn)(void *), void *arg)
 		CHECK(!"a child failed");
 	}
 	munmap((void *)verdict, 4096);
+}
+
+static void
+in_child(const char *what, void (*fn)(void *), void *arg)
+{
+	in_child_as(what, fn, arg);
 	tt_log("ok: %s\n", what);
+}
+
+static void
+in_child_quiet(void (*fn)(void *), void *arg)
+{
+	in_child_as("stress child", fn, arg);
 }
 
 struct world {
@@ -295,8 +315,117 @@ child2(void *arg)
 	data_mover_threads_delete(w->dmt);
 }
 
-int
-main(void)
+/* ---- stress: forks while other threads use the mover ---- */
+
+static struct data_mover_threads *s_dmt;
+static atomic_int s_stop;
+static atomic_int s_warm; /* hammers past their first batch */
+
+/* clang 14's ASan allocator is not fork-safe: a child's malloc waits
+ * forever for a lock a parent's thread held in malloc at the fork. Under
+ * it, rounds fork only once the hammers' (and the pool's) allocations are
+ * done; the other builds also fork while the mover starts up. */
+#define FORK_WHILE_ALLOCATING (!(TT_SANITIZED && !TT_TSAN))
+
+static void *
+hammer(void *arg)
+{
+	struct runtime *rt = tt_runtime_new();
+	unsigned char *a = (unsigned char *)malloc(8 * N);
+	unsigned char *b = (unsigned char *)malloc(8 * N);
+	unsigned k = 0;
+
+	CHECK(rt != NULL && a != NULL && b != NULL);
+	fill(a, 8 * N, 2);
+	while (!atomic_load(&s_stop)) {
+		struct vdm_operation_future f[8];
+		struct future *fs[8];
+		int i, n = 1 + (int)(k++ % 8);
+
+		for (i = 0; i < n; i++) {
+			f[i] = vdm_memcpy(data_mover_threads_get_vdm(s_dmt),
+				b + i * N, a + i * N, N, 0);
+			fs[i] = FUTURE_AS_RUNNABLE(&f[i]);
+		}
+		if (arg != NULL)
+			runtime_wait_multiple(rt, fs, (size_t)n);
+		else
+			for (i = 0; i < n; i++)
+				busy(&f[i]);
+		for (i = 0; i < n; i++)
+			CHECK(FUTURE_OUTPUT(&f[i])->result == VDM_SUCCESS);
+		if (k == 8) /* (one batch of each size done) */
+			atomic_fetch_add(&s_warm, 1);
+	}
+	runtime_delete(rt);
+	free(a);
+	free(b);
+	return NULL;
+}
+
+static void
+stress_child(void *arg)
+{
+	struct runtime *rt = runtime_new();
+	unsigned char *a = (unsigned char *)malloc(N);
+	unsigned char *b = (unsigned char *)malloc(N);
+	int j;
+
+	(void)arg;
+	alarm(60); /* a child that waits forever is killed: the check fails */
+	CHECK(rt != NULL && a != NULL && b != NULL);
+	fill(a, N, 4);
+	for (j = 0; j < 50; j++) {
+		struct vdm_operation_future f = vdm_memcpy(
+			data_mover_threads_get_vdm(s_dmt), b, a, N, 0);
+
+		memset(b, 0, N);
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		CHECK(FUTURE_OUTPUT(&f)->result == VDM_SUCCESS);
+		CHECK(is_fill(b, N, 4));
+	}
+	data_mover_threads_delete(s_dmt);
+	runtime_delete(rt);
+	free(a);
+	free(b);
+}
+
+/* a new mover each round: its first operations grow its pool, which is
+ * where a lock was held at some forks */
+static int
+stress(void)
+{
+	unsigned seed = 12345;
+	int i, j;
+
+	for (i = 0; i < 100; i++) {
+		pthread_t t[2];
+
+		s_dmt = data_mover_threads_new(2, 4, FUTURE_NOTIFIER_WAKER);
+		CHECK(s_dmt != NULL);
+		atomic_store(&s_stop, 0);
+		atomic_store(&s_warm, 0);
+		CHECK(pthread_create(&t[0], NULL, hammer, NULL) == 0);
+		CHECK(pthread_create(&t[1], NULL, hammer, &s_stop) == 0);
+		while (!FORK_WHILE_ALLOCATING && atomic_load(&s_warm) < 2)
+			tt_sleep_us(100);
+		for (j = 0; j < 2; j++) {
+			seed = seed * 1103515245u + 12345u;
+			tt_sleep_us(j == 0 ? (seed >> 16) % 200 :
+				(seed >> 16) % 2000);
+			in_child_quiet(stress_child, NULL);
+		}
+		atomic_store(&s_stop, 1);
+		CHECK(pthread_join(t[0], NULL) == 0);
+		CHECK(pthread_join(t[1], NULL) == 0);
+		data_mover_threads_delete(s_dmt);
+	}
+	tt_log("ok: 200 forks while two threads use the mover\n");
+	return 0;
+}
+
+static int
+cases(void)
 {
 	struct data_mover_threads *dmt =
 		data_mover_threads_new(1, 2, FUTURE_NOTIFIER_WAKER);
@@ -379,4 +508,11 @@ main(void)
 	free(m.f);
 	free(m.big);
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	return argc > 1 && strcmp(argv[1], "stress") == 0 ? stress() :
+		cases();
 }
