@@ -3100,10 +3100,12 @@ masync__pool_grow(struct masync__pool *p)
 			continue;
 		}
 		/* at the limit: a slot another thread is filling refills
-		 * it (in a forked child that thread may be the parent's) */
+		 * it (in a forked child that thread may be the parent's);
+		 * one settled since the test above may have */
 		if (MASYNC__LOAD(&p->nsettled, acquire) == n ||
 				masync__forked_since(p->fork_gen))
-			return -1;
+			return (uint32_t)MASYNC__LOAD(&p->head, acquire) !=
+				0 ? 0 : -1;
 		thrd_yield();
 	}
 	chunk = (unsigned char *)masync__zalloc_aligned(
