@@ -3108,6 +3108,7 @@ masync__pool_grow(struct masync__pool *p)
 				0 ? 0 : -1;
 		thrd_yield();
 	}
+	MASYNC__TEST_PREEMPT(); /* others find it claimed, not filled */
 	chunk = (unsigned char *)masync__zalloc_aligned(
 		p->elem_size * MASYNC__POOL_CHUNK);
 	if (chunk == NULL) {

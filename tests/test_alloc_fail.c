@@ -11,12 +11,22 @@
  * allows completes the future with VDM_ERROR_OUT_OF_MEMORY (and works
  * again once memory is back), and runtime_wait_multiple on more futures
  * than its stack bitmap holds still waits for them all when its own
- * allocation fails. */
+ * allocation fails. The movers' pool of per-operation states (private,
+ * grown without a lock): its exact limit, a growth that fails and then
+ * works, two threads that find it empty at once (neither may report no
+ * room while the other fills the last chunk: 500 rounds), and a forked
+ * child whose pool was being grown by a parent's thread at the fork (no
+ * room, at once: that thread is not there to finish). */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_alloc_util.h"
+#include "test_chaos.h" /* MASYNC__TEST_PREEMPT: the pool's growers */
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
@@ -221,6 +231,99 @@ group_wait_many(void)
 	runtime_delete(rt);
 }
 
+/* ---- the pool ---------------------------------------------------------- */
+
+#define POOL_RACE 32 /* elements each racer takes; 2 x that is the limit */
+
+static struct masync__pool race_pool;
+static atomic_int race_go, race_ready;
+
+static void *
+racer(void *arg)
+{
+	void **got = (void **)arg;
+	int i;
+
+	atomic_fetch_add(&race_ready, 1);
+	while (!atomic_load(&race_go))
+		sched_yield();
+	for (i = 0; i < POOL_RACE; i++)
+		got[i] = masync__pool_get(&race_pool);
+	return NULL;
+}
+
+static void
+group_pool(void)
+{
+	struct masync__pool p;
+	void *e[300], *got[2][POOL_RACE];
+	long live0 = atomic_load(&n_live);
+	int i, r, j, ok = 1;
+
+	/* the limit is exact, also past one chunk */
+	CHECK(masync__pool_init(&p, 64, 300) == 0);
+	for (i = 0; i < 300; i++)
+		CHECK((e[i] = masync__pool_get(&p)) != NULL);
+	CHECK(masync__pool_get(&p) == NULL);
+	masync__pool_put(&p, e[7]);
+	CHECK(masync__pool_get(&p) == e[7]);
+	masync__pool_fini(&p);
+	CHECK(atomic_load(&n_live) == live0);
+
+	/* a growth that fails gives its slot back: the limit still holds */
+	CHECK(masync__pool_init(&p, 64, 256) == 0);
+	af_mark(1);
+	CHECK(masync__pool_get(&p) == NULL);
+	af_mark(0);
+	for (i = 0; i < 256; i++)
+		CHECK(masync__pool_get(&p) != NULL);
+	CHECK(masync__pool_get(&p) == NULL);
+	masync__pool_fini(&p);
+	CHECK(atomic_load(&n_live) == live0);
+
+	/* two threads find a one-chunk pool empty at once */
+	for (r = 0; r < 500 && ok; r++) {
+		pthread_t t[2];
+
+		CHECK(masync__pool_init(&race_pool, 64, 2 * POOL_RACE) == 0);
+		atomic_store(&race_go, 0);
+		atomic_store(&race_ready, 0);
+		for (j = 0; j < 2; j++)
+			CHECK(pthread_create(&t[j], NULL, racer, got[j]) == 0);
+		while (atomic_load(&race_ready) < 2)
+			sched_yield();
+		atomic_store(&race_go, 1);
+		for (j = 0; j < 2; j++)
+			CHECK(pthread_join(t[j], NULL) == 0);
+		for (j = 0; j < 2; j++)
+			for (i = 0; i < POOL_RACE; i++)
+				ok &= got[j][i] != NULL;
+		CHECK(masync__pool_get(&race_pool) == NULL);
+		masync__pool_fini(&race_pool);
+	}
+	CHECK(ok); /* no racer was told "no room" */
+	CHECK(atomic_load(&n_live) == live0);
+
+	/* a forked child: a slot claimed by a thread it does not have */
+	CHECK(masync__pool_init(&p, 64, 256) == 0);
+	MASYNC__STORE(&p.nchunks, 1, relaxed); /* claimed, never settled */
+	fflush(NULL);
+	{
+		pid_t pid = fork();
+		int st;
+
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			alarm(60);
+			_exit(masync__pool_get(&p) == NULL ? 0 : 1);
+		}
+		CHECK(waitpid(pid, &st, 0) == pid);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	MASYNC__STORE(&p.nchunks, 0, relaxed);
+	masync__pool_fini(&p);
+}
+
 int
 main(void)
 {
@@ -230,6 +333,8 @@ main(void)
 		group_states);
 	run_group("runtime_wait_multiple, its bitmap not allocated",
 		group_wait_many);
+	run_group("the pool: limit, failed growth, racing growers, fork",
+		group_pool);
 	CHECK(atomic_load(&n_live) == 0);
 	return failures != 0;
 }
