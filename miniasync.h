@@ -2012,7 +2012,7 @@ masync__thrd_errno(int rc)
  * pthread_atfork handler (registered by the first threads or DSA mover).
  * A mover made before a fork has no workers, monitor or device in the
  * child, and its locks may be held there by threads that do not exist:
- * each mover keeps the count it was made at and compares. */
+ * each mover keeps the count it was made at (in its pool) and compares. */
 static MASYNC__A(unsigned) masync__forks;
 static once_flag masync__fork_once = ONCE_FLAG_INIT;
 
@@ -3023,7 +3023,8 @@ struct masync__pool {
 	 * whose allocation failed after a later one was claimed stays NULL) */
 	MASYNC__A(uint32_t) nchunks;
 	MASYNC__A(uint32_t) nsettled;
-	unsigned fork_gen; /* masync__fork_gen() at init */
+	/* masync__fork_gen() at init: also its mover's (threads, DSA) */
+	unsigned fork_gen;
 	uint32_t max_chunks;
 	size_t max_elems; /* 0: max_chunks whole chunks */
 	unsigned char *chunks[MASYNC__POOL_MAX_CHUNKS];
@@ -4227,8 +4228,7 @@ struct data_mover_threads {
 	size_t nthreads;
 	thrd_t *threads;
 	uint64_t gen; /* unique among this process's movers */
-	unsigned fork_gen; /* masync__fork_gen() when it was made */
-	struct masync__pool pool;
+	struct masync__pool pool; /* its fork_gen: the mover's */
 	/* bounded MPMC queue (D. Vyukov's algorithm), any capacity */
 	size_t cap;
 	struct masync__ring_cell *cells;
@@ -5297,7 +5297,7 @@ masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 static inline int
 masync__thr_orphaned(const struct masync__thr_op *op)
 {
-	return MASYNC__UNLIKELY(masync__forked_since(op->dmt->fork_gen)) &&
+	return MASYNC__UNLIKELY(masync__forked_since(op->dmt->pool.fork_gen)) &&
 		op->forked != MASYNC__THR_RAN_HERE;
 }
 
@@ -5351,7 +5351,7 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	uint64_t *word = (uint64_t *)(void *)&op->sig.word;
 	int wake;
 
-	if (MASYNC__UNLIKELY(masync__forked_since(d->fork_gen)))
+	if (MASYNC__UNLIKELY(masync__forked_since(d->pool.fork_gen)))
 		return masync__thr_start_forked(op, operation);
 	if (op->started) {
 		/* polled again while waiting for room: it stays idle until a
@@ -5757,7 +5757,6 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->notifier = desired_notifier;
 	d->nthreads = nthreads;
 	d->gen = MASYNC__FADD(&masync__thr_gens, 1, relaxed) + 1;
-	d->fork_gen = masync__fork_gen();
 	d->cap = ringbuf_size;
 	MASYNC__INIT(&d->enq_pos, 0);
 	MASYNC__INIT(&d->deq_pos, 0);
@@ -5920,7 +5919,7 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 
 	if (dmt == NULL)
 		return;
-	if (masync__forked_since(dmt->fork_gen)) {
+	if (masync__forked_since(dmt->pool.fork_gen)) {
 		masync__thr_free(dmt, 1);
 		return;
 	}
@@ -6359,8 +6358,7 @@ struct data_mover_dsa {
 	enum future_notifier_type notifier;
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
-	unsigned fork_gen;     /* masync__fork_gen() when it was made */
-	struct masync__pool pool;
+	struct masync__pool pool; /* its fork_gen: the mover's */
 	int have_monitor;
 	thrd_t monitor;
 	mtx_t mlock;
@@ -6374,7 +6372,7 @@ struct data_mover_dsa {
 static int
 masync__dsa_forked(const struct data_mover_dsa *d)
 {
-	return masync__forked_since(d->fork_gen);
+	return masync__forked_since(d->pool.fork_gen);
 }
 
 /* where the kernel says whether user ENQCMD works (tests point it away) */
@@ -9078,7 +9076,6 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		MASYNC__DSA_DEFAULT_CPU_THRESHOLD;
 	d->timeout_ns = cfg.timeout_ns ? cfg.timeout_ns :
 		MASYNC__DSA_DEFAULT_TIMEOUT_NS;
-	d->fork_gen = masync__fork_gen();
 	d->ext.base.op_new = masync__dsa_op_new;
 	d->ext.base.op_delete = masync__dsa_op_delete;
 	d->ext.base.op_start = masync__dsa_op_start;
