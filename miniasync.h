@@ -134,7 +134,8 @@
      alone) or fails on its own, and one still pending can be
      cancelled. A lone one goes as a plain
      descriptor; write() submission takes no batches (DSA 1.0), nor do
-     POLLER futures (their executor may only watch the record).
+     the operations of a POLLER mover (an executor may only watch their
+     records).
      The doorbell and the completion handling, each dearer than a small
      copy from cache (see cpu_threshold below), are paid once per batch;
      so is the WAKER's wake-up (a member's waker is called when its
@@ -6104,7 +6105,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
  * time than preparing, submitting and reaping one descriptor, and the
  * device's ~1-2 us latency is never won back. */
 #define MASYNC__DSA_DEFAULT_CPU_THRESHOLD 4096u
-#define MASYNC__DSA_MAX_FAULTS 64u /* resubmissions per part, then CPU */
+#define MASYNC__DSA_MAX_FAULTS 64u /* faults of one part, then the CPU */
 /* Coalescing: at most this many operations per batch descriptor (SPDK
  * batches 32; a SPR WQ's max_batch_size is 32 by default), of at most
  * MASYNC__DSA_DEFAULT_BATCH_THRESHOLD bytes each (above 64 KiB the copy
@@ -6656,7 +6657,13 @@ masync__dsa_names_parse(struct masync__dsa_names *l, const char *list,
 			p++;
 		if (*p == '\0')
 			return 0;
-		p++; /* the comma */
+		if (*p != ',') {
+			snprintf(detail, dlen, "%s: bad character '%c' in "
+				"\"%s\" (names are separated by commas)",
+				from, *p, list);
+			return -1;
+		}
+		p++;
 	}
 }
 
@@ -8303,7 +8310,7 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 				o->r_off, o->r_len,
 				o->type != VDM_OPERATION_FLUSH);
 		}
-		if (++o->faults > MASYNC__DSA_MAX_FAULTS) {
+		if (++o->faults >= MASYNC__DSA_MAX_FAULTS) {
 			masync__dsa_cpu_part(o, o->r_off, o->r_len);
 			o->done += o->p_len;
 		} else {
@@ -8762,10 +8769,13 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 			masync__dsa_cpu_node();
 	}
 	/* a POLLER executor may only watch the record and never poll again,
-	 * and no monitor flushes for it: such an operation goes at once */
+	 * and no monitor flushes for it: a POLLER mover's operations go at
+	 * once, also those first polled with no notifier (a later poll
+	 * may hand out a record that a batch member's success never
+	 * writes) */
 	if (d->batch_max >= 2 && a.n <= d->batch_threshold && !overlap &&
-			o->hy_len == 0 && (n == NULL ||
-			d->notifier != FUTURE_NOTIFIER_POLLER) &&
+			o->hy_len == 0 &&
+			d->notifier != FUTURE_NOTIFIER_POLLER &&
 			masync__dsa_pend(o)) {
 		MASYNC__STORE(&o->phase, MASYNC__DSA_RUNNING, relaxed);
 		if (n != NULL)

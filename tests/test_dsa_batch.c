@@ -418,6 +418,51 @@ test_poller(struct dsa_emu *emu)
 	CHECK_EQ(s.received, 3);
 	CHECK_EQ(s.batch_members, 0);
 	ops_free(&o);
+
+	/* first polled with no notifier, then with a POLLER one: the
+	 * word handed out then must be one the device writes (a batch
+	 * member's own record is written only when it fails) */
+	td_begin("POLLER mover: no batch either for a poll with no notifier");
+	dsa_emu_reset_stats(emu);
+	ops_make(&o, d, 3, 9);
+	dsa_emu_pause(emu, -1, 1);
+	for (i = 0; i < 3; i++) {
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[i]), NULL) ==
+			FUTURE_STATE_RUNNING);
+		CHECK_EQ(td_npend(d), 0);
+	}
+	td_wait_received(emu, 3, 5000000000ull);
+	{
+		uint64_t *w[3], was[3];
+		uint64_t t0;
+		int changed = 0;
+
+		for (i = 0; i < 3; i++) {
+			memset(&n, 0, sizeof(n));
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[i]), &n) ==
+				FUTURE_STATE_RUNNING);
+			CHECK(n.notifier_used == FUTURE_NOTIFIER_POLLER);
+			w[i] = n.poller.ptr_to_monitor;
+			was[i] = *(volatile uint64_t *)w[i];
+		}
+		dsa_emu_pause(emu, -1, 0);
+		/* an executor watching the words sees each one change */
+		for (t0 = td_now_ns(); changed < 3 && td_now_ns() - t0 <
+				10000000000ull * td_slow();) {
+			for (changed = 0, i = 0; i < 3; i++)
+				changed += *(volatile uint64_t *)w[i] != was[i];
+			if (changed < 3)
+				td_sleep_us(100);
+		}
+		CHECK_EQ(changed, 3);
+	}
+	for (i = 0; i < 3; i++)
+		CHECK_RES(td_wait(rt, &o.f[i]), VDM_SUCCESS);
+	CHECK_PATTERN(o.dst, OPSZ * 3, 0, 9);
+	s = td_stats(emu);
+	CHECK_EQ(s.received, 3);
+	CHECK_EQ(s.batch_members, 0);
+	ops_free(&o);
 	data_mover_dsa_delete(d);
 }
 

@@ -191,6 +191,11 @@ test_lists(void)
 	expect_fail(&mc, DATA_MOVER_DSA_E_NO_WQ, "no WQ is named by both");
 	CHECK(setenv("MINIASYNC_DSA_WQS", "wq0.0;wq1.0", 1) == 0);
 	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, "MINIASYNC_DSA_WQS");
+	/* what follows a name and spaces must be a comma or the end */
+	CHECK(setenv("MINIASYNC_DSA_WQS", "wq0.0 Xwq1.0", 1) == 0);
+	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, "bad character 'X'");
+	CHECK(setenv("MINIASYNC_DSA_WQS", "wq1.0 wq1.1", 1) == 0);
+	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, "separated by commas");
 	CHECK(setenv("MINIASYNC_DSA_WQS", "", 1) == 0);
 	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, "empty WQ name");
 	CHECK(unsetenv("MINIASYNC_DSA_WQS") == 0);
