@@ -202,12 +202,21 @@
      polling again would make progress (the built-in movers: on
      completion). Each registration is called at most once; a later poll
      replaces it, a poll with a NULL notifier drops it (when that poll
-     returns, the dropped waker is not running and will not be called).
+     returns, the dropped waker is not running and will not be called:
+     so that poll waits for a call of it running in another thread, and
+     must not be made holding a lock that waker takes).
    - The call may come while the registering poll is still running, also
      when that poll then reports completion; after a poll has returned
      COMPLETE, no waker of that future is called any more, so the waker's
      data (which may live on the waiting thread's stack or in a coroutine
-     frame) may be freed at once.
+     frame) may be freed at once. A waker that polls its future itself
+     must not do so before the registering poll has returned (one poller
+     at a time, below).
+   - A waker a program registered is called by a mover's own thread
+     (worker, DSA monitor) or by data_mover_threads_delete, never inside
+     a poll or an operation's creation: a thread that polls one future
+     and so runs other operations (the threads mover's pollers help) has
+     their completions' wake calls made by a worker.
    - A waker may take locks (also one its executor holds while polling),
      poll any future, its own included, and create operations: the
      library holds none of its locks across a wake call. A poll that
@@ -2851,12 +2860,13 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 static void
 masync__signal_call_end(struct masync__signal *s);
 
+/* masync__signal_fire with the LOCK bit taken (`w`: the word before) */
 static void
-masync__signal_fire(struct masync__signal *s, int complete)
+masync__signal_fire_locked(struct masync__signal *s, uint64_t w,
+	int complete)
 {
 	struct masync__calling me;
 	struct future_waker k;
-	uint64_t w = masync__signal_lock(s);
 
 	if (complete)
 		w |= MASYNC__S_DONE;
@@ -2874,6 +2884,12 @@ masync__signal_fire(struct masync__signal *s, int complete)
 	k.wake(k.data);
 	masync__signal_call_end(s);
 	masync__calling_top = me.up;
+}
+
+static void
+masync__signal_fire(struct masync__signal *s, int complete)
+{
+	masync__signal_fire_locked(s, masync__signal_lock(s), complete);
 }
 
 /* The end of a call counted in s's CALL bits (this thread's calling list
@@ -2998,6 +3014,23 @@ masync__signal_complete(struct masync__signal *s)
 	if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
 		return;
 	masync__signal_fire(s, 1);
+}
+
+/* Completes with no waker call: for the future's own poll, which reports
+ * it complete itself (a waker called inside the poll that registered it
+ * could poll the future again in the middle of it, or wait for a lock
+ * the polling thread holds). */
+static inline void
+masync__signal_complete_quiet(struct masync__signal *s)
+{
+	uint64_t w = 0;
+
+	MASYNC__HB(s);
+	if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
+		return;
+	w = masync__signal_lock(s);
+	masync__signal_unlock(s, (w | MASYNC__S_DONE) &
+		~(uint64_t)MASYNC__S_WAKER);
 }
 
 /* ======================================================================== */
@@ -4239,6 +4272,7 @@ struct data_mover_threads {
 	 * is read at every push and pop, written only when the ring is full */
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) nblocked; /* on the list */
 	MASYNC__A(int) stop;
+	MASYNC__A(int) ndefer; /* `defer` is not empty */
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) idle; /* workers asleep or
 						       * about to be */
 	/* workers spinning on an empty ring: its own line, RMWs at every
@@ -4249,6 +4283,9 @@ struct data_mover_threads {
 	size_t nwk;
 	struct masync__thr_wk **sleepers; /* asleep, latest last */
 	size_t nsleep;
+	/* operations a poller ran for another future whose waker is a
+	 * user's: a worker completes them (linked by bnext; under `lock`) */
+	struct masync__thr_op *defer;
 	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
 	struct masync__thr_op *bhead, *btail;
@@ -4711,19 +4748,55 @@ masync__thr_room(struct data_mover_threads *d)
 	masync__mtx_unlock(&d->blocked_lock);
 }
 
+/* Who runs an operation: a thread polling another future, a worker, the
+ * thread polling this one, or data_mover_threads_delete. */
+#define MASYNC__THR_POLLER 0
+#define MASYNC__THR_WORKER 1
+#define MASYNC__THR_OWNER 2
+#define MASYNC__THR_INLINE 3
+
+static void masync__thr_defer(struct masync__thr_op *op);
+
+/* Only workers (and delete) call a user's waker. A thread that polls
+ * another future may hold a lock that waker takes (an executor that polls
+ * under its queue's lock, and whose waker takes it to queue the task), so
+ * an operation it ran for someone whose waker is a user's is completed by
+ * a worker (masync__thr_defer). The future's own poll completes it with
+ * no call at all: it reports COMPLETE itself. The runtime's waker takes
+ * no lock and is called anywhere. */
 static void
-masync__thr_finish(struct masync__thr_op *op)
+masync__thr_finish(struct masync__thr_op *op, int who)
 {
+	uint64_t w;
+
 	MASYNC__TEST_PREEMPT();
+	if (who == MASYNC__THR_OWNER) {
+		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, release);
+		masync__signal_complete_quiet(&op->sig);
+		return;
+	}
+	if (who != MASYNC__THR_POLLER ||
+			masync__forked_since(op->dmt->pool.fork_gen)) {
+		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, release);
+		masync__signal_complete(&op->sig);
+		return;
+	}
+	w = masync__signal_lock(&op->sig);
+	if ((w & MASYNC__S_WAKER) &&
+			!masync__waker_merges(op->sig.waker.wake)) {
+		masync__signal_unlock(&op->sig, w);
+		masync__thr_defer(op);
+		return;
+	}
 	MASYNC__STORE(&op->phase, MASYNC__PH_DONE, release);
-	masync__signal_complete(&op->sig);
+	masync__signal_fire_locked(&op->sig, w, 1);
 }
 
 /* Runs up to `max` chunks of `op` (fewer once none is left); the thread
  * that completes the last chunk completes the operation. */
 static void
 masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
-	size_t max, int worker)
+	size_t max, int who)
 {
 	struct masync__op_args a = masync__args(&op->op);
 	size_t mine = 0, i;
@@ -4794,18 +4867,19 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 		return;
 	/* the poller's or a worker's copy rate (masync__thr_wake_pays) */
 	if (bytes >= MASYNC__THR_CHUNK_MIN && t0 != 0)
-		masync__thr_ewma(worker ? &d->ps_worker[op->stream != 0] :
+		masync__thr_ewma(who == MASYNC__THR_WORKER ?
+			&d->ps_worker[op->stream != 0] :
 			&d->ps_per_byte[op->stream != 0],
 			(masync__now_ns() - t0) * 1000 / bytes);
 	if (whole) {
-		masync__thr_finish(op);
+		masync__thr_finish(op, who);
 		return;
 	}
 	MASYNC__HB(&op->chunks_done);
 	if (MASYNC__FADD(&op->chunks_done, mine, acq_rel) + mine ==
 			op->nchunks) {
 		MASYNC__HA(&op->chunks_done);
-		masync__thr_finish(op);
+		masync__thr_finish(op, who);
 	}
 }
 
@@ -4836,7 +4910,7 @@ masync__thr_recruit(struct data_mover_threads *d, struct masync__thr_op *op,
  * while its poll has not claimed it (see `use`); else skip it. */
 static void
 masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
-	uint32_t tag, int worker)
+	uint32_t tag, int who)
 {
 	uint32_t ph = MASYNC__PH_QUEUED;
 
@@ -4846,14 +4920,53 @@ masync__thr_execute(struct data_mover_threads *d, struct masync__thr_op *op,
 	/* (an unsplit one: the CAS's winner only, see masync__thr_run) */
 	if (MASYNC__CAS(&op->phase, &ph, MASYNC__PH_RUNNING, acquire) ||
 			(ph == MASYNC__PH_RUNNING && op->nchunks > 1)) {
-		if (ph == MASYNC__PH_QUEUED && worker && op->nchunks == 1)
+		if (ph == MASYNC__PH_QUEUED && who == MASYNC__THR_WORKER &&
+				op->nchunks == 1)
 			MASYNC__STORE(&op->cpu, masync__thr_cpu_now(),
 				relaxed); /* see masync__thr_not_done */
 		if (ph == MASYNC__PH_QUEUED)
 			masync__thr_recruit(d, op, op->extra);
-		masync__thr_run(d, op, (size_t)-1, worker);
+		masync__thr_run(d, op, (size_t)-1, who);
 	}
 	masync__thr_unref(op);
+}
+
+/* A poller ran `op` for another future whose waker is a user's: a worker
+ * completes it (its waker called there). The list's reference keeps the
+ * state; until then op stays RUNNING and its owner's polls find it so. */
+static void
+masync__thr_defer(struct masync__thr_op *op)
+{
+	struct data_mover_threads *d = op->dmt;
+
+	MASYNC__FADD(&op->refs, 1, relaxed);
+	masync__mtx_lock(&d->lock);
+	op->bnext = d->defer; /* (not on the wait list: it ran) */
+	d->defer = op;
+	MASYNC__STORE(&d->ndefer, 1, release);
+	masync__mtx_unlock(&d->lock);
+	/* a worker not asleep sees ndefer at the top of its loop, or under
+	 * the lock before it sleeps */
+	masync__thr_wake_one(d, 0, 0);
+}
+
+/* Completes the deferred operations (a worker, or delete after the
+ * workers stopped). */
+static void
+masync__thr_run_deferred(struct data_mover_threads *d)
+{
+	struct masync__thr_op *op, *next;
+
+	masync__mtx_lock(&d->lock);
+	op = d->defer;
+	d->defer = NULL;
+	MASYNC__STORE(&d->ndefer, 0, relaxed);
+	masync__mtx_unlock(&d->lock);
+	for (; op != NULL; op = next) {
+		next = op->bnext;
+		masync__thr_finish(op, MASYNC__THR_INLINE);
+		masync__thr_unref(op);
+	}
 }
 
 /* An empty-queue poll of an idle worker: pause, or now and then yield and
@@ -4982,8 +5095,11 @@ masync__thr_worker(void *arg)
 
 	for (;;) {
 		uint32_t tag;
-		struct masync__thr_op *op = masync__ring_pop(d, &tag);
+		struct masync__thr_op *op;
 
+		if (MASYNC__UNLIKELY(MASYNC__LOAD(&d->ndefer, acquire)))
+			masync__thr_run_deferred(d);
+		op = masync__ring_pop(d, &tag);
 		if (op != NULL) {
 			MASYNC__TEST_PREEMPT();
 			w.spins = 0;
@@ -4991,7 +5107,7 @@ masync__thr_worker(void *arg)
 				MASYNC__FSUB(&d->spinning, 1, relaxed);
 			spun = 0;
 			masync__thr_room(d);
-			masync__thr_execute(d, op, tag, 1);
+			masync__thr_execute(d, op, tag, MASYNC__THR_WORKER);
 			continue;
 		}
 		if (MASYNC__LOAD(&d->stop, acquire))
@@ -5012,7 +5128,7 @@ masync__thr_worker(void *arg)
 		MASYNC__FADD(&d->idle, 1, acq_rel); /* see thr_push */
 		MASYNC__TEST_PREEMPT();
 		masync__mtx_lock(&d->lock);
-		if (!masync__ring_nonempty(d) &&
+		if (!masync__ring_nonempty(d) && d->defer == NULL &&
 				!MASYNC__LOAD(&d->stop, acquire)) {
 			/* a push sees it in `sleepers` (and chooses it,
 			 * masync__thr_pick), or it saw the push here */
@@ -5256,7 +5372,7 @@ masync__thr_trim(struct data_mover_threads *d, int run)
 		taken++;
 		if (live) {
 			/* as a worker's pop: a claim since makes it a no-op */
-			masync__thr_execute(d, op, tag, 0);
+			masync__thr_execute(d, op, tag, MASYNC__THR_POLLER);
 			ran++;
 			pos = MASYNC__LOAD(&d->deq_pos, relaxed);
 		} else {
@@ -5335,7 +5451,8 @@ masync__thr_start_forked(struct masync__thr_op *op,
 	op->op = *operation;
 	masync__thr_plan(op->dmt, op);
 	if (masync__args(operation).n != 0) {
-		masync__thr_run(op->dmt, op, (size_t)-1, 0); /* completes it */
+		/* completes it */
+		masync__thr_run(op->dmt, op, (size_t)-1, MASYNC__THR_OWNER);
 	} else {
 		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, relaxed);
 		MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
@@ -5395,8 +5512,10 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	 * on, this caller drops them, and runs what is queued ahead of its
 	 * own (masync__thr_trim), and wakes as before if that was not
 	 * enough. */
+	/* (a POLLER word handed out may be all its executor watches) */
 	if (wake && op->nchunks == 1 && masync__thr_helpable(op) &&
-			(n == NULL || n->waker.wake == NULL) &&
+			(n == NULL || (n->waker.wake == NULL &&
+			d->notifier != FUTURE_NOTIFIER_POLLER)) &&
 			(!masync__thr_half_full(d) ||
 			(masync__thr_trim(d, 1) != 0 &&
 			!masync__thr_half_full(d))))
@@ -5406,8 +5525,18 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 			(masync__thr_push(d, op, op->use, wake) == 0 ||
 			(masync__thr_trim(d, 0) != 0 &&
 			masync__thr_push(d, op, op->use, wake) == 0))) {
-		if (masync__thr_helpable(op) && (op->nchunks > 1 || !wake))
-			masync__signal_kick(&op->sig); /* see masync__thr_help */
+		if (masync__thr_helpable(op) && (op->nchunks > 1 || !wake)) {
+			/* "poll again": a later poll helps (masync__thr_help).
+			 * Only the runtime's waker is called inside the poll
+			 * that registers it; for a user's (which may poll this
+			 * future, or wait for a lock its poller holds) a
+			 * worker runs what no push woke one for. */
+			if (n == NULL || n->waker.wake == NULL ||
+					masync__waker_merges(n->waker.wake))
+				masync__signal_kick(&op->sig);
+			else if (!wake)
+				(void)masync__thr_wake_one(d, 0, 0);
+		}
 		return 0;
 	}
 	/* Full: wait on the list. A worker that freed a slot before it
@@ -5470,7 +5599,8 @@ masync__thr_pop_until(struct data_mover_threads *d,
 	while (MASYNC__LOAD(&op->phase, acquire) == MASYNC__PH_QUEUED &&
 			(e = masync__ring_pop(d, &tag)) != NULL) {
 		masync__thr_room(d);
-		masync__thr_execute(d, e, tag, 0);
+		masync__thr_execute(d, e, tag, e == op ? MASYNC__THR_OWNER :
+			MASYNC__THR_POLLER);
 	}
 }
 
@@ -5540,12 +5670,12 @@ masync__thr_help(struct masync__thr_op *op)
 			MASYNC__CAS(&op->qref, &use, 0, acq_rel);
 
 		masync__thr_recruit(d, op, op->extra);
-		masync__thr_run(d, op, (size_t)-1, 0);
+		masync__thr_run(d, op, (size_t)-1, MASYNC__THR_OWNER);
 		if (own)
 			masync__thr_unref(op);
 		masync__thr_tail(op);
 	} else if (ph == MASYNC__PH_RUNNING && op->nchunks > 1) {
-		masync__thr_run(d, op, (size_t)-1, 0);
+		masync__thr_run(d, op, (size_t)-1, MASYNC__THR_OWNER);
 		masync__thr_tail(op);
 	}
 }
@@ -5950,7 +6080,8 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 		masync__thrd_join(dmt->threads[i], NULL);
 	/* anything pushed meanwhile (helper entries of split operations) */
 	while ((op = masync__ring_pop(dmt, &tag)) != NULL)
-		masync__thr_execute(dmt, op, tag, 0);
+		masync__thr_execute(dmt, op, tag, MASYNC__THR_INLINE);
+	masync__thr_run_deferred(dmt);
 	masync__thr_free(dmt, 0);
 }
 

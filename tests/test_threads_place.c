@@ -634,6 +634,129 @@ test_busy_spare(void)
 	tt_log("a busy poller wakes no worker beside it ok\n");
 }
 
+/* A program's waker is called by workers only, never inside a poll: a
+ * thread that polls one future may hold a lock that waker takes (an
+ * executor polling under its queue's lock). Caller and workers on one
+ * made-up CPU, where polls run queued operations themselves:
+ * - four copies queued by busy polls (no worker woken), each then with a
+ *   program's waker registered (white box: as an owner's poll in between
+ *   would), and a fifth busy-polled to completion: its second poll runs
+ *   all five, and the four wakers are called later, by a worker (the
+ *   test's `in_poll` flag is never seen set on the polling thread);
+ * - a copy first polled with a program's waker: a worker is woken and
+ *   calls it (before: the poll called it itself, "poll again");
+ * - a POLLER mover, polled once with a notifier that has no waker: the
+ *   word changes with no further poll (before: the push woke nobody, the
+ *   next poll was to run it, and an executor that only watches the word
+ *   waited forever). */
+static _Thread_local int in_poll;
+static atomic_uint uw_calls, uw_inside, uw_on_main;
+static thrd_t main_thread;
+
+static void
+user_wake(void *data)
+{
+	(void)data;
+	if (in_poll)
+		atomic_fetch_add(&uw_inside, 1);
+	if (thrd_equal(thrd_current(), main_thread))
+		atomic_fetch_add(&uw_on_main, 1);
+	atomic_fetch_add(&uw_calls, 1);
+}
+
+static void
+test_solo_user_wakers(void)
+{
+	enum { N = 4, SZ = 4096 };
+	struct data_mover_threads *d;
+	struct vdm *vdm;
+	unsigned char *src = malloc((N + 2) * SZ), *dst = malloc((N + 2) * SZ);
+	struct vdm_operation_future f[N + 2];
+	struct future_notifier nw, np;
+	uint64_t *word, seen;
+	size_t k;
+
+	CHECK(src != NULL && dst != NULL);
+	main_thread = thrd_current();
+	memset(&nw, 0, sizeof(nw));
+	nw.waker.wake = user_wake;
+	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
+	atomic_store(&same_cpu, 7);
+	d = data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	CHECK(d != NULL);
+	vdm = data_mover_threads_get_vdm(d);
+	asleep(d, 2);
+	MASYNC__STORE(&d->solo_cpu, 7, relaxed);
+	tt_fill(src, (N + 2) * SZ, 9);
+	memset(dst, 0, (N + 2) * SZ);
+	for (k = 0; k < N; k++) {
+		f[k] = vdm_memcpy(vdm, dst + k * SZ, src + k * SZ, SZ, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[k]), NULL) ==
+			FUTURE_STATE_RUNNING);
+		CHECK(!masync__signal_register(&((struct masync__thr_op *)
+			FUTURE_DATA(&f[k])->data)->sig, &nw,
+			FUTURE_NOTIFIER_WAKER, NULL));
+	}
+	CHECK(sleepers(d) == 2);
+	f[N] = vdm_memcpy(vdm, dst + N * SZ, src + N * SZ, SZ, 0);
+	in_poll = 1;
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[N]), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[N]), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	in_poll = 0;
+	CHECK(atomic_load(&uw_inside) == 0);
+	tt_wait_uint(&uw_calls, N, 60000);
+	for (k = 0; k < N; k++)
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[k]), &nw) ==
+			FUTURE_STATE_COMPLETE);
+	/* the one a program polls with its waker: a worker is woken */
+	asleep(d, 2);
+	f[N + 1] = vdm_memcpy(vdm, dst + (N + 1) * SZ, src + (N + 1) * SZ,
+		SZ, 0);
+	in_poll = 1;
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[N + 1]), &nw) !=
+		FUTURE_STATE_IDLE);
+	in_poll = 0;
+	tt_wait_uint(&uw_calls, N + 1, 60000);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[N + 1]), &nw) ==
+		FUTURE_STATE_COMPLETE);
+	for (k = 0; k < N + 2; k++)
+		CHECK(tt_result(&f[k]) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, (N + 2) * SZ, 9) == SIZE_MAX);
+	CHECK(atomic_load(&uw_calls) == N + 1);
+	CHECK(atomic_load(&uw_inside) == 0);
+	CHECK(atomic_load(&uw_on_main) == 0);
+	data_mover_threads_delete(d);
+
+	/* POLLER: the word is all its executor watches */
+	d = data_mover_threads_new(2, 16, FUTURE_NOTIFIER_POLLER);
+	CHECK(d != NULL);
+	vdm = data_mover_threads_get_vdm(d);
+	asleep(d, 2);
+	MASYNC__STORE(&d->solo_cpu, 7, relaxed);
+	tt_fill(src, SZ, 10);
+	memset(&np, 0, sizeof(np));
+	f[0] = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), &np) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(np.notifier_used == FUTURE_NOTIFIER_POLLER);
+	word = np.poller.ptr_to_monitor;
+	seen = 0;
+	tt_wait_word(word, seen, 60000);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), &np) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f[0]) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, SZ, 10) == SIZE_MAX);
+	data_mover_threads_delete(d);
+	atomic_store(&same_cpu, 0);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	free(src);
+	free(dst);
+	tt_log("one CPU: programs' wakers called by workers only, a POLLER "
+		"word changes unpolled ok\n");
+}
+
 /* a user memcpy_fn that holds its worker until `release` */
 static atomic_int held, release;
 
@@ -827,6 +950,7 @@ main(void)
 	test_alone_chunks();
 	test_spinner_split();
 	test_busy_spare();
+	test_solo_user_wakers();
 	test_yield_where();
 	test_stolen_yield();
 	MASYNC__STORE(&masync__test_thr_cpu, (masync__cpu_fn)NULL, release);

@@ -16,6 +16,8 @@
  * - waker_polls_other (c): the waker of an operation that waited for room
  *   polls another waiting future of the same mover and creates and polls
  *   a new operation.
+ * - waker_not_in_poll (d): a split copy polled under the executor's lock
+ *   never has its waker called inside that poll.
  * - overlap: vdm_memcpy with overlapping ranges gives memmove's result,
  *   also for operations large enough to be split between the workers. */
 #define _GNU_SOURCE
@@ -390,6 +392,81 @@ waker_polls_other(void)
 	alarm(0);
 }
 
+/* ---- 2d. a program's waker is never called inside a poll ---------------
+ * An executor that polls under its queue's lock, with a waker that takes
+ * that lock: a 4 MiB copy (split between the poller and the workers),
+ * polled under the lock. The waker must not run on the polling thread
+ * while the poll is in progress (before, the first poll called it there,
+ * "poll again": a self-deadlock on a plain mutex). */
+static _Thread_local int in_poll;
+
+struct exec_d {
+	pthread_mutex_t m;
+	atomic_uint calls, inside;
+};
+
+static void
+exec_d_wake(void *data)
+{
+	struct exec_d *e = (struct exec_d *)data;
+
+	if (in_poll)
+		atomic_fetch_add(&e->inside, 1);
+	else
+		pthread_mutex_lock(&e->m);
+	atomic_fetch_add(&e->calls, 1);
+	if (!in_poll)
+		pthread_mutex_unlock(&e->m);
+}
+
+static void
+waker_not_in_poll(void)
+{
+	const size_t n = (size_t)4 << 20;
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	unsigned char *src = (unsigned char *)tt_xmalloc(n);
+	unsigned char *dst = (unsigned char *)tt_xmalloc(n);
+	struct vdm_operation_future f;
+	struct future_notifier nt;
+	struct exec_d e;
+	enum future_state st = FUTURE_STATE_IDLE;
+	unsigned seen;
+	int round;
+
+	CHECK(dmt != NULL);
+	watchdog("(d) a waker called inside the poll of an executor's lock");
+	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
+	atomic_init(&e.calls, 0);
+	atomic_init(&e.inside, 0);
+	memset(&nt, 0, sizeof(nt));
+	nt.waker.data = &e;
+	nt.waker.wake = exec_d_wake;
+	for (round = 0; round < 4; round++) {
+		tt_fill(src, n, 20 + round);
+		f = vdm_memcpy(vdm, dst, src, n, 0);
+		do {
+			seen = atomic_load(&e.calls);
+			pthread_mutex_lock(&e.m);
+			in_poll = 1;
+			st = future_poll(FUTURE_AS_RUNNABLE(&f), &nt);
+			in_poll = 0;
+			pthread_mutex_unlock(&e.m);
+			if (st != FUTURE_STATE_COMPLETE)
+				wait_calls(&e.calls, seen + 1);
+		} while (st != FUTURE_STATE_COMPLETE);
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify(dst, n, 20 + round) == SIZE_MAX);
+	}
+	CHECK(atomic_load(&e.inside) == 0);
+	data_mover_threads_delete(dmt);
+	pthread_mutex_destroy(&e.m);
+	free(src);
+	free(dst);
+	alarm(0);
+}
+
 /* ---- 3. overlapping vdm_memcpy = memmove, split or not ------------------ */
 static void
 overlap(size_t n, ptrdiff_t shift, int memmove_op)
@@ -452,6 +529,8 @@ main(int argc, char **argv)
 		waker_polls_self();
 	if (want(argc, argv, "waker_polls_other"))
 		waker_polls_other();
+	if (want(argc, argv, "waker_not_in_poll"))
+		waker_not_in_poll();
 	if (want(argc, argv, "overlap")) {
 		watchdog("overlapping copies");
 		overlap(4096, 100, 0);
