@@ -268,6 +268,7 @@
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -612,7 +613,10 @@ typedef uint8_t _future_entry_type_last[FUTURE_CHAIN_ENTRY_LAST];
  * runs (so what that map writes into it is kept), when the chain reaches
  * it (first entry, or the previous one has no map), or when the chain is
  * asked for its property while this entry is the current one. The entry's
- * future is not touched here: it may be a union of future types. */
+ * future is not touched here: it may be a union of future types. As in
+ * libminiasync, the chain finds the next entry from the size of the
+ * future init_fn built, so such a union must be the last entry, or all
+ * its members must have one size (data + output). */
 #define FUTURE_CHAIN_ENTRY_LAZY_INIT(entry_ptr, init_fn, init_arg_v, map_fn,  \
 		map_arg_v)                                                     \
 	do {                                                                   \
@@ -729,6 +733,10 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 				MASYNC__CHAIN_FAILED;
 			return FUTURE_STATE_COMPLETE;
 		}
+		/* (a chain run again: an entry that failed the last time
+		 * and succeeds now is not the failed one any more) */
+		if (stop)
+			e->flags &= ~MASYNC__CHAIN_FAILED;
 		if (next == NULL) {
 			if (e->map != NULL)
 				e->map(&e->future.context, ctx, e->map_arg);
@@ -770,12 +778,17 @@ future_chain_has_property(void *future, enum future_property property)
 	struct future_chain_entry *e = (struct future_chain_entry *)(void *)data;
 	size_t used = 0;
 
-	if (ctx->data_size < sizeof(struct future_chain_entry))
+	/* (an error-aware chain that stopped is complete: the entries
+	 * after the failed one are not built) */
+	if (ctx->state == FUTURE_STATE_COMPLETE ||
+			ctx->data_size < sizeof(struct future_chain_entry))
 		return 0;
 	while (e != NULL) {
 		masync__chain_build(ctx, e);
 		if (!FUTURE_CHAIN_ENTRY_IS_PROCESSED(e))
 			return future_has_property(&e->future, property);
+		if (e->flags & MASYNC__CHAIN_FAILED)
+			return 0;
 		e = masync__chain_after(ctx, e, data, &used);
 	}
 	return 0;
@@ -842,11 +855,40 @@ struct future_join_all_output {
 FUTURE(future_join_all_future, struct future_join_all_data,
 	struct future_join_all_output);
 
+/* private: non-zero when a join-all's children may be polled: an array
+ * (unless there are none) of futures that are made (a task, or complete);
+ * else errno EINVAL and out->ncomplete counts the complete ones */
+static inline int
+masync__join_all_ok(const struct future_join_all_data *d,
+	struct future_join_all_output *out)
+{
+	size_t i, done = 0;
+	int ok = d->nfuts == 0 || d->futs != NULL;
+
+	for (i = 0; ok && i < d->nfuts; i++) {
+		const struct future *f = d->futs[i];
+
+		if (f == NULL || (f->context.state != FUTURE_STATE_COMPLETE &&
+				f->task == NULL))
+			ok = 0;
+	}
+	if (ok)
+		return 1;
+	for (i = 0; d->futs != NULL && i < d->nfuts; i++)
+		done += d->futs[i] != NULL &&
+			d->futs[i]->context.state == FUTURE_STATE_COMPLETE;
+	out->ncomplete = done;
+	errno = EINVAL;
+	return 0;
+}
+
 /* Polls every pending child, those with FUTURE_PROPERTY_ASYNC first, each
  * with its own copy of the caller's notifier (NULL stays NULL). Reports
  * WAKER when every child left pending took the waker (so the caller's
  * waker may be called once per such child), POLLER when exactly one child
- * is left and it gave a poller word, else NONE. */
+ * is left and it gave a poller word, else NONE. A NULL array (with nfuts
+ * > 0), a NULL child or one never made (no task) is an error: the join-all
+ * completes at once with errno EINVAL, no child polled. */
 static inline enum future_state
 masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 {
@@ -858,9 +900,14 @@ masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 	size_t i, last_idx = SIZE_MAX, pend_idx = SIZE_MAX, pending = 0;
 	int pass, all_wakers = 1;
 	/* the first 256 children polled as asynchronous in the first half:
-	 * not polled again when their property changed (later ones are) */
+	 * the second polls exactly the others (a property a poll changed
+	 * meanwhile skips no child); past 256 it polls every one still
+	 * pending (a second poll of a started one only checks it) */
 	uint64_t was_async[4] = {0, 0, 0, 0};
+	const size_t nbits = 256;
 
+	if (!masync__join_all_ok(d, out))
+		return FUTURE_STATE_COMPLETE;
 	memset(&last, 0, sizeof(last));
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < d->nfuts; i++) {
@@ -869,13 +916,13 @@ masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 
 			if (f->context.state == FUTURE_STATE_COMPLETE)
 				continue;
-			if (pass == 1 && i < 256 &&
+			if (pass == 1 && i < nbits &&
 					((was_async[i / 64] >> (i % 64)) & 1))
 				continue;
-			if (future_has_property(f, FUTURE_PROPERTY_ASYNC) !=
-					!pass)
+			if (pass == 0 && !future_has_property(f,
+					FUTURE_PROPERTY_ASYNC))
 				continue;
-			if (pass == 0 && i < 256)
+			if (pass == 0 && i < nbits)
 				was_async[i / 64] |= (uint64_t)1 << (i % 64);
 			if (n == NULL) {
 				future_poll(f, NULL);
@@ -918,8 +965,9 @@ masync__join_all_has_property(void *future, enum future_property property)
 		future_context_get_data(&((struct future *)future)->context);
 	size_t i;
 
-	for (i = 0; i < d->nfuts; i++)
-		if (d->futs[i]->context.state != FUTURE_STATE_COMPLETE &&
+	for (i = 0; d->futs != NULL && i < d->nfuts; i++)
+		if (d->futs[i] != NULL &&
+				d->futs[i]->context.state != FUTURE_STATE_COMPLETE &&
 				future_has_property(d->futs[i], property))
 			return 1;
 	return 0;
@@ -931,7 +979,10 @@ masync__join_all_has_property(void *future, enum future_property property)
  * nobody else may poll the children meanwhile (after it completes they are
  * all complete; read their outputs as usual). output.ncomplete counts the
  * complete children. The children's results are not inspected: a failed
- * vdm child is complete like a successful one.
+ * vdm child is complete like a successful one. A NULL `futs` with nfuts >
+ * 0, a NULL child or a child never made (zeroed: no task) is an error:
+ * the join-all's first poll completes it with errno EINVAL and polls no
+ * child.
  * Thread safety: one poller at a time, like every future; the children's
  * movers may complete them from any thread. */
 static inline struct future_join_all_future
@@ -1280,8 +1331,9 @@ masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 			(flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0) {
 		const struct masync__vdm_ext *x = masync__ext_of(vdm);
 
+		/* (a user function's flags are an unsigned int) */
 		if (x == NULL || x->raw_flags == NULL ||
-				!x->raw_flags(vdm, op->type))
+				!x->raw_flags(vdm, op->type) || flags > UINT_MAX)
 			return VDM_ERROR_INVALID_ARGUMENT;
 	}
 	if (n == 0)
@@ -1670,7 +1722,8 @@ typedef void *(*memmove_fn)(void *dst, const void *src, size_t n,
 	unsigned flags);
 typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
 
-/* Default worker count: the number of online CPUs (at most 16). On the
+/* Default worker count, 0: data_mover_threads_new(0, ...) starts one
+ * worker per online CPU (at most 16). On the
  * 2-core guest it was tuned on, 2 workers copy 64 MiB faster than glibc's
  * memcpy in one thread (one worker is slower than memcpy), and run
  * 64 x 4 KiB batches as fast as an explicit 2-worker mover; the submitting
@@ -1680,10 +1733,11 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * never waits for room, and more slots did not speed the batches up). */
 #define DATA_MOVER_THREADS_DEFAULT_RINGBUF_SIZE 128
 
-/* Starts `nthreads` workers (1..1024) and a queue of `ringbuf_size`
- * operations (1..2^24; it need not be a power of two). Operations are
- * queued when first polled; while the queue is full a polled future stays
- * idle and its operation waits, in order, on the mover's wait list: a
+/* Starts `nthreads` workers (1..1024, or 0: see below) and a queue of
+ * `ringbuf_size` operations (1..2^24; it need not be a power of two).
+ * Operations are queued when first polled; while the queue is full a
+ * polled future stays idle and its operation waits, in order, on the
+ * mover's wait list: a
  * worker that frees a slot moves it into the queue itself, so no wake-up
  * for room is needed (none can be lost). Its waker is called / its
  * poller word changes when it completes; a poll in between keeps it idle
@@ -1707,8 +1761,10 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * its caches. desired_notifier:
  * NONE, WAKER (called once, after the result is visible; its data may be on
  * the waiting thread's stack) or POLLER (a 64-bit word that changes on
- * completion). Returns NULL with errno EINVAL (nthreads 0 or > 1024,
- * ringbuf_size 0 or > 2^24, unknown notifier), ENOMEM, or EAGAIN (a thread
+ * completion). nthreads 0 (DATA_MOVER_THREADS_DEFAULT_NTHREADS) is one
+ * per online CPU, at most 16. Returns NULL with errno EINVAL (nthreads
+ * > 1024, ringbuf_size 0 or > 2^24, unknown notifier), ENOMEM, or EAGAIN
+ * (a thread
  * could not be started). Thread safety: any thread.
  * fork(): a child has none of the workers of a mover made before the
  * fork. There it runs each operation not started yet in its first poll,
@@ -1732,12 +1788,16 @@ MINIASYNC_API struct vdm *data_mover_threads_get_vdm(
  * ones still waiting for queue room; each waker is called), stops the
  * workers and frees the mover with every per-operation state (in a forked
  * child: only frees, see data_mover_threads_new). Futures of this mover
- * must not be polled afterwards. NULL is ignored. Thread safety: not
+ * must not be polled afterwards. NULL is ignored. Called on one of dmt's
+ * own workers (from a waker or a memcpy_fn it calls), where it would wait
+ * for itself, it does nothing but set errno EDEADLK. Thread safety: not
  * concurrently with other calls on dmt or polls of its futures. */
 MINIASYNC_API void data_mover_threads_delete(struct data_mover_threads *dmt);
 
 /* Replace the functions the workers use. They receive the operation's
- * flags and are responsible for them. Set before submitting work. */
+ * flags and are responsible for them. Set before submitting work. Only
+ * workers call them, so one that waits for another operation of the same
+ * mover needs a free worker and queue room for it, or waits forever. */
 MINIASYNC_API void data_mover_threads_set_memcpy_fn(
 	struct data_mover_threads *dmt, memcpy_fn op_memcpy);
 MINIASYNC_API void data_mover_threads_set_memmove_fn(
@@ -4996,6 +5056,8 @@ static MASYNC__A(masync__yield_fn) masync__test_thr_yield;
  * 2-vCPU VM: 0.4-0.9 M ops/s against 1.3-2.5 M). */
 #define MASYNC__THR_POLL_MARK 32u
 static MASYNC__THREAD_LOCAL unsigned masync__thr_busy_polls;
+/* the mover whose worker this thread is (delete refuses to join itself) */
+static MASYNC__THREAD_LOCAL struct data_mover_threads *masync__thr_self;
 
 /* this thread's CPU's entry of d->polled (-1, unknown: one for all) */
 static unsigned
@@ -5092,6 +5154,8 @@ masync__thr_worker(void *arg)
 	struct data_mover_threads *d = me->d;
 	struct masync__thr_idle w = {0, 0, 0};
 	int off, spun = 0; /* counted in d->spinning */
+
+	masync__thr_self = d;
 
 	for (;;) {
 		uint32_t tag;
@@ -5864,8 +5928,12 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	struct data_mover_threads *d;
 	size_t i;
 
-	if (nthreads == 0 || nthreads > MASYNC__THR_MAX_THREADS ||
-			ringbuf_size == 0 ||
+	if (nthreads == 0) { /* DATA_MOVER_THREADS_DEFAULT_NTHREADS */
+		nthreads = masync__ncpus();
+		if (nthreads > 16)
+			nthreads = 16;
+	}
+	if (nthreads > MASYNC__THR_MAX_THREADS || ringbuf_size == 0 ||
 			ringbuf_size > MASYNC__THR_MAX_RING ||
 			(desired_notifier != FUTURE_NOTIFIER_NONE &&
 			desired_notifier != FUTURE_NOTIFIER_WAKER &&
@@ -6004,9 +6072,7 @@ fail_mem:
 MINIASYNC_API struct data_mover_threads *
 data_mover_threads_default(void)
 {
-	size_t n = masync__ncpus();
-
-	return data_mover_threads_new(n > 16 ? 16 : n,
+	return data_mover_threads_new(DATA_MOVER_THREADS_DEFAULT_NTHREADS,
 		DATA_MOVER_THREADS_DEFAULT_RINGBUF_SIZE,
 		FUTURE_NOTIFIER_WAKER);
 }
@@ -6052,6 +6118,10 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 		return;
 	if (masync__forked_since(dmt->pool.fork_gen)) {
 		masync__thr_free(dmt, 1);
+		return;
+	}
+	if (masync__thr_self == dmt) {
+		errno = EDEADLK;
 		return;
 	}
 	/* operations a poll left waiting for queue room were handed over

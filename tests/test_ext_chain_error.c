@@ -354,11 +354,82 @@ movers(struct te_mover *m)
 	runtime_delete(r);
 }
 
+/* An error-aware chain after it stopped has no property and builds
+ * nothing (a lazy entry after the failed one stays unbuilt); run again
+ * (entries' PROCESSED cleared, futures and state reset), its result is
+ * the entry that failed this time. */
+struct rerun_data {
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, a);
+	FUTURE_CHAIN_ENTRY_LAST(struct vdm_operation_future, b);
+};
+struct rerun_output {
+	int unused;
+};
+FUTURE(rerun_fut, struct rerun_data, struct rerun_output);
+
+static int lazy_inits;
+static struct vdm *lazy_vdm;
+static unsigned char rsrc[64], rdst[64];
+
+static void
+init_b(void *fut, struct future_context *ctx, void *arg)
+{
+	(void)ctx;
+	(void)arg;
+	lazy_inits++;
+	*(struct vdm_operation_future *)fut = vdm_memcpy(lazy_vdm, rdst,
+		rsrc, 8, 0);
+}
+
+static void
+rerun(void)
+{
+	struct data_mover_sync *dms = data_mover_sync_new();
+	struct vdm *v = data_mover_sync_get_vdm(dms);
+	const uint64_t bad = (uint64_t)1 << 7; /* not a valid flag */
+	struct rerun_fut ch;
+
+	CHECK(dms != NULL);
+	lazy_vdm = v;
+	FUTURE_CHAIN_ENTRY_INIT(&ch.data.a, vdm_memcpy(v, rdst, rsrc, 8, bad),
+		NULL, NULL);
+	FUTURE_CHAIN_ENTRY_LAZY_INIT(&ch.data.b, init_b, NULL, NULL, NULL);
+	FUTURE_CHAIN_INIT_STOP_ON_ERROR(&ch);
+	FUTURE_BUSY_POLL(&ch);
+	CHECK(future_chain_result(&ch.base) == VDM_ERROR_INVALID_ARGUMENT);
+	CHECK(!future_has_property(FUTURE_AS_RUNNABLE(&ch),
+		FUTURE_PROPERTY_ASYNC));
+	CHECK(lazy_inits == 0);
+	/* run again: a succeeds, b fails */
+	ch.data.a.fut = vdm_memcpy(v, rdst, rsrc, 8, 0);
+	ch.data.a.flags &= ~FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
+	FUTURE_CHAIN_ENTRY_INIT(&ch.data.b, vdm_memcpy(v, rdst, NULL, 8, 0),
+		NULL, NULL);
+	ch.base.context.state = FUTURE_STATE_IDLE;
+	FUTURE_BUSY_POLL(&ch);
+	CHECK(FUTURE_OUTPUT(&ch.data.a.fut)->result == VDM_SUCCESS);
+	CHECK(FUTURE_OUTPUT(&ch.data.b.fut)->result ==
+		VDM_ERROR_INVALID_ARGUMENT);
+	CHECK(future_chain_result(&ch.base) == VDM_ERROR_INVALID_ARGUMENT);
+	/* and again, both succeed */
+	ch.data.a.fut = vdm_memcpy(v, rdst, rsrc, 8, 0);
+	ch.data.a.flags &= ~FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
+	FUTURE_CHAIN_ENTRY_INIT(&ch.data.b, vdm_memcpy(v, rdst, rsrc, 8, 0),
+		NULL, NULL);
+	ch.base.context.state = FUTURE_STATE_IDLE;
+	FUTURE_BUSY_POLL(&ch);
+	CHECK(future_chain_result(&ch.base) == VDM_SUCCESS);
+	data_mover_sync_delete(dms);
+}
+
 int
 main(void)
 {
 	struct te_mover m[TE_MAX_MOVERS];
 	size_t n = te_movers(m), i;
+
+	te_log("a stopped chain: no property, nothing built; run again\n");
+	rerun();
 
 	errno = 0; /* a NULL chain: an error result, no crash */
 	CHECK(future_chain_result(NULL) == VDM_ERROR_INVALID_ARGUMENT);

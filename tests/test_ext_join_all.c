@@ -382,11 +382,110 @@ notifiers(void)
 	data_mover_threads_delete(dp);
 }
 
+/* Bad children are an error, not a crash: a NULL array (nfuts > 0), a
+ * NULL child, a zeroed child (never made). The join-all completes at
+ * once with errno EINVAL and polls no child. */
+static int bad_polls;
+
+struct bad_data {
+	int unused;
+};
+FUTURE(bad_fut, struct bad_data, struct bad_data);
+
+static enum future_state
+counted_task(struct future_context *ctx, struct future_notifier *n)
+{
+	(void)ctx;
+	(void)n;
+	bad_polls++;
+	return FUTURE_STATE_RUNNING;
+}
+
+/* x's ASYNC property turns on while y (polled first, as asynchronous)
+ * runs: x must still be polled in the same poll of the join-all */
+static int x_async, x_polls;
+
+static enum future_state
+x_task(struct future_context *ctx, struct future_notifier *n)
+{
+	(void)ctx;
+	x_polls++;
+	if (n != NULL)
+		n->notifier_used = FUTURE_NOTIFIER_NONE;
+	return FUTURE_STATE_RUNNING;
+}
+
+static int
+x_prop(void *f, enum future_property p)
+{
+	(void)f;
+	(void)p;
+	return x_async;
+}
+
+static enum future_state
+y_task(struct future_context *ctx, struct future_notifier *n)
+{
+	(void)ctx;
+	(void)n;
+	x_async = 1;
+	return FUTURE_STATE_COMPLETE;
+}
+
+static int
+y_prop(void *f, enum future_property p)
+{
+	(void)f;
+	(void)p;
+	return 1;
+}
+
+static void
+bad_children(void)
+{
+	struct bad_fut ok, zero, x, y;
+	struct future *k[3];
+	struct future_join_all_future j;
+	struct future_notifier nt = counting_notifier();
+	int round;
+
+	FUTURE_INIT(&ok, counted_task);
+	memset(&zero, 0, sizeof(zero));
+	for (round = 0; round < 3; round++) {
+		bad_polls = 0;
+		k[0] = &ok.base;
+		k[1] = round == 1 ? &zero.base : NULL;
+		k[2] = &ok.base;
+		j = future_join_all(round == 0 ? NULL : k, 3);
+		errno = 0;
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&j), &nt) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(errno == EINVAL);
+		CHECK(bad_polls == 0);
+		CHECK(FUTURE_OUTPUT(&j)->ncomplete == 0);
+		CHECK(!future_has_property(FUTURE_AS_RUNNABLE(&j),
+			FUTURE_PROPERTY_ASYNC));
+	}
+	/* a property changed by a sibling's poll skips no child */
+	FUTURE_INIT_EXT(&x, x_task, x_prop);
+	FUTURE_INIT_EXT(&y, y_task, y_prop);
+	k[0] = &x.base;
+	k[1] = &y.base;
+	j = future_join_all(k, 2);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&j), &nt) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(x_polls == 1);
+	CHECK(nt.notifier_used != FUTURE_NOTIFIER_WAKER);
+}
+
 int
 main(void)
 {
 	struct te_mover m[TE_MAX_MOVERS];
 	size_t n = te_movers(m), i;
+
+	te_log("bad children, a property that changes\n");
+	bad_children();
 
 	for (i = 0; i < n; i++) {
 		te_log("%s: join-all of operations and a gate\n", m[i].name);

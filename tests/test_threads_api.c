@@ -1,8 +1,10 @@
 /* test_threads_api.c - constructor arguments, the vdm interface, custom
  * operation functions, and how large operations are split.
  *
- * - data_mover_threads_new rejects nthreads 0 or > 1024, ringbuf 0 or
- *   huge, and unknown notifiers with NULL + EINVAL; get_vdm / set_*_fn
+ * - data_mover_threads_new rejects nthreads > 1024, ringbuf 0 or huge,
+ *   and unknown notifiers with NULL + EINVAL; nthreads 0
+ *   (DATA_MOVER_THREADS_DEFAULT_NTHREADS) starts one worker per online
+ *   CPU, at most 16; get_vdm / set_*_fn
  *   given NULL set errno EINVAL, delete accepts NULL; the default mover
  *   works.
  * - capabilities and FUTURE_PROPERTY_ASYNC; invalid operation arguments
@@ -21,7 +23,7 @@ test_bad_args(void)
 	char buf[16];
 
 	errno = 0;
-	CHECK(data_mover_threads_new(0, 16, FUTURE_NOTIFIER_NONE) == NULL);
+	CHECK(data_mover_threads_new(0, 0, FUTURE_NOTIFIER_NONE) == NULL);
 	CHECK(errno == EINVAL);
 	errno = 0;
 	CHECK(data_mover_threads_new(1, 0, FUTURE_NOTIFIER_NONE) == NULL);
@@ -46,6 +48,21 @@ test_bad_args(void)
 	CHECK(data_mover_threads_new(1, 16, (enum future_notifier_type)7) ==
 		NULL);
 	CHECK(errno == EINVAL);
+	{
+		/* the default count the macro names */
+		struct data_mover_threads *d = data_mover_threads_new(
+			DATA_MOVER_THREADS_DEFAULT_NTHREADS, 16,
+			FUTURE_NOTIFIER_WAKER);
+		size_t want = masync__ncpus() > 16 ? 16 : masync__ncpus();
+
+		CHECK(d != NULL);
+		CHECK(d->nthreads == want);
+		f = vdm_memcpy(data_mover_threads_get_vdm(d), buf, buf + 8, 8,
+			0);
+		tt_busy_wait(&f, 20000);
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		data_mover_threads_delete(d);
+	}
 
 	errno = 0;
 	CHECK(data_mover_threads_get_vdm(NULL) == NULL);
@@ -194,21 +211,85 @@ test_custom_fns(struct runtime *rt)
 	CHECK(atomic_load(&last_flags) == VDM_F_VALID_FLAGS);
 	CHECK(tt_verify_byte(b, 100, 0xf0) == SIZE_MAX);
 
+	/* flag bits past an unsigned int, which a user function cannot be
+	 * given: an error, the function not called, nothing written */
+	memset(b, 0, sizeof(b));
+	f = vdm_memcpy(vdm, b, a, sizeof(a),
+		((uint64_t)1 << 33) | VDM_F_MEM_DURABLE);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(tt_result(&f) == VDM_ERROR_INVALID_ARGUMENT);
+	CHECK(atomic_load(&cpy_calls) == 1);
+	CHECK(tt_verify_byte(b, sizeof(b), 0) == SIZE_MAX);
+	f = vdm_memset(vdm, b, 0x0f, 100, 0);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(atomic_load(&set_calls) == 2);
+
 	/* flush has no custom function */
 	f = vdm_flush(vdm, b, sizeof(b), 0);
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
 	CHECK(tt_result(&f) == VDM_SUCCESS);
 	CHECK(atomic_load(&cpy_calls) + atomic_load(&mov_calls) +
-		atomic_load(&set_calls) == 3);
+		atomic_load(&set_calls) == 4);
 
 	/* NULL puts the built-in functions back */
 	data_mover_threads_set_memset_fn(dmt, NULL);
 	f = vdm_memset(vdm, b, 0x0f, 100, 0);
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
-	CHECK(atomic_load(&set_calls) == 1);
+	CHECK(atomic_load(&set_calls) == 2);
 	CHECK(tt_verify_byte(b, 100, 0x0f) == SIZE_MAX);
 	data_mover_threads_delete(dmt);
 	tt_log("custom functions ok\n");
+}
+
+/* ---- delete from the mover's own worker -------------------------------- */
+/* A waker (called on a worker) that deletes the mover would join its own
+ * thread and free memory still in use: it does nothing but set errno
+ * EDEADLK; the owner deletes it afterwards as usual. */
+static atomic_int del_errno;
+static struct data_mover_threads *del_dmt;
+
+static void
+deleting_wake(void *data)
+{
+	(void)data;
+	errno = 0;
+	data_mover_threads_delete(del_dmt);
+	atomic_store(&del_errno, errno == 0 ? -1 : errno);
+}
+
+static void
+test_delete_in_worker(void)
+{
+	struct vdm_operation_future f;
+	struct future_notifier nt;
+	unsigned char a[64], b[64];
+
+	del_dmt = data_mover_threads_new(1, 8, FUTURE_NOTIFIER_WAKER);
+	CHECK(del_dmt != NULL);
+	atomic_store(&del_errno, 0);
+	memset(&nt, 0, sizeof(nt));
+	nt.waker.wake = deleting_wake;
+	/* a user function: only the worker runs it and calls the waker */
+	data_mover_threads_set_memcpy_fn(del_dmt, my_memcpy);
+	tt_fill(a, sizeof(a), 3);
+	f = vdm_memcpy(data_mover_threads_get_vdm(del_dmt), b, a, sizeof(a),
+		0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) != FUTURE_STATE_IDLE);
+	{
+		uint64_t t0 = tt_now_ns();
+
+		while (atomic_load(&del_errno) == 0) {
+			CHECK(tt_now_ns() - t0 < 60ull * 1000000000u);
+			tt_sleep_us(50);
+		}
+	}
+	tt_busy_wait(&f, 20000);
+	CHECK(tt_result(&f) == VDM_SUCCESS);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	CHECK(atomic_load(&del_errno) == EDEADLK);
+	data_mover_threads_delete(del_dmt);
+	atomic_store(&cpy_calls, 0);
+	tt_log("delete from the mover's own worker refused ok\n");
 }
 
 /* ---- splitting --------------------------------------------------------- */
@@ -311,6 +392,7 @@ main(void)
 	test_invalid_ops(dmt, rt);
 	data_mover_threads_delete(dmt);
 	test_custom_fns(rt);
+	test_delete_in_worker();
 	test_split(rt);
 	test_default(rt);
 	runtime_delete(rt);
