@@ -1746,8 +1746,10 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * thread (a split one: the chunks left), unless it uses a function given
  * with set_memcpy_fn & co., which only workers call. Where the caller and
  * the workers may use one and the same CPU only, no push wakes a worker
- * for such an operation: the first poll calls the waker ("polling again
- * makes progress") and the next poll runs the queued ones, in order.
+ * for such an operation: the first poll calls the runtime's waker
+ * ("polling again makes progress"; for a program's waker, which only
+ * workers call, it wakes a worker instead) and the next poll runs the
+ * queued ones, in order.
  * The per-operation state comes from a pool of the mover (any thread may
  * poll a future, also after the thread that made it exited); creation
  * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
@@ -1755,7 +1757,8 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * the polling thread run in parallel (together at most as many threads as
  * the CPUs the caller may run on; where caller and workers may use one
  * and the same CPU only, the caller's next poll runs such an operation
- * whole, without waking a worker); once each one's share reaches
+ * whole, without waking a worker, unless a program's waker waits for
+ * it); once each one's share reaches
  * MINIASYNC_STREAM_MIN (4 x a core's L2) they are written with streaming
  * (cache-bypassing) stores, as libc's memcpy does for copies larger than
  * its caches. desired_notifier:
@@ -4285,6 +4288,9 @@ struct masync__thr_op {
 	MASYNC__A(size_t) next_chunk;
 	MASYNC__A(size_t) chunks_done;
 	struct masync__thr_op *bprev, *bnext;
+	/* on dmt->defer (under dmt->lock): its own link, as the wait list
+	 * unlinks an operation after a push that may already have run it */
+	struct masync__thr_op *dnext;
 };
 MASYNC__STATIC_ASSERT(sizeof(void *) != 8 ||
 	(offsetof(struct masync__thr_op, op) == MASYNC__CACHELINE &&
@@ -4344,7 +4350,7 @@ struct data_mover_threads {
 	struct masync__thr_wk **sleepers; /* asleep, latest last */
 	size_t nsleep;
 	/* operations a poller ran for another future whose waker is a
-	 * user's: a worker completes them (linked by bnext; under `lock`) */
+	 * user's: a worker completes them (linked by dnext; under `lock`) */
 	struct masync__thr_op *defer;
 	/* the wait list: operations waiting for a slot, oldest first */
 	mtx_t blocked_lock;
@@ -4691,8 +4697,9 @@ masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
  * / 64 MiB (streaming, equal rates) pay. Every figure is measured on this
  * mover, nothing is tuned to a machine; until they are, it wakes. The
  * poller's next poll runs the chunks (the first poll of a split operation
- * calls the waker for that; a POLLER word does not change then, so those
- * always wake), and data_mover_threads_delete wakes every worker, so no
+ * calls the runtime's waker for that; a program's waker is not called
+ * there and a POLLER word does not change, so those wake a worker), and
+ * data_mover_threads_delete wakes every worker, so no
  * operation waits for a worker nobody woke. The rates are kept apart for
  * cached and streaming stores (plain memcpy of 2 MiB ~45 GB/s, of 64 MiB
  * ~8, on that VM). Only a wake-up measures w, c and rw again, so each one
@@ -5001,7 +5008,7 @@ masync__thr_defer(struct masync__thr_op *op)
 
 	MASYNC__FADD(&op->refs, 1, relaxed);
 	masync__mtx_lock(&d->lock);
-	op->bnext = d->defer; /* (not on the wait list: it ran) */
+	op->dnext = d->defer;
 	d->defer = op;
 	MASYNC__STORE(&d->ndefer, 1, release);
 	masync__mtx_unlock(&d->lock);
@@ -5023,7 +5030,7 @@ masync__thr_run_deferred(struct data_mover_threads *d)
 	MASYNC__STORE(&d->ndefer, 0, relaxed);
 	masync__mtx_unlock(&d->lock);
 	for (; op != NULL; op = next) {
-		next = op->bnext;
+		next = op->dnext;
 		masync__thr_finish(op, MASYNC__THR_INLINE);
 		masync__thr_unref(op);
 	}
@@ -5451,7 +5458,8 @@ masync__thr_trim(struct data_mover_threads *d, int run)
 /* Whether pushing op (not yet run) wakes a sleeping worker. A split one:
  * when that pays (masync__thr_wake_pays). An unsplit one where caller and
  * workers share one CPU: no, the caller's next poll runs it
- * (masync__thr_help; the first poll calls the waker for that): a worker
+ * (masync__thr_help; the first poll calls the runtime's waker for that,
+ * or wakes a worker for a program's waker): a worker
  * could only take that CPU from the caller, after a wake-up and with two
  * more context switches (4 MiB pinned to one CPU: 0.77x plain memcpy;
  * 64 x 4 KiB batches: a wake-up and a sleep per few operations, busy or
@@ -5537,8 +5545,10 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		return masync__thr_start_forked(op, operation);
 	if (op->started) {
 		/* polled again while waiting for room: it stays idle until a
-		 * worker moved it into the ring (or it ran) */
-		masync__signal_register(&op->sig, n, d->notifier, word);
+		 * worker moved it into the ring (or it ran: a drain pushes it
+		 * before it clears `blocked`, and it may be done by then) */
+		if (masync__signal_register(&op->sig, n, d->notifier, word))
+			return 0;
 		return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
 	}
 	op->op = *operation;
@@ -5674,8 +5684,9 @@ masync__thr_pop_until(struct data_mover_threads *d,
  * waits, however late the workers wake (60 us to 3 ms on a loaded VM) or
  * however they share its CPUs (pinned to one CPU, a worker runs only when
  * the poller's time slice ends). The first poll returns at once, as an
- * asynchronous operation's must; a split operation's calls the waker
- * ("polling again makes progress"), so runtime_wait polls again. Claiming
+ * asynchronous operation's must; a split operation's calls the runtime's
+ * waker ("polling again makes progress"), so runtime_wait polls again.
+ * Claiming
  * a queued operation races with the workers and cancel through the phase
  * CAS. The claimer of an unsplit operation takes its queue entry's
  * reference, so a worker that pops the entry later skips it; a split
@@ -5963,6 +5974,8 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	MASYNC__INIT(&d->idle, 0);
 	MASYNC__INIT(&d->spinning, 0);
 	MASYNC__INIT(&d->stop, 0);
+	MASYNC__INIT(&d->ndefer, 0);
+	MASYNC__UNTRACKED(&d->ndefer, sizeof(d->ndefer));
 	MASYNC__UNTRACKED(&d->enq_pos, sizeof(d->enq_pos));
 	MASYNC__UNTRACKED(&d->deq_pos, sizeof(d->deq_pos));
 	MASYNC__UNTRACKED(&d->nblocked, sizeof(d->nblocked));

@@ -443,14 +443,15 @@ test_poller(struct dsa_emu *emu)
 				FUTURE_STATE_RUNNING);
 			CHECK(n.notifier_used == FUTURE_NOTIFIER_POLLER);
 			w[i] = n.poller.ptr_to_monitor;
-			was[i] = *(volatile uint64_t *)w[i];
+			was[i] = __atomic_load_n(w[i], __ATOMIC_ACQUIRE);
 		}
 		dsa_emu_pause(emu, -1, 0);
 		/* an executor watching the words sees each one change */
 		for (t0 = td_now_ns(); changed < 3 && td_now_ns() - t0 <
 				10000000000ull * td_slow();) {
 			for (changed = 0, i = 0; i < 3; i++)
-				changed += *(volatile uint64_t *)w[i] != was[i];
+				changed += __atomic_load_n(w[i], __ATOMIC_ACQUIRE) !=
+					was[i];
 			if (changed < 3)
 				td_sleep_us(100);
 		}

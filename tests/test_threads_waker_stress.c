@@ -15,7 +15,12 @@
  * stall and fails the test only when nothing happened for a long time
  * (60 s, or TT_WATCHDOG_S; a lost wake-up never recovers), so a slow or
  * busy machine cannot fail it. Arguments: the number of operations (default 24000, divided
- * by the tools' slowdown); "full" runs 10^6 (suite 'slow'). */
+ * by the tools' slowdown); "full" runs 10^6 (suite 'slow').
+ * Beside the executors a thread busy-polls its own operations (a NULL
+ * notifier): its first polls run queued operations of the executors
+ * (trim, one CPU: pop_until), whose wakers a worker must then call; that
+ * hand-off once shared a link with the wait list for queue room and lost
+ * the operations waiting there (a hang). */
 #include "test_threads_util.h"
 
 #define SZ 512
@@ -48,6 +53,32 @@ struct exec {
 };
 
 static atomic_ulong progress;  /* operations finished, all executors */
+static atomic_ulong busy_progress; /* the busy poller's */
+static atomic_int busy_stop;
+
+/* creates, busy-polls and checks small copies until told to stop */
+static int
+busy_main(void *arg)
+{
+	struct vdm *vdm = (struct vdm *)arg;
+	unsigned char src[128], dst[128];
+	unsigned long i;
+
+	for (i = 0; !atomic_load(&busy_stop); i++) {
+		struct vdm_operation_future f;
+		size_t n = 1 + i % sizeof(src);
+
+		memset(src, (int)(i & 0x7f), n);
+		f = vdm_memcpy(vdm, dst, src, n, 0);
+		while (future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
+				FUTURE_STATE_COMPLETE)
+			;
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(memcmp(dst, src, n) == 0);
+		atomic_fetch_add(&busy_progress, 1);
+	}
+	return 0;
+}
 static atomic_uint tasks_left;
 static atomic_int all_done;
 static struct exec execs[NEXEC];
@@ -280,7 +311,8 @@ dog_main(void *arg)
 	uint64_t hang = (uint64_t)(env != NULL && atoi(env) > 0 ? atoi(env) :
 		TT_ON_VALGRIND() ? 600 : 60) * 1000000000u;
 	uint64_t last = tt_now_ns();
-	unsigned long seen = atomic_load(&progress);
+	unsigned long seen = atomic_load(&progress) +
+		atomic_load(&busy_progress);
 	int stalled = 0;
 
 	while (!atomic_load(&phase_over)) {
@@ -288,7 +320,7 @@ dog_main(void *arg)
 		uint64_t now;
 
 		tt_sleep_us(50000);
-		p = atomic_load(&progress);
+		p = atomic_load(&progress) + atomic_load(&busy_progress);
 		now = tt_now_ns();
 		if (p != seen) {
 			seen = p;
@@ -320,7 +352,7 @@ run_phase(size_t nthreads, size_t ring, unsigned long ops)
 	static struct task tasks[NEXEC][NTASK];
 	unsigned long per = ops / (NEXEC * NTASK) + 1, done = 0, canc = 0,
 		hand = 0;
-	tt_thread th[NEXEC], dt;
+	tt_thread th[NEXEC], dt, bt;
 	struct dog dog = {0, 0};
 	uint64_t t0 = tt_now_ns();
 	unsigned i, k;
@@ -330,6 +362,7 @@ run_phase(size_t nthreads, size_t ring, unsigned long ops)
 	atomic_store(&tasks_left, NEXEC * NTASK);
 	atomic_store(&all_done, 0);
 	atomic_store(&phase_over, 0);
+	atomic_store(&busy_stop, 0);
 	for (i = 0; i < NEXEC; i++) {
 		struct exec *e = &execs[i];
 
@@ -353,8 +386,12 @@ run_phase(size_t nthreads, size_t ring, unsigned long ops)
 	CHECK(tt_thread_start(&dt, dog_main, &dog) == 0);
 	for (i = 0; i < NEXEC; i++)
 		CHECK(tt_thread_start(&th[i], exec_main, &execs[i]) == 0);
+	CHECK(tt_thread_start(&bt, busy_main,
+		data_mover_threads_get_vdm(dmt)) == 0);
 	for (i = 0; i < NEXEC; i++)
 		CHECK(tt_thread_join(th[i]) == 0);
+	atomic_store(&busy_stop, 1);
+	CHECK(tt_thread_join(bt) == 0);
 	atomic_store(&phase_over, 1);
 	CHECK(tt_thread_join(dt) == 0);
 	for (i = 0; i < NEXEC; i++) {
