@@ -1793,7 +1793,8 @@ MINIASYNC_API struct vdm *data_mover_threads_get_vdm(
  * child: only frees, see data_mover_threads_new). Futures of this mover
  * must not be polled afterwards. NULL is ignored. Called on one of dmt's
  * own workers (from a waker or a memcpy_fn it calls), where it would wait
- * for itself, it does nothing but set errno EDEADLK. Thread safety: not
+ * for itself, or from a waker this delete calls, it does nothing but set
+ * errno EDEADLK. Thread safety: not
  * concurrently with other calls on dmt or polls of its futures. */
 MINIASYNC_API void data_mover_threads_delete(struct data_mover_threads *dmt);
 
@@ -6125,6 +6126,7 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 {
 	size_t i;
 	struct masync__thr_op *op;
+	struct data_mover_threads *self;
 	uint32_t tag;
 
 	if (dmt == NULL)
@@ -6161,10 +6163,16 @@ data_mover_threads_delete(struct data_mover_threads *dmt)
 	masync__thr_wake_all(dmt);
 	for (i = 0; i < dmt->nthreads; i++)
 		masync__thrd_join(dmt->threads[i], NULL);
-	/* anything pushed meanwhile (helper entries of split operations) */
+	/* anything pushed meanwhile (helper entries of split operations),
+	 * and completions handed to the workers: their wakers are called
+	 * here, and a nested delete from one of them is refused as on a
+	 * worker */
+	self = masync__thr_self;
+	masync__thr_self = dmt;
 	while ((op = masync__ring_pop(dmt, &tag)) != NULL)
 		masync__thr_execute(dmt, op, tag, MASYNC__THR_INLINE);
 	masync__thr_run_deferred(dmt);
+	masync__thr_self = self;
 	masync__thr_free(dmt, 0);
 }
 
