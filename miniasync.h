@@ -363,6 +363,8 @@ enum future_notifier_type {
  * POLLER - it set poller.ptr_to_monitor to a 64-bit word whose change
  *          means "poll again";
  * NONE   - the poller has to poll again on its own.
+ * A built-in mover's future that completes in a poll leaves NONE, except
+ * a POLLER mover's: POLLER, the word reading 1 (as in libminiasync).
  * future_poll() and a chain do not touch it: a poller sets it to NONE
  * before each poll if it wants to tell "not consumed" apart. */
 struct future_notifier {
@@ -724,8 +726,9 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 		/* n is the caller's and passed on untouched, as in
 		 * libminiasync (its programs poll chains with made-up
 		 * notifier pointers that their tasks only compare); this
-		 * library's movers reset notifier_used when they complete,
-		 * so the next entry's poll starts from NONE */
+		 * library's movers reset notifier_used when they complete
+		 * (a POLLER mover's to POLLER on a word that reads "done"),
+		 * so the next entry's poll starts from nothing to wait for */
 		if (masync__poll(&e->future, n) != FUTURE_STATE_COMPLETE)
 			return FUTURE_STATE_RUNNING;
 		if (stop && masync__vdm_context_result(&e->future.context)) {
@@ -1345,6 +1348,24 @@ masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 	return VDM_SUCCESS;
 }
 
+/* private: a built-in mover's future completed in this poll: nothing to
+ * wait for, notifier_used NONE (a chain polls its next entry with the
+ * same notifier). A POLLER mover's keeps POLLER, its word one that reads
+ * 1 ("done") for good, as libminiasync's did: programs written for it
+ * check notifier_used and the word after a first poll that completed. */
+static inline void
+masync__notifier_done(struct future_notifier *n)
+{
+	static uint64_t done_word = 1; /* never written */
+
+	if (n == NULL)
+		return;
+	if (n->notifier_used == FUTURE_NOTIFIER_POLLER)
+		n->poller.ptr_to_monitor = &done_word;
+	else
+		n->notifier_used = FUTURE_NOTIFIER_NONE;
+}
+
 /* The task of a vdm future: IDLE --op_start--> RUNNING --op_check-->
  * COMPLETE, then op_delete fills the output and releases the mover's
  * per-operation state. The operation's arguments are read (and checked)
@@ -1389,10 +1410,9 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 	if (state == FUTURE_STATE_COMPLETE) {
 		vdm->op_delete(data->data, &data->operation, output);
 		data->data = NULL; /* the state is gone */
-		/* nothing to wait for: a chain polls its next entry with
-		 * the same notifier (a user mover's op_start decides alone) */
-		if (n != NULL && (vdm->capabilities & MASYNC__CAP_EXT))
-			n->notifier_used = FUTURE_NOTIFIER_NONE;
+		/* (a user mover's op_start decides alone) */
+		if (vdm->capabilities & MASYNC__CAP_EXT)
+			masync__notifier_done(n);
 	}
 	return state;
 }
@@ -5555,7 +5575,12 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	op->op = *operation;
 	masync__thr_plan(d, op);
 	if (masync__args(operation).n == 0) {
-		/* nothing to move: complete without a trip through the queue */
+		/* nothing to move: complete without a trip through the queue
+		 * (a POLLER notifier says so, as for every operation) */
+		if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER) {
+			n->poller.ptr_to_monitor = word;
+			n->notifier_used = FUTURE_NOTIFIER_POLLER;
+		}
 		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, relaxed);
 		MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
 		return 0;
@@ -9097,8 +9122,7 @@ masync__dsa_poll(struct vdm_operation_future *f, struct future_notifier *n)
 		masync__output(&f->data.operation, VDM_SUCCESS, &f->output);
 		masync__dsa_recycle(o);
 		f->data.data = NULL; /* the state is gone */
-		if (n != NULL)
-			n->notifier_used = FUTURE_NOTIFIER_NONE;
+		masync__notifier_done(n);
 		return FUTURE_STATE_COMPLETE;
 	}
 	return vdm_operation_impl(&f->base.context, n);

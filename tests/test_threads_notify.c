@@ -270,6 +270,31 @@ test_poller(struct runtime *rt)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
 		FUTURE_STATE_COMPLETE);
 	CHECK(memcmp(src, dst, sizeof(src)) == 0);
+	/* a poll that completes leaves POLLER and a word that reads 1 for
+	 * good, as libminiasync's did (its coroutine example asserts
+	 * POLLER after a first poll that may have completed, then reads the
+	 * word): an empty operation, done in its first poll, and one polled
+	 * until done, its state's word reused by later operations since */
+	memset(&nt, 0, sizeof(nt));
+	f = vdm_memcpy(vdm, dst, src, 0, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(nt.notifier_used == FUTURE_NOTIFIER_POLLER);
+	CHECK(*nt.poller.ptr_to_monitor == 1);
+	atomic_store(&tt_the_gate.open, 1);
+	f = vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+	memset(&nt, 0, sizeof(nt));
+	while (future_poll(FUTURE_AS_RUNNABLE(&f), &nt) !=
+			FUTURE_STATE_COMPLETE)
+		tt_sleep_us(50);
+	CHECK(nt.notifier_used == FUTURE_NOTIFIER_POLLER);
+	for (i = 0; i < 8; i++) {
+		struct vdm_operation_future g =
+			vdm_memcpy(vdm, dst, src, sizeof(src), 0);
+
+		tt_busy_wait(&g, 20000);
+	}
+	CHECK(*nt.poller.ptr_to_monitor == 1);
 
 	/* the runtime waits on the word */
 	data_mover_threads_set_memcpy_fn(dmt, NULL);
