@@ -3086,18 +3086,23 @@ masync__signal_kick_all(struct masync__signal **s, size_t n)
 	}
 }
 
-static inline void
-masync__signal_complete(struct masync__signal *s)
+/* Nobody to wake: one store, so a POLLER sees the word change exactly
+ * once, to "done". 0 when a waker (or a call) is there. */
+static inline int
+masync__signal_done_alone(struct masync__signal *s)
 {
 	uint64_t w = 0;
 
 	MASYNC__HB(s);
+	return MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release);
+}
+
+static inline void
+masync__signal_complete(struct masync__signal *s)
+{
 	MASYNC__TEST_PREEMPT();
-	/* nobody to wake: one store, so a POLLER sees the word change
-	 * exactly once, to "done" */
-	if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
-		return;
-	masync__signal_fire(s, 1);
+	if (!masync__signal_done_alone(s))
+		masync__signal_fire(s, 1);
 }
 
 /* Completes with no waker call: for the future's own poll, which reports
@@ -3107,10 +3112,9 @@ masync__signal_complete(struct masync__signal *s)
 static inline void
 masync__signal_complete_quiet(struct masync__signal *s)
 {
-	uint64_t w = 0;
+	uint64_t w;
 
-	MASYNC__HB(s);
-	if (MASYNC__CAS(&s->word, &w, MASYNC__S_DONE, release))
+	if (masync__signal_done_alone(s))
 		return;
 	w = masync__signal_lock(s);
 	masync__signal_unlock(s, (w | MASYNC__S_DONE) &
@@ -4427,7 +4431,9 @@ masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op,
 		if (dif == 0) {
 			if (MASYNC__CAS(&d->enq_pos, &pos, pos + 1, relaxed)) {
 				MASYNC__HA(c);
-				MASYNC__STORE(&c->op, op, relaxed);
+				/* release: masync__thr_trim reads op before it
+				 * knows the entry is the one it saw */
+				MASYNC__STORE(&c->op, op, release);
 				MASYNC__STORE(&c->tag, tag, relaxed);
 				MASYNC__STORE(&c->run, tag != 0 &&
 					op->nchunks == 1 &&
@@ -4491,13 +4497,22 @@ masync__thr_half_full(struct data_mover_threads *d)
 	return masync__thr_fill(d) >= d->cap / 2;
 }
 
+/* Whether anything is queued, counting a push from its enq_pos CAS on
+ * (before its entry is published): a worker sleeps only on an empty ring.
+ * Reading the head cell instead missed entries: a head that a poller's
+ * trim popped between the two loads, with entries left behind it, or a
+ * head still being pushed ahead of a published entry whose pusher saw the
+ * worker busy (and a spare push wakes nobody on its own CPU). The worker
+ * slept with work queued for good (a hang in test_threads_fork's stress
+ * under TSan, 1 run in 40 on a loaded machine). deq_pos is read first:
+ * equal values then mean the ring was empty at the second load. */
 static int
 masync__ring_nonempty(struct data_mover_threads *d)
 {
-	size_t pos = MASYNC__LOAD(&d->deq_pos, acquire);
-	struct masync__ring_cell *c = &d->cells[masync__ring_index(d, pos)];
+	size_t deq = MASYNC__LOAD(&d->deq_pos, acquire);
 
-	return MASYNC__LOAD(&c->seq, acquire) == 2 * pos + 1;
+	MASYNC__TEST_PREEMPT();
+	return MASYNC__LOAD(&d->enq_pos, acquire) != deq;
 }
 
 static void
@@ -4855,29 +4870,29 @@ static void masync__thr_defer(struct masync__thr_op *op);
 static void
 masync__thr_finish(struct masync__thr_op *op, int who)
 {
-	uint64_t w;
+	/* a poller looks at the waker first; in a forked child the workers
+	 * that would take a deferred completion are gone */
+	int locked = who == MASYNC__THR_POLLER &&
+		!masync__forked_since(op->dmt->pool.fork_gen);
+	uint64_t w = 0;
 
 	MASYNC__TEST_PREEMPT();
-	if (who == MASYNC__THR_OWNER) {
-		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, release);
-		masync__signal_complete_quiet(&op->sig);
-		return;
-	}
-	if (who != MASYNC__THR_POLLER ||
-			masync__forked_since(op->dmt->pool.fork_gen)) {
-		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, release);
-		masync__signal_complete(&op->sig);
-		return;
-	}
-	w = masync__signal_lock(&op->sig);
-	if ((w & MASYNC__S_WAKER) &&
-			!masync__waker_merges(op->sig.waker.wake)) {
-		masync__signal_unlock(&op->sig, w);
-		masync__thr_defer(op);
-		return;
+	if (locked) {
+		w = masync__signal_lock(&op->sig);
+		if ((w & MASYNC__S_WAKER) &&
+				!masync__waker_merges(op->sig.waker.wake)) {
+			masync__signal_unlock(&op->sig, w);
+			masync__thr_defer(op);
+			return;
+		}
 	}
 	MASYNC__STORE(&op->phase, MASYNC__PH_DONE, release);
-	masync__signal_fire_locked(&op->sig, w, 1);
+	if (locked)
+		masync__signal_fire_locked(&op->sig, w, 1);
+	else if (who == MASYNC__THR_OWNER)
+		masync__signal_complete_quiet(&op->sig);
+	else
+		masync__signal_complete(&op->sig);
 }
 
 /* Runs up to `max` chunks of `op` (fewer once none is left); the thread
@@ -5449,7 +5464,10 @@ masync__thr_trim(struct data_mover_threads *d, int run)
 		 * popped (and the cell reused) since; nothing else of op is
 		 * read before it (its owner may reuse it meanwhile) */
 		MASYNC__HA(c);
-		op = MASYNC__LOAD(&c->op, relaxed);
+		/* acquire: if the cell was reused since, op is a newer
+		 * push's, whose state (maybe a just-made pool chunk) must be
+		 * visible before op->qref is read (TSan saw that race) */
+		op = MASYNC__LOAD(&c->op, acquire);
 		tag = MASYNC__LOAD(&c->tag, relaxed);
 		if (tag == 0)
 			break;

@@ -10,6 +10,8 @@
  *   hand-off); Q waits behind it with a waker. When the slot frees, Q's
  *   waker must be called although D could not use a wake-up.
  * - lost_cancelled: the same, but D is cancelled after its waker fired.
+ * - sleep_check: a queue whose head is claimed but not yet published is
+ *   not empty to a worker about to sleep.
  * - waker_locks (a): the executor polls under its own mutex while the
  *   waker, called on completion, waits for that mutex.
  * - waker_polls_self (b): the waker polls its own future inline.
@@ -180,6 +182,47 @@ lost_wakeup(int cancel_d)
 	else
 		CHECK(tt_verify(dst[2], SZ, 42) == SIZE_MAX);
 	CHECK(atomic_load(&wq.calls) == 1);
+	data_mover_threads_delete(dmt);
+	alarm(0);
+}
+
+/* ---- 1b. a worker sleeps only on an empty queue -------------------------- */
+/* A push claims its slot (enq_pos) before it publishes the entry. A worker
+ * that read only the head cell took a queue whose head was still being
+ * pushed for empty, and slept with entries published behind it (their
+ * pushers saw it busy, the head's may wake nobody): a hang, once in 40
+ * runs of test_threads_fork's stress under TSan. The claim is made by
+ * hand here, while the only worker is held at the gate and nothing else
+ * pushes; the check is the worker's own, masync__ring_nonempty. */
+static void
+sleep_check(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 4, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	static unsigned char src[SZ], dst[SZ];
+	struct vdm_operation_future g;
+	size_t pos;
+
+	CHECK(dmt != NULL);
+	watchdog("a worker's check for an empty queue");
+	tt_fill(src, SZ, 7);
+	tt_gate_reset(0);
+	gated_dst = dst;
+	data_mover_threads_set_memcpy_fn(dmt, gate_some_memcpy);
+	g = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
+	tt_wait_uint(&tt_the_gate.entered, 1, 10000); /* popped, running */
+	CHECK(!masync__ring_nonempty(dmt));
+	pos = MASYNC__LOAD(&dmt->enq_pos, relaxed);
+	MASYNC__STORE(&dmt->enq_pos, pos + 1, relaxed); /* claimed */
+	CHECK(masync__ring_nonempty(dmt));
+	MASYNC__STORE(&dmt->enq_pos, pos, relaxed); /* given back */
+	CHECK(!masync__ring_nonempty(dmt));
+	open_gate();
+	tt_busy_wait(&g, 10000);
+	CHECK(tt_result(&g) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, SZ, 7) == SIZE_MAX);
 	data_mover_threads_delete(dmt);
 	alarm(0);
 }
@@ -523,6 +566,8 @@ main(int argc, char **argv)
 		lost_wakeup(0);
 	if (want(argc, argv, "lost_cancelled"))
 		lost_wakeup(1);
+	if (want(argc, argv, "sleep_check"))
+		sleep_check();
 	if (want(argc, argv, "waker_locks"))
 		waker_locks();
 	if (want(argc, argv, "waker_polls_self"))
