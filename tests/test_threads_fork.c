@@ -321,11 +321,14 @@ static struct data_mover_threads *s_dmt;
 static atomic_int s_stop;
 static atomic_int s_warm; /* hammers past their first batch */
 
-/* clang 14's ASan allocator is not fork-safe: a child's malloc waits
- * forever for a lock a parent's thread held in malloc at the fork. Under
- * it, rounds fork only once the hammers' (and the pool's) allocations are
- * done; the other builds also fork while the mover starts up. */
-#define FORK_WHILE_ALLOCATING (!(TT_SANITIZED && !TT_TSAN))
+/* clang 14's ASan and TSan allocators are not fork-safe: a child's malloc
+ * or free waits forever for a lock a parent's thread held in the allocator
+ * at the fork (TSan: the child's free of a pool chunk, in the size class's
+ * region lock, while a hammer's calloc grew the parent's pool; 1 run in 40
+ * on a loaded machine, seen with gdb). Under them, rounds fork only once
+ * the hammers' (and the pool's) allocations are done; the other builds
+ * also fork while the mover starts up. */
+#define FORK_WHILE_ALLOCATING (!TT_SANITIZED)
 
 static void *
 hammer(void *arg)
