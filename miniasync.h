@@ -4305,6 +4305,7 @@ struct masync__thr_op {
 	unsigned char started; /* op_start queued it (owner only) */
 	/* in a forked child: MASYNC__THR_RAN_HERE or _ORPHAN, else 0 */
 	unsigned char forked;
+	unsigned char checked; /* op_check ran once (owner only) */
 	size_t nchunks;
 	/* line 2: a split operation's (set only when nchunks > 1) and the
 	 * wait list's links (set only while blocked) */
@@ -4684,8 +4685,13 @@ masync__thr_spun(struct data_mover_threads *d)
  * there for it: the wake-up call costs the poller, who copies meanwhile,
  * 12-50 us on a VM (a 4 MiB copy takes ~75), and the spinner pops the
  * entry within a microsecond anyway (2-vCPU Zen 5 VM, 4 MiB: woke with a
- * spinner there 0.75-1.0x plain memcpy, a spinner alone 1.3-1.45x). */
+ * spinner there 0.75-1.0x plain memcpy, a spinner alone 1.3-1.45x).
+ * Unless MASYNC__THR_SURE: a spinner counted may have just popped another
+ * entry (it leaves the count after its pop), and run that for long or for
+ * good (a user function that waits); only a poller that polls again (and
+ * runs the chunks itself) can rely on the count. */
 #define MASYNC__THR_SPARE 2
+#define MASYNC__THR_SURE 3
 static int
 masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 	uint32_t tag, int wake)
@@ -4696,7 +4702,8 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 	/* an RMW, not a fence (sanitizers model RMWs): either this sees the
 	 * worker's increment or the worker sees the pushed operation */
 	if (wake && MASYNC__FADD(&d->idle, 0, acq_rel) != 0 &&
-			!(op->nchunks > 1 && masync__thr_spun(d))) {
+			!(op->nchunks > 1 && wake != MASYNC__THR_SURE &&
+			masync__thr_spun(d))) {
 		uint64_t t = masync__now_ns();
 
 		MASYNC__STORE(&d->signal_at, t, relaxed);
@@ -4710,11 +4717,13 @@ masync__thr_push(struct data_mover_threads *d, struct masync__thr_op *op,
 	return 0;
 }
 
+/* (for operations that waited for room: whether their pollers poll again
+ * is not known here) */
 static int
 masync__thr_enqueue(struct data_mover_threads *d, struct masync__thr_op *op,
 	uint32_t tag)
 {
-	return masync__thr_push(d, op, tag, 1);
+	return masync__thr_push(d, op, tag, MASYNC__THR_SURE);
 }
 
 /* Whether waking a sleeping worker for a split operation of n bytes in
@@ -5288,6 +5297,7 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	MASYNC__UNTRACKED(&op->blocked, sizeof(op->blocked));
 	MASYNC__STORE(&op->blocked, 0, relaxed);
 	op->started = 0;
+	op->checked = 0;
 	op->forked = 0;
 	op->use = op->use == UINT32_MAX ? 1 : op->use + 1;
 	MASYNC__UNTRACKED(&op->qref, sizeof(op->qref));
@@ -5638,6 +5648,13 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 			(masync__thr_trim(d, 1) != 0 &&
 			!masync__thr_half_full(d))))
 		wake = MASYNC__THR_SPARE;
+	/* a split one whose poller waits for its waker or watches its word
+	 * (polls again only when told) must not be left to a spinner */
+	else if (wake && op->nchunks > 1 && n != NULL &&
+			(n->waker.wake != NULL ?
+			!masync__waker_merges(n->waker.wake) :
+			d->notifier == FUTURE_NOTIFIER_POLLER))
+		wake = MASYNC__THR_SURE;
 	/* full: drop the claimed entries before waiting for a worker */
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
 			(masync__thr_push(d, op, op->use, wake) == 0 ||
@@ -5902,6 +5919,17 @@ masync__thr_op_check(void *data, const struct vdm_operation *operation)
 		return masync__thr_orphan(op);
 	if (masync__signal_done(&op->sig))
 		return FUTURE_STATE_COMPLETE;
+	/* The first call ends the poll that started op. A later one is the
+	 * poll of a program's copy of the vdm (a wrapper: no ext check), and
+	 * helps as masync__thr_op_check_ext does: what no push woke a worker
+	 * for (masync__thr_wakes, MASYNC__THR_SPARE) waited for good (a
+	 * wrapped mover pinned to one CPU hung at its first operation). */
+	if (op->checked) {
+		masync__thr_help(op);
+		if (masync__signal_done(&op->sig))
+			return FUTURE_STATE_COMPLETE;
+	}
+	op->checked = 1;
 	masync__thr_not_done(op);
 	return FUTURE_STATE_RUNNING;
 }

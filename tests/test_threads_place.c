@@ -34,9 +34,13 @@
  *   wake-up (figures set) is copied by the poller in one call (one block
  *   claimed, a trace hook counts them) and nobody wakes; one that wakes
  *   a worker is claimed a chunk at a time;
+ * - the same through a program's copy of the mover's vdm (a wrapper,
+ *   whose later polls reach op_check): a busy poll and runtime_wait
+ *   complete, run by the caller;
  * - a split copy's push wakes no sleeping worker while a spinning one is
- *   counted (set by the test), one when none spins; the count is 0 once
- *   both workers sleep;
+ *   counted (set by the test), one when none spins, and one although a
+ *   spinner is counted when polled with a program's waker or on a POLLER
+ *   mover; the count is 0 once both workers sleep;
  * - a 4 KiB copy polled with no waker (busy polling), both workers asleep
  *   on the caller's made-up CPU, wakes nobody (a wake counter hook) and
  *   the next poll runs it; polled with a waker it wakes one, and so does
@@ -335,6 +339,86 @@ test_solo_small(void)
 	tt_log("one CPU: small operations run by the polls, in order ok\n");
 }
 
+/* A program's copy of the mover's vdm, its calls passed on (as
+ * tests/compat_wrap_mover.c): polls after the first reach op_check, not
+ * the mover's own check. */
+static struct vdm *wrapped_inner;
+
+static void *
+wrap_new(struct vdm *vdm, const enum vdm_operation_type type)
+{
+	(void)vdm;
+	return wrapped_inner->op_new(wrapped_inner, type);
+}
+
+static int
+wrap_start(void *data, const struct vdm_operation *op,
+	struct future_notifier *n)
+{
+	return wrapped_inner->op_start(data, op, n);
+}
+
+static enum future_state
+wrap_check(void *data, const struct vdm_operation *op)
+{
+	return wrapped_inner->op_check(data, op);
+}
+
+/* Through a wrapped mover on one CPU for caller and workers (hooks as in
+ * test_solo_small): no push wakes a worker, so a later poll must run the
+ * operation, also through op_check; a busy poll and runtime_wait (whose
+ * first poll has no waker either). Before, both waited for good. */
+static void
+test_solo_wrapped(void)
+{
+	enum { SZ = 4096 };
+	struct data_mover_threads *d =
+		data_mover_threads_new(2, 16, FUTURE_NOTIFIER_WAKER);
+	struct runtime *rt = tt_runtime_new();
+	unsigned char *src = malloc(SZ), *dst = malloc(SZ);
+	struct vdm wrapped;
+	struct vdm_operation_future f;
+	int k, polls;
+
+	CHECK(d != NULL && rt != NULL && src != NULL && dst != NULL);
+	wrapped_inner = data_mover_threads_get_vdm(d);
+	wrapped = *wrapped_inner;
+	wrapped.op_new = wrap_new;
+	wrapped.op_start = wrap_start;
+	wrapped.op_check = wrap_check;
+	asleep(d, 2);
+	fake_cpu = 10;
+	MASYNC__STORE(&masync__test_thr_cpus, 1u, relaxed);
+	MASYNC__STORE(&d->solo_cpu, 10, relaxed);
+	for (k = 0; k < 2; k++) {
+		tt_fill(src, SZ, 50 + k);
+		memset(dst, 0, SZ);
+		f = vdm_memcpy(&wrapped, dst, src, SZ, 0);
+		if (k == 0) {
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+				FUTURE_STATE_RUNNING);
+			CHECK(sleepers(d) == 2); /* nobody was woken */
+			/* bounded: the workers sleep until someone wakes them */
+			for (polls = 0; polls < 1000 && future_poll(
+					FUTURE_AS_RUNNABLE(&f), NULL) !=
+					FUTURE_STATE_COMPLETE; polls++)
+				;
+			CHECK(FUTURE_STATE(&f) == FUTURE_STATE_COMPLETE);
+		} else {
+			runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+		}
+		CHECK(tt_result(&f) == VDM_SUCCESS);
+		CHECK(tt_verify(dst, SZ, 50 + k) == SIZE_MAX);
+	}
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	data_mover_threads_delete(d);
+	runtime_delete(rt);
+	fake_cpu = -1;
+	free(src);
+	free(dst);
+	tt_log("one CPU, a wrapped mover: later polls run the operation ok\n");
+}
+
 /* a user memcpy_fn (run by the worker) on a 1-worker mover, the worker
  * back asleep after it: the idle spins it took on the way */
 static unsigned
@@ -525,7 +609,8 @@ noop_wake(void *data)
 /* A split copy's entry wakes no sleeping worker while a spinning one is
  * counted for it (the count set by the test: a real spinner's window is
  * timing), and wakes one when none spins; the count is back at 0 once
- * every worker sleeps. Hooks: two CPUs; figures unmeasured (so a wake-up
+ * every worker sleeps. Polled with a program's waker, or on a POLLER
+ * mover, it wakes one although a spinner is counted. Hooks: two CPUs; figures unmeasured (so a wake-up
  * pays, masync__thr_wake_pays). */
 static void
 test_spinner_split(void)
@@ -540,24 +625,42 @@ test_spinner_split(void)
 	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed);
 	d = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
 	CHECK(d != NULL);
-	for (k = 0; k < 2; k++) {
+	/* k: 0 a spinner counted, a busy poll; 1 none; 2 a spinner counted,
+	 * a program's waker; 3 the same with a POLLER mover and no waker */
+	for (k = 0; k < 4; k++) {
+		struct future_notifier nt;
+
+		if (k == 3) {
+			data_mover_threads_delete(d);
+			d = data_mover_threads_new(2, 8,
+				FUTURE_NOTIFIER_POLLER);
+			CHECK(d != NULL);
+		}
+		memset(&nt, 0, sizeof(nt));
+		nt.waker.wake = k == 2 ? noop_wake : NULL;
 		asleep(d, 2);
 		CHECK(MASYNC__LOAD(&d->spinning, relaxed) == 0);
-		MASYNC__STORE(&d->spinning, (uint32_t)(k == 0), relaxed);
+		MASYNC__STORE(&d->spinning, (uint32_t)(k != 1), relaxed);
 		MASYNC__STORE(&masync__test_thr_wakes, 0u, relaxed);
 		tt_fill(src, n, 40 + k);
 		atomic_store(&blocks, 0);
 		f = vdm_memcpy(data_mover_threads_get_vdm(d), dst, src, n, 0);
-		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
-			FUTURE_STATE_IDLE);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f),
+			k < 2 ? NULL : &nt) != FUTURE_STATE_IDLE);
+		/* a poller that polls again only when told is not left to
+		 * the spinner: it may have popped another entry meanwhile
+		 * and be running that */
 		CHECK(MASYNC__LOAD(&masync__test_thr_wakes, relaxed) ==
-			(unsigned)k);
+			(unsigned)(k != 0));
 		if (k == 0) /* nobody came: the poller runs every chunk */
 			CHECK(sleepers(d) == 2);
 		tt_busy_wait(&f, 20000);
 		CHECK(tt_result(&f) == VDM_SUCCESS);
 		CHECK(tt_verify(dst, n, 40 + k) == SIZE_MAX);
 		CHECK(atomic_load(&blocks) > 1); /* chunked, not alone */
+		/* (once the woken worker sleeps again: its own count is
+		 * back out) */
+		asleep(d, 2);
 		MASYNC__STORE(&d->spinning, 0u, relaxed);
 	}
 	data_mover_threads_delete(d);
@@ -959,6 +1062,7 @@ main(void)
 	test_wake_other_cpu();
 	test_solo();
 	test_solo_small();
+	test_solo_wrapped();
 	test_solo_no_spin();
 	test_move_off();
 	test_alone_chunks();
