@@ -6516,6 +6516,7 @@ struct masync__dsa_op {
 	size_t r_off, r_len;  /* what is left of it after page faults */
 	/* NULL in the pool (masync__dsa_unlink, masync__dsa_recycle) */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
+	uint64_t arm_ns;      /* linked then (under mlock) */
 	unsigned char *batch; /* bmax descriptors, then their records */
 	uint64_t wait_ns;
 	struct vdm_operation_future hy_fut;
@@ -7821,6 +7822,22 @@ masync__dsa_unpend_head(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 		MASYNC__FSUB(&d->npend, 1, relaxed);
 }
 
+/* A status no device writes: see masync__dsa_kick_member */
+#define MASYNC__DSA_ST_KICKED 0x7f
+
+/* m was left unsubmitted (every entry of its WQ lost): its owner sends it
+ * alone at its next poll (RESUBMIT). Its own record, which no device has,
+ * is marked so the monitor calls an armed owner's waker (a waker-driven
+ * executor polls only when told; it waited for good); the resubmission
+ * clears it. */
+static void
+masync__dsa_kick_member(struct masync__dsa_op *m)
+{
+	m->kicked = 1; /* its owner says why */
+	MASYNC__STORE((MASYNC__A(uint8_t) *)(void *)&m->comp.status,
+		MASYNC__DSA_ST_KICKED, release);
+}
+
 /* Submits w's pending batch, if there is room. */
 static void
 masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
@@ -7843,7 +7860,7 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 				return; /* no room yet */
 			masync__dsa_unpend(d, w, m);
 			if (r != 0)
-				m->kicked = 1; /* its owner says why */
+				masync__dsa_kick_member(m);
 			continue;
 		}
 		for (m = w->phead; m != NULL && k < lim; m = m->pnext) {
@@ -7884,7 +7901,7 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 				m->q.submit_ns = b->q.submit_ns;
 				MASYNC__STORE(&m->watch, &b->comp, release);
 			} else {
-				m->kicked = 1;
+				masync__dsa_kick_member(m);
 			}
 		}
 		if (r != 0)
@@ -8262,6 +8279,7 @@ masync__dsa_link(struct data_mover_dsa *d, struct masync__dsa_op *o)
 	int was_empty = d->armed == NULL;
 
 	MASYNC__STORE(&o->armed, 1, relaxed);
+	o->arm_ns = masync__coarse_ns();
 	o->aprev = NULL;
 	o->anext = d->armed;
 	if (!was_empty)
@@ -8419,19 +8437,26 @@ masync__dsa_monitor(void *arg)
 	while (!d->mstop) {
 		struct masync__dsa_op *o, *next;
 		int fired = 0;
+		uint64_t now;
 
 		if (d->armed == NULL) {
 			masync__cnd_wait(&d->mcond, &d->mlock);
 			idle = 0;
 			continue;
 		}
+		now = masync__coarse_ns();
 		for (o = d->armed; o != NULL && fired < MASYNC__DSA_KICKS;
 				o = next) {
 			next = o->anext;
 			/* a batch's record is written after its members'
-			 * (and never reused while one is attached) */
+			 * (and never reused while one is attached). Armed
+			 * for timeout_ns with no record: the next poll may
+			 * fail it with VDM_ERROR_TIMEOUT, which a device that
+			 * stopped answering never tells its waker (an
+			 * executor polls only when told) */
 			if (masync__dsa_status(MASYNC__LOAD(&o->watch,
-					acquire)) != 0) {
+					acquire)) != 0 ||
+					now - o->arm_ns > d->timeout_ns) {
 				masync__dsa_unlink(d, o);
 				life[fired] = MASYNC__LOAD(&o->life, relaxed);
 				kick[fired++] = o;
@@ -8944,7 +8969,17 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->d = d;
 	/* only the owner writes it (the monitor reads it): no RMW */
 	MASYNC__STORE(&o->life, MASYNC__LOAD(&o->life, relaxed) + 1, relaxed);
-	masync__signal_reset(&o->sig);
+	/* under the signal's lock: a stale kick of the monitor (the
+	 * state's last life) may hold it, and its unlock would then write
+	 * back the word it read, over this owner's waker */
+	{
+		uint64_t w = masync__signal_lock(&o->sig);
+
+		o->sig.waker.wake = NULL;
+		o->sig.waker.data = NULL;
+		masync__signal_unlock(&o->sig, w &
+			~(uint64_t)(MASYNC__S_WAKER | MASYNC__S_DONE));
+	}
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;

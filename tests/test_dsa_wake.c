@@ -19,7 +19,11 @@
  * - members sharing one waker (a runtime's) get one call for the batch,
  *   not one each; another waker seen in the same scan gets its own (the
  *   monitor is held on its lock until every record is written, so one
- *   scan sees them all). */
+ *   scan sees them all);
+ * - a device that stopped answering: a waker-driven owner is told once
+ *   the timeout passed (the next poll fails it with VDM_ERROR_TIMEOUT),
+ *   also for an operation in a pending batch that can never be sent
+ *   (every entry of the WQ held by lost descriptors). */
 #include "test_dsa_util.h"
 
 #define OPSZ 4096
@@ -488,6 +492,101 @@ test_kick_all(void)
 	CHECK_EQ(ka_calls[1], 3);
 }
 
+/* until slot i's waker was called (a lost wake-up fails here) */
+static void
+wait_waker(int i)
+{
+	uint64_t t0 = td_now_ns();
+
+	while (atomic_load(&slots[i].calls) == 0) {
+		if (td_now_ns() - t0 > 60000000000ull)
+			td_fail(__FILE__, __LINE__, "the waker called", NULL);
+		td_sleep_us(500);
+	}
+}
+
+/* A device that stopped answering (no record is ever written), with a
+ * waker-driven owner that polls only when told: the waker is called once
+ * the timeout passed, and the poll then fails the operation with
+ * VDM_ERROR_TIMEOUT (before, nothing told it: it waited for good).
+ * Then, every entry of the dedicated WQ held by lost descriptors: a
+ * small operation waiting in the pending batch, which the monitor's flush
+ * can never send, has its waker called too, and times out. The mover's
+ * clock is the test's (it moves only when the test says). */
+static void
+test_dead_device(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu_fault fl;
+	struct data_mover_dsa *d;
+	struct vdm_operation_future big[2], f;
+	struct future_notifier n;
+	unsigned char *src = td_alloc(1 << 20), *dst = td_alloc(1 << 20);
+	const uint64_t tmo = 100000000; /* 100 ms of the test's clock */
+	int i;
+
+	td_begin("a dead device: the waker is told when the timeout passed");
+	td_clock_fake(1000000000ull, 0);
+	ec.wq_size = 2;
+	emu = td_emu(&ec);
+	mc.timeout_ns = tmo;
+	mc.batch_max = NOPS;
+	d = td_mover(&mc);
+	memset(&fl, 0, sizeof(fl));
+	fl.kind = DSA_EMU_FAULT_NO_COMPLETION;
+	fl.count = -1;
+	td_inject(emu, &fl);
+	memset(slots, 0, sizeof(slots));
+	f = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, OPSZ, 0);
+	notifier(&n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	td_wait_received(emu, 1, 20000000000ull);
+	td_clock_advance(tmo + 1000000);
+	wait_waker(0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_TIMEOUT);
+
+	td_begin("... and when a pending batch can never be sent");
+	for (i = 0; i < 2; i++) { /* the other entry; each goes alone */
+		big[i] = vdm_memcpy(data_mover_dsa_get_vdm(d),
+			dst + 65536 + (size_t)i * 262144,
+			src + 65536 + (size_t)i * 262144, 262144, 0);
+		(void)future_poll(FUTURE_AS_RUNNABLE(&big[i]), NULL);
+	}
+	td_clock_advance(tmo + 1000000);
+	for (i = 0; i < 2; i++) {
+		if (FUTURE_STATE(&big[i]) != FUTURE_STATE_COMPLETE)
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&big[i]), NULL) ==
+				FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&big[i])->result, VDM_ERROR_TIMEOUT);
+	}
+	/* both entries held by lost descriptors: a small one waits in the
+	 * pending batch (the WQ is busy) */
+	memset(slots, 0, sizeof(slots));
+	f = vdm_memcpy(data_mover_dsa_get_vdm(d), dst + 4 * OPSZ,
+		src + 4 * OPSZ, OPSZ, 0);
+	notifier(&n, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	CHECK_EQ(td_npend(d), 1);
+	/* old enough for the monitor's flush, which finds no room ever */
+	td_clock_advance(2 * MASYNC__DSA_PEND_NS);
+	wait_waker(0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_TIMEOUT);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_clock_real();
+	td_free(src);
+	td_free(dst);
+}
+
 int
 main(void)
 {
@@ -519,6 +618,7 @@ main(void)
 	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
 		release);
 	td_clock_real();
+	test_dead_device();
 	td_log("test_dsa_wake: all passed\n");
 	return 0;
 }
