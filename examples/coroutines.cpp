@@ -159,8 +159,14 @@ op_awaiter::poll()
 	std::memset(&n, 0, sizeof(n));
 	n.waker.data = this;
 	n.waker.wake = &op_awaiter::wake;
-	if (future_poll(FUTURE_AS_RUNNABLE(fut), &n) != FUTURE_STATE_COMPLETE)
+	if (future_poll(FUTURE_AS_RUNNABLE(fut), &n) != FUTURE_STATE_COMPLETE) {
+		// A poll that took no waker (notifier_used not WAKER: e.g. a
+		// DSA work queue with no room yet) will call none: the
+		// contract is "poll again", so the task goes back in line.
+		if (n.notifier_used != FUTURE_NOTIFIER_WAKER)
+			sched->make_ready(this);
 		return false;
+	}
 	sched->forget(this);
 	return true;
 }
