@@ -177,7 +177,9 @@
      retry, write() EAGAIN) on every poll for timeout_ns fails it with
      VDM_ERROR_BUSY.
    - VDM_ERROR_TIMEOUT: the device did not complete a descriptor within
-     timeout_ns (default 5 s). The device may still read the source and
+     timeout_ns (default 5 s). A waker registered for it is called then
+     (the next poll fails it), so an executor that polls only when told
+     learns it too. The device may still read the source and
      write the destination after that: keep both buffers allocated, and
      do not trust the destination, until data_mover_dsa_delete() returned.
      Such a descriptor keeps its WQ entry until it or a descriptor
