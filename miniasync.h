@@ -2823,6 +2823,20 @@ masync__signal_unlock(struct masync__signal *s, uint64_t w)
 	MASYNC__STORE(&s->word, w, release);
 }
 
+/* masync__signal_reset for a signal another thread may still hold locked
+ * (the DSA monitor's kick from the state's last life): under the lock, or
+ * that unlock would write back the word it read, over the new waker. */
+static inline void
+masync__signal_reset_shared(struct masync__signal *s)
+{
+	uint64_t w = masync__signal_lock(s);
+
+	s->waker.wake = NULL;
+	s->waker.data = NULL;
+	masync__signal_unlock(s, w &
+		~(uint64_t)(MASYNC__S_WAKER | MASYNC__S_DONE));
+}
+
 /* The signals whose wakers this thread is calling (innermost first). */
 struct masync__calling {
 	const struct masync__signal *s;
@@ -5607,12 +5621,11 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	if (masync__args(operation).n == 0) {
 		/* nothing to move: complete without a trip through the queue
 		 * (a POLLER notifier says so, as for every operation) */
-		if (n != NULL && d->notifier == FUTURE_NOTIFIER_POLLER) {
-			n->poller.ptr_to_monitor = word;
-			n->notifier_used = FUTURE_NOTIFIER_POLLER;
-		}
 		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, relaxed);
 		MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
+		if (d->notifier == FUTURE_NOTIFIER_POLLER)
+			(void)masync__signal_register(&op->sig, n,
+				d->notifier, word);
 		return 0;
 	}
 	op->started = 1;
@@ -8971,17 +8984,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->d = d;
 	/* only the owner writes it (the monitor reads it): no RMW */
 	MASYNC__STORE(&o->life, MASYNC__LOAD(&o->life, relaxed) + 1, relaxed);
-	/* under the signal's lock: a stale kick of the monitor (the
-	 * state's last life) may hold it, and its unlock would then write
-	 * back the word it read, over this owner's waker */
-	{
-		uint64_t w = masync__signal_lock(&o->sig);
-
-		o->sig.waker.wake = NULL;
-		o->sig.waker.data = NULL;
-		masync__signal_unlock(&o->sig, w &
-			~(uint64_t)(MASYNC__S_WAKER | MASYNC__S_DONE));
-	}
+	masync__signal_reset_shared(&o->sig); /* a stale kick may hold it */
 	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
 	o->result = VDM_SUCCESS;
 	o->submitted = o->need_submit = o->resume = 0;
