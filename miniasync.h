@@ -363,7 +363,9 @@ enum future_notifier_type {
  * WAKER  - it keeps `waker` and calls it (from any thread, exactly once per
  *          registration) when polling again would make progress;
  * POLLER - it set poller.ptr_to_monitor to a 64-bit word whose change
- *          means "poll again";
+ *          means "poll again" (a change from what it read before this
+ *          poll or after it; each poll may set another word, e.g. for a
+ *          DSA operation's next descriptor: watch the last one set);
  * NONE   - the poller has to poll again on its own.
  * A built-in mover's future that completes in a poll leaves NONE, except
  * a POLLER mover's: POLLER, the word reading 1 (as in libminiasync).
@@ -6535,13 +6537,27 @@ struct masync__dsa_op {
 	unsigned char *batch; /* bmax descriptors, then their records */
 	uint64_t wait_ns;
 	struct vdm_operation_future hy_fut;
+	/* a POLLER mover's parts alternate between comp and comp_alt (alt
+	 * says which the last one went with): the word a POLLER executor
+	 * read before a poll that sent the next part would otherwise be
+	 * written again with the same value (X, 0, X) and the change missed */
+	MASYNC__ALIGNAS(32) struct dsa_completion_record comp_alt;
+	unsigned char alt;
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 };
 
 MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
 	offsetof(struct masync__dsa_op, comp) % 32 == 0 &&
+	offsetof(struct masync__dsa_op, comp_alt) % 32 == 0 &&
 	MASYNC__CACHELINE % 64 == 0,
 	"descriptors 64-byte and records 32-byte aligned in pool elements");
+
+/* the record of o's own descriptor (not of a batch it is a member of) */
+static struct dsa_completion_record *
+masync__dsa_own(struct masync__dsa_op *o)
+{
+	return o->alt ? &o->comp_alt : &o->comp;
+}
 
 /* a write prefetch: takes a line for writing ahead of the stores (never
  * faults, so any address will do). x86: PREFETCHW itself, since
@@ -7653,9 +7669,7 @@ masync__dsa_plan(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 			o->desc.flags = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR;
 			o->desc.desc_list_addr = (uint64_t)(uintptr_t)list;
 			o->desc.desc_count = (uint32_t)parts;
-			o->desc.completion_addr =
-				(uint64_t)(uintptr_t)&o->comp;
-			return;
+			return; /* completion_addr: masync__dsa_submit_next */
 		}
 	}
 	o->p_len = left < part ? left : part;
@@ -7676,6 +7690,9 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 	unsigned i, n = masync__dsa_order(d, o, o->resume ? o->r_len : 0,
 		order);
 	int r = 2, any_room = 0, refused = 0;
+	/* see masync__dsa_op.comp_alt */
+	unsigned char alt = d->notifier == FUTURE_NOTIFIER_POLLER && !o->alt;
+	struct dsa_completion_record *rec = alt ? &o->comp_alt : &o->comp;
 
 	for (i = 0; i < n; i++) {
 		struct masync__dsa_wq *w = order[i];
@@ -7684,13 +7701,16 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 		if (!o->resume)
 			masync__dsa_plan(d, w, o);
 		if (o->batch_parts == 0)
-			masync__dsa_fill(w, o, &o->desc, &o->comp, o->r_off,
+			masync__dsa_fill(w, o, &o->desc, rec, o->r_off,
 				o->r_len);
-		masync__dsa_clear(&o->comp);
-		o->q.rec = &o->comp;
+		else
+			o->desc.completion_addr = (uint64_t)(uintptr_t)rec;
+		masync__dsa_clear(rec);
+		o->q.rec = rec;
 		o->q.is_batch = 0;
 		s = masync__dsa_submit(d, w, &o->q, &o->desc);
 		if (s == 0) {
+			o->alt = alt;
 			o->w = w;
 			o->submitted = 1;
 			o->need_submit = 0;
@@ -8362,7 +8382,9 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 	if (n == NULL)
 		return;
 	if (d->notifier == FUTURE_NOTIFIER_POLLER) {
-		n->poller.ptr_to_monitor = (uint64_t *)(void *)&o->comp;
+		n->poller.ptr_to_monitor = o->alt ?
+			(uint64_t *)(void *)&o->comp_alt :
+			(uint64_t *)(void *)&o->comp;
 		n->notifier_used = FUTURE_NOTIFIER_POLLER;
 		return;
 	}
@@ -8611,7 +8633,7 @@ masync__dsa_finish(struct masync__dsa_op *o, enum vdm_operation_result r)
 static void
 masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 {
-	struct dsa_completion_record *c = &o->comp;
+	struct dsa_completion_record *c = masync__dsa_own(o);
 	uint8_t code = st & DSA_COMP_STATUS_MASK;
 
 	switch (code) {
@@ -8828,7 +8850,8 @@ masync__dsa_hybrid_start(struct masync__dsa_op *o)
 	masync__dsa_cpu_part(o, o->n, o->hy_len);
 judge:
 	/* did the device finish its part while the CPU did its own? */
-	masync__dsa_hybrid_judge(o, !(masync__dsa_status(&o->comp) != 0 &&
+	masync__dsa_hybrid_judge(o, !(masync__dsa_status(masync__dsa_own(o)) !=
+		0 &&
 		o->done + o->p_len >= o->n));
 }
 
@@ -8934,7 +8957,7 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 				continue;
 			}
 		}
-		st = masync__dsa_status(&o->comp);
+		st = masync__dsa_status(masync__dsa_own(o));
 		if (st == 0) {
 			if (masync__coarse_ns() - o->q.submit_ns >
 					d->timeout_ns) {
@@ -8998,6 +9021,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	o->in_pend = o->kicked = o->staged = 0;
 	o->bat = NULL;
 	MASYNC__STORE(&o->watch, &o->comp, relaxed);
+	o->alt = 0; /* a member's record is comp */
 	MASYNC__STORE(&o->swept, 0, relaxed);
 	o->pprev = o->pnext = NULL;
 	o->hy_len = 0;
