@@ -5545,6 +5545,32 @@ masync__thr_wakes(struct data_mover_threads *d, struct masync__thr_op *op)
 	return !masync__thr_solo(d) || masync__thr_half_full(d);
 }
 
+/* How the poller of an operation comes back: on its own (no notifier, or
+ * one with no waker on a WAKER mover: FUTURE_BUSY_POLL, a spinning loop),
+ * told by the runtime's waker (merges: may be called inside the poll),
+ * told by its POLLER word, or told by a program's waker (never called
+ * inside the poll that registers it: it may poll this future, or wait for
+ * a lock its poller holds). */
+enum masync__thr_caller {
+	MASYNC__THR_BY_ITSELF,
+	MASYNC__THR_BY_RUNTIME,
+	MASYNC__THR_BY_WORD,
+	MASYNC__THR_BY_WAKER
+};
+
+static MASYNC__FORCE_INLINE enum masync__thr_caller
+masync__thr_caller(const struct data_mover_threads *d,
+	const struct future_notifier *n)
+{
+	if (n == NULL)
+		return MASYNC__THR_BY_ITSELF;
+	if (n->waker.wake != NULL)
+		return masync__waker_merges(n->waker.wake) ?
+			MASYNC__THR_BY_RUNTIME : MASYNC__THR_BY_WAKER;
+	return d->notifier == FUTURE_NOTIFIER_POLLER ? MASYNC__THR_BY_WORD :
+		MASYNC__THR_BY_ITSELF;
+}
+
 #define MASYNC__THR_RAN_HERE 1 /* run by the child's poll */
 #define MASYNC__THR_ORPHAN 2   /* started by the parent */
 
@@ -5606,6 +5632,7 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
 	struct data_mover_threads *d = op->dmt;
 	uint64_t *word = (uint64_t *)(void *)&op->sig.word;
+	enum masync__thr_caller caller;
 	int wake;
 
 	if (MASYNC__UNLIKELY(masync__forked_since(d->pool.fork_gen)))
@@ -5658,19 +5685,17 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	 * own (masync__thr_trim), and wakes as before if that was not
 	 * enough. */
 	/* (a POLLER word handed out may be all its executor watches) */
+	caller = masync__thr_caller(d, n);
 	if (wake && op->nchunks == 1 && masync__thr_helpable(op) &&
-			(n == NULL || (n->waker.wake == NULL &&
-			d->notifier != FUTURE_NOTIFIER_POLLER)) &&
+			caller == MASYNC__THR_BY_ITSELF &&
 			(!masync__thr_half_full(d) ||
 			(masync__thr_trim(d, 1) != 0 &&
 			!masync__thr_half_full(d))))
 		wake = MASYNC__THR_SPARE;
 	/* a split one whose poller waits for its waker or watches its word
 	 * (polls again only when told) must not be left to a spinner */
-	else if (wake && op->nchunks > 1 && n != NULL &&
-			(n->waker.wake != NULL ?
-			!masync__waker_merges(n->waker.wake) :
-			d->notifier == FUTURE_NOTIFIER_POLLER))
+	else if (wake && op->nchunks > 1 && (caller == MASYNC__THR_BY_WAKER ||
+			caller == MASYNC__THR_BY_WORD))
 		wake = MASYNC__THR_SURE;
 	/* full: drop the claimed entries before waiting for a worker */
 	if (MASYNC__LOAD(&d->nblocked, relaxed) == 0 &&
@@ -5678,13 +5703,10 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 			(masync__thr_trim(d, 0) != 0 &&
 			masync__thr_push(d, op, op->use, wake) == 0))) {
 		if (masync__thr_helpable(op) && (op->nchunks > 1 || !wake)) {
-			/* "poll again": a later poll helps (masync__thr_help).
-			 * Only the runtime's waker is called inside the poll
-			 * that registers it; for a user's (which may poll this
-			 * future, or wait for a lock its poller holds) a
-			 * worker runs what no push woke one for. */
-			if (n == NULL || n->waker.wake == NULL ||
-					masync__waker_merges(n->waker.wake))
+			/* "poll again": a later poll helps (masync__thr_help);
+			 * a program's waker is not called here: a worker runs
+			 * what no push woke one for */
+			if (caller != MASYNC__THR_BY_WAKER)
 				masync__signal_kick(&op->sig);
 			else if (!wake)
 				(void)masync__thr_wake_one(d, 0, 0);

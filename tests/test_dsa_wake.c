@@ -125,21 +125,24 @@ check_all_done(struct vdm_operation_future *f, const unsigned char *dst,
 	CHECK_PATTERN(dst, OPSZ * NOPS, 0, seed);
 }
 
+/* until the wakers of slots [0, n) were called (a lost wake-up fails here) */
 static void
-wait_wakers(void)
+wait_wakers(int n)
 {
 	uint64_t t0 = td_now_ns();
 	int i, all;
 
 	do {
+		for (i = 0, all = 1; i < n; i++)
+			if (atomic_load(&slots[i].calls) == 0)
+				all = 0;
+		if (all)
+			return;
 		if (td_now_ns() - t0 > 60000000000ull)
 			td_fail(__FILE__, __LINE__, "every waker called",
 				NULL);
 		td_sleep_us(500);
-		for (i = 0, all = 1; i < NOPS; i++)
-			if (atomic_load(&slots[i].calls) == 0)
-				all = 0;
-	} while (!all);
+	} while (1);
 }
 
 static void
@@ -167,7 +170,7 @@ test_one_wake(struct data_mover_dsa *d, int fail_member)
 	/* members complete ~4 ms apart: a waker called at its own record
 	 * would run while later members are still to come */
 	dsa_emu_pause(emu, -1, 0);
-	wait_wakers();
+	wait_wakers(NOPS);
 	for (i = 1; i < NOPS; i++) {
 		if (!atomic_load(&slots[i].all_done))
 			td_log("   member %d woken before its batch ended "
@@ -281,7 +284,7 @@ test_sweep(struct data_mover_dsa *d)
 	dsa_emu_reset_stats(emu);
 	start(d, f, dst, src);
 	dsa_emu_pause(emu, -1, 0);
-	wait_wakers(); /* the batch is done */
+	wait_wakers(NOPS); /* the batch is done */
 	for (i = 1; i < NOPS; i++)
 		CHECK(!MASYNC__LOAD(&state_of(&f[i])->swept, relaxed));
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[NOPS - 1]), NULL) ==
@@ -313,7 +316,7 @@ test_no_lock_waiting(struct data_mover_dsa *d)
 	start(d, f, dst, src); /* the device stays paused */
 	run_locked(d, 1, poll_members_armed, f);
 	dsa_emu_pause(emu, -1, 0);
-	wait_wakers();
+	wait_wakers(NOPS);
 	check_all_done(f, dst, 13);
 	td_settle(emu);
 	td_free(src);
@@ -492,19 +495,6 @@ test_kick_all(void)
 	CHECK_EQ(ka_calls[1], 3);
 }
 
-/* until slot i's waker was called (a lost wake-up fails here) */
-static void
-wait_waker(int i)
-{
-	uint64_t t0 = td_now_ns();
-
-	while (atomic_load(&slots[i].calls) == 0) {
-		if (td_now_ns() - t0 > 60000000000ull)
-			td_fail(__FILE__, __LINE__, "the waker called", NULL);
-		td_sleep_us(500);
-	}
-}
-
 /* A device that stopped answering (no record is ever written), with a
  * waker-driven owner that polls only when told: the waker is called once
  * the timeout passed, and the poll then fails the operation with
@@ -545,7 +535,7 @@ test_dead_device(void)
 	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
 	td_wait_received(emu, 1, 20000000000ull);
 	td_clock_advance(tmo + 1000000);
-	wait_waker(0);
+	wait_wakers(1);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 		FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_TIMEOUT);
@@ -576,7 +566,7 @@ test_dead_device(void)
 	CHECK_EQ(td_npend(d), 1);
 	/* old enough for the monitor's flush, which finds no room ever */
 	td_clock_advance(2 * MASYNC__DSA_PEND_NS);
-	wait_waker(0);
+	wait_wakers(1);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 		FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_TIMEOUT);
