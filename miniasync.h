@@ -256,7 +256,9 @@
 #define MINIASYNC_VERSION_MINOR 1
 #define MINIASYNC_VERSION_PATCH 0
 
-#ifndef MINIASYNC_API
+#ifdef MINIASYNC_API
+#define MASYNC__API_GIVEN 1 /* see the implementation's start */
+#else
 #ifdef MINIASYNC_STATIC
 /* a private copy: the functions a program does not call are no warning */
 #if defined(__GNUC__) || defined(__clang__)
@@ -367,8 +369,9 @@ enum future_notifier_type {
  *          poll or after it; each poll may set another word, e.g. for a
  *          DSA operation's next descriptor: watch the last one set);
  * NONE   - the poller has to poll again on its own.
- * A built-in mover's future that completes in a poll leaves NONE, except
- * a POLLER mover's: POLLER, the word reading 1 (as in libminiasync).
+ * A vdm future that completes in a poll leaves NONE, except a POLLER
+ * mover's: POLLER, the word reading 1 (as in libminiasync; a user mover's
+ * word is its own).
  * future_poll() and a chain do not touch it: a poller sets it to NONE
  * before each poll if it wants to tell "not consumed" apart. */
 struct future_notifier {
@@ -1414,9 +1417,13 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 	if (state == FUTURE_STATE_COMPLETE) {
 		vdm->op_delete(data->data, &data->operation, output);
 		data->data = NULL; /* the state is gone */
-		/* (a user mover's op_start decides alone) */
+		/* a user mover's WAKER is not waited for either (its word,
+		 * POLLER, is its own) */
 		if (vdm->capabilities & MASYNC__CAP_EXT)
 			masync__notifier_done(n);
+		else if (n != NULL &&
+				n->notifier_used == FUTURE_NOTIFIER_WAKER)
+			n->notifier_used = FUTURE_NOTIFIER_NONE;
 	}
 	return state;
 }
@@ -1921,6 +1928,12 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #ifdef MINIASYNC_IMPLEMENTATION
 #ifndef MINIASYNC_IMPLEMENTATION_DONE
 #define MINIASYNC_IMPLEMENTATION_DONE
+#if defined(MASYNC__API_GIVEN) && (defined(__GNUC__) || defined(__clang__))
+/* MINIASYNC_API given as plain `static` (a private copy): the functions a
+ * program does not call are no warning (MINIASYNC_STATIC says so itself) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
 
 #if defined(MINIASYNC_MALLOC) != defined(MINIASYNC_FREE)
 #error "define both MINIASYNC_MALLOC and MINIASYNC_FREE, or neither"
@@ -2922,8 +2935,12 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 		n->notifier_used = FUTURE_NOTIFIER_POLLER;
 		return masync__signal_done(s);
 	}
-	if (n != NULL && mode == FUTURE_NOTIFIER_NONE)
+	if (n != NULL && drop)
+		n->notifier_used = FUTURE_NOTIFIER_NONE; /* nothing kept */
+	if (n != NULL && mode == FUTURE_NOTIFIER_NONE) {
+		n->notifier_used = FUTURE_NOTIFIER_NONE;
 		return masync__signal_done(s);
+	}
 	w = MASYNC__LOAD(&s->word, acquire);
 	if (drop && !(w & (MASYNC__S_WAKER | MASYNC__S_CALLS | MASYNC__S_LOCK)))
 		return masync__signal_done(s); /* nothing to drop */
@@ -8411,8 +8428,10 @@ masync__dsa_arm(struct masync__dsa_op *o, struct future_notifier *n)
 		return;
 	}
 	if (d->notifier != FUTURE_NOTIFIER_WAKER || !d->have_monitor ||
-			masync__dsa_forked(d))
+			masync__dsa_forked(d)) {
+		n->notifier_used = FUTURE_NOTIFIER_NONE; /* poll again */
 		return;
+	}
 	o->ever_armed = 1;
 	masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER, NULL);
 	if (o->arm_later)
@@ -9626,6 +9645,9 @@ data_mover_dsa_default(void)
 
 #ifdef __cplusplus
 }
+#endif
+#if defined(MASYNC__API_GIVEN) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic pop
 #endif
 #endif /* MINIASYNC_IMPLEMENTATION_DONE */
 #endif /* MINIASYNC_IMPLEMENTATION */

@@ -15,6 +15,7 @@ struct my_op {
 
 static uint64_t seen_flags;
 static int news, deletes;
+static int eager; /* op_start takes the waker, the first check completes */
 
 static void *
 my_new(struct vdm *vdm, const enum vdm_operation_type type)
@@ -32,7 +33,8 @@ my_start(void *data, const struct vdm_operation *op,
 	struct my_op *o = data;
 
 	if (n != NULL)
-		n->notifier_used = FUTURE_NOTIFIER_NONE;
+		n->notifier_used = eager ? FUTURE_NOTIFIER_WAKER :
+			FUTURE_NOTIFIER_NONE;
 	seen_flags = op->data.memcpy.flags;
 	memcpy(op->data.memcpy.dest, op->data.memcpy.src, op->data.memcpy.n);
 	o->started = 1;
@@ -45,7 +47,8 @@ my_check(void *data, const struct vdm_operation *op)
 	struct my_op *o = data;
 
 	(void)op;
-	return ++o->checks >= 2 ? FUTURE_STATE_COMPLETE : FUTURE_STATE_RUNNING;
+	return ++o->checks >= 2 - eager ? FUTURE_STATE_COMPLETE :
+		FUTURE_STATE_RUNNING;
 }
 
 static void
@@ -57,6 +60,12 @@ my_delete(void *data, const struct vdm_operation *op,
 	out->result = VDM_SUCCESS;
 	out->output.memcpy.dest = op->data.memcpy.dest;
 	free(data);
+}
+
+static void
+no_wake(void *data)
+{
+	(void)data;
 }
 
 int
@@ -90,6 +99,23 @@ main(void)
 	CHECK(seen_flags == (MY_F_FANCY | VDM_F_MEM_DURABLE));
 	CHECK(!vdm_is_supported(&mover, VDM_F_MEM_DURABLE));
 	CHECK(news == 1 && deletes == 1);
+
+	/* done in the poll that started it: whatever op_start kept, nothing
+	 * is left to wait for (a chain polls its next entry with the same
+	 * notifier, and a runtime would wait for a waker never called) */
+	{
+		struct future_notifier nt;
+
+		eager = 1;
+		memset(&nt, 0, sizeof(nt));
+		nt.waker.data = r;
+		nt.waker.wake = no_wake;
+		f = vdm_memcpy(&mover, dst, src, sizeof(src), 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(nt.notifier_used == FUTURE_NOTIFIER_NONE);
+		CHECK(news == 2 && deletes == 2);
+	}
 	runtime_delete(r);
 	if (compat_failures == 0)
 		printf("compat_user_mover ok\n");

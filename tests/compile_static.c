@@ -1,7 +1,9 @@
 /* compile_static.c - MINIASYNC_STATIC with user overrides of
  * MINIASYNC_MALLOC / MINIASYNC_FREE / MINIASYNC_ASSERT. tests/meson.build
  * compiles this file twice into one program (once with
- * -DCOMPILE_STATIC_SECOND, into a static library): two private copies of
+ * -DCOMPILE_STATIC_SECOND, into a static library, that copy made private
+ * with `#define MINIASYNC_API static` instead; both with -Werror, so the
+ * functions a copy does not call must be no warning): two private copies of
  * the library must link together (a non-static public function would be
  * defined twice) and each must allocate only through its own allocator.
  * <stdlib.h> and <assert.h> are not included before the header: with the
@@ -27,7 +29,11 @@ int RUN(void);
 
 static long n_asserts;
 
+#ifdef COMPILE_STATIC_SECOND
+#define MINIASYNC_API static /* the other way to a private copy */
+#else
 #define MINIASYNC_STATIC
+#endif
 #define MINIASYNC_MALLOC(sz) ALLOC(sz)
 #define MINIASYNC_FREE(p) FREE_(p)
 #define MINIASYNC_ASSERT(x) ((void)((x) ? 0 : (n_asserts++, 0)))
