@@ -3656,6 +3656,11 @@ masync__runtime_idle(struct runtime *rt, uint32_t gen,
 	MASYNC__FSUB(&rt->waiters, 1, seq_cst);
 }
 
+/* Set while this thread's wait releases its futures: a threads mover's
+ * poll then leaves a queued copy to the workers instead of running it
+ * here (a wait past its deadline ran them all before it returned). */
+static MASYNC__THREAD_LOCAL unsigned char masync__rt_releasing;
+
 /* A wait returns early (timeout, wait-any) while futures are pending: poll
  * each once with no notifier, so that the built-in movers drop the waker
  * that points at the runtime. Returns how many are still pending; *first
@@ -3664,8 +3669,10 @@ static size_t
 masync__runtime_release(struct future **futs, size_t n, size_t *first)
 {
 	size_t i, pending = 0;
+	unsigned char was = masync__rt_releasing; /* (a task's own wait) */
 
 	*first = SIZE_MAX;
+	masync__rt_releasing = 1;
 	for (i = 0; i < n; i++) {
 		if (futs[i]->context.state != FUTURE_STATE_COMPLETE &&
 				future_poll(futs[i], NULL) !=
@@ -3674,6 +3681,7 @@ masync__runtime_release(struct future **futs, size_t n, size_t *first)
 		else if (*first == SIZE_MAX)
 			*first = i;
 	}
+	masync__rt_releasing = was;
 	return pending;
 }
 
@@ -3914,13 +3922,23 @@ runtime_wait_multiple(struct runtime *runtime, struct future *futs[],
 MINIASYNC_API void
 runtime_wait(struct runtime *runtime, struct future *fut)
 {
+	struct future_notifier nt;
+
 	/* one poll before any setup: a future that completes on it (a sync
-	 * mover's) costs no more than polling it by hand */
-	if (runtime != NULL && fut != NULL &&
-			(fut->context.state == FUTURE_STATE_COMPLETE ||
-			(fut->task != NULL &&
-			future_poll(fut, NULL) == FUTURE_STATE_COMPLETE)))
-		return;
+	 * mover's) costs no more than polling it by hand. It gets the
+	 * runtime's waker all the same: a task (a user mover's op_start)
+	 * may take a waker only in the poll that starts it. */
+	if (runtime != NULL && fut != NULL) {
+		if (fut->context.state == FUTURE_STATE_COMPLETE)
+			return;
+		nt.waker.data = runtime;
+		nt.waker.wake = masync__runtime_wake;
+		nt.poller.ptr_to_monitor = NULL;
+		nt.notifier_used = FUTURE_NOTIFIER_NONE;
+		if (fut->task != NULL &&
+				future_poll(fut, &nt) == FUTURE_STATE_COMPLETE)
+			return;
+	}
 	if (masync__runtime_bad(runtime, &fut, 1) == 0)
 		masync__runtime_run(runtime, &fut, 1, 0, 0);
 }
@@ -5846,6 +5864,13 @@ masync__thr_help(struct masync__thr_op *op)
 	struct data_mover_threads *d = op->dmt;
 	uint32_t ph = MASYNC__PH_QUEUED;
 
+	if (MASYNC__UNLIKELY(masync__rt_releasing)) {
+		/* a wait that gave up: a worker runs it (none may have been
+		 * woken for it: this caller was to) */
+		if (MASYNC__LOAD(&op->phase, relaxed) == MASYNC__PH_QUEUED)
+			(void)masync__thr_wake_one(d, 0, 0);
+		return;
+	}
 	if (!masync__thr_helpable(op) ||
 			MASYNC__LOAD(&op->blocked, acquire) ||
 			(op->nchunks > 1 && MASYNC__LOAD(&op->next_chunk,

@@ -16,6 +16,7 @@ struct my_op {
 static uint64_t seen_flags;
 static int news, deletes;
 static int eager; /* op_start takes the waker, the first check completes */
+static int start_waker; /* op_start was given a waker */
 
 static void *
 my_new(struct vdm *vdm, const enum vdm_operation_type type)
@@ -32,6 +33,7 @@ my_start(void *data, const struct vdm_operation *op,
 {
 	struct my_op *o = data;
 
+	start_waker = n != NULL && n->waker.wake != NULL;
 	if (n != NULL)
 		n->notifier_used = eager ? FUTURE_NOTIFIER_WAKER :
 			FUTURE_NOTIFIER_NONE;
@@ -99,6 +101,16 @@ main(void)
 	CHECK(seen_flags == (MY_F_FANCY | VDM_F_MEM_DURABLE));
 	CHECK(!vdm_is_supported(&mover, VDM_F_MEM_DURABLE));
 	CHECK(news == 1 && deletes == 1);
+	CHECK(start_waker);
+
+	/* runtime_wait too hands the waker to the poll that starts it (the
+	 * only one a user mover's op_start sees) */
+	f = vdm_memcpy(&mover, dst, src, sizeof(src), 0);
+	start_waker = 0;
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&f));
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(start_waker);
+	CHECK(news == 2 && deletes == 2);
 
 	/* done in the poll that started it: whatever op_start kept, nothing
 	 * is left to wait for (a chain polls its next entry with the same
@@ -114,7 +126,7 @@ main(void)
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
 			FUTURE_STATE_COMPLETE);
 		CHECK(nt.notifier_used == FUTURE_NOTIFIER_NONE);
-		CHECK(news == 2 && deletes == 2);
+		CHECK(news == 3 && deletes == 3);
 	}
 	runtime_delete(r);
 	if (compat_failures == 0)

@@ -283,6 +283,61 @@ cpu_checks(void)
 	}
 }
 
+/* a memset that runs until the test lets it go */
+static atomic_int held_go, held_in;
+
+static void *
+held_memset(void *str, int c, size_t n, unsigned flags)
+{
+	(void)flags;
+	atomic_store(&held_in, 1);
+	while (!atomic_load(&held_go))
+		te_sleep_ms(1);
+	return memset(str, c, n);
+}
+
+/* A wait that gives up (deadline passed; wait-any's other futures share
+ * the path) returns without running the threads mover's queued copies on
+ * its own thread: they stay for the workers. The only worker is held in a
+ * user memset, so a copy done before the wait returns ran here. */
+static void
+release_leaves_queued(void)
+{
+	struct data_mover_threads *d = data_mover_threads_new(1, 8,
+		FUTURE_NOTIFIER_WAKER);
+	struct vdm *v;
+	struct runtime *r = runtime_new();
+	struct vdm_operation_future hold, f;
+	struct future *futs[1];
+	unsigned char byte = 0;
+
+	CHECK(d != NULL && r != NULL);
+	v = data_mover_threads_get_vdm(d);
+	data_mover_threads_set_memset_fn(d, held_memset);
+	atomic_store(&held_go, 0);
+	atomic_store(&held_in, 0);
+	hold = vdm_memset(v, &byte, 7, 1, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&hold), NULL) !=
+		FUTURE_STATE_COMPLETE);
+	while (!atomic_load(&held_in))
+		te_sleep_ms(1);
+	te_fill(src, N, 21);
+	memset(dst, 0, N);
+	/* timeout 0: polled once (started), then released; a longer wait's
+	 * passes run it here (polling again makes progress) */
+	f = vdm_memcpy(v, dst, src, N, 0);
+	futs[0] = FUTURE_AS_RUNNABLE(&f);
+	CHECK(runtime_wait_for(r, futs[0], 0) == ETIMEDOUT);
+	CHECK(FUTURE_STATE(&f) != FUTURE_STATE_COMPLETE);
+	atomic_store(&held_go, 1);
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&hold));
+	runtime_wait(r, futs[0]);
+	CHECK(f.output.result == VDM_SUCCESS && byte == 7);
+	CHECK(memcmp(dst, src, N) == 0);
+	runtime_delete(r);
+	data_mover_threads_delete(d);
+}
+
 int
 main(void)
 {
@@ -312,6 +367,8 @@ main(void)
 	te_movers_delete(m, n);
 	te_log("cpu time while waiting\n");
 	cpu_checks();
+	te_log("threads: a wait that gives up leaves queued copies\n");
+	release_leaves_queued();
 	te_log("ok\n");
 	return 0;
 }
