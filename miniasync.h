@@ -206,7 +206,9 @@
      replaces it, a poll with a NULL notifier drops it (when that poll
      returns, the dropped waker is not running and will not be called:
      so that poll waits for a call of it running in another thread, and
-     must not be made holding a lock that waker takes).
+     must not be made holding a lock that waker takes; made inside a
+     waker, it does not wait, and only "will not be called" holds: two
+     wakers dropping each other's would wait for each other).
    - The call may come while the registering poll is still running, also
      when that poll then reports completion; after a poll has returned
      COMPLETE, no waker of that future is called any more, so the waker's
@@ -2752,7 +2754,8 @@ vdm_result_str(enum vdm_operation_result result)
  * waker's data, which may be on the waiting thread's stack, is never
  * touched after the waiter went on. A waker registered while a completion
  * call runs is called when that call returns. Dropping the waker (a NULL
- * notifier) waits for a call of it that is running in another thread.
+ * notifier) waits for a call of it that is running in another thread,
+ * unless the drop is made inside a waker call.
  * `waker` itself is written only by registration (the owner of the
  * future), so a poll that finds the very same waker still registered, or
  * nothing to drop, needs no lock. */
@@ -2965,7 +2968,10 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 	}
 	masync__signal_unlock(s, w);
 	if (drop && !done) {
-		masync__signal_wait_calls(s);
+		/* not inside a waker: two that drop each other's would wait
+		 * for each other */
+		if (masync__calling_top == NULL)
+			masync__signal_wait_calls(s);
 		done = masync__signal_done(s);
 	}
 	return done;

@@ -380,6 +380,79 @@ test_waker_mover_busy(void)
 	tt_log("waker mover, busy poll ok\n");
 }
 
+/* ---- two wakers that drop each other's future's waker ----------------
+ * Wakers may poll futures. Each of these, called on its own worker, polls
+ * the other future with no notifier while the other's waker runs: a drop
+ * that waited for a running call would wait for good on both sides. The
+ * copies meet in a user memcpy so that two workers run them at once, and
+ * each waker waits for the other to be called before it polls. */
+static atomic_int xd_in_copy, xd_in_wake, xd_done, xd_registered;
+static struct vdm_operation_future xd_f[2];
+
+static void *
+xd_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	atomic_fetch_add(&xd_in_copy, 1);
+	while (atomic_load(&xd_in_copy) < 2)
+		thrd_yield();
+	return memcpy(dst, src, n);
+}
+
+static void
+xd_wake(void *data)
+{
+	int me = (int)(intptr_t)data;
+
+	atomic_fetch_add(&xd_in_wake, 1);
+	/* (and not before the registering polls returned: the contract) */
+	while (atomic_load(&xd_in_wake) < 2 || !atomic_load(&xd_registered))
+		thrd_yield();
+	/* the other's waker runs: not complete yet, or complete */
+	(void)future_poll(FUTURE_AS_RUNNABLE(&xd_f[1 - me]), NULL);
+	atomic_fetch_add(&xd_done, 1);
+}
+
+static void
+test_cross_drop(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	unsigned char src[2][64], dst[2][64];
+	struct future_notifier nt;
+	int i;
+
+	CHECK(dmt != NULL);
+	data_mover_threads_set_memcpy_fn(dmt, xd_memcpy);
+	for (i = 0; i < 2; i++) {
+		tt_fill(src[i], sizeof(src[i]), (unsigned)i + 5);
+		xd_f[i] = vdm_memcpy(data_mover_threads_get_vdm(dmt), dst[i],
+			src[i], sizeof(src[i]), 0);
+		memset(&nt, 0, sizeof(nt));
+		nt.waker.data = (void *)(intptr_t)i;
+		nt.waker.wake = xd_wake;
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&xd_f[i]), &nt) !=
+			FUTURE_STATE_COMPLETE);
+		CHECK(nt.notifier_used == FUTURE_NOTIFIER_WAKER);
+	}
+	atomic_store(&xd_registered, 1);
+	{
+		/* (the limit only ends a deadlock) */
+		uint64_t end = tt_now_ns() + 60000000000ull;
+
+		while (atomic_load(&xd_done) < 2) {
+			CHECK(tt_now_ns() < end);
+			thrd_yield();
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		tt_busy_wait(&xd_f[i], 10000);
+		CHECK(memcmp(src[i], dst[i], sizeof(src[i])) == 0);
+	}
+	data_mover_threads_delete(dmt);
+	tt_log("wakers dropping each other's ok\n");
+}
+
 int
 main(void)
 {
@@ -395,6 +468,7 @@ main(void)
 	test_poller(rt);
 	test_none(rt);
 	test_waker_mover_busy();
+	test_cross_drop();
 	runtime_delete(rt);
 	return 0;
 }
