@@ -3570,6 +3570,7 @@ struct masync__watch {
 	size_t npollers;
 	int all_wakers;   /* every pending future will call our waker */
 	int fresh;        /* a word first seen after its poll: no nap yet */
+	size_t pending;   /* futures not complete after the pass */
 	uint64_t *ptr[MASYNC__RT_MAX_POLLERS];
 	uint64_t seen[MASYNC__RT_MAX_POLLERS]; /* read before the poll */
 	size_t idx[MASYNC__RT_MAX_POLLERS];    /* of the future */
@@ -3635,8 +3636,9 @@ masync__runtime_idle(struct runtime *rt, uint32_t gen,
 	}
 	masync__rt_spin_missed(rt);
 #ifdef MASYNC__X86
-	/* one watched word and the CPU can sleep on it: no timed nap needed */
-	if (w->npollers == 1 && w->all_wakers &&
+	/* one watched word, all that is pending, and the CPU can sleep on
+	 * it: no timed nap needed (a waker's wake-up would not end it) */
+	if (w->npollers == 1 && w->pending == 1 &&
 			(masync__cpu() & MASYNC__CPU_WAITPKG) && deadline == 0) {
 		masync__umwait(w->ptr[0], w->seen[0], 200000u);
 		return;
@@ -3846,6 +3848,7 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 			masync__round_flush();
 		if (pending == 0)
 			return 0;
+		w.pending = pending;
 		if (deadline != 0 && masync__now_ns() >= deadline) {
 			if (probe)
 				return SIZE_MAX; /* no waker handed out */
