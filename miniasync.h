@@ -1681,7 +1681,10 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
  * Built-in movers (sync, threads, DSA): an idle future, or a running one
  * still waiting in the mover's queue, is cancelled; the race with a worker
  * picking the operation up is resolved inside the mover, so exactly one of
- * "cancelled, nothing written" and EINPROGRESS holds. User-written movers
+ * "cancelled, nothing written" and EINPROGRESS holds; a waker an earlier
+ * poll registered is dropped with it (the cancellation calls no waker:
+ * the canceller knows).
+ * User-written movers
  * (struct vdm filled by the program): an idle future is cancelled by
  * releasing its state with op_delete (the operation never started; its
  * output is then overwritten); a running one gives EINPROGRESS.
