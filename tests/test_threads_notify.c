@@ -385,17 +385,36 @@ test_waker_mover_busy(void)
  * the other future with no notifier while the other's waker runs: a drop
  * that waited for a running call would wait for good on both sides. The
  * copies meet in a user memcpy so that two workers run them at once, and
- * each waker waits for the other to be called before it polls. */
-static atomic_int xd_in_copy, xd_in_wake, xd_done, xd_registered;
+ * each waker waits for the other to be called before it polls. The
+ * counters are under a mutex (helgrind sees no order in C11 atomics). */
+static pthread_mutex_t xd_lock = PTHREAD_MUTEX_INITIALIZER;
+static int xd_in_copy, xd_in_wake, xd_done, xd_registered;
 static struct vdm_operation_future xd_f[2];
+
+/* adds `add` to *p, then waits until *p >= at_least and, with `reg`,
+ * until the test registered both wakers */
+static void
+xd_count(int *p, int add, int at_least, int reg)
+{
+	int ok;
+
+	pthread_mutex_lock(&xd_lock);
+	*p += add;
+	pthread_mutex_unlock(&xd_lock);
+	do {
+		pthread_mutex_lock(&xd_lock);
+		ok = *p >= at_least && (!reg || xd_registered);
+		pthread_mutex_unlock(&xd_lock);
+		if (!ok)
+			thrd_yield();
+	} while (!ok);
+}
 
 static void *
 xd_memcpy(void *dst, const void *src, size_t n, unsigned flags)
 {
 	(void)flags;
-	atomic_fetch_add(&xd_in_copy, 1);
-	while (atomic_load(&xd_in_copy) < 2)
-		thrd_yield();
+	xd_count(&xd_in_copy, 1, 2, 0);
 	return memcpy(dst, src, n);
 }
 
@@ -404,13 +423,11 @@ xd_wake(void *data)
 {
 	int me = (int)(intptr_t)data;
 
-	atomic_fetch_add(&xd_in_wake, 1);
 	/* (and not before the registering polls returned: the contract) */
-	while (atomic_load(&xd_in_wake) < 2 || !atomic_load(&xd_registered))
-		thrd_yield();
+	xd_count(&xd_in_wake, 1, 2, 1);
 	/* the other's waker runs: not complete yet, or complete */
 	(void)future_poll(FUTURE_AS_RUNNABLE(&xd_f[1 - me]), NULL);
-	atomic_fetch_add(&xd_done, 1);
+	xd_count(&xd_done, 1, 0, 0);
 }
 
 static void
@@ -435,15 +452,19 @@ test_cross_drop(void)
 			FUTURE_STATE_COMPLETE);
 		CHECK(nt.notifier_used == FUTURE_NOTIFIER_WAKER);
 	}
-	atomic_store(&xd_registered, 1);
+	xd_count(&xd_registered, 1, 0, 0);
 	{
 		/* (the limit only ends a deadlock) */
 		uint64_t end = tt_now_ns() + 60000000000ull;
+		int done;
 
-		while (atomic_load(&xd_done) < 2) {
+		do {
 			CHECK(tt_now_ns() < end);
 			thrd_yield();
-		}
+			pthread_mutex_lock(&xd_lock);
+			done = xd_done;
+			pthread_mutex_unlock(&xd_lock);
+		} while (done < 2);
 	}
 	for (i = 0; i < 2; i++) {
 		tt_busy_wait(&xd_f[i], 10000);
