@@ -2941,12 +2941,10 @@ masync__signal_register(struct masync__signal *s, struct future_notifier *n,
 		n->notifier_used = FUTURE_NOTIFIER_POLLER;
 		return masync__signal_done(s);
 	}
-	if (n != NULL && drop)
+	if (n != NULL && (drop || mode == FUTURE_NOTIFIER_NONE))
 		n->notifier_used = FUTURE_NOTIFIER_NONE; /* nothing kept */
-	if (n != NULL && mode == FUTURE_NOTIFIER_NONE) {
-		n->notifier_used = FUTURE_NOTIFIER_NONE;
+	if (n != NULL && mode == FUTURE_NOTIFIER_NONE)
 		return masync__signal_done(s);
-	}
 	w = MASYNC__LOAD(&s->word, acquire);
 	if (drop && !(w & (MASYNC__S_WAKER | MASYNC__S_CALLS | MASYNC__S_LOCK)))
 		return masync__signal_done(s); /* nothing to drop */
@@ -3484,6 +3482,16 @@ masync__rt_spin_missed(struct runtime *rt)
 		relaxed);
 }
 
+/* the notifier a runtime polls with: its waker */
+static inline void
+masync__runtime_notifier(struct runtime *rt, struct future_notifier *nt)
+{
+	nt->waker.data = rt;
+	nt->waker.wake = masync__runtime_wake;
+	nt->poller.ptr_to_monitor = NULL;
+	nt->notifier_used = FUTURE_NOTIFIER_NONE;
+}
+
 static void
 masync__runtime_wake(void *data)
 {
@@ -3796,9 +3804,7 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 						break;
 				if (j < prev.npollers)
 					pre = masync__load_word(prev.ptr[j]);
-				memset(&nt, 0, sizeof(nt));
-				nt.waker.data = rt;
-				nt.waker.wake = masync__runtime_wake;
+				masync__runtime_notifier(rt, &nt);
 				before = f->context.state;
 				after = future_poll(f, probe ? NULL : &nt);
 				if (after == FUTURE_STATE_COMPLETE) {
@@ -3943,10 +3949,7 @@ runtime_wait(struct runtime *runtime, struct future *fut)
 	if (runtime != NULL && fut != NULL) {
 		if (fut->context.state == FUTURE_STATE_COMPLETE)
 			return;
-		nt.waker.data = runtime;
-		nt.waker.wake = masync__runtime_wake;
-		nt.poller.ptr_to_monitor = NULL;
-		nt.notifier_used = FUTURE_NOTIFIER_NONE;
+		masync__runtime_notifier(runtime, &nt);
 		if (fut->task != NULL &&
 				future_poll(fut, &nt) == FUTURE_STATE_COMPLETE)
 			return;
@@ -6628,11 +6631,18 @@ MASYNC__STATIC_ASSERT(offsetof(struct masync__dsa_op, desc) % 64 == 0 &&
 	MASYNC__CACHELINE % 64 == 0,
 	"descriptors 64-byte and records 32-byte aligned in pool elements");
 
+/* o's own record number `alt` (see comp_alt) */
+static struct dsa_completion_record *
+masync__dsa_rec(struct masync__dsa_op *o, unsigned char alt)
+{
+	return alt ? &o->comp_alt : &o->comp;
+}
+
 /* the record of o's own descriptor (not of a batch it is a member of) */
 static struct dsa_completion_record *
 masync__dsa_own(struct masync__dsa_op *o)
 {
-	return o->alt ? &o->comp_alt : &o->comp;
+	return masync__dsa_rec(o, o->alt);
 }
 
 /* a write prefetch: takes a line for writing ahead of the stores (never
@@ -7768,7 +7778,7 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 	int r = 2, any_room = 0, refused = 0;
 	/* see masync__dsa_op.comp_alt */
 	unsigned char alt = d->notifier == FUTURE_NOTIFIER_POLLER && !o->alt;
-	struct dsa_completion_record *rec = alt ? &o->comp_alt : &o->comp;
+	struct dsa_completion_record *rec = masync__dsa_rec(o, alt);
 
 	for (i = 0; i < n; i++) {
 		struct masync__dsa_wq *w = order[i];
@@ -8906,6 +8916,7 @@ masync__dsa_hybrid_start(struct masync__dsa_op *o)
 	struct masync__op_args a = o->args;
 	unsigned char *dst = (unsigned char *)a.dst + o->n;
 	void *src = a.src ? (void *)((uintptr_t)a.src + o->n) : NULL;
+	int dev_done;
 
 	if (d->cpu_vdm != NULL) {
 		enum future_state st;
@@ -8928,9 +8939,9 @@ masync__dsa_hybrid_start(struct masync__dsa_op *o)
 	masync__dsa_cpu_part(o, o->n, o->hy_len);
 judge:
 	/* did the device finish its part while the CPU did its own? */
-	masync__dsa_hybrid_judge(o, !(masync__dsa_status(masync__dsa_own(o)) !=
-		0 &&
-		o->done + o->p_len >= o->n));
+	dev_done = masync__dsa_status(masync__dsa_own(o)) != 0 &&
+		o->done + o->p_len >= o->n;
+	masync__dsa_hybrid_judge(o, !dev_done);
 }
 
 /* Polls the CPU part on cpu_vdm; its waker is registered when the device
