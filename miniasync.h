@@ -175,7 +175,8 @@
      reaps the completed descriptors of all futures, so futures nobody
      polls do not hold it. A shared WQ that refuses an operation (ENQCMD
      retry, write() EAGAIN) on every poll for timeout_ns fails it with
-     VDM_ERROR_BUSY.
+     VDM_ERROR_BUSY; so are the members of a coalesced batch that it
+     refused for timeout_ns (a waker registered for them is called).
    - VDM_ERROR_TIMEOUT: the device did not complete a descriptor within
      timeout_ns (default 5 s). A waker registered for it is called then
      (the next poll fails it), so an executor that polls only when told
@@ -6598,7 +6599,7 @@ struct masync__dsa_op {
 	unsigned char write_back;  /* a part ran without destination readback */
 	unsigned char in_pend;     /* waits in pend_w's pending batch */
 	unsigned char staged;      /* ... still on this thread's stage (owner) */
-	unsigned char kicked;      /* left it unsubmitted: goes alone (owner) */
+	unsigned char kicked;      /* left it unsubmitted (MASYNC__DSA_KICK_*) */
 	unsigned char orphan;  /* the future is gone: to the pool when reaped */
 	unsigned char ever_armed; /* its owner armed it in this life (owner) */
 	unsigned char arm_later;  /* on this thread's masync__dsa_later (owner) */
@@ -7946,17 +7947,48 @@ masync__dsa_unpend_head(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 /* A status no device writes: see masync__dsa_kick_member */
 #define MASYNC__DSA_ST_KICKED 0x7f
 
-/* m was left unsubmitted (every entry of its WQ lost): its owner sends it
- * alone at its next poll (RESUBMIT). Its own record, which no device has,
- * is marked so the monitor calls an armed owner's waker (a waker-driven
- * executor polls only when told; it waited for good); the resubmission
+/* Why a member was left unsubmitted (its `kicked`) */
+#define MASYNC__DSA_KICK_ALONE 1 /* every entry of its WQ lost: go alone */
+#define MASYNC__DSA_KICK_BUSY 2  /* a shared WQ refused it for timeout_ns */
+
+/* m was left unsubmitted: at its next poll its owner sends it alone
+ * (RESUBMIT) or fails it (BUSY). Its own record, which no device has, is
+ * marked so the monitor calls an armed owner's waker (a waker-driven
+ * executor polls only when told; it waited for good); a resubmission
  * clears it. */
 static void
-masync__dsa_kick_member(struct masync__dsa_op *m)
+masync__dsa_kick_member(struct masync__dsa_op *m, unsigned char why)
 {
-	m->kicked = 1; /* its owner says why */
+	m->kicked = why;
 	MASYNC__STORE((MASYNC__A(uint8_t) *)(void *)&m->comp.status,
 		MASYNC__DSA_ST_KICKED, release);
+}
+
+/* A shared WQ refused w's pending members and sent none of them for
+ * timeout_ns: they fail with VDM_ERROR_BUSY, as a lone operation does
+ * (masync__dsa_submit_next); their owners learn it as from a kick. A
+ * dedicated WQ's room is held by our own descriptors: no deadline. */
+static void
+masync__dsa_pend_refused(struct data_mover_dsa *d, struct masync__dsa_wq *w,
+	int sent)
+{
+	uint64_t now;
+
+	if (w->dedicated)
+		return;
+	now = masync__coarse_ns();
+	if (sent) {
+		w->pend_ns = now; /* the rest waits from here */
+		return;
+	}
+	if (now - w->pend_ns <= d->timeout_ns)
+		return;
+	while (w->phead != NULL) {
+		struct masync__dsa_op *m = w->phead;
+
+		masync__dsa_unpend(d, w, m);
+		masync__dsa_kick_member(m, MASYNC__DSA_KICK_BUSY);
+	}
 }
 
 /* Submits w's pending batch, if there is room. */
@@ -7964,6 +7996,7 @@ static void
 masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 {
 	unsigned lim = masync__dsa_batch_lim(d, w);
+	int sent = 0;
 
 	while (w->npend != 0) {
 		struct masync__dsa_batch *b = NULL;
@@ -7977,11 +8010,16 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 			/* one by one: a lone member, or no batch memory */
 			m = w->phead;
 			r = masync__dsa_submit_locked(d, w, &m->q, &m->desc);
-			if (r == 1)
-				return; /* no room yet */
+			if (r == 1) { /* no room yet */
+				masync__dsa_pend_refused(d, w, sent);
+				return;
+			}
 			masync__dsa_unpend(d, w, m);
 			if (r != 0)
-				masync__dsa_kick_member(m);
+				masync__dsa_kick_member(m,
+					MASYNC__DSA_KICK_ALONE);
+			else
+				sent = 1;
 			continue;
 		}
 		for (m = w->phead; m != NULL && k < lim; m = m->pnext) {
@@ -8007,8 +8045,10 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 		r = masync__dsa_submit_locked(d, w, &b->q, &b->desc);
 		if (r == 1) {
 			masync__dsa_batch_put(w, b);
+			masync__dsa_pend_refused(d, w, sent);
 			return;
 		}
+		sent |= r == 0;
 		masync__dsa_unpend_head(d, w, m, k); /* m: the k+1-th */
 		for (i = 0; i < k; i++) {
 			m = b->member[i];
@@ -8022,7 +8062,8 @@ masync__dsa_flush_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w)
 				m->q.submit_ns = b->q.submit_ns;
 				MASYNC__STORE(&m->watch, &b->comp, release);
 			} else {
-				masync__dsa_kick_member(m);
+				masync__dsa_kick_member(m,
+					MASYNC__DSA_KICK_ALONE);
 			}
 		}
 		if (r != 0)
@@ -8241,6 +8282,7 @@ enum masync__dsa_member_state {
 	MASYNC__DSA_M_DONE,     /* its record was written */
 	MASYNC__DSA_M_ALONE,    /* submitted as its own descriptor */
 	MASYNC__DSA_M_RESUBMIT, /* not executed: goes again alone */
+	MASYNC__DSA_M_BUSY,     /* not executed: its shared WQ refused it */
 	MASYNC__DSA_M_TIMEOUT,
 };
 
@@ -8325,8 +8367,9 @@ masync__dsa_member(struct masync__dsa_op *o)
 	if (o->in_pend) {
 		m = MASYNC__DSA_M_PENDING;
 	} else if (o->kicked) {
+		m = o->kicked == MASYNC__DSA_KICK_BUSY ? MASYNC__DSA_M_BUSY :
+			MASYNC__DSA_M_RESUBMIT;
 		o->kicked = 0;
-		m = MASYNC__DSA_M_RESUBMIT;
 	} else if (o->bat != NULL) {
 		struct masync__dsa_batch *b = o->bat;
 		uint8_t bst = masync__dsa_status(&b->comp);
@@ -9018,6 +9061,11 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 				masync__dsa_single_done(o,
 					masync__dsa_status(&o->comp));
 				continue;
+			case MASYNC__DSA_M_BUSY: /* never sent */
+				o->pend_w = NULL;
+				o->submitted = 0;
+				masync__dsa_finish(o, VDM_ERROR_BUSY);
+				continue;
 			case MASYNC__DSA_M_RESUBMIT:
 				o->pend_w = NULL;
 				o->submitted = 0;
@@ -9411,11 +9459,13 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 	return 0;
 }
 
-/* Closes w: the kernel drains what is left of our descriptors in it. */
+/* Closes w: the kernel drains what is left of our descriptors in it. In
+ * a forked child the portal was not inherited (VM_DONTCOPY): its address
+ * may hold a mapping of the child's own, which must stay. */
 static void
-masync__dsa_close(struct masync__dsa_wq *w)
+masync__dsa_close(struct masync__dsa_wq *w, int child)
 {
-	if (w->portal != NULL)
+	if (w->portal != NULL && !child)
 		munmap(w->portal, 4096);
 	close(w->fd);
 	while (w->ball != NULL) {
@@ -9587,7 +9637,7 @@ fail_pool:
 	masync__pool_fini(&d->pool);
 fail:
 	for (j = 0; j < d->nq; j++)
-		masync__dsa_close(&d->q[j]);
+		masync__dsa_close(&d->q[j], 0);
 	masync__free_aligned(d->q);
 	masync__free_aligned(d);
 	if (thread_err == EAGAIN) /* no thread: a limit, not memory */
@@ -9658,7 +9708,7 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	/* the kernel drains what is left (lost descriptors) when the WQ is
 	 * closed: only then may the memory they point at be freed */
 	for (i = 0; i < dmd->nq; i++)
-		masync__dsa_close(&dmd->q[i]);
+		masync__dsa_close(&dmd->q[i], child);
 	nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
 	for (c = 0; c < nchunks; c++) {
 		if (dmd->pool.chunks[c] == NULL)

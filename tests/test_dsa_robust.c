@@ -342,7 +342,7 @@ write_cpuinfo(int enqcmd)
 	fclose(fp);
 }
 
-static _Atomic unsigned enq_calls, enq_accept;
+static _Atomic unsigned enq_calls, enq_accept, enq_batches;
 
 /* a shared WQ behind a fake ENQCMD: refuses, or runs a memmove at once */
 static int
@@ -353,6 +353,8 @@ fake_enqcmd(void *portal, const void *desc)
 
 	(void)portal;
 	atomic_fetch_add(&enq_calls, 1);
+	if (dd->opcode == DSA_OPCODE_BATCH)
+		atomic_fetch_add(&enq_batches, 1);
 	if (!atomic_load(&enq_accept))
 		return 1;
 	CHECK_EQ(dd->opcode, DSA_OPCODE_MEMMOVE);
@@ -363,6 +365,21 @@ fake_enqcmd(void *portal, const void *desc)
 	atomic_store_explicit((_Atomic uint8_t *)(void *)&c->status,
 		DSA_COMP_SUCCESS, memory_order_release);
 	return 0;
+}
+
+/* once ENQCMD has refused a batch, the clock passes the deadline */
+static void *
+enq_deadline(void *arg)
+{
+	unsigned b0 = *(unsigned *)arg;
+
+	while (atomic_load(&enq_batches) == b0) {
+		struct timespec ts = {0, 100000};
+
+		thrd_sleep(&ts, NULL);
+	}
+	td_clock_advance(SEC + 1);
+	return NULL;
 }
 
 static void
@@ -423,6 +440,34 @@ test_enqcmd(void)
 	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_BUSY);
 	CHECK_EQ(atomic_load(&enq_calls), 102);
 
+	td_begin("the same for operations coalesced in a runtime's pass: "
+		"their pending batch fails with BUSY, it does not wait");
+	{
+		struct data_mover_dsa_config mb = mc;
+		struct data_mover_dsa *db;
+		struct vdm_operation_future fb[3];
+		struct future *fs[3];
+		unsigned b0 = atomic_load(&enq_batches);
+		pthread_t t;
+
+		mb.batch_max = 32;
+		db = td_mover(&mb);
+		for (i = 0; i < 3; i++) {
+			fb[i] = vdm_memcpy(data_mover_dsa_get_vdm(db),
+				dst + i * 64, src + i * 64, 64, 0);
+			fs[i] = FUTURE_AS_RUNNABLE(&fb[i]);
+		}
+		CHECK(pthread_create(&t, NULL, enq_deadline, &b0) == 0);
+		/* hung before: the refused batch was retried for good */
+		runtime_wait_multiple(rt, fs, 3);
+		CHECK(pthread_join(t, NULL) == 0);
+		CHECK(atomic_load(&enq_batches) > b0); /* they were a batch */
+		for (i = 0; i < 3; i++)
+			CHECK_RES(FUTURE_OUTPUT(&fb[i])->result,
+				VDM_ERROR_BUSY);
+		data_mover_dsa_delete(db);
+	}
+
 	td_begin("ENQCMD accepted: the operation completes");
 	td_pattern(src, SZ, 13);
 	memset(dst, 0, SZ);
@@ -453,7 +498,7 @@ test_fork(void)
 	struct vdm *vdm;
 	struct vdm_operation_future f, p;
 	unsigned char *src = td_alloc(n), *dst = td_alloc(n);
-	unsigned char *pd = td_alloc(SZ);
+	unsigned char *pd = td_alloc(SZ), *portal;
 	struct dsa_emu_stats s;
 	pid_t pid;
 	int status;
@@ -477,6 +522,10 @@ test_fork(void)
 	p = vdm_memcpy(vdm, pd, src, SZ, 0);
 	CHECK(poll1(&p) == FUTURE_STATE_RUNNING);
 	td_wait_received(emu, 2, 30 * SEC);
+	/* as the kernel's portal mapping (VM_DONTCOPY): not in the child */
+	portal = d->q[0].portal;
+	if (portal != NULL)
+		CHECK(madvise(portal, 4096, MADV_DONTFORK) == 0);
 	fflush(NULL);
 	pid = fork();
 	CHECK(pid >= 0);
@@ -494,7 +543,22 @@ test_fork(void)
 		f = vdm_memset(vdm, dst, 0x5a, n, 0);
 		CHECK_RES(td_busy(&f), VDM_SUCCESS);
 		CHECK_BYTES(dst, n, 0x5a);
-		data_mover_dsa_delete(d);
+		if (portal != NULL) {
+			/* the child's own page where the portal was: the
+			 * parent's mover, deleted here, leaves it alone */
+			unsigned char *mine = (unsigned char *)mmap(portal,
+				4096, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+				MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+			unsigned char v;
+
+			CHECK(mine == portal);
+			memset(mine, 0x6b, 4096);
+			data_mover_dsa_delete(d);
+			CHECK(mincore(mine, 4096, &v) == 0); /* was unmapped */
+			CHECK_BYTES(mine, 4096, 0x6b);
+		} else {
+			data_mover_dsa_delete(d);
+		}
 		atomic_store(verdict, 1);
 		_exit(0);
 	}
