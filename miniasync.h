@@ -155,9 +155,12 @@
      device's microseconds of latency are never won back; cpu_threshold 1
      sends every non-empty operation to the device). So do empty ones,
      overlapping moves the device cannot do, and (see below) those of a
-     forked child. A page fault is resolved by touching the rest of the
-     part and resubmitting it; a part that faults 64 times is finished on
-     the CPU.
+     forked child. A page fault is resolved by faulting in the rest of
+     the part and resubmitting it; a part that faults 64 times is
+     finished on the CPU. A page that cannot be faulted in (unmapped, a
+     read-only destination, past a file's end) fails the operation with
+     VDM_ERROR_DSA_PAGE_FAULT (Linux 5.14's MADV_POPULATE_*; on older
+     kernels the touch gets SIGSEGV, as a CPU copy would).
    - Wake-ups (WAKER, the default): a monitor thread per mover watches
      the completion records of armed operations and calls their wakers.
      After each event it spins 256 pauses (~5-10 us), then takes naps
@@ -1994,6 +1997,9 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #ifndef MAP_POPULATE
 #define MAP_POPULATE 0x8000
 #endif
+/* strict ISO C builds do not declare madvise() (a BSD name) */
+extern int masync__madvise(void *addr, size_t len, int advice)
+	__asm__("madvise");
 #endif
 
 #ifdef __cplusplus
@@ -8709,6 +8715,84 @@ masync__dsa_touch_range(const void *p, size_t len, int write)
 		masync__dsa_touch((uint64_t)a, write);
 }
 
+/* Linux 5.14's MADV_POPULATE_READ / _WRITE: the faults a read / write of
+ * each page would take, reported as errors instead of signals */
+#define MASYNC__MADV_POPULATE_READ 22
+#define MASYNC__MADV_POPULATE_WRITE 23
+static MASYNC__A(int) masync__dsa_can_populate; /* 0 unknown, 1 yes, 2 no */
+
+/* Faults in [p, p+len) as reads (or writes) would. 0: done; -1: a page
+ * there is unmapped, not writable or unbacked, so a touch would kill the
+ * process: the operation fails with VDM_ERROR_DSA_PAGE_FAULT instead;
+ * 1: cannot tell (a kernel before 5.14, an I/O or PROT_NONE mapping) and
+ * nothing done: the caller touches. */
+static int
+masync__dsa_populate(const void *p, size_t len, int write)
+{
+	static const unsigned char probe = 1;
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(MASYNC__DSA_PAGE - 1);
+	size_t l = (uintptr_t)p + len - a;
+	int can = MASYNC__LOAD(&masync__dsa_can_populate, relaxed);
+
+	if (len == 0)
+		return 0;
+	if (can == 0) { /* once: EINVAL below must mean the mapping */
+		uintptr_t pr = (uintptr_t)&probe &
+			~(uintptr_t)(MASYNC__DSA_PAGE - 1);
+
+		can = masync__madvise((void *)pr, MASYNC__DSA_PAGE,
+			MASYNC__MADV_POPULATE_READ) == 0 ? 1 : 2;
+		MASYNC__STORE(&masync__dsa_can_populate, can, relaxed);
+	}
+	if (can != 1)
+		return 1;
+	if (masync__madvise((void *)a, l, write ?
+			MASYNC__MADV_POPULATE_WRITE :
+			MASYNC__MADV_POPULATE_READ) == 0)
+		return 0;
+	switch (errno) {
+	case ENOMEM: /* unmapped */
+	case EFAULT: /* SIGBUS: past a file's end, no memory for it */
+#ifdef EHWPOISON
+	case EHWPOISON:
+#endif
+		return -1;
+	case EINVAL: /* readable but not writable, or an I/O mapping */
+		return write && masync__madvise((void *)a, l,
+			MASYNC__MADV_POPULATE_READ) == 0 ? -1 : 1;
+	default: /* EINTR, EAGAIN: the device faults again, we retry */
+		return 1;
+	}
+}
+
+/* The fault at `addr` is resolved, and the rest of the part is faulted in
+ * too; -1: that address cannot be (see masync__dsa_populate). */
+static int
+masync__dsa_fault_in(struct masync__dsa_op *o, uint64_t addr, int write)
+{
+	struct masync__op_args a = o->args;
+	int r = addr == 0 ? 0 : masync__dsa_populate(
+		(const void *)(uintptr_t)addr, 1, write);
+
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		masync__dsa_touch(addr, write);
+	/* the rest, both sides: a page it cannot fault in fails later,
+	 * when the device reports it */
+	if (a.src != NULL &&
+			masync__dsa_populate((const unsigned char *)a.src +
+			o->r_off, o->r_len, 0) > 0)
+		masync__dsa_touch_range((const unsigned char *)a.src +
+			o->r_off, o->r_len, 0);
+	write = o->type != VDM_OPERATION_FLUSH;
+	if (masync__dsa_populate((unsigned char *)a.dst + o->r_off, o->r_len,
+			write) > 0)
+		masync__dsa_touch_range((unsigned char *)a.dst + o->r_off,
+			o->r_len, write);
+	return 0;
+}
+
 /* Finishes [off, off+len) of the operation on the CPU. */
 static void
 masync__dsa_cpu_part(struct masync__dsa_op *o, size_t off, size_t len)
@@ -8723,6 +8807,25 @@ masync__dsa_cpu_part(struct masync__dsa_op *o, size_t off, size_t len)
 		(unsigned char *)a.dst + off,
 		a.src ? (const unsigned char *)a.src + off : NULL,
 		a.c, len, a.flags);
+}
+
+/* [off, off+len) of the operation, which the device could not finish
+ * after page faults, on the CPU; -1 (nothing done): a page there can
+ * never be faulted in */
+static int
+masync__dsa_cpu_after_fault(struct masync__dsa_op *o, size_t off, size_t len)
+{
+	struct masync__op_args a = o->args;
+
+	if (len == 0)
+		return 0;
+	if ((a.src != NULL && masync__dsa_populate(
+			(const unsigned char *)a.src + off, len, 0) < 0) ||
+			masync__dsa_populate((unsigned char *)a.dst + off,
+			len, o->type != VDM_OPERATION_FLUSH) < 0)
+		return -1;
+	masync__dsa_cpu_part(o, off, len);
+	return 0;
 }
 
 static enum vdm_operation_result
@@ -8783,21 +8886,18 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 			o->r_off += k;
 			o->r_len -= k;
 		}
-		masync__dsa_touch(c->fault_addr,
-			(st & DSA_COMP_STATUS_WRITE) != 0);
-		{
-			/* the rest of the part, both sides */
-			struct masync__op_args a = o->args;
-
-			if (a.src != NULL)
-				masync__dsa_touch_range((const unsigned char *)
-					a.src + o->r_off, o->r_len, 0);
-			masync__dsa_touch_range((unsigned char *)a.dst +
-				o->r_off, o->r_len,
-				o->type != VDM_OPERATION_FLUSH);
+		if (masync__dsa_fault_in(o, c->fault_addr,
+				(st & DSA_COMP_STATUS_WRITE) != 0) < 0) {
+			masync__dsa_finish(o, VDM_ERROR_DSA_PAGE_FAULT);
+			return;
 		}
 		if (++o->faults >= MASYNC__DSA_MAX_FAULTS) {
-			masync__dsa_cpu_part(o, o->r_off, o->r_len);
+			if (masync__dsa_cpu_after_fault(o, o->r_off,
+					o->r_len) < 0) {
+				masync__dsa_finish(o,
+					VDM_ERROR_DSA_PAGE_FAULT);
+				return;
+			}
 			o->done += o->p_len;
 		} else {
 			o->resume = 1; /* the rest of this part, same place */
@@ -8869,6 +8969,14 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 				k = recs[i].bytes_completed;
 				if (k > len)
 					k = len;
+				if (masync__dsa_cpu_after_fault(o, off + k,
+						len - k) < 0) {
+					masync__dsa_finish(o,
+						VDM_ERROR_DSA_PAGE_FAULT);
+					return;
+				}
+				off += len;
+				continue;
 			} else if (sc != 0 && sc != DSA_COMP_XFER_ERANGE &&
 					sc != DSA_COMP_OVERLAP_BUFFERS) {
 				masync__dsa_finish(o, masync__dsa_error(sc));

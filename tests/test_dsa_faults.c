@@ -301,6 +301,86 @@ test_nonresident(void)
 	dsa_emu_stop(emu);
 }
 
+/* pages no touch can fault in: a touch would kill the process with
+ * SIGSEGV; the future fails with VDM_ERROR_DSA_PAGE_FAULT instead */
+static void
+test_bad_pages(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	const size_t n = 3 * 65536;
+	unsigned char *a = td_alloc(n), *m;
+	struct vdm_operation_future f;
+	int k;
+
+	ec.max_transfer_size = 65536; /* 3 parts: a batch of them */
+	emu = td_emu(&ec);
+	d = td_mover(NULL);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(a, n, 61);
+	for (k = 0; k < 6; k++) {
+		static const char *const names[] = {
+			"memcpy from an unmapped page: DSA page fault",
+			"memcpy into a read-only page: DSA page fault",
+			"memset onto an unmapped page: DSA page fault",
+			"memcpy in parts, a read-only page in the 2nd",
+			"memcpy in parts, an unmapped source page in the 3rd",
+			"flush of a range with an unmapped page",
+		};
+		int parts = k == 3 || k == 4;
+		size_t len = parts ? n : 3 * 4096;
+		/* the bad page: the middle one, or in the 2nd / 3rd part */
+		size_t bad = k == 3 ? 65536 + 8192 : k == 4 ? 2 * 65536 :
+			4096;
+
+		td_begin(names[k]);
+		m = (unsigned char *)mmap(NULL, n, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(m != MAP_FAILED);
+		memset(m, 0x3e, n);
+		if (k == 1 || k == 3)
+			CHECK(mprotect(m + bad, 4096, PROT_READ) == 0);
+		else
+			CHECK(munmap(m + bad, 4096) == 0);
+		switch (k) {
+		case 0:
+		case 4:
+			f = vdm_memcpy(vdm, a, m, len, 0);
+			break;
+		case 2:
+			f = vdm_memset(vdm, m, 0x12, len, 0);
+			break;
+		case 5:
+			f = vdm_flush(vdm, m, len, 0);
+			break;
+		default:
+			f = vdm_memcpy(vdm, m, a, len, 0);
+			break;
+		}
+		CHECK_RES(td_wait(rt, &f), VDM_ERROR_DSA_PAGE_FAULT);
+		if (k == 1 || k == 3)
+			CHECK_BYTES(m + bad, 4096, 0x3e); /* not written */
+		if (k == 1 || k == 3)
+			munmap(m, n);
+		else {
+			munmap(m, bad);
+			munmap(m + bad + 4096, n - bad - 4096);
+		}
+		td_pattern(a, n, 61);
+	}
+	/* the mover still works */
+	m = (unsigned char *)td_alloc(n);
+	f = vdm_memcpy(vdm, m, a, n, 0);
+	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
+	CHECK_PATTERN(m, n, 0, 61);
+	td_free(m);
+	td_free(a);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+}
+
 static void
 test_errors(void)
 {
@@ -549,6 +629,7 @@ main(void)
 	test_page_faults();
 	test_batch_faults();
 	test_nonresident();
+	test_bad_pages();
 	test_errors();
 	test_timeouts();
 	runtime_delete(rt);
