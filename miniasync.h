@@ -111,7 +111,8 @@
      when none opens. Each WQ has its own portal, room and queue; the
      mover submits descriptors itself: MOVDIR64B on a dedicated WQ;
      ENQCMD on a shared WQ when the CPU has it and the kernel allows it
-     in user space (the `enqcmd` flag in /proc/cpuinfo); else write().
+     in user space (the `enqcmd` flag in /proc/cpuinfo) and the WQ's
+     threshold is not 0 (then ENQCMD is always refused); else write().
    - Placement: an operation goes to the least-loaded WQ (our
      descriptors in flight per entry) with room, preferring the devices
      on the NUMA node of the destination's first page (get_mempolicy),
@@ -6959,6 +6960,7 @@ masync__dsa_page_node(const void *p)
 struct masync__dsa_cand {
 	char path[128], dev[32], wq[32];
 	int dedicated, numa, bof;
+	int enq_zero; /* shared, threshold 0: write() only */
 	unsigned size, max_batch;
 	uint32_t max_xfer;
 	uint64_t gencap;
@@ -7198,6 +7200,7 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			mode = (int)accfg_wq_get_mode(wq);
 			if (mode != ACCFG_WQ_SHARED && mode != ACCFG_WQ_DEDICATED)
 				continue;
+
 			if ((cfg->mode == DATA_MOVER_DSA_WQ_DEDICATED &&
 					mode != ACCFG_WQ_DEDICATED) ||
 					(cfg->mode == DATA_MOVER_DSA_WQ_SHARED &&
@@ -7238,6 +7241,12 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			strcpy(k->dev, dname);
 			strcpy(k->wq, wname);
 			k->dedicated = mode == ACCFG_WQ_DEDICATED;
+			/* a shared WQ's threshold bounds what ENQCMD may fill:
+			 * with 0 it refuses every descriptor (DSA.md §8), the
+			 * kernel's write() (ENQCMDS) is not bound by it */
+			k->enq_zero = !k->dedicated &&
+				masync__dsa_read_num(wname, "threshold", &v,
+				10) == 0 && v == 0;
 			k->numa = accfg_device_get_numa_node(dev);
 			k->bof = bof == 1 && (gencap & MASYNC__DSA_GENCAP_BOF);
 			k->size = (unsigned)size;
@@ -9537,10 +9546,11 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 	MASYNC__STORE(&w->qlock.held, 0, relaxed);
 	w->portal = NULL;
 	/* the portal needs the submission instruction (ENQCMD also the
-	 * kernel's support); without it, or when the kernel refuses the
-	 * mapping (EPERM), use write() */
+	 * kernel's support and a threshold above 0); without it, or when
+	 * the kernel refuses the mapping (EPERM), use write() */
 	if ((k->dedicated && (cpu & MASYNC__CPU_MOVDIR64B)) ||
-			(!k->dedicated && (cpu & MASYNC__CPU_ENQCMD) &&
+			(!k->dedicated && !k->enq_zero &&
+			(cpu & MASYNC__CPU_ENQCMD) &&
 			masync__dsa_kernel_enqcmd())) {
 		p = mmap(NULL, 4096, PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 			w->fd, 0);

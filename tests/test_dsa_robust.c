@@ -412,6 +412,18 @@ test_enqcmd(void)
 	CHECK(!d->q[0].use_enqcmd);
 	data_mover_dsa_delete(d);
 
+	td_begin("threshold 0: ENQCMD would be refused, so write()");
+	write_cpuinfo(1);
+	CHECK(dsa_emu_sysfs_set(emu, "dsa0/wq0.0/threshold", "0\n") == 0);
+	d = td_mover(&mc);
+	CHECK(d->q[0].portal == NULL);
+	CHECK(!d->q[0].use_enqcmd);
+	data_mover_dsa_delete(d);
+	CHECK(dsa_emu_sysfs_set(emu, "dsa0/wq0.0/threshold", "8\n") == 0);
+	d = td_mover(&mc);
+	CHECK(d->q[0].use_enqcmd);
+	data_mover_dsa_delete(d);
+
 	td_begin("no cpuinfo: no ENQCMD");
 	masync__dsa_cpuinfo = "/nonexistent/cpuinfo";
 	d = td_mover(&mc);
