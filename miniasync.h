@@ -200,7 +200,10 @@
      operations the parent had started complete with
      VDM_ERROR_NOT_SUPPORTED (nothing more is done in the child), and
      data_mover_dsa_delete() only frees memory. Make a new mover in the
-     child to use the device there.
+     child to use the device there. The child closes the parent's WQ
+     files at the fork (a pthread_atfork handler), so it does not keep
+     a dedicated WQ from being opened again, or the parent's close from
+     draining the WQ.
 
    WAKERS (the contract every built-in mover keeps; examples/coroutines.cpp
    is an executor built on nothing else)
@@ -2140,10 +2143,17 @@ masync__thrd_errno(int rc)
 static MASYNC__A(unsigned) masync__forks;
 static once_flag masync__fork_once = ONCE_FLAG_INIT;
 
+#ifdef MINIASYNC_DSA
+static void masync__dsa_atfork_child(void);
+#endif
+
 static inline void
 masync__atfork_child(void)
 {
 	MASYNC__FADD(&masync__forks, 1, relaxed);
+#ifdef MINIASYNC_DSA
+	masync__dsa_atfork_child();
+#endif
 }
 
 static inline void
@@ -6730,6 +6740,7 @@ masync__qlock_give(struct masync__qlock *l)
 /* One opened work queue: its portal, its room and its queue. */
 struct masync__dsa_wq {
 	MASYNC__ALIGNAS(64) int fd;
+	int fd_slot;           /* in masync__dsa_fds, -1 none */
 	unsigned char *portal; /* NULL: submit with write() */
 	int dedicated;
 	int use_enqcmd;
@@ -9529,6 +9540,43 @@ masync__dsa_has_property(void *future, enum future_property property)
 	return property == FUTURE_PROPERTY_ASYNC;
 }
 
+/* The WQ files this process has open (fd + 1; 0 a free slot). A child
+ * forked without exec closes them at once (masync__atfork_child): it
+ * cannot use them, and while it held them the parent's close would
+ * neither drain the WQ (DSA.md §8: the memory lost descriptors point at
+ * is then freed under the device) nor free a dedicated WQ for a new
+ * open (EBUSY). A full table leaves an fd to the child, as before. */
+#define MASYNC__DSA_FD_SLOTS 256
+static MASYNC__A(int) masync__dsa_fds[MASYNC__DSA_FD_SLOTS];
+
+static int
+masync__dsa_fd_register(int fd)
+{
+	int i;
+
+	for (i = 0; i < MASYNC__DSA_FD_SLOTS; i++) {
+		int free_slot = 0;
+
+		if (MASYNC__CAS(&masync__dsa_fds[i], &free_slot, fd + 1,
+				relaxed))
+			return i;
+	}
+	return -1;
+}
+
+static void
+masync__dsa_atfork_child(void)
+{
+	int i;
+
+	for (i = 0; i < MASYNC__DSA_FD_SLOTS; i++) {
+		int fd1 = MASYNC__LOAD(&masync__dsa_fds[i], relaxed);
+
+		if (fd1 != 0)
+			close(fd1 - 1);
+	}
+}
+
 static int
 masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 	enum data_mover_dsa_error *why)
@@ -9543,6 +9591,7 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 			DATA_MOVER_DSA_E_PERMISSION : DATA_MOVER_DSA_E_NO_WQ;
 		return -1;
 	}
+	w->fd_slot = masync__dsa_fd_register(w->fd);
 	MASYNC__STORE(&w->qlock.held, 0, relaxed);
 	w->portal = NULL;
 	/* the portal needs the submission instruction (ENQCMD also the
@@ -9579,13 +9628,22 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 
 /* Closes w: the kernel drains what is left of our descriptors in it. In
  * a forked child the portal was not inherited (VM_DONTCOPY): its address
- * may hold a mapping of the child's own, which must stay. */
+ * may hold a mapping of the child's own, which must stay; and its file
+ * was closed at the fork, unless the table had no slot for it. */
 static void
 masync__dsa_close(struct masync__dsa_wq *w, int child)
 {
 	if (w->portal != NULL && !child)
 		munmap(w->portal, 4096);
-	close(w->fd);
+	if (w->fd_slot >= 0) {
+		/* out of the table first: a fork now leaves the fd to the
+		 * child, never a number a new open has taken since */
+		MASYNC__STORE(&masync__dsa_fds[w->fd_slot], 0, relaxed);
+		if (!child)
+			close(w->fd);
+	} else {
+		close(w->fd);
+	}
 	while (w->ball != NULL) {
 		struct masync__dsa_batch *b = w->ball;
 

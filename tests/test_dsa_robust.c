@@ -543,8 +543,11 @@ test_fork(void)
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		/* the parent's operation: its device does not serve us */
 		td_case = "child";
+		/* the WQ's file was closed at the fork, so the parent's close
+		 * drains the WQ and frees it for a new open */
+		CHECK(fcntl(d->q[0].fd, F_GETFD) == -1 && errno == EBADF);
+		/* the parent's operation: its device does not serve us */
 		CHECK(poll1(&p) == FUTURE_STATE_COMPLETE);
 		CHECK_RES(FUTURE_OUTPUT(&p)->result, VDM_ERROR_NOT_SUPPORTED);
 		CHECK_BYTES(pd, SZ, 0);
