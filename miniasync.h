@@ -6640,6 +6640,11 @@ struct masync__dsa_op {
 	 * written again with the same value (X, 0, X) and the change missed */
 	MASYNC__ALIGNAS(32) struct dsa_completion_record comp_alt;
 	unsigned char alt;
+	/* op_start said 0: the op_check that follows in the same poll is
+	 * that start's (wrapped movers' later polls call op_check too) and
+	 * may answer the start's notifier */
+	unsigned char fresh;
+	struct future_notifier *start_n;
 	MASYNC__ALIGNAS(64) struct dsa_hw_desc desc;
 };
 
@@ -9157,7 +9162,13 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 		if (o->hy_active)
 			masync__dsa_hybrid_poll(o, n, notify, done);
 		if (done) {
-			masync__dsa_disarm(o);
+			/* a hybrid's CPU part still runs, and this poll gave
+			 * it no notifier (the check after the start): the
+			 * start's waker stays, and the monitor calls it for
+			 * the record already written, so that a poll with a
+			 * notifier hands one to the CPU part */
+			if (notify || !o->hy_active)
+				masync__dsa_disarm(o);
 			return o->hy_active ? FUTURE_STATE_RUNNING :
 				FUTURE_STATE_COMPLETE;
 		}
@@ -9213,8 +9224,19 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 		if (o->need_submit) {
 			int r = masync__dsa_submit_next(o);
 
-			if (r < 0) /* no room yet: poll again, nothing wakes */
+			if (r < 0) {
+				/* no room yet, and nothing wakes for room: the
+				 * caller polls again (also the start's, whose
+				 * waker waits on a record now cleared) */
+				if (n != NULL) {
+					masync__dsa_disarm(o);
+					n->notifier_used =
+						FUTURE_NOTIFIER_NONE;
+				} else if (notify) {
+					masync__dsa_disarm(o);
+				}
 				return FUTURE_STATE_RUNNING;
+			}
 			if (r > 0) {
 				o->need_submit = 0;
 				masync__dsa_finish(o,
@@ -9363,6 +9385,8 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		masync__overlaps(a.dst, a.src, a.n);
 	int r;
 
+	o->fresh = 1;
+	o->start_n = n;
 	o->type = operation->type;
 	o->args = a;
 	o->n = a.n;
@@ -9407,6 +9431,8 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 	r = masync__dsa_submit_next(o);
 	if (r < 0) {
 		o->need_submit = 0;
+		o->fresh = 0;
+		o->start_n = NULL;
 		return -1; /* no room: stay idle, poll again */
 	}
 	if (r > 0) {
@@ -9426,14 +9452,20 @@ static enum future_state
 masync__dsa_op_check(void *data, const struct vdm_operation *operation)
 {
 	struct masync__dsa_op *o = (struct masync__dsa_op *)data;
+	struct future_notifier *n = o->start_n;
+	int fresh = o->fresh;
 
 	(void)operation;
+	o->fresh = 0;
+	o->start_n = NULL;
 	/* the generic poll calls it right after op_start: a member (pending,
 	 * or in the batch it filled) has nothing to do yet, as in
-	 * masync__dsa_progress, without entering that large function */
-	if (o->pend_w != NULL)
+	 * masync__dsa_progress, without entering that large function. A
+	 * later poll of a wrapped mover (a copy of our struct vdm) comes
+	 * here too, and must find its member's end. */
+	if (fresh && o->pend_w != NULL)
 		return FUTURE_STATE_RUNNING;
-	return masync__dsa_progress(o, NULL, 0, 1);
+	return masync__dsa_progress(o, n, 0, fresh);
 }
 
 /* The common end of a coalesced operation: another member's poll found

@@ -101,6 +101,76 @@ mover(unsigned batch_max)
 	return td_mover(&mc);
 }
 
+/* a program's wrapper of the mover: a copy of its struct vdm whose
+ * callbacks call the mover's (as tests/compat_wrap_mover.c for the CPU
+ * movers); the library then polls through the copy's op_check */
+static struct vdm *wrap_inner;
+
+static void *
+wrap_new(struct vdm *vdm, const enum vdm_operation_type type)
+{
+	(void)vdm;
+	return wrap_inner->op_new(wrap_inner, type);
+}
+
+static int
+wrap_start(void *data, const struct vdm_operation *op,
+	struct future_notifier *n)
+{
+	return wrap_inner->op_start(data, op, n);
+}
+
+static enum future_state
+wrap_check(void *data, const struct vdm_operation *op)
+{
+	return wrap_inner->op_check(data, op);
+}
+
+static void
+test_wrapped(struct dsa_emu *emu)
+{
+	struct data_mover_dsa *d = mover(NOPS);
+	struct vdm wrapped;
+	struct future *ff[8];
+	struct dsa_emu_stats s;
+	struct ops o;
+	int i;
+
+	td_begin("a wrapped mover: its coalesced operations complete");
+	wrap_inner = data_mover_dsa_get_vdm(d);
+	wrapped = *wrap_inner;
+	wrapped.op_new = wrap_new;
+	wrapped.op_start = wrap_start;
+	wrapped.op_check = wrap_check;
+	dsa_emu_reset_stats(emu);
+	ops_make(&o, d, 0, 31);
+	for (i = 0; i < 8; i++) {
+		o.f[i] = vdm_memcpy(&wrapped, o.dst + (size_t)i * OPSZ,
+			o.src + (size_t)i * OPSZ, OPSZ, 0);
+		ff[i] = FUTURE_AS_RUNNABLE(&o.f[i]);
+	}
+	/* hung before: a member's op_check never looked at its batch */
+	runtime_wait_multiple(rt, ff, 8);
+	for (i = 0; i < 8; i++)
+		CHECK_RES(FUTURE_OUTPUT(&o.f[i])->result, VDM_SUCCESS);
+	CHECK_PATTERN(o.dst, OPSZ * 8, 0, 31);
+	s = td_stats(emu);
+	CHECK_EQ(s.ops[DSA_OPCODE_BATCH], 1); /* they were members */
+	CHECK_EQ(s.batch_members, 8);
+	/* by hand: one started while the WQ is busy joins its batch */
+	o.f[0] = vdm_memcpy(data_mover_dsa_get_vdm(d), o.dst, o.src, OPSZ, 0);
+	o.f[1] = vdm_memcpy(&wrapped, o.dst + OPSZ, o.src + OPSZ, OPSZ, 0);
+	dsa_emu_pause(emu, -1, 1);
+	CHECK(poll1(&o.f[0]) == FUTURE_STATE_RUNNING);
+	CHECK(poll1(&o.f[1]) == FUTURE_STATE_RUNNING);
+	CHECK(((struct masync__dsa_op *)o.f[1].data.data)->pend_w != NULL);
+	dsa_emu_pause(emu, -1, 0);
+	CHECK_RES(td_busy(&o.f[0]), VDM_SUCCESS);
+	CHECK_RES(td_busy(&o.f[1]), VDM_SUCCESS);
+	ops_free(&o);
+	data_mover_dsa_delete(d);
+}
+
 static void
 test_round(struct dsa_emu *emu)
 {
@@ -666,6 +736,7 @@ main(void)
 	CHECK(td_portal(d));
 	data_mover_dsa_delete(d);
 	test_round(emu);
+	test_wrapped(emu);
 	test_batch_max(emu);
 	test_member_faults(emu);
 	test_no_member_records(emu);

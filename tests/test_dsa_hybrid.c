@@ -159,6 +159,122 @@ test_cpu_vdm(struct dsa_emu *emu)
 	data_mover_threads_delete(dmt);
 }
 
+/* ---- the waker of a split whose device part ends in its first poll ---- */
+
+static pthread_mutex_t hw_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hw_cv = PTHREAD_COND_INITIALIZER;
+static int hw_woken, hw_open;
+
+/* the CPU part's copy, held until the test opens the gate */
+static void *
+gate_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	pthread_mutex_lock(&hw_mu);
+	while (!hw_open)
+		pthread_cond_wait(&hw_cv, &hw_mu);
+	pthread_mutex_unlock(&hw_mu);
+	return memcpy(dst, src, n);
+}
+
+static void
+hw_wake(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&hw_mu);
+	hw_woken = 1;
+	pthread_cond_broadcast(&hw_cv);
+	pthread_mutex_unlock(&hw_mu);
+}
+
+/* 1 once hw_wake was called (and resets it); 0 after 60 s: a hang guard,
+ * not a measure */
+static int
+hw_wait_woken(void)
+{
+	struct timespec ts;
+	int rc = 0, got;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 60;
+	pthread_mutex_lock(&hw_mu);
+	while (!hw_woken && rc == 0)
+		rc = pthread_cond_timedwait(&hw_cv, &hw_mu, &ts);
+	got = hw_woken;
+	hw_woken = 0;
+	pthread_mutex_unlock(&hw_mu);
+	return got;
+}
+
+/* a device that has finished each descriptor when its doorbell returns */
+static void
+sync_trap(void *portal, const void *desc)
+{
+	const struct dsa_hw_desc *dd = (const struct dsa_hw_desc *)desc;
+
+	td_trap_movdir64b(portal, desc);
+	while (atomic_load_explicit((_Atomic uint8_t *)(uintptr_t)
+			dd->completion_addr, memory_order_acquire) == 0)
+		sched_yield();
+}
+
+static void
+test_wake_cpu_part(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu *emu;
+	struct data_mover_threads *dmt = data_mover_threads_new(1, 8,
+		FUTURE_NOTIFIER_WAKER);
+	struct data_mover_dsa *d;
+	struct future_notifier nt;
+	struct vdm_operation_future f;
+	const size_t n = 4 * BIG;
+	unsigned char *src = td_alloc(n), *dst = td_alloc(n);
+	enum future_state st;
+
+	td_begin("the device part done in the first poll, the CPU part not: "
+		"the waker that poll took is called");
+	CHECK(dmt != NULL);
+	data_mover_threads_set_memcpy_fn(dmt, gate_memcpy);
+	ec.trap_portal = 1;
+	emu = td_emu(&ec);
+	MASYNC__STORE(&masync__test_movdir64b, sync_trap, release);
+	d = mover(300, data_mover_threads_get_vdm(dmt));
+	td_pattern(src, n, 21);
+	memset(dst, 0, n);
+	memset(&nt, 0, sizeof(nt));
+	nt.waker.wake = hw_wake;
+	f = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, n, 0);
+	/* white box: the polling thread leaves the CPU part to the worker
+	 * (else it could run it, gated, itself) */
+	masync__rt_releasing = 1;
+	st = future_poll(FUTURE_AS_RUNNABLE(&f), &nt);
+	masync__rt_releasing = 0;
+	CHECK(st == FUTURE_STATE_RUNNING);
+	CHECK(((struct masync__dsa_op *)f.data.data)->hy_active);
+	CHECK(MASYNC__LOAD(&((struct masync__dsa_op *)f.data.data)->phase,
+		relaxed) == MASYNC__DSA_DONE); /* the device's part */
+	CHECK_EQ(nt.notifier_used, FUTURE_NOTIFIER_WAKER);
+	/* the old header dropped that waker: nobody called it */
+	CHECK(hw_wait_woken());
+	pthread_mutex_lock(&hw_mu);
+	hw_open = 1;
+	pthread_cond_broadcast(&hw_cv);
+	pthread_mutex_unlock(&hw_mu);
+	/* a waker-only executor from here on */
+	while ((st = future_poll(FUTURE_AS_RUNNABLE(&f), &nt)) !=
+			FUTURE_STATE_COMPLETE)
+		if (nt.notifier_used == FUTURE_NOTIFIER_WAKER)
+			CHECK(hw_wait_woken());
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_SUCCESS);
+	CHECK_PATTERN(dst, n, 0, 21);
+	data_mover_dsa_delete(d);
+	data_mover_threads_delete(dmt);
+	dsa_emu_stop(emu);
+	td_free(src);
+	td_free(dst);
+}
+
 static void
 test_measured(struct dsa_emu *emu)
 {
@@ -236,6 +352,7 @@ main(void)
 	test_measured(emu);
 	test_fault(emu);
 	dsa_emu_stop(emu);
+	test_wake_cpu_part();
 	runtime_delete(rt);
 	td_log("test_dsa_hybrid: all passed\n");
 	return 0;
