@@ -101,47 +101,18 @@ mover(unsigned batch_max)
 	return td_mover(&mc);
 }
 
-/* a program's wrapper of the mover: a copy of its struct vdm whose
- * callbacks call the mover's (as tests/compat_wrap_mover.c for the CPU
- * movers); the library then polls through the copy's op_check */
-static struct vdm *wrap_inner;
-
-static void *
-wrap_new(struct vdm *vdm, const enum vdm_operation_type type)
-{
-	(void)vdm;
-	return wrap_inner->op_new(wrap_inner, type);
-}
-
-static int
-wrap_start(void *data, const struct vdm_operation *op,
-	struct future_notifier *n)
-{
-	return wrap_inner->op_start(data, op, n);
-}
-
-static enum future_state
-wrap_check(void *data, const struct vdm_operation *op)
-{
-	return wrap_inner->op_check(data, op);
-}
-
 static void
 test_wrapped(struct dsa_emu *emu)
 {
 	struct data_mover_dsa *d = mover(NOPS);
-	struct vdm wrapped;
+	struct vdm wrapped = td_wrap(data_mover_dsa_get_vdm(d));
 	struct future *ff[8];
 	struct dsa_emu_stats s;
 	struct ops o;
 	int i;
 
-	td_begin("a wrapped mover: its coalesced operations complete");
-	wrap_inner = data_mover_dsa_get_vdm(d);
-	wrapped = *wrap_inner;
-	wrapped.op_new = wrap_new;
-	wrapped.op_start = wrap_start;
-	wrapped.op_check = wrap_check;
+	td_begin("a wrapped mover (td_wrap): its coalesced operations "
+		"complete");
 	dsa_emu_reset_stats(emu);
 	ops_make(&o, d, 0, 31);
 	for (i = 0; i < 8; i++) {

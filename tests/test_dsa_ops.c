@@ -259,50 +259,18 @@ test_overlap(void)
 	}
 }
 
-/* a program wraps the mover as libminiasync allowed: its struct vdm is a
- * copy of the mover's, op_new hands the mover's own vdm on, op_start and
- * op_check count; nothing of the mover follows the copy (on the stack),
- * so the library must read nothing past it (ASan) and call the copy's
- * callbacks */
-static struct vdm *wrap_inner;
-static int wrap_starts, wrap_checks;
-
-static void *
-wrap_new(struct vdm *vdm, const enum vdm_operation_type type)
-{
-	(void)vdm;
-	return wrap_inner->op_new(wrap_inner, type);
-}
-
-static int
-wrap_start(void *data, const struct vdm_operation *op,
-	struct future_notifier *n)
-{
-	wrap_starts++;
-	return wrap_inner->op_start(data, op, n);
-}
-
-static enum future_state
-wrap_check(void *data, const struct vdm_operation *op)
-{
-	wrap_checks++;
-	return wrap_inner->op_check(data, op);
-}
-
+/* through a program's wrapper of the mover (td_wrap): nothing of the
+ * mover follows the copy (on the stack), so the library must read nothing
+ * past it (ASan) and call the copy's callbacks */
 static void
 test_wrapped(struct dsa_emu *emu, struct vdm *vdm, unsigned char *a,
 	unsigned char *b)
 {
-	struct vdm wrapped = *vdm;
+	struct vdm wrapped = td_wrap(vdm);
 	struct vdm_operation_future f[4];
 	struct future *fs[4];
 	int i;
 
-	wrap_inner = vdm;
-	wrapped.op_new = wrap_new;
-	wrapped.op_start = wrap_start;
-	wrapped.op_check = wrap_check;
-	wrap_starts = wrap_checks = 0;
 	dsa_emu_reset_stats(emu);
 	td_pattern(a, 8192, 9);
 	memset(b, 0, 8192);
@@ -320,8 +288,8 @@ test_wrapped(struct dsa_emu *emu, struct vdm *vdm, unsigned char *a,
 	f[0] = vdm_memset(&wrapped, b, 0x33, 4096, 0);
 	CHECK_RES(td_busy(&f[0]), VDM_SUCCESS);
 	CHECK_BYTES(b, 4096, 0x33);
-	CHECK_EQ(wrap_starts, 6);
-	CHECK(wrap_checks >= 6);
+	CHECK_EQ(td_wrap_starts, 6);
+	CHECK(td_wrap_checks >= 6);
 	CHECK(td_stats(emu).received >= 1); /* the device did the work */
 	f[0] = vdm_memcpy(&wrapped, b, a, 64, 0); /* never started */
 	CHECK(vdm_cancel(&f[0]) == 0);
