@@ -8135,17 +8135,20 @@ static MASYNC__THREAD_LOCAL struct masync__dsa_stage masync__dsa_stage;
 
 /* The stage goes on its WQ's pending list; the batch goes too with
  * `flush` (or once the list holds a batch's worth), else at the pass's
- * end as before (the next start picked another WQ: both batches fill). */
-static void
-masync__dsa_stage_publish(int flush)
+ * end as before (the next start picked another WQ: both batches fill).
+ * Returns whether the flush kicked staged member `ask` (read under the
+ * WQ's lock: once published, the monitor's flush may kick it too). */
+static int
+masync__dsa_stage_publish(int flush, const struct masync__dsa_op *ask)
 {
 	struct masync__dsa_stage *st = &masync__dsa_stage;
 	struct masync__dsa_wq *w = st->w;
 	struct data_mover_dsa *d;
 	struct masync__dsa_op *m;
+	int kicked;
 
 	if (st->n == 0)
-		return;
+		return 0;
 	d = w->d;
 	for (m = st->head; m != NULL; m = m->pnext)
 		m->staged = 0;
@@ -8165,7 +8168,9 @@ masync__dsa_stage_publish(int flush)
 	st->n = 0;
 	if (flush || w->npend >= masync__dsa_batch_lim(d, w))
 		masync__dsa_flush_locked(d, w);
+	kicked = ask != NULL && ask->kicked;
 	masync__qlock_give(&w->qlock);
+	return kicked;
 }
 
 /* a staged member leaves the stage unsubmitted (cancelled or released) */
@@ -8189,7 +8194,7 @@ masync__dsa_round_wq(void *arg)
 	if (masync__dsa_forked(w->d))
 		return;
 	if (masync__dsa_stage.w == w && masync__dsa_stage.n != 0) {
-		masync__dsa_stage_publish(1); /* flushes w too */
+		(void)masync__dsa_stage_publish(1, NULL); /* flushes w */
 		return;
 	}
 	masync__qlock_take(&w->qlock);
@@ -8265,15 +8270,14 @@ masync__dsa_pend(struct masync__dsa_op *o)
 		struct masync__dsa_stage *st = &masync__dsa_stage;
 
 		if (st->n != 0 && st->w != w)
-			masync__dsa_stage_publish(0);
+			(void)masync__dsa_stage_publish(0, NULL);
 		masync__dsa_pend_init(o, w);
 		o->staged = 1;
 		masync__dsa_list_add(&st->head, &st->tail, o);
 		st->w = w;
 		if (++st->n < lim)
 			return 1;
-		masync__dsa_stage_publish(1);
-		if (!o->kicked)
+		if (!masync__dsa_stage_publish(1, o))
 			return 1;
 		masync__dsa_unkick(o);
 		return 0;
@@ -8384,7 +8388,7 @@ masync__dsa_member(struct masync__dsa_op *o)
 	if (MASYNC__LOAD(&o->swept, acquire))
 		return MASYNC__DSA_M_DONE; /* see masync__dsa_sweep */
 	if (o->staged)
-		masync__dsa_stage_publish(1); /* polled again in its pass */
+		(void)masync__dsa_stage_publish(1, NULL); /* polled again */
 	wr = MASYNC__LOAD(&o->watch, acquire);
 	/* in a batch in flight, neither record written yet: no lock (the
 	 * batch's submission time was copied into o->q before wr was set) */
@@ -9876,7 +9880,7 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	for (i = 0; i < dmd->nq; i++)
 		masync__round_forget(&dmd->q[i]);
 	if (masync__dsa_stage.n != 0 && masync__dsa_stage.w->d == dmd)
-		masync__dsa_stage_publish(1); /* goes below with the rest */
+		(void)masync__dsa_stage_publish(1, NULL); /* goes below */
 	for (i = masync__dsa_later.n; i-- != 0;)
 		if (masync__dsa_later.o[i]->d == dmd)
 			masync__dsa_later_drop(masync__dsa_later.o[i]);
