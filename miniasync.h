@@ -7216,7 +7216,6 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			mode = (int)accfg_wq_get_mode(wq);
 			if (mode != ACCFG_WQ_SHARED && mode != ACCFG_WQ_DEDICATED)
 				continue;
-
 			if ((cfg->mode == DATA_MOVER_DSA_WQ_DEDICATED &&
 					mode != ACCFG_WQ_DEDICATED) ||
 					(cfg->mode == DATA_MOVER_DSA_WQ_SHARED &&
@@ -8762,6 +8761,7 @@ masync__dsa_populate(const void *p, size_t len, int write)
 	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(MASYNC__DSA_PAGE - 1);
 	size_t l = (uintptr_t)p + len - a;
 	int can = MASYNC__LOAD(&masync__dsa_can_populate, relaxed);
+	int saved = errno, r;
 
 	if (len == 0)
 		return 0;
@@ -8773,25 +8773,34 @@ masync__dsa_populate(const void *p, size_t len, int write)
 			MASYNC__MADV_POPULATE_READ) == 0 ? 1 : 2;
 		MASYNC__STORE(&masync__dsa_can_populate, can, relaxed);
 	}
-	if (can != 1)
+	if (can != 1) {
+		errno = saved;
 		return 1;
+	}
 	if (masync__madvise((void *)a, l, write ?
 			MASYNC__MADV_POPULATE_WRITE :
-			MASYNC__MADV_POPULATE_READ) == 0)
+			MASYNC__MADV_POPULATE_READ) == 0) {
+		errno = saved;
 		return 0;
+	}
 	switch (errno) {
 	case ENOMEM: /* unmapped */
 	case EFAULT: /* SIGBUS: past a file's end, no memory for it */
 #ifdef EHWPOISON
 	case EHWPOISON:
 #endif
-		return -1;
+		r = -1;
+		break;
 	case EINVAL: /* readable but not writable, or an I/O mapping */
-		return write && masync__madvise((void *)a, l,
+		r = write && masync__madvise((void *)a, l,
 			MASYNC__MADV_POPULATE_READ) == 0 ? -1 : 1;
-	default: /* EINTR, EAGAIN: the device faults again, we retry */
-		return 1;
+		break;
+	default: /* EINTR, EAGAIN: touch instead */
+		r = 1;
+		break;
 	}
+	errno = saved; /* a poll leaves the program's errno alone */
+	return r;
 }
 
 /* The fault at `addr` is resolved, and the rest of the part is faulted in
@@ -9608,8 +9617,11 @@ masync__dsa_atfork_child(void)
 	for (i = 0; i < MASYNC__DSA_FD_SLOTS; i++) {
 		int fd1 = MASYNC__LOAD(&masync__dsa_fds[i], relaxed);
 
-		if (fd1 != 0)
+		if (fd1 != 0) {
 			close(fd1 - 1);
+			/* free: a number the child reuses is its own */
+			MASYNC__STORE(&masync__dsa_fds[i], 0, relaxed);
+		}
 	}
 }
 
@@ -9671,15 +9683,14 @@ masync__dsa_close(struct masync__dsa_wq *w, int child)
 {
 	if (w->portal != NULL && !child)
 		munmap(w->portal, 4096);
-	if (w->fd_slot >= 0) {
+	if (!child || w->fd_slot < 0) {
 		/* out of the table first: a fork now leaves the fd to the
 		 * child, never a number a new open has taken since */
-		MASYNC__STORE(&masync__dsa_fds[w->fd_slot], 0, relaxed);
-		if (!child)
-			close(w->fd);
-	} else {
+		if (w->fd_slot >= 0)
+			MASYNC__STORE(&masync__dsa_fds[w->fd_slot], 0,
+				relaxed);
 		close(w->fd);
-	}
+	} /* else closed, and its slot freed, at the fork */
 	while (w->ball != NULL) {
 		struct masync__dsa_batch *b = w->ball;
 

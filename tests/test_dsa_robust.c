@@ -547,6 +547,23 @@ test_fork(void)
 		/* the WQ's file was closed at the fork, so the parent's close
 		 * drains the WQ and frees it for a new open */
 		CHECK(fcntl(d->q[0].fd, F_GETFD) == -1 && errno == EBADF);
+		{
+			/* a file of the child's own under that number stays
+			 * open in a grandchild */
+			int nfd = open("/dev/null", O_RDONLY), gst;
+			pid_t g;
+
+			CHECK(nfd >= 0);
+			CHECK(dup2(nfd, d->q[0].fd) == d->q[0].fd);
+			fflush(NULL);
+			g = fork();
+			CHECK(g >= 0);
+			if (g == 0)
+				_exit(fcntl(d->q[0].fd, F_GETFD) == -1);
+			CHECK(waitpid(g, &gst, 0) == g);
+			CHECK(WIFEXITED(gst) && WEXITSTATUS(gst) == 0);
+			close(nfd);
+		}
 		/* the parent's operation: its device does not serve us */
 		CHECK(poll1(&p) == FUTURE_STATE_COMPLETE);
 		CHECK_RES(FUTURE_OUTPUT(&p)->result, VDM_ERROR_NOT_SUPPORTED);
