@@ -1843,7 +1843,10 @@ MINIASYNC_API struct vdm *data_mover_threads_get_vdm(
 MINIASYNC_API void data_mover_threads_delete(struct data_mover_threads *dmt);
 
 /* Replace the functions the workers use. They receive the operation's
- * flags and are responsible for them. Set before submitting work. Only
+ * flags and are responsible for them. Set before submitting work: an
+ * operation already started keeps the plan of its start, and where the
+ * caller and the workers share one CPU it may be left queued for good
+ * (not thread-safe with polls of the mover's futures either). Only
  * workers call them, so one that waits for another operation of the same
  * mover needs a free worker and queue room for it, or waits forever. */
 MINIASYNC_API void data_mover_threads_set_memcpy_fn(
