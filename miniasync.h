@@ -8776,34 +8776,55 @@ masync__dsa_populate(const void *p, size_t len, int write)
 			MASYNC__MADV_POPULATE_READ) == 0 ? 1 : 2;
 		MASYNC__STORE(&masync__dsa_can_populate, can, relaxed);
 	}
-	if (can != 1) {
-		errno = saved;
-		return 1;
-	}
-	if (masync__madvise((void *)a, l, write ?
+	r = 1; /* cannot tell: the caller touches */
+	if (can == 1 && masync__madvise((void *)a, l, write ?
 			MASYNC__MADV_POPULATE_WRITE :
 			MASYNC__MADV_POPULATE_READ) == 0) {
-		errno = saved;
-		return 0;
-	}
-	switch (errno) {
-	case ENOMEM: /* unmapped */
-	case EFAULT: /* SIGBUS: past a file's end, no memory for it */
+		r = 0;
+	} else if (can == 1) {
+		switch (errno) {
+		case ENOMEM: /* unmapped */
+		case EFAULT: /* SIGBUS: past a file's end, no memory for it */
 #ifdef EHWPOISON
-	case EHWPOISON:
+		case EHWPOISON:
 #endif
-		r = -1;
-		break;
-	case EINVAL: /* readable but not writable, or an I/O mapping */
-		r = write && masync__madvise((void *)a, l,
-			MASYNC__MADV_POPULATE_READ) == 0 ? -1 : 1;
-		break;
-	default: /* EINTR, EAGAIN: touch instead */
-		r = 1;
-		break;
+			r = -1;
+			break;
+		case EINVAL: /* readable but not writable, or an I/O mapping */
+			r = write && masync__madvise((void *)a, l,
+				MASYNC__MADV_POPULATE_READ) == 0 ? -1 : 1;
+			break;
+		default: /* EINTR, EAGAIN: touch instead */
+			break;
+		}
 	}
 	errno = saved; /* a poll leaves the program's errno alone */
 	return r;
+}
+
+/* [p, p+len) faulted in, by a touch where masync__dsa_populate cannot
+ * tell; -1: a page there never can be */
+static int
+masync__dsa_fault_range(const void *p, size_t len, int write)
+{
+	int r = masync__dsa_populate(p, len, write);
+
+	if (r > 0)
+		masync__dsa_touch_range(p, len, write);
+	return r < 0 ? -1 : 0;
+}
+
+/* [off, off+len) of the operation faulted in, both sides */
+static int
+masync__dsa_fault_part(struct masync__dsa_op *o, size_t off, size_t len)
+{
+	struct masync__op_args a = o->args;
+
+	if (a.src != NULL && masync__dsa_fault_range(
+			(const unsigned char *)a.src + off, len, 0) < 0)
+		return -1;
+	return masync__dsa_fault_range((unsigned char *)a.dst + off, len,
+		o->type != VDM_OPERATION_FLUSH);
 }
 
 /* The fault at `addr` is resolved, and the rest of the part is faulted in
@@ -8811,26 +8832,12 @@ masync__dsa_populate(const void *p, size_t len, int write)
 static int
 masync__dsa_fault_in(struct masync__dsa_op *o, uint64_t addr, int write)
 {
-	struct masync__op_args a = o->args;
-	int r = addr == 0 ? 0 : masync__dsa_populate(
-		(const void *)(uintptr_t)addr, 1, write);
-
-	if (r < 0)
+	if (addr != 0 && masync__dsa_fault_range((const void *)(uintptr_t)
+			addr, 1, write) < 0)
 		return -1;
-	if (r > 0)
-		masync__dsa_touch(addr, write);
-	/* the rest, both sides: a page it cannot fault in fails later,
-	 * when the device reports it */
-	if (a.src != NULL &&
-			masync__dsa_populate((const unsigned char *)a.src +
-			o->r_off, o->r_len, 0) > 0)
-		masync__dsa_touch_range((const unsigned char *)a.src +
-			o->r_off, o->r_len, 0);
-	write = o->type != VDM_OPERATION_FLUSH;
-	if (masync__dsa_populate((unsigned char *)a.dst + o->r_off, o->r_len,
-			write) > 0)
-		masync__dsa_touch_range((unsigned char *)a.dst + o->r_off,
-			o->r_len, write);
+	/* a page of the rest it cannot fault in fails later, when the
+	 * device reports it */
+	(void)masync__dsa_fault_part(o, o->r_off, o->r_len);
 	return 0;
 }
 
@@ -8856,14 +8863,9 @@ masync__dsa_cpu_part(struct masync__dsa_op *o, size_t off, size_t len)
 static int
 masync__dsa_cpu_after_fault(struct masync__dsa_op *o, size_t off, size_t len)
 {
-	struct masync__op_args a = o->args;
-
 	if (len == 0)
 		return 0;
-	if ((a.src != NULL && masync__dsa_populate(
-			(const unsigned char *)a.src + off, len, 0) < 0) ||
-			masync__dsa_populate((unsigned char *)a.dst + off,
-			len, o->type != VDM_OPERATION_FLUSH) < 0)
+	if (masync__dsa_fault_part(o, off, len) < 0)
 		return -1;
 	masync__dsa_cpu_part(o, off, len);
 	return 0;
@@ -9244,13 +9246,11 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 				/* no room yet, and nothing wakes for room: the
 				 * caller polls again (also the start's, whose
 				 * waker waits on a record now cleared) */
-				if (n != NULL) {
+				if (n != NULL || notify)
 					masync__dsa_disarm(o);
+				if (n != NULL)
 					n->notifier_used =
 						FUTURE_NOTIFIER_NONE;
-				} else if (notify) {
-					masync__dsa_disarm(o);
-				}
 				return FUTURE_STATE_RUNNING;
 			}
 			if (r > 0) {
