@@ -13,6 +13,10 @@
    Every other file just includes "miniasync.h". Link with -pthread.
    It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
    implementation (glibc 2.28 or later); older modes stop at an #error.
+   Any CPU: tested on x86-64, 32-bit x86 and AArch64 (the DSA mover is
+   x86-64 only). Durable operations and flushes use CLWB / CLFLUSHOPT /
+   CLFLUSH on x86 (32-bit: with SSE2) and DC CVAP / DC CVAC on AArch64;
+   elsewhere they fail with VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
    A program written for libminiasync 0.2.1 builds by replacing
    `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
    names and inline helpers are the original's), or unchanged against the
@@ -324,6 +328,15 @@ extern "C" {
 #else
 #define MASYNC__LIKELY(x) (x)
 #define MASYNC__UNLIKELY(x) (x)
+#endif
+
+/* private: the CPU movers can write cache lines back (VDM_F_MEM_DURABLE,
+ * vdm_flush): x86 (32-bit with SSE2) and AArch64. Elsewhere they refuse
+ * both with VDM_ERROR_NOT_SUPPORTED rather than claim a durability they
+ * cannot give. (MASYNC__TEST_GENERIC: tests of such a target.) */
+#if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__)) ||      \
+	defined(__aarch64__)) && !defined(MASYNC__TEST_GENERIC)
+#define MASYNC__WB 1
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -1251,6 +1264,13 @@ struct vdm {
  * (re-registering or dropping a waker) and let an operation be cancelled
  * (masync__ext_of). */
 #define MASYNC__CAP_EXT (1U << 31)
+/* private: what the CPU movers report (the flags as hints only where
+ * there is no cache write-back) */
+#ifdef MASYNC__WB
+#define MASYNC__CPU_CAPS VDM_F_VALID_FLAGS
+#else
+#define MASYNC__CPU_CAPS 0u
+#endif
 struct masync__vdm_ext {
 	struct vdm base;
 	enum future_state (*check)(void *data,
@@ -1309,7 +1329,8 @@ vdm_is_supported(struct vdm *vdm, unsigned capability)
 /* private: checks an operation's arguments when it starts. Every mover:
  * NULL buffers with n > 0 and ranges that wrap are refused. Built-in
  * movers also refuse unknown operation types and flags outside
- * VDM_F_VALID_FLAGS (except for operations a user function runs); a
+ * VDM_F_VALID_FLAGS (except for operations a user function runs), and,
+ * without cache write-back, durable operations and flushes; a
  * user-written mover gets every flag bit. */
 static inline enum vdm_operation_result
 masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
@@ -1356,12 +1377,22 @@ masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 				!x->raw_flags(vdm, op->type) || flags > UINT_MAX)
 			return VDM_ERROR_INVALID_ARGUMENT;
 	}
-	if (n == 0)
-		return VDM_SUCCESS;
-	if (dst == NULL || src == NULL ||
+	if (n != 0 && (dst == NULL || src == NULL ||
 			(uintptr_t)dst + n < (uintptr_t)dst ||
-			(uintptr_t)src + n < (uintptr_t)src)
+			(uintptr_t)src + n < (uintptr_t)src))
 		return VDM_ERROR_INVALID_ARGUMENT;
+#ifndef MASYNC__WB
+	/* no cache write-back on this target (a user function may have one) */
+	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
+			((flags & VDM_F_MEM_DURABLE) ||
+			op->type == VDM_OPERATION_FLUSH)) {
+		const struct masync__vdm_ext *x = masync__ext_of(vdm);
+
+		if (x == NULL || x->raw_flags == NULL ||
+				!x->raw_flags(vdm, op->type))
+			return VDM_ERROR_NOT_SUPPORTED;
+	}
+#endif
 	return VDM_SUCCESS;
 }
 
@@ -1388,7 +1419,8 @@ masync__notifier_done(struct future_notifier *n)
  * per-operation state. The operation's arguments are read (and checked)
  * here, at the first poll, so a chain's map may fill them in after the
  * future was made; bad ones complete the future with
- * VDM_ERROR_INVALID_ARGUMENT and nothing written. Usable for a future
+ * VDM_ERROR_INVALID_ARGUMENT (VDM_ERROR_NOT_SUPPORTED: see vdm_memcpy)
+ * and nothing written. Usable for a future
  * built by hand: FUTURE_INIT(&fut, vdm_operation_impl). */
 static inline enum future_state
 vdm_operation_impl(struct future_context *context, struct future_notifier *n)
@@ -1400,9 +1432,11 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 	struct vdm *vdm = data->vdm;
 	const struct masync__vdm_ext *x;
 	enum future_state state;
+	enum vdm_operation_result bad;
 
 	if (context->state == FUTURE_STATE_IDLE) {
-		if (masync__vdm_check(vdm, &data->operation) != VDM_SUCCESS) {
+		bad = masync__vdm_check(vdm, &data->operation);
+		if (bad != VDM_SUCCESS) {
 			/* release the state of an operation that never ran */
 			x = masync__ext_of(vdm);
 			if (x != NULL && x->cancel != NULL)
@@ -1412,8 +1446,9 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 					output);
 			data->data = NULL;
 			output->type = data->operation.type;
-			output->result = VDM_ERROR_INVALID_ARGUMENT;
+			output->result = bad;
 			memset(&output->output, 0, sizeof(output->output));
+			masync__notifier_done(n);
 			return FUTURE_STATE_COMPLETE;
 		}
 		if (vdm->op_start(data->data, &data->operation, n) != 0)
@@ -1590,7 +1625,11 @@ masync__vdm_make(struct vdm *vdm, struct vdm_operation_future *f,
  * then complete it with VDM_ERROR_INVALID_ARGUMENT, nothing written: NULL
  * buffers with n > 0, a range that wraps, or, on the built-in movers,
  * flags outside VDM_F_VALID_FLAGS (a threads mover's user memcpy_fn,
- * memmove_fn or memset_fn gets every flag bit). The future is complete at
+ * memmove_fn or memset_fn gets every flag bit). On a target without cache
+ * write-back instructions (not x86 or AArch64) the CPU movers do not list
+ * VDM_F_MEM_DURABLE or VDM_F_NO_CACHE_HINT in their capabilities, and
+ * complete a durable operation or a flush with VDM_ERROR_NOT_SUPPORTED,
+ * nothing written. The future is complete at
  * once for a NULL mover (VDM_ERROR_INVALID_ARGUMENT) and when the mover
  * has no room (VDM_ERROR_OUT_OF_MEMORY). On success
  * output.output.memcpy.dest (memmove.dest, memset.str) is the destination.
@@ -1984,6 +2023,9 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #define MASYNC__X86 1
 #include <cpuid.h>
 #include <emmintrin.h>
+#endif
+#if defined(__aarch64__) && defined(MASYNC__WB) && defined(__linux__)
+#include <sys/auxv.h> /* getauxval: HWCAP_DCPOP */
 #endif
 #ifdef MINIASYNC_DSA
 #include <accel-config/libaccel_config.h>
@@ -2411,10 +2453,10 @@ masync__cpu_l2(void)
 #endif
 
 /* Write back [p, p+n) with the best instruction the CPU has; `evict`
- * prefers an instruction that also drops the lines. Ends with a fence. */
-/* Test hooks (tests/compat_durable.c defines them before the
- * implementation): each cache line written back, each range written with
- * streaming stores, and each store fence that makes them durable. */
+ * prefers an instruction that also drops the lines. Ends with a fence.
+ * Test hooks (tests/compat_durable.c defines them before the
+ * implementation): each 64-byte line written back, each range written
+ * with streaming stores, and each fence that makes them durable. */
 #ifndef MASYNC__TEST_WRITEBACK
 #define MASYNC__TEST_WRITEBACK(line) ((void)0)
 #endif
@@ -2423,6 +2465,45 @@ masync__cpu_l2(void)
 #endif
 #ifndef MASYNC__TEST_FENCE
 #define MASYNC__TEST_FENCE() ((void)0)
+#endif
+
+#if defined(__aarch64__) && defined(MASYNC__WB)
+static MASYNC__A(unsigned) masync__a64_bits; /* 0 unread; 1 | line | pop */
+
+/* the data cache's smallest line (CTR_EL0.DminLine) and whether DC CVAP
+ * exists (HWCAP_DCPOP), read once */
+static unsigned
+masync__a64_read(void)
+{
+	unsigned bits = MASYNC__LOAD(&masync__a64_bits, relaxed);
+
+	if (bits == 0) {
+		uint64_t ctr;
+
+		__asm__ __volatile__("mrs %0, ctr_el0" : "=r"(ctr));
+		bits = 1u | ((4u << ((ctr >> 16) & 0xfu)) & 0xfff0u);
+#if defined(__linux__)
+		if (getauxval(AT_HWCAP) & (1ul << 16)) /* HWCAP_DCPOP */
+			bits |= 2u;
+#endif
+		MASYNC__STORE(&masync__a64_bits, bits, relaxed);
+	}
+	return bits;
+}
+
+static uintptr_t
+masync__a64_line(void)
+{
+	uintptr_t line = masync__a64_read() & 0xfff0u;
+
+	return line != 0 ? line : 64; /* (a line of 4 or 8 bytes: none) */
+}
+
+static int
+masync__a64_dcpop(void)
+{
+	return (masync__a64_read() & 2u) != 0;
+}
 #endif
 
 static void
@@ -2456,11 +2537,36 @@ masync__flush(const void *p, size_t n, int evict)
 	}
 	__asm__ __volatile__("sfence" ::: "memory");
 	MASYNC__TEST_FENCE();
+#elif defined(__aarch64__) && defined(MASYNC__WB)
+	uintptr_t line = masync__a64_line(), a, end = (uintptr_t)p + n;
+	int pop = masync__a64_dcpop();
+
+	if (n == 0)
+		return;
+	for (a = (uintptr_t)p & ~(line - 1); a < end; a += line) {
+		uintptr_t t;
+
+		if (pop) /* DC CVAP: to the point of persistence (ARMv8.2) */
+			__asm__ __volatile__("sys #3, c7, c12, #1, %0"
+				: : "r"(a) : "memory");
+		else if (evict)
+			__asm__ __volatile__("dc civac, %0" : : "r"(a)
+				: "memory");
+		else
+			__asm__ __volatile__("dc cvac, %0" : : "r"(a)
+				: "memory");
+		for (t = a; t < a + line; t += 64)
+			MASYNC__TEST_WRITEBACK(t);
+		(void)t;
+	}
+	/* DSB, not DMB: the maintenance has completed when it returns */
+	__asm__ __volatile__("dsb sy" ::: "memory");
+	MASYNC__TEST_FENCE();
 #else
 	(void)p;
 	(void)n;
 	(void)evict;
-	MASYNC__FENCE(seq_cst);
+	MASYNC__FENCE(seq_cst); /* unreachable for built-in movers: !WB */
 #endif
 }
 
@@ -4087,14 +4193,17 @@ masync__sync_slow(struct vdm_operation_future *f, struct future_notifier *n)
 	struct vdm_operation_data *data = &f->data;
 	const struct vdm_operation *op = &data->operation;
 	struct masync__op_args a;
+	enum vdm_operation_result bad;
 
 	if ((data->vdm->capabilities & MASYNC__CAP_EXT) == 0)
 		return masync__vdm_task_generic(&f->base.context, n);
 	data->data = NULL; /* the state is gone */
-	if (masync__vdm_check(data->vdm, op) != VDM_SUCCESS) {
+	bad = masync__vdm_check(data->vdm, op);
+	if (bad != VDM_SUCCESS) {
 		f->output.type = op->type;
-		f->output.result = VDM_ERROR_INVALID_ARGUMENT;
+		f->output.result = bad;
 		memset(&f->output.output, 0, sizeof(f->output.output));
+		masync__notifier_done(n);
 		return FUTURE_STATE_COMPLETE;
 	}
 	masync__output(op, VDM_SUCCESS, &f->output);
@@ -4230,7 +4339,7 @@ data_mover_sync_new(void)
 	dms->base.op_delete = masync__sync_delete;
 	dms->base.op_start = masync__sync_start;
 	dms->base.op_check = masync__sync_check;
-	dms->base.capabilities = VDM_F_VALID_FLAGS | MASYNC__CAP_EXT;
+	dms->base.capabilities = MASYNC__CPU_CAPS | MASYNC__CAP_EXT;
 	dms->base.has_property = future_has_property_default;
 	return dms;
 }
@@ -6148,7 +6257,7 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->ext.base.op_delete = masync__thr_op_delete;
 	d->ext.base.op_start = masync__thr_op_start;
 	d->ext.base.op_check = masync__thr_op_check;
-	d->ext.base.capabilities = VDM_F_VALID_FLAGS | MASYNC__CAP_EXT;
+	d->ext.base.capabilities = MASYNC__CPU_CAPS | MASYNC__CAP_EXT;
 	d->ext.base.has_property = masync__thr_has_property;
 	d->ext.check = masync__thr_op_check_ext;
 	d->ext.cancel = masync__thr_op_cancel;

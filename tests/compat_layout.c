@@ -1,5 +1,5 @@
-/* Layouts a libminiasync 0.2.1 program can see, byte for byte (LP64
- * figures), and what depends on them at run time: a future built field
+/* Layouts a libminiasync 0.2.1 program can see, byte for byte (in terms
+ * of the ABI's pointer and size_t; the x86-64 figures below), and what depends on them at run time: a future built field
  * by field in uninitialised memory (padding left as garbage), and a chain
  * entry reached through (struct future_chain_entry *). */
 #define MINIASYNC_IMPLEMENTATION
@@ -9,7 +9,7 @@
 
 #define SA(c) _Static_assert(c, #c)
 
-SA(sizeof(struct future_context) == 3 * sizeof(size_t));
+SA(sizeof(struct future_context) == 2 * sizeof(size_t) + 8);
 SA(offsetof(struct future_context, data_size) == 0);
 SA(offsetof(struct future_context, output_size) == sizeof(size_t));
 SA(offsetof(struct future_context, state) == 2 * sizeof(size_t));
@@ -38,7 +38,8 @@ SA(FUTURE_CHAIN_ENTRY_REGULAR == 1 && FUTURE_CHAIN_ENTRY_LAST == 2);
 SA(sizeof(_future_entry_type_regular) == 1);
 SA(sizeof(_future_entry_type_last) == 2);
 SA(VDM_OPERATION_DATA_MAX_SIZE == 40);
-SA(sizeof(struct vdm_operation_data) == 64);
+SA(sizeof(struct vdm_operation_data) ==
+	2 * sizeof(void *) + VDM_OPERATION_DATA_MAX_SIZE + 8);
 SA(offsetof(struct vdm_operation_data, operation) == 2 * sizeof(void *));
 SA(offsetof(struct vdm_operation, type) == VDM_OPERATION_DATA_MAX_SIZE);
 SA(offsetof(struct vdm_operation_output, output) == 8);
@@ -53,6 +54,7 @@ SA(offsetof(struct future_chain_entry, flags) == 32);
 SA(offsetof(struct future_chain_entry, future) == 40);
 SA(sizeof(struct future_chain_entry) == 80);
 SA(sizeof(struct future_notifier) == 32);
+SA(sizeof(struct vdm_operation_data) == 64);
 SA(sizeof(struct vdm_operation_future) == 40 + 64 + 16);
 #endif
 
@@ -89,7 +91,11 @@ struct two_output {
 };
 FUTURE(two_future, struct two_data, struct two_output);
 
+SA(offsetof(struct two_data, a.fut) ==
+	offsetof(struct future_chain_entry, future));
+#if UINTPTR_MAX == 0xffffffffffffffffu
 SA(offsetof(struct two_data, a.fut) == 40);
+#endif
 SA(offsetof(struct two_data, a.flags) == 4 * sizeof(void *));
 SA(sizeof(((struct two_data *)0)->a) ==
 	sizeof(struct future_chain_entry) + sizeof(struct sq_data) +

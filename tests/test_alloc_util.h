@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static atomic_long n_calls;   /* MINIASYNC_MALLOC calls since the mark */
@@ -73,8 +74,21 @@ af_proc_count(const char *what)
 static long
 af_threads_settle(long want)
 {
-	long n = af_proc_count("task");
+	long n;
 	int i;
+	const char *qemu = getenv("MASYNC_TEST_QEMU");
+
+	/* meson sets it when the tests run in qemu-user (cross builds) */
+	if (qemu != NULL && strcmp(qemu, "1") == 0) {
+		static int said;
+
+		if (!said++)
+			printf("  threads joined, counted: not tested: "
+				"qemu-user lists threads of its own in "
+				"/proc/self/task\n");
+		return want;
+	}
+	n = af_proc_count("task");
 
 	for (i = 0; i < 30000 && n != want; i++) {
 		struct timespec ts = {0, 1000000};

@@ -6,7 +6,9 @@
  * a runtime (or busy-polled), then the output (result, type, destination)
  * and every byte of the destination and both guards are compared with what
  * plain libc produced. memmove is also run on overlapping ranges in both
- * directions. */
+ * directions. Without cache write-back (MASYNC__WB undefined) durable
+ * operations and flushes are refused instead: the output and the untouched
+ * destination are checked the same way. */
 #include "test_threads_util.h"
 
 #define GUARD 64
@@ -33,6 +35,21 @@ static unsigned char *src_buf, *dst_buf, *ref_buf;
 static size_t max_size, small_limit;
 static struct runtime *rt;
 static unsigned long nops;
+/* the mover writes cache lines back (set in main); user functions are
+ * set for memcpy, memmove and memset (run_user_fns) */
+static int durable_ok, user_fns;
+
+/* Without cache write-back the mover refuses durable operations (but
+ * those of a user function) and flushes, writing nothing. */
+static int
+refused(enum vdm_operation_type t, uint64_t flags)
+{
+	if (durable_ok)
+		return 0;
+	if (t == VDM_OPERATION_FLUSH)
+		return 1; /* there is no user flush function */
+	return (flags & VDM_F_MEM_DURABLE) && !user_fns;
+}
 
 static struct vdm_operation_future
 make_op(struct vdm *vdm, enum vdm_operation_type t, void *dst, void *src,
@@ -64,12 +81,17 @@ wait_op(struct vdm_operation_future *f, int how)
 
 static void
 check_output(struct vdm_operation_future *f, enum vdm_operation_type t,
-	void *dst)
+	void *dst, uint64_t flags)
 {
 	struct vdm_operation_output *o = FUTURE_OUTPUT(f);
 
-	CHECK(o->result == VDM_SUCCESS);
 	CHECK(o->type == t);
+	if (refused(t, flags)) {
+		CHECK(o->result == VDM_ERROR_NOT_SUPPORTED);
+		CHECK(o->output.memcpy.dest == NULL);
+		return;
+	}
+	CHECK(o->result == VDM_SUCCESS);
 	switch (t) {
 	case VDM_OPERATION_MEMCPY:
 		CHECK(o->output.memcpy.dest == dst);
@@ -96,19 +118,23 @@ run_one(struct vdm *vdm, enum vdm_operation_type t, uint64_t flags,
 	unsigned char *src = src_buf + smis;
 	int c = (int)(seed * 37u + 11u) & 0xff;
 	size_t span = n + 2 * GUARD + 64, bad;
+	int written = !refused(t, flags);
 	struct vdm_operation_future f;
 
-	/* reference: guards, then what libc would write */
+	/* reference: guards, then what libc would write (refused: nothing,
+	 * the destination keeps GUARD_BYTE) */
 	memset(dst_buf, GUARD_BYTE, span);
 	memset(ref_buf, GUARD_BYTE, span);
 	tt_fill(src, n, seed);
 	switch (t) {
 	case VDM_OPERATION_MEMCPY:
 	case VDM_OPERATION_MEMMOVE:
-		memcpy(ref_buf + GUARD + mis, src, n);
+		if (written)
+			memcpy(ref_buf + GUARD + mis, src, n);
 		break;
 	case VDM_OPERATION_MEMSET:
-		memset(ref_buf + GUARD + mis, c, n);
+		if (written)
+			memset(ref_buf + GUARD + mis, c, n);
 		break;
 	case VDM_OPERATION_FLUSH:
 		/* flush leaves the content as it is */
@@ -118,7 +144,7 @@ run_one(struct vdm *vdm, enum vdm_operation_type t, uint64_t flags,
 	}
 	f = make_op(vdm, t, dst, src, c, n, flags);
 	wait_op(&f, how);
-	check_output(&f, t, dst);
+	check_output(&f, t, dst, flags);
 	bad = memcmp(dst_buf, ref_buf, span) == 0 ? SIZE_MAX : 0;
 	if (bad != SIZE_MAX) {
 		size_t i;
@@ -152,11 +178,12 @@ run_overlap(struct vdm *vdm, uint64_t flags, size_t n, size_t shift,
 		memset(dst_buf, GUARD_BYTE, span);
 		tt_fill(src, n, seed);
 		memcpy(ref_buf, dst_buf, span);
-		memmove(ref_buf + (dst - dst_buf), ref_buf + (src - dst_buf),
-			n);
+		if (!refused(VDM_OPERATION_MEMMOVE, flags))
+			memmove(ref_buf + (dst - dst_buf),
+				ref_buf + (src - dst_buf), n);
 		f = vdm_memmove(vdm, dst, src, n, flags);
 		wait_op(&f, 0);
-		check_output(&f, VDM_OPERATION_MEMMOVE, dst);
+		check_output(&f, VDM_OPERATION_MEMMOVE, dst, flags);
 		CHECK(memcmp(dst_buf, ref_buf, span) == 0);
 	}
 }
@@ -171,6 +198,9 @@ run_mover(const char *name, struct data_mover_threads *dmt, size_t limit,
 	uint64_t t0 = tt_now_ns();
 
 	CHECK(vdm != NULL);
+	/* both flags with cache write-back, else neither */
+	CHECK(vdm_is_supported(vdm, VDM_F_MEM_DURABLE) == durable_ok);
+	CHECK(vdm_is_supported(vdm, VDM_F_NO_CACHE_HINT) == durable_ok);
 	for (s = 0; s < NSIZES; s++) {
 		if (sizes[s] > limit)
 			continue;
@@ -196,6 +226,74 @@ run_mover(const char *name, struct data_mover_threads *dmt, size_t limit,
 	tt_log("%-28s ok (%.0f ms)\n", name, (tt_now_ns() - t0) / 1e6);
 }
 
+#ifndef MASYNC__WB
+static atomic_uint fn_calls, fn_flags;
+
+static void *
+user_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	atomic_fetch_add(&fn_calls, 1);
+	atomic_store(&fn_flags, flags);
+	return memcpy(dst, src, n);
+}
+
+static void *
+user_memmove(void *dst, const void *src, size_t n, unsigned flags)
+{
+	atomic_fetch_add(&fn_calls, 1);
+	atomic_store(&fn_flags, flags);
+	return memmove(dst, src, n);
+}
+
+static void *
+user_memset(void *str, int c, size_t n, unsigned flags)
+{
+	atomic_fetch_add(&fn_calls, 1);
+	atomic_store(&fn_flags, flags);
+	return memset(str, c, n);
+}
+
+/* No cache write-back: a user function gets its type's durable
+ * operations with every flag bit (it may have a way to write back);
+ * flush has none and stays refused. */
+static void
+run_user_fns(void)
+{
+	static const size_t n[] = {1, 4097, 65536 + 3};
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm;
+	size_t s, o, fl;
+	unsigned seed = 5000, before;
+	uint64_t t0 = tt_now_ns();
+
+	CHECK(dmt != NULL);
+	data_mover_threads_set_memcpy_fn(dmt, user_memcpy);
+	data_mover_threads_set_memmove_fn(dmt, user_memmove);
+	data_mover_threads_set_memset_fn(dmt, user_memset);
+	vdm = data_mover_threads_get_vdm(dmt);
+	CHECK(!vdm_is_supported(vdm, VDM_F_MEM_DURABLE));
+	user_fns = 1;
+	for (s = 0; s < sizeof(n) / sizeof(n[0]); s++)
+		for (o = 0; o < 4; o++)
+			for (fl = 1; fl < 4; fl += 2) { /* both durable */
+				before = atomic_load(&fn_calls);
+				run_one(vdm, op_types[o], flag_sets[fl], n[s],
+					seed++, 0);
+				if (op_types[o] == VDM_OPERATION_FLUSH) {
+					CHECK(atomic_load(&fn_calls) == before);
+					continue;
+				}
+				CHECK(atomic_load(&fn_calls) > before);
+				CHECK(atomic_load(&fn_flags) == flag_sets[fl]);
+			}
+	user_fns = 0;
+	data_mover_threads_delete(dmt);
+	tt_log("%-28s ok (%.0f ms)\n", "no write-back, user fns",
+		(tt_now_ns() - t0) / 1e6);
+}
+#endif
+
 int
 main(void)
 {
@@ -220,6 +318,13 @@ main(void)
 
 	dmt = data_mover_threads_new(1, 16, FUTURE_NOTIFIER_WAKER);
 	CHECK(dmt != NULL);
+	durable_ok = vdm_is_supported(data_mover_threads_get_vdm(dmt),
+		VDM_F_MEM_DURABLE);
+#ifdef MASYNC__WB
+	CHECK(durable_ok);
+#else
+	CHECK(!durable_ok);
+#endif
 	run_mover("1 worker, ring 16, waker", dmt, small_limit, 0);
 	data_mover_threads_delete(dmt);
 
@@ -237,6 +342,9 @@ main(void)
 	CHECK(dmt != NULL);
 	run_mover("default, busy poll", dmt, small_limit, 1);
 	data_mover_threads_delete(dmt);
+#ifndef MASYNC__WB
+	run_user_fns();
+#endif
 
 	runtime_delete(rt);
 	free(src_buf);

@@ -187,9 +187,11 @@ tt_runtime_new(void)
 static inline void
 tt_valgrind_setup(void)
 {
+#if defined(MASYNC__X86) || defined(MINIASYNC_DSA)
 	if (TT_ON_VALGRIND())
 		VALGRIND_HG_DISABLE_CHECKING(&masync__cpu_bits,
 			sizeof(masync__cpu_bits));
+#endif
 }
 #else
 #define TT_ON_VALGRIND() 0

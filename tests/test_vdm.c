@@ -67,6 +67,9 @@ count_free(void *p)
 
 static struct data_mover_sync *dms;
 static struct vdm *sync_vdm;
+/* the CPU movers write cache lines back (MASYNC__WB): without that they
+ * refuse durable operations and flushes (set in main) */
+static int durable_ok;
 
 static const uint64_t all_flags[] = {0, VDM_F_MEM_DURABLE, VDM_F_NO_CACHE_HINT,
 	VDM_F_MEM_DURABLE | VDM_F_NO_CACHE_HINT};
@@ -107,12 +110,42 @@ all_bytes(const unsigned char *p, size_t n, unsigned char v)
 	return 1;
 }
 
+/* The flags of an operation. */
+static uint64_t
+op_flags(const struct vdm_operation *op)
+{
+	switch (op->type) {
+	case VDM_OPERATION_MEMCPY:
+		return op->data.memcpy.flags;
+	case VDM_OPERATION_MEMMOVE:
+		return op->data.memmove.flags;
+	case VDM_OPERATION_MEMSET:
+		return op->data.memset.flags;
+	case VDM_OPERATION_FLUSH:
+		break;
+	}
+	return op->data.flush.flags;
+}
+
+/* What a built-in CPU mover ends a well-formed operation with: without
+ * cache write-back, durable operations and flushes are refused (nothing
+ * written). */
+static enum vdm_operation_result
+cpu_result(enum vdm_operation_type type, uint64_t flags)
+{
+	if (!durable_ok && (type == VDM_OPERATION_FLUSH ||
+			(flags & VDM_F_MEM_DURABLE)))
+		return VDM_ERROR_NOT_SUPPORTED;
+	return VDM_SUCCESS;
+}
+
 /* ======================================================================== */
 
 static void
 group_layout(void)
 {
-	CHECK(sizeof(struct vdm_operation_data) == 64);
+	CHECK(sizeof(struct vdm_operation_data) ==
+		2 * sizeof(void *) + VDM_OPERATION_DATA_MAX_SIZE + 8); /* 64 */
 	CHECK(VDM_OPERATION_MEMCPY == 0 && VDM_OPERATION_MEMMOVE == 1 &&
 		VDM_OPERATION_MEMSET == 2 && VDM_OPERATION_FLUSH == 3);
 	CHECK(VDM_SUCCESS == 0 && VDM_ERROR_OUT_OF_MEMORY == 1 &&
@@ -187,6 +220,8 @@ run_sync(struct vdm_operation_future *f, enum vdm_operation_type type,
 	void *dest, int first_poll)
 {
 	struct future_notifier n;
+	enum vdm_operation_result want =
+		cpu_result(type, op_flags(&f->data.operation));
 
 	CHECKQ(f->base.context.state == FUTURE_STATE_IDLE, "type %d", type);
 	if (first_poll) {
@@ -194,14 +229,22 @@ run_sync(struct vdm_operation_future *f, enum vdm_operation_type type,
 		/* the sync mover completes on the first poll */
 		CHECKQ(future_poll(FUTURE_AS_RUNNABLE(f), &n) ==
 			FUTURE_STATE_COMPLETE, "type %d", type);
+		/* (also a refused one: nothing to wait for) */
 		CHECKQ(n.notifier_used == FUTURE_NOTIFIER_NONE, "type %d",
 			type);
 	} else {
 		FUTURE_BUSY_POLL(f);
 	}
 	CHECKQ(FUTURE_OUTPUT(f)->type == type, "type %d", type);
-	CHECKQ(FUTURE_OUTPUT(f)->result == VDM_SUCCESS, "result %d",
+	CHECKQ(FUTURE_OUTPUT(f)->result == want, "result %d",
 		FUTURE_OUTPUT(f)->result);
+	if (want != VDM_SUCCESS) {
+		/* refused: no destination, as after a bad argument */
+		CHECKQ(FUTURE_OUTPUT(f)->output.memcpy.dest == NULL, "type %d",
+			type);
+		CHECKQ(f->data.data == NULL, "type %d", type);
+		return;
+	}
 	switch (type) {
 	case VDM_OPERATION_MEMCPY:
 		CHECKQ(FUTURE_OUTPUT(f)->output.memcpy.dest == dest, "dest");
@@ -233,13 +276,15 @@ one_size(size_t n, size_t off, size_t fi, unsigned char *dst_area,
 	const unsigned char *src = pattern + 7 + fi;
 	struct vdm_operation_future f;
 	int c = (int)(0x100 | (n & 0xFF)) + (int)fi; /* fill byte, > 255 */
+	/* refused (no write-back): the destination keeps its 0xEE */
+	int ok = cpu_result(VDM_OPERATION_MEMCPY, flags) == VDM_SUCCESS;
 
 	/* memcpy */
 	memset(dst_area, 0xEE, n + 2 * GUARD + off);
 	f = vdm_memcpy(sync_vdm, dst, (void *)(uintptr_t)src, n, flags);
 	run_sync(&f, VDM_OPERATION_MEMCPY, dst, (*poll_mode ^= 1));
-	CHECKQ(memcmp(dst, src, n) == 0, "memcpy n=%zu off=%zu fl=%zu", n, off,
-		fi);
+	CHECKQ(ok ? memcmp(dst, src, n) == 0 : all_bytes(dst, n, 0xEE),
+		"memcpy n=%zu off=%zu fl=%zu", n, off, fi);
 	CHECKQ(all_bytes(dst_area, GUARD + off, 0xEE) &&
 		all_bytes(dst + n, GUARD, 0xEE), "memcpy guard n=%zu", n);
 
@@ -247,8 +292,8 @@ one_size(size_t n, size_t off, size_t fi, unsigned char *dst_area,
 	memset(dst_area, 0xEE, n + 2 * GUARD + off);
 	f = vdm_memmove(sync_vdm, dst, (void *)(uintptr_t)(src + 3), n, flags);
 	run_sync(&f, VDM_OPERATION_MEMMOVE, dst, (*poll_mode ^= 1));
-	CHECKQ(memcmp(dst, src + 3, n) == 0, "memmove n=%zu off=%zu fl=%zu", n,
-		off, fi);
+	CHECKQ(ok ? memcmp(dst, src + 3, n) == 0 : all_bytes(dst, n, 0xEE),
+		"memmove n=%zu off=%zu fl=%zu", n, off, fi);
 	CHECKQ(all_bytes(dst_area, GUARD + off, 0xEE) &&
 		all_bytes(dst + n, GUARD, 0xEE), "memmove guard n=%zu", n);
 
@@ -256,7 +301,7 @@ one_size(size_t n, size_t off, size_t fi, unsigned char *dst_area,
 	memset(dst_area, 0xEE, n + 2 * GUARD + off);
 	f = vdm_memset(sync_vdm, dst, c, n, flags);
 	run_sync(&f, VDM_OPERATION_MEMSET, dst, (*poll_mode ^= 1));
-	memset(ref, (unsigned char)c, n);
+	memset(ref, ok ? (unsigned char)c : 0xEE, n);
 	CHECKQ(memcmp(dst, ref, n) == 0, "memset n=%zu off=%zu fl=%zu", n, off,
 		fi);
 	CHECKQ(all_bytes(dst_area, GUARD + off, 0xEE) &&
@@ -339,8 +384,12 @@ group_overlap(void)
 						continue; /* keep it short */
 					memcpy(buf, pattern + si + hi, total);
 					memcpy(ref, buf, total);
-					memmove(ref + (d - buf), ref + (s - buf),
-						n);
+					/* (refused: buf as it was) */
+					if (cpu_result(VDM_OPERATION_MEMMOVE,
+							all_flags[fi]) ==
+							VDM_SUCCESS)
+						memmove(ref + (d - buf),
+							ref + (s - buf), n);
 					f = vdm_memmove(sync_vdm, d, s, n,
 						all_flags[fi]);
 					run_sync(&f, VDM_OPERATION_MEMMOVE, d,
@@ -433,10 +482,13 @@ group_no_allocation(void)
 		CHECKQ(f.output.result == VDM_SUCCESS, "i=%d", i);
 		f = vdm_memset(sync_vdm, b, i, sizeof(b), VDM_F_MEM_DURABLE);
 		FUTURE_BUSY_POLL(&f);
+		CHECKQ(f.output.result == cpu_result(VDM_OPERATION_MEMSET,
+			VDM_F_MEM_DURABLE), "i=%d", i);
 	}
 	CHECK(atomic_load(&n_mallocs) == m0);
 	CHECK(atomic_load(&n_frees) == f0);
-	CHECK(all_bytes(b, sizeof(b), 99));
+	/* refused (no write-back): the copy's bytes are left */
+	CHECK(all_bytes(b, sizeof(b), durable_ok ? 99 : 1));
 }
 
 /* many threads on one sync mover at once */
@@ -872,8 +924,14 @@ group_new_future_members(void)
 		dirty_stack();
 		make_future(sync_vdm, kind, dst, src, &f);
 		check_new_future(&f, sync_vdm, kind, dst, src, VDM_SUCCESS);
+		memset(dst, 0x5A, sizeof(dst)); /* src is all 0 */
 		FUTURE_BUSY_POLL(&f);
-		CHECK(f.output.result == VDM_SUCCESS);
+		CHECK(f.output.result == cpu_result(f.data.operation.type,
+			op_flags(&f.data.operation)));
+		/* refused (no write-back): nothing written, no destination */
+		if (f.output.result != VDM_SUCCESS)
+			CHECK(all_bytes(dst, sizeof(dst), 0x5A) &&
+				f.output.output.memcpy.dest == NULL);
 
 		dirty_stack();
 		make_future(tv, kind, dst, src, &f);
@@ -1074,9 +1132,11 @@ group_is_supported(void)
 {
 	struct my_mover m;
 
-	CHECK(vdm_is_supported(sync_vdm, VDM_F_MEM_DURABLE));
-	CHECK(vdm_is_supported(sync_vdm, VDM_F_NO_CACHE_HINT));
-	CHECK(vdm_is_supported(sync_vdm, VDM_F_VALID_FLAGS));
+	/* both flags with cache write-back, else neither (durable_ok is
+	 * checked against MASYNC__WB in main) */
+	CHECK(vdm_is_supported(sync_vdm, VDM_F_MEM_DURABLE) == durable_ok);
+	CHECK(vdm_is_supported(sync_vdm, VDM_F_NO_CACHE_HINT) == durable_ok);
+	CHECK(vdm_is_supported(sync_vdm, VDM_F_VALID_FLAGS) == durable_ok);
 	CHECK(!vdm_is_supported(sync_vdm, 1u << 5));
 	CHECK(!vdm_is_supported(sync_vdm, VDM_F_MEM_DURABLE | (1u << 5)));
 	CHECK(!vdm_is_supported(sync_vdm, 1u << 31));
@@ -1139,21 +1199,25 @@ group_result_str(void)
 /* ======================================================================== */
 
 static void
-expect_invalid(struct vdm_operation_future *f, enum vdm_operation_type type,
-	const char *what)
+expect_failed(struct vdm_operation_future *f, enum vdm_operation_type type,
+	enum vdm_operation_result result, const char *what)
 {
 	struct runtime *rt;
+	struct future_notifier n;
 
-	/* a NULL mover: complete at once; else checked at the first poll */
+	/* a NULL mover: complete at once; else checked at the first poll,
+	 * which leaves nothing to wait for (NONE) */
 	if (f->data.vdm != NULL) {
+		memset(&n, 0xFF, sizeof(n));
+		n.notifier_used = FUTURE_NOTIFIER_WAKER;
 		CHECKQ(f->base.context.state == FUTURE_STATE_IDLE, "%s", what);
-		CHECKQ(future_poll(FUTURE_AS_RUNNABLE(f), NULL) ==
+		CHECKQ(future_poll(FUTURE_AS_RUNNABLE(f), &n) ==
 			FUTURE_STATE_COMPLETE, "%s", what);
+		CHECKQ(n.notifier_used == FUTURE_NOTIFIER_NONE, "%s", what);
 		CHECKQ(f->data.data == NULL, "%s", what);
 	}
 	CHECKQ(f->base.context.state == FUTURE_STATE_COMPLETE, "%s", what);
-	CHECKQ(f->output.result == VDM_ERROR_INVALID_ARGUMENT, "%s: %d", what,
-		f->output.result);
+	CHECKQ(f->output.result == result, "%s: %d", what, f->output.result);
 	CHECKQ(f->output.type == type, "%s", what);
 	CHECKQ(future_poll(FUTURE_AS_RUNNABLE(f), NULL) ==
 		FUTURE_STATE_COMPLETE, "%s", what);
@@ -1166,7 +1230,14 @@ expect_invalid(struct vdm_operation_future *f, enum vdm_operation_type type,
 		runtime_wait(rt, FUTURE_AS_RUNNABLE(f));
 		runtime_delete(rt);
 	}
-	CHECKQ(f->output.result == VDM_ERROR_INVALID_ARGUMENT, "%s", what);
+	CHECKQ(f->output.result == result, "%s", what);
+}
+
+static void
+expect_invalid(struct vdm_operation_future *f, enum vdm_operation_type type,
+	const char *what)
+{
+	expect_failed(f, type, VDM_ERROR_INVALID_ARGUMENT, what);
 }
 
 /* strict_flags: a built-in mover (refuses unknown flags); a user-written
@@ -1239,16 +1310,20 @@ bad_inputs_on(struct vdm *vdm, int strict_flags)
 	CHECK(all_bytes(src, sizeof(src), 0x11));
 	CHECK(all_bytes(dst, sizeof(dst), 0x22));
 
-	/* NULL buffers with n == 0 are fine and write nothing */
+	/* NULL buffers with n == 0 are fine and write nothing (a built-in
+	 * mover without write-back refuses the durable memset and the
+	 * flush) */
 	f = vdm_memcpy(vdm, NULL, NULL, 0, 0);
 	FUTURE_BUSY_POLL(&f);
 	CHECK(f.output.result == VDM_SUCCESS);
 	f = vdm_memset(vdm, NULL, 0, 0, VDM_F_VALID_FLAGS);
 	FUTURE_BUSY_POLL(&f);
-	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.result == (strict_flags ? cpu_result(
+		VDM_OPERATION_MEMSET, VDM_F_VALID_FLAGS) : VDM_SUCCESS));
 	f = vdm_flush(vdm, NULL, 0, 0);
 	FUTURE_BUSY_POLL(&f);
-	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.result == (strict_flags ? cpu_result(
+		VDM_OPERATION_FLUSH, 0) : VDM_SUCCESS));
 	/* so is one NULL buffer beside a real one */
 	f = vdm_memcpy(vdm, dst, NULL, 0, 0);
 	FUTURE_BUSY_POLL(&f);
@@ -1318,9 +1393,16 @@ group_moved_sync(void)
 	free(a);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(b), NULL) ==
 		FUTURE_STATE_COMPLETE);
-	CHECK(b->output.result == VDM_SUCCESS);
-	CHECK(b->output.output.memcpy.dest == (void *)dst);
-	CHECK(memcmp(src, dst, sizeof(src)) == 0);
+	if (durable_ok) {
+		CHECK(b->output.result == VDM_SUCCESS);
+		CHECK(b->output.output.memcpy.dest == (void *)dst);
+		CHECK(memcmp(src, dst, sizeof(src)) == 0);
+	} else {
+		/* refused, nothing written */
+		CHECK(b->output.result == VDM_ERROR_NOT_SUPPORTED);
+		CHECK(b->output.output.memcpy.dest == NULL);
+		CHECK(all_bytes(dst, sizeof(dst), 0));
+	}
 	free(b);
 }
 
@@ -1413,8 +1495,15 @@ group_moved_threads(void)
 	for (i = 0; i < NF; i++) {
 		unsigned char *d = dst + (size_t)i * sz;
 
-		CHECK(f[i]->output.result == VDM_SUCCESS);
 		CHECK(f[i]->output.type == (enum vdm_operation_type)(i % 3));
+		if (i % 3 == 2 && !durable_ok) {
+			/* the durable memset, refused: nothing written */
+			CHECK(f[i]->output.result == VDM_ERROR_NOT_SUPPORTED);
+			CHECK(f[i]->output.output.memset.str == NULL);
+			CHECK(all_bytes(d, sz, 0));
+			continue;
+		}
+		CHECK(f[i]->output.result == VDM_SUCCESS);
 		CHECK(f[i]->output.output.memcpy.dest == (void *)d);
 		if (i % 3 == 2)
 			CHECK(all_bytes(d, sz, (unsigned char)i));
@@ -1430,6 +1519,180 @@ out:
 	free(src);
 	free(dst);
 }
+
+/* ======================================================================== */
+/* no cache write-back (MASYNC__WB undefined: not x86 or AArch64)           */
+/* ======================================================================== */
+
+#ifndef MASYNC__WB
+static atomic_uint nwb_calls, nwb_flags;
+
+static void *
+nwb_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	atomic_fetch_add(&nwb_calls, 1);
+	atomic_store(&nwb_flags, flags);
+	return memcpy(dst, src, n);
+}
+
+struct nwb_chain_data {
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, durable);
+	FUTURE_CHAIN_ENTRY_LAST(struct vdm_operation_future, plain);
+};
+
+struct nwb_chain_output {
+	int unused;
+};
+
+FUTURE(nwb_chain_future, struct nwb_chain_data, struct nwb_chain_output);
+
+/* refused at the first poll, as a bad argument is; dst keeps its 0xEE */
+static void
+nwb_refused(struct vdm_operation_future *f, enum vdm_operation_type type,
+	const unsigned char *dst, const char *what)
+{
+	expect_failed(f, type, VDM_ERROR_NOT_SUPPORTED, what);
+	CHECKQ(f->output.output.memcpy.dest == NULL, "%s", what);
+	CHECKQ(all_bytes(dst, 64, 0xEE), "%s", what);
+}
+
+/* (a threads-mover operation a worker runs needs a waker to wait on) */
+static void
+nwb_wait(struct runtime *rt, void *future)
+{
+	runtime_wait(rt, (struct future *)future);
+}
+
+static void
+nwb_on(struct runtime *rt, struct vdm *vdm)
+{
+	static const uint64_t durable[] = {VDM_F_MEM_DURABLE,
+		VDM_F_MEM_DURABLE | VDM_F_NO_CACHE_HINT};
+	unsigned char src[64], dst[64];
+	struct vdm_operation_future f;
+	struct nwb_chain_future c;
+	size_t i;
+
+	CHECK(!vdm_is_supported(vdm, VDM_F_MEM_DURABLE));
+	CHECK(!vdm_is_supported(vdm, VDM_F_NO_CACHE_HINT));
+	memset(src, 0x11, sizeof(src));
+	memset(dst, 0xEE, sizeof(dst));
+	for (i = 0; i < sizeof(durable) / sizeof(durable[0]); i++) {
+		f = vdm_memcpy(vdm, dst, src, sizeof(dst), durable[i]);
+		nwb_refused(&f, VDM_OPERATION_MEMCPY, dst, "memcpy");
+		f = vdm_memmove(vdm, dst, src, sizeof(dst), durable[i]);
+		nwb_refused(&f, VDM_OPERATION_MEMMOVE, dst, "memmove");
+		f = vdm_memset(vdm, dst, 0x33, sizeof(dst), durable[i]);
+		nwb_refused(&f, VDM_OPERATION_MEMSET, dst, "memset");
+	}
+	f = vdm_flush(vdm, dst, sizeof(dst), 0);
+	nwb_refused(&f, VDM_OPERATION_FLUSH, dst, "flush");
+	f = vdm_flush(vdm, dst, 0, 0);
+	nwb_refused(&f, VDM_OPERATION_FLUSH, dst, "flush n=0");
+
+	/* bad arguments are reported first */
+	f = vdm_memcpy(vdm, NULL, src, 8, VDM_F_MEM_DURABLE);
+	expect_invalid(&f, VDM_OPERATION_MEMCPY, "durable NULL dest");
+	f = vdm_memcpy(vdm, (void *)(UINTPTR_MAX - 15), src, 64,
+		VDM_F_MEM_DURABLE);
+	expect_invalid(&f, VDM_OPERATION_MEMCPY, "durable wrapping dest");
+	f = vdm_flush(vdm, NULL, 8, 0);
+	expect_invalid(&f, VDM_OPERATION_FLUSH, "flush NULL");
+	CHECK(all_bytes(dst, sizeof(dst), 0xEE));
+
+	/* the hint alone is taken */
+	f = vdm_memcpy(vdm, dst, src, sizeof(dst), VDM_F_NO_CACHE_HINT);
+	nwb_wait(rt, &f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memcpy.dest == dst);
+	CHECK(all_bytes(dst, sizeof(dst), 0x11));
+	f = vdm_memset(vdm, dst, 0x22, 32, VDM_F_NO_CACHE_HINT);
+	nwb_wait(rt, &f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memset.str == dst);
+	f = vdm_memmove(vdm, dst + 40, dst + 8, 16, VDM_F_NO_CACHE_HINT);
+	nwb_wait(rt, &f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memmove.dest == dst + 40);
+	CHECK(all_bytes(dst, 32, 0x22) && all_bytes(dst + 32, 8, 0x11) &&
+		all_bytes(dst + 40, 16, 0x22) && all_bytes(dst + 56, 8, 0x11));
+
+	/* a chain entry: a plain chain goes on, the error stays in it */
+	memset(dst, 0xEE, sizeof(dst));
+	memset(&c, 0, sizeof(c));
+	FUTURE_CHAIN_ENTRY_INIT(&c.data.durable, vdm_memcpy(vdm, dst, src,
+		sizeof(dst), VDM_F_MEM_DURABLE), NULL, NULL);
+	FUTURE_CHAIN_ENTRY_INIT(&c.data.plain, vdm_memset(vdm, src, 0x44, 8,
+		0), NULL, NULL);
+	FUTURE_CHAIN_INIT(&c);
+	nwb_wait(rt, &c);
+	CHECK(c.data.durable.fut.output.result == VDM_ERROR_NOT_SUPPORTED);
+	CHECK(c.data.durable.fut.output.type == VDM_OPERATION_MEMCPY);
+	CHECK(c.data.durable.fut.output.output.memcpy.dest == NULL);
+	CHECK(all_bytes(dst, sizeof(dst), 0xEE));
+	CHECK(c.data.plain.fut.output.result == VDM_SUCCESS);
+	CHECK(all_bytes(src, 8, 0x44) && all_bytes(src + 8, 56, 0x11));
+	/* an error-aware one stops at it */
+	memset(src, 0x11, sizeof(src));
+	memset(&c, 0, sizeof(c));
+	FUTURE_CHAIN_ENTRY_INIT(&c.data.durable, vdm_memcpy(vdm, dst, src,
+		sizeof(dst), VDM_F_MEM_DURABLE), NULL, NULL);
+	FUTURE_CHAIN_ENTRY_INIT(&c.data.plain, vdm_memset(vdm, src, 0x44, 8,
+		0), NULL, NULL);
+	FUTURE_CHAIN_INIT_STOP_ON_ERROR(&c);
+	nwb_wait(rt, &c);
+	CHECK(future_chain_result(&c.base) == VDM_ERROR_NOT_SUPPORTED);
+	CHECK(c.data.durable.fut.output.result == VDM_ERROR_NOT_SUPPORTED);
+	CHECK(c.data.durable.fut.output.output.memcpy.dest == NULL);
+	CHECK(all_bytes(dst, sizeof(dst), 0xEE));
+	CHECK(all_bytes(src, sizeof(src), 0x11));
+	/* the entry never run gives its state back */
+	CHECK(vdm_cancel(&c.data.plain.fut) == 0);
+}
+
+static void
+group_no_write_back(void)
+{
+	struct runtime *rt = runtime_new();
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 8, FUTURE_NOTIFIER_WAKER);
+	unsigned char src[64], dst[64];
+	struct vdm_operation_future f;
+	struct vdm *tv;
+
+	CHECK(rt != NULL && dmt != NULL);
+	if (rt == NULL || dmt == NULL)
+		goto out;
+	nwb_on(rt, sync_vdm);
+	tv = data_mover_threads_get_vdm(dmt);
+	nwb_on(rt, tv);
+
+	/* a user memcpy_fn gets every flag bit, and may write back */
+	data_mover_threads_set_memcpy_fn(dmt, nwb_memcpy);
+	memset(src, 0x11, sizeof(src));
+	memset(dst, 0xEE, sizeof(dst));
+	f = vdm_memcpy(tv, dst, src, sizeof(dst),
+		VDM_F_MEM_DURABLE | VDM_F_NO_CACHE_HINT);
+	nwb_wait(rt, &f);
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(f.output.output.memcpy.dest == dst);
+	CHECK(all_bytes(dst, sizeof(dst), 0x11));
+	CHECK(atomic_load(&nwb_calls) == 1);
+	CHECK(atomic_load(&nwb_flags) ==
+		(VDM_F_MEM_DURABLE | VDM_F_NO_CACHE_HINT));
+	/* memmove and flush have none here: still refused */
+	memset(dst, 0xEE, sizeof(dst));
+	f = vdm_memmove(tv, dst, src, sizeof(dst), VDM_F_MEM_DURABLE);
+	nwb_refused(&f, VDM_OPERATION_MEMMOVE, dst, "memmove, memcpy_fn");
+	f = vdm_flush(tv, dst, sizeof(dst), 0);
+	nwb_refused(&f, VDM_OPERATION_FLUSH, dst, "flush, memcpy_fn");
+	CHECK(atomic_load(&nwb_calls) == 1);
+out:
+	data_mover_threads_delete(dmt);
+	if (rt != NULL)
+		runtime_delete(rt);
+}
+#endif
 
 /* ======================================================================== */
 /* DSA stubs (this TU is compiled without MINIASYNC_DSA)                    */
@@ -1503,6 +1766,12 @@ main(void)
 	}
 	sync_vdm = data_mover_sync_get_vdm(dms);
 	CHECK(sync_vdm != NULL);
+	durable_ok = vdm_is_supported(sync_vdm, VDM_F_MEM_DURABLE);
+#ifdef MASYNC__WB
+	CHECK(durable_ok);
+#else
+	CHECK(!durable_ok);
+#endif
 	errno = 0;
 	CHECK(data_mover_sync_get_vdm(NULL) == NULL);
 	CHECK(errno == EINVAL);
@@ -1535,6 +1804,10 @@ main(void)
 	run_group("sync future moved before its poll", group_moved_sync);
 	run_group("threads-mover futures moved between polls",
 		group_moved_threads);
+#ifndef MASYNC__WB
+	run_group("no cache write-back: durable and flush refused (sync, "
+		"threads, memcpy_fn, chain)", group_no_write_back);
+#endif
 	run_group("data_mover_dsa_* without MINIASYNC_DSA", group_dsa_stub);
 	run_group("library allocations balanced", group_leaks);
 	free(pattern);

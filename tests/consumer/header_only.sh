@@ -6,8 +6,10 @@
 # quick start of the header's top comment, verbatim, and runs it; that C17
 # and two translation units work; and that defining only one of
 # MINIASYNC_MALLOC / MINIASYNC_FREE is a compile error.
+# MASYNC_RUN, if set, runs the programs built (qemu-user in a cross build).
 # Exit 0 pass, 1 fail.
 set -u
+run=${MASYNC_RUN:-}
 repo=$(cd "$1" && pwd) || exit 1
 shift
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/miniasync-header-only.XXXXXX") || exit 1
@@ -36,7 +38,7 @@ echo "ok   tests/quickstart.c is the header's quick start"
 if ! "$@" -std=c11 -pthread quickstart.c -o quickstart; then
 	fail "cc -std=c11 -pthread quickstart.c"
 fi
-out=$(./quickstart) || fail "quickstart exited with $?"
+out=$($run ./quickstart) || fail "quickstart exited with $?"
 [ "$out" = "hello, mover (success)" ] || fail "quickstart printed '$out'"
 echo "ok   quick start built with cc -std=c11 -pthread and ran: $out"
 
@@ -92,7 +94,7 @@ for std in c11 c17; do
 			main.c impl.c -o two_tu; then
 		fail "two translation units, -std=$std -Werror"
 	fi
-	./two_tu >two_tu.out || fail "two translation units (-std=$std) exited with $?"
+	$run ./two_tu >two_tu.out || fail "two translation units (-std=$std) exited with $?"
 	echo "ok   two translation units, -std=$std -Werror, DSA stub: $(cat two_tu.out)"
 done
 
