@@ -13,10 +13,11 @@
    Every other file just includes "miniasync.h". Link with -pthread.
    It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
    implementation (glibc 2.28 or later); older modes stop at an #error.
-   Any CPU: tested on x86-64, 32-bit x86 and AArch64 (the DSA mover is
-   x86-64 only). Durable operations and flushes use CLWB / CLFLUSHOPT /
-   CLFLUSH on x86 (32-bit: with SSE2) and DC CVAP / DC CVAC on AArch64;
-   elsewhere they fail with VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
+   Any CPU: tested on x86-64, 32-bit x86, AArch64 and big-endian s390x
+   (the DSA mover is x86-64 only). Durable operations and flushes use
+   CLWB / CLFLUSHOPT / CLFLUSH on x86 (32-bit: with SSE2) and DC CVAP /
+   DC CVAC on AArch64; elsewhere they fail with VDM_ERROR_NOT_SUPPORTED
+   (see vdm_memcpy).
    A program written for libminiasync 0.2.1 builds by replacing
    `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
    names and inline helpers are the original's), or unchanged against the

@@ -158,7 +158,9 @@ run(struct vdm *vdm, struct runtime *r, const char *name)
 int
 main(void)
 {
-	(void)hook_streamed; /* (not called where nothing streams) */
+	/* (not called where nothing streams, or nothing is written back) */
+	(void)hook_streamed;
+	(void)hook_fence;
 #ifndef MASYNC__WB
 	(void)run;
 	printf("SKIP: the movers have no cache write-back on this target\n");

@@ -97,7 +97,12 @@ run(const char *name, struct vdm *mover, struct runtime *r)
 	CHECK(compat_all(dst[1], 0, N));
 
 	/* the copy keeps the mover's answers */
+	CHECK(vdm_is_supported(&wrapped, VDM_F_NO_CACHE_HINT | 1u << 5) == 0);
+	CHECK(vdm_is_supported(&wrapped, VDM_F_MEM_DURABLE) ==
+		vdm_is_supported(mover, VDM_F_MEM_DURABLE));
+#ifdef MASYNC__WB /* (elsewhere a CPU mover lists neither flag) */
 	CHECK(vdm_is_supported(&wrapped, VDM_F_MEM_DURABLE));
+#endif
 	printf("%s: %d ops, %d starts, %d checks\n", name, news, starts,
 		checks);
 }

@@ -168,6 +168,15 @@ struct te_mover {
 
 #define TE_MAX_MOVERS 6
 
+/* A flush's result on m: refused by a CPU mover of a target without cache
+ * write-back (not x86 or AArch64; it then lists no VDM_F_MEM_DURABLE) */
+static inline enum vdm_operation_result
+te_flush_result(const struct te_mover *m)
+{
+	return vdm_is_supported(m->vdm, VDM_F_MEM_DURABLE) ? VDM_SUCCESS :
+		VDM_ERROR_NOT_SUPPORTED;
+}
+
 #ifdef TE_DSA_EMU
 static struct dsa_emu *te_emu;
 #endif

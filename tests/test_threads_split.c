@@ -463,6 +463,7 @@ main(void)
 {
 #ifndef MASYNC__X86
 	(void)hook_streamed;
+	(void)hook_fence;
 	(void)test_caller_share;
 	(void)test_cancel;
 	(void)test_participants;

@@ -219,6 +219,15 @@ tt_slowdown(void)
 	return TT_SANITIZED ? 4 : 1;
 }
 
+/* The movers write cache lines back on this target (x86, AArch64): else
+ * they refuse durable operations and flushes (VDM_ERROR_NOT_SUPPORTED). */
+#ifdef MASYNC__WB
+#define TT_WB 1
+#else
+#define TT_WB 0
+#endif
+#define TT_DURABLE_RESULT (TT_WB ? VDM_SUCCESS : VDM_ERROR_NOT_SUPPORTED)
+
 /* ---- content ----------------------------------------------------------- */
 /* A pseudo-random pattern of splitmix64 words: tt_fill writes whole words
  * where it can and tt_verify compares them the same way; tt_pattern gives
@@ -237,7 +246,11 @@ tt_word(size_t k, unsigned seed)
 static inline unsigned char
 tt_pattern(size_t i, unsigned seed)
 {
-	return (unsigned char)(tt_word(i / 8, seed) >> (8 * (i % 8)));
+	uint64_t w = tt_word(i / 8, seed);
+	unsigned char b[8];
+
+	memcpy(b, &w, 8); /* the word's bytes as tt_fill stores them */
+	return b[i % 8];
 }
 
 static inline void
