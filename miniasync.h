@@ -3644,12 +3644,27 @@ masync__runtime_wake(void *data)
 static void
 masync__runtime_nap(struct runtime *rt, uint32_t gen, uint64_t ns)
 {
+#ifdef MASYNC__FUTEX
+	/* SYS_futex takes the kernel's old timespec, two longs (x32: 64-bit
+	 * fields), not libc's: a 32-bit program built with _TIME_BITS=64
+	 * (Debian 13's armhf default) has a wider struct timespec, which the
+	 * kernel would read as a zero timeout, and the runtime would spin */
+#if defined(__x86_64__) && defined(__ILP32__)
 	struct timespec ts;
+#else
+	struct {
+		long tv_sec, tv_nsec;
+	} ts;
+#endif
+#else
+	struct timespec ts;
+#endif
 
 	MASYNC__RT_ON_NAP(ns);
 	MASYNC__TEST_PREEMPT(); /* a wake-up may come before the sleep */
 #ifdef MASYNC__FUTEX
-	ts.tv_sec = (time_t)(ns / 1000000000u);
+	/* (a 32-bit long's seconds last 68 years: naps are capped far below) */
+	ts.tv_sec = (long)(ns / 1000000000u);
 	ts.tv_nsec = (long)(ns % 1000000000u);
 	/* returns at once if gen moved on since it was read */
 	masync__syscall(SYS_futex, (long)(void *)&rt->gen,
