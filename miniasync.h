@@ -13,8 +13,8 @@
    Every other file just includes "miniasync.h". Link with -pthread.
    It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
    implementation (glibc 2.28 or later); older modes stop at an #error.
-   Any CPU: tested on x86-64, 32-bit x86, AArch64 and big-endian s390x
-   (the DSA mover is x86-64 only). Durable operations and flushes use
+   Any CPU: tested on x86-64, 32-bit x86, AArch64, 32-bit ARM and
+   big-endian s390x (the DSA mover is x86-64 only). Durable operations and flushes use
    CLWB / CLFLUSHOPT / CLFLUSH on x86 (32-bit: with SSE2) and DC CVAP /
    DC CVAC on AArch64; elsewhere they fail with VDM_ERROR_NOT_SUPPORTED
    (see vdm_memcpy).
@@ -501,19 +501,31 @@ future_has_property(struct future *fut, enum future_property property)
 	return fut->has_property != NULL && fut->has_property(fut, property);
 }
 
+/* private: the most alignment a future's data or output, or a chained
+ * future, may need: a pointer's, or a uint64_t's where that is more
+ * (32-bit ARM). struct future and a chain entry's header are multiples of
+ * it, and the chain steps from entry to entry in it. */
+struct masync__max_align {
+	void *p;
+	uint64_t u;
+};
+#define MASYNC__FUT_ALIGN MASYNC__ALIGNOF(struct masync__max_align)
+MASYNC__STATIC_ASSERT(sizeof(struct future) % MASYNC__FUT_ALIGN == 0,
+	"a future's data follows struct future without padding");
+
 /* Data and output must follow struct future (and each other) with no
  * padding, as future_context_get_data/_output assume: neither may need an
- * alignment above a pointer's, and the data's size must be a multiple of
- * the output's alignment (e.g. an int of data before a uint64_t output is
- * refused: pad the data). */
+ * alignment above a pointer's (or a uint64_t's), and the data's size must
+ * be a multiple of the output's alignment (e.g. an int of data before a
+ * uint64_t output is refused: pad the data). */
 #define FUTURE(name, data_type, output_type)                                  \
 	struct name {                                                          \
 		struct future base;                                            \
 		data_type data;                                                \
 		output_type output;                                            \
 		MASYNC__STATIC_ASSERT(                                         \
-			MASYNC__ALIGNOF(data_type) <= MASYNC__ALIGNOF(void *) && \
-			MASYNC__ALIGNOF(output_type) <= MASYNC__ALIGNOF(void *) && \
+			MASYNC__ALIGNOF(data_type) <= MASYNC__FUT_ALIGN &&     \
+			MASYNC__ALIGNOF(output_type) <= MASYNC__FUT_ALIGN &&   \
 			sizeof(data_type) % MASYNC__ALIGNOF(output_type) == 0, \
 			"future data and output must follow each other " \
 			"without padding");                                    \
@@ -575,6 +587,9 @@ struct future_chain_entry {
 	uint64_t flags;       /* FUTURE_CHAIN_FLAG_* */
 	struct future future; /* the entry's future starts here */
 };
+MASYNC__STATIC_ASSERT(
+	offsetof(struct future_chain_entry, future) % MASYNC__FUT_ALIGN == 0,
+	"a chained future follows its entry's header without padding");
 
 #define FUTURE_CHAIN_FLAG_ENTRY_LAST (((uint64_t)1) << 0)
 #define FUTURE_CHAIN_FLAG_ENTRY_PROCESSED (((uint64_t)1) << 1)
@@ -615,9 +630,9 @@ typedef uint8_t _future_entry_type_last[FUTURE_CHAIN_ENTRY_LAST];
 		};                                                             \
 		future_type fut;                                               \
 		MASYNC__STATIC_ASSERT(MASYNC__ALIGNOF(future_type) <=          \
-			MASYNC__ALIGNOF(void *),                               \
+			MASYNC__FUT_ALIGN,                                     \
 			"a chained future may not need more alignment "        \
-			"than a pointer");                                     \
+			"than a pointer or a uint64_t");                       \
 	} name
 
 #define FUTURE_CHAIN_ENTRY(future_type, name)                                 \
@@ -679,7 +694,7 @@ masync__chain_after(struct future_context *ctx,
 	size_t step = sizeof(struct future_chain_entry) +
 		future_context_get_size(&entry->future.context);
 
-	step = (step + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	step = (step + MASYNC__FUT_ALIGN - 1) & ~(MASYNC__FUT_ALIGN - 1);
 	*used_data += step;
 	if (FUTURE_CHAIN_ENTRY_IS_LAST(entry) ||
 			*used_data + sizeof(struct future_chain_entry) >
@@ -743,8 +758,8 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 		 * that address in one more saved register */
 		next = (struct future_chain_entry *)(void *)((uint8_t *)e +
 			((sizeof(*e) + e->future.context.data_size +
-			e->future.context.output_size + sizeof(void *) - 1) &
-			~(sizeof(void *) - 1)));
+			e->future.context.output_size + MASYNC__FUT_ALIGN - 1) &
+			~(MASYNC__FUT_ALIGN - 1)));
 		if ((flags & FUTURE_CHAIN_FLAG_ENTRY_LAST) ||
 				(uint8_t *)next > last)
 			next = NULL;
