@@ -14,10 +14,10 @@
    It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
    implementation (glibc 2.28 or later); older modes stop at an #error.
    Any CPU: tested on x86-64, 32-bit x86, AArch64, 32-bit ARM and
-   big-endian s390x (the DSA mover is x86-64 only). Durable operations and flushes use
-   CLWB / CLFLUSHOPT / CLFLUSH on x86 (32-bit: with SSE2) and DC CVAP /
-   DC CVAC on AArch64; elsewhere they fail with VDM_ERROR_NOT_SUPPORTED
-   (see vdm_memcpy).
+   big-endian s390x (the DSA mover is x86-64 only). Durable operations
+   and flushes use CLWB / CLFLUSHOPT / CLFLUSH on x86 (32-bit: with SSE2)
+   and DC CVAP / DC CVAC on AArch64; elsewhere they fail with
+   VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
    A program written for libminiasync 0.2.1 builds by replacing
    `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
    names and inline helpers are the original's), or unchanged against the
@@ -1328,6 +1328,16 @@ masync__ext_of(const struct vdm *vdm)
 	return NULL;
 }
 
+/* private: a threads mover's user function (memcpy_fn, ...) runs the
+ * operations of `type`: it gets every flag bit */
+static inline int
+masync__user_fn(const struct vdm *vdm, enum vdm_operation_type type)
+{
+	const struct masync__vdm_ext *x = masync__ext_of(vdm);
+
+	return x != NULL && x->raw_flags != NULL && x->raw_flags(vdm, type);
+}
+
 /* Non-zero only when the mover supports every bit of `capability`; 0 for
  * a NULL mover (errno EINVAL). */
 static inline int
@@ -1384,15 +1394,11 @@ masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 		return (vdm->capabilities & MASYNC__CAP_EXT) ?
 			VDM_ERROR_INVALID_ARGUMENT : VDM_SUCCESS;
 	}
+	/* (a user function's flags are an unsigned int) */
 	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
-			(flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0) {
-		const struct masync__vdm_ext *x = masync__ext_of(vdm);
-
-		/* (a user function's flags are an unsigned int) */
-		if (x == NULL || x->raw_flags == NULL ||
-				!x->raw_flags(vdm, op->type) || flags > UINT_MAX)
-			return VDM_ERROR_INVALID_ARGUMENT;
-	}
+			(flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0 &&
+			(!masync__user_fn(vdm, op->type) || flags > UINT_MAX))
+		return VDM_ERROR_INVALID_ARGUMENT;
 	if (n != 0 && (dst == NULL || src == NULL ||
 			(uintptr_t)dst + n < (uintptr_t)dst ||
 			(uintptr_t)src + n < (uintptr_t)src))
@@ -1401,13 +1407,9 @@ masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 	/* no cache write-back on this target (a user function may have one) */
 	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
 			((flags & VDM_F_MEM_DURABLE) ||
-			op->type == VDM_OPERATION_FLUSH)) {
-		const struct masync__vdm_ext *x = masync__ext_of(vdm);
-
-		if (x == NULL || x->raw_flags == NULL ||
-				!x->raw_flags(vdm, op->type))
-			return VDM_ERROR_NOT_SUPPORTED;
-	}
+			op->type == VDM_OPERATION_FLUSH) &&
+			!masync__user_fn(vdm, op->type))
+		return VDM_ERROR_NOT_SUPPORTED;
 #endif
 	return VDM_SUCCESS;
 }
@@ -1428,6 +1430,17 @@ masync__notifier_done(struct future_notifier *n)
 		n->poller.ptr_to_monitor = &done_word;
 	else
 		n->notifier_used = FUTURE_NOTIFIER_NONE;
+}
+
+/* private: the output of an operation that ended without running (bad
+ * arguments, refused, cancelled): no destination */
+static inline void
+masync__output_failed(struct vdm_operation_output *out,
+	enum vdm_operation_type type, enum vdm_operation_result result)
+{
+	out->type = type;
+	out->result = result;
+	memset(&out->output, 0, sizeof(out->output));
 }
 
 /* The task of a vdm future: IDLE --op_start--> RUNNING --op_check-->
@@ -1461,9 +1474,8 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 				vdm->op_delete(data->data, &data->operation,
 					output);
 			data->data = NULL;
-			output->type = data->operation.type;
-			output->result = bad;
-			memset(&output->output, 0, sizeof(output->output));
+			masync__output_failed(output, data->operation.type,
+				bad);
 			masync__notifier_done(n);
 			return FUTURE_STATE_COMPLETE;
 		}
@@ -1782,9 +1794,8 @@ vdm_cancel(struct vdm_operation_future *fut)
 	if (started)
 		return EINPROGRESS;
 	data->data = NULL; /* the state is gone */
-	fut->output.type = data->operation.type;
-	fut->output.result = VDM_ERROR_CANCELLED;
-	memset(&fut->output.output, 0, sizeof(fut->output.output));
+	masync__output_failed(&fut->output, data->operation.type,
+		VDM_ERROR_CANCELLED);
 	fut->base.context.state = FUTURE_STATE_COMPLETE;
 	return 0;
 }
@@ -2298,6 +2309,17 @@ extern int masync__sched_getcpu(void) __asm__("sched_getcpu");
 #include <linux/futex.h>
 #if defined(SYS_futex) && defined(FUTEX_WAIT_PRIVATE)
 #define MASYNC__FUTEX 1
+/* SYS_futex takes the kernel's old timespec, two longs (x32: 64-bit
+ * fields), not libc's: a 32-bit program built with _TIME_BITS=64 (Debian
+ * 13's armhf default) has a wider struct timespec, which the kernel would
+ * read as a zero timeout, and the runtime would spin */
+struct masync__futex_ts {
+#if defined(__x86_64__) && defined(__ILP32__)
+	long long tv_sec, tv_nsec;
+#else
+	long tv_sec, tv_nsec;
+#endif
+};
 #endif
 #if !defined(CLOCK_MONOTONIC)
 extern int masync__clock_gettime(int clk, struct timespec *ts)
@@ -2484,10 +2506,10 @@ masync__cpu_l2(void)
 #endif
 
 #if defined(__aarch64__) && defined(MASYNC__WB)
-static MASYNC__A(unsigned) masync__a64_bits; /* 0 unread; 1 | line | pop */
+static MASYNC__A(unsigned) masync__a64_bits; /* 0: not read yet */
 
-/* the data cache's smallest line (CTR_EL0.DminLine) and whether DC CVAP
- * exists (HWCAP_DCPOP), read once */
+/* Read once: 1 | DC CVAP exists (HWCAP_DCPOP) << 1 | the data cache's
+ * smallest line, CTR_EL0.DminLine (log2 of its 4-byte words) << 4. */
 static unsigned
 masync__a64_read(void)
 {
@@ -2497,7 +2519,7 @@ masync__a64_read(void)
 		uint64_t ctr;
 
 		__asm__ __volatile__("mrs %0, ctr_el0" : "=r"(ctr));
-		bits = 1u | ((4u << ((ctr >> 16) & 0xfu)) & 0xfff0u);
+		bits = 1u | (unsigned)((ctr >> 16) & 0xfu) << 4;
 #if defined(__linux__)
 		if (getauxval(AT_HWCAP) & (1ul << 16)) /* HWCAP_DCPOP */
 			bits |= 2u;
@@ -2505,20 +2527,6 @@ masync__a64_read(void)
 		MASYNC__STORE(&masync__a64_bits, bits, relaxed);
 	}
 	return bits;
-}
-
-static uintptr_t
-masync__a64_line(void)
-{
-	uintptr_t line = masync__a64_read() & 0xfff0u;
-
-	return line != 0 ? line : 64; /* (a line of 4 or 8 bytes: none) */
-}
-
-static int
-masync__a64_dcpop(void)
-{
-	return (masync__a64_read() & 2u) != 0;
 }
 #endif
 
@@ -2554,8 +2562,9 @@ masync__flush(const void *p, size_t n, int evict)
 	__asm__ __volatile__("sfence" ::: "memory");
 	MASYNC__TEST_FENCE();
 #elif defined(__aarch64__) && defined(MASYNC__WB)
-	uintptr_t line = masync__a64_line(), a, end = (uintptr_t)p + n;
-	int pop = masync__a64_dcpop();
+	unsigned bits = masync__a64_read();
+	uintptr_t line = (uintptr_t)4 << (bits >> 4), a, end = (uintptr_t)p + n;
+	int pop = (bits & 2u) != 0;
 
 	if (n == 0)
 		return;
@@ -2573,7 +2582,6 @@ masync__flush(const void *p, size_t n, int evict)
 				: "memory");
 		for (t = a; t < a + line; t += 64)
 			MASYNC__TEST_WRITEBACK(t);
-		(void)t;
 	}
 	/* DSB, not DMB: the maintenance has completed when it returns */
 	__asm__ __volatile__("dsb sy" ::: "memory");
@@ -3660,17 +3668,7 @@ static void
 masync__runtime_nap(struct runtime *rt, uint32_t gen, uint64_t ns)
 {
 #ifdef MASYNC__FUTEX
-	/* SYS_futex takes the kernel's old timespec, two longs (x32: 64-bit
-	 * fields), not libc's: a 32-bit program built with _TIME_BITS=64
-	 * (Debian 13's armhf default) has a wider struct timespec, which the
-	 * kernel would read as a zero timeout, and the runtime would spin */
-#if defined(__x86_64__) && defined(__ILP32__)
-	struct timespec ts;
-#else
-	struct {
-		long tv_sec, tv_nsec;
-	} ts;
-#endif
+	struct masync__futex_ts ts;
 #else
 	struct timespec ts;
 #endif
@@ -4231,9 +4229,7 @@ masync__sync_slow(struct vdm_operation_future *f, struct future_notifier *n)
 	data->data = NULL; /* the state is gone */
 	bad = masync__vdm_check(data->vdm, op);
 	if (bad != VDM_SUCCESS) {
-		f->output.type = op->type;
-		f->output.result = bad;
-		memset(&f->output.output, 0, sizeof(f->output.output));
+		masync__output_failed(&f->output, op->type, bad);
 		masync__notifier_done(n);
 		return FUTURE_STATE_COMPLETE;
 	}

@@ -320,11 +320,7 @@ main(void)
 	CHECK(dmt != NULL);
 	durable_ok = vdm_is_supported(data_mover_threads_get_vdm(dmt),
 		VDM_F_MEM_DURABLE);
-#ifdef MASYNC__WB
-	CHECK(durable_ok);
-#else
-	CHECK(!durable_ok);
-#endif
+	CHECK(durable_ok == TT_WB);
 	run_mover("1 worker, ring 16, waker", dmt, small_limit, 0);
 	data_mover_threads_delete(dmt);
 

@@ -110,23 +110,6 @@ all_bytes(const unsigned char *p, size_t n, unsigned char v)
 	return 1;
 }
 
-/* The flags of an operation. */
-static uint64_t
-op_flags(const struct vdm_operation *op)
-{
-	switch (op->type) {
-	case VDM_OPERATION_MEMCPY:
-		return op->data.memcpy.flags;
-	case VDM_OPERATION_MEMMOVE:
-		return op->data.memmove.flags;
-	case VDM_OPERATION_MEMSET:
-		return op->data.memset.flags;
-	case VDM_OPERATION_FLUSH:
-		break;
-	}
-	return op->data.flush.flags;
-}
-
 /* What a built-in CPU mover ends a well-formed operation with: without
  * cache write-back, durable operations and flushes are refused (nothing
  * written). */
@@ -221,7 +204,7 @@ run_sync(struct vdm_operation_future *f, enum vdm_operation_type type,
 {
 	struct future_notifier n;
 	enum vdm_operation_result want =
-		cpu_result(type, op_flags(&f->data.operation));
+		cpu_result(type, masync__args(&f->data.operation).flags);
 
 	CHECKQ(f->base.context.state == FUTURE_STATE_IDLE, "type %d", type);
 	if (first_poll) {
@@ -927,7 +910,7 @@ group_new_future_members(void)
 		memset(dst, 0x5A, sizeof(dst)); /* src is all 0 */
 		FUTURE_BUSY_POLL(&f);
 		CHECK(f.output.result == cpu_result(f.data.operation.type,
-			op_flags(&f.data.operation)));
+			masync__args(&f.data.operation).flags));
 		/* refused (no write-back): nothing written, no destination */
 		if (f.output.result != VDM_SUCCESS)
 			CHECK(all_bytes(dst, sizeof(dst), 0x5A) &&
@@ -1546,6 +1529,18 @@ struct nwb_chain_output {
 
 FUTURE(nwb_chain_future, struct nwb_chain_data, struct nwb_chain_output);
 
+/* c: a durable memcpy of src to dst, then a memset of src's first 8 */
+static void
+nwb_chain(struct nwb_chain_future *c, struct vdm *vdm, unsigned char *dst,
+	unsigned char *src)
+{
+	memset(c, 0, sizeof(*c));
+	FUTURE_CHAIN_ENTRY_INIT(&c->data.durable, vdm_memcpy(vdm, dst, src, 64,
+		VDM_F_MEM_DURABLE), NULL, NULL);
+	FUTURE_CHAIN_ENTRY_INIT(&c->data.plain, vdm_memset(vdm, src, 0x44, 8,
+		0), NULL, NULL);
+}
+
 /* refused at the first poll, as a bad argument is; dst keeps its 0xEE */
 static void
 nwb_refused(struct vdm_operation_future *f, enum vdm_operation_type type,
@@ -1619,11 +1614,7 @@ nwb_on(struct runtime *rt, struct vdm *vdm)
 
 	/* a chain entry: a plain chain goes on, the error stays in it */
 	memset(dst, 0xEE, sizeof(dst));
-	memset(&c, 0, sizeof(c));
-	FUTURE_CHAIN_ENTRY_INIT(&c.data.durable, vdm_memcpy(vdm, dst, src,
-		sizeof(dst), VDM_F_MEM_DURABLE), NULL, NULL);
-	FUTURE_CHAIN_ENTRY_INIT(&c.data.plain, vdm_memset(vdm, src, 0x44, 8,
-		0), NULL, NULL);
+	nwb_chain(&c, vdm, dst, src);
 	FUTURE_CHAIN_INIT(&c);
 	nwb_wait(rt, &c);
 	CHECK(c.data.durable.fut.output.result == VDM_ERROR_NOT_SUPPORTED);
@@ -1634,11 +1625,7 @@ nwb_on(struct runtime *rt, struct vdm *vdm)
 	CHECK(all_bytes(src, 8, 0x44) && all_bytes(src + 8, 56, 0x11));
 	/* an error-aware one stops at it */
 	memset(src, 0x11, sizeof(src));
-	memset(&c, 0, sizeof(c));
-	FUTURE_CHAIN_ENTRY_INIT(&c.data.durable, vdm_memcpy(vdm, dst, src,
-		sizeof(dst), VDM_F_MEM_DURABLE), NULL, NULL);
-	FUTURE_CHAIN_ENTRY_INIT(&c.data.plain, vdm_memset(vdm, src, 0x44, 8,
-		0), NULL, NULL);
+	nwb_chain(&c, vdm, dst, src);
 	FUTURE_CHAIN_INIT_STOP_ON_ERROR(&c);
 	nwb_wait(rt, &c);
 	CHECK(future_chain_result(&c.base) == VDM_ERROR_NOT_SUPPORTED);
