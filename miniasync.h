@@ -14,7 +14,7 @@
    It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
    implementation (glibc 2.28 or later); older modes stop at an #error.
    Any CPU: tested on x86-64, 32-bit x86, AArch64, 32-bit ARM and
-   big-endian s390x (the DSA mover is x86-64 only). Durable operations
+   big-endian s390x (the DSA mover is x86-64 only), with glibc and musl. Durable operations
    and flushes use CLWB / CLFLUSHOPT / CLFLUSH on x86 (32-bit: with SSE2)
    and DC CVAP / DC CVAC on AArch64; elsewhere they fail with
    VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
@@ -2306,9 +2306,12 @@ extern long masync__syscall(long nr, ...) __asm__("syscall");
 extern int masync__sched_getcpu(void) __asm__("sched_getcpu");
 #endif
 #if defined(__linux__) && !defined(MASYNC__TEST_NO_FUTEX)
-#include <linux/futex.h>
-#if defined(SYS_futex) && defined(FUTEX_WAIT_PRIVATE)
+#if defined(SYS_futex)
 #define MASYNC__FUTEX 1
+/* the kernel's futex ABI, fixed since 2.6.22: spelled out here so the
+ * header needs no kernel headers (musl toolchains often have none) */
+#define MASYNC__FUTEX_WAIT_PRIVATE 128L
+#define MASYNC__FUTEX_WAKE_PRIVATE 129L
 /* SYS_futex takes the kernel's old timespec, two longs (x32: 64-bit
  * fields), not libc's: a 32-bit program built with _TIME_BITS=64 (Debian
  * 13's armhf default) has a wider struct timespec, which the kernel would
@@ -3653,7 +3656,7 @@ masync__runtime_wake(void *data)
 	if (MASYNC__LOAD(&rt->waiters, seq_cst) != 0) {
 #ifdef MASYNC__FUTEX
 		masync__syscall(SYS_futex, (long)(void *)&rt->gen,
-			(long)FUTEX_WAKE_PRIVATE, 0x7fffffffL, 0L, 0L, 0L);
+			MASYNC__FUTEX_WAKE_PRIVATE, 0x7fffffffL, 0L, 0L, 0L);
 #else
 		masync__mtx_lock(&rt->lock);
 		masync__cnd_broadcast(&rt->cond);
@@ -3681,7 +3684,7 @@ masync__runtime_nap(struct runtime *rt, uint32_t gen, uint64_t ns)
 	ts.tv_nsec = (long)(ns % 1000000000u);
 	/* returns at once if gen moved on since it was read */
 	masync__syscall(SYS_futex, (long)(void *)&rt->gen,
-		(long)FUTEX_WAIT_PRIVATE, (long)gen, (long)(void *)&ts, 0L, 0L);
+		MASYNC__FUTEX_WAIT_PRIVATE, (long)gen, (long)(void *)&ts, 0L, 0L);
 #else
 	ts = masync__utc_after(ns);
 	masync__mtx_lock(&rt->lock);

@@ -12,6 +12,9 @@
  *   creation works again.
  * - Abandoned futures (never polled, polled once, left blocked) do not
  *   break the mover for the 200k operations that follow. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* clock_gettime, CLOCK_THREAD_CPUTIME_ID (musl) */
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 
