@@ -17,6 +17,9 @@
  * room while the other fills the last chunk: 500 rounds), and a forked
  * child whose pool was being grown by a parent's thread at the fork (no
  * room, at once: that thread is not there to finish). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nanosleep, fork (musl declares them only so) */
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>

@@ -14,6 +14,9 @@
 /* This translation unit tests the "compiled without DSA" stubs, whatever
  * the build system passes. */
 #undef MINIASYNC_DSA
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* nanosleep (musl declares it only so) */
+#endif
 
 #include <stdatomic.h>
 #include <stddef.h>
