@@ -9,10 +9,11 @@
  * mover on the emulated device, coalescing, splitting into parts and
  * splitting with the CPU, with a paused device, page faults, delays and
  * size / overlap errors it must recover from, and errors that fail the
- * operation of the descriptor they hit) and is waited for in one of six
+ * operation of the descriptor they hit) and is waited for in one of seven
  * ways: runtime_wait_multiple, polls in a random order (NULL notifier, a
  * waker, a poller word), runtime_wait one by one, cancellations before or
- * after the first poll. Every result must be the one API.md gives for the
+ * after the first poll, or as chains of two (the second made lazily;
+ * error-aware chains must not run it after the first failed). Every result must be the one API.md gives for the
  * arguments (or, where the device was made to fail, a DSA error, no more
  * of them than descriptors hit), every output the destination, and
  * afterwards the arena must equal the model byte for byte, guards
@@ -352,8 +353,41 @@ fz_waker(void *data)
 static const char *const fz_wait_name[] = {
 	"runtime_wait_multiple", "polls (NULL notifier)", "runtime_wait each",
 	"polls (waker) then cancels", "cancel before the first poll",
-	"polls (poller word)"
+	"polls (poller word)", "chains of two"
 };
+
+/* ---- chains of two operations (how == 6) ------------------------------- */
+
+struct fz_pair_data {
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, first);
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, second);
+};
+
+struct fz_pair_output {
+	uint64_t unused;
+};
+
+FUTURE(fz_pair_future, struct fz_pair_data, struct fz_pair_output);
+
+/* the second operation is made when the first is done (lazy entry) */
+struct fz_lazy {
+	struct vdm *vdm;
+	const struct fz_op *op;
+	int made;
+};
+
+static struct vdm_operation_future fz_make(struct vdm *vdm,
+	const struct fz_op *o);
+
+static void
+fz_pair_init(void *future, struct future_context *chain_fut, void *arg)
+{
+	struct fz_lazy *l = (struct fz_lazy *)arg;
+
+	(void)chain_fut;
+	*(struct vdm_operation_future *)future = fz_make(l->vdm, l->op);
+	l->made = 1;
+}
 
 static void
 fz_fail(const char *why, enum fz_mover m, unsigned how,
@@ -436,11 +470,18 @@ fz_batch(struct fz_in *in)
 	struct vdm_operation_future f[FZ_MAXOPS];
 	struct future *ff[FZ_MAXOPS];
 	unsigned perm[FZ_MAXOPS], cancelled[FZ_MAXOPS];
+	/* how == 6: ops 2i and 2i + 1 as a chain; an error-aware one
+	 * (stop) does not run the second after the first failed */
+	struct fz_pair_future pair[FZ_MAXOPS / 2];
+	struct fz_lazy lazy[FZ_MAXOPS / 2];
+	const struct vdm_operation_output *outp[FZ_MAXOPS];
+	unsigned stop = 0;
 	unsigned k = fz_byte(in);
 	enum fz_mover m = (enum fz_mover)(k % FZ_NMOVERS);
-	unsigned how = (k / FZ_NMOVERS) % 6;
+	unsigned how = (k / FZ_NMOVERS) % 7;
 	unsigned nops = 1 + fz_byte(in) % FZ_MAXOPS;
 	struct vdm *vdm = fz_vdm[m];
+	unsigned npairs = how == 6 ? nops / 2 : 0;
 	unsigned i, j;
 	/* the DSA device's part: faults, paused (0x40) */
 	unsigned fault = fz_device_byte(in, m);
@@ -531,9 +572,29 @@ fz_batch(struct fz_in *in)
 	if (m == FZ_DSA && (fault & 0x40))
 		dsa_emu_pause(fz_emu, -1, 1); /* the queue fills; resumed below */
 #endif
-	for (i = 0; i < nops; i++) {
+	for (i = 0; i < npairs; i++) {
+		struct fz_pair_future *c = &pair[i];
+
+		stop |= (fz_byte(in) & 1u) << i;
+		lazy[i].vdm = vdm;
+		lazy[i].op = &ops[2 * i + 1];
+		lazy[i].made = 0;
+		FUTURE_CHAIN_ENTRY_INIT(&c->data.first,
+			fz_make(vdm, &ops[2 * i]), NULL, NULL);
+		FUTURE_CHAIN_ENTRY_LAZY_INIT(&c->data.second, fz_pair_init,
+			&lazy[i], NULL, NULL);
+		if (stop & (1u << i))
+			FUTURE_CHAIN_INIT_STOP_ON_ERROR(c);
+		else
+			FUTURE_CHAIN_INIT(c);
+		ff[i] = FUTURE_AS_RUNNABLE(c);
+		outp[2 * i] = &c->data.first.fut.output;
+		outp[2 * i + 1] = &c->data.second.fut.output;
+	}
+	for (i = 2 * npairs; i < nops; i++) {
 		f[i] = fz_make(vdm, &ops[i]);
-		ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
+		ff[i - npairs] = FUTURE_AS_RUNNABLE(&f[i]);
+		outp[i] = &f[i].output;
 	}
 	switch (how) {
 	case 0:
@@ -604,16 +665,42 @@ fz_batch(struct fz_in *in)
 		fz_resume(m, fault);
 		runtime_wait_multiple(fz_rt, ff, nops);
 		break;
+	case 6:
+		fz_resume(m, fault);
+		runtime_wait_multiple(fz_rt, ff, nops - npairs);
+		break;
 	}
+	for (i = 0; i < nops - npairs; i++)
+		if (ff[i]->context.state != FUTURE_STATE_COMPLETE)
+			fz_fail("a waited-for future is not complete", m, how,
+				ops, nops, i < npairs ? 2 * i : i + npairs);
 	for (i = 0; i < nops; i++) {
-		const struct vdm_operation_output *out = &f[i].output;
+		const struct vdm_operation_output *out = outp[i];
 		const struct fz_op *o = &ops[i];
 		enum vdm_operation_result want = cancelled[i] ?
 			VDM_ERROR_CANCELLED : o->want;
 
-		if (f[i].base.context.state != FUTURE_STATE_COMPLETE)
-			fz_fail("a waited-for future is not complete", m, how,
-				ops, nops, i);
+		if (i < 2 * npairs && i % 2 == 1) {
+			/* an error-aware chain whose first failed stops */
+			enum vdm_operation_result r1 = outp[i - 1]->result;
+			int stopped = (stop & (1u << (i / 2))) &&
+				r1 != VDM_SUCCESS;
+			enum vdm_operation_result cr =
+				future_chain_result(ff[i / 2]);
+
+			if (stopped ? lazy[i / 2].made : !lazy[i / 2].made)
+				fz_fail(stopped ? "a stopped chain ran its "
+					"second entry" : "a chain did not run "
+					"its second entry", m, how, ops, nops,
+					i);
+			if ((stop & (1u << (i / 2))) && cr != (stopped ? r1 :
+					out->result))
+				fz_fail("future_chain_result is not the "
+					"failed entry's result", m, how, ops,
+					nops, i);
+			if (stopped)
+				continue; /* nothing written */
+		}
 #ifdef FUZZ_DSA
 		if (lenient && want == VDM_SUCCESS &&
 				(out->result == VDM_ERROR_DSA_INVALID ||
