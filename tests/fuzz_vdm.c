@@ -178,6 +178,9 @@ fz_setup(void)
 		mc.cpu_threshold = 1;       /* every size to the device */
 		mc.batch_max = 4;           /* coalesced (portal) */
 		mc.hybrid_threshold = 6144; /* and split with the CPU */
+		/* no injected fault here leaves a descriptor unanswered: a
+		 * timeout could only come from a slow run (valgrind, load) */
+		mc.timeout_ns = 3600ull * 1000000000u;
 		fz_dsa = td_mover(&mc);
 		fz_vdm[FZ_DSA] = data_mover_dsa_get_vdm(fz_dsa);
 	}
@@ -415,11 +418,13 @@ static void
 fz_poll_all(struct vdm_operation_future *f, const unsigned *perm,
 	unsigned nops, enum future_notifier_type nk)
 {
-	unsigned left = nops;
+	unsigned left = nops, rounds = 0;
 
 	while (left > 0) {
 		unsigned i;
 
+		if (rounds++ > 0)
+			thrd_yield(); /* the emulator's threads need a CPU */
 		left = 0;
 		for (i = 0; i < nops; i++) {
 			struct future *ff = FUTURE_AS_RUNNABLE(&f[perm[i]]);
