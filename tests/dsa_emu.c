@@ -2611,7 +2611,7 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		w->emu = emu;
 		w->fd = -1;
 		w->tpipe_w = -1;
-		w->trap = !!cfg->trap_portal;
+		w->trap = tri(wc->trap, !!cfg->trap_portal);
 		w->index = i;
 		w->dev = i / emu->nwq_per;
 		w->id = i % emu->nwq_per;

@@ -96,6 +96,8 @@ struct dsa_emu_wq_config {
 	int disabled;		/* state "disabled" (> 0) or "enabled" (< 0) */
 	const char *type;	/* "user", "kernel", "mdev", ... */
 	const char *name;
+	int trap;		/* trapped portal (> 0) or not (< 0); 0 = as
+				 * the config's trap_portal */
 };
 
 /* Zero-initialised = 1 device dsa0 with 1 dedicated, enabled user WQ wq0.0. */

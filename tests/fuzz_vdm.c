@@ -5,9 +5,11 @@
  * operations of a batch never race: overlap happens inside one operation,
  * where memcpy must give memmove's result), with random offsets, sizes,
  * flags (also unknown bits), NULL buffers and ranges that wrap. A batch
- * runs on one mover (sync, two threads movers, and with FUZZ_DSA the DSA
- * mover on the emulated device, coalescing, splitting into parts and
- * splitting with the CPU, with a paused device, page faults, delays and
+ * runs on one mover (sync, two threads movers, and with FUZZ_DSA two DSA
+ * movers on the emulated device, one on a portal (coalescing; the CPU part
+ * of split operations on the poller), one on write() (the CPU part on a
+ * threads mover), both cutting operations into parts and splitting them
+ * with the CPU, with a paused device, page faults, delays and
  * size / overlap errors it must recover from, and errors that fail the
  * operation of the descriptor they hit) and is waited for in one of seven
  * ways: runtime_wait_multiple, polls in a random order (NULL notifier, a
@@ -107,7 +109,8 @@ enum fz_mover {
 	FZ_THREADS,       /* 2 workers, ring 64, WAKER */
 	FZ_THREADS_SMALL, /* 1 worker, ring 2: operations wait for room */
 #ifdef FUZZ_DSA
-	FZ_DSA,
+	FZ_DSA,  /* wq0.0: the portal, batches, CPU part on the poller */
+	FZ_DSA2, /* wq0.1: write(), CPU part on the threads mover */
 #endif
 	FZ_NMOVERS
 };
@@ -115,7 +118,7 @@ enum fz_mover {
 static const char *const fz_mover_name[] = {
 	"sync", "threads", "threads_small",
 #ifdef FUZZ_DSA
-	"dsa",
+	"dsa", "dsa_write",
 #endif
 };
 
@@ -126,7 +129,7 @@ static struct runtime *fz_rt;
 static unsigned char *fz_arena, *fz_model;
 #ifdef FUZZ_DSA
 static struct dsa_emu *fz_emu;
-static struct data_mover_dsa *fz_dsa;
+static struct data_mover_dsa *fz_dsa, *fz_dsa2;
 /* the fault armed for this batch, for a failure's report */
 static char fz_fault[128];
 /* what the device saw: top-level descriptors, batch members, page faults */
@@ -168,13 +171,25 @@ fz_setup(void)
 		struct dsa_emu_config ec;
 		struct data_mover_dsa_config mc;
 
+		struct dsa_emu_wq_config wq[2];
+
+		/* two dedicated WQs: wq0.0 a portal (trapped where the CPU
+		 * has no MOVDIR64B), wq0.1 a FIFO (the write() path) */
 		memset(&ec, 0, sizeof(ec));
+		memset(wq, 0, sizeof(wq));
+		ec.nwqs = 2;
+		ec.wqs = wq;
+		wq[0].fifo = -1;
+		wq[1].fifo = 1;
+		wq[1].trap = -1;
+		ec.trap_portal = !dsa_emu_cpu_movdir64b();
 		ec.wq_size = 8;              /* credits run out */
 		ec.max_transfer_size = 4096; /* operations cut into parts */
 		ec.max_batch_size = 4;
 		ec.track_writes = 1;         /* nothing written twice */
 		fz_emu = td_emu(&ec);
 		memset(&mc, 0, sizeof(mc));
+		mc.wq = "wq0.0";
 		mc.cpu_threshold = 1;       /* every size to the device */
 		mc.batch_max = 4;           /* coalesced (portal) */
 		mc.hybrid_threshold = 6144; /* and split with the CPU */
@@ -182,17 +197,28 @@ fz_setup(void)
 		 * timeout could only come from a slow run (valgrind, load) */
 		mc.timeout_ns = 3600ull * 1000000000u;
 		fz_dsa = td_mover(&mc);
+		if (td_portal(fz_dsa) == 0)
+			fz_die("wq0.0 is not driven through its portal");
+		mc.wq = "wq0.1";
+		mc.cpu_vdm = fz_vdm[FZ_THREADS];
+		mc.hybrid_cpu_permille = 500;
+		fz_dsa2 = td_mover(&mc);
+		if (td_portal(fz_dsa2) != 0)
+			fz_die("wq0.1 is not driven through write()");
 		fz_vdm[FZ_DSA] = data_mover_dsa_get_vdm(fz_dsa);
+		fz_vdm[FZ_DSA2] = data_mover_dsa_get_vdm(fz_dsa2);
 	}
 #endif
 }
 
+#ifndef FUZZ_LIBFUZZER
 /* libFuzzer never returns; the test driver tears down (leak checks) */
 static void
 fz_teardown(void)
 {
 #ifdef FUZZ_DSA
 	data_mover_dsa_delete(fz_dsa);
+	data_mover_dsa_delete(fz_dsa2);
 	dsa_emu_stop(fz_emu);
 #endif
 	data_mover_threads_delete(fz_thr[0]);
@@ -202,6 +228,7 @@ fz_teardown(void)
 	free(fz_arena);
 	free(fz_model);
 }
+#endif
 
 /* ---- operations and the model -------------------------------------------- */
 
@@ -401,7 +428,7 @@ fz_fail(const char *why, enum fz_mover m, unsigned how,
 	fprintf(stderr, "fuzz_vdm: %s (mover %s, %s)\n", why,
 		fz_mover_name[m], fz_wait_name[how]);
 #ifdef FUZZ_DSA
-	if (m == FZ_DSA && fz_fault[0] != '\0')
+	if (m >= FZ_DSA && fz_fault[0] != '\0')
 		fprintf(stderr, "  device: %s\n", fz_fault);
 #endif
 	for (i = 0; i < nops; i++) {
@@ -446,7 +473,7 @@ static unsigned
 fz_device_byte(struct fz_in *in, enum fz_mover m)
 {
 #ifdef FUZZ_DSA
-	if (m == FZ_DSA)
+	if (m >= FZ_DSA)
 		return fz_byte(in);
 #else
 	(void)in;
@@ -460,7 +487,7 @@ static void
 fz_resume(enum fz_mover m, unsigned fault)
 {
 #ifdef FUZZ_DSA
-	if (m == FZ_DSA && (fault & 0x40))
+	if (m >= FZ_DSA && (fault & 0x40))
 		dsa_emu_pause(fz_emu, -1, 0);
 #else
 	(void)m;
@@ -514,7 +541,7 @@ fz_batch(struct fz_in *in)
 #ifdef FUZZ_DSA
 	/* what the device does to this batch */
 	fz_fault[0] = '\0';
-	if (m == FZ_DSA && fault % 8 > 1) {
+	if (m >= FZ_DSA && fault % 8 > 1) {
 		static const uint8_t errs[] = {
 			/* recovered from: re-planned smaller / on the CPU */
 			DSA_COMP_XFER_ERANGE, DSA_COMP_OVERLAP_BUFFERS,
@@ -574,7 +601,7 @@ fz_batch(struct fz_in *in)
 			(int)fl.kind, (unsigned)fl.status, fl.skip, fl.count,
 			(unsigned)fl.bytes_done, fl.exact ? " exact" : "");
 	}
-	if (m == FZ_DSA && (fault & 0x40))
+	if (m >= FZ_DSA && (fault & 0x40))
 		dsa_emu_pause(fz_emu, -1, 1); /* the queue fills; resumed below */
 #endif
 	for (i = 0; i < npairs; i++) {
@@ -741,7 +768,7 @@ fz_batch(struct fz_in *in)
 		}
 	}
 #ifdef FUZZ_DSA
-	if (m == FZ_DSA) {
+	if (m >= FZ_DSA) {
 		struct dsa_emu_stats st;
 
 		dsa_emu_clear_faults(fz_emu);
