@@ -11,11 +11,12 @@
  * threads mover), both cutting operations into parts and splitting them
  * with the CPU, with a paused device, page faults, delays and
  * size / overlap errors it must recover from, and errors that fail the
- * operation of the descriptor they hit) and is waited for in one of seven
+ * operation of the descriptor they hit) and is waited for in one of nine
  * ways: runtime_wait_multiple, polls in a random order (NULL notifier, a
  * waker, a poller word), runtime_wait one by one, cancellations before or
- * after the first poll, or as chains of two (the second made lazily;
- * error-aware chains must not run it after the first failed). Every result must be the one API.md gives for the
+ * after the first poll, as chains of two (the second made lazily;
+ * error-aware chains must not run it after the first failed), through
+ * runtime_wait_any(_for) until none is left, or a join-all future. Every result must be the one API.md gives for the
  * arguments (or, where the device was made to fail, a DSA error, no more
  * of them than descriptors hit), every output the destination, and
  * afterwards the arena must equal the model byte for byte, guards
@@ -383,7 +384,8 @@ fz_waker(void *data)
 static const char *const fz_wait_name[] = {
 	"runtime_wait_multiple", "polls (NULL notifier)", "runtime_wait each",
 	"polls (waker) then cancels", "cancel before the first poll",
-	"polls (poller word)", "chains of two"
+	"polls (poller word)", "chains of two",
+	"runtime_wait_any(_for) until all are done", "a join-all future"
 };
 
 /* ---- chains of two operations (how == 6) ------------------------------- */
@@ -510,7 +512,7 @@ fz_batch(struct fz_in *in)
 	unsigned stop = 0;
 	unsigned k = fz_byte(in);
 	enum fz_mover m = (enum fz_mover)(k % FZ_NMOVERS);
-	unsigned how = (k / FZ_NMOVERS) % 7;
+	unsigned how = (k / FZ_NMOVERS) % 9;
 	unsigned nops = 1 + fz_byte(in) % FZ_MAXOPS;
 	struct vdm *vdm = fz_vdm[m];
 	unsigned npairs = how == 6 ? nops / 2 : 0;
@@ -701,6 +703,43 @@ fz_batch(struct fz_in *in)
 		fz_resume(m, fault);
 		runtime_wait_multiple(fz_rt, ff, nops - npairs);
 		break;
+	case 7: {
+		/* the pending ones, ever fewer: each wait returns a complete
+		 * one, or (with a deadline) SIZE_MAX */
+		struct future *left[FZ_MAXOPS];
+		size_t nl = nops;
+		/* (read once: how often a deadline passes is timing, the
+		 * bytes an input uses must not be) */
+		int timed = fz_byte(in) & 1;
+
+		memcpy(left, ff, sizeof(left));
+		fz_resume(m, fault);
+		while (nl > 0) {
+			size_t x = timed ? runtime_wait_any_for(fz_rt, left,
+				nl, 200000) : runtime_wait_any(fz_rt, left, nl);
+
+			if (x == SIZE_MAX && timed) {
+				thrd_yield(); /* (valgrind runs one thread) */
+				continue;
+			}
+			if (x >= nl || left[x]->context.state !=
+					FUTURE_STATE_COMPLETE)
+				fz_fail("runtime_wait_any returned no complete "
+					"future", m, how, ops, nops, nops);
+			left[x] = left[--nl];
+		}
+		break;
+	}
+	case 8: {
+		struct future_join_all_future j = future_join_all(ff, nops);
+
+		fz_resume(m, fault);
+		runtime_wait(fz_rt, FUTURE_AS_RUNNABLE(&j));
+		if (j.output.ncomplete != nops)
+			fz_fail("a complete join-all counts children not "
+				"complete", m, how, ops, nops, nops);
+		break;
+	}
 	}
 	for (i = 0; i < nops - npairs; i++)
 		if (ff[i]->context.state != FUTURE_STATE_COMPLETE)
