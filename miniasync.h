@@ -14,10 +14,10 @@
    It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
    implementation (glibc 2.28 or later); older modes stop at an #error.
    Any CPU: tested on x86-64, 32-bit x86, AArch64, 32-bit ARM and
-   big-endian s390x (the DSA mover is x86-64 only), with glibc and musl. Durable operations
-   and flushes use CLWB / CLFLUSHOPT / CLFLUSH on x86 (32-bit: with SSE2)
-   and DC CVAP / DC CVAC on AArch64; elsewhere they fail with
-   VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
+   big-endian s390x (the DSA mover is x86-64 only), with glibc and musl.
+   Durable operations and flushes use CLWB / CLFLUSHOPT / CLFLUSH on x86
+   (32-bit: with SSE2) and DC CVAP / DC CVAC on AArch64; elsewhere they
+   fail with VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
    A program written for libminiasync 0.2.1 builds by replacing
    `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
    names and inline helpers are the original's), or unchanged against the

@@ -144,16 +144,16 @@ fz_die(const char *what)
 	exit(1);
 }
 
+/* once, before any thread exists (libFuzzer's initialisation or main) */
 static void
 fz_setup(void)
 {
-	if (fz_rt != NULL)
-		return;
-#ifndef FUZZ_DSA
+#ifdef FUZZ_DSA
+	td_enter("fuzz_vdm_dsa"); /* the emulator's mount namespace */
+	fz_rt = runtime_new();
+#else
 	tt_valgrind_setup();
 	fz_rt = tt_runtime_new();
-#else
-	fz_rt = runtime_new();
 #endif
 	fz_sync = data_mover_sync_new();
 	fz_thr[0] = data_mover_threads_new(2, 64, FUTURE_NOTIFIER_WAKER);
@@ -171,7 +171,6 @@ fz_setup(void)
 	{
 		struct dsa_emu_config ec;
 		struct data_mover_dsa_config mc;
-
 		struct dsa_emu_wq_config wq[2];
 
 		/* two dedicated WQs: wq0.0 a portal (trapped where the CPU
@@ -283,9 +282,12 @@ fz_gen(struct fz_in *in, unsigned s, struct fz_op *o)
 	unsigned char *base = fz_arena + FZ_GUARD + (size_t)s * FZ_SLICE;
 	unsigned k = fz_byte(in);
 	size_t a, b;
+	int two; /* memcpy, memmove: a source apart from dest */
 
 	memset(o, 0, sizeof(*o));
 	o->type = (enum vdm_operation_type)(k % 4);
+	two = o->type == VDM_OPERATION_MEMCPY ||
+		o->type == VDM_OPERATION_MEMMOVE;
 	o->n = fz_size(in, FZ_SLICE);
 	a = FZ_SLICE - o->n == 0 ? 0 : fz_u16(in) % (FZ_SLICE - o->n + 1);
 	b = FZ_SLICE - o->n == 0 ? 0 : fz_u16(in) % (FZ_SLICE - o->n + 1);
@@ -296,8 +298,7 @@ fz_gen(struct fz_in *in, unsigned s, struct fz_op *o)
 			(size_t)near;
 	}
 	o->dst = base + a;
-	o->src = o->type == VDM_OPERATION_MEMCPY ||
-		o->type == VDM_OPERATION_MEMMOVE ? base + b : o->dst;
+	o->src = two ? base + b : o->dst;
 	o->c = (int)fz_byte(in);
 	o->flags = (k >> 2) % 4 == 0 ? 0 : (uint64_t)((k >> 4) & 3u);
 	o->real = 1;
@@ -312,8 +313,7 @@ fz_gen(struct fz_in *in, unsigned s, struct fz_op *o)
 		o->real = 0;
 		break;
 	case 2:
-		if (o->type == VDM_OPERATION_MEMCPY ||
-				o->type == VDM_OPERATION_MEMMOVE) {
+		if (two) {
 			o->src = NULL;
 			o->n += o->n == 0;
 			o->real = 0;
@@ -321,8 +321,7 @@ fz_gen(struct fz_in *in, unsigned s, struct fz_op *o)
 		break;
 	case 3: /* a range that wraps around the address space */
 		o->dst = (unsigned char *)(UINTPTR_MAX - fz_byte(in) % 64);
-		if (o->type != VDM_OPERATION_MEMCPY &&
-				o->type != VDM_OPERATION_MEMMOVE)
+		if (!two)
 			o->src = o->dst;
 		o->n = 65 + fz_byte(in);
 		o->real = 0;
@@ -408,9 +407,6 @@ struct fz_lazy {
 	int made;
 };
 
-static struct vdm_operation_future fz_make(struct vdm *vdm,
-	const struct fz_op *o);
-
 static void
 fz_pair_init(void *future, struct future_context *chain_fut, void *arg)
 {
@@ -441,6 +437,19 @@ fz_fail(const char *why, enum fz_mover m, unsigned how,
 	exit(1);
 }
 
+/* a notifier of kind nk for a poll (a WAKER's counts its calls) */
+static struct future_notifier
+fz_notifier(enum future_notifier_type nk)
+{
+	struct future_notifier nt;
+
+	memset(&nt, 0, sizeof(nt));
+	nt.notifier_used = nk;
+	if (nk == FUTURE_NOTIFIER_WAKER)
+		nt.waker.wake = fz_waker;
+	return nt;
+}
+
 /* polls every future until all are complete, in the order perm gives,
  * with notifier kind nk (NONE, WAKER, POLLER) */
 static void
@@ -457,12 +466,8 @@ fz_poll_all(struct vdm_operation_future *f, const unsigned *perm,
 		left = 0;
 		for (i = 0; i < nops; i++) {
 			struct future *ff = FUTURE_AS_RUNNABLE(&f[perm[i]]);
-			struct future_notifier nt;
+			struct future_notifier nt = fz_notifier(nk);
 
-			memset(&nt, 0, sizeof(nt));
-			nt.notifier_used = nk;
-			if (nk == FUTURE_NOTIFIER_WAKER)
-				nt.waker.wake = fz_waker;
 			if (future_poll(ff, nk == FUTURE_NOTIFIER_NONE ?
 					NULL : &nt) != FUTURE_STATE_COMPLETE)
 				left++;
@@ -516,6 +521,7 @@ fz_batch(struct fz_in *in)
 	unsigned nops = 1 + fz_byte(in) % FZ_MAXOPS;
 	struct vdm *vdm = fz_vdm[m];
 	unsigned npairs = how == 6 ? nops / 2 : 0;
+	unsigned nfut = nops - npairs; /* in ff: the chains, then the rest */
 	unsigned i, j;
 	/* the DSA device's part: faults, paused (0x40) */
 	unsigned fault = fz_device_byte(in, m);
@@ -554,6 +560,10 @@ fz_batch(struct fz_in *in)
 			 * without running the members, and a member without
 			 * a record then looks successful, as the spec says) */
 		};
+		/* size errors are a data descriptor's, overlap a move's */
+		const uint64_t data_ops = DSA_EMU_OP(DSA_OPCODE_MEMMOVE) |
+			DSA_EMU_OP(DSA_OPCODE_MEMFILL) |
+			DSA_EMU_OP(DSA_OPCODE_CFLUSH);
 		unsigned p = fz_byte(in);
 		struct dsa_emu_fault fl;
 
@@ -573,11 +583,9 @@ fz_batch(struct fz_in *in)
 		case 4:
 			fl.kind = DSA_EMU_FAULT_DELAY;
 			break;
-		case 5: /* a size error is a data descriptor's */
+		case 5:
 			fl.kind = DSA_EMU_FAULT_XFER_SIZE;
-			fl.op_mask = DSA_EMU_OP(DSA_OPCODE_MEMMOVE) |
-				DSA_EMU_OP(DSA_OPCODE_MEMFILL) |
-				DSA_EMU_OP(DSA_OPCODE_CFLUSH);
+			fl.op_mask = data_ops;
 			break;
 		case 6:
 			fl.kind = DSA_EMU_FAULT_INVALID_FLAGS;
@@ -587,13 +595,11 @@ fz_batch(struct fz_in *in)
 			fl.kind = DSA_EMU_FAULT_STATUS;
 			fl.status = errs[(p >> 4) % sizeof(errs)];
 			if (fl.status == DSA_COMP_XFER_ERANGE)
-				fl.op_mask = DSA_EMU_OP(DSA_OPCODE_MEMMOVE) |
-					DSA_EMU_OP(DSA_OPCODE_MEMFILL) |
-					DSA_EMU_OP(DSA_OPCODE_CFLUSH);
+				fl.op_mask = data_ops;
 			else if (fl.status == DSA_COMP_OVERLAP_BUFFERS)
 				fl.op_mask = DSA_EMU_OP(DSA_OPCODE_MEMMOVE);
-			lenient = fl.status != DSA_COMP_XFER_ERANGE &&
-				fl.status != DSA_COMP_OVERLAP_BUFFERS;
+			else
+				lenient = 1;
 			break;
 		}
 		if (dsa_emu_inject(fz_emu, &fl) != 0)
@@ -632,8 +638,9 @@ fz_batch(struct fz_in *in)
 	}
 	switch (how) {
 	case 0:
+	case 6:
 		fz_resume(m, fault);
-		runtime_wait_multiple(fz_rt, ff, nops);
+		runtime_wait_multiple(fz_rt, ff, nfut);
 		break;
 	case 1:
 	case 5:
@@ -654,16 +661,14 @@ fz_batch(struct fz_in *in)
 	case 3:
 	case 4:
 		/* 3: one poll each (started, or waiting for room) with a
-		 * waker; 4: none. Then cancel every other one in poll
+		 * waker; 4: none. Then cancel those a byte picks, in poll
 		 * order: 0 = cancelled (nothing written), EINPROGRESS =
 		 * it runs to the end, EALREADY = it had completed */
 		if (how == 3) {
 			for (i = 0; i < nops; i++) {
-				struct future_notifier nt;
+				struct future_notifier nt =
+					fz_notifier(FUTURE_NOTIFIER_WAKER);
 
-				memset(&nt, 0, sizeof(nt));
-				nt.notifier_used = FUTURE_NOTIFIER_WAKER;
-				nt.waker.wake = fz_waker;
 				future_poll(ff[perm[i]], &nt);
 			}
 		}
@@ -698,10 +703,6 @@ fz_batch(struct fz_in *in)
 		}
 		fz_resume(m, fault);
 		runtime_wait_multiple(fz_rt, ff, nops);
-		break;
-	case 6:
-		fz_resume(m, fault);
-		runtime_wait_multiple(fz_rt, ff, nops - npairs);
 		break;
 	case 7: {
 		/* the pending ones, ever fewer: each wait returns a complete
@@ -741,7 +742,7 @@ fz_batch(struct fz_in *in)
 		break;
 	}
 	}
-	for (i = 0; i < nops - npairs; i++)
+	for (i = 0; i < nfut; i++)
 		if (ff[i]->context.state != FUTURE_STATE_COMPLETE)
 			fz_fail("a waited-for future is not complete", m, how,
 				ops, nops, i < npairs ? 2 * i : i + npairs);
@@ -772,6 +773,7 @@ fz_batch(struct fz_in *in)
 			if (stopped)
 				continue; /* nothing written */
 		}
+		fz_count[m][out->result]++;
 #ifdef FUZZ_DSA
 		if (lenient && want == VDM_SUCCESS &&
 				(out->result == VDM_ERROR_DSA_INVALID ||
@@ -781,7 +783,6 @@ fz_batch(struct fz_in *in)
 			if (o->real && o->type != VDM_OPERATION_FLUSH)
 				memcpy(fz_model + (o->dst - fz_arena), o->dst,
 					o->n);
-			fz_count[m][out->result]++;
 			failed++;
 			continue;
 		}
@@ -794,7 +795,6 @@ fz_batch(struct fz_in *in)
 				vdm_result_str(want));
 			fz_fail(why, m, how, ops, nops, i);
 		}
-		fz_count[m][out->result]++;
 		if (want == VDM_SUCCESS) {
 			if (out->type != o->type)
 				fz_fail("output.type is not the operation's",
@@ -851,7 +851,6 @@ fz_run(const uint8_t *data, size_t size)
 	size_t i;
 	unsigned nb = 0;
 
-	fz_setup();
 	for (i = 0; i < FZ_ARENA; i++)
 		fz_arena[i] = (unsigned char)(i * 7u + seed + (i >> 8));
 	memcpy(fz_model, fz_arena, FZ_ARENA);
@@ -869,9 +868,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-#ifdef FUZZ_DSA
-	td_enter("fuzz_vdm_dsa"); /* before any thread */
-#endif
 	fz_setup();
 	return 0;
 }
@@ -906,9 +902,6 @@ main(int argc, char **argv)
 
 	e = getenv("FUZZ_VDM_SEED");
 	s ^= e != NULL ? strtoull(e, NULL, 10) : 1;
-#ifdef FUZZ_DSA
-	td_enter("fuzz_vdm_dsa");
-#endif
 	fz_setup();
 	for (r = 0; r < runs; r++) {
 		size_t n = 16 + fz_rand(&s) % (sizeof(buf) - 16), i;
