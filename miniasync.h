@@ -13,11 +13,12 @@
    Every other file just includes "miniasync.h". Link with -pthread.
    It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
    implementation (glibc 2.28 or later); older modes stop at an #error.
-   Any CPU: tested on x86-64, 32-bit x86, AArch64, 32-bit ARM and
-   big-endian s390x (the DSA mover is x86-64 only), with glibc and musl.
-   Durable operations and flushes use CLWB / CLFLUSHOPT / CLFLUSH on x86
-   (32-bit: with SSE2) and DC CVAP / DC CVAC on AArch64; elsewhere they
-   fail with VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
+   Any CPU: tested on x86-64, 32-bit x86, AArch64, 32-bit ARM, POWER
+   (ppc64le) and big-endian s390x (the DSA mover is x86-64 only), with
+   glibc and musl. Durable operations and flushes use CLWB / CLFLUSHOPT /
+   CLFLUSH on x86 (32-bit: with SSE2), DC CVAP / DC CVAC on AArch64 and
+   dcbst / dcbf on 64-bit POWER; elsewhere they fail with
+   VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
    A program written for libminiasync 0.2.1 builds by replacing
    `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
    names and inline helpers are the original's), or unchanged against the
@@ -332,11 +333,14 @@ extern "C" {
 #endif
 
 /* private: the CPU movers can write cache lines back (VDM_F_MEM_DURABLE,
- * vdm_flush): x86 (32-bit with SSE2) and AArch64. Elsewhere they refuse
+ * vdm_flush): x86 (32-bit with SSE2), AArch64, 64-bit POWER (dcbst is a
+ * user instruction on every POWER CPU). Elsewhere (RISC-V's cbo.clean
+ * runs in user mode only where the kernel allows it) they refuse
  * both with VDM_ERROR_NOT_SUPPORTED rather than claim a durability they
  * cannot give. (MASYNC__TEST_GENERIC: tests of such a target.) */
 #if (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__)) ||      \
-	defined(__aarch64__)) && !defined(MASYNC__TEST_GENERIC)
+	defined(__aarch64__) || defined(__powerpc64__)) &&                  \
+	!defined(MASYNC__TEST_GENERIC)
 #define MASYNC__WB 1
 #endif
 
@@ -344,6 +348,9 @@ extern "C" {
 #define MASYNC__PAUSE() __builtin_ia32_pause()
 #elif defined(__aarch64__)
 #define MASYNC__PAUSE() __asm__ __volatile__("yield" ::: "memory")
+#elif defined(__powerpc64__)
+/* "or 27,27,27": the yield hint (lower this thread's priority a while) */
+#define MASYNC__PAUSE() __asm__ __volatile__("or 27,27,27" ::: "memory")
 #else
 #define MASYNC__PAUSE() ((void)0)
 #endif
@@ -1654,7 +1661,8 @@ masync__vdm_make(struct vdm *vdm, struct vdm_operation_future *f,
  * buffers with n > 0, a range that wraps, or, on the built-in movers,
  * flags outside VDM_F_VALID_FLAGS (a threads mover's user memcpy_fn,
  * memmove_fn or memset_fn gets every flag bit). On a target without cache
- * write-back instructions (not x86 or AArch64) the CPU movers do not list
+ * write-back instructions (not x86, AArch64 or 64-bit POWER) the CPU
+ * movers do not list
  * VDM_F_MEM_DURABLE or VDM_F_NO_CACHE_HINT in their capabilities, and
  * complete a durable operation or a flush with VDM_ERROR_NOT_SUPPORTED,
  * nothing written. The future is complete at
@@ -2051,8 +2059,9 @@ MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
 #include <cpuid.h>
 #include <emmintrin.h>
 #endif
-#if defined(__aarch64__) && defined(MASYNC__WB) && defined(__linux__)
-#include <sys/auxv.h> /* getauxval: HWCAP_DCPOP */
+#if (defined(__aarch64__) || defined(__powerpc64__)) && defined(MASYNC__WB) \
+	&& defined(__linux__)
+#include <sys/auxv.h> /* getauxval: HWCAP_DCPOP, AT_DCACHEBSIZE */
 #endif
 #ifdef MINIASYNC_DSA
 #include <accel-config/libaccel_config.h>
@@ -2533,6 +2542,29 @@ masync__a64_read(void)
 }
 #endif
 
+#if defined(__powerpc64__) && defined(MASYNC__WB)
+static MASYNC__A(size_t) masync__ppc_block; /* 0: not read yet */
+
+/* The data cache block, from the kernel (AT_DCACHEBSIZE: 128 on POWER7
+ * to POWER10); 32, the smallest any PowerPC has, when it does not say:
+ * a smaller step than the block only repeats a write-back. */
+static size_t
+masync__ppc_line(void)
+{
+	size_t b = MASYNC__LOAD(&masync__ppc_block, relaxed);
+
+	if (b == 0) {
+#if defined(__linux__)
+		b = (size_t)getauxval(AT_DCACHEBSIZE);
+#endif
+		if (b < 32 || b > 4096 || (b & (b - 1)) != 0)
+			b = 32;
+		MASYNC__STORE(&masync__ppc_block, b, relaxed);
+	}
+	return b;
+}
+#endif
+
 static void
 masync__flush(const void *p, size_t n, int evict)
 {
@@ -2588,6 +2620,26 @@ masync__flush(const void *p, size_t n, int evict)
 	}
 	/* DSB, not DMB: the maintenance has completed when it returns */
 	__asm__ __volatile__("dsb sy" ::: "memory");
+	MASYNC__TEST_FENCE();
+#elif defined(__powerpc64__) && defined(MASYNC__WB)
+	uintptr_t line = masync__ppc_line(), a, end = (uintptr_t)p + n;
+
+	if (n == 0)
+		return;
+	for (a = (uintptr_t)p & ~(line - 1); a < end; a += line) {
+		uintptr_t t;
+
+		/* dcbst: to memory, the line stays cached; dcbf drops it */
+		if (evict)
+			__asm__ __volatile__("dcbf 0,%0" : : "r"(a) : "memory");
+		else
+			__asm__ __volatile__("dcbst 0,%0" : : "r"(a)
+				: "memory");
+		for (t = a; t < a + line; t += 64)
+			MASYNC__TEST_WRITEBACK(t);
+	}
+	/* sync (hwsync): the stores are done when it completes */
+	__asm__ __volatile__("sync" ::: "memory");
 	MASYNC__TEST_FENCE();
 #else
 	(void)p;

@@ -5,8 +5,8 @@
  * The implementation's private test hooks count each line written back,
  * each streamed range and each fence; this checks every line of every
  * durable operation was made durable before a later fence of the same
- * thread. x86 and AArch64 (elsewhere the movers refuse durable
- * operations, which test_vdm_portable checks: 77). */
+ * thread. x86, AArch64 and 64-bit POWER (elsewhere the movers refuse
+ * durable operations, which test_vdm_portable checks: 77). */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
