@@ -14,11 +14,11 @@
    It needs C11 or C++11: <stdatomic.h>, and <threads.h> for the
    implementation (glibc 2.28 or later); older modes stop at an #error.
    Any CPU: tested on x86-64, 32-bit x86, AArch64, 32-bit ARM, POWER
-   (ppc64le) and big-endian s390x (the DSA mover is x86-64 only), with
-   glibc and musl. Durable operations and flushes use CLWB / CLFLUSHOPT /
-   CLFLUSH on x86 (32-bit: with SSE2), DC CVAP / DC CVAC on AArch64 and
-   dcbst / dcbf on 64-bit POWER; elsewhere they fail with
-   VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
+   (ppc64le), RISC-V (riscv64) and big-endian s390x (the DSA mover is
+   x86-64 only), with glibc and musl. Durable operations and flushes use
+   CLWB / CLFLUSHOPT / CLFLUSH on x86 (32-bit: with SSE2), DC CVAP /
+   DC CVAC on AArch64 and dcbst / dcbf on 64-bit POWER; elsewhere they
+   fail with VDM_ERROR_NOT_SUPPORTED (see vdm_memcpy).
    A program written for libminiasync 0.2.1 builds by replacing
    `#include <libminiasync.h>` with `#include "miniasync.h"` (layouts,
    names and inline helpers are the original's), or unchanged against the
