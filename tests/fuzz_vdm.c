@@ -5,24 +5,38 @@
  * operations of a batch never race: overlap happens inside one operation,
  * where memcpy must give memmove's result), with random offsets, sizes,
  * flags (also unknown bits), NULL buffers and ranges that wrap. A batch
- * runs on one mover (sync, two threads movers, and with FUZZ_DSA two DSA
- * movers on the emulated device, one on a portal (coalescing; the CPU part
- * of split operations on the poller), one on write() (the CPU part on a
- * threads mover), both cutting operations into parts and splitting them
- * with the CPU, with a paused device, page faults, delays and
- * size / overlap errors it must recover from, and errors that fail the
- * operation of the descriptor they hit) and is waited for in one of nine
- * ways: runtime_wait_multiple, polls in a random order (NULL notifier, a
+ * runs on one mover: sync; three threads movers, the third running the
+ * program's memcpy / memmove / memset functions (byte loops that check
+ * each call is a whole operation of the batch, with its flags, unknown
+ * bits too: a user function gets every bit of an unsigned int); with
+ * FUZZ_DSA three DSA movers on two emulated devices on two NUMA nodes
+ * (as test hooks tell the movers: the arena's slices on either): one on
+ * a portal (coalescing; the CPU part of split operations on the poller),
+ * one on write() (the CPU part on a threads mover), one spread over two
+ * small dedicated WQs of one device and a shared WQ of the other
+ * (placement by the destination's node, room running out, crossing
+ * nodes; the CPU part on the user functions' mover). The DSA movers cut
+ * operations into parts and split them with the CPU, with a paused
+ * device, page faults, delays and size / overlap errors they must
+ * recover from, errors that fail the operation of the descriptor they
+ * hit, and now and then a device that never answers (descriptors
+ * swallowed or dropped, devices halted): the movers' clock (a test hook)
+ * then runs fast, every operation that waits for the device fails with
+ * VDM_ERROR_TIMEOUT whatever the timing, and the mover is made anew with
+ * the devices restored. A batch is waited for in one of nine ways:
+ * runtime_wait_multiple, polls in a random order (NULL notifier, a
  * waker, a poller word), runtime_wait one by one, cancellations before or
  * after the first poll, as chains of two (the second made lazily;
  * error-aware chains must not run it after the first failed), through
- * runtime_wait_any(_for) until none is left, or a join-all future. Every result must be the one API.md gives for the
- * arguments (or, where the device was made to fail, a DSA error, no more
- * of them than descriptors hit), every output the destination, and
- * afterwards the arena must equal the model byte for byte, guards
- * included: nothing lost, written outside its range or written when it
- * was refused or cancelled; on the emulator nothing written twice. Only
- * an operation the device failed may leave its own range anything.
+ * runtime_wait_any(_for) until none is left, or a join-all future. Every
+ * result must be the one API.md gives for the arguments (or, where the
+ * device was made to fail, a DSA error, no more of them than descriptors
+ * hit, or a timeout where it never answered), every output the
+ * destination, and afterwards the arena must equal the model byte for
+ * byte, guards included: nothing lost, written outside its range or
+ * written when it was refused or cancelled; on the emulator nothing
+ * written twice. Only an operation the device failed may leave its own
+ * range anything.
  *
  * Built two ways:
  *  - a test (meson: fuzz_vdm, fuzz_vdm_dsa): main() runs FUZZ_VDM_RUNS
@@ -41,11 +55,13 @@
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define FZ_SLICE 8192u
 #define FZ_NSLICE 8u
@@ -109,33 +125,47 @@ enum fz_mover {
 	FZ_SYNC,
 	FZ_THREADS,       /* 2 workers, ring 64, WAKER */
 	FZ_THREADS_SMALL, /* 1 worker, ring 2: operations wait for room */
+	FZ_THREADS_USER,  /* 2 workers, ring 4, POLLER, the user functions */
 #ifdef FUZZ_DSA
 	FZ_DSA,  /* wq0.0: the portal, batches, CPU part on the poller */
 	FZ_DSA2, /* wq0.1: write(), CPU part on the threads mover */
+	FZ_DSA_NODE, /* wq1.0, wq1.1 (node 0), wq0.2 shared (node 1) */
 #endif
 	FZ_NMOVERS
 };
 
 static const char *const fz_mover_name[] = {
-	"sync", "threads", "threads_small",
+	"sync", "threads", "threads_small", "threads_user",
 #ifdef FUZZ_DSA
-	"dsa", "dsa_write",
+	"dsa", "dsa_write", "dsa_node",
 #endif
 };
 
 static struct data_mover_sync *fz_sync;
-static struct data_mover_threads *fz_thr[2];
+static struct data_mover_threads *fz_thr[3];
 static struct vdm *fz_vdm[FZ_NMOVERS];
 static struct runtime *fz_rt;
 static unsigned char *fz_arena, *fz_model;
 #ifdef FUZZ_DSA
+#define FZ_NDSA (FZ_NMOVERS - FZ_DSA)
+/* no injected fault but a dead device leaves a descriptor unanswered: a
+ * timeout could only come from a slow run (valgrind, load) */
+#define FZ_TIMEOUT (3600ull * 1000000000u)
 static struct dsa_emu *fz_emu;
-static struct data_mover_dsa *fz_dsa, *fz_dsa2;
+static struct data_mover_dsa *fz_dsa[FZ_NDSA];
+/* their configurations: a mover whose device went dead is made anew */
+static struct data_mover_dsa_config fz_mc[FZ_NDSA];
 /* the fault armed for this batch, for a failure's report */
 static char fz_fault[128];
 /* what the device saw: top-level descriptors, batch members, page faults */
 static unsigned long long fz_dsa_desc, fz_dsa_members, fz_dsa_faults;
+/* the node mover's descriptors per device, on its shared WQ (those for
+ * node 0's slices: crossing); batches the device never answered */
+static unsigned long long fz_node_dev[2], fz_node_shared, fz_node_cross;
+static unsigned long long fz_dead_batches;
 #endif
+/* the user functions' calls per mover */
+static unsigned long fz_ucount[FZ_NMOVERS];
 
 static void
 fz_die(const char *what)
@@ -144,12 +174,177 @@ fz_die(const char *what)
 	exit(1);
 }
 
+/* ---- the user functions (FZ_THREADS_USER, and the CPU part of
+ * FZ_DSA_NODE's split operations) -----------------------------------------
+ * Byte loops, memcpy too with memmove's result (a user function gets the
+ * ranges as they are, and the model wants memmove's). Each call must be
+ * a range of an operation of the batch being run (fz_cur, written before
+ * its futures are made) of the same type, with its source, byte and flags
+ * (an unsigned int of them); the calls and bytes per slice are counted
+ * (README: a user function is called once with the whole range). A worker
+ * cannot fail the test itself: the first bad call is kept for fz_batch. */
+static const struct fz_op *fz_cur;
+static unsigned fz_cur_n;
+static atomic_uint fz_ucalls[FZ_NSLICE], fz_ubytes[FZ_NSLICE];
+static atomic_int fz_ubad; /* 1: being written, 2: fz_ubad_why holds it */
+static char fz_ubad_why[200];
+
+static void
+fz_user_bad(const char *fmt, unsigned s, size_t n)
+{
+	int no = 0;
+
+	if (atomic_compare_exchange_strong(&fz_ubad, &no, 1)) {
+		snprintf(fz_ubad_why, sizeof(fz_ubad_why), fmt, s, n);
+		atomic_store(&fz_ubad, 2);
+	}
+}
+
+static void
+fz_user_check(enum vdm_operation_type t, const void *dst, const void *src,
+	size_t n, int c, unsigned flags);
+
+static void
+fz_user_copy(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = (unsigned char *)dst;
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i;
+
+	if ((uintptr_t)d <= (uintptr_t)s) {
+		for (i = 0; i < n; i++)
+			d[i] = s[i];
+	} else {
+		for (i = n; i-- > 0;)
+			d[i] = s[i];
+	}
+}
+
+static void *
+fz_user_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	fz_user_check(VDM_OPERATION_MEMCPY, dst, src, n, 0, flags);
+	fz_user_copy(dst, src, n);
+	return dst;
+}
+
+static void *
+fz_user_memmove(void *dst, const void *src, size_t n, unsigned flags)
+{
+	fz_user_check(VDM_OPERATION_MEMMOVE, dst, src, n, 0, flags);
+	fz_user_copy(dst, src, n);
+	return dst;
+}
+
+static void *
+fz_user_memset(void *str, int c, size_t n, unsigned flags)
+{
+	unsigned char *d = (unsigned char *)str;
+	size_t i;
+
+	fz_user_check(VDM_OPERATION_MEMSET, str, str, n, c, flags);
+	for (i = 0; i < n; i++)
+		d[i] = (unsigned char)c;
+	return str;
+}
+
+#ifdef FUZZ_DSA
+/* ---- the movers' clock (white box: masync__test_clock) -------------------
+ * The real coarse clock plus an offset. While a batch's device never
+ * answers (fz_dead) each real millisecond counts as a timeout more: every
+ * descriptor in flight then times out within a few milliseconds, however
+ * the threads run; the offset keeps what passed, so the clock never goes
+ * back. */
+#define FZ_WARP (FZ_TIMEOUT / 1000000u) /* per real ns */
+static _Atomic uint64_t fz_clock_off, fz_dead_t0, fz_clock_last;
+static atomic_int fz_dead;
+
+static uint64_t
+fz_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+fz_clock(void)
+{
+	uint64_t t = fz_ns(CLOCK_MONOTONIC_COARSE) + atomic_load(&fz_clock_off);
+	uint64_t last = atomic_load(&fz_clock_last);
+
+	if (atomic_load(&fz_dead))
+		t += (fz_ns(CLOCK_MONOTONIC) - atomic_load(&fz_dead_t0)) *
+			FZ_WARP;
+	/* a reading racing with fz_dead_end may see the warp and the new
+	 * offset both: never below a reading before (the movers subtract
+	 * their timestamps unsigned) */
+	while (t > last && !atomic_compare_exchange_weak(&fz_clock_last,
+			&last, t))
+		;
+	return t > last ? t : last;
+}
+
+static void
+fz_dead_begin(void)
+{
+	atomic_store(&fz_dead_t0, fz_ns(CLOCK_MONOTONIC));
+	atomic_store(&fz_dead, 1);
+}
+
+static void
+fz_dead_end(void)
+{
+	uint64_t el = fz_ns(CLOCK_MONOTONIC) - atomic_load(&fz_dead_t0);
+
+	/* (ten timeouts more: a reading racing with this one stays below) */
+	atomic_fetch_add(&fz_clock_off, (el + 10000000u) * FZ_WARP);
+	atomic_store(&fz_dead, 0);
+}
+
+/* The NUMA nodes the movers see (white box: masync__test_page_node,
+ * masync__test_cpu_node), whatever the machine's: this thread and the
+ * arena's slices 0-5 on node 0 (dsa1's), slices 6 and 7 on node 1
+ * (dsa0's), where the node mover's shared WQ is the local one */
+static int
+fz_page_node(const void *p)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)(fz_arena + FZ_GUARD);
+
+	if (a < lo || a - lo >= (size_t)FZ_NSLICE * FZ_SLICE)
+		return -1;
+	return (a - lo) / FZ_SLICE >= 6;
+}
+
+static int
+fz_cpu_node(const void *p)
+{
+	(void)p;
+	return 0;
+}
+
+/* the DSA mover i (anew) */
+static void
+fz_dsa_make(unsigned i)
+{
+	fz_dsa[i] = td_mover(&fz_mc[i]);
+	fz_vdm[FZ_DSA + i] = data_mover_dsa_get_vdm(fz_dsa[i]);
+	if ((td_portal(fz_dsa[i]) != 0) != (FZ_DSA + i == FZ_DSA))
+		fz_die(i == 0 ? "wq0.0 is not driven through its portal" :
+			"a FIFO WQ is not driven through write()");
+}
+#endif
+
 /* once, before any thread exists (libFuzzer's initialisation or main) */
 static void
 fz_setup(void)
 {
 #ifdef FUZZ_DSA
 	td_enter("fuzz_vdm_dsa"); /* the emulator's mount namespace */
+	MASYNC__STORE(&masync__test_clock, fz_clock, release);
+	MASYNC__STORE(&masync__test_page_node, fz_page_node, release);
+	MASYNC__STORE(&masync__test_cpu_node, fz_cpu_node, release);
 	fz_rt = runtime_new();
 #else
 	tt_valgrind_setup();
@@ -158,30 +353,53 @@ fz_setup(void)
 	fz_sync = data_mover_sync_new();
 	fz_thr[0] = data_mover_threads_new(2, 64, FUTURE_NOTIFIER_WAKER);
 	fz_thr[1] = data_mover_threads_new(1, 2, FUTURE_NOTIFIER_NONE);
+	fz_thr[2] = data_mover_threads_new(2, 4, FUTURE_NOTIFIER_POLLER);
 	fz_arena = (unsigned char *)malloc(FZ_ARENA);
 	fz_model = (unsigned char *)malloc(FZ_ARENA);
 	if (fz_rt == NULL || fz_sync == NULL || fz_thr[0] == NULL ||
-			fz_thr[1] == NULL || fz_arena == NULL ||
-			fz_model == NULL)
+			fz_thr[1] == NULL || fz_thr[2] == NULL ||
+			fz_arena == NULL || fz_model == NULL)
 		fz_die("setup: out of memory or threads");
+	/* (before any operation: set later, they may never run) */
+	data_mover_threads_set_memcpy_fn(fz_thr[2], fz_user_memcpy);
+	data_mover_threads_set_memmove_fn(fz_thr[2], fz_user_memmove);
+	data_mover_threads_set_memset_fn(fz_thr[2], fz_user_memset);
 	fz_vdm[FZ_SYNC] = data_mover_sync_get_vdm(fz_sync);
 	fz_vdm[FZ_THREADS] = data_mover_threads_get_vdm(fz_thr[0]);
 	fz_vdm[FZ_THREADS_SMALL] = data_mover_threads_get_vdm(fz_thr[1]);
+	fz_vdm[FZ_THREADS_USER] = data_mover_threads_get_vdm(fz_thr[2]);
 #ifdef FUZZ_DSA
 	{
 		struct dsa_emu_config ec;
 		struct data_mover_dsa_config mc;
-		struct dsa_emu_wq_config wq[2];
+		struct dsa_emu_wq_config wq[6];
+		/* (see fz_page_node) */
+		static const int nodes[2] = { 1, 0 };
+		unsigned i;
 
-		/* two dedicated WQs: wq0.0 a portal (trapped where the CPU
-		 * has no MOVDIR64B), wq0.1 a FIFO (the write() path) */
+		/* two devices of three WQs: wq0.0 a dedicated portal
+		 * (trapped where the CPU has no MOVDIR64B, and the trap
+		 * reaches WQ 0 only), the others FIFOs (the write() path) */
 		memset(&ec, 0, sizeof(ec));
 		memset(wq, 0, sizeof(wq));
-		ec.nwqs = 2;
+		ec.ndevices = 2;
+		ec.nwqs = 3;
+		ec.numa_nodes = nodes;
 		ec.wqs = wq;
 		wq[0].fifo = -1;
-		wq[1].fifo = 1;
-		wq[1].trap = -1;
+		for (i = 1; i < 6; i++) {
+			wq[i].fifo = 1;
+			wq[i].trap = -1;
+		}
+		/* wq0.2: shared. The emulator's FIFO cannot refuse a write
+		 * (it drops one that finds the WQ full): the node mover's
+		 * capacity, one descriptor in flight per operation, fits */
+		wq[2].shared = 1;
+		wq[2].wq_size = 16;
+		wq[3].wq_size = 2; /* wq1.0, wq1.1: the local room runs out */
+		wq[4].wq_size = 2;
+		wq[4].max_transfer_size = 1024; /* its own part size */
+		wq[5].disabled = 1; /* wq1.2: unused */
 		ec.trap_portal = !dsa_emu_cpu_movdir64b();
 		ec.wq_size = 8;              /* credits run out */
 		ec.max_transfer_size = 4096; /* operations cut into parts */
@@ -193,20 +411,24 @@ fz_setup(void)
 		mc.cpu_threshold = 1;       /* every size to the device */
 		mc.batch_max = 4;           /* coalesced (portal) */
 		mc.hybrid_threshold = 6144; /* and split with the CPU */
-		/* no injected fault here leaves a descriptor unanswered: a
-		 * timeout could only come from a slow run (valgrind, load) */
-		mc.timeout_ns = 3600ull * 1000000000u;
-		fz_dsa = td_mover(&mc);
-		if (td_portal(fz_dsa) == 0)
-			fz_die("wq0.0 is not driven through its portal");
+		mc.timeout_ns = FZ_TIMEOUT;
+		fz_mc[0] = mc;
 		mc.wq = "wq0.1";
 		mc.cpu_vdm = fz_vdm[FZ_THREADS];
 		mc.hybrid_cpu_permille = 500;
-		fz_dsa2 = td_mover(&mc);
-		if (td_portal(fz_dsa2) != 0)
-			fz_die("wq0.1 is not driven through write()");
-		fz_vdm[FZ_DSA] = data_mover_dsa_get_vdm(fz_dsa);
-		fz_vdm[FZ_DSA2] = data_mover_dsa_get_vdm(fz_dsa2);
+		fz_mc[1] = mc;
+		/* node scale: the least loaded WQ of the destination's node,
+		 * the other node's when it has none with room: slices 0-5
+		 * fill wq1.0 and wq1.1, then cross to wq0.2; slices 6-7 go
+		 * to wq0.2 (a shared WQ is never full to its client) */
+		mc.wq = NULL;
+		mc.wqs = "wq1.0,wq0.2,wq1.1";
+		mc.capacity = 16;
+		mc.cpu_vdm = fz_vdm[FZ_THREADS_USER];
+		mc.hybrid_cpu_permille = 700; /* (4 KiB of 6-8 KiB) */
+		fz_mc[2] = mc;
+		for (i = 0; i < FZ_NDSA; i++)
+			fz_dsa_make(i);
 	}
 #endif
 }
@@ -217,12 +439,15 @@ static void
 fz_teardown(void)
 {
 #ifdef FUZZ_DSA
-	data_mover_dsa_delete(fz_dsa);
-	data_mover_dsa_delete(fz_dsa2);
+	unsigned i;
+
+	for (i = 0; i < FZ_NDSA; i++)
+		data_mover_dsa_delete(fz_dsa[i]);
 	dsa_emu_stop(fz_emu);
 #endif
 	data_mover_threads_delete(fz_thr[0]);
 	data_mover_threads_delete(fz_thr[1]);
+	data_mover_threads_delete(fz_thr[2]);
 	data_mover_sync_delete(fz_sync);
 	runtime_delete(fz_rt);
 	free(fz_arena);
@@ -246,6 +471,43 @@ static const char *const fz_type_name[] = {
 	"memcpy", "memmove", "memset", "flush"
 };
 
+/* a call of a user function (see fz_user_copy) */
+static void
+fz_user_check(enum vdm_operation_type t, const void *dst, const void *src,
+	size_t n, int c, unsigned flags)
+{
+	uintptr_t d = (uintptr_t)dst, lo = (uintptr_t)(fz_arena + FZ_GUARD);
+	const struct fz_op *o;
+	unsigned s;
+
+	if (n == 0)
+		return; /* nothing to do: any pointers */
+	if (d < lo || d - lo >= (size_t)FZ_NSLICE * FZ_SLICE) {
+		fz_user_bad("a user function was called outside the arena "
+			"(%u, n %zu)", 0, n);
+		return;
+	}
+	s = (unsigned)((d - lo) / FZ_SLICE);
+	o = s < fz_cur_n ? &fz_cur[s] : NULL;
+	if (o == NULL || !o->real || o->type != t) {
+		fz_user_bad("a user function was called for slice %u (n %zu), "
+			"which has no operation of its type", s, n);
+		return;
+	}
+	if (d < (uintptr_t)o->dst || d - (uintptr_t)o->dst > o->n ||
+			n > o->n - (d - (uintptr_t)o->dst) ||
+			(uintptr_t)src - (uintptr_t)o->src !=
+			d - (uintptr_t)o->dst || (t == VDM_OPERATION_MEMSET &&
+			c != o->c) || flags != (unsigned)o->flags) {
+		fz_user_bad("a user function's call for op %u (n %zu) is not "
+			"(part of) the operation: range, source, byte or "
+			"flags", s, n);
+		return;
+	}
+	atomic_fetch_add(&fz_ubytes[s], (unsigned)n);
+	atomic_fetch_add(&fz_ucalls[s], 1);
+}
+
 static void
 fz_print_op(const struct fz_op *o, unsigned i)
 {
@@ -258,11 +520,16 @@ fz_print_op(const struct fz_op *o, unsigned i)
 		o->n, (unsigned long long)o->flags, (unsigned)o->c);
 }
 
-/* what API.md gives for these arguments on a built-in mover */
+/* what API.md gives for these arguments on mover m */
 static enum vdm_operation_result
-fz_expect(struct vdm *vdm, const struct fz_op *o)
+fz_expect(enum fz_mover m, const struct fz_op *o)
 {
-	if (o->flags & ~(uint64_t)VDM_F_VALID_FLAGS)
+	/* a user function runs it: it gets every flag bit (those of an
+	 * unsigned int, its parameter) and does its own write-back */
+	int user = m == FZ_THREADS_USER && o->type != VDM_OPERATION_FLUSH;
+
+	if ((o->flags & ~(uint64_t)VDM_F_VALID_FLAGS) &&
+			(!user || o->flags > UINT_MAX))
 		return VDM_ERROR_INVALID_ARGUMENT;
 	if (o->n != 0 && (o->dst == NULL || o->src == NULL ||
 			(uintptr_t)o->dst + o->n < (uintptr_t)o->dst ||
@@ -270,7 +537,8 @@ fz_expect(struct vdm *vdm, const struct fz_op *o)
 		return VDM_ERROR_INVALID_ARGUMENT;
 	/* without cache write-back (not x86 or AArch64): refused */
 	if (((o->flags & VDM_F_MEM_DURABLE) || o->type == VDM_OPERATION_FLUSH)
-			&& !vdm_is_supported(vdm, VDM_F_MEM_DURABLE))
+			&& !user && !vdm_is_supported(fz_vdm[m],
+			VDM_F_MEM_DURABLE))
 		return VDM_ERROR_NOT_SUPPORTED;
 	return VDM_SUCCESS;
 }
@@ -502,6 +770,110 @@ fz_resume(enum fz_mover m, unsigned fault)
 #endif
 }
 
+/* does mover m call the user functions? */
+static int
+fz_user_mover(enum fz_mover m)
+{
+#ifdef FUZZ_DSA
+	if (m == FZ_DSA_NODE)
+		return 1;
+#endif
+	return m == FZ_THREADS_USER;
+}
+
+#ifdef FUZZ_DSA
+/* descriptors DSA mover m has submitted (white box: its WQs' counts) */
+static uint64_t
+fz_sent(enum fz_mover m)
+{
+	struct data_mover_dsa *d = fz_dsa[m - FZ_DSA];
+	uint64_t n = 0;
+	unsigned j;
+
+	for (j = 0; j < d->nq; j++) {
+		masync__qlock_take(&d->q[j].qlock);
+		n += d->q[j].seq;
+		masync__qlock_give(&d->q[j].qlock);
+	}
+	return n;
+}
+
+/* A device that never answers this batch's descriptors (kind p % 4):
+ * swallowed, dropped, devices halted before, or each halting its device
+ * when it is about to run. None runs, so nothing is written by the
+ * device, and the warped clock (fz_dead) fails every operation that
+ * waits for it with VDM_ERROR_TIMEOUT in a few milliseconds. 0: not
+ * armed, the clock has run too far (a libFuzzer run of days) */
+static int
+fz_kill(unsigned p)
+{
+	struct dsa_emu_fault fl;
+	static const char *const what[] = {
+		"descriptors swallowed", "descriptors dropped",
+		"devices halted", "devices halt at a descriptor"
+	};
+
+	if (atomic_load(&fz_clock_off) > (uint64_t)1 << 62)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.count = -1;
+	switch (p % 4) {
+	case 0:
+		fl.kind = DSA_EMU_FAULT_NO_COMPLETION;
+		break;
+	case 1:
+		fl.kind = DSA_EMU_FAULT_DROP;
+		break;
+	case 2:
+		if (dsa_emu_device_halt(fz_emu, 0, 1) != 0 ||
+				dsa_emu_device_halt(fz_emu, 1, 1) != 0)
+			fz_die("dsa_emu_device_halt");
+		break;
+	default:
+		/* (every one: a device's other WQ may be about to run one
+		 * when the first halts it) */
+		fl.kind = DSA_EMU_FAULT_HALT;
+		break;
+	}
+	if (fl.kind != DSA_EMU_FAULT_NONE && dsa_emu_inject(fz_emu, &fl) != 0)
+		fz_die("dsa_emu_inject");
+	snprintf(fz_fault, sizeof(fz_fault), "never answers: %s",
+		what[p % 4]);
+	fz_dead_begin();
+	return 1;
+}
+
+/* Waits until the emulator has disposed of every descriptor mover m
+ * submitted since `sent` (stats reset at the last batch's end): one still
+ * in its FIFO would run once the fault is cleared, writing a range the
+ * model has taken as it was */
+static void
+fz_dead_settle(enum fz_mover m, uint64_t sent)
+{
+	if (dsa_emu_wait_processed(fz_emu, fz_sent(m) - sent, 60000) != 0)
+		fz_die("the emulator does not take the descriptors in");
+}
+
+/* After such a batch: the mover's WQ entries are held by descriptors that
+ * never complete, the memory of their operations until it is deleted; it
+ * is made anew (the delete waits a timeout for them, on the warped clock),
+ * the devices restored */
+static void
+fz_revive(enum fz_mover m)
+{
+	unsigned i = (unsigned)(m - FZ_DSA);
+
+	data_mover_dsa_delete(fz_dsa[i]);
+	dsa_emu_clear_faults(fz_emu);
+	if (dsa_emu_device_halt(fz_emu, 0, 0) != 0 ||
+			dsa_emu_device_halt(fz_emu, 1, 0) != 0)
+		fz_die("dsa_emu_device_halt");
+	fz_dead_end();
+	fz_dsa_make(i);
+	fz_dead_batches++;
+}
+#endif
+
 static void
 fz_batch(struct fz_in *in)
 {
@@ -530,11 +902,15 @@ fz_batch(struct fz_in *in)
 	 * unknown destination range (what the device wrote before) */
 	int lenient = 0;
 	unsigned failed = 0;
+	/* the device never answers (1 in 16 batches): see fz_kill */
+	int dead = m >= FZ_DSA && (fault & 0xb8) == 0x98;
+	/* descriptors the mover submitted before the batch */
+	uint64_t sent = 0;
 #endif
 
 	for (i = 0; i < nops; i++) {
 		fz_gen(in, i, &ops[i]);
-		ops[i].want = fz_expect(vdm, &ops[i]);
+		ops[i].want = fz_expect(m, &ops[i]);
 		perm[i] = i;
 		cancelled[i] = 0;
 	}
@@ -549,7 +925,10 @@ fz_batch(struct fz_in *in)
 #ifdef FUZZ_DSA
 	/* what the device does to this batch */
 	fz_fault[0] = '\0';
-	if (m >= FZ_DSA && fault % 8 > 1) {
+	if (dead) {
+		sent = fz_sent(m);
+		dead = fz_kill(fz_byte(in));
+	} else if (m >= FZ_DSA && fault % 8 > 1) {
 		static const uint8_t errs[] = {
 			/* recovered from: re-planned smaller / on the CPU */
 			DSA_COMP_XFER_ERANGE, DSA_COMP_OVERLAP_BUFFERS,
@@ -612,6 +991,13 @@ fz_batch(struct fz_in *in)
 	if (m >= FZ_DSA && (fault & 0x40))
 		dsa_emu_pause(fz_emu, -1, 1); /* the queue fills; resumed below */
 #endif
+	/* what the user functions may be asked for */
+	fz_cur = ops;
+	fz_cur_n = nops;
+	for (i = 0; i < FZ_NSLICE; i++) {
+		atomic_store(&fz_ucalls[i], 0);
+		atomic_store(&fz_ubytes[i], 0);
+	}
 	for (i = 0; i < npairs; i++) {
 		struct fz_pair_future *c = &pair[i];
 
@@ -746,11 +1132,25 @@ fz_batch(struct fz_in *in)
 		if (ff[i]->context.state != FUTURE_STATE_COMPLETE)
 			fz_fail("a waited-for future is not complete", m, how,
 				ops, nops, i < npairs ? 2 * i : i + npairs);
+	if (atomic_load(&fz_ubad) != 0) {
+		while (atomic_load(&fz_ubad) != 2)
+			thrd_yield();
+		fz_fail(fz_ubad_why, m, how, ops, nops, nops);
+	}
 	for (i = 0; i < nops; i++) {
 		const struct vdm_operation_output *out = outp[i];
 		const struct fz_op *o = &ops[i];
 		enum vdm_operation_result want = cancelled[i] ?
 			VDM_ERROR_CANCELLED : o->want;
+		unsigned calls = atomic_load(&fz_ucalls[i]);
+
+		fz_ucount[m] += calls;
+		/* user functions run the operations of the user threads
+		 * mover and the CPU parts of the node mover: never one
+		 * refused, cancelled, or of another mover */
+		if (calls != 0 && (want != VDM_SUCCESS || !fz_user_mover(m)))
+			fz_fail("a user function ran an operation it was not "
+				"given", m, how, ops, nops, i);
 
 		if (i < 2 * npairs && i % 2 == 1) {
 			/* an error-aware chain whose first failed stops */
@@ -770,6 +1170,9 @@ fz_batch(struct fz_in *in)
 				fz_fail("future_chain_result is not the "
 					"failed entry's result", m, how, ops,
 					nops, i);
+			if (stopped && calls != 0)
+				fz_fail("a user function ran a stopped chain's "
+					"second entry", m, how, ops, nops, i);
 			if (stopped)
 				continue; /* nothing written */
 		}
@@ -786,6 +1189,15 @@ fz_batch(struct fz_in *in)
 			failed++;
 			continue;
 		}
+		if (dead && want == VDM_SUCCESS &&
+				out->result == VDM_ERROR_TIMEOUT) {
+			/* nothing came from the device; a CPU part may
+			 * have been written */
+			if (o->real && o->type != VDM_OPERATION_FLUSH)
+				memcpy(fz_model + (o->dst - fz_arena), o->dst,
+					o->n);
+			continue;
+		}
 #endif
 		if (out->result != want) {
 			char why[160];
@@ -795,6 +1207,17 @@ fz_batch(struct fz_in *in)
 				vdm_result_str(want));
 			fz_fail(why, m, how, ops, nops, i);
 		}
+		/* the user threads mover: one call for the whole range */
+		if (m == FZ_THREADS_USER && calls != (want == VDM_SUCCESS &&
+				o->real && o->n != 0 &&
+				o->type != VDM_OPERATION_FLUSH))
+			fz_fail(calls == 0 ? "the user function did not run the"
+				" operation" : "the user function ran the "
+				"operation twice", m, how, ops, nops, i);
+		if (m == FZ_THREADS_USER && calls != 0 &&
+				atomic_load(&fz_ubytes[i]) != o->n)
+			fz_fail("the user function was not given the whole "
+				"range", m, how, ops, nops, i);
 		if (want == VDM_SUCCESS) {
 			if (out->type != o->type)
 				fz_fail("output.type is not the operation's",
@@ -810,6 +1233,8 @@ fz_batch(struct fz_in *in)
 	if (m >= FZ_DSA) {
 		struct dsa_emu_stats st;
 
+		if (dead) /* all it was given: none may run after the batch */
+			fz_dead_settle(m, sent);
 		dsa_emu_clear_faults(fz_emu);
 		/* the batch's destinations are disjoint: a byte the device
 		 * wrote twice was resubmitted after it was done */
@@ -825,7 +1250,19 @@ fz_batch(struct fz_in *in)
 		fz_dsa_desc += st.received;
 		fz_dsa_members += st.batch_members;
 		fz_dsa_faults += st.page_faults;
+		if (m == FZ_DSA_NODE) {
+			for (i = 0; i < 2; i++) {
+				dsa_emu_get_device_stats(fz_emu, i, &st);
+				fz_node_dev[i] += st.received;
+			}
+			dsa_emu_get_stats(fz_emu, 2, &st); /* wq0.2 */
+			fz_node_shared += st.received;
+			if (nops <= 6)
+				fz_node_cross += st.received;
+		}
 		dsa_emu_reset_stats(fz_emu);
+		if (dead)
+			fz_revive(m);
 	}
 #endif
 	if (memcmp(fz_arena, fz_model, FZ_ARENA) != 0) {
@@ -934,12 +1371,23 @@ main(int argc, char **argv)
 				printf(" %s %lu,", vdm_result_str(
 					(enum vdm_operation_result)res),
 					fz_count[a][res]);
+		if (fz_ucount[a] != 0)
+			printf(" (%lu user function calls)", fz_ucount[a]);
 		printf("\n");
 	}
 #ifdef FUZZ_DSA
 	printf("  device: %llu descriptors, %llu of them batch members, "
-		"%llu page faults\n", fz_dsa_desc, fz_dsa_members,
-		fz_dsa_faults);
+		"%llu page faults; %llu batches it never answered\n",
+		fz_dsa_desc, fz_dsa_members, fz_dsa_faults, fz_dead_batches);
+	printf("  dsa_node: %llu descriptors on dsa1 (node 0), %llu on dsa0 "
+		"(node 1), %llu of them on the shared wq0.2, %llu of those "
+		"from node 0\n", fz_node_dev[1], fz_node_dev[0],
+		fz_node_shared, fz_node_cross);
+	/* enough inputs make a paused batch that fills the local WQs */
+	if (runs >= 1000 && (fz_node_dev[1] == 0 || fz_node_cross == 0 ||
+			fz_dead_batches == 0))
+		fz_die("the node mover never crossed nodes, or no device went "
+			"dead");
 #endif
 	printf("fuzz_vdm: %lu random inputs and %d files: every result, "
 		"output and byte as the model says (%u waker calls)\n", runs,
