@@ -185,7 +185,9 @@
      reaps the completed descriptors of all futures, so futures nobody
      polls do not hold it. A shared WQ that refuses an operation (ENQCMD
      retry, write() EAGAIN) on every poll for timeout_ns fails it with
-     VDM_ERROR_BUSY; so are the members of a coalesced batch that it
+     VDM_ERROR_BUSY (on a mover with several WQs: while every dedicated
+     WQ it may use, if any, is held by lost descriptors, so no room
+     comes back there); so are the members of a coalesced batch that it
      refused for timeout_ns (a waker registered for them is called).
    - VDM_ERROR_TIMEOUT: the device did not complete a descriptor within
      timeout_ns (default 5 s). A waker registered for it is called then
@@ -8000,7 +8002,9 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS];
 	unsigned i, n = masync__dsa_order(d, o, o->resume ? o->r_len : 0,
 		order);
-	int r = 2, any_room = 0, refused = 0;
+	/* refused: by a shared WQ; held: a dedicated WQ's room is held by
+	 * descriptors in flight (not all lost) */
+	int r = 2, any_room = 0, refused = 0, held = 0;
 	/* see masync__dsa_op.comp_alt */
 	unsigned char alt = d->notifier == FUTURE_NOTIFIER_POLLER && !o->alt;
 	struct dsa_completion_record *rec = masync__dsa_rec(o, alt);
@@ -8033,6 +8037,8 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 			any_room = 1;
 			if (!w->dedicated)
 				refused = 1;
+			else
+				held = 1;
 		} else if (s < 0) {
 			r = -1;
 		}
@@ -8041,26 +8047,25 @@ masync__dsa_submit_next(struct masync__dsa_op *o)
 	if (!any_room)
 		return r < 0 ? VDM_ERROR_DSA_INVALID :
 			VDM_ERROR_TIMEOUT; /* the device lost every WQ */
-	if (refused && n > 0 && !order[0]->dedicated) {
+	if (refused && !held) {
 		/* a shared WQ's room is held by other clients too, with no
-		 * deadline we know of: give up after refusals for timeout_ns */
+		 * deadline we know of: give up after refusals for timeout_ns
+		 * (also when the dedicated WQs beside it are held by lost
+		 * descriptors: they never have room again) */
 		uint64_t now = masync__coarse_ns();
-		int all_shared = 1;
 
-		for (i = 0; i < n; i++)
-			if (order[i]->dedicated)
-				all_shared = 0;
-		if (all_shared) {
-			if (!o->waiting) {
-				o->waiting = 1;
-				o->wait_ns = now;
-			} else if (now - o->wait_ns > d->timeout_ns) {
-				return VDM_ERROR_BUSY;
-			}
+		if (!o->waiting) {
+			o->waiting = 1;
+			o->wait_ns = now;
+		} else if (now - o->wait_ns > d->timeout_ns) {
+			return VDM_ERROR_BUSY;
 		}
+	} else if (held) {
+		/* a dedicated WQ: the room is held by descriptors that
+		 * either complete or time out, so waiting for it needs no
+		 * deadline; the shared WQs' refusals count from after it */
+		o->waiting = 0;
 	}
-	/* a dedicated WQ: the room is held by descriptors that either
-	 * complete or time out, so waiting for it needs no deadline */
 	return -1;
 }
 

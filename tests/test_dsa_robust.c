@@ -11,7 +11,9 @@
  *   again do not starve the others;
  * - data_mover_dsa_delete waits at most one timeout in all;
  * - ENQCMD only when the kernel says so (cpuinfo flag); one ENQCMD per
- *   poll, BUSY only after timeout_ns of refusals;
+ *   poll, BUSY only after timeout_ns of refusals, also where a dedicated
+ *   WQ beside the shared one is held by lost descriptors (no wait for
+ *   good);
  * - a forked child using the parent's mover: new operations on the CPU,
  *   the parent's operation fails with a result, no crash;
  * - cpu_threshold: default 4096, 1 sends everything to the device;
@@ -499,6 +501,86 @@ test_enqcmd(void)
 	td_free(dst);
 }
 
+/* A mover on a dedicated WQ and a shared one: the dedicated WQ's only
+ * entry is held by a lost descriptor (it never has room again), the
+ * shared WQ refuses every ENQCMD. The operation fails with BUSY after
+ * timeout_ns of refusals; it used to wait for good, taking the dedicated
+ * WQ beside the shared one for "room comes back". */
+static void
+test_enqcmd_beside_lost(void)
+{
+	const uint64_t tmo = SEC / 10;
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu_wq_config wq[2];
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	struct vdm_operation_future f;
+	unsigned char *src = td_alloc(SZ), *dst = td_alloc(SZ);
+	unsigned calls;
+	int i;
+
+	snprintf(cpuinfo_path, sizeof(cpuinfo_path),
+		"/tmp/test_dsa_robust.%d.cpuinfo", (int)getpid());
+	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
+		relaxed);
+	masync__dsa_cpuinfo = cpuinfo_path;
+	write_cpuinfo(1);
+	memset(wq, 0, sizeof(wq));
+	ec.nwqs = 2;
+	ec.wqs = wq;
+	wq[0].fifo = 1;      /* wq0.0: dedicated, write(), one entry */
+	wq[0].wq_size = 1;
+	wq[1].shared = 1;    /* wq0.1: shared, a portal: ENQCMD */
+	wq[1].fifo = -1;
+	emu = td_emu(&ec);
+	/* every descriptor the device takes is dropped: never completes */
+	CHECK(dsa_emu_inject(emu, &(struct dsa_emu_fault){
+		.kind = DSA_EMU_FAULT_DROP, .count = -1 }) == 0);
+	mc.wqs = "wq0.0,wq0.1";
+	mc.timeout_ns = tmo;
+	d = td_mover(&mc);
+	CHECK_EQ(d->nq, 2);
+	vdm = data_mover_dsa_get_vdm(d);
+	atomic_store(&enq_accept, 0);
+	MASYNC__STORE(&masync__test_enqcmd, fake_enqcmd, release);
+	td_clock_fake(5 * SEC, 0);
+
+	td_begin("the shared WQ refuses, the dedicated one takes it; lost");
+	f = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK(poll1(&f) == FUTURE_STATE_RUNNING);
+	td_clock_advance(tmo + 1);
+	CHECK(poll1(&f) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_TIMEOUT);
+
+	td_begin("the dedicated WQ held by it, the shared one refusing: "
+		"BUSY after timeout_ns of refusals");
+	calls = atomic_load(&enq_calls);
+	f = vdm_memcpy(vdm, dst, src, SZ, 0);
+	for (i = 0; i < 10; i++)
+		CHECK(poll1(&f) == FUTURE_STATE_IDLE);
+	CHECK_EQ(atomic_load(&enq_calls) - calls, 10);
+	td_clock_advance(tmo);
+	CHECK(poll1(&f) == FUTURE_STATE_IDLE);
+	td_clock_advance(1);
+	CHECK(poll1(&f) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_BUSY);
+	/* (the device takes A from its FIFO when it gets to it) */
+	CHECK(dsa_emu_wait_processed(emu, 1, 60000) == 0);
+	CHECK_EQ(td_stats(emu).dropped, 1); /* A only: B was never sent */
+
+	MASYNC__STORE(&masync__test_enqcmd, (masync__enqcmd_fn)NULL, release);
+	td_clock_real();
+	data_mover_dsa_delete(d); /* waits up to tmo for A's descriptor */
+	dsa_emu_stop(emu);
+	masync__dsa_cpuinfo = "/proc/cpuinfo";
+	MASYNC__STORE(&masync__cpu_bits, 0u, relaxed); /* CPUID again */
+	unlink(cpuinfo_path);
+	td_free(src);
+	td_free(dst);
+}
+
 /* ---- 6. fork -------------------------------------------------------------- */
 
 static void
@@ -774,8 +856,10 @@ main(void)
 	}
 	test_reaping();
 	test_delete_bound();
-	if (!td_valgrind())
+	if (!td_valgrind()) {
 		test_enqcmd();
+		test_enqcmd_beside_lost();
+	}
 	test_fork();
 	test_threshold();
 	test_cold_part();
