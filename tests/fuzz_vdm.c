@@ -13,7 +13,8 @@
  * (as test hooks tell the movers: the arena's slices on either): one on
  * a portal (coalescing; the CPU part of split operations on the poller),
  * one on write() (the CPU part on a threads mover), one spread over two
- * small dedicated WQs of one device and a shared WQ of the other
+ * small dedicated WQs of one device and a shared WQ of the other,
+ * driven by ENQCMD (a test hook into the emulator: "retry" when full)
  * (placement by the destination's node, room running out, crossing
  * nodes; the CPU part on the user functions' mover). The DSA movers cut
  * operations into parts and split them with the CPU, with a paused
@@ -22,8 +23,9 @@
  * hit, and now and then a device that never answers (descriptors
  * swallowed or dropped, devices halted): the movers' clock (a test hook)
  * then runs fast, every operation that waits for the device fails with
- * VDM_ERROR_TIMEOUT whatever the timing, and the mover is made anew with
- * the devices restored. A batch is waited for in one of nine ways:
+ * VDM_ERROR_TIMEOUT (or, refused by the shared WQ, VDM_ERROR_BUSY)
+ * whatever the timing, and the mover is made anew with the devices
+ * restored. A batch is waited for in one of nine ways:
  * runtime_wait_multiple, polls in a random order (NULL notifier, a
  * waker, a poller word), runtime_wait one by one, cancellations before or
  * after the first poll, as chains of two (the second made lazily;
@@ -324,6 +326,37 @@ fz_cpu_node(const void *p)
 	return 0;
 }
 
+/* ENQCMD (white box: masync__test_enqcmd) into the emulator's wq0.2, as
+ * the instruction does: non-posted, "retry" when the shared WQ is full,
+ * disabled or its device halted. The mover uses it where CPUID and the
+ * kernel (the enqcmd flag in cpuinfo: a private file in the emulator's
+ * /dev) say user ENQCMD works: here, on any CPU. */
+static int
+fz_enqcmd(void *portal, const void *desc)
+{
+	int r = dsa_emu_portal_write(fz_emu, 2, desc, 1);
+
+	(void)portal;
+	if (r < 0)
+		fz_die("dsa_emu_portal_write (ENQCMD)");
+	return r;
+}
+
+static void
+fz_enqcmd_setup(void)
+{
+	static const char path[] = "/dev/fuzz_vdm_cpuinfo";
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL || fputs("processor\t: 0\nflags\t\t: fpu movdir64b "
+			"enqcmd\n", fp) < 0 || fclose(fp) != 0)
+		fz_die("cannot write /dev/fuzz_vdm_cpuinfo");
+	masync__dsa_cpuinfo = path;
+	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
+		release);
+	MASYNC__STORE(&masync__test_enqcmd, fz_enqcmd, release);
+}
+
 /* the DSA mover i (anew) */
 static void
 fz_dsa_make(unsigned i)
@@ -379,7 +412,8 @@ fz_setup(void)
 
 		/* two devices of three WQs: wq0.0 a dedicated portal
 		 * (trapped where the CPU has no MOVDIR64B, and the trap
-		 * reaches WQ 0 only), the others FIFOs (the write() path) */
+		 * reaches WQ 0 only), wq0.2 a shared one (ENQCMD, see
+		 * fz_enqcmd), the others FIFOs (the write() path) */
 		memset(&ec, 0, sizeof(ec));
 		memset(wq, 0, sizeof(wq));
 		ec.ndevices = 2;
@@ -391,11 +425,12 @@ fz_setup(void)
 			wq[i].fifo = 1;
 			wq[i].trap = -1;
 		}
-		/* wq0.2: shared. The emulator's FIFO cannot refuse a write
-		 * (it drops one that finds the WQ full): the node mover's
-		 * capacity, one descriptor in flight per operation, fits */
+		/* wq0.2: shared, smaller than the node mover's capacity:
+		 * ENQCMD answers "retry" when it is full */
 		wq[2].shared = 1;
-		wq[2].wq_size = 16;
+		wq[2].fifo = -1;
+		wq[2].trap = 1;
+		wq[2].wq_size = 4;
 		wq[3].wq_size = 2; /* wq1.0, wq1.1: the local room runs out */
 		wq[4].wq_size = 2;
 		wq[4].max_transfer_size = 1024; /* its own part size */
@@ -406,6 +441,7 @@ fz_setup(void)
 		ec.max_batch_size = 4;
 		ec.track_writes = 1;         /* nothing written twice */
 		fz_emu = td_emu(&ec);
+		fz_enqcmd_setup();
 		memset(&mc, 0, sizeof(mc));
 		mc.wq = "wq0.0";
 		mc.cpu_threshold = 1;       /* every size to the device */
@@ -420,7 +456,7 @@ fz_setup(void)
 		/* node scale: the least loaded WQ of the destination's node,
 		 * the other node's when it has none with room: slices 0-5
 		 * fill wq1.0 and wq1.1, then cross to wq0.2; slices 6-7 go
-		 * to wq0.2 (a shared WQ is never full to its client) */
+		 * to wq0.2 */
 		mc.wq = NULL;
 		mc.wqs = "wq1.0,wq0.2,wq1.1";
 		mc.capacity = 16;
@@ -802,7 +838,8 @@ fz_sent(enum fz_mover m)
  * swallowed, dropped, devices halted before, or each halting its device
  * when it is about to run. None runs, so nothing is written by the
  * device, and the warped clock (fz_dead) fails every operation that
- * waits for it with VDM_ERROR_TIMEOUT in a few milliseconds. 0: not
+ * waits for it with VDM_ERROR_TIMEOUT in a few milliseconds (or
+ * VDM_ERROR_BUSY, refused by the shared WQ: full or halted). 0: not
  * armed, the clock has run too far (a libFuzzer run of days) */
 static int
 fz_kill(unsigned p)
@@ -1190,8 +1227,11 @@ fz_batch(struct fz_in *in)
 			continue;
 		}
 		if (dead && want == VDM_SUCCESS &&
-				out->result == VDM_ERROR_TIMEOUT) {
-			/* nothing came from the device; a CPU part may
+				(out->result == VDM_ERROR_TIMEOUT ||
+				(m == FZ_DSA_NODE &&
+				out->result == VDM_ERROR_BUSY))) {
+			/* nothing came from the device (or its shared WQ
+			 * refused it until the timeout); a CPU part may
 			 * have been written */
 			if (o->real && o->type != VDM_OPERATION_FLUSH)
 				memcpy(fz_model + (o->dst - fz_arena), o->dst,
