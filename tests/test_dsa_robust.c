@@ -344,6 +344,25 @@ write_cpuinfo(int enqcmd)
 	fclose(fp);
 }
 
+/* the CPU says ENQCMD (white box), the kernel's word is cpuinfo_path */
+static void
+enq_begin(void)
+{
+	snprintf(cpuinfo_path, sizeof(cpuinfo_path),
+		"/tmp/test_dsa_robust.%d.cpuinfo", (int)getpid());
+	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
+		relaxed);
+	masync__dsa_cpuinfo = cpuinfo_path;
+}
+
+static void
+enq_end(void)
+{
+	masync__dsa_cpuinfo = "/proc/cpuinfo";
+	MASYNC__STORE(&masync__cpu_bits, 0u, relaxed); /* CPUID again */
+	unlink(cpuinfo_path);
+}
+
 static _Atomic unsigned enq_calls, enq_accept, enq_batches;
 
 /* a shared WQ behind a fake ENQCMD: refuses, or runs a memmove at once */
@@ -396,12 +415,7 @@ test_enqcmd(void)
 	unsigned char *src = td_alloc(SZ), *dst = td_alloc(SZ);
 	int i;
 
-	snprintf(cpuinfo_path, sizeof(cpuinfo_path),
-		"/tmp/test_dsa_robust.%d.cpuinfo", (int)getpid());
-	/* the CPU says ENQCMD from here on (white box) */
-	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
-		relaxed);
-	masync__dsa_cpuinfo = cpuinfo_path;
+	enq_begin();
 	ec.shared = 1;
 	ec.fifo = -1; /* a mappable portal */
 	emu = td_emu(&ec);
@@ -494,9 +508,7 @@ test_enqcmd(void)
 	td_clock_real();
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
-	masync__dsa_cpuinfo = "/proc/cpuinfo";
-	MASYNC__STORE(&masync__cpu_bits, 0u, relaxed); /* CPUID again */
-	unlink(cpuinfo_path);
+	enq_end();
 	td_free(src);
 	td_free(dst);
 }
@@ -521,11 +533,7 @@ test_enqcmd_beside_lost(void)
 	unsigned calls;
 	int i;
 
-	snprintf(cpuinfo_path, sizeof(cpuinfo_path),
-		"/tmp/test_dsa_robust.%d.cpuinfo", (int)getpid());
-	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
-		relaxed);
-	masync__dsa_cpuinfo = cpuinfo_path;
+	enq_begin();
 	write_cpuinfo(1);
 	memset(wq, 0, sizeof(wq));
 	ec.nwqs = 2;
@@ -574,9 +582,7 @@ test_enqcmd_beside_lost(void)
 	td_clock_real();
 	data_mover_dsa_delete(d); /* waits up to tmo for A's descriptor */
 	dsa_emu_stop(emu);
-	masync__dsa_cpuinfo = "/proc/cpuinfo";
-	MASYNC__STORE(&masync__cpu_bits, 0u, relaxed); /* CPUID again */
-	unlink(cpuinfo_path);
+	enq_end();
 	td_free(src);
 	td_free(dst);
 }
