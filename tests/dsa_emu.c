@@ -2796,6 +2796,37 @@ dsa_emu_wq_path(const struct dsa_emu *emu, unsigned wq)
 	return emu && wq < emu->nwq ? emu->wqs[wq].path : NULL;
 }
 
+int
+dsa_emu_portal_wq(const struct dsa_emu *emu, int pid, const void *addr)
+{
+	char path[64], line[512];
+	uint64_t a = (uint64_t)(uintptr_t)addr;
+	int wq = -1;
+
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/maps");
+	else
+		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+		int off = 0;
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &lo, &hi, &off) < 2 || !off)
+			continue;
+		if (a < lo || a >= hi)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		for (unsigned i = 0; i < dsa_emu_nwqs(emu); i++)
+			if (strcmp(line + off, dsa_emu_wq_path(emu, i)) == 0)
+				wq = (int)i;
+		break;
+	}
+	fclose(f);
+	return wq;
+}
+
 const char *
 dsa_emu_wq_sysfs(const struct dsa_emu *emu, unsigned wq)
 {

@@ -288,6 +288,9 @@ void dsa_emu_portal_store_end(void *portal, const void *desc, unsigned nqwords);
 unsigned dsa_emu_nwqs(const struct dsa_emu *emu);
 const char *dsa_emu_wq_path(const struct dsa_emu *emu, unsigned wq);  /* /dev/dsa/wqD.W */
 const char *dsa_emu_wq_sysfs(const struct dsa_emu *emu, unsigned wq); /* /sys/bus/dsa/devices/dsaD/wqD.W */
+/* The WQ whose /dev/dsa file process pid (0: this one) maps at addr (its
+ * /proc/PID/maps), or -1: where a trapped portal write goes. */
+int dsa_emu_portal_wq(const struct dsa_emu *emu, int pid, const void *addr);
 
 /*
  * Replace (value != NULL, written as is) or delete (value == NULL) a sysfs

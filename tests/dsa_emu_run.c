@@ -181,33 +181,6 @@ decode(pid_t tid, struct user_regs_struct *r, struct insn *in)
 	return 0;
 }
 
-/* the WQ whose portal file is mapped at addr in tid, or -1 */
-static int
-portal_wq(struct dsa_emu *emu, pid_t tid, uint64_t addr)
-{
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	int wq = -1;
-	while (wq < 0 && fgets(line, sizeof(line), f)) {
-		unsigned long long lo, hi;
-		int off = 0;
-		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &lo, &hi, &off) < 2 || !off)
-			continue;
-		if (addr < lo || addr >= hi)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		for (unsigned i = 0; i < dsa_emu_nwqs(emu); i++)
-			if (strcmp(line + off, dsa_emu_wq_path(emu, i)) == 0)
-				wq = (int)i;
-		break;
-	}
-	fclose(f);
-	return wq;
-}
-
 /* the WQ whose file is open as fd in tid, or -1 */
 static int
 fd_wq(struct dsa_emu *emu, pid_t tid, unsigned long long fd)
@@ -288,7 +261,7 @@ emulate(struct dsa_emu *emu, pid_t tid)
 	struct insn in;
 	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) || decode(tid, &r, &in) || (in.dst & 63))
 		return 0;
-	int wq = portal_wq(emu, tid, in.dst);
+	int wq = dsa_emu_portal_wq(emu, (int)tid, (const void *)(uintptr_t)in.dst);
 	if (wq < 0)
 		return 0;
 	unsigned char desc[64];

@@ -12,9 +12,10 @@
  * FUZZ_DSA three DSA movers on two emulated devices on two NUMA nodes
  * (as test hooks tell the movers: the arena's slices on either): one on
  * a portal (coalescing; the CPU part of split operations on the poller),
- * one on write() (the CPU part on a threads mover), one spread over two
- * small dedicated WQs of one device and a shared WQ of the other,
- * driven by ENQCMD (a test hook into the emulator: "retry" when full)
+ * one on write() (the CPU part on a threads mover), one spread over the
+ * portals of two small dedicated WQs of one device and a shared WQ of
+ * the other, driven by ENQCMD (a test hook into the emulator: "retry"
+ * when full; the portals are trapped on any CPU)
  * (placement by the destination's node, room running out, crossing
  * nodes; the CPU part on the user functions' mover). The DSA movers cut
  * operations into parts and split them with the CPU, with a paused
@@ -361,11 +362,15 @@ fz_enqcmd_setup(void)
 static void
 fz_dsa_make(unsigned i)
 {
+	unsigned j;
+
 	fz_dsa[i] = td_mover(&fz_mc[i]);
 	fz_vdm[FZ_DSA + i] = data_mover_dsa_get_vdm(fz_dsa[i]);
-	if ((td_portal(fz_dsa[i]) != 0) != (FZ_DSA + i == FZ_DSA))
-		fz_die(i == 0 ? "wq0.0 is not driven through its portal" :
-			"a FIFO WQ is not driven through write()");
+	for (j = 0; j < fz_dsa[i]->nq; j++)
+		if ((fz_dsa[i]->q[j].portal != NULL) != (FZ_DSA + i != FZ_DSA2))
+			fz_die(FZ_DSA + i == FZ_DSA2 ? "wq0.1 is not driven "
+				"through write()" : "a WQ is not driven "
+				"through its portal");
 }
 #endif
 
@@ -410,32 +415,32 @@ fz_setup(void)
 		static const int nodes[2] = { 1, 0 };
 		unsigned i;
 
-		/* two devices of three WQs: wq0.0 a dedicated portal
-		 * (trapped where the CPU has no MOVDIR64B, and the trap
-		 * reaches WQ 0 only), wq0.2 a shared one (ENQCMD, see
-		 * fz_enqcmd), the others FIFOs (the write() path) */
+		/* two devices of three WQs, on any CPU: portals trapped
+		 * (each MOVDIR64B goes through td_trap_movdir64b to the WQ
+		 * mapped there), the shared wq0.2 through ENQCMD (see
+		 * fz_enqcmd), wq0.1 a FIFO (the write() path) */
 		memset(&ec, 0, sizeof(ec));
 		memset(wq, 0, sizeof(wq));
 		ec.ndevices = 2;
 		ec.nwqs = 3;
 		ec.numa_nodes = nodes;
 		ec.wqs = wq;
-		wq[0].fifo = -1;
-		for (i = 1; i < 6; i++) {
-			wq[i].fifo = 1;
-			wq[i].trap = -1;
-		}
+		for (i = 0; i < 6; i++)
+			wq[i].fifo = -1;
+		wq[1].fifo = 1;
+		wq[1].trap = -1;
 		/* wq0.2: shared, smaller than the node mover's capacity:
 		 * ENQCMD answers "retry" when it is full */
 		wq[2].shared = 1;
 		wq[2].fifo = -1;
 		wq[2].trap = 1;
 		wq[2].wq_size = 4;
-		wq[3].wq_size = 2; /* wq1.0, wq1.1: the local room runs out */
+		/* wq1.0, wq1.1: portals whose local room runs out */
+		wq[3].wq_size = 2;
 		wq[4].wq_size = 2;
 		wq[4].max_transfer_size = 1024; /* its own part size */
 		wq[5].disabled = 1; /* wq1.2: unused */
-		ec.trap_portal = !dsa_emu_cpu_movdir64b();
+		ec.trap_portal = 1;
 		ec.wq_size = 8;              /* credits run out */
 		ec.max_transfer_size = 4096; /* operations cut into parts */
 		ec.max_batch_size = 4;
@@ -1423,11 +1428,12 @@ main(int argc, char **argv)
 		"(node 1), %llu of them on the shared wq0.2, %llu of those "
 		"from node 0\n", fz_node_dev[1], fz_node_dev[0],
 		fz_node_shared, fz_node_cross);
-	/* enough inputs make a paused batch that fills the local WQs */
-	if (runs >= 1000 && (fz_node_dev[1] == 0 || fz_node_cross == 0 ||
-			fz_dead_batches == 0))
-		fz_die("the node mover never crossed nodes, or no device went "
-			"dead");
+	/* what the inputs make happen (crossing nodes is printed, not
+	 * required: whether a paused batch fills the local WQs depends on
+	 * how its operations were coalesced, which depends on timing) */
+	if (runs >= 1000 && (fz_node_dev[1] == 0 || fz_dead_batches == 0))
+		fz_die("the node mover never used its local device, or no "
+			"device went dead");
 #endif
 	printf("fuzz_vdm: %lu random inputs and %d files: every result, "
 		"output and byte as the model says (%u waker calls)\n", runs,

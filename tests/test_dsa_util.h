@@ -194,15 +194,20 @@ td_enter(const char *prog)
 
 /* MOVDIR64B through the emulator's trapped portal, for CPUs without the
  * instruction: td_emu installs it as the mover's MOVDIR64B test hook for an
- * emulator started with trap_portal (one WQ: index 0) */
+ * emulator started with trap_portal. It goes to the WQ whose file is
+ * mapped at the portal (read from /proc/self/maps where there are several
+ * WQs: a mover made anew may map another WQ at the same address) */
 static struct dsa_emu *td_trap_emu;
 static int td_faked_movdir64b; /* the mover was told the CPU has it */
 
 static inline void
 td_trap_movdir64b(void *portal, const void *desc)
 {
-	(void)portal;
-	if (dsa_emu_portal_write(td_trap_emu, 0, desc, 0) != 0)
+	int wq = dsa_emu_nwqs(td_trap_emu) == 1 ? 0 :
+		dsa_emu_portal_wq(td_trap_emu, 0, portal);
+
+	if (wq < 0 || dsa_emu_portal_write(td_trap_emu, (unsigned)wq, desc,
+			0) != 0)
 		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write", NULL);
 }
 
