@@ -327,37 +327,6 @@ fz_cpu_node(const void *p)
 	return 0;
 }
 
-/* ENQCMD (white box: masync__test_enqcmd) into the emulator's wq0.2, as
- * the instruction does: non-posted, "retry" when the shared WQ is full,
- * disabled or its device halted. The mover uses it where CPUID and the
- * kernel (the enqcmd flag in cpuinfo: a private file in the emulator's
- * /dev) say user ENQCMD works: here, on any CPU. */
-static int
-fz_enqcmd(void *portal, const void *desc)
-{
-	int r = dsa_emu_portal_write(fz_emu, 2, desc, 1);
-
-	(void)portal;
-	if (r < 0)
-		fz_die("dsa_emu_portal_write (ENQCMD)");
-	return r;
-}
-
-static void
-fz_enqcmd_setup(void)
-{
-	static const char path[] = "/dev/fuzz_vdm_cpuinfo";
-	FILE *fp = fopen(path, "w");
-
-	if (fp == NULL || fputs("processor\t: 0\nflags\t\t: fpu movdir64b "
-			"enqcmd\n", fp) < 0 || fclose(fp) != 0)
-		fz_die("cannot write /dev/fuzz_vdm_cpuinfo");
-	masync__dsa_cpuinfo = path;
-	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
-		release);
-	MASYNC__STORE(&masync__test_enqcmd, fz_enqcmd, release);
-}
-
 /* the DSA mover i (anew) */
 static void
 fz_dsa_make(unsigned i)
@@ -417,8 +386,8 @@ fz_setup(void)
 
 		/* two devices of three WQs, on any CPU: portals trapped
 		 * (each MOVDIR64B goes through td_trap_movdir64b to the WQ
-		 * mapped there), the shared wq0.2 through ENQCMD (see
-		 * fz_enqcmd), wq0.1 a FIFO (the write() path) */
+		 * mapped there), the shared wq0.2 through ENQCMD (each to
+		 * td_trap_enqcmd), wq0.1 a FIFO (the write() path) */
 		memset(&ec, 0, sizeof(ec));
 		memset(wq, 0, sizeof(wq));
 		ec.ndevices = 2;
@@ -446,7 +415,10 @@ fz_setup(void)
 		ec.max_batch_size = 4;
 		ec.track_writes = 1;         /* nothing written twice */
 		fz_emu = td_emu(&ec);
-		fz_enqcmd_setup();
+		/* the mover uses ENQCMD on wq0.2, whatever the CPU */
+		td_enqcmd_begin();
+		td_cpuinfo(1);
+		MASYNC__STORE(&masync__test_enqcmd, td_trap_enqcmd, release);
 		memset(&mc, 0, sizeof(mc));
 		mc.wq = "wq0.0";
 		mc.cpu_threshold = 1;       /* every size to the device */

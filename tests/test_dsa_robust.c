@@ -329,40 +329,6 @@ test_delete_bound(void)
 
 /* ---- 5. ENQCMD ------------------------------------------------------------ */
 
-static char cpuinfo_path[64];
-
-static void
-write_cpuinfo(int enqcmd)
-{
-	FILE *fp = fopen(cpuinfo_path, "w");
-
-	CHECK(fp != NULL);
-	fprintf(fp, "processor\t: 0\nvendor_id\t: Test\n"
-		"flags\t\t: fpu sse2 movdir64b%s waitpkg_no\n"
-		"bugs\t\t:\n\nprocessor\t: 1\nflags\t\t: enqcmd\n",
-		enqcmd ? " enqcmd" : " enqcmdx xenqcmd");
-	fclose(fp);
-}
-
-/* the CPU says ENQCMD (white box), the kernel's word is cpuinfo_path */
-static void
-enq_begin(void)
-{
-	snprintf(cpuinfo_path, sizeof(cpuinfo_path),
-		"/tmp/test_dsa_robust.%d.cpuinfo", (int)getpid());
-	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
-		relaxed);
-	masync__dsa_cpuinfo = cpuinfo_path;
-}
-
-static void
-enq_end(void)
-{
-	masync__dsa_cpuinfo = "/proc/cpuinfo";
-	MASYNC__STORE(&masync__cpu_bits, 0u, relaxed); /* CPUID again */
-	unlink(cpuinfo_path);
-}
-
 static _Atomic unsigned enq_calls, enq_accept, enq_batches;
 
 /* a shared WQ behind a fake ENQCMD: refuses, or runs a memmove at once */
@@ -415,21 +381,21 @@ test_enqcmd(void)
 	unsigned char *src = td_alloc(SZ), *dst = td_alloc(SZ);
 	int i;
 
-	enq_begin();
+	td_enqcmd_begin();
 	ec.shared = 1;
 	ec.fifo = -1; /* a mappable portal */
 	emu = td_emu(&ec);
 	mc.timeout_ns = SEC;
 
 	td_begin("CPUID has ENQCMD, the kernel does not: write() path");
-	write_cpuinfo(0);
+	td_cpuinfo(0);
 	d = td_mover(&mc);
 	CHECK(d->q[0].portal == NULL);
 	CHECK(!d->q[0].use_enqcmd);
 	data_mover_dsa_delete(d);
 
 	td_begin("threshold 0: ENQCMD would be refused, so write()");
-	write_cpuinfo(1);
+	td_cpuinfo(1);
 	CHECK(dsa_emu_sysfs_set(emu, "dsa0/wq0.0/threshold", "0\n") == 0);
 	d = td_mover(&mc);
 	CHECK(d->q[0].portal == NULL);
@@ -445,11 +411,11 @@ test_enqcmd(void)
 	d = td_mover(&mc);
 	CHECK(!d->q[0].use_enqcmd);
 	data_mover_dsa_delete(d);
-	masync__dsa_cpuinfo = cpuinfo_path;
+	masync__dsa_cpuinfo = TD_CPUINFO;
 
 	td_begin("kernel and CPU have ENQCMD: one per poll, BUSY after "
 		"timeout_ns of refusals");
-	write_cpuinfo(1);
+	td_cpuinfo(1);
 	d = td_mover(&mc);
 	CHECK(d->q[0].portal != NULL);
 	CHECK(d->q[0].use_enqcmd);
@@ -508,7 +474,7 @@ test_enqcmd(void)
 	td_clock_real();
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
-	enq_end();
+	td_enqcmd_end();
 	td_free(src);
 	td_free(dst);
 }
@@ -533,8 +499,8 @@ test_enqcmd_beside_lost(void)
 	unsigned calls;
 	int i;
 
-	enq_begin();
-	write_cpuinfo(1);
+	td_enqcmd_begin();
+	td_cpuinfo(1);
 	memset(wq, 0, sizeof(wq));
 	ec.nwqs = 2;
 	ec.wqs = wq;
@@ -582,7 +548,7 @@ test_enqcmd_beside_lost(void)
 	td_clock_real();
 	data_mover_dsa_delete(d); /* waits up to tmo for A's descriptor */
 	dsa_emu_stop(emu);
-	enq_end();
+	td_enqcmd_end();
 	td_free(src);
 	td_free(dst);
 }

@@ -200,15 +200,81 @@ td_enter(const char *prog)
 static struct dsa_emu *td_trap_emu;
 static int td_faked_movdir64b; /* the mover was told the CPU has it */
 
+static inline int
+td_trap_wq(const void *portal)
+{
+	if (td_trap_emu == NULL)
+		return -1; /* no trap_portal */
+	return dsa_emu_nwqs(td_trap_emu) == 1 ? 0 :
+		dsa_emu_portal_wq(td_trap_emu, 0, portal);
+}
+
 static inline void
 td_trap_movdir64b(void *portal, const void *desc)
 {
-	int wq = dsa_emu_nwqs(td_trap_emu) == 1 ? 0 :
-		dsa_emu_portal_wq(td_trap_emu, 0, portal);
+	int wq = td_trap_wq(portal);
 
 	if (wq < 0 || dsa_emu_portal_write(td_trap_emu, (unsigned)wq, desc,
 			0) != 0)
 		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write", NULL);
+}
+
+/* ENQCMD through the emulator's trapped portal, as the instruction does:
+ * non-posted, 1 ("retry") when the shared WQ is full, disabled or its
+ * device halted. A test installs it as masync__test_enqcmd (white box)
+ * after td_enqcmd_begin. */
+static inline int
+td_trap_enqcmd(void *portal, const void *desc)
+{
+	int wq = td_trap_wq(portal);
+	int r = wq < 0 ? -1 : dsa_emu_portal_write(td_trap_emu, (unsigned)wq,
+		desc, 1);
+
+	if (r < 0)
+		td_fail(__FILE__, __LINE__, "dsa_emu_portal_write (ENQCMD)",
+			NULL);
+	return r;
+}
+
+/* The mover uses ENQCMD where CPUID and the kernel (the enqcmd flag in
+ * cpuinfo) say user ENQCMD works (white box: masync__cpu_bits,
+ * masync__dsa_cpuinfo). td_enqcmd_begin makes CPUID say so and points
+ * the kernel's word at a file in the emulator's private /dev, which
+ * td_cpuinfo writes with or without the flag (decoys around it: the
+ * mover must match the word); td_enqcmd_end undoes both. */
+#define TD_CPUINFO "/dev/td_cpuinfo"
+
+static inline void
+td_cpuinfo(int enqcmd)
+{
+	FILE *fp = fopen(TD_CPUINFO, "w");
+
+	if (fp == NULL)
+		td_fail(__FILE__, __LINE__, "fopen(" TD_CPUINFO ")",
+			strerror(errno));
+	fprintf(fp, "processor\t: 0\nvendor_id\t: Test\n"
+		"flags\t\t: fpu sse2 movdir64b%s waitpkg_no\n"
+		"bugs\t\t:\n\nprocessor\t: 1\nflags\t\t: enqcmd\n",
+		enqcmd ? " enqcmd" : " enqcmdx xenqcmd");
+	if (fclose(fp) != 0)
+		td_fail(__FILE__, __LINE__, "writing " TD_CPUINFO,
+			strerror(errno));
+}
+
+static inline void
+td_enqcmd_begin(void)
+{
+	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
+		release);
+	masync__dsa_cpuinfo = TD_CPUINFO;
+}
+
+static inline void
+td_enqcmd_end(void)
+{
+	masync__dsa_cpuinfo = "/proc/cpuinfo";
+	MASYNC__STORE(&masync__cpu_bits, 0u, release); /* CPUID again */
+	unlink(TD_CPUINFO);
 }
 
 /* Starts the emulator. Without MOVDIR64B (valgrind's CPUID hides it; some
