@@ -2295,7 +2295,10 @@ wq_thread(void *arg)
 		}
 		if (w->fifo || w->trap) {
 			struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
-			uint64_t t = waiting ? wait_ns : 20ULL * 1000 * 1000;
+			/* paused with work queued: look again soon, a resume
+			 * (dsa_emu_pause) writes nothing to the fd */
+			uint64_t t = waiting ? wait_ns :
+				w->qcount ? 1000ULL * 1000 : 20ULL * 1000 * 1000;
 			struct timespec ts = { (time_t)(t / 1000000000ULL), (long)(t % 1000000000ULL) };
 			ppoll(&pfd, 1, &ts, NULL);
 			continue;
