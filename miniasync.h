@@ -3925,13 +3925,13 @@ masync__runtime_release(struct future **futs, size_t n, size_t *first)
  * untouched. Any later early return drops the wakers again. */
 static size_t masync__runtime_passes(struct runtime *rt,
 	struct future **futs, size_t n, int any, uint64_t deadline,
-	uint64_t *async);
+	uint64_t *async, size_t nbits);
 
 static size_t
 masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 	int any, uint64_t deadline)
 {
-	size_t i, ret;
+	size_t i, ret, nbits = n;
 	/* which futures the first half of a pass polled as asynchronous */
 	uint64_t stack_async[16], *async = stack_async;
 
@@ -3940,14 +3940,19 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 			if (futs[i]->context.state == FUTURE_STATE_COMPLETE)
 				return i;
 	if (n > 64 * sizeof(stack_async) / sizeof(stack_async[0])) {
-		/* NULL: the second half re-reads the property instead */
 		async = (uint64_t *)MINIASYNC_MALLOC((n + 63) / 64 * 8);
+		if (async == NULL) { /* the rest: see masync__runtime_passes */
+			async = stack_async;
+			nbits = 64 * sizeof(stack_async) /
+				sizeof(stack_async[0]);
+		}
 	}
 	masync__round.depth++;
-	ret = masync__runtime_passes(rt, futs, n, any, deadline, async);
+	ret = masync__runtime_passes(rt, futs, n, any, deadline, async,
+		nbits);
 	masync__round_flush(); /* an early return (wait-any) ends a pass */
 	masync__round.depth--;
-	if (async != stack_async && async != NULL)
+	if (async != stack_async)
 		MINIASYNC_FREE(async);
 	return ret;
 }
@@ -3955,10 +3960,14 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 /* The loop of masync__runtime_run. Each pass polls the pending futures
  * that have FUTURE_PROPERTY_ASYNC, then the other pending ones, each in
  * array order and each once (a future whose property changed when it was
- * polled in the first half is not polled again in the second). */
+ * polled in the first half is not polled again in the second). async
+ * records the first half's choice for the first nbits futures; past them
+ * (its allocation failed) the second half polls every pending one, an
+ * asynchronous one a second time, as re-reading a property that may have
+ * changed could skip a future in both halves. */
 static size_t
 masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
-	int any, uint64_t deadline, uint64_t *async)
+	int any, uint64_t deadline, uint64_t *async, size_t nbits)
 {
 	unsigned backoff = 0;
 	int probe = any, reread = 0;
@@ -3992,7 +4001,7 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 					int a = future_has_property(f,
 						FUTURE_PROPERTY_ASYNC) != 0;
 
-					if (async != NULL) {
+					if (i < nbits) {
 						uint64_t bit = (uint64_t)1 <<
 							(i % 64);
 
@@ -4003,11 +4012,9 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 					}
 					if (!a)
 						continue;
-				} else if (async != NULL ?
+				} else if (i < nbits &&
 						((async[i / 64] >> (i % 64)) &
-						1) != 0 :
-						future_has_property(f,
-						FUTURE_PROPERTY_ASYNC) != 0) {
+						1) != 0) {
 					continue;
 				}
 				/* the word it had last pass, read before this

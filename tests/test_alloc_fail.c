@@ -11,12 +11,13 @@
  * allows completes the future with VDM_ERROR_OUT_OF_MEMORY (and works
  * again once memory is back), and runtime_wait_multiple on more futures
  * than its stack bitmap holds still waits for them all when its own
- * allocation fails. The movers' pool of per-operation states (private,
- * grown without a lock): its exact limit, a growth that fails and then
- * works, two threads that find it empty at once (neither may report no
- * room while the other fills the last chunk: 500 rounds), and a forked
- * child whose pool was being grown by a parent's thread at the fork (no
- * room, at once: that thread is not there to finish). */
+ * allocation fails, a future whose property changes between the two
+ * halves of a pass included. The movers' pool of per-operation states
+ * (private, grown without a lock): its exact limit, a growth that fails
+ * and then works, two threads that find it empty at once (neither may
+ * report no room while the other fills the last chunk: 500 rounds), and a
+ * forked child whose pool was being grown by a parent's thread at the fork
+ * (no room, at once: that thread is not there to finish). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* nanosleep, fork (musl declares them only so) */
 #endif
@@ -234,6 +235,69 @@ group_wait_many(void)
 	runtime_delete(rt);
 }
 
+/* a future whose FUTURE_PROPERTY_ASYNC answer alternates at each query (a
+ * property may change while it is waited for), complete on its first poll */
+struct flip_data {
+	int asked, polls;
+};
+struct flip_output {
+	int unused;
+};
+FUTURE(flip_future, struct flip_data, struct flip_output);
+
+static enum future_state
+flip_task(struct future_context *ctx, struct future_notifier *nt)
+{
+	struct flip_data *d = (struct flip_data *)future_context_get_data(ctx);
+
+	(void)nt;
+	d->polls++;
+	return FUTURE_STATE_COMPLETE;
+}
+
+static int
+flip_property(void *fut, enum future_property property)
+{
+	struct flip_future *f = (struct flip_future *)fut;
+
+	(void)property;
+	return f->data.asked++ & 1;
+}
+
+/* the same without the bitmap, past its stack part: a future that is not
+ * asynchronous in the first half of a pass and is in the second is still
+ * polled (it was polled in neither, and the wait returned without it) */
+static void
+group_wait_many_flip(void)
+{
+	enum { M = 1100 };
+	struct runtime *rt = runtime_new();
+	struct vdm_operation_future *f = (struct vdm_operation_future *)
+		malloc(M * sizeof(*f));
+	struct future **fs = (struct future **)malloc(M * sizeof(*fs));
+	struct flip_future flip;
+	int i;
+
+	CHECK(rt != NULL && f != NULL && fs != NULL);
+	if (rt == NULL || f == NULL || fs == NULL)
+		return;
+	for (i = 0; i < M; i++) {
+		FUTURE_INIT_COMPLETE(&f[i]);
+		fs[i] = FUTURE_AS_RUNNABLE(&f[i]);
+	}
+	memset(&flip, 0, sizeof(flip));
+	FUTURE_INIT_EXT(&flip, flip_task, flip_property);
+	fs[M - 1] = FUTURE_AS_RUNNABLE(&flip);
+	af_mark(1);
+	runtime_wait_multiple(rt, fs, M);
+	af_mark(0);
+	CHECK(FUTURE_STATE(&flip) == FUTURE_STATE_COMPLETE);
+	CHECK(flip.data.polls == 1);
+	free(fs);
+	free(f);
+	runtime_delete(rt);
+}
+
 /* ---- the pool ---------------------------------------------------------- */
 
 #define POOL_RACE 32 /* elements each racer takes; 2 x that is the limit */
@@ -336,6 +400,8 @@ main(void)
 		group_states);
 	run_group("runtime_wait_multiple, its bitmap not allocated",
 		group_wait_many);
+	run_group("runtime_wait_multiple, no bitmap, a property that changes",
+		group_wait_many_flip);
 	run_group("the pool: limit, failed growth, racing growers, fork",
 		group_pool);
 	CHECK(atomic_load(&n_live) == 0);
