@@ -1318,6 +1318,13 @@ MINIASYNC_API void *masync__thr_op_new(struct vdm *vdm,
 	const enum vdm_operation_type type);
 MINIASYNC_API void *masync__dsa_op_new(struct vdm *vdm,
 	const enum vdm_operation_type type);
+/* private: the threads mover's op_delete and cancel, which vdm_cancel
+ * calls for a program's copy of its vdm (see there) */
+MINIASYNC_API void masync__thr_op_delete(void *data,
+	const struct vdm_operation *operation,
+	struct vdm_operation_output *output);
+MINIASYNC_API int masync__thr_op_cancel(void *data,
+	const struct vdm_operation *operation);
 
 /* private: the ext part of a threads or DSA mover's own struct vdm, NULL
  * for any other. MASYNC__CAP_EXT alone is no proof: a program may copy a
@@ -1763,7 +1770,8 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
  * states are held (threads mover: 2^20; DSA: its capacity) creation
  * reports VDM_ERROR_OUT_OF_MEMORY. Poll such a future once more after it
  * completed (runtime_wait, or a NULL-notifier poll) before dropping it.
- * Built-in movers (sync, threads, DSA): an idle future, or a running one
+ * Built-in movers (sync, threads, DSA; also a program's copy of a threads
+ * mover's vdm that keeps its op_delete): an idle future, or a running one
  * still waiting in the mover's queue, is cancelled; the race with a worker
  * picking the operation up is resolved inside the mover, so exactly one of
  * "cancelled, nothing written" and EINPROGRESS holds; a waker an earlier
@@ -1795,6 +1803,11 @@ vdm_cancel(struct vdm_operation_future *fut)
 	x = masync__ext_of(vdm);
 	if (x != NULL && x->cancel != NULL) {
 		started = x->cancel(data->data, &data->operation);
+	} else if (vdm->op_delete == masync__thr_op_delete &&
+			fut->base.context.state == FUTURE_STATE_IDLE) {
+		/* a program's copy of a threads mover's vdm: an idle future's
+		 * operation may be queued (it waited for room), even run */
+		started = masync__thr_op_cancel(data->data, &data->operation);
 	} else if (fut->base.context.state == FUTURE_STATE_IDLE) {
 		vdm->op_delete(data->data, &data->operation, &fut->output);
 		started = 0;
@@ -5705,7 +5718,7 @@ masync__thr_plan(struct data_mover_threads *d, struct masync__thr_op *op)
 		per = MASYNC__THR_CHUNK_MAX;
 	per = (per + 4095) & ~(size_t)4095;
 	op->chunk = per;
-	op->nchunks = (a.n + per - 1) / per;
+	op->nchunks = a.n / per + (a.n % per != 0); /* n may be near SIZE_MAX */
 	op->extra = parts - 2; /* the entry brings one, the caller is one */
 	MASYNC__UNTRACKED(&op->next_chunk, sizeof(op->next_chunk));
 	MASYNC__UNTRACKED(&op->chunks_done, sizeof(op->chunks_done));
@@ -6277,18 +6290,8 @@ masync__thr_release(struct masync__thr_op *op)
 	masync__thr_unref(op);
 }
 
-static void
-masync__thr_op_delete(void *data, const struct vdm_operation *operation,
-	struct vdm_operation_output *output)
-{
-	struct masync__thr_op *op = (struct masync__thr_op *)data;
-
-	masync__output(operation, op->result, output);
-	masync__thr_release(op);
-}
-
 /* Cancels an operation that is not queued yet; non-zero once started. */
-static int
+MINIASYNC_API int
 masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 {
 	struct masync__thr_op *op = (struct masync__thr_op *)data;
@@ -6312,6 +6315,34 @@ masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
 	}
 	masync__thr_release(op);
 	return 0;
+}
+
+/* Releases the state of an operation that ended. A program may also call
+ * it on one that has not: vdm_cancel's generic path on an idle future of
+ * a wrapper of the mover's vdm (an operation waiting for room, or moved
+ * into the ring since, has an idle future), or a wrapper's own op_delete.
+ * What is still queued is dropped then (a worker skips it) and reported
+ * cancelled; what a worker runs is waited for: nothing may write after
+ * the state is gone. */
+MINIASYNC_API void
+masync__thr_op_delete(void *data, const struct vdm_operation *operation,
+	struct vdm_operation_output *output)
+{
+	struct masync__thr_op *op = (struct masync__thr_op *)data;
+
+	if (MASYNC__UNLIKELY(!masync__signal_done(&op->sig))) {
+		if (masync__thr_op_cancel(data, operation) == 0) {
+			masync__output_failed(output, operation->type,
+				VDM_ERROR_CANCELLED);
+			return;
+		}
+		while (!masync__signal_done(&op->sig)) {
+			masync__thr_help(op);
+			thrd_yield();
+		}
+	}
+	masync__output(operation, op->result, output);
+	masync__thr_release(op);
 }
 
 static int
@@ -7955,7 +7986,7 @@ masync__dsa_plan(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 	o->batch_parts = 0;
 	if (!o->descending && !o->no_batch && w->max_batch >= 2 &&
 			w->portal != NULL && left > part) {
-		size_t parts = (left + part - 1) / part;
+		size_t parts = left / part + (left % part != 0);
 		unsigned i;
 
 		if (parts > w->max_batch)

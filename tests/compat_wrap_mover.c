@@ -6,11 +6,18 @@
  * copy in memory: the library must not read past it (under ASan a read
  * past it is a stack-buffer-overflow), and must call the copy's callbacks,
  * not the mover's behind them. Sync and threads movers; runtime_wait,
- * runtime_wait_multiple, a busy poll, a cancelled idle future. */
+ * runtime_wait_multiple, a busy poll, a cancelled idle future. And on a
+ * threads mover with one worker and a one-slot ring: the idle future of
+ * an operation that waited for room and that the worker has moved into
+ * the ring since, cancelled through the copy (which keeps the mover's
+ * op_delete, or wraps it too): cancelled, and never run after (it was:
+ * the copy's cancel only released the future's reference). */
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <threads.h>
 #include "compat_util.h"
 
 #define N 64
@@ -107,6 +114,102 @@ run(const char *name, struct vdm *mover, struct runtime *r)
 		checks);
 }
 
+/* ---- a cancel after the wait for room ---- */
+
+static atomic_int gate_open[2], gate_in[2], gated_calls;
+
+/* the worker's memcpy: the first two calls wait at a gate */
+static void *
+gated_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	int k = atomic_fetch_add(&gated_calls, 1);
+
+	(void)flags;
+	if (k < 2) {
+		atomic_store(&gate_in[k], 1);
+		while (!atomic_load(&gate_open[k]))
+			thrd_yield();
+	}
+	return memcpy(dst, src, n);
+}
+
+static void
+wait_for(atomic_int *flag)
+{
+	while (!atomic_load(flag))
+		thrd_yield();
+}
+
+static void
+wrap_delete(void *data, const struct vdm_operation *op,
+	struct vdm_operation_output *out)
+{
+	inner->op_delete(data, op, out);
+}
+
+static void
+cancel_after_room(int wrap_del, struct runtime *r)
+{
+	struct data_mover_threads *d = data_mover_threads_new(1, 1,
+		FUTURE_NOTIFIER_WAKER);
+	struct vdm *v = data_mover_threads_get_vdm(d);
+	struct vdm wrapped;
+	char a_src[N], a_dst[N], b_src[N], b_dst[N];
+	unsigned char c_dst[4096], d_dst[N];
+	struct vdm_operation_future fa, fb, fc, fd;
+	int i, failed = compat_failures;
+
+	if (d == NULL) {
+		CHECK(d != NULL);
+		return;
+	}
+	wrapped = *v;
+	inner = v;
+	wrapped.op_new = wrap_new;
+	if (wrap_del)
+		wrapped.op_delete = wrap_delete;
+	for (i = 0; i < 2; i++) {
+		atomic_store(&gate_open[i], 0);
+		atomic_store(&gate_in[i], 0);
+	}
+	atomic_store(&gated_calls, 0);
+	memset(a_src, 'A', N);
+	memset(b_src, 'B', N);
+	memset(c_dst, 0xee, sizeof(c_dst));
+	data_mover_threads_set_memcpy_fn(d, gated_memcpy);
+	/* A holds the worker, B fills the ring, C waits for room */
+	fa = vdm_memcpy(v, a_dst, a_src, N, 0);
+	(void)future_poll(FUTURE_AS_RUNNABLE(&fa), NULL);
+	wait_for(&gate_in[0]);
+	fb = vdm_memcpy(v, b_dst, b_src, N, 0);
+	(void)future_poll(FUTURE_AS_RUNNABLE(&fb), NULL);
+	fc = vdm_memset(&wrapped, c_dst, 0x11, sizeof(c_dst), 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&fc), NULL) ==
+		FUTURE_STATE_IDLE);
+	/* the worker ends A, pops B (C goes into the ring), runs B */
+	atomic_store(&gate_open[0], 1);
+	wait_for(&gate_in[1]);
+	CHECK(FUTURE_STATE(&fc) == FUTURE_STATE_IDLE);
+	CHECK(vdm_cancel(&fc) == 0);
+	CHECK(FUTURE_STATE(&fc) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&fc)->result == VDM_ERROR_CANCELLED);
+	/* D goes after C: once D is done, the worker has passed C */
+	fd = vdm_memset(v, d_dst, 0x22, N, 0);
+	(void)future_poll(FUTURE_AS_RUNNABLE(&fd), NULL);
+	atomic_store(&gate_open[1], 1);
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&fa));
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&fb));
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&fd));
+	CHECK(FUTURE_OUTPUT(&fd)->result == VDM_SUCCESS);
+	CHECK(compat_all(d_dst, 0x22, N));
+	CHECK(memcmp(a_dst, a_src, N) == 0 && memcmp(b_dst, b_src, N) == 0);
+	CHECK(compat_all(c_dst, 0xee, sizeof(c_dst))); /* never written */
+	data_mover_threads_delete(d);
+	printf("threads, cancel after the wait for room%s: %s\n",
+		wrap_del ? " (op_delete wrapped)" : "",
+		compat_failures == failed ? "ok" : "FAILED");
+}
+
 int
 main(void)
 {
@@ -121,6 +224,8 @@ main(void)
 	}
 	run("sync", data_mover_sync_get_vdm(dms), r);
 	run("threads", data_mover_threads_get_vdm(dmt), r);
+	cancel_after_room(0, r);
+	cancel_after_room(1, r);
 	data_mover_threads_delete(dmt);
 	data_mover_sync_delete(dms);
 	runtime_delete(r);

@@ -13,7 +13,12 @@
  *   operation's flags and produce the result; NULL restores the built-in
  *   ones; flush never calls them.
  * - a 64 MiB copy on 2 workers is split into chunks that run at the same
- *   time on two threads; a 64 KiB copy is one call. */
+ *   time on two threads; a 64 KiB copy is one call.
+ * - the split of a range up to the last byte of the address space (not a
+ *   wrap: accepted) has chunks that cover it (its count once wrapped to
+ *   0: no chunk ran and the future never completed). Planned only: the
+ *   memory is not there. */
+#define MASYNC__TEST_HOOKS 1 /* masync__test_thr_cpus */
 #include "test_threads_util.h"
 
 static void
@@ -379,6 +384,34 @@ test_default(struct runtime *rt)
 	tt_log("default mover ok\n");
 }
 
+static void
+test_plan_huge(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 4, FUTURE_NOTIFIER_WAKER);
+	static struct masync__thr_op op; /* planned only, never run */
+	size_t n = SIZE_MAX - 0x1000, last;
+
+	CHECK(dmt != NULL);
+	if (dmt == NULL)
+		return;
+	MASYNC__STORE(&masync__test_thr_cpus, 2u, relaxed); /* split */
+	memset(&op, 0, sizeof(op));
+	op.op.type = VDM_OPERATION_MEMSET;
+	op.op.data.memset.str = (void *)(uintptr_t)0x1000;
+	op.op.data.memset.n = n; /* ends at SIZE_MAX: no wrap */
+	masync__thr_plan(dmt, &op);
+	MASYNC__STORE(&masync__test_thr_cpus, 0u, relaxed);
+	CHECK(op.nchunks > 1 && op.chunk != 0);
+	if (op.nchunks > 1 && op.chunk != 0) {
+		/* chunks 0 .. nchunks - 2 are whole, the last one not empty */
+		CHECK(op.nchunks - 1 <= n / op.chunk);
+		last = n - (op.nchunks - 1) * op.chunk;
+		CHECK(last > 0 && last <= op.chunk);
+	}
+	data_mover_threads_delete(dmt);
+}
+
 int
 main(void)
 {
@@ -397,6 +430,7 @@ main(void)
 	test_custom_fns(rt);
 	test_delete_in_worker();
 	test_split(rt);
+	test_plan_huge();
 	test_default(rt);
 	runtime_delete(rt);
 	return 0;
