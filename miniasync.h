@@ -2240,6 +2240,8 @@ static MASYNC__A(unsigned) masync__forks;
 static once_flag masync__fork_once = ONCE_FLAG_INIT;
 
 #ifdef MINIASYNC_DSA
+static void masync__dsa_atfork_prepare(void);
+static void masync__dsa_atfork_parent(void);
 static void masync__dsa_atfork_child(void);
 #endif
 
@@ -2252,11 +2254,20 @@ masync__atfork_child(void)
 #endif
 }
 
+#ifdef MINIASYNC_DSA
+static inline void
+masync__atfork_init(void)
+{
+	(void)pthread_atfork(masync__dsa_atfork_prepare,
+		masync__dsa_atfork_parent, masync__atfork_child);
+}
+#else
 static inline void
 masync__atfork_init(void)
 {
 	(void)pthread_atfork(NULL, NULL, masync__atfork_child);
 }
+#endif
 
 /* the count a new mover keeps */
 static inline unsigned
@@ -7076,7 +7087,7 @@ static int
 masync__dsa_read_file(const char *dir, const char *name, char *buf,
 	size_t len)
 {
-	char path[192];
+	char path[sizeof(MASYNC__DSA_SYSFS) + 2 * NAME_MAX + 64];
 	ssize_t r;
 	int fd;
 
@@ -7218,13 +7229,46 @@ struct masync__dsa_cand {
 
 #define MASYNC__DSA_MAX_CANDS 64
 
+/* Held while libaccel-config runs (it is not thread-safe) and while a WQ
+ * file is opened and entered in masync__dsa_fds, and by a fork (the
+ * pthread_atfork handlers): a child never starts with it held by a thread
+ * it does not have, nor with a WQ file it does not know it must close. */
 static mtx_t masync__dsa_lock;
 static once_flag masync__dsa_once = ONCE_FLAG_INIT;
+static MASYNC__A(int) masync__dsa_lock_ready;
+static MASYNC__THREAD_LOCAL int masync__dsa_fork_held;
 
 static void
 masync__dsa_lock_init(void)
 {
 	masync__mtx_init(&masync__dsa_lock, mtx_plain);
+	MASYNC__STORE(&masync__dsa_lock_ready, 1, release);
+}
+
+/* the lock, made at first use (a fork handler is in place by then) */
+static void
+masync__dsa_lock_take(void)
+{
+	(void)masync__fork_gen(); /* registers the fork handlers once */
+	masync__call_once(&masync__dsa_once, masync__dsa_lock_init);
+	masync__mtx_lock(&masync__dsa_lock);
+}
+
+static void
+masync__dsa_atfork_prepare(void)
+{
+	masync__dsa_fork_held = MASYNC__LOAD(&masync__dsa_lock_ready,
+		acquire);
+	if (masync__dsa_fork_held)
+		masync__mtx_lock(&masync__dsa_lock);
+}
+
+static void
+masync__dsa_atfork_parent(void)
+{
+	if (masync__dsa_fork_held)
+		masync__mtx_unlock(&masync__dsa_lock);
+	masync__dsa_fork_held = 0;
 }
 
 static int
@@ -7252,12 +7296,17 @@ masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
 	if (dir == NULL)
 		return 0;
 	while (ok && (e = readdir(dir)) != NULL) {
-		char sub[128];
+		char sub[2 * NAME_MAX + 2]; /* device and WQ directory names */
 
-		if (strncmp(e->d_name, "wq", 2) != 0 ||
-				strlen(dname) + strlen(e->d_name) + 2 >
-				sizeof(sub))
+		if (strncmp(e->d_name, "wq", 2) != 0)
 			continue;
+		if (strlen(dname) + strlen(e->d_name) + 2 > sizeof(sub)) {
+			/* unchecked, libaccel-config would list it too */
+			snprintf(detail, dlen, "%s has a WQ directory whose name "
+				"is too long (skipped)", dname);
+			ok = 0;
+			break;
+		}
 		strcpy(sub, dname);
 		strcat(sub, "/");
 		strcat(sub, e->d_name);
@@ -7388,8 +7437,7 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 		masync__dsa_cpu_node();
 
 	*why = DATA_MOVER_DSA_E_NO_DEVICE;
-	masync__call_once(&masync__dsa_once, masync__dsa_lock_init);
-	masync__mtx_lock(&masync__dsa_lock);
+	masync__dsa_lock_take();
 	if (accfg_new(&ctx) != 0 || ctx == NULL) {
 		masync__mtx_unlock(&masync__dsa_lock);
 		*why = DATA_MOVER_DSA_E_LIBRARY;
@@ -7772,6 +7820,36 @@ masync__dsa_done_locked(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 	}
 }
 
+/* e's record was written after it went to limbo: off the list (its memory
+ * is free; the caller retires it, or is its owner) */
+static void
+masync__dsa_limbo_unlink(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
+{
+	if (e->qprev != NULL)
+		e->qprev->qnext = e->qnext;
+	else
+		w->limbo = e->qnext;
+	if (e->qnext != NULL)
+		e->qnext->qprev = e->qprev;
+	e->qprev = e->qnext = NULL;
+	e->in_limbo = 0;
+}
+
+/* Retires the entries in limbo whose records were written since. */
+static void
+masync__dsa_reap_limbo(struct masync__dsa_wq *w)
+{
+	struct masync__dsa_qent *e, *next;
+
+	for (e = w->limbo; e != NULL; e = next) {
+		next = e->qnext;
+		if (masync__dsa_status(e->rec) != 0) {
+			masync__dsa_limbo_unlink(w, e);
+			masync__dsa_retire(w, e);
+		}
+	}
+}
+
 /* Reaps every completed descriptor; marks those past the timeout lost. */
 static void
 masync__dsa_reap_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
@@ -7780,21 +7858,7 @@ masync__dsa_reap_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 	struct masync__dsa_qent *e, *next;
 	uint64_t last = 0, now = mark ? masync__coarse_ns() : 0;
 
-	for (e = w->limbo; e != NULL; e = next) {
-		next = e->qnext;
-		if (masync__dsa_status(e->rec) == 0)
-			continue;
-		/* it finished after all: its memory is free */
-		if (e->qprev != NULL)
-			e->qprev->qnext = e->qnext;
-		else
-			w->limbo = e->qnext;
-		if (e->qnext != NULL)
-			e->qnext->qprev = e->qprev;
-		e->qprev = e->qnext = NULL;
-		e->in_limbo = 0;
-		masync__dsa_retire(w, e);
-	}
+	masync__dsa_reap_limbo(w);
 	for (e = w->qhead; e != NULL; e = e->qnext)
 		if (masync__dsa_status(e->rec) != 0)
 			last = e->seq;
@@ -7812,12 +7876,15 @@ masync__dsa_reap_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 }
 
 /* Unqueues the completed descriptors at the head of the queue (batches
- * have no owner who would): cheap, it stops at the first one in flight. */
+ * have no owner who would): cheap, it stops at the first one in flight.
+ * And what finished in limbo (released states wait there for a reaper). */
 static void
 masync__dsa_reap_head(struct masync__dsa_wq *w)
 {
 	while (w->qhead != NULL && masync__dsa_status(w->qhead->rec) != 0)
 		masync__dsa_done_locked(w, w->qhead);
+	if (MASYNC__UNLIKELY(w->limbo != NULL))
+		masync__dsa_reap_limbo(w);
 }
 
 /* Submits `desc` (whose record is e->rec) to w and queues e.
@@ -8246,6 +8313,19 @@ masync__dsa_pend_refused(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 	now = masync__coarse_ns();
 	if (sent) {
 		w->pend_ns = now; /* the rest waits from here */
+		return;
+	}
+	if (d->nq > 1) {
+		/* Refused with nothing sent: the members try the other WQs
+		 * one by one (masync__dsa_submit_next, which fails them with
+		 * BUSY only when none takes them in time). Left here, they
+		 * waited for this WQ alone while another was idle. */
+		while (w->phead != NULL) {
+			struct masync__dsa_op *m = w->phead;
+
+			masync__dsa_unpend(d, w, m);
+			masync__dsa_kick_member(m, MASYNC__DSA_KICK_ALONE);
+		}
 		return;
 	}
 	if (now - w->pend_ns <= d->timeout_ns)
@@ -9279,6 +9359,8 @@ masync__dsa_completed(struct masync__dsa_op *o)
 	masync__qlock_take(&w->qlock);
 	if (o->q.in_q)
 		masync__dsa_done_locked(w, &o->q);
+	else if (o->q.in_limbo) /* a reaper took it for lost, then this */
+		masync__dsa_limbo_unlink(w, &o->q);
 	masync__qlock_give(&w->qlock);
 	o->submitted = 0;
 }
@@ -9539,6 +9621,18 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 
 	(void)type;
 	o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
+	if (MASYNC__UNLIKELY(o == NULL) && !masync__dsa_forked(d)) {
+		/* released states of lost descriptors come back once a reaper
+		 * sees their records: with none free, nothing else reaps */
+		unsigned i;
+
+		for (i = 0; i < d->nq; i++) {
+			masync__qlock_take(&d->q[i].qlock);
+			masync__dsa_reap_locked(d, &d->q[i], 0);
+			masync__qlock_give(&d->q[i].qlock);
+		}
+		o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
+	}
 	if (o == NULL) /* all `capacity` taken (the pool's exact limit) */
 		return NULL;
 	o->d = d;
@@ -9851,6 +9945,10 @@ masync__dsa_atfork_child(void)
 {
 	int i;
 
+	if (masync__dsa_fork_held) /* the forking thread's, as in the parent */
+		masync__mtx_unlock(&masync__dsa_lock);
+	masync__dsa_fork_held = 0;
+
 	for (i = 0; i < MASYNC__DSA_FD_SLOTS; i++) {
 		int fd1 = MASYNC__LOAD(&masync__dsa_fds[i], relaxed);
 
@@ -9869,14 +9967,20 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 	unsigned cpu = masync__cpu();
 	void *p;
 
+	/* no fork between the open and the entry in the table */
+	masync__dsa_lock_take();
 	w->fd = open(k->path, O_RDWR | O_CLOEXEC);
 	if (w->fd < 0) {
-		*why = errno == EBUSY ? DATA_MOVER_DSA_E_WQ_BUSY :
-			(errno == EACCES || errno == EPERM) ?
+		int e = errno;
+
+		masync__mtx_unlock(&masync__dsa_lock);
+		*why = e == EBUSY ? DATA_MOVER_DSA_E_WQ_BUSY :
+			(e == EACCES || e == EPERM) ?
 			DATA_MOVER_DSA_E_PERMISSION : DATA_MOVER_DSA_E_NO_WQ;
 		return -1;
 	}
 	w->fd_slot = masync__dsa_fd_register(w->fd);
+	masync__mtx_unlock(&masync__dsa_lock);
 	MASYNC__STORE(&w->qlock.held, 0, relaxed);
 	w->portal = NULL;
 	/* the portal needs the submission instruction (ENQCMD also the
@@ -9921,12 +10025,17 @@ masync__dsa_close(struct masync__dsa_wq *w, int child)
 	if (w->portal != NULL && !child)
 		munmap(w->portal, 4096);
 	if (!child || w->fd_slot < 0) {
-		/* out of the table first: a fork now leaves the fd to the
-		 * child, never a number a new open has taken since */
+		/* out of the table and closed with no fork between (the
+		 * child would keep it open), never a number a new open has
+		 * taken since */
+		if (!child)
+			masync__dsa_lock_take();
 		if (w->fd_slot >= 0)
 			MASYNC__STORE(&masync__dsa_fds[w->fd_slot], 0,
 				relaxed);
 		close(w->fd);
+		if (!child)
+			masync__mtx_unlock(&masync__dsa_lock);
 	} /* else closed, and its slot freed, at the fork */
 	while (w->ball != NULL) {
 		struct masync__dsa_batch *b = w->ball;
@@ -10156,6 +10265,28 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 					masync__coarse_ns() - t0 > dmd->timeout_ns)
 				break;
 			thrd_yield();
+		}
+		/* and for the CPU parts of split copies still running on
+		 * cpu_vdm: they write the destination too (and hold a state
+		 * of that mover) */
+		nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
+		for (c = 0; c < nchunks; c++) {
+			if (dmd->pool.chunks[c] == NULL)
+				continue;
+			for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
+				struct masync__dsa_op *o =
+					(struct masync__dsa_op *)(void *)
+					masync__pool_elem(&dmd->pool,
+					(c << MASYNC__POOL_CHUNK_SHIFT) | i);
+
+				if (o->d != dmd || !o->hy_active)
+					continue;
+				while (future_poll(FUTURE_AS_RUNNABLE(
+						&o->hy_fut), NULL) !=
+						FUTURE_STATE_COMPLETE)
+					thrd_yield();
+				o->hy_active = 0;
+			}
 		}
 	}
 	if (dmd->have_monitor && !child) {
