@@ -9,7 +9,10 @@
  * block_on_fault, gen_cap, pasid_enabled, state, numa_node, and missing or
  * empty type / mode files, on which libaccel-config 3.5.3 crashes: the
  * mover must never get there. Each malformed case either fails cleanly
- * with a sensible error or gives a mover that works (content checked). */
+ * with a sensible error or gives a mover that works (content checked).
+ * A WQ directory named past a 128-byte buffer (140, 200 bytes) without
+ * type / mode fails cleanly naming it (libaccel-config crashed); with both
+ * files a mover is made. */
 #include "test_dsa_util.h"
 
 #include <linux/audit.h>
@@ -18,7 +21,9 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 static struct runtime *rt;
 
@@ -565,6 +570,103 @@ test_malformed(void)
 	}
 }
 
+/* ---- a WQ directory with a long name ---- */
+
+static void
+write_sysfs(const char *dir, const char *name, const char *value)
+{
+	char path[600];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	CHECK(fp != NULL);
+	CHECK(fputs(value, fp) >= 0);
+	CHECK(fclose(fp) == 0);
+}
+
+static void
+test_long_wq_name(void)
+{
+	static const size_t lens[] = { 140, 200 };
+	size_t i, k;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		static char what[96];
+		char name[256], dir[600], want[128];
+		struct dsa_emu *emu;
+		struct data_mover_dsa *d;
+		pid_t pid;
+		int st;
+		/* the child's verdict (under valgrind its exit status also
+		 * counts the leaks of what it inherited) */
+		_Atomic int *verdict = (_Atomic int *)mmap(NULL, 4096,
+			PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			-1, 0);
+
+		CHECK(verdict != MAP_FAILED);
+		atomic_store(verdict, 0);
+		/* "wq0.1" and letters: longer than 128 bytes with "dsa0/",
+		 * where the sanity check used to pass it over unchecked */
+		memcpy(name, "wq0.1", 5);
+		for (k = 5; k < lens[i]; k++)
+			name[k] = (char)('a' + k % 26);
+		name[lens[i]] = '\0';
+		/* the reason names it (its first 100 bytes: the message is
+		 * cut at 200) */
+		snprintf(want, sizeof(want), "dsa0/%.100s", name);
+
+		snprintf(what, sizeof(what), "a WQ directory of %zu bytes "
+			"without type / mode: a clean failure naming it",
+			lens[i]);
+		td_begin(what);
+		emu = td_emu(NULL);
+		snprintf(dir, sizeof(dir), "/sys/bus/dsa/devices/dsa0/%s",
+			name);
+		CHECK(mkdir(dir, 0755) == 0);
+		/* in a child: the old header crashed (libaccel-config's
+		 * strdup(NULL)), which must show as a failed check here */
+		fflush(NULL);
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			d = data_mover_dsa_new(NULL);
+			CHECK(d == NULL);
+			CHECK_EQ(data_mover_dsa_last_error(),
+				DATA_MOVER_DSA_E_NO_WQ);
+			td_log("   %s\n", data_mover_dsa_last_error_str());
+			CHECK(strstr(data_mover_dsa_last_error_str(), want) !=
+				NULL);
+			atomic_store(verdict, 1);
+			fflush(NULL);
+			_exit(0);
+		}
+		CHECK(waitpid(pid, &st, 0) == pid);
+		if (!WIFEXITED(st) || atomic_load(verdict) != 1 ||
+				(WEXITSTATUS(st) != 0 && !td_valgrind())) {
+			fprintf(stderr, "[%s] child %s %d\n", td_case,
+				WIFSIGNALED(st) ? "killed by signal" :
+				"exit status", WIFSIGNALED(st) ? WTERMSIG(st) :
+				WEXITSTATUS(st));
+			CHECK(!"data_mover_dsa_new failed cleanly");
+		}
+
+		td_begin("the same directory with type and mode: a mover");
+		write_sysfs(dir, "type", "user\n");
+		write_sysfs(dir, "mode", "dedicated\n");
+		d = data_mover_dsa_new(NULL);
+		if (d == NULL) {
+			fprintf(stderr, "[%s] no mover: %s\n", td_case,
+				data_mover_dsa_last_error_str());
+			exit(1);
+		}
+		check_works(d);
+		data_mover_dsa_delete(d);
+		dsa_emu_stop(emu);
+		munmap((void *)verdict, 4096);
+	}
+}
+
 int
 main(void)
 {
@@ -576,6 +678,7 @@ main(void)
 	test_open_errors();
 	test_selection();
 	test_malformed();
+	test_long_wq_name();
 	runtime_delete(rt);
 	td_log("test_dsa_discovery: all passed\n");
 	return 0;

@@ -11,7 +11,24 @@
  * Under clang 14's ASan, whose allocator is not fork-safe (a child's
  * malloc waits for a lock a parent's thread held in malloc), the threads
  * (and the emulator, idle then) stop before each fork. Suite slow: not
- * under valgrind. */
+ * under valgrind.
+ * First, test_new_fork: a fork while another thread's data_mover_dsa_new
+ * holds the DSA lock (discovery) or has just opened the WQ's file leaves a
+ * child whose own data_mover_dsa_new does not hang, without that file. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+/* The implementation (emitted in this file) opens files and allocates
+ * through these: a thread of test_new_fork is held just after an open()
+ * and, once let go, at its next allocation until the fork is done. */
+static int fk_open(const char *path, int flags, ...);
+static void *fk_malloc(size_t n);
+#define open(...) fk_open(__VA_ARGS__)
+#define MINIASYNC_MALLOC(sz) fk_malloc(sz)
+#define MINIASYNC_FREE(p) free(p)
+
 #include "test_dsa_util.h"
 
 #include <signal.h>
@@ -107,6 +124,213 @@ stop_hammers(pthread_t *t, int *running)
 	*running = 0;
 }
 
+/* ---- a fork while another thread is in data_mover_dsa_new ------------- */
+
+static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fk_cv;       /* on CLOCK_MONOTONIC */
+static const char *fk_at;          /* the open() (path ending) to hold at */
+static int fk_held, fk_fd = -1;    /* the maker is held; that open's fd */
+static uint64_t fk_fork_ns;        /* main is about to fork (0: not yet) */
+static int fk_forked;              /* fork() has returned in the parent */
+static _Thread_local int fk_maker; /* this thread is held at fk_at */
+static _Thread_local int fk_after; /* ... and was: its next allocation */
+/* the maker's latest allocations: a child has no maker whose stack points
+ * at them, and its valgrind would report them lost (volatile: stores to a
+ * never read array stay) */
+static void *volatile fk_kept[16];
+static _Thread_local unsigned fk_nkept;
+
+/* With fk_mu held: waits until fork() has returned in the parent or,
+ * `timed` (the maker is held where it may hold the DSA lock), 50 ms after
+ * main called fork(). The old header's fork() waits for nothing: the
+ * maker goes on after the child has inherited what it holds. The fixed
+ * one's waits for the lock (a pthread_atfork handler): the 50 ms are how
+ * long it waits, not what the child gets. */
+static void
+fk_wait_locked(int timed)
+{
+	uint64_t hold = 50000000ull * td_slow(), t0 = td_now_ns();
+
+	while (!fk_forked) {
+		uint64_t until = timed && fk_fork_ns != 0 ?
+			fk_fork_ns + hold : td_now_ns() + 1000000000ull;
+		struct timespec ts;
+
+		if (timed && fk_fork_ns != 0 && td_now_ns() >= until)
+			break;
+		/* a hang guard (nothing here holds what fork() waits for) */
+		if (!timed && td_now_ns() - t0 > 60000000000ull)
+			td_fail(__FILE__, __LINE__, "the fork never returned",
+				NULL);
+		ts.tv_sec = (time_t)(until / 1000000000u);
+		ts.tv_nsec = (long)(until % 1000000000u);
+		pthread_cond_timedwait(&fk_cv, &fk_mu, &ts);
+	}
+}
+
+static int
+fk_open(const char *path, int flags, ...)
+{
+	int mode = 0, fd;
+
+	if (flags & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, int);
+		va_end(ap);
+	}
+	fd = (open)(path, flags, mode);
+	if (fk_maker && strstr(path, fk_at) != NULL) {
+		fk_maker = 0;
+		pthread_mutex_lock(&fk_mu);
+		fk_held = 1;
+		fk_fd = fd;
+		pthread_cond_broadcast(&fk_cv);
+		fk_wait_locked(1);
+		pthread_mutex_unlock(&fk_mu);
+		fk_after = 1;
+	}
+	return fd;
+}
+
+static void *
+fk_malloc(size_t n)
+{
+	void *p;
+
+	if (fk_after) {
+		/* out of malloc while the fork runs: a child of clang 14's
+		 * ASan would wait for its allocator's lock */
+		fk_after = 0;
+		pthread_mutex_lock(&fk_mu);
+		fk_wait_locked(0);
+		pthread_mutex_unlock(&fk_mu);
+	}
+	p = malloc(n);
+	if (fk_nkept != 0) /* the maker */
+		fk_kept[fk_nkept++ % 16] = p;
+	return p;
+}
+
+static void *
+fk_make(void *arg)
+{
+	struct data_mover_dsa *d;
+
+	fk_maker = 1;
+	fk_nkept = 1;
+	d = data_mover_dsa_new(NULL);
+	*(int *)arg = d != NULL;
+	/* its WQ file stays open until the fork is done */
+	pthread_mutex_lock(&fk_mu);
+	fk_wait_locked(0);
+	pthread_mutex_unlock(&fk_mu);
+	if (d != NULL)
+		data_mover_dsa_delete(d);
+	return NULL;
+}
+
+/* forks while a thread's data_mover_dsa_new is held just after it opened
+ * a file whose path ends in `at` */
+static void
+fork_during_new(const char *at, int wq_file)
+{
+	/* the child's verdict: under valgrind its exit status also counts
+	 * the leak report of what it inherited and does not free */
+	_Atomic int *verdict = (_Atomic int *)mmap(NULL, 4096,
+		PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pthread_t t;
+	uint64_t t0;
+	pid_t pid;
+	int st, made = 0, fd;
+
+	CHECK(verdict != MAP_FAILED);
+	atomic_store(verdict, 0);
+	fk_at = at;
+	fk_held = fk_forked = 0;
+	fk_fork_ns = 0;
+	CHECK(pthread_create(&t, NULL, fk_make, &made) == 0);
+	pthread_mutex_lock(&fk_mu);
+	t0 = td_now_ns();
+	while (!fk_held) {
+		struct timespec ts;
+		uint64_t until = td_now_ns() + 100000000ull;
+
+		/* a hang guard */
+		CHECK(td_now_ns() - t0 < 60000000000ull);
+		ts.tv_sec = (time_t)(until / 1000000000u);
+		ts.tv_nsec = (long)(until % 1000000000u);
+		pthread_cond_timedwait(&fk_cv, &fk_mu, &ts);
+	}
+	fd = fk_fd;
+	fk_fork_ns = td_now_ns();
+	pthread_cond_broadcast(&fk_cv);
+	pthread_mutex_unlock(&fk_mu);
+	CHECK(fd >= 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct data_mover_dsa_config mc;
+		struct data_mover_dsa *d;
+
+		td_case = "child";
+		alarm(5 * td_slow()); /* ends a child that waits forever */
+		/* the WQ file opened at the fork was closed at it (the maker
+		 * entered it in the table before the fork went on) */
+		if (wq_file)
+			CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF);
+		/* no monitor thread: ThreadSanitizer ends a child that starts
+		 * threads after a fork of a process that had several */
+		memset(&mc, 0, sizeof(mc));
+		mc.desired_notifier = FUTURE_NOTIFIER_POLLER;
+		d = data_mover_dsa_new(&mc);
+		CHECK(d != NULL);
+		data_mover_dsa_delete(d);
+		atomic_store(verdict, 1);
+		fflush(NULL);
+		_exit(0);
+	}
+	pthread_mutex_lock(&fk_mu);
+	fk_forked = 1;
+	pthread_cond_broadcast(&fk_cv);
+	pthread_mutex_unlock(&fk_mu);
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(pthread_join(t, NULL) == 0);
+	if (!WIFEXITED(st) || atomic_load(verdict) != 1 ||
+			(WEXITSTATUS(st) != 0 && !td_valgrind())) {
+		fprintf(stderr, "[%s] child %s %d%s\n", td_case,
+			WIFSIGNALED(st) ? "killed by signal" : "exit status",
+			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+			WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ?
+			" (hung in data_mover_dsa_new)" : "");
+		CHECK(!"a child failed");
+	}
+	CHECK(made); /* and the parent's thread made its mover */
+	munmap((void *)verdict, 4096);
+}
+
+static void
+test_new_fork(void)
+{
+	pthread_condattr_t ca;
+	struct dsa_emu *emu;
+
+	CHECK(pthread_condattr_init(&ca) == 0);
+	CHECK(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0);
+	CHECK(pthread_cond_init(&fk_cv, &ca) == 0);
+	pthread_condattr_destroy(&ca);
+	emu = td_emu(NULL);
+	td_begin("fork while a thread's data_mover_dsa_new is in discovery");
+	/* read under the DSA lock, by the old header and the fixed one */
+	fork_during_new("/dsa0/pasid_enabled", 0);
+	td_begin("fork while a thread's data_mover_dsa_new opened the WQ");
+	fork_during_new(dsa_emu_wq_path(emu, 0), 1);
+	dsa_emu_stop(emu);
+	pthread_cond_destroy(&fk_cv);
+}
+
 int
 main(void)
 {
@@ -115,6 +339,7 @@ main(void)
 	int i, j;
 
 	td_enter("test_dsa_fork");
+	test_new_fork();
 	td_begin("forks while two threads use the mover");
 	emu = td_emu(NULL);
 	for (i = 0; i < ROUNDS; i++) {

@@ -12,7 +12,9 @@
  *   grows by 16 per split while the device is slower (the emulator is
  *   paused while the CPU does its part), up to 900;
  * - a page fault in the device's part is resolved as for any operation;
- * - invalid shares (>= 1000) are refused. */
+ * - invalid shares (>= 1000) are refused;
+ * - data_mover_dsa_delete with a CPU part still running on cpu_vdm waits
+ *   for it: the destination is complete when it returns, unchanged after. */
 #include "test_dsa_util.h"
 
 static struct runtime *rt;
@@ -338,6 +340,160 @@ test_fault(struct dsa_emu *emu)
 	}
 }
 
+/* ---- delete while a split's CPU part still runs on cpu_vdm ---- */
+
+static pthread_mutex_t hd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hd_cv = PTHREAD_COND_INITIALIZER;
+/* the CPU part is at the gate / let through; delete polled it / returned
+ * (and whether the gate was open then) */
+static int hd_entered, hd_open, hd_polled, hd_returned, hd_returned_open;
+static struct vdm *hd_inner;
+static _Thread_local int hd_deleting;
+
+/* with hd_mu held: until *flag or `other` (NULL: none) is set; 60 s is a
+ * hang guard, not a measure */
+static void
+hd_wait(const int *flag, const int *other)
+{
+	uint64_t t0 = td_now_ns();
+
+	while (!*flag && (other == NULL || !*other)) {
+		struct timespec ts;
+
+		CHECK(td_now_ns() - t0 < 60000000000ull);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&hd_cv, &hd_mu, &ts);
+	}
+}
+
+static void
+hd_set(int *flag)
+{
+	pthread_mutex_lock(&hd_mu);
+	*flag = 1;
+	pthread_cond_broadcast(&hd_cv);
+	pthread_mutex_unlock(&hd_mu);
+}
+
+/* the CPU part's copy, held until the test opens the gate */
+static void *
+hd_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	hd_set(&hd_entered);
+	pthread_mutex_lock(&hd_mu);
+	hd_wait(&hd_open, NULL);
+	pthread_mutex_unlock(&hd_mu);
+	return memcpy(dst, src, n);
+}
+
+/* cpu_vdm is the threads mover seen through these, which tell when the
+ * deleting thread polls the CPU part */
+static void *
+hd_op_new(struct vdm *vdm, const enum vdm_operation_type type)
+{
+	(void)vdm;
+	return hd_inner->op_new(hd_inner, type);
+}
+
+static enum future_state
+hd_op_check(void *data, const struct vdm_operation *op)
+{
+	if (hd_deleting)
+		hd_set(&hd_polled);
+	return hd_inner->op_check(data, op);
+}
+
+struct hd_del {
+	struct data_mover_dsa *d;
+	unsigned char *dst;
+	size_t n, good; /* good: the bytes right when delete returned */
+};
+
+static void *
+hd_delete(void *arg)
+{
+	struct hd_del *a = (struct hd_del *)arg;
+
+	hd_deleting = 1;
+	data_mover_dsa_delete(a->d);
+	hd_deleting = 0;
+	/* the destination as delete left it, then a mark that nothing may
+	 * overwrite from here on */
+	a->good = td_pattern_diff(a->dst, a->n, 0, 31);
+	memset(a->dst, 0x5a, a->n);
+	pthread_mutex_lock(&hd_mu);
+	hd_returned = 1;
+	hd_returned_open = hd_open;
+	pthread_cond_broadcast(&hd_cv);
+	pthread_mutex_unlock(&hd_mu);
+	return NULL;
+}
+
+static void
+test_delete_cpu_part(struct dsa_emu *emu)
+{
+	struct data_mover_threads *dmt = data_mover_threads_new(1, 16,
+		FUTURE_NOTIFIER_WAKER);
+	const size_t n = BIG;
+	unsigned char *src = td_alloc(n), *dst = td_alloc(n);
+	struct vdm_operation_future f;
+	struct hd_del a;
+	struct vdm wrap;
+	pthread_t t;
+
+	td_begin("delete while the CPU part runs on cpu_vdm: it waits for it");
+	CHECK(dmt != NULL);
+	data_mover_threads_set_memcpy_fn(dmt, hd_memcpy);
+	hd_inner = data_mover_threads_get_vdm(dmt);
+	wrap = *hd_inner;
+	wrap.op_new = hd_op_new;
+	wrap.op_check = hd_op_check;
+	memset(&a, 0, sizeof(a));
+	a.d = mover(500, &wrap);
+	a.dst = dst;
+	a.n = n;
+	td_pattern(src, n, 31);
+	memset(dst, 0, n);
+	dsa_emu_reset_stats(emu);
+	f = vdm_memcpy(data_mover_dsa_get_vdm(a.d), dst, src, n, 0);
+	/* white box: the worker runs the CPU part (this thread would run it,
+	 * gated, itself) */
+	masync__rt_releasing = 1;
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+		FUTURE_STATE_RUNNING);
+	masync__rt_releasing = 0;
+	CHECK(((struct masync__dsa_op *)f.data.data)->hy_active);
+	/* the device's part is done: only the CPU's is left */
+	td_wait_received(emu, 1, 60000000000ull);
+	CHECK_EQ(dev_bytes(emu), n - cpu_share(n, 500));
+	pthread_mutex_lock(&hd_mu);
+	hd_wait(&hd_entered, NULL);
+	pthread_mutex_unlock(&hd_mu);
+	CHECK(pthread_create(&t, NULL, hd_delete, &a) == 0);
+	/* the gate opens when delete polls the CPU part: the old header
+	 * returned first, leaving the part to write the destination later */
+	pthread_mutex_lock(&hd_mu);
+	hd_wait(&hd_polled, &hd_returned);
+	if (hd_returned) {
+		fprintf(stderr, "[%s] data_mover_dsa_delete returned while the "
+			"CPU part was held\n", td_case);
+		exit(1);
+	}
+	hd_open = 1;
+	pthread_cond_broadcast(&hd_cv);
+	pthread_mutex_unlock(&hd_mu);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(hd_returned && hd_returned_open);
+	CHECK_EQ(a.good, n); /* complete when delete returned */
+	data_mover_threads_delete(dmt); /* its worker is done with all */
+	CHECK_BYTES(dst, n, 0x5a); /* and nothing wrote it after */
+	CHECK(td_guards_ok(dst, n));
+	td_free(src);
+	td_free(dst);
+}
+
 int
 main(void)
 {
@@ -351,6 +507,7 @@ main(void)
 	test_cpu_vdm(emu);
 	test_measured(emu);
 	test_fault(emu);
+	test_delete_cpu_part(emu);
 	dsa_emu_stop(emu);
 	test_wake_cpu_part();
 	runtime_delete(rt);
