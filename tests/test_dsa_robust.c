@@ -46,27 +46,6 @@ queued(struct data_mover_dsa *d, unsigned *lost)
 	return n;
 }
 
-/* operation states taken from the mover's pool (not recycled): those it
- * made minus those on its free list (quiescent mover only) */
-static size_t
-live(struct data_mover_dsa *d)
-{
-	struct masync__pool *p = &d->pool;
-	size_t made = (size_t)MASYNC__LOAD(&p->nchunks, acquire) *
-		MASYNC__POOL_CHUNK;
-	uint32_t idx = (uint32_t)MASYNC__LOAD(&p->head, acquire);
-	size_t free_n = 0;
-
-	if (p->max_elems != 0 && made > p->max_elems)
-		made = p->max_elems;
-	while (idx != 0) {
-		free_n++;
-		idx = MASYNC__LOAD(&masync__pool_elem(p, idx - 1)->next,
-			relaxed);
-	}
-	return made - free_n;
-}
-
 /* ---- 1. waiting for room -------------------------------------------------- */
 
 static void
@@ -182,7 +161,7 @@ test_lost_room(void)
 	CHECK_PATTERN(dst + 3 * SZ, SZ, 3 * SZ, 9);
 	CHECK_EQ(queued(d, &lost), 0);
 	CHECK_EQ(lost, 0);
-	CHECK_EQ(live(d), 0); /* recycled */
+	CHECK_EQ(td_pool_live(d), 0); /* recycled */
 
 	td_begin("a swallowed descriptor's entry comes back when a later "
 		"one completes");
@@ -200,13 +179,13 @@ test_lost_room(void)
 	CHECK_RES(FUTURE_OUTPUT(&f[0])->result, VDM_ERROR_TIMEOUT);
 	CHECK_EQ(queued(d, &lost), 1);
 	CHECK_EQ(lost, 1);
-	CHECK_EQ(live(d), 1); /* kept: orphan */
+	CHECK_EQ(td_pool_live(d), 1); /* kept: orphan */
 	f[1] = vdm_memcpy(vdm, dst + SZ, src + SZ, SZ, 0);
 	CHECK_RES(td_wait(rt, &f[1]), VDM_SUCCESS);
 	CHECK_EQ(queued(d, &lost), 0); /* its room is back ... */
 	/* ... but an engine might still run it: its memory is not reused
 	 * before the mover is deleted */
-	CHECK_EQ(live(d), 1);
+	CHECK_EQ(td_pool_live(d), 1);
 	CHECK(d->q[0].limbo != NULL);
 	for (i = 0; i < 8; i++) {
 		f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);

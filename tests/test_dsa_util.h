@@ -638,4 +638,27 @@ td_wrap(struct vdm *inner)
 	return w;
 }
 
+/* operation states taken from the mover's pool, not given back (a
+ * quiescent mover only); SIZE_MAX when a state is on its free list twice
+ * (a cycle) */
+static inline size_t
+td_pool_live(struct data_mover_dsa *d)
+{
+	struct masync__pool *p = &d->pool;
+	size_t made = (size_t)MASYNC__LOAD(&p->nchunks, acquire) *
+		MASYNC__POOL_CHUNK;
+	uint32_t idx = (uint32_t)MASYNC__LOAD(&p->head, acquire);
+	size_t free_n = 0;
+
+	if (p->max_elems != 0 && made > p->max_elems)
+		made = p->max_elems;
+	while (idx != 0) {
+		if (++free_n > made)
+			return SIZE_MAX;
+		idx = MASYNC__LOAD(&masync__pool_elem(p, idx - 1)->next,
+			relaxed);
+	}
+	return made - free_n;
+}
+
 #endif /* TEST_DSA_UTIL_H */
