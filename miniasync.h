@@ -211,7 +211,8 @@
      child to use the device there. The child closes the parent's WQ
      files at the fork (a pthread_atfork handler), so it does not keep
      a dedicated WQ from being opened again, or the parent's close from
-     draining the WQ.
+     draining the WQ. A fork waits while another thread runs the device
+     discovery of data_mover_dsa_new() or opens or closes a WQ file.
 
    WAKERS (the contract every built-in mover keeps; examples/coroutines.cpp
    is an executor built on nothing else)
