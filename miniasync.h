@@ -2241,8 +2241,7 @@ static MASYNC__A(unsigned) masync__forks;
 static once_flag masync__fork_once = ONCE_FLAG_INIT;
 
 #ifdef MINIASYNC_DSA
-static void masync__dsa_atfork_prepare(void);
-static void masync__dsa_atfork_parent(void);
+static void masync__dsa_atfork_init(void);
 static void masync__dsa_atfork_child(void);
 #endif
 
@@ -2255,20 +2254,15 @@ masync__atfork_child(void)
 #endif
 }
 
+static inline void
+masync__atfork_init(void)
+{
 #ifdef MINIASYNC_DSA
-static inline void
-masync__atfork_init(void)
-{
-	(void)pthread_atfork(masync__dsa_atfork_prepare,
-		masync__dsa_atfork_parent, masync__atfork_child);
-}
+	masync__dsa_atfork_init(); /* also takes the DSA lock at a fork */
 #else
-static inline void
-masync__atfork_init(void)
-{
 	(void)pthread_atfork(NULL, NULL, masync__atfork_child);
-}
 #endif
+}
 
 /* the count a new mover keeps */
 static inline unsigned
@@ -7233,43 +7227,35 @@ struct masync__dsa_cand {
 /* Held while libaccel-config runs (it is not thread-safe) and while a WQ
  * file is opened and entered in masync__dsa_fds, and by a fork (the
  * pthread_atfork handlers): a child never starts with it held by a thread
- * it does not have, nor with a WQ file it does not know it must close. */
+ * it does not have, nor with a WQ file it does not know it must close.
+ * Made once, with the fork handlers (masync__fork_gen). */
 static mtx_t masync__dsa_lock;
-static once_flag masync__dsa_once = ONCE_FLAG_INIT;
-static MASYNC__A(int) masync__dsa_lock_ready;
-static MASYNC__THREAD_LOCAL int masync__dsa_fork_held;
 
-static void
-masync__dsa_lock_init(void)
-{
-	masync__mtx_init(&masync__dsa_lock, mtx_plain);
-	MASYNC__STORE(&masync__dsa_lock_ready, 1, release);
-}
-
-/* the lock, made at first use (a fork handler is in place by then) */
 static void
 masync__dsa_lock_take(void)
 {
-	(void)masync__fork_gen(); /* registers the fork handlers once */
-	masync__call_once(&masync__dsa_once, masync__dsa_lock_init);
+	(void)masync__fork_gen(); /* makes the lock, once */
 	masync__mtx_lock(&masync__dsa_lock);
 }
 
 static void
 masync__dsa_atfork_prepare(void)
 {
-	masync__dsa_fork_held = MASYNC__LOAD(&masync__dsa_lock_ready,
-		acquire);
-	if (masync__dsa_fork_held)
-		masync__mtx_lock(&masync__dsa_lock);
+	masync__mtx_lock(&masync__dsa_lock);
 }
 
 static void
 masync__dsa_atfork_parent(void)
 {
-	if (masync__dsa_fork_held)
-		masync__mtx_unlock(&masync__dsa_lock);
-	masync__dsa_fork_held = 0;
+	masync__mtx_unlock(&masync__dsa_lock);
+}
+
+static void
+masync__dsa_atfork_init(void)
+{
+	masync__mtx_init(&masync__dsa_lock, mtx_plain);
+	(void)pthread_atfork(masync__dsa_atfork_prepare,
+		masync__dsa_atfork_parent, masync__atfork_child);
 }
 
 static int
@@ -8316,26 +8302,18 @@ masync__dsa_pend_refused(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 		w->pend_ns = now; /* the rest waits from here */
 		return;
 	}
-	if (d->nq > 1) {
-		/* Refused with nothing sent: the members try the other WQs
-		 * one by one (masync__dsa_submit_next, which fails them with
-		 * BUSY only when none takes them in time). Left here, they
-		 * waited for this WQ alone while another was idle. */
-		while (w->phead != NULL) {
-			struct masync__dsa_op *m = w->phead;
-
-			masync__dsa_unpend(d, w, m);
-			masync__dsa_kick_member(m, MASYNC__DSA_KICK_ALONE);
-		}
-		return;
-	}
-	if (now - w->pend_ns <= d->timeout_ns)
+	/* Refused with nothing sent. With other WQs, the members try them
+	 * one by one at once (masync__dsa_submit_next, which fails them
+	 * with BUSY only when none takes them in time): left here, they
+	 * waited for this WQ alone while another was idle. */
+	if (d->nq == 1 && now - w->pend_ns <= d->timeout_ns)
 		return;
 	while (w->phead != NULL) {
 		struct masync__dsa_op *m = w->phead;
 
 		masync__dsa_unpend(d, w, m);
-		masync__dsa_kick_member(m, MASYNC__DSA_KICK_BUSY);
+		masync__dsa_kick_member(m, d->nq > 1 ? MASYNC__DSA_KICK_ALONE :
+			MASYNC__DSA_KICK_BUSY);
 	}
 }
 
@@ -9946,9 +9924,7 @@ masync__dsa_atfork_child(void)
 {
 	int i;
 
-	if (masync__dsa_fork_held) /* the forking thread's, as in the parent */
-		masync__mtx_unlock(&masync__dsa_lock);
-	masync__dsa_fork_held = 0;
+	masync__mtx_unlock(&masync__dsa_lock); /* the fork's, as in the parent */
 
 	for (i = 0; i < MASYNC__DSA_FD_SLOTS; i++) {
 		int fd1 = MASYNC__LOAD(&masync__dsa_fds[i], relaxed);
@@ -10267,28 +10243,6 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 				break;
 			thrd_yield();
 		}
-		/* and for the CPU parts of split copies still running on
-		 * cpu_vdm: they write the destination too (and hold a state
-		 * of that mover) */
-		nchunks = MASYNC__LOAD(&dmd->pool.nchunks, acquire);
-		for (c = 0; c < nchunks; c++) {
-			if (dmd->pool.chunks[c] == NULL)
-				continue;
-			for (i = 0; i < MASYNC__POOL_CHUNK; i++) {
-				struct masync__dsa_op *o =
-					(struct masync__dsa_op *)(void *)
-					masync__pool_elem(&dmd->pool,
-					(c << MASYNC__POOL_CHUNK_SHIFT) | i);
-
-				if (o->d != dmd || !o->hy_active)
-					continue;
-				while (future_poll(FUTURE_AS_RUNNABLE(
-						&o->hy_fut), NULL) !=
-						FUTURE_STATE_COMPLETE)
-					thrd_yield();
-				o->hy_active = 0;
-			}
-		}
 	}
 	if (dmd->have_monitor && !child) {
 		masync__mtx_lock(&dmd->mlock);
@@ -10310,10 +10264,19 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 				(void *)masync__pool_elem(&dmd->pool,
 				(c << MASYNC__POOL_CHUNK_SHIFT) | i);
 
-			if (o->d == dmd) {
-				masync__free_aligned(o->batch);
-				o->batch = NULL;
-			}
+			if (o->d != dmd)
+				continue;
+			/* the CPU part of a split copy still running on
+			 * cpu_vdm writes the destination too (and holds a
+			 * state of that mover): wait for it */
+			while (o->hy_active && !child &&
+					future_poll(FUTURE_AS_RUNNABLE(
+					&o->hy_fut), NULL) !=
+					FUTURE_STATE_COMPLETE)
+				thrd_yield();
+			o->hy_active = 0;
+			masync__free_aligned(o->batch);
+			o->batch = NULL;
 		}
 	}
 	masync__free_aligned(dmd->q);
