@@ -103,30 +103,71 @@ settle(struct dsa_emu *emu)
 	CHECK(dsa_emu_wait_processed(emu, td_stats(emu).received, 60000) == 0);
 }
 
-/* the case ran out of time for its race: what it made completes, then
- * the caller tries again with a longer delay */
+/* one case: an emulator, a mover (timeout_ns 1 s) on the test's clock,
+ * len bytes of source (pattern seed) and zeroed destination, and a fault
+ * that slows one descriptor by delay_us (for the case to inject) */
+struct lost_case {
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	unsigned char *src, *dst;
+	struct dsa_emu_fault slow;
+	unsigned delay_us;
+};
+
 static void
-too_slow(struct dsa_emu *emu, struct vdm_operation_future *f, int n,
+case_begin(struct lost_case *c, const struct dsa_emu_config *ec,
+	struct data_mover_dsa_config *mc, size_t len, unsigned seed,
 	unsigned delay_us)
+{
+	c->emu = td_emu(ec);
+	mc->timeout_ns = SEC;
+	c->d = td_mover(mc);
+	c->vdm = data_mover_dsa_get_vdm(c->d);
+	td_clock_fake(10 * SEC, 0);
+	c->src = td_alloc(len);
+	c->dst = td_alloc(len);
+	td_pattern(c->src, len, seed);
+	memset(c->dst, 0, len);
+	memset(&c->slow, 0, sizeof(c->slow));
+	c->slow.kind = DSA_EMU_FAULT_DELAY;
+	c->slow.delay_us = delay_us;
+	c->delay_us = delay_us;
+}
+
+/* Ends the case; returns ok. Not ok: it ran out of time for its race,
+ * what it made completes first (the caller tries again, slower). */
+static int
+case_end(struct lost_case *c, struct vdm_operation_future *f, int n, int ok)
 {
 	int i;
 
-	td_log("   the device was not slow enough (%u us): again\n",
-		delay_us);
-	settle(emu);
-	for (i = 0; i < n; i++)
-		if (f[i].data.data != NULL)
-			(void)td_busy(&f[i]);
+	if (!ok) {
+		td_log("   the device was not slow enough (%u us): again\n",
+			c->delay_us);
+		settle(c->emu);
+		for (i = 0; i < n; i++)
+			if (f[i].data.data != NULL)
+				(void)td_busy(&f[i]);
+	}
+	td_clock_real();
+	data_mover_dsa_delete(c->d);
+	dsa_emu_stop(c->emu);
+	td_free(c->src);
+	td_free(c->dst);
+	return ok;
 }
 
+/* runs fn(delay, arg) with a longer delay while the machine was too slow
+ * for its race */
 static void
-retry(int (*fn)(unsigned), const char *name)
+retry(int (*fn)(unsigned, int), int arg, const char *name)
 {
 	unsigned delay = DELAY_US * td_slow();
 	int k;
 
 	for (k = 0; k < 3; k++, delay *= 4)
-		if (fn(delay))
+		if (fn(delay, arg))
 			return;
 	td_fail(__FILE__, __LINE__, name, "the machine stalled 3 times");
 }
@@ -147,32 +188,28 @@ limbo_round(unsigned delay_us, int behind)
 	enum { A, B, C, H, X, Z, N };
 	struct dsa_emu_config ec = {0};
 	struct data_mover_dsa_config mc = {0};
+	struct lost_case c;
 	struct dsa_emu *emu;
 	struct data_mover_dsa *d;
 	struct vdm *vdm;
-	struct dsa_emu_fault slow;
 	struct vdm_operation_future f[N];
 	struct masync__dsa_op *sa;
-	unsigned char *src = td_alloc(8 * SZ), *dst = td_alloc(8 * SZ);
+	unsigned char *src, *dst;
 	int i, ok = 0;
 
 	memset(f, 0, sizeof(f));
 	ec.engines = 2; /* completions out of order */
 	ec.wq_size = 2;
-	emu = td_emu(&ec);
-	mc.timeout_ns = SEC;
-	d = td_mover(&mc);
-	vdm = data_mover_dsa_get_vdm(d);
-	td_clock_fake(10 * SEC, 0);
-	td_pattern(src, 8 * SZ, 21);
-	memset(dst, 0, 8 * SZ);
-	memset(&slow, 0, sizeof(slow));
-	slow.kind = DSA_EMU_FAULT_DELAY;
-	slow.delay_us = delay_us;
+	case_begin(&c, &ec, &mc, 8 * SZ, 21, delay_us);
+	emu = c.emu;
+	d = c.d;
+	vdm = c.vdm;
+	src = c.src;
+	dst = c.dst;
 
 	td_begin("limbo: the owner of a lost descriptor sees its record "
 		"after a later one completed");
-	td_inject(emu, &slow);
+	td_inject(emu, &c.slow);
 	dsa_emu_pause(emu, -1, 1);
 	for (i = A; i <= B; i++) {
 		f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);
@@ -222,7 +259,7 @@ limbo_round(unsigned delay_us, int behind)
 		f[X] = vdm_memcpy(vdm, dst + X * SZ, src + X * SZ, SZ, 0);
 		CHECK(state(&f[X]) == sa);
 		f[H] = vdm_memcpy(vdm, dst + H * SZ, src + H * SZ, SZ, 0);
-		td_inject(emu, &slow);
+		td_inject(emu, &c.slow);
 		CHECK(poll1(&f[H]) == FUTURE_STATE_RUNNING); /* slow */
 		CHECK(poll1(&f[X]) == FUTURE_STATE_RUNNING);
 		td_wait_received(emu, 5, 60 * SEC);
@@ -254,33 +291,14 @@ limbo_round(unsigned delay_us, int behind)
 	check_whole(d);
 	ok = 1;
 slow:
-	if (!ok)
-		too_slow(emu, f, N, delay_us);
-	td_clock_real();
-	data_mover_dsa_delete(d);
-	dsa_emu_stop(emu);
-	td_free(src);
-	td_free(dst);
-	return ok;
-}
-
-static int
-limbo_first(unsigned delay_us)
-{
-	return limbo_round(delay_us, 0);
-}
-
-static int
-limbo_behind(unsigned delay_us)
-{
-	return limbo_round(delay_us, 1);
+	return case_end(&c, f, N, ok);
 }
 
 static void
 test_limbo(void)
 {
-	retry(limbo_behind, "limbo_behind");
-	retry(limbo_first, "limbo_first");
+	retry(limbo_round, 1, "limbo_behind");
+	retry(limbo_round, 0, "limbo_first");
 }
 
 /* ---- 2. orphans --------------------------------------------------------- */
@@ -293,22 +311,22 @@ test_orphan_capacity(void)
 {
 	struct dsa_emu_config ec = {0};
 	struct data_mover_dsa_config mc = {0};
+	struct lost_case c;
 	struct dsa_emu *emu;
 	struct data_mover_dsa *d;
 	struct vdm *vdm;
 	struct vdm_operation_future a, b;
-	unsigned char *src = td_alloc(2 * SZ), *dst = td_alloc(2 * SZ);
+	unsigned char *src, *dst;
 
 	td_begin("orphan: capacity 1 comes back when the lost descriptor "
 		"completes");
-	emu = td_emu(&ec);
 	mc.capacity = 1;
-	mc.timeout_ns = SEC;
-	d = td_mover(&mc);
-	vdm = data_mover_dsa_get_vdm(d);
-	td_clock_fake(10 * SEC, 0);
-	td_pattern(src, 2 * SZ, 22);
-	memset(dst, 0, 2 * SZ);
+	case_begin(&c, &ec, &mc, 2 * SZ, 22, 0); /* no slow descriptor */
+	emu = c.emu;
+	d = c.d;
+	vdm = c.vdm;
+	src = c.src;
+	dst = c.dst;
 	dsa_emu_pause(emu, -1, 1);
 	a = vdm_memcpy(vdm, dst, src, SZ, 0);
 	CHECK(poll1(&a) == FUTURE_STATE_RUNNING);
@@ -328,11 +346,7 @@ test_orphan_capacity(void)
 	CHECK_RES(td_busy(&b), VDM_SUCCESS);
 	CHECK_PATTERN(dst + SZ, SZ, SZ, 22);
 	check_whole(d);
-	td_clock_real();
-	data_mover_dsa_delete(d);
-	dsa_emu_stop(emu);
-	td_free(src);
-	td_free(dst);
+	(void)case_end(&c, NULL, 0, 1);
 }
 
 /* capacity 2: a released, lost operation goes to limbo when a later
@@ -345,13 +359,13 @@ orphan_limbo_round(unsigned delay_us, int work_first)
 	enum { A, B, C, E, N };
 	struct dsa_emu_config ec = {0};
 	struct data_mover_dsa_config mc = {0};
+	struct lost_case c;
 	struct dsa_emu *emu;
 	struct data_mover_dsa *d;
 	struct vdm *vdm;
-	struct dsa_emu_fault slow;
 	struct vdm_operation_future f[N];
 	struct masync__dsa_op *sa;
-	unsigned char *src = td_alloc(N * SZ), *dst = td_alloc(N * SZ);
+	unsigned char *src, *dst;
 	int ok = 0;
 
 	td_begin(work_first ? "orphan in limbo: its state comes back at the "
@@ -359,18 +373,14 @@ orphan_limbo_round(unsigned delay_us, int work_first)
 		"state back");
 	memset(f, 0, sizeof(f));
 	ec.engines = 2;
-	emu = td_emu(&ec);
 	mc.capacity = 2;
-	mc.timeout_ns = SEC;
-	d = td_mover(&mc);
-	vdm = data_mover_dsa_get_vdm(d);
-	td_clock_fake(10 * SEC, 0);
-	td_pattern(src, N * SZ, 23);
-	memset(dst, 0, N * SZ);
-	memset(&slow, 0, sizeof(slow));
-	slow.kind = DSA_EMU_FAULT_DELAY;
-	slow.delay_us = delay_us;
-	td_inject(emu, &slow);
+	case_begin(&c, &ec, &mc, N * SZ, 23, delay_us);
+	emu = c.emu;
+	d = c.d;
+	vdm = c.vdm;
+	src = c.src;
+	dst = c.dst;
+	td_inject(emu, &c.slow);
 	dsa_emu_pause(emu, -1, 1);
 	f[A] = vdm_memcpy(vdm, dst, src, SZ, 0);
 	CHECK(poll1(&f[A]) == FUTURE_STATE_RUNNING);
@@ -406,34 +416,15 @@ orphan_limbo_round(unsigned delay_us, int work_first)
 	check_whole(d);
 	ok = 1;
 slow:
-	if (!ok)
-		too_slow(emu, f, N, delay_us);
-	td_clock_real();
-	data_mover_dsa_delete(d);
-	dsa_emu_stop(emu);
-	td_free(src);
-	td_free(dst);
-	return ok;
-}
-
-static int
-orphan_limbo_at_once(unsigned delay_us)
-{
-	return orphan_limbo_round(delay_us, 0);
-}
-
-static int
-orphan_limbo_work_first(unsigned delay_us)
-{
-	return orphan_limbo_round(delay_us, 1);
+	return case_end(&c, f, N, ok);
 }
 
 static void
 test_orphans(void)
 {
 	test_orphan_capacity();
-	retry(orphan_limbo_at_once, "orphan_limbo_at_once");
-	retry(orphan_limbo_work_first, "orphan_limbo_work_first");
+	retry(orphan_limbo_round, 0, "orphan_limbo_at_once");
+	retry(orphan_limbo_round, 1, "orphan_limbo_work_first");
 }
 
 /* ---- 3. a refusing shared WQ beside a dedicated one with room ---------- */
