@@ -10,6 +10,7 @@
  * creation past the states memory allows: VDM_ERROR_OUT_OF_MEMORY, and
  * working again once memory is back. (libaccel-config's own allocations
  * are not the library's: not failed here.) */
+#define _GNU_SOURCE /* as test_dsa_util.h: before any system header */
 #include "test_alloc_util.h"
 #include "test_dsa_util.h"
 

@@ -573,19 +573,6 @@ test_malformed(void)
 /* ---- a WQ directory with a long name ---- */
 
 static void
-write_sysfs(const char *dir, const char *name, const char *value)
-{
-	char path[600];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "w");
-	CHECK(fp != NULL);
-	CHECK(fputs(value, fp) >= 0);
-	CHECK(fclose(fp) == 0);
-}
-
-static void
 test_long_wq_name(void)
 {
 	static const size_t lens[] = { 140, 200 };
@@ -593,19 +580,12 @@ test_long_wq_name(void)
 
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		static char what[96];
-		char name[256], dir[600], want[128];
+		char name[256], dir[600], file[620], want[128];
 		struct dsa_emu *emu;
 		struct data_mover_dsa *d;
 		pid_t pid;
-		int st;
-		/* the child's verdict (under valgrind its exit status also
-		 * counts the leaks of what it inherited) */
-		_Atomic int *verdict = (_Atomic int *)mmap(NULL, 4096,
-			PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			-1, 0);
+		_Atomic int *verdict = td_verdict_new();
 
-		CHECK(verdict != MAP_FAILED);
-		atomic_store(verdict, 0);
 		/* "wq0.1" and letters: longer than 128 bytes with "dsa0/",
 		 * where the sanity check used to pass it over unchecked */
 		memcpy(name, "wq0.1", 5);
@@ -641,19 +621,14 @@ test_long_wq_name(void)
 			fflush(NULL);
 			_exit(0);
 		}
-		CHECK(waitpid(pid, &st, 0) == pid);
-		if (!WIFEXITED(st) || atomic_load(verdict) != 1 ||
-				(WEXITSTATUS(st) != 0 && !td_valgrind())) {
-			fprintf(stderr, "[%s] child %s %d\n", td_case,
-				WIFSIGNALED(st) ? "killed by signal" :
-				"exit status", WIFSIGNALED(st) ? WTERMSIG(st) :
-				WEXITSTATUS(st));
-			CHECK(!"data_mover_dsa_new failed cleanly");
-		}
+		CHECK_CHILD(pid, verdict); /* data_mover_dsa_new failed
+					    * cleanly (the old header crashed) */
 
 		td_begin("the same directory with type and mode: a mover");
-		write_sysfs(dir, "type", "user\n");
-		write_sysfs(dir, "mode", "dedicated\n");
+		snprintf(file, sizeof(file), "%s/type", dir);
+		CHECK(dsa_emu_sysfs_set(emu, file, "user\n") == 0);
+		snprintf(file, sizeof(file), "%s/mode", dir);
+		CHECK(dsa_emu_sysfs_set(emu, file, "dedicated\n") == 0);
 		d = data_mover_dsa_new(NULL);
 		if (d == NULL) {
 			fprintf(stderr, "[%s] no mover: %s\n", td_case,
@@ -663,7 +638,6 @@ test_long_wq_name(void)
 		check_works(d);
 		data_mover_dsa_delete(d);
 		dsa_emu_stop(emu);
-		munmap((void *)verdict, 4096);
 	}
 }
 

@@ -236,17 +236,12 @@ fk_make(void *arg)
 static void
 fork_during_new(const char *at, int wq_file)
 {
-	/* the child's verdict: under valgrind its exit status also counts
-	 * the leak report of what it inherited and does not free */
-	_Atomic int *verdict = (_Atomic int *)mmap(NULL, 4096,
-		PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	_Atomic int *verdict = td_verdict_new();
 	pthread_t t;
 	uint64_t t0;
 	pid_t pid;
-	int st, made = 0, fd;
+	int made = 0, fd;
 
-	CHECK(verdict != MAP_FAILED);
-	atomic_store(verdict, 0);
 	fk_at = at;
 	fk_held = fk_forked = 0;
 	fk_fork_ns = 0;
@@ -296,19 +291,9 @@ fork_during_new(const char *at, int wq_file)
 	fk_forked = 1;
 	pthread_cond_broadcast(&fk_cv);
 	pthread_mutex_unlock(&fk_mu);
-	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK_CHILD(pid, verdict); /* SIGALRM: hung in data_mover_dsa_new */
 	CHECK(pthread_join(t, NULL) == 0);
-	if (!WIFEXITED(st) || atomic_load(verdict) != 1 ||
-			(WEXITSTATUS(st) != 0 && !td_valgrind())) {
-		fprintf(stderr, "[%s] child %s %d%s\n", td_case,
-			WIFSIGNALED(st) ? "killed by signal" : "exit status",
-			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
-			WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ?
-			" (hung in data_mover_dsa_new)" : "");
-		CHECK(!"a child failed");
-	}
 	CHECK(made); /* and the parent's thread made its mover */
-	munmap((void *)verdict, 4096);
 }
 
 static void

@@ -546,14 +546,8 @@ test_fork(void)
 	unsigned char *pd = td_alloc(SZ), *portal;
 	struct dsa_emu_stats s;
 	pid_t pid;
-	int status;
-	/* the child's verdict: under valgrind its exit status also counts
-	 * the leak report of what it inherited and does not free */
-	_Atomic int *verdict = (_Atomic int *)mmap(NULL, 4096,
-		PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	_Atomic int *verdict = td_verdict_new();
 
-	CHECK(verdict != MAP_FAILED);
-	atomic_store(verdict, 0);
 	td_begin("a forked child uses the parent's mover");
 	emu = td_emu(NULL);
 	d = td_mover(NULL);
@@ -628,15 +622,7 @@ test_fork(void)
 		atomic_store(verdict, 1);
 		_exit(0);
 	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	if (!WIFEXITED(status) || atomic_load(verdict) != 1 ||
-			(WEXITSTATUS(status) != 0 && !td_valgrind())) {
-		fprintf(stderr, "child: %s %d\n", WIFSIGNALED(status) ?
-			"killed by signal" : "exit status",
-			WIFSIGNALED(status) ? WTERMSIG(status) :
-			WEXITSTATUS(status));
-		CHECK(!"the child failed");
-	}
+	CHECK_CHILD(pid, verdict);
 	dsa_emu_get_stats(emu, -1, &s);
 	CHECK_EQ(s.received, 2); /* nothing from the child */
 	CHECK_PATTERN(dst, n, 0, 17); /* the parent's memory */
@@ -648,7 +634,6 @@ test_fork(void)
 	td_free(src);
 	td_free(dst);
 	td_free(pd);
-	munmap((void *)verdict, 4096);
 }
 
 /* ---- 7. cpu_threshold ----------------------------------------------------- */

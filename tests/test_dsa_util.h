@@ -28,8 +28,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <threads.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +178,55 @@ td_slow(void)
 {
 	return td_valgrind() ? 8 : TD_SANITIZED ? 2 : 1;
 }
+
+/* A forked child's verdict: a shared word it sets to 1 once its checks
+ * passed. Its exit status alone cannot say: under valgrind it also counts
+ * the leak report of what the child inherited and does not free. */
+static inline _Atomic int *
+td_verdict_new(void)
+{
+	_Atomic int *v = (_Atomic int *)mmap(NULL, 4096,
+		PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (v == MAP_FAILED)
+		td_fail(__FILE__, __LINE__, "mmap (a verdict)", strerror(errno));
+	atomic_store(v, 0);
+	return v;
+}
+
+/* Waits for the child: NULL when it set its verdict and exited (with
+ * status 0, but under valgrind), else what happened. Frees the verdict. */
+static inline const char *
+td_child_result(pid_t pid, _Atomic int *v)
+{
+	static char why[96];
+	int st = 0, ok;
+
+	if (waitpid(pid, &st, 0) != pid) {
+		snprintf(why, sizeof(why), "waitpid: %s", strerror(errno));
+		munmap((void *)v, 4096);
+		return why;
+	}
+	ok = WIFEXITED(st) && atomic_load(v) == 1 &&
+		(WEXITSTATUS(st) == 0 || td_valgrind());
+	munmap((void *)v, 4096);
+	if (ok)
+		return NULL;
+	snprintf(why, sizeof(why), "child %s %d%s", WIFSIGNALED(st) ?
+		"killed by signal" : "exit status", WIFSIGNALED(st) ?
+		WTERMSIG(st) : WEXITSTATUS(st), WIFSIGNALED(st) &&
+		WTERMSIG(st) == SIGALRM ? " (hung: its alarm)" : "");
+	return why;
+}
+
+/* the forked child `pid` passed (td_child_result) */
+#define CHECK_CHILD(pid, verdict)                                              \
+	do {                                                                   \
+		const char *td_w_ = td_child_result(pid, verdict);             \
+		if (td_w_ != NULL)                                             \
+			td_fail(__FILE__, __LINE__, "the child " #pid         \
+				" passed", td_w_);                             \
+	} while (0)
 
 /* ---- namespace, emulator, mover ------------------------------------------ */
 
