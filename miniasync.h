@@ -905,6 +905,9 @@ masync__chain_failed_result(struct future_context *ctx)
 struct future_join_all_data {
 	struct future **futs; /* the children; must stay put while in use */
 	size_t nfuts;
+	/* private: 1 while it polls or asks its children, 2 when that
+	 * reached it again (it is its own descendant: an error) */
+	int masync__busy;
 };
 
 struct future_join_all_output {
@@ -965,8 +968,13 @@ masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 	uint64_t was_async[4] = {0, 0, 0, 0};
 	const size_t nbits = 256;
 
+	if (d->masync__busy != 0) { /* polled by its own descendant */
+		d->masync__busy = 2;
+		return FUTURE_STATE_RUNNING;
+	}
 	if (!masync__join_all_ok(d, out))
 		return FUTURE_STATE_COMPLETE;
+	d->masync__busy = 1;
 	memset(&last, 0, sizeof(last));
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < d->nfuts; i++) {
@@ -1002,6 +1010,12 @@ masync__join_all_task(struct future_context *ctx, struct future_notifier *n)
 				pending++ == 0)
 			pend_idx = i;
 	out->ncomplete = d->nfuts - pending;
+	if (d->masync__busy == 2) { /* a cycle never completes: an error */
+		d->masync__busy = 0;
+		errno = EINVAL;
+		return FUTURE_STATE_COMPLETE;
+	}
+	d->masync__busy = 0;
 	if (pending == 0)
 		return FUTURE_STATE_COMPLETE;
 	if (n != NULL) {
@@ -1023,13 +1037,17 @@ masync__join_all_has_property(void *future, enum future_property property)
 	struct future_join_all_data *d = (struct future_join_all_data *)
 		future_context_get_data(&((struct future *)future)->context);
 	size_t i;
+	int yes = 0;
 
-	for (i = 0; d->futs != NULL && i < d->nfuts; i++)
-		if (d->futs[i] != NULL &&
-				d->futs[i]->context.state != FUTURE_STATE_COMPLETE &&
-				future_has_property(d->futs[i], property))
-			return 1;
-	return 0;
+	if (d->masync__busy != 0) /* asked by its own descendant */
+		return 0;
+	d->masync__busy = 1;
+	for (i = 0; !yes && d->futs != NULL && i < d->nfuts; i++)
+		yes = d->futs[i] != NULL &&
+			d->futs[i]->context.state != FUTURE_STATE_COMPLETE &&
+			future_has_property(d->futs[i], property);
+	d->masync__busy = 0;
+	return yes;
 }
 
 /* Returns an idle join-all future over futs[0 .. nfuts-1] (nfuts == 0:
@@ -1041,7 +1059,9 @@ masync__join_all_has_property(void *future, enum future_property property)
  * vdm child is complete like a successful one. A NULL `futs` with nfuts >
  * 0, a NULL child or a child never made (zeroed: no task) is an error:
  * the join-all's first poll completes it with errno EINVAL and polls no
- * child.
+ * child. So is a join-all that is its own descendant (its own child, a
+ * child join-all's child, ...), which could never complete: the poll that
+ * reaches it again completes it with errno EINVAL, children left pending.
  * Thread safety: one poller at a time, like every future; the children's
  * movers may complete them from any thread. */
 static inline struct future_join_all_future
@@ -1263,7 +1283,10 @@ FUTURE(vdm_operation_future, struct vdm_operation_data,
  * future completes with VDM_ERROR_OUT_OF_MEMORY); op_start returns 0 once
  * the operation is started, non-zero to stay idle and be started on a later
  * poll; op_check reports progress; op_delete fills `output` and releases the
- * state. `operation` lives in the future, which may move between calls. */
+ * state. `operation` lives in the future, which may move between calls.
+ * capabilities: the VDM_F_* flags the mover supports; bit 31 is reserved
+ * (it marks the built-in movers, whose checks of flags and types a mover
+ * that sets it gets too). */
 typedef void *(*vdm_operation_new)(struct vdm *vdm,
 	const enum vdm_operation_type type);
 typedef int (*vdm_operation_start)(void *data,
@@ -1652,6 +1675,8 @@ masync__vdm_make(struct vdm *vdm, struct vdm_operation_future *f,
 			vdm->op_new(vdm, type);
 	f->data.data = state;
 	if (state == NULL) {
+		if (vdm == NULL)
+			errno = EINVAL;
 		f->output.result = vdm == NULL ? VDM_ERROR_INVALID_ARGUMENT :
 			VDM_ERROR_OUT_OF_MEMORY;
 		f->base.has_property = NULL;
@@ -1794,20 +1819,20 @@ vdm_cancel(struct vdm_operation_future *fut)
 	int started;
 
 	if (fut == NULL)
-		return EINVAL;
+		return errno = EINVAL;
 	if (fut->base.context.state == FUTURE_STATE_COMPLETE)
 		return EALREADY;
 	data = &fut->data;
 	vdm = data->vdm;
-	if (vdm == NULL)
-		return EINVAL; /* not made by vdm_memcpy & co. (zeroed) */
+	if (vdm == NULL) /* not made by vdm_memcpy & co. (zeroed) */
+		return errno = EINVAL;
 	x = masync__ext_of(vdm);
 	if (x != NULL && x->cancel != NULL) {
 		started = x->cancel(data->data, &data->operation);
-	} else if (vdm->op_delete == masync__thr_op_delete &&
-			fut->base.context.state == FUTURE_STATE_IDLE) {
-		/* a program's copy of a threads mover's vdm: an idle future's
-		 * operation may be queued (it waited for room), even run */
+	} else if (vdm->op_delete == masync__thr_op_delete) {
+		/* a program's copy of a threads mover's vdm: the mover tells
+		 * whether the operation is still queued (a running future's,
+		 * or an idle one's that waited for room), started or ran */
 		started = masync__thr_op_cancel(data->data, &data->operation);
 	} else if (fut->base.context.state == FUTURE_STATE_IDLE) {
 		vdm->op_delete(data->data, &data->operation, &fut->output);
@@ -1867,6 +1892,7 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * never waits for room, and more slots did not speed the batches up). */
 #define DATA_MOVER_THREADS_DEFAULT_RINGBUF_SIZE 128
 
+#ifndef MINIASYNC_NO_THREADS /* (a call is a compile error then) */
 /* Starts `nthreads` workers (1..1024, or 0: see below) and a queue of
  * `ringbuf_size` operations (1..2^24; it need not be a power of two).
  * Operations are queued when first polled; while the queue is full a
@@ -1945,6 +1971,7 @@ MINIASYNC_API void data_mover_threads_set_memmove_fn(
 	struct data_mover_threads *dmt, memmove_fn op_memmove);
 MINIASYNC_API void data_mover_threads_set_memset_fn(
 	struct data_mover_threads *dmt, memset_fn op_memset);
+#endif /* MINIASYNC_NO_THREADS */
 
 /* ======================================================================== */
 /* >>dsa — the Intel DSA mover                                              */
@@ -4218,7 +4245,8 @@ MINIASYNC_API size_t
 runtime_wait_any(struct runtime *runtime, struct future *futs[],
 	size_t nfuts)
 {
-	if (nfuts == 0 || masync__runtime_bad(runtime, futs, nfuts) != 0)
+	/* a NULL runtime is an error (errno) also with no futures */
+	if (masync__runtime_bad(runtime, futs, nfuts) != 0 || nfuts == 0)
 		return SIZE_MAX;
 	return masync__runtime_run(runtime, futs, nfuts, 1, 0);
 }
@@ -4227,7 +4255,8 @@ MINIASYNC_API size_t
 runtime_wait_any_for(struct runtime *runtime, struct future *futs[],
 	size_t nfuts, uint64_t timeout_ns)
 {
-	if (nfuts == 0 || masync__runtime_bad(runtime, futs, nfuts) != 0)
+	/* a NULL runtime is an error (errno) also with no futures */
+	if (masync__runtime_bad(runtime, futs, nfuts) != 0 || nfuts == 0)
 		return SIZE_MAX;
 	return masync__runtime_run(runtime, futs, nfuts, 1,
 		masync__deadline(timeout_ns));
@@ -6633,13 +6662,31 @@ data_mover_threads_set_memset_fn(struct data_mover_threads *dmt,
 
 #else /* MINIASYNC_NO_THREADS */
 
-/* never called: no vdm has it (masync__ext_of compares with it) */
+/* never called: no vdm has them (masync__ext_of and vdm_cancel compare
+ * with them) */
 MINIASYNC_API void *
 masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 {
 	(void)vdm;
 	(void)type;
 	return NULL;
+}
+
+MINIASYNC_API void
+masync__thr_op_delete(void *data, const struct vdm_operation *operation,
+	struct vdm_operation_output *output)
+{
+	(void)data;
+	(void)operation;
+	(void)output;
+}
+
+MINIASYNC_API int
+masync__thr_op_cancel(void *data, const struct vdm_operation *operation)
+{
+	(void)data;
+	(void)operation;
+	return 1;
 }
 
 #endif /* MINIASYNC_NO_THREADS */
@@ -7301,8 +7348,9 @@ masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
 				buf[0] == '\0' || masync__dsa_read_file(sub,
 				"mode", buf, sizeof(buf)) != 0 ||
 				buf[0] == '\0') {
-			snprintf(detail, dlen, "%s has no readable type or "
-				"mode file (skipped)", sub);
+			/* (bounded: gcc -Os warns of a truncation) */
+			snprintf(detail, dlen, "%.120s has no readable type "
+				"or mode file (skipped)", sub);
 			ok = 0;
 		}
 	}

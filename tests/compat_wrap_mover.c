@@ -11,7 +11,9 @@
  * an operation that waited for room and that the worker has moved into
  * the ring since, cancelled through the copy (which keeps the mover's
  * op_delete, or wraps it too): cancelled, and never run after (it was:
- * the copy's cancel only released the future's reference). */
+ * the copy's cancel only released the future's reference). And a running
+ * future whose operation still waits in the ring, cancelled through the
+ * copy. */
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include <stdatomic.h>
@@ -147,36 +149,48 @@ wrap_delete(void *data, const struct vdm_operation *op,
 	inner->op_delete(data, op, out);
 }
 
-static void
-cancel_after_room(int wrap_del, struct runtime *r)
+/* A threads mover with one worker running gated_memcpy (gates closed),
+ * and *wrapped a copy of its vdm with op_new (and op_delete) wrapped */
+static struct data_mover_threads *
+gated_mover(size_t ring, int wrap_del, struct vdm *wrapped)
 {
-	struct data_mover_threads *d = data_mover_threads_new(1, 1,
+	struct data_mover_threads *d = data_mover_threads_new(1, ring,
 		FUTURE_NOTIFIER_WAKER);
-	struct vdm *v = data_mover_threads_get_vdm(d);
-	struct vdm wrapped;
-	char a_src[N], a_dst[N], b_src[N], b_dst[N];
-	unsigned char c_dst[4096], d_dst[N];
-	struct vdm_operation_future fa, fb, fc, fd;
-	int i, failed = compat_failures;
+	int i;
 
-	if (d == NULL) {
-		CHECK(d != NULL);
-		return;
-	}
-	wrapped = *v;
-	inner = v;
-	wrapped.op_new = wrap_new;
+	CHECK(d != NULL);
+	if (d == NULL)
+		return NULL;
+	inner = data_mover_threads_get_vdm(d);
+	*wrapped = *inner;
+	wrapped->op_new = wrap_new;
 	if (wrap_del)
-		wrapped.op_delete = wrap_delete;
+		wrapped->op_delete = wrap_delete;
 	for (i = 0; i < 2; i++) {
 		atomic_store(&gate_open[i], 0);
 		atomic_store(&gate_in[i], 0);
 	}
 	atomic_store(&gated_calls, 0);
+	data_mover_threads_set_memcpy_fn(d, gated_memcpy);
+	return d;
+}
+
+static void
+cancel_after_room(int wrap_del, struct runtime *r)
+{
+	struct vdm wrapped;
+	struct data_mover_threads *d = gated_mover(1, wrap_del, &wrapped);
+	struct vdm *v = inner;
+	char a_src[N], a_dst[N], b_src[N], b_dst[N];
+	unsigned char c_dst[4096], d_dst[N];
+	struct vdm_operation_future fa, fb, fc, fd;
+	int failed = compat_failures;
+
+	if (d == NULL)
+		return;
 	memset(a_src, 'A', N);
 	memset(b_src, 'B', N);
 	memset(c_dst, 0xee, sizeof(c_dst));
-	data_mover_threads_set_memcpy_fn(d, gated_memcpy);
 	/* A holds the worker, B fills the ring, C waits for room */
 	fa = vdm_memcpy(v, a_dst, a_src, N, 0);
 	(void)future_poll(FUTURE_AS_RUNNABLE(&fa), NULL);
@@ -210,6 +224,50 @@ cancel_after_room(int wrap_del, struct runtime *r)
 		compat_failures == failed ? "ok" : "FAILED");
 }
 
+/* A running future whose operation still waits in the ring (the one
+ * worker is held in A), cancelled through the copy: cancelled (0) as
+ * through the mover's own vdm, and never run after (it said EINPROGRESS:
+ * only an idle future went to the mover). */
+static void
+cancel_queued(struct runtime *r)
+{
+	struct vdm wrapped;
+	struct data_mover_threads *d = gated_mover(8, 0, &wrapped);
+	struct vdm *v = inner;
+	char a_src[N], a_dst[N];
+	unsigned char b_dst[N], d_dst[N];
+	struct vdm_operation_future fa, fb, fd;
+	int failed = compat_failures;
+
+	if (d == NULL)
+		return;
+	atomic_store(&gate_open[1], 1); /* only A waits */
+	memset(a_src, 'A', N);
+	memset(b_dst, 0xee, N);
+	fa = vdm_memcpy(v, a_dst, a_src, N, 0);
+	(void)future_poll(FUTURE_AS_RUNNABLE(&fa), NULL);
+	wait_for(&gate_in[0]);
+	fb = vdm_memset(&wrapped, b_dst, 0x11, N, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&fb), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(vdm_cancel(&fb) == 0);
+	CHECK(FUTURE_STATE(&fb) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&fb)->result == VDM_ERROR_CANCELLED);
+	/* D goes after B: once D is done, the worker has passed B */
+	fd = vdm_memset(v, d_dst, 0x22, N, 0);
+	(void)future_poll(FUTURE_AS_RUNNABLE(&fd), NULL);
+	atomic_store(&gate_open[0], 1);
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&fa));
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&fd));
+	CHECK(FUTURE_OUTPUT(&fd)->result == VDM_SUCCESS);
+	CHECK(compat_all(d_dst, 0x22, N));
+	CHECK(memcmp(a_dst, a_src, N) == 0);
+	CHECK(compat_all(b_dst, 0xee, N)); /* never written */
+	data_mover_threads_delete(d);
+	printf("threads, cancel of a queued running future through the copy: "
+		"%s\n", compat_failures == failed ? "ok" : "FAILED");
+}
+
 int
 main(void)
 {
@@ -226,6 +284,7 @@ main(void)
 	run("threads", data_mover_threads_get_vdm(dmt), r);
 	cancel_after_room(0, r);
 	cancel_after_room(1, r);
+	cancel_queued(r);
 	data_mover_threads_delete(dmt);
 	data_mover_sync_delete(dms);
 	runtime_delete(r);

@@ -2,7 +2,8 @@
  * one C translation unit under strict warnings (-Werror, see
  * tests/meson.build: C11 and C17, gcc or clang). With STRICT_NO_DSA the DSA
  * mover is left out (for the -Wconversion build). The program runs a small
- * chain on the sync mover so the build is also exercised; exits 0 / 1. */
+ * chain on the sync mover so the build is also exercised; exits 0 / 1.
+ * Built with MINIASYNC_NO_THREADS too, also with MINIASYNC_STATIC. */
 #ifdef STRICT_NO_DSA
 #undef MINIASYNC_DSA
 #endif
@@ -99,6 +100,14 @@ main(void)
 	ok = FUTURE_OUTPUT(&c)->sum == 42 && c.data.extra == 7 &&
 		vdm_is_supported(data_mover_sync_get_vdm(dms),
 			VDM_F_VALID_FLAGS) == HAVE_WB;
+	{
+		/* vdm_cancel names the threads mover's private functions:
+		 * they must exist without it too (MINIASYNC_NO_THREADS) */
+		struct vdm_operation_future f = vdm_memset(
+			data_mover_sync_get_vdm(dms), dst, 0, sizeof(dst), 0);
+
+		ok = ok && vdm_cancel(&f) == 0 && dst[0] == 40;
+	}
 	printf("%s strict build: %s\n",
 #if __STDC_VERSION__ >= 201710L
 		"C17",

@@ -124,9 +124,13 @@ every_mover(struct te_mover *m)
 	check_cancelled(&f, VDM_OPERATION_MEMSET);
 	f = vdm_memset(NULL, a, 0, N, 0); /* born complete */
 	CHECK(vdm_cancel(&f) == EALREADY);
+	errno = 0;
 	CHECK(vdm_cancel(NULL) == EINVAL);
+	CHECK(errno == EINVAL);
 	memset(&f, 0, sizeof(f)); /* no mover: an error, not a crash */
+	errno = 0;
 	CHECK(vdm_cancel(&f) == EINVAL);
+	CHECK(errno == EINVAL);
 	CHECK(FUTURE_STATE(&f) == FUTURE_STATE_IDLE);
 
 	/* after completion */

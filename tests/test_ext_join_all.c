@@ -385,7 +385,9 @@ notifiers(void)
 
 /* Bad children are an error, not a crash: a NULL array (nfuts > 0), a
  * NULL child, a zeroed child (never made). The join-all completes at
- * once with errno EINVAL and polls no child. */
+ * once with errno EINVAL and polls no child. A join-all that is its own
+ * descendant completes with errno EINVAL at the poll that reaches it
+ * again. */
 static int bad_polls;
 
 struct bad_data {
@@ -466,6 +468,36 @@ bad_children(void)
 		CHECK(FUTURE_OUTPUT(&j)->ncomplete == 0);
 		CHECK(!future_has_property(FUTURE_AS_RUNNABLE(&j),
 			FUTURE_PROPERTY_ASYNC));
+	}
+	/* its own descendant: it could never complete (the polls and the
+	 * property questions recursed without end) */
+	for (round = 0; round < 2; round++) {
+		struct future_join_all_future j2;
+		struct future *k2[2];
+
+		bad_polls = 0;
+		k[0] = &ok.base;
+		k[1] = FUTURE_AS_RUNNABLE(round == 0 ? &j : &j2);
+		k2[0] = FUTURE_AS_RUNNABLE(&j);
+		k2[1] = &ok.base;
+		j = future_join_all(k, 2);
+		j2 = future_join_all(k2, 2);
+		CHECK(!future_has_property(FUTURE_AS_RUNNABLE(&j),
+			FUTURE_PROPERTY_ASYNC));
+		errno = 0;
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&j), &nt) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(errno == EINVAL);
+		CHECK(bad_polls == 1 + round);
+		if (round == 1) { /* j is complete now: j2 can be */
+			CHECK(FUTURE_STATE(&j2) == FUTURE_STATE_RUNNING);
+			ok.base.context.state = FUTURE_STATE_COMPLETE;
+			errno = 0;
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&j2), &nt) ==
+				FUTURE_STATE_COMPLETE);
+			CHECK(errno == 0);
+			FUTURE_INIT(&ok, counted_task);
+		}
 	}
 	/* a property changed by a sibling's poll skips no child */
 	FUTURE_INIT_EXT(&x, x_task, x_prop);

@@ -162,6 +162,13 @@ timeout_gates(struct te_mover *m)
 		te_gate_fini(&g[i]);
 	CHECK(runtime_wait_any(r, futs, 0) == SIZE_MAX);
 	CHECK(runtime_wait_any_for(r, futs, 0, 1000) == SIZE_MAX);
+	/* a NULL runtime is an error (errno) also with no futures */
+	errno = 0;
+	CHECK(runtime_wait_any(NULL, futs, 0) == SIZE_MAX);
+	CHECK(errno == EINVAL);
+	errno = 0;
+	CHECK(runtime_wait_any_for(NULL, NULL, 0, 1000) == SIZE_MAX);
+	CHECK(errno == EINVAL);
 	runtime_delete(r);
 }
 
