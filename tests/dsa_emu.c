@@ -105,6 +105,13 @@ struct emu_wq {
 
 	struct dsa_emu_stats st; /* under emu->lock */
 	uint64_t last_seq;	/* under emu->lock: when last_* were set */
+	/* batch_order: the WQ thread's permutation state (SHUFFLE) */
+	uint64_t order_rng;
+	/* under emu->lock: list indices of the last batch's members in the
+	 * order they ran (dsa_emu_batch_order), and when it ran (emu->seq) */
+	unsigned *bord;
+	unsigned nbord, capbord;
+	uint64_t bord_seq;
 	int publishing;		/* under emu->lock: counted, record not yet written */
 };
 
@@ -132,6 +139,8 @@ struct dsa_emu {
 	int lost_ok;
 	int no_record_check;
 	int no_cache_fill;
+	int batch_order;	/* DSA_EMU_BATCH_*, 0 = list order */
+	uint64_t batch_seed;
 	unsigned *speed;	/* __atomic, per device: bytes per µs, 0 = unlimited */
 	uint64_t *dev_busy;	/* under lock, per device: its pipe is busy until then */
 	/* track_writes: sorted, disjoint destination ranges written (under lock) */
@@ -1480,6 +1489,98 @@ static int exec_with_record(struct emu_wq *w, const struct dsa_hw_desc *d, int i
 			    int *rejected);
 static void swerr_locked(struct emu_wq *w, const struct dsa_hw_desc *d);
 
+/* the WQ thread's next pseudo-random number (splitmix64) */
+static uint64_t
+order_next(struct emu_wq *w)
+{
+	uint64_t z = (w->order_rng += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/*
+ * The order the n members of list run in (batch_order): ord[k] = the list
+ * index of the k-th to run.  A fenced member waits for every member
+ * before it, and none after it starts before it (the device dispatches
+ * in list order): a fence starts a run that runs after the one before
+ * it, the fenced member first; the others of a run are reordered, and
+ * a shuffle that left them in list order swaps two (any prefix of the
+ * plan that holds a whole run is then out of order: a halt cannot hide
+ * the order).
+ */
+static void
+batch_plan(struct emu_wq *w, const struct dsa_hw_desc *list, uint32_t n, uint32_t *ord)
+{
+	int how = w->emu->batch_order;
+
+	for (uint32_t i = 0; i < n; i++)
+		ord[i] = i;
+	if (how != DSA_EMU_BATCH_REVERSE && how != DSA_EMU_BATCH_SHUFFLE)
+		return;
+	for (uint32_t s = 0; s < n;) {
+		uint32_t e = s + 1;
+		while (e < n && !(list[e].flags & IDXD_OP_FLAG_FENCE))
+			e++;
+		/* [a, e) may be reordered */
+		uint32_t a = (list[s].flags & IDXD_OP_FLAG_FENCE) ? s + 1 : s;
+		if (e - a >= 2) {
+			int moved = 0;
+			if (how == DSA_EMU_BATCH_REVERSE) {
+				for (uint32_t i = a, j = e - 1; i < j; i++, j--) {
+					uint32_t t = ord[i];
+					ord[i] = ord[j];
+					ord[j] = t;
+				}
+			} else {
+				for (uint32_t i = e - 1; i > a; i--) {
+					uint32_t j = a + (uint32_t)(order_next(w) % (i - a + 1));
+					uint32_t t = ord[i];
+					ord[i] = ord[j];
+					ord[j] = t;
+				}
+				for (uint32_t i = a; i < e; i++)
+					moved |= ord[i] != i;
+				if (!moved) {
+					ord[a] = a + 1;
+					ord[a + 1] = a;
+				}
+			}
+		}
+		s = e;
+	}
+}
+
+/* the last batch ran the members ord[0 .. ran) of its list: record it */
+static void
+batch_record(struct emu_wq *w, const uint32_t *ord, uint32_t ran)
+{
+	struct dsa_emu *emu = w->emu;
+	int reordered = 0;
+
+	for (uint32_t k = 0; k < ran; k++)
+		reordered |= ord[k] != k;
+	pthread_mutex_lock(&emu->lock);
+	if (ran > w->capbord) {
+		unsigned *nb = realloc(w->bord, ran * sizeof(*nb));
+		if (nb) {
+			w->bord = nb;
+			w->capbord = ran;
+		}
+	}
+	w->nbord = 0;
+	if (ran <= w->capbord) {
+		for (uint32_t k = 0; k < ran; k++)
+			w->bord[k] = ord[k];
+		w->nbord = ran;
+	} else {
+		emu_err("batch order: out of memory, not recorded");
+	}
+	w->bord_seq = ++emu->seq;
+	w->st.batch_reordered += (uint64_t)reordered;
+	pthread_mutex_unlock(&emu->lock);
+}
+
 static void
 exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_fault *inj,
 	   struct rec *r)
@@ -1494,15 +1595,20 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 		r->status = DSA_COMP_DESCLIST_ALIGN;
 		return;
 	}
+	/*
+	 * The list read at once, as far as it can be (the device fetches it
+	 * before it dispatches), then its members in the order batch_plan
+	 * picks.
+	 */
 	uint64_t first_bad, l;
 	int pid = emu_pid(w->emu);
-	struct dsa_hw_desc *rlist = NULL;
+	struct dsa_hw_desc *rlist = malloc((size_t)cnt * (64 + sizeof(uint32_t)));
+	if (!rlist) {
+		r->status = DSA_COMP_HW_ERR1;
+		return;
+	}
+	uint32_t *ord = (uint32_t *)(void *)(rlist + cnt);
 	if (pid) {
-		rlist = malloc((size_t)cnt * 64);
-		if (!rlist) {
-			r->status = DSA_COMP_HW_ERR1;
-			return;
-		}
 		first_bad = rcopy(pid, 0, list, rlist, (uint64_t)cnt * 64);
 		first_bad -= first_bad % 64;
 	} else {
@@ -1521,25 +1627,28 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 			faddr = (list + (uint64_t)at * 64) & ~(PAGE - 1);
 		}
 	}
+	if (!pid && stop_at)
+		memcpy(rlist, (const void *)(uintptr_t)list, (size_t)stop_at * 64);
+	batch_plan(w, rlist, stop_at, ord);
 	uint32_t ok = 0;
 	int failed = 0;
-	uint32_t i;
-	for (i = 0; i < stop_at; i++) {
-		struct dsa_hw_desc sub;
-		if (rlist)
-			sub = rlist[i];
-		else
-			memcpy(&sub, (const void *)(uintptr_t)(list + (uint64_t)i * 64), sizeof(sub));
-		if ((sub.flags & IDXD_OP_FLAG_FENCE) && failed)
-			break; /* the rest is abandoned */
+	uint32_t k;
+	for (k = 0; k < stop_at; k++) {
+		const struct dsa_hw_desc *sub = &rlist[ord[k]];
+		/* a fenced member runs after all before it: if one of them
+		 * failed, it and the rest (all after it in the list) are
+		 * abandoned */
+		if ((sub->flags & IDXD_OP_FLAG_FENCE) && failed)
+			break;
 		chaos(16);
 		int rej = 0;
-		int st = exec_with_record(w, &sub, 1, &rej);
+		int st = exec_with_record(w, sub, 1, &rej);
 		if (st < 0) {
 			/* the device halted: this member and the rest never run */
+			batch_record(w, ord, k);
 			free(rlist);
 			pthread_mutex_lock(&w->emu->lock);
-			w->st.halted_members += cnt - i;
+			w->st.halted_members += cnt - k;
 			pthread_mutex_unlock(&w->emu->lock);
 			r->aborted = 1;
 			return;
@@ -1549,9 +1658,10 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 		else
 			failed = 1;
 	}
+	batch_record(w, ord, k);
 	free(rlist);
 	r->bytes = ok;
-	if (stop_at < cnt && i == stop_at) {
+	if (stop_at < cnt && k == stop_at) {
 		r->status = DSA_COMP_BATCH_PAGE_FAULT;
 		r->fault_addr = faddr;
 		pthread_mutex_lock(&w->emu->lock);
@@ -2528,6 +2638,7 @@ teardown(struct dsa_emu *emu)
 		if (w->tpipe_w >= 0)
 			close(w->tpipe_w);
 		free(w->q);
+		free(w->bord);
 	}
 	rm_rf(EMU_SYSFS_BUS);
 	rm_rf(EMU_DEV_DIR);
@@ -2540,6 +2651,60 @@ teardown(struct dsa_emu *emu)
 	free(emu->dev_busy);
 	free(emu->wr);
 	free(emu);
+}
+
+/*
+ * batch_order and batch_seed from the config, or where it leaves the order
+ * 0 from DSA_EMU_BATCH_ORDER = list | reverse | shuffle[:SEED].  0, or -1
+ * (a value it does not know: said on stderr).
+ */
+static int
+batch_order_setup(struct dsa_emu *emu, const struct dsa_emu_config *cfg)
+{
+	int how = cfg->batch_order;
+	uint64_t seed = cfg->batch_seed;
+	const char *env = getenv("DSA_EMU_BATCH_ORDER");
+
+	if (how == 0 && env && *env) {
+		const char *colon = strchr(env, ':');
+		size_t len = colon ? (size_t)(colon - env) : strlen(env);
+		if (len == 4 && !strncmp(env, "list", 4) && !colon) {
+			how = DSA_EMU_BATCH_LIST;
+		} else if (len == 7 && !strncmp(env, "reverse", 7) && !colon) {
+			how = DSA_EMU_BATCH_REVERSE;
+		} else if (len == 7 && !strncmp(env, "shuffle", 7)) {
+			how = DSA_EMU_BATCH_SHUFFLE;
+			if (colon) {
+				char *end;
+				errno = 0;
+				unsigned long long v = strtoull(colon + 1, &end, 0);
+				if (errno || end == colon + 1 || *end || v == 0 || v > UINT_MAX) {
+					emu_err("DSA_EMU_BATCH_ORDER=%s: the seed must be a "
+						"number from 1 to %u", env, UINT_MAX);
+					return -1;
+				}
+				seed = v;
+			}
+		} else {
+			emu_err("DSA_EMU_BATCH_ORDER=%s: not list, reverse or shuffle[:SEED]",
+				env);
+			return -1;
+		}
+	}
+	if (how != 0 && how != DSA_EMU_BATCH_LIST && how != DSA_EMU_BATCH_REVERSE &&
+	    how != DSA_EMU_BATCH_SHUFFLE) {
+		emu_err("batch_order %d: not one of DSA_EMU_BATCH_*", how);
+		return -1;
+	}
+	if (how == DSA_EMU_BATCH_SHUFFLE && !seed) {
+		seed = (now_ns() ^ ((uint64_t)getpid() << 16)) % UINT_MAX + 1;
+		emu_err("batch members shuffled with seed %llu (DSA_EMU_BATCH_ORDER="
+			"shuffle:%llu repeats it)", (unsigned long long)seed,
+			(unsigned long long)seed);
+	}
+	emu->batch_order = how;
+	emu->batch_seed = seed;
+	return 0;
 }
 
 struct dsa_emu *
@@ -2587,6 +2752,11 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 	emu->lost_ok = cfg->lost_ok;
 	emu->no_record_check = cfg->no_record_check;
 	emu->no_cache_fill = cfg->no_cache_fill;
+	if (batch_order_setup(emu, cfg)) {
+		free(emu);
+		errno = EINVAL;
+		goto fail_unlock;
+	}
 	emu->wqs = calloc(emu->nwq, sizeof(*emu->wqs));
 	emu->swerr = calloc(emu->ndev, sizeof(*emu->swerr));
 	emu->halted = calloc(emu->ndev, sizeof(*emu->halted));
@@ -2630,6 +2800,7 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		w->type = wc->type ? wc->type : cfg->wq_type ? cfg->wq_type : "user";
 		w->name = wc->name ? wc->name : cfg->wq_name ? cfg->wq_name : "dsa_emu";
 		w->delay_us = cfg->delay_us;
+		w->order_rng = emu->batch_seed * 0x9e3779b97f4a7c15ULL + i + 1;
 		w->nengines = cfg->engines ? cfg->engines : 1;
 		if (w->nengines > MAX_ENGINES) {
 			errno = EINVAL;
@@ -2947,6 +3118,7 @@ sum_stats_locked(struct dsa_emu *emu, unsigned lo, unsigned hi, struct dsa_emu_s
 		out->halted_members += s->halted_members;
 		out->records += s->records;
 		out->member_records += s->member_records;
+		out->batch_reordered += s->batch_reordered;
 		out->inflight += s->inflight;
 		if (s->max_inflight > out->max_inflight)
 			out->max_inflight = s->max_inflight;
@@ -3028,9 +3200,31 @@ dsa_emu_reset_stats(struct dsa_emu *emu)
 		memset(s, 0, sizeof(*s));
 		s->inflight = inflight;
 		emu->wqs[i].last_seq = 0;
+		emu->wqs[i].nbord = 0;
+		emu->wqs[i].bord_seq = 0;
 	}
 	emu->nwr = 0;
 	pthread_mutex_unlock(&emu->lock);
+}
+
+unsigned
+dsa_emu_batch_order(struct dsa_emu *emu, int wq, unsigned *idx, unsigned max)
+{
+	if (!emu)
+		return 0;
+	pthread_mutex_lock(&emu->lock);
+	const struct emu_wq *best = NULL;
+	for (unsigned i = 0; i < emu->nwq; i++) {
+		const struct emu_wq *w = &emu->wqs[i];
+		if ((wq < 0 || (unsigned)wq == i) && w->bord_seq &&
+		    (!best || w->bord_seq > best->bord_seq))
+			best = w;
+	}
+	unsigned n = best ? best->nbord : 0;
+	for (unsigned k = 0; k < n && k < max; k++)
+		idx[k] = best->bord[k];
+	pthread_mutex_unlock(&emu->lock);
+	return n;
 }
 
 int

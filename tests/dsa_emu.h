@@ -35,6 +35,9 @@
  *    SPDK and the miniasync mover do) or wait for each completion never
  *    lose one.  trap_portal (tests/dsa_emu_run) has none of this: there
  *    each MOVDIR64B / ENQCMD is seen once, as by the device.
+ *  - batch members run one at a time, never at once, and in list order
+ *    unless batch_order (or DSA_EMU_BATCH_ORDER) picks another order a
+ *    device could take: a client relying on list order passes otherwise.
  *  - ThreadSanitizer: the MOVDIR64B store is invisible to TSan, so the
  *    emulator gets its happens-before edge by an acquire load of the
  *    completion record's status byte before executing a descriptor: the
@@ -153,7 +156,8 @@ struct dsa_emu_config {
 	 * Engines per WQ (0 = 1, at most 16): a dedicated WQ dispatches in
 	 * order to the engine free first, so with per-descriptor delays
 	 * (DSA_EMU_FAULT_DELAY) completions come out of submission order; a
-	 * DRAIN waits for all engines.  Batch members run one after another.
+	 * DRAIN waits for all engines.  Batch members run one after another
+	 * (in the order batch_order says).
 	 */
 	unsigned engines;
 	/*
@@ -211,7 +215,43 @@ struct dsa_emu_config {
 	 * of the client's CPU cost set it.
 	 */
 	int no_cache_fill;
+	/*
+	 * The order batch members run in.  A device may process a batch's
+	 * descriptors in any order and at once, except that a fenced member
+	 * (IDXD_OP_FLAG_FENCE) waits until every member before it completed
+	 * (and is abandoned with the rest if one of them failed): a client
+	 * relying on list order is only seen with another order.  The
+	 * emulator still runs one member at a time; a fence splits the list
+	 * into runs, each run (the fenced member first: the device dispatches
+	 * in list order) after the one before it.  Records of members are
+	 * written as they run, the batch's last.
+	 *   0: list order, unless DSA_EMU_BATCH_ORDER (read by dsa_emu_start)
+	 *      says "list", "reverse" or "shuffle[:SEED]", so that a whole
+	 *      test suite runs once in another order without editing tests;
+	 *   DSA_EMU_BATCH_LIST: list order whatever the environment says
+	 *      (a test whose checks count members in list order);
+	 *   DSA_EMU_BATCH_REVERSE: the members of each run in reverse order;
+	 *   DSA_EMU_BATCH_SHUFFLE: each run in a pseudo-random order drawn
+	 *      from batch_seed, never list order where it has two members to
+	 *      swap (so that every such batch, even one a halt stops after a
+	 *      run, shows it ran out of order).
+	 * A fault injected with skip counts members in the order they run.
+	 * dsa_emu_batch_order() tells the order the last batch ran in.
+	 */
+	int batch_order;
+	/*
+	 * SHUFFLE: the seed of each WQ's permutations (same seed, same
+	 * sequence of batches on a WQ: same orders); 0 = one from the clock
+	 * and pid, printed on stderr so that a failing run can be repeated
+	 * (DSA_EMU_BATCH_ORDER=shuffle:SEED).
+	 */
+	unsigned batch_seed;
 };
+
+/* batch_order values (0: list order or DSA_EMU_BATCH_ORDER) */
+#define DSA_EMU_BATCH_LIST (-1)
+#define DSA_EMU_BATCH_REVERSE 1
+#define DSA_EMU_BATCH_SHUFFLE 2
 
 struct dsa_emu;
 
@@ -407,6 +447,8 @@ struct dsa_emu_stats {
 	uint64_t halted_members; /* batch members never run because the device halted */
 	uint64_t records;	/* completion records written (top-level and members) */
 	uint64_t member_records; /* ... of them batch members' */
+	/* batches whose members did not run in list order (batch_order) */
+	uint64_t batch_reordered;
 };
 
 /* wq = index or -1 for the sum over all WQs (max_inflight: max; last_*: most recent). */
@@ -422,6 +464,14 @@ void dsa_emu_set_speed(struct dsa_emu *emu, int dev, unsigned bytes_per_us);
  * reset (each byte counted once however often it was written).
  */
 uint64_t dsa_emu_written(struct dsa_emu *emu, const void *addr, size_t len);
+/*
+ * The list indices (0 = first descriptor of the list) of the members of
+ * the last batch WQ wq ran (-1: of any WQ) since start / reset, in the
+ * order they ran; members that never ran (abandoned after a fence, past a
+ * list fault, after a halt) are not listed.  Returns how many ran (0: no
+ * batch); at most max indices are stored in idx.
+ */
+unsigned dsa_emu_batch_order(struct dsa_emu *emu, int wq, unsigned *idx, unsigned max);
 /*
  * Wait until at least n top-level descriptors were processed (sum over all
  * WQs, since start / reset) and their completion records, if any, written.

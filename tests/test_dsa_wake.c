@@ -162,7 +162,7 @@ test_one_wake(struct data_mover_dsa *d, int fail_member)
 		memset(&flt, 0, sizeof(flt));
 		flt.kind = DSA_EMU_FAULT_STATUS;
 		flt.op_mask = DSA_EMU_OP(DSA_OPCODE_MEMMOVE);
-		flt.skip = (unsigned)fail_member; /* op 0, then members */
+		flt.skip = (unsigned)fail_member; /* op 0, then members as run */
 		flt.status = DSA_COMP_HW_ERR1;
 		td_inject(emu, &flt);
 	}
@@ -178,6 +178,14 @@ test_one_wake(struct data_mover_dsa *d, int fail_member)
 				(unsigned long long)slots[i].received,
 				(unsigned long long)slots[i].processed);
 		CHECK(atomic_load(&slots[i].all_done));
+	}
+	if (fail_member > 0) {
+		/* the fail_member-th member to run (members may run in any
+		 * order: DSA_EMU_BATCH_ORDER); list index k is op k + 1 */
+		unsigned ran[NOPS];
+
+		CHECK_EQ(dsa_emu_batch_order(emu, -1, ran, NOPS), NOPS - 1);
+		fail_member = (int)ran[fail_member - 1] + 1;
 	}
 	/* each member completes on its first poll, with its own result */
 	for (i = 0; i < NOPS; i++) {
