@@ -1992,7 +1992,8 @@ struct data_mover_dsa_config {
 	enum data_mover_dsa_wq_mode mode;
 	int numa_node;       /* node + 1 to prefer after the destination's;
 	                      * 0 = the calling thread's node */
-	size_t capacity;     /* operations that exist at once; 0 = 4096 */
+	size_t capacity;     /* operations that exist at once; 0 = 4096,
+			      * at most 2^20 (more is taken as that) */
 	enum future_notifier_type desired_notifier; /* NONE(0) = WAKER */
 	size_t cpu_threshold; /* operations of fewer bytes run on the CPU;
 	                       * 0 = 4096 (see THE DSA MOVER, top); 1 = every
@@ -3462,10 +3463,14 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 	MASYNC__UNTRACKED(&p->nchunks, sizeof(p->nchunks));
 	/* each entry is written once, before the head publishes it */
 	MASYNC__UNTRACKED(p->chunks, sizeof(p->chunks));
-	p->max_chunks = (uint32_t)((max_elems + MASYNC__POOL_CHUNK - 1) /
-		MASYNC__POOL_CHUNK);
-	if (p->max_chunks == 0 || p->max_chunks > MASYNC__POOL_MAX_CHUNKS)
-		p->max_chunks = MASYNC__POOL_MAX_CHUNKS;
+	/* clamped before the cast: 2^32 + 1 chunks are not 1 */
+	{
+		size_t ch = max_elems / MASYNC__POOL_CHUNK +
+			(max_elems % MASYNC__POOL_CHUNK != 0);
+
+		p->max_chunks = ch == 0 || ch > MASYNC__POOL_MAX_CHUNKS ?
+			MASYNC__POOL_MAX_CHUNKS : (uint32_t)ch;
+	}
 	p->max_elems = max_elems;
 	memset(p->chunks, 0, sizeof(p->chunks));
 	return 0;
@@ -7044,6 +7049,8 @@ struct masync__dsa_wq {
 	uint32_t base_flags;
 	int cc_mem, cc_flush, drdbk, overlap_ok;
 	MASYNC__A(unsigned) load; /* = inflight, read without the lock */
+	/* the queue head's record, read without the lock (placement) */
+	MASYNC__A(struct dsa_completion_record *) head_rec;
 	/* submitted descriptors: any poller reaps them (qlock) */
 	struct masync__qlock qlock;
 	uint32_t slot;         /* portal offset rotation */
@@ -7269,7 +7276,14 @@ struct masync__dsa_cand {
 	uint64_t gencap;
 };
 
-#define MASYNC__DSA_MAX_CANDS 64
+/* WQs a mover uses at most: 8 sockets of 4 devices of 8 WQs. Past it,
+ * discovery keeps the caller's node's (masync__dsa_cand_slot). At most
+ * 256 (masync__dsa_order's keys); tests set less. */
+#ifndef MASYNC__DSA_MAX_CANDS
+#define MASYNC__DSA_MAX_CANDS 256
+#elif MASYNC__DSA_MAX_CANDS > 256
+#error "MASYNC__DSA_MAX_CANDS is at most 256"
+#endif
 
 /* Held while libaccel-config runs (it is not thread-safe) and while a WQ
  * file is opened and entered in masync__dsa_fds, and by a fork (the
@@ -7456,6 +7470,23 @@ masync__dsa_names_check(const struct masync__dsa_names *l, char *detail,
 	return 0;
 }
 
+/* Where discovery puts a WQ that fits: the next entry, or with all `max`
+ * taken, for a WQ on the caller's node (pref), one on another node (the
+ * caller's node keeps its WQs however many the others have); NULL: none. */
+static struct masync__dsa_cand *
+masync__dsa_cand_slot(struct masync__dsa_cand *c, int n, int max, int numa,
+	int pref)
+{
+	int i;
+
+	if (n < max)
+		return &c[n];
+	for (i = n - 1; numa == pref && i >= 0; i--)
+		if (c[i].numa != pref)
+			return &c[i];
+	return NULL;
+}
+
 /* Lists the enabled user WQs that fit `cfg`, best first. libaccel-config
  * is not thread-safe and trusts sysfs: enumerate under a global lock and
  * check the files it would crash on before asking it. */
@@ -7512,12 +7543,12 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			continue;
 		accfg_wq_foreach(dev, wq) {
 			const char *wname = accfg_wq_get_devname(wq);
-			struct masync__dsa_cand *k;
+			struct masync__dsa_cand *k, t;
 			unsigned long long size, xfer, batch;
 			char buf[32];
 			int mode, bof;
 
-			if (n >= max || !masync__dsa_str_ok(wname, sizeof(c->wq)))
+			if (!masync__dsa_str_ok(wname, sizeof(c->wq)))
 				continue;
 			if (cfg->wq != NULL && strcmp(cfg->wq, wname) != 0)
 				continue;
@@ -7564,29 +7595,32 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 				if (!in0 || !in1)
 					continue;
 			}
-			k = &c[n];
-			memset(k, 0, sizeof(*k));
-			if (accfg_wq_get_user_dev_path(wq, k->path,
-					sizeof(k->path)) != 0 ||
-					k->path[0] != '/')
+			memset(&t, 0, sizeof(t));
+			if (accfg_wq_get_user_dev_path(wq, t.path,
+					sizeof(t.path)) != 0 || t.path[0] != '/')
 				continue;
-			strcpy(k->dev, dname);
-			strcpy(k->wq, wname);
-			k->dedicated = mode == ACCFG_WQ_DEDICATED;
+			strcpy(t.dev, dname);
+			strcpy(t.wq, wname);
+			t.dedicated = mode == ACCFG_WQ_DEDICATED;
 			/* a shared WQ's threshold bounds what ENQCMD may fill:
 			 * with 0 it refuses every descriptor (DSA.md §8), the
 			 * kernel's write() (ENQCMDS) is not bound by it */
-			k->enq_zero = !k->dedicated &&
+			t.enq_zero = !t.dedicated &&
 				masync__dsa_read_num(wname, "threshold", &v,
 				10) == 0 && v == 0;
-			k->numa = accfg_device_get_numa_node(dev);
-			k->bof = bof == 1 && (gencap & MASYNC__DSA_GENCAP_BOF);
-			k->size = (unsigned)size;
-			k->max_xfer = (uint32_t)(xfer > 0x80000000ull ?
+			t.numa = accfg_device_get_numa_node(dev);
+			t.bof = bof == 1 && (gencap & MASYNC__DSA_GENCAP_BOF);
+			t.size = (unsigned)size;
+			t.max_xfer = (uint32_t)(xfer > 0x80000000ull ?
 				0x80000000ull : xfer);
-			k->max_batch = (unsigned)batch;
-			k->gencap = gencap;
-			n++;
+			t.max_batch = (unsigned)batch;
+			t.gencap = gencap;
+			k = masync__dsa_cand_slot(c, n, max, t.numa, pref);
+			if (k == NULL)
+				continue; /* full of WQs on the caller's node */
+			*k = t;
+			if (k == &c[n])
+				n++;
 		}
 	}
 	accfg_unref(ctx);
@@ -7810,6 +7844,15 @@ masync__dsa_retire(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 	}
 }
 
+/* w's queue changed: what placement reads of it without the lock */
+static void
+masync__dsa_q_publish(struct masync__dsa_wq *w)
+{
+	MASYNC__STORE(&w->load, w->inflight, relaxed);
+	MASYNC__STORE(&w->head_rec, w->qhead != NULL ? w->qhead->rec :
+		(struct dsa_completion_record *)NULL, relaxed);
+}
+
 static void
 masync__dsa_unqueue(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 {
@@ -7823,7 +7866,7 @@ masync__dsa_unqueue(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 		w->qtail = e->qprev;
 	e->qprev = e->qnext = NULL;
 	w->inflight--;
-	MASYNC__STORE(&w->load, w->inflight, relaxed);
+	masync__dsa_q_publish(w);
 	e->in_q = 0;
 	if (e->q_lost) {
 		w->nlost--;
@@ -7976,7 +8019,7 @@ masync__dsa_submit_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 			w->qhead = e;
 		w->qtail = e;
 		w->inflight++;
-		MASYNC__STORE(&w->load, w->inflight, relaxed);
+		masync__dsa_q_publish(w);
 	}
 out:
 	return r;
@@ -8041,6 +8084,29 @@ masync__dsa_fill(struct masync__dsa_wq *w, struct masync__dsa_op *o,
  * overrides it), then any; within each, the least loaded (our descriptors
  * in flight per entry). A full WQ is passed over (masync__dsa_submit says
  * so), so work crosses nodes only when the local WQs are full. */
+
+/* w's load now: what completed since anyone reaped w (owners that did
+ * not poll again) still counts in `load`, so a WQ with its head done is
+ * reaped here when its lock is free; a look at one record otherwise. */
+static unsigned
+masync__dsa_load(struct masync__dsa_wq *w)
+{
+	unsigned ld = MASYNC__LOAD(&w->load, relaxed);
+	struct dsa_completion_record *h;
+
+	if (ld == 0)
+		return 0;
+	/* (a record in a pool or batch state: memory that stays mapped) */
+	h = MASYNC__LOAD(&w->head_rec, relaxed);
+	if (h != NULL && masync__dsa_status(h) != 0 &&
+			MASYNC__XCHG(&w->qlock.held, 1u, acquire) == 0) {
+		masync__dsa_reap_head(w);
+		ld = w->inflight;
+		masync__qlock_give(&w->qlock);
+	}
+	return ld;
+}
+
 static unsigned
 masync__dsa_order(struct data_mover_dsa *d, const struct masync__dsa_op *o,
 	size_t need, struct masync__dsa_wq **out)
@@ -8064,8 +8130,8 @@ masync__dsa_order(struct data_mover_dsa *d, const struct masync__dsa_op *o,
 			else if (w->numa == o->node_cpu)
 				tier = 1;
 		}
-		k = tier << 48 | (uint64_t)MASYNC__LOAD(&w->load, relaxed) *
-			65536u / w->wq_size << 8 | i;
+		k = tier << 48 | (uint64_t)masync__dsa_load(w) * 65536u /
+			w->wq_size << 8 | i;
 		for (j = n; j > 0 && key[j - 1] > k; j--) {
 			key[j] = key[j - 1];
 			out[j] = out[j - 1];
@@ -8333,34 +8399,57 @@ masync__dsa_kick_member(struct masync__dsa_op *m, unsigned char why)
 		MASYNC__DSA_ST_KICKED, release);
 }
 
-/* A shared WQ refused w's pending members and sent none of them for
- * timeout_ns: they fail with VDM_ERROR_BUSY, as a lone operation does
- * (masync__dsa_submit_next); their owners learn it as from a kick. A
- * dedicated WQ's room is held by our own descriptors: no deadline. */
+/* Another WQ than w that may take a descriptor now: a dedicated one with
+ * room, or a shared one (which only ENQCMD / write() can tell). */
+static int
+masync__dsa_room_elsewhere(const struct data_mover_dsa *d,
+	const struct masync__dsa_wq *w)
+{
+	unsigned i;
+
+	for (i = 0; i < d->nq; i++)
+		if (&d->q[i] != w && (!d->q[i].dedicated ||
+				MASYNC__LOAD(&d->q[i].load, relaxed) <
+				d->q[i].wq_size))
+			return 1;
+	return 0;
+}
+
+/* w had no room for its pending members. A dedicated WQ's room is held by
+ * our own descriptors: they wait for it with no deadline, unless another
+ * WQ has room: then they go there one by one at once. A shared WQ that
+ * refused them and sent none for timeout_ns: they fail with
+ * VDM_ERROR_BUSY, as a lone operation does (masync__dsa_submit_next);
+ * their owners learn it as from a kick. */
 static void
 masync__dsa_pend_refused(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 	int sent)
 {
-	uint64_t now;
+	int alone = d->nq > 1;
 
-	if (w->dedicated)
-		return;
-	now = masync__coarse_ns();
-	if (sent) {
-		w->pend_ns = now; /* the rest waits from here */
-		return;
+	if (w->dedicated) {
+		if (!alone || !masync__dsa_room_elsewhere(d, w))
+			return;
+	} else {
+		uint64_t now = masync__coarse_ns();
+
+		if (sent) {
+			w->pend_ns = now; /* the rest waits from here */
+			return;
+		}
+		/* Refused with nothing sent. With other WQs, the members try
+		 * them one by one at once (masync__dsa_submit_next, which
+		 * fails them with BUSY only when none takes them in time):
+		 * left here, they waited for this WQ alone while another was
+		 * idle. */
+		if (!alone && now - w->pend_ns <= d->timeout_ns)
+			return;
 	}
-	/* Refused with nothing sent. With other WQs, the members try them
-	 * one by one at once (masync__dsa_submit_next, which fails them
-	 * with BUSY only when none takes them in time): left here, they
-	 * waited for this WQ alone while another was idle. */
-	if (d->nq == 1 && now - w->pend_ns <= d->timeout_ns)
-		return;
 	while (w->phead != NULL) {
 		struct masync__dsa_op *m = w->phead;
 
 		masync__dsa_unpend(d, w, m);
-		masync__dsa_kick_member(m, d->nq > 1 ? MASYNC__DSA_KICK_ALONE :
+		masync__dsa_kick_member(m, alone ? MASYNC__DSA_KICK_ALONE :
 			MASYNC__DSA_KICK_BUSY);
 	}
 }
@@ -8598,12 +8687,21 @@ masync__dsa_pend(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS], *w;
-	unsigned lim;
+	unsigned i, n, lim;
 	int round;
 
-	if (masync__dsa_order(d, o, 0, order) == 0)
+	n = masync__dsa_order(d, o, 0, order);
+	if (n == 0)
 		return 0;
+	/* the best WQ with room: a full dedicated WQ's batch would wait for
+	 * it while another has room (with none, the best: it coalesces) */
 	w = order[0];
+	for (i = 0; i < n; i++)
+		if (!order[i]->dedicated || MASYNC__LOAD(&order[i]->load,
+				relaxed) < order[i]->wq_size) {
+			w = order[i];
+			break;
+		}
 	lim = masync__dsa_batch_lim(d, w);
 	/* write() cannot take batches on DSA 1.0 */
 	if (w->portal == NULL || lim < 2 || o->n > w->max_xfer)
@@ -10034,6 +10132,7 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 	w->drdbk = (k->gencap & MASYNC__DSA_GENCAP_DRDBK) != 0;
 	w->overlap_ok = (k->gencap & MASYNC__DSA_GENCAP_OVERLAP) != 0;
 	MASYNC__INIT(&w->load, 0u);
+	MASYNC__INIT(&w->head_rec, (struct dsa_completion_record *)NULL);
 	strcpy(w->path, k->path);
 	strcpy(w->dev, k->dev);
 	strcpy(w->wq, k->wq);
