@@ -114,7 +114,9 @@
      fitting WQ, or a malformed list, fails the constructor with E_NO_WQ
      / E_INVALID naming it). A WQ that cannot be opened (a dedicated WQ
      another process holds, no permission) is passed over; it fails only
-     when none opens. Each WQ has its own portal, room and queue; the
+     when none opens. At most 256 WQs (8 sockets of 4 devices of 8):
+     past that, those on the caller's node are kept. Each WQ has its own
+     portal, room and queue; the
      mover submits descriptors itself: MOVDIR64B on a dedicated WQ;
      ENQCMD on a shared WQ when the CPU has it and the kernel allows it
      in user space (the `enqcmd` flag in /proc/cpuinfo) and the WQ's
@@ -124,7 +126,10 @@
      on the NUMA node of the destination's first page (get_mempolicy),
      then on the caller's node (getcpu; config numa_node overrides it),
      then any: work crosses nodes only when the local WQs are full, and
-     never goes to a full WQ while another has room. Both lookups are
+     never goes to a full WQ while another has room (nor waits in a full
+     dedicated WQ's pending batch then). A descriptor counts until
+     someone sees it complete: placement reaps a WQ whose oldest one
+     completed. Both lookups are
      per-thread caches (the node per CPU, a page's node per page, asked
      again every 256 uses), made only when the WQs span nodes.
    - Batching: an operation of at most batch_threshold bytes (64 KiB)
