@@ -113,8 +113,11 @@
      restricts further without recompiling; a name that matches no
      fitting WQ, or a malformed list, fails the constructor with E_NO_WQ
      / E_INVALID naming it). A WQ that cannot be opened (a dedicated WQ
-     another process holds, no permission) is passed over; it fails only
-     when none opens. At most 256 WQs (8 sockets of 4 devices of 8):
+     another mover holds, no permission) is passed over; it fails only
+     when none opens. The kernel lets one file at a time open a
+     dedicated WQ, in this process too: a second mover cannot use the
+     dedicated WQs a first one holds; share one mover between threads
+     (it is thread-safe), or give each its own WQs (wqs). At most 256 WQs (8 sockets of 4 devices of 8):
      past that, those on the caller's node are kept. Each WQ has its own
      portal, room and queue; the
      mover submits descriptors itself: MOVDIR64B on a dedicated WQ;
