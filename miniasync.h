@@ -198,11 +198,16 @@
      comes back there); so are the members of a coalesced batch that it
      refused for timeout_ns (a waker registered for them is called).
    - VDM_ERROR_TIMEOUT: the device did not complete a descriptor within
-     timeout_ns (default 5 s). A waker registered for it is called then
-     (the next poll fails it), so an executor that polls only when told
-     learns it too. The device may still read the source and
+     timeout_ns (default 5 s), counted from its submission. A waker
+     registered for it is called then (the next poll fails it), so an
+     executor that polls only when told learns it too. A POLLER word is
+     the record the device writes: a descriptor it never completes never
+     changes it, so a POLLER executor also polls after timeout_ns (the
+     runtime's waits poll again within 1 ms anyway). The device may still read the source and
      write the destination after that: keep both buffers allocated, and
      do not trust the destination, until data_mover_dsa_delete() returned.
+     (A coalesced operation still waiting for room after timeout_ns gets
+     one such call, which finds it still waiting: room has no deadline.)
      Such a descriptor keeps its WQ entry until it or a descriptor
      submitted after it completes (a dedicated WQ dispatches in order) and
      its memory until its own record is written or the mover is deleted.
@@ -6930,7 +6935,7 @@ struct masync__dsa_op {
 	size_t r_off, r_len;  /* what is left of it after page faults */
 	/* NULL in the pool (masync__dsa_unlink, masync__dsa_recycle) */
 	struct masync__dsa_op *aprev, *anext; /* armed list (monitor) */
-	uint64_t arm_ns;      /* linked then (under mlock) */
+	uint64_t arm_ns;      /* its timeout counts from then (mlock) */
 	unsigned char *batch; /* bmax descriptors, then their records */
 	uint64_t wait_ns;
 	struct vdm_operation_future hy_fut;
@@ -8927,7 +8932,10 @@ masync__dsa_link(struct data_mover_dsa *d, struct masync__dsa_op *o)
 	int was_empty = d->armed == NULL;
 
 	MASYNC__STORE(&o->armed, 1, relaxed);
-	o->arm_ns = masync__coarse_ns();
+	/* the timeout counts from the submission (a lone descriptor's, which
+	 * this owner made), as the poll's does */
+	o->arm_ns = o->submitted && o->pend_w == NULL ? o->q.submit_ns :
+		masync__coarse_ns();
 	o->aprev = NULL;
 	o->anext = d->armed;
 	if (!was_empty)
@@ -9049,30 +9057,66 @@ masync__dsa_unlink(struct data_mover_dsa *d, struct masync__dsa_op *o)
 	MASYNC__STORE(&o->armed, 0, release);
 }
 
-/* After this, the monitor neither calls nor will call o's waker. */
-static void
-masync__dsa_disarm(struct masync__dsa_op *o)
+/* o off the monitor's list (a kick it makes after this calls at most
+ * o's waker); 0 where there is no monitor (or it is the parent's). */
+static int
+masync__dsa_unmonitor(struct masync__dsa_op *o)
 {
 	struct data_mover_dsa *d = o->d;
 
-	if (!o->ever_armed)
-		return; /* the monitor never knew it: no lock it shares */
 	if (o->arm_later)
 		masync__dsa_later_drop(o); /* never linked */
 	if (!d->have_monitor || masync__dsa_forked(d))
-		return; /* a forked child has no monitor (and maybe a held lock) */
+		return 0; /* a forked child has no monitor (and maybe a held lock) */
 	/* 0: the monitor unlinked it (only the owner links it) and will at
-	 * most kick it, which dropping the waker below covers: no lock */
+	 * most kick it, which dropping the waker covers: no lock */
 	if (MASYNC__LOAD(&o->armed, acquire)) {
 		masync__dsa_mlock(d); /* the monitor unlinks under it */
 		if (MASYNC__LOAD(&o->armed, relaxed))
 			masync__dsa_unlink(d, o);
 		masync__mtx_unlock(&d->mlock);
 	}
+	return 1;
+}
+
+/* After this, the monitor neither calls nor will call o's waker. */
+static void
+masync__dsa_disarm(struct masync__dsa_op *o)
+{
+	if (!o->ever_armed)
+		return; /* the monitor never knew it: no lock it shares */
+	if (!masync__dsa_unmonitor(o))
+		return;
 	masync__signal_register(&o->sig, NULL, FUTURE_NOTIFIER_WAKER, NULL);
 	/* off the list with no waker: a kick the monitor still makes calls
 	 * nothing, so the next disarm (e.g. at release) has nothing to do */
 	o->ever_armed = 0;
+}
+
+/* o is done; may this poll (notifier n) report it complete? As
+ * masync__dsa_disarm, but where the monitor is calling o's waker and n
+ * brings a waker, n's is registered (the call's end calls it) and the
+ * poll reports "not yet" (0), as a threads mover's does: dropping the
+ * waker waits for that call, which may wait for a lock the poller holds
+ * (an executor's, which a waker may take). */
+static int
+masync__dsa_disarm_done(struct masync__dsa_op *o, struct future_notifier *n)
+{
+	uint64_t w;
+
+	if (!o->ever_armed || n == NULL || n->waker.wake == NULL) {
+		masync__dsa_disarm(o);
+		return 1;
+	}
+	if (!masync__dsa_unmonitor(o))
+		return 1;
+	w = masync__signal_lock(&o->sig);
+	masync__signal_unlock(&o->sig, w | MASYNC__S_DONE);
+	if (!masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER,
+			NULL))
+		return 0;
+	o->ever_armed = 0;
+	return 1;
 }
 
 /* Calls the waker of every armed operation whose record was written. */
@@ -9634,10 +9678,13 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			 * start's waker stays, and the monitor calls it for
 			 * the record already written, so that a poll with a
 			 * notifier hands one to the CPU part */
-			if (notify || !o->hy_active)
-				masync__dsa_disarm(o);
-			return o->hy_active ? FUTURE_STATE_RUNNING :
-				FUTURE_STATE_COMPLETE;
+			if (o->hy_active) {
+				if (notify)
+					masync__dsa_disarm(o);
+				return FUTURE_STATE_RUNNING;
+			}
+			return masync__dsa_disarm_done(o, n) ?
+				FUTURE_STATE_COMPLETE : FUTURE_STATE_RUNNING;
 		}
 		if (masync__dsa_forked(d)) {
 			/* started by the parent: its device does not serve
@@ -9728,12 +9775,13 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 				masync__dsa_finish(o, VDM_ERROR_TIMEOUT);
 				continue;
 			}
-			if (notify) {
-				if (n != NULL)
-					masync__dsa_arm(o, n);
-				else
-					masync__dsa_disarm(o);
-			}
+			/* (a POLLER's word also after a start: the
+			 * record of the part in flight now) */
+			if (n != NULL && (notify ||
+					d->notifier == FUTURE_NOTIFIER_POLLER))
+				masync__dsa_arm(o, n);
+			else if (notify)
+				masync__dsa_disarm(o);
 			return FUTURE_STATE_RUNNING;
 		}
 		masync__dsa_completed(o);
@@ -9910,7 +9958,10 @@ masync__dsa_op_start(void *data, const struct vdm_operation *operation,
 		o->need_submit = 0;
 		o->fresh = 0;
 		o->start_n = NULL;
-		return -1; /* no room: stay idle, poll again */
+		/* no room: stay idle, poll again (nothing wakes for room) */
+		if (n != NULL)
+			n->notifier_used = FUTURE_NOTIFIER_NONE;
+		return -1;
 	}
 	if (r > 0) {
 		o->need_submit = 0;
@@ -9972,8 +10023,8 @@ masync__dsa_op_check_ext(void *data, const struct vdm_operation *operation,
 		o->submitted = 0;
 		o->done = o->n; /* a member is one whole part */
 		masync__dsa_finish(o, VDM_SUCCESS);
-		masync__dsa_disarm(o);
-		return FUTURE_STATE_COMPLETE;
+		return masync__dsa_disarm_done(o, n) ?
+			FUTURE_STATE_COMPLETE : FUTURE_STATE_RUNNING;
 	}
 	return masync__dsa_progress(o, n, 1, 0);
 }
@@ -10002,7 +10053,8 @@ masync__dsa_poll(struct vdm_operation_future *f, struct future_notifier *n)
 
 	if (masync__dsa_swept_ok(o) && !o->write_back && !o->timed_out &&
 			o->hy_len == 0) {
-		masync__dsa_disarm(o);
+		if (!masync__dsa_disarm_done(o, n))
+			return FUTURE_STATE_RUNNING; /* its wake call runs */
 		masync__output(&f->data.operation, VDM_SUCCESS, &f->output);
 		masync__dsa_recycle(o);
 		f->data.data = NULL; /* the state is gone */
@@ -10029,9 +10081,12 @@ masync__dsa_op_cancel(void *data, const struct vdm_operation *operation)
 			struct masync__dsa_wq *w = o->pend_w;
 
 			masync__qlock_take(&w->qlock);
-			pending = o->in_pend;
-			if (pending)
+			/* in the pending batch, or left out of it unsent
+			 * (kicked: its owner was to send it alone) */
+			pending = o->in_pend || (o->kicked && o->bat == NULL);
+			if (o->in_pend)
 				masync__dsa_unpend(o->d, w, o);
+			o->kicked = 0;
 			masync__qlock_give(&w->qlock);
 		}
 		if (!pending)

@@ -441,10 +441,18 @@ static void *
 busy_deadline(void *arg)
 {
 	(void)arg;
+	int resumed = 0;
+
 	while (!atomic_load(&busy_stop)) {
 		struct dsa_emu_stats s;
 
 		dsa_emu_get_stats(busy_emu, 1, &s);
+		/* the shared WQ was asked (the dedicated one was busier):
+		 * now the dedicated one may run what goes there */
+		if (s.enqcmd_retries >= 1 && !resumed) {
+			dsa_emu_pause(busy_emu, 0, 0);
+			resumed = 1;
+		}
 		if (s.enqcmd_retries >= BUSY_REFUSALS) {
 			td_clock_advance(SEC + 1);
 			atomic_store(&busy_advanced, 1);
@@ -499,13 +507,12 @@ test_busy_placement(void)
 	/* the shared WQ refuses every ENQCMD (disabled; as one full of
 	 * other clients' work does) */
 	CHECK(dsa_emu_wq_enable(emu, 1, 0) == 0);
-	/* one descriptor counted on the dedicated WQ (nobody reaps it
-	 * before the round): the round's batch goes to the shared WQ */
+	/* one descriptor in flight on the dedicated WQ (paused until the
+	 * shared WQ was asked): the round's batch goes to the shared WQ */
 	dsa_emu_pause(emu, 0, 1);
 	l = vdm_memcpy(vdm, dst + N * SZ, src + N * SZ, SZ, 0);
 	CHECK(poll1(&l) == FUTURE_STATE_RUNNING);
 	td_wait_received(emu, 1, 60 * SEC);
-	dsa_emu_pause(emu, 0, 0);
 	for (i = 0; i < N; i++) {
 		f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);
 		ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
