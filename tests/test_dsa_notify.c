@@ -8,7 +8,13 @@
  * No notifier at all (FUTURE_BUSY_POLL). Then chains of DSA futures: an
  * error-aware chain (FUTURE_CHAIN_INIT_STOP_ON_ERROR) stops at an injected
  * DSA failure (invalid flags: VDM_ERROR_DSA_INVALID) and later entries do
- * not run; a plain chain runs them all. */
+ * not run; a plain chain runs them all. A first poll that finds no room
+ * (IDLE) says notifier_used NONE: nothing was registered, nothing will
+ * call (a notifier reused from a poll that registered one said WAKER, or
+ * POLLER). On a POLLER mover, the first poll of an operation in several
+ * descriptors that saw its first one done and submitted the next hands
+ * out that next one's record (the word changes when it completes), not
+ * the finished one's (which never changes again). */
 #include "test_dsa_util.h"
 
 static struct runtime *rt;
@@ -371,6 +377,201 @@ test_no_notifier(void)
 	td_free(b);
 }
 
+/* A first poll that finds no room: the operation stays IDLE (the caller
+ * polls again: nothing wakes anyone for room) and notifier_used says
+ * NONE, also when the caller's notifier came from a poll that registered
+ * a waker (WAKER) or handed out a word (POLLER). An executor that trusts
+ * notifier_used would otherwise wait for a call, or a word, that is not
+ * about this operation. The WQ has one entry, held by a paused device. */
+static void
+test_start_noroom(enum future_notifier_type desired)
+{
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	unsigned char *a = td_alloc(2 * N), *b = td_alloc(2 * N);
+	struct vdm_operation_future f1, f2;
+	struct future_notifier nt;
+	struct masync__dsa_op *o2;
+	struct counter cnt;
+
+	td_begin(desired == FUTURE_NOTIFIER_POLLER ?
+		"no room at the first poll: IDLE, notifier_used NONE (POLLER)" :
+		"no room at the first poll: IDLE, notifier_used NONE (WAKER)");
+	ec.wq_size = 1;
+	emu = td_emu(&ec);
+	mc.desired_notifier = desired;
+	/* the paused descriptor never times out while the test runs */
+	mc.timeout_ns = 600000000000ull;
+	d = td_mover(&mc);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(a, 2 * N, 8);
+	memset(b, 0, 2 * N);
+	atomic_init(&cnt.calls, 0);
+	memset(&nt, 0, sizeof(nt));
+	nt.waker.data = &cnt;
+	nt.waker.wake = count_wake;
+	dsa_emu_pause(emu, -1, 1);
+	f1 = vdm_memcpy(vdm, b, a, N, 0);
+	/* takes the only entry */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f1), &nt) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(nt.notifier_used == desired);
+	td_wait_received(emu, 1, 20000000000ull);
+	/* the executor polls the next one with the same notifier */
+	f2 = vdm_memcpy(vdm, b + N, a + N, N, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f2), &nt) ==
+		FUTURE_STATE_IDLE);
+	o2 = (struct masync__dsa_op *)f2.data.data;
+	td_log("   IDLE; notifier_used %d (NONE %d)\n", (int)nt.notifier_used,
+		(int)FUTURE_NOTIFIER_NONE);
+	CHECK_EQ(nt.notifier_used, FUTURE_NOTIFIER_NONE);
+	/* indeed nothing kept: no waker, not on the monitor's list */
+	CHECK_EQ(MASYNC__LOAD(&o2->sig.word, acquire) & MASYNC__S_WAKER, 0);
+	CHECK_EQ(MASYNC__LOAD(&o2->armed, acquire), 0);
+	{
+		struct dsa_emu_stats es;
+
+		dsa_emu_get_stats(emu, -1, &es);
+		CHECK_EQ(es.received, 1);
+	}
+	dsa_emu_pause(emu, -1, 0);
+	{
+		struct future *ff[2];
+
+		ff[0] = FUTURE_AS_RUNNABLE(&f1);
+		ff[1] = FUTURE_AS_RUNNABLE(&f2);
+		CHECK_EQ(runtime_wait_multiple_for(rt, ff, 2,
+			60000000000ull * td_slow()), 0);
+	}
+	CHECK_RES(FUTURE_OUTPUT(&f1)->result, VDM_SUCCESS);
+	CHECK_RES(FUTURE_OUTPUT(&f2)->result, VDM_SUCCESS);
+	CHECK_PATTERN(b, 2 * N, 0, 8);
+	td_settle(emu);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(a);
+	td_free(b);
+}
+
+/* A POLLER mover, an operation in three descriptors (no batches). The
+ * first poll submits the first; a MOVDIR64B hook waits (bounded) until
+ * its record is written, then pauses the device, so the same poll sees
+ * it done and submits the second (on the other record), held by the
+ * paused device. The word that poll hands out must be the second's
+ * record: it changes when the second completes. (Before, it was the
+ * first's, written already and never again: an executor watching it
+ * waited for good.) Ordered by the hook and the pause, not by time. */
+static struct dsa_emu *stale_emu;
+static int stale_nsub;
+
+static void
+stale_hook(void *portal, const void *desc)
+{
+	const struct dsa_hw_desc *dd = (const struct dsa_hw_desc *)desc;
+	const uint8_t *st = (const uint8_t *)(uintptr_t)dd->completion_addr;
+	uint64_t t0;
+
+	td_trap_movdir64b(portal, desc);
+	if (stale_nsub++ != 0)
+		return;
+	t0 = td_now_ns();
+	while (__atomic_load_n(st, __ATOMIC_ACQUIRE) == 0) {
+		if (td_now_ns() - t0 > 60000000000ull * td_slow())
+			td_fail(__FILE__, __LINE__, "the first record written",
+				NULL);
+		td_sleep_us(50);
+	}
+	dsa_emu_pause(stale_emu, -1, 1); /* the next descriptors wait */
+}
+
+static void
+test_poller_first_parts(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct data_mover_dsa *d;
+	struct vdm_operation_future f;
+	struct future_notifier nt;
+	struct masync__dsa_op *o;
+	const size_t len = 3 * 65536;
+	unsigned char *a = td_alloc(len), *b = td_alloc(len);
+	uint64_t *word, seen;
+	const void *inflight;
+	size_t done;
+	int polls;
+
+	td_begin("POLLER: the first poll hands out the record of the part "
+		"it sent");
+	ec.trap_portal = 1;
+	ec.max_transfer_size = 65536;
+	ec.max_batch_size = 1;
+	stale_emu = td_emu(&ec);
+	stale_nsub = 0;
+	MASYNC__STORE(&masync__test_movdir64b, stale_hook, release);
+	mc.desired_notifier = FUTURE_NOTIFIER_POLLER;
+	mc.timeout_ns = 600000000000ull; /* the paused part never times out */
+	d = td_mover(&mc);
+	td_pattern(a, len, 9);
+	memset(b, 0, len);
+	f = vdm_memcpy(data_mover_dsa_get_vdm(d), b, a, len, 0);
+	memset(&nt, 0, sizeof(nt));
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &nt) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(nt.notifier_used == FUTURE_NOTIFIER_POLLER);
+	CHECK(nt.poller.ptr_to_monitor != NULL);
+	o = (struct masync__dsa_op *)f.data.data;
+	done = o->done;
+	word = nt.poller.ptr_to_monitor;
+	seen = td_poll_word(word);
+	inflight = masync__dsa_own(o);
+	/* the first part done, the second sent (paused) */
+	CHECK_EQ(done, 65536);
+	CHECK_EQ(stale_nsub, 2);
+	td_wait_received(stale_emu, 2, 20000000000ull);
+	/* the second completes: the word handed out changes */
+	dsa_emu_pause(stale_emu, -1, 0);
+	CHECK_EQ(dsa_emu_wait_processed(stale_emu, 2,
+		(unsigned)(60000 * td_slow())), 0);
+	td_log("   handed out: %s record (status %#x then %#x)\n",
+		(const void *)word == inflight ? "the in-flight" :
+		"a finished",
+		(unsigned)(seen & 0xff),
+		(unsigned)(td_poll_word(word) & 0xff));
+	CHECK(td_poll_word(word) != seen);
+	/* white box: it was the record of the part in flight, not written
+	 * yet when handed out */
+	CHECK((const void *)word == inflight);
+	CHECK_EQ(seen & 0xff, 0);
+	/* the rest, and the word of the last part */
+	for (polls = 0;; polls++) {
+		enum future_state st;
+
+		CHECK(polls < 2);
+		memset(&nt, 0, sizeof(nt));
+		st = future_poll(FUTURE_AS_RUNNABLE(&f), &nt);
+		if (st == FUTURE_STATE_COMPLETE)
+			break;
+		CHECK(nt.notifier_used == FUTURE_NOTIFIER_POLLER);
+		CHECK((const void *)nt.poller.ptr_to_monitor ==
+			(const void *)masync__dsa_own(o));
+		CHECK_EQ(dsa_emu_wait_processed(stale_emu, 3,
+			(unsigned)(60000 * td_slow())), 0);
+		CHECK_EQ(stale_nsub, 3);
+	}
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_SUCCESS);
+	CHECK_PATTERN(b, len, 0, 9);
+	CHECK_EQ(td_stats(stale_emu).received, 3);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(stale_emu);
+	MASYNC__STORE(&masync__test_movdir64b, (masync__movdir64b_fn)NULL,
+		release);
+	td_free(a);
+	td_free(b);
+}
+
 /* ---- chains ---------------------------------------------------------- */
 
 struct three_ops_data {
@@ -549,6 +750,9 @@ main(void)
 	test_poller_parts();
 	test_no_notifier();
 	test_chain();
+	test_start_noroom(FUTURE_NOTIFIER_WAKER);
+	test_start_noroom(FUTURE_NOTIFIER_POLLER);
+	test_poller_first_parts();
 	runtime_delete(rt);
 	td_log("test_dsa_notify: all passed\n");
 	return 0;

@@ -16,7 +16,11 @@
  *    program; the other cases use 2 WQs), the mover opens exactly that
  *    many and keeps the caller's node's WQs;
  *  - capacity: config capacity 2^40 + 1 (64-bit) lets 300 operations
- *    exist at once.
+ *    exist at once;
+ *  - cancel_kicked: vdm_cancel of a member that the flush of its pending
+ *    batch left unsubmitted ("kicked": its dedicated WQ full, another with
+ *    room) cancels it (0): nothing of it reached a device, nothing is
+ *    written, its state goes back (before: EINPROGRESS, and it ran).
  * Arguments: the names of the cases to run (default: all). NUMA nodes come
  * from the test hooks masync__test_page_node / masync__test_cpu_node; the
  * pending batches need mmap portals, written where the CPU lacks MOVDIR64B
@@ -629,6 +633,139 @@ case_capacity(void)
 #endif
 }
 
+/* ---- fix 6: cancel of a kicked member ----------------------------------- */
+
+/* the mover's WQ named `name` (wqD.W) */
+static struct masync__dsa_wq *
+wq_named(struct data_mover_dsa *d, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < d->nq; i++)
+		if (strcmp(d->q[i].wq, name) == 0)
+			return &d->q[i];
+	td_fail(__FILE__, __LINE__, "the mover has the WQ", name);
+	return NULL;
+}
+
+static struct masync__dsa_op *
+op_of(struct vdm_operation_future *f)
+{
+	return (struct masync__dsa_op *)f->data.data;
+}
+
+/* One device, two dedicated WQs: P (wq0.1, 2 entries) and Q (wq0.0, 1),
+ * both paused. a goes alone to P, b alone to Q, the small s joins P's
+ * pending batch (P busy, with room), c alone takes P's last entry. Q's b
+ * completes: the flush of P's batch finds P full and Q with room, and
+ * leaves s unsubmitted for its owner to send alone (kicked). Cancelling s
+ * then must cancel it: it never reached a device. The mover's clock
+ * stands still until then (no monitor flush, no timeout comes between). */
+static void
+case_cancel_kicked(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu_wq_config wc[2];
+	struct data_mover_dsa_config mc = {0};
+	struct vdm_operation_future a, b, c, s, ac[2];
+	struct masync__dsa_wq *wp, *wq;
+	struct masync__dsa_op *so;
+	struct data_mover_dsa *d;
+	struct dsa_emu *emu;
+	struct dsa_emu_stats st;
+	unsigned char *kdst = td_alloc(3u * BIG + SMALL);
+	unsigned char *ksrc = td_alloc(3u * BIG + SMALL);
+	const size_t s_off = 3u * BIG;
+
+	td_begin("cancel_kicked: a member its flush left unsubmitted is "
+		"cancelled");
+	td_pattern(ksrc, 3u * BIG + SMALL, 5);
+	memset(kdst, 0, 3u * BIG + SMALL);
+	memset(wc, 0, sizeof(wc));
+	wc[0].wq_size = 1; /* emulator WQ 0: wq0.0, Q */
+	wc[1].wq_size = 2; /* emulator WQ 1: wq0.1, P */
+	ec.nwqs = 2;
+	ec.wqs = wc;
+	ec.fifo = -1; /* mmap portals: batches */
+	emu = td_emu(&ec);
+	portal_begin();
+	mc.batch_max = 8;
+	mc.timeout_ns = 10 * tmo_ns();
+	d = td_mover(&mc);
+	CHECK_EQ(d->nq, 2);
+	wp = wq_named(d, "wq0.1");
+	wq = wq_named(d, "wq0.0");
+	CHECK(wp->portal != NULL && wq->portal != NULL);
+	CHECK_EQ(wp->wq_size, 2);
+	CHECK_EQ(wq->wq_size, 1);
+	td_clock_fake(masync__coarse_ns(), 0);
+	dsa_emu_pause(emu, -1, 1);
+	a = vdm_memcpy(data_mover_dsa_get_vdm(d), kdst, ksrc, BIG, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a), NULL) ==
+		FUTURE_STATE_RUNNING);
+	b = vdm_memcpy(data_mover_dsa_get_vdm(d), kdst + BIG, ksrc + BIG,
+		BIG, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&b), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(op_of(&a)->w == wp);
+	CHECK(op_of(&b)->w == wq);
+	s = vdm_memcpy(data_mover_dsa_get_vdm(d), kdst + s_off, ksrc + s_off,
+		SMALL, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) ==
+		FUTURE_STATE_RUNNING);
+	so = op_of(&s);
+	CHECK(so->in_pend && so->pend_w == wp);
+	c = vdm_memcpy(data_mover_dsa_get_vdm(d), kdst + 2u * BIG,
+		ksrc + 2u * BIG, BIG, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&c), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(op_of(&c)->w == wp);
+	td_wait_received(emu, 3, tmo_ns());
+	CHECK_EQ(received(emu, 1), 2); /* a, c on P: full */
+	CHECK_EQ(received(emu, 0), 1); /* b on Q */
+	/* Q's b completes: room on Q, none on P */
+	dsa_emu_pause(emu, 0, 0);
+	wait_all(&b, 1, "the copy on the resumed WQ");
+	/* a poll flushes P's pending batch: s is left for its owner */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(so->kicked != 0 && !so->in_pend && so->bat == NULL);
+	CHECK_EQ(npend(wp), 0);
+	CHECK_EQ(td_pool_live(d), 3); /* a, c, s */
+	/* it has not started: cancelled */
+	CHECK_EQ(vdm_cancel(&s), 0);
+	CHECK(FUTURE_STATE(&s) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&s)->result, VDM_ERROR_CANCELLED);
+	CHECK_EQ(td_pool_live(d), 2); /* its state went back */
+	/* a and c complete; s was never sent, nothing of it written */
+	td_clock_real();
+	dsa_emu_pause(emu, -1, 0);
+	ac[0] = a;
+	ac[1] = c;
+	wait_all(ac, 2, "the copies on P, resumed");
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&s)->result, VDM_ERROR_CANCELLED);
+	st = td_stats(emu);
+	td_log("   emulator received %llu (a, b, c), %llu bytes; s: "
+		"cancelled\n", (unsigned long long)st.received,
+		(unsigned long long)st.bytes);
+	CHECK_EQ(st.received, 3);
+	CHECK_EQ(st.batch_members, 0);
+	CHECK_EQ(st.bytes, 3ull * BIG);
+	CHECK_EQ(st.dropped, 0);
+	CHECK_EQ(st.errors, 0);
+	CHECK_PATTERN(kdst, 3u * BIG, 0, 5);
+	CHECK_BYTES(kdst + s_off, SMALL, 0);
+	CHECK(td_guards_ok(kdst, 3u * BIG + SMALL));
+	CHECK_EQ(td_pool_live(d), 0);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	portal_end();
+	td_free(kdst);
+	td_free(ksrc);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -640,6 +777,7 @@ static const struct {
 	{ "stale_devs", case_stale_devs },
 	{ "cap", case_cap },
 	{ "capacity", case_capacity },
+	{ "cancel_kicked", case_cancel_kicked },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 

@@ -23,7 +23,12 @@
  * - a device that stopped answering: a waker-driven owner is told once
  *   the timeout passed (the next poll fails it with VDM_ERROR_TIMEOUT),
  *   also for an operation in a pending batch that can never be sent
- *   (every entry of the WQ held by lost descriptors). */
+ *   (every entry of the WQ held by lost descriptors);
+ * - an executor that polls under its own mutex, which its waker takes:
+ *   the poll that meets the completion while the monitor's call of that
+ *   waker runs (blocked on the mutex) does not wait for the call (which
+ *   deadlocked): it reports RUNNING with the poller's waker registered,
+ *   the end of the running call calls it, and the next poll completes. */
 #include "test_dsa_util.h"
 
 #define OPSZ 4096
@@ -585,6 +590,145 @@ test_dead_device(void)
 	td_free(dst);
 }
 
+/* An executor that polls while holding its own mutex, and whose waker
+ * takes that mutex (miniasync.h, WAKERS: a waker may take locks, also one
+ * its executor holds while polling; a poll that meets a completion whose
+ * wake call still runs reports "not complete" rather than wait for it,
+ * and its waker is called again when that call returns). Events are
+ * ordered by the device's pause and by flags, never by sleeping: the
+ * monitor's call of the waker is known to run (it said so), and it
+ * cannot end without the mutex, when the executor polls under it. The
+ * waker's lock is timed (EXEC_LOCK_S, far beyond anything the passing
+ * run waits for) only so that a poll which waits for the call (the
+ * deadlock) makes the test fail instead of hang: the verdict is that the
+ * lock never timed out and that the poll returned while the call was
+ * still blocked. */
+#define EXEC_LOCK_S (10 * (int)td_slow())
+
+struct exec_lock {
+	pthread_mutex_t m;
+	atomic_int entered;   /* calls of the waker begun */
+	atomic_int calls;     /* ... and ended */
+	atomic_int timedout;  /* a call gave up on the mutex */
+	atomic_int polled;    /* the poll under the mutex returned */
+	atomic_int polled_at_first_end; /* `polled` when the first call ended */
+};
+
+static void
+exec_wake(void *data)
+{
+	struct exec_lock *e = (struct exec_lock *)data;
+	struct timespec ts;
+
+	atomic_fetch_add(&e->entered, 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += EXEC_LOCK_S;
+	if (pthread_mutex_timedlock(&e->m, &ts) == 0)
+		pthread_mutex_unlock(&e->m);
+	else
+		atomic_store(&e->timedout, 1);
+	if (atomic_load(&e->calls) == 0)
+		atomic_store(&e->polled_at_first_end,
+			atomic_load(&e->polled));
+	atomic_fetch_add(&e->calls, 1); /* last: the test reads the rest */
+}
+
+/* until *v >= n (a bounded wait: a lost call fails here) */
+static void
+wait_count(atomic_int *v, int n, const char *what)
+{
+	uint64_t t0 = td_now_ns();
+
+	while (atomic_load(v) < n) {
+		if (td_now_ns() - t0 > 60000000000ull * td_slow())
+			td_fail(__FILE__, __LINE__, what, "never happened");
+		td_sleep_us(200);
+	}
+}
+
+static void
+test_waker_takes_executor_lock(void)
+{
+	struct data_mover_dsa *d;
+	struct vdm_operation_future f;
+	struct future_notifier n;
+	struct exec_lock e;
+	enum future_state st;
+	unsigned char *src = td_alloc(OPSZ), *dst = td_alloc(OPSZ);
+	int timedout;
+
+	td_begin("a waker that takes the executor's lock: a poll under it "
+		"does not wait for the running call");
+	/* the mover's clock stands still: no timeout kick comes between */
+	td_clock_fake(1000000000ull, 0);
+	emu = td_emu(NULL);
+	d = td_mover(NULL);
+	td_pattern(src, OPSZ, 15);
+	memset(dst, 0, OPSZ);
+	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
+	atomic_init(&e.entered, 0);
+	atomic_init(&e.calls, 0);
+	atomic_init(&e.timedout, 0);
+	atomic_init(&e.polled, 0);
+	atomic_init(&e.polled_at_first_end, 0);
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &e;
+	n.waker.wake = exec_wake;
+
+	dsa_emu_pause(emu, -1, 1);
+	f = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, OPSZ, 0);
+	/* the executor polls under its mutex, always */
+	CHECK(pthread_mutex_lock(&e.m) == 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	dsa_emu_pause(emu, -1, 0);
+	/* the record is written: the monitor calls the waker, which
+	 * waits for the mutex this thread holds */
+	wait_count(&e.entered, 1, "the monitor called the waker");
+	CHECK_EQ(atomic_load(&e.calls), 0);
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &e;
+	n.waker.wake = exec_wake;
+	st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
+	atomic_store(&e.polled, 1);
+	timedout = atomic_load(&e.timedout);
+	CHECK(pthread_mutex_unlock(&e.m) == 0);
+	if (timedout)
+		td_fail(__FILE__, __LINE__, "the poll returned while the "
+			"waker's call was blocked on the executor's mutex",
+			"it waited for the call (a deadlock, ended by the "
+			"waker's timed lock)");
+	/* not complete yet: the call runs; its end calls the waker the
+	 * poll registered (the record is written: no other call) */
+	CHECK(st == FUTURE_STATE_RUNNING);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	wait_count(&e.calls, 2, "the waker registered during the call "
+		"called at its end");
+	CHECK_EQ(atomic_load(&e.polled_at_first_end), 1);
+	CHECK_EQ(atomic_load(&e.timedout), 0);
+	/* then the poll completes it */
+	CHECK(pthread_mutex_lock(&e.m) == 0);
+	st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
+	CHECK(pthread_mutex_unlock(&e.m) == 0);
+	CHECK(st == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_SUCCESS);
+	CHECK_PATTERN(dst, OPSZ, 0, 15);
+	CHECK(td_guards_ok(dst, OPSZ));
+	/* reported complete with no call running: no call comes later */
+	CHECK_EQ(atomic_load(&e.entered), 2);
+	CHECK_EQ(atomic_load(&e.calls), 2);
+	CHECK_EQ(td_stats(emu).received, 1);
+	CHECK_EQ(td_pool_live(d), 0);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_clock_real();
+	CHECK_EQ(atomic_load(&e.calls), 2);
+	pthread_mutex_destroy(&e.m);
+	td_free(src);
+	td_free(dst);
+}
+
 int
 main(void)
 {
@@ -617,6 +761,7 @@ main(void)
 		release);
 	td_clock_real();
 	test_dead_device();
+	test_waker_takes_executor_lock();
 	td_log("test_dsa_wake: all passed\n");
 	return 0;
 }
