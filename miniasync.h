@@ -9094,13 +9094,17 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 }
 
 /* o is done; may this poll (notifier n) report it complete? As
- * masync__dsa_disarm, but where the monitor is calling o's waker and n
- * brings a waker, n's is registered (the call's end calls it) and the
- * poll reports "not yet" (0), as a threads mover's does: dropping the
- * waker waits for that call, which may wait for a lock the poller holds
- * (an executor's, which a waker may take). */
+ * masync__dsa_disarm, but where the monitor is calling o's waker (past a
+ * short wait) and n brings a waker, the poll reports "not yet" (0), as a
+ * threads mover's does: dropping the waker waits for that call, which may
+ * wait for a lock the poller holds (an executor's, which a waker may
+ * take). n's waker is registered then (the call's end calls it), except
+ * in the check right after the start (fresh): that call is of the waker
+ * this same poll registered, and wakes its poller, who polls again (a
+ * second call of it would be one too many). */
 static int
-masync__dsa_disarm_done(struct masync__dsa_op *o, struct future_notifier *n)
+masync__dsa_disarm_done(struct masync__dsa_op *o, struct future_notifier *n,
+	int fresh)
 {
 	uint64_t w;
 
@@ -9111,10 +9115,22 @@ masync__dsa_disarm_done(struct masync__dsa_op *o, struct future_notifier *n)
 	if (!masync__dsa_unmonitor(o))
 		return 1;
 	w = masync__signal_lock(&o->sig);
-	masync__signal_unlock(&o->sig, w | MASYNC__S_DONE);
-	if (!masync__signal_register(&o->sig, n, FUTURE_NOTIFIER_WAKER,
-			NULL))
-		return 0;
+	if (fresh) {
+		/* the start's waker dropped (a kick still on its way calls
+		 * nothing): a call already running wakes the poller */
+		masync__signal_unlock(&o->sig, (w | MASYNC__S_DONE) &
+			~(uint64_t)MASYNC__S_WAKER);
+		if (!masync__signal_done(&o->sig))
+			return 0;
+	} else {
+		masync__signal_unlock(&o->sig, w | MASYNC__S_DONE);
+		(void)masync__signal_done(&o->sig); /* (a call's moment) */
+		/* done with no call running: the waker dropped; else n's
+		 * kept, for the call's end */
+		if (!masync__signal_register(&o->sig, n,
+				FUTURE_NOTIFIER_WAKER, NULL))
+			return 0;
+	}
 	o->ever_armed = 0;
 	return 1;
 }
@@ -9683,7 +9699,7 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 					masync__dsa_disarm(o);
 				return FUTURE_STATE_RUNNING;
 			}
-			return masync__dsa_disarm_done(o, n) ?
+			return masync__dsa_disarm_done(o, n, fresh) ?
 				FUTURE_STATE_COMPLETE : FUTURE_STATE_RUNNING;
 		}
 		if (masync__dsa_forked(d)) {
@@ -10023,7 +10039,7 @@ masync__dsa_op_check_ext(void *data, const struct vdm_operation *operation,
 		o->submitted = 0;
 		o->done = o->n; /* a member is one whole part */
 		masync__dsa_finish(o, VDM_SUCCESS);
-		return masync__dsa_disarm_done(o, n) ?
+		return masync__dsa_disarm_done(o, n, 0) ?
 			FUTURE_STATE_COMPLETE : FUTURE_STATE_RUNNING;
 	}
 	return masync__dsa_progress(o, n, 1, 0);
@@ -10053,7 +10069,7 @@ masync__dsa_poll(struct vdm_operation_future *f, struct future_notifier *n)
 
 	if (masync__dsa_swept_ok(o) && !o->write_back && !o->timed_out &&
 			o->hy_len == 0) {
-		if (!masync__dsa_disarm_done(o, n))
+		if (!masync__dsa_disarm_done(o, n, 0))
 			return FUTURE_STATE_RUNNING; /* its wake call runs */
 		masync__output(&f->data.operation, VDM_SUCCESS, &f->output);
 		masync__dsa_recycle(o);
