@@ -8412,8 +8412,15 @@ masync__dsa_kick_member(struct masync__dsa_op *m, unsigned char why)
 		MASYNC__DSA_ST_KICKED, release);
 }
 
-/* Another WQ than w that may take a descriptor now: a dedicated one with
- * room, or a shared one (which only ENQCMD / write() can tell). */
+/* w may take a descriptor now: a dedicated WQ with room, or a shared
+ * one (which only ENQCMD / write() can tell). */
+static int
+masync__dsa_may_take(const struct masync__dsa_wq *w)
+{
+	return !w->dedicated || MASYNC__LOAD(&w->load, relaxed) < w->wq_size;
+}
+
+/* Another WQ than w that may take a descriptor now. */
 static int
 masync__dsa_room_elsewhere(const struct data_mover_dsa *d,
 	const struct masync__dsa_wq *w)
@@ -8421,9 +8428,7 @@ masync__dsa_room_elsewhere(const struct data_mover_dsa *d,
 	unsigned i;
 
 	for (i = 0; i < d->nq; i++)
-		if (&d->q[i] != w && (!d->q[i].dedicated ||
-				MASYNC__LOAD(&d->q[i].load, relaxed) <
-				d->q[i].wq_size))
+		if (&d->q[i] != w && masync__dsa_may_take(&d->q[i]))
 			return 1;
 	return 0;
 }
@@ -8710,8 +8715,7 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	 * it while another has room (with none, the best: it coalesces) */
 	w = order[0];
 	for (i = 0; i < n; i++)
-		if (!order[i]->dedicated || MASYNC__LOAD(&order[i]->load,
-				relaxed) < order[i]->wq_size) {
+		if (masync__dsa_may_take(order[i])) {
 			w = order[i];
 			break;
 		}
