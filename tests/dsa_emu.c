@@ -64,6 +64,7 @@ _Static_assert(sizeof(struct dsa_completion_record) == 32, "completion record si
 struct qent {
 	struct dsa_hw_desc d;
 	uint64_t ready_ns;
+	uint64_t seq;		/* submission order on its WQ, from 1 */
 	int swallow;
 };
 
@@ -87,8 +88,11 @@ struct emu_wq {
 	uint64_t cur_ready;	/* WQ thread: ready time of the top-level descriptor running */
 
 	/* owned by the WQ thread */
-	struct qent *q;
-	unsigned qhead, qcount;
+	struct qent *q;		/* ring of qcap = size + MAX_ENGINES */
+	unsigned qhead, qcount, qcap;
+	/* DSA.md §8: an entry's slot is free once one submitted after it
+	 * completed (it is on an engine then), though it may still run */
+	uint64_t qseq, done_seq;
 	uint64_t last_ready;
 	unsigned nengines;
 	uint64_t efree[MAX_ENGINES];	/* when each engine is free (engines > 1) */
@@ -1943,6 +1947,18 @@ swerr_locked(struct emu_wq *w, const struct dsa_hw_desc *d)
 /* how a descriptor arrives */
 enum via { VIA_PORTAL = 0, VIA_WRITE = 1, VIA_ENQCMD = 2 };
 
+/* entries holding a slot of the WQ: those no later one overtook */
+static unsigned
+occupied(const struct emu_wq *w)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < w->qcount; i++)
+		if (w->q[(w->qhead + i) % w->qcap].seq > w->done_seq)
+			n++;
+	return n;
+}
+
 /* a descriptor arrives at the WQ */
 static void
 accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
@@ -1966,7 +1982,7 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 		disp = &w->st.rejected; /* the kernel's write() refuses batches on DSA 1.0 */
 	else if (via_write == VIA_PORTAL && w->shared)
 		disp = &w->st.rejected; /* MOVDIR64B to a shared WQ: discarded (SWERR) */
-	else if (w->qcount >= w->size)
+	else if (occupied(w) >= w->size || w->qcount >= w->qcap)
 		disp = &w->st.dropped; /* queue full: the portal write is lost */
 	else if (__atomic_load_n(&w->disabled, __ATOMIC_ACQUIRE) ||
 		 __atomic_load_n(&emu->halted[w->dev], __ATOMIC_ACQUIRE))
@@ -2003,8 +2019,9 @@ accept_desc(struct emu_wq *w, const struct dsa_hw_desc *d, int via_write)
 		if (start < now)
 			start = now;
 	}
-	struct qent *e = &w->q[(w->qhead + w->qcount) % w->size];
+	struct qent *e = &w->q[(w->qhead + w->qcount) % w->qcap];
 	e->d = *d;
+	e->seq = ++w->qseq;
 	e->ready_ns = start + delay * 1000;
 	if (w->nengines > 1)
 		w->efree[eng] = e->ready_ns;
@@ -2027,8 +2044,8 @@ next_done(const struct emu_wq *w)
 {
 	unsigned best = 0;
 	for (unsigned i = 1; w->nengines > 1 && i < w->qcount; i++)
-		if (w->q[(w->qhead + i) % w->size].ready_ns <
-		    w->q[(w->qhead + best) % w->size].ready_ns)
+		if (w->q[(w->qhead + i) % w->qcap].ready_ns <
+		    w->q[(w->qhead + best) % w->qcap].ready_ns)
 			best = i;
 	return best;
 }
@@ -2042,7 +2059,7 @@ process_ready(struct emu_wq *w)
 		while (w->qcount) {
 			w->q[w->qhead].swallow = 1;
 			struct qent cur = w->q[w->qhead];
-			w->qhead = (w->qhead + 1) % w->size;
+			w->qhead = (w->qhead + 1) % w->qcap;
 			w->qcount--;
 			execute_top(w, &cur);
 			n++;
@@ -2053,16 +2070,18 @@ process_ready(struct emu_wq *w)
 		return 0;
 	while (w->qcount) {
 		unsigned k = next_done(w);
-		struct qent *e = &w->q[(w->qhead + k) % w->size];
+		struct qent *e = &w->q[(w->qhead + k) % w->qcap];
 		if (e->ready_ns > now_ns())
 			break;
 		chaos(16);
 		struct qent cur = *e;
 		/* completions out of order (engines > 1): close the gap */
 		for (unsigned i = k; i > 0; i--)
-			w->q[(w->qhead + i) % w->size] = w->q[(w->qhead + i - 1) % w->size];
-		w->qhead = (w->qhead + 1) % w->size;
+			w->q[(w->qhead + i) % w->qcap] = w->q[(w->qhead + i - 1) % w->qcap];
+		w->qhead = (w->qhead + 1) % w->qcap;
 		w->qcount--;
+		if (cur.seq > w->done_seq)
+			w->done_seq = cur.seq;
 		execute_top(w, &cur);
 		n++;
 		if (__atomic_load_n(&w->emu->stop, __ATOMIC_ACQUIRE))
@@ -2400,7 +2419,7 @@ wq_thread(void *arg)
 		int waiting = w->qcount && !__atomic_load_n(&w->paused, __ATOMIC_ACQUIRE);
 		uint64_t wait_ns = 0;
 		if (waiting) {
-			uint64_t ready = w->q[(w->qhead + next_done(w)) % w->size].ready_ns;
+			uint64_t ready = w->q[(w->qhead + next_done(w)) % w->qcap].ready_ns;
 			wait_ns = ready > now ? ready - now : 0;
 		}
 		if (w->fifo || w->trap) {
@@ -2810,7 +2829,8 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		snprintf(w->path, sizeof(w->path), EMU_DEV_DIR "/wq%u.%u", w->dev, w->id);
 		snprintf(w->sysfs, sizeof(w->sysfs), EMU_SYSFS_DEVICES "/dsa%u/wq%u.%u", w->dev,
 			 w->dev, w->id);
-		w->q = calloc(w->size, sizeof(*w->q));
+		w->qcap = w->size + MAX_ENGINES;
+		w->q = calloc(w->qcap, sizeof(*w->q));
 		if (!w->q) {
 			errno = ENOMEM;
 			goto fail;

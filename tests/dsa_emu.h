@@ -157,7 +157,10 @@ struct dsa_emu_config {
 	 * order to the engine free first, so with per-descriptor delays
 	 * (DSA_EMU_FAULT_DELAY) completions come out of submission order; a
 	 * DRAIN waits for all engines.  Batch members run one after another
-	 * (in the order batch_order says).
+	 * (in the order batch_order says).  A descriptor's slot of wq_size is
+	 * free once one submitted after it completed (DSA.md §8: it is on an
+	 * engine then), though it still runs: stats.inflight may exceed
+	 * wq_size by up to engines - 1.
 	 */
 	unsigned engines;
 	/*

@@ -2139,6 +2139,56 @@ out:
 	dsa_emu_stop(emu);
 }
 
+/* DSA.md §8: a descriptor's slot of a dedicated WQ is free once a later
+ * one completed (it is on an engine), though it still runs: a WQ of 2
+ * then takes 2 more, and drops the next. The slow one never ends here
+ * (60 s; the emulator stops with it on its engine), so no outcome
+ * depends on how fast the machine is. */
+static void
+test_engines_room(void)
+{
+	struct dsa_emu_config cfg = { .engines = 2, .wq_size = 2 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct client c = { .fd = -1 };
+	struct dsa_completion_record *recs = alloc_records(8);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_stats st;
+	REQUIRE(emu && recs);
+	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
+	struct dsa_emu_fault f = { .kind = DSA_EMU_FAULT_DELAY, .delay_us = 60000000 };
+	REQUIRE(dsa_emu_inject(emu, &f) == 0);
+	for (int i = 0; i < 2; i++) {
+		desc_simple(&d, REC(recs, i), DSA_OPCODE_NOOP, FLAGS_STD);
+		reset_record(REC(recs, i));
+		CHECK(client_submit(&c, &d) == 0);
+	}
+	CHECK_EQ(poll_status(REC(recs, 1), POLL_GUARD_MS), DSA_COMP_SUCCESS);
+	CHECK_EQ(peek_status(REC(recs, 0)), 0); /* on its engine, 60 s */
+	dsa_emu_pause(emu, 0, 1); /* nothing more ends */
+	for (int i = 2; i < 5; i++) {
+		desc_simple(&d, REC(recs, i), DSA_OPCODE_NOOP, FLAGS_STD);
+		reset_record(REC(recs, i));
+		CHECK(client_submit(&c, &d) == 0);
+	}
+	uint64_t t0 = mono_ns();
+	do {
+		usleep(1000);
+		dsa_emu_get_stats(emu, -1, &st);
+	} while (st.received < 5 && mono_ns() - t0 < POLL_GUARD_MS * 1000000ULL);
+	CHECK_EQ(st.received, 5);
+	CHECK_EQ(st.dropped, 1); /* the fifth: 2 and 3 fill the WQ */
+	CHECK_EQ(st.inflight, 3); /* the slow one still counts in flight */
+	dsa_emu_pause(emu, 0, 0);
+	CHECK_EQ(poll_status(REC(recs, 2), POLL_GUARD_MS), DSA_COMP_SUCCESS);
+	CHECK_EQ(poll_status(REC(recs, 3), POLL_GUARD_MS), DSA_COMP_SUCCESS);
+	CHECK_EQ(peek_status(REC(recs, 4)), 0);
+	CHECK_EQ(peek_status(REC(recs, 0)), 0);
+out:
+	client_close(&c);
+	dsa_emu_stop(emu);
+	free(recs);
+}
+
 /*
  * Software errors in sysfs "errors"; a disabled WQ drains what it holds and
  * drops the rest; a halted device completes nothing, a reset clears it.
@@ -2765,6 +2815,7 @@ main(int argc, char **argv)
 	RUN(test_other_process());
 	RUN(test_trap_portal());
 	RUN(test_engines_out_of_order());
+	RUN(test_engines_room());
 	RUN(test_device_errors());
 	RUN(test_device_stats());
 	RUN(test_speed());

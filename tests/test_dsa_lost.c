@@ -11,6 +11,9 @@
  *   operation in that memory is on one list only (before: a healthy
  *   device's operation timed out, counts leaked, a state was recycled
  *   twice), and afterwards the WQ holds nothing and has all its room;
+ * - a WQ filled while a lost descriptor still runs on an engine (a
+ *   later one completed) takes every descriptor: the emulator counts its
+ *   slot free, as DSA.md §8 says, and the mover does not overfill it;
  * - released operations that timed out give their states back once the
  *   device wrote their records: with capacity 1, creation works again;
  *   one in limbo does not keep its state (capacity 2: two at once), both
@@ -301,6 +304,82 @@ test_limbo(void)
 	retry(limbo_round, 0, "limbo_first");
 }
 
+/* A (slow) and B fill a WQ of 2 entries; B completes on the other
+ * engine, so A is on an engine and its slot is free (DSA.md §8). Past
+ * timeout_ns C needs room: the reap takes A for lost, C completes, and
+ * A goes to limbo. D and E then fill the WQ while A still runs: the WQ
+ * takes both (before, the emulator counted A against the size and
+ * dropped E, which never completed). 0: A ended too soon (again). A
+ * pause holds A and D while E comes. */
+static int
+fill_round(unsigned delay_us, int unused)
+{
+	enum { A, B, C, D, E, N };
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct lost_case c;
+	struct vdm_operation_future f[N];
+	struct masync__dsa_op *sa;
+	uint64_t dropped;
+	int i, ok = 0;
+
+	(void)unused;
+	memset(f, 0, sizeof(f));
+	ec.engines = 2;
+	ec.wq_size = 2;
+	mc.batch_max = 1; /* D and E one descriptor each */
+	case_begin(&c, &ec, &mc, N * SZ, 23, delay_us);
+	td_begin("a WQ filled while a lost descriptor still runs on an "
+		"engine takes every descriptor");
+	td_inject(c.emu, &c.slow);
+	dsa_emu_pause(c.emu, -1, 1);
+	for (i = A; i <= B; i++) {
+		f[i] = vdm_memcpy(c.vdm, c.dst + i * SZ, c.src + i * SZ, SZ,
+			0);
+		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
+	}
+	sa = state(&f[A]);
+	td_wait_received(c.emu, 2, 60 * SEC);
+	dsa_emu_pause(c.emu, -1, 0);
+	CHECK(dsa_emu_wait_processed(c.emu, 1, 60000) == 0); /* B */
+	if (!written(state(&f[B])) || written(sa))
+		goto slow;
+	td_clock_advance(SEC + 1);
+	f[C] = vdm_memcpy(c.vdm, c.dst + C * SZ, c.src + C * SZ, SZ, 0);
+	CHECK_RES(td_busy(&f[C]), VDM_SUCCESS);
+	if (written(sa))
+		goto slow;
+	CHECK(sa->q.in_limbo); /* the mover counts A free */
+	dsa_emu_pause(c.emu, -1, 1); /* nothing ends, A neither */
+	for (i = D; i <= E; i++) {
+		f[i] = vdm_memcpy(c.vdm, c.dst + i * SZ, c.src + i * SZ, SZ,
+			0);
+		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
+	}
+	td_wait_received(c.emu, 5, 60 * SEC);
+	dsa_emu_pause(c.emu, -1, 0);
+	dropped = td_stats(c.emu).dropped;
+	CHECK_EQ(dropped, 0);
+	if (dropped != 0) /* E never completes: let it time out */
+		td_clock_advance(SEC + 1);
+	for (i = D; i <= E; i++)
+		CHECK_RES(td_busy(&f[i]), VDM_SUCCESS);
+	settle(c.emu);
+	for (i = A; i <= B; i++)
+		CHECK_RES(td_busy(&f[i]), VDM_SUCCESS);
+	CHECK_PATTERN(c.dst, N * SZ, 0, 23);
+	check_whole(c.d);
+	ok = 1;
+slow:
+	return case_end(&c, f, N, ok);
+}
+
+static void
+test_fill_past_lost(void)
+{
+	retry(fill_round, 0, "fill_past_lost");
+}
+
 /* ---- 2. orphans --------------------------------------------------------- */
 
 /* capacity 1, held by a released operation whose descriptor the device
@@ -552,6 +631,7 @@ main(void)
 	rt = runtime_new();
 	CHECK(rt != NULL);
 	test_limbo();
+	test_fill_past_lost();
 	test_orphans();
 	test_busy_placement();
 	runtime_delete(rt);
