@@ -273,13 +273,22 @@
 #ifndef MINIASYNC_H
 #define MINIASYNC_H
 
-/* Say what is missing before a C99 compiler trips over C11 keywords. */
+/* Say what is missing before a C99 compiler trips over C11 keywords. The
+ * declarations also build as C99 with GNU extensions (gcc, clang), as
+ * libminiasync's did: programs built with -std=gnu99 (PMDK) include them;
+ * the implementation needs C11. */
 #if defined(__cplusplus)
 #if __cplusplus < 201103L
 #error "miniasync.h needs C++11 or later (e.g. -std=c++11)"
 #endif
 #elif !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L
+#if defined(MINIASYNC_IMPLEMENTATION)
 #error "miniasync.h needs C11 or later: compile with -std=c11 or -std=gnu11 (or newer)"
+#elif !defined(__GNUC__) || !defined(__STDC_VERSION__) ||                     \
+	__STDC_VERSION__ < 199901L
+#error "miniasync.h needs C11, or C99 with GNU extensions for its declarations: compile with -std=c11 or -std=gnu11 (or newer)"
+#endif
+#define MASYNC__C99 1
 #elif defined(__STDC_NO_ATOMICS__)
 #error "miniasync.h needs C11 atomics (<stdatomic.h>); this compiler defines __STDC_NO_ATOMICS__"
 #endif
@@ -317,15 +326,39 @@
 #include <sched.h>
 #endif
 
+/* MASYNC__MEMBER_ASSERT(c, msg): a check inside a struct; it names a
+ * member's type t by MASYNC__ALIGNOF_M(t, m) / MASYNC__SIZEOF_M(t, m), as
+ * C++ may not name a type written out in place in alignof (it uses
+ * decltype(m)). Before C11 only the file-scope checks stay (glibc's
+ * stand-in for _Static_assert cannot be a member). */
 #ifdef __cplusplus
 #define MASYNC__ALIGNAS(n) alignas(n)
 #define MASYNC__ALIGNOF(t) alignof(t)
+#define MASYNC__ALIGNOF_M(t, m) alignof(decltype(m))
+#define MASYNC__SIZEOF_M(t, m) sizeof(m)
 #define MASYNC__STATIC_ASSERT(c, msg) static_assert(c, msg)
+#define MASYNC__MEMBER_ASSERT(c, msg) static_assert(c, msg);
+#define MASYNC__EXT
 extern "C" {
+#elif defined(MASYNC__C99)
+#define MASYNC__ALIGNAS(n) __attribute__((aligned(n)))
+#define MASYNC__ALIGNOF(t) __alignof__(t)
+#define MASYNC__ALIGNOF_M(t, m) __alignof__(t)
+#define MASYNC__SIZEOF_M(t, m) sizeof(t)
+#define MASYNC__CAT2(a, b) a##b
+#define MASYNC__CAT(a, b) MASYNC__CAT2(a, b)
+#define MASYNC__STATIC_ASSERT(c, msg)                                         \
+	typedef char MASYNC__CAT(masync__assert_, __LINE__)[(c) ? 1 : -1]
+#define MASYNC__MEMBER_ASSERT(c, msg)
+#define MASYNC__EXT __extension__ /* anonymous unions: -pedantic */
 #else
 #define MASYNC__ALIGNAS(n) _Alignas(n)
 #define MASYNC__ALIGNOF(t) _Alignof(t)
+#define MASYNC__ALIGNOF_M(t, m) _Alignof(t)
+#define MASYNC__SIZEOF_M(t, m) sizeof(t)
 #define MASYNC__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
+#define MASYNC__MEMBER_ASSERT(c, msg) _Static_assert(c, msg);
+#define MASYNC__EXT
 #endif
 
 /* private: for the few helpers the cheapest paths need folded into their
@@ -546,12 +579,15 @@ MASYNC__STATIC_ASSERT(sizeof(struct future) % MASYNC__FUT_ALIGN == 0,
 		struct future base;                                            \
 		data_type data;                                                \
 		output_type output;                                            \
-		MASYNC__STATIC_ASSERT(                                         \
-			MASYNC__ALIGNOF(data_type) <= MASYNC__FUT_ALIGN &&     \
-			MASYNC__ALIGNOF(output_type) <= MASYNC__FUT_ALIGN &&   \
-			sizeof(data_type) % MASYNC__ALIGNOF(output_type) == 0, \
-			"future data and output must follow each other " \
-			"without padding");                                    \
+		MASYNC__MEMBER_ASSERT(                                         \
+			MASYNC__ALIGNOF_M(data_type, data) <=                  \
+			MASYNC__FUT_ALIGN &&                                   \
+			MASYNC__ALIGNOF_M(output_type, output) <=              \
+			MASYNC__FUT_ALIGN &&                                   \
+			MASYNC__SIZEOF_M(data_type, data) %                    \
+			MASYNC__ALIGNOF_M(output_type, output) == 0,           \
+			"future data and output must follow each other "       \
+			"without padding")                                     \
 	}
 
 #define FUTURE_INIT_EXT(futurep, taskfn, propertyfn)                          \
@@ -647,15 +683,15 @@ typedef uint8_t _future_entry_type_last[FUTURE_CHAIN_ENTRY_LAST];
 		void *map_arg;                                                 \
 		future_init_fn init;                                           \
 		void *init_arg;                                                \
-		union {                                                        \
+		MASYNC__EXT union {                                            \
 			uint64_t flags;                                        \
 			kind *masync__kind;                                    \
 		};                                                             \
 		future_type fut;                                               \
-		MASYNC__STATIC_ASSERT(MASYNC__ALIGNOF(future_type) <=          \
+		MASYNC__MEMBER_ASSERT(MASYNC__ALIGNOF_M(future_type, fut) <=   \
 			MASYNC__FUT_ALIGN,                                     \
 			"a chained future may not need more alignment "        \
-			"than a pointer or a uint64_t");                       \
+			"than a pointer or a uint64_t")                        \
 	} name
 
 #define FUTURE_CHAIN_ENTRY(future_type, name)                                 \

@@ -42,6 +42,10 @@ struct chain_data {
 
 FUTURE(chain_future, struct chain_data, struct mul_output);
 
+// data and output types written out in place, as C allows (C++ may not
+// name such a type in alignof / sizeof: the header's checks use decltype)
+FUTURE(inline_future, struct { int a; int b; }, struct { long sum; });
+
 void
 mul_to_chain(struct future_context *lhs, struct future_context *rhs, void *)
 {
@@ -90,6 +94,15 @@ main()
 	bad |= !FUTURE_CHAIN_ENTRY_IS_INITIALIZED(&c.data.mul);
 	bad |= FUTURE_OUTPUT(&c)->product != 42;
 	bad |= c.data.extra != 5;
+
+	inline_future in;
+	std::memset(&in, 0, sizeof(in));
+	in.data.a = 40;
+	in.data.b = 2;
+	in.output.sum = in.data.a + in.data.b;
+	bad |= reinterpret_cast<char *>(&in.output) !=
+		reinterpret_cast<char *>(&in.data) + sizeof(in.data);
+	bad |= in.output.sum != 42;
 
 	// the threads mover (C++ atomics in the implementation)
 	struct data_mover_threads *dmt =
