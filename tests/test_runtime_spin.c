@@ -23,7 +23,10 @@
  *   runtime_wait_multiple whose event comes asleep (3 when one future
  *   hands out no notifier); an event during that pass (a waker called
  *   before the spin) is not lost: no nap, no pause; a completion in the
- *   pass still gets its pass. */
+ *   pass still gets its pass.
+ * - countup: a future that takes no notifier (RUNNING until polled n
+ *   times) is polled again at once, MASYNC__RT_REPOLLS passes in a row
+ *   before the first nap, MASYNC__RT_REPOLLS_NAPPED between naps. */
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -409,9 +412,10 @@ test_starts(void)
 	CHECK(np == 2);
 	CHECK(nn == 1);
 	CHECK(npz == MASYNC__RT_SPINS);
-	/* one hands out no notifier: polled again before any sleep */
+	/* one hands out no notifier: polled again at once, REPOLLS passes
+	 * in a row, before any sleep */
 	grp_wait(rt, 2, -1, -1, &np, &nn, &npz);
-	CHECK(np == 3);
+	CHECK(np == 2 + MASYNC__RT_REPOLLS);
 	CHECK(nn == 1);
 	/* the last one's start fires the event (the others' wakers are
 	 * called during the pass): seen at once, no pause, no nap */
@@ -431,6 +435,64 @@ test_starts(void)
 	runtime_delete(rt);
 }
 
+/* ---- libminiasync's countup: RUNNING until polled `max` times, no
+ * notifier ---- */
+struct count_data {
+	unsigned n, max;
+};
+struct count_output {
+	unsigned polls;
+};
+FUTURE(count_fut, struct count_data, struct count_output);
+
+static enum future_state
+count_impl(struct future_context *ctx, struct future_notifier *n)
+{
+	struct count_data *d = (struct count_data *)future_context_get_data(ctx);
+
+	(void)n;
+	if (++d->n < d->max)
+		return FUTURE_STATE_RUNNING;
+	((struct count_output *)future_context_get_output(ctx))->polls = d->n;
+	return FUTURE_STATE_COMPLETE;
+}
+
+/* naps a runtime_wait takes for a countup of max polls */
+static unsigned long
+count_naps(struct runtime *rt, unsigned max)
+{
+	struct count_fut f;
+	unsigned long n0 = naps;
+
+	memset(&f, 0, sizeof(f));
+	FUTURE_INIT(&f, count_impl);
+	f.data.max = max;
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
+	CHECK(FUTURE_STATE(&f) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&f)->polls == max);
+	return naps - n0;
+}
+
+/* a future with no notifier is polled again at once: REPOLLS passes in a
+ * row with no change before the first nap, REPOLLS_NAPPED between naps
+ * (before: a nap after every poll, 20 polls took ~5 ms) */
+static void
+test_countup(void)
+{
+	struct runtime *rt = runtime_new();
+	unsigned extra = 3 * MASYNC__RT_REPOLLS_NAPPED;
+
+	CHECK(rt != NULL);
+	/* the first poll starts it, REPOLLS more follow at once */
+	CHECK(count_naps(rt, 20) == 0);
+	CHECK(count_naps(rt, 1 + MASYNC__RT_REPOLLS) == 0);
+	CHECK(count_naps(rt, 2 + MASYNC__RT_REPOLLS) == 1);
+	/* then a nap and NAPPED more, three times over */
+	CHECK(count_naps(rt, 1 + MASYNC__RT_REPOLLS + extra) == 3);
+	CHECK(count_naps(rt, 2 + MASYNC__RT_REPOLLS + extra) == 4);
+	runtime_delete(rt);
+}
+
 int
 main(void)
 {
@@ -438,5 +500,6 @@ main(void)
 	run_group("adaptive spin: waits", test_waits);
 	run_group("poll round: flush at each pass's end", test_round);
 	run_group("no extra pass after starts only", test_starts);
+	run_group("a notifier-less future polled again at once", test_countup);
 	return failures != 0;
 }
