@@ -1851,7 +1851,8 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
  * picking the operation up is resolved inside the mover, so exactly one of
  * "cancelled, nothing written" and EINPROGRESS holds; a waker an earlier
  * poll registered is dropped with it (the cancellation calls no waker:
- * the canceller knows).
+ * the canceller knows; a call of it already running, e.g. a DSA kick, is
+ * not waited for: the canceller may hold a lock that waker takes).
  * User-written movers
  * (struct vdm filled by the program): an idle future is cancelled by
  * releasing its state with op_delete (the operation never started; its
@@ -6960,6 +6961,9 @@ struct masync__dsa_op {
 	 * waiter of the new one, often the same runtime) */
 	MASYNC__A(uint32_t) life;
 	MASYNC__A(int) armed; /* written under mlock; its owner reads it */
+	/* cancelled while the monitor called its waker: the monitor recycles
+	 * it once that call ended (masync__dsa_drop_waker); 0 in the pool */
+	MASYNC__A(int) recycle_late;
 	enum vdm_operation_result hy_result;
 	unsigned faults;
 	unsigned batch_parts; /* > 0: the descriptor in flight is a batch */
@@ -9150,6 +9154,32 @@ masync__dsa_disarm(struct masync__dsa_op *o)
 	o->ever_armed = 0;
 }
 
+/* As masync__dsa_disarm, for a poll that hands over a waker or for a
+ * cancel: drops o's waker under the signal's lock and never waits for the
+ * monitor's call of it, which may wait for a lock the caller holds (an
+ * executor's: a waker may take it). Returns 0 while such a call runs: o
+ * stays ever_armed then, so that no later release recycles it under the
+ * call; with `cancel`, o is the monitor's to recycle when the call ends
+ * (the caller must not touch it any more). */
+static int
+masync__dsa_drop_waker(struct masync__dsa_op *o, int cancel)
+{
+	uint64_t w;
+	int calls;
+
+	if (!o->ever_armed || !masync__dsa_unmonitor(o))
+		return 1;
+	w = masync__signal_lock(&o->sig);
+	calls = (w & MASYNC__S_CALLS) != 0; /* only the monitor calls */
+	if (calls && cancel) /* under the lock: the call's end sees it */
+		MASYNC__STORE(&o->recycle_late, 1, relaxed);
+	masync__signal_unlock(&o->sig, w & ~(uint64_t)MASYNC__S_WAKER);
+	if (calls)
+		return 0;
+	o->ever_armed = 0;
+	return 1;
+}
+
 /* o is done; may this poll (notifier n) report it complete? As
  * masync__dsa_disarm, but where the monitor is calling o's waker (past a
  * short wait) and n brings a waker, the poll reports "not yet" (0), as a
@@ -9246,9 +9276,20 @@ masync__dsa_monitor(void *arg)
 			MASYNC__TEST_PREEMPT();
 			for (i = 0, k = 0; i < fired; i++)
 				if (MASYNC__LOAD(&kick[i]->life, relaxed) ==
-						life[i])
+						life[i]) {
+					kick[k] = kick[i];
 					sig[k++] = &kick[i]->sig;
+				}
 			masync__signal_kick_all(sig, k);
+			/* cancelled during their calls, which have ended
+			 * (only this thread calls their wakers) */
+			while (k-- != 0)
+				if (MASYNC__LOAD(&kick[k]->recycle_late,
+						acquire)) {
+					MASYNC__STORE(&kick[k]->recycle_late, 0,
+						relaxed);
+					masync__dsa_recycle(kick[k]);
+				}
 			masync__dsa_mlock(d);
 			idle = 0;
 			continue;
@@ -9752,7 +9793,12 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			 * the record already written, so that a poll with a
 			 * notifier hands one to the CPU part */
 			if (o->hy_active) {
-				if (notify)
+				/* (a poll's waker went to the CPU part: a call
+				 * of o's still running is not waited for) */
+				if (notify && n != NULL &&
+						n->waker.wake != NULL)
+					(void)masync__dsa_drop_waker(o, 0);
+				else if (notify)
 					masync__dsa_disarm(o);
 				return FUTURE_STATE_RUNNING;
 			}
@@ -9814,8 +9860,13 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			if (r < 0) {
 				/* no room yet, and nothing wakes for room: the
 				 * caller polls again (also the start's, whose
-				 * waker waits on a record now cleared) */
-				if (n != NULL || notify)
+				 * waker waits on a record now cleared). A call
+				 * of the waker still running is not waited for
+				 * (as in masync__dsa_disarm_done): it is of an
+				 * earlier registration, n's is not kept */
+				if (n != NULL && n->waker.wake != NULL)
+					(void)masync__dsa_drop_waker(o, 0);
+				else if (n != NULL || notify)
 					masync__dsa_disarm(o);
 				if (n != NULL)
 					n->notifier_used =
@@ -10161,12 +10212,23 @@ masync__dsa_op_cancel(void *data, const struct vdm_operation *operation)
 				masync__dsa_unpend(o->d, w, o);
 			o->kicked = 0;
 			masync__qlock_give(&w->qlock);
+		} else if (o->pend_w == NULL && !o->submitted &&
+				o->need_submit && !o->resume && o->done == 0 &&
+				o->hy_len == 0 && MASYNC__LOAD(&o->phase,
+				relaxed) == MASYNC__DSA_RUNNING) {
+			/* a poll found no room for its first descriptor
+			 * (e.g. a kicked member's, or after a batch that did
+			 * not run it): nothing written, no part on the CPU */
+			pending = 1;
 		}
 		if (!pending)
 			return 1;
 		o->pend_w = NULL;
 	}
-	masync__dsa_release(o);
+	/* never waits for the monitor's call of its waker (the canceller
+	 * may hold a lock that waker takes): the call's end recycles it */
+	if (masync__dsa_drop_waker(o, 1))
+		masync__dsa_release(o);
 	return 0;
 }
 

@@ -20,7 +20,16 @@
  *  - cancel_kicked: vdm_cancel of a member that the flush of its pending
  *    batch left unsubmitted ("kicked": its dedicated WQ full, another with
  *    room) cancels it (0): nothing of it reached a device, nothing is
- *    written, its state goes back (before: EINPROGRESS, and it ran).
+ *    written, its state goes back (before: EINPROGRESS, and it ran);
+ *  - cancel_in_call: the same member with an executor's waker that takes
+ *    the executor's mutex, cancelled under that mutex while the monitor's
+ *    call of the waker (the kick) waits for it: vdm_cancel returns 0 at
+ *    once (before: it waited for the call, a deadlock, which the waker's
+ *    timed lock turns into a failure), and the state goes back to the
+ *    pool only when the call ended;
+ *  - cancel_noroom: the same member polled once by its owner while no WQ
+ *    has room (left unsent) is still cancelled, nothing of it written
+ *    (before: EINPROGRESS, and it ran later).
  * Arguments: the names of the cases to run (default: all). NUMA nodes come
  * from the test hooks masync__test_page_node / masync__test_cpu_node; the
  * pending batches need mmap portals, written where the CPU lacks MOVDIR64B
@@ -766,6 +775,255 @@ case_cancel_kicked(void)
 	td_free(ksrc);
 }
 
+/* ---- cancel while the monitor calls the waker; cancel after no room ----- */
+
+/* case_cancel_kicked's scene, up to (not including) the flush that kicks
+ * s: a and c fill P, b on Q completed, s (polled once with `sn`, which may
+ * be NULL) in P's pending batch; e's range is for the caller */
+#define K_LEN (4u * BIG + SMALL)
+#define K_S_OFF (4u * BIG)
+
+struct kscene {
+	struct dsa_emu *emu;
+	struct data_mover_dsa *d;
+	struct masync__dsa_wq *wp, *wq;
+	struct vdm_operation_future a, b, c, s;
+	struct masync__dsa_op *so;
+	unsigned char *dst, *src;
+};
+
+static void
+kicked_scene(struct kscene *k, struct future_notifier *sn)
+{
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu_wq_config wc[2];
+	struct data_mover_dsa_config mc = {0};
+	struct vdm *v;
+
+	k->dst = td_alloc(K_LEN);
+	k->src = td_alloc(K_LEN);
+	td_pattern(k->src, K_LEN, 5);
+	memset(k->dst, 0, K_LEN);
+	memset(wc, 0, sizeof(wc));
+	wc[0].wq_size = 1; /* emulator WQ 0: wq0.0, Q */
+	wc[1].wq_size = 2; /* emulator WQ 1: wq0.1, P */
+	ec.nwqs = 2;
+	ec.wqs = wc;
+	ec.fifo = -1; /* mmap portals: batches */
+	k->emu = td_emu(&ec);
+	portal_begin();
+	mc.batch_max = 8;
+	mc.timeout_ns = 10 * tmo_ns();
+	k->d = td_mover(&mc); /* WAKER (the default): a monitor thread */
+	CHECK_EQ(k->d->nq, 2);
+	CHECK(k->d->have_monitor);
+	k->wp = wq_named(k->d, "wq0.1");
+	k->wq = wq_named(k->d, "wq0.0");
+	CHECK(k->wp->portal != NULL && k->wq->portal != NULL);
+	td_clock_fake(masync__coarse_ns(), 0);
+	dsa_emu_pause(k->emu, -1, 1);
+	v = data_mover_dsa_get_vdm(k->d);
+	k->a = vdm_memcpy(v, k->dst, k->src, BIG, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k->a), NULL) ==
+		FUTURE_STATE_RUNNING);
+	k->b = vdm_memcpy(v, k->dst + BIG, k->src + BIG, BIG, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k->b), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(op_of(&k->a)->w == k->wp);
+	CHECK(op_of(&k->b)->w == k->wq);
+	k->s = vdm_memcpy(v, k->dst + K_S_OFF, k->src + K_S_OFF, SMALL, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k->s), sn) ==
+		FUTURE_STATE_RUNNING);
+	if (sn != NULL)
+		CHECK(sn->notifier_used == FUTURE_NOTIFIER_WAKER);
+	k->so = op_of(&k->s);
+	CHECK(k->so->in_pend && k->so->pend_w == k->wp);
+	k->c = vdm_memcpy(v, k->dst + 2u * BIG, k->src + 2u * BIG, BIG, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k->c), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(op_of(&k->c)->w == k->wp);
+	td_wait_received(k->emu, 3, tmo_ns());
+	CHECK_EQ(received(k->emu, 1), 2); /* a, c on P: full */
+	CHECK_EQ(received(k->emu, 0), 1); /* b on Q */
+	/* Q's b completes: room on Q, none on P */
+	dsa_emu_pause(k->emu, 0, 0);
+	wait_all(&k->b, 1, "the copy on the resumed WQ");
+}
+
+/* the flush by a's poll leaves s unsubmitted, for its owner (kicked) */
+static void
+kicked_flush(struct kscene *k)
+{
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k->a), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(k->so->kicked != 0 && !k->so->in_pend && k->so->bat == NULL);
+	CHECK_EQ(npend(k->wp), 0);
+}
+
+/* the rest (nf futures) runs; s, cancelled, wrote nothing */
+static void
+kicked_end(struct kscene *k, struct vdm_operation_future *rest, unsigned nf)
+{
+	struct dsa_emu_stats st;
+
+	td_clock_real();
+	dsa_emu_pause(k->emu, -1, 0);
+	wait_all(rest, nf, "the copies, resumed");
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k->s), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&k->s)->result, VDM_ERROR_CANCELLED);
+	st = td_stats(k->emu);
+	CHECK_EQ(st.received, nf + 1); /* with b */
+	CHECK_EQ(st.batch_members, 0);
+	CHECK_EQ(st.bytes, (nf + 1) * (uint64_t)BIG);
+	CHECK_EQ(st.dropped, 0);
+	CHECK_EQ(st.errors, 0);
+	CHECK_PATTERN(k->dst, (nf + 1) * BIG, 0, 5);
+	CHECK_BYTES(k->dst + K_S_OFF, SMALL, 0);
+	CHECK(td_guards_ok(k->dst, K_LEN));
+	CHECK_EQ(td_pool_live(k->d), 0);
+	data_mover_dsa_delete(k->d);
+	dsa_emu_stop(k->emu);
+	portal_end();
+	td_free(k->dst);
+	td_free(k->src);
+}
+
+/* An executor's waker that takes the executor's mutex (a waker may take
+ * locks, also one its executor holds while polling or cancelling). The
+ * lock is timed (EXEC_LOCK_S, far beyond anything a passing run waits
+ * for) only so that a cancel that waits for the call (the deadlock)
+ * fails the test instead of hanging it. */
+#define EXEC_LOCK_S (10 * (int)td_slow())
+static pthread_mutex_t exec_m = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int exec_entered, exec_calls, exec_timedout;
+
+static void
+exec_wake(void *data)
+{
+	struct timespec ts;
+
+	(void)data;
+	atomic_fetch_add(&exec_entered, 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += EXEC_LOCK_S;
+	if (pthread_mutex_timedlock(&exec_m, &ts) == 0)
+		pthread_mutex_unlock(&exec_m);
+	else
+		atomic_store(&exec_timedout, 1);
+	atomic_fetch_add(&exec_calls, 1); /* last: the test reads the rest */
+}
+
+/* until *v >= n, or until td_pool_live(d) == n (bounded: waits for an
+ * event, the verdict never depends on how long it took) */
+static void
+wait_event(atomic_int *v, struct data_mover_dsa *d, int n, const char *what)
+{
+	uint64_t t0 = td_now_ns();
+
+	while (v != NULL ? atomic_load(v) < n : td_pool_live(d) != (size_t)n) {
+		if (td_now_ns() - t0 > 60000000000ull * td_slow())
+			td_fail(__FILE__, __LINE__, what, "never happened");
+		td_sleep_us(200);
+	}
+}
+
+/* case_cancel_kicked, with s's waker (an executor's, which takes its
+ * mutex) registered: the executor, holding its mutex, cancels s while the
+ * monitor's call of that waker (s's kick) is blocked on the mutex. The
+ * cancel returns at once, 0 (before: it waited for the call, which waited
+ * for the mutex: a deadlock); s's state stays out of the pool while the
+ * call runs and goes back when it ended. */
+static void
+case_cancel_in_call(void)
+{
+	struct kscene k;
+	struct future_notifier sn;
+	struct vdm_operation_future ac[2];
+	int r, timedout, calls;
+	size_t live;
+
+	td_begin("cancel_in_call: a kicked member cancelled under the "
+		"executor's mutex while the monitor's call of its waker waits "
+		"for that mutex");
+	atomic_store(&exec_entered, 0);
+	atomic_store(&exec_calls, 0);
+	atomic_store(&exec_timedout, 0);
+	memset(&sn, 0, sizeof(sn));
+	sn.waker.wake = exec_wake;
+	kicked_scene(&k, &sn);
+	/* the executor holds its mutex from before the kick */
+	CHECK(pthread_mutex_lock(&exec_m) == 0);
+	kicked_flush(&k);
+	/* s's record says kicked: the monitor calls its waker, which
+	 * waits for the mutex */
+	wait_event(&exec_entered, NULL, 1, "the monitor called s's waker");
+	r = vdm_cancel(&k.s);
+	timedout = atomic_load(&exec_timedout);
+	calls = atomic_load(&exec_calls);
+	live = td_pool_live(k.d); /* the monitor is held in the call */
+	CHECK(pthread_mutex_unlock(&exec_m) == 0);
+	if (timedout)
+		td_fail(__FILE__, __LINE__, "vdm_cancel returned while the "
+			"waker's call was blocked on the executor's mutex",
+			"it waited for the call (a deadlock, ended by the "
+			"waker's timed lock)");
+	CHECK_EQ(r, 0);
+	CHECK_EQ(calls, 0);
+	CHECK(FUTURE_STATE(&k.s) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&k.s)->result, VDM_ERROR_CANCELLED);
+	/* a, c, and s's state, which the running call may still touch */
+	CHECK_EQ(live, 3);
+	/* the call ends; the monitor then puts s's state back */
+	wait_event(&exec_calls, NULL, 1, "the waker's call ended");
+	wait_event(NULL, k.d, 2, "s's state back in the pool after the call");
+	CHECK_EQ(atomic_load(&exec_timedout), 0);
+	ac[0] = k.a;
+	ac[1] = k.c;
+	kicked_end(&k, ac, 2);
+	/* one call: the kick's (the cancel calls no waker) */
+	CHECK_EQ(atomic_load(&exec_entered), 1);
+	CHECK_EQ(atomic_load(&exec_calls), 1);
+}
+
+/* case_cancel_kicked, but s's owner polls it once before the cancel,
+ * while neither WQ has room (Q paused again, its only entry taken by a
+ * large copy e): that poll leaves s unsent (need_submit), and the cancel
+ * must still cancel it, 0 (before: EINPROGRESS, and s ran later). */
+static void
+case_cancel_noroom(void)
+{
+	struct kscene k;
+	struct vdm_operation_future e, ace[3];
+
+	td_begin("cancel_noroom: a kicked member polled once without room "
+		"is cancelled");
+	kicked_scene(&k, NULL);
+	kicked_flush(&k);
+	dsa_emu_pause(k.emu, 0, 1);
+	e = vdm_memcpy(data_mover_dsa_get_vdm(k.d), k.dst + 3u * BIG,
+		k.src + 3u * BIG, BIG, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&e), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(op_of(&e)->w == k.wq);
+	td_wait_received(k.emu, 4, tmo_ns());
+	/* the poll finds no room for s on P nor Q: nothing sent */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k.s), NULL) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(k.so->pend_w == NULL && !k.so->submitted &&
+		k.so->need_submit);
+	CHECK_EQ(received(k.emu, -1), 4);
+	CHECK_EQ(td_pool_live(k.d), 4); /* a, c, e, s */
+	CHECK_EQ(vdm_cancel(&k.s), 0);
+	CHECK(FUTURE_STATE(&k.s) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&k.s)->result, VDM_ERROR_CANCELLED);
+	CHECK_EQ(td_pool_live(k.d), 3); /* its state went back */
+	ace[0] = k.a;
+	ace[1] = k.c;
+	ace[2] = e;
+	kicked_end(&k, ace, 3);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -778,6 +1036,8 @@ static const struct {
 	{ "cap", case_cap },
 	{ "capacity", case_capacity },
 	{ "cancel_kicked", case_cancel_kicked },
+	{ "cancel_in_call", case_cancel_in_call },
+	{ "cancel_noroom", case_cancel_noroom },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 

@@ -28,7 +28,15 @@
  *   the poll that meets the completion while the monitor's call of that
  *   waker runs (blocked on the mutex) does not wait for the call (which
  *   deadlocked): it reports RUNNING with the poller's waker registered,
- *   the end of the running call calls it, and the next poll completes. */
+ *   the end of the running call calls it, and the next poll completes;
+ * - the same executor's poll that finds no room for the operation's next
+ *   part (another operation took the WQ's only entry) while the monitor's
+ *   call of its waker is blocked on the mutex does not wait for that call
+ *   either (it deadlocked): RUNNING, notifier_used NONE (poll again), and
+ *   the operation then completes; so does its poll of a copy split with
+ *   the CPU whose device part completed while the CPU part (held at a
+ *   gate on cpu_vdm) still runs: RUNNING, its waker handed to the CPU
+ *   part, whose end calls it. */
 #include "test_dsa_util.h"
 
 #define OPSZ 4096
@@ -729,6 +737,261 @@ test_waker_takes_executor_lock(void)
 	td_free(dst);
 }
 
+/* The same executor, and an operation of two parts on a WQ of one entry
+ * (write() submission: one part at a time). The first part completes and
+ * the monitor's call of the waker blocks on the executor's mutex; another
+ * operation takes the WQ's only entry. The executor's poll, under its
+ * mutex with its waker, finds no room for the second part: it returns at
+ * once, RUNNING with notifier_used NONE (nothing wakes for room: poll
+ * again), and does not wait for the running call (which deadlocked, as
+ * the completion's poll did before e0d94d5). */
+static void
+test_waker_takes_executor_lock_noroom(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa_config mc = {0};
+	struct data_mover_dsa *d;
+	struct vdm_operation_future f[2];
+	struct future *ff[2];
+	struct future_notifier n;
+	struct exec_lock e;
+	struct runtime *r;
+	struct dsa_emu_stats es;
+	enum future_state st;
+	unsigned char *src = td_alloc(3 * OPSZ), *dst = td_alloc(3 * OPSZ);
+	int timedout, calls;
+
+	td_begin("a waker that takes the executor's lock: a poll under it "
+		"that finds no room does not wait for the running call");
+	td_clock_fake(masync__coarse_ns(), 0); /* no timeout kick between */
+	ec.wq_size = 1;
+	ec.max_transfer_size = OPSZ; /* f[0] (2 * OPSZ) goes in two parts */
+	ec.fifo = 1; /* write(): no batch of parts */
+	emu = td_emu(&ec);
+	mc.timeout_ns = 60000000000ull * td_slow();
+	d = td_mover(&mc);
+	CHECK(d->have_monitor);
+	CHECK(!td_portal(d));
+	td_pattern(src, 3 * OPSZ, 16);
+	memset(dst, 0, 3 * OPSZ);
+	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
+	atomic_init(&e.entered, 0);
+	atomic_init(&e.calls, 0);
+	atomic_init(&e.timedout, 0);
+	atomic_init(&e.polled, 0);
+	atomic_init(&e.polled_at_first_end, 0);
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &e;
+	n.waker.wake = exec_wake;
+
+	dsa_emu_pause(emu, -1, 1);
+	f[0] = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, 2 * OPSZ, 0);
+	CHECK(pthread_mutex_lock(&e.m) == 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), &n) ==
+		FUTURE_STATE_RUNNING);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	td_wait_received(emu, 1, 20000000000ull * td_slow());
+	/* the first part completes, the device pauses again */
+	dsa_emu_pause(emu, -1, 0);
+	CHECK(dsa_emu_wait_processed(emu, 1, 60000u * td_slow()) == 0);
+	dsa_emu_pause(emu, -1, 1);
+	/* the monitor calls the waker, which waits for the mutex */
+	wait_count(&e.entered, 1, "the monitor called the waker");
+	/* f[1] takes the only entry (its start reaps f[0]'s first part) */
+	f[1] = vdm_memcpy(data_mover_dsa_get_vdm(d), dst + 2 * OPSZ,
+		src + 2 * OPSZ, OPSZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[1]), NULL) ==
+		FUTURE_STATE_RUNNING);
+	td_wait_received(emu, 2, 20000000000ull * td_slow());
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &e;
+	n.waker.wake = exec_wake;
+	st = future_poll(FUTURE_AS_RUNNABLE(&f[0]), &n);
+	atomic_store(&e.polled, 1);
+	timedout = atomic_load(&e.timedout);
+	calls = atomic_load(&e.calls);
+	CHECK(pthread_mutex_unlock(&e.m) == 0);
+	if (timedout)
+		td_fail(__FILE__, __LINE__, "the poll returned while the "
+			"waker's call was blocked on the executor's mutex",
+			"it waited for the call (a deadlock, ended by the "
+			"waker's timed lock)");
+	CHECK_EQ(calls, 0);
+	CHECK(st == FUTURE_STATE_RUNNING);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_NONE); /* poll again */
+	dsa_emu_get_stats(emu, -1, &es);
+	CHECK_EQ(es.received, 2); /* the second part waits */
+	wait_count(&e.calls, 1, "the waker's call ended");
+	CHECK_EQ(atomic_load(&e.polled_at_first_end), 1);
+	/* the rest runs: both complete, every byte copied */
+	td_clock_real();
+	dsa_emu_pause(emu, -1, 0);
+	ff[0] = FUTURE_AS_RUNNABLE(&f[0]);
+	ff[1] = FUTURE_AS_RUNNABLE(&f[1]);
+	r = runtime_new();
+	CHECK(r != NULL);
+	CHECK(runtime_wait_multiple_for(r, ff, 2,
+		60000000000ull * td_slow()) == 0);
+	runtime_delete(r);
+	CHECK_RES(FUTURE_OUTPUT(&f[0])->result, VDM_SUCCESS);
+	CHECK_RES(FUTURE_OUTPUT(&f[1])->result, VDM_SUCCESS);
+	CHECK_PATTERN(dst, 3 * OPSZ, 0, 16);
+	CHECK(td_guards_ok(dst, 3 * OPSZ));
+	CHECK_EQ(td_stats(emu).received, 3);
+	CHECK_EQ(td_pool_live(d), 0);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	/* n was not kept: the one call is of the first registration */
+	CHECK_EQ(atomic_load(&e.entered), 1);
+	CHECK_EQ(atomic_load(&e.calls), 1);
+	pthread_mutex_destroy(&e.m);
+	td_free(src);
+	td_free(dst);
+}
+
+/* The CPU part of a split copy (hybrid), held at a gate on cpu_vdm's
+ * worker until the test opens it. */
+static pthread_mutex_t hy_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hy_cv = PTHREAD_COND_INITIALIZER;
+static int hy_at_gate, hy_open;
+
+static void *
+hy_gate_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	pthread_mutex_lock(&hy_mu);
+	hy_at_gate = 1;
+	pthread_cond_broadcast(&hy_cv);
+	while (!hy_open)
+		pthread_cond_wait(&hy_cv, &hy_mu);
+	pthread_mutex_unlock(&hy_mu);
+	return memcpy(dst, src, n);
+}
+
+/* The same executor and a copy split between the device and the CPU: the
+ * device's part completes, the monitor's call of the waker blocks on the
+ * executor's mutex, the CPU part is still held on cpu_vdm. The poll under
+ * the mutex hands its waker to the CPU part and does not wait for the
+ * running call (which deadlocked): RUNNING, notifier_used WAKER; the CPU
+ * part's end calls it and the copy completes. */
+static void
+test_waker_takes_executor_lock_hybrid(void)
+{
+	struct data_mover_threads *dmt = data_mover_threads_new(1, 8,
+		FUTURE_NOTIFIER_WAKER);
+	struct data_mover_dsa_config mc = {0};
+	struct data_mover_dsa *d;
+	struct vdm_operation_future f;
+	struct future *ff;
+	struct future_notifier n;
+	struct exec_lock e;
+	struct masync__dsa_op *o;
+	struct runtime *r;
+	struct timespec ts;
+	enum future_state st;
+	const size_t sz = 256u << 10;
+	unsigned char *src = td_alloc(sz), *dst = td_alloc(sz);
+	int timedout, calls, rc = 0;
+
+	td_begin("a waker that takes the executor's lock: a poll under it "
+		"while a split copy's CPU part runs does not wait for the "
+		"running call");
+	CHECK(dmt != NULL);
+	data_mover_threads_set_memcpy_fn(dmt, hy_gate_memcpy);
+	td_clock_fake(masync__coarse_ns(), 0); /* no timeout kick between */
+	emu = td_emu(NULL);
+	mc.hybrid_threshold = 64u << 10;
+	mc.hybrid_cpu_permille = 300;
+	mc.cpu_vdm = data_mover_threads_get_vdm(dmt);
+	mc.timeout_ns = 60000000000ull * td_slow();
+	d = td_mover(&mc);
+	CHECK(d->have_monitor);
+	td_pattern(src, sz, 17);
+	memset(dst, 0, sz);
+	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
+	atomic_init(&e.entered, 0);
+	atomic_init(&e.calls, 0);
+	atomic_init(&e.timedout, 0);
+	atomic_init(&e.polled, 0);
+	atomic_init(&e.polled_at_first_end, 0);
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &e;
+	n.waker.wake = exec_wake;
+
+	dsa_emu_pause(emu, -1, 1);
+	f = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, sz, 0);
+	CHECK(pthread_mutex_lock(&e.m) == 0);
+	/* white box: the polling thread leaves the CPU part to the worker
+	 * (else it could run it, gated, itself) */
+	masync__rt_releasing = 1;
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), &n) ==
+		FUTURE_STATE_RUNNING);
+	masync__rt_releasing = 0;
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+	o = state_of(&f);
+	CHECK(o->hy_len != 0 && o->hy_active);
+	/* the worker holds the CPU part at the gate */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 60 * (int)td_slow();
+	pthread_mutex_lock(&hy_mu);
+	while (!hy_at_gate && rc == 0)
+		rc = pthread_cond_timedwait(&hy_cv, &hy_mu, &ts);
+	pthread_mutex_unlock(&hy_mu);
+	CHECK(rc == 0);
+	/* the device's part completes: the monitor calls the waker, which
+	 * waits for the mutex */
+	dsa_emu_pause(emu, -1, 0);
+	wait_count(&e.entered, 1, "the monitor called the waker");
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &e;
+	n.waker.wake = exec_wake;
+	masync__rt_releasing = 1;
+	st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
+	masync__rt_releasing = 0;
+	atomic_store(&e.polled, 1);
+	timedout = atomic_load(&e.timedout);
+	calls = atomic_load(&e.calls);
+	CHECK(pthread_mutex_unlock(&e.m) == 0);
+	if (timedout)
+		td_fail(__FILE__, __LINE__, "the poll returned while the "
+			"waker's call was blocked on the executor's mutex",
+			"it waited for the call (a deadlock, ended by the "
+			"waker's timed lock)");
+	CHECK_EQ(calls, 0);
+	CHECK(st == FUTURE_STATE_RUNNING);
+	CHECK(MASYNC__LOAD(&o->phase, relaxed) == MASYNC__DSA_DONE);
+	CHECK(o->hy_active);
+	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER); /* the CPU part's */
+	wait_count(&e.calls, 1, "the monitor's call ended");
+	CHECK_EQ(atomic_load(&e.polled_at_first_end), 1);
+	/* the CPU part ends: its mover calls the waker the poll handed it */
+	pthread_mutex_lock(&hy_mu);
+	hy_open = 1;
+	pthread_cond_broadcast(&hy_cv);
+	pthread_mutex_unlock(&hy_mu);
+	wait_count(&e.calls, 2, "the waker called at the CPU part's end");
+	td_clock_real();
+	r = runtime_new();
+	CHECK(r != NULL);
+	ff = FUTURE_AS_RUNNABLE(&f);
+	CHECK(runtime_wait_multiple_for(r, &ff, 1,
+		60000000000ull * td_slow()) == 0);
+	runtime_delete(r);
+	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_SUCCESS);
+	CHECK_PATTERN(dst, sz, 0, 17);
+	CHECK(td_guards_ok(dst, sz));
+	CHECK_EQ(td_pool_live(d), 0);
+	data_mover_dsa_delete(d);
+	data_mover_threads_delete(dmt);
+	dsa_emu_stop(emu);
+	CHECK_EQ(atomic_load(&e.entered), 2);
+	CHECK_EQ(atomic_load(&e.calls), 2);
+	CHECK_EQ(atomic_load(&e.timedout), 0);
+	pthread_mutex_destroy(&e.m);
+	td_free(src);
+	td_free(dst);
+}
+
 int
 main(void)
 {
@@ -762,6 +1025,8 @@ main(void)
 	td_clock_real();
 	test_dead_device();
 	test_waker_takes_executor_lock();
+	test_waker_takes_executor_lock_noroom();
+	test_waker_takes_executor_lock_hybrid();
 	td_log("test_dsa_wake: all passed\n");
 	return 0;
 }
