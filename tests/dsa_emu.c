@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -156,6 +158,59 @@ struct dsa_emu {
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_running;
 static int g_ns_entered;
+
+/*
+ * A dedicated WQ admits one opener (DSA.md §2: the driver says EBUSY to a
+ * second open while the first file is open).  This process' open() comes
+ * here: on a dedicated WQ of the running emulator it takes an exclusive
+ * flock, which lives with the open file description (shared by fork and
+ * dup, gone at its last close) as the driver's count does.  The
+ * emulator's own opens of the files come before they are listed.
+ */
+static pthread_mutex_t g_ded_lock = PTHREAD_MUTEX_INITIALIZER;
+static char (*g_ded)[64];	/* paths, under g_ded_lock */
+static unsigned g_nded;
+
+static int
+dedicated_path(const char *path)
+{
+	int r = 0;
+	pthread_mutex_lock(&g_ded_lock);
+	for (unsigned i = 0; i < g_nded && !r; i++)
+		r = strcmp(g_ded[i], path) == 0;
+	pthread_mutex_unlock(&g_ded_lock);
+	return r;
+}
+
+int
+open(const char *path, int flags, ...)
+{
+	static int (*real)(const char *, int, ...);
+	int (*fn)(const char *, int, ...) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+	mode_t mode = 0;
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (!fn) {
+		void *sym = dlsym(RTLD_NEXT, "open");
+		memcpy(&fn, &sym, sizeof(fn)); /* POSIX: a function's address */
+		if (!fn) {
+			errno = ENOSYS;
+			return -1;
+		}
+		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
+	}
+	int fd = fn(path, flags, mode);
+	if (fd >= 0 && dedicated_path(path) && flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		errno = EBUSY;
+		return -1;
+	}
+	return fd;
+}
 /*
  * dsa_emu_portal_store's qword stores in progress (g_store_busy) and done
  * (g_store_gen): intake_portal takes no slot while one is in progress or
@@ -2871,6 +2926,12 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		}
 		w->thr_started = 1;
 	}
+	pthread_mutex_lock(&g_ded_lock);
+	g_ded = calloc(emu->nwq, sizeof(*g_ded));
+	for (unsigned i = 0; g_ded && i < emu->nwq; i++)
+		if (!emu->wqs[i].shared)
+			snprintf(g_ded[g_nded++], sizeof(*g_ded), "%s", emu->wqs[i].path);
+	pthread_mutex_unlock(&g_ded_lock);
 	return emu;
 
 fail: {
@@ -2905,6 +2966,11 @@ dsa_emu_stop(struct dsa_emu *emu)
 {
 	if (!emu)
 		return;
+	pthread_mutex_lock(&g_ded_lock);
+	free(g_ded);
+	g_ded = NULL;
+	g_nded = 0;
+	pthread_mutex_unlock(&g_ded_lock);
 	uint64_t lost = 0;
 	pthread_mutex_lock(&emu->lock);
 	for (unsigned i = 0; i < emu->nwq; i++)

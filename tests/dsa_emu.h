@@ -18,6 +18,12 @@
  *	... client discovers /dev/dsa/wq0.0 with libaccel-config and submits ...
  *	dsa_emu_stop(emu);
  *
+ * A dedicated WQ admits one opener, as the driver's does: this process'
+ * open() (the emulator defines it, over libc's) refuses a second open of
+ * a running emulator's dedicated WQ with EBUSY while the first open file
+ * lives (a child forked with it shares it).  Another process' open (the
+ * command dsa_emu_run runs) is not checked.
+ *
  * Descriptors are executed on the memory of this process, or of another one
  * (dsa_emu_set_pid(), as tests/dsa_emu_run does for the command it runs)
  * through process_vm_readv/writev, where an unmapped or read-only page

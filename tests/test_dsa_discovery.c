@@ -342,20 +342,24 @@ test_open_errors(void)
 		td_log("   %s: %s\n", err_name(o.got), o.msg);
 	}
 
-	td_begin("a dedicated WQ opened twice");
+	td_begin("a dedicated WQ opened twice: WQ_BUSY, free again after "
+		"the delete");
 	d1 = td_mover(NULL);
+	errno = 0;
 	d2 = data_mover_dsa_new(NULL);
-	if (d2 == NULL) {
-		CHECK_EQ(data_mover_dsa_last_error(), DATA_MOVER_DSA_E_WQ_BUSY);
-	} else {
-		/* the emulator's node is a regular file: the second open
-		 * succeeds where the kernel's idxd cdev says EBUSY */
-		td_log("   the emulator lets a dedicated WQ be opened twice "
-			"(the kernel would not): not checkable here\n");
+	CHECK(d2 == NULL);
+	CHECK_EQ(errno, EBUSY);
+	CHECK_EQ(data_mover_dsa_last_error(), DATA_MOVER_DSA_E_WQ_BUSY);
+	CHECK(strstr(data_mover_dsa_last_error_str(),
+		dsa_emu_wq_path(emu, 0)) != NULL);
+	td_log("   %s\n", data_mover_dsa_last_error_str());
+	if (d2 != NULL)
 		data_mover_dsa_delete(d2);
-	}
 	check_works(d1);
 	data_mover_dsa_delete(d1);
+	d2 = td_mover(NULL);
+	check_works(d2);
+	data_mover_dsa_delete(d2);
 	dsa_emu_stop(emu);
 }
 

@@ -2139,6 +2139,53 @@ out:
 	dsa_emu_stop(emu);
 }
 
+/* DSA.md §2: a dedicated WQ admits one opener (EBUSY while its file is
+ * open, also in a child that shares it), a shared WQ any number */
+static void
+test_dedicated_one_opener(void)
+{
+	struct dsa_emu_wq_config wqs[2] = { { .shared = -1, .fifo = 1 },
+					    { .shared = 1 } };
+	struct dsa_emu_config cfg = { .nwqs = 2, .wqs = wqs };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	int a = -1, b = -1, s1 = -1, s2 = -1;
+	REQUIRE(emu);
+	a = open("/dev/dsa/wq0.0", O_RDWR | O_CLOEXEC);
+	CHECK(a >= 0);
+	errno = 0;
+	b = open("/dev/dsa/wq0.0", O_RDWR | O_CLOEXEC);
+	CHECK(b < 0 && errno == EBUSY);
+	/* a child shares the file: its close frees nothing */
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		close(a);
+		_exit(0);
+	}
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	errno = 0;
+	b = open("/dev/dsa/wq0.0", O_RDWR | O_CLOEXEC);
+	CHECK(b < 0 && errno == EBUSY);
+	close(a);
+	a = -1;
+	b = open("/dev/dsa/wq0.0", O_RDWR | O_CLOEXEC);
+	CHECK(b >= 0);
+	s1 = open("/dev/dsa/wq0.1", O_RDWR | O_CLOEXEC);
+	s2 = open("/dev/dsa/wq0.1", O_RDWR | O_CLOEXEC);
+	CHECK(s1 >= 0 && s2 >= 0);
+out:
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	if (s1 >= 0)
+		close(s1);
+	if (s2 >= 0)
+		close(s2);
+	dsa_emu_stop(emu);
+}
+
 /* DSA.md §8: a descriptor's slot of a dedicated WQ is free once a later
  * one completed (it is on an engine), though it still runs: a WQ of 2
  * then takes 2 more, and drops the next. The slow one never ends here
@@ -2816,6 +2863,7 @@ main(int argc, char **argv)
 	RUN(test_trap_portal());
 	RUN(test_engines_out_of_order());
 	RUN(test_engines_room());
+	RUN(test_dedicated_one_opener());
 	RUN(test_device_errors());
 	RUN(test_device_stats());
 	RUN(test_speed());

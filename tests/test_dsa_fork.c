@@ -280,6 +280,9 @@ fork_during_new(const char *at, int wq_file)
 		 * threads after a fork of a process that had several */
 		memset(&mc, 0, sizeof(mc));
 		mc.desired_notifier = FUTURE_NOTIFIER_POLLER;
+		/* the shared WQ: the parent's file of the dedicated one
+		 * lives on, which refuses a second opener (EBUSY) */
+		mc.wq = "wq0.1";
 		d = data_mover_dsa_new(&mc);
 		CHECK(d != NULL);
 		data_mover_dsa_delete(d);
@@ -301,12 +304,20 @@ test_new_fork(void)
 {
 	pthread_condattr_t ca;
 	struct dsa_emu *emu;
+	struct dsa_emu_config ec;
+	struct dsa_emu_wq_config wqs[2];
 
 	CHECK(pthread_condattr_init(&ca) == 0);
 	CHECK(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0);
 	CHECK(pthread_cond_init(&fk_cv, &ca) == 0);
 	pthread_condattr_destroy(&ca);
-	emu = td_emu(NULL);
+	/* the parent's thread opens both WQs, the child the shared one */
+	memset(&ec, 0, sizeof(ec));
+	memset(wqs, 0, sizeof(wqs));
+	wqs[1].shared = 1;
+	ec.nwqs = 2;
+	ec.wqs = wqs;
+	emu = td_emu(&ec);
 	td_begin("fork while a thread's data_mover_dsa_new is in discovery");
 	/* read under the DSA lock, by the old header and the fixed one */
 	fork_during_new("/dsa0/pasid_enabled", 0);

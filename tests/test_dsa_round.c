@@ -34,13 +34,22 @@
 static struct runtime *rt;
 static struct dsa_emu *emu;
 
+/* a mover on WQ wq (two movers may not share a dedicated WQ: the second
+ * open is refused with EBUSY) */
 static struct data_mover_dsa *
-mover(void)
+mover_on(const char *wq)
 {
 	struct data_mover_dsa_config mc = {0};
 
 	mc.batch_max = NOPS;
+	mc.wq = wq;
 	return td_mover(&mc);
+}
+
+static struct data_mover_dsa *
+mover(void)
+{
+	return mover_on("wq0.0");
 }
 
 struct ops {
@@ -434,6 +443,17 @@ test_early_returns(void)
 	data_mover_dsa_delete(d);
 }
 
+/* the emulator of every case but one: a WQ with a portal (trapped where
+ * the CPU has no MOVDIR64B) */
+static struct dsa_emu *
+main_emu(void)
+{
+	struct dsa_emu_config ec = {0};
+
+	ec.wq_size = 64;
+	return td_emu(&ec);
+}
+
 /* a flush that must not run: its mover was deleted */
 static int stale_ran;
 
@@ -447,8 +467,17 @@ stale_flush(void *arg)
 static void
 test_delete_forgets(void)
 {
-	struct data_mover_dsa *d = mover(), *d2 = mover();
+	struct dsa_emu_config ec = {0};
+	struct data_mover_dsa *d, *d2;
 	int keep;
+
+	/* two movers need two WQs: a dedicated WQ refuses a second opener
+	 * (EBUSY); the WQs' kind does not matter here */
+	dsa_emu_stop(emu);
+	ec.nwqs = 2;
+	emu = td_emu(&ec);
+	d = mover();
+	d2 = mover_on("wq0.1");
 
 	td_begin("deleting a mover drops its registered flushes");
 	masync__round.depth++; /* as inside a pass */
@@ -466,6 +495,8 @@ test_delete_forgets(void)
 	CHECK_EQ(masync__round.n, 0);
 	masync__round.depth--;
 	data_mover_dsa_delete(d2);
+	dsa_emu_stop(emu);
+	emu = main_emu();
 }
 
 /* operations of d on the monitor's list */
@@ -610,15 +641,13 @@ test_arm_later(void)
 int
 main(void)
 {
-	struct dsa_emu_config ec = {0};
 	struct data_mover_dsa *d;
 
 	td_enter("test_dsa_round");
 	rt = runtime_new();
 	CHECK(rt != NULL);
 	td_clock_fake(1000000000ull, 0); /* never moves */
-	ec.wq_size = 64; /* a portal; trapped where the CPU has no MOVDIR64B */
-	emu = td_emu(&ec);
+	emu = main_emu();
 	d = mover();
 	CHECK(td_portal(d));
 	data_mover_dsa_delete(d);
