@@ -4766,6 +4766,10 @@ struct data_mover_threads {
 	struct masync__pool pool; /* its fork_gen: the mover's */
 	/* bounded MPMC queue (D. Vyukov's algorithm), any capacity */
 	size_t cap;
+	/* positions go by laps of lap_mask + 1 >= cap, a power of two (see
+	 * masync__ring_index) */
+	size_t lap_mask;
+	unsigned lap_log;
 	struct masync__ring_cell *cells;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) enq_pos;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) deq_pos;
@@ -4814,11 +4818,24 @@ struct data_mover_threads {
 	MASYNC__ALIGNAS(64) MASYNC__A(uint32_t) polled[MASYNC__THR_SLOTS];
 };
 
+/* A position is a lap number above lap_log bits of cell index: the last
+ * cell's successor starts the next lap. Positions and sequence numbers wrap
+ * at SIZE_MAX, a multiple of the lap, so a cell is the same for p and for
+ * p + lap across the wrap. (pos % cap, with cap not a power of two, jumped
+ * there: after 2^32 operations on a 32-bit target a push waited for a cell
+ * nobody would free, and the mover hung.) */
 static size_t
 masync__ring_index(const struct data_mover_threads *d, size_t pos)
 {
-	return (d->cap & (d->cap - 1)) == 0 ? pos & (d->cap - 1) :
-		pos % d->cap;
+	return pos & d->lap_mask;
+}
+
+static size_t
+masync__ring_next(const struct data_mover_threads *d, size_t pos)
+{
+	/* (a power-of-two cap: pos + 1 either way) */
+	return (pos & d->lap_mask) + 1 < d->cap ? pos + 1 :
+		(pos | d->lap_mask) + 1;
 }
 
 /* Sequence numbers are doubled: a cell is free for position p at 2p and
@@ -4839,7 +4856,8 @@ masync__ring_push(struct data_mover_threads *d, struct masync__thr_op *op,
 		intptr_t dif = (intptr_t)(seq - 2 * pos);
 
 		if (dif == 0) {
-			if (MASYNC__CAS(&d->enq_pos, &pos, pos + 1, relaxed)) {
+			if (MASYNC__CAS(&d->enq_pos, &pos,
+					masync__ring_next(d, pos), relaxed)) {
 				MASYNC__HA(c);
 				/* release: masync__thr_trim reads op before it
 				 * knows the entry is the one it saw */
@@ -4872,15 +4890,16 @@ masync__ring_pop(struct data_mover_threads *d, uint32_t *tag)
 		intptr_t dif = (intptr_t)(seq - (2 * pos + 1));
 
 		if (dif == 0) {
-			if (MASYNC__CAS(&d->deq_pos, &pos, pos + 1, relaxed)) {
+			if (MASYNC__CAS(&d->deq_pos, &pos,
+					masync__ring_next(d, pos), relaxed)) {
 				struct masync__thr_op *op;
 
 				MASYNC__HA(c);
 				op = MASYNC__LOAD(&c->op, relaxed);
 				*tag = MASYNC__LOAD(&c->tag, relaxed);
 				MASYNC__HB(c);
-				MASYNC__STORE(&c->seq, 2 * (pos + d->cap),
-					release);
+				MASYNC__STORE(&c->seq,
+					2 * (pos + d->lap_mask + 1), release);
 				return op;
 			}
 		} else if (dif < 0) {
@@ -4891,12 +4910,19 @@ masync__ring_pop(struct data_mover_threads *d, uint32_t *tag)
 	}
 }
 
-/* entries in the ring (a snapshot: both ends move) */
+/* entries in the ring (a snapshot: both ends move; a head read past the
+ * tail gives a huge count, as it did before laps) */
 static size_t
 masync__thr_fill(struct data_mover_threads *d)
 {
-	return MASYNC__LOAD(&d->enq_pos, relaxed) -
-		MASYNC__LOAD(&d->deq_pos, relaxed);
+	size_t e = MASYNC__LOAD(&d->enq_pos, relaxed);
+	size_t q = MASYNC__LOAD(&d->deq_pos, relaxed);
+	size_t n = e - q, m = d->lap_mask;
+
+	/* each lap between them skips lap - cap positions */
+	if (m + 1 != d->cap && (intptr_t)n > 0)
+		n -= (((e | m) - (q | m)) >> d->lap_log) * (m + 1 - d->cap);
+	return n;
 }
 
 /* From half full on, pushes wake a worker and busy pollers trim the ring
@@ -5895,9 +5921,10 @@ masync__thr_trim(struct data_mover_threads *d, int run)
 		if (live && (!run || ran == MASYNC__THR_TRIM_RUN ||
 				!MASYNC__LOAD(&c->run, relaxed)))
 			break;
-		if (!MASYNC__CAS(&d->deq_pos, &pos, pos + 1, relaxed))
+		if (!MASYNC__CAS(&d->deq_pos, &pos, masync__ring_next(d, pos),
+				relaxed))
 			continue;
-		MASYNC__STORE(&c->seq, 2 * (pos + d->cap), release);
+		MASYNC__STORE(&c->seq, 2 * (pos + d->lap_mask + 1), release);
 		taken++;
 		if (live) {
 			/* as a worker's pop: a claim since makes it a no-op */
@@ -5905,7 +5932,7 @@ masync__thr_trim(struct data_mover_threads *d, int run)
 			ran++;
 			pos = MASYNC__LOAD(&d->deq_pos, relaxed);
 		} else {
-			pos++;
+			pos = masync__ring_next(d, pos);
 		}
 	}
 	if (taken != 0)
@@ -6034,6 +6061,15 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 		 * before it clears `blocked`, and it may be done by then) */
 		if (masync__signal_register(&op->sig, n, d->notifier, word))
 			return 0;
+		/* Still waiting: make room as the first poll did, and drop
+		 * entries claimed since (their pollers ran them; only a pop
+		 * frees their slots). Else a waker that waits for this
+		 * operation on the only worker waits for good behind an entry
+		 * its poller completed (ring 1). The trim's masync__thr_room
+		 * moves waiters in, oldest first. (A wait that gave up runs
+		 * nothing here: masync__thr_help.) */
+		if (MASYNC__LOAD(&op->blocked, acquire))
+			(void)masync__thr_trim(d, !masync__rt_releasing);
 		return MASYNC__LOAD(&op->blocked, acquire) ? -1 : 0;
 	}
 	op->op = *operation;
@@ -6495,6 +6531,10 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 	d->nthreads = nthreads;
 	d->gen = MASYNC__FADD(&masync__thr_gens, 1, relaxed) + 1;
 	d->cap = ringbuf_size;
+	for (d->lap_log = 0; ((size_t)1 << d->lap_log) < ringbuf_size;
+			d->lap_log++)
+		;
+	d->lap_mask = ((size_t)1 << d->lap_log) - 1;
 	MASYNC__INIT(&d->enq_pos, 0);
 	MASYNC__INIT(&d->deq_pos, 0);
 	MASYNC__INIT(&d->nblocked, 0);

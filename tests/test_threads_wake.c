@@ -20,6 +20,11 @@
  *   a new operation.
  * - waker_not_in_poll (d): a split copy polled under the executor's lock
  *   never has its waker called inside that poll.
+ * - waker_waits_room (e): 1 worker, 1 slot; A's waker, on the worker,
+ *   makes X and waits for it by polling; X waits for room behind Y, whose
+ *   owner then runs Y by polling it (Y's entry stays queued until a pop).
+ *   X's next polls must make the room (drop Y's entry) themselves: the
+ *   only worker that would pop is the one waiting.
  * - overlap: vdm_memcpy with overlapping ranges gives memmove's result,
  *   also for operations large enough to be split between the workers. */
 #define _GNU_SOURCE
@@ -510,6 +515,111 @@ waker_not_in_poll(void)
 	alarm(0);
 }
 
+/* ---- 2e. a waker waits for an operation that waits for room ------------
+ * The ring's only slot holds Y's entry after Y's owner claimed and ran it
+ * (masync__thr_help): only a pop frees the slot, and the only worker is in
+ * A's waker, polling X, which waits on the list. X's polls found it still
+ * waiting and returned: X never ran (the worker waited for good). Each
+ * step is held by a flag; the waker polls X a bounded number of times. */
+enum { WAITS_POLLS = 1000000 };
+
+struct waits_room {
+	struct vdm *vdm;
+	struct data_mover_threads *dmt;
+	struct flag in_waker, y_queued, x_waits, y_done, done;
+	struct tt_waker xw;
+	struct vdm_operation_future x; /* the waker's */
+	int x_blocked; /* seen by the waker */
+};
+
+static unsigned char wr_src[3][SZ], wr_dst[3][SZ];
+
+static void
+waits_room_wake(void *data)
+{
+	struct waits_room *p = (struct waits_room *)data;
+	struct future_notifier n = tt_notifier(&p->xw);
+	struct vdm_operation_future *x = &p->x;
+	int i;
+
+	flag_set(&p->in_waker, 1);
+	flag_wait(&p->y_queued);
+	*x = vdm_memcpy(p->vdm, wr_dst[2], wr_src[2], SZ, 0);
+	/* (a program's waker: no trim that runs Y at this first poll) */
+	if (future_poll(FUTURE_AS_RUNNABLE(x), &n) != FUTURE_STATE_COMPLETE)
+		p->x_blocked = (int)MASYNC__LOAD(&p->dmt->nblocked, relaxed);
+	flag_set(&p->x_waits, 1);
+	flag_wait(&p->y_done);
+	for (i = 1; i <= WAITS_POLLS; i++) {
+		if (future_poll(FUTURE_AS_RUNNABLE(x), &n) ==
+				FUTURE_STATE_COMPLETE)
+			break;
+		if (i % 1024 == 0)
+			thrd_yield();
+	}
+	if (i > WAITS_POLLS) {
+		/* failed: leave it to this worker once the waker returns */
+		fprintf(stderr, "(e) X still waits for room after %d polls: "
+			"ring entries %zu, operations waiting %u\n",
+			WAITS_POLLS, masync__thr_fill(p->dmt),
+			(unsigned)MASYNC__LOAD(&p->dmt->nblocked, relaxed));
+		flag_set(&p->done, 2);
+		return;
+	}
+	CHECK(tt_result(x) == VDM_SUCCESS);
+	flag_set(&p->done, 1);
+}
+
+static void
+waker_waits_room(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	struct vdm_operation_future a, y;
+	struct future_notifier n;
+	static struct waits_room p;
+	unsigned i;
+
+	CHECK(dmt != NULL);
+	watchdog("(e) a waker on the only worker waits for an operation that "
+		"waits for room");
+	for (i = 0; i < 3; i++) {
+		tt_fill(wr_src[i], SZ, 40 + i);
+		memset(wr_dst[i], 0, SZ);
+	}
+	p.vdm = vdm;
+	p.dmt = dmt;
+	flag_init(&p.in_waker);
+	flag_init(&p.y_queued);
+	flag_init(&p.x_waits);
+	flag_init(&p.y_done);
+	flag_init(&p.done);
+	tt_waker_init(&p.xw);
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &p;
+	n.waker.wake = waits_room_wake;
+	a = vdm_memcpy(vdm, wr_dst[0], wr_src[0], SZ, 0);
+	y = vdm_memcpy(vdm, wr_dst[1], wr_src[1], SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a), &n) != FUTURE_STATE_COMPLETE);
+	flag_wait(&p.in_waker); /* A ran: the worker is in its waker */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&y), NULL) != FUTURE_STATE_COMPLETE);
+	CHECK(masync__thr_fill(dmt) == 1); /* Y holds the slot */
+	flag_set(&p.y_queued, 1);
+	flag_wait(&p.x_waits);
+	CHECK(p.x_blocked == 1); /* X waits for room */
+	tt_busy_wait(&y, 10000); /* claimed and run here */
+	CHECK(tt_result(&y) == VDM_SUCCESS);
+	flag_set(&p.y_done, 1);
+	CHECK(flag_wait(&p.done) == 1);
+	tt_busy_wait(&a, 10000);
+	CHECK(tt_result(&a) == VDM_SUCCESS);
+	for (i = 0; i < 3; i++)
+		CHECK(tt_verify(wr_dst[i], SZ, 40 + i) == SIZE_MAX);
+	data_mover_threads_delete(dmt);
+	alarm(0);
+}
+
 /* ---- 3. overlapping vdm_memcpy = memmove, split or not ------------------ */
 static void
 overlap(size_t n, ptrdiff_t shift, int memmove_op)
@@ -576,6 +686,8 @@ main(int argc, char **argv)
 		waker_polls_other();
 	if (want(argc, argv, "waker_not_in_poll"))
 		waker_not_in_poll();
+	if (want(argc, argv, "waker_waits_room"))
+		waker_waits_room();
 	if (want(argc, argv, "overlap")) {
 		watchdog("overlapping copies");
 		overlap(4096, 100, 0);
