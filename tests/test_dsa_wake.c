@@ -622,6 +622,23 @@ struct exec_lock {
 	atomic_int polled_at_first_end; /* `polled` when the first call ended */
 };
 
+static void exec_wake(void *data);
+
+/* e's mutex and counts, and a notifier n whose waker is exec_wake(e) */
+static void
+exec_lock_init(struct exec_lock *e, struct future_notifier *n)
+{
+	CHECK(pthread_mutex_init(&e->m, NULL) == 0);
+	atomic_init(&e->entered, 0);
+	atomic_init(&e->calls, 0);
+	atomic_init(&e->timedout, 0);
+	atomic_init(&e->polled, 0);
+	atomic_init(&e->polled_at_first_end, 0);
+	memset(n, 0, sizeof(*n));
+	n->waker.data = e;
+	n->waker.wake = exec_wake;
+}
+
 static void
 exec_wake(void *data)
 {
@@ -673,15 +690,7 @@ test_waker_takes_executor_lock(void)
 	d = td_mover(NULL);
 	td_pattern(src, OPSZ, 15);
 	memset(dst, 0, OPSZ);
-	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
-	atomic_init(&e.entered, 0);
-	atomic_init(&e.calls, 0);
-	atomic_init(&e.timedout, 0);
-	atomic_init(&e.polled, 0);
-	atomic_init(&e.polled_at_first_end, 0);
-	memset(&n, 0, sizeof(n));
-	n.waker.data = &e;
-	n.waker.wake = exec_wake;
+	exec_lock_init(&e, &n);
 
 	dsa_emu_pause(emu, -1, 1);
 	f = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, OPSZ, 0);
@@ -774,15 +783,7 @@ test_waker_takes_executor_lock_noroom(void)
 	CHECK(!td_portal(d));
 	td_pattern(src, 3 * OPSZ, 16);
 	memset(dst, 0, 3 * OPSZ);
-	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
-	atomic_init(&e.entered, 0);
-	atomic_init(&e.calls, 0);
-	atomic_init(&e.timedout, 0);
-	atomic_init(&e.polled, 0);
-	atomic_init(&e.polled_at_first_end, 0);
-	memset(&n, 0, sizeof(n));
-	n.waker.data = &e;
-	n.waker.wake = exec_wake;
+	exec_lock_init(&e, &n);
 
 	dsa_emu_pause(emu, -1, 1);
 	f[0] = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, 2 * OPSZ, 0);
@@ -908,15 +909,7 @@ test_waker_takes_executor_lock_hybrid(void)
 	CHECK(d->have_monitor);
 	td_pattern(src, sz, 17);
 	memset(dst, 0, sz);
-	CHECK(pthread_mutex_init(&e.m, NULL) == 0);
-	atomic_init(&e.entered, 0);
-	atomic_init(&e.calls, 0);
-	atomic_init(&e.timedout, 0);
-	atomic_init(&e.polled, 0);
-	atomic_init(&e.polled_at_first_end, 0);
-	memset(&n, 0, sizeof(n));
-	n.waker.data = &e;
-	n.waker.wake = exec_wake;
+	exec_lock_init(&e, &n);
 
 	dsa_emu_pause(emu, -1, 1);
 	f = vdm_memcpy(data_mover_dsa_get_vdm(d), dst, src, sz, 0);
