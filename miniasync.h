@@ -3755,12 +3755,21 @@ struct runtime {
 /* A future that took no notifier can move on at any poll (libminiasync's
  * countup: RUNNING until polled n times) and nothing says when: passes
  * with no change poll it again at once, up to REPOLLS in a row (the
- * original spun 1000 passes) before the first nap, NAPPED between naps
- * (the original slept 1 ms per 1000: a countup of 10,000 polls took it
- * 10 ms, here ~4; one that waits for something else costs ~7% of a core
- * against its ~4%). */
+ * original spun 1000 passes) before the first nap, then up to NAPPED
+ * between naps but for at most REPOLL_NS (0: no limit), 1/8 of the
+ * longest nap: a pass costs ~5 times more under a sanitizer, and a future
+ * that waits for something else must not cost a core. The original slept
+ * 1 ms per 1000 passes: a countup of 10,000 polls took it ~10 ms. */
+#ifndef MASYNC__RT_REPOLLS
 #define MASYNC__RT_REPOLLS 1024u
-#define MASYNC__RT_REPOLLS_NAPPED 512u
+#endif
+#ifndef MASYNC__RT_REPOLLS_NAPPED
+#define MASYNC__RT_REPOLLS_NAPPED 256u
+#endif
+#ifndef MASYNC__RT_REPOLL_NS
+#define MASYNC__RT_REPOLL_NS 32000u
+#endif
+static const uint64_t masync__rt_repoll_ns = MASYNC__RT_REPOLL_NS;
 
 /* pause-polls for the next spin */
 static unsigned
@@ -4080,6 +4089,7 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 	int any, uint64_t deadline, uint64_t *async, size_t nbits)
 {
 	unsigned backoff = 0, repolls = 0, budget = MASYNC__RT_REPOLLS;
+	uint64_t napped_at = 0; /* the end of the last nap (REPOLL_NS) */
 	int probe = any, reread = 0;
 	size_t i, first;
 	struct masync__watch prev; /* the poller words of the last pass */
@@ -4216,6 +4226,7 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 			reread = 0;
 			repolls = 0;
 			budget = MASYNC__RT_REPOLLS;
+			napped_at = 0;
 			continue;
 		}
 		if (w.fresh && !reread) {
@@ -4223,13 +4234,18 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 			continue;
 		}
 		reread = 0;
-		if (!w.all_wakers && ++repolls < budget) {
+		if (!w.all_wakers && ++repolls < budget &&
+				(napped_at == 0 || (repolls & 7) != 0 ||
+				masync__now_ns() - napped_at <
+				masync__rt_repoll_ns)) {
 			MASYNC__PAUSE(); /* a notifier-less future: again */
 			continue;
 		}
 		repolls = 0;
 		budget = MASYNC__RT_REPOLLS_NAPPED;
 		masync__runtime_idle(rt, gen, &w, &backoff, deadline);
+		if (!w.all_wakers && masync__rt_repoll_ns != 0)
+			napped_at = masync__now_ns();
 	}
 }
 

@@ -26,7 +26,8 @@
  *   pass still gets its pass.
  * - countup: a future that takes no notifier (RUNNING until polled n
  *   times) is polled again at once, MASYNC__RT_REPOLLS passes in a row
- *   before the first nap, MASYNC__RT_REPOLLS_NAPPED between naps. */
+ *   before the first nap, MASYNC__RT_REPOLLS_NAPPED between naps (their
+ *   time limit, MASYNC__RT_REPOLL_NS, is off here: no clock). */
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -42,6 +43,8 @@ static void test_event(void);
 			test_event();                                          \
 	} while (0)
 #define MASYNC__RT_ON_NAP(ns) ((void)(ns), naps++, test_event())
+/* the re-polls of a notifier-less future go by count only, not by time */
+#define MASYNC__RT_REPOLL_NS 0u
 #define MINIASYNC_IMPLEMENTATION
 #include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
 #include "miniasync.h"
