@@ -658,6 +658,35 @@ exec_wake(void *data)
 	atomic_fetch_add(&e->calls, 1); /* last: the test reads the rest */
 }
 
+/* The executor's poll of f with a fresh notifier n whose waker is
+ * exec_wake(e), under e's mutex (held by the caller) while the monitor's
+ * call of that waker waits for it; then the mutex is let go. A poll that
+ * waited for the call fails the test (the waker's timed lock ended the
+ * deadlock). *calls (if not NULL): the calls ended when it returned. */
+static enum future_state
+exec_poll_held(struct exec_lock *e, struct future_notifier *n,
+	struct future *f, int *calls)
+{
+	enum future_state st;
+	int timedout;
+
+	memset(n, 0, sizeof(*n));
+	n->waker.data = e;
+	n->waker.wake = exec_wake;
+	st = future_poll(f, n);
+	atomic_store(&e->polled, 1);
+	timedout = atomic_load(&e->timedout);
+	if (calls != NULL)
+		*calls = atomic_load(&e->calls);
+	CHECK(pthread_mutex_unlock(&e->m) == 0);
+	if (timedout)
+		td_fail(__FILE__, __LINE__, "the poll returned while the "
+			"waker's call was blocked on the executor's mutex",
+			"it waited for the call (a deadlock, ended by the "
+			"waker's timed lock)");
+	return st;
+}
+
 /* until *v >= n (a bounded wait: a lost call fails here) */
 static void
 wait_count(atomic_int *v, int n, const char *what)
@@ -680,7 +709,6 @@ test_waker_takes_executor_lock(void)
 	struct exec_lock e;
 	enum future_state st;
 	unsigned char *src = td_alloc(OPSZ), *dst = td_alloc(OPSZ);
-	int timedout;
 
 	td_begin("a waker that takes the executor's lock: a poll under it "
 		"does not wait for the running call");
@@ -704,18 +732,7 @@ test_waker_takes_executor_lock(void)
 	 * waits for the mutex this thread holds */
 	wait_count(&e.entered, 1, "the monitor called the waker");
 	CHECK_EQ(atomic_load(&e.calls), 0);
-	memset(&n, 0, sizeof(n));
-	n.waker.data = &e;
-	n.waker.wake = exec_wake;
-	st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
-	atomic_store(&e.polled, 1);
-	timedout = atomic_load(&e.timedout);
-	CHECK(pthread_mutex_unlock(&e.m) == 0);
-	if (timedout)
-		td_fail(__FILE__, __LINE__, "the poll returned while the "
-			"waker's call was blocked on the executor's mutex",
-			"it waited for the call (a deadlock, ended by the "
-			"waker's timed lock)");
+	st = exec_poll_held(&e, &n, FUTURE_AS_RUNNABLE(&f), NULL);
 	/* not complete yet: the call runs; its end calls the waker the
 	 * poll registered (the record is written: no other call) */
 	CHECK(st == FUTURE_STATE_RUNNING);
@@ -768,7 +785,7 @@ test_waker_takes_executor_lock_noroom(void)
 	struct dsa_emu_stats es;
 	enum future_state st;
 	unsigned char *src = td_alloc(3 * OPSZ), *dst = td_alloc(3 * OPSZ);
-	int timedout, calls;
+	int calls;
 
 	td_begin("a waker that takes the executor's lock: a poll under it "
 		"that finds no room does not wait for the running call");
@@ -804,19 +821,7 @@ test_waker_takes_executor_lock_noroom(void)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[1]), NULL) ==
 		FUTURE_STATE_RUNNING);
 	td_wait_received(emu, 2, 20000000000ull * td_slow());
-	memset(&n, 0, sizeof(n));
-	n.waker.data = &e;
-	n.waker.wake = exec_wake;
-	st = future_poll(FUTURE_AS_RUNNABLE(&f[0]), &n);
-	atomic_store(&e.polled, 1);
-	timedout = atomic_load(&e.timedout);
-	calls = atomic_load(&e.calls);
-	CHECK(pthread_mutex_unlock(&e.m) == 0);
-	if (timedout)
-		td_fail(__FILE__, __LINE__, "the poll returned while the "
-			"waker's call was blocked on the executor's mutex",
-			"it waited for the call (a deadlock, ended by the "
-			"waker's timed lock)");
+	st = exec_poll_held(&e, &n, FUTURE_AS_RUNNABLE(&f[0]), &calls);
 	CHECK_EQ(calls, 0);
 	CHECK(st == FUTURE_STATE_RUNNING);
 	CHECK(n.notifier_used == FUTURE_NOTIFIER_NONE); /* poll again */
@@ -892,7 +897,7 @@ test_waker_takes_executor_lock_hybrid(void)
 	enum future_state st;
 	const size_t sz = 256u << 10;
 	unsigned char *src = td_alloc(sz), *dst = td_alloc(sz);
-	int timedout, calls, rc = 0;
+	int calls, rc = 0;
 
 	td_begin("a waker that takes the executor's lock: a poll under it "
 		"while a split copy's CPU part runs does not wait for the "
@@ -935,21 +940,9 @@ test_waker_takes_executor_lock_hybrid(void)
 	 * waits for the mutex */
 	dsa_emu_pause(emu, -1, 0);
 	wait_count(&e.entered, 1, "the monitor called the waker");
-	memset(&n, 0, sizeof(n));
-	n.waker.data = &e;
-	n.waker.wake = exec_wake;
 	masync__rt_releasing = 1;
-	st = future_poll(FUTURE_AS_RUNNABLE(&f), &n);
+	st = exec_poll_held(&e, &n, FUTURE_AS_RUNNABLE(&f), &calls);
 	masync__rt_releasing = 0;
-	atomic_store(&e.polled, 1);
-	timedout = atomic_load(&e.timedout);
-	calls = atomic_load(&e.calls);
-	CHECK(pthread_mutex_unlock(&e.m) == 0);
-	if (timedout)
-		td_fail(__FILE__, __LINE__, "the poll returned while the "
-			"waker's call was blocked on the executor's mutex",
-			"it waited for the call (a deadlock, ended by the "
-			"waker's timed lock)");
 	CHECK_EQ(calls, 0);
 	CHECK(st == FUTURE_STATE_RUNNING);
 	CHECK(MASYNC__LOAD(&o->phase, relaxed) == MASYNC__DSA_DONE);
