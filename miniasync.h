@@ -9236,6 +9236,18 @@ masync__dsa_drop_waker(struct masync__dsa_op *o, int cancel)
 	return 1;
 }
 
+/* masync__dsa_disarm for a poll with notifier n: where n brings a waker
+ * (its poller may hold a lock that waker takes), a call of o's waker still
+ * running is not waited for (masync__dsa_drop_waker) */
+static void
+masync__dsa_disarm_poll(struct masync__dsa_op *o, struct future_notifier *n)
+{
+	if (n != NULL && n->waker.wake != NULL)
+		(void)masync__dsa_drop_waker(o, 0);
+	else
+		masync__dsa_disarm(o);
+}
+
 /* o is done; may this poll (notifier n) report it complete? As
  * masync__dsa_disarm, but where the monitor is calling o's waker (past a
  * short wait) and n brings a waker, the poll reports "not yet" (0), as a
@@ -9849,13 +9861,9 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			 * the record already written, so that a poll with a
 			 * notifier hands one to the CPU part */
 			if (o->hy_active) {
-				/* (a poll's waker went to the CPU part: a call
-				 * of o's still running is not waited for) */
-				if (notify && n != NULL &&
-						n->waker.wake != NULL)
-					(void)masync__dsa_drop_waker(o, 0);
-				else if (notify)
-					masync__dsa_disarm(o);
+				/* (a poll's waker went to the CPU part) */
+				if (notify)
+					masync__dsa_disarm_poll(o, n);
 				return FUTURE_STATE_RUNNING;
 			}
 			return masync__dsa_disarm_done(o, n, fresh) ?
@@ -9916,14 +9924,11 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 			if (r < 0) {
 				/* no room yet, and nothing wakes for room: the
 				 * caller polls again (also the start's, whose
-				 * waker waits on a record now cleared). A call
-				 * of the waker still running is not waited for
-				 * (as in masync__dsa_disarm_done): it is of an
-				 * earlier registration, n's is not kept */
-				if (n != NULL && n->waker.wake != NULL)
-					(void)masync__dsa_drop_waker(o, 0);
-				else if (n != NULL || notify)
-					masync__dsa_disarm(o);
+				 * waker waits on a record now cleared); a call
+				 * of the waker still running is of an earlier
+				 * registration, n's is not kept */
+				if (n != NULL || notify)
+					masync__dsa_disarm_poll(o, n);
 				if (n != NULL)
 					n->notifier_used =
 						FUTURE_NOTIFIER_NONE;
