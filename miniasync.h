@@ -6916,6 +6916,9 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 #else /* MINIASYNC_DSA */
 
 #define MASYNC__DSA_SYSFS "/sys/bus/dsa/devices/"
+/* a sysfs name's longest (Linux's NAME_MAX, which <limits.h> gives only
+ * with POSIX feature macros; strict C11 without -pthread has none) */
+#define MASYNC__NAME_MAX 255
 #define MASYNC__DSA_GENCAP_BOF (1ull << 0)
 #define MASYNC__DSA_GENCAP_OVERLAP (1ull << 1)
 #define MASYNC__DSA_GENCAP_CC_MEM (1ull << 2)
@@ -7262,7 +7265,7 @@ static int
 masync__dsa_read_file(const char *dir, const char *name, char *buf,
 	size_t len)
 {
-	char path[sizeof(MASYNC__DSA_SYSFS) + 2 * NAME_MAX + 64];
+	char path[sizeof(MASYNC__DSA_SYSFS) + 2 * MASYNC__NAME_MAX + 64];
 	ssize_t r;
 	int fd;
 
@@ -7470,7 +7473,7 @@ masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
 	if (dir == NULL)
 		return 0;
 	while (ok && (e = readdir(dir)) != NULL) {
-		char sub[2 * NAME_MAX + 2]; /* device and WQ directory names */
+		char sub[2 * MASYNC__NAME_MAX + 2]; /* device and WQ directory names */
 
 		if (strncmp(e->d_name, "wq", 2) != 0)
 			continue;
