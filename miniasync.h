@@ -4066,6 +4066,9 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 				sizeof(stack_async[0]);
 		}
 	}
+	/* (each bit is written before it is read; zeroed anyway, so that no
+	 * word is read before its first write) */
+	memset(async, 0, ((n < nbits ? n : nbits) + 63) / 64 * 8);
 	masync__round.depth++;
 	ret = masync__runtime_passes(rt, futs, n, any, deadline, async,
 		nbits);

@@ -85,6 +85,16 @@ RUN(void)
 		dst, src, sizeof(src), VDM_F_NO_CACHE_HINT);
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f));
 	bad |= f.output.result != VDM_SUCCESS || strcmp(dst, src) != 0;
+	/* a wait for two, inlined here (gcc -O2 once warned in it) */
+	struct vdm_operation_future g[2] = {
+		vdm_memset(data_mover_sync_get_vdm(dms), dst, 'x', 4, 0),
+		vdm_memset(data_mover_sync_get_vdm(dms), dst + 4, 'y', 4, 0)};
+	struct future *gs[2] = {FUTURE_AS_RUNNABLE(&g[0]),
+		FUTURE_AS_RUNNABLE(&g[1])};
+	runtime_wait_multiple(rt, gs, 2);
+	bad |= g[0].output.result != VDM_SUCCESS ||
+		g[1].output.result != VDM_SUCCESS ||
+		memcmp(dst, "xxxxyyyy", 8) != 0;
 	runtime_delete(rt);
 	data_mover_sync_delete(dms);
 	return bad;
