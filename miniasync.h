@@ -2223,8 +2223,11 @@ extern "C" {
 /* glibc >= 2.34 implements <threads.h> with internal calls that bypass the
  * pthread interceptors of ThreadSanitizer: it then misses every lock and
  * crashes in threads it never saw start. Under TSan the same objects are
- * driven through pthreads (glibc's thrd_t, mtx_t and cnd_t are pthread's). */
-#ifdef MASYNC__TSAN
+ * driven through pthreads (glibc's thrd_t, mtx_t and cnd_t are pthread's).
+ * Threads are started through pthread_create also with MINIASYNC_VALGRIND:
+ * valgrind 3.19's drd crashes in glibc's thrd_create (the sentinel
+ * attribute pointer it passes to pthread_create). */
+#if defined(MASYNC__TSAN) || defined(MINIASYNC_VALGRIND)
 struct masync__tramp {
 	thrd_start_t fn;
 	void *arg;
@@ -2244,18 +2247,24 @@ masync__thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 {
 	struct masync__tramp *tr =
 		(struct masync__tramp *)MINIASYNC_MALLOC(sizeof(*tr));
+	int rc;
 
 	if (tr == NULL)
 		return thrd_nomem;
 	tr->fn = fn;
 	tr->arg = arg;
-	if (pthread_create((pthread_t *)(void *)t, NULL, masync__tramp_run,
-			tr) != 0) {
+	rc = pthread_create((pthread_t *)(void *)t, NULL, masync__tramp_run,
+		tr);
+	if (rc != 0) {
 		MINIASYNC_FREE(tr);
-		return thrd_error;
+		return rc == ENOMEM ? thrd_nomem : thrd_error;
 	}
 	return thrd_success;
 }
+#else
+#define masync__thrd_create thrd_create
+#endif
+#ifdef MASYNC__TSAN
 #define MASYNC__PT_RET(x) ((x) == 0 ? thrd_success : thrd_error)
 #define MASYNC__PT_MTX(m) ((pthread_mutex_t *)(void *)(m))
 #define MASYNC__PT_CND(c) ((pthread_cond_t *)(void *)(c))
@@ -2286,7 +2295,6 @@ static inline void masync__cnd_destroy(cnd_t *c)
 static inline void masync__call_once(once_flag *f, void (*fn)(void))
 { pthread_once((pthread_once_t *)(void *)f, fn); }
 #else
-#define masync__thrd_create thrd_create
 #define masync__thrd_join thrd_join
 #define masync__mtx_init mtx_init
 #define masync__mtx_lock mtx_lock

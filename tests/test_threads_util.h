@@ -136,37 +136,9 @@ tt_thread_join(tt_thread t)
 }
 
 #if defined(MINIASYNC_VALGRIND) && MINIASYNC_VALGRIND
-#include <dlfcn.h>
 #include <valgrind/helgrind.h>
 #include <valgrind/valgrind.h>
 #define TT_ON_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-
-/* valgrind 3.19's drd crashes inside glibc's thrd_create (glibc hands
- * pthread_create a sentinel attribute pointer for C11 threads), which the
- * threads mover uses to start its workers. Under valgrind this program
- * starts them with plain pthread_create, which is what thrd_create does;
- * otherwise the real thrd_create runs. */
-int
-thrd_create(thrd_t *thr, thrd_start_t fn, void *arg)
-{
-	if (!TT_ON_VALGRIND()) {
-		int (*real)(thrd_t *, thrd_start_t, void *);
-		void *sym = dlsym(RTLD_NEXT, "thrd_create");
-
-		if (sym == NULL)
-			return thrd_error;
-		memcpy(&real, &sym, sizeof(real));
-		return real(thr, fn, arg);
-	}
-	switch (tt_thread_start((pthread_t *)thr, fn, arg)) {
-	case 0:
-		return thrd_success;
-	case ENOMEM:
-		return thrd_nomem;
-	default:
-		return thrd_error;
-	}
-}
 
 /* The runtime and the CPU-feature cache keep their flags in C11 atomics,
  * which helgrind and drd cannot see as synchronisation: do not track
