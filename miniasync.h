@@ -10356,9 +10356,13 @@ masync__dsa_atfork_child(void)
 	}
 }
 
+static void masync__dsa_close(struct masync__dsa_wq *w, int child);
+
+/* Opens the WQ of k into w. -1: not usable (*why, errno, and detail say
+ * why; nothing is left open). */
 static int
 masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
-	enum data_mover_dsa_error *why)
+	enum data_mover_dsa_error *why, char *detail, size_t dlen)
 {
 	unsigned cpu = masync__cpu();
 	void *p;
@@ -10373,6 +10377,8 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 		*why = e == EBUSY ? DATA_MOVER_DSA_E_WQ_BUSY :
 			(e == EACCES || e == EPERM) ?
 			DATA_MOVER_DSA_E_PERMISSION : DATA_MOVER_DSA_E_NO_WQ;
+		snprintf(detail, dlen, "%s: %s", k->path, strerror(e));
+		errno = e;
 		return -1;
 	}
 	w->fd_slot = masync__dsa_fd_register(w->fd);
@@ -10390,6 +10396,21 @@ masync__dsa_open(struct masync__dsa_wq *w, const struct masync__dsa_cand *k,
 			w->fd, 0);
 		if (p != MAP_FAILED)
 			w->portal = (unsigned char *)p;
+	}
+	/* no portal: write(), which kernels before the INTEL-SA-01084 fix
+	 * (2024) do not have. A write of 0 bytes submits nothing and tells:
+	 * EINVAL without it, 0 with it. */
+	if (w->portal == NULL && write(w->fd, "", 0) != 0) {
+		int e = errno;
+
+		snprintf(detail, dlen, "%s: no portal (%s) and the kernel "
+			"takes no write() submission: %s", k->path,
+			k->dedicated ? "no MOVDIR64B or mmap refused" :
+			"no ENQCMD or mmap refused", strerror(e));
+		masync__dsa_close(w, 0);
+		*why = DATA_MOVER_DSA_E_NO_WQ;
+		errno = e;
+		return -1;
 	}
 	w->dedicated = k->dedicated;
 	w->use_enqcmd = !k->dedicated && w->portal != NULL;
@@ -10503,13 +10524,12 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	/* every WQ that opens; one that does not (a dedicated WQ someone
 	 * else holds, no permission) is passed over */
 	for (i = 0; i < n; i++) {
-		if (masync__dsa_open(&d->q[d->nq], &cands[i], &why) == 0) {
+		if (masync__dsa_open(&d->q[d->nq], &cands[i], &why, detail,
+				sizeof(detail)) == 0) {
 			d->q[d->nq++].d = d;
 			continue;
 		}
 		err = errno;
-		snprintf(detail, sizeof(detail), "%s: %s", cands[i].path,
-			strerror(err));
 	}
 	MINIASYNC_FREE(cands);
 	if (d->nq == 0) {

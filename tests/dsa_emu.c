@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dlfcn.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -75,7 +76,7 @@ struct emu_wq {
 	unsigned index, dev, id;
 	char path[64];
 	char sysfs[128];
-	int shared, fifo, bof, disabled;
+	int shared, fifo, bof, disabled, no_write;
 	unsigned size, max_batch;
 	uint32_t max_xfer;
 	const char *type, *name;
@@ -168,16 +169,23 @@ static int g_ns_entered;
  * emulator's own opens of the files come before they are listed.
  */
 static pthread_mutex_t g_ded_lock = PTHREAD_MUTEX_INITIALIZER;
-static char (*g_ded)[64];	/* paths, under g_ded_lock */
+/* the running emulator's WQ files that open() treats specially, under
+ * g_ded_lock */
+static struct ded_path {
+	char path[64];
+	int dedicated, no_write;
+} *g_ded;
 static unsigned g_nded;
 
+/* 1: a dedicated WQ's file, 2: one without write() (no_write), else 0 */
 static int
-dedicated_path(const char *path)
+special_path(const char *path)
 {
 	int r = 0;
 	pthread_mutex_lock(&g_ded_lock);
 	for (unsigned i = 0; i < g_nded && !r; i++)
-		r = strcmp(g_ded[i], path) == 0;
+		if (strcmp(g_ded[i].path, path) == 0)
+			r = g_ded[i].no_write ? 2 : g_ded[i].dedicated;
 	pthread_mutex_unlock(&g_ded_lock);
 	return r;
 }
@@ -203,8 +211,11 @@ open(const char *path, int flags, ...)
 		}
 		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
 	}
+	int special = special_path(path);
+	if (special == 2) /* write() and mmap fail, as on an old kernel */
+		return eventfd(0, (flags & O_CLOEXEC) ? EFD_CLOEXEC : 0);
 	int fd = fn(path, flags, mode);
-	if (fd >= 0 && dedicated_path(path) && flock(fd, LOCK_EX | LOCK_NB)) {
+	if (fd >= 0 && special == 1 && flock(fd, LOCK_EX | LOCK_NB)) {
 		close(fd);
 		errno = EBUSY;
 		return -1;
@@ -2871,6 +2882,7 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 			       : cfg->max_batch_size ? cfg->max_batch_size : 32;
 		w->bof = tri(wc->block_on_fault, !!cfg->block_on_fault);
 		w->disabled = tri(wc->disabled, !!cfg->wq_disabled);
+		w->no_write = wc->no_write > 0;
 		w->type = wc->type ? wc->type : cfg->wq_type ? cfg->wq_type : "user";
 		w->name = wc->name ? wc->name : cfg->wq_name ? cfg->wq_name : "dsa_emu";
 		w->delay_us = cfg->delay_us;
@@ -2928,9 +2940,14 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 	}
 	pthread_mutex_lock(&g_ded_lock);
 	g_ded = calloc(emu->nwq, sizeof(*g_ded));
-	for (unsigned i = 0; g_ded && i < emu->nwq; i++)
-		if (!emu->wqs[i].shared)
-			snprintf(g_ded[g_nded++], sizeof(*g_ded), "%s", emu->wqs[i].path);
+	for (unsigned i = 0; g_ded && i < emu->nwq; i++) {
+		if (emu->wqs[i].shared && !emu->wqs[i].no_write)
+			continue;
+		snprintf(g_ded[g_nded].path, sizeof(g_ded->path), "%s",
+			 emu->wqs[i].path);
+		g_ded[g_nded].dedicated = !emu->wqs[i].shared;
+		g_ded[g_nded++].no_write = emu->wqs[i].no_write;
+	}
 	pthread_mutex_unlock(&g_ded_lock);
 	return emu;
 

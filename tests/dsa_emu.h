@@ -22,7 +22,8 @@
  * open() (the emulator defines it, over libc's) refuses a second open of
  * a running emulator's dedicated WQ with EBUSY while the first open file
  * lives (a child forked with it shares it).  Another process' open (the
- * command dsa_emu_run runs) is not checked.
+ * command dsa_emu_run runs) is not checked.  open() also stands in for an
+ * old kernel's WQ file (dsa_emu_wq_config.no_write).
  *
  * Descriptors are executed on the memory of this process, or of another one
  * (dsa_emu_set_pid(), as tests/dsa_emu_run does for the command it runs)
@@ -107,6 +108,13 @@ struct dsa_emu_wq_config {
 	const char *name;
 	int trap;		/* trapped portal (> 0) or not (< 0); 0 = as
 				 * the config's trap_portal */
+	/*
+	 * > 0: a kernel without the write() submission (before the
+	 * INTEL-SA-01084 fix): this process' open() of the WQ gives a file
+	 * on which write() fails with EINVAL, whatever its length, and mmap
+	 * with ENODEV (an eventfd).  The command dsa_emu_run runs: -W.
+	 */
+	int no_write;
 };
 
 /* Zero-initialised = 1 device dsa0 with 1 dedicated, enabled user WQ wq0.0. */

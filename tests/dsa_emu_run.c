@@ -19,8 +19,8 @@
  * is full) and resumes after the instruction: each portal write is seen
  * once, at any offset, as by the device.  write() on the WQ file is
  * trapped too (seccomp) and answered as the kernel's idxd driver does:
- * bytes submitted, EINVAL (a batch on DSA 1.0, a length not a multiple of
- * 64), EAGAIN (a shared WQ that stays full).
+ * bytes submitted (whole descriptors: 0 for a length under 64), EINVAL
+ * (a batch on DSA 1.0), EAGAIN (a shared WQ that stays full).
  *
  * Options:
  *	-s		shared WQ (ENQCMD, emulated as above)
@@ -28,6 +28,9 @@
  *	-b		WQ block_on_fault = 1
  *	-d US		every descriptor takes US microseconds
  *	-e N		engines (default 4, as a Sapphire Rapids DSA group)
+ *	-W		a kernel without write() submission (before the
+ *			INTEL-SA-01084 fix): every write() on the WQ file
+ *			fails with EINVAL
  *	-p		start with the WQs paused (descriptors are queued, not
  *			executed) until the command raises SIGUSR1 (swallowed)
  *	-r		only fault on unmapped / read-only pages (default: also on
@@ -197,6 +200,8 @@ fd_wq(struct dsa_emu *emu, pid_t tid, unsigned long long fd)
 	return -1;
 }
 
+static int no_write; /* -W */
+
 /*
  * A seccomp stop at write(): on a WQ file, submit the descriptors as the
  * kernel's idxd driver does (bytes submitted, or -EINVAL / -EAGAIN) and
@@ -211,10 +216,9 @@ emulate_write(struct dsa_emu *emu, pid_t tid, unsigned long *ntraps)
 	int wq = fd_wq(emu, tid, r.rdi);
 	if (wq < 0)
 		return;
-	long long ret = 0;
+	long long ret = no_write ? -EINVAL : 0;
 	unsigned long long len = r.rdx, i;
-	if (len == 0 || len % 64)
-		ret = -EINVAL;
+	/* as idxd_cdev_write: whole descriptors, the rest of len ignored */
 	for (i = 0; ret == 0 && i < len / 64; i++) {
 		unsigned char desc[64];
 		struct iovec l = { desc, 64 }, rm = { (void *)(uintptr_t)(r.rsi + i * 64), 64 };
@@ -227,7 +231,7 @@ emulate_write(struct dsa_emu *emu, pid_t tid, unsigned long *ntraps)
 			ret = i ? (long long)(i * 64) : -e;
 	}
 	if (ret == 0)
-		ret = (long long)len;
+		ret = (long long)(len / 64 * 64);
 	r.orig_rax = (unsigned long long)-1; /* skip the system call ... */
 	r.rax = (unsigned long long)ret;      /* ... which returns this */
 	ptrace(PTRACE_SETREGS, tid, NULL, &r);
@@ -348,7 +352,7 @@ trace(struct dsa_emu *emu, pid_t child, unsigned long *ntraps)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-d US] [-e N] [-r] [-F r|w[:N]] [-E nowork|hang] "
+	fprintf(stderr, "usage: dsa_emu_run [-s] [-q SIZE] [-b] [-d US] [-e N] [-r] [-W] [-F r|w[:N]] [-E nowork|hang] "
 		"[-p] [-N COUNT] [-M MIN] [-X] [-m] [-v] [--] CMD [ARGS...]\n");
 	exit(2);
 }
@@ -364,7 +368,7 @@ main(int argc, char **argv)
 	cfg.fault_nonresident = 1;
 	cfg.trap_portal = 1;
 	cfg.engines = 4;
-	while ((opt = getopt(argc, argv, "+sq:bd:e:prmvF:E:N:M:Xh")) != -1) {
+	while ((opt = getopt(argc, argv, "+sq:bd:e:prmvWF:E:N:M:Xh")) != -1) {
 		switch (opt) {
 		case 's':
 			cfg.shared = 1;
@@ -396,6 +400,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			resume_on_usr1 = 1;
+			break;
+		case 'W':
+			no_write = 1;
 			break;
 		case 'X':
 			expect_fail = 1;

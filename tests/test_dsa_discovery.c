@@ -363,6 +363,51 @@ test_open_errors(void)
 	dsa_emu_stop(emu);
 }
 
+/* A kernel before the INTEL-SA-01084 fix has no write() submission: a WQ
+ * the mover has no portal for (here: none, the emulator's file of such a
+ * WQ cannot be mapped) cannot take a descriptor. It must be passed over,
+ * saying why, not taken and every operation failed. */
+static void
+test_no_write(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu_wq_config wc[2];
+	struct data_mover_dsa *d;
+	struct dsa_emu *emu;
+	const char *msg;
+
+	td_begin("no portal, no write(): the WQ is passed over");
+	memset(wc, 0, sizeof(wc));
+	ec.nwqs = 2;
+	ec.wqs = wc;
+	wc[0].shared = 1;
+	wc[0].no_write = 1;
+	wc[1].shared = 1;
+	emu = td_emu(&ec);
+	d = td_mover(NULL);
+	CHECK_EQ(d->nq, 1u);
+	CHECK(strcmp(d->q[0].wq, "wq0.1") == 0);
+	CHECK_EQ(used_wq(emu, d), 1);
+	check_works(d);
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+
+	td_begin("no portal, no write() on the only WQ: NO_WQ, saying why");
+	for (int shared = 0; shared < 2; shared++) {
+		memset(&ec, 0, sizeof(ec));
+		memset(wc, 0, sizeof(wc));
+		ec.wqs = wc;
+		wc[0].shared = shared ? 1 : -1;
+		wc[0].no_write = 1;
+		emu = td_emu(&ec);
+		expect_fail(NULL, DATA_MOVER_DSA_E_NO_WQ, EINVAL);
+		msg = data_mover_dsa_last_error_str();
+		CHECK(strstr(msg, dsa_emu_wq_path(emu, 0)) != NULL);
+		CHECK(strstr(msg, "write()") != NULL);
+		dsa_emu_stop(emu);
+	}
+}
+
 /* ---- selection and preference ---- */
 
 static int
@@ -654,6 +699,7 @@ main(void)
 	test_missing();
 	test_thread_local();
 	test_open_errors();
+	test_no_write();
 	test_selection();
 	test_malformed();
 	test_long_wq_name();
