@@ -3963,8 +3963,10 @@ masync__umwait(uint64_t *word, uint64_t seen, uint64_t cycles)
 		return; /* changed before the monitor was armed */
 	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
 	deadline = ((uint64_t)hi << 32 | lo) + cycles;
+	/* ECX bit 0 set: C0.1, the light state that wakes faster (as
+	 * Intel's DTO asks); clear would ask for C0.2 */
 	__asm__ __volatile__("umwait %%ecx"
-		: : "c"(0u), "a"((uint32_t)deadline),
+		: : "c"(1u), "a"((uint32_t)deadline),
 		"d"((uint32_t)(deadline >> 32)) : "memory", "cc");
 }
 #endif
@@ -7465,6 +7467,36 @@ masync__dsa_str_ok(const char *s, size_t max)
 	return s != NULL && s[0] != '\0' && strlen(s) < max;
 }
 
+/* Non-zero when a field of cfg is out of range; detail names it. */
+static int
+masync__dsa_cfg_bad(const struct data_mover_dsa_config *cfg, char *detail,
+	size_t dlen)
+{
+	if ((unsigned)cfg->mode > DATA_MOVER_DSA_WQ_SHARED)
+		snprintf(detail, dlen, "mode %d is none of ANY, DEDICATED, "
+			"SHARED", (int)cfg->mode);
+	else if ((unsigned)cfg->desired_notifier > FUTURE_NOTIFIER_POLLER)
+		snprintf(detail, dlen, "desired_notifier %d is none of NONE, "
+			"WAKER, POLLER", (int)cfg->desired_notifier);
+	else if (cfg->numa_node < 0)
+		snprintf(detail, dlen, "numa_node %d is negative (node + 1, "
+			"or 0)", cfg->numa_node);
+	else if (cfg->hybrid_cpu_permille >= 1000)
+		snprintf(detail, dlen, "hybrid_cpu_permille %u is not below "
+			"1000", (unsigned)cfg->hybrid_cpu_permille);
+	else if (cfg->device != NULL && !masync__dsa_str_ok(cfg->device, 32))
+		snprintf(detail, dlen, "device \"%.40s%s\" is empty or 32 "
+			"characters or more", cfg->device,
+			strlen(cfg->device) > 40 ? "..." : "");
+	else if (cfg->wq != NULL && !masync__dsa_str_ok(cfg->wq, 32))
+		snprintf(detail, dlen, "wq \"%.40s%s\" is empty or 32 "
+			"characters or more", cfg->wq,
+			strlen(cfg->wq) > 40 ? "..." : "");
+	else
+		return 0;
+	return 1;
+}
+
 /* libaccel-config 3.5.3 crashes (strdup(NULL)) while listing a device's
  * WQs when one of them has a missing or empty `type` or `mode` file: check
  * every wq* directory of the device before letting it list them. */
@@ -7743,8 +7775,9 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			strcpy(t.wq, wname);
 			t.dedicated = mode == ACCFG_WQ_DEDICATED;
 			/* a shared WQ's threshold bounds what ENQCMD may fill:
-			 * with 0 it refuses every descriptor (DSA.md §8), the
-			 * kernel's write() (ENQCMDS) is not bound by it */
+			 * with 0 it refuses every descriptor (DSA.md §8). The
+			 * driver enables no shared WQ with threshold 0; should
+			 * sysfs say 0 anyway, the portal is not tried: write() */
 			t.enq_zero = !t.dedicated &&
 				masync__dsa_read_num(wname, "threshold", &v,
 				10) == 0 && v == 0;
@@ -10479,15 +10512,9 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		cfg = *config;
 	else
 		memset(&cfg, 0, sizeof(cfg));
-	if ((unsigned)cfg.mode > DATA_MOVER_DSA_WQ_SHARED ||
-			(unsigned)cfg.desired_notifier >
-			FUTURE_NOTIFIER_POLLER || cfg.numa_node < 0 ||
-			cfg.hybrid_cpu_permille >= 1000 ||
-			(cfg.device != NULL && !masync__dsa_str_ok(cfg.device,
-			32)) || (cfg.wq != NULL &&
-			!masync__dsa_str_ok(cfg.wq, 32)))
+	if (masync__dsa_cfg_bad(&cfg, detail, sizeof(detail)))
 		return masync__dsa_fail(DATA_MOVER_DSA_E_INVALID, EINVAL,
-			NULL);
+			detail);
 	cands = (struct masync__dsa_cand *)masync__zalloc(
 		MASYNC__DSA_MAX_CANDS * sizeof(*cands));
 	lists = (struct masync__dsa_names *)masync__zalloc(2 * sizeof(*lists));

@@ -186,23 +186,36 @@ test_missing(void)
 	expect_fail(&mc, DATA_MOVER_DSA_E_NO_WQ, 0);
 	dsa_emu_stop(emu);
 
-	td_begin("invalid configurations");
+	td_begin("invalid configurations: INVALID, the message names the "
+		"field");
 	emu = td_emu(NULL);
 	memset(&mc, 0, sizeof(mc));
 	mc.mode = (enum data_mover_dsa_wq_mode)7;
 	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, EINVAL);
+	CHECK(strstr(data_mover_dsa_last_error_str(), "mode 7") != NULL);
 	memset(&mc, 0, sizeof(mc));
 	mc.desired_notifier = (enum future_notifier_type)9;
 	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, EINVAL);
+	CHECK(strstr(data_mover_dsa_last_error_str(), "desired_notifier 9") !=
+		NULL);
 	memset(&mc, 0, sizeof(mc));
 	mc.numa_node = -1;
 	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, EINVAL);
+	CHECK(strstr(data_mover_dsa_last_error_str(), "numa_node -1") != NULL);
+	memset(&mc, 0, sizeof(mc));
+	mc.hybrid_cpu_permille = 1000;
+	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, EINVAL);
+	CHECK(strstr(data_mover_dsa_last_error_str(),
+		"hybrid_cpu_permille 1000") != NULL);
 	memset(&mc, 0, sizeof(mc));
 	mc.device = "";
 	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, EINVAL);
+	CHECK(strstr(data_mover_dsa_last_error_str(), "device \"\"") != NULL);
 	memset(&mc, 0, sizeof(mc));
 	mc.wq = "wq0.0-a-name-much-longer-than-any-wq-has";
 	expect_fail(&mc, DATA_MOVER_DSA_E_INVALID, EINVAL);
+	CHECK(strstr(data_mover_dsa_last_error_str(),
+		"wq \"wq0.0-a-name-much-longer-than-any-wq-has\"") != NULL);
 	dsa_emu_stop(emu);
 
 	/* deleting NULL is fine, get_vdm(NULL) is NULL with EINVAL */
