@@ -123,7 +123,10 @@
      mover submits descriptors itself: MOVDIR64B on a dedicated WQ;
      ENQCMD on a shared WQ when the CPU has it and the kernel allows it
      in user space (the `enqcmd` flag in /proc/cpuinfo) and the WQ's
-     threshold is not 0 (then ENQCMD is always refused); else write().
+     threshold is not 0 (then ENQCMD is always refused); else write(),
+     which kernels before the 2024 INTEL-SA-01084 fix lack: a WQ with
+     neither is passed over (the message of a failed construction says
+     so).
    - Placement: an operation goes to the least-loaded WQ (our
      descriptors in flight per entry) with room, preferring the devices
      on the NUMA node of the destination's first page (get_mempolicy),
