@@ -1365,6 +1365,11 @@ struct vdm {
  * (re-registering or dropping a waker) and let an operation be cancelled
  * (masync__ext_of). */
 #define MASYNC__CAP_EXT (1U << 31)
+/* private: the capabilities of a built-in mover (or of a program's copy of
+ * its struct vdm): MASYNC__CAP_EXT and no other bit but the flags, so a
+ * user-written mover that sets every bit is not taken for one */
+#define MASYNC__BUILTIN(caps)                                                  \
+	(((caps) & ~(unsigned)VDM_F_VALID_FLAGS) == MASYNC__CAP_EXT)
 /* private: what the CPU movers report (the flags as hints only where
  * there is no cache write-back) */
 #ifdef MASYNC__WB
@@ -1413,7 +1418,7 @@ MINIASYNC_API int masync__thr_op_cancel(void *data,
 static MASYNC__FORCE_INLINE const struct masync__vdm_ext *
 masync__ext_of(const struct vdm *vdm)
 {
-	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
+	if (MASYNC__BUILTIN(vdm->capabilities) &&
 			(vdm->op_new == masync__thr_op_new ||
 			vdm->op_new == masync__dsa_op_new))
 		return (const struct masync__vdm_ext *)(const void *)vdm;
@@ -1439,7 +1444,8 @@ vdm_is_supported(struct vdm *vdm, unsigned capability)
 		errno = EINVAL;
 		return 0;
 	}
-	if (capability & MASYNC__CAP_EXT)
+	if ((capability & MASYNC__CAP_EXT) &&
+			MASYNC__BUILTIN(vdm->capabilities))
 		return 0; /* a private bit of the built-in movers, no capability */
 	return (vdm->capabilities & capability) == capability;
 }
@@ -1483,11 +1489,11 @@ masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 		flags = op->data.flush.flags;
 		break;
 	default:
-		return (vdm->capabilities & MASYNC__CAP_EXT) ?
+		return MASYNC__BUILTIN(vdm->capabilities) ?
 			VDM_ERROR_INVALID_ARGUMENT : VDM_SUCCESS;
 	}
 	/* (a user function's flags are an unsigned int) */
-	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
+	if (MASYNC__BUILTIN(vdm->capabilities) &&
 			(flags & ~(uint64_t)VDM_F_VALID_FLAGS) != 0 &&
 			(!masync__user_fn(vdm, op->type) || flags > UINT_MAX))
 		return VDM_ERROR_INVALID_ARGUMENT;
@@ -1497,7 +1503,7 @@ masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 		return VDM_ERROR_INVALID_ARGUMENT;
 #ifndef MASYNC__WB
 	/* no cache write-back on this target (a user function may have one) */
-	if ((vdm->capabilities & MASYNC__CAP_EXT) &&
+	if (MASYNC__BUILTIN(vdm->capabilities) &&
 			((flags & VDM_F_MEM_DURABLE) ||
 			op->type == VDM_OPERATION_FLUSH) &&
 			!masync__user_fn(vdm, op->type))
@@ -1584,7 +1590,7 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 		data->data = NULL; /* the state is gone */
 		/* a user mover's WAKER is not waited for either (its word,
 		 * POLLER, is its own) */
-		if (vdm->capabilities & MASYNC__CAP_EXT)
+		if (MASYNC__BUILTIN(vdm->capabilities))
 			masync__notifier_done(n);
 		else if (n != NULL &&
 				n->notifier_used == FUTURE_NOTIFIER_WAKER)
@@ -4440,7 +4446,7 @@ masync__sync_slow(struct vdm_operation_future *f, struct future_notifier *n)
 	struct masync__op_args a;
 	enum vdm_operation_result bad;
 
-	if ((data->vdm->capabilities & MASYNC__CAP_EXT) == 0)
+	if (!MASYNC__BUILTIN(data->vdm->capabilities))
 		return masync__vdm_task_generic(&f->base.context, n);
 	data->data = NULL; /* the state is gone */
 	bad = masync__vdm_check(data->vdm, op);

@@ -4,6 +4,7 @@
  * op_start unchanged. Waited on with the runtime. */
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
+#include <limits.h>
 #include <stdlib.h>
 #include "compat_util.h"
 
@@ -102,6 +103,20 @@ main(void)
 	CHECK(!vdm_is_supported(&mover, VDM_F_MEM_DURABLE));
 	CHECK(news == 1 && deletes == 1);
 	CHECK(start_waker);
+
+	/* a mover that says it supports everything (every capability bit,
+	 * bit 31 too) is still the program's: its flags reach op_start */
+	mover.capabilities = UINT_MAX;
+	seen_flags = 0;
+	f = vdm_memcpy(&mover, dst, src, sizeof(src), MY_F_FANCY);
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&f));
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(seen_flags == MY_F_FANCY);
+	CHECK(vdm_is_supported(&mover, UINT_MAX));
+	CHECK(vdm_is_supported(&mover, 1u << 31));
+	mover.capabilities = 0;
+	CHECK(news == 2 && deletes == 2);
+	news = deletes = 1; /* the counts below go on from the first one */
 
 	/* runtime_wait too hands the waker to the poll that starts it (the
 	 * only one a user mover's op_start sees) */
