@@ -2242,7 +2242,7 @@ struct masync__tramp {
 	void *arg;
 };
 
-static void *
+static inline void *
 masync__tramp_run(void *p)
 {
 	struct masync__tramp t = *(struct masync__tramp *)p;
@@ -2251,7 +2251,9 @@ masync__tramp_run(void *p)
 	return (void *)(intptr_t)t.fn(t.arg);
 }
 
-static int
+/* (inline: no warning where nothing starts a thread, e.g. with
+ * MINIASYNC_NO_THREADS and no DSA) */
+static inline int
 masync__thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 {
 	struct masync__tramp *tr =
