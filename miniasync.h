@@ -3778,12 +3778,14 @@ struct runtime {
  * between naps but for at most REPOLL_NS (0: no limit), 1/8 of the
  * longest nap: a pass costs ~5 times more under a sanitizer, and a future
  * that waits for something else must not cost a core. The original slept
- * 1 ms per 1000 passes: a countup of 10,000 polls took it ~10 ms. */
+ * 1 ms per 1000 passes: a countup of 10,000 polls took it ~10 ms. Such a
+ * pass pauses the CPU every 8th time only: a pause costs several of its
+ * polls, and the future's progress is the poll itself. */
 #ifndef MASYNC__RT_REPOLLS
 #define MASYNC__RT_REPOLLS 1024u
 #endif
 #ifndef MASYNC__RT_REPOLLS_NAPPED
-#define MASYNC__RT_REPOLLS_NAPPED 256u
+#define MASYNC__RT_REPOLLS_NAPPED 1024u
 #endif
 #ifndef MASYNC__RT_REPOLL_NS
 #define MASYNC__RT_REPOLL_NS 32000u
@@ -3937,6 +3939,24 @@ struct masync__watch {
 	uint64_t seen[MASYNC__RT_MAX_POLLERS]; /* read before the poll */
 	size_t idx[MASYNC__RT_MAX_POLLERS];    /* of the future */
 };
+
+/* *dst = *src, but only the words it watches (a pass copies it: the
+ * whole struct costs a notifier-less re-poll more than its poll) */
+static inline void
+masync__watch_keep(struct masync__watch *dst, const struct masync__watch *src)
+{
+	size_t i;
+
+	dst->npollers = src->npollers;
+	dst->all_wakers = src->all_wakers;
+	dst->fresh = src->fresh;
+	dst->pending = src->pending;
+	for (i = 0; i < src->npollers; i++) {
+		dst->ptr[i] = src->ptr[i];
+		dst->seen[i] = src->seen[i];
+		dst->idx[i] = src->idx[i];
+	}
+}
 
 static uint64_t
 masync__load_word(uint64_t *p)
@@ -4230,7 +4250,7 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 				return first;
 			return pending == 0 ? 0 : SIZE_MAX;
 		}
-		prev = w;
+		masync__watch_keep(&prev, &w);
 		/* A pass whose only change was starts, every pending future
 		 * holding our waker: nothing can complete before a wake-up
 		 * (gen was read before the pass, so one during it is seen),
@@ -4262,7 +4282,8 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 				(napped_at == 0 || (repolls & 7) != 0 ||
 				masync__now_ns() - napped_at <
 				masync__rt_repoll_ns)) {
-			MASYNC__PAUSE(); /* a notifier-less future: again */
+			if ((repolls & 7) == 0) /* a notifier-less future: */
+				MASYNC__PAUSE(); /* again */
 			continue;
 		}
 		repolls = 0;
