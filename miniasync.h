@@ -765,16 +765,16 @@ masync__chain_after(struct future_context *ctx,
 	return (struct future_chain_entry *)(void *)(data + *used_data);
 }
 
-/* private: builds a lazily initialised entry's future */
+/* private: builds a lazily initialised entry's future (marked built
+ * after init_fn returned, as in libminiasync: init_fn itself sees its
+ * entry as not yet initialised) */
 static inline void
 masync__chain_build(struct future_context *ctx,
 	struct future_chain_entry *entry)
 {
 	if (entry->init != NULL) {
-		future_init_fn init = entry->init;
-
+		entry->init(&entry->future, ctx, entry->init_arg);
 		entry->init = NULL;
-		init(&entry->future, ctx, entry->init_arg);
 	}
 }
 
@@ -4123,11 +4123,15 @@ masync__runtime_run(struct runtime *rt, struct future **futs, size_t n,
 /* The loop of masync__runtime_run. Each pass polls the pending futures
  * that have FUTURE_PROPERTY_ASYNC, then the other pending ones, each in
  * array order and each once (a future whose property changed when it was
- * polled in the first half is not polled again in the second). async
- * records the first half's choice for the first nbits futures; past them
- * (its allocation failed) the second half polls every pending one, an
- * asynchronous one a second time, as re-reading a property that may have
- * changed could skip a future in both halves. */
+ * polled in the first half is not polled again in the second). As
+ * libminiasync's sort did, a pass asks every pending future for its
+ * property before it polls any (a chain's has_property may build its
+ * current entry, lazily: the order of those calls shows), and a wait for
+ * one future asks none. async records the properties of the first nbits
+ * futures; past them (its allocation failed) the first half asks each as
+ * it comes and the second half polls every pending one, an asynchronous
+ * one a second time, as re-reading a property that may have changed
+ * could skip a future in both halves. */
 static size_t
 masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 	int any, uint64_t deadline, uint64_t *async, size_t nbits)
@@ -4151,6 +4155,17 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 		w.npollers = 0;
 		w.all_wakers = 1;
 		w.fresh = 0;
+		for (i = 0; i < n && i < nbits; i++) {
+			uint64_t bit = (uint64_t)1 << (i % 64);
+
+			if (n > 1 && futs[i]->context.state !=
+					FUTURE_STATE_COMPLETE &&
+					future_has_property(futs[i],
+					FUTURE_PROPERTY_ASYNC) != 0)
+				async[i / 64] |= bit;
+			else
+				async[i / 64] &= ~bit;
+		}
 		for (pass = 0; pass < 2; pass++) {
 			for (i = 0; i < n; i++) {
 				struct future *f = futs[i];
@@ -4162,19 +4177,11 @@ masync__runtime_passes(struct runtime *rt, struct future **futs, size_t n,
 				if (f->context.state == FUTURE_STATE_COMPLETE)
 					continue;
 				if (pass == 0) {
-					int a = future_has_property(f,
-						FUTURE_PROPERTY_ASYNC) != 0;
-
-					if (i < nbits) {
-						uint64_t bit = (uint64_t)1 <<
-							(i % 64);
-
-						if (a)
-							async[i / 64] |= bit;
-						else
-							async[i / 64] &= ~bit;
-					}
-					if (!a)
+					if (i < nbits ? ((async[i / 64] >>
+							(i % 64)) & 1) == 0 :
+							future_has_property(f,
+							FUTURE_PROPERTY_ASYNC)
+							== 0)
 						continue;
 				} else if (i < nbits &&
 						((async[i / 64] >> (i % 64)) &

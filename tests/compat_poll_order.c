@@ -5,7 +5,10 @@
  * futures complete on their 20th poll; chains A = (sync 3, async 4),
  * B = (async 5, sync 6), C = (sync 7, async 8) waited as [A, B, C]
  * complete in the order 5, 3, 7, 4, 8, 6. Also: a wait on futures that
- * are already complete returns, and the array is not reordered. */
+ * are already complete returns, and the array is not reordered; a pass
+ * asks every pending future for its property before it polls any, a
+ * wait for one future asks none (lazy chain entries are built in that
+ * order, and see themselves not yet built while they are). */
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include "compat_util.h"
@@ -13,6 +16,10 @@
 #define POLLS 20
 
 static int order[16], norder;
+/* first polls and lazy inits of futures with id >= 10: 'A' + id - 10 and
+ * 'a' + id - 10; has_property calls */
+static char events[16];
+static int nevents, nprops;
 
 struct cd_data {
 	int id, async, polls;
@@ -28,6 +35,8 @@ cd_impl(struct future_context *ctx, struct future_notifier *notifier)
 	struct cd_data *d = future_context_get_data(ctx);
 
 	(void)notifier;
+	if (d->id >= 10 && d->polls == 0 && nevents < 15)
+		events[nevents++] = (char)('A' + d->id - 10);
 	if (++d->polls < POLLS)
 		return FUTURE_STATE_RUNNING;
 	((struct cd_output *)future_context_get_output(ctx))->id = d->id;
@@ -40,6 +49,7 @@ cd_property(void *future, enum future_property property)
 {
 	struct cd_fut *f = future;
 
+	nprops++;
 	return property == FUTURE_PROPERTY_ASYNC && f->data.async;
 }
 
@@ -80,6 +90,68 @@ chain(struct two_fut *c, int id1, int async1, int id2, int async2)
 	FUTURE_CHAIN_ENTRY_INIT(&c->data.second, countdown(id2, async2),
 		to_chain, NULL);
 	FUTURE_CHAIN_INIT(c);
+}
+
+/* a chain of one lazily built countdown */
+struct lazy_data {
+	FUTURE_CHAIN_ENTRY_LAST(struct cd_fut, only);
+};
+struct lazy_output {
+	int unused;
+};
+FUTURE(lazy_fut, struct lazy_data, struct lazy_output);
+
+static void
+lazy_build(void *future, struct future_context *chain_ctx, void *arg)
+{
+	struct lazy_data *d = future_context_get_data(chain_ctx);
+	int id = (int)(intptr_t)arg;
+
+	/* as in libminiasync, the entry counts as built once this returns */
+	CHECK(!FUTURE_CHAIN_ENTRY_IS_INITIALIZED(&d->only));
+	if (nevents < 15)
+		events[nevents++] = (char)('a' + id - 10);
+	*(struct cd_fut *)future = countdown(id, 1); /* asynchronous */
+}
+
+static void
+lazy_chain(struct lazy_fut *c, int id)
+{
+	memset(c, 0, sizeof(*c));
+	FUTURE_CHAIN_ENTRY_LAZY_INIT(&c->data.only, lazy_build,
+		(void *)(intptr_t)id, NULL, NULL);
+	FUTURE_CHAIN_INIT(c);
+}
+
+/* libminiasync's runtime sorted the array by property at every pass: it
+ * asked every future before it polled any (a chain asked builds its lazy
+ * entry), and a wait for one future asked none */
+static void
+test_property_calls(struct runtime *r)
+{
+	struct lazy_fut x, y;
+	struct future *futs[2];
+
+	lazy_chain(&x, 10);
+	lazy_chain(&y, 11);
+	futs[0] = FUTURE_AS_RUNNABLE(&x);
+	futs[1] = FUTURE_AS_RUNNABLE(&y);
+	nevents = 0;
+	runtime_wait_multiple(r, futs, 2);
+	events[nevents] = '\0';
+	if (strcmp(events, "abAB") != 0)
+		fprintf(stderr, "lazy inits and first polls: %s, want abAB\n",
+			events);
+	CHECK(strcmp(events, "abAB") == 0);
+	CHECK(FUTURE_CHAIN_ENTRY_IS_INITIALIZED(&x.data.only));
+
+	lazy_chain(&x, 10);
+	nprops = 0;
+	nevents = 0;
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&x));
+	CHECK(nprops == 0);
+	CHECK(nevents == 2 && events[0] == 'a' && events[1] == 'A');
+	CHECK(x.data.only.fut.data.polls == POLLS);
 }
 
 int
@@ -140,6 +212,7 @@ main(void)
 			CHECK(order[i] == want[i]);
 		CHECK(b.data.second.fut.data.polls == POLLS);
 	}
+	test_property_calls(r);
 	runtime_delete(r);
 	if (compat_failures == 0)
 		printf("compat_poll_order ok\n");
