@@ -1612,8 +1612,8 @@ vdm_set_has_property_fn(struct vdm_operation_future *future,
  * of `vdm`: takes the mover's per-operation state (none left: the future
  * is complete with VDM_ERROR_OUT_OF_MEMORY) and sets vdm_operation_impl
  * as its task and the mover's has_property (future_has_property_default
- * for a mover without one; none for a complete future). Arguments are
- * checked at the first poll. */
+ * for a mover without one; a complete future gets the mover's only, as
+ * in libminiasync). Arguments are checked at the first poll. */
 static inline void
 vdm_generic_operation(struct vdm *vdm, struct vdm_operation_future *future)
 {
@@ -1622,6 +1622,7 @@ vdm_generic_operation(struct vdm *vdm, struct vdm_operation_future *future)
 	if (future->data.data == NULL) {
 		future->output.result = VDM_ERROR_OUT_OF_MEMORY;
 		FUTURE_INIT_COMPLETE(future);
+		vdm_set_has_property_fn(future, vdm->has_property);
 	} else {
 		FUTURE_INIT(future, vdm_operation_impl);
 		vdm_set_has_property_fn(future, vdm->has_property);
@@ -1737,7 +1738,8 @@ masync__vdm_make(struct vdm *vdm, struct vdm_operation_future *f,
 			errno = EINVAL;
 		f->output.result = vdm == NULL ? VDM_ERROR_INVALID_ARGUMENT :
 			VDM_ERROR_OUT_OF_MEMORY;
-		f->base.has_property = NULL;
+		/* the mover's, as libminiasync set it on such a future too */
+		f->base.has_property = vdm == NULL ? NULL : vdm->has_property;
 		f->base.context.state = FUTURE_STATE_COMPLETE;
 	} else {
 		f->output.result = VDM_SUCCESS;
@@ -6142,9 +6144,10 @@ masync__thr_op_start(void *data, const struct vdm_operation *operation,
 	}
 	op->op = *operation;
 	masync__thr_plan(d, op);
-	if (masync__args(operation).n == 0) {
+	if (masync__args(operation).n == 0 && masync__thr_helpable(op)) {
 		/* nothing to move: complete without a trip through the queue
-		 * (a POLLER notifier says so, as for every operation) */
+		 * (a POLLER notifier says so, as for every operation); a user
+		 * function is called once per operation, also for 0 bytes */
 		MASYNC__STORE(&op->phase, MASYNC__PH_DONE, relaxed);
 		MASYNC__STORE(&op->sig.word, MASYNC__S_DONE, release);
 		if (d->notifier == FUTURE_NOTIFIER_POLLER)

@@ -1,7 +1,8 @@
 /* A threads mover with its copy function replaced, as libpmem2 does:
  * the function receives every flag bit the program passed (its own ones
  * too) and is called once with the whole range, also for a 4 MiB copy
- * that the built-in kernels would split across the workers. */
+ * that the built-in kernels would split across the workers, and for 0
+ * bytes. */
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include <stdatomic.h>
@@ -74,6 +75,25 @@ main(void)
 	CHECK(f.output.result == VDM_ERROR_INVALID_ARGUMENT);
 	CHECK(compat_all(b, 0x17, BIG));
 	CHECK(atomic_load(&calls) == 2);
+
+	/* once per operation, also for 0 bytes (as libminiasync called it);
+	 * the built-in kernel (memmove here) has nothing to do then */
+	f = vdm_memcpy(vdm, b, a, 0, PMEM_LIKE_F_NONTEMPORAL);
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&f));
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(atomic_load(&calls) == 3);
+	CHECK(atomic_load(&last_n) == 0);
+	CHECK(atomic_load(&last_flags) == PMEM_LIKE_F_NONTEMPORAL);
+	f = vdm_memset(vdm, b, 0x55, 0, 0);
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&f));
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(atomic_load(&calls) == 4);
+	CHECK(atomic_load(&last_n) == 0);
+	f = vdm_memmove(vdm, b, a, 0, 0);
+	runtime_wait(r, FUTURE_AS_RUNNABLE(&f));
+	CHECK(f.output.result == VDM_SUCCESS);
+	CHECK(atomic_load(&calls) == 4);
+	CHECK(compat_all(b, 0x17, BIG));
 
 	data_mover_threads_delete(dmt);
 	runtime_delete(r);
