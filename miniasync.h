@@ -5267,8 +5267,9 @@ masync__thr_wake_pays(struct data_mover_threads *d, size_t n, size_t chunk,
 	uint64_t rw = MASYNC__LOAD(&d->ps_worker[stream != 0], relaxed);
 
 	/* entries nobody woke for stay queued (their poller ran the
-	 * chunks): from half full on, wake, so the ring never fills up
-	 * with them */
+	 * chunks): from half full on, wake, so the ring does not fill up
+	 * with them for good (until the woken workers run, it may: a
+	 * first poll then waits for room) */
 	if (w == 0 || rc == 0 || rw == 0 || masync__thr_half_full(d) ||
 			(uint64_t)n / 1000 * rc > ((uint64_t)n / 1000 * rc *
 			rw + c * rw + w * rc) / (rc + rw) +
