@@ -5443,7 +5443,9 @@ masync__thr_run(struct data_mover_threads *d, struct masync__thr_op *op,
 			op->nchunks)) {
 		size_t off = i * chunk;
 		size_t len = a.n - off < chunk ? a.n - off : chunk;
-		unsigned char *dst = (unsigned char *)a.dst + off;
+		/* (NULL only for 0 bytes, which a user function gets too) */
+		unsigned char *dst = a.dst == NULL ? NULL :
+			(unsigned char *)a.dst + off;
 		const unsigned char *src = a.src == NULL ? NULL :
 			(const unsigned char *)a.src + off;
 		unsigned fl = (unsigned)a.flags;
