@@ -663,6 +663,26 @@ op_of(struct vdm_operation_future *f)
 	return (struct masync__dsa_op *)f->data.data;
 }
 
+/* The emulator of the kick scenes: wq0.0 (Q) of 1 entry, wq0.1 (P) of 2,
+ * mmap portals (batches) */
+static struct dsa_emu *
+qp_emu(void)
+{
+	struct dsa_emu_config ec = {0};
+	struct dsa_emu_wq_config wc[2];
+	struct dsa_emu *emu;
+
+	memset(wc, 0, sizeof(wc));
+	wc[0].wq_size = 1; /* emulator WQ 0: wq0.0, Q */
+	wc[1].wq_size = 2; /* emulator WQ 1: wq0.1, P */
+	ec.nwqs = 2;
+	ec.wqs = wc;
+	ec.fifo = -1; /* mmap portals: batches */
+	emu = td_emu(&ec);
+	portal_begin();
+	return emu;
+}
+
 /* One device, two dedicated WQs: P (wq0.1, 2 entries) and Q (wq0.0, 1),
  * both paused. a goes alone to P, b alone to Q, the small s joins P's
  * pending batch (P busy, with room), c alone takes P's last entry. Q's b
@@ -673,8 +693,6 @@ op_of(struct vdm_operation_future *f)
 static void
 case_cancel_kicked(void)
 {
-	struct dsa_emu_config ec = {0};
-	struct dsa_emu_wq_config wc[2];
 	struct data_mover_dsa_config mc = {0};
 	struct vdm_operation_future a, b, c, s, ac[2];
 	struct masync__dsa_wq *wp, *wq;
@@ -690,14 +708,7 @@ case_cancel_kicked(void)
 		"cancelled");
 	td_pattern(ksrc, 3u * BIG + SMALL, 5);
 	memset(kdst, 0, 3u * BIG + SMALL);
-	memset(wc, 0, sizeof(wc));
-	wc[0].wq_size = 1; /* emulator WQ 0: wq0.0, Q */
-	wc[1].wq_size = 2; /* emulator WQ 1: wq0.1, P */
-	ec.nwqs = 2;
-	ec.wqs = wc;
-	ec.fifo = -1; /* mmap portals: batches */
-	emu = td_emu(&ec);
-	portal_begin();
+	emu = qp_emu();
 	mc.batch_max = 8;
 	mc.timeout_ns = 10 * tmo_ns();
 	d = td_mover(&mc);
@@ -795,8 +806,6 @@ struct kscene {
 static void
 kicked_scene(struct kscene *k, struct future_notifier *sn)
 {
-	struct dsa_emu_config ec = {0};
-	struct dsa_emu_wq_config wc[2];
 	struct data_mover_dsa_config mc = {0};
 	struct vdm *v;
 
@@ -804,14 +813,7 @@ kicked_scene(struct kscene *k, struct future_notifier *sn)
 	k->src = td_alloc(K_LEN);
 	td_pattern(k->src, K_LEN, 5);
 	memset(k->dst, 0, K_LEN);
-	memset(wc, 0, sizeof(wc));
-	wc[0].wq_size = 1; /* emulator WQ 0: wq0.0, Q */
-	wc[1].wq_size = 2; /* emulator WQ 1: wq0.1, P */
-	ec.nwqs = 2;
-	ec.wqs = wc;
-	ec.fifo = -1; /* mmap portals: batches */
-	k->emu = td_emu(&ec);
-	portal_begin();
+	k->emu = qp_emu();
 	mc.batch_max = 8;
 	mc.timeout_ns = 10 * tmo_ns();
 	k->d = td_mover(&mc); /* WAKER (the default): a monitor thread */
