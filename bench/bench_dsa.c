@@ -169,17 +169,13 @@ size_name(size_t n, char *buf, size_t len)
 	return buf;
 }
 
-/* Under ThreadSanitizer (a run that checks, not measures) the emulator
- * keeps its check of a record's status: TSan's only happens-before edge
- * from the client's writes to the device's reads (see dsa_emu.h) */
-#if defined(__SANITIZE_THREAD__)
+/* Under ThreadSanitizer (a run that checks, not measures; the header's
+ * MASYNC__TSAN says) the emulator keeps its check of a record's status:
+ * TSan's only happens-before edge from the client's writes to the
+ * device's reads (see dsa_emu.h) */
+#ifdef MASYNC__TSAN
 #define BENCH_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define BENCH_TSAN 1
-#endif
-#endif
-#ifndef BENCH_TSAN
+#else
 #define BENCH_TSAN 0
 #endif
 
