@@ -229,6 +229,8 @@
      a dedicated WQ from being opened again, or the parent's close from
      draining the WQ. A fork waits while another thread runs the device
      discovery of data_mover_dsa_new() or opens or closes a WQ file.
+     Should registering those handlers fail, data_mover_dsa_new() fails
+     (ENOMEM) in this process from then on, as the threads mover does.
 
    WAKERS (the contract every built-in mover keeps; examples/coroutines.cpp
    is an executor built on nothing else)
@@ -1997,7 +1999,9 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * VDM_ERROR_NOT_SUPPORTED, its waker not called (a worker may have been
  * half way through it: its destination is undefined in the child);
  * data_mover_threads_delete() only frees memory. A mover made in the
- * child has workers of its own. */
+ * child has workers of its own. That takes a pthread_atfork() handler,
+ * registered by the first threads or DSA mover: should that fail, this
+ * and every later mover of either kind fails with ENOMEM. */
 MINIASYNC_API struct data_mover_threads *data_mover_threads_new(
 	size_t nthreads, size_t ringbuf_size,
 	enum future_notifier_type desired_notifier);
@@ -2098,6 +2102,8 @@ enum data_mover_dsa_error {
 	DATA_MOVER_DSA_E_NO_MEMORY,
 	DATA_MOVER_DSA_E_INVALID,     /* bad configuration */
 	DATA_MOVER_DSA_E_LIBRARY,     /* libaccel-config failed */
+	DATA_MOVER_DSA_E_SYSTEM,      /* a system call failed (errno says
+	                               * which error, the message where) */
 };
 
 /* Returns a mover on the enabled user WQs that fit, or NULL with errno
@@ -2338,9 +2344,16 @@ masync__thrd_errno(int rc)
  * each mover keeps the count it was made at (in its pool) and compares. */
 static MASYNC__A(unsigned) masync__forks;
 static once_flag masync__fork_once = ONCE_FLAG_INIT;
+/* 0, or the errno of a failed registration (ENOMEM): then no threads or
+ * DSA mover can be made in this process, as a child could not tell the
+ * parent's workers and portals from its own (written once, in the once) */
+static int masync__fork_err;
+#ifndef MASYNC__PTHREAD_ATFORK /* tests: a registration that fails */
+#define MASYNC__PTHREAD_ATFORK pthread_atfork
+#endif
 
 #ifdef MINIASYNC_DSA
-static void masync__dsa_atfork_init(void);
+static int masync__dsa_atfork_init(void);
 static void masync__dsa_atfork_child(void);
 #endif
 
@@ -2357,18 +2370,21 @@ static inline void
 masync__atfork_init(void)
 {
 #ifdef MINIASYNC_DSA
-	masync__dsa_atfork_init(); /* also takes the DSA lock at a fork */
+	masync__fork_err = masync__dsa_atfork_init(); /* + the DSA lock */
 #else
-	(void)pthread_atfork(NULL, NULL, masync__atfork_child);
+	masync__fork_err = MASYNC__PTHREAD_ATFORK(NULL, NULL,
+		masync__atfork_child);
 #endif
 }
 
-/* the count a new mover keeps */
-static inline unsigned
-masync__fork_gen(void)
+/* the count a new mover keeps, in *gen; 0, or the errno of a failed
+ * registration of the fork handlers (the mover must not be made) */
+static inline int
+masync__fork_gen(unsigned *gen)
 {
 	masync__call_once(&masync__fork_once, masync__atfork_init);
-	return MASYNC__LOAD(&masync__forks, relaxed);
+	*gen = MASYNC__LOAD(&masync__forks, relaxed);
+	return masync__fork_err;
 }
 
 /* non-zero in a child forked after masync__fork_gen() returned gen */
@@ -3529,7 +3545,8 @@ masync__pool_init(struct masync__pool *p, size_t elem_size, size_t max_elems)
 	MASYNC__INIT(&p->nchunks, 0);
 	MASYNC__INIT(&p->nsettled, 0);
 	MASYNC__UNTRACKED(&p->nsettled, sizeof(p->nsettled));
-	p->fork_gen = masync__fork_gen();
+	if (masync__fork_gen(&p->fork_gen) != 0)
+		return -1; /* no fork handlers: see masync__fork_err */
 	MASYNC__UNTRACKED(&p->head, sizeof(p->head));
 	MASYNC__UNTRACKED(&p->nchunks, sizeof(p->nchunks));
 	/* each entry is written once, before the head publishes it */
@@ -6899,6 +6916,7 @@ masync__dsa_fail(enum data_mover_dsa_error e, int err, const char *detail)
 		"out of memory",
 		"invalid configuration",
 		"libaccel-config failed",
+		"a system call failed",
 	};
 	const char *w = (unsigned)e < sizeof(what) / sizeof(what[0]) ?
 		what[e] : "unknown error";
@@ -7319,46 +7337,75 @@ masync__dsa_quiet_log(struct accfg_ctx *ctx, int priority, const char *file,
 	(void)format, (void)args;
 }
 
+/* A sysfs attribute of the device or WQ `dir`: 0, or the errno of the
+ * open or read (ENOENT: no such attribute) */
 static int
 masync__dsa_read_file(const char *dir, const char *name, char *buf,
 	size_t len)
 {
 	char path[sizeof(MASYNC__DSA_SYSFS) + 2 * MASYNC__NAME_MAX + 64];
 	ssize_t r;
-	int fd;
+	int fd, e;
 
 	if (strlen(dir) + strlen(name) + sizeof(MASYNC__DSA_SYSFS) + 2 >
 			sizeof(path))
-		return -1;
+		return ENAMETOOLONG;
 	strcpy(path, MASYNC__DSA_SYSFS);
 	strcat(path, dir);
 	strcat(path, "/");
 	strcat(path, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return errno > 0 ? errno : EIO;
 	r = read(fd, buf, len - 1);
+	e = errno;
 	close(fd);
 	if (r < 0)
-		return -1;
+		return e > 0 ? e : EIO;
 	buf[r] = '\0';
 	return 0;
 }
 
-/* A sysfs attribute as a number; -1 when missing or malformed. */
+/* A sysfs attribute as a number: 0, -1 when malformed, or the errno of a
+ * failed read (ENOENT: missing). */
 static int
 masync__dsa_read_num(const char *dir, const char *name,
 	unsigned long long *v, int base)
 {
 	char buf[64], *end;
+	int e = masync__dsa_read_file(dir, name, buf, sizeof(buf));
 
-	if (masync__dsa_read_file(dir, name, buf, sizeof(buf)) != 0)
-		return -1;
+	if (e != 0)
+		return e;
 	errno = 0;
 	*v = strtoull(buf, &end, base);
 	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n'))
 		return -1;
 	return 0;
+}
+
+/* A read of a device's attributes that failed for a reason of this
+ * process or system (out of file descriptors or memory, no permission),
+ * not of the device: discovery stops and says so (data_mover_dsa_new:
+ * DATA_MOVER_DSA_E_SYSTEM with that errno), rather than take it for a
+ * device without PASID or a WQ without a type. */
+static int
+masync__dsa_sys_err(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS ||
+		e == EACCES || e == EPERM || e == EINTR || e == EAGAIN;
+}
+
+/* the message for such a failure, *err its errno; returns -1 */
+static int
+masync__dsa_sys_fail(int e, const char *dir, const char *name, int *err,
+	char *detail, size_t dlen)
+{
+	snprintf(detail, dlen, "cannot read %s%.64s%s%.32s: %s",
+		MASYNC__DSA_SYSFS, dir, name[0] != '\0' ? "/" : "", name,
+		strerror(e));
+	*err = e;
+	return -1;
 }
 
 /*
@@ -7479,10 +7526,13 @@ struct masync__dsa_cand {
  * Made once, with the fork handlers (masync__fork_gen). */
 static mtx_t masync__dsa_lock;
 
+/* (only after data_mover_dsa_new checked that the lock was made) */
 static void
 masync__dsa_lock_take(void)
 {
-	(void)masync__fork_gen(); /* makes the lock, once */
+	unsigned gen;
+
+	(void)masync__fork_gen(&gen); /* makes the lock, once */
 	masync__mtx_lock(&masync__dsa_lock);
 }
 
@@ -7498,12 +7548,18 @@ masync__dsa_atfork_parent(void)
 	masync__mtx_unlock(&masync__dsa_lock);
 }
 
-static void
+static int
 masync__dsa_atfork_init(void)
 {
-	masync__mtx_init(&masync__dsa_lock, mtx_plain);
-	(void)pthread_atfork(masync__dsa_atfork_prepare,
+	int rc;
+
+	if (masync__mtx_init(&masync__dsa_lock, mtx_plain) != thrd_success)
+		return ENOMEM;
+	rc = MASYNC__PTHREAD_ATFORK(masync__dsa_atfork_prepare,
 		masync__dsa_atfork_parent, masync__atfork_child);
+	if (rc != 0)
+		masync__mtx_destroy(&masync__dsa_lock);
+	return rc;
 }
 
 static int
@@ -7544,14 +7600,17 @@ masync__dsa_cfg_bad(const struct data_mover_dsa_config *cfg, char *detail,
 
 /* libaccel-config 3.5.3 crashes (strdup(NULL)) while listing a device's
  * WQs when one of them has a missing or empty `type` or `mode` file: check
- * every wq* directory of the device before letting it list them. */
+ * every wq* directory of the device before letting it list them.
+ * 1 sane, 0 not (detail says why), -1 a system error (see
+ * masync__dsa_sys_err: *err and detail say which). */
 static int
-masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
+masync__dsa_wqs_sane(const char *dname, int *err, char *detail, size_t dlen)
 {
 	char path[192], buf[32];
 	DIR *dir;
 	struct dirent *e;
-	int ok = 1;
+	const char *f;
+	int ok = 1, r;
 
 	if (strlen(dname) + sizeof(MASYNC__DSA_SYSFS) > sizeof(path))
 		return 0;
@@ -7559,8 +7618,9 @@ masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
 	strcat(path, dname);
 	dir = opendir(path);
 	if (dir == NULL)
-		return 0;
-	while (ok && (e = readdir(dir)) != NULL) {
+		return masync__dsa_sys_err(errno) ? masync__dsa_sys_fail(errno,
+			dname, "", err, detail, dlen) : 0;
+	while (ok > 0 && (e = readdir(dir)) != NULL) {
 		char sub[2 * MASYNC__NAME_MAX + 2]; /* device and WQ directory names */
 
 		if (strncmp(e->d_name, "wq", 2) != 0)
@@ -7575,10 +7635,13 @@ masync__dsa_wqs_sane(const char *dname, char *detail, size_t dlen)
 		strcpy(sub, dname);
 		strcat(sub, "/");
 		strcat(sub, e->d_name);
-		if (masync__dsa_read_file(sub, "type", buf, sizeof(buf)) != 0 ||
-				buf[0] == '\0' || masync__dsa_read_file(sub,
-				"mode", buf, sizeof(buf)) != 0 ||
-				buf[0] == '\0') {
+		r = masync__dsa_read_file(sub, f = "type", buf, sizeof(buf));
+		if (r == 0 && buf[0] != '\0')
+			r = masync__dsa_read_file(sub, f = "mode", buf,
+				sizeof(buf));
+		if (masync__dsa_sys_err(r)) {
+			ok = masync__dsa_sys_fail(r, sub, f, err, detail, dlen);
+		} else if (r != 0 || buf[0] == '\0') {
 			/* (bounded: gcc -Os warns of a truncation) */
 			snprintf(detail, dlen, "%.120s has no readable type "
 				"or mode file (skipped)", sub);
@@ -7710,12 +7773,12 @@ masync__dsa_cand_slot(struct masync__dsa_cand *c, int n, int max, int numa,
 static int
 masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 	struct masync__dsa_names *lists, struct masync__dsa_cand *c, int max,
-	enum data_mover_dsa_error *why, char *detail, size_t dlen)
+	enum data_mover_dsa_error *why, int *err, char *detail, size_t dlen)
 {
 	struct accfg_ctx *ctx = NULL;
 	struct accfg_device *dev;
 	struct accfg_wq *wq;
-	int n = 0, saw_dev = 0, saw_pasidless = 0;
+	int n = 0, saw_dev = 0, saw_pasidless = 0, sys = 0, r;
 	int pref = cfg->numa_node > 0 ? cfg->numa_node - 1 :
 		masync__dsa_cpu_node();
 
@@ -7746,17 +7809,32 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 		saw_dev = 1;
 		/* libaccel-config answers "enabled" even when the file says
 		 * 0: read it ourselves */
-		if (masync__dsa_read_num(dname, "pasid_enabled", &pasid, 0) != 0 ||
-				pasid != 1) {
+		r = masync__dsa_read_num(dname, "pasid_enabled", &pasid, 0);
+		if (masync__dsa_sys_err(r)) {
+			sys = masync__dsa_sys_fail(r, dname, "pasid_enabled",
+				err, detail, dlen);
+			break;
+		}
+		if (r != 0 || pasid != 1) {
 			saw_pasidless = 1;
 			snprintf(detail, dlen, "%s has pasid_enabled != 1",
 				dname);
 			continue;
 		}
 		/* sysfs prints it in hex; unknown = no optional feature */
-		gencap = masync__dsa_read_num(dname, "gen_cap", &v, 16) == 0 ?
-			v : 0;
-		if (!masync__dsa_wqs_sane(dname, detail, dlen))
+		r = masync__dsa_read_num(dname, "gen_cap", &v, 16);
+		if (masync__dsa_sys_err(r)) {
+			sys = masync__dsa_sys_fail(r, dname, "gen_cap", err,
+				detail, dlen);
+			break;
+		}
+		gencap = r == 0 ? v : 0;
+		r = masync__dsa_wqs_sane(dname, err, detail, dlen);
+		if (r < 0) {
+			sys = -1;
+			break;
+		}
+		if (r == 0)
 			continue;
 		accfg_wq_foreach(dev, wq) {
 			const char *wname = accfg_wq_get_devname(wq);
@@ -7770,10 +7848,16 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			if (cfg->wq != NULL && strcmp(cfg->wq, wname) != 0)
 				continue;
 			/* a missing type or mode file crashes the library */
-			if (masync__dsa_read_file(wname, "type", buf,
-					sizeof(buf)) != 0 ||
-					masync__dsa_read_file(wname, "mode",
-					buf, sizeof(buf)) != 0)
+			if ((r = masync__dsa_read_file(wname, "type", buf,
+					sizeof(buf))) == 0)
+				r = masync__dsa_read_file(wname, "mode", buf,
+					sizeof(buf));
+			if (masync__dsa_sys_err(r)) {
+				sys = masync__dsa_sys_fail(r, wname,
+					"type or mode", err, detail, dlen);
+				break;
+			}
+			if (r != 0)
 				continue;
 			if (accfg_wq_get_state(wq) != ACCFG_WQ_ENABLED ||
 					accfg_wq_get_type(wq) != ACCFG_WQT_USER)
@@ -7823,9 +7907,17 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			 * with 0 it refuses every descriptor (DSA.md §8). The
 			 * driver enables no shared WQ with threshold 0; should
 			 * sysfs say 0 anyway, the portal is not tried: write() */
-			t.enq_zero = !t.dedicated &&
-				masync__dsa_read_num(wname, "threshold", &v,
-				10) == 0 && v == 0;
+			if (!t.dedicated) {
+				r = masync__dsa_read_num(wname, "threshold",
+					&v, 10);
+				if (masync__dsa_sys_err(r)) {
+					sys = masync__dsa_sys_fail(r, wname,
+						"threshold", err, detail,
+						dlen);
+					break;
+				}
+				t.enq_zero = r == 0 && v == 0;
+			}
 			t.numa = accfg_device_get_numa_node(dev);
 			t.bof = bof == 1 && (gencap & MASYNC__DSA_GENCAP_BOF);
 			t.size = (unsigned)size;
@@ -7840,9 +7932,15 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			if (k == &c[n])
 				n++;
 		}
+		if (sys)
+			break;
 	}
 	accfg_unref(ctx);
 	masync__mtx_unlock(&masync__dsa_lock);
+	if (sys) {
+		*why = DATA_MOVER_DSA_E_SYSTEM;
+		return 0;
+	}
 	if (masync__dsa_names_check(&lists[0], detail, dlen) != 0 ||
 			masync__dsa_names_check(&lists[1], detail, dlen) != 0) {
 		*why = DATA_MOVER_DSA_E_NO_WQ;
@@ -10560,6 +10658,19 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	if (masync__dsa_cfg_bad(&cfg, detail, sizeof(detail)))
 		return masync__dsa_fail(DATA_MOVER_DSA_E_INVALID, EINVAL,
 			detail);
+	{
+		unsigned gen;
+		int e = masync__fork_gen(&gen);
+
+		if (e != 0) {
+			snprintf(detail, sizeof(detail), "pthread_atfork() "
+				"failed (%s): a forked child could not tell "
+				"this process's work queues from its own",
+				strerror(e));
+			return masync__dsa_fail(DATA_MOVER_DSA_E_NO_MEMORY, e,
+				detail);
+		}
+	}
 	cands = (struct masync__dsa_cand *)masync__zalloc(
 		MASYNC__DSA_MAX_CANDS * sizeof(*cands));
 	lists = (struct masync__dsa_names *)masync__zalloc(2 * sizeof(*lists));
@@ -10583,7 +10694,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 			detail);
 	}
 	n = masync__dsa_discover(&cfg, lists, cands, MASYNC__DSA_MAX_CANDS,
-		&why, detail, sizeof(detail));
+		&why, &err, detail, sizeof(detail));
 	MINIASYNC_FREE(lists);
 	d->q = n > 0 ? (struct masync__dsa_wq *)masync__zalloc_aligned(
 		(size_t)n * sizeof(*d->q)) : NULL;

@@ -12,7 +12,23 @@
  * with a sensible error or gives a mover that works (content checked).
  * A WQ directory named past a 128-byte buffer (140, 200 bytes) without
  * type / mode fails cleanly naming it (libaccel-config crashed); with both
- * files a mover is made. */
+ * files a mover is made. A sysfs read that fails for a reason of the
+ * process (EMFILE, ENFILE, ENOMEM, EACCES), not of the device, fails with
+ * DATA_MOVER_DSA_E_SYSTEM, that errno, and a message naming the file (it
+ * was read as "no PASID" / "no type or mode file" before). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+
+/* The implementation (emitted in this file) reads sysfs through these:
+ * test_sys_errors fails the open of one file, or of a device's directory,
+ * with an errno of its choice. */
+static int dd_open(const char *path, int flags, ...);
+static DIR *dd_opendir(const char *path);
+#define open(...) dd_open(__VA_ARGS__)
+#define opendir(p) dd_opendir(p)
+
 #include "test_dsa_util.h"
 
 #include <linux/audit.h>
@@ -27,12 +43,56 @@
 
 static struct runtime *rt;
 
+static const char *dd_suffix; /* a path ending so fails, with dd_errno */
+static int dd_errno;
+
+static int
+dd_match(const char *path)
+{
+	size_t n, k;
+
+	if (dd_suffix == NULL)
+		return 0;
+	n = strlen(path);
+	k = strlen(dd_suffix);
+	return n >= k && strcmp(path + n - k, dd_suffix) == 0;
+}
+
+static int
+dd_open(const char *path, int flags, ...)
+{
+	int mode = 0;
+
+	if (flags & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, int);
+		va_end(ap);
+	}
+	if (dd_match(path)) {
+		errno = dd_errno;
+		return -1;
+	}
+	return (open)(path, flags, mode);
+}
+
+static DIR *
+dd_opendir(const char *path)
+{
+	if (dd_match(path)) {
+		errno = dd_errno;
+		return NULL;
+	}
+	return (opendir)(path);
+}
+
 static const char *
 err_name(enum data_mover_dsa_error e)
 {
 	static const char *const names[] = { "OK", "NOT_BUILT", "NO_DEVICE",
 		"NO_WQ", "PERMISSION", "NO_PASID", "WQ_BUSY", "NO_MEMORY",
-		"INVALID", "LIBRARY" };
+		"INVALID", "LIBRARY", "SYSTEM" };
 
 	return (unsigned)e < sizeof(names) / sizeof(names[0]) ? names[e] : "?";
 }
@@ -632,6 +692,75 @@ test_malformed(void)
 	}
 }
 
+/* ---- sysfs reads that fail for a reason of the process ---- */
+
+static void
+test_sys_errors(void)
+{
+	static const struct {
+		const char *suffix; /* of the path whose open fails */
+		int err;
+		int shared;         /* the WQ is shared (threshold is read) */
+		enum data_mover_dsa_error want;
+		const char *names;  /* the message names it */
+	} cases[] = {
+		{ "/dsa0/pasid_enabled", EMFILE, 0, DATA_MOVER_DSA_E_SYSTEM,
+			"dsa0/pasid_enabled" },
+		{ "/dsa0/pasid_enabled", EACCES, 0, DATA_MOVER_DSA_E_SYSTEM,
+			"dsa0/pasid_enabled" },
+		{ "/dsa0/gen_cap", ENFILE, 0, DATA_MOVER_DSA_E_SYSTEM,
+			"dsa0/gen_cap" },
+		{ "/dsa0/wq0.0/type", EMFILE, 0, DATA_MOVER_DSA_E_SYSTEM,
+			"dsa0/wq0.0/type" },
+		{ "/dsa0/wq0.0/mode", ENOMEM, 0, DATA_MOVER_DSA_E_SYSTEM,
+			"dsa0/wq0.0/mode" },
+		{ "/wq0.0/threshold", EMFILE, 1, DATA_MOVER_DSA_E_SYSTEM,
+			"wq0.0/threshold" },
+		{ "/devices/dsa0", EMFILE, 0, DATA_MOVER_DSA_E_SYSTEM,
+			"devices/dsa0:" },
+		/* an error of the device's own: read as before */
+		{ "/dsa0/pasid_enabled", EIO, 0, DATA_MOVER_DSA_E_NO_PASID,
+			"pasid_enabled != 1" },
+		{ "/dsa0/wq0.0/type", ENODEV, 0, DATA_MOVER_DSA_E_NO_WQ,
+			"no readable type or mode" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dsa_emu_config ec = {0};
+		struct dsa_emu *emu;
+		struct data_mover_dsa *d;
+		char name[96];
+
+		snprintf(name, sizeof(name), "open of ...%s fails: %s",
+			cases[i].suffix, strerror(cases[i].err));
+		td_begin(name);
+		ec.shared = cases[i].shared;
+		emu = td_emu(&ec);
+		dd_suffix = cases[i].suffix;
+		dd_errno = cases[i].err;
+		expect_fail(NULL, cases[i].want,
+			cases[i].want == DATA_MOVER_DSA_E_SYSTEM ?
+			cases[i].err : 0);
+		dd_suffix = NULL;
+		if (strstr(data_mover_dsa_last_error_str(), cases[i].names) ==
+				NULL) {
+			fprintf(stderr, "[%s] the message does not name %s: "
+				"%s\n", td_case, cases[i].names,
+				data_mover_dsa_last_error_str());
+			exit(1);
+		}
+		if (cases[i].want == DATA_MOVER_DSA_E_SYSTEM)
+			CHECK(strstr(data_mover_dsa_last_error_str(),
+				strerror(cases[i].err)) != NULL);
+		/* nothing was left behind: the WQ opens and works now */
+		d = td_mover(NULL);
+		check_works(d);
+		data_mover_dsa_delete(d);
+		dsa_emu_stop(emu);
+	}
+}
+
 /* ---- a WQ directory with a long name ---- */
 
 static void
@@ -715,6 +844,7 @@ main(void)
 	test_no_write();
 	test_selection();
 	test_malformed();
+	test_sys_errors();
 	test_long_wq_name();
 	runtime_delete(rt);
 	td_log("test_dsa_discovery: all passed\n");

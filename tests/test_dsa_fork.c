@@ -14,7 +14,11 @@
  * under valgrind.
  * First, test_new_fork: a fork while another thread's data_mover_dsa_new
  * holds the DSA lock (discovery) or has just opened the WQ's file leaves a
- * child whose own data_mover_dsa_new does not hang, without that file. */
+ * child whose own data_mover_dsa_new does not hang, without that file.
+ * Before that, test_atfork_fails: when the fork handlers cannot be
+ * registered (pthread_atfork: ENOMEM), data_mover_dsa_new fails with
+ * ENOMEM and a message naming pthread_atfork; before, a mover was made
+ * whose portal a child would have taken for its own. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdarg.h>
@@ -25,7 +29,10 @@
  * and, once let go, at its next allocation until the fork is done. */
 static int fk_open(const char *path, int flags, ...);
 static void *fk_malloc(size_t n);
+static int fk_atfork(void (*prepare)(void), void (*parent)(void),
+	void (*child)(void));
 #define open(...) fk_open(__VA_ARGS__)
+#define MASYNC__PTHREAD_ATFORK fk_atfork
 #define MINIASYNC_MALLOC(sz) fk_malloc(sz)
 #define MINIASYNC_FREE(p) free(p)
 
@@ -327,6 +334,60 @@ test_new_fork(void)
 	pthread_cond_destroy(&fk_cv);
 }
 
+static int fk_atfork_fail; /* fk_atfork says ENOMEM */
+
+static int
+fk_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	return fk_atfork_fail ? ENOMEM :
+		pthread_atfork(prepare, parent, child);
+}
+
+/* in a child, as the registration is tried once per process (none was
+ * tried here yet: no mover was made); the emulator runs in the child */
+static void
+test_atfork_fails(void)
+{
+	pid_t pid;
+	int st = 0;
+
+	td_begin("the fork handlers cannot be registered: NO_MEMORY");
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct dsa_emu *emu = td_emu(NULL);
+		struct data_mover_dsa *d;
+		int bad = 0;
+
+		fk_atfork_fail = 1;
+		errno = 0;
+		d = data_mover_dsa_new(NULL);
+		bad |= d != NULL || errno != ENOMEM ||
+			data_mover_dsa_last_error() !=
+			DATA_MOVER_DSA_E_NO_MEMORY ||
+			strstr(data_mover_dsa_last_error_str(),
+			"pthread_atfork") == NULL;
+		td_log("   %s\n", data_mover_dsa_last_error_str());
+		/* for good: a fork could come between two registrations */
+		fk_atfork_fail = 0;
+		errno = 0;
+		bad |= (data_mover_dsa_new(NULL) != NULL || errno != ENOMEM) << 1;
+#ifndef MINIASYNC_NO_THREADS
+		errno = 0;
+		bad |= (data_mover_threads_default() != NULL ||
+			errno != ENOMEM) << 2;
+#endif
+		dsa_emu_stop(emu);
+		_exit(bad);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "[%s] child status %#x\n", td_case,
+			(unsigned)st);
+		exit(1);
+	}
+}
+
 int
 main(void)
 {
@@ -335,6 +396,7 @@ main(void)
 	int i, j;
 
 	td_enter("test_dsa_fork");
+	test_atfork_fails();
 	test_new_fork();
 	td_begin("forks while two threads use the mover");
 	emu = td_emu(NULL);

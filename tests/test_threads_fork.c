@@ -27,8 +27,16 @@
  * parent's mover and deletes it, and must be done within 60 s (a lock a
  * parent's thread held at the fork made such a child wait forever).
  * The children report through a shared page (under valgrind their exit
- * status also counts the leak report of what they inherit). */
+ * status also counts the leak report of what they inherit).
+ * First, atfork_fails: when the fork handler cannot be registered
+ * (pthread_atfork: ENOMEM), no mover is made (ENOMEM): a child could not
+ * tell it was one. Before, the mover was made, and a child's
+ * data_mover_threads_delete waited for the parent's workers forever. */
 #define _GNU_SOURCE
+/* the implementation (emitted in this file) registers through this */
+static int tf_atfork(void (*prepare)(void), void (*parent)(void),
+	void (*child)(void));
+#define MASYNC__PTHREAD_ATFORK tf_atfork
 #include "test_threads_util.h"
 
 #include <signal.h>
@@ -427,6 +435,58 @@ stress(void)
 	return 0;
 }
 
+static int tf_atfork_fail; /* tf_atfork says ENOMEM */
+
+static int
+tf_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	return tf_atfork_fail ? ENOMEM :
+		pthread_atfork(prepare, parent, child);
+}
+
+/* in a child, as the registration is tried once per process (none was
+ * tried here yet: no mover was made) */
+static void
+atfork_fails(void)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct vdm *sync;
+		struct vdm_operation_future f;
+		char a[8] = "1234567", b[8] = "";
+
+		tf_atfork_fail = 1;
+		errno = 0;
+		if (data_mover_threads_new(1, 2, FUTURE_NOTIFIER_WAKER) !=
+				NULL || errno != ENOMEM)
+			_exit(1);
+		/* for good: a fork could come between two registrations */
+		tf_atfork_fail = 0;
+		errno = 0;
+		if (data_mover_threads_default() != NULL || errno != ENOMEM)
+			_exit(2);
+		/* the sync mover needs no fork handler */
+		sync = data_mover_sync_get_vdm(data_mover_sync_new());
+		if (sync == NULL)
+			_exit(3);
+		f = vdm_memcpy(sync, b, a, sizeof(a), 0);
+		while (future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
+				FUTURE_STATE_COMPLETE)
+			;
+		_exit(f.output.result == VDM_SUCCESS &&
+			memcmp(a, b, sizeof(a)) == 0 ? 0 : 4);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "atfork_fails: child status %#x\n",
+			(unsigned)st);
+		exit(1);
+	}
+}
+
 static int
 cases(void)
 {
@@ -525,6 +585,7 @@ main(int argc, char **argv)
 			"assertion)\n");
 		return 77;
 	}
+	atfork_fails();
 	return argc > 1 && strcmp(argv[1], "stress") == 0 ? stress() :
 		cases();
 }
