@@ -2491,19 +2491,19 @@ masync__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-#if defined(MASYNC__TEST_CLOCK_STEP) && !defined(MASYNC__TEST_CLOCK_ODD)
-#define MASYNC__TEST_CLOCK_ODD 0
-#endif
 #ifdef MASYNC__TEST_HOOKS
 /* tests: a clock read instead of the coarse one (NULL: the real one) */
 typedef uint64_t (*masync__clock_fn)(void);
 static MASYNC__A(masync__clock_fn) masync__test_clock;
+/* tests: the real coarse clock seen in steps of this many ns, plus _odd
+ * (0 or 1); 0: as it is. Set before any thread starts. */
+static uint64_t masync__test_clock_step, masync__test_clock_odd;
 #endif
 
 /* For timeouts of milliseconds and more: CLOCK_MONOTONIC_COARSE costs a
- * few ns where CLOCK_MONOTONIC costs ~90 ns on some VMs. Tests build with
- * MASYNC__TEST_CLOCK_STEP (and _ODD 0/1) to see it tick in such steps,
- * always even or always odd, whatever the machine's clock does. */
+ * few ns where CLOCK_MONOTONIC costs ~90 ns on some VMs. Tests set
+ * masync__test_clock_step (and _odd) to see it tick in such steps, always
+ * even or always odd, whatever the machine's clock does. */
 static inline uint64_t
 masync__coarse_ns(void)
 {
@@ -2524,9 +2524,10 @@ masync__coarse_ns(void)
 #else
 	t = masync__now_ns();
 #endif
-#ifdef MASYNC__TEST_CLOCK_STEP
-	t = t / (MASYNC__TEST_CLOCK_STEP) * (MASYNC__TEST_CLOCK_STEP) +
-		(MASYNC__TEST_CLOCK_ODD);
+#ifdef MASYNC__TEST_HOOKS
+	if (masync__test_clock_step != 0)
+		t = t / masync__test_clock_step * masync__test_clock_step +
+			masync__test_clock_odd;
 #endif
 	return t;
 }

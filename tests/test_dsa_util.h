@@ -235,11 +235,30 @@ static inline void
 td_enter(const char *prog)
 {
 	char why[256];
+	const char *clk = getenv("MASYNC_TEST_CLOCK");
 
 	if (dsa_emu_enter_namespace(why, sizeof(why)) != 0) {
 		printf("SKIP %s: cannot emulate a DSA device: %s\n", prog, why);
 		fflush(stdout);
 		exit(77);
+	}
+	/* MASYNC_TEST_CLOCK=STEP:ODD: the mover's coarse clock read in STEP
+	 * ns steps, always even (ODD 0) or odd (1), as on a machine whose
+	 * clock does that: no outcome may depend on it */
+	if (clk != NULL && *clk != '\0') {
+		unsigned long long step, odd;
+		uint64_t t;
+
+		if (sscanf(clk, "%llu:%llu", &step, &odd) != 2 || step < 2 ||
+				odd > 1)
+			td_fail(__FILE__, __LINE__, "MASYNC_TEST_CLOCK is STEP:ODD",
+				clk);
+		masync__test_clock_step = step;
+		masync__test_clock_odd = odd;
+		t = masync__coarse_ns();
+		CHECK_EQ(t % step, odd);
+		printf("%s: the coarse clock in %llu ns steps, always %s\n",
+			prog, step, odd ? "odd" : "even");
 	}
 }
 
