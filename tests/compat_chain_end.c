@@ -3,7 +3,6 @@
  * struct future_chain_entry), which then maps into the chain's output; the
  * entries after it are never touched (they are left as garbage bytes).
  * Also the flag set by the program on an entry before the first poll. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include "compat_util.h"
 

@@ -2,7 +2,6 @@
  * example does: its last entry's task clears
  * FUTURE_CHAIN_FLAG_ENTRY_PROCESSED on earlier entries, sets their state
  * and returns RUNNING; the chain's next poll runs them again. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include "compat_util.h"
 

@@ -2,7 +2,6 @@
  * FUTURE_INIT_EXT(&chain, async_chain_impl, future_chain_has_property),
  * a program walking a chain's entries with get_next_future_chain_entry,
  * and future_poll handing the notifier to the task untouched. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include "compat_util.h"
 

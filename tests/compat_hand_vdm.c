@@ -3,7 +3,6 @@
  * the mover's op_new, or vdm_generic_operation(vdm, &f); the task runs
  * op_start / op_check / op_delete, and vdm_set_has_property_fn sets the
  * property function. On the sync and threads movers. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include "compat_util.h"
 

@@ -2,7 +2,6 @@
  * of the ABI's pointer and size_t; the x86-64 figures below), and what depends on them at run time: a future built field
  * by field in uninitialised memory (padding left as garbage), and a chain
  * entry reached through (struct future_chain_entry *). */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include <stdlib.h>
 #include "compat_util.h"

@@ -9,7 +9,6 @@
  * asks every pending future for its property before it polls any, a
  * wait for one future asks none (lazy chain entries are built in that
  * order, and see themselves not yet built while they are). */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include "compat_util.h"
 

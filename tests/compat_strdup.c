@@ -4,7 +4,6 @@
  * arguments are read when it starts, so this works; once with the memcpy
  * entry initialised eagerly, once lazily (its init runs before the map,
  * so the destination the map writes is kept). Both movers. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include <stdlib.h>
 #include "compat_util.h"

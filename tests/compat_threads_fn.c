@@ -3,7 +3,6 @@
  * too) and is called once with the whole range, also for a 4 MiB copy
  * that the built-in kernels would split across the workers, and for 0
  * bytes. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -3,7 +3,6 @@
  * it (left as garbage until its init picks a member), and while it is the
  * current entry the chain reports the property of the future its init
  * builds. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include "compat_util.h"
 

@@ -2,7 +2,6 @@
  * left NULL (its futures then get future_has_property_default, callable
  * directly through base.has_property), and its own flag bits, which reach
  * op_start unchanged. Waited on with the runtime. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include <limits.h>
 #include <stdlib.h>

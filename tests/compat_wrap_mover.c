@@ -14,7 +14,6 @@
  * the copy's cancel only released the future's reference). And a running
  * future whose operation still waits in the ring, cancelled through the
  * copy. */
-#define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 #include <stdatomic.h>
 #include <stdio.h>
