@@ -309,8 +309,7 @@ test_oom(void)
 	tt_busy_wait(&f[0], 10000);
 	check_copy(&f[0], dst[0], 64, 0);
 	{
-		uint64_t end = tt_now_ns() + 10000000000u *
-			(TT_ON_VALGRIND() ? 10 : 1);
+		uint64_t end = tt_deadline(10000);
 
 		for (;;) {
 			f[0] = vdm_memcpy(vdm, dst[0], src[0], 64, 0);

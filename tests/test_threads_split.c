@@ -422,8 +422,7 @@ test_no_wake(unsigned char *src)
 	 * one, and none here helps a queued one: a first poll after the wait
 	 * only checks), so it leaves IDLE unless the ring stays full for
 	 * good. */
-	end = tt_now_ns() + (uint64_t)20000 * 1000000u *
-		(TT_ON_VALGRIND() ? 10 : 1);
+	end = tt_deadline(20000);
 	while ((s = future_poll(FUTURE_AS_RUNNABLE(&f), NULL)) ==
 			FUTURE_STATE_IDLE) {
 		CHECK(tt_now_ns() < end);

@@ -290,12 +290,20 @@ tt_result(struct vdm_operation_future *f)
 	return FUTURE_OUTPUT(f)->result;
 }
 
+/* A hang guard's end: `ms` milliseconds from now (ten times that under
+ * valgrind, which runs one thread at a time). */
+static inline uint64_t
+tt_deadline(unsigned ms)
+{
+	return tt_now_ns() + (uint64_t)ms * 1000000u *
+		(TT_ON_VALGRIND() ? 10 : 1);
+}
+
 /* Polls with no notifier until complete; fails after `ms` milliseconds. */
 static inline void
 tt_busy_wait(struct vdm_operation_future *f, unsigned ms)
 {
-	uint64_t end = tt_now_ns() + (uint64_t)ms * 1000000u *
-		(TT_ON_VALGRIND() ? 10 : 1);
+	uint64_t end = tt_deadline(ms);
 	unsigned n = 0, mask = TT_ON_VALGRIND() ? 0 : 1023;
 
 	/* valgrind runs one thread at a time: yield at every poll there */
@@ -351,8 +359,7 @@ tt_notifier(struct tt_waker *w)
 static inline void
 tt_wait_uint(atomic_uint *v, unsigned want, unsigned ms)
 {
-	uint64_t end = tt_now_ns() + (uint64_t)ms * 1000000u *
-		(TT_ON_VALGRIND() ? 10 : 1);
+	uint64_t end = tt_deadline(ms);
 
 	while (atomic_load(v) < want) {
 		CHECK(tt_now_ns() < end);
@@ -365,8 +372,7 @@ tt_wait_uint(atomic_uint *v, unsigned want, unsigned ms)
 static inline void
 tt_wait_word(uint64_t *p, uint64_t seen, unsigned ms)
 {
-	uint64_t end = tt_now_ns() + (uint64_t)ms * 1000000u *
-		(TT_ON_VALGRIND() ? 10 : 1);
+	uint64_t end = tt_deadline(ms);
 
 	while (atomic_load((_Atomic uint64_t *)(void *)p) == seen) {
 		CHECK(tt_now_ns() < end);
