@@ -7,8 +7,7 @@
  * far as it can, notifier pass-through, a chain moved between polls, an
  * entry born complete, and the chain macros inside if/else.
  * Prints one line per check group; exits 0 (pass) or 1 (fail). */
-#define MINIASYNC_IMPLEMENTATION
-#include "miniasync.h"
+#include "test_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

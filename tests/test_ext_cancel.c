@@ -8,9 +8,7 @@
  * the wait list is released). Written / untouched buffers are checked after
  * the movers were deleted, when nothing can write any more. */
 #define _GNU_SOURCE
-#define MINIASYNC_IMPLEMENTATION
-#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
-#include "miniasync.h"
+#include "test_impl.h"
 #include "test_ext_util.h"
 
 #define N (16 * 1024)

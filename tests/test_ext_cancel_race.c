@@ -9,9 +9,7 @@
  * of cancelled operations are checked again after the mover was deleted
  * (nothing can write any more). Meant to be run under ThreadSanitizer. */
 #define _GNU_SOURCE
-#define MINIASYNC_IMPLEMENTATION
-#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
-#include "miniasync.h"
+#include "test_impl.h"
 #include "test_ext_util.h"
 
 #define SZ 64

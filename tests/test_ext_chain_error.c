@@ -10,8 +10,7 @@
  * cancelled with vdm_cancel stop the chain; a chain that succeeds reports
  * VDM_SUCCESS. Several chains at once on a runtime, with deadlines. */
 #define _GNU_SOURCE
-#define MINIASYNC_IMPLEMENTATION
-#include "miniasync.h"
+#include "test_impl.h"
 #include "test_ext_util.h"
 
 #define N 4096

@@ -5,9 +5,7 @@
  * work), timeout 0 (poll once), UINT64_MAX (no limit), and no busy core
  * while waiting (process CPU time well below wall time). */
 #define _GNU_SOURCE
-#define MINIASYNC_IMPLEMENTATION
-#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
-#include "miniasync.h"
+#include "test_impl.h"
 #include "test_ext_util.h"
 
 #define N (64 * 1024)

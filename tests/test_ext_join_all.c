@@ -5,9 +5,7 @@
  * (WAKER / POLLER / NONE), NULL-notifier polls dropping wakers, deadlines
  * and wait-any over join-alls, empty and born-complete children. */
 #define _GNU_SOURCE
-#define MINIASYNC_IMPLEMENTATION
-#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
-#include "miniasync.h"
+#include "test_impl.h"
 #include "test_ext_util.h"
 
 #define N (16 * 1024)

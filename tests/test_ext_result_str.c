@@ -3,8 +3,7 @@
  * result names the extensions rely on (cancelled). Also checks the
  * extension names exist with their documented signatures. */
 #define _GNU_SOURCE
-#define MINIASYNC_IMPLEMENTATION
-#include "miniasync.h"
+#include "test_impl.h"
 #include "test_ext_util.h"
 
 static const enum vdm_operation_result all[] = {

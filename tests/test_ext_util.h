@@ -4,8 +4,8 @@
  * there), a "gate" future that completes when the test opens it, and a slow
  * threads mover whose copies sleep first.
  *
- * A test defines MINIASYNC_IMPLEMENTATION (and any MINIASYNC_* override),
- * includes "miniasync.h", then this file. Exit 0 pass, 1 fail, 77 skip. */
+ * A test includes test_impl.h (one that sets MINIASYNC_* overrides defines
+ * MINIASYNC_IMPLEMENTATION and includes "miniasync.h"), then this file. Exit 0 pass, 1 fail, 77 skip. */
 #ifndef TEST_EXT_UTIL_H
 #define TEST_EXT_UTIL_H
 

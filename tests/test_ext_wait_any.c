@@ -6,9 +6,7 @@
  * not run), timeouts (SIZE_MAX, wakers dropped), n == 0, and little CPU
  * while waiting. */
 #define _GNU_SOURCE
-#define MINIASYNC_IMPLEMENTATION
-#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
-#include "miniasync.h"
+#include "test_impl.h"
 #include "test_ext_util.h"
 
 #define N (32 * 1024)

@@ -6,8 +6,7 @@
  * output types), statement macros inside if/else, futures moved in memory,
  * a NULL future polled and zeroed futures waited on (EINVAL, no crash).
  * Prints one line per check group; exits 0 (pass) or 1 (fail). */
-#define MINIASYNC_IMPLEMENTATION
-#include "miniasync.h"
+#include "test_impl.h"
 
 #include <errno.h>
 #include <stdalign.h>

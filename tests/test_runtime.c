@@ -8,9 +8,7 @@
  * their own runtimes; one runtime shared by several threads.
  * Prints one line per check group; exits 0 (pass) or 1 (fail). */
 #define _POSIX_C_SOURCE 200809L
-#define MINIASYNC_IMPLEMENTATION
-#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
-#include "miniasync.h"
+#include "test_impl.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,8 +1,10 @@
 /* test_threads_util.h - helpers shared by the threads mover tests.
  *
  * Each test is one translation unit that includes this file, which emits
- * the implementation. CHECK() fails the test with file:line; tests exit 0
- * on success, 1 on failure, 77 to skip. */
+ * the implementation (test_impl.h), or with TEST_IMPL_LINKED declares it
+ * and the helpers that need its insides, compiled in tests/test_impl.c.
+ * CHECK() fails the test with file:line; tests exit 0 on success, 1 on
+ * failure, 77 to skip. */
 #ifndef TEST_THREADS_UTIL_H
 #define TEST_THREADS_UTIL_H
 
@@ -10,9 +12,7 @@
 #define _GNU_SOURCE /* RTLD_NEXT */
 #endif
 
-#define MINIASYNC_IMPLEMENTATION
-#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
-#include "miniasync.h"
+#include "test_impl.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -142,8 +142,20 @@ tt_thread_join(tt_thread t)
 
 /* The runtime and the CPU-feature cache keep their flags in C11 atomics,
  * which helgrind and drd cannot see as synchronisation: do not track
- * those words. */
-static inline struct runtime *
+ * those words (inside the implementation: compiled in test_impl.c for
+ * the tests that link it). */
+#ifdef TEST_IMPL_LINKED
+struct runtime *tt_runtime_new(void);
+void tt_valgrind_setup(void);
+#else
+#ifdef TT_IMPL_EXPORTS
+#define TT_IMPL_FN
+struct runtime *tt_runtime_new(void);
+void tt_valgrind_setup(void);
+#else
+#define TT_IMPL_FN static inline
+#endif
+TT_IMPL_FN struct runtime *
 tt_runtime_new(void)
 {
 	struct runtime *rt = runtime_new();
@@ -156,7 +168,7 @@ tt_runtime_new(void)
 	return rt;
 }
 
-static inline void
+TT_IMPL_FN void
 tt_valgrind_setup(void)
 {
 #if defined(MASYNC__X86) || defined(MINIASYNC_DSA)
@@ -165,6 +177,7 @@ tt_valgrind_setup(void)
 			sizeof(masync__cpu_bits));
 #endif
 }
+#endif /* TEST_IMPL_LINKED */
 #else
 #define TT_ON_VALGRIND() 0
 #define tt_runtime_new() runtime_new()
