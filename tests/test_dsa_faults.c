@@ -492,7 +492,7 @@ must_succeed(struct vdm *vdm, unsigned char *b, size_t n, int c)
 {
 	struct vdm_operation_future f;
 
-	td_clock_fake(masync__coarse_ns(), 0);
+	td_clock_fake(td_coarse_ns(), 0);
 	f = vdm_memset(vdm, b, c, n, 0);
 	CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
 	td_clock_real();
@@ -539,14 +539,14 @@ test_timeouts(void)
 		}
 		/* the mover's own clock (white box): a coarse one lags the
 		 * fine one by up to a tick, so only it bounds the wait below */
-		t0 = masync__coarse_ns();
+		t0 = td_coarse_ns();
 		ct0 = td_now_ns();
 		f = vdm_memcpy(vdm, b, a, N, 0);
 		if (k == 1)
 			CHECK_RES(td_busy(&f), VDM_ERROR_TIMEOUT);
 		else
 			CHECK_RES(td_wait(rt, &f), VDM_ERROR_TIMEOUT);
-		dt = masync__coarse_ns() - t0;
+		dt = td_coarse_ns() - t0;
 		CHECK(dt > tmo);
 		/* a bound on the wait, not a speed: the runtime must see the
 		 * timeout with nothing to wake it */

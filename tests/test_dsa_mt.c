@@ -202,7 +202,7 @@ test_one_wq(int shared, int fifo)
 		mc.capacity = NTHREADS * BATCH;
 	d = td_mover(&mc);
 	vdm = data_mover_dsa_get_vdm(d);
-	CHECK_EQ(d->q[0].dedicated, !shared);
+	CHECK_EQ(td_dedicated(d, 0), !shared);
 	CHECK(!shared || !td_portal(d));
 	run_threads(&vdm, 1, iters());
 	s = td_stats(emu);

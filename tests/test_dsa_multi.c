@@ -65,7 +65,7 @@ test_spread(void)
 
 	td_begin("every WQ of every device, each filled to its size");
 	d = td_mover(NULL);
-	CHECK_EQ(d->nq, NWQ);
+	CHECK_EQ(td_nwqs(d), NWQ);
 	vdm = data_mover_dsa_get_vdm(d);
 	td_pattern(src, OPSZ * NOPS, 1);
 	memset(dst, 0, OPSZ * NOPS);
@@ -170,19 +170,19 @@ test_lists(void)
 	td_begin("config wqs: only the named WQs");
 	mc.wqs = "wq0.1,wq1.0";
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, 2);
+	CHECK_EQ(td_nwqs(d), 2);
 	CHECK_EQ(used_mask(emu, d, 8), (1u << 1) | (1u << 2));
 	data_mover_dsa_delete(d);
 
 	td_begin("MINIASYNC_DSA_WQS restricts further");
 	CHECK(setenv("MINIASYNC_DSA_WQS", " wq1.0 , wq1.1", 1) == 0);
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, 1);
+	CHECK_EQ(td_nwqs(d), 1);
 	CHECK_EQ(used_mask(emu, d, WQSZ), 1u << 2);
 	data_mover_dsa_delete(d);
 	mc.wqs = NULL;
 	d = td_mover(&mc); /* the environment alone */
-	CHECK_EQ(d->nq, 2);
+	CHECK_EQ(td_nwqs(d), 2);
 	CHECK_EQ(used_mask(emu, d, 8), (1u << 2) | (1u << 3));
 	data_mover_dsa_delete(d);
 
@@ -210,7 +210,7 @@ test_lists(void)
 	mc.wqs = NULL;
 	mc.wq = "wq1.1"; /* wq: that one, as before */
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, 1);
+	CHECK_EQ(td_nwqs(d), 1);
 	CHECK_EQ(used_mask(emu, d, WQSZ), 1u << 3);
 	data_mover_dsa_delete(d);
 	mc.wq = NULL;
@@ -221,7 +221,7 @@ test_lists(void)
 	CHECK(unlink(dsa_emu_wq_path(emu, 1)) == 0);
 	CHECK(mkdir(dsa_emu_wq_path(emu, 1), 0700) == 0);
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, NWQ - 1);
+	CHECK_EQ(td_nwqs(d), NWQ - 1);
 	CHECK_EQ(used_mask(emu, d, 12), (1u << 0) | (1u << 2) | (1u << 3));
 	data_mover_dsa_delete(d);
 	mc.wq = "wq0.1"; /* that one alone: the open error */

@@ -134,7 +134,7 @@ test_sizes(void)
 	ec.shared = 1;
 	emu = td_emu(&ec);
 	d = td_mover(NULL);
-	CHECK(!d->q[0].dedicated && !td_portal(d));
+	CHECK(!td_dedicated(d, 0) && !td_portal(d));
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i += 3) {
 		dsa_emu_reset_stats(emu);
 		run_all_ops(emu, data_mover_dsa_get_vdm(d), sizes[i],

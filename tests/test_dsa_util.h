@@ -1,7 +1,8 @@
 /* test_dsa_util.h - helpers shared by the DSA mover tests (test_dsa_*.c).
  *
  * Each test is one translation unit that includes this file (which emits
- * the implementation) and is linked with dsa_emu.c, the test-only DSA
+ * the implementation, or with TEST_IMPL_LINKED declares it: see "white
+ * box" below) and is linked with dsa_emu.c, the test-only DSA
  * emulator. main() must call td_enter() first, before any thread exists:
  * it enters a private mount namespace or exits 77 (skip) saying why.
  * CHECK() fails the test with file:line; exit 0 pass, 1 fail, 77 skip. */
@@ -14,13 +15,12 @@
 
 /* the private test hooks: clock, ENQCMD (see the >>dsa section) */
 #define MASYNC__TEST_HOOKS 1
-#define MINIASYNC_IMPLEMENTATION
-#include "test_chaos.h" /* MASYNC__TEST_PREEMPT */
-#include "miniasync.h"
+#include "test_impl.h"
 
 #include "dsa_emu.h"
 
 #include <errno.h>
+#include <linux/idxd.h> /* descriptors and opcodes, as the mover's */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -38,6 +38,36 @@
 
 #ifndef MINIASYNC_DSA
 #error "the DSA tests need MINIASYNC_DSA (meson -Ddsa=enabled)"
+#endif
+
+/* White box: the helpers that look inside the implementation (its test
+ * hooks, a mover's WQs) are compiled with it. That is here, or, for a test
+ * built with TEST_IMPL_LINKED (meson lists them), once in test_dsa_impl.c
+ * (TD_IMPL_EXPORTS), which the test links: this file then only declares
+ * them, and td_case. */
+#if defined(TEST_IMPL_LINKED) || defined(TD_IMPL_EXPORTS)
+extern const char *td_case; /* the group of checks, named on failure */
+void td_enter(const char *prog);
+void td_clock_fake(uint64_t start, uint64_t step);
+void td_clock_advance(uint64_t ns);
+void td_clock_real(void);
+uint64_t td_coarse_ns(void);
+void td_cpuinfo(int enqcmd);
+void td_enqcmd_begin(void);
+void td_enqcmd_end(void);
+struct dsa_emu *td_emu(const struct dsa_emu_config *cfg_in);
+struct data_mover_dsa *td_mover(const struct data_mover_dsa_config *cfg_in);
+int td_portal(struct data_mover_dsa *d);
+unsigned td_nwqs(struct data_mover_dsa *d);
+int td_dedicated(struct data_mover_dsa *d, unsigned wq);
+unsigned td_npend(struct data_mover_dsa *d);
+unsigned td_nstaged(struct data_mover_dsa *d);
+size_t td_pool_live(struct data_mover_dsa *d);
+#endif
+#ifdef TD_IMPL_EXPORTS
+#define TD_WB
+#else
+#define TD_WB static inline
 #endif
 
 #define CHECK(cond)                                                            \
@@ -69,7 +99,13 @@
 				vdm_result_str(td_r_));                        \
 	} while (0)
 
+#ifndef TEST_IMPL_LINKED
+#ifdef TD_IMPL_EXPORTS
+const char *td_case = "";
+#else
 static const char *td_case = "";
+#endif
+#endif
 
 static inline void
 td_fail(const char *file, int line, const char *what, const char *extra)
@@ -119,6 +155,7 @@ td_sleep_us(unsigned us)
 }
 
 /* ---- the mover's clock (white box: masync__test_clock) ------------------ */
+#ifndef TEST_IMPL_LINKED
 /* With it set, every reading of the mover's coarse clock returns
  * td_fake_now, then td_fake_step more than the last one: timeouts and
  * batch ages follow the test, not how fast a thread gets to run. */
@@ -130,7 +167,7 @@ td_fake_clock(void)
 	return atomic_fetch_add(&td_fake_now, atomic_load(&td_fake_step));
 }
 
-static inline void
+TD_WB void
 td_clock_fake(uint64_t start, uint64_t step)
 {
 	atomic_store(&td_fake_now, start);
@@ -138,18 +175,26 @@ td_clock_fake(uint64_t start, uint64_t step)
 	MASYNC__STORE(&masync__test_clock, td_fake_clock, release);
 }
 
-static inline void
+TD_WB void
 td_clock_advance(uint64_t ns)
 {
 	atomic_fetch_add(&td_fake_now, ns);
 }
 
 /* the real clock again */
-static inline void
+TD_WB void
 td_clock_real(void)
 {
 	MASYNC__STORE(&masync__test_clock, (masync__clock_fn)NULL, release);
 }
+
+/* what the mover's coarse clock reads now */
+TD_WB uint64_t
+td_coarse_ns(void)
+{
+	return masync__coarse_ns();
+}
+#endif /* TEST_IMPL_LINKED */
 
 /* ---- how slow is this run? -------------------------------------------- */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
@@ -228,10 +273,11 @@ td_child_result(pid_t pid, _Atomic int *v)
 				" passed", td_w_);                             \
 	} while (0)
 
-/* ---- namespace, emulator, mover ------------------------------------------ */
+/* ---- namespace, emulator, mover (white box) ------------------------------ */
+#ifndef TEST_IMPL_LINKED
 
 /* Must be the first call of main(): no thread may exist yet. */
-static inline void
+TD_WB void
 td_enter(const char *prog)
 {
 	char why[256];
@@ -314,7 +360,7 @@ td_trap_enqcmd(void *portal, const void *desc)
  * mover must match the word); td_enqcmd_end undoes both. */
 #define TD_CPUINFO "/dev/td_cpuinfo"
 
-static inline void
+TD_WB void
 td_cpuinfo(int enqcmd)
 {
 	FILE *fp = fopen(TD_CPUINFO, "w");
@@ -331,7 +377,7 @@ td_cpuinfo(int enqcmd)
 			strerror(errno));
 }
 
-static inline void
+TD_WB void
 td_enqcmd_begin(void)
 {
 	MASYNC__STORE(&masync__cpu_bits, masync__cpu() | MASYNC__CPU_ENQCMD,
@@ -339,7 +385,7 @@ td_enqcmd_begin(void)
 	masync__dsa_cpuinfo = TD_CPUINFO;
 }
 
-static inline void
+TD_WB void
 td_enqcmd_end(void)
 {
 	masync__dsa_cpuinfo = "/proc/cpuinfo";
@@ -356,7 +402,7 @@ td_enqcmd_end(void)
  * emulator, so the portal path runs on any CPU. Other dedicated WQs get a
  * FIFO (the write() path); a test asking for a regular file (fifo < 0)
  * checks td_portal() or asks for trap_portal itself. */
-static inline struct dsa_emu *
+TD_WB struct dsa_emu *
 td_emu(const struct dsa_emu_config *cfg_in)
 {
 	struct dsa_emu_config cfg;
@@ -407,7 +453,7 @@ td_emu(const struct dsa_emu_config *cfg_in)
  * count (test_dsa_batch asks for coalescing with batch_max >= 2), and
  * hybrid_threshold 0 becomes SIZE_MAX: the device does all of every
  * operation (test_dsa_hybrid asks for splits). */
-static inline struct data_mover_dsa *
+TD_WB struct data_mover_dsa *
 td_mover(const struct data_mover_dsa_config *cfg_in)
 {
 	struct data_mover_dsa_config cfg;
@@ -436,15 +482,29 @@ td_mover(const struct data_mover_dsa_config *cfg_in)
 
 /* white box: does the mover submit through a mapped portal (MOVDIR64B)
  * rather than write()? Batches are only used then. */
-static inline int
+TD_WB int
 td_portal(struct data_mover_dsa *d)
 {
 	return d->q[0].portal != NULL; /* the first (here: only) WQ */
 }
 
+/* white box: how many WQs the mover uses */
+TD_WB unsigned
+td_nwqs(struct data_mover_dsa *d)
+{
+	return d->nq;
+}
+
+/* white box: is the mover's WQ `wq` (of td_nwqs) a dedicated one? */
+TD_WB int
+td_dedicated(struct data_mover_dsa *d, unsigned wq)
+{
+	return d->q[wq].dedicated;
+}
+
 /* white box: operations waiting in the first WQ's pending batch, or
  * staged for it by this thread's runtime pass (masync__dsa_stage) */
-static inline unsigned
+TD_WB unsigned
 td_npend(struct data_mover_dsa *d)
 {
 	unsigned n;
@@ -458,11 +518,12 @@ td_npend(struct data_mover_dsa *d)
 }
 
 /* white box: of those, the ones staged (no WQ lock taken for them yet) */
-static inline unsigned
+TD_WB unsigned
 td_nstaged(struct data_mover_dsa *d)
 {
 	return masync__dsa_stage.w == &d->q[0] ? masync__dsa_stage.n : 0;
 }
+#endif /* TEST_IMPL_LINKED */
 
 /* Waits until the emulator has disposed of every descriptor it took (its
  * statistics are updated just after the completion record is written). */
@@ -708,10 +769,11 @@ td_wrap(struct vdm *inner)
 	return w;
 }
 
-/* operation states taken from the mover's pool, not given back (a
- * quiescent mover only); SIZE_MAX when a state is on its free list twice
- * (a cycle) */
-static inline size_t
+/* white box: operation states taken from the mover's pool, not given back
+ * (a quiescent mover only); SIZE_MAX when a state is on its free list
+ * twice (a cycle) */
+#ifndef TEST_IMPL_LINKED
+TD_WB size_t
 td_pool_live(struct data_mover_dsa *d)
 {
 	struct masync__pool *p = &d->pool;
@@ -730,5 +792,6 @@ td_pool_live(struct data_mover_dsa *d)
 	}
 	return made - free_n;
 }
+#endif
 
 #endif /* TEST_DSA_UTIL_H */
