@@ -7841,25 +7841,13 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			const char *wname = accfg_wq_get_devname(wq);
 			struct masync__dsa_cand *k, t;
 			unsigned long long size, xfer, batch;
-			char buf[32];
 			int mode, bof;
 
 			if (!masync__dsa_str_ok(wname, sizeof(c->wq)))
 				continue;
 			if (cfg->wq != NULL && strcmp(cfg->wq, wname) != 0)
 				continue;
-			/* a missing type or mode file crashes the library */
-			if ((r = masync__dsa_read_file(wname, "type", buf,
-					sizeof(buf))) == 0)
-				r = masync__dsa_read_file(wname, "mode", buf,
-					sizeof(buf));
-			if (masync__dsa_sys_err(r)) {
-				sys = masync__dsa_sys_fail(r, wname,
-					"type or mode", err, detail, dlen);
-				break;
-			}
-			if (r != 0)
-				continue;
+			/* (its type and mode files: masync__dsa_wqs_sane) */
 			if (accfg_wq_get_state(wq) != ACCFG_WQ_ENABLED ||
 					accfg_wq_get_type(wq) != ACCFG_WQT_USER)
 				continue;
