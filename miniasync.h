@@ -2199,7 +2199,9 @@ extern int masync__madvise(void *addr, size_t len, int advice)
 #endif
 
 #ifdef __cplusplus
+extern "C++" { /* (also when a program includes this in extern "C") */
 #include <atomic>
+}
 #define MASYNC__A(T) std::atomic<T>
 #define MASYNC__MO(mo) std::memory_order_##mo
 #define MASYNC__NS std::

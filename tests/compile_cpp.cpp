@@ -1,7 +1,8 @@
 // compile_cpp.cpp - miniasync.h in C++: the header is included twice, first
 // for the declarations, then with MINIASYNC_IMPLEMENTATION for the
-// implementation (the implementation sits outside the include guard).
-// Built with -Werror (tests/meson.build); runs a chain on the sync mover, a
+// implementation (the implementation sits outside the include guard); with
+// COMPILE_CPP_EXTERN_C inside extern "C" { }, as C++ programs include C
+// headers that have no guard of their own. Built with -Werror (tests/meson.build); runs a chain on the sync mover, a
 // user future, and a memcpy on the threads mover. Exits 0 / 1.
 #include "miniasync.h"
 
@@ -9,7 +10,13 @@
 #include <cstring>
 
 #define MINIASYNC_IMPLEMENTATION
+#ifdef COMPILE_CPP_EXTERN_C
+extern "C" {
 #include "miniasync.h"
+}
+#else
+#include "miniasync.h"
+#endif
 
 namespace {
 
