@@ -28,6 +28,8 @@ if [ "${DSA_EMU_CHROOT_INNER:-}" != 1 ]; then
 fi
 prog=$(readlink -f "$1"); shift
 T=$(mktemp -d /tmp/dsa_emu_chroot.XXXXXX)
+# (the mounts die with this namespace; the directory is the host's /tmp's)
+trap 'umount -R -l "$T" 2>/dev/null || true; rmdir "$T" 2>/dev/null || true' EXIT
 mount -t tmpfs dsa_emu_chroot "$T"
 mount --make-shared "$T"
 mkdir "$T/peer" "$T/r"
