@@ -144,14 +144,13 @@ tt_thread_join(tt_thread t)
  * which helgrind and drd cannot see as synchronisation: do not track
  * those words (inside the implementation: compiled in test_impl.c for
  * the tests that link it). */
-#ifdef TEST_IMPL_LINKED
+#if defined(TEST_IMPL_LINKED) || defined(TT_IMPL_EXPORTS)
 struct runtime *tt_runtime_new(void);
 void tt_valgrind_setup(void);
-#else
+#endif
+#ifndef TEST_IMPL_LINKED
 #ifdef TT_IMPL_EXPORTS
 #define TT_IMPL_FN
-struct runtime *tt_runtime_new(void);
-void tt_valgrind_setup(void);
 #else
 #define TT_IMPL_FN static inline
 #endif
