@@ -1,22 +1,23 @@
 // compile_cpp.cpp - miniasync.h in C++: the header is included twice, first
 // for the declarations, then with MINIASYNC_IMPLEMENTATION for the
 // implementation (the implementation sits outside the include guard); with
-// COMPILE_CPP_EXTERN_C inside extern "C" { }, as C++ programs include C
-// headers that have no guard of their own. Built with -Werror (tests/meson.build); runs a chain on the sync mover, a
-// user future, and a memcpy on the threads mover. Exits 0 / 1.
+// COMPILE_CPP_EXTERN_C both inside extern "C" { }, as C++ programs include
+// C headers that have no guard of their own. Built with -Werror
+// (tests/meson.build); runs a chain on the sync mover, a user future, and a
+// memcpy on the threads mover. Exits 0 / 1.
+#ifdef COMPILE_CPP_EXTERN_C
+extern "C" {
+#endif
 #include "miniasync.h"
+
+#define MINIASYNC_IMPLEMENTATION
+#include "miniasync.h"
+#ifdef COMPILE_CPP_EXTERN_C
+}
+#endif
 
 #include <cstdio>
 #include <cstring>
-
-#define MINIASYNC_IMPLEMENTATION
-#ifdef COMPILE_CPP_EXTERN_C
-extern "C" {
-#include "miniasync.h"
-}
-#else
-#include "miniasync.h"
-#endif
 
 namespace {
 
