@@ -458,7 +458,7 @@ test_no_write(void)
 	wc[1].shared = 1;
 	emu = td_emu(&ec);
 	d = td_mover(NULL);
-	CHECK_EQ(d->nq, 1u);
+	CHECK_EQ(td_nwqs(d), 1u);
 	CHECK(strcmp(d->q[0].wq, "wq0.1") == 0);
 	CHECK_EQ(used_wq(emu, d), 1);
 	check_works(d);
@@ -540,13 +540,13 @@ test_selection(void)
 	memset(&mc, 0, sizeof(mc));
 	d = td_mover(&mc);
 	CHECK_EQ(used_wq(emu, d), 2);
-	CHECK(d->q[0].dedicated);
+	CHECK(td_dedicated(d, 0));
 	check_works(d);
 	data_mover_dsa_delete(d);
 	mc.mode = DATA_MOVER_DSA_WQ_SHARED;
 	d = td_mover(&mc);
 	CHECK_EQ(used_wq(emu, d), 0);
-	CHECK(!d->q[0].dedicated);
+	CHECK(!td_dedicated(d, 0));
 	check_works(d);
 	data_mover_dsa_delete(d);
 	mc.mode = DATA_MOVER_DSA_WQ_ANY;

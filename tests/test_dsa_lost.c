@@ -576,8 +576,8 @@ test_busy_placement(void)
 	mc.batch_max = 32;
 	mc.timeout_ns = SEC;
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, 2);
-	CHECK(d->q[0].dedicated);
+	CHECK_EQ(td_nwqs(d), 2);
+	CHECK(td_dedicated(d, 0));
 	CHECK(!d->q[1].dedicated && d->q[1].use_enqcmd);
 	vdm = data_mover_dsa_get_vdm(d);
 	td_clock_fake(10 * SEC, 0);

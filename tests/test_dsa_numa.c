@@ -138,7 +138,7 @@ test_alternating(unsigned char *src)
 	}
 	mc.batch_max = NOPS;
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, 2);
+	CHECK_EQ(td_nwqs(d), 2);
 	CHECK(d->q[0].portal != NULL && d->q[1].portal != NULL);
 	atomic_store(&cpu_node, 0);
 	td_pattern(src, OPSZ * NOPS, 9);
@@ -196,7 +196,7 @@ main(void)
 	ec.wq_size = WQSZ;
 	emu = td_emu(&ec);
 	d = td_mover(NULL);
-	CHECK_EQ(d->nq, 2);
+	CHECK_EQ(td_nwqs(d), 2);
 
 	td_begin("the destination's node first");
 	atomic_store(&cpu_node, 0);

@@ -222,7 +222,7 @@ mover_batching(void)
 	 * what waits for them waits until the test gives up */
 	mc.timeout_ns = 10 * tmo_ns();
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, 2);
+	CHECK_EQ(td_nwqs(d), 2);
 	CHECK(d->multi_node);
 	CHECK(d->batch_max >= 2);
 	CHECK(wq_of(d, "dsa0")->portal != NULL);
@@ -381,7 +381,7 @@ case_refused(void)
 	dsa_emu_pause(emu, 0, 1);
 	/* the mover's clock stands still: the monitor's flush of a pending
 	 * batch (after MASYNC__DSA_PEND_NS) does not come between */
-	td_clock_fake(masync__coarse_ns(), 0);
+	td_clock_fake(td_coarse_ns(), 0);
 	/* one small copy alone on dsa0 (idle: no wait for company) */
 	a[0] = copy(d, N0_SMALL(0), 2u * BIG, SMALL);
 	poll_started(&a[0]);
@@ -464,7 +464,7 @@ stale_load(unsigned ndev, unsigned nwq)
 	mc.desired_notifier = FUTURE_NOTIFIER_POLLER;
 	mc.timeout_ns = 10 * tmo_ns();
 	d = td_mover(&mc); /* batch_max 1: one descriptor per operation */
-	CHECK_EQ(d->nq, 2);
+	CHECK_EQ(td_nwqs(d), 2);
 	CHECK(!d->multi_node);
 	td_pattern(src, 4u * SMALL, 11);
 	memset(dst, 0, 4u * SMALL);
@@ -712,13 +712,13 @@ case_cancel_kicked(void)
 	mc.batch_max = 8;
 	mc.timeout_ns = 10 * tmo_ns();
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, 2);
+	CHECK_EQ(td_nwqs(d), 2);
 	wp = wq_named(d, "wq0.1");
 	wq = wq_named(d, "wq0.0");
 	CHECK(wp->portal != NULL && wq->portal != NULL);
 	CHECK_EQ(wp->wq_size, 2);
 	CHECK_EQ(wq->wq_size, 1);
-	td_clock_fake(masync__coarse_ns(), 0);
+	td_clock_fake(td_coarse_ns(), 0);
 	dsa_emu_pause(emu, -1, 1);
 	a = vdm_memcpy(data_mover_dsa_get_vdm(d), kdst, ksrc, BIG, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a), NULL) ==
@@ -817,12 +817,12 @@ kicked_scene(struct kscene *k, struct future_notifier *sn)
 	mc.batch_max = 8;
 	mc.timeout_ns = 10 * tmo_ns();
 	k->d = td_mover(&mc); /* WAKER (the default): a monitor thread */
-	CHECK_EQ(k->d->nq, 2);
+	CHECK_EQ(td_nwqs(k->d), 2);
 	CHECK(k->d->have_monitor);
 	k->wp = wq_named(k->d, "wq0.1");
 	k->wq = wq_named(k->d, "wq0.0");
 	CHECK(k->wp->portal != NULL && k->wq->portal != NULL);
-	td_clock_fake(masync__coarse_ns(), 0);
+	td_clock_fake(td_coarse_ns(), 0);
 	dsa_emu_pause(k->emu, -1, 1);
 	v = data_mover_dsa_get_vdm(k->d);
 	k->a = vdm_memcpy(v, k->dst, k->src, BIG, 0);

@@ -494,7 +494,7 @@ test_enqcmd_beside_lost(void)
 	mc.wqs = "wq0.0,wq0.1";
 	mc.timeout_ns = tmo;
 	d = td_mover(&mc);
-	CHECK_EQ(d->nq, 2);
+	CHECK_EQ(td_nwqs(d), 2);
 	vdm = data_mover_dsa_get_vdm(d);
 	atomic_store(&enq_accept, 0);
 	MASYNC__STORE(&masync__test_enqcmd, fake_enqcmd, release);

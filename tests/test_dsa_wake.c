@@ -789,7 +789,7 @@ test_waker_takes_executor_lock_noroom(void)
 
 	td_begin("a waker that takes the executor's lock: a poll under it "
 		"that finds no room does not wait for the running call");
-	td_clock_fake(masync__coarse_ns(), 0); /* no timeout kick between */
+	td_clock_fake(td_coarse_ns(), 0); /* no timeout kick between */
 	ec.wq_size = 1;
 	ec.max_transfer_size = OPSZ; /* f[0] (2 * OPSZ) goes in two parts */
 	ec.fifo = 1; /* write(): no batch of parts */
@@ -904,7 +904,7 @@ test_waker_takes_executor_lock_hybrid(void)
 		"running call");
 	CHECK(dmt != NULL);
 	data_mover_threads_set_memcpy_fn(dmt, hy_gate_memcpy);
-	td_clock_fake(masync__coarse_ns(), 0); /* no timeout kick between */
+	td_clock_fake(td_coarse_ns(), 0); /* no timeout kick between */
 	emu = td_emu(NULL);
 	mc.hybrid_threshold = 64u << 10;
 	mc.hybrid_cpu_permille = 300;
