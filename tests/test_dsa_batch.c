@@ -19,7 +19,8 @@
  * - cancelling a pending member removes it (nothing written), and a lone
  *   member goes as a plain descriptor;
  * - a pending batch nobody polls is sent by the monitor thread once it
- *   waited MASYNC__DSA_PEND_NS (test clock), so a WAKER never waits forever;
+ *   waited MASYNC__DSA_PEND_NS (td_pend_ns; test clock), so a WAKER never
+ *   waits forever;
  * - on the write() path (DSA 1.0 takes no batches that way) nothing is
  *   coalesced;
  * - threads sharing the mover, each waiting for groups of operations of
@@ -134,7 +135,7 @@ test_wrapped(struct dsa_emu *emu)
 	dsa_emu_pause(emu, -1, 1);
 	CHECK(poll1(&o.f[0]) == FUTURE_STATE_RUNNING);
 	CHECK(poll1(&o.f[1]) == FUTURE_STATE_RUNNING);
-	CHECK(((struct masync__dsa_op *)o.f[1].data.data)->pend_w != NULL);
+	CHECK(td_joined(&o.f[1]));
 	dsa_emu_pause(emu, -1, 0);
 	CHECK_RES(td_busy(&o.f[0]), VDM_SUCCESS);
 	CHECK_RES(td_busy(&o.f[1]), VDM_SUCCESS);
@@ -553,7 +554,7 @@ test_monitor_flush(struct dsa_emu *emu)
 	/* the clock stands still: the monitor keeps them for company */
 	td_sleep_us(20000);
 	CHECK_EQ(td_npend(d), 2);
-	td_clock_advance(MASYNC__DSA_PEND_NS);
+	td_clock_advance(td_pend_ns());
 	td_wait_received(emu, 2, 5000000000ull);
 	CHECK_EQ(td_npend(d), 0);
 	dsa_emu_pause(emu, -1, 0);

@@ -62,6 +62,8 @@ unsigned td_nwqs(struct data_mover_dsa *d);
 int td_dedicated(struct data_mover_dsa *d, unsigned wq);
 unsigned td_npend(struct data_mover_dsa *d);
 unsigned td_nstaged(struct data_mover_dsa *d);
+int td_joined(struct vdm_operation_future *f);
+uint64_t td_pend_ns(void);
 size_t td_pool_live(struct data_mover_dsa *d);
 #endif
 #ifdef TD_IMPL_EXPORTS
@@ -522,6 +524,20 @@ TD_WB unsigned
 td_nstaged(struct data_mover_dsa *d)
 {
 	return masync__dsa_stage.w == &d->q[0] ? masync__dsa_stage.n : 0;
+}
+
+/* white box: f's operation (this thread's) joined a WQ's pending batch */
+TD_WB int
+td_joined(struct vdm_operation_future *f)
+{
+	return ((struct masync__dsa_op *)f->data.data)->pend_w != NULL;
+}
+
+/* how long a pending batch nobody polls waits for the monitor's flush */
+TD_WB uint64_t
+td_pend_ns(void)
+{
+	return MASYNC__DSA_PEND_NS;
 }
 #endif /* TEST_IMPL_LINKED */
 
