@@ -117,9 +117,9 @@
      when none opens. The kernel lets one file at a time open a
      dedicated WQ, in this process too: a second mover cannot use the
      dedicated WQs a first one holds; share one mover between threads
-     (it is thread-safe), or give each its own WQs (wqs). At most 256 WQs (8 sockets of 4 devices of 8):
-     past that, those on the caller's node are kept. Each WQ has its own
-     portal, room and queue; the
+     (it is thread-safe), or give each its own WQs (wqs). At most 256
+     WQs (8 sockets of 4 devices of 8): past that, those on the caller's
+     node are kept. Each WQ has its own portal, room and queue; the
      mover submits descriptors itself: MOVDIR64B on a dedicated WQ;
      ENQCMD on a shared WQ when the CPU has it and the kernel allows it
      in user space (the `enqcmd` flag in /proc/cpuinfo) and the WQ's
@@ -206,9 +206,10 @@
      executor that polls only when told learns it too. A POLLER word is
      the record the device writes: a descriptor it never completes never
      changes it, so a POLLER executor also polls after timeout_ns (the
-     runtime's waits poll again within 1 ms anyway). The device may still read the source and
-     write the destination after that: keep both buffers allocated, and
-     do not trust the destination, until data_mover_dsa_delete() returned.
+     runtime's waits poll again within 1 ms anyway). The device may
+     still read the source and write the destination after that: keep
+     both buffers allocated, and do not trust the destination, until
+     data_mover_dsa_delete() returned.
      (A coalesced operation still waiting for room after timeout_ns gets
      one such call, which finds it still waiting: room has no deadline.)
      Such a descriptor keeps its WQ entry until it or a descriptor
@@ -4720,8 +4721,8 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   and does not spin for a quiet period (4 ms, doubling on each repeat up
  *   to 1 s, back to 4 ms after a spin that was not interrupted). Another
  *   program's thread does not stop the spin: asleep, the worker would
- *   make every push pay a wake-up for as long as that load lasts. A sleeping worker is
- *   woken by the push, and the wake-up lets it preempt the poller. A
+ *   make every push pay a wake-up for as long as that load lasts. A
+ *   sleeping worker is woken by the push, and the wake-up lets it preempt the poller. A
  *   worker that may use one CPU only does not spin for pushes made on
  *   that CPU, which can only come while it is off it (4 pollers and the
  *   workers pinned to one CPU, bench/polling: 1.3-1.5x the time of

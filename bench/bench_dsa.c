@@ -212,7 +212,14 @@ emu_start(struct dsa_emu_config *ec)
 static struct data_mover_dsa *
 mover(struct data_mover_dsa_config *mc)
 {
-	struct data_mover_dsa *d = data_mover_dsa_new(mc);
+	struct data_mover_dsa *d;
+
+	/* the emulator shares the CPUs with this program (and valgrind runs
+	 * one thread at a time): an emulator kept off the CPU for the default
+	 * 5 s is not a lost descriptor */
+	if (mc->timeout_ns == 0)
+		mc->timeout_ns = 600000000000ull;
+	d = data_mover_dsa_new(mc);
 
 	if (d == NULL)
 		die(data_mover_dsa_last_error_str());
@@ -261,8 +268,11 @@ check_ok(struct vdm_operation_future *f, int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (FUTURE_OUTPUT(&f[i])->result != VDM_SUCCESS)
-			die("an operation failed");
+		if (FUTURE_OUTPUT(&f[i])->result != VDM_SUCCESS) {
+			fprintf(stderr, "bench_dsa: an operation failed: %s\n",
+				vdm_result_str(FUTURE_OUTPUT(&f[i])->result));
+			exit(1);
+		}
 }
 
 /* ---- desc: one descriptor's submit and reap ---- */

@@ -88,7 +88,7 @@ unpause_at(void *p)
 {
 	struct unpause_arg *a = (struct unpause_arg *)p;
 
-	td_wait_received(a->emu, a->n, 20000000000ull);
+	td_wait_received(a->emu, a->n);
 	dsa_emu_pause(a->emu, -1, 0);
 	return NULL;
 }
@@ -158,7 +158,7 @@ test_round(struct dsa_emu *emu)
 	ops_make(&o, d, NOPS, 1);
 	dsa_emu_pause(emu, -1, 1);
 	CHECK(poll1(&o.f[0]) == FUTURE_STATE_RUNNING); /* the WQ is busy */
-	td_wait_received(emu, 1, 5000000000ull);
+	td_wait_received(emu, 1);
 	ua.emu = emu;
 	ua.n = 2;
 	CHECK(pthread_create(&t, NULL, unpause_at, &ua) == 0);
@@ -196,7 +196,7 @@ test_batch_max(struct dsa_emu *emu)
 	for (i = 0; i < 13; i++)
 		CHECK(poll1(&o.f[i]) == FUTURE_STATE_RUNNING);
 	CHECK_EQ(td_npend(d), 0);
-	td_wait_received(emu, 4, 5000000000ull); /* 1 + 3 batches of 4 */
+	td_wait_received(emu, 4); /* 1 + 3 batches of 4 */
 	dsa_emu_pause(emu, -1, 0);
 	wait_n(&o, 0, 13);
 	for (i = 0; i < 13; i++)
@@ -223,7 +223,7 @@ start_batch(struct dsa_emu *emu, struct data_mover_dsa *d, struct ops *o,
 	CHECK_EQ(td_npend(d), n - 1);
 	CHECK(poll1(&o->f[0]) == FUTURE_STATE_RUNNING); /* flushes */
 	CHECK_EQ(td_npend(d), 0);
-	td_wait_received(emu, 2, 5000000000ull);
+	td_wait_received(emu, 2);
 	dsa_emu_pause(emu, -1, 0);
 }
 
@@ -340,7 +340,7 @@ test_no_member_records(struct dsa_emu *emu)
 		CHECK(poll1(&o.f[i]) == FUTURE_STATE_RUNNING);
 	CHECK(poll1(&o.f[0]) == FUTURE_STATE_RUNNING); /* flushes */
 	CHECK_EQ(td_npend(d), 0);
-	td_wait_received(emu, 2, 5000000000ull);
+	td_wait_received(emu, 2);
 	CHECK_EQ(vdm_cancel(&o.f[5]), EINPROGRESS); /* in the batch */
 	dsa_emu_pause(emu, -1, 0);
 	wait_n(&o, 0, NOPS);
@@ -380,7 +380,7 @@ test_swept_member(struct dsa_emu *emu)
 	CHECK_EQ(td_npend(d), 3); /* op 4 alone, 5..7 pending */
 	CHECK(poll1(&o.f[2]) == FUTURE_STATE_COMPLETE);
 	CHECK_EQ(td_npend(d), 0); /* sent by that poll */
-	td_wait_received(emu, 4, 5000000000ull);
+	td_wait_received(emu, 4);
 	dsa_emu_pause(emu, -1, 0);
 	CHECK(poll1(&o.f[3]) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(td_busy(&o.f[0]), VDM_SUCCESS);
@@ -418,7 +418,7 @@ test_cancel_lone(struct dsa_emu *emu)
 	CHECK(poll1(&o.f[2]) == FUTURE_STATE_RUNNING); /* flushes: alone */
 	CHECK_EQ(td_npend(d), 0);
 	CHECK_EQ(vdm_cancel(&o.f[2]), EINPROGRESS);
-	td_wait_received(emu, 2, 5000000000ull);
+	td_wait_received(emu, 2);
 	dsa_emu_pause(emu, -1, 0);
 	CHECK_RES(td_wait(rt, &o.f[0]), VDM_SUCCESS);
 	CHECK_RES(td_wait(rt, &o.f[2]), VDM_SUCCESS);
@@ -462,7 +462,7 @@ test_poller(struct dsa_emu *emu)
 		CHECK_EQ(td_npend(d), 0);
 	}
 	/* all three are in the device although the WQ was busy */
-	td_wait_received(emu, 3, 5000000000ull);
+	td_wait_received(emu, 3);
 	dsa_emu_pause(emu, -1, 0);
 	for (i = 0; i < 3; i++)
 		CHECK_RES(td_wait(rt, &o.f[i]), VDM_SUCCESS);
@@ -484,7 +484,7 @@ test_poller(struct dsa_emu *emu)
 			FUTURE_STATE_RUNNING);
 		CHECK_EQ(td_npend(d), 0);
 	}
-	td_wait_received(emu, 3, 5000000000ull);
+	td_wait_received(emu, 3);
 	{
 		uint64_t *w[3], was[3];
 		uint64_t t0;
@@ -501,7 +501,7 @@ test_poller(struct dsa_emu *emu)
 		dsa_emu_pause(emu, -1, 0);
 		/* an executor watching the words sees each one change */
 		for (t0 = td_now_ns(); changed < 3 && td_now_ns() - t0 <
-				10000000000ull * td_slow();) {
+				td_hang_ns();) {
 			for (changed = 0, i = 0; i < 3; i++)
 				changed += __atomic_load_n(w[i], __ATOMIC_ACQUIRE) !=
 					was[i];
@@ -555,13 +555,13 @@ test_monitor_flush(struct dsa_emu *emu)
 	td_sleep_us(20000);
 	CHECK_EQ(td_npend(d), 2);
 	td_clock_advance(td_pend_ns());
-	td_wait_received(emu, 2, 5000000000ull);
+	td_wait_received(emu, 2);
 	CHECK_EQ(td_npend(d), 0);
 	dsa_emu_pause(emu, -1, 0);
 	/* the wakers of both members are called on their completion */
 	t0 = td_now_ns();
 	while (atomic_load(&woken) < 2) {
-		CHECK(td_now_ns() - t0 < 10000000000ull);
+		CHECK(td_now_ns() - t0 < td_hang_ns());
 		td_sleep_us(100);
 	}
 	CHECK_RES(td_wait(rt, &o.f[0]), VDM_SUCCESS);

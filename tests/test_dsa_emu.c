@@ -662,7 +662,7 @@ test_basic_ops(int fifo, int fixed_offset)
 	CHECK_EQ(st.cr_not_zero, 0);
 	CHECK_EQ(st.inflight, 0);
 	CHECK(st.max_inflight >= 1);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 14, 1000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 14, POLL_GUARD_MS), 0);
 	CHECK_EQ(dsa_emu_wait_processed(emu, 15, 50), -1);
 	dsa_emu_reset_stats(emu);
 	dsa_emu_get_stats(emu, 0, &st);
@@ -691,7 +691,7 @@ test_shared_mmap(void)
 	desc_simple(&d, cr, DSA_OPCODE_NOOP, FLAGS_STD);
 	reset_record(cr);
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, POLL_GUARD_MS), 0);
 	dsa_emu_get_stats(emu, -1, &st);
 	CHECK_EQ(st.rejected, 1);
 	CHECK_EQ(peek_status(cr), 0);
@@ -760,7 +760,7 @@ run_unreset_noop(struct dsa_emu *emu, struct client *c,
 	desc_simple(&d, rec, DSA_OPCODE_NOOP, FLAGS_STD);
 	__atomic_store_n(&rec->status, 0x33, __ATOMIC_RELEASE);
 	CHECK(client_submit(c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, POLL_GUARD_MS), 0);
 	dsa_emu_get_stats(emu, -1, st);
 	CHECK_EQ(peek_status(rec), DSA_COMP_SUCCESS);
 }
@@ -832,7 +832,7 @@ test_validation(void)
 	d.flags = IDXD_OP_FLAG_CRAV;
 	reset_record(REC(recs, 3));
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, POLL_GUARD_MS), 0);
 	CHECK_EQ(peek_status(REC(recs, 3)), 0);
 	d.xfer_size = 1 << 20;
 	CHECK_EQ(run_one(&c, &d, REC(recs, 3)), DSA_COMP_XFER_ERANGE);
@@ -852,7 +852,7 @@ test_validation(void)
 	munmap(hole, 4096);
 	desc_memmove(&d, (struct dsa_completion_record *)hole, dst, src, 64, 0);
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 3, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 3, POLL_GUARD_MS), 0);
 	dsa_emu_get_stats(emu, -1, &st);
 	CHECK_EQ(st.rejected, 3);
 	CHECK_EQ(st.completed, 0);
@@ -1053,7 +1053,7 @@ test_batch(int fifo)
 		/* the kernel's write() refuses batch descriptors on DSA 1.0 */
 		reset_record(brec);
 		CHECK(client_submit(&c, &d) == 0);
-		CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+		CHECK_EQ(dsa_emu_wait_processed(emu, 1, POLL_GUARD_MS), 0);
 		dsa_emu_get_stats(emu, -1, &st);
 		CHECK_EQ(st.rejected, 1);
 		CHECK_EQ(peek_status(brec), 0);
@@ -1370,7 +1370,7 @@ test_other_faults(int fifo)
 	CHECK(client_submit(&c, &d) == 0);
 	desc_simple(&d, REC(recs, 2), DSA_OPCODE_NOOP, FLAGS_STD);
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 2, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 2, POLL_GUARD_MS), 0);
 	CHECK_EQ(peek_status(REC(recs, 1)), 0);
 	CHECK_EQ(peek_status(REC(recs, 2)), 0);
 	dsa_emu_get_stats(emu, -1, &st);
@@ -1384,7 +1384,7 @@ test_other_faults(int fifo)
 	reset_record(REC(recs, 3));
 	desc_simple(&d, REC(recs, 3), DSA_OPCODE_NOOP, FLAGS_STD);
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, POLL_GUARD_MS), 0);
 	CHECK_EQ(peek_status(REC(recs, 3)), 0);
 	CHECK_EQ(run_one(&c, &d, REC(recs, 3)), DSA_COMP_SUCCESS);
 	dsa_emu_get_stats(emu, -1, &st);
@@ -1469,7 +1469,7 @@ test_queue_full(void)
 		reset_record(REC(recs, i));
 		CHECK(client_submit(&c, &d) == 0);
 	}
-	CHECK_EQ(dsa_emu_wait_processed(emu, 4, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 4, POLL_GUARD_MS), 0);
 	dsa_emu_get_stats(emu, 0, &st);
 	CHECK_EQ(st.dropped, 4);
 	CHECK_EQ(st.inflight, 8);
@@ -1478,7 +1478,7 @@ test_queue_full(void)
 	usleep(10000);
 	CHECK_EQ(peek_status(REC(recs, 0)), 0);
 	dsa_emu_pause(emu, -1, 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 12, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 12, POLL_GUARD_MS), 0);
 	int ok = 0, lost = 0;
 	for (int i = 0; i < 12; i++) {
 		uint8_t s = peek_status(REC(recs, i));
@@ -1498,7 +1498,7 @@ test_queue_full(void)
 		reset_record(REC(recs, i));
 		CHECK(client_submit(&c, &d) == 0);
 	}
-	CHECK_EQ(dsa_emu_wait_processed(emu, 40, 10000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 40, POLL_GUARD_MS), 0);
 	dsa_emu_get_stats(emu, 0, &st);
 	CHECK_EQ(st.received, 40);
 	CHECK_EQ(st.dropped + st.completed, 40);
@@ -1647,7 +1647,7 @@ test_portal_any_offset(void)
 	d.pattern = 1; /* any non-zero byte */
 	reset_record(recs);
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, POLL_GUARD_MS), 0);
 	dsa_emu_get_stats(emu, -1, &st);
 	CHECK_EQ(st.received, 1);
 	CHECK_EQ(st.lost, 0);
@@ -2061,7 +2061,7 @@ test_trap_portal(void)
 	dsa_emu_pause(emu, 1, 0);
 	CHECK_EQ(poll_status(REC(recs, 3), POLL_GUARD_MS), DSA_COMP_SUCCESS);
 	CHECK_EQ(poll_status(REC(recs, 4), POLL_GUARD_MS), DSA_COMP_SUCCESS);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 6, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 6, POLL_GUARD_MS), 0);
 	CHECK_EQ(peek_status(REC(recs, 5)), 0);
 	CHECK_EQ(peek_status(REC(recs, 6)), 0);
 	dsa_emu_get_stats(emu, 1, &st);
@@ -2262,7 +2262,7 @@ test_device_errors(void)
 		reset_record(REC(recs, i));
 		CHECK(client_submit(&c, &d) == 0);
 	}
-	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, POLL_GUARD_MS), 0);
 	CHECK(read_errors(e) == 0);
 	CHECK_EQ(e[0] & 0xff, 1 | 4 | 8); /* valid, descriptor and WQ index valid */
 	CHECK_EQ((e[0] >> 32) & 0xff, DSA_OPCODE_NOOP);
@@ -2277,7 +2277,7 @@ test_device_errors(void)
 	desc_simple(&d, REC(recs, 5), DSA_OPCODE_NOOP, FLAGS_STD);
 	reset_record(REC(recs, 5));
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 6, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 6, POLL_GUARD_MS), 0);
 	CHECK_EQ(peek_status(REC(recs, 5)), 0);
 	CHECK(read_errors(e) == 0 && (e[0] & 3) == 3); /* a second error: overflow */
 	dsa_emu_get_stats(emu, 0, &st);
@@ -2302,7 +2302,7 @@ test_device_errors(void)
 	CHECK_EQ(dsa_emu_device_halt(emu, 0, 1), 0);
 	CHECK(read_str_file("/sys/bus/dsa/devices/dsa0/state", s, sizeof(s)) == 0 &&
 	      strcmp(s, "halted") == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 3, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 3, POLL_GUARD_MS), 0);
 	usleep(20000);
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ(peek_status(REC(recs, 6 + i)), 0);
@@ -2319,7 +2319,7 @@ test_device_errors(void)
 	d.completion_addr = 0x10; /* unmapped */
 	reset_record(REC(recs, 10));
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 5, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 5, POLL_GUARD_MS), 0);
 	CHECK(read_errors(e) == 0 && (e[0] & 1) == 1);
 	CHECK_EQ(dsa_emu_wq_enable(emu, 9, 0), -1);
 	CHECK_EQ(dsa_emu_device_halt(emu, 3, 1), -1);
@@ -2640,7 +2640,7 @@ test_halt_mid_batch(void)
 	}
 	CHECK_EQ(st.received, 2);
 	dsa_emu_pause(emu, 0, 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 2, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 2, POLL_GUARD_MS), 0);
 	CHECK(read_str_file("/sys/bus/dsa/devices/dsa0/state", s, sizeof(s)) == 0 &&
 	      strcmp(s, "halted") == 0);
 	for (int i = 0; i < N; i++) {
@@ -2666,7 +2666,7 @@ test_halt_mid_batch(void)
 	desc_simple(&d, REC(recs, N + 3), DSA_OPCODE_NOOP, FLAGS_STD);
 	reset_record(REC(recs, N + 3));
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 4, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 4, POLL_GUARD_MS), 0);
 	dsa_emu_get_stats(emu, 0, &st);
 	CHECK_EQ(st.dropped, 1);
 	/* reset the device, resubmit members 3-5 as a new batch */
@@ -2685,7 +2685,7 @@ test_halt_mid_batch(void)
 	desc_fill(&d, REC(recs, 0), dst, 0, SZ, 0);
 	reset_record(REC(recs, 0));
 	CHECK(client_submit(&c, &d) == 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 6, 5000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 6, POLL_GUARD_MS), 0);
 	CHECK_EQ(peek_status(REC(recs, 0)), 0);
 	CHECK(memcmp(dst, src, SZ) == 0);
 	CHECK_EQ(dsa_emu_device_halt(emu, 0, 0), 0);
@@ -2733,7 +2733,7 @@ test_halt_async_batch(void)
 	/* wait for the second member to finish, then halt */
 	CHECK_EQ(poll_status(REC(recs, 1), POLL_GUARD_MS), DSA_COMP_SUCCESS);
 	CHECK_EQ(dsa_emu_device_halt(emu, 0, 1), 0);
-	CHECK_EQ(dsa_emu_wait_processed(emu, 1, 10000), 0);
+	CHECK_EQ(dsa_emu_wait_processed(emu, 1, POLL_GUARD_MS), 0);
 	dsa_emu_get_stats(emu, 0, &st);
 	int ran = 0;
 	for (int i = 0; i < N; i++) {

@@ -104,7 +104,7 @@ child(void)
 	unsigned char a[4096], b[4096];
 	int q;
 
-	alarm(60);
+	alarm((unsigned)(td_hang_ns() / 1000000000u));
 	CHECK(r != NULL);
 	td_pattern(a, sizeof(a), 11);
 	for (q = 0; q < 30; q++) {
@@ -166,7 +166,7 @@ fk_wait_locked(int timed)
 		if (timed && fk_fork_ns != 0 && td_now_ns() >= until)
 			break;
 		/* a hang guard (nothing here holds what fork() waits for) */
-		if (!timed && td_now_ns() - t0 > 60000000000ull)
+		if (!timed && td_now_ns() - t0 > td_hang_ns())
 			td_fail(__FILE__, __LINE__, "the fork never returned",
 				NULL);
 		ts.tv_sec = (time_t)(until / 1000000000u);
@@ -260,7 +260,7 @@ fork_during_new(const char *at, int wq_file)
 		uint64_t until = td_now_ns() + 100000000ull;
 
 		/* a hang guard */
-		CHECK(td_now_ns() - t0 < 60000000000ull);
+		CHECK(td_now_ns() - t0 < td_hang_ns());
 		ts.tv_sec = (time_t)(until / 1000000000u);
 		ts.tv_nsec = (long)(until % 1000000000u);
 		pthread_cond_timedwait(&fk_cv, &fk_mu, &ts);
@@ -278,7 +278,8 @@ fork_during_new(const char *at, int wq_file)
 		struct data_mover_dsa *d;
 
 		td_case = "child";
-		alarm(5 * td_slow()); /* ends a child that waits forever */
+		/* ends a child that waits forever */
+		alarm((unsigned)(td_hang_ns() / 1000000000u));
 		/* the WQ file opened at the fork was closed at it (the maker
 		 * entered it in the table before the fork went on) */
 		if (wq_file)
@@ -412,9 +413,10 @@ main(void)
 		CHECK(pthread_create(&t[0], NULL, hammer, NULL) == 0);
 		CHECK(pthread_create(&t[1], NULL, hammer, &stop_) == 0);
 		for (j = 0; j < 2; j++) {
+			_Atomic int *verdict;
 			struct timespec ts;
+			const char *why;
 			pid_t pid;
-			int st;
 
 			seed = seed * 1103515245u + 12345u;
 			ts.tv_sec = 0;
@@ -423,21 +425,21 @@ main(void)
 			nanosleep(&ts, NULL);
 			if (ASAN)
 				stop_hammers(t, &running);
+			verdict = td_verdict_new();
 			fflush(NULL);
 			pid = fork();
 			CHECK(pid >= 0);
 			if (pid == 0) {
 				td_case = "child";
 				child();
+				atomic_store(verdict, 1);
 				fflush(NULL);
 				_exit(0);
 			}
-			CHECK(waitpid(pid, &st, 0) == pid);
-			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-				fprintf(stderr, "round %d fork %d: child %s %d\n",
-					i, j, WIFSIGNALED(st) ? "killed by signal" :
-					"exit status", WIFSIGNALED(st) ?
-					WTERMSIG(st) : WEXITSTATUS(st));
+			why = td_child_result(pid, verdict);
+			if (why != NULL) {
+				fprintf(stderr, "round %d fork %d: %s\n", i, j,
+					why);
 				CHECK(!"a child failed");
 			}
 		}

@@ -360,7 +360,7 @@ hd_wait(const int *flag, const int *other)
 	while (!*flag && (other == NULL || !*other)) {
 		struct timespec ts;
 
-		CHECK(td_now_ns() - t0 < 60000000000ull);
+		CHECK(td_now_ns() - t0 < td_hang_ns());
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&hd_cv, &hd_mu, &ts);
@@ -466,7 +466,7 @@ test_delete_cpu_part(struct dsa_emu *emu)
 	masync__rt_releasing = 0;
 	CHECK(((struct masync__dsa_op *)f.data.data)->hy_active);
 	/* the device's part is done: only the CPU's is left */
-	td_wait_received(emu, 1, 60000000000ull);
+	td_wait_received(emu, 1);
 	CHECK_EQ(dev_bytes(emu), n - cpu_share(n, 500));
 	pthread_mutex_lock(&hd_mu);
 	hd_wait(&hd_entered, NULL);

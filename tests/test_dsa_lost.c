@@ -91,7 +91,7 @@ check_two_at_once(struct dsa_emu *emu, struct data_mover_dsa *d,
 			SZ, 0);
 		CHECK(poll1(&p[i]) == FUTURE_STATE_RUNNING);
 	}
-	td_wait_received(emu, n + 2, 60 * SEC);
+	td_wait_received(emu, n + 2);
 	dsa_emu_pause(emu, -1, 0);
 	for (i = 0; i < 2; i++)
 		CHECK_RES(td_busy(&p[i]), VDM_SUCCESS);
@@ -219,7 +219,7 @@ limbo_round(unsigned delay_us, int behind)
 		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
 	}
 	sa = state(&f[A]);
-	td_wait_received(emu, 2, 60 * SEC);
+	td_wait_received(emu, 2);
 	dsa_emu_pause(emu, -1, 0); /* B (engine 1) at once, A (0) later */
 	CHECK(dsa_emu_wait_processed(emu, 1, 60000) == 0);
 	if (!written(state(&f[B])) || written(sa))
@@ -243,7 +243,7 @@ limbo_round(unsigned delay_us, int behind)
 		f[X] = vdm_memcpy(vdm, dst + X * SZ, src + X * SZ, SZ, 0);
 		CHECK(state(&f[X]) == sa);
 		CHECK(poll1(&f[X]) == FUTURE_STATE_RUNNING);
-		td_wait_received(emu, 4, 60 * SEC);
+		td_wait_received(emu, 4);
 		td_clock_advance(SEC + 1);
 		/* released: its state waits for its record */
 		CHECK(poll1(&f[X]) == FUTURE_STATE_COMPLETE);
@@ -265,7 +265,7 @@ limbo_round(unsigned delay_us, int behind)
 		td_inject(emu, &c.slow);
 		CHECK(poll1(&f[H]) == FUTURE_STATE_RUNNING); /* slow */
 		CHECK(poll1(&f[X]) == FUTURE_STATE_RUNNING);
-		td_wait_received(emu, 5, 60 * SEC);
+		td_wait_received(emu, 5);
 		td_clock_advance(SEC + 1);
 		CHECK(poll1(&f[X]) == FUTURE_STATE_COMPLETE);
 		CHECK_RES(FUTURE_OUTPUT(&f[X])->result, VDM_ERROR_TIMEOUT);
@@ -339,7 +339,7 @@ fill_round(unsigned delay_us, int unused)
 		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
 	}
 	sa = state(&f[A]);
-	td_wait_received(c.emu, 2, 60 * SEC);
+	td_wait_received(c.emu, 2);
 	dsa_emu_pause(c.emu, -1, 0);
 	CHECK(dsa_emu_wait_processed(c.emu, 1, 60000) == 0); /* B */
 	if (!written(state(&f[B])) || written(sa))
@@ -356,7 +356,7 @@ fill_round(unsigned delay_us, int unused)
 			0);
 		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
 	}
-	td_wait_received(c.emu, 5, 60 * SEC);
+	td_wait_received(c.emu, 5);
 	dsa_emu_pause(c.emu, -1, 0);
 	dropped = td_stats(c.emu).dropped;
 	CHECK_EQ(dropped, 0);
@@ -409,7 +409,7 @@ test_orphan_capacity(void)
 	dsa_emu_pause(emu, -1, 1);
 	a = vdm_memcpy(vdm, dst, src, SZ, 0);
 	CHECK(poll1(&a) == FUTURE_STATE_RUNNING);
-	td_wait_received(emu, 1, 60 * SEC);
+	td_wait_received(emu, 1);
 	td_clock_advance(SEC + 1);
 	CHECK(poll1(&a) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&a)->result, VDM_ERROR_TIMEOUT);
@@ -464,13 +464,13 @@ orphan_limbo_round(unsigned delay_us, int work_first)
 	f[A] = vdm_memcpy(vdm, dst, src, SZ, 0);
 	CHECK(poll1(&f[A]) == FUTURE_STATE_RUNNING);
 	sa = state(&f[A]);
-	td_wait_received(emu, 1, 60 * SEC);
+	td_wait_received(emu, 1);
 	td_clock_advance(SEC + 1);
 	CHECK(poll1(&f[A]) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f[A])->result, VDM_ERROR_TIMEOUT);
 	f[B] = vdm_memcpy(vdm, dst + B * SZ, src + B * SZ, SZ, 0);
 	CHECK(poll1(&f[B]) == FUTURE_STATE_RUNNING);
-	td_wait_received(emu, 2, 60 * SEC);
+	td_wait_received(emu, 2);
 	dsa_emu_pause(emu, -1, 0);
 	CHECK_RES(td_busy(&f[B]), VDM_SUCCESS);
 	/* B completed first: A (lost, before it) left the queue for limbo */
@@ -591,7 +591,7 @@ test_busy_placement(void)
 	dsa_emu_pause(emu, 0, 1);
 	l = vdm_memcpy(vdm, dst + N * SZ, src + N * SZ, SZ, 0);
 	CHECK(poll1(&l) == FUTURE_STATE_RUNNING);
-	td_wait_received(emu, 1, 60 * SEC);
+	td_wait_received(emu, 1);
 	for (i = 0; i < N; i++) {
 		f[i] = vdm_memcpy(vdm, dst + i * SZ, src + i * SZ, SZ, 0);
 		ff[i] = FUTURE_AS_RUNNABLE(&f[i]);

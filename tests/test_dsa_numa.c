@@ -237,7 +237,7 @@ main(void)
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&fs[i]), NULL) ==
 			FUTURE_STATE_RUNNING);
 	}
-	td_wait_received(emu, WQSZ, 5000000000ull);
+	td_wait_received(emu, WQSZ);
 	CHECK_EQ(received(emu, 1), WQSZ);
 	CHECK_EQ(received(emu, 0), 0);
 	/* dsa1 is full: the rest cross to node 0 */
@@ -248,7 +248,7 @@ main(void)
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&fs[i]), NULL) ==
 			FUTURE_STATE_RUNNING);
 	}
-	td_wait_received(emu, NOPS, 5000000000ull);
+	td_wait_received(emu, NOPS);
 	CHECK_EQ(received(emu, 1), WQSZ);
 	CHECK_EQ(received(emu, 0), NOPS - WQSZ);
 	/* both full: the next one waits (idle), dropped nowhere */

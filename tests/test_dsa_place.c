@@ -73,7 +73,7 @@ my_node(const void *addr)
 static uint64_t
 tmo_ns(void)
 {
-	return 5000000000ull * td_slow();
+	return td_hang_ns();
 }
 
 static struct dsa_emu_stats
@@ -246,7 +246,7 @@ fill_dsa0(struct dsa_emu *emu, struct data_mover_dsa *d,
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&big[i]), NULL) ==
 			FUTURE_STATE_RUNNING);
 	}
-	td_wait_received(emu, 2, tmo_ns());
+	td_wait_received(emu, 2);
 	CHECK_EQ(received(emu, 0), 2);
 	CHECK_EQ(received(emu, 1), 0);
 	CHECK_EQ(MASYNC__LOAD(&wq_of(d, "dsa0")->load, relaxed), WQSZ);
@@ -385,7 +385,7 @@ case_refused(void)
 	/* one small copy alone on dsa0 (idle: no wait for company) */
 	a[0] = copy(d, N0_SMALL(0), 2u * BIG, SMALL);
 	poll_started(&a[0]);
-	td_wait_received(emu, 1, tmo_ns());
+	td_wait_received(emu, 1);
 	CHECK_EQ(received(emu, 0), 1);
 	/* two more join dsa0's pending batch: it is busy and has room */
 	for (i = 0; i < 2; i++) {
@@ -398,7 +398,7 @@ case_refused(void)
 	big[0] = copy(d, N0_BIG(0), 0, BIG);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&big[0]), NULL) ==
 		FUTURE_STATE_RUNNING);
-	td_wait_received(emu, 2, tmo_ns());
+	td_wait_received(emu, 2);
 	CHECK_EQ(received(emu, 0), 2);
 	CHECK_EQ(received(emu, 1), 0);
 	CHECK_EQ(MASYNC__LOAD(&w0->load, relaxed), WQSZ);
@@ -473,7 +473,7 @@ stale_load(unsigned ndev, unsigned nwq)
 	dsa_emu_pause(emu, -1, 1);
 	f[0] = copy(d, dst, 0, SMALL);
 	poll_started(&f[0]);
-	td_wait_received(emu, 1, tmo_ns());
+	td_wait_received(emu, 1);
 	x = received(emu, 0) == 1 ? 0 : 1;
 	y = 1 - x;
 	for (i = 1; i < 3; i++) {
@@ -481,7 +481,7 @@ stale_load(unsigned ndev, unsigned nwq)
 			SMALL);
 		poll_started(&f[i]);
 	}
-	td_wait_received(emu, 3, tmo_ns());
+	td_wait_received(emu, 3);
 	CHECK_EQ(received(emu, x), 2);
 	CHECK_EQ(received(emu, y), 1);
 	/* X completes its two (records written); nobody polls them */
@@ -491,7 +491,7 @@ stale_load(unsigned ndev, unsigned nwq)
 	CHECK_EQ(wq_stats(emu, x).completed, 2);
 	f[3] = copy(d, dst + 3u * SMALL, 3u * SMALL, SMALL);
 	poll_started(&f[3]);
-	td_wait_received(emu, 4, tmo_ns());
+	td_wait_received(emu, 4);
 	td_log("   4th operation: WQ %d (0 in flight) received %llu, "
 		"WQ %d (1 in flight, paused) received %llu\n", x,
 		(unsigned long long)received(emu, x), y,
@@ -748,7 +748,7 @@ kicked_scene(struct kscene *k, struct future_notifier *sn)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k->c), NULL) ==
 		FUTURE_STATE_RUNNING);
 	CHECK(op_of(&k->c)->w == k->wp);
-	td_wait_received(k->emu, 3, tmo_ns());
+	td_wait_received(k->emu, 3);
 	CHECK_EQ(received(k->emu, 1), 2); /* a, c on P: full */
 	CHECK_EQ(received(k->emu, 0), 1); /* b on Q */
 	/* Q's b completes: room on Q, none on P */
@@ -873,7 +873,7 @@ wait_event(atomic_int *v, struct data_mover_dsa *d, int n, const char *what)
 	uint64_t t0 = td_now_ns();
 
 	while (v != NULL ? atomic_load(v) < n : td_pool_live(d) != (size_t)n) {
-		if (td_now_ns() - t0 > 60000000000ull * td_slow())
+		if (td_now_ns() - t0 > td_hang_ns())
 			td_fail(__FILE__, __LINE__, what, "never happened");
 		td_sleep_us(200);
 	}
@@ -959,7 +959,7 @@ case_cancel_noroom(void)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&e), NULL) ==
 		FUTURE_STATE_RUNNING);
 	CHECK(op_of(&e)->w == k.wq);
-	td_wait_received(k.emu, 4, tmo_ns());
+	td_wait_received(k.emu, 4);
 	/* the poll finds no room for s on P nor Q: nothing sent */
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&k.s), NULL) ==
 		FUTURE_STATE_RUNNING);

@@ -79,7 +79,7 @@ test_wait_for_room(void)
 		}
 		CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
 		CHECK(poll1(&f[1]) == FUTURE_STATE_RUNNING);
-		td_wait_received(emu, 2, 30 * SEC);
+		td_wait_received(emu, 2);
 		for (i = 0; i < 1000; i++)
 			CHECK(poll1(&f[2]) == FUTURE_STATE_IDLE);
 		td_clock_advance(d->timeout_ns / 2); /* still within a timeout */
@@ -142,7 +142,7 @@ test_lost_room(void)
 	CHECK_EQ(lost, 2);
 	/* the device holds both: nothing may be submitted, and nothing
 	 * ever could be: the operation fails at once */
-	td_wait_received(emu, 2, 30 * SEC);
+	td_wait_received(emu, 2);
 	f[2] = vdm_memcpy(vdm, dst + 2 * SZ, src + 2 * SZ, SZ, 0);
 	CHECK(poll1(&f[2]) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f[2])->result, VDM_ERROR_TIMEOUT);
@@ -172,7 +172,7 @@ test_lost_room(void)
 	td_inject(emu, &fl);
 	f[0] = vdm_memcpy(vdm, dst, src, SZ, 0);
 	CHECK(poll1(&f[0]) == FUTURE_STATE_RUNNING);
-	td_wait_received(emu, 1, 30 * SEC);
+	td_wait_received(emu, 1);
 	td_settle(emu);
 	td_clock_advance(SEC + 1);
 	CHECK(poll1(&f[0]) == FUTURE_STATE_COMPLETE);
@@ -286,7 +286,7 @@ test_delete_bound(void)
 		f[i] = vdm_memcpy(vdm, dst + i * SZ, src, SZ, 0);
 		CHECK(poll1(&f[i]) == FUTURE_STATE_RUNNING);
 	}
-	td_wait_received(emu, N, 30 * SEC);
+	td_wait_received(emu, N);
 	td_settle(emu);
 	/* 1 s of the test's clock per reading: 1000 s of it pass in
 	 * about a thousand readings, whatever the real time */
@@ -560,7 +560,7 @@ test_fork(void)
 	dsa_emu_pause(emu, -1, 1);
 	p = vdm_memcpy(vdm, pd, src, SZ, 0);
 	CHECK(poll1(&p) == FUTURE_STATE_RUNNING);
-	td_wait_received(emu, 2, 30 * SEC);
+	td_wait_received(emu, 2);
 	/* as the kernel's portal mapping (VM_DONTCOPY): not in the child
 	 * (valgrind's fork copies the mapping all the same) */
 	portal = td_valgrind() ? NULL : d->q[0].portal;

@@ -301,7 +301,7 @@ test_by_hand(void)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[0]), NULL) ==
 		FUTURE_STATE_RUNNING);
 	CHECK_EQ(td_npend(d), 0); /* idle WQ: sent at once */
-	td_wait_received(emu, 1, 5000000000ull);
+	td_wait_received(emu, 1);
 	for (i = 1; i < 8; i++)
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[i]), NULL) ==
 			FUTURE_STATE_RUNNING);
@@ -310,7 +310,7 @@ test_by_hand(void)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[0]), NULL) ==
 		FUTURE_STATE_RUNNING); /* sends the batch */
 	CHECK_EQ(td_npend(d), 0);
-	td_wait_received(emu, 2, 5000000000ull);
+	td_wait_received(emu, 2);
 	dsa_emu_pause(emu, -1, 0);
 	ops_futs(&o, ff);
 	runtime_wait_multiple(rt, ff, 8);
@@ -394,7 +394,7 @@ test_early_returns(void)
 	CHECK_EQ(runtime_wait_multiple_for(rt, ff, 6, 0), ETIMEDOUT);
 	CHECK_EQ(td_npend(d), 0);
 	CHECK_EQ(masync__round.n, 0);
-	td_wait_received(emu, 1, 5000000000ull);
+	td_wait_received(emu, 1);
 	dsa_emu_pause(emu, -1, 0);
 	runtime_wait_multiple(rt, ff, 6);
 	ops_check(&o, 8);
@@ -415,7 +415,7 @@ test_early_returns(void)
 	CHECK_EQ(r, 6);
 	CHECK_EQ(td_npend(d), 0); /* the 6 started before it went */
 	CHECK_EQ(masync__round.n, 0);
-	td_wait_received(emu, 1, 5000000000ull);
+	td_wait_received(emu, 1);
 	dsa_emu_pause(emu, -1, 0);
 	runtime_wait_multiple(rt, ff, 6);
 	ops_check(&o, 9);
@@ -432,7 +432,7 @@ test_early_returns(void)
 	CHECK_EQ(runtime_wait_any_for(rt, ff, 4, 0), SIZE_MAX);
 	CHECK_EQ(td_npend(d), 0);
 	CHECK_EQ(masync__round.n, 0);
-	td_wait_received(emu, 1, 5000000000ull);
+	td_wait_received(emu, 1);
 	dsa_emu_pause(emu, -1, 0);
 	runtime_wait_multiple(rt, ff, 4);
 	ops_check(&o, 10);

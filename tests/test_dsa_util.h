@@ -226,6 +226,16 @@ td_slow(void)
 	return td_valgrind() ? 8 : TD_SANITIZED ? 2 : 1;
 }
 
+/* How long a wait that should end may take before the test calls it a
+ * hang: a guard only, never a speed. Under valgrind a spinning thread can
+ * keep the emulator's off the CPU for seconds (5 s ran out once under
+ * memcheck on a loaded machine), so it is long and scaled. */
+static inline uint64_t
+td_hang_ns(void)
+{
+	return 60000000000ull * td_slow();
+}
+
 /* A forked child's verdict: a shared word it sets to 1 once its checks
  * passed. Its exit status alone cannot say: under valgrind it also counts
  * the leak report of what the child inherited and does not free. */
@@ -471,6 +481,8 @@ td_mover(const struct data_mover_dsa_config *cfg_in)
 		cfg.batch_max = 1;
 	if (cfg.hybrid_threshold == 0)
 		cfg.hybrid_threshold = SIZE_MAX;
+	if (cfg.timeout_ns == 0)
+		cfg.timeout_ns = td_hang_ns();
 	d = data_mover_dsa_new(&cfg);
 
 	if (d == NULL) {
@@ -553,7 +565,7 @@ td_settle(struct dsa_emu *emu)
 		dsa_emu_get_stats(emu, -1, &s);
 		if (s.processed >= s.received)
 			return;
-		if (td_now_ns() - t0 > 10000000000ull) {
+		if (td_now_ns() - t0 > td_hang_ns()) {
 			fprintf(stderr, "[%s] emulator does not settle: "
 				"received %" PRIu64 " processed %" PRIu64 "\n",
 				td_case, s.received, s.processed);
@@ -575,10 +587,11 @@ td_stats(struct dsa_emu *emu)
 
 /* Waits until the emulator has taken `n` descriptors in and queued them
  * (a paused device takes them from the portal and holds them); fails the
- * test after `timeout_ns`. */
+ * test after td_hang_ns(). */
 static inline void
-td_wait_received(struct dsa_emu *emu, uint64_t n, uint64_t timeout_ns)
+td_wait_received(struct dsa_emu *emu, uint64_t n)
 {
+	uint64_t timeout_ns = td_hang_ns();
 	uint64_t t0 = td_now_ns();
 	struct dsa_emu_stats s;
 
