@@ -74,8 +74,8 @@ not_expiring(struct te_mover *m)
 	f[0] = vdm_memcpy(m->vdm, dst, src, N, 0);
 	t0 = te_now();
 	CHECK(runtime_wait_for(r, FUTURE_AS_RUNNABLE(&f[0]),
-		10000 * TE_MS) == 0);
-	CHECK(te_now() - t0 < 10000 * TE_MS);
+		10000 * TE_MS * te_slow()) == 0);
+	CHECK(te_now() - t0 < 10000 * TE_MS * te_slow());
 	CHECK(f[0].output.result == VDM_SUCCESS);
 	CHECK(memcmp(dst, src, N) == 0);
 	/* already complete: returns 0 at once, also with timeout 0 */
@@ -89,7 +89,8 @@ not_expiring(struct te_mover *m)
 	f[3] = vdm_flush(m->vdm, dst, N / 4, 0);
 	for (i = 0; i < 4; i++)
 		futs[i] = FUTURE_AS_RUNNABLE(&f[i]);
-	CHECK(runtime_wait_multiple_for(r, futs, 4, 10000 * TE_MS) == 0);
+	CHECK(runtime_wait_multiple_for(r, futs, 4,
+		10000 * TE_MS * te_slow()) == 0);
 	for (i = 0; i < 4; i++) {
 		CHECK(f[i].base.context.state == FUTURE_STATE_COMPLETE);
 		CHECK(f[i].output.result ==
