@@ -228,8 +228,8 @@ td_slow(void)
 
 /* How long a wait that should end may take before the test calls it a
  * hang: a guard only, never a speed. Under valgrind a spinning thread can
- * keep the emulator's off the CPU for seconds (5 s ran out once under
- * memcheck on a loaded machine), so it is long and scaled. */
+ * keep the emulator's thread off the CPU for seconds (5 s ran out once
+ * under memcheck on a loaded machine), so it is long and scaled. */
 static inline uint64_t
 td_hang_ns(void)
 {
