@@ -103,7 +103,7 @@ check_two_at_once(struct dsa_emu *emu, struct data_mover_dsa *d,
 static void
 settle(struct dsa_emu *emu)
 {
-	CHECK(dsa_emu_wait_processed(emu, td_stats(emu).received, 60000) == 0);
+	td_wait_processed(emu, td_stats(emu).received);
 }
 
 /* one case: an emulator, a mover (timeout_ns 1 s) on the test's clock,
@@ -221,7 +221,7 @@ limbo_round(unsigned delay_us, int behind)
 	sa = state(&f[A]);
 	td_wait_received(emu, 2);
 	dsa_emu_pause(emu, -1, 0); /* B (engine 1) at once, A (0) later */
-	CHECK(dsa_emu_wait_processed(emu, 1, 60000) == 0);
+	td_wait_processed(emu, 1);
 	if (!written(state(&f[B])) || written(sa))
 		goto slow;
 	/* A's owner does not look; C needs room in the full WQ */
@@ -230,7 +230,7 @@ limbo_round(unsigned delay_us, int behind)
 	CHECK_RES(td_busy(&f[C]), VDM_SUCCESS);
 	if (written(sa)) /* A must still run when C's completion is seen */
 		goto slow;
-	CHECK(dsa_emu_wait_processed(emu, 3, 60000) == 0); /* A's record */
+	td_wait_processed(emu, 3); /* A's record */
 	CHECK_RES(td_busy(&f[B]), VDM_SUCCESS);
 	/* A's state goes back to the pool last: the next operation's */
 	CHECK_RES(td_busy(&f[A]), VDM_SUCCESS);
@@ -249,7 +249,7 @@ limbo_round(unsigned delay_us, int behind)
 		CHECK(poll1(&f[X]) == FUTURE_STATE_COMPLETE);
 		CHECK_RES(FUTURE_OUTPUT(&f[X])->result, VDM_ERROR_TIMEOUT);
 		dsa_emu_pause(emu, -1, 0);
-		CHECK(dsa_emu_wait_processed(emu, 4, 60000) == 0);
+		td_wait_processed(emu, 4);
 		/* Z's submission takes X's state back (once) */
 		f[Z] = vdm_memcpy(vdm, dst + Z * SZ, src + Z * SZ, SZ, 0);
 		CHECK_RES(td_busy(&f[Z]), VDM_SUCCESS);
@@ -270,7 +270,7 @@ limbo_round(unsigned delay_us, int behind)
 		CHECK(poll1(&f[X]) == FUTURE_STATE_COMPLETE);
 		CHECK_RES(FUTURE_OUTPUT(&f[X])->result, VDM_ERROR_TIMEOUT);
 		dsa_emu_pause(emu, -1, 0);
-		CHECK(dsa_emu_wait_processed(emu, 4, 60000) == 0);
+		td_wait_processed(emu, 4);
 		if (!written(sa)) /* X completes before H */
 			goto slow;
 		/* the WQ is full (H, X), the device healthy: Z gets X's
@@ -341,7 +341,7 @@ fill_round(unsigned delay_us, int unused)
 	sa = state(&f[A]);
 	td_wait_received(c.emu, 2);
 	dsa_emu_pause(c.emu, -1, 0);
-	CHECK(dsa_emu_wait_processed(c.emu, 1, 60000) == 0); /* B */
+	td_wait_processed(c.emu, 1); /* B */
 	if (!written(state(&f[B])) || written(sa))
 		goto slow;
 	td_clock_advance(SEC + 1);
@@ -418,7 +418,7 @@ test_orphan_capacity(void)
 	CHECK(FUTURE_STATE(&b) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&b)->result, VDM_ERROR_OUT_OF_MEMORY);
 	dsa_emu_pause(emu, -1, 0);
-	CHECK(dsa_emu_wait_processed(emu, 1, 60000) == 0);
+	td_wait_processed(emu, 1);
 	CHECK_PATTERN(dst, SZ, 0, 22); /* written after its TIMEOUT */
 	/* before the fix: OUT_OF_MEMORY for good */
 	b = vdm_memcpy(vdm, dst + SZ, src + SZ, SZ, 0);
@@ -476,7 +476,7 @@ orphan_limbo_round(unsigned delay_us, int work_first)
 	/* B completed first: A (lost, before it) left the queue for limbo */
 	if (written(sa))
 		goto slow;
-	CHECK(dsa_emu_wait_processed(emu, 2, 60000) == 0); /* A's record */
+	td_wait_processed(emu, 2); /* A's record */
 	CHECK_PATTERN(dst, 2 * SZ, 0, 23);
 	if (work_first) {
 		f[C] = vdm_memcpy(vdm, dst + C * SZ, src + C * SZ, SZ, 0);

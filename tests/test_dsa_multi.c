@@ -86,7 +86,7 @@ test_spread(void)
 	/* WQ 0 stays paused with its 4; the others finish theirs */
 	for (w = 1; w < NWQ; w++)
 		dsa_emu_pause(emu, w, 0);
-	CHECK(dsa_emu_wait_processed(emu, (NWQ - 1) * WQSZ, 10000) == 0);
+	td_wait_processed(emu, (NWQ - 1) * WQSZ);
 	/* the 8 waiting ones start now, none on WQ 0 */
 	for (i = NWQ * WQSZ; i < NOPS; i++)
 		while (future_poll(FUTURE_AS_RUNNABLE(&fs[i]), NULL) ==

@@ -92,7 +92,7 @@ test_waker(enum future_notifier_type desired)
 			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 				FUTURE_STATE_RUNNING);
 			dsa_emu_pause(emu, -1, 0);
-			CHECK_EQ(dsa_emu_wait_processed(emu, 1, 5000), 0);
+			td_wait_processed(emu, 1);
 			td_sleep_us(20000);
 			CHECK_EQ(atomic_load(&cnt.calls), 0);
 			CHECK_RES(td_busy(&f), VDM_SUCCESS);
@@ -324,7 +324,7 @@ test_poller_parts(void)
 			/* the device runs what the poll sent before the
 			 * executor looks at the word */
 			dsa_emu_pause(emu, -1, 0);
-			CHECK_EQ(dsa_emu_wait_processed(emu, ++done, 10000), 0);
+			td_wait_processed(emu, ++done);
 			dsa_emu_pause(emu, -1, 1);
 			CHECK(nt.poller.ptr_to_monitor != word ||
 				td_poll_word(word) != seen);
@@ -532,8 +532,7 @@ test_poller_first_parts(void)
 	td_wait_received(stale_emu, 2);
 	/* the second completes: the word handed out changes */
 	dsa_emu_pause(stale_emu, -1, 0);
-	CHECK_EQ(dsa_emu_wait_processed(stale_emu, 2,
-		(unsigned)(60000 * td_slow())), 0);
+	td_wait_processed(stale_emu, 2);
 	td_log("   handed out: %s record (status %#x then %#x)\n",
 		(const void *)word == inflight ? "the in-flight" :
 		"a finished",
@@ -556,8 +555,7 @@ test_poller_first_parts(void)
 		CHECK(nt.notifier_used == FUTURE_NOTIFIER_POLLER);
 		CHECK((const void *)nt.poller.ptr_to_monitor ==
 			(const void *)masync__dsa_own(o));
-		CHECK_EQ(dsa_emu_wait_processed(stale_emu, 3,
-			(unsigned)(60000 * td_slow())), 0);
+		td_wait_processed(stale_emu, 3);
 		CHECK_EQ(stale_nsub, 3);
 	}
 	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_SUCCESS);

@@ -69,13 +69,6 @@ my_node(const void *addr)
 	return atomic_load(&cpu_node);
 }
 
-/* what a wait that should succeed may take */
-static uint64_t
-tmo_ns(void)
-{
-	return td_hang_ns();
-}
-
 static struct dsa_emu_stats
 wq_stats(struct dsa_emu *emu, int wq)
 {
@@ -103,7 +96,7 @@ settle_wq(struct dsa_emu *emu, int wq)
 		s = wq_stats(emu, wq);
 		if (s.processed >= s.received)
 			return;
-		if (td_now_ns() - t0 > tmo_ns())
+		if (td_now_ns() - t0 > td_hang_ns())
 			td_fail(__FILE__, __LINE__, "WQ settles", NULL);
 		td_sleep_us(100);
 	}
@@ -161,7 +154,7 @@ wait_all(struct vdm_operation_future *fs, unsigned n, const char *why)
 	CHECK(n <= NSMALL + 4);
 	for (i = 0; i < n; i++)
 		ff[i] = FUTURE_AS_RUNNABLE(&fs[i]);
-	if (runtime_wait_multiple_for(rt, ff, n, tmo_ns()) != 0)
+	if (runtime_wait_multiple_for(rt, ff, n, td_hang_ns()) != 0)
 		td_fail(__FILE__, __LINE__, "runtime_wait_multiple_for == 0",
 			why);
 	for (i = 0; i < n; i++)
@@ -220,7 +213,7 @@ mover_batching(void)
 	mc.batch_max = 32; /* the default (0) */
 	/* dsa0's paused descriptors never time out while the test waits:
 	 * what waits for them waits until the test gives up */
-	mc.timeout_ns = 10 * tmo_ns();
+	mc.timeout_ns = 10 * td_hang_ns();
 	d = td_mover(&mc);
 	CHECK_EQ(td_nwqs(d), 2);
 	CHECK(d->multi_node);
@@ -462,7 +455,7 @@ stale_load(unsigned ndev, unsigned nwq)
 	ec.fifo = 1;
 	emu = td_emu(&ec);
 	mc.desired_notifier = FUTURE_NOTIFIER_POLLER;
-	mc.timeout_ns = 10 * tmo_ns();
+	mc.timeout_ns = 10 * td_hang_ns();
 	d = td_mover(&mc); /* batch_max 1: one descriptor per operation */
 	CHECK_EQ(td_nwqs(d), 2);
 	CHECK(!d->multi_node);
@@ -486,8 +479,7 @@ stale_load(unsigned ndev, unsigned nwq)
 	CHECK_EQ(received(emu, y), 1);
 	/* X completes its two (records written); nobody polls them */
 	dsa_emu_pause(emu, x, 0);
-	CHECK(dsa_emu_wait_processed(emu, 2,
-		(unsigned)(tmo_ns() / 1000000u)) == 0);
+	td_wait_processed(emu, 2);
 	CHECK_EQ(wq_stats(emu, x).completed, 2);
 	f[3] = copy(d, dst + 3u * SMALL, 3u * SMALL, SMALL);
 	poll_started(&f[3]);
@@ -717,7 +709,7 @@ kicked_scene(struct kscene *k, struct future_notifier *sn)
 	memset(k->dst, 0, K_LEN);
 	k->emu = qp_emu();
 	mc.batch_max = 8;
-	mc.timeout_ns = 10 * tmo_ns();
+	mc.timeout_ns = 10 * td_hang_ns();
 	k->d = td_mover(&mc); /* WAKER (the default): a monitor thread */
 	CHECK_EQ(td_nwqs(k->d), 2);
 	CHECK(k->d->have_monitor);
@@ -756,7 +748,7 @@ kicked_scene(struct kscene *k, struct future_notifier *sn)
 	t0 = td_now_ns();
 	while (future_poll(FUTURE_AS_RUNNABLE(&k->b), NULL) !=
 			FUTURE_STATE_COMPLETE) {
-		if (td_now_ns() - t0 > tmo_ns())
+		if (td_now_ns() - t0 > td_hang_ns())
 			td_fail(__FILE__, __LINE__, "the copy on the resumed "
 				"WQ completes", NULL);
 		td_sleep_us(100);

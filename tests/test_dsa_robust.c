@@ -520,7 +520,7 @@ test_enqcmd_beside_lost(void)
 	CHECK(poll1(&f) == FUTURE_STATE_COMPLETE);
 	CHECK_RES(FUTURE_OUTPUT(&f)->result, VDM_ERROR_BUSY);
 	/* (the device takes A from its FIFO when it gets to it) */
-	CHECK(dsa_emu_wait_processed(emu, 1, 60000) == 0);
+	td_wait_processed(emu, 1);
 	CHECK_EQ(td_stats(emu).dropped, 1); /* A only: B was never sent */
 
 	MASYNC__STORE(&masync__test_enqcmd, (masync__enqcmd_fn)NULL, release);

@@ -464,7 +464,9 @@ td_emu(const struct dsa_emu_config *cfg_in)
  * batch_max 0 becomes 1: one descriptor per operation, which the tests
  * count (test_dsa_batch asks for coalescing with batch_max >= 2), and
  * hybrid_threshold 0 becomes SIZE_MAX: the device does all of every
- * operation (test_dsa_hybrid asks for splits). */
+ * operation (test_dsa_hybrid asks for splits), and timeout_ns 0 becomes
+ * td_hang_ns(): an emulator kept off the CPU is not a lost descriptor
+ * (the tests of timeouts set theirs). */
 TD_WB struct data_mover_dsa *
 td_mover(const struct data_mover_dsa_config *cfg_in)
 {
@@ -591,7 +593,6 @@ td_stats(struct dsa_emu *emu)
 static inline void
 td_wait_received(struct dsa_emu *emu, uint64_t n)
 {
-	uint64_t timeout_ns = td_hang_ns();
 	uint64_t t0 = td_now_ns();
 	struct dsa_emu_stats s;
 
@@ -599,7 +600,7 @@ td_wait_received(struct dsa_emu *emu, uint64_t n)
 		dsa_emu_get_stats(emu, -1, &s);
 		if (s.received >= n && s.inflight + s.processed >= n)
 			return;
-		if (td_now_ns() - t0 > timeout_ns) {
+		if (td_now_ns() - t0 > td_hang_ns()) {
 			fprintf(stderr, "[%s] emulator took %llu of %llu\n",
 				td_case, (unsigned long long)s.received,
 				(unsigned long long)n);
@@ -607,6 +608,22 @@ td_wait_received(struct dsa_emu *emu, uint64_t n)
 		}
 		td_sleep_us(200);
 	}
+}
+
+/* Waits until the emulator has processed `n` descriptors in all (records
+ * written: dsa_emu_wait_processed); fails the test after td_hang_ns(). */
+static inline void
+td_wait_processed(struct dsa_emu *emu, uint64_t n)
+{
+	struct dsa_emu_stats s;
+
+	if (dsa_emu_wait_processed(emu, n,
+			(unsigned)(td_hang_ns() / 1000000u)) == 0)
+		return;
+	dsa_emu_get_stats(emu, -1, &s);
+	fprintf(stderr, "[%s] emulator processed %llu of %llu\n", td_case,
+		(unsigned long long)s.processed, (unsigned long long)n);
+	exit(1);
 }
 
 static inline void

@@ -794,7 +794,6 @@ test_waker_takes_executor_lock_noroom(void)
 	ec.max_transfer_size = OPSZ; /* f[0] (2 * OPSZ) goes in two parts */
 	ec.fifo = 1; /* write(): no batch of parts */
 	emu = td_emu(&ec);
-	mc.timeout_ns = 60000000000ull * td_slow();
 	d = td_mover(&mc);
 	CHECK(d->have_monitor);
 	CHECK(!td_portal(d));
@@ -811,7 +810,7 @@ test_waker_takes_executor_lock_noroom(void)
 	td_wait_received(emu, 1);
 	/* the first part completes, the device pauses again */
 	dsa_emu_pause(emu, -1, 0);
-	CHECK(dsa_emu_wait_processed(emu, 1, 60000u * td_slow()) == 0);
+	td_wait_processed(emu, 1);
 	dsa_emu_pause(emu, -1, 1);
 	/* the monitor calls the waker, which waits for the mutex */
 	wait_count(&e.entered, 1, "the monitor called the waker");
@@ -908,7 +907,6 @@ test_waker_takes_executor_lock_hybrid(void)
 	mc.hybrid_threshold = 64u << 10;
 	mc.hybrid_cpu_permille = 300;
 	mc.cpu_vdm = data_mover_threads_get_vdm(dmt);
-	mc.timeout_ns = 60000000000ull * td_slow();
 	d = td_mover(&mc);
 	CHECK(d->have_monitor);
 	td_pattern(src, sz, 17);
