@@ -120,6 +120,9 @@ struct emu_wq {
 	unsigned nbord, capbord;
 	uint64_t bord_seq;
 	int publishing;		/* under emu->lock: counted, record not yet written */
+	/* catch_up: requests (__atomic, under emu->lock) and the last one
+	 * answered (under emu->lock; read unlocked by the WQ thread) */
+	unsigned sync_req, sync_ack;
 };
 
 struct emu_fault {
@@ -143,6 +146,7 @@ struct dsa_emu {
 	int pid; /* __atomic: process whose memory descriptors address, 0 = this one */
 	uint64_t (*swerr)[4]; /* under lock: per device, the SWERR register */
 	int *halted;	/* __atomic, per device */
+	pid_t owner;	/* the process running the WQ threads */
 	int lost_ok;
 	int no_record_check;
 	int no_cache_fill;
@@ -1250,6 +1254,7 @@ dev_halted(const struct emu_wq *w)
 }
 
 static int halt_device(struct dsa_emu *emu, unsigned dev, int halt);
+static void catch_up_locked(struct dsa_emu *emu, struct emu_wq *w);
 
 static int intake(struct emu_wq *w);
 
@@ -2474,9 +2479,18 @@ wq_thread(void *arg)
 		t_chaos = g_chaos_seed * 0x9e3779b97f4a7c15ULL + w->index + 1;
 
 	while (!__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
+		unsigned req = __atomic_load_n(&w->sync_req, __ATOMIC_ACQUIRE);
 		int got = intake(w);
 		int done = process_ready(w);
 		uint64_t now = now_ns();
+		if (req != w->sync_ack && !got) {
+			/* all written before the request was taken in, in the
+			 * state of then (catch_up) */
+			pthread_mutex_lock(&emu->lock);
+			w->sync_ack = req;
+			pthread_cond_broadcast(&emu->cond);
+			pthread_mutex_unlock(&emu->lock);
+		}
 		if (got || done) {
 			last_activity = now;
 			spins = 0;
@@ -2821,6 +2835,7 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		goto fail_nomem;
 	pthread_mutex_init(&emu->lock, NULL);
 	pthread_cond_init(&emu->cond, NULL);
+	emu->owner = getpid();
 	emu->ndev = cfg->ndevices ? cfg->ndevices : 1;
 	emu->nwq_per = cfg->nwqs ? cfg->nwqs : 1;
 	if (emu->ndev > MAX_DEVICES || emu->nwq_per > MAX_WQS_PER_DEV) {
@@ -3015,6 +3030,8 @@ dsa_emu_wq_enable(struct dsa_emu *emu, unsigned wq, int on)
 	}
 	struct emu_wq *w = &emu->wqs[wq];
 	pthread_mutex_lock(&emu->lock);
+	if (on && __atomic_load_n(&w->disabled, __ATOMIC_ACQUIRE))
+		catch_up_locked(emu, w);
 	__atomic_store_n(&w->disabled, on ? 0 : 1, __ATOMIC_RELEASE);
 	int rc = attr(w->sysfs, "state", "%s", on ? "enabled" : "disabled");
 	pthread_mutex_unlock(&emu->lock);
@@ -3031,12 +3048,35 @@ dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt)
 	return halt_device(emu, dev, halt);
 }
 
+/*
+ * A portal write is judged when it is made, the emulator's thread sees it
+ * later: before a WQ that drops writes (halted device, disabled WQ) takes
+ * them again, its thread takes in, as dropped, what was written before
+ * the call, and a halted device aborts what it queued. Else one written
+ * to a halted device would run after the reset, its buffers and record
+ * perhaps freed by then. Under emu->lock; not from a WQ thread.
+ */
+static void
+catch_up_locked(struct dsa_emu *emu, struct emu_wq *w)
+{
+	if (!w->thr_started || emu->owner != getpid() ||
+	    pthread_equal(w->thr, pthread_self()))
+		return;
+	unsigned gen = __atomic_add_fetch(&w->sync_req, 1, __ATOMIC_ACQ_REL);
+	while (w->sync_ack != gen && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&emu->cond, &emu->lock);
+}
+
 static int
 halt_device(struct dsa_emu *emu, unsigned dev, int halt)
 {
 	char dir[128];
 	snprintf(dir, sizeof(dir), EMU_SYSFS_DEVICES "/dsa%u", dev);
 	pthread_mutex_lock(&emu->lock);
+	if (!halt && __atomic_load_n(&emu->halted[dev], __ATOMIC_ACQUIRE))
+		for (unsigned i = 0; i < emu->nwq; i++)
+			if (emu->wqs[i].dev == dev)
+				catch_up_locked(emu, &emu->wqs[i]);
 	__atomic_store_n(&emu->halted[dev], halt ? 1 : 0, __ATOMIC_RELEASE);
 	int rc = attr(dir, "state", "%s", halt ? "halted" : "enabled");
 	if (!halt) { /* a reset clears the error register */
