@@ -120,9 +120,13 @@ struct emu_wq {
 	unsigned nbord, capbord;
 	uint64_t bord_seq;
 	int publishing;		/* under emu->lock: counted, record not yet written */
-	/* catch_up: requests (__atomic, under emu->lock) and the last one
-	 * answered (under emu->lock; read unlocked by the WQ thread) */
-	unsigned sync_req, sync_ack;
+	/* catch_up / close_drain: requests (__atomic, under emu->lock) and
+	 * the last one answered (under emu->lock; read unlocked by the WQ
+	 * thread, their only writer) */
+	unsigned sync_req, sync_ack, drain_req, drain_ack;
+	/* the WQ file a client opens, as fstat shows it (close_drain) */
+	dev_t fdev;
+	ino_t fino;
 };
 
 struct emu_fault {
@@ -162,6 +166,12 @@ struct dsa_emu {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_running;
+/* under g_lock: the running emulator as close() sees it, and the closes
+ * draining one of its WQs (dsa_emu_stop waits for them: g_cond) */
+static struct dsa_emu *g_emu;
+static unsigned g_closers;
+static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER;
+static pid_t g_emu_owner; /* __atomic: the process running it, 0 none */
 static int g_ns_entered;
 
 /*
@@ -225,6 +235,59 @@ open(const char *path, int flags, ...)
 		return -1;
 	}
 	return fd;
+}
+
+static void close_drain(struct dsa_emu *emu, struct emu_wq *w);
+
+/*
+ * The kernel drains a WQ when a client's file of it is released
+ * (idxd_cdev_release, DSA.md §8): memory a descriptor points at may be
+ * freed once close() returned. This process' close() of a WQ file of the
+ * running emulator does that too (on every close, not only the last: it
+ * waits longer than the kernel, never less). A forked child's close
+ * drains nothing: the emulator's threads are not in it.
+ */
+int
+close(int fd)
+{
+	static int (*real)(int);
+	int (*fn)(int) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+	if (!fn) {
+		void *sym = dlsym(RTLD_NEXT, "close");
+		memcpy(&fn, &sym, sizeof(fn));
+		if (!fn) {
+			errno = ENOSYS;
+			return -1;
+		}
+		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
+	}
+	struct dsa_emu *emu = NULL;
+	struct emu_wq *w = NULL;
+	struct stat sb;
+	if (__atomic_load_n(&g_emu_owner, __ATOMIC_ACQUIRE) == getpid() &&
+	    fstat(fd, &sb) == 0) {
+		pthread_mutex_lock(&g_lock);
+		for (unsigned i = 0; g_emu && i < g_emu->nwq && !w; i++)
+			if (g_emu->wqs[i].fino == sb.st_ino && g_emu->wqs[i].fdev == sb.st_dev &&
+			    g_emu->wqs[i].fd != fd)
+				w = &g_emu->wqs[i];
+		if (w) {
+			emu = g_emu;
+			g_closers++;
+		}
+		pthread_mutex_unlock(&g_lock);
+	}
+	int r = fn(fd);
+	if (emu) {
+		int e = errno;
+		close_drain(emu, w);
+		pthread_mutex_lock(&g_lock);
+		if (--g_closers == 0)
+			pthread_cond_broadcast(&g_cond);
+		pthread_mutex_unlock(&g_lock);
+		errno = e;
+	}
+	return r;
 }
 /*
  * dsa_emu_portal_store's qword stores in progress (g_store_busy) and done
@@ -2480,14 +2543,18 @@ wq_thread(void *arg)
 
 	while (!__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
 		unsigned req = __atomic_load_n(&w->sync_req, __ATOMIC_ACQUIRE);
+		unsigned dreq = __atomic_load_n(&w->drain_req, __ATOMIC_ACQUIRE);
 		int got = intake(w);
 		int done = process_ready(w);
 		uint64_t now = now_ns();
-		if (req != w->sync_ack && !got) {
+		if (!got && (req != w->sync_ack || (dreq != w->drain_ack && !w->qcount))) {
 			/* all written before the request was taken in, in the
-			 * state of then (catch_up) */
+			 * state of then (catch_up); and, queue empty, run
+			 * (close_drain) */
 			pthread_mutex_lock(&emu->lock);
 			w->sync_ack = req;
+			if (!w->qcount)
+				w->drain_ack = dreq;
 			pthread_cond_broadcast(&emu->cond);
 			pthread_mutex_unlock(&emu->lock);
 		}
@@ -2719,6 +2786,19 @@ create_portal(struct emu_wq *w)
 	return 0;
 }
 
+static int
+file_id(struct emu_wq *w)
+{
+	struct stat sb;
+	if (stat(w->path, &sb)) {
+		emu_err("stat %s: %s", w->path, strerror(errno));
+		return -1;
+	}
+	w->fdev = sb.st_dev;
+	w->fino = sb.st_ino;
+	return 0;
+}
+
 static void
 teardown(struct dsa_emu *emu)
 {
@@ -2931,7 +3011,7 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		if (build_device(emu, cfg, d))
 			goto fail;
 	for (unsigned i = 0; i < emu->nwq; i++)
-		if (create_portal(&emu->wqs[i]))
+		if (create_portal(&emu->wqs[i]) || file_id(&emu->wqs[i]))
 			goto fail;
 	if (cfg->override_file && apply_override(cfg->override_file, cfg->override_value)) {
 		emu_err("override %s: %s", cfg->override_file, strerror(errno));
@@ -2964,6 +3044,10 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 		g_ded[g_nded++].no_write = emu->wqs[i].no_write;
 	}
 	pthread_mutex_unlock(&g_ded_lock);
+	pthread_mutex_lock(&g_lock);
+	g_emu = emu;
+	__atomic_store_n(&g_emu_owner, getpid(), __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&g_lock);
 	return emu;
 
 fail: {
@@ -3015,6 +3099,23 @@ dsa_emu_stop(struct dsa_emu *emu)
 		if (!registered++)
 			atexit(fail_at_exit);
 	}
+	/* no close drains any more; those draining give up (emu->stop).
+	 * Never g_lock, then emu->lock: the emulator's own close() of a
+	 * sysfs file, under emu->lock, takes g_lock */
+	pthread_mutex_lock(&g_lock);
+	if (g_emu == emu) {
+		g_emu = NULL;
+		__atomic_store_n(&g_emu_owner, 0, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&g_lock);
+	pthread_mutex_lock(&emu->lock);
+	__atomic_store_n(&emu->stop, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&emu->cond);
+	pthread_mutex_unlock(&emu->lock);
+	pthread_mutex_lock(&g_lock);
+	while (g_closers)
+		pthread_cond_wait(&g_cond, &g_lock);
+	pthread_mutex_unlock(&g_lock);
 	teardown(emu);
 	pthread_mutex_lock(&g_lock);
 	g_running = 0;
@@ -3065,6 +3166,26 @@ catch_up_locked(struct dsa_emu *emu, struct emu_wq *w)
 	unsigned gen = __atomic_add_fetch(&w->sync_req, 1, __ATOMIC_ACQ_REL);
 	while (w->sync_ack != gen && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&emu->cond, &emu->lock);
+}
+
+/* A client closed w's file: what was written to it runs (or a halted
+ * device aborts it) before close returns. On a paused WQ that waits for
+ * dsa_emu_pause(emu, wq, 0): it says so. */
+static void
+close_drain(struct dsa_emu *emu, struct emu_wq *w)
+{
+	if (!w->thr_started || emu->owner != getpid() || pthread_equal(w->thr, pthread_self()))
+		return;
+	pthread_mutex_lock(&emu->lock);
+	unsigned gen = __atomic_add_fetch(&w->drain_req, 1, __ATOMIC_ACQ_REL);
+	int said = 0;
+	while (w->drain_ack != gen && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&w->paused, __ATOMIC_ACQUIRE) && w->st.inflight && !said++)
+			emu_err("close of %s waits for the %u descriptor(s) queued there: the "
+				"WQ is paused (dsa_emu_pause)", w->path, w->st.inflight);
+		pthread_cond_wait(&emu->cond, &emu->lock);
+	}
+	pthread_mutex_unlock(&emu->lock);
 }
 
 static int

@@ -23,7 +23,12 @@
  * a running emulator's dedicated WQ with EBUSY while the first open file
  * lives (a child forked with it shares it).  Another process' open (the
  * command dsa_emu_run runs) is not checked.  open() also stands in for an
- * old kernel's WQ file (dsa_emu_wq_config.no_write).
+ * old kernel's WQ file (dsa_emu_wq_config.no_write).  This process' close()
+ * of a WQ file (also defined here) drains the WQ before it returns, as the
+ * kernel's release does (DSA.md section 8): what was written to it ran, or
+ * a halted device aborted it, so the memory it points at may be freed. It
+ * drains on every close, not only the last one of the open file; a forked
+ * child's close drains nothing (the emulator's threads are not in it).
  *
  * Descriptors are executed on the memory of this process, or of another one
  * (dsa_emu_set_pid(), as tests/dsa_emu_run does for the command it runs)

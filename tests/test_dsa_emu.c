@@ -2231,8 +2231,9 @@ test_engines_room(void)
 	CHECK_EQ(peek_status(REC(recs, 4)), 0);
 	CHECK_EQ(peek_status(REC(recs, 0)), 0);
 out:
-	client_close(&c);
+	/* stopped first: a close would wait the 60 s (it drains) */
 	dsa_emu_stop(emu);
+	client_close(&c);
 	free(recs);
 }
 
@@ -2399,6 +2400,39 @@ out:
 	free(src);
 	free(dst);
 	dsa_emu_stop(emu);
+}
+
+/*
+ * close() of the WQ file drains it, as the kernel's release does: a
+ * descriptor slowed down by 200 ms (one still in the portal too) has its
+ * record written when close returns, whatever the timing.
+ */
+static void
+test_close_drains(void)
+{
+	for (int fifo = 0; fifo < 2; fifo++) {
+		struct dsa_emu_config cfg = { .wq_size = 4, .fifo = fifo };
+		struct dsa_emu *emu = dsa_emu_start(&cfg);
+		struct client c = { .fd = -1 };
+		struct dsa_completion_record *recs = alloc_records(2);
+		struct dsa_hw_desc d __attribute__((aligned(64)));
+		struct dsa_emu_fault f = { .kind = DSA_EMU_FAULT_DELAY, .delay_us = 200000 };
+		REQUIRE(emu && recs);
+		REQUIRE(client_open(&c, "/dev/dsa/wq0.0", fifo) == 0);
+		REQUIRE(dsa_emu_inject(emu, &f) == 0);
+		for (int i = 0; i < 2; i++) {
+			desc_simple(&d, REC(recs, i), DSA_OPCODE_NOOP, FLAGS_STD);
+			reset_record(REC(recs, i));
+			CHECK(client_submit(&c, &d) == 0);
+		}
+		client_close(&c);
+		CHECK_EQ(peek_status(REC(recs, 0)), DSA_COMP_SUCCESS);
+		CHECK_EQ(peek_status(REC(recs, 1)), DSA_COMP_SUCCESS);
+	out:
+		client_close(&c);
+		dsa_emu_stop(emu);
+		free(recs);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -2938,6 +2972,7 @@ main(int argc, char **argv)
 	RUN(test_dedicated_one_opener());
 	RUN(test_device_errors());
 	RUN(test_reset_drops_late_writes());
+	RUN(test_close_drains());
 	RUN(test_device_stats());
 	RUN(test_speed());
 	RUN(test_rewrites());
