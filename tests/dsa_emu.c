@@ -3131,7 +3131,7 @@ dsa_emu_wq_enable(struct dsa_emu *emu, unsigned wq, int on)
 	}
 	struct emu_wq *w = &emu->wqs[wq];
 	pthread_mutex_lock(&emu->lock);
-	if (on && __atomic_load_n(&w->disabled, __ATOMIC_ACQUIRE))
+	if ((on ? 0 : 1) != __atomic_load_n(&w->disabled, __ATOMIC_ACQUIRE))
 		catch_up_locked(emu, w);
 	__atomic_store_n(&w->disabled, on ? 0 : 1, __ATOMIC_RELEASE);
 	int rc = attr(w->sysfs, "state", "%s", on ? "enabled" : "disabled");
@@ -3151,11 +3151,12 @@ dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt)
 
 /*
  * A portal write is judged when it is made, the emulator's thread sees it
- * later: before a WQ that drops writes (halted device, disabled WQ) takes
- * them again, its thread takes in, as dropped, what was written before
- * the call, and a halted device aborts what it queued. Else one written
- * to a halted device would run after the reset, its buffers and record
- * perhaps freed by then. Under emu->lock; not from a WQ thread.
+ * later: before a WQ is enabled or disabled, or a halted device reset,
+ * its thread takes in what was written before the call, in the state of
+ * then, and a halted device aborts what it queued. Else one written to a
+ * halted device would run after the reset, its buffers and record perhaps
+ * freed by then, and one written before a disable would be dropped. Under
+ * emu->lock; not from a WQ thread.
  */
 static void
 catch_up_locked(struct dsa_emu *emu, struct emu_wq *w)

@@ -314,9 +314,10 @@ int dsa_emu_portal_write(struct dsa_emu *emu, unsigned wq, const void *desc, int
  * dsa_emu_device_halt(emu, dev, 1): device state "halted" (a hardware
  * error): descriptors queued or executing never complete (stats.swallowed),
  * new ones are dropped; (emu, dev, 0) resets it: "enabled", errors cleared.
- * A portal write is judged by the state when it was made: before a reset
- * or an enable returns, the WQ's thread has taken in (as dropped) what was
- * written before the call, even if it was busy until then.
+ * A portal write is judged by the state when it was made: before a reset,
+ * an enable or a disable returns, the WQ's thread has taken in what was
+ * written before the call (dropped if the WQ dropped writes then), even if
+ * it was busy until then; a halt takes effect at once.
  * 0, or -1 (errno).
  */
 int dsa_emu_wq_enable(struct dsa_emu *emu, unsigned wq, int on);

@@ -2335,8 +2335,9 @@ out:
  * made, though the emulator's thread, busy with a long copy, reads the
  * page only after the reset / enable: the write must not run then (its
  * buffers and record may be gone: a mover deleted after the reset freed
- * them, and the emulator wrote into the freed memory). The 1 ms sleep only
- * makes the late read likely (the check holds either way).
+ * them, and the emulator wrote into the freed memory). One made before a
+ * disable runs, though read after it. The 1 ms sleep only makes the late
+ * read likely (the checks hold either way).
  */
 static void
 test_reset_drops_late_writes(void)
@@ -2352,9 +2353,12 @@ test_reset_drops_late_writes(void)
 	REQUIRE(emu && recs && src && dst);
 	REQUIRE(client_open(&c, "/dev/dsa/wq0.0", 0) == 0);
 	memset(src, 0x5a, BIG);
-	memset(small, 0, sizeof(small));
-	for (int k = 0; k < 2; k++) { /* 0: device halt, 1: WQ disable */
-		const char *what = k ? "disabled WQ" : "halted device";
+	for (int k = 0; k < 3; k++) {
+		/* written to a halted device, to a disabled WQ (dropped), and
+		 * before the WQ was disabled (it runs) */
+		static const char *const what[] = { "halted device", "disabled WQ",
+						    "written, then WQ disabled" };
+		memset(small, 0, sizeof(small));
 		dsa_emu_reset_stats(emu);
 		desc_memmove(&d, REC(recs, 0), dst, src, BIG, 0);
 		reset_record(REC(recs, 0));
@@ -2366,28 +2370,37 @@ test_reset_drops_late_writes(void)
 			usleep(1000);
 		}
 		usleep(1000); /* the copy is likely under way */
-		if (k)
-			CHECK_EQ(dsa_emu_wq_enable(emu, 0, 0), 0);
-		else
+		if (k == 0)
 			CHECK_EQ(dsa_emu_device_halt(emu, 0, 1), 0);
+		else if (k == 1)
+			CHECK_EQ(dsa_emu_wq_enable(emu, 0, 0), 0);
 		desc_fill(&d, REC(recs, 1), small, 0x1111111111111111ull, sizeof(small), 0);
 		reset_record(REC(recs, 1));
 		CHECK(client_submit(&c, &d) == 0);
-		if (k)
-			CHECK_EQ(dsa_emu_wq_enable(emu, 0, 1), 0);
-		else
+		if (k == 2)
+			CHECK_EQ(dsa_emu_wq_enable(emu, 0, 0), 0);
+		if (k == 0)
 			CHECK_EQ(dsa_emu_device_halt(emu, 0, 0), 0);
+		else
+			CHECK_EQ(dsa_emu_wq_enable(emu, 0, 1), 0);
 		CHECK_EQ(dsa_emu_wait_processed(emu, 2, POLL_GUARD_MS), 0);
 		/* the guard for a record written late: the check below must
 		 * see it if it comes */
 		usleep(20000);
-		vlog("%s: fill record %u, copy record %u\n", what,
+		vlog("%s: fill record %u, copy record %u\n", what[k],
 		     peek_status(REC(recs, 1)), peek_status(REC(recs, 0)));
-		CHECK_EQ(peek_status(REC(recs, 1)), 0);
-		CHECK_EQ(small[0], 0);
 		dsa_emu_get_stats(emu, 0, &st);
-		CHECK_EQ(st.dropped, 1);
-		CHECK_EQ(st.completed + st.swallowed, 1); /* the copy */
+		if (k < 2) {
+			CHECK_EQ(peek_status(REC(recs, 1)), 0);
+			CHECK_EQ(small[0], 0);
+			CHECK_EQ(st.dropped, 1);
+			CHECK_EQ(st.completed + st.swallowed, 1); /* the copy */
+		} else {
+			CHECK_EQ(peek_status(REC(recs, 1)), DSA_COMP_SUCCESS);
+			CHECK_EQ(small[0], 0x11);
+			CHECK_EQ(st.dropped, 0);
+			CHECK_EQ(st.completed, 2);
+		}
 		if (k) /* a WQ disabled drains: the copy completes */
 			CHECK_EQ(peek_status(REC(recs, 0)), DSA_COMP_SUCCESS);
 		/* works again */
