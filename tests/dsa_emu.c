@@ -3165,7 +3165,8 @@ catch_up_locked(struct dsa_emu *emu, struct emu_wq *w)
 	    pthread_equal(w->thr, pthread_self()))
 		return;
 	unsigned gen = __atomic_add_fetch(&w->sync_req, 1, __ATOMIC_ACQ_REL);
-	while (w->sync_ack != gen && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE))
+	/* answered when the ack reaches gen (a later request's answers it) */
+	while ((int)(w->sync_ack - gen) < 0 && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE))
 		pthread_cond_wait(&emu->cond, &emu->lock);
 }
 
@@ -3180,7 +3181,7 @@ close_drain(struct dsa_emu *emu, struct emu_wq *w)
 	pthread_mutex_lock(&emu->lock);
 	unsigned gen = __atomic_add_fetch(&w->drain_req, 1, __ATOMIC_ACQ_REL);
 	int said = 0;
-	while (w->drain_ack != gen && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
+	while ((int)(w->drain_ack - gen) < 0 && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
 		if (__atomic_load_n(&w->paused, __ATOMIC_ACQUIRE) && w->st.inflight && !said++)
 			emu_err("close of %s waits for the %u descriptor(s) queued there: the "
 				"WQ is paused (dsa_emu_pause)", w->path, w->st.inflight);

@@ -2448,6 +2448,58 @@ test_close_drains(void)
 	}
 }
 
+/* two clients of a shared WQ close at once while a slow descriptor holds
+ * it: both closes return once the WQ is empty (a waiter whose request a
+ * later one answered waited for ever) */
+struct closer {
+	struct client c;
+	pthread_barrier_t *bar;
+};
+
+static void *
+closer_thread(void *p)
+{
+	struct closer *cl = p;
+	pthread_barrier_wait(cl->bar);
+	client_close(&cl->c);
+	return NULL;
+}
+
+static void
+test_close_drains_concurrent(void)
+{
+	struct dsa_emu_config cfg = { .shared = 1, .wq_size = 4 };
+	struct dsa_emu *emu = dsa_emu_start(&cfg);
+	struct dsa_completion_record *recs = alloc_records(2);
+	struct dsa_hw_desc d __attribute__((aligned(64)));
+	struct dsa_emu_fault f = { .kind = DSA_EMU_FAULT_DELAY, .delay_us = 200000 };
+	struct closer cl[2] = { { .c = { .fd = -1 } }, { .c = { .fd = -1 } } };
+	pthread_barrier_t bar;
+	pthread_t t[2];
+	REQUIRE(emu && recs);
+	REQUIRE(dsa_emu_inject(emu, &f) == 0);
+	REQUIRE(pthread_barrier_init(&bar, NULL, 2) == 0);
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(client_open(&cl[i].c, "/dev/dsa/wq0.0", 1) == 0);
+		cl[i].bar = &bar;
+		desc_simple(&d, REC(recs, i), DSA_OPCODE_NOOP, FLAGS_STD);
+		reset_record(REC(recs, i));
+		CHECK(client_submit(&cl[i].c, &d) == 0);
+	}
+	for (int i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&t[i], NULL, closer_thread, &cl[i]) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ(peek_status(REC(recs, 0)), DSA_COMP_SUCCESS);
+	CHECK_EQ(peek_status(REC(recs, 1)), DSA_COMP_SUCCESS);
+	pthread_barrier_destroy(&bar);
+out:
+	for (int i = 0; i < 2; i++)
+		client_close(&cl[i].c);
+	dsa_emu_stop(emu);
+	free(recs);
+}
+
 /* ------------------------------------------------------------------ */
 /* node scale: per-device statistics and speed, rewrites, halts mid-batch */
 
@@ -2986,6 +3038,7 @@ main(int argc, char **argv)
 	RUN(test_device_errors());
 	RUN(test_reset_drops_late_writes());
 	RUN(test_close_drains());
+	RUN(test_close_drains_concurrent());
 	RUN(test_device_stats());
 	RUN(test_speed());
 	RUN(test_rewrites());
