@@ -204,11 +204,28 @@ special_path(const char *path)
 	return r;
 }
 
+/* libc's `name`, which this file stands in for: looked up once into
+ * *cache; NULL (errno ENOSYS) if there is none */
+static void *
+libc_fn(const char *name, void **cache)
+{
+	void *sym = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+	if (!sym) {
+		sym = dlsym(RTLD_NEXT, name);
+		if (!sym) {
+			errno = ENOSYS;
+			return NULL;
+		}
+		__atomic_store_n(cache, sym, __ATOMIC_RELEASE);
+	}
+	return sym;
+}
+
 int
 open(const char *path, int flags, ...)
 {
-	static int (*real)(const char *, int, ...);
-	int (*fn)(const char *, int, ...) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+	static void *real;
+	int (*fn)(const char *, int, ...);
 	mode_t mode = 0;
 	if (flags & (O_CREAT | O_TMPFILE)) {
 		va_list ap;
@@ -216,15 +233,10 @@ open(const char *path, int flags, ...)
 		mode = va_arg(ap, mode_t);
 		va_end(ap);
 	}
-	if (!fn) {
-		void *sym = dlsym(RTLD_NEXT, "open");
-		memcpy(&fn, &sym, sizeof(fn)); /* POSIX: a function's address */
-		if (!fn) {
-			errno = ENOSYS;
-			return -1;
-		}
-		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
-	}
+	void *sym = libc_fn("open", &real);
+	if (!sym)
+		return -1;
+	memcpy(&fn, &sym, sizeof(fn)); /* POSIX: a function's address */
 	int special = special_path(path);
 	if (special == 2) /* write() and mmap fail, as on an old kernel */
 		return eventfd(0, (flags & O_CLOEXEC) ? EFD_CLOEXEC : 0);
@@ -250,17 +262,12 @@ static void close_drain(struct dsa_emu *emu, struct emu_wq *w);
 int
 close(int fd)
 {
-	static int (*real)(int);
-	int (*fn)(int) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
-	if (!fn) {
-		void *sym = dlsym(RTLD_NEXT, "close");
-		memcpy(&fn, &sym, sizeof(fn));
-		if (!fn) {
-			errno = ENOSYS;
-			return -1;
-		}
-		__atomic_store_n(&real, fn, __ATOMIC_RELEASE);
-	}
+	static void *real;
+	int (*fn)(int);
+	void *sym = libc_fn("close", &real);
+	if (!sym)
+		return -1;
+	memcpy(&fn, &sym, sizeof(fn));
 	struct dsa_emu *emu = NULL;
 	struct emu_wq *w = NULL;
 	struct stat sb;
@@ -3149,6 +3156,25 @@ dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt)
 	return halt_device(emu, dev, halt);
 }
 
+/* Asks w's thread for a pass (*req) and waits for its answer (*ack, which
+ * a later request's answer reaches too). Under emu->lock; nothing to ask
+ * where the thread is not running, in this process, or is the caller. */
+static void
+ask_wq_locked(struct dsa_emu *emu, struct emu_wq *w, unsigned *req, const unsigned *ack)
+{
+	if (!w->thr_started || emu->owner != getpid() || pthread_equal(w->thr, pthread_self()))
+		return;
+	unsigned gen = __atomic_add_fetch(req, 1, __ATOMIC_ACQ_REL);
+	int said = 0;
+	while ((int)(*ack - gen) < 0 && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
+		if (ack == &w->drain_ack && __atomic_load_n(&w->paused, __ATOMIC_ACQUIRE) &&
+		    w->st.inflight && !said++)
+			emu_err("close of %s waits for the %u descriptor(s) queued there: the "
+				"WQ is paused (dsa_emu_pause)", w->path, w->st.inflight);
+		pthread_cond_wait(&emu->cond, &emu->lock);
+	}
+}
+
 /*
  * A portal write is judged when it is made, the emulator's thread sees it
  * later: before a WQ is enabled or disabled, or a halted device reset,
@@ -3156,18 +3182,12 @@ dsa_emu_device_halt(struct dsa_emu *emu, unsigned dev, int halt)
  * then, and a halted device aborts what it queued. Else one written to a
  * halted device would run after the reset, its buffers and record perhaps
  * freed by then, and one written before a disable would be dropped. Under
- * emu->lock; not from a WQ thread.
+ * emu->lock.
  */
 static void
 catch_up_locked(struct dsa_emu *emu, struct emu_wq *w)
 {
-	if (!w->thr_started || emu->owner != getpid() ||
-	    pthread_equal(w->thr, pthread_self()))
-		return;
-	unsigned gen = __atomic_add_fetch(&w->sync_req, 1, __ATOMIC_ACQ_REL);
-	/* answered when the ack reaches gen (a later request's answers it) */
-	while ((int)(w->sync_ack - gen) < 0 && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE))
-		pthread_cond_wait(&emu->cond, &emu->lock);
+	ask_wq_locked(emu, w, &w->sync_req, &w->sync_ack);
 }
 
 /* A client closed w's file: what was written to it runs (or a halted
@@ -3176,17 +3196,8 @@ catch_up_locked(struct dsa_emu *emu, struct emu_wq *w)
 static void
 close_drain(struct dsa_emu *emu, struct emu_wq *w)
 {
-	if (!w->thr_started || emu->owner != getpid() || pthread_equal(w->thr, pthread_self()))
-		return;
 	pthread_mutex_lock(&emu->lock);
-	unsigned gen = __atomic_add_fetch(&w->drain_req, 1, __ATOMIC_ACQ_REL);
-	int said = 0;
-	while ((int)(w->drain_ack - gen) < 0 && !__atomic_load_n(&emu->stop, __ATOMIC_ACQUIRE)) {
-		if (__atomic_load_n(&w->paused, __ATOMIC_ACQUIRE) && w->st.inflight && !said++)
-			emu_err("close of %s waits for the %u descriptor(s) queued there: the "
-				"WQ is paused (dsa_emu_pause)", w->path, w->st.inflight);
-		pthread_cond_wait(&emu->cond, &emu->lock);
-	}
+	ask_wq_locked(emu, w, &w->drain_req, &w->drain_ack);
 	pthread_mutex_unlock(&emu->lock);
 }
 

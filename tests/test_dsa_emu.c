@@ -211,6 +211,21 @@ mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* the emulator's counts (all WQs) once it has taken n descriptors in, or
+ * when the guard ran out (the caller's checks then fail) */
+static struct dsa_emu_stats
+wait_received(struct dsa_emu *emu, uint64_t n)
+{
+	struct dsa_emu_stats st;
+	uint64_t t0 = mono_ns();
+	for (;;) {
+		dsa_emu_get_stats(emu, -1, &st);
+		if (st.received >= n || mono_ns() - t0 >= POLL_GUARD_MS * 1000000ULL)
+			return st;
+		usleep(1000);
+	}
+}
+
 static uint8_t
 peek_status(struct dsa_completion_record *cr)
 {
@@ -2217,11 +2232,7 @@ test_engines_room(void)
 		reset_record(REC(recs, i));
 		CHECK(client_submit(&c, &d) == 0);
 	}
-	uint64_t t0 = mono_ns();
-	do {
-		usleep(1000);
-		dsa_emu_get_stats(emu, -1, &st);
-	} while (st.received < 5 && mono_ns() - t0 < POLL_GUARD_MS * 1000000ULL);
+	st = wait_received(emu, 5);
 	CHECK_EQ(st.received, 5);
 	CHECK_EQ(st.dropped, 1); /* the fifth: 2 and 3 fill the WQ */
 	CHECK_EQ(st.inflight, 3); /* the slow one still counts in flight */
@@ -2294,12 +2305,7 @@ test_device_errors(void)
 		reset_record(REC(recs, 6 + i));
 		CHECK(client_submit(&c, &d) == 0);
 	}
-	for (int i = 0; i < 1000; i++) { /* all taken from the portal */
-		dsa_emu_get_stats(emu, 0, &st);
-		if (st.received == 3)
-			break;
-		usleep(1000);
-	}
+	wait_received(emu, 3); /* all taken from the portal */
 	CHECK_EQ(dsa_emu_device_halt(emu, 0, 1), 0);
 	CHECK(read_str_file("/sys/bus/dsa/devices/dsa0/state", s, sizeof(s)) == 0 &&
 	      strcmp(s, "halted") == 0);
@@ -2363,12 +2369,7 @@ test_reset_drops_late_writes(void)
 		desc_memmove(&d, REC(recs, 0), dst, src, BIG, 0);
 		reset_record(REC(recs, 0));
 		CHECK(client_submit(&c, &d) == 0);
-		for (int i = 0; i < POLL_GUARD_MS; i++) {
-			dsa_emu_get_stats(emu, 0, &st);
-			if (st.received == 1)
-				break;
-			usleep(1000);
-		}
+		wait_received(emu, 1);
 		usleep(1000); /* the copy is likely under way */
 		if (k == 0)
 			CHECK_EQ(dsa_emu_device_halt(emu, 0, 1), 0);

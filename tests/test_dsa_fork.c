@@ -46,26 +46,6 @@ static int fk_atfork(void (*prepare)(void), void (*parent)(void),
 #define ROUNDS 30
 #define MAXN 65536
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASAN 1
-#endif
-#endif
-#ifndef ASAN
-#define ASAN 0
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN 1
-#endif
-#endif
-#ifndef TSAN
-#define TSAN 0
-#endif
 
 static struct data_mover_dsa *dm;
 static atomic_int stop_;
@@ -435,7 +415,7 @@ main(void)
 			ts.tv_nsec = 1000L * (long)(j == 0 ?
 				(seed >> 16) % 300 : (seed >> 16) % 3000);
 			nanosleep(&ts, NULL);
-			if (ASAN || TSAN) /* allocators not fork-safe */
+			if (TD_SANITIZED) /* allocators not fork-safe */
 				stop_hammers(t, &running);
 			verdict = td_verdict_new();
 			fflush(NULL);
