@@ -116,8 +116,12 @@ struct emu_wq {
 	uint64_t order_rng;
 	/* under emu->lock: list indices of the last batch's members in the
 	 * order they ran (dsa_emu_batch_order), and when it ran (emu->seq) */
-	unsigned *bord;
-	unsigned nbord, capbord;
+	unsigned *bord;		/* max_batch entries */
+	unsigned nbord;
+	/* exec_batch's copy of a list and its order (max_batch members), made
+	 * with the WQ: the WQ thread never allocates while it runs work, so a
+	 * fork (test_dsa_fork) never finds it holding an allocator's lock */
+	unsigned char *blist;
 	uint64_t bord_seq;
 	int publishing;		/* under emu->lock: counted, record not yet written */
 	/* catch_up / close_drain: requests (__atomic, under emu->lock) and
@@ -1706,21 +1710,9 @@ batch_record(struct emu_wq *w, const uint32_t *ord, uint32_t ran)
 	for (uint32_t k = 0; k < ran; k++)
 		reordered |= ord[k] != k;
 	pthread_mutex_lock(&emu->lock);
-	if (ran > w->capbord) {
-		unsigned *nb = realloc(w->bord, ran * sizeof(*nb));
-		if (nb) {
-			w->bord = nb;
-			w->capbord = ran;
-		}
-	}
-	w->nbord = 0;
-	if (ran <= w->capbord) {
-		for (uint32_t k = 0; k < ran; k++)
-			w->bord[k] = ord[k];
-		w->nbord = ran;
-	} else {
-		emu_err("batch order: out of memory, not recorded");
-	}
+	for (uint32_t k = 0; k < ran; k++)
+		w->bord[k] = ord[k];
+	w->nbord = ran;
 	w->bord_seq = ++emu->seq;
 	w->st.batch_reordered += (uint64_t)reordered;
 	pthread_mutex_unlock(&emu->lock);
@@ -1747,12 +1739,8 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 	 */
 	uint64_t first_bad, l;
 	int pid = emu_pid(w->emu);
-	struct dsa_hw_desc *rlist = malloc((size_t)cnt * (64 + sizeof(uint32_t)));
-	if (!rlist) {
-		r->status = DSA_COMP_HW_ERR1;
-		return;
-	}
-	uint32_t *ord = (uint32_t *)(void *)(rlist + cnt);
+	struct dsa_hw_desc *rlist = (struct dsa_hw_desc *)(void *)w->blist;
+	uint32_t *ord = (uint32_t *)(void *)(rlist + w->max_batch);
 	if (pid) {
 		first_bad = rcopy(pid, 0, list, rlist, (uint64_t)cnt * 64);
 		first_bad -= first_bad % 64;
@@ -1791,7 +1779,6 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 		if (st < 0) {
 			/* the device halted: this member and the rest never run */
 			batch_record(w, ord, k);
-			free(rlist);
 			pthread_mutex_lock(&w->emu->lock);
 			w->st.halted_members += cnt - k;
 			pthread_mutex_unlock(&w->emu->lock);
@@ -1804,7 +1791,6 @@ exec_batch(struct emu_wq *w, const struct dsa_hw_desc *d, const struct dsa_emu_f
 			failed = 1;
 	}
 	batch_record(w, ord, k);
-	free(rlist);
 	r->bytes = ok;
 	if (stop_at < cnt && k == stop_at) {
 		r->status = DSA_COMP_BATCH_PAGE_FAULT;
@@ -2825,6 +2811,7 @@ teardown(struct dsa_emu *emu)
 			close(w->tpipe_w);
 		free(w->q);
 		free(w->bord);
+		free(w->blist);
 	}
 	rm_rf(EMU_SYSFS_BUS);
 	rm_rf(EMU_DEV_DIR);
@@ -3000,7 +2987,9 @@ dsa_emu_start(const struct dsa_emu_config *cfg_in)
 			 w->dev, w->id);
 		w->qcap = w->size + MAX_ENGINES;
 		w->q = calloc(w->qcap, sizeof(*w->q));
-		if (!w->q) {
+		w->bord = calloc(w->max_batch, sizeof(*w->bord));
+		w->blist = malloc((size_t)w->max_batch * (64 + sizeof(uint32_t)));
+		if (!w->q || !w->bord || !w->blist) {
 			errno = ENOMEM;
 			goto fail;
 		}

@@ -12,8 +12,11 @@
  * Under clang 14's ASan and TSan, whose allocators are not fork-safe (a
  * child's malloc waits for a lock a parent's thread held in malloc: seen
  * under TSan in LargeMmapAllocator, about 1 run in 30 on a loaded
- * machine), the threads (and the emulator, idle then) stop before each
- * fork. Suite slow: not under valgrind.
+ * machine), a round forks only once both threads have run a batch of
+ * every count and size (WARM batches): by then their buffers, the mover's
+ * pool and the emulator's are allocated, and the threads, the mover and
+ * the emulator run without allocating. The other builds also fork while
+ * the threads start. Suite slow: not under valgrind.
  * First, test_new_fork: a fork while another thread's data_mover_dsa_new
  * holds the DSA lock (discovery) or has just opened the WQ's file leaves a
  * child whose own data_mover_dsa_new does not hang, without that file.
@@ -47,8 +50,12 @@ static int fk_atfork(void (*prepare)(void), void (*parent)(void),
 #define MAXN 65536
 
 
+/* batches of every count (1 + k % 8) and size class (k % 3): lcm 24 */
+#define WARM 24
+
 static struct data_mover_dsa *dm;
 static atomic_int stop_;
+static atomic_int warm_; /* threads past their first WARM batches */
 
 static void *
 hammer(void *arg)
@@ -82,6 +89,8 @@ hammer(void *arg)
 			CHECK(memcmp(b + (size_t)i * MAXN,
 				a + (size_t)i * MAXN, sz) == 0);
 		}
+		if (k == WARM)
+			atomic_fetch_add(&warm_, 1);
 	}
 	runtime_delete(r);
 	td_free(a);
@@ -113,14 +122,11 @@ child(void)
 }
 
 static void
-stop_hammers(pthread_t *t, int *running)
+stop_hammers(pthread_t *t)
 {
-	if (!*running)
-		return;
 	atomic_store(&stop_, 1);
 	CHECK(pthread_join(t[0], NULL) == 0);
 	CHECK(pthread_join(t[1], NULL) == 0);
-	*running = 0;
 }
 
 /* ---- a fork while another thread is in data_mover_dsa_new ------------- */
@@ -396,14 +402,19 @@ main(void)
 	for (i = 0; i < ROUNDS; i++) {
 		struct data_mover_dsa_config mc;
 		pthread_t t[2];
-		int running = 1;
 
 		memset(&mc, 0, sizeof(mc));
 		mc.cpu_threshold = 1;
 		dm = td_mover(&mc);
 		atomic_store(&stop_, 0);
+		atomic_store(&warm_, 0);
 		CHECK(pthread_create(&t[0], NULL, hammer, NULL) == 0);
 		CHECK(pthread_create(&t[1], NULL, hammer, &stop_) == 0);
+		while (TD_SANITIZED && atomic_load(&warm_) < 2) {
+			struct timespec ts = { 0, 100000 };
+
+			nanosleep(&ts, NULL); /* (the allocators: see above) */
+		}
 		for (j = 0; j < 2; j++) {
 			_Atomic int *verdict;
 			struct timespec ts;
@@ -415,8 +426,6 @@ main(void)
 			ts.tv_nsec = 1000L * (long)(j == 0 ?
 				(seed >> 16) % 300 : (seed >> 16) % 3000);
 			nanosleep(&ts, NULL);
-			if (TD_SANITIZED) /* allocators not fork-safe */
-				stop_hammers(t, &running);
 			verdict = td_verdict_new();
 			fflush(NULL);
 			pid = fork();
@@ -435,7 +444,7 @@ main(void)
 				CHECK(!"a child failed");
 			}
 		}
-		stop_hammers(t, &running);
+		stop_hammers(t);
 		data_mover_dsa_delete(dm);
 	}
 	dsa_emu_stop(emu);
