@@ -176,9 +176,10 @@
      forked child. A page fault is resolved by faulting in the rest of
      the part and resubmitting it; a part that faults 64 times is
      finished on the CPU. A page that cannot be faulted in (unmapped, a
-     read-only destination, past a file's end) fails the operation with
-     VDM_ERROR_DSA_PAGE_FAULT (Linux 5.14's MADV_POPULATE_*; on older
-     kernels the touch gets SIGSEGV, as a CPU copy would).
+     PROT_NONE guard page, a read-only destination, past a file's end)
+     fails the operation with VDM_ERROR_DSA_PAGE_FAULT (Linux 5.14's
+     MADV_POPULATE_*; on older kernels the touch gets SIGSEGV, as a CPU
+     copy would).
    - Wake-ups (WAKER, the default): a monitor thread per mover watches
      the completion records of armed operations and calls their wakers.
      After each event it spins 256 pauses (~5-10 us), then takes naps
@@ -9607,11 +9608,39 @@ masync__dsa_touch_range(const void *p, size_t len, int write)
 #define MASYNC__MADV_POPULATE_WRITE 23
 static MASYNC__A(int) masync__dsa_can_populate; /* 0 unknown, 1 yes, 2 no */
 
+/* 0 when a page of [a, a+l) (whole pages) cannot be read: the kernel's
+ * copy from it into a pipe says EFAULT where a touch would raise SIGSEGV
+ * (a PROT_NONE guard page); 1 when all can, or when it cannot tell. */
+static int
+masync__dsa_readable(uintptr_t a, size_t l)
+{
+	int fd[2], ok = 1;
+	uintptr_t end = a + l;
+	unsigned char c;
+
+	if (masync__syscall(SYS_pipe2, fd, (long)O_CLOEXEC) != 0)
+		return 1;
+	for (; a < end && ok; a += MASYNC__DSA_PAGE) {
+		ssize_t w;
+
+		do
+			w = write(fd[1], (const void *)a, 1);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno == EFAULT)
+			ok = 0;
+		else if (w != 1 || read(fd[0], &c, 1) != 1)
+			break; /* cannot tell */
+	}
+	close(fd[0]);
+	close(fd[1]);
+	return ok;
+}
+
 /* Faults in [p, p+len) as reads (or writes) would. 0: done; -1: a page
- * there is unmapped, not writable or unbacked, so a touch would kill the
- * process: the operation fails with VDM_ERROR_DSA_PAGE_FAULT instead;
- * 1: cannot tell (a kernel before 5.14, an I/O or PROT_NONE mapping) and
- * nothing done: the caller touches. */
+ * there is unmapped, not readable, not writable or unbacked, so a touch
+ * would kill the process: the operation fails with
+ * VDM_ERROR_DSA_PAGE_FAULT instead; 1: cannot tell (a kernel before 5.14,
+ * an I/O mapping) and nothing done: the caller touches. */
 static int
 masync__dsa_populate(const void *p, size_t len, int write)
 {
@@ -9645,9 +9674,13 @@ masync__dsa_populate(const void *p, size_t len, int write)
 #endif
 			r = -1;
 			break;
-		case EINVAL: /* readable but not writable, or an I/O mapping */
-			r = write && masync__madvise((void *)a, l,
-				MASYNC__MADV_POPULATE_READ) == 0 ? -1 : 1;
+		case EINVAL: /* readable but not writable, PROT_NONE, or an
+			      * I/O mapping (which a touch faults in) */
+			if (write && masync__madvise((void *)a, l,
+					MASYNC__MADV_POPULATE_READ) == 0)
+				r = -1;
+			else
+				r = masync__dsa_readable(a, l) ? 1 : -1;
 			break;
 		default: /* EINTR, EAGAIN: touch instead */
 			break;

@@ -814,6 +814,7 @@ struct emu_procmap_query {
 	uint64_t vma_name_addr, build_id_addr;
 };
 #define EMU_PROCMAP_QUERY _IOWR('f', 17, struct emu_procmap_query)
+#define EMU_PROCMAP_READABLE 0x01ULL
 #define EMU_PROCMAP_WRITABLE 0x02ULL
 #define EMU_PROCMAP_COVERING_OR_NEXT 0x10ULL
 
@@ -822,7 +823,7 @@ static pthread_mutex_t emu_maps_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* 1: done by the ioctl, 0: use the file */
 static int
-scan_readonly_query(uint64_t a, uint64_t n, uint64_t *first, uint64_t *last_end)
+scan_noperm_query(uint64_t a, uint64_t n, uint64_t need, uint64_t *first, uint64_t *last_end)
 {
 	int ok = 1;
 
@@ -851,7 +852,7 @@ scan_readonly_query(uint64_t a, uint64_t n, uint64_t *first, uint64_t *last_end)
 		if (q.vma_start >= a + n || q.vma_end <= at) {
 			break;
 		}
-		if (!(q.vma_flags & EMU_PROCMAP_WRITABLE)) {
+		if (!(q.vma_flags & need)) {
 			uint64_t o0 = q.vma_start > a ? q.vma_start - a : 0;
 			uint64_t o1 = q.vma_end - a < n ? q.vma_end - a : n;
 			if (o0 < *first)
@@ -868,18 +869,20 @@ scan_readonly_query(uint64_t a, uint64_t n, uint64_t *first, uint64_t *last_end)
 }
 
 /*
- * Write side of this process: pages of [a, a + n) in mappings without write
- * permission fault like unmapped ones (a device write to a read-only page
- * faults; the emulator must not crash on it).  Same outputs as scan_range.
+ * This process: pages of [a, a + n) in mappings without the permission a
+ * side needs (need: EMU_PROCMAP_READABLE or _WRITABLE) fault like unmapped
+ * ones (a device write to a read-only page, a read of a PROT_NONE guard
+ * page faults; the emulator must not crash on it).  Same outputs as
+ * scan_range.
  */
 static void
-scan_readonly_self(uint64_t a, uint64_t n, uint64_t *first, uint64_t *last_end)
+scan_noperm_self(uint64_t a, uint64_t n, uint64_t need, uint64_t *first, uint64_t *last_end)
 {
 	*first = n;
 	*last_end = 0;
 	if (n == 0 || a + n < a)
 		return;
-	if (scan_readonly_query(a, n, first, last_end))
+	if (scan_noperm_query(a, n, need, first, last_end))
 		return;
 	*first = n;
 	*last_end = 0;
@@ -894,7 +897,7 @@ scan_readonly_self(uint64_t a, uint64_t n, uint64_t *first, uint64_t *last_end)
 			continue;
 		if (lo >= a + n)
 			break; /* sorted */
-		if (hi <= a || perms[1] == 'w')
+		if (hi <= a || perms[need == EMU_PROCMAP_WRITABLE] == "rw"[need == EMU_PROCMAP_WRITABLE])
 			continue;
 		uint64_t o0 = lo > a ? lo - a : 0, o1 = hi - a < n ? hi - a : n;
 		if (o0 < *first)
@@ -1083,13 +1086,13 @@ scan_side(struct emu_wq *w, uint64_t a, uint64_t n, int nonres, int wside, uint6
 		return;
 	}
 	scan_range(a, n, nonres, first, last_end);
+	uint64_t f2, l2;
+	scan_noperm_self(a, n, wside ? EMU_PROCMAP_WRITABLE : EMU_PROCMAP_READABLE, &f2, &l2);
+	if (f2 < *first)
+		*first = f2;
+	if (l2 > *last_end)
+		*last_end = l2;
 	if (wside) {
-		uint64_t f2, l2;
-		scan_readonly_self(a, n, &f2, &l2);
-		if (f2 < *first)
-			*first = f2;
-		if (l2 > *last_end)
-			*last_end = l2;
 		/* the zero page, copy-on-write pages shared with a child */
 		if (nonres) {
 			scan_remote(getpid(), a, n, nonres, 1, &f2, &l2);

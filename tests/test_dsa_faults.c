@@ -320,7 +320,7 @@ test_bad_pages(void)
 	d = td_mover(NULL);
 	vdm = data_mover_dsa_get_vdm(d);
 	td_pattern(a, n, 61);
-	for (k = 0; k < 6; k++) {
+	for (k = 0; k < 8; k++) {
 		static const char *const names[] = {
 			"memcpy from an unmapped page: DSA page fault",
 			"memcpy into a read-only page: DSA page fault",
@@ -328,8 +328,11 @@ test_bad_pages(void)
 			"memcpy in parts, a read-only page in the 2nd",
 			"memcpy in parts, an unmapped source page in the 3rd",
 			"flush of a range with an unmapped page",
+			"memcpy from a PROT_NONE (guard) page: DSA page fault",
+			"memcpy into a PROT_NONE (guard) page: DSA page fault",
 		};
 		int parts = k == 3 || k == 4, ro = k == 1 || k == 3;
+		int guard = k >= 6; /* madvise says EINVAL, as for I/O maps */
 		size_t len = parts ? n : 3 * 4096;
 		/* the bad page: the middle one, or in the 2nd / 3rd part */
 		size_t bad = k == 3 ? 65536 + 8192 : k == 4 ? 2 * 65536 :
@@ -340,13 +343,15 @@ test_bad_pages(void)
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		CHECK(m != MAP_FAILED);
 		memset(m, 0x3e, n);
-		if (ro)
-			CHECK(mprotect(m + bad, 4096, PROT_READ) == 0);
+		if (ro || guard)
+			CHECK(mprotect(m + bad, 4096, guard ? PROT_NONE :
+				PROT_READ) == 0);
 		else
 			CHECK(munmap(m + bad, 4096) == 0);
 		switch (k) {
 		case 0:
 		case 4:
+		case 6:
 			f = vdm_memcpy(vdm, a, m, len, 0);
 			break;
 		case 2:
@@ -360,7 +365,9 @@ test_bad_pages(void)
 			break;
 		}
 		CHECK_RES(td_wait(rt, &f), VDM_ERROR_DSA_PAGE_FAULT);
-		if (ro)
+		if (guard)
+			CHECK(mprotect(m + bad, 4096, PROT_READ) == 0);
+		if (ro || guard)
 			CHECK_BYTES(m + bad, 4096, 0x3e); /* not written */
 		munmap(m, n); /* the hole in it is no error */
 		td_pattern(a, n, 61);
