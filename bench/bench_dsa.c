@@ -102,15 +102,6 @@ __lsan_default_options(void)
 
 static int reps = 5;
 
-static uint64_t
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A thread's CPU clock is a system call, not a vDSO read: a timed phase
  * counts about one call of it (1.4-1.6 us on the project's VM, ~45 ns an
  * operation when a phase is 32 operations). The per-phase figures
@@ -125,9 +116,9 @@ measure_timer_phase(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		uint64_t c0 = cpu_ns();
+		uint64_t c0 = bench_cpu_ns();
 
-		v[i] = (double)(cpu_ns() - c0);
+		v[i] = (double)(bench_cpu_ns() - c0);
 	}
 	timer_phase = median(v, sizeof(v) / sizeof(v[0]));
 }
@@ -147,26 +138,6 @@ xalloc(size_t n)
 	if (p == NULL)
 		die("out of memory");
 	return p;
-}
-
-static void
-line(const char *name, double value, const char *unit, double ratio,
-	const char *what)
-{
-	printf("%-34s %12.3f %-8s %8.3f %s\n", name, value, unit, ratio, what);
-	fflush(stdout);
-}
-
-static const char *
-size_name(size_t n, char *buf, size_t len)
-{
-	if (n >= (1u << 20))
-		snprintf(buf, len, "%zuM", n >> 20);
-	else if (n >= 1024)
-		snprintf(buf, len, "%zuK", n >> 10);
-	else
-		snprintf(buf, len, "%zu", n);
-	return buf;
 }
 
 /* Under ThreadSanitizer (a run that checks, not measures; the header's
@@ -235,12 +206,12 @@ memcpy_cpu(unsigned char *dst, const unsigned char *src, size_t n, int qd,
 	int r, k, i;
 
 	for (r = 0; r < reps; r++) {
-		uint64_t c0 = cpu_ns();
+		uint64_t c0 = bench_cpu_ns();
 
 		for (k = 0; k < rounds; k++)
 			for (i = 0; i < qd; i++)
 				memcpy(dst + (size_t)i * n, src + (size_t)i * n, n);
-		v[r] = (double)(cpu_ns() - c0) / ((double)rounds * qd);
+		v[r] = (double)(bench_cpu_ns() - c0) / ((double)rounds * qd);
 	}
 	return median(v, (size_t)reps);
 }
@@ -311,7 +282,7 @@ bench_desc_path(int fifo, unsigned char *src, unsigned char *dst,
 
 			dsa_emu_reset_stats(emu);
 			dsa_emu_pause(emu, -1, 1);
-			c0 = cpu_ns();
+			c0 = bench_cpu_ns();
 			for (i = 0; i < QD; i++) {
 				f[i] = vdm_memcpy(vdm, dst + (size_t)i * n,
 					src + (size_t)i * n, n, 0);
@@ -319,16 +290,16 @@ bench_desc_path(int fifo, unsigned char *src, unsigned char *dst,
 						NULL) != FUTURE_STATE_RUNNING)
 					die("a descriptor was not submitted");
 			}
-			sub += cpu_ns() - c0;
+			sub += bench_cpu_ns() - c0;
 			dsa_emu_pause(emu, -1, 0);
 			if (dsa_emu_wait_processed(emu, QD, 10000) != 0)
 				die("the emulator did not finish");
-			c0 = cpu_ns();
+			c0 = bench_cpu_ns();
 			for (i = 0; i < QD; i++)
 				if (future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) !=
 						FUTURE_STATE_COMPLETE)
 					break;
-			reap += cpu_ns() - c0;
+			reap += bench_cpu_ns() - c0;
 			for (i = 0; i < QD; i++)
 				ff[i] = FUTURE_AS_RUNNABLE(&f[i]);
 			runtime_wait_multiple(rt, ff, QD);
@@ -339,10 +310,10 @@ bench_desc_path(int fifo, unsigned char *src, unsigned char *dst,
 	}
 	snprintf(name, sizeof(name), "dsa_desc_submit_%s_4K", path);
 	double s = median(vs, (size_t)reps);
-	line(name, s, "ns_cpu", memcpy_ns / s, "x_memcpy");
+	bench_line(name, s, "ns_cpu", memcpy_ns / s, "x_memcpy");
 	snprintf(name, sizeof(name), "dsa_desc_reap_%s_4K", path);
 	s = median(vr, (size_t)reps);
-	line(name, s, "ns_cpu", memcpy_ns / s, "x_memcpy");
+	bench_line(name, s, "ns_cpu", memcpy_ns / s, "x_memcpy");
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	runtime_delete(rt);
@@ -358,7 +329,7 @@ bench_desc(void)
 	memset(src, 1, (size_t)QD * 4096);
 	memset(dst, 0, (size_t)QD * 4096);
 	m = memcpy_cpu(dst, src, 4096, QD, 200);
-	line("dsa_desc_memcpy_4K", m, "ns_cpu", 1.0, "x_memcpy");
+	bench_line("dsa_desc_memcpy_4K", m, "ns_cpu", 1.0, "x_memcpy");
 	bench_desc_path(0, src, dst, m);
 	bench_desc_path(1, src, dst, m);
 	free(src);
@@ -387,7 +358,7 @@ run_qd(struct dsa_emu *emu, struct runtime *rt, struct vdm *vdm,
 		memset(dst, 0, (size_t)QD * n);
 		dsa_emu_reset_stats(emu);
 		bench_naps = 0;
-		c0 = cpu_ns();
+		c0 = bench_cpu_ns();
 		for (k = 0; k < rounds; k++) {
 			for (i = 0; i < QD; i++) {
 				f[i] = vdm_memcpy(vdm, dst + (size_t)i * n,
@@ -397,7 +368,7 @@ run_qd(struct dsa_emu *emu, struct runtime *rt, struct vdm *vdm,
 			runtime_wait_multiple(rt, ff, QD);
 			check_ok(f, QD);
 		}
-		v = (double)(cpu_ns() - c0) / ((double)rounds * QD);
+		v = (double)(bench_cpu_ns() - c0) / ((double)rounds * QD);
 		*naps = (double)bench_naps / ((double)rounds * QD);
 		if (memcmp(dst, src, (size_t)QD * n) != 0)
 			die("content check failed");
@@ -428,14 +399,14 @@ run_mover(struct dsa_emu *emu, struct vdm *vdm, unsigned char *dst,
 		/* paused, as in bench_desc: the emulator's thread does not
 		 * race the submissions for the portal and the records */
 		dsa_emu_pause(emu, -1, 1);
-		c0 = cpu_ns();
+		c0 = bench_cpu_ns();
 		for (i = 0; i < QD; i++) {
 			f[i] = vdm_memcpy(vdm, dst + (size_t)i * n,
 				(void *)(src + (size_t)i * n), n, 0);
 			future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL);
 		}
 		future_poll(FUTURE_AS_RUNNABLE(&f[0]), NULL);
-		cpu += cpu_ns() - c0;
+		cpu += bench_cpu_ns() - c0;
 		dsa_emu_pause(emu, -1, 0);
 		/* not counted: until the device is quiet (all it received
 		 * completed, twice in a row 100 us apart) */
@@ -459,10 +430,10 @@ run_mover(struct dsa_emu *emu, struct vdm *vdm, unsigned char *dst,
 
 			nanosleep(&ts, NULL);
 		}
-		c0 = cpu_ns();
+		c0 = bench_cpu_ns();
 		for (i = 0; i < QD; i++)
 			future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL);
-		cpu += cpu_ns() - c0;
+		cpu += bench_cpu_ns() - c0;
 		while (left > 0)
 			for (i = 0, left = 0; i < QD; i++)
 				if (future_poll(FUTURE_AS_RUNNABLE(&f[i]),
@@ -521,7 +492,7 @@ bench_cost(void)
 		char nm[16], name[64];
 		int r;
 
-		size_name(n, nm, sizeof(nm));
+		bench_size_name(n, nm, sizeof(nm));
 		m = memcpy_cpu(dst, src, n, QD, rounds * 4);
 		/* interleaved, alternating which goes first: same noise */
 		for (r = 0; r < reps; r++) {
@@ -547,30 +518,30 @@ bench_cost(void)
 		n1 = median(z1, (size_t)reps);
 		n2 = median(z2, (size_t)reps);
 		snprintf(name, sizeof(name), "dsa_cpu_memcpy_%s", nm);
-		line(name, m, "ns/op", 1.0, "x_memcpy");
+		bench_line(name, m, "ns/op", 1.0, "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_cpu_onebyone_%s", nm);
-		line(name, c1, "ns/op", m / c1, "x_memcpy");
+		bench_line(name, c1, "ns/op", m / c1, "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_cpu_coalesced_%s", nm);
-		line(name, c2, "ns/op", c2 / c1, "of_onebyone");
+		bench_line(name, c2, "ns/op", c2 / c1, "of_onebyone");
 		snprintf(name, sizeof(name), "dsa_mover_onebyone_%s", nm);
-		line(name, m1, "ns/op", m / m1, "x_memcpy");
+		bench_line(name, m1, "ns/op", m / m1, "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_mover_coalesced_%s", nm);
-		line(name, m2, "ns/op", m2 / m1, "of_onebyone");
+		bench_line(name, m2, "ns/op", m2 / m1, "of_onebyone");
 		/* the same with the timer's cost left in */
 		m1 = median(x1, (size_t)reps);
 		m2 = median(x2, (size_t)reps);
 		snprintf(name, sizeof(name), "dsa_mover_onebyone_%s_raw", nm);
-		line(name, m1, "ns/op", m / m1, "x_memcpy");
+		bench_line(name, m1, "ns/op", m / m1, "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_mover_coalesced_%s_raw", nm);
-		line(name, m2, "ns/op", m2 / m1, "of_onebyone");
+		bench_line(name, m2, "ns/op", m2 / m1, "of_onebyone");
 		snprintf(name, sizeof(name), "dsa_desc_onebyone_%s", nm);
-		line(name, d1, "desc/op", 1.0, "of_onebyone");
+		bench_line(name, d1, "desc/op", 1.0, "of_onebyone");
 		snprintf(name, sizeof(name), "dsa_desc_coalesced_%s", nm);
-		line(name, d2, "desc/op", d2 / d1, "of_onebyone");
+		bench_line(name, d2, "desc/op", d2 / d1, "of_onebyone");
 		snprintf(name, sizeof(name), "dsa_naps_onebyone_%s", nm);
-		line(name, n1, "naps/op", 1.0, "of_onebyone");
+		bench_line(name, n1, "naps/op", 1.0, "of_onebyone");
 		snprintf(name, sizeof(name), "dsa_naps_coalesced_%s", nm);
-		line(name, n2, "naps/op", n1 > 0 ? n2 / n1 : 0.0,
+		bench_line(name, n2, "naps/op", n1 > 0 ? n2 / n1 : 0.0,
 			"of_onebyone");
 	}
 	data_mover_dsa_delete(one);
@@ -611,7 +582,7 @@ bench_spread(void)
 			v[r] = (double)(now_ns() - t0);
 		}
 		mgbs = (double)QD * SPREAD_OP / median(v, (size_t)reps);
-		line("dsa_spread_memcpy", mgbs, "GB/s", 1.0, "x_memcpy");
+		bench_line("dsa_spread_memcpy", mgbs, "GB/s", 1.0, "x_memcpy");
 	}
 	for (k = 0; k < sizeof(ndevs) / sizeof(ndevs[0]); k++) {
 		struct dsa_emu_config ec;
@@ -667,15 +638,16 @@ bench_spread(void)
 		if (k == 0)
 			gbs1 = gbs;
 		snprintf(name, sizeof(name), "dsa_spread_%udev", ndevs[k]);
-		line(name, gbs, "GB/s", gbs / mgbs, "x_memcpy");
+		bench_line(name, gbs, "GB/s", gbs / mgbs, "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_spread_%udev_scaling", ndevs[k]);
-		line(name, gbs / gbs1, "x", gbs / gbs1, "x_1dev");
+		bench_line(name, gbs / gbs1, "x", gbs / gbs1, "x_1dev");
 		for (dv = 0; dv < ndevs[k]; dv++) {
 			double sh = median(share[dv], (size_t)reps);
 
 			snprintf(name, sizeof(name), "dsa_spread_%udev_share_dsa%u",
 				ndevs[k], dv);
-			line(name, sh, "fraction", sh * ndevs[k], "x_even");
+			bench_line(name, sh, "fraction", sh * ndevs[k],
+				"x_even");
 		}
 		data_mover_dsa_delete(d);
 		dsa_emu_stop(emu);
@@ -729,7 +701,7 @@ bench_latency(void)
 
 	memset(src, 7, n);
 	m = memcpy_wall(dst, src, n) / 1000.0;
-	line("dsa_lat_memcpy_4K", m, "us", 1.0, "x_memcpy");
+	bench_line("dsa_lat_memcpy_4K", m, "us", 1.0, "x_memcpy");
 	memset(&ec, 0, sizeof(ec));
 	ec.fifo = -1;
 	ec.no_cache_fill = 1;
@@ -759,7 +731,7 @@ bench_latency(void)
 
 		dsa_emu_set_delay(emu, -1, delays[k]);
 		for (r = 0; r < reps; r++) {
-			uint64_t t0 = now_ns(), c0 = cpu_ns();
+			uint64_t t0 = now_ns(), c0 = bench_cpu_ns();
 			uint64_t m0 = thread_cpu_ns(d->monitor);
 
 			for (i = 0; i < iters; i++) {
@@ -770,7 +742,7 @@ bench_latency(void)
 				check_ok(&f, 1);
 			}
 			v[r] = (double)(now_ns() - t0) / iters / 1000.0;
-			c[r] = (double)(cpu_ns() - c0) / iters / 1000.0;
+			c[r] = (double)(bench_cpu_ns() - c0) / iters / 1000.0;
 			mon[r] = (double)(thread_cpu_ns(d->monitor) - m0) /
 				iters / 1000.0;
 		}
@@ -779,13 +751,13 @@ bench_latency(void)
 		mm = median(mon, (size_t)reps);
 		snprintf(name, sizeof(name), "dsa_lat_%uus", delays[k]);
 		if (delays[k] == 0)
-			line(name, w, "us/op", m / w, "x_memcpy");
+			bench_line(name, w, "us/op", m / w, "x_memcpy");
 		else
-			line(name, w, "us/op", w / delays[k], "of_delay");
+			bench_line(name, w, "us/op", w / delays[k], "of_delay");
 		snprintf(name, sizeof(name), "dsa_lat_%uus_cpu", delays[k]);
-		line(name, cm, "us/op", cm / w, "of_wall");
+		bench_line(name, cm, "us/op", cm / w, "of_wall");
 		snprintf(name, sizeof(name), "dsa_lat_%uus_monitor", delays[k]);
-		line(name, mm, "us/op", mm / w, "of_wall");
+		bench_line(name, mm, "us/op", mm / w, "of_wall");
 	}
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
@@ -837,7 +809,7 @@ bench_hybrid(void)
 		double v[2][MAXREPS], sh[2][MAXREPS];
 		int r;
 
-		size_name(n, nm, sizeof(nm));
+		bench_size_name(n, nm, sizeof(nm));
 		/* interleaved, alternating which goes first: same noise */
 		for (r = 0; r < reps; r++) {
 			int k;
@@ -869,18 +841,18 @@ bench_hybrid(void)
 			share[w] = median(sh[w], (size_t)reps);
 		}
 		snprintf(name, sizeof(name), "dsa_hybrid_memcpy_%s", nm);
-		line(name, m / 1e6, "ms", 1.0, "x_memcpy");
+		bench_line(name, m / 1e6, "ms", 1.0, "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_hybrid_off_%s", nm);
-		line(name, t[1] / 1e6, "ms", m / t[1], "x_memcpy");
+		bench_line(name, t[1] / 1e6, "ms", m / t[1], "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_hybrid_on_%s", nm);
-		line(name, t[0] / 1e6, "ms", m / t[0], "x_memcpy");
+		bench_line(name, t[0] / 1e6, "ms", m / t[0], "x_memcpy");
 		snprintf(name, sizeof(name), "dsa_hybrid_on_vs_off_%s", nm);
-		line(name, t[0] / t[1], "x", t[0] / t[1], "of_off");
+		bench_line(name, t[0] / t[1], "x", t[0] / t[1], "of_off");
 		/* in proportion to throughput, the CPU's share would be
 		 * cpu / (cpu + device) = t_off / (t_memcpy + t_off) */
 		snprintf(name, sizeof(name), "dsa_hybrid_cpu_share_%s", nm);
-		line(name, share[0], "fraction", share[0] / (t[1] / (m + t[1])),
-			"of_ideal");
+		bench_line(name, share[0], "fraction",
+			share[0] / (t[1] / (m + t[1])), "of_ideal");
 	}
 	data_mover_dsa_delete(on);
 	data_mover_dsa_delete(off);
@@ -929,7 +901,7 @@ main(int argc, char **argv)
 	printf("# bench_dsa: emulated devices, medians of %d runs; "
 		"name value unit ratio what\n", reps);
 	measure_timer_phase();
-	line("dsa_timer_phase", timer_phase, "ns_cpu", 1.0, "subtracted");
+	bench_line("dsa_timer_phase", timer_phase, "ns_cpu", 1.0, "subtracted");
 	if (wanted(argc, argv, "desc"))
 		bench_desc();
 	if (wanted(argc, argv, "cost"))

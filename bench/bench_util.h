@@ -4,6 +4,7 @@
 #define BENCH_UTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -14,6 +15,38 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of the calling thread */
+static inline uint64_t
+bench_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* one line of output: `name value unit ratio what` */
+static inline void
+bench_line(const char *name, double value, const char *unit, double ratio,
+	const char *what)
+{
+	printf("%-34s %12.3f %-8s %8.3f %s\n", name, value, unit, ratio, what);
+	fflush(stdout);
+}
+
+/* "64", "4K", "2M" */
+static inline const char *
+bench_size_name(size_t n, char *buf, size_t len)
+{
+	if (n >= ((size_t)1 << 20))
+		snprintf(buf, len, "%zuM", n >> 20);
+	else if (n >= 1024)
+		snprintf(buf, len, "%zuK", n >> 10);
+	else
+		snprintf(buf, len, "%zu", n);
+	return buf;
 }
 
 static inline int
