@@ -233,6 +233,11 @@
      discovery of data_mover_dsa_new() or opens or closes a WQ file.
      Should registering those handlers fail, data_mover_dsa_new() fails
      (ENOMEM) in this process from then on, as the threads mover does.
+   - What a mover opened and did: data_mover_dsa_wq_count(dmd) and
+     data_mover_dsa_get_wq_info(dmd, i, &info) give each WQ's device,
+     name, node, mode, submission path and limits, and the descriptors,
+     batch descriptors and their members it took, refusals and page
+     faults (tests/dsa_hw_check prints them on a machine's devices).
 
    WAKERS (the contract every built-in mover keeps; examples/coroutines.cpp
    is an executor built on nothing else)
@@ -2119,6 +2124,44 @@ MINIASYNC_API void data_mover_dsa_delete(struct data_mover_dsa *dmd);
 MINIASYNC_API enum data_mover_dsa_error data_mover_dsa_last_error(void);
 /* A one-line explanation of the last failure in this thread. */
 MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
+
+/* How a WQ takes descriptors (see THE DSA MOVER, top). */
+enum data_mover_dsa_submit {
+	DATA_MOVER_DSA_SUBMIT_MOVDIR64B, /* dedicated WQ, its portal */
+	DATA_MOVER_DSA_SUBMIT_ENQCMD,    /* shared WQ, its portal */
+	DATA_MOVER_DSA_SUBMIT_WRITE,     /* write() on the WQ's file */
+};
+
+/* data_mover_dsa_get_wq_info: one WQ a mover uses, and what the mover
+ * did on it so far, so a program can tell which devices it opened and
+ * whether operations reached them, coalesced or not. The counts are read
+ * without stopping the mover (each is exact, the set may be mid-update). */
+struct data_mover_dsa_wq_info {
+	char device[32];        /* "dsa0" */
+	char wq[32];            /* "wq0.0" */
+	int numa_node;          /* the device's node, -1 unknown */
+	int dedicated;          /* 1 dedicated WQ, 0 shared */
+	enum data_mover_dsa_submit submit;
+	unsigned size;          /* entries */
+	unsigned max_batch;     /* batch descriptors of up to this many
+	                         * members (< 2: none) */
+	uint64_t max_transfer;  /* bytes per descriptor */
+	uint64_t descriptors;   /* accepted by the WQ, batches included */
+	uint64_t batches;       /* batch descriptors among them */
+	uint64_t batch_members; /* descriptors in those batches */
+	uint64_t refused;       /* submissions refused (ENQCMD retry, write()
+	                         * EAGAIN): tried again later */
+	uint64_t page_faults;   /* completion records reporting one */
+	uint64_t reserved[4];
+};
+
+/* The number of WQs dmd uses (0 and errno EINVAL for NULL). */
+MINIASYNC_API size_t data_mover_dsa_wq_count(struct data_mover_dsa *dmd);
+/* Fills *info for WQ i (0 .. count - 1, best first); 0, or EINVAL (also
+ * in errno) for a NULL mover or info, or i out of range. Thread safety:
+ * any thread, while the mover is in use. */
+MINIASYNC_API int data_mover_dsa_get_wq_info(struct data_mover_dsa *dmd,
+	size_t i, struct data_mover_dsa_wq_info *info);
 
 #ifdef __cplusplus
 }
@@ -6985,6 +7028,24 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	(void)dmd;
 }
 
+MINIASYNC_API size_t
+data_mover_dsa_wq_count(struct data_mover_dsa *dmd)
+{
+	(void)dmd;
+	errno = EINVAL;
+	return 0;
+}
+
+MINIASYNC_API int
+data_mover_dsa_get_wq_info(struct data_mover_dsa *dmd, size_t i,
+	struct data_mover_dsa_wq_info *info)
+{
+	(void)dmd;
+	(void)i;
+	(void)info;
+	return errno = EINVAL;
+}
+
 /* never called: no vdm has it (masync__ext_of compares with it) */
 MINIASYNC_API void *
 masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
@@ -7272,6 +7333,9 @@ struct masync__dsa_wq {
 	uint64_t pend_ns;      /* when its first member came */
 	struct masync__dsa_batch *bfree, *ball;
 	unsigned nbatches;
+	/* data_mover_dsa_get_wq_info's counts: the first four written under
+	 * qlock (load + store), page faults by any poller (add) */
+	MASYNC__A(uint64_t) n_desc, n_batch, n_members, n_refused, n_faults;
 	struct data_mover_dsa *d; /* its mover */
 	char path[128];
 	char dev[32];
@@ -8274,6 +8338,14 @@ masync__dsa_reap_head(struct masync__dsa_wq *w)
 		masync__dsa_reap_limbo(w);
 }
 
+/* adds to a count of data_mover_dsa_get_wq_info written under the WQ's
+ * lock */
+static void
+masync__dsa_count(MASYNC__A(uint64_t) *c, uint64_t v)
+{
+	MASYNC__STORE(c, MASYNC__LOAD(c, relaxed) + v, relaxed);
+}
+
 /* Submits `desc` (whose record is e->rec) to w and queues e.
  * 0 submitted; 1 no room yet (poll again); 2 no room ever: every entry of
  * the dedicated WQ is held by a lost descriptor; -1 refused */
@@ -8316,6 +8388,11 @@ masync__dsa_submit_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 		}
 	}
 	if (r == 0) {
+		masync__dsa_count(&w->n_desc, 1);
+		if (desc->opcode == DSA_OPCODE_BATCH) {
+			masync__dsa_count(&w->n_batch, 1);
+			masync__dsa_count(&w->n_members, desc->desc_count);
+		}
 		e->seq = ++w->seq;
 		e->submit_ns = masync__coarse_ns();
 		e->in_q = 1;
@@ -8329,6 +8406,8 @@ masync__dsa_submit_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 		w->qtail = e;
 		w->inflight++;
 		masync__dsa_q_publish(w);
+	} else if (r == 1) {
+		masync__dsa_count(&w->n_refused, 1);
 	}
 out:
 	return r;
@@ -9794,6 +9873,14 @@ masync__dsa_finish(struct masync__dsa_op *o, enum vdm_operation_result r)
 	MASYNC__STORE(&o->phase, MASYNC__DSA_DONE, release);
 }
 
+/* data_mover_dsa_get_wq_info: a record of o's reported a page fault */
+static void
+masync__dsa_count_fault(struct masync__dsa_op *o)
+{
+	if (o->w != NULL)
+		MASYNC__FADD(&o->w->n_faults, 1, relaxed);
+}
+
 /* The single descriptor in flight finished with status `st`. */
 static void
 masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
@@ -9809,6 +9896,7 @@ masync__dsa_single_done(struct masync__dsa_op *o, uint8_t st)
 	case DSA_COMP_PAGE_FAULT_NOBOF: {
 		size_t k = c->bytes_completed;
 
+		masync__dsa_count_fault(o);
 		if (k > o->r_len)
 			k = o->r_len;
 		if (c->result == 1) { /* descending: the top is done */
@@ -9897,6 +9985,7 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 				continue;
 			}
 			if (sc == DSA_COMP_PAGE_FAULT_NOBOF) {
+				masync__dsa_count_fault(o);
 				k = recs[i].bytes_completed;
 				if (k > len)
 					k = len;
@@ -10846,6 +10935,42 @@ data_mover_dsa_get_vdm(struct data_mover_dsa *dmd)
 	if (dmd == NULL)
 		errno = EINVAL;
 	return dmd == NULL ? NULL : &dmd->ext.base;
+}
+
+MINIASYNC_API size_t
+data_mover_dsa_wq_count(struct data_mover_dsa *dmd)
+{
+	if (dmd == NULL)
+		errno = EINVAL;
+	return dmd == NULL ? 0 : dmd->nq;
+}
+
+MINIASYNC_API int
+data_mover_dsa_get_wq_info(struct data_mover_dsa *dmd, size_t i,
+	struct data_mover_dsa_wq_info *info)
+{
+	const struct masync__dsa_wq *w;
+
+	if (dmd == NULL || info == NULL || i >= dmd->nq)
+		return errno = EINVAL;
+	w = &dmd->q[i];
+	memset(info, 0, sizeof(*info));
+	snprintf(info->device, sizeof(info->device), "%s", w->dev);
+	snprintf(info->wq, sizeof(info->wq), "%s", w->wq);
+	info->numa_node = w->numa;
+	info->dedicated = w->dedicated;
+	info->submit = w->portal == NULL ? DATA_MOVER_DSA_SUBMIT_WRITE :
+		w->dedicated ? DATA_MOVER_DSA_SUBMIT_MOVDIR64B :
+		DATA_MOVER_DSA_SUBMIT_ENQCMD;
+	info->size = w->wq_size;
+	info->max_batch = w->max_batch;
+	info->max_transfer = w->max_xfer;
+	info->descriptors = MASYNC__LOAD(&w->n_desc, relaxed);
+	info->batches = MASYNC__LOAD(&w->n_batch, relaxed);
+	info->batch_members = MASYNC__LOAD(&w->n_members, relaxed);
+	info->refused = MASYNC__LOAD(&w->n_refused, relaxed);
+	info->page_faults = MASYNC__LOAD(&w->n_faults, relaxed);
+	return 0;
 }
 
 MINIASYNC_API void

@@ -17,10 +17,10 @@
  *             monitor), 64 B .. 64 KiB, 32 in flight through
  *             runtime_wait_multiple, cpu_threshold 1, one by one (batch_max
  *             1) or coalesced (batch_max 0, the default); and ops/s (wall)
- *   spread    256 KiB copies, 32 in flight, on the first usable WQ alone
- *             (config wqs) and on all (wqs NULL): GB/s. Usable: an enabled
- *             user WQ in /sys/bus/dsa/devices that a mover opens alone;
- *             skipped with fewer than two
+ *   spread    256 KiB copies, 32 in flight, on the mover's first WQ alone
+ *             (config wqs) and on all it opens (wqs NULL): GB/s, and each
+ *             WQ's descriptors (data_mover_dsa_get_wq_info); skipped with
+ *             fewer than two
  *   latency   one 4 KiB copy at a time through runtime_wait (cpu_threshold
  *             1), 1000 times: p50 and p99 wall time; the same for the sync
  *             mover's memcpy
@@ -54,14 +54,13 @@
  * build/bench/bench_dsa_hw (-m, the untraced portal, needs a CPU with
  * MOVDIR64B: without it the mover uses write(), see bench/meson.build). */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* the thread CPU clock and <dirent.h> under -std=c11 */
+#define _GNU_SOURCE /* the thread CPU clock under -std=c11 */
 #endif
 #define MINIASYNC_IMPLEMENTATION
 #include "miniasync.h"
 
 #include "bench_util.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,7 +70,6 @@
 
 #define QD 32
 #define MAXREPS 15
-#define MAXWQS 256
 #define LAT_N 1000
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -80,8 +78,6 @@
 static int reps = 5;
 static size_t max_bytes = 64 * MiB;
 static struct runtime *rt;
-static char wq_names[MAXWQS][32]; /* enabled user WQs in sysfs, sorted */
-static int nwqs;
 
 static void
 die(const char *fmt, ...)
@@ -345,46 +341,26 @@ bench_cost(void)
 #define SPREAD_OP (256 * KiB)
 #define SPREAD_ROUNDS 8 /* 8 x 32 x 256 KiB = 64 MiB a sample */
 
-static int
-sysfs_is(const char *wq, const char *file, const char *want)
-{
-	char path[300], buf[32];
-	FILE *fp;
-	int yes = 0;
-
-	snprintf(path, sizeof(path), "/sys/bus/dsa/devices/%s/%s", wq, file);
-	if ((fp = fopen(path, "r")) == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), fp) != NULL) {
-		buf[strcspn(buf, "\n")] = '\0';
-		yes = strcmp(buf, want) == 0;
-	}
-	fclose(fp);
-	return yes;
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp((const char *)a, (const char *)b);
-}
-
-/* the enabled user WQs in sysfs, sorted by name */
+/* the mover's WQs (data_mover_dsa_get_wq_info), with what it did on each */
 static void
-list_wqs(void)
+print_wqs(struct data_mover_dsa *d, const char *what)
 {
-	DIR *dir = opendir("/sys/bus/dsa/devices");
-	struct dirent *e;
+	static const char *const how[] = { "MOVDIR64B", "ENQCMD", "write()" };
+	size_t i, n = data_mover_dsa_wq_count(d);
 
-	while (dir != NULL && (e = readdir(dir)) != NULL && nwqs < MAXWQS)
-		if (strncmp(e->d_name, "wq", 2) == 0 &&
-				strlen(e->d_name) < sizeof(wq_names[0]) &&
-				sysfs_is(e->d_name, "state", "enabled") &&
-				sysfs_is(e->d_name, "type", "user"))
-			strcpy(wq_names[nwqs++], e->d_name);
-	if (dir != NULL)
-		closedir(dir);
-	qsort(wq_names, (size_t)nwqs, sizeof(wq_names[0]), name_cmp);
+	for (i = 0; i < n; i++) {
+		struct data_mover_dsa_wq_info in;
+
+		if (data_mover_dsa_get_wq_info(d, i, &in) != 0)
+			die("data_mover_dsa_get_wq_info failed");
+		printf("# %s: %s/%s, %s, node %d, %s, %u entries, %llu "
+			"descriptors (%llu batches), %llu page faults\n", what,
+			in.device, in.wq, in.dedicated ? "dedicated" : "shared",
+			in.numa_node, how[in.submit], in.size,
+			(unsigned long long)in.descriptors,
+			(unsigned long long)in.batches,
+			(unsigned long long)in.page_faults);
+	}
 }
 
 static double
@@ -406,6 +382,7 @@ spread_gbs(const char *wqs, unsigned char *dst, unsigned char *src)
 		v[r] = (double)(now_ns() - t0);
 		verify(dst, src, QD * SPREAD_OP, "spread");
 	}
+	print_wqs(d, wqs == NULL ? "spread, all" : "spread, one");
 	data_mover_dsa_delete(d);
 	return (double)SPREAD_ROUNDS * QD * SPREAD_OP / median(v, (size_t)reps);
 }
@@ -413,38 +390,28 @@ spread_gbs(const char *wqs, unsigned char *dst, unsigned char *src)
 static void
 bench_spread(void)
 {
+	struct data_mover_dsa *d = mover(1, SIZE_MAX, 0, NULL, 1);
+	struct data_mover_dsa_wq_info first;
 	unsigned char *src, *dst;
-	const char *first = NULL;
+	size_t n = data_mover_dsa_wq_count(d);
 	double g1, gall;
 	char name[64];
-	int i, usable = 0;
 
-	/* a WQ a mover opens alone (it fits MINIASYNC_DSA_WQS if that is set,
-	 * may be opened, has a way to submit) */
-	for (i = 0; i < nwqs; i++) {
-		struct data_mover_dsa *d = mover(1, SIZE_MAX, 0, wq_names[i], 0);
-
-		if (d == NULL) {
-			printf("# spread: %s not usable: %s\n", wq_names[i],
-				data_mover_dsa_last_error_str());
-			continue;
-		}
-		data_mover_dsa_delete(d);
-		if (usable++ == 0)
-			first = wq_names[i];
-	}
-	if (usable < 2) {
+	if (data_mover_dsa_get_wq_info(d, 0, &first) != 0)
+		die("data_mover_dsa_get_wq_info failed");
+	data_mover_dsa_delete(d);
+	if (n < 2) {
 		printf("# spread: one WQ only, skipped\n");
 		return;
 	}
 	buffers(&dst, &src, QD * SPREAD_OP);
-	g1 = spread_gbs(first, dst, src);
+	g1 = spread_gbs(first.wq, dst, src);
 	gall = spread_gbs(NULL, dst, src);
-	printf("# spread: 1 WQ = %s, all = %d usable WQs (the mover prefers "
-		"those on the destination's node, then the caller's)\n", first,
-		usable);
+	printf("# spread: 1 WQ = %s, all = %zu WQs (the mover prefers "
+		"those on the destination's node, then the caller's)\n",
+		first.wq, n);
 	bench_line("dsa_hw_spread_1wq", g1, "GB/s", 1.0, "x_1wq");
-	snprintf(name, sizeof(name), "dsa_hw_spread_%dwq", usable);
+	snprintf(name, sizeof(name), "dsa_hw_spread_%zuwq", n);
 	bench_line(name, gall, "GB/s", gall / g1, "x_1wq");
 	free(src);
 	free(dst);
@@ -559,16 +526,12 @@ main(int argc, char **argv)
 			data_mover_dsa_last_error_str());
 		return 77;
 	}
+	printf("# bench_dsa_hw: medians of %d runs, bw up to %zu bytes; "
+		"the WQs a mover opens:\n", reps, max_bytes);
+	print_wqs(d, "WQ");
 	data_mover_dsa_delete(d);
 	if ((rt = runtime_new()) == NULL)
 		die("runtime_new failed");
-	list_wqs();
-	printf("# bench_dsa_hw: medians of %d runs, bw up to %zu bytes; "
-		"enabled user WQs in sysfs:%s", reps, max_bytes,
-		nwqs ? "" : " none");
-	for (i = 0; i < nwqs; i++)
-		printf(" %s", wq_names[i]);
-	printf("\n");
 	for (k = 0; k < NSECT; k++)
 		if (want[k])
 			sections[k].run();

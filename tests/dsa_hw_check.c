@@ -15,7 +15,10 @@
  * a read-only destination and an unmapped source (VDM_ERROR_DSA_PAGE_FAULT,
  * nothing written); 256 operations in flight at once, waited for and
  * busy-polled; cancellation before the first poll; two threads on one
- * mover. Any wrong byte or result fails it, saying which.
+ * mover. It prints what each mover did on each WQ (descriptors, batches,
+ * page faults, refusals: data_mover_dsa_get_wq_info) and fails when the
+ * device took nothing, or no batch where operations could be coalesced.
+ * Any wrong byte or result fails it, saying which.
  *
  * The test suite runs it against the emulated device (tests/dsa_emu_run,
  * dedicated and shared WQ), which proves the program, not the hardware:
@@ -410,6 +413,42 @@ check_threads(struct vdm *vdm, unsigned char *a)
 
 /* ---- the movers ------------------------------------------------------- */
 
+/* prints what the mover did on each of its WQs (data_mover_dsa_get_wq_info)
+ * and checks that the device took work: descriptors on some WQ, and
+ * batches where 256 operations in flight could be coalesced */
+static void
+check_counts(struct data_mover_dsa *dmd, int coalescing)
+{
+	static const char *const how[] = { "MOVDIR64B", "ENQCMD", "write()" };
+	size_t n = data_mover_dsa_wq_count(dmd);
+	uint64_t desc = 0, members = 0;
+	int can_batch = 0;
+
+	hc_case = "the mover's counts";
+	CHECK(n >= 1);
+	for (size_t i = 0; i < n; i++) {
+		struct data_mover_dsa_wq_info in;
+
+		CHECK(data_mover_dsa_get_wq_info(dmd, i, &in) == 0);
+		printf("   %s/%s (%s, node %d, %s): %llu descriptors, %llu "
+			"batches of %llu, %llu page faults, %llu refused\n",
+			in.device, in.wq, in.dedicated ? "dedicated" : "shared",
+			in.numa_node, how[in.submit],
+			(unsigned long long)in.descriptors,
+			(unsigned long long)in.batches,
+			(unsigned long long)in.batch_members,
+			(unsigned long long)in.page_faults,
+			(unsigned long long)in.refused);
+		desc += in.descriptors;
+		members += in.batch_members;
+		can_batch |= in.submit != DATA_MOVER_DSA_SUBMIT_WRITE &&
+			in.max_batch >= 2;
+	}
+	CHECK(desc > 0);
+	if (coalescing && can_batch)
+		CHECK(members > 0);
+}
+
 int
 main(void)
 {
@@ -458,6 +497,7 @@ main(void)
 		check_many(vdm, a, 1);
 		check_cancel(vdm, a);
 		check_threads(vdm, a);
+		check_counts(dmd, m != 2);
 		data_mover_dsa_delete(dmd);
 		printf("   ok\n");
 	}

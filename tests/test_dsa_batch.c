@@ -149,12 +149,14 @@ test_round(struct dsa_emu *emu)
 	struct data_mover_dsa *d = mover(0 + NOPS);
 	struct unpause_arg ua;
 	struct dsa_emu_stats s;
+	struct td_wq_sum was;
 	struct ops o;
 	pthread_t t;
 	int i;
 
 	td_begin("one poll round of runtime_wait_multiple: one batch");
 	dsa_emu_reset_stats(emu);
+	was = td_wq_sum(d);
 	ops_make(&o, d, NOPS, 1);
 	dsa_emu_pause(emu, -1, 1);
 	CHECK(poll1(&o.f[0]) == FUTURE_STATE_RUNNING); /* the WQ is busy */
@@ -177,6 +179,9 @@ test_round(struct dsa_emu *emu)
 	CHECK_EQ(s.ops[DSA_OPCODE_MEMMOVE], NOPS);
 	CHECK_EQ(s.bytes, (uint64_t)OPSZ * NOPS);
 	CHECK_EQ(s.errors, 0);
+	/* the mover counted the same (data_mover_dsa_get_wq_info) */
+	td_check_wq_sum(d, was, &s);
+	CHECK_EQ(td_wq_sum(d).batches - was.batches, 1);
 	ops_free(&o);
 	data_mover_dsa_delete(d);
 }

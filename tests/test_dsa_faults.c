@@ -41,6 +41,7 @@ test_page_faults(void)
 	struct vdm_operation_future f;
 	struct dsa_emu_fault fl;
 	struct dsa_emu_stats s;
+	struct td_wq_sum was;
 	int side, exact;
 
 	for (side = 0; side < 2; side++) {
@@ -57,11 +58,13 @@ test_page_faults(void)
 				DSA_EMU_FAULT_PAGE_READ, exact ? 12345 : 10000,
 				exact);
 			dsa_emu_reset_stats(emu);
+			was = td_wq_sum(d);
 			td_inject(emu, &fl);
 			f = vdm_memcpy(vdm, b, a, N, 0);
 			CHECK_RES(td_wait(rt, &f), VDM_SUCCESS);
 			CHECK_PATTERN(b, N, 0, 10u + (unsigned)side);
 			s = td_stats(emu);
+			td_check_wq_sum(d, was, &s); /* the mover's counts */
 			CHECK_EQ(s.page_faults, 1);
 			CHECK_EQ(s.faults_injected, 1);
 			/* the rest was resubmitted, from where it stopped */

@@ -51,6 +51,53 @@ wait_all(struct vdm_operation_future *fs, int n)
 		CHECK_RES(FUTURE_OUTPUT(&fs[i])->result, VDM_SUCCESS);
 }
 
+/* data_mover_dsa_get_wq_info: the mover's WQs are the emulator's four,
+ * named and sized as sysfs says, each with the emulator's counts */
+static void
+check_wq_info(struct dsa_emu *emu, struct data_mover_dsa *d)
+{
+	struct data_mover_dsa_wq_info in;
+	unsigned seen = 0, w;
+	size_t i;
+
+	CHECK_EQ(data_mover_dsa_wq_count(d), NWQ);
+	for (i = 0; i < NWQ; i++) {
+		struct dsa_emu_stats s;
+		char path[96], dev[48];
+
+		CHECK_EQ(data_mover_dsa_get_wq_info(d, i, &in), 0);
+		snprintf(path, sizeof(path), "/dev/dsa/%s", in.wq);
+		snprintf(dev, sizeof(dev), "/%s/", in.device);
+		for (w = 0; w < NWQ; w++)
+			if (strcmp(dsa_emu_wq_path(emu, w), path) == 0)
+				break;
+		CHECK(w < NWQ && !(seen & 1u << w));
+		seen |= 1u << w;
+		CHECK(strstr(dsa_emu_wq_sysfs(emu, w), dev) != NULL);
+		CHECK_EQ(in.numa_node, 0);
+		CHECK_EQ(in.dedicated, 1);
+		CHECK_EQ(in.size, WQSZ);
+		CHECK_EQ(in.max_batch, 32);
+		CHECK_EQ(in.max_transfer, 2u << 20);
+		/* several WQs: the tests' movers write() (test_dsa_util.h) */
+		CHECK_EQ(in.submit, DATA_MOVER_DSA_SUBMIT_WRITE);
+		dsa_emu_get_stats(emu, (int)w, &s);
+		CHECK_EQ(in.descriptors, s.received);
+		CHECK(in.descriptors >= WQSZ);
+		CHECK_EQ(in.batches, 0); /* write() takes no batches */
+		CHECK_EQ(in.batch_members, 0);
+		CHECK_EQ(in.page_faults, 0);
+	}
+	errno = 0;
+	CHECK_EQ(data_mover_dsa_get_wq_info(d, NWQ, &in), EINVAL);
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(data_mover_dsa_get_wq_info(d, 0, NULL), EINVAL);
+	CHECK_EQ(data_mover_dsa_get_wq_info(NULL, 0, &in), EINVAL);
+	errno = 0;
+	CHECK_EQ(data_mover_dsa_wq_count(NULL), 0);
+	CHECK_EQ(errno, EINVAL);
+}
+
 static void
 test_spread(void)
 {
@@ -108,6 +155,8 @@ test_spread(void)
 	CHECK_EQ(s.lost, 0);
 	CHECK_EQ(s.bytes, (uint64_t)OPSZ * NOPS); /* each byte once */
 	CHECK(s.max_inflight <= WQSZ);
+	td_begin("data_mover_dsa_get_wq_info: the four WQs and their counts");
+	check_wq_info(emu, d);
 	data_mover_dsa_delete(d);
 	dsa_emu_stop(emu);
 	td_free(src);

@@ -587,6 +587,45 @@ td_stats(struct dsa_emu *emu)
 	return s;
 }
 
+/* data_mover_dsa_get_wq_info's counts, summed over the mover's WQs */
+struct td_wq_sum {
+	uint64_t desc, batches, members, refused, faults;
+};
+
+static inline struct td_wq_sum
+td_wq_sum(struct data_mover_dsa *d)
+{
+	struct td_wq_sum t = { 0, 0, 0, 0, 0 };
+	size_t i, n = data_mover_dsa_wq_count(d);
+
+	for (i = 0; i < n; i++) {
+		struct data_mover_dsa_wq_info in;
+
+		CHECK_EQ(data_mover_dsa_get_wq_info(d, i, &in), 0);
+		t.desc += in.descriptors;
+		t.batches += in.batches;
+		t.members += in.batch_members;
+		t.refused += in.refused;
+		t.faults += in.page_faults;
+	}
+	return t;
+}
+
+/* What the mover counted since `was` is what the emulator counted since
+ * its stats were reset (s: td_stats): descriptors it received, batch
+ * descriptors and their members it ran, page faults it reported. */
+static inline void
+td_check_wq_sum(struct data_mover_dsa *d, struct td_wq_sum was,
+	const struct dsa_emu_stats *s)
+{
+	struct td_wq_sum now = td_wq_sum(d);
+
+	CHECK_EQ(now.desc - was.desc, s->received);
+	CHECK_EQ(now.batches - was.batches, s->ops[DSA_OPCODE_BATCH]);
+	CHECK_EQ(now.members - was.members, s->batch_members);
+	CHECK_EQ(now.faults - was.faults, s->page_faults);
+}
+
 /* Waits until the emulator has taken `n` descriptors in and queued them
  * (a paused device takes them from the portal and holds them); fails the
  * test after td_hang_ns(). */
