@@ -46,7 +46,12 @@
  *	-X		expect CMD to fail (exit status other than 0, 127): 0 if it
  *			did, 1 if not (with -E: CMD noticed the broken device)
  *	-m		no tracing: the portal is a shared memory page the emulator
- *			polls (see dsa_emu.h for what that cannot see)
+ *			polls (see dsa_emu.h for what that cannot see); a
+ *			write() on the WQ file is not answered as the driver
+ *			does (the file is a plain one: its offset grows, and
+ *			descriptors past its first 4 KiB, the 65th on, are
+ *			never seen), so a CPU without MOVDIR64B, where the
+ *			mover writes, needs the traced mode
  *	-v		print the emulator's statistics at the end
  */
 #ifndef _GNU_SOURCE

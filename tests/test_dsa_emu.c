@@ -1738,7 +1738,8 @@ out:
 	dsa_emu_stop(emu);
 }
 
-/* a write into a present read-only page is a write fault, not a crash */
+/* a write into a present read-only page is a write fault, not a crash;
+ * so is a read of a PROT_NONE page */
 static void
 test_readonly_write_fault(void)
 {
@@ -1766,6 +1767,15 @@ test_readonly_write_fault(void)
 	/* the read side of a read-only page is fine */
 	desc_memmove(&d, cr, src, m + 4096, 4096, 0);
 	CHECK_EQ(run_one(&c, &d, cr), DSA_COMP_SUCCESS);
+	/* a PROT_NONE (guard) page faults on either side, read side too */
+	REQUIRE(mprotect(m + 4096, 4096, PROT_NONE) == 0);
+	desc_memmove(&d, cr, src, m + 2048, 4096, 0);
+	CHECK_EQ(run_one(&c, &d, cr), DSA_COMP_PAGE_FAULT_NOBOF);
+	CHECK_EQ(cr->bytes_completed, 2048);
+	CHECK_EQ(cr->fault_addr, (uintptr_t)m + 4096);
+	desc_memmove(&d, cr, m + 2048, src, 4096, 0);
+	CHECK_EQ(run_one(&c, &d, cr), DSA_COMP_PAGE_FAULT_NOBOF | DSA_COMP_STATUS_WRITE);
+	CHECK_EQ(cr->bytes_completed, 2048);
 out:
 	client_close(&c);
 	free(cr);
