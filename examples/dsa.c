@@ -45,6 +45,15 @@ main(void)
 		ok = dst[i] == (unsigned char)(i * 31 + 7) &&
 			(i >= n / 2 || src[i] == 0);
 	printf("copied and filled %zu bytes: %s\n", n, ok ? "ok" : "MISMATCH");
+	/* which work queues the DSA mover used, and what it sent them */
+	for (size_t i = 0; dmd != NULL && i < data_mover_dsa_wq_count(dmd); i++) {
+		struct data_mover_dsa_wq_info wi;
+
+		if (data_mover_dsa_get_wq_info(dmd, i, &wi) == 0)
+			printf("%s/%s (%s): %llu descriptors\n", wi.device,
+				wi.wq, wi.dedicated ? "dedicated" : "shared",
+				(unsigned long long)wi.descriptors);
+	}
 
 	data_mover_dsa_delete(dmd);
 	data_mover_threads_delete(dmt);
