@@ -46,7 +46,8 @@ main(void)
 			(i >= n / 2 || src[i] == 0);
 	printf("copied and filled %zu bytes: %s\n", n, ok ? "ok" : "MISMATCH");
 	/* which work queues the DSA mover used, and what it sent them */
-	for (size_t i = 0; dmd != NULL && i < data_mover_dsa_wq_count(dmd); i++) {
+	size_t nwq = dmd != NULL ? data_mover_dsa_wq_count(dmd) : 0;
+	for (size_t i = 0; i < nwq; i++) {
 		struct data_mover_dsa_wq_info wi;
 
 		if (data_mover_dsa_get_wq_info(dmd, i, &wi) == 0)

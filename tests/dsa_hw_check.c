@@ -107,9 +107,11 @@ list_wqs(void)
 	while ((e = readdir(d)) != NULL) {
 		char st[64], ty[64], mode[64], size[64], xfer[64], bat[64];
 
-		if (strncmp(e->d_name, "wq", 2) != 0 ||
-				sysfs_read(e->d_name, "state", st, sizeof(st)) ||
-				sysfs_read(e->d_name, "type", ty, sizeof(ty)) ||
+		const char *wq = e->d_name;
+
+		if (strncmp(wq, "wq", 2) != 0 ||
+				sysfs_read(wq, "state", st, sizeof(st)) ||
+				sysfs_read(wq, "type", ty, sizeof(ty)) ||
 				strcmp(st, "enabled") != 0 ||
 				strcmp(ty, "user") != 0)
 			continue;
@@ -123,7 +125,7 @@ list_wqs(void)
 		if (sysfs_read(e->d_name, "max_batch_size", bat, sizeof(bat)))
 			strcpy(bat, "?");
 		printf("   %s: %s, %s entries, max_transfer_size %s, "
-			"max_batch_size %s\n", e->d_name, mode, size, xfer, bat);
+			"max_batch_size %s\n", wq, mode, size, xfer, bat);
 		n++;
 	}
 	closedir(d);
