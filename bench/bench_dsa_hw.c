@@ -16,7 +16,9 @@
  *             CLOCK_THREAD_CPUTIME_ID, waiting included; not the mover's
  *             monitor), 64 B .. 64 KiB, 32 in flight through
  *             runtime_wait_multiple, cpu_threshold 1, one by one (batch_max
- *             1) or coalesced (batch_max 0, the default); and ops/s (wall)
+ *             1) or coalesced (batch_max 0, the default); and ops/s
+ *             (wall); then each mover's descriptors and batches per WQ
+ *             (data_mover_dsa_get_wq_info: were they coalesced?)
  *   spread    256 KiB copies, 32 in flight, on the mover's first WQ alone
  *             (config wqs) and on all it opens (wqs NULL): GB/s, and each
  *             WQ's descriptors (data_mover_dsa_get_wq_info); skipped with
@@ -149,6 +151,28 @@ mover(size_t cpu_threshold, size_t hybrid_threshold, unsigned batch_max,
 	return d;
 }
 
+/* the mover's WQs (data_mover_dsa_get_wq_info), with what it did on each */
+static void
+print_wqs(struct data_mover_dsa *d, const char *what)
+{
+	static const char *const how[] = { "MOVDIR64B", "ENQCMD", "write()" };
+	size_t i, n = data_mover_dsa_wq_count(d);
+
+	for (i = 0; i < n; i++) {
+		struct data_mover_dsa_wq_info in;
+
+		if (data_mover_dsa_get_wq_info(d, i, &in) != 0)
+			die("data_mover_dsa_get_wq_info failed");
+		printf("# %s: %s/%s, %s, node %d, %s, %u entries, %llu "
+			"descriptors (%llu batches), %llu page faults\n", what,
+			in.device, in.wq, in.dedicated ? "dedicated" : "shared",
+			in.numa_node, how[in.submit], in.size,
+			(unsigned long long)in.descriptors,
+			(unsigned long long)in.batches,
+			(unsigned long long)in.page_faults);
+	}
+}
+
 /* one copy through runtime_wait (vdm NULL: plain memcpy) */
 static void
 copy1(struct vdm *vdm, unsigned char *dst, unsigned char *src, size_t n)
@@ -230,7 +254,8 @@ bench_bw(void)
 	for (k = 0; k < 3; k++) {
 		/* one mover at a time: a dedicated WQ has one opener */
 		struct data_mover_dsa *d = k == 2 ? NULL : k == 0 ?
-			mover(1, SIZE_MAX, 0, NULL, 1) : mover(0, 0, 0, NULL, 1);
+			mover(1, SIZE_MAX, 0, NULL, 1) :
+			mover(0, 0, 0, NULL, 1);
 		struct vdm *vdm = d ? data_mover_dsa_get_vdm(d) : NULL;
 
 		for (s = 0; s < nsz; s++) {
@@ -291,7 +316,8 @@ cost_sample(struct vdm *vdm, unsigned char *dst, unsigned char *src,
 static void
 bench_cost(void)
 {
-	static const char *const kind[3] = { "memcpy", "onebyone", "coalesced" };
+	static const char *const kind[3] = { "memcpy", "onebyone",
+		"coalesced" };
 	double c[3][NCOST], w[3][NCOST], vc[MAXREPS], vw[MAXREPS];
 	unsigned char *src, *dst;
 	size_t s, k;
@@ -306,13 +332,16 @@ bench_cost(void)
 			size_t n = cost_sizes[s];
 			int r, rounds = n >= 16 * KiB ? 40 : 100;
 
-			cost_sample(vdm, dst, src, n, 1, &vc[0], &vw[0]); /* warm */
+			/* warm */
+			cost_sample(vdm, dst, src, n, 1, &vc[0], &vw[0]);
 			for (r = 0; r < reps; r++)
 				cost_sample(vdm, dst, src, n, rounds, &vc[r],
 					&vw[r]);
 			c[k][s] = median(vc, (size_t)reps);
 			w[k][s] = median(vw, (size_t)reps);
 		}
+		if (d != NULL) /* did they go as batches? */
+			print_wqs(d, kind[k]);
 		data_mover_dsa_delete(d);
 	}
 	for (s = 0; s < NCOST; s++) {
@@ -320,13 +349,15 @@ bench_cost(void)
 
 		bench_size_name(cost_sizes[s], nm, sizeof(nm));
 		for (k = 0; k < 3; k++) {
-			snprintf(name, sizeof(name), "dsa_hw_cpu_%s_%s", kind[k], nm);
+			snprintf(name, sizeof(name), "dsa_hw_cpu_%s_%s",
+				kind[k], nm);
 			bench_line(name, c[k][s], "ns_cpu",
-				k < 2 ? c[0][s] / c[k][s] :
-				c[2][s] / c[1][s], k < 2 ? "x_memcpy" : "of_onebyone");
+				k < 2 ? c[0][s] / c[k][s] : c[2][s] / c[1][s],
+				k < 2 ? "x_memcpy" : "of_onebyone");
 		}
 		for (k = 0; k < 3; k++) {
-			snprintf(name, sizeof(name), "dsa_hw_ops_%s_%s", kind[k], nm);
+			snprintf(name, sizeof(name), "dsa_hw_ops_%s_%s",
+				kind[k], nm);
 			bench_line(name, 1e3 / w[k][s], "M_ops/s", k < 2 ?
 				w[0][s] / w[k][s] : w[1][s] / w[2][s],
 				k < 2 ? "x_memcpy" : "of_onebyone");
@@ -340,28 +371,6 @@ bench_cost(void)
 
 #define SPREAD_OP (256 * KiB)
 #define SPREAD_ROUNDS 8 /* 8 x 32 x 256 KiB = 64 MiB a sample */
-
-/* the mover's WQs (data_mover_dsa_get_wq_info), with what it did on each */
-static void
-print_wqs(struct data_mover_dsa *d, const char *what)
-{
-	static const char *const how[] = { "MOVDIR64B", "ENQCMD", "write()" };
-	size_t i, n = data_mover_dsa_wq_count(d);
-
-	for (i = 0; i < n; i++) {
-		struct data_mover_dsa_wq_info in;
-
-		if (data_mover_dsa_get_wq_info(d, i, &in) != 0)
-			die("data_mover_dsa_get_wq_info failed");
-		printf("# %s: %s/%s, %s, node %d, %s, %u entries, %llu "
-			"descriptors (%llu batches), %llu page faults\n", what,
-			in.device, in.wq, in.dedicated ? "dedicated" : "shared",
-			in.numa_node, how[in.submit], in.size,
-			(unsigned long long)in.descriptors,
-			(unsigned long long)in.batches,
-			(unsigned long long)in.page_faults);
-	}
-}
 
 static double
 spread_gbs(const char *wqs, unsigned char *dst, unsigned char *src)
