@@ -236,8 +236,9 @@
    - What a mover opened and did: data_mover_dsa_wq_count(dmd) and
      data_mover_dsa_get_wq_info(dmd, i, &info) give each WQ's device,
      name, node, mode, submission path and limits, and the descriptors,
-     batch descriptors and their members it took, refusals and page
-     faults (tests/dsa_hw_check prints them on a machine's devices).
+     batch descriptors and their members it took, their bytes, refusals
+     and page faults (tests/dsa_hw_check prints them on a machine's
+     devices).
 
    WAKERS (the contract every built-in mover keeps; examples/coroutines.cpp
    is an executor built on nothing else)
@@ -2152,7 +2153,10 @@ struct data_mover_dsa_wq_info {
 	uint64_t refused;       /* submissions refused (ENQCMD retry, write()
 	                         * EAGAIN): tried again later */
 	uint64_t page_faults;   /* completion records reporting one */
-	uint64_t reserved[4];
+	uint64_t bytes;         /* the transfer sizes of those descriptors
+	                         * (batch members' included; a part
+	                         * resubmitted after a fault counts again) */
+	uint64_t reserved[3];
 };
 
 /* The number of WQs dmd uses (0 and errno EINVAL for NULL). */
@@ -7333,9 +7337,10 @@ struct masync__dsa_wq {
 	uint64_t pend_ns;      /* when its first member came */
 	struct masync__dsa_batch *bfree, *ball;
 	unsigned nbatches;
-	/* data_mover_dsa_get_wq_info's counts: the first four written under
-	 * qlock (load + store), page faults by any poller (add) */
+	/* data_mover_dsa_get_wq_info's counts: written under qlock (load +
+	 * store), but page faults by any poller (add) */
 	MASYNC__A(uint64_t) n_desc, n_batch, n_members, n_refused, n_faults;
+	MASYNC__A(uint64_t) n_bytes;
 	struct data_mover_dsa *d; /* its mover */
 	char path[128];
 	char dev[32];
@@ -8388,11 +8393,21 @@ masync__dsa_submit_locked(struct data_mover_dsa *d, struct masync__dsa_wq *w,
 		}
 	}
 	if (r == 0) {
-		masync__dsa_count(&w->n_desc, 1);
+		uint64_t bytes = desc->xfer_size;
+
 		if (desc->opcode == DSA_OPCODE_BATCH) {
+			const struct dsa_hw_desc *m = (const struct dsa_hw_desc *)
+				(uintptr_t)desc->desc_list_addr;
+			uint32_t k;
+
+			/* (the members this thread just wrote: in its cache) */
+			for (bytes = 0, k = 0; k < desc->desc_count; k++)
+				bytes += m[k].xfer_size;
 			masync__dsa_count(&w->n_batch, 1);
 			masync__dsa_count(&w->n_members, desc->desc_count);
 		}
+		masync__dsa_count(&w->n_desc, 1);
+		masync__dsa_count(&w->n_bytes, bytes);
 		e->seq = ++w->seq;
 		e->submit_ns = masync__coarse_ns();
 		e->in_q = 1;
@@ -10970,6 +10985,7 @@ data_mover_dsa_get_wq_info(struct data_mover_dsa *dmd, size_t i,
 	info->batch_members = MASYNC__LOAD(&w->n_members, relaxed);
 	info->refused = MASYNC__LOAD(&w->n_refused, relaxed);
 	info->page_faults = MASYNC__LOAD(&w->n_faults, relaxed);
+	info->bytes = MASYNC__LOAD(&w->n_bytes, relaxed);
 	return 0;
 }
 

@@ -164,11 +164,13 @@ print_wqs(struct data_mover_dsa *d, const char *what)
 		if (data_mover_dsa_get_wq_info(d, i, &in) != 0)
 			die("data_mover_dsa_get_wq_info failed");
 		printf("# %s: %s/%s, %s, node %d, %s, %u entries, %llu "
-			"descriptors (%llu batches), %llu page faults\n", what,
+			"descriptors (%llu batches), %llu MiB, %llu page "
+			"faults\n", what,
 			in.device, in.wq, in.dedicated ? "dedicated" : "shared",
 			in.numa_node, how[in.submit], in.size,
 			(unsigned long long)in.descriptors,
 			(unsigned long long)in.batches,
+			(unsigned long long)(in.bytes >> 20),
 			(unsigned long long)in.page_faults);
 	}
 }

@@ -433,10 +433,12 @@ check_counts(struct data_mover_dsa *dmd, int coalescing)
 
 		CHECK(data_mover_dsa_get_wq_info(dmd, i, &in) == 0);
 		printf("   %s/%s (%s, node %d, %s): %llu descriptors, %llu "
-			"batches of %llu, %llu page faults, %llu refused\n",
+			"MiB, %llu batches of %llu, %llu page faults, %llu "
+			"refused\n",
 			in.device, in.wq, in.dedicated ? "dedicated" : "shared",
 			in.numa_node, how[in.submit],
 			(unsigned long long)in.descriptors,
+			(unsigned long long)(in.bytes >> 20),
 			(unsigned long long)in.batches,
 			(unsigned long long)in.batch_members,
 			(unsigned long long)in.page_faults,

@@ -87,6 +87,8 @@ check_wq_info(struct dsa_emu *emu, struct data_mover_dsa *d)
 		CHECK_EQ(in.batches, 0); /* write() takes no batches */
 		CHECK_EQ(in.batch_members, 0);
 		CHECK_EQ(in.page_faults, 0);
+		CHECK_EQ(in.bytes, s.bytes);
+		CHECK_EQ(in.bytes, in.descriptors * OPSZ);
 	}
 	errno = 0;
 	CHECK_EQ(data_mover_dsa_get_wq_info(d, NWQ, &in), EINVAL);

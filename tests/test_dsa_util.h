@@ -589,13 +589,13 @@ td_stats(struct dsa_emu *emu)
 
 /* data_mover_dsa_get_wq_info's counts, summed over the mover's WQs */
 struct td_wq_sum {
-	uint64_t desc, batches, members, refused, faults;
+	uint64_t desc, batches, members, refused, faults, bytes;
 };
 
 static inline struct td_wq_sum
 td_wq_sum(struct data_mover_dsa *d)
 {
-	struct td_wq_sum t = { 0, 0, 0, 0, 0 };
+	struct td_wq_sum t = { 0, 0, 0, 0, 0, 0 };
 	size_t i, n = data_mover_dsa_wq_count(d);
 
 	for (i = 0; i < n; i++) {
@@ -607,13 +607,15 @@ td_wq_sum(struct data_mover_dsa *d)
 		t.members += in.batch_members;
 		t.refused += in.refused;
 		t.faults += in.page_faults;
+		t.bytes += in.bytes;
 	}
 	return t;
 }
 
 /* What the mover counted since `was` is what the emulator counted since
  * its stats were reset (s: td_stats): descriptors it received, batch
- * descriptors and their members it ran, page faults it reported. */
+ * descriptors and their members it ran, page faults it reported, and,
+ * when no descriptor failed (none went again), the bytes. */
 static inline void
 td_check_wq_sum(struct data_mover_dsa *d, struct td_wq_sum was,
 	const struct dsa_emu_stats *s)
@@ -624,6 +626,8 @@ td_check_wq_sum(struct data_mover_dsa *d, struct td_wq_sum was,
 	CHECK_EQ(now.batches - was.batches, s->ops[DSA_OPCODE_BATCH]);
 	CHECK_EQ(now.members - was.members, s->batch_members);
 	CHECK_EQ(now.faults - was.faults, s->page_faults);
+	if (s->errors == 0)
+		CHECK_EQ(now.bytes - was.bytes, s->bytes);
 }
 
 /* Waits until the emulator has taken `n` descriptors in and queued them
