@@ -9,22 +9,25 @@
 #include <time.h>
 
 static inline uint64_t
-now_ns(void)
+bench_clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t
+now_ns(void)
+{
+	return bench_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* CPU time of the calling thread */
 static inline uint64_t
 bench_cpu_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* one line of output: `name value unit ratio what` */

@@ -889,6 +889,7 @@ scan_noperm_self(uint64_t a, uint64_t n, uint64_t need, uint64_t *first, uint64_
 	FILE *f = fopen("/proc/self/maps", "re");
 	if (!f)
 		return;
+	int col = need == EMU_PROCMAP_WRITABLE; /* of "rwxp": 'r' or 'w' */
 	char line[512];
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long lo, hi;
@@ -897,7 +898,7 @@ scan_noperm_self(uint64_t a, uint64_t n, uint64_t need, uint64_t *first, uint64_
 			continue;
 		if (lo >= a + n)
 			break; /* sorted */
-		if (hi <= a || perms[need == EMU_PROCMAP_WRITABLE] == "rw"[need == EMU_PROCMAP_WRITABLE])
+		if (hi <= a || perms[col] == "rw"[col]) /* it has the permission */
 			continue;
 		uint64_t o0 = lo > a ? lo - a : 0, o1 = hi - a < n ? hi - a : n;
 		if (o0 < *first)

@@ -410,11 +410,8 @@ main(void)
 		atomic_store(&warm_, 0);
 		CHECK(pthread_create(&t[0], NULL, hammer, NULL) == 0);
 		CHECK(pthread_create(&t[1], NULL, hammer, &stop_) == 0);
-		while (TD_SANITIZED && atomic_load(&warm_) < 2) {
-			struct timespec ts = { 0, 100000 };
-
-			nanosleep(&ts, NULL); /* (the allocators: see above) */
-		}
+		while (TD_SANITIZED && atomic_load(&warm_) < 2)
+			td_sleep_us(100); /* (the allocators: see above) */
 		for (j = 0; j < 2; j++) {
 			_Atomic int *verdict;
 			struct timespec ts;

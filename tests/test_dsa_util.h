@@ -589,13 +589,13 @@ td_stats(struct dsa_emu *emu)
 
 /* data_mover_dsa_get_wq_info's counts, summed over the mover's WQs */
 struct td_wq_sum {
-	uint64_t desc, batches, members, refused, faults, bytes;
+	uint64_t desc, batches, members, faults, bytes;
 };
 
 static inline struct td_wq_sum
 td_wq_sum(struct data_mover_dsa *d)
 {
-	struct td_wq_sum t = { 0, 0, 0, 0, 0, 0 };
+	struct td_wq_sum t = { 0, 0, 0, 0, 0 };
 	size_t i, n = data_mover_dsa_wq_count(d);
 
 	for (i = 0; i < n; i++) {
@@ -605,7 +605,6 @@ td_wq_sum(struct data_mover_dsa *d)
 		t.desc += in.descriptors;
 		t.batches += in.batches;
 		t.members += in.batch_members;
-		t.refused += in.refused;
 		t.faults += in.page_faults;
 		t.bytes += in.bytes;
 	}
