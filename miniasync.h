@@ -7373,6 +7373,9 @@ struct data_mover_dsa {
 	mtx_t mlock;
 	cnd_t mcond;
 	int mstop;
+	/* the monitor sleeps with no deadline (nothing armed, nothing
+	 * pending): a pending batch that starts must wake it */
+	MASYNC__A(int) msleep;
 	struct masync__dsa_op *armed;
 };
 
@@ -8206,6 +8209,11 @@ masync__dsa_retire(struct masync__dsa_wq *w, struct masync__dsa_qent *e)
 			q));
 		unsigned i;
 
+		/* a record reporting a fault on the list (once per batch:
+		 * it retires once) */
+		if ((masync__dsa_status(&b->comp) & DSA_COMP_STATUS_MASK) ==
+				DSA_COMP_BATCH_PAGE_FAULT)
+			MASYNC__FADD(&w->n_faults, 1, relaxed);
 		b->retired = 1;
 		for (i = 0; i < b->n; i++) {
 			struct masync__dsa_op *m = b->member[i];
@@ -8960,6 +8968,39 @@ masync__dsa_flush_all(struct data_mover_dsa *d, uint64_t min_age)
 	}
 }
 
+/* mlock is held for moments (a link, an unlink, the monitor's scan): a
+ * short spin before blocking saves both sides a system call (the waiter's
+ * sleep and the holder's wake-up) on most contended takes */
+static void
+masync__dsa_mlock(struct data_mover_dsa *d)
+{
+	unsigned i;
+
+	for (i = 0; i < 128; i++) {
+		if (masync__mtx_trylock(&d->mlock) == thrd_success)
+			return;
+		MASYNC__PAUSE();
+	}
+	masync__mtx_lock(&d->mlock);
+}
+
+/* A WQ's pending batch started: wake the monitor if it sleeps with no
+ * deadline (it flushes batches older than MASYNC__DSA_PEND_NS). Called
+ * with no lock held. The monitor stores msleep, fences, loads npend; this
+ * thread's FADD of npend came before the fence here: one of the two sees
+ * the other. mlock: a monitor between its load and its wait holds it. */
+static void
+masync__dsa_pend_wake(struct data_mover_dsa *d)
+{
+	MASYNC__FENCE(seq_cst);
+	if (!MASYNC__LOAD(&d->msleep, relaxed) || !d->have_monitor ||
+			masync__dsa_forked(d))
+		return;
+	masync__dsa_mlock(d);
+	masync__mtx_unlock(&d->mlock);
+	masync__cnd_signal(&d->mcond);
+}
+
 /* The starts of a runtime's pass that join a pending batch wait on this
  * thread's stage, without the WQ's lock: they go on the WQ's pending list,
  * and the batch goes, under one lock acquisition per batch (at the pass's
@@ -8985,7 +9026,7 @@ masync__dsa_stage_publish(int flush, const struct masync__dsa_op *ask)
 	struct masync__dsa_wq *w = st->w;
 	struct data_mover_dsa *d;
 	struct masync__dsa_op *m;
-	int kicked;
+	int kicked, started;
 
 	if (st->n == 0)
 		return 0;
@@ -8999,7 +9040,8 @@ masync__dsa_stage_publish(int flush, const struct masync__dsa_op *ask)
 	else
 		w->phead = st->head;
 	w->ptail = st->tail;
-	if (w->npend == 0) {
+	started = w->npend == 0;
+	if (started) {
 		w->pend_ns = masync__coarse_ns();
 		MASYNC__FADD(&d->npend, 1, relaxed);
 	}
@@ -9009,7 +9051,10 @@ masync__dsa_stage_publish(int flush, const struct masync__dsa_op *ask)
 	if (flush || w->npend >= masync__dsa_batch_lim(d, w))
 		masync__dsa_flush_locked(d, w);
 	kicked = ask != NULL && ask->kicked;
+	started &= w->npend != 0; /* still pending: the monitor's */
 	masync__qlock_give(&w->qlock);
+	if (started)
+		masync__dsa_pend_wake(d);
 	return kicked;
 }
 
@@ -9096,7 +9141,7 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	struct data_mover_dsa *d = o->d;
 	struct masync__dsa_wq *order[MASYNC__DSA_MAX_CANDS], *w;
 	unsigned i, n, lim;
-	int round;
+	int round, started = 0, kicked;
 
 	n = masync__dsa_order(d, o, 0, order);
 	if (n == 0)
@@ -9147,16 +9192,18 @@ masync__dsa_pend(struct masync__dsa_op *o)
 	if (w->npend++ == 0) {
 		w->pend_ns = masync__coarse_ns();
 		MASYNC__FADD(&d->npend, 1, relaxed);
+		started = 1;
 	}
 	if (w->npend >= lim)
 		masync__dsa_flush_locked(d, w);
-	if (o->kicked) {
+	kicked = o->kicked;
+	if (kicked)
 		masync__dsa_unkick(o);
-		masync__qlock_give(&w->qlock);
-		return 0;
-	}
+	started &= w->npend != 0; /* still pending: the monitor's */
 	masync__qlock_give(&w->qlock);
-	return 1;
+	if (started)
+		masync__dsa_pend_wake(d);
+	return !kicked;
 }
 
 enum masync__dsa_member_state {
@@ -9287,22 +9334,6 @@ masync__dsa_member(struct masync__dsa_op *o)
 }
 
 /* ---- completion --------------------------------------------------------- */
-
-/* mlock is held for moments (a link, an unlink, the monitor's scan): a
- * short spin before blocking saves both sides a system call (the waiter's
- * sleep and the holder's wake-up) on most contended takes */
-static void
-masync__dsa_mlock(struct data_mover_dsa *d)
-{
-	unsigned i;
-
-	for (i = 0; i < 128; i++) {
-		if (masync__mtx_trylock(&d->mlock) == thrd_success)
-			return;
-		MASYNC__PAUSE();
-	}
-	masync__mtx_lock(&d->mlock);
-}
 
 /* Operations armed in this thread's runtime pass: their wakers are
  * registered at once, but they go on their monitors' lists at the pass's
@@ -9584,9 +9615,18 @@ masync__dsa_monitor(void *arg)
 		uint64_t now;
 
 		if (d->armed == NULL) {
-			masync__cnd_wait(&d->mcond, &d->mlock);
-			idle = 0;
-			continue;
+			/* a pending batch goes after MASYNC__DSA_PEND_NS
+			 * also when nothing is armed (its members were
+			 * polled with no notifier): nap below until it did */
+			MASYNC__STORE(&d->msleep, 1, relaxed);
+			MASYNC__FENCE(seq_cst); /* see masync__dsa_pend_wake */
+			if (MASYNC__LOAD(&d->npend, relaxed) == 0) {
+				masync__cnd_wait(&d->mcond, &d->mlock);
+				MASYNC__STORE(&d->msleep, 0, relaxed);
+				idle = 0;
+				continue;
+			}
+			MASYNC__STORE(&d->msleep, 0, relaxed);
 		}
 		now = masync__coarse_ns();
 		for (o = d->armed; o != NULL && fired < MASYNC__DSA_KICKS;
@@ -9989,6 +10029,8 @@ masync__dsa_batch_done(struct masync__dsa_op *o, uint8_t st)
 	if (code != DSA_COMP_SUCCESS) {
 		size_t off = o->p_off;
 
+		if (code == DSA_COMP_BATCH_PAGE_FAULT)
+			masync__dsa_count_fault(o); /* on the list */
 		for (i = 0; i < o->batch_parts; i++) {
 			size_t len = o->n - off < part ? o->n - off : part;
 			uint8_t s = masync__dsa_status(&recs[i]);
@@ -10868,6 +10910,8 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	d->batch_threshold = cfg.batch_threshold ? cfg.batch_threshold :
 		MASYNC__DSA_DEFAULT_BATCH_THRESHOLD;
 	MASYNC__INIT(&d->npend, 0u);
+	MASYNC__INIT(&d->msleep, 0);
+	MASYNC__UNTRACKED(&d->msleep, sizeof(d->msleep));
 	d->hybrid_threshold = cfg.hybrid_threshold ? cfg.hybrid_threshold :
 		MASYNC__DSA_DEFAULT_HYBRID_THRESHOLD;
 	d->hybrid_permille = cfg.hybrid_cpu_permille;

@@ -20,7 +20,8 @@
  *   member goes as a plain descriptor;
  * - a pending batch nobody polls is sent by the monitor thread once it
  *   waited MASYNC__DSA_PEND_NS (td_pend_ns; test clock), so a WAKER never
- *   waits forever;
+ *   waits forever; also when its members were polled with no notifier
+ *   (nothing armed: the monitor slept until the batch woke it);
  * - on the write() path (DSA 1.0 takes no batches that way) nothing is
  *   coalesced;
  * - threads sharing the mover, each waiting for groups of operations of
@@ -238,6 +239,7 @@ test_member_faults(struct dsa_emu *emu)
 	struct data_mover_dsa *d = mover(NOPS);
 	struct dsa_emu_fault f;
 	struct dsa_emu_stats s;
+	struct td_wq_sum was;
 	struct ops o;
 	int i;
 
@@ -303,6 +305,7 @@ test_member_faults(struct dsa_emu *emu)
 
 	td_begin("the batch's list faults part-way: the rest go alone");
 	dsa_emu_reset_stats(emu);
+	was = td_wq_sum(d);
 	ops_make(&o, d, 8, 5);
 	memset(&f, 0, sizeof(f));
 	f.kind = DSA_EMU_FAULT_BATCH_LIST;
@@ -321,6 +324,9 @@ test_member_faults(struct dsa_emu *emu)
 	/* the 3 that ran (below the batch's count) wrote no record and
 	 * were not sent again */
 	CHECK_EQ(s.member_records, 0);
+	/* the batch's record reported the fault: a page fault for the WQ */
+	CHECK_EQ(s.page_faults, 1);
+	CHECK_EQ(td_wq_sum(d).faults - was.faults, 1);
 	ops_free(&o);
 	dsa_emu_clear_faults(emu);
 	data_mover_dsa_delete(d);
@@ -534,26 +540,32 @@ wake(void *data)
 	atomic_fetch_add(&woken, 1);
 }
 
+/* armed: the members are polled with a waker (the monitor is awake for
+ * them); else with no notifier, so nothing is armed and the monitor
+ * sleeps until the pending batch wakes it */
 static void
-test_monitor_flush(struct dsa_emu *emu)
+test_monitor_flush(struct dsa_emu *emu, int armed)
 {
 	struct data_mover_dsa *d = mover(NOPS);
-	struct future_notifier n;
+	struct future_notifier n, *np = armed ? &n : NULL;
 	struct dsa_emu_stats s;
 	struct ops o;
 	uint64_t t0;
 
-	td_begin("a pending batch nobody polls: the monitor sends it");
+	td_begin(armed ? "a pending batch nobody polls: the monitor sends it" :
+		"the same, polled with no notifier: the monitor sends it");
+	atomic_store(&woken, 0);
 	dsa_emu_reset_stats(emu);
 	ops_make(&o, d, 3, 7);
 	dsa_emu_pause(emu, -1, 1);
 	CHECK(poll1(&o.f[0]) == FUTURE_STATE_RUNNING);
 	memset(&n, 0, sizeof(n));
 	n.waker.wake = wake;
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[1]), &n) ==
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[1]), np) ==
 		FUTURE_STATE_RUNNING);
-	CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[2]), &n) ==
+	CHECK(n.notifier_used ==
+		(armed ? FUTURE_NOTIFIER_WAKER : FUTURE_NOTIFIER_NONE));
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&o.f[2]), np) ==
 		FUTURE_STATE_RUNNING);
 	CHECK_EQ(td_npend(d), 2);
 	/* the clock stands still: the monitor keeps them for company */
@@ -565,7 +577,7 @@ test_monitor_flush(struct dsa_emu *emu)
 	dsa_emu_pause(emu, -1, 0);
 	/* the wakers of both members are called on their completion */
 	t0 = td_now_ns();
-	while (atomic_load(&woken) < 2) {
+	while (armed && atomic_load(&woken) < 2) {
 		CHECK(td_now_ns() - t0 < td_hang_ns());
 		td_sleep_us(100);
 	}
@@ -731,7 +743,8 @@ main(void)
 	test_swept_member(emu);
 	test_cancel_lone(emu);
 	test_poller(emu);
-	test_monitor_flush(emu);
+	test_monitor_flush(emu, 1);
+	test_monitor_flush(emu, 0);
 	test_threads(emu);
 	dsa_emu_stop(emu);
 	test_write_path();

@@ -182,6 +182,7 @@ test_batch_faults(void)
 	struct vdm_operation_future f;
 	struct dsa_emu_fault fl;
 	struct dsa_emu_stats s;
+	struct td_wq_sum was;
 	int k;
 
 	ec.max_transfer_size = 65536;
@@ -223,6 +224,7 @@ test_batch_faults(void)
 			break;
 		}
 		dsa_emu_reset_stats(emu);
+		was = td_wq_sum(d);
 		td_inject(emu, &fl);
 		if (k == 2) {
 			f = vdm_memset(vdm, b, 0xa5, n, 0);
@@ -239,6 +241,9 @@ test_batch_faults(void)
 			CHECK_EQ(s.faults_injected, 1);
 			CHECK_EQ(dsa_emu_faults_pending(emu), 0);
 		}
+		/* a fault on the batch's list is one too (its record; the
+		 * members the mover counts are those it sent) */
+		CHECK_EQ(td_wq_sum(d).faults - was.faults, s.page_faults);
 		dsa_emu_clear_faults(emu);
 	}
 	data_mover_dsa_delete(d);
