@@ -104,7 +104,8 @@
    nothing written; no memory gives NULL with errno ENOMEM (constructors)
    or a future born complete with VDM_ERROR_OUT_OF_MEMORY. A future must
    have been made (FUTURE_INIT*, vdm_*): future_poll calls its task
-   unchecked, though the runtime's waits refuse a zeroed one (EINVAL).
+   unchecked, though the runtime's waits refuse a zeroed one (EINVAL),
+   and a chain that reaches a zeroed entry completes there (errno EINVAL).
 
    THE DSA MOVER (MINIASYNC_DSA)
    - data_mover_dsa_new() opens every enabled user work queue (WQ) of
@@ -847,6 +848,15 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 		 * library's movers reset notifier_used when they complete
 		 * (a POLLER mover's to POLLER on a word that reads "done"),
 		 * so the next entry's poll starts from nothing to wait for */
+		if (MASYNC__UNLIKELY(e->future.task == NULL) &&
+				e->future.context.state !=
+				FUTURE_STATE_COMPLETE) {
+			/* an entry never made (zeroed): the chain ends, as
+			 * the runtime refuses such a future (EINVAL) */
+			e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
+			errno = EINVAL;
+			return FUTURE_STATE_COMPLETE;
+		}
 		if (masync__poll(&e->future, n) != FUTURE_STATE_COMPLETE)
 			return FUTURE_STATE_RUNNING;
 		if (stop && masync__vdm_context_result(&e->future.context)) {

@@ -9,6 +9,7 @@
  * Prints one line per check group; exits 0 (pass) or 1 (fail). */
 #include "test_impl.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -819,6 +820,46 @@ group_born_complete_entry(void)
 	CHECK(args.rec[2].calls == 1);
 }
 
+/* An entry the program never made (zeroed, no task): the chain completes
+ * there with errno EINVAL, as the runtime refuses such a future, instead
+ * of calling a NULL task; the entries before it ran, those after did not. */
+static void
+group_zeroed_entry(void)
+{
+	struct runtime *rt = runtime_new();
+	struct prop_future p;
+	int stop;
+
+	CHECK(rt != NULL);
+	for (stop = 0; stop < 2 && rt != NULL; stop++) {
+		memset(&p, 0, sizeof(p));
+		FUTURE_CHAIN_ENTRY_INIT(&p.data.a, step_new(1, 1, 0, 0), NULL,
+			NULL);
+		/* b left zeroed */
+		FUTURE_CHAIN_ENTRY_INIT(&p.data.c, step_new(3, 1, 0, 0), NULL,
+			NULL);
+		FUTURE_CHAIN_ENTRY_INIT(&p.data.d, step_new(4, 1, 0, 0), NULL,
+			NULL);
+		FUTURE_CHAIN_ENTRY_INIT(&p.data.e, step_new(5, 1, 0, 0), NULL,
+			NULL);
+		if (stop)
+			FUTURE_CHAIN_INIT_STOP_ON_ERROR(&p);
+		else
+			FUTURE_CHAIN_INIT(&p);
+		poll_log_n = 0;
+		errno = 0;
+		runtime_wait(rt, FUTURE_AS_RUNNABLE(&p));
+		CHECK(errno == EINVAL);
+		CHECK(FUTURE_STATE(&p) == FUTURE_STATE_COMPLETE);
+		CHECK(poll_log_n == 1 && poll_log[0] == 1);
+		errno = 0;
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&p), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(poll_log_n == 1);
+	}
+	runtime_delete(rt);
+}
+
 static void
 group_macros_if_else(void)
 {
@@ -887,6 +928,8 @@ main(void)
 	run_group("entry born complete (bad vdm arguments)",
 		group_born_complete_entry);
 	run_group("chain macros inside if/else", group_macros_if_else);
+	run_group("an entry never made (zeroed): EINVAL, no crash",
+		group_zeroed_entry);
 	data_mover_sync_delete(dms);
 	return failures != 0;
 }
