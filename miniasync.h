@@ -102,7 +102,9 @@
    with errno EINVAL; NULL buffers, wrapping ranges and unknown flags
    complete the future with VDM_ERROR_INVALID_ARGUMENT at its first poll,
    nothing written; no memory gives NULL with errno ENOMEM (constructors)
-   or a future born complete with VDM_ERROR_OUT_OF_MEMORY. A future must
+   or a future born complete with VDM_ERROR_OUT_OF_MEMORY, as does a
+   mover at its capacity (threads: ringbuf_size operations in flight;
+   DSA: config capacity). A future must
    have been made (FUTURE_INIT*, vdm_*): future_poll calls its task
    unchecked, though the runtime's waits refuse a zeroed one (EINVAL),
    and a chain that reaches a zeroed entry completes there (errno EINVAL).
@@ -1865,16 +1867,16 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
  *   EINVAL      fut is NULL, or has no mover (not made by a vdm_*
  *               function); nothing changes.
  * Cancelling is also how a future that will never be waited on is given
- * up: a created but never polled future holds mover capacity (a queue
- * slot, per-operation state) until it completes or is cancelled, and a
+ * up: a created but never polled future holds mover capacity (one of
+ * ringbuf_size, per-operation state) until it completes or is cancelled, and a
  * never-polled future is always cancelled (0).
  * Started, then dropped: an operation that started (EINPROGRESS) runs to
  * completion, but its per-operation state is released only by the poll
  * that sees it complete (the future may have moved, so the mover cannot
  * tell a dropped future from one polled later). A future dropped after it
  * started therefore keeps its state until the mover is deleted; once all
- * states are held (threads mover: 2^20; DSA: its capacity) creation
- * reports VDM_ERROR_OUT_OF_MEMORY. Poll such a future once more after it
+ * states are held (threads mover: ringbuf_size; DSA: its capacity)
+ * creation reports VDM_ERROR_OUT_OF_MEMORY. Poll such a future once more after it
  * completed (runtime_wait, or a NULL-notifier poll) before dropping it.
  * Built-in movers (sync, threads, DSA; also a program's copy of a threads
  * mover's vdm that keeps its op_delete): an idle future, or a running one
@@ -1969,20 +1971,25 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * 64 x 4 KiB batches as fast as an explicit 2-worker mover; the submitting
  * thread shares the cores with them. Figures: bench/RESULTS.md. */
 #define DATA_MOVER_THREADS_DEFAULT_NTHREADS 0
-/* Default queue length, in operations (the seed's 128: a batch of 64
- * never waits for room, and more slots did not speed the batches up). */
+/* Default capacity, in operations (the seed's 128: a batch of 64 never
+ * waits for room, and more slots did not speed the batches up). */
 #define DATA_MOVER_THREADS_DEFAULT_RINGBUF_SIZE 128
 
 #ifndef MINIASYNC_NO_THREADS /* (a call is a compile error then) */
 /* Starts `nthreads` workers (1..1024, or 0: see below) and a queue of
  * `ringbuf_size` operations (1..2^24; it need not be a power of two).
- * Operations are queued when first polled; while the queue is full a
- * polled future stays idle and its operation waits, in order, on the
- * mover's wait list: a
- * worker that frees a slot moves it into the queue itself, so no wake-up
- * for room is needed (none can be lost). Its waker is called / its
- * poller word changes when it completes; a poll in between keeps it idle
- * (vdm_cancel still cancels it) or finds it running. A poll after the
+ * ringbuf_size bounds the operations in flight (at most 2^20): one is in
+ * flight from its creation (vdm_memcpy & co.) until the poll that sees it
+ * complete, its cancellation (vdm_cancel) or the mover's deletion; past
+ * the bound, creating one gives a future born complete with
+ * VDM_ERROR_OUT_OF_MEMORY, nothing done (it never blocks). Poll a future
+ * to completion or cancel it before dropping it, or its slot stays taken.
+ * Operations are queued when first polled. The queue can still be full
+ * (the entry of an operation its poller ran itself stays there until a
+ * worker pops it): one that finds it so waits, in order, on the mover's
+ * wait list, and a worker that frees a slot moves it into the queue
+ * itself, so no wake-up for room is needed (none can be lost). A poll
+ * after the
  * first that finds the operation still queued runs it on the polling
  * thread (a split one: the chunks left), unless it uses a function given
  * with set_memcpy_fn & co., which only workers call. Where the caller and
@@ -1992,8 +1999,7 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * workers call, it wakes a worker instead) and the next poll runs the
  * queued ones, in order.
  * The per-operation state comes from a pool of the mover (any thread may
- * poll a future, also after the thread that made it exited); creation
- * reports VDM_ERROR_OUT_OF_MEMORY only when no state can be had at all.
+ * poll a future, also after the thread that made it exited).
  * Operations of 2 MiB and more are split into chunks that the workers and
  * the polling thread run in parallel (together at most as many threads as
  * the CPUs the caller may run on; where caller and workers may use one
@@ -4730,6 +4736,9 @@ data_mover_sync_delete(struct data_mover_sync *dms)
  *   algorithm) of ringbuf_size slots. Workers pop, run, and complete the
  *   operation through its signal (>>signal): the waker is called / the
  *   poller word changes after the result is visible.
+ * - d->inflight bounds the operations in flight by ringbuf_size; the ring
+ *   can still fill, with the entries of operations their pollers ran
+ *   (they stay until a worker pops them).
  * - Full ring: the poll leaves the future idle and puts the state, with
  *   the queue's reference, at the end of the mover's wait list. A worker
  *   that pops an entry (freeing a slot) moves waiting operations into the
@@ -4875,6 +4884,9 @@ struct masync__thr_op {
 	/* on dmt->defer (under dmt->lock): its own link, as the wait list
 	 * unlinks an operation after a push that may already have run it */
 	struct masync__thr_op *dnext;
+	/* made in a process forked since the mover was made: its fork
+	 * generation (masync__thr_count), else 0 (written only there) */
+	unsigned fgen;
 };
 MASYNC__STATIC_ASSERT(sizeof(void *) != 8 ||
 	(offsetof(struct masync__thr_op, op) == MASYNC__CACHELINE &&
@@ -4920,6 +4932,15 @@ struct data_mover_threads {
 	size_t lap_mask;
 	unsigned lap_log;
 	struct masync__ring_cell *cells;
+	/* operations in flight, from op_new to the future's release (a
+	 * worker may hold the state a moment longer: the pool is larger);
+	 * RMWs by the threads that create and complete futures only. In a
+	 * process forked since the mover was made, cinflight counts instead:
+	 * (its fork generation << 32) | count, so that a child starts from 0
+	 * and the parent's operations (which it may never poll) do not
+	 * count there (masync__thr_count) */
+	MASYNC__ALIGNAS(64) MASYNC__A(size_t) inflight;
+	MASYNC__A(uint64_t) cinflight;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) enq_pos;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) deq_pos;
 	/* each its own line: every push does an RMW on `idle`; `nblocked`
@@ -5859,16 +5880,65 @@ masync__thr_worker(void *arg)
 	}
 }
 
+/* In a process forked since d was made (generation g != 0, as forks only
+ * add): counts an operation made here; -1 at the bound. The first one of
+ * a generation starts the count from 0: the parent's operations stay
+ * with the parent (the child may never poll them). */
+static int
+masync__thr_count(struct data_mover_threads *d, unsigned g)
+{
+	uint64_t w = MASYNC__LOAD(&d->cinflight, relaxed), nw;
+
+	do {
+		uint64_t n = (unsigned)(w >> 32) == g ? (uint32_t)w : 0;
+
+		if (n >= d->cap)
+			return -1;
+		nw = (uint64_t)g << 32 | (n + 1);
+	} while (!MASYNC__CAS(&d->cinflight, &w, nw, relaxed));
+	return 0;
+}
+
+/* Gives back a slot op_new took in generation g (0: the maker's). */
+static void
+masync__thr_uncount(struct data_mover_threads *d, unsigned g)
+{
+	if (g == 0)
+		MASYNC__FSUB(&d->inflight, 1, relaxed);
+	else
+		MASYNC__FSUB(&d->cinflight, 1, relaxed);
+}
+
 MINIASYNC_API void *
 masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 {
 	struct data_mover_threads *d = (struct data_mover_threads *)vdm;
-	struct masync__thr_op *op =
-		(struct masync__thr_op *)masync__pool_get(&d->pool);
+	struct masync__thr_op *op;
+	unsigned g = 0;
 
 	(void)type;
-	if (op == NULL)
+	/* ringbuf_size bounds the operations in flight (API.md) */
+	if (MASYNC__UNLIKELY(masync__forked_since(d->pool.fork_gen))) {
+		g = MASYNC__LOAD(&masync__forks, relaxed);
+		if (masync__thr_count(d, g) != 0)
+			return NULL;
+	} else {
+		/* a CAS, not an add taken back: a refused creation must not
+		 * make a concurrent one see the mover full for a moment */
+		size_t n = MASYNC__LOAD(&d->inflight, relaxed);
+
+		do {
+			if (n >= d->cap)
+				return NULL;
+		} while (!MASYNC__CAS(&d->inflight, &n, n + 1, relaxed));
+	}
+	op = (struct masync__thr_op *)masync__pool_get(&d->pool);
+	if (op == NULL) {
+		masync__thr_uncount(d, g);
 		return NULL;
+	}
+	if (MASYNC__UNLIKELY(g != 0))
+		op->fgen = g;
 	/* words that are only ever accessed atomically */
 	MASYNC__UNTRACKED(&op->refs, sizeof(op->refs));
 	MASYNC__UNTRACKED(&op->phase, sizeof(op->phase));
@@ -6568,6 +6638,10 @@ masync__thr_release(struct masync__thr_op *op)
 {
 	struct data_mover_threads *d = op->dmt;
 
+	if (MASYNC__LIKELY(!masync__forked_since(d->pool.fork_gen)))
+		MASYNC__FSUB(&d->inflight, 1, relaxed);
+	else if (op->fgen == MASYNC__LOAD(&masync__forks, relaxed))
+		masync__thr_uncount(d, op->fgen); /* made here, not before */
 	if (op->forked == MASYNC__THR_ORPHAN)
 		return; /* its other references went with the parent's threads */
 	if (!MASYNC__LOAD(&op->blocked, acquire)) {
@@ -6688,6 +6762,10 @@ data_mover_threads_new(size_t nthreads, size_t ringbuf_size,
 			d->lap_log++)
 		;
 	d->lap_mask = ((size_t)1 << d->lap_log) - 1;
+	MASYNC__INIT(&d->inflight, 0);
+	MASYNC__UNTRACKED(&d->inflight, sizeof(d->inflight));
+	MASYNC__INIT(&d->cinflight, 0);
+	MASYNC__UNTRACKED(&d->cinflight, sizeof(d->cinflight));
 	MASYNC__INIT(&d->enq_pos, 0);
 	MASYNC__INIT(&d->deq_pos, 0);
 	MASYNC__INIT(&d->nblocked, 0);

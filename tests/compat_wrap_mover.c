@@ -7,13 +7,18 @@
  * past it is a stack-buffer-overflow), and must call the copy's callbacks,
  * not the mover's behind them. Sync and threads movers; runtime_wait,
  * runtime_wait_multiple, a busy poll, a cancelled idle future. And on a
- * threads mover with one worker and a one-slot ring: the idle future of
- * an operation that waited for room and that the worker has moved into
- * the ring since, cancelled through the copy (which keeps the mover's
- * op_delete, or wraps it too): cancelled, and never run after (it was:
- * the copy's cancel only released the future's reference). And a running
- * future whose operation still waits in the ring, cancelled through the
- * copy. */
+ * threads mover with one worker and a three-slot ring (ringbuf_size: also
+ * at most three operations in flight): the idle future of an operation
+ * that waited for room (the ring full of an operation queued behind the
+ * held worker and the entries of two its poller ran) and that the worker
+ * has moved into the ring since, cancelled through the copy (which keeps
+ * the mover's op_delete, or wraps it too): cancelled, and never run after
+ * (it was: the copy's cancel only released the future's reference). With
+ * three in flight, a creation through the copy is refused as through the
+ * mover's own vdm (born COMPLETE with VDM_ERROR_OUT_OF_MEMORY, nothing
+ * written), and the cancellation through the copy gives the slot back.
+ * And a running future whose operation still waits in the ring, cancelled
+ * through the copy. */
 #include "miniasync.h"
 #include <stdatomic.h>
 #include <stdio.h>
@@ -178,27 +183,49 @@ static void
 cancel_after_room(int wrap_del, struct runtime *r)
 {
 	struct vdm wrapped;
-	struct data_mover_threads *d = gated_mover(1, wrap_del, &wrapped);
+	struct data_mover_threads *d = gated_mover(3, wrap_del, &wrapped);
 	struct vdm *v = inner;
 	char a_src[N], a_dst[N], b_src[N], b_dst[N];
-	unsigned char c_dst[4096], d_dst[N];
-	struct vdm_operation_future fa, fb, fc, fd;
-	int failed = compat_failures;
+	unsigned char c_dst[4096], d_dst[N], s_dst[2][N], x_dst[N];
+	struct vdm_operation_future fa, fb, fc, fd, fs, fx;
+	int failed = compat_failures, i;
 
 	if (d == NULL)
 		return;
 	memset(a_src, 'A', N);
 	memset(b_src, 'B', N);
 	memset(c_dst, 0xee, sizeof(c_dst));
-	/* A holds the worker, B fills the ring, C waits for room */
+	memset(x_dst, 0xee, sizeof(x_dst));
+	/* A holds the worker, B is queued */
 	fa = vdm_memcpy(v, a_dst, a_src, N, 0);
 	(void)future_poll(FUTURE_AS_RUNNABLE(&fa), NULL);
 	wait_for(&gate_in[0]);
 	fb = vdm_memcpy(v, b_dst, b_src, N, 0);
 	(void)future_poll(FUTURE_AS_RUNNABLE(&fb), NULL);
+	/* two memsets through the copy, each queued by its first poll and
+	 * run by its second (the worker is held): done, their slots given
+	 * back, their entries stay behind B (a push drops such entries only
+	 * from the ring's head, and B's, a user function's, stays until
+	 * the worker pops it) and fill the ring */
+	for (i = 0; i < 2; i++) {
+		fs = vdm_memset(&wrapped, s_dst[i], 0x30 + i, N, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&fs), NULL) ==
+			FUTURE_STATE_RUNNING);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&fs), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(FUTURE_OUTPUT(&fs)->result == VDM_SUCCESS);
+		CHECK(compat_all(s_dst[i], 0x30 + i, N));
+	}
+	/* C waits for room */
 	fc = vdm_memset(&wrapped, c_dst, 0x11, sizeof(c_dst), 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&fc), NULL) ==
 		FUTURE_STATE_IDLE);
+	/* A, B, C in flight: the copy's next creation is refused */
+	fx = vdm_memset(&wrapped, x_dst, 0x33, N, 0);
+	CHECK(FUTURE_STATE(&fx) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&fx)->result == VDM_ERROR_OUT_OF_MEMORY);
+	CHECK(fx.data.data == NULL);
+	CHECK(vdm_cancel(&fx) == EALREADY);
 	/* the worker ends A, pops B (C goes into the ring), runs B */
 	atomic_store(&gate_open[0], 1);
 	wait_for(&gate_in[1]);
@@ -206,8 +233,10 @@ cancel_after_room(int wrap_del, struct runtime *r)
 	CHECK(vdm_cancel(&fc) == 0);
 	CHECK(FUTURE_STATE(&fc) == FUTURE_STATE_COMPLETE);
 	CHECK(FUTURE_OUTPUT(&fc)->result == VDM_ERROR_CANCELLED);
-	/* D goes after C: once D is done, the worker has passed C */
+	/* C's slot is back (A and B are still in flight): D is made; it
+	 * goes after C: once D is done, the worker has passed C */
 	fd = vdm_memset(v, d_dst, 0x22, N, 0);
+	CHECK(FUTURE_STATE(&fd) == FUTURE_STATE_IDLE);
 	(void)future_poll(FUTURE_AS_RUNNABLE(&fd), NULL);
 	atomic_store(&gate_open[1], 1);
 	runtime_wait(r, FUTURE_AS_RUNNABLE(&fa));
@@ -217,6 +246,7 @@ cancel_after_room(int wrap_del, struct runtime *r)
 	CHECK(compat_all(d_dst, 0x22, N));
 	CHECK(memcmp(a_dst, a_src, N) == 0 && memcmp(b_dst, b_src, N) == 0);
 	CHECK(compat_all(c_dst, 0xee, sizeof(c_dst))); /* never written */
+	CHECK(compat_all(x_dst, 0xee, sizeof(x_dst))); /* refused */
 	data_mover_threads_delete(d);
 	printf("threads, cancel after the wait for room%s: %s\n",
 		wrap_del ? " (op_delete wrapped)" : "",

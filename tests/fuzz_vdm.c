@@ -40,6 +40,16 @@
  * written when it was refused or cancelled; on the emulator nothing
  * written twice. Only an operation the device failed may leave its own
  * range anything.
+ * A threads mover's ringbuf_size bounds the operations it has in flight
+ * (API.md), from their creation to the poll that sees them complete or
+ * their cancellation; past it a creation is refused: a future born
+ * COMPLETE with VDM_ERROR_OUT_OF_MEMORY, nothing done (batches of 8 go
+ * past the bounds of 2 and 4, also with lazily made chain entries). All
+ * of a batch's polls are made by this thread, so the model knows, at each
+ * creation, how many of the batch's futures are made and not yet
+ * complete: the creation must be refused exactly when that is the bound,
+ * whatever the timing; and after each batch nothing may be in flight on
+ * any threads mover (those that run a DSA mover's CPU parts too).
  *
  * Built two ways:
  *  - a test (meson: fuzz_vdm, fuzz_vdm_dsa): main() runs FUZZ_VDM_RUNS
@@ -127,7 +137,7 @@ fz_size(struct fz_in *in, size_t max)
 enum fz_mover {
 	FZ_SYNC,
 	FZ_THREADS,       /* 2 workers, ring 64, WAKER */
-	FZ_THREADS_SMALL, /* 1 worker, ring 2: operations wait for room */
+	FZ_THREADS_SMALL, /* 1 worker, ring 2: creations refused past 2 */
 	FZ_THREADS_USER,  /* 2 workers, ring 4, POLLER, the user functions */
 #ifdef FUZZ_DSA
 	FZ_DSA,  /* wq0.0: the portal, batches, CPU part on the poller */
@@ -142,6 +152,13 @@ static const char *const fz_mover_name[] = {
 #ifdef FUZZ_DSA
 	"dsa", "dsa_write", "dsa_node",
 #endif
+};
+
+/* ringbuf_size of the threads movers: the operations each may have in
+ * flight (0: no bound the model knows of; a DSA mover's capacity is more
+ * than a batch) */
+static const size_t fz_cap[FZ_NMOVERS] = {
+	[FZ_THREADS] = 64, [FZ_THREADS_SMALL] = 2, [FZ_THREADS_USER] = 4
 };
 
 static struct data_mover_sync *fz_sync;
@@ -358,9 +375,12 @@ fz_setup(void)
 	fz_rt = tt_runtime_new();
 #endif
 	fz_sync = data_mover_sync_new();
-	fz_thr[0] = data_mover_threads_new(2, 64, FUTURE_NOTIFIER_WAKER);
-	fz_thr[1] = data_mover_threads_new(1, 2, FUTURE_NOTIFIER_NONE);
-	fz_thr[2] = data_mover_threads_new(2, 4, FUTURE_NOTIFIER_POLLER);
+	fz_thr[0] = data_mover_threads_new(2, fz_cap[FZ_THREADS],
+		FUTURE_NOTIFIER_WAKER);
+	fz_thr[1] = data_mover_threads_new(1, fz_cap[FZ_THREADS_SMALL],
+		FUTURE_NOTIFIER_NONE);
+	fz_thr[2] = data_mover_threads_new(2, fz_cap[FZ_THREADS_USER],
+		FUTURE_NOTIFIER_POLLER);
 	fz_arena = (unsigned char *)malloc(FZ_ARENA);
 	fz_model = (unsigned char *)malloc(FZ_ARENA);
 	if (fz_rt == NULL || fz_sync == NULL || fz_thr[0] == NULL ||
@@ -668,6 +688,14 @@ static const char *const fz_wait_name[] = {
 	"runtime_wait_any(_for) until all are done", "a join-all future"
 };
 
+/* The batch's operations, its mover and how it waits (for fz_fail), and
+ * each operation's future once made (NULL before: a lazy chain entry's
+ * when its init made it); see fz_made. */
+static struct fz_op *fz_bops;
+static unsigned fz_bn, fz_bhow;
+static enum fz_mover fz_bm;
+static const struct vdm_operation_future *fz_bfut[FZ_MAXOPS];
+
 /* ---- chains of two operations (how == 6) ------------------------------- */
 
 struct fz_pair_data {
@@ -684,17 +712,24 @@ FUTURE(fz_pair_future, struct fz_pair_data, struct fz_pair_output);
 /* the second operation is made when the first is done (lazy entry) */
 struct fz_lazy {
 	struct vdm *vdm;
-	const struct fz_op *op;
+	unsigned i; /* its index in the batch */
 	int made;
 };
+
+static unsigned fz_in_flight(void);
+static void fz_made(unsigned i, const struct vdm_operation_future *f,
+	unsigned live);
 
 static void
 fz_pair_init(void *future, struct future_context *chain_fut, void *arg)
 {
 	struct fz_lazy *l = (struct fz_lazy *)arg;
+	unsigned live = fz_in_flight();
 
 	(void)chain_fut;
-	*(struct vdm_operation_future *)future = fz_make(l->vdm, l->op);
+	*(struct vdm_operation_future *)future = fz_make(l->vdm,
+		&fz_bops[l->i]);
+	fz_made(l->i, (const struct vdm_operation_future *)future, live);
 	l->made = 1;
 }
 
@@ -716,6 +751,74 @@ fz_fail(const char *why, enum fz_mover m, unsigned how,
 			fprintf(stderr, "    ^ this one\n");
 	}
 	exit(1);
+}
+
+/* ---- the threads movers' bound: their operations in flight ------------- */
+
+/* The batch's operations in flight now: made, not born complete, not yet
+ * seen complete by a poll nor cancelled (this thread makes every poll,
+ * so no state changes under the count) */
+static unsigned
+fz_in_flight(void)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < fz_bn; i++)
+		n += fz_bfut[i] != NULL && fz_bfut[i]->base.context.state !=
+			FUTURE_STATE_COMPLETE;
+	return n;
+}
+
+/* Operation i was made as *f with `live` in flight before: refused (born
+ * COMPLETE with VDM_ERROR_OUT_OF_MEMORY, no state) exactly when that was
+ * the mover's bound; then the model expects that result. */
+static void
+fz_made(unsigned i, const struct vdm_operation_future *f, unsigned live)
+{
+	size_t cap = fz_cap[fz_bm];
+	int full = cap != 0 && live >= cap;
+	int born = f->base.context.state == FUTURE_STATE_COMPLETE;
+	char why[160];
+
+	fz_bfut[i] = f;
+	if (born == full && (!born ||
+			(f->output.result == VDM_ERROR_OUT_OF_MEMORY &&
+			f->data.data == NULL))) {
+		if (full)
+			fz_bops[i].want = VDM_ERROR_OUT_OF_MEMORY;
+		return;
+	}
+	if (born)
+		snprintf(why, sizeof(why), "creation refused (%s) with %u "
+			"operations of the bound %zu in flight",
+			vdm_result_str(f->output.result), live, cap);
+	else
+		snprintf(why, sizeof(why), "creation not refused with %u "
+			"operations of the bound %zu in flight", live, cap);
+	fz_fail(why, fz_bm, fz_bhow, fz_bops, fz_bn, i);
+}
+
+/* After a batch every future is complete: nothing may be in flight on a
+ * threads mover (white box: its count), a DSA mover's CPU parts included */
+static void
+fz_none_in_flight(void)
+{
+	static const enum fz_mover tm[3] = {
+		FZ_THREADS, FZ_THREADS_SMALL, FZ_THREADS_USER
+	};
+	unsigned t;
+
+	for (t = 0; t < 3; t++) {
+		size_t n = MASYNC__LOAD(&fz_thr[t]->inflight, relaxed);
+		char why[160];
+
+		if (n == 0)
+			continue;
+		snprintf(why, sizeof(why), "%zu operations in flight on the "
+			"threads mover %s after the batch", n,
+			fz_mover_name[tm[t]]);
+		fz_fail(why, fz_bm, fz_bhow, fz_bops, fz_bn, fz_bn);
+	}
 }
 
 /* a notifier of kind nk for a poll (a WAKER's counts its calls) */
@@ -924,10 +1027,15 @@ fz_batch(struct fz_in *in)
 
 	for (i = 0; i < nops; i++) {
 		fz_gen(in, i, &ops[i]);
-		ops[i].want = fz_expect(m, &ops[i]);
+		ops[i].want = fz_expect(m, &ops[i]); /* (fz_made: or refused) */
 		perm[i] = i;
 		cancelled[i] = 0;
+		fz_bfut[i] = NULL;
 	}
+	fz_bops = ops;
+	fz_bn = nops;
+	fz_bm = m;
+	fz_bhow = how;
 	for (i = nops; i > 1; i--) { /* a random polling order */
 		unsigned t;
 
@@ -1014,13 +1122,15 @@ fz_batch(struct fz_in *in)
 	}
 	for (i = 0; i < npairs; i++) {
 		struct fz_pair_future *c = &pair[i];
+		unsigned live = fz_in_flight();
 
 		stop |= (fz_byte(in) & 1u) << i;
 		lazy[i].vdm = vdm;
-		lazy[i].op = &ops[2 * i + 1];
+		lazy[i].i = 2 * i + 1;
 		lazy[i].made = 0;
 		FUTURE_CHAIN_ENTRY_INIT(&c->data.first,
 			fz_make(vdm, &ops[2 * i]), NULL, NULL);
+		fz_made(2 * i, &c->data.first.fut, live);
 		FUTURE_CHAIN_ENTRY_LAZY_INIT(&c->data.second, fz_pair_init,
 			&lazy[i], NULL, NULL);
 		if (stop & (1u << i))
@@ -1032,7 +1142,10 @@ fz_batch(struct fz_in *in)
 		outp[2 * i + 1] = &c->data.second.fut.output;
 	}
 	for (i = 2 * npairs; i < nops; i++) {
+		unsigned live = fz_in_flight();
+
 		f[i] = fz_make(vdm, &ops[i]);
+		fz_made(i, &f[i], live);
 		ff[i - npairs] = FUTURE_AS_RUNNABLE(&f[i]);
 		outp[i] = &f[i].output;
 	}
@@ -1282,6 +1395,7 @@ fz_batch(struct fz_in *in)
 			fz_revive(m);
 	}
 #endif
+	fz_none_in_flight();
 	if (memcmp(fz_arena, fz_model, FZ_ARENA) != 0) {
 		size_t at = 0;
 		char why[160];

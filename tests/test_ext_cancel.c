@@ -5,7 +5,12 @@
  * written), NULL (EINVAL); on the threads mover deterministically: a
  * running operation (EINPROGRESS, runs to completion), a queued one behind
  * it (0, the worker skips it), one blocked on a full queue (0, its place in
- * the wait list is released). Written / untouched buffers are checked after
+ * the wait list is released; the queue filled by operations queued behind
+ * the held worker and the entries of two their poller ran). There the
+ * mover is also at its bound (ringbuf_size operations in flight): a
+ * creation is refused (born COMPLETE with VDM_ERROR_OUT_OF_MEMORY, EALREADY
+ * to vdm_cancel, nothing written), and cancelling the blocked one gives
+ * its slot back at once. Written / untouched buffers are checked after
  * the movers were deleted, when nothing can write any more. */
 #define _GNU_SOURCE
 #include "test_impl.h"
@@ -221,20 +226,22 @@ threads_queue(void)
 	CHECK(te_all(b, 0, N));
 }
 
-/* queue of two slots: a runs, b and e fill the queue, c and d wait for
- * room. (Two slots: with a one-slot queue the threads mover's ring
- * accepts a second entry over the first - reported, not ours to fix.) */
+/* queue of four slots, so at most four operations in flight: a runs, b
+ * and e are queued, the entries of two memsets their poller ran fill the
+ * queue, c waits for room; a, b, e and c are four: x is refused; c
+ * cancelled, d can be made and may wait for room. */
 static void
 threads_full(void)
 {
-	struct data_mover_threads *dmt = te_slow_mover(1, 2, 100,
+	struct data_mover_threads *dmt = te_slow_mover(1, 4, 100,
 		FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
 	struct runtime *r = runtime_new();
-	struct vdm_operation_future fa, fb, fc, fd, fe;
+	struct vdm_operation_future fa, fb, fc, fd, fe, fs, fx;
 	struct future *futs[3];
-	static unsigned char e[N];
+	static unsigned char e[N], s[2][N], x[N];
 	unsigned s0 = atomic_load(&te_slow_started);
+	int i;
 
 	CHECK(r != NULL);
 	memset(a, 0, N);
@@ -242,6 +249,7 @@ threads_full(void)
 	memset(c, 0, N);
 	memset(d, 0, N);
 	memset(e, 0, N);
+	memset(x, 0, N);
 	/* a holds the only worker until c and b are cancelled: with 100 ms
 	 * alone a loaded machine (TSan) could finish a first, and b's pop
 	 * would give c room */
@@ -255,19 +263,43 @@ threads_full(void)
 	fe = vdm_memcpy(vdm, e, src, N, 0);
 	future_poll(FUTURE_AS_RUNNABLE(&fe), NULL);
 	CHECK(fe.base.context.state == FUTURE_STATE_RUNNING);
+	/* memsets (no user function: a poller may run them) queued by
+	 * their first poll, run by their second: done, their slots given
+	 * back, their entries stay behind b until the worker pops them (a
+	 * push drops such entries only from the queue's head, where b's, a
+	 * user function's, stays) */
+	for (i = 0; i < 2; i++) {
+		memset(s[i], 0, N);
+		fs = vdm_memset(vdm, s[i], 0x5a + i, N, 0);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&fs), NULL) ==
+			FUTURE_STATE_RUNNING);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&fs), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(fs.output.result == VDM_SUCCESS);
+		CHECK(te_all(s[i], 0x5a + i, N));
+	}
 	fc = vdm_memcpy(vdm, c, src, N, 0);
 	/* no room: c stays idle, waiting with the runtime's waker, which the
 	 * timed-out wait takes back */
 	CHECK(runtime_wait_for(r, FUTURE_AS_RUNNABLE(&fc), 10 * TE_MS) ==
 		ETIMEDOUT);
 	CHECK(fc.base.context.state == FUTURE_STATE_IDLE);
+	/* a, b, e, c: four in flight, the bound: x is refused */
+	fx = vdm_memcpy(vdm, x, src, N, 0);
+	CHECK(fx.base.context.state == FUTURE_STATE_COMPLETE);
+	CHECK(fx.output.result == VDM_ERROR_OUT_OF_MEMORY);
+	CHECK(fx.data.data == NULL);
+	CHECK(vdm_cancel(&fx) == EALREADY);
+	CHECK(fx.output.result == VDM_ERROR_OUT_OF_MEMORY);
 	CHECK(vdm_cancel(&fc) == 0);
 	check_cancelled(&fc, VDM_OPERATION_MEMCPY);
+	/* c's slot is back: d is made (a, b, e still in flight) */
+	fd = vdm_memcpy(vdm, d, src, N, 0);
+	CHECK(fd.base.context.state == FUTURE_STATE_IDLE);
 	CHECK(vdm_cancel(&fb) == 0); /* still queued */
 	check_cancelled(&fb, VDM_OPERATION_MEMCPY);
 	atomic_store(&te_slow_hold, 0);
-	/* d waits for a slot (b's cancelled entry still holds one) */
-	fd = vdm_memcpy(vdm, d, src, N, 0);
+	/* d may wait for a slot (b's cancelled entry still holds one) */
 	futs[0] = FUTURE_AS_RUNNABLE(&fa);
 	futs[1] = FUTURE_AS_RUNNABLE(&fd);
 	futs[2] = FUTURE_AS_RUNNABLE(&fe);
@@ -284,6 +316,7 @@ threads_full(void)
 	CHECK(atomic_load(&te_slow_started) == s0 + 3);
 	runtime_delete(r);
 	data_mover_threads_delete(dmt);
+	CHECK(te_all(b, 0, N) && te_all(c, 0, N) && te_all(x, 0, N));
 }
 
 /* DSA (emulated device paused): operations the device took cannot be

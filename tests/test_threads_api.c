@@ -422,7 +422,8 @@ main(void)
 	rt = tt_runtime_new();
 	CHECK(rt != NULL);
 	test_bad_args();
-	dmt = data_mover_threads_new(2, 4, FUTURE_NOTIFIER_WAKER);
+	/* 8: test_invalid_ops holds its 7 futures in flight at once */
+	dmt = data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
 	CHECK(dmt != NULL);
 	test_interface(dmt);
 	test_invalid_ops(dmt, rt);

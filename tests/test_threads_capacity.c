@@ -1,17 +1,25 @@
-/* test_threads_capacity.c - back-pressure, exhaustion and recovery.
+/* test_threads_capacity.c - the bound on operations in flight, exhaustion
+ * and recovery (API.md: "ringbuf_size bounds the operations in flight;
+ * past it, creating an operation reports VDM_ERROR_OUT_OF_MEMORY (never
+ * blocks forever, never crashes)").
  *
- * - A full queue: a polled future stays idle (nothing lost) while its
- *   operation waits on the mover's list; a worker moves it into the queue
- *   when a slot frees, its waker is called / its poller word changes when
- *   it completes. Checked step by step with a gate that holds the worker.
- * - runtime_wait_multiple on 300 futures with a queue of 4 (and of 1)
- *   completes them all, for every notifier; a runtime waiting on blocked
- *   futures sleeps instead of spinning.
+ * - An operation is in flight from its creation until the poll that sees
+ *   it complete or its cancellation: with ringbuf_size of them, the next
+ *   is born COMPLETE with VDM_ERROR_OUT_OF_MEMORY (nothing written, no
+ *   waker called); a cancellation, and the poll that sees one complete,
+ *   give the slot back at once (no retry: a worker still holding the
+ *   state a moment does not count). Checked step by step with a gate that
+ *   holds the worker, for every notifier.
+ * - More futures than slots at once: the excess is born failed, the
+ *   runtime's wait returns (no hang), the rest are right; a program that
+ *   keeps within the bound runs any number of operations.
+ * - A runtime waiting on futures queued behind a held worker sleeps
+ *   instead of spinning.
  * - Per-operation state: when memory runs out, creation reports
  *   VDM_ERROR_OUT_OF_MEMORY; when memory is back (or states are released)
  *   creation works again.
- * - Abandoned futures (never polled, polled once, left blocked) do not
- *   break the mover for the 200k operations that follow. */
+ * - Abandoned futures hold their slots (as the contract says) until they
+ *   are cancelled; then the mover runs the 200k operations that follow. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* clock_gettime, CLOCK_THREAD_CPUTIME_ID (musl) */
 #endif
@@ -45,7 +53,7 @@ check_copy(struct vdm_operation_future *f, const void *dst, size_t n,
 
 /* ---- step by step, with the worker held at a gate --------------------- */
 static void
-test_full_queue(enum future_notifier_type type)
+test_bound(enum future_notifier_type type)
 {
 	enum { N = 6, SZ = 256 };
 	struct data_mover_threads *dmt = data_mover_threads_new(1, 2, type);
@@ -54,7 +62,7 @@ test_full_queue(enum future_notifier_type type)
 	struct tt_waker w[N];
 	struct future_notifier nt[N];
 	unsigned char src[N][SZ], dst[N][SZ];
-	uint64_t seen4 = 0;
+	uint64_t seen0 = 0;
 	unsigned i;
 
 	CHECK(dmt != NULL);
@@ -64,69 +72,122 @@ test_full_queue(enum future_notifier_type type)
 		tt_waker_init(&w[i]);
 		nt[i] = tt_notifier(&w[i]);
 		tt_fill(src[i], SZ, i + 10);
-		f[i] = vdm_memcpy(vdm, dst[i], src[i], SZ, 0);
+		memset(dst[i], 0, SZ);
 	}
-	/* f0 runs (held at the gate), f1 and f2 fill the queue of 2 */
+	/* two in flight: f0 runs (held at the gate), f1 is queued */
+	f[0] = vdm_memcpy(vdm, dst[0], src[0], SZ, 0);
+	f[1] = vdm_memcpy(vdm, dst[1], src[1], SZ, 0);
+	CHECK(FUTURE_STATE(&f[0]) == FUTURE_STATE_IDLE);
+	CHECK(FUTURE_STATE(&f[1]) == FUTURE_STATE_IDLE);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), &nt[0]) ==
 		FUTURE_STATE_RUNNING);
 	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
-	for (i = 1; i < 3; i++)
-		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), &nt[i]) ==
-			FUTURE_STATE_RUNNING);
-	/* f3, f4, f5: the queue is full, they stay idle */
-	for (i = 3; i < N; i++) {
-		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), &nt[i]) ==
-			FUTURE_STATE_IDLE);
-		CHECK(nt[i].notifier_used == type);
-		if (type == FUTURE_NOTIFIER_POLLER)
-			CHECK(nt[i].poller.ptr_to_monitor != NULL);
-	}
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[1]), &nt[1]) ==
+		FUTURE_STATE_RUNNING);
 	if (type == FUTURE_NOTIFIER_POLLER)
-		seen4 = atomic_load((_Atomic uint64_t *)(void *)
-			nt[4].poller.ptr_to_monitor);
-	/* polled again while full: still idle, and nobody was woken */
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[4]), &nt[4]) ==
-		FUTURE_STATE_IDLE);
-	tt_sleep_us(5000);
+		seen0 = atomic_load((_Atomic uint64_t *)(void *)
+			nt[0].poller.ptr_to_monitor);
+
+	/* the third is born failed: complete, nothing written, no call */
+	f[2] = vdm_memcpy(vdm, dst[2], src[2], SZ, 0);
+	CHECK(FUTURE_STATE(&f[2]) == FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&f[2]) == VDM_ERROR_OUT_OF_MEMORY);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[2]), &nt[2]) ==
+		FUTURE_STATE_COMPLETE);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f[2])); /* returns at once */
+	f[2] = vdm_memset(vdm, dst[2], 7, SZ, 0); /* every kind */
+	CHECK(tt_result(&f[2]) == VDM_ERROR_OUT_OF_MEMORY);
+	f[2] = vdm_flush(vdm, dst[2], SZ, 0);
+	CHECK(tt_result(&f[2]) == VDM_ERROR_OUT_OF_MEMORY);
+	CHECK(tt_verify_byte(dst[2], SZ, 0) == SIZE_MAX);
+
+	/* cancelling the queued f1 gives its slot back at once */
+	CHECK(vdm_cancel(&f[1]) == 0);
+	CHECK(tt_result(&f[1]) == VDM_ERROR_CANCELLED);
+	f[3] = vdm_memcpy(vdm, dst[3], src[3], SZ, 0);
+	CHECK(FUTURE_STATE(&f[3]) == FUTURE_STATE_IDLE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[3]), &nt[3]) ==
+		FUTURE_STATE_RUNNING);
+	f[4] = vdm_memcpy(vdm, dst[4], src[4], SZ, 0);
+	CHECK(tt_result(&f[4]) == VDM_ERROR_OUT_OF_MEMORY);
 	for (i = 0; i < N; i++)
 		CHECK(atomic_load(&w[i].calls) == 0);
 
-	/* open: f1 and f2 leave the queue, f3 and f4 (then f5) move in and
-	 * complete, which calls their wakers */
+	/* open: f0 and f3 complete and notify */
 	atomic_store(&tt_the_gate.open, 1);
 	if (type == FUTURE_NOTIFIER_WAKER) {
+		tt_wait_uint(&w[0].calls, 1, 10000);
 		tt_wait_uint(&w[3].calls, 1, 10000);
-		tt_wait_uint(&w[4].calls, 1, 10000);
 	} else if (type == FUTURE_NOTIFIER_POLLER) {
-		tt_wait_word(nt[4].poller.ptr_to_monitor, seen4, 10000);
+		tt_wait_word(nt[0].poller.ptr_to_monitor, seen0, 10000);
 	}
-	/* f0..f2 complete; f5 may still be waiting for its turn */
-	for (i = 0; i < 3; i++) {
-		tt_busy_wait(&f[i], 10000);
-		check_copy(&f[i], dst[i], SZ, i + 10);
-	}
-	/* a later poll finds them running or done; everything completes */
-	for (i = 3; i < N; i++) {
-		struct future *fu = FUTURE_AS_RUNNABLE(&f[i]);
-
-		runtime_wait(rt, fu);
-		check_copy(&f[i], dst[i], SZ, i + 10);
-	}
-	/* f3 and f4 were woken above. The others' first wakers may have been
-	 * replaced by a later poll (busy polling passes no notifier, the
-	 * runtime its own): the latest poll's notifier is the one kept. No
-	 * waker is ever called twice. */
+	/* the poll that sees f0 complete gives its slot back: the next
+	 * creation succeeds at once, although the worker that ran f0 may
+	 * still hold its state for a moment */
+	tt_busy_wait(&f[0], 10000);
+	check_copy(&f[0], dst[0], SZ, 10);
+	f[4] = vdm_memcpy(vdm, dst[4], src[4], SZ, 0);
+	CHECK(FUTURE_STATE(&f[4]) == FUTURE_STATE_IDLE);
+	f[5] = vdm_memcpy(vdm, dst[5], src[5], SZ, 0);
+	CHECK(tt_result(&f[5]) == VDM_ERROR_OUT_OF_MEMORY); /* f3, f4 */
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f[3]));
+	check_copy(&f[3], dst[3], SZ, 13);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f[4]));
+	check_copy(&f[4], dst[4], SZ, 14);
+	/* neither the cancelled nor the refused ones wrote anything */
+	CHECK(tt_verify_byte(dst[1], SZ, 0) == SIZE_MAX);
+	CHECK(tt_verify_byte(dst[2], SZ, 0) == SIZE_MAX);
+	CHECK(tt_verify_byte(dst[5], SZ, 0) == SIZE_MAX);
+	/* no waker called twice; the refused and cancelled ones never */
 	if (type == FUTURE_NOTIFIER_WAKER) {
+		CHECK(atomic_load(&w[0].calls) == 1);
 		CHECK(atomic_load(&w[3].calls) == 1);
-		CHECK(atomic_load(&w[4].calls) == 1);
+		CHECK(atomic_load(&w[1].calls) == 0);
+		CHECK(atomic_load(&w[2].calls) == 0);
 		for (i = 0; i < N; i++)
 			CHECK(atomic_load(&w[i].calls) <= 1);
 	}
+	/* empty again: two in flight once more */
+	f[0] = vdm_memcpy(vdm, dst[0], src[0], SZ, 0);
+	f[1] = vdm_memcpy(vdm, dst[1], src[1], SZ, 0);
+	CHECK(FUTURE_STATE(&f[0]) == FUTURE_STATE_IDLE);
+	CHECK(FUTURE_STATE(&f[1]) == FUTURE_STATE_IDLE);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f[0]));
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&f[1]));
+	check_copy(&f[0], dst[0], SZ, 10);
+	check_copy(&f[1], dst[1], SZ, 11);
 	data_mover_threads_delete(dmt);
-	tt_log("full queue, notifier %d ok\n", (int)type);
+	tt_log("bound of 2 in flight, notifier %d ok\n", (int)type);
 }
 
 /* ---- many more futures than slots ------------------------------------- */
+/* Makes operation i (a copy, or every third a fill) of nfuts. */
+static struct vdm_operation_future
+many_op(struct vdm *vdm, unsigned char *src, unsigned char *dst, unsigned i,
+	size_t sz)
+{
+	if (i % 3 == 2)
+		return vdm_memset(vdm, dst + (size_t)i * sz, (int)i, sz, 0);
+	return vdm_memcpy(vdm, dst + (size_t)i * sz, src + (size_t)i * sz, sz,
+		0);
+}
+
+static void
+many_check(struct vdm_operation_future *f, unsigned char *dst, unsigned i,
+	size_t sz)
+{
+	CHECK(FUTURE_STATE(f) == FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(f) == VDM_SUCCESS);
+	if (i % 3 == 2)
+		CHECK(tt_verify_byte(dst + (size_t)i * sz, sz,
+			(int)(i & 0xff)) == SIZE_MAX);
+	else
+		CHECK(tt_verify(dst + (size_t)i * sz, sz, i) == SIZE_MAX);
+}
+
+/* All nfuts made at once: the first `ring` are taken, the others born
+ * failed, and one wait on all of them returns. Then the same number again
+ * in waves of `ring`, each waited for: every one is taken and right. */
 static void
 test_many_on_small_queue(size_t nthreads, size_t ring,
 	enum future_notifier_type type, unsigned nfuts)
@@ -141,33 +202,39 @@ test_many_on_small_queue(size_t nthreads, size_t ring,
 	unsigned char *src = (unsigned char *)tt_xmalloc((size_t)nfuts * SZ);
 	unsigned char *dst = (unsigned char *)tt_xmalloc((size_t)nfuts * SZ);
 	uint64_t t0;
-	unsigned i;
+	unsigned i, k;
 
 	CHECK(dmt != NULL);
 	memset(dst, 0, (size_t)nfuts * SZ);
 	for (i = 0; i < nfuts; i++) {
 		tt_fill(src + (size_t)i * SZ, SZ, i);
-		if (i % 3 == 2)
-			f[i] = vdm_memset(vdm, dst + (size_t)i * SZ, (int)i,
-				SZ, 0);
-		else
-			f[i] = vdm_memcpy(vdm, dst + (size_t)i * SZ,
-				src + (size_t)i * SZ, SZ, 0);
+		f[i] = many_op(vdm, src, dst, i, SZ);
 		fp[i] = FUTURE_AS_RUNNABLE(&f[i]);
+		CHECK(FUTURE_STATE(&f[i]) == (i < ring ?
+			FUTURE_STATE_IDLE : FUTURE_STATE_COMPLETE));
 	}
-	t0 = tt_now_ns();
 	runtime_wait_multiple(rt, fp, nfuts);
 	for (i = 0; i < nfuts; i++) {
-		CHECK(fp[i]->context.state == FUTURE_STATE_COMPLETE);
-		CHECK(tt_result(&f[i]) == VDM_SUCCESS);
-		if (i % 3 == 2)
-			CHECK(tt_verify_byte(dst + (size_t)i * SZ, SZ,
-				(int)(i & 0xff)) == SIZE_MAX);
-		else
-			CHECK(tt_verify(dst + (size_t)i * SZ, SZ, i) ==
-				SIZE_MAX);
+		if (i < ring) {
+			many_check(&f[i], dst, i, SZ);
+			continue;
+		}
+		CHECK(tt_result(&f[i]) == VDM_ERROR_OUT_OF_MEMORY);
+		CHECK(tt_verify_byte(dst + (size_t)i * SZ, SZ, 0) == SIZE_MAX);
 	}
-	tt_log("%u futures, %zu workers, queue %zu, notifier %d: %.1f ms\n",
+
+	t0 = tt_now_ns();
+	memset(dst, 0, (size_t)nfuts * SZ);
+	for (i = 0; i < nfuts; i += k) {
+		for (k = 0; k < ring && i + k < nfuts; k++) {
+			f[i + k] = many_op(vdm, src, dst, i + k, SZ);
+			CHECK(tt_result(&f[i + k]) == VDM_SUCCESS);
+		}
+		runtime_wait_multiple(rt, fp + i, k);
+	}
+	for (i = 0; i < nfuts; i++)
+		many_check(&f[i], dst, i, SZ);
+	tt_log("%u futures, %zu workers, bound %zu, notifier %d: %.1f ms\n",
 		nfuts, nthreads, ring, (int)type, (tt_now_ns() - t0) / 1e6);
 	data_mover_threads_delete(dmt);
 	free(f);
@@ -176,7 +243,7 @@ test_many_on_small_queue(size_t nthreads, size_t ring,
 	free(dst);
 }
 
-/* ---- a runtime waiting on blocked futures sleeps ---------------------- */
+/* ---- a runtime waiting on futures that cannot run yet sleeps --------- */
 struct sleeper {
 	struct future **fp;
 	size_t n;
@@ -209,10 +276,10 @@ sleeper_main(void *arg)
 }
 
 static void
-test_blocked_waiter_sleeps(enum future_notifier_type type)
+test_held_waiter_sleeps(enum future_notifier_type type)
 {
 	enum { N = 4, SZ = 64 };
-	struct data_mover_threads *dmt = data_mover_threads_new(1, 1, type);
+	struct data_mover_threads *dmt = data_mover_threads_new(1, N, type);
 	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
 	struct vdm_operation_future f[N];
 	struct future *fp[N];
@@ -232,14 +299,15 @@ test_blocked_waiter_sleeps(enum future_notifier_type type)
 	s.fp = fp;
 	s.n = N;
 	CHECK(tt_thread_start(&t, sleeper_main, &s) == 0);
-	/* one op at the gate, one queued, two blocked: hold for 300 ms */
+	/* one op at the gate, three queued behind it (a program's function:
+	 * only the worker runs them, not the polls): hold for 300 ms */
 	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
 	tt_sleep_us(300000);
 	atomic_store(&tt_the_gate.open, 1);
 	CHECK(tt_thread_join(t) == 0);
 	for (i = 0; i < N; i++)
 		check_copy(&f[i], dst[i], SZ, i);
-	tt_log("blocked waiter, notifier %d: %.1f ms CPU in %.1f ms\n",
+	tt_log("held waiter, notifier %d: %.1f ms CPU in %.1f ms\n",
 		(int)type, s.cpu_ms, s.wall_ms);
 	CHECK(s.wall_ms >= 250);
 	if (!TT_ON_VALGRIND())
@@ -275,7 +343,9 @@ test_oom(void)
 	CHECK(errno == ENOMEM);
 	atomic_store(&fail_malloc, 0);
 
-	dmt = data_mover_threads_new(1, 1024, FUTURE_NOTIFIER_WAKER);
+	/* a bound above all this test holds in flight: memory, not the
+	 * bound, is what runs out below */
+	dmt = data_mover_threads_new(1, HOLD + more, FUTURE_NOTIFIER_WAKER);
 	CHECK(dmt != NULL);
 	vdm = data_mover_threads_get_vdm(dmt);
 	/* no memory: creation fails cleanly, with a future born complete */
@@ -378,58 +448,37 @@ run_copies(struct vdm *vdm, unsigned long total)
 	}
 }
 
+/* Abandoned futures hold their slots: one dropped after it started keeps
+ * its slot for good (no poll will see it complete), the never-polled ones
+ * until they are cancelled; then the mover runs `total` more. */
 static void
 test_abandoned(void)
 {
+	enum { RING = 64 };
 	struct data_mover_threads *dmt =
-		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
+		data_mover_threads_new(2, RING, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
 	static unsigned char junk[4][256];
-	struct vdm_operation_future f0, f1, a, b;
-	unsigned long i, total = 200000 / tt_slowdown();
+	struct vdm_operation_future a[RING], g;
+	unsigned long total = 200000 / tt_slowdown();
 	uint64_t t0 = tt_now_ns();
+	unsigned i, round;
 
 	CHECK(dmt != NULL);
-	/* one worker, one slot: f0 at the gate, f1 queued, `a` polled while
-	 * the queue is full and then abandoned */
-	tt_gate_install(dmt);
-	tt_gate_reset(0);
-	f0 = vdm_memcpy(vdm, junk[2], junk[3], 256, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f0), NULL) !=
+	a[0] = vdm_memcpy(vdm, junk[0], junk[1], 256, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a[0]), NULL) !=
 		FUTURE_STATE_IDLE);
-	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
-	f1 = vdm_memcpy(vdm, junk[1], junk[2], 256, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&f1), NULL) ==
-		FUTURE_STATE_RUNNING);
-	a = vdm_memset(vdm, junk[3], 1, 256, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a), NULL) ==
-		FUTURE_STATE_IDLE);
-	atomic_store(&tt_the_gate.open, 1);
-	tt_busy_wait(&f0, 10000);
-	tt_busy_wait(&f1, 10000);
-	/* `a` waited for room on the mover's list: it runs once there is
-	 * room, with no further poll. `b` queues behind it on the one
-	 * worker: once b is done, so is a, before the functions change. */
-	b = vdm_memset(vdm, junk[0], 2, 256, 0);
-	tt_busy_wait(&b, 10000);
-	CHECK(atomic_load(&tt_the_gate.calls) == 4);
-	data_mover_threads_set_memcpy_fn(dmt, NULL);
-	data_mover_threads_set_memmove_fn(dmt, NULL);
-	data_mover_threads_set_memset_fn(dmt, NULL);
-	run_copies(vdm, 2000 / tt_slowdown() + 64);
-	data_mover_threads_delete(dmt);
-
-	/* abandoned before the first poll, and after it; then many more */
-	dmt = data_mover_threads_new(2, 64, FUTURE_NOTIFIER_WAKER);
-	CHECK(dmt != NULL);
-	vdm = data_mover_threads_get_vdm(dmt);
-	a = vdm_memcpy(vdm, junk[0], junk[1], 256, 0);
-	a = vdm_memcpy(vdm, junk[0], junk[1], 256, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a), NULL) != FUTURE_STATE_IDLE);
-	for (i = 0; i < 1000; i++)
-		a = vdm_memcpy(vdm, junk[0], junk[1], 16, 0);
-	(void)a;
-	run_copies(vdm, total);
+	for (round = 0; round < 2; round++) {
+		for (i = 1; i < RING; i++) {
+			a[i] = vdm_memcpy(vdm, junk[2], junk[3], 16, 0);
+			CHECK(FUTURE_STATE(&a[i]) == FUTURE_STATE_IDLE);
+		}
+		g = vdm_memcpy(vdm, junk[2], junk[3], 16, 0);
+		CHECK(tt_result(&g) == VDM_ERROR_OUT_OF_MEMORY);
+		for (i = 1; i < RING; i++)
+			CHECK(vdm_cancel(&a[i]) == 0);
+		run_copies(vdm, round == 0 ? total : 64);
+	}
 	data_mover_threads_delete(dmt);
 	tt_log("abandoned futures, then %lu operations: ok (%.0f ms)\n",
 		total, (tt_now_ns() - t0) / 1e6);
@@ -443,9 +492,9 @@ main(void)
 	tt_valgrind_setup();
 	rt = tt_runtime_new();
 	CHECK(rt != NULL);
-	test_full_queue(FUTURE_NOTIFIER_WAKER);
-	test_full_queue(FUTURE_NOTIFIER_POLLER);
-	test_full_queue(FUTURE_NOTIFIER_NONE);
+	test_bound(FUTURE_NOTIFIER_WAKER);
+	test_bound(FUTURE_NOTIFIER_POLLER);
+	test_bound(FUTURE_NOTIFIER_NONE);
 	test_many_on_small_queue(1, 4, FUTURE_NOTIFIER_WAKER, big);
 	test_many_on_small_queue(2, 4, FUTURE_NOTIFIER_WAKER, big);
 	test_many_on_small_queue(2, 4, FUTURE_NOTIFIER_POLLER, big);
@@ -453,9 +502,9 @@ main(void)
 	test_many_on_small_queue(2, 1, FUTURE_NOTIFIER_WAKER, big);
 	test_many_on_small_queue(3, 5, FUTURE_NOTIFIER_WAKER, 3000 /
 		tt_slowdown() + 50);
-	test_blocked_waiter_sleeps(FUTURE_NOTIFIER_WAKER);
-	test_blocked_waiter_sleeps(FUTURE_NOTIFIER_POLLER);
-	test_blocked_waiter_sleeps(FUTURE_NOTIFIER_NONE);
+	test_held_waiter_sleeps(FUTURE_NOTIFIER_WAKER);
+	test_held_waiter_sleeps(FUTURE_NOTIFIER_POLLER);
+	test_held_waiter_sleeps(FUTURE_NOTIFIER_NONE);
 	test_oom();
 	test_abandoned();
 	runtime_delete(rt);

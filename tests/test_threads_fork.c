@@ -5,10 +5,16 @@
  * exist there; before, the child's runtime_wait and its
  * data_mover_threads_delete waited for those workers forever.
  *
- * In the parent: one worker, a queue of 2; F is done (its waker called)
- * but not polled again; the worker is held inside a user memcpy_fn (A),
- * two operations are queued behind it (B, C) and a fourth waits for queue
- * room (D); E is made and never polled. Then:
+ * In the parent: one worker, a queue of 6 (ringbuf_size: also at most 6
+ * operations in flight); F is done (its waker called) but not polled
+ * again; the worker is held inside a user memcpy_fn (A), two operations
+ * are queued behind it (B, C), four memsets their poller ran (a second
+ * poll runs a queued one) leave their entries behind them, which fill
+ * the queue, so a fourth operation waits for queue room (D); E is made
+ * and never polled. F, A-E are six in flight (G, made and never polled,
+ * stands in for F where F's first poll saw it done already): a seventh
+ * is refused (born COMPLETE with VDM_ERROR_OUT_OF_MEMORY, nothing
+ * written). Then:
  * - child 1: F completes with its bytes; A-D complete at their next poll
  *   with VDM_ERROR_NOT_SUPPORTED, without a call of their wakers (and
  *   with nothing written); E and new operations (every type,
@@ -18,14 +24,22 @@
  *   (not under TSan: it does not support threads made after a fork of a
  *   process with threads);
  * - child 2: only deletes the mover;
- * - the parent, its worker let go: A-F succeed with the right bytes.
+ * - child 3: the bound counts what the child makes, from 0: with the
+ *   parent's six in flight (its other threads' futures, which a child may
+ *   never poll), the child makes six, a seventh is refused; they complete,
+ *   and the polls of the parent's ones there give back nothing of the
+ *   child's (six again, then a refusal);
+ * - the parent: the poll that sees F complete (or G's cancellation) gives
+ *   its slot back (an operation can be made again), and, its worker let
+ *   go, A-F and that one succeed with the right bytes.
  * With the argument "stress" (suite slow): 100 movers, each forked twice
  * at varying moments (the first soon after it starts) while two threads
  * run batches on it (one through
- * runtime_wait_multiple, one busy polling; a queue of 4 keeps the wait
- * list and the pool busy); each child copies 50 times through the
- * parent's mover and deletes it, and must be done within 60 s (a lock a
- * parent's thread held at the fork made such a child wait forever).
+ * runtime_wait_multiple, one busy polling; a queue of 16 with up to 16
+ * in flight keeps the ring and the pool busy); each child copies 50
+ * times through the parent's mover and deletes it, and must be done
+ * within 60 s (a lock a parent's thread held at the fork made such a
+ * child wait forever).
  * The children report through a shared page (under valgrind their exit
  * status also counts the leak report of what they inherit).
  * First, atfork_fails: when the fork handler cannot be registered
@@ -131,6 +145,7 @@ all_are(const unsigned char *p, size_t n, unsigned char c)
 
 struct bufs {
 	unsigned char *src, *a, *b, *c, *d, *e, *f; /* N each */
+	unsigned char *x;                       /* N: the refused one's */
 	unsigned char *big;                     /* BIG */
 };
 
@@ -250,6 +265,45 @@ child_new_mover(struct runtime *rt, struct bufs *m)
 	data_mover_threads_delete(d2);
 }
 
+/* the child's own bound: RING made here at once, whatever the parent had
+ * in flight; the parent's, polled here, do not count */
+#define RING 6
+static void
+child_bound(struct data_mover_threads *dmt, struct bufs *m, struct ops *o)
+{
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	struct vdm_operation_future f[RING + 1];
+	int round, i;
+
+	for (round = 0; round < 2; round++) {
+		memset(m->big, 0, (size_t)(RING + 1) * N);
+		for (i = 0; i <= RING; i++)
+			f[i] = vdm_memset(vdm, m->big + (size_t)i * N,
+				0x60 + i, N, 0);
+		for (i = 0; i < RING; i++)
+			CHECK(FUTURE_STATE(&f[i]) == FUTURE_STATE_IDLE);
+		CHECK(FUTURE_STATE(&f[RING]) == FUTURE_STATE_COMPLETE);
+		CHECK(FUTURE_OUTPUT(&f[RING])->result ==
+			VDM_ERROR_OUT_OF_MEMORY);
+		for (i = 0; i < RING; i++) {
+			busy(&f[i]);
+			CHECK(FUTURE_OUTPUT(&f[i])->result == VDM_SUCCESS);
+			CHECK(all_are(m->big + (size_t)i * N, N,
+				(unsigned char)(0x60 + i)));
+		}
+		CHECK(all_are(m->big + (size_t)RING * N, N, 0));
+		if (round == 0) { /* the parent's, polled to their end here */
+			(void)poll_waker(&o->f);
+			(void)poll_waker(&o->a);
+			(void)poll_waker(&o->b);
+			(void)poll_waker(&o->c);
+			(void)poll_waker(&o->d);
+			busy(&o->e);
+		}
+	}
+	data_mover_threads_delete(dmt);
+}
+
 /* runs fn in a child; its verdict through a shared page */
 static void
 in_child_as(const char *what, void (*fn)(void *), void *arg)
@@ -321,6 +375,15 @@ child2(void *arg)
 	struct world *w = (struct world *)arg;
 
 	data_mover_threads_delete(w->dmt);
+}
+
+static void
+child3(void *arg)
+{
+	struct world *w = (struct world *)arg;
+
+	child_bound(w->dmt, w->m, w->o);
+	runtime_delete(w->rt);
 }
 
 /* ---- stress: forks while other threads use the mover ---- */
@@ -401,8 +464,10 @@ stress_child(void *arg)
 	free(b);
 }
 
-/* a new mover each round: its first operations grow its pool, which is
- * where a lock was held at some forks */
+/* A new mover each round: its first operations grow its pool, which is
+ * where a lock was held at some forks. Its ring of 16: the hammers keep
+ * up to 8 in flight each (no creation here may be refused); a child
+ * counts its own from 0 (child 3). */
 static int
 stress(void)
 {
@@ -412,7 +477,8 @@ stress(void)
 	for (i = 0; i < 100; i++) {
 		pthread_t t[2];
 
-		s_dmt = data_mover_threads_new(2, 4, FUTURE_NOTIFIER_WAKER);
+		s_dmt = data_mover_threads_new(2, 2 * 8,
+			FUTURE_NOTIFIER_WAKER);
 		CHECK(s_dmt != NULL);
 		atomic_store(&s_stop, 0);
 		atomic_store(&s_warm, 0);
@@ -490,13 +556,16 @@ atfork_fails(void)
 static int
 cases(void)
 {
+	/* six in flight (F, A-E): the bound, and the ring's length */
 	struct data_mover_threads *dmt =
-		data_mover_threads_new(1, 2, FUTURE_NOTIFIER_WAKER);
+		data_mover_threads_new(1, RING, FUTURE_NOTIFIER_WAKER);
 	struct runtime *rt = tt_runtime_new();
 	struct vdm *vdm;
 	struct bufs m;
 	struct ops o;
 	struct world w;
+	struct vdm_operation_future x, g, s[4];
+	int i, with_g;
 
 	CHECK(dmt != NULL);
 	vdm = data_mover_threads_get_vdm(dmt);
@@ -507,13 +576,16 @@ cases(void)
 	m.d = (unsigned char *)calloc(1, N);
 	m.e = (unsigned char *)calloc(1, N);
 	m.f = (unsigned char *)calloc(1, N);
+	m.x = (unsigned char *)calloc(1, N);
 	m.big = (unsigned char *)calloc(1, BIG);
-	CHECK(m.src && m.a && m.b && m.c && m.d && m.e && m.f && m.big);
+	CHECK(m.src && m.a && m.b && m.c && m.d && m.e && m.f && m.x &&
+		m.big);
 	fill(m.src, N, 1);
 	data_mover_threads_set_memcpy_fn(dmt, held_memcpy);
 
-	/* F done, not polled again; A holds the one worker; B and C fill
-	 * the queue; D waits */
+	/* F done, not polled again; A holds the one worker; B and C are
+	 * queued, the entries of four memsets behind them fill the queue; D
+	 * waits */
 	o.f = vdm_memmove(vdm, m.f, m.src, N, 0);
 	CHECK(poll_waker(&o.f) == FUTURE_STATE_RUNNING ||
 		FUTURE_STATE(&o.f) == FUTURE_STATE_COMPLETE);
@@ -526,11 +598,39 @@ cases(void)
 		tt_sleep_us(100);
 	o.b = vdm_memmove(vdm, m.b, m.src, N, 0);
 	o.c = vdm_memmove(vdm, m.c, m.src, N, 0);
-	o.d = vdm_memmove(vdm, m.d, m.src, N, 0);
 	CHECK(poll_waker(&o.b) == FUTURE_STATE_RUNNING);
 	CHECK(poll_waker(&o.c) == FUTURE_STATE_RUNNING);
+	/* Entries that stay: each memset is queued by its first poll and
+	 * run by its second (the worker is held), whose completion gives
+	 * its slot back; its entry stays until a worker pops it, and a push
+	 * drops such entries only from the queue's head, where B waits. (A
+	 * waker on the first poll: a first poll without a notifier could
+	 * run B, as a worker would, to make room.) */
+	for (i = 0; i < 4; i++) {
+		s[i] = vdm_memset(vdm, m.big + (size_t)i * N, 0x40 + i, N, 0);
+		CHECK(poll_waker(&s[i]) == FUTURE_STATE_RUNNING);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&s[i]), NULL) ==
+			FUTURE_STATE_COMPLETE);
+		CHECK(FUTURE_OUTPUT(&s[i])->result == VDM_SUCCESS);
+		CHECK(all_are(m.big + (size_t)i * N, N,
+			(unsigned char)(0x40 + i)));
+	}
+	o.d = vdm_memmove(vdm, m.d, m.src, N, 0);
 	CHECK(poll_waker(&o.d) == FUTURE_STATE_IDLE);
 	o.e = vdm_memset(vdm, m.e, 0x33, N, 0);
+	/* F is in flight until a poll sees it complete: where its first
+	 * poll did, G holds its slot instead (made, never polled) */
+	with_g = FUTURE_STATE(&o.f) == FUTURE_STATE_COMPLETE;
+	if (with_g) {
+		g = vdm_memset(vdm, m.x, 0x55, N, 0);
+		CHECK(FUTURE_STATE(&g) == FUTURE_STATE_IDLE);
+	}
+	/* F (or G), A-E: six in flight, the bound; a seventh is refused */
+	x = vdm_memset(vdm, m.x, 0x44, N, 0);
+	CHECK(FUTURE_STATE(&x) == FUTURE_STATE_COMPLETE);
+	CHECK(FUTURE_OUTPUT(&x)->result == VDM_ERROR_OUT_OF_MEMORY);
+	CHECK(vdm_cancel(&x) == EALREADY);
+	CHECK(all_are(m.x, N, 0));
 
 	w.dmt = dmt;
 	w.rt = rt;
@@ -538,10 +638,23 @@ cases(void)
 	w.o = &o;
 	in_child("child: the parent's mover, used, then deleted", child1, &w);
 	in_child("child: the parent's mover, deleted at once", child2, &w);
+	in_child("child: its own bound, from 0", child3, &w);
 
 	/* the parent's own are untouched by its children */
 	CHECK(atomic_load(&entered) == 1);
+	CHECK(FUTURE_STATE(&o.d) == FUTURE_STATE_IDLE);
+	/* the poll that sees F complete gives its slot back, or G's
+	 * cancellation does: one more can be made (it waits for room behind
+	 * D until the worker is let go) */
+	if (with_g)
+		CHECK(vdm_cancel(&g) == 0);
+	CHECK(poll_waker(&o.f) == FUTURE_STATE_COMPLETE);
+	x = vdm_memset(vdm, m.x, 0x44, N, 0);
+	CHECK(FUTURE_STATE(&x) == FUTURE_STATE_IDLE);
 	atomic_store(&gate, 1);
+	runtime_wait(rt, FUTURE_AS_RUNNABLE(&x));
+	CHECK(FUTURE_OUTPUT(&x)->result == VDM_SUCCESS);
+	CHECK(all_are(m.x, N, 0x44));
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.a));
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.b));
 	runtime_wait(rt, FUTURE_AS_RUNNABLE(&o.c));
@@ -569,6 +682,7 @@ cases(void)
 	free(m.d);
 	free(m.e);
 	free(m.f);
+	free(m.x);
 	free(m.big);
 	return 0;
 }

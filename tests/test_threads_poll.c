@@ -3,9 +3,12 @@
  * - Batches of operations busy-polled with a NULL notifier, waited with
  *   runtime_wait_multiple and polled in order (pmemstream's pattern) from
  *   more threads than the mover has workers, all complete with the right
- *   content. Built a second time with the workers' idle spinning compiled
- *   out (MASYNC__THR_WORKER_SPINS 0): every push must then wake a
- *   sleeping worker, so a lost wake-up hangs the test (meson's timeout).
+ *   content (a ring of as many slots as the threads keep in flight:
+ *   ringbuf_size bounds the operations in flight, and none may be
+ *   refused here). Built a second time with the workers' idle spinning
+ *   compiled out (MASYNC__THR_WORKER_SPINS 0): every push must then wake
+ *   a sleeping worker, so a lost wake-up hangs the test (meson's
+ *   timeout).
  * - Split operations (4 MiB) polled after the first poll are helped by the
  *   polling thread, and come out right for memcpy, memmove and memset,
  *   busy-polled or waited, also cancelled right after their first poll.
@@ -23,7 +26,9 @@
  *   memset ahead of such a push is run by the pusher (in order) before
  *   its own second poll; a user function's entry ahead stops that (it is
  *   a worker's), so the ring then fills and the next push waits for room
- *   until the worker is free, and everything completes right. */
+ *   until the worker is free (3 operations in flight of 8: entries their
+ *   pollers ran fill a ring, not the mover's bound), and everything
+ *   completes right. */
 #include "test_threads_util.h"
 
 #define BSZ 4096
@@ -85,8 +90,12 @@ static void
 test_pollers(size_t workers)
 {
 	enum { T = 4 };
+	/* a slot for each operation the T threads keep in flight (NB each):
+	 * past ringbuf_size creation is refused, which is not what this
+	 * tests; the ring still fills with the entries the busy pollers ran
+	 * themselves (they stay until a worker pops them) */
 	struct data_mover_threads *dmt =
-		data_mover_threads_new(workers, 8, FUTURE_NOTIFIER_WAKER);
+		data_mover_threads_new(workers, T * NB, FUTURE_NOTIFIER_WAKER);
 	struct runtime *rt[T];
 	struct poller p[T];
 	tt_thread t[T];

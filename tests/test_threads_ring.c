@@ -9,15 +9,29 @@
  * p + cap, past the wrap, looked at another cell, found it "full" for good,
  * and the mover hung. Here the positions start just below the wrap (set by
  * hand on a new, idle mover: the test includes the implementation), on
- * every target, and operations go through it:
- * - gated: a user copy function holds the only worker, so each round
- *   fills the ring (its count is checked: cap entries) and puts one more
- *   operation on the wait list, then lets them all run, in order;
+ * every target, and operations go through it. ringbuf_size (cap) also
+ * bounds the operations in flight, so live operations alone never fill
+ * the ring; a cancelled one gives its slot of the bound back at once but
+ * its entry stays queued until a worker pops and skips it:
+ * - gated: a user copy function holds the only worker; each round makes
+ *   cap operations (one more is born VDM_ERROR_OUT_OF_MEMORY, nothing
+ *   written), the first held, cap - 1 queued (their count is checked);
+ *   the last queued is cancelled and a new one takes its slot of the
+ *   bound, so the ring is full (cap entries, one of them cancelled); the
+ *   new one is cancelled too, and one more made then waits on the list
+ *   (cap >= 3: a live entry heads the ring). Then all run, in order: the
+ *   cancelled ones never (the gate counts the calls), and none wrote.
+ *   Cap 2: the ring full, no wait (its head would be a cancelled entry).
+ *   Cap 1: the one held cannot be cancelled (EINPROGRESS), and the bound
+ *   holds until it completes;
  * - free: the library's own copies, 2 workers and a polling runtime
  *   (pollers claim and run operations, trims drop their entries), batches
- *   of 1 to cap + 1 futures.
- * Ring sizes 1, 3, 4, 5, 6 and 7. A hang is the failure: every wait has a
- * limit (tt_busy_wait, runtime_wait_multiple_for), and a watchdog. */
+ *   of 1 to cap futures; at cap one more is born VDM_ERROR_OUT_OF_MEMORY.
+ * Each round (free: each batch) starts with the bound reached in the one
+ * before: creation works again once the poll that saw one complete
+ * returned. Ring sizes 1 to 7. A hang is the failure: every
+ * wait has a limit (tt_busy_wait, runtime_wait_multiple_for), and a
+ * watchdog. */
 #include "test_threads_util.h"
 
 enum { SZ = 64, MAXCAP = 7 };
@@ -75,15 +89,36 @@ ops_for(size_t cap)
 	return (unsigned)(4 * cap * lap_of(cap) + 8);
 }
 
+/* A creation past the bound: born complete, VDM_ERROR_OUT_OF_MEMORY,
+ * nothing written (dst stays zero) */
+static void
+refused(struct vdm *vdm, unsigned char *dst, unsigned char *src)
+{
+	struct vdm_operation_future r;
+
+	memset(dst, 0, SZ);
+	r = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK(FUTURE_STATE(&r) == FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&r) == VDM_ERROR_OUT_OF_MEMORY);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&r), NULL) ==
+		FUTURE_STATE_COMPLETE);
+	CHECK(vdm_cancel(&r) == EALREADY);
+	CHECK(tt_verify_byte(dst, SZ, 0) == SIZE_MAX);
+}
+
 static void
 gated(size_t cap)
 {
 	struct data_mover_threads *d =
 		data_mover_threads_new(1, cap, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(d);
-	static unsigned char src[MAXCAP + 2][SZ], dst[MAXCAP + 2][SZ];
+	/* [cap + 2]: the refused ones' */
+	static unsigned char src[MAXCAP + 3][SZ], dst[MAXCAP + 3][SZ];
+	/* f[0] held, f[1 .. cap - 1] queued, f[cap] the one made after a
+	 * cancel, f[cap + 1] the one that waits for room */
 	struct vdm_operation_future f[MAXCAP + 2];
-	size_t start = start_of(cap), i, n = cap + 2;
+	int cancelled[MAXCAP + 2];
+	size_t start = start_of(cap), i, n, live;
 	unsigned done = 0, round;
 
 	CHECK(d != NULL);
@@ -91,33 +126,81 @@ gated(size_t cap)
 	data_mover_threads_set_memcpy_fn(d, tt_gate_memcpy);
 	for (round = 0; done < ops_for(cap); round++) {
 		tt_gate_reset(0);
-		for (i = 0; i < n; i++) {
+		memset(cancelled, 0, sizeof(cancelled));
+		for (i = 0; i < cap + 2; i++) {
 			tt_fill(src[i], SZ, round * 16 + (unsigned)i);
 			memset(dst[i], 0, SZ);
-			f[i] = vdm_memcpy(vdm, dst[i], src[i], SZ, 0);
 		}
+		/* the bound: cap in flight (all done in the round before) */
+		for (i = 0; i < cap; i++) {
+			f[i] = vdm_memcpy(vdm, dst[i], src[i], SZ, 0);
+			CHECK(FUTURE_STATE(&f[i]) == FUTURE_STATE_IDLE);
+		}
+		refused(vdm, dst[cap + 2], src[0]);
 		/* f[0] popped: held at the gate, the ring empty */
 		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[0]), NULL) !=
 			FUTURE_STATE_COMPLETE);
 		tt_wait_uint(&tt_the_gate.entered, 1, 10000);
-		for (i = 1; i <= cap; i++)
+		for (i = 1; i < cap; i++)
 			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[i]), NULL) !=
 				FUTURE_STATE_COMPLETE);
-		CHECK(masync__thr_fill(d) == cap);
-		/* no room: it waits on the list */
-		CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[cap + 1]), NULL) !=
-			FUTURE_STATE_COMPLETE);
-		CHECK(MASYNC__LOAD(&d->nblocked, relaxed) == 1);
+		CHECK(masync__thr_fill(d) == cap - 1);
+		n = cap;
+		if (cap == 1) {
+			/* running: it keeps its slot until it completes */
+			CHECK(vdm_cancel(&f[0]) == EINPROGRESS);
+			refused(vdm, dst[cap + 2], src[0]);
+		} else {
+			/* the last queued gives its slot back; its entry stays
+			 * (only the held worker pops) */
+			CHECK(vdm_cancel(&f[cap - 1]) == 0);
+			CHECK(tt_result(&f[cap - 1]) == VDM_ERROR_CANCELLED);
+			cancelled[cap - 1] = 1;
+			f[cap] = vdm_memcpy(vdm, dst[cap], src[cap], SZ, 0);
+			CHECK(FUTURE_STATE(&f[cap]) == FUTURE_STATE_IDLE);
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[cap]), NULL) !=
+				FUTURE_STATE_COMPLETE);
+			CHECK(masync__thr_fill(d) == cap); /* full */
+			refused(vdm, dst[cap + 2], src[0]);
+			n = cap + 1;
+		}
+		if (cap >= 3) {
+			/* again, and the next one finds the ring full: it
+			 * waits on the list (the head, f[1], is live, so no
+			 * trim makes room) */
+			CHECK(vdm_cancel(&f[cap]) == 0);
+			CHECK(tt_result(&f[cap]) == VDM_ERROR_CANCELLED);
+			cancelled[cap] = 1;
+			f[cap + 1] = vdm_memcpy(vdm, dst[cap + 1], src[cap + 1],
+				SZ, 0);
+			CHECK(FUTURE_STATE(&f[cap + 1]) == FUTURE_STATE_IDLE);
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f[cap + 1]),
+				NULL) == FUTURE_STATE_IDLE);
+			CHECK(MASYNC__LOAD(&d->nblocked, relaxed) == 1);
+			CHECK(masync__thr_fill(d) == cap);
+			refused(vdm, dst[cap + 2], src[0]);
+			n = cap + 2;
+		}
 		atomic_store(&tt_the_gate.open, 1);
-		for (i = 0; i < n; i++) {
+		for (i = 0, live = 0; i < n; i++) {
+			if (cancelled[i])
+				continue;
 			tt_busy_wait(&f[i], 10000);
 			CHECK(tt_result(&f[i]) == VDM_SUCCESS);
 			CHECK(tt_verify(dst[i], SZ, round * 16 + (unsigned)i) ==
 				SIZE_MAX);
+			live++;
 		}
-		/* the worker popped each before it ran it */
+		/* the worker popped each before it ran it (the cancelled ones
+		 * before the last live one: it ran none of them) */
 		CHECK(masync__thr_fill(d) == 0);
-		done += (unsigned)n;
+		CHECK(MASYNC__LOAD(&d->nblocked, relaxed) == 0);
+		CHECK(atomic_load(&tt_the_gate.calls) == live);
+		for (i = 0; i < n; i++)
+			if (cancelled[i])
+				CHECK(tt_verify_byte(dst[i], SZ, 0) ==
+					SIZE_MAX);
+		done += (unsigned)n; /* positions pushed */
 	}
 	CHECK(wrapped(d, start));
 	data_mover_threads_delete(d);
@@ -129,22 +212,27 @@ free_run(size_t cap, struct runtime *rt)
 	struct data_mover_threads *d =
 		data_mover_threads_new(2, cap, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(d);
+	/* [cap]: the refused one's */
 	static unsigned char src[MAXCAP + 1][SZ], dst[MAXCAP + 1][SZ];
-	struct vdm_operation_future f[MAXCAP + 1];
-	struct future *fs[MAXCAP + 1];
+	struct vdm_operation_future f[MAXCAP];
+	struct future *fs[MAXCAP];
 	size_t start = start_of(cap), i, k;
 	unsigned done = 0, round;
 
 	CHECK(d != NULL);
 	seed(d, start);
 	for (round = 0; done < ops_for(cap); round++) {
-		k = 1 + round % (cap + 1);
+		k = 1 + round % cap;
 		for (i = 0; i < k; i++) {
 			tt_fill(src[i], SZ, round * 16 + (unsigned)i);
 			memset(dst[i], 0, SZ);
 			f[i] = vdm_memcpy(vdm, dst[i], src[i], SZ, 0);
+			CHECK(tt_result(&f[i]) == VDM_SUCCESS);
 			fs[i] = FUTURE_AS_RUNNABLE(&f[i]);
 		}
+		/* none is released before the wait below polls it */
+		if (k == cap)
+			refused(vdm, dst[cap], src[0]);
 		CHECK(runtime_wait_multiple_for(rt, fs, k,
 			(uint64_t)10000000000u * (TT_ON_VALGRIND() ? 10 : 1)) ==
 			0);
@@ -163,7 +251,7 @@ free_run(size_t cap, struct runtime *rt)
 int
 main(void)
 {
-	static const size_t caps[] = {3, 5, 6, 7, 1, 4};
+	static const size_t caps[] = {3, 5, 6, 7, 1, 4, 2};
 	struct runtime *rt;
 	size_t c;
 

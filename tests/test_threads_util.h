@@ -302,6 +302,30 @@ tt_result(struct vdm_operation_future *f)
 	return FUTURE_OUTPUT(f)->result;
 }
 
+/* A cancelled queued operation gives its slot of the bound back at once,
+ * but its entry stays in the ring until a worker pops (and skips) it; one
+ * of a user function (a gate's) is left there by a poller's trim too. So
+ * with the workers held, k of them fill the ring while only one more
+ * operation is in flight. Each moves n bytes from src to dst (memmove
+ * with `move`, else memcpy), which it must never write. */
+static inline void
+tt_push_cancelled(struct vdm *vdm, unsigned k, void *dst, void *src,
+	size_t n, int move)
+{
+	struct vdm_operation_future c;
+	unsigned i;
+
+	for (i = 0; i < k; i++) {
+		c = move ? vdm_memmove(vdm, dst, src, n, 0) :
+			vdm_memcpy(vdm, dst, src, n, 0);
+		CHECK(FUTURE_STATE(&c) == FUTURE_STATE_IDLE);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&c), NULL) !=
+			FUTURE_STATE_COMPLETE);
+		CHECK(vdm_cancel(&c) == 0);
+		CHECK(tt_result(&c) == VDM_ERROR_CANCELLED);
+	}
+}
+
 /* A hang guard's end: `ms` milliseconds from now (ten times that under
  * valgrind, which runs one thread at a time). */
 static inline uint64_t

@@ -5,10 +5,18 @@
  * that blocks until the test opens it), so it is deterministic; a hang is
  * the failure, caught by a generous watchdog (it never fires on a run that
  * works, however slow the machine).
- * - lost_dropped: 1 worker, 1 slot; D waits for room, then its owner drops
- *   the waker (a NULL poll, as runtime_wait_for does on timeout, or a
- *   hand-off); Q waits behind it with a waker. When the slot frees, Q's
- *   waker must be called although D could not use a wake-up.
+ * ringbuf_size bounds the operations in flight, so live operations alone
+ * never fill the ring: where a scenario needs operations waiting for room,
+ * cancelled entries fill the ring (push_cancelled: they give their slots
+ * of the bound back, their entries stay until the worker pops them), and
+ * each ring is as large as what the scenario keeps in flight.
+ * - lost_dropped: 1 worker, ring 4; s and three cancelled entries fill
+ *   it, D waits for room, then its owner drops the waker (a NULL poll, as
+ *   runtime_wait_for does on timeout, or a hand-off); Q waits behind it
+ *   with a waker. When slots free, Q's waker must be called although D
+ *   could not use a wake-up. With g, s, D and Q the bound is reached: a
+ *   fifth is born VDM_ERROR_OUT_OF_MEMORY (the cancelled entries do not
+ *   count, the waiting operations do).
  * - lost_cancelled: the same, but D is cancelled after its waker fired.
  * - sleep_check: a queue whose head is claimed but not yet published is
  *   not empty to a worker about to sleep.
@@ -16,15 +24,18 @@
  *   waker, called on completion, waits for that mutex.
  * - waker_polls_self (b): the waker polls its own future inline.
  * - waker_polls_other (c): the waker of an operation that waited for room
- *   polls another waiting future of the same mover and creates and polls
- *   a new operation.
+ *   polls another future that waited for room, of the same mover, and
+ *   creates and polls a new operation, which waits for room (the test
+ *   filled the ring again meanwhile) and takes the last slot of the
+ *   bound.
  * - waker_not_in_poll (d): a split copy polled under the executor's lock
  *   never has its waker called inside that poll.
- * - waker_waits_room (e): 1 worker, 1 slot; A's waker, on the worker,
- *   makes X and waits for it by polling; X waits for room behind Y, whose
- *   owner then runs Y by polling it (Y's entry stays queued until a pop).
- *   X's next polls must make the room (drop Y's entry) themselves: the
- *   only worker that would pop is the one waiting.
+ * - waker_waits_room (e): 1 worker, ring 3; A's waker, on the worker,
+ *   makes X and waits for it by polling; X waits for room behind Y and
+ *   two cancelled entries, and Y's owner then runs Y by polling it (Y's
+ *   entry stays queued until a pop). X's next polls must make the room
+ *   (drop Y's entry) themselves: the only worker that would pop is the
+ *   one waiting.
  * - overlap: vdm_memcpy with overlapping ranges gives memmove's result,
  *   also for operations large enough to be split between the workers. */
 #define _GNU_SOURCE
@@ -122,15 +133,42 @@ open_gate(void)
 
 enum { SZ = 512 };
 
+/* ---- a ring full of cancelled entries -------------------------------------
+ * ringbuf_size bounds the operations in flight, so live operations alone
+ * never fill the ring. A cancelled queued one gives its slot of the bound
+ * back at once, but its entry stays in the ring until a worker pops (and
+ * skips) it, and one of a user function is left there by pollers' trims
+ * too (those are the workers'). So while the only worker is held, `k`
+ * cancelled memmoves (with plain_memmove set as the mover's memmove_fn)
+ * fill k slots with one more operation in flight at most, and what is
+ * polled next waits for room. They never write filler_dst. */
+static unsigned char filler_src[SZ], filler_dst[SZ];
+
+static void *
+plain_memmove(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	return memmove(dst, src, n);
+}
+
+/* (tt_push_cancelled with the fillers' buffers and memmove function) */
+static void
+push_cancelled(struct vdm *vdm, unsigned k)
+{
+	tt_fill(filler_src, SZ, 99);
+	tt_push_cancelled(vdm, k, filler_dst, filler_src, SZ, 1);
+}
+
 /* ---- 1. lost wake-ups on the wait list ---------------------------------- */
 static void
 lost_wakeup(int cancel_d)
 {
+	/* the bound: g, s, d and q */
 	struct data_mover_threads *dmt =
-		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
+		data_mover_threads_new(1, 4, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
-	static unsigned char src[4][SZ], dst[4][SZ];
-	struct vdm_operation_future g, s, d, q;
+	static unsigned char src[5][SZ], dst[5][SZ];
+	struct vdm_operation_future g, s, d, q, r;
 	struct tt_waker wd, wq;
 	struct future_notifier nd, nq;
 	int ret;
@@ -139,31 +177,42 @@ lost_wakeup(int cancel_d)
 	CHECK(dmt != NULL);
 	watchdog(cancel_d ? "lost wake-up: waiter cancelled after its wake-up"
 		: "lost wake-up: waiter dropped its waker");
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		tt_fill(src[i], SZ, 40 + i);
 		memset(dst[i], 0, SZ);
 	}
+	memset(filler_dst, 0, SZ);
 	tt_gate_reset(0);
 	gated_dst = dst[0];
 	data_mover_threads_set_memcpy_fn(dmt, gate_some_memcpy);
+	data_mover_threads_set_memmove_fn(dmt, plain_memmove);
 	tt_waker_init(&wd);
 	tt_waker_init(&wq);
 	nd = tt_notifier(&wd);
 	nq = tt_notifier(&wq);
+	/* g runs, held at the gate; three cancelled entries and s fill the
+	 * ring */
 	g = vdm_memcpy(vdm, dst[0], src[0], SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
+	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
+	push_cancelled(vdm, 3);
 	s = vdm_memcpy(vdm, dst[1], src[1], SZ, 0);
 	d = vdm_memcpy(vdm, dst[2], src[2], SZ, 0);
 	q = vdm_memcpy(vdm, dst[3], src[3], SZ, 0);
-	/* g runs, held at the gate; s fills the only slot */
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
-	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
+	/* the bound counts d and q, which will wait for room, and not the
+	 * cancelled entries: a fifth is born failed, nothing written */
+	r = vdm_memcpy(vdm, dst[4], src[4], SZ, 0);
+	CHECK(FUTURE_STATE(&r) == FUTURE_STATE_COMPLETE);
+	CHECK(tt_result(&r) == VDM_ERROR_OUT_OF_MEMORY);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) != FUTURE_STATE_COMPLETE);
+	CHECK(masync__thr_fill(dmt) == 4);
 	/* d and q wait for room, in that order */
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&d), &nd) != FUTURE_STATE_COMPLETE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&d), &nd) == FUTURE_STATE_IDLE);
 	if (!cancel_d) /* d's owner drops its waker (NULL poll) */
-		CHECK(future_poll(FUTURE_AS_RUNNABLE(&d), NULL) !=
-			FUTURE_STATE_COMPLETE);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&q), &nq) != FUTURE_STATE_COMPLETE);
+		CHECK(future_poll(FUTURE_AS_RUNNABLE(&d), NULL) ==
+			FUTURE_STATE_IDLE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&q), &nq) == FUTURE_STATE_IDLE);
+	CHECK(MASYNC__LOAD(&dmt->nblocked, relaxed) == 2);
 	CHECK(atomic_load(&wq.calls) == 0);
 	open_gate();
 	if (cancel_d) {
@@ -187,7 +236,10 @@ lost_wakeup(int cancel_d)
 	else
 		CHECK(tt_verify(dst[2], SZ, 42) == SIZE_MAX);
 	CHECK(atomic_load(&wq.calls) == 1);
+	CHECK(tt_verify_byte(dst[4], SZ, 0) == SIZE_MAX);
 	data_mover_threads_delete(dmt);
+	/* the worker popped and skipped the cancelled entries */
+	CHECK(tt_verify_byte(filler_dst, SZ, 0) == SIZE_MAX);
 	alarm(0);
 }
 
@@ -364,12 +416,19 @@ waker_polls_self(void)
 	alarm(0);
 }
 
-/* ---- 2c. the waker polls other futures of the same mover ---------------- */
+/* ---- 2c. the waker polls other futures of the same mover ----------------
+ * 1 worker, ring 5: the bound is g, s, b, x and the waker's y. The ring
+ * is filled with cancelled entries and s, b (with the waker) and x wait
+ * for room. Once the worker is in b's waker (x was moved into the ring
+ * meanwhile), the test fills the ring again behind x, so the y the waker
+ * makes and polls waits for room too, as x did. */
 struct other_poller {
 	struct vdm *vdm;
+	struct data_mover_threads *dmt;
 	struct vdm_operation_future *x, y;
 	unsigned char *ydst, *ysrc;
-	struct flag done;
+	struct flag in_waker, filled, done;
+	int y_blocked; /* seen by the waker */
 };
 
 static void
@@ -379,11 +438,15 @@ other_poll_wake(void *data)
 
 	if (flag_get(&p->done))
 		return; /* woken again: nothing more to do */
+	flag_set(&p->in_waker, 1);
+	flag_wait(&p->filled);
 	/* poll the other waiting future, and make and poll a new one */
 	(void)future_poll(FUTURE_AS_RUNNABLE(p->x), NULL);
 	p->y = vdm_memcpy(p->vdm, p->ydst, p->ysrc, SZ, 0);
-	CHECK(tt_result(&p->y) == VDM_SUCCESS);
-	(void)future_poll(FUTURE_AS_RUNNABLE(&p->y), NULL);
+	CHECK(tt_result(&p->y) == VDM_SUCCESS); /* within the bound */
+	if (future_poll(FUTURE_AS_RUNNABLE(&p->y), NULL) ==
+			FUTURE_STATE_IDLE)
+		p->y_blocked = (int)MASYNC__LOAD(&p->dmt->nblocked, relaxed);
 	flag_set(&p->done, 1);
 }
 
@@ -391,7 +454,7 @@ static void
 waker_polls_other(void)
 {
 	struct data_mover_threads *dmt =
-		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
+		data_mover_threads_new(1, 5, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
 	static unsigned char src[5][SZ], dst[5][SZ];
 	struct vdm_operation_future g, s, b, x;
@@ -405,10 +468,15 @@ waker_polls_other(void)
 		tt_fill(src[i], SZ, 20 + i);
 		memset(dst[i], 0, SZ);
 	}
+	memset(filler_dst, 0, SZ);
 	p.vdm = vdm;
+	p.dmt = dmt;
 	p.x = &x;
 	p.ydst = dst[4];
 	p.ysrc = src[4];
+	p.y_blocked = 0;
+	flag_init(&p.in_waker);
+	flag_init(&p.filled);
 	flag_init(&p.done);
 	memset(&n, 0, sizeof(n));
 	n.waker.data = &p;
@@ -416,19 +484,32 @@ waker_polls_other(void)
 	tt_gate_reset(0);
 	gated_dst = dst[0];
 	data_mover_threads_set_memcpy_fn(dmt, gate_some_memcpy);
+	data_mover_threads_set_memmove_fn(dmt, plain_memmove);
 	g = vdm_memcpy(vdm, dst[0], src[0], SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
+	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
+	push_cancelled(vdm, 5);
+	CHECK(masync__thr_fill(dmt) == 5);
 	s = vdm_memcpy(vdm, dst[1], src[1], SZ, 0);
 	b = vdm_memcpy(vdm, dst[2], src[2], SZ, 0);
 	x = vdm_memcpy(vdm, dst[3], src[3], SZ, 0);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
-	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) != FUTURE_STATE_COMPLETE);
-	/* b waits for room with the waker; x waits behind it */
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&b), &n) != FUTURE_STATE_COMPLETE);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&x), NULL) != FUTURE_STATE_COMPLETE);
+	/* s, then b with the waker, then x wait for room */
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) == FUTURE_STATE_IDLE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&b), &n) == FUTURE_STATE_IDLE);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&x), NULL) == FUTURE_STATE_IDLE);
+	CHECK(MASYNC__LOAD(&dmt->nblocked, relaxed) == 3);
 	/* from here on x is the waker's until it says it is done */
 	open_gate();
+	/* the worker popped the cancelled entries (moving s, b and x in),
+	 * ran s and b, and is in b's waker: x alone is queued */
+	flag_wait(&p.in_waker);
+	CHECK(masync__thr_fill(dmt) == 1);
+	CHECK(MASYNC__LOAD(&dmt->nblocked, relaxed) == 0);
+	push_cancelled(vdm, 4);
+	CHECK(masync__thr_fill(dmt) == 5);
+	flag_set(&p.filled, 1);
 	flag_wait(&p.done);
+	CHECK(p.y_blocked == 1); /* y waited for room */
 	tt_busy_wait(&b, 10000);
 	tt_busy_wait(&x, 10000);
 	tt_busy_wait(&p.y, 10000);
@@ -437,6 +518,7 @@ waker_polls_other(void)
 	for (i = 0; i < 5; i++)
 		CHECK(tt_verify(dst[i], SZ, 20 + i) == SIZE_MAX);
 	data_mover_threads_delete(dmt);
+	CHECK(tt_verify_byte(filler_dst, SZ, 0) == SIZE_MAX);
 	alarm(0);
 }
 
@@ -516,11 +598,12 @@ waker_not_in_poll(void)
 }
 
 /* ---- 2e. a waker waits for an operation that waits for room ------------
- * The ring's only slot holds Y's entry after Y's owner claimed and ran it
- * (masync__thr_help): only a pop frees the slot, and the only worker is in
- * A's waker, polling X, which waits on the list. X's polls found it still
- * waiting and returned: X never ran (the worker waited for good). Each
- * step is held by a flag; the waker polls X a bounded number of times. */
+ * The ring (3 slots, the bound: A, Y and X) holds Y's entry, after Y's
+ * owner claimed and ran it (masync__thr_help), ahead of two cancelled
+ * entries: only a pop frees a slot, and the only worker is in A's waker,
+ * polling X, which waits on the list. X's polls found it still waiting
+ * and returned: X never ran (the worker waited for good). Each step is
+ * held by a flag; the waker polls X a bounded number of times. */
 enum { WAITS_POLLS = 1000000 };
 
 struct waits_room {
@@ -545,6 +628,7 @@ waits_room_wake(void *data)
 	flag_set(&p->in_waker, 1);
 	flag_wait(&p->y_queued);
 	*x = vdm_memcpy(p->vdm, wr_dst[2], wr_src[2], SZ, 0);
+	CHECK(tt_result(x) == VDM_SUCCESS); /* A, Y, X: the bound */
 	/* (a program's waker: no trim that runs Y at this first poll) */
 	if (future_poll(FUTURE_AS_RUNNABLE(x), &n) != FUTURE_STATE_COMPLETE)
 		p->x_blocked = (int)MASYNC__LOAD(&p->dmt->nblocked, relaxed);
@@ -574,7 +658,7 @@ static void
 waker_waits_room(void)
 {
 	struct data_mover_threads *dmt =
-		data_mover_threads_new(1, 1, FUTURE_NOTIFIER_WAKER);
+		data_mover_threads_new(1, 3, FUTURE_NOTIFIER_WAKER);
 	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
 	struct vdm_operation_future a, y;
 	struct future_notifier n;
@@ -588,6 +672,9 @@ waker_waits_room(void)
 		tt_fill(wr_src[i], SZ, 40 + i);
 		memset(wr_dst[i], 0, SZ);
 	}
+	memset(filler_dst, 0, SZ);
+	/* (the fillers' only: A, Y and X use the library's copy) */
+	data_mover_threads_set_memmove_fn(dmt, plain_memmove);
 	p.vdm = vdm;
 	p.dmt = dmt;
 	flag_init(&p.in_waker);
@@ -604,7 +691,9 @@ waker_waits_room(void)
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a), &n) != FUTURE_STATE_COMPLETE);
 	flag_wait(&p.in_waker); /* A ran: the worker is in its waker */
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&y), NULL) != FUTURE_STATE_COMPLETE);
-	CHECK(masync__thr_fill(dmt) == 1); /* Y holds the slot */
+	CHECK(masync__thr_fill(dmt) == 1); /* Y heads the ring */
+	push_cancelled(vdm, 2);
+	CHECK(masync__thr_fill(dmt) == 3); /* full */
 	flag_set(&p.y_queued, 1);
 	flag_wait(&p.x_waits);
 	CHECK(p.x_blocked == 1); /* X waits for room */
@@ -617,6 +706,7 @@ waker_waits_room(void)
 	for (i = 0; i < 3; i++)
 		CHECK(tt_verify(wr_dst[i], SZ, 40 + i) == SIZE_MAX);
 	data_mover_threads_delete(dmt);
+	CHECK(tt_verify_byte(filler_dst, SZ, 0) == SIZE_MAX);
 	alarm(0);
 }
 

@@ -1,6 +1,6 @@
 /* test_threads_waker_stress.c - executors that only ever run when a waker
- * says so (no built-in runtime, no polling loop, no timeout) over 1- and
- * 2-slot queues, with cancels and hand-offs: a lost wake-up hangs them.
+ * says so (no built-in runtime, no polling loop, no timeout) over 1-, 2-
+ * and 8-slot queues, with cancels and hand-offs: a lost wake-up hangs them.
  *
  * Two executor threads each own tasks; a task runs operations one after
  * the other (memcpy / memset, 1..512 bytes). An executor sleeps on its
@@ -11,6 +11,24 @@
  * hands its pending future to the other executor (a NULL poll drops the
  * waker, the future is moved in memory, the other executor polls it with
  * its own waker). Every result and every byte is checked.
+ * ringbuf_size bounds the operations in flight (creation past it is born
+ * VDM_ERROR_OUT_OF_MEMORY): the tasks and the busy poller below keep
+ * within it as a program that waits for room would, each taking one of
+ * ringbuf_size slots (struct slots) before it creates an operation and
+ * giving it back after the poll that saw it complete or its cancellation;
+ * a task that finds none is queued by the one that gives a slot back, as
+ * by a waker, first come first served (no timeout there either). So every
+ * creation must succeed: the mover frees an operation's slot of the bound
+ * in that poll or cancellation, never later. Live operations alone never
+ * fill the ring now, but dead entries do: one cancelled after the first
+ * poll, or claimed by a poller that ran it, stays queued until a worker
+ * pops it (or a trim drops it), so operations may still find the ring
+ * full and wait for room (the executors' are counted in the log). The
+ * 8-slot phases keep up to 8 of the 13 operations wanted in flight, so
+ * several can wait on the list at once: the hand-off below needs that
+ * (with its old shared link put back and MASYNC_TEST_CHAOS, 8 runs in 10
+ * hung; with the 1- and 2-slot phases alone, none in 10; without chaos
+ * none either way, as before the bound).
  * A watchdog thread samples progress every 50 ms: it logs the longest
  * stall and fails the test only when nothing happened for a long time
  * (60 s, or TT_WATCHDOG_S; a lost wake-up never recovers), so a slow or
@@ -20,7 +38,8 @@
  * notifier): its first polls run queued operations of the executors
  * (trim, one CPU: pop_until), whose wakers a worker must then call; that
  * hand-off once shared a link with the wait list for queue room and lost
- * the operations waiting there (a hang). */
+ * the operations waiting there (a hang). With 2 slots one of them can be
+ * an executor's while the busy poller holds the other. */
 #include "test_threads_util.h"
 
 #define SZ 512
@@ -36,6 +55,9 @@ struct task {
 	int queued;                  /* under the owner's lock */
 	struct vdm_operation_future f[2]; /* the future moves between them */
 	int cur, waiting, polls, kind, finished;
+	/* under slots.lock: holds a slot of the bound, waits for one */
+	int has_slot, parked;
+	struct task *snext;          /* in slots' waiting list */
 	size_t n;
 	unsigned long left;
 	uint64_t rng;
@@ -49,12 +71,123 @@ struct exec {
 	struct task *head, *tail;
 	struct exec *other;
 	struct vdm *vdm;
-	unsigned long done, cancelled, handoffs;
+	unsigned long done, cancelled, handoffs, waited;
 };
 
 static atomic_ulong progress;  /* operations finished, all executors */
 static atomic_ulong busy_progress; /* the busy poller's */
 static atomic_int busy_stop;
+
+/* ---- the slots of the bound ------------------------------------------ */
+/* ringbuf_size of them; a task or the busy poller holds one from before it
+ * creates an operation until the poll that saw it complete or its cancel
+ * returned. Waiting tasks, oldest first; busy_waiter stands for the busy
+ * poller there (it sleeps on `cond`). Lock order: slots.lock, then an
+ * executor's lock. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t free;
+	struct task *head, *tail;
+} slots;
+static struct task busy_waiter;
+
+static void task_wake(void *data);
+
+/* under slots.lock */
+static void
+slot_wait_locked(struct task *t)
+{
+	t->parked = 1;
+	t->snext = NULL;
+	if (slots.tail != NULL)
+		slots.tail->snext = t;
+	else
+		slots.head = t;
+	slots.tail = t;
+}
+
+/* Non-zero: t holds a slot. Else it waits: the one who gives a slot back
+ * queues t on its executor (t->has_slot set). A wake-up of t meanwhile
+ * (a late waker of its last operation) finds it still waiting. */
+static int
+slot_take(struct task *t)
+{
+	int got = 1;
+
+	pthread_mutex_lock(&slots.lock);
+	if (!t->has_slot) {
+		if (t->parked) {
+			got = 0;
+		} else if (slots.free > 0 && slots.head == NULL) {
+			slots.free--;
+			t->has_slot = 1;
+		} else {
+			slot_wait_locked(t);
+			got = 0;
+		}
+	}
+	pthread_mutex_unlock(&slots.lock);
+	return got;
+}
+
+/* t (NULL: the busy poller) gives its slot back: to the oldest waiter */
+static void
+slot_give(struct task *t)
+{
+	struct task *w;
+
+	pthread_mutex_lock(&slots.lock);
+	if (t != NULL)
+		t->has_slot = 0;
+	w = slots.head;
+	if (w == NULL) {
+		slots.free++;
+	} else {
+		slots.head = w->snext;
+		if (slots.head == NULL)
+			slots.tail = NULL;
+		w->parked = 0;
+		w->has_slot = 1;
+		if (w == &busy_waiter)
+			pthread_cond_signal(&slots.cond);
+		else /* before the task can see its slot (slots.lock) */
+			task_wake(w);
+	}
+	pthread_mutex_unlock(&slots.lock);
+}
+
+/* the busy poller: non-zero with a slot, 0 when told to stop */
+static int
+busy_slot_take(void)
+{
+	int got = 1;
+
+	pthread_mutex_lock(&slots.lock);
+	if (slots.free > 0 && slots.head == NULL) {
+		slots.free--;
+	} else {
+		slot_wait_locked(&busy_waiter);
+		while (busy_waiter.parked && !atomic_load(&busy_stop))
+			pthread_cond_wait(&slots.cond, &slots.lock);
+		if (busy_waiter.parked) { /* stopped: leave the list */
+			struct task **pp = &slots.head, *prev = NULL;
+
+			while (*pp != &busy_waiter) {
+				prev = *pp;
+				pp = &(*pp)->snext;
+			}
+			*pp = busy_waiter.snext;
+			if (slots.tail == &busy_waiter)
+				slots.tail = prev;
+			busy_waiter.parked = 0;
+			got = 0;
+		}
+		busy_waiter.has_slot = 0;
+	}
+	pthread_mutex_unlock(&slots.lock);
+	return got;
+}
 
 /* creates, busy-polls and checks small copies until told to stop */
 static int
@@ -64,17 +197,19 @@ busy_main(void *arg)
 	unsigned char src[128], dst[128];
 	unsigned long i;
 
-	for (i = 0; !atomic_load(&busy_stop); i++) {
+	for (i = 0; !atomic_load(&busy_stop) && busy_slot_take(); i++) {
 		struct vdm_operation_future f;
 		size_t n = 1 + i % sizeof(src);
 
 		memset(src, (int)(i & 0x7f), n);
 		f = vdm_memcpy(vdm, dst, src, n, 0);
+		CHECK(tt_result(&f) == VDM_SUCCESS); /* within the bound */
 		while (future_poll(FUTURE_AS_RUNNABLE(&f), NULL) !=
 				FUTURE_STATE_COMPLETE)
 			;
 		CHECK(tt_result(&f) == VDM_SUCCESS);
 		CHECK(memcmp(dst, src, n) == 0);
+		slot_give(NULL);
 		atomic_fetch_add(&busy_progress, 1);
 	}
 	return 0;
@@ -154,6 +289,7 @@ check_done(struct task *t, int cancelled)
 			SIZE_MAX);
 	}
 	t->waiting = 0;
+	slot_give(t); /* its slot of the bound is free again */
 	atomic_fetch_add(&progress, 1);
 }
 
@@ -193,6 +329,8 @@ task_step(struct exec *e, struct task *t)
 				task_finish();
 				return;
 			}
+			if (!slot_take(t))
+				return; /* until a slot is handed to it */
 			t->left--;
 			memset(t->dst, SENTINEL, SZ);
 			t->n = 1 + rnd(t, SZ);
@@ -202,6 +340,7 @@ task_step(struct exec *e, struct task *t)
 			t->f[0] = t->kind == 0 ?
 				vdm_memcpy(e->vdm, t->dst, t->src, t->n, 0) :
 				vdm_memset(e->vdm, t->dst, t->kind, t->n, 0);
+			/* within the bound: never refused */
 			CHECK(tt_result(&t->f[0]) == VDM_SUCCESS);
 			t->waiting = 1;
 			if (rnd(t, 16) == 0) { /* given up before it started */
@@ -231,6 +370,8 @@ task_step(struct exec *e, struct task *t)
 			continue;
 		}
 		CHECK(n.notifier_used == FUTURE_NOTIFIER_WAKER);
+		if (t->polls == 0 && st == FUTURE_STATE_IDLE)
+			e->waited++; /* found the ring full */
 		if (t->polls++ == 0 && rnd(t, 8) == 0) {
 			int r = vdm_cancel(f);
 
@@ -351,13 +492,18 @@ run_phase(size_t nthreads, size_t ring, unsigned long ops)
 		data_mover_threads_new(nthreads, ring, FUTURE_NOTIFIER_WAKER);
 	static struct task tasks[NEXEC][NTASK];
 	unsigned long per = ops / (NEXEC * NTASK) + 1, done = 0, canc = 0,
-		hand = 0;
+		hand = 0, waited = 0;
 	tt_thread th[NEXEC], dt, bt;
 	struct dog dog = {0, 0};
 	uint64_t t0 = tt_now_ns();
 	unsigned i, k;
 
 	CHECK(dmt != NULL);
+	CHECK(pthread_mutex_init(&slots.lock, NULL) == 0);
+	CHECK(pthread_cond_init(&slots.cond, NULL) == 0);
+	slots.free = ring;
+	slots.head = slots.tail = NULL;
+	memset(&busy_waiter, 0, sizeof(busy_waiter));
 	atomic_store(&progress, 0);
 	atomic_store(&tasks_left, NEXEC * NTASK);
 	atomic_store(&all_done, 0);
@@ -371,7 +517,7 @@ run_phase(size_t nthreads, size_t ring, unsigned long ops)
 		e->head = e->tail = NULL;
 		e->other = &execs[(i + 1) % NEXEC];
 		e->vdm = data_mover_threads_get_vdm(dmt);
-		e->done = e->cancelled = e->handoffs = 0;
+		e->done = e->cancelled = e->handoffs = e->waited = 0;
 		for (k = 0; k < NTASK; k++) {
 			struct task *t = &tasks[i][k];
 
@@ -391,6 +537,9 @@ run_phase(size_t nthreads, size_t ring, unsigned long ops)
 	for (i = 0; i < NEXEC; i++)
 		CHECK(tt_thread_join(th[i]) == 0);
 	atomic_store(&busy_stop, 1);
+	pthread_mutex_lock(&slots.lock); /* (it may wait for a slot) */
+	pthread_cond_broadcast(&slots.cond);
+	pthread_mutex_unlock(&slots.lock);
 	CHECK(tt_thread_join(bt) == 0);
 	atomic_store(&phase_over, 1);
 	CHECK(tt_thread_join(dt) == 0);
@@ -398,15 +547,21 @@ run_phase(size_t nthreads, size_t ring, unsigned long ops)
 		done += execs[i].done;
 		canc += execs[i].cancelled;
 		hand += execs[i].handoffs;
+		waited += execs[i].waited;
 		pthread_cond_destroy(&execs[i].cond);
 		pthread_mutex_destroy(&execs[i].lock);
 	}
 	CHECK(done + canc == per * NEXEC * NTASK);
 	CHECK(atomic_load(&progress) == done + canc);
+	/* every slot given back, nobody left waiting */
+	CHECK(slots.free == ring && slots.head == NULL);
 	data_mover_threads_delete(dmt);
+	pthread_cond_destroy(&slots.cond);
+	pthread_mutex_destroy(&slots.lock);
 	tt_log("%zu worker(s), %zu slot(s): %lu ops (%lu cancelled, %lu "
-		"hand-offs) in %.0f ms; longest stall %.1f ms, %u over 100 ms\n",
-		nthreads, ring, done + canc, canc, hand,
+		"hand-offs, %lu waited for room) in %.0f ms; longest stall "
+		"%.1f ms, %u over 100 ms\n",
+		nthreads, ring, done + canc, canc, hand, waited,
 		(tt_now_ns() - t0) / 1e6, dog.max_stall_ns / 1e6,
 		dog.stalls_100ms);
 }
@@ -421,12 +576,14 @@ main(int argc, char **argv)
 		ops = 1000000 / (TT_SANITIZED ? 4 : 1);
 	else if (argc > 1)
 		ops = strtoul(argv[1], NULL, 10);
-	if (ops < 4 * NEXEC * NTASK)
-		ops = 4 * NEXEC * NTASK;
-	run_phase(1, 1, ops / 4);
-	run_phase(2, 1, ops / 4);
-	run_phase(1, 2, ops / 4);
-	run_phase(2, 2, ops / 4);
+	if (ops < 6 * NEXEC * NTASK)
+		ops = 6 * NEXEC * NTASK;
+	run_phase(1, 1, ops / 6);
+	run_phase(2, 1, ops / 6);
+	run_phase(1, 2, ops / 6);
+	run_phase(2, 2, ops / 6);
+	run_phase(1, 8, ops / 6);
+	run_phase(2, 8, ops / 6);
 	tt_log("ok\n");
 	return 0;
 }
