@@ -9072,8 +9072,9 @@ masync__dsa_mlock(struct data_mover_dsa *d)
 	masync__mtx_lock(&d->mlock);
 }
 
-/* A WQ's pending batch started: wake the monitor if it sleeps with no
- * deadline (it flushes batches older than MASYNC__DSA_PEND_NS). Called
+/* A WQ's pending batch started outside a runtime's pass (a pass's end
+ * sends its own): wake the monitor if it sleeps with no deadline (it
+ * flushes batches older than MASYNC__DSA_PEND_NS). Called
  * with no lock held. The monitor stores msleep, fences, loads npend; this
  * thread's FADD of npend came before the fence here: one of the two sees
  * the other. mlock: a monitor between its load and its wait holds it. */
@@ -9114,7 +9115,7 @@ masync__dsa_stage_publish(int flush, const struct masync__dsa_op *ask)
 	struct masync__dsa_wq *w = st->w;
 	struct data_mover_dsa *d;
 	struct masync__dsa_op *m;
-	int kicked, started;
+	int kicked;
 
 	if (st->n == 0)
 		return 0;
@@ -9128,8 +9129,7 @@ masync__dsa_stage_publish(int flush, const struct masync__dsa_op *ask)
 	else
 		w->phead = st->head;
 	w->ptail = st->tail;
-	started = w->npend == 0;
-	if (started) {
+	if (w->npend == 0) {
 		w->pend_ns = masync__coarse_ns();
 		MASYNC__FADD(&d->npend, 1, relaxed);
 	}
@@ -9139,10 +9139,8 @@ masync__dsa_stage_publish(int flush, const struct masync__dsa_op *ask)
 	if (flush || w->npend >= masync__dsa_batch_lim(d, w))
 		masync__dsa_flush_locked(d, w);
 	kicked = ask != NULL && ask->kicked;
-	started &= w->npend != 0; /* still pending: the monitor's */
 	masync__qlock_give(&w->qlock);
-	if (started)
-		masync__dsa_pend_wake(d);
+	/* (no monitor wake-up: the pass's end sends what a round staged) */
 	return kicked;
 }
 
