@@ -820,6 +820,15 @@ group_born_complete_entry(void)
 	CHECK(args.rec[2].calls == 1);
 }
 
+/* entries c, d and e: plain steps 3, 4 and 5 of one poll each */
+static void
+prop_plain_cde(struct prop_future *p)
+{
+	FUTURE_CHAIN_ENTRY_INIT(&p->data.c, step_new(3, 1, 0, 0), NULL, NULL);
+	FUTURE_CHAIN_ENTRY_INIT(&p->data.d, step_new(4, 1, 0, 0), NULL, NULL);
+	FUTURE_CHAIN_ENTRY_INIT(&p->data.e, step_new(5, 1, 0, 0), NULL, NULL);
+}
+
 /* An entry the program never made (zeroed, no task): the chain completes
  * there with errno EINVAL, as the runtime refuses such a future, instead
  * of calling a NULL task; the entries before it ran, those after did not. */
@@ -836,12 +845,7 @@ group_zeroed_entry(void)
 		FUTURE_CHAIN_ENTRY_INIT(&p.data.a, step_new(1, 1, 0, 0), NULL,
 			NULL);
 		/* b left zeroed */
-		FUTURE_CHAIN_ENTRY_INIT(&p.data.c, step_new(3, 1, 0, 0), NULL,
-			NULL);
-		FUTURE_CHAIN_ENTRY_INIT(&p.data.d, step_new(4, 1, 0, 0), NULL,
-			NULL);
-		FUTURE_CHAIN_ENTRY_INIT(&p.data.e, step_new(5, 1, 0, 0), NULL,
-			NULL);
+		prop_plain_cde(&p);
 		if (stop)
 			FUTURE_CHAIN_INIT_STOP_ON_ERROR(&p);
 		else
@@ -881,12 +885,7 @@ group_macros_if_else(void)
 		else
 			FUTURE_CHAIN_ENTRY_LAZY_INIT(&p.data.b, init_d, NULL,
 				NULL, NULL);
-		FUTURE_CHAIN_ENTRY_INIT(&p.data.c, step_new(3, 1, 0, 0), NULL,
-			NULL);
-		FUTURE_CHAIN_ENTRY_INIT(&p.data.d, step_new(4, 1, 0, 0), NULL,
-			NULL);
-		FUTURE_CHAIN_ENTRY_INIT(&p.data.e, step_new(5, 1, 0, 0), NULL,
-			NULL);
+		prop_plain_cde(&p);
 		if (flag)
 			FUTURE_CHAIN_INIT(&p);
 		else
