@@ -231,12 +231,15 @@
      child, a mover made by the parent runs new operations on the CPU,
      operations the parent had started complete with
      VDM_ERROR_NOT_SUPPORTED (nothing more is done in the child), and
-     data_mover_dsa_delete() only frees memory. Make a new mover in the
-     child to use the device there. The child closes the parent's WQ
-     files at the fork (a pthread_atfork handler), so it does not keep
-     a dedicated WQ from being opened again, or the parent's close from
-     draining the WQ. A fork waits while another thread runs the device
-     discovery of data_mover_dsa_new() or opens or closes a WQ file.
+     data_mover_dsa_delete() only frees memory. The child's operations
+     have the whole capacity, counted from 0 (the parent's futures, e.g.
+     other threads' the child never polls, do not use it up). Make a
+     new mover in the child to use the device there. The child closes
+     the parent's WQ files at the fork (a pthread_atfork handler), so it
+     does not keep a dedicated WQ from being opened again, or the
+     parent's close from draining the WQ. A fork waits while another
+     thread runs the device discovery of data_mover_dsa_new() or opens
+     or closes a WQ file.
      Should registering those handlers fail, data_mover_dsa_new() fails
      (ENOMEM) in this process from then on, as the threads mover does.
    - What a mover opened and did: data_mover_dsa_wq_count(dmd) and
@@ -2025,8 +2028,10 @@ typedef void *(*memset_fn)(void *str, int c, size_t n, unsigned flags);
  * too); one the parent had started completes at its next poll with
  * VDM_ERROR_NOT_SUPPORTED, its waker not called (a worker may have been
  * half way through it: its destination is undefined in the child);
- * data_mover_threads_delete() only frees memory. A mover made in the
- * child has workers of its own. That takes a pthread_atfork() handler,
+ * data_mover_threads_delete() only frees memory. The child's operations
+ * have the whole ringbuf_size, counted from 0 (the parent's futures, e.g.
+ * other threads' the child never polls, do not use it up). A mover made in
+ * the child has workers of its own. That takes a pthread_atfork() handler,
  * registered by the first threads or DSA mover: should that fail, this
  * and every later mover of either kind fails with ENOMEM. */
 MINIASYNC_API struct data_mover_threads *data_mover_threads_new(
@@ -2462,6 +2467,26 @@ static inline int
 masync__forked_since(unsigned gen)
 {
 	return MASYNC__LOAD(&masync__forks, relaxed) != gen;
+}
+
+/* A mover's operations in flight in a process forked since it was made:
+ * *w = generation << 32 | count. Counts one made in generation g (the
+ * current one); -1 at cap. The first one of a generation starts the count
+ * from 0: the parent's operations stay with the parent (the child may
+ * never poll them, e.g. other threads'). */
+static inline int
+masync__fork_count(MASYNC__A(uint64_t) *w, size_t cap, unsigned g)
+{
+	uint64_t v = MASYNC__LOAD(w, relaxed), nv;
+
+	do {
+		uint64_t n = (unsigned)(v >> 32) == g ? (uint32_t)v : 0;
+
+		if (n >= cap)
+			return -1;
+		nv = (uint64_t)g << 32 | (n + 1);
+	} while (!MASYNC__CAS(w, &v, nv, relaxed));
+	return 0;
 }
 
 /* ======================================================================== */
@@ -4888,7 +4913,7 @@ struct masync__thr_op {
 	 * unlinks an operation after a push that may already have run it */
 	struct masync__thr_op *dnext;
 	/* made in a process forked since the mover was made: its fork
-	 * generation (masync__thr_count), else 0 (written only there) */
+	 * generation (masync__fork_count), else 0 (written only there) */
 	unsigned fgen;
 };
 MASYNC__STATIC_ASSERT(sizeof(void *) != 8 ||
@@ -4941,7 +4966,7 @@ struct data_mover_threads {
 	 * process forked since the mover was made, cinflight counts instead:
 	 * (its fork generation << 32) | count, so that a child starts from 0
 	 * and the parent's operations (which it may never poll) do not
-	 * count there (masync__thr_count) */
+	 * count there (masync__fork_count) */
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) inflight;
 	MASYNC__A(uint64_t) cinflight;
 	MASYNC__ALIGNAS(64) MASYNC__A(size_t) enq_pos;
@@ -5883,25 +5908,6 @@ masync__thr_worker(void *arg)
 	}
 }
 
-/* In a process forked since d was made (generation g != 0, as forks only
- * add): counts an operation made here; -1 at the bound. The first one of
- * a generation starts the count from 0: the parent's operations stay
- * with the parent (the child may never poll them). */
-static int
-masync__thr_count(struct data_mover_threads *d, unsigned g)
-{
-	uint64_t w = MASYNC__LOAD(&d->cinflight, relaxed), nw;
-
-	do {
-		uint64_t n = (unsigned)(w >> 32) == g ? (uint32_t)w : 0;
-
-		if (n >= d->cap)
-			return -1;
-		nw = (uint64_t)g << 32 | (n + 1);
-	} while (!MASYNC__CAS(&d->cinflight, &w, nw, relaxed));
-	return 0;
-}
-
 /* Gives back a slot op_new took in generation g (0: the maker's). */
 static void
 masync__thr_uncount(struct data_mover_threads *d, unsigned g)
@@ -5923,7 +5929,7 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	/* ringbuf_size bounds the operations in flight (API.md) */
 	if (MASYNC__UNLIKELY(masync__forked_since(d->pool.fork_gen))) {
 		g = MASYNC__LOAD(&masync__forks, relaxed);
-		if (masync__thr_count(d, g) != 0)
+		if (masync__fork_count(&d->cinflight, d->cap, g) != 0)
 			return NULL;
 	} else {
 		/* a CAS, not an add taken back: a refused creation must not
@@ -7280,6 +7286,11 @@ struct masync__dsa_op {
 	unsigned char arm_later;  /* on this thread's masync__dsa_later (owner) */
 	unsigned char hy_active;  /* hy_fut (on cpu_vdm) is still running */
 	unsigned char hy_judged;  /* the split share was adjusted for it */
+	/* made in a process forked since the mover was made (written only
+	 * there): its fork generation, and whether it is its own allocation
+	 * rather than a pool state (the parent's futures may hold them all) */
+	unsigned char heap;
+	unsigned fgen;
 	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
 	size_t hy_len;
 	size_t part_max;
@@ -7459,6 +7470,11 @@ struct data_mover_dsa {
 	size_t cpu_threshold;
 	uint64_t timeout_ns;
 	struct masync__pool pool; /* its fork_gen: the mover's */
+	/* the pool is the capacity's exact count; in a process forked since
+	 * the mover was made, cinflight counts the operations made there (as
+	 * the threads mover's, masync__fork_count) */
+	size_t cap;
+	MASYNC__A(uint64_t) cinflight;
 	int have_monitor;
 	thrd_t monitor;
 	mtx_t mlock;
@@ -10401,6 +10417,10 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 
 /* ---- the vdm interface ---------------------------------------------------- */
 
+static void *masync__dsa_op_new_forked(struct data_mover_dsa *d);
+static void *masync__dsa_op_init(struct data_mover_dsa *d,
+	struct masync__dsa_op *o);
+
 MINIASYNC_API void *
 masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 {
@@ -10408,8 +10428,10 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	struct masync__dsa_op *o;
 
 	(void)type;
+	if (MASYNC__UNLIKELY(masync__dsa_forked(d)))
+		return masync__dsa_op_new_forked(d);
 	o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
-	if (MASYNC__UNLIKELY(o == NULL) && !masync__dsa_forked(d)) {
+	if (MASYNC__UNLIKELY(o == NULL)) {
 		/* released states of lost descriptors come back once a reaper
 		 * sees their records: with none free, nothing else reaps */
 		unsigned i;
@@ -10423,6 +10445,39 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	}
 	if (o == NULL) /* all `capacity` taken (the pool's exact limit) */
 		return NULL;
+	return masync__dsa_op_init(d, o);
+}
+
+/* op_new in a child forked since d was made: the parent's futures (other
+ * threads' among them, which the child may never poll) may hold every
+ * state of the pool, so the child counts its own operations from 0 and
+ * allocates a state when the pool has none (a child's run on the CPU) */
+static void *
+masync__dsa_op_new_forked(struct data_mover_dsa *d)
+{
+	unsigned g = MASYNC__LOAD(&masync__forks, relaxed);
+	struct masync__dsa_op *o;
+
+	if (masync__fork_count(&d->cinflight, d->cap, g) != 0)
+		return NULL;
+	o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
+	if (o == NULL) {
+		o = (struct masync__dsa_op *)masync__zalloc_aligned(
+			d->pool.elem_size);
+		if (o == NULL) {
+			MASYNC__FSUB(&d->cinflight, 1, relaxed);
+			return NULL;
+		}
+		o->heap = 1;
+	}
+	o->fgen = g;
+	return masync__dsa_op_init(d, o);
+}
+
+/* a state from the pool (contents stale) made ready for an operation */
+static void *
+masync__dsa_op_init(struct data_mover_dsa *d, struct masync__dsa_op *o)
+{
 	o->d = d;
 	/* only the owner writes it (the monitor reads it): no RMW */
 	MASYNC__STORE(&o->life, MASYNC__LOAD(&o->life, relaxed) + 1, relaxed);
@@ -10459,6 +10514,14 @@ masync__dsa_recycle(struct masync__dsa_op *o)
 	if (o->batch != NULL) {
 		masync__free_aligned(o->batch);
 		o->batch = NULL;
+	}
+	if (MASYNC__UNLIKELY(masync__dsa_forked(d))) {
+		if (o->fgen == MASYNC__LOAD(&masync__forks, relaxed))
+			MASYNC__FSUB(&d->cinflight, 1, relaxed); /* made here */
+		if (o->heap) {
+			masync__free_aligned(o);
+			return;
+		}
 	}
 	masync__pool_put(&d->pool, o);
 }
@@ -10992,9 +11055,13 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 	d->ext.cancel = masync__dsa_op_cancel;
 	d->ext.poll = masync__dsa_poll;
 	/* the pool holds the capacity: no more states than that, ever */
+	d->cap = cfg.capacity ? cfg.capacity : MASYNC__DSA_DEFAULT_CAPACITY;
+	if (d->cap > (size_t)MASYNC__POOL_MAX_CHUNKS * MASYNC__POOL_CHUNK)
+		d->cap = (size_t)MASYNC__POOL_MAX_CHUNKS * MASYNC__POOL_CHUNK;
+	MASYNC__INIT(&d->cinflight, 0);
+	MASYNC__UNTRACKED(&d->cinflight, sizeof(d->cinflight));
 	if (masync__pool_init(&d->pool, sizeof(struct masync__dsa_op),
-			cfg.capacity ? cfg.capacity :
-			MASYNC__DSA_DEFAULT_CAPACITY) != 0)
+			d->cap) != 0)
 		goto fail;
 	/* batch memory up front (one per WQ entry, at most 64: ~2.5 KiB
 	 * each), so a busier moment later never allocates */

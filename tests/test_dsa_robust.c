@@ -636,6 +636,86 @@ test_fork(void)
 	td_free(pd);
 }
 
+/* The parent's futures hold every state of a mover of capacity CAP at the
+ * fork (other threads' futures the child may never poll): the child still
+ * has its own CAP, counted from 0, and gets them back as before. */
+#define CAP 4
+
+static void
+test_fork_bound(void)
+{
+	struct data_mover_dsa_config cfg;
+	struct data_mover_dsa *d;
+	struct vdm *vdm;
+	struct vdm_operation_future held[CAP], f[CAP + 1];
+	unsigned char *src = td_alloc(SZ), *dst = td_alloc((CAP + 1) * SZ);
+	struct dsa_emu *emu;
+	pid_t pid;
+	_Atomic int *verdict = td_verdict_new();
+	int i;
+
+	td_begin("a forked child has its own capacity");
+	emu = td_emu(NULL);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.capacity = CAP;
+	d = td_mover(&cfg);
+	vdm = data_mover_dsa_get_vdm(d);
+	td_pattern(src, SZ, 29);
+	for (i = 0; i < CAP; i++)
+		held[i] = vdm_memcpy(vdm, dst, src, SZ, 0);
+	f[0] = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK(FUTURE_STATE(&f[0]) == FUTURE_STATE_COMPLETE);
+	CHECK_RES(FUTURE_OUTPUT(&f[0])->result, VDM_ERROR_OUT_OF_MEMORY);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		td_case = "child";
+		memset(dst, 0, (CAP + 1) * SZ);
+		for (i = 0; i < CAP; i++) {
+			f[i] = vdm_memcpy(vdm, dst + i * SZ, src, SZ, 0);
+			CHECK(FUTURE_STATE(&f[i]) == FUTURE_STATE_IDLE);
+		}
+		/* its bound is the mover's, as in the parent */
+		f[CAP] = vdm_memcpy(vdm, dst + CAP * SZ, src, SZ, 0);
+		CHECK(FUTURE_STATE(&f[CAP]) == FUTURE_STATE_COMPLETE);
+		CHECK_RES(FUTURE_OUTPUT(&f[CAP])->result,
+			VDM_ERROR_OUT_OF_MEMORY);
+		/* the completing poll gives a slot back */
+		CHECK_RES(td_busy(&f[0]), VDM_SUCCESS);
+		f[CAP] = vdm_memcpy(vdm, dst + CAP * SZ, src, SZ, 0);
+		CHECK(FUTURE_STATE(&f[CAP]) == FUTURE_STATE_IDLE);
+		for (i = 1; i <= CAP; i++)
+			CHECK_RES(td_busy(&f[i]), VDM_SUCCESS);
+		for (i = 0; i <= CAP; i++)
+			CHECK_PATTERN(dst + i * SZ, SZ, 0, 29);
+		/* the parent's futures given up here do not count either */
+		for (i = 0; i < CAP; i++)
+			CHECK(vdm_cancel(&held[i]) == 0);
+		for (i = 0; i < CAP; i++) {
+			f[i] = vdm_memcpy(vdm, dst + i * SZ, src, SZ, 0);
+			CHECK(FUTURE_STATE(&f[i]) == FUTURE_STATE_IDLE);
+		}
+		f[CAP] = vdm_memset(vdm, dst, 0, SZ, 0);
+		CHECK(FUTURE_STATE(&f[CAP]) == FUTURE_STATE_COMPLETE);
+		for (i = 0; i < CAP; i++)
+			CHECK(vdm_cancel(&f[i]) == 0);
+		data_mover_dsa_delete(d);
+		atomic_store(verdict, 1);
+		_exit(0);
+	}
+	CHECK_CHILD(pid, verdict);
+	for (i = 0; i < CAP; i++) {
+		memset(dst, 0, SZ);
+		CHECK_RES(td_wait(rt, &held[i]), VDM_SUCCESS);
+		CHECK_PATTERN(dst, SZ, 0, 29);
+	}
+	data_mover_dsa_delete(d);
+	dsa_emu_stop(emu);
+	td_free(src);
+	td_free(dst);
+}
+
 /* ---- 7. cpu_threshold ----------------------------------------------------- */
 
 static void
@@ -797,6 +877,7 @@ main(void)
 		test_enqcmd_beside_lost();
 	}
 	test_fork();
+	test_fork_bound();
 	test_threshold();
 	test_cold_part();
 	test_qlock_long_wait();
