@@ -1575,8 +1575,8 @@ masync__output_failed(struct vdm_operation_output *out,
  * here, at the first poll, so a chain's map may fill them in after the
  * future was made; bad ones complete the future with
  * VDM_ERROR_INVALID_ARGUMENT (VDM_ERROR_NOT_SUPPORTED: see vdm_memcpy)
- * and nothing written. Usable for a future
- * built by hand: FUTURE_INIT(&fut, vdm_operation_impl). */
+ * and nothing written (also for a NULL data.vdm, errno EINVAL). Usable
+ * for a future built by hand: FUTURE_INIT(&fut, vdm_operation_impl). */
 static inline enum future_state
 vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 {
@@ -1590,6 +1590,13 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 	enum vdm_operation_result bad;
 
 	if (context->state == FUTURE_STATE_IDLE) {
+		if (MASYNC__UNLIKELY(vdm == NULL)) { /* built by hand */
+			errno = EINVAL;
+			masync__output_failed(output, data->operation.type,
+				VDM_ERROR_INVALID_ARGUMENT);
+			masync__notifier_done(n);
+			return FUTURE_STATE_COMPLETE;
+		}
 		bad = masync__vdm_check(vdm, &data->operation);
 		if (bad != VDM_SUCCESS) {
 			/* release the state of an operation that never ran */
@@ -1641,11 +1648,20 @@ vdm_set_has_property_fn(struct vdm_operation_future *future,
  * is complete with VDM_ERROR_OUT_OF_MEMORY) and sets vdm_operation_impl
  * as its task and the mover's has_property (future_has_property_default
  * for a mover without one; a complete future gets the mover's only, as
- * in libminiasync). Arguments are checked at the first poll. */
+ * in libminiasync). Arguments are checked at the first poll. A NULL
+ * mover, or one with no op_new: complete, VDM_ERROR_INVALID_ARGUMENT,
+ * errno EINVAL. */
 static inline void
 vdm_generic_operation(struct vdm *vdm, struct vdm_operation_future *future)
 {
 	future->data.vdm = vdm;
+	if (vdm == NULL || vdm->op_new == NULL) {
+		errno = EINVAL;
+		future->data.data = NULL;
+		future->output.result = VDM_ERROR_INVALID_ARGUMENT;
+		FUTURE_INIT_COMPLETE(future);
+		return;
+	}
 	future->data.data = vdm->op_new(vdm, future->data.operation.type);
 	if (future->data.data == NULL) {
 		future->output.result = VDM_ERROR_OUT_OF_MEMORY;
@@ -1759,12 +1775,14 @@ masync__vdm_make(struct vdm *vdm, struct vdm_operation_future *f,
 	f->output.output.flush.unused = 0; /* the whole union */
 	if (vdm != NULL)
 		state = vdm->op_new == masync__sync_new ? (void *)vdm :
-			vdm->op_new(vdm, type);
+			vdm->op_new != NULL ? vdm->op_new(vdm, type) : NULL;
 	f->data.data = state;
 	if (state == NULL) {
-		if (vdm == NULL)
+		int no_mover = vdm == NULL || vdm->op_new == NULL;
+
+		if (no_mover)
 			errno = EINVAL;
-		f->output.result = vdm == NULL ? VDM_ERROR_INVALID_ARGUMENT :
+		f->output.result = no_mover ? VDM_ERROR_INVALID_ARGUMENT :
 			VDM_ERROR_OUT_OF_MEMORY;
 		/* the mover's, as libminiasync set it on such a future too */
 		f->base.has_property = vdm == NULL ? NULL : vdm->has_property;
@@ -1789,7 +1807,8 @@ masync__vdm_make(struct vdm *vdm, struct vdm_operation_future *f,
  * VDM_F_MEM_DURABLE or VDM_F_NO_CACHE_HINT in their capabilities, and
  * complete a durable operation or a flush with VDM_ERROR_NOT_SUPPORTED,
  * nothing written. The future is complete at
- * once for a NULL mover (VDM_ERROR_INVALID_ARGUMENT) and when the mover
+ * once for a NULL mover or one with no op_new (VDM_ERROR_INVALID_ARGUMENT,
+ * errno EINVAL) and when the mover
  * has no room (VDM_ERROR_OUT_OF_MEMORY). On success
  * output.output.memcpy.dest (memmove.dest, memset.str) is the destination.
  * Overlapping ranges: vdm_memcpy gives memmove's result on every built-in

@@ -1328,6 +1328,61 @@ bad_inputs_on(struct vdm *vdm, int strict_flags)
 	CHECK(all_bytes(dst, sizeof(dst), 0x22));
 }
 
+/* f: complete, VDM_ERROR_INVALID_ARGUMENT, errno EINVAL, nothing written */
+static void
+expect_no_mover(struct vdm_operation_future *f, const unsigned char *buf,
+	const char *what)
+{
+	CHECKQ(FUTURE_STATE(f) == FUTURE_STATE_COMPLETE, "%s", what);
+	CHECKQ(f->output.result == VDM_ERROR_INVALID_ARGUMENT, "%s: %d", what,
+		f->output.result);
+	CHECKQ(errno == EINVAL, "%s: errno %d", what, errno);
+	CHECKQ(all_bytes(buf, 16, 0x5a), "%s", what);
+}
+
+/* a NULL mover, or one with no op_new (a zeroed struct vdm), through the
+ * other ways of making a vdm future: an error, not a crash (SIGSEGV
+ * before) */
+static void
+group_bad_mover(unsigned char *buf)
+{
+	struct vdm_operation_future f;
+	struct vdm zero;
+	int k;
+
+	memset(&zero, 0, sizeof(zero));
+	memset(buf, 0x5a, 16);
+	errno = 0;
+	f = vdm_memcpy(&zero, buf, buf + 8, 8, 0);
+	expect_no_mover(&f, buf, "memcpy, a mover without op_new");
+	errno = 0;
+	f = vdm_memset(&zero, buf, 0, 8, 0);
+	expect_no_mover(&f, buf, "memset, a mover without op_new");
+	for (k = 0; k < 3; k++) {
+		memset(&f, 0, sizeof(f));
+		f.data.operation.type = VDM_OPERATION_MEMSET;
+		f.data.operation.data.memset.str = buf;
+		f.data.operation.data.memset.n = 16;
+		f.output.type = VDM_OPERATION_MEMSET;
+		errno = 0;
+		if (k < 2) {
+			vdm_generic_operation(k == 0 ? NULL : &zero, &f);
+			expect_no_mover(&f, buf, k == 0 ?
+				"vdm_generic_operation, a NULL mover" :
+				"vdm_generic_operation, no op_new");
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+				FUTURE_STATE_COMPLETE);
+		} else {
+			/* built by hand: data.vdm NULL */
+			FUTURE_INIT(&f, vdm_operation_impl);
+			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
+				FUTURE_STATE_COMPLETE);
+			expect_no_mover(&f, buf,
+				"vdm_operation_impl, a NULL mover");
+		}
+	}
+}
+
 static void
 group_bad_input(void)
 {
@@ -1346,6 +1401,7 @@ group_bad_input(void)
 	expect_invalid(&f, VDM_OPERATION_FLUSH, "flush NULL vdm");
 	f = vdm_memcpy(NULL, NULL, NULL, 0, 0);
 	expect_invalid(&f, VDM_OPERATION_MEMCPY, "memcpy NULL vdm, n=0");
+	group_bad_mover(buf);
 
 	bad_inputs_on(sync_vdm, 1);
 	/* checked before a user-written mover is asked to start: its state
