@@ -91,6 +91,7 @@
    - Error-aware chains: FUTURE_CHAIN_INIT_STOP_ON_ERROR(&chain) instead of
      FUTURE_CHAIN_INIT makes the chain stop at the first entry whose vdm
      result is not VDM_SUCCESS; future_chain_result(&chain.base) gives it.
+     Its vdm futures it will not run are cancelled (capacity back).
    - vdm_result_str(result): a short description of every result.
    A wait that returns with futures pending (timeout, wait-any) polls them
    once more with a NULL notifier so that they drop the runtime's waker;
@@ -812,6 +813,11 @@ get_next_future_chain_entry(struct future_context *ctx,
 /* private: result of a vdm future or error-aware chain owning ctx, else 0 */
 static inline int masync__vdm_context_result(struct future_context *ctx);
 
+/* private: an error-aware chain stopped: gives up the entries from `e` on
+ * (see FUTURE_CHAIN_INIT_STOP_ON_ERROR) */
+MINIASYNC_API void masync__chain_give_up(struct future_context *ctx,
+	struct future_chain_entry *e);
+
 /* private: one poll of a chain; `stop` makes it error-aware (a constant:
  * each chain task gets its own copy). As in libminiasync, where the next
  * entry starts and whether this one is the last are read before this one
@@ -870,6 +876,8 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 		if (stop && masync__vdm_context_result(&e->future.context)) {
 			e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED |
 				MASYNC__CHAIN_FAILED;
+			if (next != NULL)
+				masync__chain_give_up(ctx, next);
 			return FUTURE_STATE_COMPLETE;
 		}
 		/* (a chain run again: an entry that failed the last time
@@ -945,7 +953,12 @@ MINIASYNC_API enum future_state masync__chain_stop_task(
  * stops at the first entry whose result is not VDM_SUCCESS and completes at
  * once: that entry's map is not called, later entries are neither
  * initialised nor run, and the chain's own output is left as the maps
- * before it wrote it. future_chain_result() returns that entry's result.
+ * before it wrote it. Later entries already made are given up so that they
+ * hold no mover capacity: each future of vdm_memcpy & co. there that was
+ * never polled is cancelled as by vdm_cancel (it completes with
+ * VDM_ERROR_CANCELLED), also inside a nested error-aware chain; not past a
+ * lazy entry not yet built, nor inside a nested plain chain or a user
+ * future (cancel those yourself). future_chain_result() returns that entry's result.
  * An entry has a result when it is a vdm future made by vdm_memcpy & co.
  * or itself an error-aware chain (which fails with the result of its
  * failed entry, so nested error-aware chains stop together); other
@@ -3170,6 +3183,38 @@ masync__vdm_task(struct future_context *context, struct future_notifier *n)
 			masync__sync_intact(f->data.vdm)))
 		return masync__sync_run(f, n);
 	return masync__vdm_task_generic(context, n);
+}
+
+/* The entries an error-aware chain will not run hold their movers'
+ * capacity until given up: each vdm future made and never polled is
+ * cancelled (VDM_ERROR_CANCELLED), also in a nested error-aware chain
+ * never polled. Both are told by their tasks, which have one definition;
+ * a plain chain's task (static inline, as in libminiasync) has one per
+ * translation unit, so a nested plain chain is not looked into. A lazy
+ * entry not built yet ends the walk (the size of its future, and so where
+ * the next entry is, is not known). */
+MINIASYNC_API void
+masync__chain_give_up(struct future_context *ctx, struct future_chain_entry *e)
+{
+	uint8_t *data = (uint8_t *)future_context_get_data(ctx);
+	size_t used = (size_t)((uint8_t *)e - data);
+
+	for (; e != NULL && e->init == NULL;
+			e = masync__chain_after(ctx, e, data, &used)) {
+		struct future *f = &e->future;
+
+		if (f->context.state != FUTURE_STATE_IDLE)
+			continue;
+		if (f->task == masync__vdm_task)
+			(void)vdm_cancel((struct vdm_operation_future *)
+				(void *)f);
+		else if (f->task == masync__chain_stop_task &&
+				f->context.data_size >=
+				sizeof(struct future_chain_entry))
+			masync__chain_give_up(&f->context,
+				(struct future_chain_entry *)
+				future_context_get_data(&f->context));
+	}
 }
 
 MINIASYNC_API enum future_state

@@ -2,7 +2,8 @@
  * ERROR, future_chain_result). With a user-written mover that fails on
  * demand (asynchronously, after a few polls): the chain stops at the failed
  * entry with its result, earlier entries' work and maps are done, later
- * entries are neither initialised nor run, the failed entry's map is not
+ * entries are neither initialised nor run (those made already are given
+ * up: cancelled, their mover capacity back), the failed entry's map is not
  * called; a plain chain runs everything as libminiasync did. Nesting: an
  * error-aware chain that stopped stops an error-aware outer chain, not a
  * plain one; a plain inner chain never stops an outer one. On every
@@ -89,6 +90,17 @@ ch3_make(struct ch3_future *ch, struct vdm *vdm,
 		FUTURE_CHAIN_INIT(ch);
 }
 
+/* an entry an error-aware chain skipped after a failed one: given up as
+ * vdm_cancel does (its mover state released, nothing written) */
+static void
+expect_given_up(struct vdm_operation_future *f)
+{
+	CHECK(f->base.context.state == FUTURE_STATE_COMPLETE);
+	CHECK(f->output.result == VDM_ERROR_CANCELLED);
+	CHECK(f->data.data == NULL);
+	CHECK(vdm_cancel(f) == EALREADY);
+}
+
 static void
 clear(void)
 {
@@ -157,10 +169,8 @@ fake_stop(void)
 	runtime_wait(r, FUTURE_AS_RUNNABLE(&ch));
 	CHECK(future_chain_result(FUTURE_AS_RUNNABLE(&ch)) == VDM_ERROR_BUSY);
 	CHECK(ch.output.maps == 0u);
-	CHECK(ch.data.e2.fut.base.context.state == FUTURE_STATE_IDLE);
-	/* the unused second entry is given up without a leak */
-	CHECK(atomic_load(&fk.live) == 1);
-	CHECK(vdm_cancel(&ch.data.e2.fut) == 0);
+	/* the chain gave up the second entry it skipped: no leak */
+	expect_given_up(&ch.data.e2.fut);
 	CHECK(atomic_load(&fk.live) == 0);
 	CHECK(te_all(a, 0, N) && te_all(b, 0, N) && te_all(c, 0, N));
 	runtime_delete(r);
@@ -229,10 +239,70 @@ nest_case(struct te_fake *fk, int inner_stop, int outer_stop,
 		CHECK(memcmp(c, src, N) == 0);
 	} else {
 		CHECK(te_all(c, 0, N));
-		CHECK(vdm_cancel(&out.data.z.fut) == 0); /* give it up */
+		expect_given_up(&out.data.z.fut);
 	}
 	CHECK(atomic_load(&fk->live) == 0);
 	runtime_delete(r);
+}
+
+/* Entries after the failed one hold a threads mover's capacity (2 in
+ * flight) until the chain gives them up, also those of a nested
+ * error-aware chain:
+ * chain after chain stops and the mover never runs out. */
+struct gu_data {
+	FUTURE_CHAIN_ENTRY(struct vdm_operation_future, first);
+	FUTURE_CHAIN_ENTRY(struct inner_future, in);
+	FUTURE_CHAIN_ENTRY_LAST(struct vdm_operation_future, z);
+};
+
+FUTURE(gu_future, struct gu_data, struct inner_output);
+
+static void
+given_up_capacity(void)
+{
+	struct data_mover_sync *dms = data_mover_sync_new();
+	struct data_mover_threads *dmt = data_mover_threads_new(1, 2,
+		FUTURE_NOTIFIER_WAKER);
+	struct vdm *sv, *tv;
+	int k;
+
+	CHECK(dms != NULL && dmt != NULL);
+	sv = data_mover_sync_get_vdm(dms);
+	tv = data_mover_threads_get_vdm(dmt);
+	for (k = 0; k < 8; k++) {
+		struct inner_future in;
+		struct gu_future ch;
+
+		clear();
+		memset(&in, 0, sizeof(in));
+		memset(&ch, 0, sizeof(ch));
+		FUTURE_CHAIN_ENTRY_INIT(&in.data.x, vdm_memcpy(tv, a, src, N,
+			0), NULL, NULL);
+		FUTURE_CHAIN_ENTRY_INIT(&in.data.y, vdm_memcpy(tv, b, src, N,
+			0), NULL, NULL);
+		CHECK(in.data.x.fut.base.context.state == FUTURE_STATE_IDLE);
+		CHECK(in.data.y.fut.base.context.state == FUTURE_STATE_IDLE);
+		FUTURE_CHAIN_INIT_STOP_ON_ERROR(&in);
+		/* fails at its first poll: a NULL source */
+		FUTURE_CHAIN_ENTRY_INIT(&ch.data.first, vdm_memcpy(sv, c, NULL,
+			N, 0), NULL, NULL);
+		FUTURE_CHAIN_ENTRY_INIT(&ch.data.in, in, NULL, NULL);
+		/* the mover is full: born failed, nothing to give up */
+		FUTURE_CHAIN_ENTRY_INIT(&ch.data.z, vdm_memcpy(tv, c, src, N,
+			0), NULL, NULL);
+		CHECK(ch.data.z.fut.output.result == VDM_ERROR_OUT_OF_MEMORY);
+		FUTURE_CHAIN_INIT_STOP_ON_ERROR(&ch);
+		FUTURE_BUSY_POLL(&ch);
+		CHECK(future_chain_result(FUTURE_AS_RUNNABLE(&ch)) ==
+			VDM_ERROR_INVALID_ARGUMENT);
+		expect_given_up(&ch.data.in.fut.data.x.fut);
+		expect_given_up(&ch.data.in.fut.data.y.fut);
+		CHECK(ch.data.in.fut.base.context.state == FUTURE_STATE_IDLE);
+		CHECK(ch.data.z.fut.output.result == VDM_ERROR_OUT_OF_MEMORY);
+		CHECK(te_all(a, 0, N) && te_all(b, 0, N) && te_all(c, 0, N));
+	}
+	data_mover_threads_delete(dmt);
+	data_mover_sync_delete(dms);
 }
 
 static void
@@ -345,8 +415,8 @@ movers(struct te_mover *m)
 		CHECK(memcmp(c, src, N) == 0);
 		CHECK(memcmp(x[0][0], src, N) == 0);
 		CHECK(te_all(x[0][1], 0, N) && te_all(x[0][2], 0, N));
-		/* its third entry was created eagerly: give it up */
-		CHECK(vdm_cancel(&ch[1].data.e3.fut) == 0);
+		/* its third entry, created eagerly, was given up */
+		expect_given_up(&ch[1].data.e3.fut);
 		for (i = 0; i < 3; i++)
 			CHECK(memcmp(x[1][i], src, N) == 0);
 	}
@@ -437,6 +507,8 @@ main(void)
 	fake_stop();
 	te_log("nested chains\n");
 	nesting();
+	te_log("skipped entries give the mover's capacity back\n");
+	given_up_capacity();
 	for (i = 0; i < n; i++) {
 		te_log("%s: failed and cancelled entries\n", m[i].name);
 		movers(&m[i]);
