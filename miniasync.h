@@ -186,7 +186,10 @@
      PROT_NONE guard page, a read-only destination, past a file's end)
      fails the operation with VDM_ERROR_DSA_PAGE_FAULT (Linux 5.14's
      MADV_POPULATE_*; on older kernels the touch gets SIGSEGV, as a CPU
-     copy would).
+     copy would). That is for pages the device faulted on: what runs on
+     the CPU (below cpu_threshold, a split copy's CPU share, overlapping
+     moves) touches memory as memcpy does, unchecked (checking every page
+     first costs more than the copy).
    - Wake-ups (WAKER, the default): a monitor thread per mover watches
      the completion records of armed operations and calls their wakers.
      After each event it spins 256 pauses (~5-10 us), then takes naps
@@ -569,7 +572,8 @@ future_has_property_default(void *future, enum future_property property)
 
 /* Non-zero when the future has the property; a future born complete may
  * have no has_property function: then it has none. A NULL future has
- * none (errno EINVAL). */
+ * none (errno EINVAL). Thread safety: not while the future is polled (a
+ * chain's lazy entry may be built by it). */
 static inline int
 future_has_property(struct future *fut, enum future_property property)
 {
@@ -656,11 +660,13 @@ MASYNC__STATIC_ASSERT(sizeof(struct future) % MASYNC__FUT_ALIGN == 0,
 
 /* ---- chained futures ----------------------------------------------------
  * A chain's data struct is a sequence of FUTURE_CHAIN_ENTRY members. Each
- * entry is a 40-byte header (map, map_arg, init, init_arg, flags) followed
- * by its future, so (struct future_chain_entry *)&chain.data.x reaches the
- * entry's future as ->future. An entry takes
- * sizeof(struct future_chain_entry) + data_size + output_size bytes
- * rounded up to a pointer: the chain task walks the entries from that. */
+ * entry is a header (map, map_arg, init, init_arg, flags: 40 bytes on a
+ * 64-bit target) followed by its future, so
+ * (struct future_chain_entry *)&chain.data.x reaches the entry's future as
+ * ->future. An entry takes sizeof(struct future_chain_entry) + data_size +
+ * output_size bytes rounded up to the alignment of a pointer or a
+ * uint64_t, whichever is more: the chain task walks the entries from
+ * that. */
 struct future_chain_entry {
 	future_map_fn map;
 	void *map_arg;
@@ -1378,8 +1384,9 @@ FUTURE(vdm_operation_future, struct vdm_operation_data,
  * poll; op_check reports progress; op_delete fills `output` and releases the
  * state. `operation` lives in the future, which may move between calls.
  * capabilities: the VDM_F_* flags the mover supports; bit 31 is reserved
- * (it marks the built-in movers, whose checks of flags and types a mover
- * that sets it gets too). */
+ * (it marks the built-in movers: a mover whose capabilities are bit 31 and
+ * no other bits but VDM_F_VALID_FLAGS gets their checks of flags and
+ * types too; one with more bits set, e.g. UINT_MAX, does not). */
 typedef void *(*vdm_operation_new)(struct vdm *vdm,
 	const enum vdm_operation_type type);
 typedef int (*vdm_operation_start)(void *data,
@@ -1477,7 +1484,7 @@ masync__user_fn(const struct vdm *vdm, enum vdm_operation_type type)
 }
 
 /* Non-zero only when the mover supports every bit of `capability`; 0 for
- * a NULL mover (errno EINVAL). */
+ * a NULL mover (errno EINVAL). Thread safety: any thread. */
 static inline int
 vdm_is_supported(struct vdm *vdm, unsigned capability)
 {
@@ -1987,7 +1994,12 @@ struct data_mover_sync;
  * first poll). Returns NULL with errno ENOMEM. Thread safety: any thread;
  * one mover may be used by many threads at once. */
 MINIASYNC_API struct data_mover_sync *data_mover_sync_new(void);
+/* The mover's vdm, valid until the mover is deleted; NULL with errno
+ * EINVAL for a NULL mover. Thread safety: any thread. */
 MINIASYNC_API struct vdm *data_mover_sync_get_vdm(struct data_mover_sync *dms);
+/* Frees the mover (it holds no operations: its futures that completed
+ * stay readable, unpolled ones must not be polled afterwards). NULL is
+ * ignored. Thread safety: not concurrently with polls of its futures. */
 MINIASYNC_API void data_mover_sync_delete(struct data_mover_sync *dms);
 
 /* ======================================================================== */
@@ -2073,6 +2085,8 @@ MINIASYNC_API struct data_mover_threads *data_mover_threads_new(
 /* One worker per online CPU (at most 16), 128 queue slots, WAKER. */
 MINIASYNC_API struct data_mover_threads *data_mover_threads_default(void);
 
+/* The mover's vdm, valid until the mover is deleted; NULL with errno
+ * EINVAL for a NULL mover. Thread safety: any thread. */
 MINIASYNC_API struct vdm *data_mover_threads_get_vdm(
 	struct data_mover_threads *dmt);
 
@@ -2093,7 +2107,9 @@ MINIASYNC_API void data_mover_threads_delete(struct data_mover_threads *dmt);
  * caller and the workers share one CPU it may be left queued for good
  * (not thread-safe with polls of the mover's futures either). Only
  * workers call them, so one that waits for another operation of the same
- * mover needs a free worker and queue room for it, or waits forever. */
+ * mover needs a free worker and queue room for it, or waits forever.
+ * NULL restores the built-in kernel (with its checks of flags); a NULL
+ * mover sets errno EINVAL. The same for memmove and memset below. */
 MINIASYNC_API void data_mover_threads_set_memcpy_fn(
 	struct data_mover_threads *dmt, memcpy_fn op_memcpy);
 MINIASYNC_API void data_mover_threads_set_memmove_fn(
@@ -2175,9 +2191,20 @@ enum data_mover_dsa_error {
  * thread. */
 MINIASYNC_API struct data_mover_dsa *data_mover_dsa_new(
 	const struct data_mover_dsa_config *config);
+/* data_mover_dsa_new(NULL): every enabled user WQ, the defaults above. */
 MINIASYNC_API struct data_mover_dsa *data_mover_dsa_default(void);
+/* The mover's vdm, valid until the mover is deleted; NULL with errno
+ * EINVAL for a NULL mover. Thread safety: any thread. */
 MINIASYNC_API struct vdm *data_mover_dsa_get_vdm(struct data_mover_dsa *dmd);
+/* Finishes or fails what is in flight, waiting at most timeout_ns in all,
+ * stops the monitor, closes the WQs and frees the mover (see THE DSA
+ * MOVER, top; in a forked child it only frees memory). NULL is ignored.
+ * Thread safety: not concurrently with other calls on dmd or polls of its
+ * futures. */
 MINIASYNC_API void data_mover_dsa_delete(struct data_mover_dsa *dmd);
+/* Why the last data_mover_dsa_new() in this thread failed
+ * (DATA_MOVER_DSA_OK after one that succeeded). Thread safety: any
+ * thread (the value is the calling thread's). */
 MINIASYNC_API enum data_mover_dsa_error data_mover_dsa_last_error(void);
 /* A one-line explanation of the last failure in this thread. */
 MINIASYNC_API const char *data_mover_dsa_last_error_str(void);
@@ -3557,8 +3584,8 @@ static MASYNC__A(future_waker_wake_fn) masync__test_merge_wake;
 
 /* May one call of this waker stand for several futures' calls? Only the
  * runtime's own: it just says "poll again" to one runtime. A user's waker
- * is called once per future that holds it, as API.md says (it may count
- * its calls). */
+ * is called once per future that holds it, as the manual says (it may
+ * count its calls). */
 static inline int
 masync__waker_merges(future_waker_wake_fn fn)
 {
@@ -5990,7 +6017,7 @@ masync__thr_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	unsigned g = 0;
 
 	(void)type;
-	/* ringbuf_size bounds the operations in flight (API.md) */
+	/* ringbuf_size bounds the operations in flight */
 	if (MASYNC__UNLIKELY(masync__forked_since(d->pool.fork_gen))) {
 		g = MASYNC__LOAD(&masync__forks, relaxed);
 		if (masync__fork_count(&d->cinflight, d->cap, g) != 0)
@@ -7263,7 +7290,7 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 #define MASYNC__DSA_HYBRID_MAX 900u
 #define MASYNC__DSA_PAGE 4096u
 
-/* the formats the device reads and writes (shared/docs/DSA.md §5) */
+/* the formats the device reads and writes (<linux/idxd.h>) */
 MASYNC__STATIC_ASSERT(sizeof(struct dsa_hw_desc) == 64,
 	"a DSA descriptor is 64 bytes");
 MASYNC__STATIC_ASSERT(sizeof(struct dsa_completion_record) == 32,
@@ -8137,7 +8164,8 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			strcpy(t.wq, wname);
 			t.dedicated = mode == ACCFG_WQ_DEDICATED;
 			/* a shared WQ's threshold bounds what ENQCMD may fill:
-			 * with 0 it refuses every descriptor (DSA.md §8). The
+			 * with 0 it refuses every descriptor (the kernel's
+			 * idxd driver). The
 			 * driver enables no shared WQ with threshold 0; should
 			 * sysfs say 0 anyway, the portal is not tried: write() */
 			if (!t.dedicated) {
@@ -10852,8 +10880,8 @@ masync__dsa_has_property(void *future, enum future_property property)
 /* The WQ files this process has open (fd + 1; 0 a free slot). A child
  * forked without exec closes them at once (masync__atfork_child): it
  * cannot use them, and while it held them the parent's close would
- * neither drain the WQ (DSA.md §8: the memory lost descriptors point at
- * is then freed under the device) nor free a dedicated WQ for a new
+ * neither drain the WQ (the idxd driver drains it in the file's release:
+ * the memory lost descriptors point at would be freed under the device) nor free a dedicated WQ for a new
  * open (EBUSY). A full table leaves an fd to the child, as before. */
 #define MASYNC__DSA_FD_SLOTS 256
 static MASYNC__A(int) masync__dsa_fds[MASYNC__DSA_FD_SLOTS];
