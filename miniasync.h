@@ -7378,10 +7378,13 @@ struct masync__dsa_op {
 	unsigned char hy_active;  /* hy_fut (on cpu_vdm) is still running */
 	unsigned char hy_judged;  /* the split share was adjusted for it */
 	/* made in a process forked since the mover was made (written only
-	 * there): its fork generation, and whether it is its own allocation
-	 * rather than a pool state (the parent's futures may hold them all) */
-	unsigned char heap;
+	 * there): its fork generation; and whether it is an allocation of
+	 * its own rather than a pool state (the parent's futures may hold
+	 * them all): 0 a pool state, 1 its own in use, 2 its own free, on
+	 * the mover's heap_all list by heap_next */
 	unsigned fgen;
+	MASYNC__A(unsigned) heap;
+	struct masync__dsa_op *heap_next;
 	/* hybrid: [n, n + hy_len) of the operation runs on the CPU */
 	size_t hy_len;
 	size_t part_max;
@@ -7566,6 +7569,9 @@ struct data_mover_dsa {
 	 * the threads mover's, masync__fork_count) */
 	size_t cap;
 	MASYNC__A(uint64_t) cinflight;
+	/* the states of its own a forked child made (masync__dsa_heap_get):
+	 * never unlinked, reused once free, freed by the delete */
+	MASYNC__A(struct masync__dsa_op *) heap_all;
 	int have_monitor;
 	thrd_t monitor;
 	mtx_t mlock;
@@ -10540,6 +10546,32 @@ masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 	return masync__dsa_op_init(d, o);
 }
 
+/* A state of a forked child's own: a free one of d's list, else a new
+ * one put on it (a push-only list: no ABA, no lock a fork could leave
+ * held). The delete frees them all, also those abandoned futures hold. */
+static struct masync__dsa_op *
+masync__dsa_heap_get(struct data_mover_dsa *d)
+{
+	struct masync__dsa_op *o, *head;
+
+	for (o = MASYNC__LOAD(&d->heap_all, acquire); o != NULL;
+			o = o->heap_next) {
+		unsigned free_ = 2;
+
+		if (MASYNC__CAS(&o->heap, &free_, 1u, acquire))
+			return o;
+	}
+	o = (struct masync__dsa_op *)masync__zalloc_aligned(d->pool.elem_size);
+	if (o == NULL)
+		return NULL;
+	MASYNC__STORE(&o->heap, 1u, relaxed);
+	head = MASYNC__LOAD(&d->heap_all, relaxed);
+	do {
+		o->heap_next = head;
+	} while (!MASYNC__CAS(&d->heap_all, &head, o, release));
+	return o;
+}
+
 /* op_new in a child forked since d was made: the parent's futures (other
  * threads' among them, which the child may never poll) may hold every
  * state of the pool, so the child counts its own operations from 0 and
@@ -10553,14 +10585,11 @@ masync__dsa_op_new_forked(struct data_mover_dsa *d)
 	if (masync__fork_count(&d->cinflight, d->cap, g) != 0)
 		return NULL;
 	o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
+	if (o == NULL)
+		o = masync__dsa_heap_get(d);
 	if (o == NULL) {
-		o = (struct masync__dsa_op *)masync__zalloc_aligned(
-			d->pool.elem_size);
-		if (o == NULL) {
-			MASYNC__FSUB(&d->cinflight, 1, relaxed);
-			return NULL;
-		}
-		o->heap = 1;
+		MASYNC__FSUB(&d->cinflight, 1, relaxed);
+		return NULL;
 	}
 	o->fgen = g;
 	return masync__dsa_op_init(d, o);
@@ -10610,8 +10639,8 @@ masync__dsa_recycle(struct masync__dsa_op *o)
 	if (MASYNC__UNLIKELY(masync__dsa_forked(d))) {
 		if (o->fgen == MASYNC__LOAD(&masync__forks, relaxed))
 			MASYNC__FSUB(&d->cinflight, 1, relaxed); /* made here */
-		if (o->heap) {
-			masync__free_aligned(o);
+		if (MASYNC__LOAD(&o->heap, relaxed) != 0) {
+			MASYNC__STORE(&o->heap, 2u, release); /* free for reuse */
 			return;
 		}
 	}
@@ -11152,6 +11181,7 @@ data_mover_dsa_new(const struct data_mover_dsa_config *config)
 		d->cap = (size_t)MASYNC__POOL_MAX_CHUNKS * MASYNC__POOL_CHUNK;
 	MASYNC__INIT(&d->cinflight, 0);
 	MASYNC__UNTRACKED(&d->cinflight, sizeof(d->cinflight));
+	MASYNC__INIT(&d->heap_all, NULL);
 	if (masync__pool_init(&d->pool, sizeof(struct masync__dsa_op),
 			d->cap) != 0)
 		goto fail;
@@ -11334,6 +11364,16 @@ data_mover_dsa_delete(struct data_mover_dsa *dmd)
 	if (!child) {
 		masync__cnd_destroy(&dmd->mcond);
 		masync__mtx_destroy(&dmd->mlock);
+	}
+	{
+		struct masync__dsa_op *o = MASYNC__LOAD(&dmd->heap_all,
+			acquire), *next;
+
+		for (; o != NULL; o = next) {
+			next = o->heap_next;
+			masync__free_aligned(o->batch);
+			masync__free_aligned(o);
+		}
 	}
 	masync__pool_fini(&dmd->pool);
 	masync__free_aligned(dmd);
