@@ -91,7 +91,8 @@
    - Error-aware chains: FUTURE_CHAIN_INIT_STOP_ON_ERROR(&chain) instead of
      FUTURE_CHAIN_INIT makes the chain stop at the first entry whose vdm
      result is not VDM_SUCCESS; future_chain_result(&chain.base) gives it.
-     Its vdm futures it will not run are cancelled (capacity back).
+     The futures of vdm_memcpy & co. it will not run are cancelled
+     (capacity back; see FUTURE_CHAIN_INIT_STOP_ON_ERROR for the limits).
    - vdm_result_str(result): a short description of every result.
    A wait that returns with futures pending (timeout, wait-any) polls them
    once more with a NULL notifier so that they drop the runtime's waker;
@@ -188,8 +189,8 @@
      MADV_POPULATE_*; on older kernels the touch gets SIGSEGV, as a CPU
      copy would). That is for pages the device faulted on: what runs on
      the CPU (below cpu_threshold, a split copy's CPU share, overlapping
-     moves) touches memory as memcpy does, unchecked (checking every page
-     first costs more than the copy).
+     moves the device cannot do) touches memory as memcpy does,
+     unchecked (checking every page first costs more than the copy).
    - Wake-ups (WAKER, the default): a monitor thread per mover watches
      the completion records of armed operations and calls their wakers.
      After each event it spins 256 pauses (~5-10 us), then takes naps
@@ -964,7 +965,9 @@ MINIASYNC_API enum future_state masync__chain_stop_task(
  * never polled is cancelled as by vdm_cancel (it completes with
  * VDM_ERROR_CANCELLED), also inside a nested error-aware chain; not past a
  * lazy entry not yet built, nor inside a nested plain chain or a user
- * future (cancel those yourself). future_chain_result() returns that entry's result.
+ * future, nor one made with vdm_generic_operation (cancel those
+ * yourself). A program that runs the chain again remakes those entries
+ * too, not only the failed one. future_chain_result() returns that entry's result.
  * An entry has a result when it is a vdm future made by vdm_memcpy & co.
  * or itself an error-aware chain (which fails with the result of its
  * failed entry, so nested error-aware chains stop together); other
@@ -1595,7 +1598,8 @@ masync__output_failed(struct vdm_operation_output *out,
  * here, at the first poll, so a chain's map may fill them in after the
  * future was made; bad ones complete the future with
  * VDM_ERROR_INVALID_ARGUMENT (VDM_ERROR_NOT_SUPPORTED: see vdm_memcpy)
- * and nothing written (also for a NULL data.vdm, errno EINVAL). Usable
+ * and nothing written (also for a NULL data.vdm or one without op_start
+ * or op_check, errno EINVAL). Usable
  * for a future built by hand: FUTURE_INIT(&fut, vdm_operation_impl). */
 static inline enum future_state
 vdm_operation_impl(struct future_context *context, struct future_notifier *n)
@@ -1610,7 +1614,15 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 	enum vdm_operation_result bad;
 
 	if (context->state == FUTURE_STATE_IDLE) {
-		if (MASYNC__UNLIKELY(vdm == NULL)) { /* built by hand */
+		/* built by hand for no mover, or a mover without
+		 * callbacks (a zeroed struct vdm) */
+		if (MASYNC__UNLIKELY(vdm == NULL || vdm->op_start == NULL ||
+				vdm->op_check == NULL)) {
+			if (vdm != NULL && vdm->op_delete != NULL &&
+					data->data != NULL)
+				vdm->op_delete(data->data, &data->operation,
+					output);
+			data->data = NULL;
 			errno = EINVAL;
 			masync__output_failed(output, data->operation.type,
 				VDM_ERROR_INVALID_ARGUMENT);

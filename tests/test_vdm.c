@@ -1358,7 +1358,7 @@ group_bad_mover(unsigned char *buf)
 	errno = 0;
 	f = vdm_memset(&zero, buf, 0, 8, 0);
 	expect_no_mover(&f, buf, "memset, a mover without op_new");
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < 4; k++) {
 		memset(&f, 0, sizeof(f));
 		f.data.operation.type = VDM_OPERATION_MEMSET;
 		f.data.operation.data.memset.str = buf;
@@ -1373,12 +1373,15 @@ group_bad_mover(unsigned char *buf)
 			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 				FUTURE_STATE_COMPLETE);
 		} else {
-			/* built by hand: data.vdm NULL */
+			/* built by hand: data.vdm NULL, or a mover with no
+			 * callbacks */
+			f.data.vdm = k == 2 ? NULL : &zero;
 			FUTURE_INIT(&f, vdm_operation_impl);
 			CHECK(future_poll(FUTURE_AS_RUNNABLE(&f), NULL) ==
 				FUTURE_STATE_COMPLETE);
-			expect_no_mover(&f, buf,
-				"vdm_operation_impl, a NULL mover");
+			expect_no_mover(&f, buf, k == 2 ?
+				"vdm_operation_impl, a NULL mover" :
+				"vdm_operation_impl, no callbacks");
 		}
 	}
 }
