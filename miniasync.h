@@ -354,7 +354,7 @@
 #endif
 
 /* MASYNC__MEMBER_ASSERT(c, msg): a check inside a struct; it names a
- * member's type t by MASYNC__ALIGNOF_M(t, m) / MASYNC__SIZEOF_M(t, m), as
+ * member's type t by MASYNC__ALIGNOF_M(t, m), as
  * C++ may not name a type written out in place in alignof (it uses
  * decltype(m)). Before C11 only the file-scope checks stay (glibc's
  * stand-in for _Static_assert cannot be a member). */
@@ -362,7 +362,6 @@
 #define MASYNC__ALIGNAS(n) alignas(n)
 #define MASYNC__ALIGNOF(t) alignof(t)
 #define MASYNC__ALIGNOF_M(t, m) alignof(decltype(m))
-#define MASYNC__SIZEOF_M(t, m) sizeof(m)
 #define MASYNC__STATIC_ASSERT(c, msg) static_assert(c, msg)
 #define MASYNC__MEMBER_ASSERT(c, msg) static_assert(c, msg);
 #define MASYNC__EXT
@@ -371,7 +370,6 @@ extern "C" {
 #define MASYNC__ALIGNAS(n) __attribute__((aligned(n)))
 #define MASYNC__ALIGNOF(t) __alignof__(t)
 #define MASYNC__ALIGNOF_M(t, m) __alignof__(t)
-#define MASYNC__SIZEOF_M(t, m) sizeof(t)
 #define MASYNC__CAT2(a, b) a##b
 #define MASYNC__CAT(a, b) MASYNC__CAT2(a, b)
 #define MASYNC__STATIC_ASSERT(c, msg)                                         \
@@ -382,7 +380,6 @@ extern "C" {
 #define MASYNC__ALIGNAS(n) _Alignas(n)
 #define MASYNC__ALIGNOF(t) _Alignof(t)
 #define MASYNC__ALIGNOF_M(t, m) _Alignof(t)
-#define MASYNC__SIZEOF_M(t, m) sizeof(t)
 #define MASYNC__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
 #define MASYNC__MEMBER_ASSERT(c, msg) _Static_assert(c, msg);
 #define MASYNC__EXT
@@ -597,11 +594,12 @@ struct masync__max_align {
 MASYNC__STATIC_ASSERT(sizeof(struct future) % MASYNC__FUT_ALIGN == 0,
 	"a future's data follows struct future without padding");
 
-/* Data and output must follow struct future (and each other) with no
- * padding, as future_context_get_data/_output assume: neither may need an
- * alignment above a pointer's (or a uint64_t's), and the data's size must
- * be a multiple of the output's alignment (e.g. an int of data before a
- * uint64_t output is refused: pad the data). */
+/* The data must follow struct future with no padding, as
+ * future_context_get_data assumes: it may not need an alignment above a
+ * pointer's (or a uint64_t's). The output may follow the data after
+ * padding (an int of data, then a pointer): FUTURE_INIT* count that
+ * padding in data_size, so future_context_get_output finds the output
+ * (libminiasync's counted sizeof(data) and read the wrong bytes there). */
 #define FUTURE(name, data_type, output_type)                                  \
 	struct name {                                                          \
 		struct future base;                                            \
@@ -609,21 +607,23 @@ MASYNC__STATIC_ASSERT(sizeof(struct future) % MASYNC__FUT_ALIGN == 0,
 		output_type output;                                            \
 		MASYNC__MEMBER_ASSERT(                                         \
 			MASYNC__ALIGNOF_M(data_type, data) <=                  \
-			MASYNC__FUT_ALIGN &&                                   \
-			MASYNC__ALIGNOF_M(output_type, output) <=              \
-			MASYNC__FUT_ALIGN &&                                   \
-			MASYNC__SIZEOF_M(data_type, data) %                    \
-			MASYNC__ALIGNOF_M(output_type, output) == 0,           \
-			"future data and output must follow each other "       \
-			"without padding")                                     \
+			MASYNC__FUT_ALIGN,                                     \
+			"future data may not need more alignment than a "      \
+			"pointer or a uint64_t")                               \
 	}
+
+/* private: the data's size with the padding before the output */
+#define MASYNC__DATA_SIZE(futurep)                                             \
+	((size_t)((const char *)&(futurep)->output -                           \
+		(const char *)&(futurep)->data))
 
 #define FUTURE_INIT_EXT(futurep, taskfn, propertyfn)                          \
 	do {                                                                   \
 		(futurep)->base.task = (taskfn);                               \
 		(futurep)->base.has_property = (propertyfn);                   \
 		(futurep)->base.context.state = FUTURE_STATE_IDLE;             \
-		(futurep)->base.context.data_size = sizeof((futurep)->data);   \
+		(futurep)->base.context.data_size =                            \
+			MASYNC__DATA_SIZE(futurep);                            \
 		(futurep)->base.context.output_size =                          \
 			sizeof((futurep)->output);                             \
 		(futurep)->base.context.padding = 0;                           \
@@ -638,7 +638,8 @@ MASYNC__STATIC_ASSERT(sizeof(struct future) % MASYNC__FUT_ALIGN == 0,
 		(futurep)->base.task = NULL;                                   \
 		(futurep)->base.has_property = NULL;                           \
 		(futurep)->base.context.state = FUTURE_STATE_COMPLETE;         \
-		(futurep)->base.context.data_size = sizeof((futurep)->data);   \
+		(futurep)->base.context.data_size =                            \
+			MASYNC__DATA_SIZE(futurep);                            \
 		(futurep)->base.context.output_size =                          \
 			sizeof((futurep)->output);                             \
 		(futurep)->base.context.padding = 0;                           \

@@ -77,6 +77,116 @@ count_future_new(int polls_needed)
 	return f;
 }
 
+/* ---- data that the output follows after padding ------------------------
+ * An int of data before a pointer (or uint64_t) output: the struct pads
+ * between them, and libminiasync's future_context_get_output, which adds
+ * the data's size, found the output 4 bytes early. data_size counts the
+ * padding here, so the task's output is the program's. */
+struct small_data {
+	int x;
+};
+
+struct ptr_output {
+	void *p;
+	uint64_t v;
+};
+
+FUTURE(small_future, struct small_data, struct ptr_output);
+FUTURE(int_u64_future, int, uint64_t);
+
+static enum future_state
+small_task(struct future_context *ctx, struct future_notifier *n)
+{
+	struct small_data *d = (struct small_data *)future_context_get_data(ctx);
+	struct ptr_output *o =
+		(struct ptr_output *)future_context_get_output(ctx);
+
+	(void)n;
+	o->p = d;
+	o->v = (uint64_t)d->x * 3;
+	return FUTURE_STATE_COMPLETE;
+}
+
+static enum future_state
+int_u64_task(struct future_context *ctx, struct future_notifier *n)
+{
+	int *d = (int *)future_context_get_data(ctx);
+
+	(void)n;
+	*(uint64_t *)future_context_get_output(ctx) =
+		((uint64_t)1 << 40) + (uint64_t)*d;
+	return FUTURE_STATE_COMPLETE;
+}
+
+struct small_chain_data {
+	FUTURE_CHAIN_ENTRY(struct small_future, a);
+	FUTURE_CHAIN_ENTRY_LAST(struct int_u64_future, b);
+};
+
+FUTURE(small_chain_future, struct small_chain_data, struct ptr_output);
+
+static void
+small_map(struct future_context *lhs, struct future_context *rhs, void *arg)
+{
+	struct ptr_output *o = (struct ptr_output *)
+		future_context_get_output(lhs);
+
+	(void)arg;
+	*(int *)future_context_get_data(rhs) = (int)o->v;
+}
+
+static void
+small_last(struct future_context *lhs, struct future_context *rhs, void *arg)
+{
+	struct ptr_output *o = (struct ptr_output *)
+		future_context_get_output(rhs);
+
+	(void)arg;
+	o->v = *(uint64_t *)future_context_get_output(lhs);
+	o->p = NULL;
+}
+
+static void
+group_padded(void)
+{
+	struct small_future f;
+	struct int_u64_future g;
+	struct small_chain_future c;
+
+	memset(&f, 0xA5, sizeof(f));
+	FUTURE_INIT(&f, small_task);
+	f.data.x = 14;
+	CHECK(future_context_get_data(&f.base.context) == (void *)&f.data);
+	CHECK(future_context_get_output(&f.base.context) == (void *)&f.output);
+	CHECK(future_context_get_size(&f.base.context) ==
+		sizeof(f) - sizeof(f.base));
+	FUTURE_BUSY_POLL(&f);
+	CHECK(f.output.p == (void *)&f.data && f.output.v == 42);
+	CHECK(f.data.x == 14);
+
+	memset(&g, 0x5A, sizeof(g));
+	FUTURE_INIT(&g, int_u64_task);
+	g.data = 5;
+	FUTURE_BUSY_POLL(&g);
+	CHECK(g.output == ((uint64_t)1 << 40) + 5 && g.data == 5);
+	FUTURE_INIT_COMPLETE(&g);
+	CHECK(future_context_get_output(&g.base.context) == (void *)&g.output);
+
+	/* in a chain: the entries step over the padding too */
+	memset(&c, 0, sizeof(c));
+	memset(&f, 0, sizeof(f));
+	FUTURE_INIT(&f, small_task);
+	f.data.x = 7;
+	FUTURE_INIT(&g, int_u64_task);
+	g.data = 0;
+	FUTURE_CHAIN_ENTRY_INIT(&c.data.a, f, small_map, NULL);
+	FUTURE_CHAIN_ENTRY_INIT(&c.data.b, g, small_last, NULL);
+	FUTURE_CHAIN_INIT(&c);
+	FUTURE_BUSY_POLL(&c);
+	CHECK(c.data.b.fut.data == 21);
+	CHECK(c.output.v == ((uint64_t)1 << 40) + 21 && c.output.p == NULL);
+}
+
 /* ---- groups ------------------------------------------------------------ */
 
 static int wake_calls;
@@ -443,5 +553,7 @@ main(void)
 	run_group("statement macros inside if/else", group_statement_macros);
 	run_group("futures moved in memory between polls", group_moved);
 	run_group("NULL and zeroed futures: errors, no crash", group_bad_input);
+	run_group("data padded before its output (int, then a pointer)",
+		group_padded);
 	return failures != 0;
 }
