@@ -1508,7 +1508,7 @@ vdm_is_supported(struct vdm *vdm, unsigned capability)
  * VDM_F_VALID_FLAGS (except for operations a user function runs), and,
  * without cache write-back, durable operations and flushes; a
  * user-written mover gets every flag bit. */
-static inline enum vdm_operation_result
+static MASYNC__FORCE_INLINE enum vdm_operation_result
 masync__vdm_check(const struct vdm *vdm, const struct vdm_operation *op)
 {
 	const void *dst = NULL, *src = NULL;
@@ -1601,9 +1601,12 @@ masync__output_failed(struct vdm_operation_output *out,
  * VDM_ERROR_INVALID_ARGUMENT (VDM_ERROR_NOT_SUPPORTED: see vdm_memcpy)
  * and nothing written (also for a NULL data.vdm or one without op_start
  * or op_check, errno EINVAL). Usable
- * for a future built by hand: FUTURE_INIT(&fut, vdm_operation_impl). */
-static inline enum future_state
-vdm_operation_impl(struct future_context *context, struct future_notifier *n)
+ * for a future built by hand: FUTURE_INIT(&fut, vdm_operation_impl).
+ * (private: the body; `hand` says the future may have been built by hand,
+ * with a NULL data.vdm: vdm_memcpy & co. never make one that runs) */
+static MASYNC__FORCE_INLINE enum future_state
+masync__vdm_operation(struct future_context *context,
+	struct future_notifier *n, int hand)
 {
 	struct vdm_operation_data *data =
 		(struct vdm_operation_data *)future_context_get_data(context);
@@ -1615,30 +1618,25 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 	enum vdm_operation_result bad;
 
 	if (context->state == FUTURE_STATE_IDLE) {
-		/* built by hand for no mover, or a mover without
-		 * callbacks (a zeroed struct vdm) */
-		if (MASYNC__UNLIKELY(vdm == NULL || vdm->op_start == NULL ||
-				vdm->op_check == NULL)) {
-			if (vdm != NULL && vdm->op_delete != NULL &&
-					data->data != NULL)
-				vdm->op_delete(data->data, &data->operation,
-					output);
-			data->data = NULL;
-			errno = EINVAL;
-			masync__output_failed(output, data->operation.type,
-				VDM_ERROR_INVALID_ARGUMENT);
-			masync__notifier_done(n);
-			return FUTURE_STATE_COMPLETE;
-		}
-		bad = masync__vdm_check(vdm, &data->operation);
+		/* built by hand: maybe for no mover, or for one without
+		 * callbacks (a zeroed struct vdm; vdm_memcpy & co. refuse
+		 * to make a future of a mover without op_new) */
+		if (hand && MASYNC__UNLIKELY(vdm == NULL ||
+				vdm->op_start == NULL || vdm->op_check == NULL))
+			bad = VDM_ERROR_INVALID_ARGUMENT;
+		else
+			bad = masync__vdm_check(vdm, &data->operation);
 		if (bad != VDM_SUCCESS) {
 			/* release the state of an operation that never ran */
-			x = masync__ext_of(vdm);
+			x = vdm == NULL ? NULL : masync__ext_of(vdm);
 			if (x != NULL && x->cancel != NULL)
 				(void)x->cancel(data->data, &data->operation);
-			else
+			else if (vdm != NULL && vdm->op_delete != NULL)
 				vdm->op_delete(data->data, &data->operation,
 					output);
+			if (hand && (vdm == NULL || vdm->op_start == NULL ||
+					vdm->op_check == NULL))
+				errno = EINVAL;
 			data->data = NULL;
 			masync__output_failed(output, data->operation.type,
 				bad);
@@ -1665,6 +1663,12 @@ vdm_operation_impl(struct future_context *context, struct future_notifier *n)
 			n->notifier_used = FUTURE_NOTIFIER_NONE;
 	}
 	return state;
+}
+
+static inline enum future_state
+vdm_operation_impl(struct future_context *context, struct future_notifier *n)
+{
+	return masync__vdm_operation(context, n, 1);
 }
 
 /* Sets the future's has_property function; NULL keeps the current one. */
@@ -3194,6 +3198,15 @@ static MASYNC__FORCE_INLINE int masync__sync_intact(const struct vdm *vdm);
 static MASYNC__FORCE_INLINE enum future_state masync__sync_run(
 	struct vdm_operation_future *f, struct future_notifier *n);
 
+/* the poll of a future vdm_memcpy & co. made (never a NULL mover), in
+ * one place: a mover's ext poll falls back on it too */
+static MASYNC__NOINLINE enum future_state
+masync__vdm_operation_made(struct future_context *context,
+	struct future_notifier *n)
+{
+	return masync__vdm_operation(context, n, 0);
+}
+
 /* kept out of masync__vdm_task, whose sync path then needs no registers
  * saved */
 static MASYNC__NOINLINE enum future_state
@@ -3208,7 +3221,7 @@ masync__vdm_task_generic(struct future_context *context,
 			(x = masync__ext_of(f->data.vdm)) != NULL &&
 			x->poll != NULL)
 		return x->poll(f, n);
-	return vdm_operation_impl(context, n);
+	return masync__vdm_operation_made(context, n);
 }
 
 MINIASYNC_API enum future_state
@@ -10528,35 +10541,35 @@ masync__dsa_progress(struct masync__dsa_op *o, struct future_notifier *n,
 
 /* ---- the vdm interface ---------------------------------------------------- */
 
-static void *masync__dsa_op_new_forked(struct data_mover_dsa *d);
-static void *masync__dsa_op_init(struct data_mover_dsa *d,
-	struct masync__dsa_op *o);
-
-MINIASYNC_API void *
-masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
+/* a state from the pool (contents stale) made ready for an operation */
+static MASYNC__FORCE_INLINE void *
+masync__dsa_op_init(struct data_mover_dsa *d, struct masync__dsa_op *o)
 {
-	struct data_mover_dsa *d = (struct data_mover_dsa *)(void *)vdm;
-	struct masync__dsa_op *o;
-
-	(void)type;
-	if (MASYNC__UNLIKELY(masync__dsa_forked(d)))
-		return masync__dsa_op_new_forked(d);
-	o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
-	if (MASYNC__UNLIKELY(o == NULL)) {
-		/* released states of lost descriptors come back once a reaper
-		 * sees their records: with none free, nothing else reaps */
-		unsigned i;
-
-		for (i = 0; i < d->nq; i++) {
-			masync__qlock_take(&d->q[i].qlock);
-			masync__dsa_reap_locked(d, &d->q[i], 0);
-			masync__qlock_give(&d->q[i].qlock);
-		}
-		o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
-	}
-	if (o == NULL) /* all `capacity` taken (the pool's exact limit) */
-		return NULL;
-	return masync__dsa_op_init(d, o);
+	o->d = d;
+	/* only the owner writes it (the monitor reads it): no RMW */
+	MASYNC__STORE(&o->life, MASYNC__LOAD(&o->life, relaxed) + 1, relaxed);
+	masync__signal_reset_shared(&o->sig); /* a stale kick may hold it */
+	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
+	o->result = VDM_SUCCESS;
+	o->submitted = o->need_submit = o->resume = 0;
+	o->timed_out = o->waiting = o->write_back = 0;
+	MASYNC__STORE(&o->armed, 0, relaxed);
+	o->ever_armed = 0;
+	o->arm_later = 0;
+	memset(&o->q, 0, sizeof(o->q));
+	o->orphan = 0;
+	o->w = o->pend_w = NULL;
+	o->in_pend = o->kicked = o->staged = 0;
+	o->bat = NULL;
+	MASYNC__STORE(&o->watch, &o->comp, relaxed);
+	o->alt = 0; /* a member's record is comp */
+	MASYNC__STORE(&o->swept, 0, relaxed);
+	o->pprev = o->pnext = NULL;
+	o->hy_len = 0;
+	o->hy_active = o->hy_judged = 0;
+	o->hy_result = VDM_SUCCESS;
+	o->batch_parts = 0;
+	return o;
 }
 
 /* A state of a forked child's own: a free one of d's list, else a new
@@ -10608,35 +10621,31 @@ masync__dsa_op_new_forked(struct data_mover_dsa *d)
 	return masync__dsa_op_init(d, o);
 }
 
-/* a state from the pool (contents stale) made ready for an operation */
-static void *
-masync__dsa_op_init(struct data_mover_dsa *d, struct masync__dsa_op *o)
+MINIASYNC_API void *
+masync__dsa_op_new(struct vdm *vdm, const enum vdm_operation_type type)
 {
-	o->d = d;
-	/* only the owner writes it (the monitor reads it): no RMW */
-	MASYNC__STORE(&o->life, MASYNC__LOAD(&o->life, relaxed) + 1, relaxed);
-	masync__signal_reset_shared(&o->sig); /* a stale kick may hold it */
-	MASYNC__STORE(&o->phase, MASYNC__DSA_NEW, relaxed);
-	o->result = VDM_SUCCESS;
-	o->submitted = o->need_submit = o->resume = 0;
-	o->timed_out = o->waiting = o->write_back = 0;
-	MASYNC__STORE(&o->armed, 0, relaxed);
-	o->ever_armed = 0;
-	o->arm_later = 0;
-	memset(&o->q, 0, sizeof(o->q));
-	o->orphan = 0;
-	o->w = o->pend_w = NULL;
-	o->in_pend = o->kicked = o->staged = 0;
-	o->bat = NULL;
-	MASYNC__STORE(&o->watch, &o->comp, relaxed);
-	o->alt = 0; /* a member's record is comp */
-	MASYNC__STORE(&o->swept, 0, relaxed);
-	o->pprev = o->pnext = NULL;
-	o->hy_len = 0;
-	o->hy_active = o->hy_judged = 0;
-	o->hy_result = VDM_SUCCESS;
-	o->batch_parts = 0;
-	return o;
+	struct data_mover_dsa *d = (struct data_mover_dsa *)(void *)vdm;
+	struct masync__dsa_op *o;
+
+	(void)type;
+	if (MASYNC__UNLIKELY(masync__dsa_forked(d)))
+		return masync__dsa_op_new_forked(d);
+	o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
+	if (MASYNC__UNLIKELY(o == NULL)) {
+		/* released states of lost descriptors come back once a reaper
+		 * sees their records: with none free, nothing else reaps */
+		unsigned i;
+
+		for (i = 0; i < d->nq; i++) {
+			masync__qlock_take(&d->q[i].qlock);
+			masync__dsa_reap_locked(d, &d->q[i], 0);
+			masync__qlock_give(&d->q[i].qlock);
+		}
+		o = (struct masync__dsa_op *)masync__pool_get(&d->pool);
+	}
+	if (o == NULL) /* all `capacity` taken (the pool's exact limit) */
+		return NULL;
+	return masync__dsa_op_init(d, o);
 }
 
 /* back to the pool: nothing the device may write points into it */
@@ -10649,7 +10658,9 @@ masync__dsa_recycle(struct masync__dsa_op *o)
 		masync__free_aligned(o->batch);
 		o->batch = NULL;
 	}
-	if (MASYNC__UNLIKELY(masync__dsa_forked(d))) {
+	/* made in a forked process (fgen != 0: a fork's count is never 0;
+	 * the maker's process never writes it), maybe this one */
+	if (MASYNC__UNLIKELY(o->fgen != 0)) {
 		if (o->fgen == MASYNC__LOAD(&masync__forks, relaxed))
 			MASYNC__FSUB(&d->cinflight, 1, relaxed); /* made here */
 		if (MASYNC__LOAD(&o->heap, relaxed) != 0) {
@@ -10865,7 +10876,7 @@ masync__dsa_poll(struct vdm_operation_future *f, struct future_notifier *n)
 		masync__notifier_done(n);
 		return FUTURE_STATE_COMPLETE;
 	}
-	return vdm_operation_impl(&f->base.context, n);
+	return masync__vdm_operation_made(&f->base.context, n);
 }
 
 static int
