@@ -2,8 +2,9 @@
  * types, enum values, FUTURE / FUTURE_INIT* / FUTURE_AS_RUNNABLE /
  * FUTURE_OUTPUT / FUTURE_DATA / FUTURE_STATE / FUTURE_BUSY_POLL /
  * FUTURE_WAKER_WAKE, future_poll, future_has_property(_default),
- * future_context_get_data/output/size (also with over-aligned data and
- * output types), statement macros inside if/else, futures moved in memory,
+ * future_context_get_data/output/size (also with an output after padded
+ * data, alone and in a chain), statement macros inside if/else, futures
+ * moved in memory,
  * a NULL future polled and zeroed futures waited on (EINVAL, no crash).
  * Prints one line per check group; exits 0 (pass) or 1 (fail). */
 #include "test_impl.h"
