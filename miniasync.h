@@ -2396,18 +2396,30 @@ extern "C" {
  * valgrind 3.19's drd crashes in glibc's thrd_create (the sentinel
  * attribute pointer it passes to pthread_create). */
 #if defined(MASYNC__TSAN) || defined(MINIASYNC_VALGRIND)
+/* On the creator's stack, which waits (a mutex and a condition, which
+ * TSan, helgrind and drd all see) until the thread has read it: no
+ * allocation that the new thread frees, which a fork before it ran would
+ * leave the child to hold for good. */
 struct masync__tramp {
 	thrd_start_t fn;
 	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int taken;
 };
 
 static inline void *
 masync__tramp_run(void *p)
 {
-	struct masync__tramp t = *(struct masync__tramp *)p;
+	struct masync__tramp *tr = (struct masync__tramp *)p;
+	thrd_start_t fn = tr->fn;
+	void *arg = tr->arg;
 
-	MINIASYNC_FREE(p);
-	return (void *)(intptr_t)t.fn(t.arg);
+	pthread_mutex_lock(&tr->lock);
+	tr->taken = 1;
+	pthread_cond_signal(&tr->cond);
+	pthread_mutex_unlock(&tr->lock); /* tr is not touched after this */
+	return (void *)(intptr_t)fn(arg);
 }
 
 /* (inline: no warning where nothing starts a thread, e.g. with
@@ -2415,20 +2427,30 @@ masync__tramp_run(void *p)
 static inline int
 masync__thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 {
-	struct masync__tramp *tr =
-		(struct masync__tramp *)MINIASYNC_MALLOC(sizeof(*tr));
+	struct masync__tramp tr;
 	int rc;
 
-	if (tr == NULL)
-		return thrd_nomem;
-	tr->fn = fn;
-	tr->arg = arg;
-	rc = pthread_create((pthread_t *)(void *)t, NULL, masync__tramp_run,
-		tr);
-	if (rc != 0) {
-		MINIASYNC_FREE(tr);
-		return rc == ENOMEM ? thrd_nomem : thrd_error;
+	tr.fn = fn;
+	tr.arg = arg;
+	tr.taken = 0;
+	if (pthread_mutex_init(&tr.lock, NULL) != 0)
+		return thrd_error;
+	if (pthread_cond_init(&tr.cond, NULL) != 0) {
+		pthread_mutex_destroy(&tr.lock);
+		return thrd_error;
 	}
+	rc = pthread_create((pthread_t *)(void *)t, NULL, masync__tramp_run,
+		&tr);
+	if (rc == 0) {
+		pthread_mutex_lock(&tr.lock);
+		while (!tr.taken)
+			pthread_cond_wait(&tr.cond, &tr.lock);
+		pthread_mutex_unlock(&tr.lock);
+	}
+	pthread_cond_destroy(&tr.cond);
+	pthread_mutex_destroy(&tr.lock);
+	if (rc != 0)
+		return rc == ENOMEM ? thrd_nomem : thrd_error;
 	return thrd_success;
 }
 #else
