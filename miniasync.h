@@ -2385,6 +2385,24 @@ extern "C" {
 #define MASYNC__THREAD_LOCAL _Thread_local
 #endif
 
+/* helgrind and drd cannot see the ordering C11 atomics give. Defining
+ * MINIASYNC_VALGRIND (needs the valgrind headers) annotates it:
+ * MASYNC__HB(p) goes before a release that publishes data, MASYNC__HA(p)
+ * after the acquire that saw it, and MASYNC__UNTRACKED(p, n) turns the
+ * race checks off for words that are only ever accessed atomically. The
+ * annotations cost a few instructions outside valgrind; without the
+ * macro they are nothing. */
+#ifdef MINIASYNC_VALGRIND
+#include <valgrind/helgrind.h>
+#define MASYNC__HB(p) ANNOTATE_HAPPENS_BEFORE(p)
+#define MASYNC__HA(p) ANNOTATE_HAPPENS_AFTER(p)
+#define MASYNC__UNTRACKED(p, n) VALGRIND_HG_DISABLE_CHECKING(p, n)
+#else
+#define MASYNC__HB(p) ((void)0)
+#define MASYNC__HA(p) ((void)0)
+#define MASYNC__UNTRACKED(p, n) ((void)0)
+#endif
+
 /* ======================================================================== */
 /* >>cthreads — C11 threads, seen by ThreadSanitizer                         */
 /* ======================================================================== */
@@ -2396,16 +2414,15 @@ extern "C" {
  * valgrind 3.19's drd crashes in glibc's thrd_create (the sentinel
  * attribute pointer it passes to pthread_create). */
 #if defined(MASYNC__TSAN) || defined(MINIASYNC_VALGRIND)
-/* On the creator's stack, which waits (a mutex and a condition, which
- * TSan, helgrind and drd all see) until the thread has read it: no
+/* On the creator's stack, which waits until the thread has read it: no
  * allocation that the new thread frees, which a fork before it ran would
- * leave the child to hold for good. */
+ * leave the child to hold for good. The flag is the thread's last touch
+ * of it (a mutex there would be destroyed while the thread's unlock may
+ * still read it: helgrind says so); annotated for helgrind and drd. */
 struct masync__tramp {
 	thrd_start_t fn;
 	void *arg;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int taken;
+	MASYNC__A(int) taken;
 };
 
 static inline void *
@@ -2415,10 +2432,8 @@ masync__tramp_run(void *p)
 	thrd_start_t fn = tr->fn;
 	void *arg = tr->arg;
 
-	pthread_mutex_lock(&tr->lock);
-	tr->taken = 1;
-	pthread_cond_signal(&tr->cond);
-	pthread_mutex_unlock(&tr->lock); /* tr is not touched after this */
+	MASYNC__HB(&tr->taken);
+	MASYNC__STORE(&tr->taken, 1, release); /* tr is not touched after */
 	return (void *)(intptr_t)fn(arg);
 }
 
@@ -2432,25 +2447,15 @@ masync__thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
 
 	tr.fn = fn;
 	tr.arg = arg;
-	tr.taken = 0;
-	if (pthread_mutex_init(&tr.lock, NULL) != 0)
-		return thrd_error;
-	if (pthread_cond_init(&tr.cond, NULL) != 0) {
-		pthread_mutex_destroy(&tr.lock);
-		return thrd_error;
-	}
+	MASYNC__INIT(&tr.taken, 0);
+	MASYNC__UNTRACKED(&tr.taken, sizeof(tr.taken));
 	rc = pthread_create((pthread_t *)(void *)t, NULL, masync__tramp_run,
 		&tr);
-	if (rc == 0) {
-		pthread_mutex_lock(&tr.lock);
-		while (!tr.taken)
-			pthread_cond_wait(&tr.cond, &tr.lock);
-		pthread_mutex_unlock(&tr.lock);
-	}
-	pthread_cond_destroy(&tr.cond);
-	pthread_mutex_destroy(&tr.lock);
 	if (rc != 0)
 		return rc == ENOMEM ? thrd_nomem : thrd_error;
+	while (!MASYNC__LOAD(&tr.taken, acquire))
+		thrd_yield();
+	MASYNC__HA(&tr.taken);
 	return thrd_success;
 }
 #else
@@ -3346,23 +3351,6 @@ vdm_result_str(enum vdm_operation_result result)
 #define MASYNC__S_CALLS (~(uint64_t)7)
 #define MASYNC__S_WAIT_SPINS 128u /* a poll waits this long for a call */
 
-/* helgrind and drd cannot see the ordering C11 atomics give. Defining
- * MINIASYNC_VALGRIND (needs the valgrind headers) annotates it:
- * MASYNC__HB(p) goes before a release that publishes data, MASYNC__HA(p)
- * after the acquire that saw it, and MASYNC__UNTRACKED(p, n) turns the
- * race checks off for words that are only ever accessed atomically. The
- * annotations cost a few instructions outside valgrind; without the
- * macro they are nothing. */
-#ifdef MINIASYNC_VALGRIND
-#include <valgrind/helgrind.h>
-#define MASYNC__HB(p) ANNOTATE_HAPPENS_BEFORE(p)
-#define MASYNC__HA(p) ANNOTATE_HAPPENS_AFTER(p)
-#define MASYNC__UNTRACKED(p, n) VALGRIND_HG_DISABLE_CHECKING(p, n)
-#else
-#define MASYNC__HB(p) ((void)0)
-#define MASYNC__HA(p) ((void)0)
-#define MASYNC__UNTRACKED(p, n) ((void)0)
-#endif
 
 /* tests: a point where losing the CPU matters (a hand-off between threads
  * is half made); a test build makes it yield or sleep at random
