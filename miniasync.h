@@ -1621,11 +1621,11 @@ masync__vdm_operation(struct future_context *context,
 		/* built by hand: maybe for no mover, or for one without
 		 * callbacks (a zeroed struct vdm; vdm_memcpy & co. refuse
 		 * to make a future of a mover without op_new) */
-		if (hand && MASYNC__UNLIKELY(vdm == NULL ||
-				vdm->op_start == NULL || vdm->op_check == NULL))
-			bad = VDM_ERROR_INVALID_ARGUMENT;
-		else
-			bad = masync__vdm_check(vdm, &data->operation);
+		int no_mover = hand && MASYNC__UNLIKELY(vdm == NULL ||
+			vdm->op_start == NULL || vdm->op_check == NULL);
+
+		bad = no_mover ? VDM_ERROR_INVALID_ARGUMENT :
+			masync__vdm_check(vdm, &data->operation);
 		if (bad != VDM_SUCCESS) {
 			/* release the state of an operation that never ran */
 			x = vdm == NULL ? NULL : masync__ext_of(vdm);
@@ -1634,8 +1634,7 @@ masync__vdm_operation(struct future_context *context,
 			else if (vdm != NULL && vdm->op_delete != NULL)
 				vdm->op_delete(data->data, &data->operation,
 					output);
-			if (hand && (vdm == NULL || vdm->op_start == NULL ||
-					vdm->op_check == NULL))
+			if (no_mover)
 				errno = EINVAL;
 			data->data = NULL;
 			masync__output_failed(output, data->operation.type,
