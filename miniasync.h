@@ -7371,6 +7371,11 @@ struct masync__dsa_qent {
  * misses on few lines when other work evicted them; what only other paths
  * use (hybrid, armed list, faults, timeouts, its own descriptor) comes
  * after. Flags are bytes for the same reason. */
+/* masync__dsa_op.heap */
+#define MASYNC__DSA_POOL 0u
+#define MASYNC__DSA_OWN_USED 1u
+#define MASYNC__DSA_OWN_FREE 2u
+
 struct masync__dsa_op {
 	struct masync__pool_link link; /* first: the pool's free list */
 	struct masync__signal sig;     /* waker hand-off with the monitor */
@@ -7426,8 +7431,8 @@ struct masync__dsa_op {
 	/* made in a process forked since the mover was made (written only
 	 * there): its fork generation; and whether it is an allocation of
 	 * its own rather than a pool state (the parent's futures may hold
-	 * them all): 0 a pool state, 1 its own in use, 2 its own free, on
-	 * the mover's heap_all list by heap_next */
+	 * them all): MASYNC__DSA_POOL, else _OWN_USED or _OWN_FREE on the
+	 * mover's heap_all list by heap_next */
 	unsigned fgen;
 	MASYNC__A(unsigned) heap;
 	struct masync__dsa_op *heap_next;
@@ -10602,15 +10607,16 @@ masync__dsa_heap_get(struct data_mover_dsa *d)
 
 	for (o = MASYNC__LOAD(&d->heap_all, acquire); o != NULL;
 			o = o->heap_next) {
-		unsigned free_ = 2;
+		unsigned free_ = MASYNC__DSA_OWN_FREE;
 
-		if (MASYNC__CAS(&o->heap, &free_, 1u, acquire))
+		if (MASYNC__CAS(&o->heap, &free_, MASYNC__DSA_OWN_USED,
+				acquire))
 			return o;
 	}
 	o = (struct masync__dsa_op *)masync__zalloc_aligned(d->pool.elem_size);
 	if (o == NULL)
 		return NULL;
-	MASYNC__STORE(&o->heap, 1u, relaxed);
+	MASYNC__STORE(&o->heap, MASYNC__DSA_OWN_USED, relaxed);
 	head = MASYNC__LOAD(&d->heap_all, relaxed);
 	do {
 		o->heap_next = head;
@@ -10683,8 +10689,8 @@ masync__dsa_recycle(struct masync__dsa_op *o)
 	if (MASYNC__UNLIKELY(o->fgen != 0)) {
 		if (o->fgen == MASYNC__LOAD(&masync__forks, relaxed))
 			MASYNC__FSUB(&d->cinflight, 1, relaxed); /* made here */
-		if (MASYNC__LOAD(&o->heap, relaxed) != 0) {
-			MASYNC__STORE(&o->heap, 2u, release); /* free for reuse */
+		if (MASYNC__LOAD(&o->heap, relaxed) != MASYNC__DSA_POOL) {
+			MASYNC__STORE(&o->heap, MASYNC__DSA_OWN_FREE, release);
 			return;
 		}
 	}
