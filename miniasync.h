@@ -6243,7 +6243,8 @@ masync__thr_solo(struct data_mover_threads *d)
 /* Makes room at the ring's head without a worker, for a push that would
  * otherwise wait for one (ring full) or wake one (half full). An entry
  * whose poller claimed it (masync__thr_help took its reference) only
- * waits for a worker to pop and skip it: it is dropped here. With `run`,
+ * waits for a worker to pop and skip it: it is dropped here, as is one
+ * of a done operation. With `run`,
  * a queued unsplit operation of the library's own kernels is run here as
  * a worker would, in order, at most MASYNC__THR_TRIM_RUN of them. A split
  * operation's entry, a helper's or a user function's stops the trim:
@@ -6265,7 +6266,7 @@ masync__thr_trim(struct data_mover_threads *d, int run)
 		intptr_t dif = (intptr_t)(seq - (2 * pos + 1));
 		struct masync__thr_op *op;
 		uint32_t tag;
-		int live;
+		int live, done;
 
 		if (dif < 0)
 			break; /* empty */
@@ -6282,11 +6283,19 @@ masync__thr_trim(struct data_mover_threads *d, int run)
 		 * visible before op->qref is read (TSan saw that race) */
 		op = MASYNC__LOAD(&c->op, acquire);
 		tag = MASYNC__LOAD(&c->tag, relaxed);
-		if (tag == 0)
-			break;
-		/* qref only leaves tag (a claim), so a stale read says live */
-		live = MASYNC__LOAD(&op->qref, relaxed) == tag;
-		if (live && (!run || ran == MASYNC__THR_TRIM_RUN ||
+		/* qref only leaves tag (a claim), so a stale read says live;
+		 * a helper's entry (tag 0) always holds a reference */
+		live = tag == 0 || MASYNC__LOAD(&op->qref, relaxed) == tag;
+		/* A live entry of a done operation holds only a reference: a
+		 * split one's poller ran it all and left its entry and its
+		 * helpers' for the workers. Dropped here, or a waker on the
+		 * only worker that made ringbuf_size of them waits for room
+		 * for good. (DONE read of a reused state: the entry was
+		 * popped, and the CAS below fails, or it is dead, and the
+		 * claim in masync__thr_execute fails.) */
+		done = live && MASYNC__LOAD(&op->phase, acquire) ==
+			MASYNC__PH_DONE;
+		if (live && !done && (!run || ran == MASYNC__THR_TRIM_RUN ||
 				!MASYNC__LOAD(&c->run, relaxed)))
 			break;
 		if (!MASYNC__CAS(&d->deq_pos, &pos, masync__ring_next(d, pos),
@@ -6297,7 +6306,7 @@ masync__thr_trim(struct data_mover_threads *d, int run)
 		if (live) {
 			/* as a worker's pop: a claim since makes it a no-op */
 			masync__thr_execute(d, op, tag, MASYNC__THR_POLLER);
-			ran++;
+			ran += !done;
 			pos = MASYNC__LOAD(&d->deq_pos, relaxed);
 		} else {
 			pos = masync__ring_next(d, pos);

@@ -303,9 +303,10 @@ tt_result(struct vdm_operation_future *f)
 }
 
 /* A cancelled queued operation gives its slot of the bound back at once,
- * but its entry stays in the ring until a worker pops (and skips) it; one
- * of a user function (a gate's) is left there by a poller's trim too. So
- * with the workers held, k of them fill the ring while only one more
+ * but its entry stays in the ring until a worker pops (and skips) it or a
+ * poller's trim drops it; the trim stops at a queued operation it may not
+ * run (a user function's, e.g. a gate's). So with the workers held, one
+ * such operation followed by k of these fills the ring while only one
  * operation is in flight. Each moves n bytes from src to dst (memmove
  * with `move`, else memcpy), which it must never write. */
 static inline void

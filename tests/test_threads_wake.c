@@ -10,8 +10,8 @@
  * cancelled entries fill the ring (push_cancelled: they give their slots
  * of the bound back, their entries stay until the worker pops them), and
  * each ring is as large as what the scenario keeps in flight.
- * - lost_dropped: 1 worker, ring 4; s and three cancelled entries fill
- *   it, D waits for room, then its owner drops the waker (a NULL poll, as
+ * - lost_dropped: 1 worker, ring 4; s and three cancelled entries behind
+ *   it fill it, D waits for room, then its owner drops the waker (a NULL poll, as
  *   runtime_wait_for does on timeout, or a hand-off); Q waits behind it
  *   with a waker. When slots free, Q's waker must be called although D
  *   could not use a wake-up. With g, s, D and Q the bound is reached: a
@@ -190,13 +190,14 @@ lost_wakeup(int cancel_d)
 	tt_waker_init(&wq);
 	nd = tt_notifier(&wd);
 	nq = tt_notifier(&wq);
-	/* g runs, held at the gate; three cancelled entries and s fill the
-	 * ring */
+	/* g runs, held at the gate; s (which a poll may not run: a user
+	 * function's) and three cancelled entries behind it fill the ring */
 	g = vdm_memcpy(vdm, dst[0], src[0], SZ, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
 	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
-	push_cancelled(vdm, 3);
 	s = vdm_memcpy(vdm, dst[1], src[1], SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) != FUTURE_STATE_COMPLETE);
+	push_cancelled(vdm, 3);
 	d = vdm_memcpy(vdm, dst[2], src[2], SZ, 0);
 	q = vdm_memcpy(vdm, dst[3], src[3], SZ, 0);
 	/* the bound counts d and q, which will wait for room, and not the
@@ -204,7 +205,6 @@ lost_wakeup(int cancel_d)
 	r = vdm_memcpy(vdm, dst[4], src[4], SZ, 0);
 	CHECK(FUTURE_STATE(&r) == FUTURE_STATE_COMPLETE);
 	CHECK(tt_result(&r) == VDM_ERROR_OUT_OF_MEMORY);
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) != FUTURE_STATE_COMPLETE);
 	CHECK(masync__thr_fill(dmt) == 4);
 	/* d and q wait for room, in that order */
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&d), &nd) == FUTURE_STATE_IDLE);
@@ -417,9 +417,10 @@ waker_polls_self(void)
 }
 
 /* ---- 2c. the waker polls other futures of the same mover ----------------
- * 1 worker, ring 5: the bound is g, s, b, x and the waker's y. The ring
- * is filled with cancelled entries and s, b (with the waker) and x wait
- * for room. Once the worker is in b's waker (x was moved into the ring
+ * 1 worker, ring 5: the bound is g, s, b, x and the waker's y. s and
+ * cancelled entries behind it fill the ring (a user function's s, which a
+ * poll may not run, keeps a poll from dropping them), and b (with the
+ * waker) and x wait for room. Once the worker is in b's waker (x was moved into the ring
  * meanwhile), the test fills the ring again behind x, so the y the waker
  * makes and polls waits for room too, as x did. */
 struct other_poller {
@@ -488,20 +489,20 @@ waker_polls_other(void)
 	g = vdm_memcpy(vdm, dst[0], src[0], SZ, 0);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&g), NULL) != FUTURE_STATE_COMPLETE);
 	tt_wait_uint(&tt_the_gate.entered, 1, 10000);
-	push_cancelled(vdm, 5);
-	CHECK(masync__thr_fill(dmt) == 5);
 	s = vdm_memcpy(vdm, dst[1], src[1], SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) == FUTURE_STATE_RUNNING);
+	push_cancelled(vdm, 4);
+	CHECK(masync__thr_fill(dmt) == 5);
 	b = vdm_memcpy(vdm, dst[2], src[2], SZ, 0);
 	x = vdm_memcpy(vdm, dst[3], src[3], SZ, 0);
-	/* s, then b with the waker, then x wait for room */
-	CHECK(future_poll(FUTURE_AS_RUNNABLE(&s), NULL) == FUTURE_STATE_IDLE);
+	/* b with the waker, then x wait for room */
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&b), &n) == FUTURE_STATE_IDLE);
 	CHECK(future_poll(FUTURE_AS_RUNNABLE(&x), NULL) == FUTURE_STATE_IDLE);
-	CHECK(MASYNC__LOAD(&dmt->nblocked, relaxed) == 3);
+	CHECK(MASYNC__LOAD(&dmt->nblocked, relaxed) == 2);
 	/* from here on x is the waker's until it says it is done */
 	open_gate();
-	/* the worker popped the cancelled entries (moving s, b and x in),
-	 * ran s and b, and is in b's waker: x alone is queued */
+	/* the worker ran s, popped the cancelled entries (moving b and x
+	 * in), ran b, and is in b's waker: x alone is queued */
 	flag_wait(&p.in_waker);
 	CHECK(masync__thr_fill(dmt) == 1);
 	CHECK(MASYNC__LOAD(&dmt->nblocked, relaxed) == 0);
