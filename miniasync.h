@@ -826,6 +826,14 @@ static inline int masync__vdm_context_result(struct future_context *ctx);
 MINIASYNC_API void masync__chain_give_up(struct future_context *ctx,
 	struct future_chain_entry *e);
 
+/* private: the task of futures made by vdm_memcpy & co. (one definition,
+ * so that chains can tell vdm futures by their task), and what a chain
+ * does with one a program completed without polling it (a map that skips
+ * the next entry; see its definition) */
+MINIASYNC_API enum future_state masync__vdm_task(
+	struct future_context *context, struct future_notifier *n);
+MINIASYNC_API void masync__vdm_skipped(struct future *fut);
+
 /* private: one poll of a chain; `stop` makes it error-aware (a constant:
  * each chain task gets its own copy). As in libminiasync, where the next
  * entry starts and whether this one is the last are read before this one
@@ -870,17 +878,25 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 		 * library's movers reset notifier_used when they complete
 		 * (a POLLER mover's to POLLER on a word that reads "done"),
 		 * so the next entry's poll starts from nothing to wait for */
-		if (MASYNC__UNLIKELY(e->future.task == NULL) &&
-				e->future.context.state !=
-				FUTURE_STATE_COMPLETE) {
-			/* an entry never made (zeroed): the chain ends, as
-			 * the runtime refuses such a future (EINVAL) */
-			e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
-			errno = EINVAL;
-			return FUTURE_STATE_COMPLETE;
+		if (MASYNC__LIKELY(e->future.context.state !=
+				FUTURE_STATE_COMPLETE)) {
+			if (MASYNC__UNLIKELY(e->future.task == NULL)) {
+				/* an entry never made (zeroed): the chain
+				 * ends, as the runtime refuses such a future
+				 * (EINVAL) */
+				e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED;
+				errno = EINVAL;
+				return FUTURE_STATE_COMPLETE;
+			}
+			enum future_state st = e->future.task(
+				&e->future.context, n);
+
+			e->future.context.state = st;
+			if (st != FUTURE_STATE_COMPLETE)
+				return FUTURE_STATE_RUNNING;
+		} else if (e->future.task == masync__vdm_task) {
+			masync__vdm_skipped(&e->future); /* a map skipped it */
 		}
-		if (masync__poll(&e->future, n) != FUTURE_STATE_COMPLETE)
-			return FUTURE_STATE_RUNNING;
 		if (stop && masync__vdm_context_result(&e->future.context)) {
 			e->flags |= FUTURE_CHAIN_FLAG_ENTRY_PROCESSED |
 				MASYNC__CHAIN_FAILED;
@@ -1709,10 +1725,6 @@ vdm_generic_operation(struct vdm *vdm, struct vdm_operation_future *future)
 	}
 }
 
-/* private: the task of futures made by vdm_memcpy & co. (one definition,
- * so that error-aware chains can tell vdm futures by their task) */
-MINIASYNC_API enum future_state masync__vdm_task(
-	struct future_context *context, struct future_notifier *n);
 
 /* private: result of the vdm future (or error-aware chain) owning ctx;
  * 0 for any other future */
@@ -3305,6 +3317,35 @@ masync__chain_give_up(struct future_context *ctx, struct future_chain_entry *e)
 				(struct future_chain_entry *)
 				future_context_get_data(&f->context));
 	}
+}
+
+/* A map that skips the next entry sets its state COMPLETE, as
+ * libminiasync's hashmap example does for a vdm memcpy it does not need.
+ * Such a future is never polled: a built-in mover's operation state goes
+ * back to it here (the output stays as the program left it), else each
+ * skipped one held a slot of the mover's bound for good (the threads
+ * mover's 128 by default: then every copy is born out of memory). A
+ * program's mover is left alone: whether its operation started is its
+ * own to know. */
+MINIASYNC_API void
+masync__vdm_skipped(struct future *fut)
+{
+	struct vdm_operation_data *data =
+		&((struct vdm_operation_future *)(void *)fut)->data;
+	const struct masync__vdm_ext *x;
+	int started;
+
+	if (data->data == NULL || data->vdm == NULL)
+		return; /* ran (its state is gone), or the sync mover's */
+	x = masync__ext_of(data->vdm);
+	if (x != NULL && x->cancel != NULL)
+		started = x->cancel(data->data, &data->operation);
+	else if (data->vdm->op_delete == masync__thr_op_delete)
+		started = masync__thr_op_cancel(data->data, &data->operation);
+	else
+		return;
+	if (!started)
+		data->data = NULL;
 }
 
 MINIASYNC_API enum future_state
