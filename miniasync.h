@@ -1752,12 +1752,14 @@ masync__vdm_context_result(struct future_context *ctx)
 static inline enum vdm_operation_result
 future_chain_result(struct future *chain)
 {
+	int r; /* (a cast of the call itself: -Wbad-function-cast) */
+
 	if (chain == NULL) {
 		errno = EINVAL;
 		return VDM_ERROR_INVALID_ARGUMENT;
 	}
-	return (enum vdm_operation_result)masync__chain_failed_result(
-		&chain->context);
+	r = masync__chain_failed_result(&chain->context);
+	return (enum vdm_operation_result)r;
 }
 
 /* private: the sync mover's op_new (no per-operation state: returns vdm);
@@ -8229,7 +8231,7 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			if (accfg_wq_get_state(wq) != ACCFG_WQ_ENABLED ||
 					accfg_wq_get_type(wq) != ACCFG_WQT_USER)
 				continue;
-			mode = (int)accfg_wq_get_mode(wq);
+			mode = accfg_wq_get_mode(wq); /* (an int: an unknown value) */
 			if (mode != ACCFG_WQ_SHARED && mode != ACCFG_WQ_DEDICATED)
 				continue;
 			if ((cfg->mode == DATA_MOVER_DSA_WQ_DEDICATED &&
