@@ -39,6 +39,9 @@
  * - overlap: vdm_memcpy with overlapping ranges gives memmove's result,
  *   also for operations large enough to be split between the workers. */
 #define _GNU_SOURCE
+/* (runtime_in_waker: holds a call of a runtime's waker before it starts) */
+static void before_wake(const void *k);
+#define MASYNC__TEST_BEFORE_WAKE(k) before_wake(k)
 #include "test_threads_util.h"
 
 #include <signal.h>
@@ -137,11 +140,12 @@ enum { SZ = 512 };
  * ringbuf_size bounds the operations in flight, so live operations alone
  * never fill the ring. A cancelled queued one gives its slot of the bound
  * back at once, but its entry stays in the ring until a worker pops (and
- * skips) it, and one of a user function is left there by pollers' trims
- * too (those are the workers'). So while the only worker is held, `k`
- * cancelled memmoves (with plain_memmove set as the mover's memmove_fn)
- * fill k slots with one more operation in flight at most, and what is
- * polled next waits for room. They never write filler_dst. */
+ * skips) it or a poller's trim drops it, and a trim stops at a queued
+ * operation of a user function (those are the workers'). So while the
+ * only worker is held, one such operation and `k` cancelled memmoves
+ * behind it (with plain_memmove set as the mover's memmove_fn) fill k + 1
+ * slots with one more operation in flight at most, and what is polled
+ * next waits for room. They never write filler_dst. */
 static unsigned char filler_src[SZ], filler_dst[SZ];
 
 static void *
@@ -750,6 +754,167 @@ overlap(size_t n, ptrdiff_t shift, int memmove_op)
 	free(want);
 }
 
+/* ---- 3. a runtime deleted by a waker's wait while its waker is called ----
+ * A program's waker, on one worker, waits for a copy X and a future Y
+ * with a runtime of its own (runtime_wait_any), then deletes the runtime
+ * (allowed: the wait's last poll dropped the runtime's waker from X). The
+ * other worker completed X and is about to call that runtime's waker: the
+ * hook holds it there, and wakes the runtime through Y's waker, which
+ * then completes. A drop inside a waker does not wait for such a call
+ * (two wakers that drop each other's would wait for each other), so
+ * before, runtime_delete freed the runtime at once and the held call then
+ * wrote into freed memory (a review's reproducer, ASan: heap-use-after-free
+ * in masync__runtime_wake). Now runtime_delete waits for the call: it must
+ * not return while the hook holds it. No clock decides the order: X runs
+ * a user function, held at a gate until the runtime's pass that polls Y
+ * with its waker (X, polled just before, has the waker then). */
+struct rt_in_waker {
+	struct vdm *vdm;
+	pthread_t waker_thread;
+	struct flag in_waker, waited, deleted, x_go;
+	size_t wait_ret;
+};
+
+static struct rt_in_waker *riw;
+static _Atomic(struct runtime *) hold_rt;
+static struct flag held, hold_open;
+static pthread_mutex_t y_m = PTHREAD_MUTEX_INITIALIZER;
+static struct future_waker y_waker;
+static unsigned char riw_xs[SZ], riw_xd[SZ];
+
+static void
+before_wake(const void *k)
+{
+	const struct future_waker *w = (const struct future_waker *)k;
+	struct runtime *rt = atomic_load(&hold_rt);
+	struct future_waker yw;
+
+	if (rt == NULL || w->wake != masync__runtime_wake || w->data != rt ||
+			pthread_equal(pthread_self(), riw->waker_thread))
+		return;
+	atomic_store(&hold_rt, NULL); /* once */
+	flag_set(&held, 1);
+	pthread_mutex_lock(&y_m);
+	yw = y_waker;
+	pthread_mutex_unlock(&y_m);
+	CHECK(yw.wake != NULL);
+	yw.wake(yw.data); /* Y completes at the runtime's next poll */
+	flag_wait(&hold_open);
+}
+
+/* X's copy waits for x_go; the others run at once */
+static void *
+x_gated_memcpy(void *dst, const void *src, size_t n, unsigned flags)
+{
+	(void)flags;
+	if (dst == riw_xd)
+		flag_wait(&riw->x_go);
+	return memcpy(dst, src, n);
+}
+
+struct y_data {
+	int unused;
+};
+struct y_output {
+	int unused;
+};
+FUTURE(y_fut, struct y_data, struct y_output);
+
+static enum future_state
+y_task(struct future_context *ctx, struct future_notifier *n)
+{
+	(void)ctx;
+	if (flag_get(&held))
+		return FUTURE_STATE_COMPLETE;
+	if (n != NULL && n->waker.wake != NULL) {
+		pthread_mutex_lock(&y_m);
+		y_waker = n->waker;
+		pthread_mutex_unlock(&y_m);
+		n->notifier_used = FUTURE_NOTIFIER_WAKER;
+		flag_set(&riw->x_go, 1); /* X has the runtime's waker */
+	}
+	return FUTURE_STATE_RUNNING;
+}
+
+static void
+rt_in_waker_wake(void *data)
+{
+	struct rt_in_waker *p = (struct rt_in_waker *)data;
+	struct runtime *rt;
+	struct vdm_operation_future x;
+	struct y_fut y;
+	struct future *futs[2];
+
+	if (flag_get(&p->in_waker))
+		return;
+	p->waker_thread = pthread_self();
+	flag_set(&p->in_waker, 1);
+	rt = runtime_new();
+	CHECK(rt != NULL);
+	tt_fill(riw_xs, SZ, 77);
+	x = vdm_memcpy(p->vdm, riw_xd, riw_xs, SZ, 0);
+	memset(&y, 0, sizeof(y));
+	FUTURE_INIT(&y, y_task);
+	atomic_store(&hold_rt, rt);
+	futs[0] = FUTURE_AS_RUNNABLE(&x);
+	futs[1] = FUTURE_AS_RUNNABLE(&y);
+	/* X is done, but its completion's call of the runtime's waker is
+	 * held: "not done" while it runs; Y completes */
+	p->wait_ret = runtime_wait_any(rt, futs, 2);
+	flag_set(&p->waited, 1);
+	runtime_delete(rt);
+	flag_set(&p->deleted, 1);
+	tt_busy_wait(&x, 10000);
+	CHECK(tt_result(&x) == VDM_SUCCESS);
+	CHECK(tt_verify(riw_xd, SZ, 77) == SIZE_MAX);
+}
+
+static void
+runtime_in_waker(void)
+{
+	struct data_mover_threads *dmt =
+		data_mover_threads_new(2, 8, FUTURE_NOTIFIER_WAKER);
+	struct vdm *vdm = data_mover_threads_get_vdm(dmt);
+	static unsigned char src[SZ], dst[SZ];
+	struct rt_in_waker p;
+	struct future_notifier n;
+	struct vdm_operation_future a;
+
+	CHECK(dmt != NULL);
+	watchdog("(3) a runtime deleted by a waker's wait while its waker is "
+		"called");
+	p.vdm = vdm;
+	flag_init(&p.in_waker);
+	flag_init(&p.waited);
+	flag_init(&p.deleted);
+	flag_init(&p.x_go);
+	flag_init(&held);
+	flag_init(&hold_open);
+	riw = &p;
+	data_mover_threads_set_memcpy_fn(dmt, x_gated_memcpy);
+	memset(&n, 0, sizeof(n));
+	n.waker.data = &p;
+	n.waker.wake = rt_in_waker_wake;
+	tt_fill(src, SZ, 76);
+	a = vdm_memcpy(vdm, dst, src, SZ, 0);
+	CHECK(future_poll(FUTURE_AS_RUNNABLE(&a), &n) !=
+		FUTURE_STATE_COMPLETE || flag_get(&p.in_waker));
+	flag_wait(&held);
+	flag_wait(&p.waited);
+	CHECK(p.wait_ret == 1); /* Y */
+	/* a runtime_delete that does not wait returns in microseconds */
+	tt_sleep_us(100000);
+	CHECK(flag_get(&p.deleted) == 0);
+	flag_set(&hold_open, 1);
+	flag_wait(&p.deleted);
+	tt_busy_wait(&a, 10000);
+	CHECK(tt_result(&a) == VDM_SUCCESS);
+	CHECK(tt_verify(dst, SZ, 76) == SIZE_MAX);
+	data_mover_threads_delete(dmt);
+	riw = NULL;
+	alarm(0);
+}
+
 /* no argument: every scenario; else only the one named */
 static int
 want(int argc, char **argv, const char *name)
@@ -779,6 +944,8 @@ main(int argc, char **argv)
 		waker_not_in_poll();
 	if (want(argc, argv, "waker_waits_room"))
 		waker_waits_room();
+	if (want(argc, argv, "runtime_in_waker"))
+		runtime_in_waker();
 	if (want(argc, argv, "overlap")) {
 		watchdog("overlapping copies");
 		overlap(4096, 100, 0);
