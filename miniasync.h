@@ -1218,7 +1218,9 @@ MINIASYNC_API struct runtime *runtime_new(void);
  * when they are vdm futures of the built-in movers, chains or join-alls of
  * such: see runtime_wait_for. A future of a user-written mover or task
  * that keeps a waker past a poll with a NULL notifier must be complete (or
- * never woken) before its runtime is deleted.
+ * never woken) before its runtime is deleted. A call of the runtime's
+ * waker that a built-in mover had begun (e.g. on another worker, when the
+ * wait ran inside a waker) is waited for: it never blocks.
  * Thread safety: not with any other call on the same runtime. */
 MINIASYNC_API void runtime_delete(struct runtime *runtime);
 
