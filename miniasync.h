@@ -886,6 +886,8 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 		 * so the next entry's poll starts from nothing to wait for */
 		if (MASYNC__LIKELY(e->future.context.state !=
 				FUTURE_STATE_COMPLETE)) {
+			enum future_state st;
+
 			if (MASYNC__UNLIKELY(e->future.task == NULL)) {
 				/* an entry never made (zeroed): the chain
 				 * ends, as the runtime refuses such a future
@@ -894,9 +896,7 @@ masync__chain_poll(struct future_context *ctx, struct future_notifier *n,
 				errno = EINVAL;
 				return FUTURE_STATE_COMPLETE;
 			}
-			enum future_state st = e->future.task(
-				&e->future.context, n);
-
+			st = e->future.task(&e->future.context, n);
 			e->future.context.state = st;
 			if (st != FUTURE_STATE_COMPLETE)
 				return FUTURE_STATE_RUNNING;
@@ -1650,10 +1650,21 @@ masync__vdm_operation(struct future_context *context,
 
 		bad = no_mover ? VDM_ERROR_INVALID_ARGUMENT :
 			masync__vdm_check(vdm, &data->operation);
+		if (bad == VDM_SUCCESS && MASYNC__UNLIKELY(data->data ==
+				NULL) && MASYNC__BUILTIN(vdm->capabilities)) {
+			/* run again after its state went back (it completed,
+			 * or a chain skipped it, and a program set it IDLE):
+			 * a new state, as vdm_memcpy & co. take */
+			data->data = vdm->op_new(vdm, data->operation.type);
+			if (data->data == NULL)
+				bad = VDM_ERROR_OUT_OF_MEMORY;
+		}
 		if (bad != VDM_SUCCESS) {
 			/* release the state of an operation that never ran */
 			x = vdm == NULL ? NULL : masync__ext_of(vdm);
-			if (x != NULL && x->cancel != NULL)
+			if (data->data == NULL && x != NULL)
+				; /* a built-in mover's: none held */
+			else if (x != NULL && x->cancel != NULL)
 				(void)x->cancel(data->data, &data->operation);
 			else if (vdm != NULL && vdm->op_delete != NULL)
 				vdm->op_delete(data->data, &data->operation,
@@ -1993,7 +2004,10 @@ vdm_cancel(struct vdm_operation_future *fut)
 	if (vdm == NULL) /* not made by vdm_memcpy & co. (zeroed) */
 		return errno = EINVAL;
 	x = masync__ext_of(vdm);
-	if (x != NULL && x->cancel != NULL) {
+	if (data->data == NULL && MASYNC__BUILTIN(vdm->capabilities) &&
+			fut->base.context.state == FUTURE_STATE_IDLE) {
+		started = 0; /* set IDLE again after its state went back */
+	} else if (x != NULL && x->cancel != NULL) {
 		started = x->cancel(data->data, &data->operation);
 	} else if (vdm->op_delete == masync__thr_op_delete) {
 		/* a program's copy of a threads mover's vdm: the mover tells
@@ -2463,10 +2477,12 @@ masync__tramp_run(void *p)
 	struct masync__tramp *tr = (struct masync__tramp *)p;
 	thrd_start_t fn = tr->fn;
 	void *arg = tr->arg;
+	int r;
 
 	MASYNC__HB(masync__tramp_tag());
 	MASYNC__STORE(&tr->taken, 1, release); /* tr is not touched after */
-	return (void *)(intptr_t)fn(arg);
+	r = fn(arg);
+	return (void *)(intptr_t)r;
 }
 
 /* (inline: no warning where nothing starts a thread, e.g. with
@@ -4062,8 +4078,10 @@ struct runtime {
 	 * another thread (masync__signal_register: two wakers that drop
 	 * each other's would wait for each other); runtime_delete waits
 	 * for them instead (a call of this waker never blocks). Counted
-	 * under the signal's lock, before the call may start. */
-	MASYNC__A(uint32_t) calls;
+	 * under the signal's lock, before the call may start, as fork
+	 * generation << 32 | calls: a child does not wait for calls of the
+	 * parent's threads, which it does not have. */
+	MASYNC__A(uint64_t) calls;
 #ifndef MASYNC__FUTEX
 	mtx_t lock;
 	cnd_t cond;
@@ -4075,13 +4093,19 @@ masync__waker_pin(const struct future_waker *k, int delta)
 {
 	if (k->wake == masync__runtime_wake) {
 		struct runtime *rt = (struct runtime *)k->data;
+		uint64_t g = MASYNC__LOAD(&masync__forks, relaxed);
+		uint64_t w = MASYNC__LOAD(&rt->calls, relaxed), v;
 
-		if (delta > 0)
-			MASYNC__FADD(&rt->calls, 1, relaxed);
-		else { /* the call's last touch of rt */
+		if (delta < 0)
 			MASYNC__HB(&rt->calls);
-			MASYNC__FSUB(&rt->calls, 1, release);
-		}
+		do {
+			if ((w >> 32) == g)
+				v = delta > 0 ? w + 1 : w - 1;
+			else if (delta > 0)
+				v = g << 32 | 1; /* a parent's count: not ours */
+			else
+				return; /* pinned before a fork: nothing counted */
+		} while (!MASYNC__CAS(&rt->calls, &w, v, release));
 	}
 }
 
@@ -4246,6 +4270,10 @@ runtime_new(void)
 	/* threads sharing a runtime race on these (harmlessly), atomically */
 	MASYNC__UNTRACKED(&rt->spin, sizeof(rt->spin));
 	MASYNC__UNTRACKED(&rt->misses, sizeof(rt->misses));
+	/* (atomics only; a program's thread may call the waker directly) */
+	MASYNC__UNTRACKED(&rt->gen, sizeof(rt->gen));
+	MASYNC__UNTRACKED(&rt->waiters, sizeof(rt->waiters));
+	MASYNC__UNTRACKED(&rt->calls, sizeof(rt->calls));
 #ifndef MASYNC__FUTEX
 	if (masync__mtx_init(&rt->lock, mtx_plain) != thrd_success) {
 		MINIASYNC_FREE(rt);
@@ -4269,8 +4297,14 @@ runtime_delete(struct runtime *runtime)
 
 	if (runtime == NULL)
 		return;
-	while (MASYNC__LOAD(&runtime->calls, acquire) != 0)
-		masync__spin_pause(&spins); /* see struct runtime */
+	for (;;) { /* see struct runtime */
+		uint64_t w = MASYNC__LOAD(&runtime->calls, acquire);
+
+		if ((uint32_t)w == 0 || (w >> 32) !=
+				MASYNC__LOAD(&masync__forks, relaxed))
+			break;
+		masync__spin_pause(&spins);
+	}
 	MASYNC__HA(&runtime->calls);
 #ifndef MASYNC__FUTEX
 	masync__cnd_destroy(&runtime->cond);
