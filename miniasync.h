@@ -193,10 +193,11 @@
      faulted in (unmapped, a PROT_NONE guard page, a read-only
      destination, past a file's end) fails the operation with
      VDM_ERROR_DSA_PAGE_FAULT (Linux 5.14's MADV_POPULATE_*; on older
-     kernels the touch gets SIGSEGV, as a CPU copy would). That is for pages the device faulted on: what runs on
-     the CPU (below cpu_threshold, a split copy's CPU share, overlapping
-     moves the device cannot do) touches memory as memcpy does,
-     unchecked (checking every page first costs more than the copy).
+     kernels the touch gets SIGSEGV, as a CPU copy would). That is for
+     pages the device faulted on: what runs on the CPU (below
+     cpu_threshold, a split copy's CPU share, overlapping moves the
+     device cannot do) touches memory as memcpy does, unchecked
+     (checking every page first costs more than the copy).
    - Wake-ups (WAKER, the default): a monitor thread per mover watches
      the completion records of armed operations and calls their wakers.
      After each event it spins 256 pauses (~5-10 us), then takes naps
@@ -1744,7 +1745,6 @@ vdm_generic_operation(struct vdm *vdm, struct vdm_operation_future *future)
 	}
 }
 
-
 /* private: result of the vdm future (or error-aware chain) owning ctx;
  * 0 for any other future */
 static inline int
@@ -1987,11 +1987,27 @@ vdm_flush(struct vdm *vdm, void *dest, size_t n, uint64_t flags)
  * Thread safety: any thread, but not at the same time as a poll of the
  * same future (one user of a future at a time); the mover's own threads may
  * run concurrently. */
+/* private: hands a built-in mover's operation state back if the
+ * operation did not start (also a program's copy of a threads mover's
+ * vdm: the mover tells whether the operation is still queued, a running
+ * future's or an idle one's that waited for room, started or ran). 0:
+ * given back; 1: it started; -1: not a mover whose cancel is known. */
+static inline int
+masync__vdm_cancel_known(struct vdm_operation_data *data)
+{
+	const struct masync__vdm_ext *x = masync__ext_of(data->vdm);
+
+	if (x != NULL && x->cancel != NULL)
+		return x->cancel(data->data, &data->operation) != 0;
+	if (data->vdm->op_delete == masync__thr_op_delete)
+		return masync__thr_op_cancel(data->data, &data->operation) != 0;
+	return -1;
+}
+
 static inline int
 vdm_cancel(struct vdm_operation_future *fut)
 {
 	struct vdm_operation_data *data;
-	const struct masync__vdm_ext *x;
 	struct vdm *vdm;
 	int started;
 
@@ -2003,22 +2019,16 @@ vdm_cancel(struct vdm_operation_future *fut)
 	vdm = data->vdm;
 	if (vdm == NULL) /* not made by vdm_memcpy & co. (zeroed) */
 		return errno = EINVAL;
-	x = masync__ext_of(vdm);
 	if (data->data == NULL && MASYNC__BUILTIN(vdm->capabilities) &&
-			fut->base.context.state == FUTURE_STATE_IDLE) {
+			fut->base.context.state == FUTURE_STATE_IDLE)
 		started = 0; /* set IDLE again after its state went back */
-	} else if (x != NULL && x->cancel != NULL) {
-		started = x->cancel(data->data, &data->operation);
-	} else if (vdm->op_delete == masync__thr_op_delete) {
-		/* a program's copy of a threads mover's vdm: the mover tells
-		 * whether the operation is still queued (a running future's,
-		 * or an idle one's that waited for room), started or ran */
-		started = masync__thr_op_cancel(data->data, &data->operation);
-	} else if (fut->base.context.state == FUTURE_STATE_IDLE) {
-		vdm->op_delete(data->data, &data->operation, &fut->output);
-		started = 0;
-	} else {
-		started = 1;
+	else
+		started = masync__vdm_cancel_known(data);
+	if (started < 0) { /* a program's mover: idle is not started */
+		started = fut->base.context.state != FUTURE_STATE_IDLE;
+		if (!started)
+			vdm->op_delete(data->data, &data->operation,
+				&fut->output);
 	}
 	if (started)
 		return EINPROGRESS;
@@ -3358,19 +3368,10 @@ masync__vdm_skipped(struct future *fut)
 {
 	struct vdm_operation_data *data =
 		&((struct vdm_operation_future *)(void *)fut)->data;
-	const struct masync__vdm_ext *x;
-	int started;
 
 	if (data->data == NULL || data->vdm == NULL)
-		return; /* ran (its state is gone), or the sync mover's */
-	x = masync__ext_of(data->vdm);
-	if (x != NULL && x->cancel != NULL)
-		started = x->cancel(data->data, &data->operation);
-	else if (data->vdm->op_delete == masync__thr_op_delete)
-		started = masync__thr_op_cancel(data->data, &data->operation);
-	else
-		return;
-	if (!started)
+		return; /* ran (its state is gone), or made for no mover */
+	if (masync__vdm_cancel_known(data) == 0)
 		data->data = NULL;
 }
 
@@ -3427,7 +3428,6 @@ vdm_result_str(enum vdm_operation_result result)
 #define MASYNC__S_CALL 8u /* one call running; the bits above count them */
 #define MASYNC__S_CALLS (~(uint64_t)7)
 #define MASYNC__S_WAIT_SPINS 128u /* a poll waits this long for a call */
-
 
 /* tests: a point where losing the CPU matters (a hand-off between threads
  * is half made); a test build makes it yield or sleep at random
@@ -8319,7 +8319,9 @@ masync__dsa_discover(const struct data_mover_dsa_config *cfg,
 			if (accfg_wq_get_state(wq) != ACCFG_WQ_ENABLED ||
 					accfg_wq_get_type(wq) != ACCFG_WQT_USER)
 				continue;
-			mode = accfg_wq_get_mode(wq); /* (an int: an unknown value) */
+			/* (into an int: the library may return a value the
+			 * enum lacks) */
+			mode = accfg_wq_get_mode(wq);
 			if (mode != ACCFG_WQ_SHARED && mode != ACCFG_WQ_DEDICATED)
 				continue;
 			if ((cfg->mode == DATA_MOVER_DSA_WQ_DEDICATED &&
